@@ -1,0 +1,42 @@
+# wallet: PGXS build. `make demo` and `make test` set up everything on a fresh Debian bookworm machine.
+EXTENSION   = wallet
+EXTVERSION  = 0.1
+MODULE_big  = wallet
+OBJS        = $(patsubst %.c,%.o,$(wildcard src/*.c))
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql
+
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+ISOLATION      = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --load-extension=$(EXTENSION)
+
+PG_CONFIG ?= pg_config
+# -Wno-unused-parameter: PostgreSQL's own headers and the fmgr calling convention trip it
+PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifeq ($(PGXS),)
+# no server headers yet: only the set-up targets below work until `make deps` has run
+all install installcheck:
+	@echo "PostgreSQL 15 server headers are missing: run 'make deps' (or 'make test', which runs it)" >&2; exit 1
+else
+include $(PGXS)
+endif
+
+$(EXTENSION)--$(EXTVERSION).sql: src/wallet.sql
+	cp $< $@
+
+.PHONY: deps demo test bench
+# deps installs the Debian packages the build and the suites need (as root).
+deps:
+	./test/run.sh deps
+# demo builds, installs, starts a throwaway cluster and walks a story through every function.
+demo:
+	./test/run.sh demo
+# test builds, installs, starts a throwaway cluster and runs every suite.
+test:
+	./test/run.sh test
+# bench runs the benchmark suite (test/bench/) on its own throwaway cluster.
+bench:
+	./test/run.sh bench

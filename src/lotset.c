@@ -1,0 +1,669 @@
+/*
+ * lotset.c
+ *	  The lot set type: a wallet's live lots packed in one varlena value, with a
+ *	  readable text form (for pg_dump, COPY and psql) and a binary form.
+ *
+ * Text form:  next=3; (1 cash 10000 txn=5 at=2026-11-22T00:00:00Z until=...);
+ *             (2 bonus 1000 txn=5 at=... until=... scope=game,mall)
+ */
+#include "wallet.h"
+
+#include <ctype.h>
+
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+
+PG_FUNCTION_INFO_V1(lotset_in);
+PG_FUNCTION_INFO_V1(lotset_out);
+PG_FUNCTION_INFO_V1(lotset_recv);
+PG_FUNCTION_INFO_V1(lotset_send);
+
+#define LOT_VALUE_MAX INT64CONST(1000000000000000000)
+
+static const char *const bucket_names[WALLET_NBUCKETS] = {"cash", "bonus", "earnings"};
+
+/* bucket_name returns the SQL name of a bucket. */
+const char *
+bucket_name(int bucket)
+{
+	if (bucket < 0 || bucket >= WALLET_NBUCKETS)
+		elog(ERROR, "invalid bucket %d", bucket);
+	return bucket_names[bucket];
+}
+
+/* bucket_from_name returns the bucket called name, or -1 when missing_ok. */
+int
+bucket_from_name(const char *name, bool missing_ok)
+{
+	for (int i = 0; i < WALLET_NBUCKETS; i++)
+		if (strcmp(name, bucket_names[i]) == 0)
+			return i;
+	if (!missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown bucket \"%s\"", name)));
+	return -1;
+}
+
+/*
+ * scope_allows tells whether bonus with the given comma-joined scope may be
+ * spent in scene. No scope means anywhere; a NULL scene allows unscoped only.
+ */
+bool
+scope_allows(const char *scope, const char *scene)
+{
+	size_t		n;
+	const char *p;
+
+	if (scope == NULL)
+		return true;
+	if (scene == NULL)
+		return false;
+	n = strlen(scene);
+	p = scope;
+	while (*p)
+	{
+		const char *end = strchr(p, ',');
+		size_t		len = end ? (size_t) (end - p) : strlen(p);
+
+		if (len == n && strncmp(p, scene, n) == 0)
+			return true;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return false;
+}
+
+/* valid_scope_text tells whether s is a comma-joined list of scene names. */
+static bool
+valid_scope_text(const char *s)
+{
+	int			run = 0;
+
+	if (*s == '\0' || strlen(s) > WALLET_MAX_SCOPE_LEN)
+		return false;
+	for (; *s; s++)
+	{
+		if (*s == ',')
+		{
+			if (run == 0)
+				return false;
+			run = 0;
+		}
+		else if (isalnum((unsigned char) *s) || *s == '_' || *s == '-' || *s == '.' || *s == ':')
+		{
+			if (++run > WALLET_MAX_SCENE_LEN)
+				return false;
+		}
+		else
+			return false;
+	}
+	return run > 0;
+}
+
+/*
+ * check_lot refuses a lot whose fields are out of range; `where` names the
+ * source (text input, binary input or the engine) for the message.
+ */
+static void
+check_lot(const WalletLot *l, const char *scope, int32 next_id, const char *where)
+{
+	const char *problem = NULL;
+
+	if (l->id <= 0 || l->id >= next_id)
+		problem = "lot id out of range";
+	else if (l->bucket >= WALLET_NBUCKETS)
+		problem = "unknown bucket";
+	else if (l->amount < 0 || l->amount > LOT_VALUE_MAX ||
+			 l->held < 0 || l->held > LOT_VALUE_MAX ||
+			 l->owed < 0 || l->owed > LOT_VALUE_MAX ||
+			 l->clawed < 0 || l->clawed > LOT_VALUE_MAX)
+		problem = "amount out of range";
+	else if (l->txn <= 0)
+		problem = "source transaction must be positive";
+	else if (TIMESTAMP_NOT_FINITE(l->granted))
+		problem = "grant time must be finite";
+	else if (l->bucket != BUCKET_CASH && (l->owed != 0 || l->clawed != 0))
+		problem = "only cash lots carry netting counters";
+	else if (l->bucket != BUCKET_BONUS && scope != NULL)
+		problem = "only bonus lots have a scope";
+	else if (scope != NULL && !valid_scope_text(scope))
+		problem = "malformed scope";
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid lot set: %s", problem),
+				 errdetail("In %s, lot %d.", where, l->id)));
+}
+
+/* lotset_unpack copies a packed value into a builder the engine can change. */
+LotBuilder *
+lotset_unpack(const LotSet *ls)
+{
+	LotBuilder *b = palloc(sizeof(LotBuilder));
+	const char *pool = LOTSET_POOL(ls);
+
+	b->nlots = ls->nlots;
+	b->cap = Max(ls->nlots + 8, 16);
+	b->next_id = ls->next_id;
+	b->lots = palloc(sizeof(WalletLot) * b->cap);
+	b->scopes = palloc0(sizeof(char *) * b->cap);
+	for (int i = 0; i < ls->nlots; i++)
+	{
+		b->lots[i] = ls->lots[i];
+		if (ls->lots[i].scope >= 0)
+		{
+			if (ls->lots[i].scope >= ls->pool_len)
+				elog(ERROR, "corrupt lot set: scope offset out of range");
+			b->scopes[i] = pstrdup(pool + ls->lots[i].scope);
+		}
+	}
+	return b;
+}
+
+/* builder_add appends an empty lot with a fresh id and returns it. */
+WalletLot *
+builder_add(LotBuilder *b, const char *scope)
+{
+	WalletLot  *l;
+
+	if (b->nlots >= WALLET_MAX_LOTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a wallet may hold at most %d lots", WALLET_MAX_LOTS)));
+	if (b->nlots == b->cap)
+	{
+		b->cap *= 2;
+		b->lots = repalloc(b->lots, sizeof(WalletLot) * b->cap);
+		b->scopes = repalloc(b->scopes, sizeof(char *) * b->cap);
+	}
+	l = &b->lots[b->nlots];
+	memset(l, 0, sizeof(WalletLot));
+	l->id = b->next_id++;
+	l->scope = -1;
+	l->granted = 0;
+	l->until = WALLET_NO_TIME;
+	b->scopes[b->nlots] = scope ? pstrdup(scope) : NULL;
+	b->nlots++;
+	return l;
+}
+
+/* builder_remove drops lot i, keeping the others in order. */
+void
+builder_remove(LotBuilder *b, int i)
+{
+	memmove(&b->lots[i], &b->lots[i + 1], sizeof(WalletLot) * (b->nlots - i - 1));
+	memmove(&b->scopes[i], &b->scopes[i + 1], sizeof(char *) * (b->nlots - i - 1));
+	b->nlots--;
+}
+
+static int
+cmp_lot_id(const void *a, const void *b)
+{
+	int32		x = ((const WalletLot *) a)->id;
+	int32		y = ((const WalletLot *) b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * lotset_pack validates a builder and packs it, lots ordered by id and equal
+ * scopes stored once.
+ */
+LotSet *
+lotset_pack(LotBuilder *b)
+{
+	Size		pool_len = 0;
+	Size		size;
+	LotSet	   *ls;
+	char	   *pool;
+	char	  **sorted;
+
+	/* order lots by id, carrying their scopes along */
+	for (int i = 0; i < b->nlots; i++)
+		b->lots[i].scope = i;	/* remember the original index */
+	qsort(b->lots, b->nlots, sizeof(WalletLot), cmp_lot_id);
+	sorted = palloc(sizeof(char *) * Max(b->nlots, 1));
+	for (int i = 0; i < b->nlots; i++)
+		sorted[i] = b->scopes[b->lots[i].scope];
+	memcpy(b->scopes, sorted, sizeof(char *) * b->nlots);
+	pfree(sorted);
+
+	for (int i = 0; i < b->nlots; i++)
+	{
+		const char *s = b->scopes[i];
+
+		if (i > 0 && b->lots[i].id == b->lots[i - 1].id)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid lot set: duplicate lot id %d", b->lots[i].id)));
+		check_lot(&b->lots[i], s, b->next_id, "lot set");
+		if (s)
+			pool_len += strlen(s) + 1;
+	}
+
+	size = LOTSET_HDRSZ + sizeof(WalletLot) * b->nlots + pool_len;
+	ls = palloc0(size);
+	SET_VARSIZE(ls, size);
+	ls->nlots = b->nlots;
+	ls->next_id = b->next_id;
+	pool = LOTSET_POOL(ls);
+	pool_len = 0;
+	for (int i = 0; i < b->nlots; i++)
+	{
+		const char *s = b->scopes[i];
+
+		ls->lots[i] = b->lots[i];
+		ls->lots[i].scope = -1;
+		if (s)
+		{
+			/* reuse an equal scope already in the pool */
+			for (int j = 0; j < i; j++)
+			{
+				if (ls->lots[j].scope >= 0 && strcmp(pool + ls->lots[j].scope, s) == 0)
+				{
+					ls->lots[i].scope = ls->lots[j].scope;
+					break;
+				}
+			}
+			if (ls->lots[i].scope < 0)
+			{
+				strcpy(pool + pool_len, s);
+				ls->lots[i].scope = pool_len;
+				pool_len += strlen(s) + 1;
+			}
+		}
+	}
+	ls->pool_len = pool_len;
+	SET_VARSIZE(ls, LOTSET_HDRSZ + sizeof(WalletLot) * b->nlots + pool_len);
+
+	for (int i = 0; i < b->nlots; i++)
+		b->lots[i].scope = -1;
+	return ls;
+}
+
+/* ---- text form ---- */
+
+/* append_time writes a timestamp as ISO 8601 in UTC. */
+static void
+append_time(StringInfo buf, TimestampTz t)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "timestamp out of range");
+	appendStringInfo(buf, "%04d-%02d-%02dT%02d:%02d:%02d",
+					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (fsec != 0)
+		appendStringInfo(buf, ".%06d", (int) fsec);
+	appendStringInfoChar(buf, 'Z');
+}
+
+Datum
+lotset_out(PG_FUNCTION_ARGS)
+{
+	LotSet	   *ls = PG_GETARG_LOTSET_P(0);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "next=%d", ls->next_id);
+	for (int i = 0; i < ls->nlots; i++)
+	{
+		const WalletLot *l = &ls->lots[i];
+
+		appendStringInfo(&buf, "; (%d %s " INT64_FORMAT, l->id, bucket_name(l->bucket), l->amount);
+		if (l->held)
+			appendStringInfo(&buf, " held=" INT64_FORMAT, l->held);
+		appendStringInfo(&buf, " txn=" INT64_FORMAT " at=", l->txn);
+		append_time(&buf, l->granted);
+		if (!TIMESTAMP_NOT_FINITE(l->until))
+		{
+			appendStringInfoString(&buf, " until=");
+			append_time(&buf, l->until);
+		}
+		if (l->owed)
+			appendStringInfo(&buf, " owed=" INT64_FORMAT, l->owed);
+		if (l->clawed)
+			appendStringInfo(&buf, " clawed=" INT64_FORMAT, l->clawed);
+		if (l->scope >= 0)
+			appendStringInfo(&buf, " scope=%s", LOTSET_POOL(ls) + l->scope);
+		appendStringInfoChar(&buf, ')');
+	}
+	PG_RETURN_CSTRING(buf.data);
+}
+
+/* Parser state for lotset_in: the whole input and the current position. */
+typedef struct LotParser
+{
+	const char *input;
+	const char *p;
+} LotParser;
+
+static void pg_attribute_noreturn()
+parse_fail(LotParser *ps, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type lotset: \"%s\"", ps->input),
+			 errdetail("%s at character %d.", what, (int) (ps->p - ps->input) + 1)));
+}
+
+static void
+skip_space(LotParser *ps)
+{
+	while (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')
+		ps->p++;
+}
+
+static void
+expect_char(LotParser *ps, char c, const char *what)
+{
+	skip_space(ps);
+	if (*ps->p != c)
+		parse_fail(ps, what);
+	ps->p++;
+}
+
+/* parse_int64 reads an optionally signed decimal integer. */
+static int64
+parse_int64(LotParser *ps, const char *what)
+{
+	int64		v = 0;
+	bool		neg = false;
+	const char *start;
+
+	skip_space(ps);
+	if (*ps->p == '-')
+	{
+		neg = true;
+		ps->p++;
+	}
+	start = ps->p;
+	while (isdigit((unsigned char) *ps->p))
+	{
+		int			d = *ps->p - '0';
+
+		if (v > (PG_INT64_MAX - d) / 10)
+			parse_fail(ps, "number out of range");
+		v = v * 10 + d;
+		ps->p++;
+	}
+	if (ps->p == start)
+		parse_fail(ps, what);
+	return neg ? -v : v;
+}
+
+/* parse_digits reads exactly n digits. */
+static int
+parse_digits(LotParser *ps, int n)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (!isdigit((unsigned char) *ps->p))
+			parse_fail(ps, "malformed timestamp (expected YYYY-MM-DDTHH:MM:SS[.ffffff]Z)");
+		v = v * 10 + (*ps->p++ - '0');
+	}
+	return v;
+}
+
+/* parse_time reads YYYY-MM-DDTHH:MM:SS[.ffffff]Z. */
+static TimestampTz
+parse_time(LotParser *ps)
+{
+	struct pg_tm tm;
+	fsec_t		fsec = 0;
+	TimestampTz t;
+	int			tz = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = parse_digits(ps, 4);
+	expect_char(ps, '-', "malformed timestamp");
+	tm.tm_mon = parse_digits(ps, 2);
+	expect_char(ps, '-', "malformed timestamp");
+	tm.tm_mday = parse_digits(ps, 2);
+	expect_char(ps, 'T', "malformed timestamp");
+	tm.tm_hour = parse_digits(ps, 2);
+	expect_char(ps, ':', "malformed timestamp");
+	tm.tm_min = parse_digits(ps, 2);
+	expect_char(ps, ':', "malformed timestamp");
+	tm.tm_sec = parse_digits(ps, 2);
+	if (*ps->p == '.')
+	{
+		int			n = 0;
+
+		ps->p++;
+		while (isdigit((unsigned char) *ps->p) && n < 6)
+		{
+			fsec = fsec * 10 + (*ps->p++ - '0');
+			n++;
+		}
+		if (n == 0 || isdigit((unsigned char) *ps->p))
+			parse_fail(ps, "malformed fractional seconds");
+		for (; n < 6; n++)
+			fsec *= 10;
+	}
+	if (*ps->p != 'Z')
+		parse_fail(ps, "timestamp must end in Z (UTC)");
+	ps->p++;
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+		tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
+		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59 ||
+		tm.tm_year < 1 || tm2timestamp(&tm, fsec, &tz, &t) != 0)
+		parse_fail(ps, "timestamp out of range");
+	return t;
+}
+
+/* parse_word reads [a-z]+ as a key or bucket name into buf. */
+static void
+parse_word(LotParser *ps, char *buf, int size)
+{
+	int			n = 0;
+
+	skip_space(ps);
+	while (*ps->p >= 'a' && *ps->p <= 'z')
+	{
+		if (n >= size - 1)
+			parse_fail(ps, "word too long");
+		buf[n++] = *ps->p++;
+	}
+	buf[n] = '\0';
+	if (n == 0)
+		parse_fail(ps, "expected a word");
+}
+
+Datum
+lotset_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	LotParser	ps = {str, str};
+	LotBuilder	b = {0};
+	char		word[16];
+	int32		next_id;
+	LotSet	   *ls;
+
+	b.cap = 8;
+	b.lots = palloc(sizeof(WalletLot) * b.cap);
+	b.scopes = palloc0(sizeof(char *) * b.cap);
+
+	parse_word(&ps, word, sizeof(word));
+	if (strcmp(word, "next") != 0)
+		parse_fail(&ps, "expected \"next=\"");
+	expect_char(&ps, '=', "expected \"=\"");
+	next_id = (int32) Min(Max(parse_int64(&ps, "expected the next lot id"), 0), PG_INT32_MAX);
+	if (next_id < 1)
+		parse_fail(&ps, "next lot id must be positive");
+	b.next_id = next_id;
+
+	for (;;)
+	{
+		WalletLot  *l;
+		int64		id;
+		bool		have_txn = false,
+					have_at = false;
+		char	   *scope = NULL;
+
+		skip_space(&ps);
+		if (*ps.p == '\0')
+			break;
+		expect_char(&ps, ';', "expected \";\" between lots");
+		expect_char(&ps, '(', "expected \"(\" to open a lot");
+		id = parse_int64(&ps, "expected a lot id");
+		if (id <= 0 || id >= next_id)
+			parse_fail(&ps, "lot id must be positive and below next");
+		b.next_id = (int32) id;
+		l = builder_add(&b, NULL);
+		b.next_id = next_id;
+		parse_word(&ps, word, sizeof(word));
+		l->bucket = (uint8) bucket_from_name(word, true);
+		if (bucket_from_name(word, true) < 0)
+			parse_fail(&ps, "unknown bucket (expected cash, bonus or earnings)");
+		l->amount = parse_int64(&ps, "expected an amount");
+		for (;;)
+		{
+			skip_space(&ps);
+			if (*ps.p == ')')
+			{
+				ps.p++;
+				break;
+			}
+			parse_word(&ps, word, sizeof(word));
+			expect_char(&ps, '=', "expected \"=\"");
+			if (strcmp(word, "held") == 0)
+				l->held = parse_int64(&ps, "expected a held amount");
+			else if (strcmp(word, "txn") == 0)
+			{
+				l->txn = parse_int64(&ps, "expected a transaction id");
+				have_txn = true;
+			}
+			else if (strcmp(word, "at") == 0)
+			{
+				l->granted = parse_time(&ps);
+				have_at = true;
+			}
+			else if (strcmp(word, "until") == 0)
+				l->until = parse_time(&ps);
+			else if (strcmp(word, "owed") == 0)
+				l->owed = parse_int64(&ps, "expected an owed amount");
+			else if (strcmp(word, "clawed") == 0)
+				l->clawed = parse_int64(&ps, "expected a clawed amount");
+			else if (strcmp(word, "scope") == 0)
+			{
+				const char *start = ps.p;
+
+				while (*ps.p && *ps.p != ')' && *ps.p != ' ' && *ps.p != ';')
+					ps.p++;
+				scope = pnstrdup(start, ps.p - start);
+				if (!valid_scope_text(scope))
+					parse_fail(&ps, "malformed scope (comma-separated scene names)");
+				b.scopes[b.nlots - 1] = scope;
+			}
+			else
+				parse_fail(&ps, "unknown lot field");
+		}
+		if (!have_txn || !have_at)
+			parse_fail(&ps, "a lot needs txn= and at=");
+	}
+
+	ls = lotset_pack(&b);
+	PG_RETURN_LOTSET_P(ls);
+}
+
+/* ---- binary form ---- */
+
+Datum
+lotset_send(PG_FUNCTION_ARGS)
+{
+	LotSet	   *ls = PG_GETARG_LOTSET_P(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, ls->next_id);
+	pq_sendint32(&buf, ls->nlots);
+	for (int i = 0; i < ls->nlots; i++)
+	{
+		const WalletLot *l = &ls->lots[i];
+		const char *scope = l->scope >= 0 ? LOTSET_POOL(ls) + l->scope : NULL;
+
+		pq_sendint32(&buf, l->id);
+		pq_sendbyte(&buf, l->bucket);
+		pq_sendint64(&buf, l->amount);
+		pq_sendint64(&buf, l->held);
+		pq_sendint64(&buf, l->txn);
+		pq_sendint64(&buf, l->granted);
+		pq_sendint64(&buf, l->until);
+		pq_sendint64(&buf, l->owed);
+		pq_sendint64(&buf, l->clawed);
+		if (scope)
+		{
+			pq_sendint32(&buf, (int32) strlen(scope));
+			pq_sendbytes(&buf, scope, strlen(scope));
+		}
+		else
+			pq_sendint32(&buf, -1);
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+lotset_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	LotBuilder	b = {0};
+	int32		next_id = pq_getmsgint(buf, 4);
+	int32		n = pq_getmsgint(buf, 4);
+
+	if (next_id < 1 || n < 0 || n > WALLET_MAX_LOTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid lot set header")));
+	b.cap = Max(n, 1);
+	b.lots = palloc(sizeof(WalletLot) * b.cap);
+	b.scopes = palloc0(sizeof(char *) * b.cap);
+	b.next_id = next_id;
+	for (int i = 0; i < n; i++)
+	{
+		WalletLot  *l;
+		int32		id = pq_getmsgint(buf, 4);
+		int32		slen;
+
+		if (id <= 0 || id >= next_id)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid lot id %d", id)));
+		b.next_id = id;
+		l = builder_add(&b, NULL);
+		b.next_id = next_id;
+		l->bucket = pq_getmsgbyte(buf);
+		l->amount = pq_getmsgint64(buf);
+		l->held = pq_getmsgint64(buf);
+		l->txn = pq_getmsgint64(buf);
+		l->granted = pq_getmsgint64(buf);
+		l->until = pq_getmsgint64(buf);
+		l->owed = pq_getmsgint64(buf);
+		l->clawed = pq_getmsgint64(buf);
+		slen = pq_getmsgint(buf, 4);
+		if (slen >= 0)
+		{
+			if (slen > WALLET_MAX_SCOPE_LEN)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("lot scope too long")));
+			b.scopes[i] = pnstrdup(pq_getmsgbytes(buf, slen), slen);
+			if (strlen(b.scopes[i]) != (size_t) slen)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("lot scope contains a NUL byte")));
+		}
+		else if (slen != -1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid lot scope length")));
+	}
+	PG_RETURN_LOTSET_P(lotset_pack(&b));
+}

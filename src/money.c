@@ -1,0 +1,229 @@
+/*
+ * money.c
+ *	  Amounts across the API: numeric in major units in, bigint minor units
+ *	  stored, nothing ever rounded silently; rates rounded half away from zero.
+ */
+#include "wallet.h"
+
+#include <ctype.h>
+
+#include "common/int.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+PG_FUNCTION_INFO_V1(wallet_to_minor);
+PG_FUNCTION_INFO_V1(wallet_to_major);
+PG_FUNCTION_INFO_V1(wallet_rate_amount);
+PG_FUNCTION_INFO_V1(wallet_bonus_amount);
+
+static inline void
+check_exponent(int exponent)
+{
+	if (exponent < 0 || exponent > 6)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("currency exponent must be between 0 and 6"),
+				 errdetail("Got %d.", exponent)));
+}
+
+/*
+ * numeric_to_minor converts an amount in major units to minor units of a
+ * currency with the given exponent, refusing (22023, naming argname) NULL-like
+ * values, NaN and infinities, amounts not above zero, more decimals than the
+ * currency has, and more than 10^15 minor units.
+ */
+int64
+numeric_to_minor(Numeric num, int exponent, const char *argname)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
+	const char *p = text;
+	int64		v = 0;
+	int			decimals = 0;
+	bool		negative = false;
+	bool		nonzero = false;
+	const char *frac;
+	int			fraclen;
+
+	check_exponent(exponent);
+	if (numeric_is_nan(num) || numeric_is_inf(num))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite number", argname),
+				 errdetail("Got %s.", text)));
+	if (*p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	/* integer part */
+	for (; isdigit((unsigned char) *p); p++)
+	{
+		if (v > WALLET_MAX_MINOR)
+			break;
+		v = v * 10 + (*p - '0');
+		if (*p != '0')
+			nonzero = true;
+	}
+	/* skip any remaining integer digits: the amount is too large anyway */
+	while (isdigit((unsigned char) *p))
+		p++;
+	frac = (*p == '.') ? p + 1 : p;
+	fraclen = (*p == '.') ? (int) strlen(frac) : 0;
+	/* decimals that count are those up to the last non-zero one */
+	for (int i = 0; i < fraclen; i++)
+		if (frac[i] != '0')
+		{
+			decimals = i + 1;
+			nonzero = true;
+		}
+	if (negative && nonzero)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be greater than zero", argname),
+				 errdetail("Got %s.", text)));
+	if (!nonzero)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be greater than zero", argname),
+				 errdetail("Got %s.", text)));
+	if (decimals > exponent)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has more decimals than its currency allows", argname),
+				 errdetail("Got %s; the currency has %d decimal%s.", text, exponent,
+						   exponent == 1 ? "" : "s")));
+	for (int i = 0; i < exponent; i++)
+	{
+		if (v > WALLET_MAX_MINOR)
+			break;
+		v = v * 10 + (i < fraclen ? frac[i] - '0' : 0);
+	}
+	if (v > WALLET_MAX_MINOR)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too large", argname),
+				 errdetail("Got %s; at most 10^15 minor units are accepted.", text)));
+	pfree(text);
+	return v;
+}
+
+/* minor_to_numeric returns minor units as an exact numeric in major units. */
+Numeric
+minor_to_numeric(int64 minor, int exponent)
+{
+	char		buf[64];
+	char		digits[32];
+	int			len;
+	bool		neg = minor < 0;
+	uint64		u = neg ? -(uint64) minor : (uint64) minor;
+
+	check_exponent(exponent);
+	snprintf(digits, sizeof(digits), UINT64_FORMAT, u);
+	len = strlen(digits);
+	if (exponent == 0)
+		snprintf(buf, sizeof(buf), "%s%s", neg ? "-" : "", digits);
+	else if (len > exponent)
+		snprintf(buf, sizeof(buf), "%s%.*s.%s", neg ? "-" : "", len - exponent, digits,
+				 digits + len - exponent);
+	else
+	{
+		/* 0.00ddd: pad with zeros up to the exponent */
+		snprintf(buf, sizeof(buf), "%s0.", neg ? "-" : "");
+		for (int i = 0; i < exponent - len; i++)
+			strcat(buf, "0");
+		strcat(buf, digits);
+	}
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+/* checked_add adds two amounts, refusing overflow. */
+int64
+checked_add(int64 a, int64 b)
+{
+	int64		r;
+
+	if (pg_add_s64_overflow(a, b, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("amount out of range")));
+	return r;
+}
+
+/*
+ * rate_of returns amount * rate rounded to the minor unit half away from
+ * zero. The rate must be a finite number, not below zero.
+ */
+int64
+rate_of(int64 amount, Numeric rate)
+{
+	Datum		prod;
+	Datum		rounded;
+
+	if (numeric_is_nan(rate) || numeric_is_inf(rate) ||
+		DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(rate),
+										 DirectFunctionCall1(int8_numeric, Int64GetDatum(0)))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate must be a finite number not below zero")));
+	prod = DirectFunctionCall2(numeric_mul,
+							   DirectFunctionCall1(int8_numeric, Int64GetDatum(amount)),
+							   NumericGetDatum(rate));
+	/* numeric round() rounds half away from zero */
+	rounded = DirectFunctionCall2(numeric_round, prod, Int32GetDatum(0));
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, rounded));
+}
+
+/* wallet.to_minor(amount numeric, exponent int, argname text) returns bigint */
+Datum
+wallet_to_minor(PG_FUNCTION_ARGS)
+{
+	char	   *argname = PG_ARGISNULL(2) ? "amount" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+	if (PG_ARGISNULL(1))
+		elog(ERROR, "currency exponent must not be null");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", argname)));
+	PG_RETURN_INT64(numeric_to_minor(PG_GETARG_NUMERIC(0), PG_GETARG_INT32(1), argname));
+}
+
+/* wallet.to_major(minor bigint, exponent int) returns numeric */
+Datum
+wallet_to_major(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_NUMERIC(minor_to_numeric(PG_GETARG_INT64(0), PG_GETARG_INT32(1)));
+}
+
+/* wallet.rate_amount(amount bigint, rate numeric) returns bigint */
+Datum
+wallet_rate_amount(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(rate_of(PG_GETARG_INT64(0), PG_GETARG_NUMERIC(1)));
+}
+
+/*
+ * wallet.bonus_amount(amount bigint, fixed bigint, rate numeric, cap bigint)
+ * returns the bonus of one rule: fixed + amount * rate (half away from zero),
+ * capped by cap when it is not NULL.
+ */
+Datum
+wallet_bonus_amount(PG_FUNCTION_ARGS)
+{
+	int64		amount,
+				bonus;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	amount = PG_GETARG_INT64(0);
+	bonus = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
+	if (!PG_ARGISNULL(2))
+		bonus = checked_add(bonus, rate_of(amount, PG_GETARG_NUMERIC(2)));
+	if (!PG_ARGISNULL(3) && bonus > PG_GETARG_INT64(3))
+		bonus = PG_GETARG_INT64(3);
+	if (bonus < 0)
+		bonus = 0;
+	PG_RETURN_INT64(bonus);
+}

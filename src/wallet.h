@@ -1,0 +1,108 @@
+/*
+ * wallet.h
+ *	  Shared declarations of the wallet extension: the lot set type (a wallet's
+ *	  live lots packed in one varlena value), money helpers and the clock.
+ */
+#ifndef WALLET_H
+#define WALLET_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+/* Buckets a lot can sit in. Held money is a counter on the lot it came from. */
+typedef enum WalletBucket
+{
+	BUCKET_CASH = 0,
+	BUCKET_BONUS = 1,
+	BUCKET_EARNINGS = 2
+} WalletBucket;
+
+#define WALLET_NBUCKETS 3
+
+/* The largest amount, in minor units, that the API accepts (10^15). */
+#define WALLET_MAX_MINOR INT64CONST(1000000000000000)
+
+/* Largest number of lots one value may hold, and longest scope text. */
+#define WALLET_MAX_LOTS 100000
+#define WALLET_MAX_SCOPE_LEN 4096
+#define WALLET_MAX_SCENE_LEN 64
+
+/* "No timestamp" for granted/until. */
+#define WALLET_NO_TIME DT_NOEND
+
+/*
+ * One lot. Amounts are minor units. For a cash lot, `until` is the end of its
+ * refund window and owed/clawed are the netting counters of its top-up (bonus
+ * of that top-up spent and not yet clawed back / clawed back). For a bonus lot,
+ * `until` is its expiry. `held` is reserved by a pending refund.
+ */
+typedef struct WalletLot
+{
+	int32		id;
+	uint8		bucket;
+	uint8		flags;
+	int16		pad;
+	int32		scope;			/* byte offset in the string pool, -1 = none */
+	int32		pad2;
+	int64		amount;			/* live, spendable (unless expired) */
+	int64		held;			/* reserved by a pending refund */
+	int64		txn;			/* transaction that created the lot */
+	TimestampTz granted;
+	TimestampTz until;			/* expiry (bonus) or refund window end (cash) */
+	int64		owed;			/* cash: bonus of this top-up spent, not clawed */
+	int64		clawed;			/* cash: bonus of this top-up clawed back */
+} WalletLot;
+
+/*
+ * The varlena value: header, lots (in no particular order), then a pool of
+ * NUL-terminated, comma-joined scope strings referenced by offset.
+ */
+typedef struct LotSet
+{
+	int32		vl_len_;
+	int32		nlots;
+	int32		next_id;
+	int32		pool_len;
+	WalletLot	lots[FLEXIBLE_ARRAY_MEMBER];
+} LotSet;
+
+#define LOTSET_HDRSZ offsetof(LotSet, lots)
+#define LOTSET_POOL(ls) ((char *) &(ls)->lots[(ls)->nlots])
+#define DatumGetLotSetP(d) ((LotSet *) PG_DETOAST_DATUM(d))
+#define PG_GETARG_LOTSET_P(n) DatumGetLotSetP(PG_GETARG_DATUM(n))
+#define PG_RETURN_LOTSET_P(x) PG_RETURN_POINTER(x)
+
+/*
+ * A lot set under construction: lots in a palloc'd array and scopes as
+ * separate strings, so the engine can add, remove and rewrite lots freely.
+ */
+typedef struct LotBuilder
+{
+	int			nlots;
+	int			cap;
+	int32		next_id;
+	WalletLot  *lots;
+	char	  **scopes;			/* per lot: NULL or the comma-joined scope */
+} LotBuilder;
+
+/* lotset.c */
+extern LotBuilder *lotset_unpack(const LotSet *ls);
+extern LotSet *lotset_pack(LotBuilder *b);
+extern WalletLot *builder_add(LotBuilder *b, const char *scope);
+extern void builder_remove(LotBuilder *b, int i);
+extern const char *bucket_name(int bucket);
+extern int	bucket_from_name(const char *name, bool missing_ok);
+extern bool scope_allows(const char *scope, const char *scene);
+
+/* money.c */
+extern int64 numeric_to_minor(Numeric num, int exponent, const char *argname);
+extern Numeric minor_to_numeric(int64 minor, int exponent);
+extern int64 rate_of(int64 amount, Numeric rate);
+extern int64 checked_add(int64 a, int64 b);
+
+/* clock.c */
+extern TimestampTz wallet_clock(void);
+
+#endif							/* WALLET_H */

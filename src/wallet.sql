@@ -1,0 +1,1467 @@
+\echo Use "CREATE EXTENSION wallet" to load this file. \quit
+
+-- wallet 0.1: the stored-value wallet engine.
+-- The money rules are C functions over a wallet's lots (type wallet.lotset);
+-- the operations below lock one wallet row, apply them, write the row back and
+-- append one journal row (wallet.txn) carrying its double-entry postings.
+
+------------------------------------------------------------------------------
+-- Roles (cluster-wide; created only if missing)
+------------------------------------------------------------------------------
+DO $roles$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'wallet_app') THEN
+    CREATE ROLE wallet_app NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'wallet_admin') THEN
+    CREATE ROLE wallet_admin NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'wallet_reader') THEN
+    CREATE ROLE wallet_reader NOLOGIN;
+  END IF;
+END
+$roles$;
+
+CREATE SCHEMA wallet_report;
+
+------------------------------------------------------------------------------
+-- The lot set type
+------------------------------------------------------------------------------
+CREATE TYPE wallet.lotset;
+
+CREATE FUNCTION wallet.lotset_in(cstring) RETURNS wallet.lotset
+  AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lotset_out(wallet.lotset) RETURNS cstring
+  AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lotset_recv(internal) RETURNS wallet.lotset
+  AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lotset_send(wallet.lotset) RETURNS bytea
+  AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE wallet.lotset (
+  INPUT = wallet.lotset_in,
+  OUTPUT = wallet.lotset_out,
+  RECEIVE = wallet.lotset_recv,
+  SEND = wallet.lotset_send,
+  INTERNALLENGTH = VARIABLE,
+  ALIGNMENT = double,
+  STORAGE = extended
+);
+COMMENT ON TYPE wallet.lotset IS 'a wallet''s live lots (cash, bonus, earnings) with their netting counters';
+
+-- One journal leg. amount is in minor units, positive into a wallet.
+CREATE TYPE wallet.posting AS (account text, wallet_id bigint, bucket text, amount bigint);
+
+------------------------------------------------------------------------------
+-- Pure functions: money, clock and the engine (no table access)
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet.clock() RETURNS timestamptz
+  AS 'MODULE_PATHNAME', 'wallet_clock_sql' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION wallet.clock() IS 'the wallet clock: transaction timestamp, or the superuser-only setting wallet.now';
+
+CREATE FUNCTION wallet.to_minor(amount numeric, exponent int, argname text DEFAULT 'amount') RETURNS bigint
+  AS 'MODULE_PATHNAME', 'wallet_to_minor' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION wallet.to_major(minor bigint, exponent int) RETURNS numeric
+  AS 'MODULE_PATHNAME', 'wallet_to_major' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.rate_amount(amount bigint, rate numeric) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'wallet_rate_amount' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.bonus_amount(amount bigint, fixed bigint, rate numeric, cap bigint) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'wallet_bonus_amount' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION wallet.check_scene(scene text) RETURNS text
+  AS 'MODULE_PATHNAME', 'wallet_check_scene' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION wallet.lots_empty() RETURNS wallet.lotset
+  AS 'MODULE_PATHNAME', 'wallet_lots_empty' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_add(ls wallet.lotset, bucket text, amount bigint, txn bigint,
+                                at timestamptz, until timestamptz, scope text[]) RETURNS wallet.lotset
+  AS 'MODULE_PATHNAME', 'wallet_lots_add' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_spend(ls wallet.lotset, amount bigint, scene text, now timestamptz,
+                                  OUT lots wallet.lotset, OUT taken wallet.lotset, OUT bonus bigint,
+                                  OUT cash bigint, OUT earnings bigint, OUT shortfall bigint)
+  AS 'MODULE_PATHNAME', 'wallet_lots_spend' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_totals(ls wallet.lotset, scene text, now timestamptz,
+                                   OUT cash bigint, OUT bonus bigint, OUT earnings bigint, OUT held bigint,
+                                   OUT bonus_stored bigint, OUT next_expiry timestamptz)
+  AS 'MODULE_PATHNAME', 'wallet_lots_totals' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_expire(ls wallet.lotset, now timestamptz,
+                                   OUT lots wallet.lotset, OUT expired bigint, OUT lots_expired int)
+  AS 'MODULE_PATHNAME', 'wallet_lots_expire' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_take(ls wallet.lotset, bucket text, amount bigint, now timestamptz,
+                                 OUT lots wallet.lotset, OUT taken bigint)
+  AS 'MODULE_PATHNAME', 'wallet_lots_take' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_minus(a wallet.lotset, b wallet.lotset) RETURNS wallet.lotset
+  AS 'MODULE_PATHNAME', 'wallet_lots_minus' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.reversal_split(remaining wallet.lotset, given_bonus bigint, given_cash bigint,
+                                      given_earnings bigint, amount bigint) RETURNS wallet.lotset
+  AS 'MODULE_PATHNAME', 'wallet_reversal_split' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_reverse(ls wallet.lotset, pieces wallet.lotset, now timestamptz,
+                                    OUT lots wallet.lotset, OUT bonus bigint, OUT cash bigint,
+                                    OUT earnings bigint, OUT breakage bigint, OUT bonus_to_cash bigint)
+  AS 'MODULE_PATHNAME', 'wallet_lots_reverse' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_refund_info(ls wallet.lotset, topup_txn bigint, now timestamptz,
+                                        OUT found boolean, OUT cash bigint, OUT owed bigint, OUT clawed bigint,
+                                        OUT bonus_live bigint, OUT refundable_until timestamptz, OUT held bigint)
+  AS 'MODULE_PATHNAME', 'wallet_lots_refund_info' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_refund_hold(ls wallet.lotset, topup_txn bigint, take bigint, clawback bigint,
+                                        now timestamptz, OUT lots wallet.lotset, OUT bonus_held bigint)
+  AS 'MODULE_PATHNAME', 'wallet_lots_refund_hold' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_refund_release(ls wallet.lotset, topup_txn bigint, take bigint, clawback bigint,
+                                           bonus_held bigint, now timestamptz) RETURNS wallet.lotset
+  AS 'MODULE_PATHNAME', 'wallet_lots_refund_release' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_refund_settle(ls wallet.lotset, topup_txn bigint, take bigint, clawback bigint,
+                                          bonus_held bigint, now timestamptz) RETURNS wallet.lotset
+  AS 'MODULE_PATHNAME', 'wallet_lots_refund_settle' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_list(ls wallet.lotset)
+  RETURNS TABLE (lot_id int, bucket text, amount bigint, held bigint, source_txn bigint,
+                 granted_at timestamptz, until timestamptz, scope text[], owed bigint, clawed bigint)
+  AS 'MODULE_PATHNAME', 'wallet_lots_list' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 8;
+
+-- _legs keeps the non-zero legs of a posting list.
+CREATE FUNCTION wallet._legs(VARIADIC legs wallet.posting[]) RETURNS wallet.posting[]
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT coalesce(array_agg(p ORDER BY o), '{}') FROM unnest(legs) WITH ORDINALITY AS u(account, wallet_id, bucket, amount, o)
+        CROSS JOIN LATERAL (SELECT ROW(u.account, u.wallet_id, u.bucket, u.amount)::wallet.posting) AS x(p)
+        WHERE u.amount <> 0 $$;
+
+------------------------------------------------------------------------------
+-- Reference data: currencies, policy, bonus rules
+------------------------------------------------------------------------------
+CREATE TABLE wallet.currency (
+  code     text PRIMARY KEY CHECK (code ~ '^[A-Z]{3}$'),
+  exponent int  NOT NULL CHECK (exponent BETWEEN 0 AND 4)
+);
+INSERT INTO wallet.currency (code, exponent) VALUES
+  ('CNY', 2), ('USD', 2), ('EUR', 2), ('GBP', 2), ('HKD', 2),
+  ('JPY', 0), ('KRW', 0), ('KWD', 3), ('BHD', 3);
+
+CREATE TABLE wallet.policy (
+  currency                text PRIMARY KEY REFERENCES wallet.currency,
+  refund_window           interval NOT NULL DEFAULT '30 days' CHECK (refund_window >= '0'),
+  refund_fee_rate         numeric  NOT NULL DEFAULT 0
+                          CHECK (refund_fee_rate >= 0 AND refund_fee_rate < 1),
+  refund_auto_approve_max numeric  NOT NULL DEFAULT 0
+                          CHECK (refund_auto_approve_max >= 0 AND refund_auto_approve_max < 1e15),
+  max_refunds_per_30_days int      NOT NULL DEFAULT 3 CHECK (max_refunds_per_30_days >= 0),
+  remind_before           interval NOT NULL DEFAULT '3 days' CHECK (remind_before >= '0'),
+  commission_rate         numeric  NOT NULL DEFAULT 0
+                          CHECK (commission_rate >= 0 AND commission_rate <= 1)
+);
+COMMENT ON TABLE wallet.policy IS 'per-currency money policy; a currency without a row uses the column defaults';
+
+CREATE TABLE wallet.bonus_rule (
+  rule_id         bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  currency        text     NOT NULL REFERENCES wallet.currency,
+  campaign        text     NULL CHECK (length(campaign) BETWEEN 1 AND 200),
+  min_amount      numeric  NOT NULL CHECK (min_amount > 0 AND min_amount < 1e15),
+  bonus_fixed     numeric  NOT NULL DEFAULT 0 CHECK (bonus_fixed >= 0 AND bonus_fixed < 1e15),
+  bonus_rate      numeric  NOT NULL DEFAULT 0 CHECK (bonus_rate >= 0 AND bonus_rate <= 10),
+  max_bonus       numeric  NULL CHECK (max_bonus >= 0 AND max_bonus < 1e15),
+  valid_for       interval NULL CHECK (valid_for > '0'),
+  scope           text[]   NULL CHECK (cardinality(scope) > 0),
+  starts_at       timestamptz NULL,
+  ends_at         timestamptz NULL CHECK (ends_at > starts_at),
+  refund_fee_rate numeric  NULL CHECK (refund_fee_rate >= 0 AND refund_fee_rate < 1)
+);
+CREATE INDEX bonus_rule_currency ON wallet.bonus_rule (currency, min_amount);
+
+-- bonus_rule_check refuses amounts finer than the currency and malformed scopes.
+CREATE FUNCTION wallet._bonus_rule_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet AS $$
+DECLARE
+  e int;
+BEGIN
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = NEW.currency;
+  PERFORM wallet.to_minor(NEW.min_amount, e, 'min_amount');
+  IF NEW.bonus_fixed <> 0 THEN PERFORM wallet.to_minor(NEW.bonus_fixed, e, 'bonus_fixed'); END IF;
+  IF NEW.max_bonus IS NOT NULL AND NEW.max_bonus <> 0 THEN
+    PERFORM wallet.to_minor(NEW.max_bonus, e, 'max_bonus');
+  END IF;
+  PERFORM wallet.check_scene(s) FROM unnest(NEW.scope) AS s;
+  IF array_position(NEW.scope, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'scope must not contain NULL';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER bonus_rule_check BEFORE INSERT OR UPDATE ON wallet.bonus_rule
+  FOR EACH ROW EXECUTE FUNCTION wallet._bonus_rule_check();
+
+------------------------------------------------------------------------------
+-- Wallets, journal, refunds
+------------------------------------------------------------------------------
+CREATE TABLE wallet.wallet (
+  wallet_id     bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  owner         text     NOT NULL,
+  currency      text     NOT NULL REFERENCES wallet.currency,
+  exponent      smallint NOT NULL,
+  frozen        boolean  NOT NULL DEFAULT false,
+  frozen_reason text,
+  lots          wallet.lotset NOT NULL DEFAULT wallet.lots_empty(),
+  next_expiry   timestamptz,
+  version       bigint   NOT NULL DEFAULT 0,
+  created_at    timestamptz NOT NULL,
+  UNIQUE (owner, currency)
+) WITH (fillfactor = 80);
+CREATE INDEX wallet_next_expiry ON wallet.wallet (next_expiry) WHERE next_expiry IS NOT NULL;
+COMMENT ON TABLE wallet.wallet IS 'one row per wallet: header and live lots';
+
+-- The journal: one row per operation, with its postings. Append-only.
+CREATE TABLE wallet.txn (
+  txn_id          bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  wallet_id       bigint   NOT NULL,
+  kind            text     NOT NULL,
+  amount          bigint   NOT NULL DEFAULT 0,
+  currency        text     NOT NULL,
+  created_at      timestamptz NOT NULL,
+  idempotency_key text,
+  ref_txn         bigint,
+  request         jsonb,
+  result          jsonb,
+  postings        wallet.posting[] NOT NULL DEFAULT '{}',
+  pieces          wallet.lotset
+);
+CREATE UNIQUE INDEX txn_wallet_key ON wallet.txn (wallet_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX txn_ref ON wallet.txn (ref_txn) WHERE ref_txn IS NOT NULL;
+COMMENT ON TABLE wallet.txn IS 'the journal: one row per operation with its double-entry postings; append-only';
+
+CREATE FUNCTION wallet._journal_append_only() RETURNS trigger
+  LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'WL008',
+    MESSAGE = 'the journal is append-only',
+    DETAIL = format('%s on wallet.txn is refused.', TG_OP);
+END $$;
+CREATE TRIGGER txn_append_only BEFORE UPDATE OR DELETE ON wallet.txn
+  FOR EACH ROW EXECUTE FUNCTION wallet._journal_append_only();
+CREATE TRIGGER txn_no_truncate BEFORE TRUNCATE ON wallet.txn
+  FOR EACH STATEMENT EXECUTE FUNCTION wallet._journal_append_only();
+
+-- Credits to a payee wait here until rolled up into its wallet row, so that
+-- many concurrent spends paying one payee never queue on that row.
+CREATE TABLE wallet.payee_credit (
+  credit_id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  wallet_id bigint NOT NULL,
+  amount    bigint NOT NULL CHECK (amount > 0),
+  txn_id    bigint NOT NULL
+);
+CREATE INDEX payee_credit_wallet ON wallet.payee_credit (wallet_id);
+
+CREATE TABLE wallet.refund (
+  refund_id    bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  wallet_id    bigint  NOT NULL REFERENCES wallet.wallet,
+  topup_txn    bigint  NOT NULL,
+  request_txn  bigint  NOT NULL,
+  reason       text    NOT NULL CHECK (reason IN ('user', 'platform')),
+  amount       bigint  NOT NULL CHECK (amount >= 0),
+  fee          bigint  NOT NULL CHECK (fee >= 0),
+  net          bigint  NOT NULL CHECK (net >= 0),
+  clawback     bigint  NOT NULL CHECK (clawback >= 0),
+  bonus_void   bigint  NOT NULL CHECK (bonus_void >= 0),
+  status       text    NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'succeeded', 'failed')),
+  note         text,
+  reviewer     text,
+  review_note  text,
+  gateway_ref  text,
+  requested_at timestamptz NOT NULL,
+  reviewed_at  timestamptz,
+  settled_at   timestamptz
+);
+CREATE INDEX refund_wallet ON wallet.refund (wallet_id, requested_at);
+CREATE INDEX refund_topup ON wallet.refund (topup_txn);
+
+CREATE TABLE wallet.risk_flag (
+  flag_id    bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  wallet_id  bigint NOT NULL,
+  kind       text   NOT NULL,
+  detail     text,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX risk_flag_wallet ON wallet.risk_flag (wallet_id);
+
+CREATE TABLE wallet.reconciliation_run (
+  run_id        bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  started_at    timestamptz NOT NULL,
+  finished_at   timestamptz NOT NULL,
+  discrepancies int    NOT NULL,
+  details       jsonb  NOT NULL DEFAULT '[]'
+);
+
+------------------------------------------------------------------------------
+-- Internal helpers (not granted to anyone)
+------------------------------------------------------------------------------
+
+-- _fail raises one of the contract's errors.
+CREATE FUNCTION wallet._fail(code text, msg text, detail text DEFAULT NULL, hint text DEFAULT NULL)
+  RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF detail IS NULL AND hint IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg;
+  ELSIF hint IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg, DETAIL = detail;
+  ELSIF detail IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg, HINT = hint;
+  END IF;
+  RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg, DETAIL = detail, HINT = hint;
+END $$;
+
+-- _text checks an optional text argument: at most maxlen characters, no control characters.
+CREATE FUNCTION wallet._text(val text, argname text, maxlen int DEFAULT 200, required boolean DEFAULT false)
+  RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF val IS NULL THEN
+    IF required THEN PERFORM wallet._fail('22023', format('%s must not be null', argname)); END IF;
+    RETURN NULL;
+  END IF;
+  IF length(val) = 0 AND required THEN
+    PERFORM wallet._fail('22023', format('%s must not be empty', argname));
+  END IF;
+  IF length(val) > maxlen THEN
+    PERFORM wallet._fail('22023', format('%s is too long', argname),
+                         format('Got %s characters; at most %s are allowed.', length(val), maxlen));
+  END IF;
+  IF val ~ '[[:cntrl:]]' THEN
+    PERFORM wallet._fail('22023', format('%s must not contain control characters', argname));
+  END IF;
+  RETURN val;
+END $$;
+
+-- _policy returns a currency's policy, with the defaults where it has no row.
+CREATE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(
+    (SELECT p FROM wallet.policy p WHERE p.currency = cur),
+    ROW(cur, '30 days', 0, 0, 3, '3 days', 0)::wallet.policy)
+$$;
+
+-- _lock locks and returns a wallet row, or raises WL006.
+CREATE FUNCTION wallet._lock(wid bigint) RETURNS wallet.wallet
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+BEGIN
+  IF wid IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet WHERE wallet_id = wid FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', wid));
+  END IF;
+  RETURN w;
+END $$;
+
+-- _key checks an idempotency key.
+CREATE FUNCTION wallet._key(k text) RETURNS text
+  LANGUAGE sql IMMUTABLE AS $$ SELECT wallet._text(k, 'idempotency_key', 200, true) $$;
+
+-- _replay returns the stored result of an earlier operation with this key, or
+-- NULL; WL003 when the key was used with other arguments.
+CREATE FUNCTION wallet._replay(wid bigint, k text, op text, req jsonb) RETURNS jsonb
+  LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  t record;
+BEGIN
+  SELECT kind, request, result INTO t FROM wallet.txn WHERE wallet_id = wid AND idempotency_key = k;
+  IF NOT FOUND THEN RETURN NULL; END IF;
+  IF t.kind <> op OR t.request IS DISTINCT FROM req THEN
+    PERFORM wallet._fail('WL003', 'idempotency key reused with different arguments',
+      format('Key "%s" of wallet %s was used by %s with %s.', k, wid, t.kind, t.request));
+  END IF;
+  RETURN t.result;
+END $$;
+
+-- _save writes a wallet's lots back.
+CREATE FUNCTION wallet._save(wid bigint, ls wallet.lotset) RETURNS void
+  LANGUAGE sql AS $$
+  UPDATE wallet.wallet
+     SET lots = ls,
+         next_expiry = (wallet.lots_totals(ls, NULL, wallet.clock())).next_expiry,
+         version = version + 1
+   WHERE wallet_id = wid
+$$;
+
+-- _pending returns the payee credits not yet rolled up into a wallet.
+CREATE FUNCTION wallet._pending(wid bigint) RETURNS bigint
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(sum(amount), 0)::bigint FROM wallet.payee_credit WHERE wallet_id = wid
+$$;
+
+-- _rollup moves a locked wallet's pending payee credits into its earnings.
+CREATE FUNCTION wallet._rollup(wid bigint, ls wallet.lotset, clk timestamptz) RETURNS wallet.lotset
+  LANGUAGE plpgsql AS $$
+DECLARE
+  total bigint;
+  last_txn bigint;
+BEGIN
+  WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = wid RETURNING amount, txn_id)
+  SELECT sum(amount), max(txn_id) INTO total, last_txn FROM d;
+  IF total IS NULL THEN RETURN ls; END IF;
+  RETURN wallet.lots_add(ls, 'earnings', total, last_txn, clk, NULL, NULL);
+END $$;
+
+-- _bonus_plan lists what a top-up of amt (minor units) gets at clk: for each
+-- rule group (campaign, NULL the base) the applicable rule with the greatest
+-- min_amount, and its non-zero bonus.
+CREATE FUNCTION wallet._bonus_plan(cur text, e int, amt bigint, clk timestamptz)
+  RETURNS TABLE (rule_id bigint, campaign text, bonus bigint, expires_at timestamptz,
+                 scope text[], refund_fee_rate numeric)
+  LANGUAGE sql STABLE AS $$
+  SELECT r.rule_id, r.campaign, b.bonus, clk + r.valid_for, r.scope, r.refund_fee_rate
+    FROM (SELECT DISTINCT ON (br.campaign) br.*
+            FROM wallet.bonus_rule br
+           WHERE br.currency = cur
+             AND (br.starts_at IS NULL OR br.starts_at <= clk)
+             AND (br.ends_at IS NULL OR br.ends_at > clk)
+             AND br.min_amount * (10::numeric ^ e) <= amt
+           ORDER BY br.campaign NULLS FIRST, br.min_amount DESC, br.rule_id DESC) r
+   CROSS JOIN LATERAL (SELECT wallet.bonus_amount(amt, (r.bonus_fixed * (10::numeric ^ e))::bigint,
+                                                  r.bonus_rate,
+                                                  (r.max_bonus * (10::numeric ^ e))::bigint) AS bonus) b
+   WHERE b.bonus > 0
+   ORDER BY r.campaign NULLS FIRST
+$$;
+
+------------------------------------------------------------------------------
+-- Wallets
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet.open(owner text, currency text DEFAULT 'CNY') RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+DECLARE
+  e int;
+  wid bigint;
+BEGIN
+  PERFORM wallet._text(open.owner, 'owner', 256, true);
+  PERFORM wallet._text(open.currency, 'currency', 3, true);
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = open.currency;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', open.currency),
+                         hint => 'Currencies are listed in wallet.currency.');
+  END IF;
+  INSERT INTO wallet.wallet AS w (owner, currency, exponent, created_at)
+  VALUES (open.owner, open.currency, e, wallet.clock())
+  ON CONFLICT ON CONSTRAINT wallet_owner_currency_key DO NOTHING
+  RETURNING w.wallet_id INTO wid;
+  IF wid IS NULL THEN
+    SELECT w.wallet_id INTO wid FROM wallet.wallet w
+     WHERE w.owner = open.owner AND w.currency = open.currency;
+  END IF;
+  RETURN wid;
+END $$;
+
+CREATE FUNCTION wallet._balance(wid bigint, scene text,
+  OUT wallet_id bigint, OUT currency text, OUT cash numeric, OUT bonus numeric, OUT earnings numeric,
+  OUT held numeric, OUT available numeric, OUT withdrawable numeric, OUT frozen boolean)
+  RETURNS SETOF record
+  LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+DECLARE
+  w wallet.wallet;
+  t record;
+  pend bigint;
+BEGIN
+  IF _balance.wid IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = _balance.wid;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', _balance.wid));
+  END IF;
+  PERFORM wallet._text(_balance.scene, 'scene', 64);
+  t := wallet.lots_totals(w.lots, _balance.scene, wallet.clock());
+  pend := wallet._pending(w.wallet_id);
+  RETURN QUERY SELECT w.wallet_id, w.currency,
+    wallet.to_major(t.cash, w.exponent), wallet.to_major(t.bonus, w.exponent),
+    wallet.to_major(t.earnings + pend, w.exponent), wallet.to_major(t.held, w.exponent),
+    wallet.to_major(t.cash + t.bonus + t.earnings + pend, w.exponent),
+    wallet.to_major(t.earnings + pend, w.exponent), w.frozen;
+END $$;
+
+CREATE FUNCTION wallet.balance(wallet_id bigint, scene text DEFAULT NULL)
+  RETURNS TABLE (wallet_id bigint, currency text, cash numeric, bonus numeric, earnings numeric,
+                 held numeric, available numeric, withdrawable numeric, frozen boolean)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet
+  AS $$ SELECT * FROM wallet._balance($1, $2) $$;
+
+CREATE FUNCTION wallet.lots(wallet_id bigint)
+  RETURNS TABLE (lot_id int, bucket text, amount numeric, source_txn bigint, granted_at timestamptz,
+                 expires_at timestamptz, scope text[], held numeric, refundable_until timestamptz)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_column
+DECLARE
+  w wallet.wallet;
+  clk timestamptz := wallet.clock();
+BEGIN
+  IF lots.wallet_id IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = lots.wallet_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', lots.wallet_id));
+  END IF;
+  RETURN QUERY
+    SELECT l.lot_id, l.bucket, wallet.to_major(l.amount, w.exponent), l.source_txn, l.granted_at,
+           CASE WHEN l.bucket = 'bonus' THEN l.until END, l.scope,
+           wallet.to_major(l.held, w.exponent),
+           CASE WHEN l.bucket = 'cash' AND l.until > clk THEN l.until END
+      FROM wallet.lots_list(w.lots) l
+     WHERE (l.amount > 0 OR l.held > 0)
+       AND NOT (l.bucket = 'bonus' AND coalesce(l.until <= clk, false) AND l.held = 0)
+     ORDER BY l.lot_id;
+END $$;
+
+CREATE FUNCTION wallet.freeze(wallet_id bigint, reason text) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+DECLARE
+  w wallet.wallet := wallet._lock(freeze.wallet_id);
+BEGIN
+  PERFORM wallet._text(freeze.reason, 'reason', 1000, true);
+  UPDATE wallet.wallet x SET frozen = true, frozen_reason = freeze.reason, version = x.version + 1
+   WHERE x.wallet_id = w.wallet_id;
+  INSERT INTO wallet.txn (wallet_id, kind, currency, created_at, request)
+  VALUES (w.wallet_id, 'freeze', w.currency, wallet.clock(),
+          jsonb_build_object('reason', freeze.reason, 'by', session_user));
+END $$;
+
+CREATE FUNCTION wallet.unfreeze(wallet_id bigint) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+DECLARE
+  w wallet.wallet := wallet._lock(unfreeze.wallet_id);
+BEGIN
+  UPDATE wallet.wallet x SET frozen = false, frozen_reason = NULL, version = x.version + 1
+   WHERE x.wallet_id = w.wallet_id;
+  INSERT INTO wallet.txn (wallet_id, kind, currency, created_at, request)
+  VALUES (w.wallet_id, 'unfreeze', w.currency, wallet.clock(), jsonb_build_object('by', session_user));
+END $$;
+
+------------------------------------------------------------------------------
+-- Top-up with bonus
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet.bonus_preview(currency text, amount numeric)
+  RETURNS TABLE (campaign text, bonus numeric, expires_at timestamptz, scope text[])
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_column
+DECLARE
+  e int;
+  amt bigint;
+  clk timestamptz := wallet.clock();
+BEGIN
+  PERFORM wallet._text(bonus_preview.currency, 'currency', 3, true);
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = bonus_preview.currency;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', bonus_preview.currency));
+  END IF;
+  amt := wallet.to_minor(bonus_preview.amount, e, 'amount');
+  RETURN QUERY SELECT p.campaign, wallet.to_major(p.bonus, e), p.expires_at, p.scope
+                 FROM wallet._bonus_plan(bonus_preview.currency, e, amt, clk) p;
+END $$;
+
+CREATE FUNCTION wallet.top_up(wallet_id bigint, amount numeric, idempotency_key text,
+                              method text DEFAULT NULL, external_ref text DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, bonus numeric, replayed boolean)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(top_up.idempotency_key);
+  w wallet.wallet := wallet._lock(top_up.wallet_id);
+  clk timestamptz := wallet.clock();
+  amt bigint;
+  req jsonb;
+  prior jsonb;
+  tid bigint;
+  ls wallet.lotset;
+  pol wallet.policy;
+  legs wallet.posting[];
+  r record;
+  total bigint := 0;
+  rules jsonb := '[]';
+  campaign_fee numeric := 0;
+BEGIN
+  amt := wallet.to_minor(top_up.amount, w.exponent, 'amount');
+  PERFORM wallet._text(top_up.method, 'method', 64);
+  PERFORM wallet._text(top_up.external_ref, 'external_ref', 200);
+  req := jsonb_build_object('amount', amt, 'method', top_up.method, 'external_ref', top_up.external_ref);
+  prior := wallet._replay(w.wallet_id, k, 'top_up', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, wallet.to_major((prior->>'bonus')::bigint, w.exponent), true;
+    RETURN;
+  END IF;
+
+  pol := wallet._policy(w.currency);
+  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  ls := wallet.lots_add(w.lots, 'cash', amt, tid, clk, clk + pol.refund_window, NULL);
+  legs := ARRAY[ROW('wallet', w.wallet_id, 'cash', amt)::wallet.posting,
+                ROW('funding', NULL, NULL, -amt)::wallet.posting];
+  FOR r IN SELECT * FROM wallet._bonus_plan(w.currency, w.exponent, amt, clk) LOOP
+    ls := wallet.lots_add(ls, 'bonus', r.bonus, tid, clk, r.expires_at, r.scope);
+    legs := legs || ROW('wallet', w.wallet_id, 'bonus', r.bonus)::wallet.posting
+                 || ROW('bonus_expense', NULL, NULL, -r.bonus)::wallet.posting;
+    total := total + r.bonus;
+    rules := rules || jsonb_build_object('rule_id', r.rule_id, 'campaign', r.campaign, 'bonus', r.bonus);
+    IF r.campaign IS NOT NULL THEN
+      campaign_fee := greatest(campaign_fee, coalesce(r.refund_fee_rate, 0));
+    END IF;
+  END LOOP;
+
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key,
+                          request, result, postings)
+  VALUES (tid, w.wallet_id, 'top_up', amt, w.currency, clk, k, req,
+          jsonb_build_object('txn_id', tid, 'bonus', total, 'rules', rules,
+                             'campaign_fee_rate', campaign_fee,
+                             'refundable_until', clk + pol.refund_window),
+          legs);
+  PERFORM wallet._save(w.wallet_id, ls);
+  RETURN QUERY SELECT tid, wallet.to_major(total, w.exponent), false;
+END $$;
+
+------------------------------------------------------------------------------
+-- Spending
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key text,
+                             scene text DEFAULT NULL, coupon text DEFAULT NULL,
+                             allow_partial boolean DEFAULT false, payee bigint DEFAULT NULL,
+                             order_ref text DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, charged numeric, discount numeric, bonus_used numeric,
+                 cash_used numeric, earnings_used numeric, shortfall numeric, replayed boolean)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(spend.idempotency_key);
+  w wallet.wallet := wallet._lock(spend.wallet_id);
+  clk timestamptz := wallet.clock();
+  amt bigint;
+  req jsonb;
+  prior jsonb;
+  tid bigint;
+  s record;
+  p record;
+  chg bigint;
+  comm bigint := 0;
+  legs wallet.posting[];
+  res jsonb;
+BEGIN
+  amt := wallet.to_minor(spend.amount, w.exponent, 'amount');
+  PERFORM wallet.check_scene(spend.scene);
+  PERFORM wallet._text(spend.coupon, 'coupon', 64);
+  PERFORM wallet._text(spend.order_ref, 'order_ref', 200);
+  IF spend.allow_partial IS NULL THEN
+    PERFORM wallet._fail('22023', 'allow_partial must not be null');
+  END IF;
+  req := jsonb_build_object('amount', amt, 'scene', spend.scene, 'coupon', spend.coupon,
+                            'allow_partial', spend.allow_partial, 'payee', spend.payee,
+                            'order_ref', spend.order_ref);
+  prior := wallet._replay(w.wallet_id, k, 'spend', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint,
+      wallet.to_major((prior->>'charged')::bigint, w.exponent),
+      wallet.to_major((prior->>'discount')::bigint, w.exponent),
+      wallet.to_major((prior->>'bonus_used')::bigint, w.exponent),
+      wallet.to_major((prior->>'cash_used')::bigint, w.exponent),
+      wallet.to_major((prior->>'earnings_used')::bigint, w.exponent),
+      wallet.to_major((prior->>'shortfall')::bigint, w.exponent), true;
+    RETURN;
+  END IF;
+  IF w.frozen THEN
+    PERFORM wallet._fail('WL002', format('wallet %s is frozen', w.wallet_id), w.frozen_reason);
+  END IF;
+  IF spend.coupon IS NOT NULL THEN
+    PERFORM wallet._fail('WL005', 'coupon not valid', 'unknown code');
+  END IF;
+  IF spend.payee IS NOT NULL THEN
+    SELECT x.wallet_id, x.currency INTO p FROM wallet.wallet x WHERE x.wallet_id = spend.payee;
+    IF NOT FOUND THEN
+      PERFORM wallet._fail('WL006', format('payee wallet %s does not exist', spend.payee));
+    END IF;
+    IF p.currency <> w.currency THEN
+      PERFORM wallet._fail('22023', 'payee must be a wallet of the same currency',
+                           format('Wallet %s holds %s, payee %s holds %s.', w.wallet_id, w.currency,
+                                  p.wallet_id, p.currency));
+    END IF;
+    IF p.wallet_id = w.wallet_id THEN
+      PERFORM wallet._fail('22023', 'payee must be another wallet');
+    END IF;
+  END IF;
+
+  s := wallet.lots_spend(w.lots, amt, spend.scene, clk);
+  IF s.shortfall > 0 AND EXISTS (SELECT 1 FROM wallet.payee_credit c WHERE c.wallet_id = w.wallet_id) THEN
+    -- earnings credited as a payee but not yet rolled up count too
+    s := wallet.lots_spend(wallet._rollup(w.wallet_id, w.lots, clk), amt, spend.scene, clk);
+  END IF;
+  IF s.shortfall > 0 AND NOT spend.allow_partial THEN
+    PERFORM wallet._fail('WL001', 'insufficient funds',
+      format('Wallet %s can pay %s of %s%s.', w.wallet_id, wallet.to_major(amt - s.shortfall, w.exponent),
+             wallet.to_major(amt, w.exponent),
+             CASE WHEN spend.scene IS NULL THEN '' ELSE format(' in scene "%s"', spend.scene) END),
+      'Pass allow_partial => true to charge what is available and collect the rest elsewhere.');
+  END IF;
+
+  chg := amt - s.shortfall;
+  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  legs := wallet._legs(ROW('wallet', w.wallet_id, 'bonus', -s.bonus)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'cash', -s.cash)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'earnings', -s.earnings)::wallet.posting);
+  IF spend.payee IS NULL THEN
+    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, chg)::wallet.posting);
+  ELSE
+    comm := wallet.rate_amount(chg, (wallet._policy(p.currency)).commission_rate);
+    legs := legs || wallet._legs(ROW('wallet', p.wallet_id, 'earnings', chg - comm)::wallet.posting,
+                                 ROW('commission', NULL, NULL, comm)::wallet.posting);
+  END IF;
+  res := jsonb_build_object('txn_id', tid, 'charged', chg, 'discount', 0, 'bonus_used', s.bonus,
+                            'cash_used', s.cash, 'earnings_used', s.earnings,
+                            'shortfall', s.shortfall, 'payee', spend.payee, 'payee_credit', chg - comm,
+                            'commission', comm);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key,
+                          request, result, postings, pieces)
+  VALUES (tid, w.wallet_id, 'spend', chg, w.currency, clk, k, req, res, legs, s.taken);
+  IF spend.payee IS NOT NULL AND chg - comm > 0 THEN
+    INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id) VALUES (p.wallet_id, chg - comm, tid);
+  END IF;
+  IF chg > 0 THEN
+    PERFORM wallet._save(w.wallet_id, s.lots);
+  END IF;
+  RETURN QUERY SELECT tid, wallet.to_major(chg, w.exponent), wallet.to_major(0, w.exponent),
+    wallet.to_major(s.bonus, w.exponent), wallet.to_major(s.cash, w.exponent),
+    wallet.to_major(s.earnings, w.exponent), wallet.to_major(s.shortfall, w.exponent), false;
+END $$;
+
+CREATE FUNCTION wallet.reverse_spend(spend_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
+                 replayed boolean, bonus_written_off numeric, bonus_to_cash numeric)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(reverse_spend.idempotency_key);
+  sp wallet.txn;
+  w wallet.wallet;
+  pw wallet.wallet;
+  payee_id bigint;
+  clk timestamptz := wallet.clock();
+  req jsonb;
+  prior jsonb;
+  x bigint;
+  charged bigint;
+  done bigint;
+  remaining wallet.lotset;
+  prev record;
+  portion wallet.lotset;
+  share record;
+  r record;
+  payee_total bigint;
+  payee_done bigint;
+  payee_back bigint := 0;
+  tk record;
+  tid bigint;
+  legs wallet.posting[];
+  res jsonb;
+BEGIN
+  IF reverse_spend.spend_txn_id IS NULL THEN
+    PERFORM wallet._fail('22023', 'spend_txn_id must not be null');
+  END IF;
+  SELECT * INTO sp FROM wallet.txn t WHERE t.txn_id = reverse_spend.spend_txn_id AND t.kind = 'spend';
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('spend %s does not exist', reverse_spend.spend_txn_id));
+  END IF;
+  payee_id := (sp.result->>'payee')::bigint;
+  -- lock both wallets in wallet-id order
+  IF payee_id IS NOT NULL AND payee_id < sp.wallet_id THEN
+    pw := wallet._lock(payee_id);
+  END IF;
+  w := wallet._lock(sp.wallet_id);
+  IF payee_id IS NOT NULL AND payee_id > sp.wallet_id THEN
+    pw := wallet._lock(payee_id);
+  END IF;
+
+  IF reverse_spend.amount IS NOT NULL THEN
+    x := wallet.to_minor(reverse_spend.amount, w.exponent, 'amount');
+  END IF;
+  req := jsonb_build_object('spend_txn_id', sp.txn_id, 'amount', x);
+  prior := wallet._replay(w.wallet_id, k, 'reverse_spend', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint,
+      wallet.to_major((prior->>'bonus_returned')::bigint, w.exponent),
+      wallet.to_major((prior->>'cash_returned')::bigint, w.exponent),
+      wallet.to_major((prior->>'earnings_returned')::bigint, w.exponent), true,
+      wallet.to_major((prior->>'bonus_written_off')::bigint, w.exponent),
+      wallet.to_major((prior->>'bonus_to_cash')::bigint, w.exponent);
+    RETURN;
+  END IF;
+
+  charged := (sp.result->>'charged')::bigint;
+  remaining := sp.pieces;
+  done := 0;
+  payee_done := 0;
+  FOR prev IN SELECT t.amount, t.pieces, t.result FROM wallet.txn t
+               WHERE t.ref_txn = sp.txn_id AND t.kind = 'reverse_spend' ORDER BY t.txn_id LOOP
+    done := done + prev.amount;
+    payee_done := payee_done + coalesce((prev.result->>'payee_back')::bigint, 0);
+    remaining := wallet.lots_minus(remaining, prev.pieces);
+  END LOOP;
+  IF x IS NULL THEN
+    x := charged - done;
+    IF x <= 0 THEN
+      PERFORM wallet._fail('WL008', format('spend %s is already fully reversed', sp.txn_id));
+    END IF;
+  ELSIF x > charged - done THEN
+    PERFORM wallet._fail('WL008', 'reversal exceeds what is left unreversed',
+      format('Spend %s charged %s; %s is left to reverse.', sp.txn_id,
+             wallet.to_major(charged, w.exponent), wallet.to_major(charged - done, w.exponent)));
+  END IF;
+
+  portion := wallet.reversal_split(remaining, (sp.result->>'bonus_used')::bigint,
+                                   (sp.result->>'cash_used')::bigint,
+                                   (sp.result->>'earnings_used')::bigint, x);
+  SELECT coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'bonus'), 0)::bigint AS bonus,
+         coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'cash'), 0)::bigint AS cash,
+         coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'earnings'), 0)::bigint AS earnings
+    INTO share FROM wallet.lots_list(portion) l;
+  r := wallet.lots_reverse(w.lots, portion, clk);
+
+  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  legs := wallet._legs(ROW('wallet', w.wallet_id, 'bonus', r.bonus)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'cash', r.cash)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'earnings', r.earnings)::wallet.posting,
+                       ROW('breakage', NULL, NULL, r.breakage)::wallet.posting);
+  IF payee_id IS NULL THEN
+    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -x)::wallet.posting);
+  ELSE
+    -- the payee gives back its credit in the same proportion (exactly all of it at the end)
+    payee_total := (sp.result->>'payee_credit')::bigint;
+    IF done + x = charged THEN
+      payee_back := payee_total - payee_done;
+    ELSE
+      payee_back := floor(payee_total::numeric * (done + x) / charged)::bigint - payee_done;
+    END IF;
+    IF payee_back > 0 THEN
+      IF pw.frozen THEN
+        PERFORM wallet._fail('WL002', format('payee wallet %s is frozen', pw.wallet_id), pw.frozen_reason);
+      END IF;
+      tk := wallet.lots_take(wallet._rollup(pw.wallet_id, pw.lots, clk), 'earnings', payee_back, clk);
+      IF tk.taken < payee_back THEN
+        PERFORM wallet._fail('WL001', 'insufficient funds',
+          format('Payee wallet %s has %s of earnings; the reversal takes back %s.', pw.wallet_id,
+                 wallet.to_major(tk.taken, pw.exponent), wallet.to_major(payee_back, pw.exponent)));
+      END IF;
+      PERFORM wallet._save(pw.wallet_id, tk.lots);
+    END IF;
+    legs := legs || wallet._legs(ROW('wallet', payee_id, 'earnings', -payee_back)::wallet.posting,
+                                 ROW('commission', NULL, NULL, -(x - payee_back))::wallet.posting);
+  END IF;
+
+  res := jsonb_build_object('txn_id', tid, 'bonus_returned', share.bonus, 'cash_returned', share.cash,
+                            'earnings_returned', share.earnings, 'bonus_written_off', r.breakage,
+                            'bonus_to_cash', r.bonus_to_cash, 'payee_back', payee_back);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
+                          request, result, postings, pieces)
+  VALUES (tid, w.wallet_id, 'reverse_spend', x, w.currency, clk, k, sp.txn_id, req, res, legs, portion);
+  PERFORM wallet._save(w.wallet_id, r.lots);
+  RETURN QUERY SELECT tid, wallet.to_major(share.bonus, w.exponent), wallet.to_major(share.cash, w.exponent),
+    wallet.to_major(share.earnings, w.exponent), false, wallet.to_major(r.breakage, w.exponent),
+    wallet.to_major(r.bonus_to_cash, w.exponent);
+END $$;
+
+------------------------------------------------------------------------------
+-- Refunds of a top-up
+------------------------------------------------------------------------------
+
+-- _topup returns a top-up transaction, or raises WL006.
+CREATE FUNCTION wallet._topup(tid bigint) RETURNS wallet.txn
+  LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  t wallet.txn;
+BEGIN
+  IF tid IS NULL THEN PERFORM wallet._fail('22023', 'topup_txn_id must not be null'); END IF;
+  SELECT * INTO t FROM wallet.txn x WHERE x.txn_id = tid AND x.kind = 'top_up';
+  IF NOT FOUND THEN PERFORM wallet._fail('WL006', format('top-up %s does not exist', tid)); END IF;
+  RETURN t;
+END $$;
+
+-- _reason checks a refund reason.
+CREATE FUNCTION wallet._reason(reason text) RETURNS text
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF reason IS NULL OR reason NOT IN ('user', 'platform') THEN
+    PERFORM wallet._fail('22023', 'reason must be ''user'' or ''platform''',
+                         format('Got %s.', coalesce(quote_literal(left(reason, 50)), 'NULL')));
+  END IF;
+  RETURN reason;
+END $$;
+
+-- _fee_rate is the refund fee rate of a top-up for a reason.
+CREATE FUNCTION wallet._fee_rate(t wallet.txn, reason text) RETURNS numeric
+  LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN reason = 'platform' THEN 0::numeric
+              ELSE least((wallet._policy(t.currency)).refund_fee_rate
+                         + coalesce((t.result->>'campaign_fee_rate')::numeric, 0), 1) END
+$$;
+
+CREATE FUNCTION wallet.refund_quote(topup_txn_id bigint, reason text DEFAULT 'user')
+  RETURNS TABLE (max_amount numeric, bonus_clawback numeric, bonus_void numeric, fee_rate numeric,
+                 refundable_until timestamptz)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_column
+DECLARE
+  t wallet.txn := wallet._topup(refund_quote.topup_txn_id);
+  w wallet.wallet;
+  i record;
+BEGIN
+  PERFORM wallet._reason(refund_quote.reason);
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = t.wallet_id;
+  i := wallet.lots_refund_info(w.lots, t.txn_id, wallet.clock());
+  RETURN QUERY SELECT wallet.to_major(greatest(i.cash - i.owed, 0), w.exponent),
+    wallet.to_major(CASE WHEN i.cash - i.owed > 0 THEN i.owed ELSE 0 END, w.exponent),
+    wallet.to_major(CASE WHEN i.cash - i.owed > 0 THEN i.bonus_live ELSE 0 END, w.exponent),
+    wallet._fee_rate(t, refund_quote.reason),
+    coalesce(i.refundable_until, (t.result->>'refundable_until')::timestamptz);
+END $$;
+
+CREATE FUNCTION wallet._request_refund(topup_txn_id bigint, idempotency_key text, amount_in numeric,
+                                       reason text, note text,
+  OUT refund_id bigint, OUT amount numeric, OUT fee numeric, OUT net numeric, OUT bonus_clawback numeric,
+  OUT bonus_void numeric, OUT status text, OUT replayed boolean)
+  RETURNS SETOF record
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(_request_refund.idempotency_key);
+  t wallet.txn := wallet._topup(_request_refund.topup_txn_id);
+  w wallet.wallet := wallet._lock(t.wallet_id);
+  clk timestamptz := wallet.clock();
+  pol wallet.policy := wallet._policy(w.currency);
+  req jsonb;
+  prior jsonb;
+  amt bigint;
+  i record;
+  h record;
+  fee_m bigint;
+  st text;
+  rid bigint;
+  tid bigint;
+  recent int;
+  legs wallet.posting[];
+BEGIN
+  PERFORM wallet._reason(_request_refund.reason);
+  PERFORM wallet._text(_request_refund.note, 'note', 1000);
+  IF _request_refund.amount_in IS NOT NULL THEN
+    amt := wallet.to_minor(_request_refund.amount_in, w.exponent, 'amount');
+  END IF;
+  req := jsonb_build_object('topup_txn_id', t.txn_id, 'amount', amt, 'reason', _request_refund.reason,
+                            'note', _request_refund.note);
+  prior := wallet._replay(w.wallet_id, k, 'request_refund', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT r.refund_id, wallet.to_major(r.amount, w.exponent), wallet.to_major(r.fee, w.exponent),
+      wallet.to_major(r.net, w.exponent), wallet.to_major(r.clawback, w.exponent),
+      wallet.to_major(r.bonus_void, w.exponent), (prior->>'status'), true
+      FROM wallet.refund r WHERE r.refund_id = (prior->>'refund_id')::bigint;
+    RETURN;
+  END IF;
+  IF w.frozen THEN
+    PERFORM wallet._fail('WL002', format('wallet %s is frozen', w.wallet_id), w.frozen_reason);
+  END IF;
+
+  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  -- beyond the per-wallet limit the attempt is recorded, rejected, and flagged
+  SELECT count(*) INTO recent FROM wallet.refund r
+   WHERE r.wallet_id = w.wallet_id AND r.requested_at > clk - interval '30 days'
+     AND r.requested_at <= clk AND r.reviewer IS DISTINCT FROM 'limit';
+  IF recent >= pol.max_refunds_per_30_days THEN
+    INSERT INTO wallet.refund (wallet_id, topup_txn, request_txn, reason, amount, fee, net, clawback,
+                               bonus_void, status, note, reviewer, review_note, requested_at, reviewed_at)
+    VALUES (w.wallet_id, t.txn_id, tid, _request_refund.reason, coalesce(amt, 0), 0, 0, 0, 0, 'rejected',
+            _request_refund.note, 'limit',
+            format('%s refund requests in 30 days; the limit is %s', recent, pol.max_refunds_per_30_days),
+            clk, clk)
+    RETURNING refund_id INTO rid;
+    INSERT INTO wallet.risk_flag (wallet_id, kind, detail, created_at)
+    VALUES (w.wallet_id, 'refund_limit',
+            format('refund request %s beyond %s per 30 days', rid, pol.max_refunds_per_30_days), clk);
+    INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
+                            request, result)
+    VALUES (tid, w.wallet_id, 'request_refund', 0, w.currency, clk, k, t.txn_id, req,
+            jsonb_build_object('refund_id', rid, 'status', 'rejected'));
+    RETURN QUERY SELECT rid, wallet.to_major(coalesce(amt, 0), w.exponent), wallet.to_major(0, w.exponent),
+      wallet.to_major(0, w.exponent), wallet.to_major(0, w.exponent), wallet.to_major(0, w.exponent),
+      'rejected'::text, false;
+    RETURN;
+  END IF;
+
+  IF EXISTS (SELECT 1 FROM wallet.refund r WHERE r.topup_txn = t.txn_id AND r.status IN ('pending', 'approved')) THEN
+    PERFORM wallet._fail('WL008', format('a refund of top-up %s is already in progress', t.txn_id),
+                         hint => 'Settle, reject or fail it first.');
+  END IF;
+  i := wallet.lots_refund_info(w.lots, t.txn_id, clk);
+  IF NOT i.found THEN
+    PERFORM wallet._fail('WL004', 'refund not allowed: the refund window has closed',
+      format('Top-up %s was refundable until %s.', t.txn_id, t.result->>'refundable_until'));
+  END IF;
+  IF i.cash - i.owed <= 0 THEN
+    PERFORM wallet._fail('WL004', 'refund not allowed: nothing is refundable',
+      format('Top-up %s has %s of cash left and %s of its bonus spent.', t.txn_id,
+             wallet.to_major(i.cash, w.exponent), wallet.to_major(i.owed, w.exponent)));
+  END IF;
+  IF amt IS NULL THEN
+    amt := i.cash - i.owed;
+  ELSIF amt > i.cash - i.owed THEN
+    PERFORM wallet._fail('WL004', 'refund not allowed: amount above what is refundable',
+      format('At most %s of top-up %s is refundable.', wallet.to_major(i.cash - i.owed, w.exponent), t.txn_id));
+  END IF;
+
+  fee_m := least(wallet.rate_amount(amt, wallet._fee_rate(t, _request_refund.reason)), amt);
+  h := wallet.lots_refund_hold(w.lots, t.txn_id, amt + i.owed, i.owed, clk);
+  -- net at or below the auto-approve limit (compared exactly, in minor units) needs no review
+  st := CASE WHEN amt - fee_m <= floor(pol.refund_auto_approve_max * (10::numeric ^ w.exponent))
+             THEN 'approved' ELSE 'pending' END;
+  INSERT INTO wallet.refund (wallet_id, topup_txn, request_txn, reason, amount, fee, net, clawback, bonus_void,
+                             status, note, requested_at, reviewer, reviewed_at)
+  VALUES (w.wallet_id, t.txn_id, tid, _request_refund.reason, amt, fee_m, amt - fee_m, i.owed, h.bonus_held,
+          st, _request_refund.note, clk, CASE WHEN st = 'approved' THEN 'auto' END,
+          CASE WHEN st = 'approved' THEN clk END)
+  RETURNING refund_id INTO rid;
+  legs := wallet._legs(ROW('wallet', w.wallet_id, 'cash', -(amt + i.owed))::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'bonus', -h.bonus_held)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'held', amt + i.owed + h.bonus_held)::wallet.posting);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
+                          request, result, postings)
+  VALUES (tid, w.wallet_id, 'request_refund', amt, w.currency, clk, k, t.txn_id, req,
+          jsonb_build_object('refund_id', rid, 'status', st), legs);
+  PERFORM wallet._save(w.wallet_id, h.lots);
+  RETURN QUERY SELECT rid, wallet.to_major(amt, w.exponent), wallet.to_major(fee_m, w.exponent),
+    wallet.to_major(amt - fee_m, w.exponent), wallet.to_major(i.owed, w.exponent),
+    wallet.to_major(h.bonus_held, w.exponent), st, false;
+END $$;
+
+CREATE FUNCTION wallet.request_refund(topup_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL,
+                                      reason text DEFAULT 'user', note text DEFAULT NULL)
+  RETURNS TABLE (refund_id bigint, amount numeric, fee numeric, net numeric, bonus_clawback numeric,
+                 bonus_void numeric, status text, replayed boolean)
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, wallet
+  AS $$ SELECT * FROM wallet._request_refund($1, $2, $3, $4, $5) $$;
+
+-- _refund_move ends a refund's hold (release or settle), journals it and sets its status.
+CREATE FUNCTION wallet._refund_move(rid bigint, kind text, new_status text, release boolean,
+                                    extra jsonb) RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  r wallet.refund;
+  w wallet.wallet;
+  clk timestamptz := wallet.clock();
+  ls wallet.lotset;
+  take bigint;
+  legs wallet.posting[];
+BEGIN
+  SELECT * INTO r FROM wallet.refund x WHERE x.refund_id = rid;
+  w := wallet._lock(r.wallet_id);
+  SELECT * INTO r FROM wallet.refund x WHERE x.refund_id = rid FOR UPDATE;
+  take := r.amount + r.clawback;
+  IF release THEN
+    ls := wallet.lots_refund_release(w.lots, r.topup_txn, take, r.clawback, r.bonus_void, clk);
+    legs := wallet._legs(ROW('wallet', w.wallet_id, 'held', -(take + r.bonus_void))::wallet.posting,
+                         ROW('wallet', w.wallet_id, 'cash', take)::wallet.posting,
+                         ROW('wallet', w.wallet_id, 'bonus', r.bonus_void)::wallet.posting);
+  ELSE
+    ls := wallet.lots_refund_settle(w.lots, r.topup_txn, take, r.clawback, r.bonus_void, clk);
+    legs := wallet._legs(ROW('wallet', w.wallet_id, 'held', -(take + r.bonus_void))::wallet.posting,
+                         ROW('refund_payout', NULL, NULL, r.net)::wallet.posting,
+                         ROW('fee_income', NULL, NULL, r.fee)::wallet.posting,
+                         ROW('bonus_expense', NULL, NULL, r.clawback + r.bonus_void)::wallet.posting);
+  END IF;
+  INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, request, result, postings)
+  VALUES (w.wallet_id, kind, r.amount, w.currency, clk, r.topup_txn,
+          extra || jsonb_build_object('refund_id', rid), jsonb_build_object('status', new_status), legs);
+  PERFORM wallet._save(w.wallet_id, ls);
+  RETURN new_status;
+END $$;
+
+CREATE FUNCTION wallet.review_refund(refund_id bigint, approve boolean, reviewer text, note text DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_column
+DECLARE
+  r wallet.refund;
+  clk timestamptz := wallet.clock();
+BEGIN
+  IF review_refund.refund_id IS NULL THEN PERFORM wallet._fail('22023', 'refund_id must not be null'); END IF;
+  IF review_refund.approve IS NULL THEN PERFORM wallet._fail('22023', 'approve must not be null'); END IF;
+  PERFORM wallet._text(review_refund.reviewer, 'reviewer', 200, true);
+  PERFORM wallet._text(review_refund.note, 'note', 1000);
+  SELECT * INTO r FROM wallet.refund x WHERE x.refund_id = review_refund.refund_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('refund %s does not exist', review_refund.refund_id));
+  END IF;
+  PERFORM wallet._lock(r.wallet_id);
+  SELECT * INTO r FROM wallet.refund x WHERE x.refund_id = review_refund.refund_id FOR UPDATE;
+  IF r.status = 'pending' THEN
+    IF review_refund.approve THEN
+      INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, request, result)
+      SELECT r.wallet_id, 'review_refund', r.amount, w.currency, clk, r.topup_txn,
+             jsonb_build_object('refund_id', r.refund_id, 'approve', true, 'reviewer', review_refund.reviewer),
+             jsonb_build_object('status', 'approved')
+        FROM wallet.wallet w WHERE w.wallet_id = r.wallet_id;
+    ELSE
+      PERFORM wallet._refund_move(r.refund_id, 'review_refund', 'rejected', true,
+        jsonb_build_object('approve', false, 'reviewer', review_refund.reviewer));
+    END IF;
+    UPDATE wallet.refund x
+       SET status = CASE WHEN review_refund.approve THEN 'approved' ELSE 'rejected' END,
+           reviewer = review_refund.reviewer, review_note = review_refund.note, reviewed_at = clk
+     WHERE x.refund_id = r.refund_id;
+    RETURN CASE WHEN review_refund.approve THEN 'approved' ELSE 'rejected' END;
+  END IF;
+  IF review_refund.approve AND r.status IN ('approved', 'succeeded', 'failed') THEN
+    RETURN r.status;
+  END IF;
+  IF NOT review_refund.approve AND r.status = 'rejected' THEN
+    RETURN r.status;
+  END IF;
+  PERFORM wallet._fail('WL008', format('refund %s is %s', r.refund_id, r.status),
+    format('It cannot be %s now.', CASE WHEN review_refund.approve THEN 'approved' ELSE 'rejected' END));
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION wallet.settle_refund(refund_id bigint, succeeded boolean, gateway_ref text DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_column
+DECLARE
+  r wallet.refund;
+  target text;
+BEGIN
+  IF settle_refund.refund_id IS NULL THEN PERFORM wallet._fail('22023', 'refund_id must not be null'); END IF;
+  IF settle_refund.succeeded IS NULL THEN PERFORM wallet._fail('22023', 'succeeded must not be null'); END IF;
+  PERFORM wallet._text(settle_refund.gateway_ref, 'gateway_ref', 200);
+  SELECT * INTO r FROM wallet.refund x WHERE x.refund_id = settle_refund.refund_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('refund %s does not exist', settle_refund.refund_id));
+  END IF;
+  PERFORM wallet._lock(r.wallet_id);
+  SELECT * INTO r FROM wallet.refund x WHERE x.refund_id = settle_refund.refund_id FOR UPDATE;
+  target := CASE WHEN settle_refund.succeeded THEN 'succeeded' ELSE 'failed' END;
+  IF r.status = target THEN
+    RETURN r.status;
+  END IF;
+  IF r.status <> 'approved' THEN
+    PERFORM wallet._fail('WL008', format('refund %s is %s', r.refund_id, r.status),
+                         'Only an approved refund can be settled.');
+  END IF;
+  PERFORM wallet._refund_move(r.refund_id, 'settle_refund', target, NOT settle_refund.succeeded,
+    jsonb_build_object('succeeded', settle_refund.succeeded, 'gateway_ref', settle_refund.gateway_ref));
+  UPDATE wallet.refund x SET status = target, gateway_ref = settle_refund.gateway_ref,
+         settled_at = wallet.clock()
+   WHERE x.refund_id = r.refund_id;
+  RETURN target;
+END $$;
+
+------------------------------------------------------------------------------
+-- Expiry and payee roll-up sweeps
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet.expire_bonus(batch_size int DEFAULT 10000)
+  RETURNS TABLE (wallets int, lots int)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_column
+DECLARE
+  clk timestamptz := wallet.clock();
+  w record;
+  e record;
+  nw int := 0;
+  nl int := 0;
+BEGIN
+  IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000000 THEN
+    PERFORM wallet._fail('22023', 'batch_size must be between 1 and 1000000');
+  END IF;
+  FOR w IN SELECT x.wallet_id, x.currency, x.lots FROM wallet.wallet x
+            WHERE x.next_expiry <= clk
+            ORDER BY x.next_expiry LIMIT batch_size
+            FOR UPDATE SKIP LOCKED LOOP
+    e := wallet.lots_expire(w.lots, clk);
+    IF e.expired > 0 THEN
+      INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, result, postings)
+      VALUES (w.wallet_id, 'expire_bonus', e.expired, w.currency, clk,
+              jsonb_build_object('lots', e.lots_expired),
+              ARRAY[ROW('wallet', w.wallet_id, 'bonus', -e.expired)::wallet.posting,
+                    ROW('breakage', NULL, NULL, e.expired)::wallet.posting]);
+      nw := nw + 1;
+      nl := nl + e.lots_expired;
+    END IF;
+    PERFORM wallet._save(w.wallet_id, e.lots);
+  END LOOP;
+  RETURN QUERY SELECT nw, nl;
+END $$;
+
+CREATE FUNCTION wallet.rollup_credits(batch_size int DEFAULT 10000) RETURNS int
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+DECLARE
+  clk timestamptz := wallet.clock();
+  w record;
+  n int := 0;
+BEGIN
+  IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000000 THEN
+    PERFORM wallet._fail('22023', 'batch_size must be between 1 and 1000000');
+  END IF;
+  FOR w IN SELECT x.wallet_id, x.lots FROM wallet.wallet x
+            WHERE x.wallet_id IN (SELECT DISTINCT c.wallet_id FROM wallet.payee_credit c LIMIT batch_size)
+            FOR UPDATE SKIP LOCKED LOOP
+    PERFORM wallet._save(w.wallet_id, wallet._rollup(w.wallet_id, w.lots, clk));
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $$;
+
+CREATE VIEW wallet.expiring_bonus AS
+  SELECT w.wallet_id, w.owner, w.currency, l.lot_id, wallet.to_major(l.amount, w.exponent) AS amount,
+         l.until AS expires_at, l.scope, l.source_txn
+    FROM wallet.wallet w
+    CROSS JOIN LATERAL wallet._policy(w.currency) p
+    CROSS JOIN LATERAL wallet.lots_list(w.lots) l
+   WHERE w.next_expiry IS NOT NULL
+     AND w.next_expiry <= wallet.clock() + p.remind_before
+     AND l.bucket = 'bonus' AND l.amount > 0
+     AND l.until > wallet.clock() AND l.until <= wallet.clock() + p.remind_before;
+
+------------------------------------------------------------------------------
+-- Journal views and reconciliation
+------------------------------------------------------------------------------
+CREATE VIEW wallet.transactions AS
+  SELECT t.txn_id, t.wallet_id, t.kind, wallet.to_major(t.amount, c.exponent) AS amount, t.currency,
+         t.created_at, t.idempotency_key, t.ref_txn, t.request, t.result
+    FROM wallet.txn t JOIN wallet.currency c ON c.code = t.currency;
+
+CREATE VIEW wallet.postings AS
+  SELECT t.txn_id, p.account, p.wallet_id, p.bucket, t.currency,
+         wallet.to_major(p.amount, c.exponent) AS amount, t.created_at
+    FROM wallet.txn t
+    JOIN wallet.currency c ON c.code = t.currency
+   CROSS JOIN LATERAL unnest(t.postings) AS p;
+
+CREATE FUNCTION wallet.reconcile()
+  RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_column
+DECLARE
+  started timestamptz := clock_timestamp();
+  found_rows jsonb;
+BEGIN
+  CREATE TEMP TABLE IF NOT EXISTS wallet_reconcile_out (
+    check_name text, wallet_id bigint, currency text, expected numeric, actual numeric) ON COMMIT DROP;
+  TRUNCATE wallet_reconcile_out;
+
+  -- every transaction's postings sum to zero
+  INSERT INTO wallet_reconcile_out
+  SELECT 'transaction_balanced', t.wallet_id, t.currency, 0, wallet.to_major(s.total, c.exponent)
+    FROM wallet.txn t
+    JOIN wallet.currency c ON c.code = t.currency
+   CROSS JOIN LATERAL (SELECT coalesce(sum(p.amount), 0)::bigint AS total FROM unnest(t.postings) p) s
+   WHERE s.total <> 0;
+
+  -- every wallet's stored buckets equal the sum of its postings
+  INSERT INTO wallet_reconcile_out
+  WITH posted AS (
+    SELECT p.wallet_id, p.bucket, sum(p.amount)::bigint AS total
+      FROM wallet.txn t CROSS JOIN LATERAL unnest(t.postings) p
+     WHERE p.account = 'wallet'
+     GROUP BY p.wallet_id, p.bucket),
+  stored AS (
+    SELECT w.wallet_id, w.currency, w.exponent, b.bucket, b.total
+      FROM wallet.wallet w
+     CROSS JOIN LATERAL wallet.lots_totals(w.lots, NULL, wallet.clock()) tot
+     CROSS JOIN LATERAL (VALUES ('cash', tot.cash), ('bonus', tot.bonus_stored),
+                                ('earnings', tot.earnings + wallet._pending(w.wallet_id)),
+                                ('held', tot.held)) AS b(bucket, total))
+  SELECT 'wallet_bucket_' || s.bucket, s.wallet_id, s.currency,
+         wallet.to_major(coalesce(p.total, 0), s.exponent), wallet.to_major(s.total, s.exponent)
+    FROM stored s LEFT JOIN posted p ON p.wallet_id = s.wallet_id AND p.bucket = s.bucket
+   WHERE coalesce(p.total, 0) <> s.total;
+
+  -- postings to wallets or buckets that do not exist
+  INSERT INTO wallet_reconcile_out
+  SELECT 'posting_to_unknown_wallet', p.wallet_id, t.currency, 0, wallet.to_major(sum(p.amount)::bigint, c.exponent)
+    FROM wallet.txn t CROSS JOIN LATERAL unnest(t.postings) p
+    JOIN wallet.currency c ON c.code = t.currency
+   WHERE p.account = 'wallet'
+     AND (p.bucket NOT IN ('cash', 'bonus', 'earnings', 'held')
+          OR NOT EXISTS (SELECT 1 FROM wallet.wallet w WHERE w.wallet_id = p.wallet_id AND w.currency = t.currency))
+   GROUP BY p.wallet_id, t.currency, c.exponent;
+
+  -- no negative lot
+  INSERT INTO wallet_reconcile_out
+  SELECT 'negative_lot', w.wallet_id, w.currency, 0, wallet.to_major(least(l.amount, l.held), w.exponent)
+    FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
+   WHERE l.amount < 0 OR l.held < 0;
+
+  -- held equals the open refunds' holds
+  INSERT INTO wallet_reconcile_out
+  SELECT 'held_matches_open_refunds', w.wallet_id, w.currency,
+         wallet.to_major(coalesce(o.total, 0), w.exponent), wallet.to_major(tot.held, w.exponent)
+    FROM wallet.wallet w
+   CROSS JOIN LATERAL wallet.lots_totals(w.lots, NULL, wallet.clock()) tot
+    LEFT JOIN (SELECT r.wallet_id, sum(r.amount + r.clawback + r.bonus_void)::bigint AS total
+                 FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
+                GROUP BY r.wallet_id) o ON o.wallet_id = w.wallet_id
+   WHERE coalesce(o.total, 0) <> tot.held;
+
+  -- per currency, all accounts sum to zero
+  INSERT INTO wallet_reconcile_out
+  SELECT 'currency_balanced', NULL, t.currency, 0, wallet.to_major(sum(p.amount)::bigint, c.exponent)
+    FROM wallet.txn t CROSS JOIN LATERAL unnest(t.postings) p
+    JOIN wallet.currency c ON c.code = t.currency
+   GROUP BY t.currency, c.exponent
+  HAVING sum(p.amount) <> 0;
+
+  SELECT coalesce(jsonb_agg(to_jsonb(o)), '[]') INTO found_rows FROM wallet_reconcile_out o;
+  INSERT INTO wallet.reconciliation_run (started_at, finished_at, discrepancies, details)
+  VALUES (started, clock_timestamp(), jsonb_array_length(found_rows), found_rows);
+  RETURN QUERY SELECT o.check_name, o.wallet_id, o.currency, o.expected, o.actual
+                 FROM wallet_reconcile_out o ORDER BY 1, 2, 3;
+END $$;
+
+------------------------------------------------------------------------------
+-- Administration
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT NULL,
+                                  refund_fee_rate numeric DEFAULT NULL,
+                                  refund_auto_approve_max numeric DEFAULT NULL,
+                                  max_refunds_per_30_days int DEFAULT NULL,
+                                  remind_before interval DEFAULT NULL,
+                                  commission_rate numeric DEFAULT NULL)
+  RETURNS wallet.policy
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+#variable_conflict use_variable
+DECLARE
+  p wallet.policy := wallet._policy(set_policy.currency);
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM wallet.currency c WHERE c.code = set_policy.currency) THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', set_policy.currency));
+  END IF;
+  p.refund_window := coalesce(set_policy.refund_window, p.refund_window);
+  p.refund_fee_rate := coalesce(set_policy.refund_fee_rate, p.refund_fee_rate);
+  p.refund_auto_approve_max := coalesce(set_policy.refund_auto_approve_max, p.refund_auto_approve_max);
+  p.max_refunds_per_30_days := coalesce(set_policy.max_refunds_per_30_days, p.max_refunds_per_30_days);
+  p.remind_before := coalesce(set_policy.remind_before, p.remind_before);
+  p.commission_rate := coalesce(set_policy.commission_rate, p.commission_rate);
+  INSERT INTO wallet.policy VALUES (p.*)
+  ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
+    refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
+    refund_auto_approve_max = EXCLUDED.refund_auto_approve_max,
+    max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
+    remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate;
+  RETURN p;
+END $$;
+
+CREATE FUNCTION wallet.add_bonus_rule(currency text, min_amount numeric, bonus_fixed numeric DEFAULT 0,
+                                      bonus_rate numeric DEFAULT 0, max_bonus numeric DEFAULT NULL,
+                                      valid_for interval DEFAULT NULL, scope text[] DEFAULT NULL,
+                                      campaign text DEFAULT NULL, starts_at timestamptz DEFAULT NULL,
+                                      ends_at timestamptz DEFAULT NULL, refund_fee_rate numeric DEFAULT NULL)
+  RETURNS bigint
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  INSERT INTO wallet.bonus_rule (currency, campaign, min_amount, bonus_fixed, bonus_rate, max_bonus,
+                                 valid_for, scope, starts_at, ends_at, refund_fee_rate)
+  VALUES (currency, campaign, min_amount, bonus_fixed, bonus_rate, max_bonus, valid_for, scope,
+          starts_at, ends_at, refund_fee_rate)
+  RETURNING rule_id
+$$;
+
+CREATE FUNCTION wallet.end_bonus_rule(rule_id bigint, ends_at timestamptz DEFAULT NULL) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+BEGIN
+  UPDATE wallet.bonus_rule r SET ends_at = coalesce(end_bonus_rule.ends_at, wallet.clock())
+   WHERE r.rule_id = end_bonus_rule.rule_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('bonus rule %s does not exist', end_bonus_rule.rule_id));
+  END IF;
+END $$;
+
+------------------------------------------------------------------------------
+-- pg_cron (optional)
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet.schedule_jobs(expire_schedule text DEFAULT '*/5 * * * *',
+                                     rollup_schedule text DEFAULT '* * * * *',
+                                     reconcile_schedule text DEFAULT '17 3 * * *')
+  RETURNS TABLE (jobname text, schedule text, command text, jobid bigint)
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet AS $$
+DECLARE
+  j record;
+  id bigint;
+BEGIN
+  IF to_regnamespace('cron') IS NULL OR to_regproc('cron.schedule') IS NULL THEN
+    PERFORM wallet._fail('55000', 'pg_cron is not installed in this database',
+      format('wallet.schedule_jobs() needs the pg_cron extension in database "%s".', current_database()),
+      'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, and run '
+      'CREATE EXTENSION pg_cron; or call wallet.expire_bonus(), wallet.rollup_credits() and '
+      'wallet.reconcile() from your own scheduler.');
+  END IF;
+  FOR j IN SELECT * FROM (VALUES
+      ('wallet-expire-bonus', expire_schedule, 'SELECT * FROM wallet.expire_bonus()'),
+      ('wallet-rollup-credits', rollup_schedule, 'SELECT wallet.rollup_credits()'),
+      ('wallet-reconcile', reconcile_schedule, 'SELECT count(*) FROM wallet.reconcile()')) AS v(n, s, c) LOOP
+    IF j.s IS NULL THEN
+      PERFORM wallet._fail('22023', format('schedule of %s must not be null', j.n));
+    END IF;
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO id USING j.n, j.s, j.c;
+    jobname := j.n; schedule := j.s; command := j.c; jobid := id;
+    RETURN NEXT;
+  END LOOP;
+END $$;
+
+CREATE FUNCTION wallet.unschedule_jobs() RETURNS int
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet AS $$
+DECLARE
+  n int := 0;
+  j record;
+BEGIN
+  IF to_regnamespace('cron') IS NULL OR to_regproc('cron.unschedule') IS NULL THEN
+    PERFORM wallet._fail('55000', 'pg_cron is not installed in this database');
+  END IF;
+  FOR j IN EXECUTE 'SELECT jobname FROM cron.job WHERE jobname LIKE ''wallet-%'' AND username = current_user' LOOP
+    EXECUTE 'SELECT cron.unschedule($1)' USING j.jobname;
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $$;
+
+------------------------------------------------------------------------------
+-- pg_dump keeps the data of these tables
+------------------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('wallet.currency',
+  'WHERE code NOT IN (''CNY'', ''USD'', ''EUR'', ''GBP'', ''HKD'', ''JPY'', ''KRW'', ''KWD'', ''BHD'')');
+SELECT pg_catalog.pg_extension_config_dump('wallet.policy', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.bonus_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.wallet', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.txn', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.refund', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run', '');
+
+------------------------------------------------------------------------------
+-- Privileges: nothing for PUBLIC; each role gets what section 13 gives it
+------------------------------------------------------------------------------
+REVOKE ALL ON ALL TABLES IN SCHEMA wallet FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA wallet FROM PUBLIC;
+REVOKE ALL ON SCHEMA wallet FROM PUBLIC;
+GRANT USAGE ON SCHEMA wallet TO wallet_app, wallet_admin, wallet_reader;
+GRANT USAGE ON SCHEMA wallet_report TO wallet_reader, wallet_admin;
+
+-- pure functions (no table access) that views and callers evaluate
+GRANT EXECUTE ON FUNCTION
+  wallet.lotset_in(cstring), wallet.lotset_out(wallet.lotset), wallet.lotset_recv(internal),
+  wallet.lotset_send(wallet.lotset), wallet.clock(), wallet.to_major(bigint, int),
+  wallet.lots_list(wallet.lotset), wallet._policy(text)
+  TO wallet_app, wallet_admin, wallet_reader;
+
+GRANT EXECUTE ON FUNCTION
+  wallet.open(text, text), wallet.balance(bigint, text), wallet.lots(bigint),
+  wallet.bonus_preview(text, numeric),
+  wallet.top_up(bigint, numeric, text, text, text),
+  wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text),
+  wallet.reverse_spend(bigint, text, numeric),
+  wallet.refund_quote(bigint, text), wallet.request_refund(bigint, text, numeric, text, text),
+  wallet.settle_refund(bigint, boolean, text)
+  TO wallet_app;
+
+GRANT EXECUTE ON FUNCTION
+  wallet.balance(bigint, text), wallet.lots(bigint), wallet.bonus_preview(text, numeric),
+  wallet.refund_quote(bigint, text),
+  wallet.freeze(bigint, text), wallet.unfreeze(bigint), wallet.review_refund(bigint, boolean, text, text),
+  wallet.expire_bonus(int), wallet.rollup_credits(int), wallet.reconcile(),
+  wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric),
+  wallet.add_bonus_rule(text, numeric, numeric, numeric, numeric, interval, text[], text, timestamptz,
+                        timestamptz, numeric),
+  wallet.end_bonus_rule(bigint, timestamptz),
+  wallet.schedule_jobs(text, text, text), wallet.unschedule_jobs()
+  TO wallet_admin;
+GRANT SELECT ON wallet.currency, wallet.policy, wallet.bonus_rule, wallet.reconciliation_run,
+  wallet.risk_flag, wallet.refund, wallet.expiring_bonus TO wallet_admin;
+
+GRANT SELECT ON wallet.transactions, wallet.postings TO wallet_reader, wallet_admin;
