@@ -588,10 +588,15 @@ wallet_reversal_split(PG_FUNCTION_ARGS)
 	given[BUCKET_BONUS] = PG_GETARG_INT64(1);
 	given[BUCKET_CASH] = PG_GETARG_INT64(2);
 	given[BUCKET_EARNINGS] = PG_GETARG_INT64(3);
-	charged = given[0] + given[1] + given[2];
+	charged = checked_add(checked_add(given[0], given[1]), given[2]);
 	for (int i = 0; i < rem->nlots; i++)
-		left[rem->lots[i].bucket] += rem->lots[i].amount;
-	if (x < 0 || x > left[0] + left[1] + left[2] || charged <= 0)
+		left[rem->lots[i].bucket] = checked_add(left[rem->lots[i].bucket], rem->lots[i].amount);
+	for (int k = 0; k < WALLET_NBUCKETS; k++)
+		if (given[k] < 0 || given[k] > WALLET_MAX_MINOR)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("spend funding out of range")));
+	if (x < 0 || x > checked_add(checked_add(left[0], left[1]), left[2]) || charged <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("reversal amount exceeds what is left unreversed")));
@@ -681,15 +686,15 @@ wallet_lots_reverse(PG_FUNCTION_ARGS)
 				cl->owed -= settle;
 				cl->clawed -= conv;
 				cl->amount = checked_add(cl->amount, conv);
-				to_cash += conv;
-				back[BUCKET_CASH] += conv;
+				to_cash = checked_add(to_cash, conv);
+				back[BUCKET_CASH] = checked_add(back[BUCKET_CASH], conv);
 				amt -= conv;
 			}
 			if (amt == 0)
 				continue;
 			if (expired(p, now))
 			{
-				breakage += amt;
+				breakage = checked_add(breakage, amt);
 				continue;
 			}
 			i = find_lot(b, p->id);
@@ -735,7 +740,7 @@ wallet_lots_reverse(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("reversal piece for lot %d does not match its lot", p->id)));
 		b->lots[i].amount = checked_add(b->lots[i].amount, amt);
-		back[p->bucket] += amt;
+		back[p->bucket] = checked_add(back[p->bucket], amt);
 	}
 	compact(b, now);
 	values[0] = PointerGetDatum(lotset_pack(b));
@@ -843,6 +848,10 @@ release_or_settle(LotBuilder *b, int64 txn, int64 take, int64 clawback, int64 bo
 	int			c = find_topup_cash(b, txn, true);
 	int64		bonus = 0;
 
+	if (take < 0 || clawback < 0 || clawback > take || bonus_held < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("refund hold amounts out of range")));
 	if (take > 0)
 	{
 		WalletLot  *cl;
@@ -868,7 +877,7 @@ release_or_settle(LotBuilder *b, int64 txn, int64 take, int64 clawback, int64 bo
 
 		if (l->bucket == BUCKET_BONUS && l->txn == txn && l->held > 0)
 		{
-			bonus += l->held;
+			bonus = checked_add(bonus, l->held);
 			if (release)
 				l->amount = checked_add(l->amount, l->held);
 			l->held = 0;

@@ -10,6 +10,9 @@
 #include "common/int.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
 
 PG_FUNCTION_INFO_V1(wallet_to_minor);
 PG_FUNCTION_INFO_V1(wallet_to_major);
@@ -226,4 +229,124 @@ wallet_bonus_amount(PG_FUNCTION_ARGS)
 	if (bonus < 0)
 		bonus = 0;
 	PG_RETURN_INT64(bonus);
+}
+
+PG_FUNCTION_INFO_V1(wallet_bonus_pick);
+
+/* array_int64 deconstructs a bigint[] (NULL elements allowed, reported in nulls). */
+static int
+array_int64(ArrayType *arr, Datum **values, bool **nulls)
+{
+	int			n;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rule arrays must be one-dimensional")));
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, values, nulls, &n);
+	return n;
+}
+
+/* same_group tells whether two rule groups (NULL = base) are the same, bytewise. */
+static bool
+same_group(Datum a, bool a_null, Datum b, bool b_null)
+{
+	text	   *x,
+			   *y;
+
+	if (a_null || b_null)
+		return a_null && b_null;
+	x = DatumGetTextPP(a);
+	y = DatumGetTextPP(b);
+	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+}
+
+/*
+ * wallet.bonus_pick(amount bigint, grp text[], min_amount bigint[], fixed bigint[],
+ * rate numeric[], cap bigint[]) evaluates tiered bonus rules for a top-up of
+ * amount (all money in minor units). Rules are grouped by grp (NULL is the base
+ * group); in each group the rule with the greatest min_amount not above amount
+ * applies (on a tie, the later one) and grants fixed + amount * rate, capped by
+ * cap. Returns (idx, bonus) for each group whose bonus is not zero, idx being
+ * the 1-based position of the applied rule.
+ */
+Datum
+wallet_bonus_pick(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		amount = PG_GETARG_INT64(0);
+	Datum	   *grp,
+			   *mins,
+			   *fixed,
+			   *rate,
+			   *cap;
+	bool	   *grp_null,
+			   *mins_null,
+			   *fixed_null,
+			   *rate_null,
+			   *cap_null;
+	int			n,
+				n2,
+				n3,
+				n4,
+				n5;
+
+	InitMaterializedSRF(fcinfo, 0);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &grp, &grp_null, &n);
+	n2 = array_int64(PG_GETARG_ARRAYTYPE_P(2), &mins, &mins_null);
+	n3 = array_int64(PG_GETARG_ARRAYTYPE_P(3), &fixed, &fixed_null);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), NUMERICOID, -1, false, TYPALIGN_INT, &rate, &rate_null, &n4);
+	n5 = array_int64(PG_GETARG_ARRAYTYPE_P(5), &cap, &cap_null);
+	if (n != n2 || n != n3 || n != n4 || n != n5)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rule arrays must have the same length")));
+
+	for (int i = 0; i < n; i++)
+		if (mins_null[i] || DatumGetInt64(mins[i]) <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("min_amount of rule %d must be greater than zero", i + 1)));
+	for (int i = 0; i < n; i++)
+	{
+		int			pick = -1;
+		bool		seen = false;
+
+		/* handle each group at its first rule only */
+		for (int j = 0; j < i && !seen; j++)
+			seen = same_group(grp[i], grp_null[i], grp[j], grp_null[j]);
+		if (seen)
+			continue;
+		for (int j = i; j < n; j++)
+		{
+			if (!same_group(grp[i], grp_null[i], grp[j], grp_null[j]) ||
+				DatumGetInt64(mins[j]) > amount)
+				continue;
+			if (pick < 0 || DatumGetInt64(mins[j]) >= DatumGetInt64(mins[pick]))
+				pick = j;
+		}
+		if (pick >= 0)
+		{
+			int64		bonus = fixed_null[pick] ? 0 : DatumGetInt64(fixed[pick]);
+			Datum		values[2];
+			bool		nulls[2] = {false, false};
+
+			if (bonus < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("bonus_fixed of rule %d must not be negative", pick + 1)));
+			if (!rate_null[pick])
+				bonus = checked_add(bonus, rate_of(amount, DatumGetNumeric(rate[pick])));
+			if (!cap_null[pick] && bonus > DatumGetInt64(cap[pick]))
+				bonus = Max(DatumGetInt64(cap[pick]), 0);
+			if (bonus > 0)
+			{
+				values[0] = Int32GetDatum(pick + 1);
+				values[1] = Int64GetDatum(bonus);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+	}
+	return (Datum) 0;
 }

@@ -67,6 +67,10 @@ CREATE FUNCTION wallet.rate_amount(amount bigint, rate numeric) RETURNS bigint
   AS 'MODULE_PATHNAME', 'wallet_rate_amount' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION wallet.bonus_amount(amount bigint, fixed bigint, rate numeric, cap bigint) RETURNS bigint
   AS 'MODULE_PATHNAME', 'wallet_bonus_amount' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION wallet.bonus_pick(amount bigint, grp text[], min_amount bigint[], fixed bigint[],
+                                  rate numeric[], cap bigint[])
+  RETURNS TABLE (idx int, bonus bigint)
+  AS 'MODULE_PATHNAME', 'wallet_bonus_pick' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 2;
 CREATE FUNCTION wallet.check_scene(scene text) RETURNS text
   AS 'MODULE_PATHNAME', 'wallet_check_scene' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
@@ -396,26 +400,31 @@ BEGIN
   RETURN wallet.lots_add(ls, 'earnings', total, last_txn, clk, NULL, NULL);
 END $$;
 
--- _bonus_plan lists what a top-up of amt (minor units) gets at clk: for each
--- rule group (campaign, NULL the base) the applicable rule with the greatest
--- min_amount, and its non-zero bonus.
+-- _bonus_plan lists what a top-up of amt (minor units) gets at clk: the rules
+-- of the currency active at clk, evaluated by wallet.bonus_pick (one applied
+-- rule per campaign group, NULL being the base group, non-zero bonus only).
 CREATE FUNCTION wallet._bonus_plan(cur text, e int, amt bigint, clk timestamptz)
   RETURNS TABLE (rule_id bigint, campaign text, bonus bigint, expires_at timestamptz,
                  scope text[], refund_fee_rate numeric)
   LANGUAGE sql STABLE AS $$
-  SELECT r.rule_id, r.campaign, b.bonus, clk + r.valid_for, r.scope, r.refund_fee_rate
-    FROM (SELECT DISTINCT ON (br.campaign) br.*
-            FROM wallet.bonus_rule br
-           WHERE br.currency = cur
-             AND (br.starts_at IS NULL OR br.starts_at <= clk)
-             AND (br.ends_at IS NULL OR br.ends_at > clk)
-             AND br.min_amount * (10::numeric ^ e) <= amt
-           ORDER BY br.campaign NULLS FIRST, br.min_amount DESC, br.rule_id DESC) r
-   CROSS JOIN LATERAL (SELECT wallet.bonus_amount(amt, (r.bonus_fixed * (10::numeric ^ e))::bigint,
-                                                  r.bonus_rate,
-                                                  (r.max_bonus * (10::numeric ^ e))::bigint) AS bonus) b
-   WHERE b.bonus > 0
-   ORDER BY r.campaign NULLS FIRST
+  WITH active AS (
+    SELECT br.*, row_number() OVER (ORDER BY br.rule_id)::int AS idx
+      FROM wallet.bonus_rule br
+     WHERE br.currency = cur
+       AND (br.starts_at IS NULL OR br.starts_at <= clk)
+       AND (br.ends_at IS NULL OR br.ends_at > clk)),
+  agg AS (
+    SELECT array_agg(a.campaign ORDER BY a.idx) AS grp,
+           array_agg((a.min_amount * (10::numeric ^ e))::bigint ORDER BY a.idx) AS mins,
+           array_agg((a.bonus_fixed * (10::numeric ^ e))::bigint ORDER BY a.idx) AS fixed,
+           array_agg(a.bonus_rate ORDER BY a.idx) AS rate,
+           array_agg((a.max_bonus * (10::numeric ^ e))::bigint ORDER BY a.idx) AS cap
+      FROM active a)
+  SELECT a.rule_id, a.campaign, p.bonus, clk + a.valid_for, a.scope, a.refund_fee_rate
+    FROM agg
+   CROSS JOIN LATERAL wallet.bonus_pick(amt, agg.grp, agg.mins, agg.fixed, agg.rate, agg.cap) p
+    JOIN active a ON a.idx = p.idx
+   ORDER BY a.campaign NULLS FIRST
 $$;
 
 ------------------------------------------------------------------------------
@@ -792,7 +801,7 @@ BEGIN
   IF x IS NULL THEN
     x := charged - done;
     IF x <= 0 THEN
-      PERFORM wallet._fail('WL008', format('spend %s is already fully reversed', sp.txn_id));
+      PERFORM wallet._fail('WL008', format('spend %s has nothing left to reverse', sp.txn_id));
     END IF;
   ELSIF x > charged - done THEN
     PERFORM wallet._fail('WL008', 'reversal exceeds what is left unreversed',
@@ -1202,12 +1211,13 @@ CREATE VIEW wallet.expiring_bonus AS
   SELECT w.wallet_id, w.owner, w.currency, l.lot_id, wallet.to_major(l.amount, w.exponent) AS amount,
          l.until AS expires_at, l.scope, l.source_txn
     FROM wallet.wallet w
-    CROSS JOIN LATERAL wallet._policy(w.currency) p
-    CROSS JOIN LATERAL wallet.lots_list(w.lots) l
+    LEFT JOIN wallet.policy p ON p.currency = w.currency
+   CROSS JOIN LATERAL wallet.lots_list(w.lots) l
    WHERE w.next_expiry IS NOT NULL
-     AND w.next_expiry <= wallet.clock() + p.remind_before
+     AND w.next_expiry <= wallet.clock() + coalesce(p.remind_before, interval '3 days')
      AND l.bucket = 'bonus' AND l.amount > 0
-     AND l.until > wallet.clock() AND l.until <= wallet.clock() + p.remind_before;
+     AND l.until > wallet.clock() AND l.until <= wallet.clock() + coalesce(p.remind_before, interval '3 days');
+COMMENT ON VIEW wallet.expiring_bonus IS 'live bonus lots expiring within their currency''s remind_before, for reminders';
 
 ------------------------------------------------------------------------------
 -- Journal views and reconciliation
@@ -1437,7 +1447,7 @@ GRANT USAGE ON SCHEMA wallet_report TO wallet_reader, wallet_admin;
 GRANT EXECUTE ON FUNCTION
   wallet.lotset_in(cstring), wallet.lotset_out(wallet.lotset), wallet.lotset_recv(internal),
   wallet.lotset_send(wallet.lotset), wallet.clock(), wallet.to_major(bigint, int),
-  wallet.lots_list(wallet.lotset), wallet._policy(text)
+  wallet.lots_list(wallet.lotset)
   TO wallet_app, wallet_admin, wallet_reader;
 
 GRANT EXECUTE ON FUNCTION
