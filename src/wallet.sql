@@ -170,7 +170,7 @@ CREATE INDEX bonus_rule_currency ON wallet.bonus_rule (currency, min_amount);
 
 -- bonus_rule_check refuses amounts finer than the currency and malformed scopes.
 CREATE FUNCTION wallet._bonus_rule_check() RETURNS trigger
-  LANGUAGE plpgsql SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   e int;
 BEGIN
@@ -431,7 +431,7 @@ $$;
 -- Wallets
 ------------------------------------------------------------------------------
 CREATE FUNCTION wallet.open(owner text, currency text DEFAULT 'CNY') RETURNS bigint
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   e int;
   wid bigint;
@@ -483,13 +483,13 @@ END $$;
 CREATE FUNCTION wallet.balance(wallet_id bigint, scene text DEFAULT NULL)
   RETURNS TABLE (wallet_id bigint, currency text, cash numeric, bonus numeric, earnings numeric,
                  held numeric, available numeric, withdrawable numeric, frozen boolean)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp
   AS $$ SELECT * FROM wallet._balance($1, $2) $$;
 
 CREATE FUNCTION wallet.lots(wallet_id bigint)
   RETURNS TABLE (lot_id int, bucket text, amount numeric, source_txn bigint, granted_at timestamptz,
                  expires_at timestamptz, scope text[], held numeric, refundable_until timestamptz)
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
   w wallet.wallet;
@@ -512,7 +512,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION wallet.freeze(wallet_id bigint, reason text) RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   w wallet.wallet := wallet._lock(freeze.wallet_id);
 BEGIN
@@ -525,7 +525,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION wallet.unfreeze(wallet_id bigint) RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   w wallet.wallet := wallet._lock(unfreeze.wallet_id);
 BEGIN
@@ -540,7 +540,7 @@ END $$;
 ------------------------------------------------------------------------------
 CREATE FUNCTION wallet.bonus_preview(currency text, amount numeric)
   RETURNS TABLE (campaign text, bonus numeric, expires_at timestamptz, scope text[])
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
   e int;
@@ -560,7 +560,7 @@ END $$;
 CREATE FUNCTION wallet.top_up(wallet_id bigint, amount numeric, idempotency_key text,
                               method text DEFAULT NULL, external_ref text DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, bonus numeric, replayed boolean)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
   k text := wallet._key(top_up.idempotency_key);
@@ -624,7 +624,7 @@ CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key t
                              order_ref text DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, charged numeric, discount numeric, bonus_used numeric,
                  cash_used numeric, earnings_used numeric, shortfall numeric, replayed boolean)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
   k text := wallet._key(spend.idempotency_key);
@@ -729,7 +729,7 @@ END $$;
 CREATE FUNCTION wallet.reverse_spend(spend_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
                  replayed boolean, bonus_written_off numeric, bonus_to_cash numeric)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
   k text := wallet._key(reverse_spend.idempotency_key);
@@ -899,7 +899,7 @@ $$;
 CREATE FUNCTION wallet.refund_quote(topup_txn_id bigint, reason text DEFAULT 'user')
   RETURNS TABLE (max_amount numeric, bonus_clawback numeric, bonus_void numeric, fee_rate numeric,
                  refundable_until timestamptz)
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
   t wallet.txn := wallet._topup(refund_quote.topup_txn_id);
@@ -1035,7 +1035,7 @@ CREATE FUNCTION wallet.request_refund(topup_txn_id bigint, idempotency_key text,
                                       reason text DEFAULT 'user', note text DEFAULT NULL)
   RETURNS TABLE (refund_id bigint, amount numeric, fee numeric, net numeric, bonus_clawback numeric,
                  bonus_void numeric, status text, replayed boolean)
-  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, wallet
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp
   AS $$ SELECT * FROM wallet._request_refund($1, $2, $3, $4, $5) $$;
 
 -- _refund_move ends a refund's hold (release or settle), journals it and sets its status.
@@ -1075,7 +1075,7 @@ END $$;
 
 CREATE FUNCTION wallet.review_refund(refund_id bigint, approve boolean, reviewer text, note text DEFAULT NULL)
   RETURNS text
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
   r wallet.refund;
@@ -1121,7 +1121,7 @@ END $$;
 
 CREATE FUNCTION wallet.settle_refund(refund_id bigint, succeeded boolean, gateway_ref text DEFAULT NULL)
   RETURNS text
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
   r wallet.refund;
@@ -1157,7 +1157,7 @@ END $$;
 ------------------------------------------------------------------------------
 CREATE FUNCTION wallet.expire_bonus(batch_size int DEFAULT 10000)
   RETURNS TABLE (wallets int, lots int)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
   clk timestamptz := wallet.clock();
@@ -1189,7 +1189,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION wallet.rollup_credits(batch_size int DEFAULT 10000) RETURNS int
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   clk timestamptz := wallet.clock();
   w record;
@@ -1234,85 +1234,80 @@ CREATE VIEW wallet.postings AS
     JOIN wallet.currency c ON c.code = t.currency
    CROSS JOIN LATERAL unnest(t.postings) AS p;
 
-CREATE FUNCTION wallet.reconcile()
+-- _discrepancies evaluates every reconciliation check in one snapshot.
+CREATE FUNCTION wallet._discrepancies()
   RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
-#variable_conflict use_column
-DECLARE
-  started timestamptz := clock_timestamp();
-  found_rows jsonb;
-BEGIN
-  CREATE TEMP TABLE IF NOT EXISTS wallet_reconcile_out (
-    check_name text, wallet_id bigint, currency text, expected numeric, actual numeric) ON COMMIT DROP;
-  TRUNCATE wallet_reconcile_out;
-
-  -- every transaction's postings sum to zero
-  INSERT INTO wallet_reconcile_out
-  SELECT 'transaction_balanced', t.wallet_id, t.currency, 0, wallet.to_major(s.total, c.exponent)
-    FROM wallet.txn t
-    JOIN wallet.currency c ON c.code = t.currency
-   CROSS JOIN LATERAL (SELECT coalesce(sum(p.amount), 0)::bigint AS total FROM unnest(t.postings) p) s
-   WHERE s.total <> 0;
-
-  -- every wallet's stored buckets equal the sum of its postings
-  INSERT INTO wallet_reconcile_out
-  WITH posted AS (
-    SELECT p.wallet_id, p.bucket, sum(p.amount)::bigint AS total
-      FROM wallet.txn t CROSS JOIN LATERAL unnest(t.postings) p
-     WHERE p.account = 'wallet'
-     GROUP BY p.wallet_id, p.bucket),
+  LANGUAGE sql STABLE AS $$
+  WITH legs AS (
+    SELECT t.txn_id, t.wallet_id AS txn_wallet, t.currency, p.account, p.wallet_id, p.bucket, p.amount
+      FROM wallet.txn t CROSS JOIN LATERAL unnest(t.postings) p),
+  posted AS (
+    SELECT l.wallet_id, l.bucket, sum(l.amount)::bigint AS total
+      FROM legs l WHERE l.account = 'wallet' GROUP BY l.wallet_id, l.bucket),
   stored AS (
-    SELECT w.wallet_id, w.currency, w.exponent, b.bucket, b.total
+    SELECT w.wallet_id, w.currency, w.exponent, tot.held, b.bucket, b.total
       FROM wallet.wallet w
      CROSS JOIN LATERAL wallet.lots_totals(w.lots, NULL, wallet.clock()) tot
      CROSS JOIN LATERAL (VALUES ('cash', tot.cash), ('bonus', tot.bonus_stored),
                                 ('earnings', tot.earnings + wallet._pending(w.wallet_id)),
-                                ('held', tot.held)) AS b(bucket, total))
+                                ('held', tot.held)) AS b(bucket, total)),
+  exps AS (SELECT c.code, c.exponent FROM wallet.currency c)
+  -- every transaction's postings sum to zero
+  SELECT 'transaction_balanced', min(l.txn_wallet), l.currency, 0::numeric,
+         wallet.to_major(sum(l.amount)::bigint, min(e.exponent))
+    FROM legs l JOIN exps e ON e.code = l.currency
+   GROUP BY l.txn_id, l.currency HAVING sum(l.amount) <> 0
+  UNION ALL
+  -- every wallet's stored buckets equal the sum of its postings
   SELECT 'wallet_bucket_' || s.bucket, s.wallet_id, s.currency,
          wallet.to_major(coalesce(p.total, 0), s.exponent), wallet.to_major(s.total, s.exponent)
     FROM stored s LEFT JOIN posted p ON p.wallet_id = s.wallet_id AND p.bucket = s.bucket
-   WHERE coalesce(p.total, 0) <> s.total;
-
-  -- postings to wallets or buckets that do not exist
-  INSERT INTO wallet_reconcile_out
-  SELECT 'posting_to_unknown_wallet', p.wallet_id, t.currency, 0, wallet.to_major(sum(p.amount)::bigint, c.exponent)
-    FROM wallet.txn t CROSS JOIN LATERAL unnest(t.postings) p
-    JOIN wallet.currency c ON c.code = t.currency
-   WHERE p.account = 'wallet'
-     AND (p.bucket NOT IN ('cash', 'bonus', 'earnings', 'held')
-          OR NOT EXISTS (SELECT 1 FROM wallet.wallet w WHERE w.wallet_id = p.wallet_id AND w.currency = t.currency))
-   GROUP BY p.wallet_id, t.currency, c.exponent;
-
+   WHERE coalesce(p.total, 0) <> s.total
+  UNION ALL
+  -- wallet legs must name an existing wallet of the transaction's currency and a known bucket
+  SELECT 'posting_to_unknown_wallet', l.wallet_id, l.currency, 0::numeric,
+         wallet.to_major(sum(l.amount)::bigint, min(e.exponent))
+    FROM legs l JOIN exps e ON e.code = l.currency
+   WHERE l.account = 'wallet'
+     AND (l.bucket IS NULL OR l.bucket NOT IN ('cash', 'bonus', 'earnings', 'held')
+          OR NOT EXISTS (SELECT 1 FROM wallet.wallet w WHERE w.wallet_id = l.wallet_id AND w.currency = l.currency))
+   GROUP BY l.wallet_id, l.currency
+  UNION ALL
   -- no negative lot
-  INSERT INTO wallet_reconcile_out
-  SELECT 'negative_lot', w.wallet_id, w.currency, 0, wallet.to_major(least(l.amount, l.held), w.exponent)
+  SELECT 'negative_lot', w.wallet_id, w.currency, 0::numeric, wallet.to_major(least(l.amount, l.held), w.exponent)
     FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
-   WHERE l.amount < 0 OR l.held < 0;
-
-  -- held equals the open refunds' holds
-  INSERT INTO wallet_reconcile_out
-  SELECT 'held_matches_open_refunds', w.wallet_id, w.currency,
-         wallet.to_major(coalesce(o.total, 0), w.exponent), wallet.to_major(tot.held, w.exponent)
-    FROM wallet.wallet w
-   CROSS JOIN LATERAL wallet.lots_totals(w.lots, NULL, wallet.clock()) tot
+   WHERE l.amount < 0 OR l.held < 0
+  UNION ALL
+  -- held equals what the open refunds hold
+  SELECT 'held_matches_open_refunds', s.wallet_id, s.currency,
+         wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major(s.held, s.exponent)
+    FROM stored s
     LEFT JOIN (SELECT r.wallet_id, sum(r.amount + r.clawback + r.bonus_void)::bigint AS total
                  FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
-                GROUP BY r.wallet_id) o ON o.wallet_id = w.wallet_id
-   WHERE coalesce(o.total, 0) <> tot.held;
-
+                GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
+   WHERE s.bucket = 'held' AND coalesce(o.total, 0) <> s.held
+  UNION ALL
   -- per currency, all accounts sum to zero
-  INSERT INTO wallet_reconcile_out
-  SELECT 'currency_balanced', NULL, t.currency, 0, wallet.to_major(sum(p.amount)::bigint, c.exponent)
-    FROM wallet.txn t CROSS JOIN LATERAL unnest(t.postings) p
-    JOIN wallet.currency c ON c.code = t.currency
-   GROUP BY t.currency, c.exponent
-  HAVING sum(p.amount) <> 0;
+  SELECT 'currency_balanced', NULL::bigint, l.currency, 0::numeric,
+         wallet.to_major(sum(l.amount)::bigint, min(e.exponent))
+    FROM legs l JOIN exps e ON e.code = l.currency
+   GROUP BY l.currency HAVING sum(l.amount) <> 0
+$$;
 
-  SELECT coalesce(jsonb_agg(to_jsonb(o)), '[]') INTO found_rows FROM wallet_reconcile_out o;
+CREATE FUNCTION wallet.reconcile()
+  RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  started timestamptz := clock_timestamp();
+  found_rows jsonb;
+BEGIN
+  SELECT coalesce(jsonb_agg(to_jsonb(d) ORDER BY d.check_name, d.wallet_id, d.currency), '[]')
+    INTO found_rows FROM wallet._discrepancies() d;
   INSERT INTO wallet.reconciliation_run (started_at, finished_at, discrepancies, details)
   VALUES (started, clock_timestamp(), jsonb_array_length(found_rows), found_rows);
-  RETURN QUERY SELECT o.check_name, o.wallet_id, o.currency, o.expected, o.actual
-                 FROM wallet_reconcile_out o ORDER BY 1, 2, 3;
+  RETURN QUERY SELECT x.check_name, x.wallet_id, x.currency, x.expected, x.actual
+                 FROM jsonb_to_recordset(found_rows)
+                   AS x(check_name text, wallet_id bigint, currency text, expected numeric, actual numeric);
 END $$;
 
 ------------------------------------------------------------------------------
@@ -1325,7 +1320,7 @@ CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT 
                                   remind_before interval DEFAULT NULL,
                                   commission_rate numeric DEFAULT NULL)
   RETURNS wallet.policy
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
   p wallet.policy := wallet._policy(set_policy.currency);
@@ -1354,7 +1349,7 @@ CREATE FUNCTION wallet.add_bonus_rule(currency text, min_amount numeric, bonus_f
                                       campaign text DEFAULT NULL, starts_at timestamptz DEFAULT NULL,
                                       ends_at timestamptz DEFAULT NULL, refund_fee_rate numeric DEFAULT NULL)
   RETURNS bigint
-  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
   INSERT INTO wallet.bonus_rule (currency, campaign, min_amount, bonus_fixed, bonus_rate, max_bonus,
                                  valid_for, scope, starts_at, ends_at, refund_fee_rate)
   VALUES (currency, campaign, min_amount, bonus_fixed, bonus_rate, max_bonus, valid_for, scope,
@@ -1363,7 +1358,7 @@ CREATE FUNCTION wallet.add_bonus_rule(currency text, min_amount numeric, bonus_f
 $$;
 
 CREATE FUNCTION wallet.end_bonus_rule(rule_id bigint, ends_at timestamptz DEFAULT NULL) RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 BEGIN
   UPDATE wallet.bonus_rule r SET ends_at = coalesce(end_bonus_rule.ends_at, wallet.clock())
    WHERE r.rule_id = end_bonus_rule.rule_id;
@@ -1379,7 +1374,7 @@ CREATE FUNCTION wallet.schedule_jobs(expire_schedule text DEFAULT '*/5 * * * *',
                                      rollup_schedule text DEFAULT '* * * * *',
                                      reconcile_schedule text DEFAULT '17 3 * * *')
   RETURNS TABLE (jobname text, schedule text, command text, jobid bigint)
-  LANGUAGE plpgsql SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   j record;
   id bigint;
@@ -1405,7 +1400,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION wallet.unschedule_jobs() RETURNS int
-  LANGUAGE plpgsql SET search_path = pg_catalog, wallet AS $$
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   n int := 0;
   j record;
