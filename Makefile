@@ -27,7 +27,7 @@ endif
 $(EXTENSION)--$(EXTVERSION).sql: src/wallet.sql
 	cp $< $@
 
-.PHONY: deps demo test bench
+.PHONY: deps demo test bench soak
 # deps installs the Debian packages the build and the suites need (as root).
 deps:
 	./test/run.sh deps
@@ -40,3 +40,6 @@ test:
 # bench runs the benchmark suite (test/bench/) on its own throwaway cluster.
 bench:
 	./test/run.sh bench
+# soak runs the randomized model test for as long as asked: make soak SEED=42 STEPS=100000
+soak:
+	./test/run.sh soak $(SEED) $(STEPS)
