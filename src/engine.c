@@ -46,7 +46,7 @@ in_window(const WalletLot *l, TimestampTz now)
 }
 
 /* check_scene refuses a scene name that is not [A-Za-z0-9_.:-]{1,64}. */
-static void
+void
 check_scene(const char *scene, const char *argname)
 {
 	size_t		n = strlen(scene);
@@ -152,7 +152,7 @@ find_topup_cash(LotBuilder *b, int64 txn, bool want_held)
  * become one. Cash lots within their window stay, even empty, because their
  * netting counters still matter.
  */
-static void
+void
 compact(LotBuilder *b, TimestampTz now)
 {
 	int			closed = -1;
@@ -282,7 +282,7 @@ copy_piece(LotBuilder *to, LotBuilder *from, int i, int64 amount)
 }
 
 /* new_builder returns an empty builder whose ids run below next_id. */
-static LotBuilder *
+LotBuilder *
 new_builder(int32 next_id)
 {
 	LotBuilder *b = palloc0(sizeof(LotBuilder));
@@ -304,6 +304,34 @@ wallet_lots_empty(PG_FUNCTION_ARGS)
 }
 
 /*
+ * engine_add adds one lot granted at `at` (until: expiry or refund window end,
+ * WALLET_NO_TIME for none; scope: bonus only) and compacts at that time.
+ */
+void
+engine_add(LotBuilder *b, int bucket, int64 amount, int64 txn, TimestampTz at,
+		   TimestampTz until, const char *scope)
+{
+	WalletLot  *l;
+
+	if (amount <= 0 || amount > WALLET_MAX_MINOR)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lot amount must be between 1 and 10^15 minor units")));
+	if (scope != NULL && bucket != BUCKET_BONUS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("only bonus lots have a scope")));
+	l = builder_add(b, scope);
+	l->bucket = bucket;
+	l->amount = amount;
+	l->txn = txn;
+	l->granted = at;
+	if (bucket != BUCKET_EARNINGS)
+		l->until = until;
+	compact(b, at);
+}
+
+/*
  * wallet.lots_add(lots, bucket text, amount bigint, txn bigint, at timestamptz,
  * until timestamptz, scope text[]) adds one lot granted at `at` and compacts
  * at that time. until and scope may be NULL.
@@ -312,77 +340,41 @@ Datum
 wallet_lots_add(PG_FUNCTION_ARGS)
 {
 	LotBuilder *b;
-	WalletLot  *l;
-	int			bucket;
-	int64		amount;
-	TimestampTz at;
-	char	   *scope = NULL;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
 		elog(ERROR, "lots_add needs lots, bucket, amount, txn and at");
 	b = lotset_unpack(PG_GETARG_LOTSET_P(0));
-	bucket = bucket_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)), false);
-	amount = PG_GETARG_INT64(2);
-	at = PG_GETARG_TIMESTAMPTZ(4);
-	if (amount <= 0 || amount > WALLET_MAX_MINOR)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("lot amount must be between 1 and 10^15 minor units")));
-	if (!PG_ARGISNULL(6))
-	{
-		if (bucket != BUCKET_BONUS)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("only bonus lots have a scope")));
-		scope = scope_from_array(PG_GETARG_ARRAYTYPE_P(6));
-	}
-	l = builder_add(b, scope);
-	l->bucket = bucket;
-	l->amount = amount;
-	l->txn = PG_GETARG_INT64(3);
-	l->granted = at;
-	if (!PG_ARGISNULL(5) && bucket != BUCKET_EARNINGS)
-		l->until = PG_GETARG_TIMESTAMPTZ(5);
-	compact(b, at);
+	engine_add(b, bucket_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)), false),
+			   PG_GETARG_INT64(2), PG_GETARG_INT64(3), PG_GETARG_TIMESTAMPTZ(4),
+			   PG_ARGISNULL(5) ? WALLET_NO_TIME : PG_GETARG_TIMESTAMPTZ(5),
+			   PG_ARGISNULL(6) ? NULL : scope_from_array(PG_GETARG_ARRAYTYPE_P(6)));
 	PG_RETURN_LOTSET_P(lotset_pack(b));
 }
 
 /*
- * wallet.lots_spend(lots, amount bigint, scene text, now timestamptz) takes up
- * to amount in spending order and returns (lots, taken, bonus, cash, earnings,
- * shortfall). `taken` holds the pieces, as lots, for a later reversal. Bonus
- * taken from a top-up still in its refund window is owed by that top-up.
+ * engine_spend takes up to want from b in spending order at now, for scene
+ * (NULL: unscoped bonus only). It fills used[bucket], returns the shortfall
+ * and, when taken is not NULL, the pieces taken (as lots) for a reversal.
+ * Bonus taken from a top-up still in its refund window is owed by that top-up.
  */
-Datum
-wallet_lots_spend(PG_FUNCTION_ARGS)
+int64
+engine_spend(LotBuilder *b, int64 want, const char *scene, TimestampTz now,
+			 int64 used[WALLET_NBUCKETS], LotBuilder **taken)
 {
-	LotBuilder *b;
-	LotBuilder *taken;
-	char	   *scene;
-	int64		want;
-	TimestampTz now;
 	int		   *order;
 	int			n = 0;
-	int64		used[WALLET_NBUCKETS] = {0, 0, 0};
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	LotBuilder *t = new_builder(b->next_id);
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
-		elog(ERROR, "lots_spend needs lots, amount and now");
-	b = lotset_unpack(PG_GETARG_LOTSET_P(0));
-	want = PG_GETARG_INT64(1);
-	scene = scene_arg(fcinfo, 2);
-	now = PG_GETARG_TIMESTAMPTZ(3);
 	if (want < 0)
-		elog(ERROR, "lots_spend amount must not be negative");
-
+		elog(ERROR, "spend amount must not be negative");
+	for (int k = 0; k < WALLET_NBUCKETS; k++)
+		used[k] = 0;
 	order = palloc(sizeof(int) * Max(b->nlots, 1));
 	for (int i = 0; i < b->nlots; i++)
 		if (usable(b, i, scene, now))
 			order[n++] = i;
 	qsort_arg(order, n, sizeof(int), spend_cmp, b->lots);
 
-	taken = new_builder(b->next_id);
 	for (int k = 0; k < n && want > 0; k++)
 	{
 		WalletLot  *l = &b->lots[order[k]];
@@ -391,7 +383,7 @@ wallet_lots_spend(PG_FUNCTION_ARGS)
 		l->amount -= take;
 		want -= take;
 		used[l->bucket] += take;
-		copy_piece(taken, b, order[k], take);
+		copy_piece(t, b, order[k], take);
 		if (l->bucket == BUCKET_BONUS)
 		{
 			int			c = find_topup_cash(b, l->txn, false);
@@ -400,14 +392,57 @@ wallet_lots_spend(PG_FUNCTION_ARGS)
 				b->lots[c].owed = checked_add(b->lots[c].owed, take);
 		}
 	}
+	pfree(order);
 	compact(b, now);
+	if (taken)
+		*taken = t;
+	return want;
+}
+
+/*
+ * wallet.lots_spend(lots, amount bigint, scene text, now timestamptz) takes up
+ * to amount in spending order and returns (lots, taken, bonus, cash, earnings,
+ * shortfall). `taken` holds the pieces, as lots, for a later reversal.
+ */
+Datum
+wallet_lots_spend(PG_FUNCTION_ARGS)
+{
+	LotBuilder *b;
+	LotBuilder *taken;
+	int64		used[WALLET_NBUCKETS];
+	int64		shortfall;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
+		elog(ERROR, "lots_spend needs lots, amount and now");
+	b = lotset_unpack(PG_GETARG_LOTSET_P(0));
+	shortfall = engine_spend(b, PG_GETARG_INT64(1), scene_arg(fcinfo, 2), PG_GETARG_TIMESTAMPTZ(3),
+							 used, &taken);
 	values[0] = PointerGetDatum(lotset_pack(b));
 	values[1] = PointerGetDatum(lotset_pack(taken));
 	values[2] = Int64GetDatum(used[BUCKET_BONUS]);
 	values[3] = Int64GetDatum(used[BUCKET_CASH]);
 	values[4] = Int64GetDatum(used[BUCKET_EARNINGS]);
-	values[5] = Int64GetDatum(want);
+	values[5] = Int64GetDatum(shortfall);
 	PG_RETURN_DATUM(result_tuple(fcinfo, values, nulls));
+}
+
+/* engine_next_expiry returns the soonest expiry of live bonus, or WALLET_NO_TIME. */
+TimestampTz
+engine_next_expiry(const LotBuilder *b)
+{
+	TimestampTz next = WALLET_NO_TIME;
+
+	for (int i = 0; i < b->nlots; i++)
+	{
+		const WalletLot *l = &b->lots[i];
+
+		if (l->bucket == BUCKET_BONUS && l->amount > 0 && !TIMESTAMP_NOT_FINITE(l->until) &&
+			l->until < next)
+			next = l->until;
+	}
+	return next;
 }
 
 /*

@@ -247,29 +247,81 @@ array_int64(ArrayType *arr, Datum **values, bool **nulls)
 	return n;
 }
 
-/* same_group tells whether two rule groups (NULL = base) are the same, bytewise. */
+/* same_group tells whether two rules are in the same group (NULL = base), bytewise. */
 static bool
-same_group(Datum a, bool a_null, Datum b, bool b_null)
+same_group(const BonusRule *a, const BonusRule *b)
 {
-	text	   *x,
-			   *y;
+	if (a->grp == NULL || b->grp == NULL)
+		return a->grp == NULL && b->grp == NULL;
+	return a->grp_len == b->grp_len && memcmp(a->grp, b->grp, a->grp_len) == 0;
+}
 
-	if (a_null || b_null)
-		return a_null && b_null;
-	x = DatumGetTextPP(a);
-	y = DatumGetTextPP(b);
-	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+/*
+ * engine_bonus_pick evaluates tiered bonus rules for a top-up of amount (all
+ * money in minor units). Rules are grouped by grp (NULL is the base group); in
+ * each group the rule with the greatest min_amount not above amount applies
+ * (on a tie, the later one) and grants fixed + amount * rate (half away from
+ * zero), capped by cap when has_cap. For each group whose bonus is not zero it
+ * stores the applied rule's index in picked[] and the bonus in bonus[], and
+ * returns how many it stored.
+ */
+int
+engine_bonus_pick(int64 amount, int n, const BonusRule *rules, int *picked, int64 *bonus)
+{
+	int			found = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (rules[i].min_amount <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("min_amount of rule %d must be greater than zero", i + 1)));
+		if (rules[i].fixed < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bonus_fixed of rule %d must not be negative", i + 1)));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		int			pick = -1;
+		bool		seen = false;
+
+		/* handle each group at its first rule only */
+		for (int j = 0; j < i && !seen; j++)
+			seen = same_group(&rules[i], &rules[j]);
+		if (seen)
+			continue;
+		for (int j = i; j < n; j++)
+		{
+			if (!same_group(&rules[i], &rules[j]) || rules[j].min_amount > amount)
+				continue;
+			if (pick < 0 || rules[j].min_amount >= rules[pick].min_amount)
+				pick = j;
+		}
+		if (pick >= 0)
+		{
+			int64		b = rules[pick].fixed;
+
+			if (rules[pick].rate != NULL)
+				b = checked_add(b, rate_of(amount, rules[pick].rate));
+			if (rules[pick].has_cap && b > rules[pick].cap)
+				b = Max(rules[pick].cap, 0);
+			if (b > 0)
+			{
+				picked[found] = pick;
+				bonus[found] = b;
+				found++;
+			}
+		}
+	}
+	return found;
 }
 
 /*
  * wallet.bonus_pick(amount bigint, grp text[], min_amount bigint[], fixed bigint[],
- * rate numeric[], cap bigint[]) evaluates tiered bonus rules for a top-up of
- * amount (all money in minor units). Rules are grouped by grp (NULL is the base
- * group); in each group the rule with the greatest min_amount not above amount
- * applies (on a tie, the later one) and grants fixed + amount * rate, capped by
- * cap. Returns (idx, bonus) for each group whose bonus is not zero, idx being
- * the 1-based position of the applied rule.
+ * rate numeric[], cap bigint[]) is engine_bonus_pick for SQL: it returns (idx,
+ * bonus) for each group whose bonus is not zero, idx being the 1-based position
+ * of the applied rule.
  */
 Datum
 wallet_bonus_pick(PG_FUNCTION_ARGS)
@@ -290,7 +342,11 @@ wallet_bonus_pick(PG_FUNCTION_ARGS)
 				n2,
 				n3,
 				n4,
-				n5;
+				n5,
+				found;
+	BonusRule  *rules;
+	int		   *picked;
+	int64	   *bonus;
 
 	InitMaterializedSRF(fcinfo, 0);
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &grp, &grp_null, &n);
@@ -302,51 +358,37 @@ wallet_bonus_pick(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rule arrays must have the same length")));
-
-	for (int i = 0; i < n; i++)
-		if (mins_null[i] || DatumGetInt64(mins[i]) <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("min_amount of rule %d must be greater than zero", i + 1)));
+	rules = palloc0(sizeof(BonusRule) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		int			pick = -1;
-		bool		seen = false;
-
-		/* handle each group at its first rule only */
-		for (int j = 0; j < i && !seen; j++)
-			seen = same_group(grp[i], grp_null[i], grp[j], grp_null[j]);
-		if (seen)
-			continue;
-		for (int j = i; j < n; j++)
+		if (mins_null[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("min_amount of rule %d must not be null", i + 1)));
+		if (!grp_null[i])
 		{
-			if (!same_group(grp[i], grp_null[i], grp[j], grp_null[j]) ||
-				DatumGetInt64(mins[j]) > amount)
-				continue;
-			if (pick < 0 || DatumGetInt64(mins[j]) >= DatumGetInt64(mins[pick]))
-				pick = j;
-		}
-		if (pick >= 0)
-		{
-			int64		bonus = fixed_null[pick] ? 0 : DatumGetInt64(fixed[pick]);
-			Datum		values[2];
-			bool		nulls[2] = {false, false};
+			text	   *g = DatumGetTextPP(grp[i]);
 
-			if (bonus < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("bonus_fixed of rule %d must not be negative", pick + 1)));
-			if (!rate_null[pick])
-				bonus = checked_add(bonus, rate_of(amount, DatumGetNumeric(rate[pick])));
-			if (!cap_null[pick] && bonus > DatumGetInt64(cap[pick]))
-				bonus = Max(DatumGetInt64(cap[pick]), 0);
-			if (bonus > 0)
-			{
-				values[0] = Int32GetDatum(pick + 1);
-				values[1] = Int64GetDatum(bonus);
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-			}
+			rules[i].grp = VARDATA_ANY(g);
+			rules[i].grp_len = VARSIZE_ANY_EXHDR(g);
 		}
+		rules[i].min_amount = DatumGetInt64(mins[i]);
+		rules[i].fixed = fixed_null[i] ? 0 : DatumGetInt64(fixed[i]);
+		rules[i].rate = rate_null[i] ? NULL : DatumGetNumeric(rate[i]);
+		rules[i].has_cap = !cap_null[i];
+		rules[i].cap = cap_null[i] ? 0 : DatumGetInt64(cap[i]);
+	}
+	picked = palloc(sizeof(int) * Max(n, 1));
+	bonus = palloc(sizeof(int64) * Max(n, 1));
+	found = engine_bonus_pick(amount, n, rules, picked, bonus);
+	for (int k = 0; k < found; k++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = Int32GetDatum(picked[k] + 1);
+		values[1] = Int64GetDatum(bonus[k]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
 }

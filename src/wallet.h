@@ -96,11 +96,34 @@ extern const char *bucket_name(int bucket);
 extern int	bucket_from_name(const char *name, bool missing_ok);
 extern bool scope_allows(const char *scope, const char *scene);
 
+/* One bonus rule for engine_bonus_pick (money in minor units). */
+typedef struct BonusRule
+{
+	const char *grp;			/* campaign, not NUL-terminated; NULL = base */
+	int			grp_len;
+	int64		min_amount;
+	int64		fixed;
+	Numeric		rate;			/* NULL = no rate */
+	bool		has_cap;
+	int64		cap;
+} BonusRule;
+
+/* engine.c */
+extern void check_scene(const char *scene, const char *argname);
+extern void compact(LotBuilder *b, TimestampTz now);
+extern LotBuilder *new_builder(int32 next_id);
+extern void engine_add(LotBuilder *b, int bucket, int64 amount, int64 txn, TimestampTz at,
+					   TimestampTz until, const char *scope);
+extern int64 engine_spend(LotBuilder *b, int64 want, const char *scene, TimestampTz now,
+						  int64 used[WALLET_NBUCKETS], LotBuilder **taken);
+extern TimestampTz engine_next_expiry(const LotBuilder *b);
+
 /* money.c */
 extern int64 numeric_to_minor(Numeric num, int exponent, const char *argname);
 extern Numeric minor_to_numeric(int64 minor, int exponent);
 extern int64 rate_of(int64 amount, Numeric rate);
 extern int64 checked_add(int64 a, int64 b);
+extern int engine_bonus_pick(int64 amount, int n, const BonusRule *rules, int *picked, int64 *bonus);
 
 /* clock.c */
 extern TimestampTz wallet_clock(void);
