@@ -82,7 +82,7 @@ scene_arg(FunctionCallInfo fcinfo, int n)
 }
 
 /* scope_from_array joins a text[] of scenes with commas (NULL for NULL). */
-static char *
+char *
 scope_from_array(ArrayType *arr)
 {
 	Datum	   *elems;

@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
@@ -110,6 +111,7 @@ typedef struct BonusRule
 
 /* engine.c */
 extern void check_scene(const char *scene, const char *argname);
+extern char *scope_from_array(ArrayType *arr);
 extern void compact(LotBuilder *b, TimestampTz now);
 extern LotBuilder *new_builder(int32 next_id);
 extern void engine_add(LotBuilder *b, int bucket, int64 amount, int64 txn, TimestampTz at,

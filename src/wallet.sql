@@ -175,6 +175,10 @@ DECLARE
   e int;
 BEGIN
   SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = NEW.currency;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown currency "%s"', NEW.currency),
+      HINT = 'Currencies are listed in wallet.currency.';
+  END IF;
   PERFORM wallet.to_minor(NEW.min_amount, e, 'min_amount');
   IF NEW.bonus_fixed <> 0 THEN PERFORM wallet.to_minor(NEW.bonus_fixed, e, 'bonus_fixed'); END IF;
   IF NEW.max_bonus IS NOT NULL AND NEW.max_bonus <> 0 THEN
@@ -443,6 +447,11 @@ BEGIN
     PERFORM wallet._fail('22023', format('unknown currency "%s"', open.currency),
                          hint => 'Currencies are listed in wallet.currency.');
   END IF;
+  SELECT w.wallet_id INTO wid FROM wallet.wallet w
+   WHERE w.owner = open.owner AND w.currency = open.currency;
+  IF wid IS NOT NULL THEN
+    RETURN wid;
+  END IF;
   INSERT INTO wallet.wallet AS w (owner, currency, exponent, created_at)
   VALUES (open.owner, open.currency, e, wallet.clock())
   ON CONFLICT ON CONSTRAINT wallet_owner_currency_key DO NOTHING
@@ -514,20 +523,20 @@ END $$;
 CREATE FUNCTION wallet.freeze(wallet_id bigint, reason text) RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
-  w wallet.wallet := wallet._lock(freeze.wallet_id);
+  w wallet.wallet := wallet._lock($1);
 BEGIN
-  PERFORM wallet._text(freeze.reason, 'reason', 1000, true);
-  UPDATE wallet.wallet x SET frozen = true, frozen_reason = freeze.reason, version = x.version + 1
+  PERFORM wallet._text($2, 'reason', 1000, true);
+  UPDATE wallet.wallet x SET frozen = true, frozen_reason = $2, version = x.version + 1
    WHERE x.wallet_id = w.wallet_id;
   INSERT INTO wallet.txn (wallet_id, kind, currency, created_at, request)
   VALUES (w.wallet_id, 'freeze', w.currency, wallet.clock(),
-          jsonb_build_object('reason', freeze.reason, 'by', session_user));
+          jsonb_build_object('reason', $2, 'by', session_user));
 END $$;
 
 CREATE FUNCTION wallet.unfreeze(wallet_id bigint) RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
-  w wallet.wallet := wallet._lock(unfreeze.wallet_id);
+  w wallet.wallet := wallet._lock($1);
 BEGIN
   UPDATE wallet.wallet x SET frozen = false, frozen_reason = NULL, version = x.version + 1
    WHERE x.wallet_id = w.wallet_id;
@@ -557,174 +566,27 @@ BEGIN
                  FROM wallet._bonus_plan(bonus_preview.currency, e, amt, clk) p;
 END $$;
 
+-- top_up is C (src/ops.c): one cash lot, one bonus lot per rule group.
 CREATE FUNCTION wallet.top_up(wallet_id bigint, amount numeric, idempotency_key text,
-                              method text DEFAULT NULL, external_ref text DEFAULT NULL)
-  RETURNS TABLE (txn_id bigint, bonus numeric, replayed boolean)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
-#variable_conflict use_column
-DECLARE
-  k text := wallet._key(top_up.idempotency_key);
-  w wallet.wallet := wallet._lock(top_up.wallet_id);
-  clk timestamptz := wallet.clock();
-  amt bigint;
-  req jsonb;
-  prior jsonb;
-  tid bigint;
-  ls wallet.lotset;
-  pol wallet.policy;
-  legs wallet.posting[];
-  r record;
-  total bigint := 0;
-  rules jsonb := '[]';
-  campaign_fee numeric := 0;
-BEGIN
-  amt := wallet.to_minor(top_up.amount, w.exponent, 'amount');
-  PERFORM wallet._text(top_up.method, 'method', 64);
-  PERFORM wallet._text(top_up.external_ref, 'external_ref', 200);
-  req := jsonb_build_object('amount', amt, 'method', top_up.method, 'external_ref', top_up.external_ref);
-  prior := wallet._replay(w.wallet_id, k, 'top_up', req);
-  IF prior IS NOT NULL THEN
-    RETURN QUERY SELECT (prior->>'txn_id')::bigint, wallet.to_major((prior->>'bonus')::bigint, w.exponent), true;
-    RETURN;
-  END IF;
-
-  pol := wallet._policy(w.currency);
-  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
-  ls := wallet.lots_add(w.lots, 'cash', amt, tid, clk, clk + pol.refund_window, NULL);
-  legs := ARRAY[ROW('wallet', w.wallet_id, 'cash', amt)::wallet.posting,
-                ROW('funding', NULL, NULL, -amt)::wallet.posting];
-  FOR r IN SELECT * FROM wallet._bonus_plan(w.currency, w.exponent, amt, clk) LOOP
-    ls := wallet.lots_add(ls, 'bonus', r.bonus, tid, clk, r.expires_at, r.scope);
-    legs := legs || ROW('wallet', w.wallet_id, 'bonus', r.bonus)::wallet.posting
-                 || ROW('bonus_expense', NULL, NULL, -r.bonus)::wallet.posting;
-    total := total + r.bonus;
-    rules := rules || jsonb_build_object('rule_id', r.rule_id, 'campaign', r.campaign, 'bonus', r.bonus);
-    IF r.campaign IS NOT NULL THEN
-      campaign_fee := greatest(campaign_fee, coalesce(r.refund_fee_rate, 0));
-    END IF;
-  END LOOP;
-
-  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key,
-                          request, result, postings)
-  VALUES (tid, w.wallet_id, 'top_up', amt, w.currency, clk, k, req,
-          jsonb_build_object('txn_id', tid, 'bonus', total, 'rules', rules,
-                             'campaign_fee_rate', campaign_fee,
-                             'refundable_until', clk + pol.refund_window),
-          legs);
-  PERFORM wallet._save(w.wallet_id, ls);
-  RETURN QUERY SELECT tid, wallet.to_major(total, w.exponent), false;
-END $$;
+                              method text DEFAULT NULL, external_ref text DEFAULT NULL,
+                              OUT txn_id bigint, OUT bonus numeric, OUT replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_top_up'
+  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
 
 ------------------------------------------------------------------------------
 -- Spending
 ------------------------------------------------------------------------------
+-- spend is C (src/ops.c): bonus first, then cash, then earnings; payee
+-- credits go to wallet.payee_credit so a popular payee's row is never hot.
 CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key text,
                              scene text DEFAULT NULL, coupon text DEFAULT NULL,
                              allow_partial boolean DEFAULT false, payee bigint DEFAULT NULL,
-                             order_ref text DEFAULT NULL)
-  RETURNS TABLE (txn_id bigint, charged numeric, discount numeric, bonus_used numeric,
-                 cash_used numeric, earnings_used numeric, shortfall numeric, replayed boolean)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
-#variable_conflict use_column
-DECLARE
-  k text := wallet._key(spend.idempotency_key);
-  w wallet.wallet := wallet._lock(spend.wallet_id);
-  clk timestamptz := wallet.clock();
-  amt bigint;
-  req jsonb;
-  prior jsonb;
-  tid bigint;
-  s record;
-  p record;
-  chg bigint;
-  comm bigint := 0;
-  legs wallet.posting[];
-  res jsonb;
-BEGIN
-  amt := wallet.to_minor(spend.amount, w.exponent, 'amount');
-  PERFORM wallet.check_scene(spend.scene);
-  PERFORM wallet._text(spend.coupon, 'coupon', 64);
-  PERFORM wallet._text(spend.order_ref, 'order_ref', 200);
-  IF spend.allow_partial IS NULL THEN
-    PERFORM wallet._fail('22023', 'allow_partial must not be null');
-  END IF;
-  req := jsonb_build_object('amount', amt, 'scene', spend.scene, 'coupon', spend.coupon,
-                            'allow_partial', spend.allow_partial, 'payee', spend.payee,
-                            'order_ref', spend.order_ref);
-  prior := wallet._replay(w.wallet_id, k, 'spend', req);
-  IF prior IS NOT NULL THEN
-    RETURN QUERY SELECT (prior->>'txn_id')::bigint,
-      wallet.to_major((prior->>'charged')::bigint, w.exponent),
-      wallet.to_major((prior->>'discount')::bigint, w.exponent),
-      wallet.to_major((prior->>'bonus_used')::bigint, w.exponent),
-      wallet.to_major((prior->>'cash_used')::bigint, w.exponent),
-      wallet.to_major((prior->>'earnings_used')::bigint, w.exponent),
-      wallet.to_major((prior->>'shortfall')::bigint, w.exponent), true;
-    RETURN;
-  END IF;
-  IF w.frozen THEN
-    PERFORM wallet._fail('WL002', format('wallet %s is frozen', w.wallet_id), w.frozen_reason);
-  END IF;
-  IF spend.coupon IS NOT NULL THEN
-    PERFORM wallet._fail('WL005', 'coupon not valid', 'unknown code');
-  END IF;
-  IF spend.payee IS NOT NULL THEN
-    SELECT x.wallet_id, x.currency INTO p FROM wallet.wallet x WHERE x.wallet_id = spend.payee;
-    IF NOT FOUND THEN
-      PERFORM wallet._fail('WL006', format('payee wallet %s does not exist', spend.payee));
-    END IF;
-    IF p.currency <> w.currency THEN
-      PERFORM wallet._fail('22023', 'payee must be a wallet of the same currency',
-                           format('Wallet %s holds %s, payee %s holds %s.', w.wallet_id, w.currency,
-                                  p.wallet_id, p.currency));
-    END IF;
-    IF p.wallet_id = w.wallet_id THEN
-      PERFORM wallet._fail('22023', 'payee must be another wallet');
-    END IF;
-  END IF;
-
-  s := wallet.lots_spend(w.lots, amt, spend.scene, clk);
-  IF s.shortfall > 0 AND EXISTS (SELECT 1 FROM wallet.payee_credit c WHERE c.wallet_id = w.wallet_id) THEN
-    -- earnings credited as a payee but not yet rolled up count too
-    s := wallet.lots_spend(wallet._rollup(w.wallet_id, w.lots, clk), amt, spend.scene, clk);
-  END IF;
-  IF s.shortfall > 0 AND NOT spend.allow_partial THEN
-    PERFORM wallet._fail('WL001', 'insufficient funds',
-      format('Wallet %s can pay %s of %s%s.', w.wallet_id, wallet.to_major(amt - s.shortfall, w.exponent),
-             wallet.to_major(amt, w.exponent),
-             CASE WHEN spend.scene IS NULL THEN '' ELSE format(' in scene "%s"', spend.scene) END),
-      'Pass allow_partial => true to charge what is available and collect the rest elsewhere.');
-  END IF;
-
-  chg := amt - s.shortfall;
-  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
-  legs := wallet._legs(ROW('wallet', w.wallet_id, 'bonus', -s.bonus)::wallet.posting,
-                       ROW('wallet', w.wallet_id, 'cash', -s.cash)::wallet.posting,
-                       ROW('wallet', w.wallet_id, 'earnings', -s.earnings)::wallet.posting);
-  IF spend.payee IS NULL THEN
-    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, chg)::wallet.posting);
-  ELSE
-    comm := wallet.rate_amount(chg, (wallet._policy(p.currency)).commission_rate);
-    legs := legs || wallet._legs(ROW('wallet', p.wallet_id, 'earnings', chg - comm)::wallet.posting,
-                                 ROW('commission', NULL, NULL, comm)::wallet.posting);
-  END IF;
-  res := jsonb_build_object('txn_id', tid, 'charged', chg, 'discount', 0, 'bonus_used', s.bonus,
-                            'cash_used', s.cash, 'earnings_used', s.earnings,
-                            'shortfall', s.shortfall, 'payee', spend.payee, 'payee_credit', chg - comm,
-                            'commission', comm);
-  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key,
-                          request, result, postings, pieces)
-  VALUES (tid, w.wallet_id, 'spend', chg, w.currency, clk, k, req, res, legs, s.taken);
-  IF spend.payee IS NOT NULL AND chg - comm > 0 THEN
-    INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id) VALUES (p.wallet_id, chg - comm, tid);
-  END IF;
-  IF chg > 0 THEN
-    PERFORM wallet._save(w.wallet_id, s.lots);
-  END IF;
-  RETURN QUERY SELECT tid, wallet.to_major(chg, w.exponent), wallet.to_major(0, w.exponent),
-    wallet.to_major(s.bonus, w.exponent), wallet.to_major(s.cash, w.exponent),
-    wallet.to_major(s.earnings, w.exponent), wallet.to_major(s.shortfall, w.exponent), false;
-END $$;
+                             order_ref text DEFAULT NULL,
+                             OUT txn_id bigint, OUT charged numeric, OUT discount numeric,
+                             OUT bonus_used numeric, OUT cash_used numeric, OUT earnings_used numeric,
+                             OUT shortfall numeric, OUT replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_spend'
+  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
 
 CREATE FUNCTION wallet.reverse_spend(spend_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
@@ -1325,6 +1187,7 @@ CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT 
 DECLARE
   p wallet.policy := wallet._policy(set_policy.currency);
 BEGIN
+  PERFORM wallet._text(set_policy.currency, 'currency', 3, true);
   IF NOT EXISTS (SELECT 1 FROM wallet.currency c WHERE c.code = set_policy.currency) THEN
     PERFORM wallet._fail('22023', format('unknown currency "%s"', set_policy.currency));
   END IF;
@@ -1379,7 +1242,7 @@ DECLARE
   j record;
   id bigint;
 BEGIN
-  IF to_regnamespace('cron') IS NULL OR to_regproc('cron.schedule') IS NULL THEN
+  IF to_regprocedure('cron.schedule(text,text,text)') IS NULL THEN
     PERFORM wallet._fail('55000', 'pg_cron is not installed in this database',
       format('wallet.schedule_jobs() needs the pg_cron extension in database "%s".', current_database()),
       'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, and run '
@@ -1405,7 +1268,7 @@ DECLARE
   n int := 0;
   j record;
 BEGIN
-  IF to_regnamespace('cron') IS NULL OR to_regproc('cron.unschedule') IS NULL THEN
+  IF to_regprocedure('cron.unschedule(name)') IS NULL THEN
     PERFORM wallet._fail('55000', 'pg_cron is not installed in this database');
   END IF;
   FOR j IN EXECUTE 'SELECT jobname FROM cron.job WHERE jobname LIKE ''wallet-%'' AND username = current_user' LOOP

@@ -1,0 +1,765 @@
+/*
+ * ops.c
+ *	  The hot operations, top_up and spend, in C: read the wallet row, run the
+ *	  engine over its lots, write the row back under a version check and append
+ *	  one journal row, through SPI plans prepared once per backend.
+ */
+#include "wallet.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(wallet_top_up);
+PG_FUNCTION_INFO_V1(wallet_spend);
+
+#define ERRCODE_WL(c) MAKE_SQLSTATE('W', 'L', '0', '0', c)
+
+/* After this many lost version races an operation takes the row lock. */
+#define OPTIMISTIC_TRIES 3
+
+/* Plans kept for the backend's life; re-prepared if the schema is recreated. */
+static struct
+{
+	Oid			nsp;
+	Oid			lotset_type;
+	Oid			txn_seq;
+	SPIPlanPtr	wallet_read;
+	SPIPlanPtr	wallet_lock;
+	SPIPlanPtr	replay;
+	SPIPlanPtr	rules;
+	SPIPlanPtr	update_wallet;
+	SPIPlanPtr	insert_txn;
+	SPIPlanPtr	payee;
+	SPIPlanPtr	credit;
+	SPIPlanPtr	has_pending;
+	SPIPlanPtr	rollup;
+} plans;
+
+/* A wallet row as the operations read it. */
+typedef struct WalletRow
+{
+	int64		id;
+	char	   *currency;
+	int			exponent;
+	bool		frozen;
+	char	   *frozen_reason;
+	LotSet	   *lots;
+	int64		version;
+	Datum		refund_window;	/* interval */
+	Numeric		commission_rate;
+} WalletRow;
+
+static SPIPlanPtr
+prepare(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep plan");
+	return plan;
+}
+
+/* ensure_plans prepares the plans once per backend (and again after a reinstall). */
+static void
+ensure_plans(void)
+{
+	Oid			nsp = get_namespace_oid("wallet", false);
+	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock, &plans.replay, &plans.rules,
+		&plans.update_wallet, &plans.insert_txn, &plans.payee, &plans.credit,
+	&plans.has_pending, &plans.rollup};
+
+	if (plans.nsp == nsp && plans.rollup != NULL)
+		return;
+	for (int i = 0; i < (int) lengthof(all); i++)
+	{
+		if (*all[i])
+			SPI_freeplan(*all[i]);
+		*all[i] = NULL;
+	}
+	plans.nsp = nsp;
+	plans.lotset_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum("lotset"), ObjectIdGetDatum(nsp));
+	plans.txn_seq = get_relname_relid("txn_txn_id_seq", nsp);
+	if (!OidIsValid(plans.lotset_type) || !OidIsValid(plans.txn_seq))
+		elog(ERROR, "wallet schema is incomplete");
+	{
+		Oid			t1[] = {INT8OID};
+		Oid			t2[] = {INT8OID, TEXTOID, TEXTOID};
+		Oid			t3[] = {TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID};
+		Oid			t4[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID};
+		Oid			t5[] = {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, plans.lotset_type};
+		Oid			t6[] = {INT8OID, INT8OID, INT8OID};
+		const char *read =
+			"SELECT w.currency, w.exponent, w.frozen, w.frozen_reason, w.lots, w.version, "
+			"coalesce(p.refund_window, interval '30 days'), coalesce(p.commission_rate, 0) "
+			"FROM wallet.wallet w LEFT JOIN wallet.policy p ON p.currency = w.currency "
+			"WHERE w.wallet_id = $1";
+
+		plans.wallet_read = prepare(read, 1, t1);
+		plans.wallet_lock = prepare(psprintf("%s FOR UPDATE OF w", read), 1, t1);
+		plans.replay = prepare("SELECT kind, request = $3::jsonb, request::text, result FROM wallet.txn "
+							   "WHERE wallet_id = $1 AND idempotency_key = $2", 3, t2);
+		plans.rules = prepare("SELECT rule_id, campaign, bonus, expires_at, scope, refund_fee_rate "
+							  "FROM wallet._bonus_plan($1, $2, $3, $4)", 4, t3);
+		plans.update_wallet = prepare("UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
+									  "version = version + 1 WHERE wallet_id = $1 AND version = $4",
+									  4, t4);
+		plans.insert_txn = prepare("INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
+								   "created_at, idempotency_key, request, result, postings, pieces) "
+								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, "
+								   "$10::wallet.posting[], $11)", 11, t5);
+		plans.payee = prepare("SELECT w.currency, coalesce(p.commission_rate, 0) FROM wallet.wallet w "
+							  "LEFT JOIN wallet.policy p ON p.currency = w.currency WHERE w.wallet_id = $1",
+							  1, t1);
+		plans.credit = prepare("INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id) "
+							   "VALUES ($1, $2, $3)", 3, t6);
+		plans.has_pending = prepare("SELECT 1 FROM wallet.payee_credit WHERE wallet_id = $1 LIMIT 1", 1, t1);
+		plans.rollup = prepare("WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 "
+							   "RETURNING amount, txn_id) SELECT sum(amount)::bigint, max(txn_id) FROM d",
+							   1, t1);
+	}
+}
+
+/* ---- argument checks, as wallet._text does them ---- */
+
+/*
+ * check_text refuses (22023) a text argument that is NULL when required,
+ * empty when required, longer than maxlen characters or has control
+ * characters; it returns the C string or NULL.
+ */
+static char *
+check_text(FunctionCallInfo fcinfo, int argno, const char *argname, int maxlen, bool required)
+{
+	text	   *t;
+	char	   *s;
+	int			len;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not be null", argname)));
+		return NULL;
+	}
+	t = PG_GETARG_TEXT_PP(argno);
+	s = text_to_cstring(t);
+	if (*s == '\0' && required)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname)));
+	len = pg_mbstrlen_with_len(s, strlen(s));
+	if (len > maxlen)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long", argname),
+				 errdetail("Got %d characters; at most %d are allowed.", len, maxlen)));
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain control characters", argname)));
+	return s;
+}
+
+/* ---- SPI helpers ---- */
+
+static Datum
+getcol(int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+}
+
+/* read_wallet reads (and with lock, locks) a wallet row, or raises WL006. */
+static void
+read_wallet(int64 wallet_id, bool lock, WalletRow *w)
+{
+	Datum		args[1] = {Int64GetDatum(wallet_id)};
+	bool		isnull;
+	Datum		reason;
+
+	if (SPI_execute_plan(lock ? plans.wallet_lock : plans.wallet_read, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read wallet %lld", (long long) wallet_id);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+	w->id = wallet_id;
+	w->currency = TextDatumGetCString(getcol(1, &isnull));
+	w->exponent = DatumGetInt16(getcol(2, &isnull));
+	w->frozen = DatumGetBool(getcol(3, &isnull));
+	reason = getcol(4, &isnull);
+	w->frozen_reason = isnull ? NULL : TextDatumGetCString(reason);
+	w->lots = DatumGetLotSetP(getcol(5, &isnull));
+	w->version = DatumGetInt64(getcol(6, &isnull));
+	w->refund_window = getcol(7, &isnull);
+	w->commission_rate = DatumGetNumeric(getcol(8, &isnull));
+}
+
+/* jsonb_int returns the integer member key of a journal result. */
+static int64
+jsonb_int(Jsonb *j, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type != jbvNumeric)
+		elog(ERROR, "journal result lacks \"%s\"", key);
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+}
+
+/*
+ * find_replay looks up an earlier operation of this wallet with key: NULL if
+ * none, its stored result if it was the same operation with the same
+ * arguments, WL003 otherwise.
+ */
+static Jsonb *
+find_replay(WalletRow *w, const char *key, const char *op, const char *request)
+{
+	Datum		args[3] = {Int64GetDatum(w->id), CStringGetTextDatum(key), CStringGetTextDatum(request)};
+	bool		isnull;
+	char	   *kind;
+	bool		same;
+
+	if (SPI_execute_plan(plans.replay, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up idempotency key");
+	if (SPI_processed == 0)
+		return NULL;
+	kind = TextDatumGetCString(getcol(1, &isnull));
+	same = DatumGetBool(getcol(2, &isnull));
+	if (isnull)
+		same = false;
+	if (strcmp(kind, op) != 0 || !same)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('3')),
+				 errmsg("idempotency key reused with different arguments"),
+				 errdetail("Key \"%s\" of wallet %lld was used by %s with %s.", key, (long long) w->id,
+						   kind, TextDatumGetCString(getcol(3, &isnull)))));
+	return DatumGetJsonbP(getcol(4, &isnull));
+}
+
+/* save_wallet writes the lots back if the row is still at w->version. */
+static bool
+save_wallet(WalletRow *w, LotBuilder *b)
+{
+	TimestampTz next = engine_next_expiry(b);
+	Datum		args[4] = {Int64GetDatum(w->id), PointerGetDatum(lotset_pack(b)),
+	TimestampTzGetDatum(next), Int64GetDatum(w->version)};
+	char		nulls[4] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' '};
+
+	if (SPI_execute_plan(plans.update_wallet, args, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update wallet %lld", (long long) w->id);
+	return SPI_processed == 1;
+}
+
+/* Journal legs, written out as a wallet.posting[] literal. */
+typedef struct Legs
+{
+	StringInfoData buf;
+	int			n;
+} Legs;
+
+static void
+legs_init(Legs *l)
+{
+	initStringInfo(&l->buf);
+	appendStringInfoChar(&l->buf, '{');
+	l->n = 0;
+}
+
+/* leg appends one posting unless its amount is zero; wallet_id 0 = none. */
+static void
+leg(Legs *l, const char *account, int64 wallet_id, const char *bucket, int64 amount)
+{
+	if (amount == 0)
+		return;
+	if (l->n++ > 0)
+		appendStringInfoChar(&l->buf, ',');
+	appendStringInfo(&l->buf, "\"(%s,", account);
+	if (wallet_id != 0)
+		appendStringInfo(&l->buf, INT64_FORMAT, wallet_id);
+	appendStringInfo(&l->buf, ",%s," INT64_FORMAT ")\"", bucket ? bucket : "", amount);
+}
+
+static char *
+legs_done(Legs *l)
+{
+	appendStringInfoChar(&l->buf, '}');
+	return l->buf.data;
+}
+
+/* json_sep starts a member: a comma unless it is the first of its object. */
+static void
+json_sep(StringInfo buf)
+{
+	char		last = buf->len > 0 ? buf->data[buf->len - 1] : '{';
+
+	if (last != '{' && last != '[')
+		appendStringInfoString(buf, ", ");
+}
+
+/* json_text appends "key": "value" (or null), escaped. */
+static void
+json_text(StringInfo buf, const char *key, const char *val)
+{
+	json_sep(buf);
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+	if (val)
+		escape_json(buf, val);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+static void
+json_int(StringInfo buf, const char *key, int64 val)
+{
+	json_sep(buf);
+	escape_json(buf, key);
+	appendStringInfo(buf, ": " INT64_FORMAT, val);
+}
+
+/* insert_txn appends one journal row. */
+static void
+insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, TimestampTz at,
+		   const char *key, const char *request, const char *result, const char *postings,
+		   LotSet *pieces)
+{
+	Datum		args[11] = {Int64GetDatum(txn_id), Int64GetDatum(w->id), CStringGetTextDatum(kind),
+		Int64GetDatum(amount), CStringGetTextDatum(w->currency), TimestampTzGetDatum(at),
+		CStringGetTextDatum(key), CStringGetTextDatum(request), CStringGetTextDatum(result),
+	CStringGetTextDatum(postings), PointerGetDatum(pieces)};
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
+
+	if (SPI_execute_plan(plans.insert_txn, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not append to the journal");
+}
+
+static Datum
+major(int64 minor, int exponent)
+{
+	return NumericGetDatum(minor_to_numeric(minor, exponent));
+}
+
+/* ---- top_up ---- */
+
+/*
+ * wallet.top_up(wallet_id bigint, amount numeric, idempotency_key text,
+ * method text, external_ref text) returns (txn_id, bonus, replayed): one cash
+ * lot refundable until clock + the refund window, and one bonus lot per rule
+ * group whose applied rule grants a non-zero bonus.
+ */
+Datum
+wallet_top_up(PG_FUNCTION_ARGS)
+{
+	char	   *key = check_text(fcinfo, 2, "idempotency_key", 200, true);
+	int64		wallet_id;
+	TimestampTz clk = wallet_clock();
+	TupleDesc	tupdesc;
+	WalletRow	w;
+	int64		amt = 0;
+	char	   *method = NULL;
+	char	   *ext = NULL;
+	StringInfoData req = {0};
+	int64		txn_id = 0;
+	int64		total = 0;
+	bool		replayed = false;
+	int			exponent = 0;
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wallet_id must not be null")));
+	wallet_id = PG_GETARG_INT64(0);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	SPI_connect();
+	ensure_plans();
+	for (int attempt = 0;; attempt++)
+	{
+		bool		lock = attempt >= OPTIMISTIC_TRIES;
+		Jsonb	   *prior;
+		LotBuilder *b;
+		Legs		legs;
+		StringInfoData res;
+		StringInfoData rules_json;
+		Datum		rargs[4];
+		Numeric		campaign_fee = NULL;
+		TimestampTz until;
+		uint64		nrules;
+		SPITupleTable *rules;
+
+		read_wallet(wallet_id, lock, &w);
+		exponent = w.exponent;
+		if (attempt == 0)
+		{
+			if (PG_ARGISNULL(1))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("amount must not be null")));
+			amt = numeric_to_minor(PG_GETARG_NUMERIC(1), w.exponent, "amount");
+			method = check_text(fcinfo, 3, "method", 64, false);
+			ext = check_text(fcinfo, 4, "external_ref", 200, false);
+			initStringInfo(&req);
+			appendStringInfoChar(&req, '{');
+			json_int(&req, "amount", amt);
+			json_text(&req, "method", method);
+			json_text(&req, "external_ref", ext);
+			appendStringInfoChar(&req, '}');
+		}
+		prior = find_replay(&w, key, "top_up", req.data);
+		if (prior)
+		{
+			txn_id = jsonb_int(prior, "txn_id");
+			total = jsonb_int(prior, "bonus");
+			replayed = true;
+			break;
+		}
+
+		txn_id = nextval_internal(plans.txn_seq, false);
+		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														TimestampTzGetDatum(clk), w.refund_window));
+		b = lotset_unpack(w.lots);
+		engine_add(b, BUCKET_CASH, amt, txn_id, clk, until, NULL);
+		legs_init(&legs);
+		leg(&legs, "wallet", w.id, "cash", amt);
+		leg(&legs, "funding", 0, NULL, -amt);
+
+		/* the rules of the currency active now, one applied rule per group */
+		rargs[0] = CStringGetTextDatum(w.currency);
+		rargs[1] = Int32GetDatum(w.exponent);
+		rargs[2] = Int64GetDatum(amt);
+		rargs[3] = TimestampTzGetDatum(clk);
+		if (SPI_execute_plan(plans.rules, rargs, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not evaluate bonus rules");
+		rules = SPI_tuptable;
+		nrules = SPI_processed;
+		total = 0;
+		initStringInfo(&rules_json);
+		appendStringInfoChar(&rules_json, '[');
+		for (uint64 k = 0; k < nrules; k++)
+		{
+			HeapTuple	tup = rules->vals[k];
+			TupleDesc	td = rules->tupdesc;
+			bool		isnull,
+						campaign_null,
+						expires_null,
+						scope_null,
+						fee_null;
+			int64		rule_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+			Datum		campaign = SPI_getbinval(tup, td, 2, &campaign_null);
+			int64		bonus = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
+			Datum		expires = SPI_getbinval(tup, td, 4, &expires_null);
+			Datum		scope = SPI_getbinval(tup, td, 5, &scope_null);
+			Datum		fee = SPI_getbinval(tup, td, 6, &fee_null);
+
+			engine_add(b, BUCKET_BONUS, bonus, txn_id, clk,
+					   expires_null ? WALLET_NO_TIME : DatumGetTimestampTz(expires),
+					   scope_null ? NULL : scope_from_array(DatumGetArrayTypeP(scope)));
+			leg(&legs, "wallet", w.id, "bonus", bonus);
+			leg(&legs, "bonus_expense", 0, NULL, -bonus);
+			total = checked_add(total, bonus);
+			appendStringInfoString(&rules_json, k > 0 ? ", {" : "{");
+			json_int(&rules_json, "rule_id", rule_id);
+			json_text(&rules_json, "campaign", campaign_null ? NULL : TextDatumGetCString(campaign));
+			json_int(&rules_json, "bonus", bonus);
+			appendStringInfoChar(&rules_json, '}');
+			if (!campaign_null && !fee_null &&
+				(campaign_fee == NULL ||
+				 DatumGetBool(DirectFunctionCall2(numeric_gt, fee, NumericGetDatum(campaign_fee)))))
+				campaign_fee = DatumGetNumeric(fee);
+		}
+		appendStringInfoChar(&rules_json, ']');
+
+		if (!save_wallet(&w, b))
+			continue;			/* lost a race: read again */
+
+		initStringInfo(&res);
+		appendStringInfoChar(&res, '{');
+		json_int(&res, "txn_id", txn_id);
+		json_int(&res, "bonus", total);
+		appendStringInfo(&res, ", \"rules\": %s, \"campaign_fee_rate\": %s, \"refundable_until\": ",
+						 rules_json.data,
+						 campaign_fee ? DatumGetCString(DirectFunctionCall1(numeric_out,
+																			NumericGetDatum(campaign_fee))) : "0");
+		escape_json(&res, JsonEncodeDateTime(NULL, TimestampTzGetDatum(until), TIMESTAMPTZOID, NULL));
+		appendStringInfoChar(&res, '}');
+		insert_txn(txn_id, &w, "top_up", amt, clk, key, req.data, res.data, legs_done(&legs), NULL);
+		break;
+	}
+	SPI_finish();
+
+	MemoryContextSwitchTo(caller);
+	values[0] = Int64GetDatum(txn_id);
+	values[1] = major(total, exponent);
+	values[2] = BoolGetDatum(replayed);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/* ---- spend ---- */
+
+/* The outcome of a spend, in minor units, kept across SPI_finish. */
+typedef struct SpendOut
+{
+	int64		txn_id;
+	int64		charged;
+	int64		used[WALLET_NBUCKETS];
+	int64		shortfall;
+	bool		replayed;
+} SpendOut;
+
+/*
+ * wallet.spend(wallet_id, amount, idempotency_key, scene, coupon,
+ * allow_partial, payee, order_ref) charges amount in spending order (bonus
+ * usable in scene, soonest expiry first; cash oldest first; earnings) and
+ * returns (txn_id, charged, discount, bonus_used, cash_used, earnings_used,
+ * shortfall, replayed). A payee's credit waits in wallet.payee_credit, so
+ * concurrent spends paying one payee never queue on its row.
+ */
+Datum
+wallet_spend(PG_FUNCTION_ARGS)
+{
+	char	   *key = check_text(fcinfo, 2, "idempotency_key", 200, true);
+	int64		wallet_id;
+	TimestampTz clk = wallet_clock();
+	TupleDesc	tupdesc;
+	WalletRow	w;
+	int64		amt = 0;
+	char	   *scene = NULL;
+	char	   *coupon = NULL;
+	char	   *order_ref = NULL;
+	bool		partial = false;
+	bool		has_payee = !PG_ARGISNULL(6);
+	int64		payee = has_payee ? PG_GETARG_INT64(6) : 0;
+	StringInfoData req = {0};
+	SpendOut	out;
+	int			exponent = 0;
+	bool		must_lock = false;
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wallet_id must not be null")));
+	wallet_id = PG_GETARG_INT64(0);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	memset(&out, 0, sizeof(out));
+
+	SPI_connect();
+	ensure_plans();
+	for (int attempt = 0;; attempt++)
+	{
+		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
+		Jsonb	   *prior;
+		LotBuilder *b;
+		LotBuilder *taken;
+		Legs		legs;
+		StringInfoData res;
+		int64		comm = 0;
+		Numeric		payee_rate = NULL;
+
+		read_wallet(wallet_id, lock, &w);
+		exponent = w.exponent;
+		if (attempt == 0)
+		{
+			if (PG_ARGISNULL(1))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("amount must not be null")));
+			amt = numeric_to_minor(PG_GETARG_NUMERIC(1), w.exponent, "amount");
+			if (!PG_ARGISNULL(3))
+			{
+				scene = text_to_cstring(PG_GETARG_TEXT_PP(3));
+				check_scene(scene, "scene");
+			}
+			coupon = check_text(fcinfo, 4, "coupon", 64, false);
+			order_ref = check_text(fcinfo, 7, "order_ref", 200, false);
+			if (PG_ARGISNULL(5))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("allow_partial must not be null")));
+			partial = PG_GETARG_BOOL(5);
+			initStringInfo(&req);
+			appendStringInfoChar(&req, '{');
+			json_int(&req, "amount", amt);
+			json_text(&req, "scene", scene);
+			json_text(&req, "coupon", coupon);
+			appendStringInfo(&req, ", \"allow_partial\": %s, \"payee\": ", partial ? "true" : "false");
+			if (has_payee)
+				appendStringInfo(&req, INT64_FORMAT, payee);
+			else
+				appendStringInfoString(&req, "null");
+			json_text(&req, "order_ref", order_ref);
+			appendStringInfoChar(&req, '}');
+		}
+		prior = find_replay(&w, key, "spend", req.data);
+		if (prior)
+		{
+			out.txn_id = jsonb_int(prior, "txn_id");
+			out.charged = jsonb_int(prior, "charged");
+			out.used[BUCKET_BONUS] = jsonb_int(prior, "bonus_used");
+			out.used[BUCKET_CASH] = jsonb_int(prior, "cash_used");
+			out.used[BUCKET_EARNINGS] = jsonb_int(prior, "earnings_used");
+			out.shortfall = jsonb_int(prior, "shortfall");
+			out.replayed = true;
+			break;
+		}
+		if (w.frozen)
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('2')),
+					 errmsg("wallet %lld is frozen", (long long) w.id),
+					 w.frozen_reason ? errdetail_internal("%s", w.frozen_reason) : 0));
+		if (coupon != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('5')),
+					 errmsg("coupon not valid"),
+					 errdetail_internal("unknown code")));
+		if (has_payee)
+		{
+			Datum		pargs[1] = {Int64GetDatum(payee)};
+			bool		isnull;
+			char	   *pcur;
+
+			if (SPI_execute_plan(plans.payee, pargs, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not read payee");
+			if (SPI_processed == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_WL('6')),
+						 errmsg("payee wallet %lld does not exist", (long long) payee)));
+			pcur = TextDatumGetCString(getcol(1, &isnull));
+			payee_rate = DatumGetNumeric(getcol(2, &isnull));
+			if (strcmp(pcur, w.currency) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("payee must be a wallet of the same currency"),
+						 errdetail("Wallet %lld holds %s, payee %lld holds %s.", (long long) w.id,
+								   w.currency, (long long) payee, pcur)));
+			if (payee == w.id)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("payee must be another wallet")));
+		}
+
+		b = lotset_unpack(w.lots);
+		out.shortfall = engine_spend(b, amt, scene, clk, out.used, &taken);
+		if (out.shortfall > 0)
+		{
+			Datum		hargs[1] = {Int64GetDatum(w.id)};
+
+			if (SPI_execute_plan(plans.has_pending, hargs, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not read payee credits");
+			if (SPI_processed > 0)
+			{
+				bool		isnull;
+				int64		credit;
+				int64		last_txn;
+
+				if (!lock)
+				{
+					/* rolling credits up deletes rows: do it under the row lock only */
+					must_lock = true;
+					continue;
+				}
+				if (SPI_execute_plan(plans.rollup, hargs, NULL, false, 0) != SPI_OK_SELECT)
+					elog(ERROR, "could not roll up payee credits");
+				credit = DatumGetInt64(getcol(1, &isnull));
+				last_txn = DatumGetInt64(getcol(2, &isnull));
+				b = lotset_unpack(w.lots);
+				engine_add(b, BUCKET_EARNINGS, credit, last_txn, clk, WALLET_NO_TIME, NULL);
+				out.shortfall = engine_spend(b, amt, scene, clk, out.used, &taken);
+			}
+		}
+		if (out.shortfall > 0 && !partial)
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('1')),
+					 errmsg("insufficient funds"),
+					 errdetail("Wallet %lld can pay %s of %s%s.", (long long) w.id,
+							   DatumGetCString(DirectFunctionCall1(numeric_out, major(amt - out.shortfall, w.exponent))),
+							   DatumGetCString(DirectFunctionCall1(numeric_out, major(amt, w.exponent))),
+							   scene ? psprintf(" in scene \"%s\"", scene) : ""),
+					 errhint("Pass allow_partial => true to charge what is available and collect the rest elsewhere.")));
+
+		out.charged = amt - out.shortfall;
+		out.txn_id = nextval_internal(plans.txn_seq, false);
+		legs_init(&legs);
+		leg(&legs, "wallet", w.id, "bonus", -out.used[BUCKET_BONUS]);
+		leg(&legs, "wallet", w.id, "cash", -out.used[BUCKET_CASH]);
+		leg(&legs, "wallet", w.id, "earnings", -out.used[BUCKET_EARNINGS]);
+		if (!has_payee)
+			leg(&legs, "revenue", 0, NULL, out.charged);
+		else
+		{
+			comm = rate_of(out.charged, payee_rate);
+			leg(&legs, "wallet", payee, "earnings", out.charged - comm);
+			leg(&legs, "commission", 0, NULL, comm);
+		}
+
+		if (!save_wallet(&w, b))
+			continue;			/* lost a race: read again */
+
+		initStringInfo(&res);
+		appendStringInfoChar(&res, '{');
+		json_int(&res, "txn_id", out.txn_id);
+		json_int(&res, "charged", out.charged);
+		json_int(&res, "discount", 0);
+		json_int(&res, "bonus_used", out.used[BUCKET_BONUS]);
+		json_int(&res, "cash_used", out.used[BUCKET_CASH]);
+		json_int(&res, "earnings_used", out.used[BUCKET_EARNINGS]);
+		json_int(&res, "shortfall", out.shortfall);
+		appendStringInfoString(&res, ", \"payee\": ");
+		if (has_payee)
+			appendStringInfo(&res, INT64_FORMAT, payee);
+		else
+			appendStringInfoString(&res, "null");
+		json_int(&res, "payee_credit", has_payee ? out.charged - comm : 0);
+		json_int(&res, "commission", comm);
+		appendStringInfoChar(&res, '}');
+		insert_txn(out.txn_id, &w, "spend", out.charged, clk, key, req.data, res.data, legs_done(&legs),
+				   lotset_pack(taken));
+		if (has_payee && out.charged - comm > 0)
+		{
+			Datum		cargs[3] = {Int64GetDatum(payee), Int64GetDatum(out.charged - comm),
+			Int64GetDatum(out.txn_id)};
+
+			if (SPI_execute_plan(plans.credit, cargs, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not credit payee");
+		}
+		break;
+	}
+	SPI_finish();
+
+	MemoryContextSwitchTo(caller);
+	values[0] = Int64GetDatum(out.txn_id);
+	values[1] = major(out.charged, exponent);
+	values[2] = major(0, exponent);
+	values[3] = major(out.used[BUCKET_BONUS], exponent);
+	values[4] = major(out.used[BUCKET_CASH], exponent);
+	values[5] = major(out.used[BUCKET_EARNINGS], exponent);
+	values[6] = major(out.shortfall, exponent);
+	values[7] = BoolGetDatum(out.replayed);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
