@@ -1175,6 +1175,15 @@ END $$;
 ------------------------------------------------------------------------------
 -- Administration
 ------------------------------------------------------------------------------
+-- _bad_setting turns a CHECK violation of a policy or bonus rule into a bad-argument error.
+CREATE FUNCTION wallet._bad_setting(err text) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  col text := substring(err FROM 'check constraint "(?:policy|bonus_rule)_(.*)_check"');
+BEGIN
+  PERFORM wallet._fail('22023', format('%s is out of range', coalesce(col, 'a setting')), err);
+END $$;
+
 CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT NULL,
                                   refund_fee_rate numeric DEFAULT NULL,
                                   refund_auto_approve_max numeric DEFAULT NULL,
@@ -1204,6 +1213,9 @@ BEGIN
     max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
     remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate;
   RETURN p;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._bad_setting(SQLERRM);
+  RETURN NULL;
 END $$;
 
 CREATE FUNCTION wallet.add_bonus_rule(currency text, min_amount numeric, bonus_fixed numeric DEFAULT 0,
@@ -1212,17 +1224,30 @@ CREATE FUNCTION wallet.add_bonus_rule(currency text, min_amount numeric, bonus_f
                                       campaign text DEFAULT NULL, starts_at timestamptz DEFAULT NULL,
                                       ends_at timestamptz DEFAULT NULL, refund_fee_rate numeric DEFAULT NULL)
   RETURNS bigint
-  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  id bigint;
+BEGIN
+  PERFORM wallet._text(add_bonus_rule.currency, 'currency', 3, true);
+  IF add_bonus_rule.min_amount IS NULL THEN
+    PERFORM wallet._fail('22023', 'min_amount must not be null');
+  END IF;
   INSERT INTO wallet.bonus_rule (currency, campaign, min_amount, bonus_fixed, bonus_rate, max_bonus,
                                  valid_for, scope, starts_at, ends_at, refund_fee_rate)
-  VALUES (currency, campaign, min_amount, bonus_fixed, bonus_rate, max_bonus, valid_for, scope,
-          starts_at, ends_at, refund_fee_rate)
-  RETURNING rule_id
-$$;
+  VALUES ($1, $8, $2, coalesce($3, 0), coalesce($4, 0), $5, $6, $7, $9, $10, $11)
+  RETURNING rule_id INTO id;
+  RETURN id;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._bad_setting(SQLERRM);
+  RETURN NULL;
+END $$;
 
 CREATE FUNCTION wallet.end_bonus_rule(rule_id bigint, ends_at timestamptz DEFAULT NULL) RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 BEGIN
+  IF end_bonus_rule.rule_id IS NULL THEN
+    PERFORM wallet._fail('22023', 'rule_id must not be null');
+  END IF;
   UPDATE wallet.bonus_rule r SET ends_at = coalesce(end_bonus_rule.ends_at, wallet.clock())
    WHERE r.rule_id = end_bonus_rule.rule_id;
   IF NOT FOUND THEN

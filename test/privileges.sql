@@ -1,0 +1,314 @@
+-- privileges.sql: who may do what (CONTRACT.md section 13), and that the
+-- SECURITY DEFINER operations cannot be steered by the caller's search_path.
+--
+--   wallet_app     executes the operations, nothing else
+--   wallet_admin   rules, policy, reviews, freezes, reconciliation; reads config
+--   wallet_reader  SELECT on wallet.transactions, wallet.postings, wallet_report.*
+--   PUBLIC         nothing; no role but the owner writes a table
+--
+-- The "cannot" tests are generated from the catalogs (every table, view and
+-- sequence of schemas wallet and wallet_report), so a table added later is
+-- covered without touching this file. Run by pg_prove in database wallet_tap.
+BEGIN;
+
+SET wallet.now = '2026-03-01 00:00:00+00';
+
+------------------------------------------------------------------------------
+-- The probes: one statement per (role, relation, operation) that must fail
+-- with 42501 (insufficient_privilege). Built as the owner, read under SET ROLE.
+------------------------------------------------------------------------------
+CREATE TEMP TABLE probe (role name, ord int, sql text, description text);
+GRANT SELECT ON probe TO PUBLIC;
+
+-- relations of the extension's schemas
+CREATE TEMP VIEW rel AS
+  SELECT c.oid::regclass AS r, c.relkind, c.relname,
+         (SELECT quote_ident(a.attname) FROM pg_attribute a
+           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum LIMIT 1) AS col
+    FROM pg_class c
+   WHERE c.relnamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace)
+     AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S');
+
+-- writes on every table: nobody but the owner
+INSERT INTO probe
+SELECT ro.role, 1, w.sql, format('%s cannot %s %s', ro.role, w.op, rel.r)
+  FROM rel
+ CROSS JOIN (VALUES ('wallet_app'::name), ('wallet_admin'), ('wallet_reader')) AS ro(role)
+ CROSS JOIN LATERAL (VALUES
+     ('INSERT into', format('INSERT INTO %s DEFAULT VALUES', rel.r)),
+     ('UPDATE', format('UPDATE %s SET %s = %s WHERE false', rel.r, rel.col, rel.col)),
+     ('DELETE from', format('DELETE FROM %s WHERE false', rel.r)),
+     ('TRUNCATE', format('TRUNCATE %s', rel.r))) AS w(op, sql)
+ WHERE rel.relkind IN ('r', 'p', 'f');
+
+-- reads: wallet_app reads nothing; wallet_reader only the two journal views
+-- and wallet_report (wallet_admin reads its config tables, not tested here)
+INSERT INTO probe
+SELECT ro.role, 2, format('SELECT * FROM %s LIMIT 1', rel.r), format('%s cannot SELECT from %s', ro.role, rel.r)
+  FROM rel
+ CROSS JOIN (VALUES ('wallet_app'::name), ('wallet_reader')) AS ro(role)
+ WHERE rel.relkind IN ('r', 'p', 'v', 'm', 'f')
+   AND NOT (ro.role = 'wallet_reader'
+            AND (rel.r IN ('wallet.transactions'::regclass, 'wallet.postings'::regclass)
+                 OR rel.r::text LIKE 'wallet\_report.%'));
+
+-- sequences: nobody draws ids by hand
+INSERT INTO probe
+SELECT ro.role, 3, format('SELECT nextval(%L)', rel.r), format('%s cannot draw from sequence %s', ro.role, rel.r)
+  FROM rel
+ CROSS JOIN (VALUES ('wallet_app'::name), ('wallet_admin'), ('wallet_reader')) AS ro(role)
+ WHERE rel.relkind = 'S';
+
+-- admin functions: not for wallet_app nor wallet_reader
+INSERT INTO probe
+SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
+  FROM (VALUES ('wallet_app'::name), ('wallet_reader')) AS ro(role)
+ CROSS JOIN (VALUES
+     ('freeze', 'SELECT wallet.freeze(1, ''x'')'),
+     ('unfreeze', 'SELECT wallet.unfreeze(1)'),
+     ('review_refund', 'SELECT wallet.review_refund(1, true, ''x'')'),
+     ('reconcile', 'SELECT * FROM wallet.reconcile()'),
+     ('expire_bonus', 'SELECT * FROM wallet.expire_bonus()'),
+     ('rollup_credits', 'SELECT wallet.rollup_credits()'),
+     ('set_policy', 'SELECT wallet.set_policy(''CNY'', commission_rate => 0.5)'),
+     ('add_bonus_rule', 'SELECT wallet.add_bonus_rule(''CNY'', 1, bonus_fixed => 1000)'),
+     ('end_bonus_rule', 'SELECT wallet.end_bonus_rule(1)'),
+     ('schedule_jobs', 'SELECT * FROM wallet.schedule_jobs()'),
+     ('unschedule_jobs', 'SELECT wallet.unschedule_jobs()')) AS f(name, sql);
+
+-- operations: not for wallet_reader
+INSERT INTO probe
+SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.name)
+  FROM (VALUES
+     ('open', 'SELECT wallet.open(''priv-reader'')'),
+     ('balance', 'SELECT * FROM wallet.balance(1)'),
+     ('lots', 'SELECT * FROM wallet.lots(1)'),
+     ('bonus_preview', 'SELECT * FROM wallet.bonus_preview(''CNY'', 100)'),
+     ('top_up', 'SELECT * FROM wallet.top_up(1, 100, ''priv-reader-1'')'),
+     ('spend', 'SELECT * FROM wallet.spend(1, 1, ''priv-reader-2'')'),
+     ('reverse_spend', 'SELECT * FROM wallet.reverse_spend(1, ''priv-reader-3'')'),
+     ('refund_quote', 'SELECT * FROM wallet.refund_quote(1)'),
+     ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
+     ('settle_refund', 'SELECT wallet.settle_refund(1, true)')) AS f(name, sql);
+
+SELECT plan((SELECT count(*)::int FROM probe) + 49);
+
+------------------------------------------------------------------------------
+-- Roles
+------------------------------------------------------------------------------
+SELECT ok(EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r AND NOT rolcanlogin
+                     AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb AND NOT rolbypassrls),
+          format('role %s exists, NOLOGIN, without superuser, createrole, createdb, bypassrls', r))
+  FROM unnest(ARRAY['wallet_app', 'wallet_admin', 'wallet_reader']) AS r;
+
+------------------------------------------------------------------------------
+-- Catalog checks: PUBLIC, pinned search_path, what each role may execute
+------------------------------------------------------------------------------
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text FROM pg_proc p
+   WHERE p.pronamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace)
+     AND (p.proacl IS NULL   -- NULL means the default: EXECUTE for PUBLIC
+          OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))
+$$, 'no function of wallet or wallet_report is executable by PUBLIC');
+
+SELECT is_empty($$
+  SELECT c.oid::regclass::text FROM pg_class c
+   WHERE c.relnamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace)
+     AND EXISTS (SELECT 1 FROM aclexplode(c.relacl) a WHERE a.grantee = 0)
+$$, 'PUBLIC holds no privilege on any table, view or sequence of wallet or wallet_report');
+
+SELECT ok(NOT has_schema_privilege('public', 'wallet', 'CREATE')
+          AND NOT has_schema_privilege('wallet_app', 'wallet', 'CREATE')
+          AND NOT has_schema_privilege('wallet_admin', 'wallet', 'CREATE')
+          AND NOT has_schema_privilege('wallet_reader', 'wallet', 'CREATE'),
+          'nobody but the owner may create objects in schema wallet');
+
+SELECT cmp_ok((SELECT count(*) FROM pg_proc WHERE pronamespace = 'wallet'::regnamespace AND prosecdef), '>=', 10::bigint,
+              'the operations are SECURITY DEFINER functions');
+
+-- pg_temp must be listed (last): left out, it is searched first for tables
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text || ' ' || coalesce(p.proconfig::text, '(no SET)') FROM pg_proc p
+   WHERE p.pronamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace) AND p.prosecdef
+     AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, wallet, pg_temp'], false)
+$$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp');
+
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text FROM pg_proc p
+   WHERE p.pronamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace)
+     AND has_function_privilege('wallet_app', p.oid, 'EXECUTE')
+     AND p.proname NOT IN (
+       -- the operations
+       'open', 'balance', 'lots', 'bonus_preview', 'top_up', 'spend', 'reverse_spend',
+       'refund_quote', 'request_refund', 'settle_refund', 'issue_coupon', 'coupons', 'validate_coupon',
+       -- pure functions without table access that views and type I/O need
+       'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
+$$, 'wallet_app may execute the operations and nothing else');
+
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text FROM pg_proc p
+   WHERE p.pronamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace)
+     AND has_function_privilege('wallet_reader', p.oid, 'EXECUTE')
+     AND p.proname NOT IN ('lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
+$$, 'wallet_reader may execute no operation (only the pure helpers the journal views call)');
+
+SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app may execute %s', f))
+  FROM unnest(ARRAY['wallet.open(text,text)', 'wallet.top_up(bigint,numeric,text,text,text)',
+                    'wallet.spend(bigint,numeric,text,text,text,boolean,bigint,text)',
+                    'wallet.balance(bigint,text)']) AS f;
+
+SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
+  FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
+                    'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
+                    'wallet.expire_bonus(integer)']) AS f;
+
+------------------------------------------------------------------------------
+-- A hostile search_path: an `evil` schema shadowing the extension's names (a
+-- clock stuck in 1999, a wallet table, a currency table with exponent 0, a
+-- nextval(text) that would beat pg_catalog's nextval(regclass)), and temp
+-- tables named like the extension's tables. The operations ignore all of it.
+-- Done first, before anything else in this session calls top_up or spend.
+------------------------------------------------------------------------------
+SELECT wallet.add_bonus_rule('CNY', 100, bonus_fixed => 10) AS base_rule \gset
+
+CREATE SCHEMA evil;
+GRANT USAGE ON SCHEMA evil TO wallet_app;
+CREATE FUNCTION evil.clock() RETURNS timestamptz LANGUAGE sql AS $$ SELECT '1999-12-31 00:00:00+00'::timestamptz $$;
+CREATE FUNCTION evil.nextval(text) RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint $$;
+CREATE FUNCTION evil.to_minor(numeric, int, text) RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint $$;
+CREATE TABLE evil.wallet (wallet_id bigint, owner text, currency text, exponent smallint, frozen boolean);
+CREATE TABLE evil.currency (code text, exponent int);
+INSERT INTO evil.currency VALUES ('CNY', 0);
+GRANT ALL ON ALL TABLES IN SCHEMA evil TO wallet_app;
+
+SET ROLE wallet_app;
+CREATE TEMP TABLE wallet (wallet_id bigint, owner text, currency text, exponent smallint, frozen boolean);
+CREATE TEMP TABLE currency (code text, exponent int);
+INSERT INTO currency VALUES ('CNY', 0);
+CREATE TEMP TABLE txn (txn_id bigint, wallet_id bigint, kind text);
+CREATE TEMP TABLE bonus_rule (currency text, min_amount numeric, bonus_fixed numeric);
+INSERT INTO bonus_rule VALUES ('CNY', 1, 999);
+SET search_path = evil, public, wallet;
+-- (pgTAP itself is not safe here: its nextval() call would pick evil.nextval)
+CREATE TEMP TABLE hostile_topup AS SELECT bonus, replayed FROM top_up(open('priv-hostile'), 150, 'priv-hostile-1');
+CREATE TEMP TABLE hostile_spend AS
+  SELECT charged, bonus_used, cash_used, replayed FROM spend(open('priv-hostile'), 40.25, 'priv-hostile-2');
+CREATE TEMP TABLE hostile_balance AS SELECT cash, bonus, available FROM balance(open('priv-hostile'));
+RESET search_path;
+SELECT results_eq($$ SELECT * FROM hostile_topup $$, $$ VALUES (10.00::numeric, false) $$,
+  'under a hostile search_path, top_up gets the real bonus rule (150 -> 10)');
+SELECT results_eq($$ SELECT * FROM hostile_spend $$,
+  $$ VALUES (40.25::numeric, 10.00::numeric, 30.25::numeric, false) $$,
+  'under a hostile search_path, spend charges bonus first, then cash, in minor units of CNY');
+SELECT results_eq($$ SELECT * FROM hostile_balance $$,
+  $$ VALUES (119.75::numeric, 0.00::numeric, 119.75::numeric) $$,
+  'under a hostile search_path, balance is right');
+RESET ROLE;
+SELECT results_eq(
+  $$ SELECT kind, amount, created_at FROM wallet.transactions
+      WHERE wallet_id = wallet.open('priv-hostile') ORDER BY txn_id $$,
+  $$ VALUES ('top_up'::text, 150.00::numeric, '2026-03-01 00:00:00+00'::timestamptz),
+            ('spend', 40.25, '2026-03-01 00:00:00+00') $$,
+  'the journal holds both operations, at the wallet clock (not evil.clock)');
+SELECT is((SELECT count(*) FROM wallet.reconcile()), 0::bigint, 'the books balance after the hostile calls');
+SELECT is((SELECT (SELECT count(*) FROM evil.wallet) + (SELECT count(*) FROM pg_temp.wallet)
+                  + (SELECT count(*) FROM pg_temp.txn)), 0::bigint,
+          'nothing was written to the look-alike tables');
+DROP TABLE pg_temp.wallet, pg_temp.currency, pg_temp.txn, pg_temp.bonus_rule;
+
+------------------------------------------------------------------------------
+-- wallet.now is superuser-only
+------------------------------------------------------------------------------
+SET ROLE wallet_app;
+SELECT throws_ok($$ SET wallet.now = '2020-01-01 00:00:00+00' $$, '42501', NULL,
+                 'wallet_app cannot set wallet.now');
+SELECT throws_ok($$ SELECT set_config('wallet.now', '2020-01-01 00:00:00+00', false) $$, '42501', NULL,
+                 'wallet_app cannot set wallet.now with set_config');
+RESET ROLE;
+
+------------------------------------------------------------------------------
+-- wallet_app: the operations work
+------------------------------------------------------------------------------
+SET ROLE wallet_app;
+SELECT lives_ok($$ SELECT wallet.open('priv-app') $$, 'wallet_app can open a wallet');
+SELECT lives_ok($$ SELECT wallet.open('priv-shop') $$, 'wallet_app can open a payee wallet');
+SELECT results_eq(
+  $$ SELECT bonus, replayed FROM wallet.top_up(wallet.open('priv-app'), 100, 'priv-app-1', 'card', 'gw-1') $$,
+  $$ VALUES (10.00::numeric, false) $$, 'wallet_app can top up');
+SELECT results_eq(
+  $$ SELECT charged, bonus_used, cash_used, replayed
+       FROM wallet.spend(wallet.open('priv-app'), 30, 'priv-app-2', payee => wallet.open('priv-shop')) $$,
+  $$ VALUES (30.00::numeric, 10.00::numeric, 20.00::numeric, false) $$, 'wallet_app can spend, paying a payee');
+SELECT results_eq(
+  $$ SELECT cash, bonus, available FROM wallet.balance(wallet.open('priv-app')) $$,
+  $$ VALUES (80.00::numeric, 0.00::numeric, 80.00::numeric) $$, 'wallet_app can read a balance');
+SELECT results_eq(
+  $$ SELECT earnings FROM wallet.balance(wallet.open('priv-shop')) $$,
+  $$ VALUES (30.00::numeric) $$, 'the payee''s balance shows the credit');
+SELECT lives_ok($$ SELECT * FROM wallet.lots(wallet.open('priv-app')) $$, 'wallet_app can list lots');
+SELECT lives_ok($$ SELECT * FROM wallet.bonus_preview('CNY', 100) $$, 'wallet_app can preview a bonus');
+RESET ROLE;
+
+SELECT wallet.open('priv-app') AS app_id, wallet.open('priv-shop') AS shop_id \gset
+SELECT txn_id AS app_topup FROM wallet.txn WHERE wallet_id = :app_id AND kind = 'top_up' \gset
+SELECT txn_id AS app_spend FROM wallet.txn WHERE wallet_id = :app_id AND kind = 'spend' \gset
+
+SET ROLE wallet_app;
+SELECT lives_ok(format('SELECT * FROM wallet.reverse_spend(%s, %L, 3)', :app_spend, 'priv-app-3'),
+                'wallet_app can reverse (part of) a spend');
+SELECT results_eq(format('SELECT max_amount FROM wallet.refund_quote(%s)', :app_topup),
+                  $$ VALUES (73.00::numeric) $$, 'wallet_app can ask for a refund quote: cash 82 less the 9 of bonus still owed');
+SELECT results_eq(format('SELECT amount, bonus_clawback, status FROM wallet.request_refund(%s, %L, 20)',
+                         :app_topup, 'priv-app-4'),
+                  $$ VALUES (20.00::numeric, 9.00::numeric, 'pending'::text) $$,
+                  'wallet_app can request a refund (the 9 of bonus spent is clawed back)');
+RESET ROLE;
+
+------------------------------------------------------------------------------
+-- wallet_reader: the journal views, nothing else
+------------------------------------------------------------------------------
+SET ROLE wallet_reader;
+SELECT is((SELECT count(*) FROM wallet.transactions WHERE wallet_id = :app_id), 4::bigint,
+          'wallet_reader can read wallet.transactions');
+SELECT is((SELECT sum(amount) FROM wallet.postings), 0.00::numeric,
+          'wallet_reader can read wallet.postings (and they sum to zero)');
+RESET ROLE;
+
+------------------------------------------------------------------------------
+-- wallet_admin: its functions work; it reads config, writes no table
+------------------------------------------------------------------------------
+SET ROLE wallet_admin;
+SELECT lives_ok(format('SELECT wallet.freeze(%s, %L)', :app_id, 'chargeback'), 'wallet_admin can freeze a wallet');
+SELECT lives_ok(format('SELECT wallet.unfreeze(%s)', :app_id), 'wallet_admin can unfreeze it');
+SELECT lives_ok($$ SELECT wallet.set_policy('CNY', remind_before => '2 days') $$, 'wallet_admin can set policy');
+SELECT lives_ok($$ SELECT wallet.add_bonus_rule('CNY', 500, bonus_fixed => 60) $$, 'wallet_admin can add a bonus rule');
+SELECT lives_ok($$ SELECT * FROM wallet.expire_bonus() $$, 'wallet_admin can run the expiry sweep');
+SELECT is((SELECT count(*) FROM wallet.reconcile()), 0::bigint, 'wallet_admin can reconcile: no discrepancy');
+SELECT lives_ok($$ SELECT * FROM wallet.policy, wallet.bonus_rule, wallet.currency LIMIT 1 $$,
+                'wallet_admin can read the config tables');
+RESET ROLE;
+
+------------------------------------------------------------------------------
+-- A role with no grant at all gets nothing (PUBLIC has nothing)
+------------------------------------------------------------------------------
+CREATE ROLE wallet_tap_nobody NOLOGIN;
+SET ROLE wallet_tap_nobody;
+SELECT throws_ok($$ SELECT * FROM wallet.balance(1) $$, '42501', NULL, 'a role without grants cannot read a balance');
+SELECT throws_ok($$ SELECT wallet.open('priv-nobody') $$, '42501', NULL, 'a role without grants cannot open a wallet');
+RESET ROLE;
+
+------------------------------------------------------------------------------
+-- The probes: every forbidden statement fails with 42501
+------------------------------------------------------------------------------
+SET ROLE wallet_app;
+SELECT throws_ok(p.sql, '42501', NULL, p.description) FROM probe p WHERE p.role = 'wallet_app' ORDER BY p.ord, p.sql;
+RESET ROLE;
+SET ROLE wallet_reader;
+SELECT throws_ok(p.sql, '42501', NULL, p.description) FROM probe p WHERE p.role = 'wallet_reader' ORDER BY p.ord, p.sql;
+RESET ROLE;
+SET ROLE wallet_admin;
+SELECT throws_ok(p.sql, '42501', NULL, p.description) FROM probe p WHERE p.role = 'wallet_admin' ORDER BY p.ord, p.sql;
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
