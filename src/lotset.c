@@ -495,9 +495,14 @@ lotset_in(PG_FUNCTION_ARGS)
 	if (strcmp(word, "next") != 0)
 		parse_fail(&ps, "expected \"next=\"");
 	expect_char(&ps, '=', "expected \"=\"");
-	next_id = (int32) Min(Max(parse_int64(&ps, "expected the next lot id"), 0), PG_INT32_MAX);
-	if (next_id < 1)
-		parse_fail(&ps, "next lot id must be positive");
+	{
+		/* parse once: Min/Max are macros that evaluate their arguments twice */
+		int64		n = parse_int64(&ps, "expected the next lot id");
+
+		if (n < 1 || n > PG_INT32_MAX)
+			parse_fail(&ps, "next lot id must be between 1 and 2147483647");
+		next_id = (int32) n;
+	}
 	b.next_id = next_id;
 
 	for (;;)

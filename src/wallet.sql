@@ -688,12 +688,13 @@ BEGIN
   IF payee_id IS NULL THEN
     legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -x)::wallet.posting);
   ELSE
-    -- the payee gives back its credit in the same proportion (exactly all of it at the end)
+    -- the payee gives back its credit in the same proportion, rounded half away
+    -- from zero on the running total (so all of it at the end)
     payee_total := (sp.result->>'payee_credit')::bigint;
     IF done + x = charged THEN
       payee_back := payee_total - payee_done;
     ELSE
-      payee_back := floor(payee_total::numeric * (done + x) / charged)::bigint - payee_done;
+      payee_back := round(payee_total::numeric * (done + x) / charged)::bigint - payee_done;
     END IF;
     IF payee_back > 0 THEN
       IF pw.frozen THEN
