@@ -1,0 +1,122 @@
+-- expiry: bonus past its expiry is written off as breakage by wallet.expire_bonus
+-- (CONTRACT.md section 7): one journal transaction per wallet, returning (wallets, lots);
+-- wallet.expiring_bonus lists live bonus expiring within the currency's remind_before.
+\set SHOW_CONTEXT never
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+SET IntervalStyle = 'postgres';
+-- This story runs in March 2025, before any other file's lots expire.
+SET wallet.now = '2025-03-01 00:00:00+00';
+
+-- Fixed id ranges, so that the ids quoted in messages read the same whatever ran before.
+SELECT setval(pg_get_serial_sequence('wallet.wallet', 'wallet_id'), 1000000) AS w0,
+       setval(pg_get_serial_sequence('wallet.txn', 'txn_id'), 1000000) AS t0 \gset
+
+-- A currency of this file's own (user-assigned ISO 4217 code). A top-up of 100 gets four
+-- bonus lots: base 10 (7 days), 'flash' 5 (2 days, scene 'game' only), 'tri' 2 (2 days
+-- 12 hours) and 'forever' 1 (no expiry).
+INSERT INTO wallet.currency (code, exponent) VALUES ('QEX', 2);
+SELECT wallet.add_bonus_rule('QEX', 100, 10, valid_for => '7 days') AS r_base,
+       wallet.add_bonus_rule('QEX', 100, 5, valid_for => '2 days', scope => ARRAY['game'], campaign => 'flash') AS r_flash,
+       wallet.add_bonus_rule('QEX', 100, 2, valid_for => '2 days 12 hours', campaign => 'tri') AS r_tri,
+       wallet.add_bonus_rule('QEX', 100, 1, campaign => 'forever') AS r_forever \gset
+
+-- pg_temp.lots shows a wallet's live lots.
+CREATE FUNCTION pg_temp.lots(wid bigint)
+  RETURNS TABLE (lot_id int, bucket text, amount numeric, expires_at timestamptz, scope text[])
+  LANGUAGE sql AS $$
+  SELECT l.lot_id, l.bucket, l.amount, l.expires_at, l.scope FROM wallet.lots(wid) l ORDER BY l.lot_id $$;
+-- pg_temp.expiring shows this file's rows of the wallet.expiring_bonus view.
+CREATE FUNCTION pg_temp.expiring()
+  RETURNS TABLE (owner text, lot_id int, amount numeric, expires_at timestamptz, scope text[])
+  LANGUAGE sql AS $$
+  SELECT e.owner, e.lot_id, e.amount, e.expires_at, e.scope FROM wallet.expiring_bonus e
+   WHERE e.currency = 'QEX' ORDER BY e.expires_at, e.owner, e.lot_id $$;
+
+SELECT wallet.open('expiry-alice', 'QEX') AS alice, wallet.open('expiry-bob', 'QEX') AS bob,
+       wallet.open('expiry-carol', 'QEX') AS carol \gset
+
+-- alice tops up at midnight and spends 3 in 'game' (from 'flash', which expires first);
+-- bob tops up at noon; carol's 50 gets no bonus.
+SELECT bonus FROM wallet.top_up(:alice, 100, 'alice-topup');
+SELECT charged, bonus_used FROM wallet.spend(:alice, 3, 'alice-s1', 'game');
+SET wallet.now = '2025-03-01 12:00:00+00';
+SELECT bonus FROM wallet.top_up(:bob, 100, 'bob-topup');
+SELECT bonus FROM wallet.top_up(:carol, 50, 'carol-topup');
+SELECT * FROM pg_temp.lots(:alice);
+SELECT * FROM pg_temp.lots(:bob);
+
+------------------------------------------------------------------------------
+-- Reminders
+------------------------------------------------------------------------------
+-- With the default remind_before (3 days), the view lists the live bonus expiring by
+-- March 4th noon: flash and tri of both wallets, not the base lots (8th) nor 'forever'.
+SELECT * FROM pg_temp.expiring();
+-- With remind_before 1 day, on the 2nd at midnight only alice's flash lot (3rd, midnight) is listed.
+SELECT currency, remind_before FROM wallet.set_policy('QEX', remind_before => '1 day');
+SET wallet.now = '2025-03-02 00:00:00+00';
+SELECT * FROM pg_temp.expiring();
+
+------------------------------------------------------------------------------
+-- The sweep
+------------------------------------------------------------------------------
+-- Nothing has expired yet.
+SELECT * FROM wallet.expire_bonus();
+
+-- On the 4th at 06:00 flash and tri have expired in both wallets. Before the sweep,
+-- expired bonus is no longer counted (alice: base 10 + forever 1), though still stored.
+SET wallet.now = '2025-03-04 06:00:00+00';
+SELECT cash, bonus, available FROM wallet.balance(:alice, 'game');
+SELECT count(*) AS expired_lots_stored
+  FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
+ WHERE w.wallet_id IN (:alice, :bob) AND l.bucket = 'bonus' AND l.amount > 0 AND l.until <= wallet.clock();
+SELECT * FROM pg_temp.expiring();
+
+-- The sweep writes them off: 2 wallets, 4 lots; alice's breakage is what was left of
+-- flash (2) plus tri (2) = 4, bob's 5 + 2 = 7.
+SELECT * FROM wallet.expire_bonus();
+-- One journal transaction per wallet, posting wallet bonus -x / breakage +x.
+SELECT t.wallet_id = :alice AS alice, t.kind, t.amount, t.created_at, t.result->'lots' AS lots
+  FROM wallet.transactions t
+ WHERE t.wallet_id IN (:alice, :bob, :carol) AND t.kind = 'expire_bonus' ORDER BY t.wallet_id;
+SELECT t.wallet_id = :alice AS alice, p.account, p.bucket, p.amount
+  FROM wallet.transactions t JOIN wallet.postings p USING (txn_id)
+ WHERE t.wallet_id IN (:alice, :bob) AND t.kind = 'expire_bonus'
+ ORDER BY t.wallet_id, p.account DESC;
+SELECT * FROM pg_temp.lots(:alice);
+SELECT cash, bonus, available FROM wallet.balance(:alice, 'game');
+-- A second run finds nothing.
+SELECT * FROM wallet.expire_bonus();
+
+------------------------------------------------------------------------------
+-- Batches
+------------------------------------------------------------------------------
+-- On the 7th at noon the base lots (alice: 8th midnight, bob: 8th noon) are due within a day.
+SET wallet.now = '2025-03-07 12:00:00+00';
+SELECT * FROM pg_temp.expiring();
+-- On the 9th both have expired. batch_size 1 takes one wallet per run, soonest expiry
+-- first; the next run takes the next one.
+SET wallet.now = '2025-03-09 00:00:00+00';
+SELECT * FROM wallet.expire_bonus(1);
+SELECT count(*) AS alice_sweeps FROM wallet.txn WHERE wallet_id = :alice AND kind = 'expire_bonus';
+SELECT * FROM wallet.expire_bonus(1);
+SELECT count(*) AS bob_sweeps FROM wallet.txn WHERE wallet_id = :bob AND kind = 'expire_bonus';
+SELECT * FROM wallet.expire_bonus(1);
+-- Only the bonus without expiry is left.
+SELECT * FROM pg_temp.lots(:alice);
+SELECT * FROM pg_temp.lots(:bob);
+SELECT cash, bonus, available FROM wallet.balance(:bob);
+
+-- batch_size must be between 1 and 1000000: 22023.
+SELECT * FROM wallet.expire_bonus(0);
+\echo :SQLSTATE
+SELECT * FROM wallet.expire_bonus(-1);
+\echo :SQLSTATE
+SELECT * FROM wallet.expire_bonus(NULL);
+\echo :SQLSTATE
+SELECT * FROM wallet.expire_bonus(1000001);
+\echo :SQLSTATE
+
+-- The books hold for this file's wallets and currency.
+SELECT * FROM wallet.reconcile()
+ WHERE wallet_id IN (:alice, :bob, :carol) OR (wallet_id IS NULL AND currency = 'QEX');

@@ -1,0 +1,104 @@
+-- lotset: the C type wallet.lotset holds a wallet's live lots in one value
+-- (DESIGN.md decision 1). It has a text form (for pg_dump, COPY and psql) and a
+-- binary form; both read back exactly what was written, and malformed text is
+-- refused with 22P02 and a detail saying what is wrong.
+\set SHOW_CONTEXT never
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+SET wallet.now = '2026-01-01 00:00:00+00';
+
+-- Three values built by the engine itself (no text input involved):
+--  1: a cash lot of top-up 7 with its refund window, a scoped bonus lot of the
+--     same top-up expiring at a fractional second, and an earnings lot;
+--  2: the same after 5.00 of the bonus was spent in scene 'game' (the top-up now owes 500);
+--  3: the same after a refund of top-up 7 held 25.00 + 5.00 clawback and the live bonus;
+--  4: the empty set.
+CREATE TEMP TABLE ls (id int PRIMARY KEY, v wallet.lotset NOT NULL);
+INSERT INTO ls
+SELECT 1, wallet.lots_add(wallet.lots_add(wallet.lots_add(wallet.lots_empty(),
+          'cash', 10000, 7, '2026-01-01 00:00:00+00', '2026-01-31 00:00:00+00', NULL),
+          'bonus', 1000, 7, '2026-01-01 00:00:00+00', '2026-01-08 12:30:00.5+00', ARRAY['game', 'mall']),
+          'earnings', 2500, 9, '2026-01-02 08:00:00+00', NULL, NULL);
+INSERT INTO ls SELECT 2, (wallet.lots_spend(v, 500, 'game', '2026-01-03 00:00:00+00')).lots FROM ls WHERE id = 1;
+INSERT INTO ls SELECT 3, (wallet.lots_refund_hold(v, 7, 3000, 500, '2026-01-03 00:00:00+00')).lots FROM ls WHERE id = 2;
+INSERT INTO ls SELECT 4, wallet.lots_empty();
+
+-- The text form: next lot id, then each lot as (id bucket amount [held=] txn= at= [until=]
+-- [owed=] [clawed=] [scope=]), times in UTC with a Z.
+SELECT id, v::text FROM ls ORDER BY id;
+
+-- Text round trip: text -> wallet.lotset -> text gives the same text back.
+SELECT id, v::text::wallet.lotset::text = v::text AS text_round_trip FROM ls ORDER BY id;
+
+-- A literal reads back in canonical form: lots ordered by id, spaces normalised,
+-- fractional seconds written with six digits.
+SELECT 'next=9;(5 earnings 300 txn=4 at=2026-01-02T00:00:00Z) ;  (2 bonus 150 txn=3 at=2026-01-01T00:00:00Z until=2026-01-08T00:00:00.25Z scope=game)'::wallet.lotset;
+SELECT 'next=1'::wallet.lotset;
+
+-- Binary round trip: wallet.lotset_send writes the binary form, and COPY ... (FORMAT binary)
+-- reads it back through wallet.lotset_recv (the only way SQL can call a receive function).
+SELECT id, octet_length(wallet.lotset_send(v)) AS binary_bytes FROM ls ORDER BY id;
+SELECT pg_backend_pid() AS pid \gset
+\set tofile 'cat > /tmp/wallet_lotset_regress_' :pid '.bin'
+\set fromfile 'cat /tmp/wallet_lotset_regress_' :pid '.bin && rm -f /tmp/wallet_lotset_regress_' :pid '.bin'
+COPY ls TO PROGRAM :'tofile' (FORMAT binary);
+CREATE TEMP TABLE ls_back (id int PRIMARY KEY, v wallet.lotset NOT NULL);
+COPY ls_back FROM PROGRAM :'fromfile' (FORMAT binary);
+SELECT a.id, b.v::text = a.v::text AS binary_round_trip,
+       wallet.lotset_send(b.v) = wallet.lotset_send(a.v) AS same_bytes
+  FROM ls a LEFT JOIN ls_back b USING (id) ORDER BY a.id;
+
+-- wallet.lots_list shows a value as rows, with every counter.
+SELECT * FROM wallet.lots_list((SELECT v FROM ls WHERE id = 3)) ORDER BY lot_id;
+SELECT count(*) AS lots FROM wallet.lots_list((SELECT v FROM ls WHERE id = 4));
+
+-- Malformed text is refused. An unknown bucket:
+SELECT 'next=2; (1 gold 100 txn=1 at=2026-01-01T00:00:00Z)'::wallet.lotset;
+\echo :SQLSTATE
+-- A lot without txn= or without at=:
+SELECT 'next=2; (1 cash 100 at=2026-01-01T00:00:00Z)'::wallet.lotset;
+\echo :SQLSTATE
+SELECT 'next=2; (1 cash 100 txn=1)'::wallet.lotset;
+\echo :SQLSTATE
+-- A negative amount (and a negative held amount):
+SELECT 'next=2; (1 cash -100 txn=1 at=2026-01-01T00:00:00Z)'::wallet.lotset;
+\echo :SQLSTATE
+SELECT 'next=2; (1 cash 100 held=-1 txn=1 at=2026-01-01T00:00:00Z)'::wallet.lotset;
+\echo :SQLSTATE
+-- A lot id not below next, and a lot id of zero:
+SELECT 'next=2; (2 cash 100 txn=1 at=2026-01-01T00:00:00Z)'::wallet.lotset;
+\echo :SQLSTATE
+SELECT 'next=2; (0 cash 100 txn=1 at=2026-01-01T00:00:00Z)'::wallet.lotset;
+\echo :SQLSTATE
+-- The same lot id twice:
+SELECT 'next=3; (1 cash 100 txn=1 at=2026-01-01T00:00:00Z); (1 bonus 5 txn=1 at=2026-01-01T00:00:00Z)'::wallet.lotset;
+\echo :SQLSTATE
+-- Bad timestamps: a day that does not exist, a space instead of T, no Z:
+SELECT 'next=2; (1 cash 100 txn=1 at=2026-02-30T00:00:00Z)'::wallet.lotset;
+\echo :SQLSTATE
+SELECT 'next=2; (1 cash 100 txn=1 at=2026-01-01 00:00:00)'::wallet.lotset;
+\echo :SQLSTATE
+SELECT 'next=2; (1 cash 100 txn=1 at=2026-01-01T00:00:00)'::wallet.lotset;
+\echo :SQLSTATE
+-- An unknown field:
+SELECT 'next=2; (1 cash 100 txn=1 at=2026-01-01T00:00:00Z color=red)'::wallet.lotset;
+\echo :SQLSTATE
+-- A scope on a cash lot (only bonus has a scope), netting counters on a bonus lot,
+-- and a malformed scope:
+SELECT 'next=2; (1 cash 100 txn=1 at=2026-01-01T00:00:00Z scope=game)'::wallet.lotset;
+\echo :SQLSTATE
+SELECT 'next=2; (1 bonus 100 txn=1 at=2026-01-01T00:00:00Z owed=5)'::wallet.lotset;
+\echo :SQLSTATE
+SELECT 'next=2; (1 bonus 100 txn=1 at=2026-01-01T00:00:00Z scope=game,,mall)'::wallet.lotset;
+\echo :SQLSTATE
+-- Garbage, an empty string, a bad next and a missing parenthesis:
+SELECT 'hello'::wallet.lotset;
+\echo :SQLSTATE
+SELECT ''::wallet.lotset;
+\echo :SQLSTATE
+SELECT 'next=0'::wallet.lotset;
+\echo :SQLSTATE
+SELECT 'next=2; 1 cash 100 txn=1 at=2026-01-01T00:00:00Z'::wallet.lotset;
+\echo :SQLSTATE
+SELECT 'next=2; (1 cash 100 txn=1 at=2026-01-01T00:00:00Z'::wallet.lotset;
+\echo :SQLSTATE
