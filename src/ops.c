@@ -358,6 +358,53 @@ major(int64 minor, int exponent)
 	return NumericGetDatum(minor_to_numeric(minor, exponent));
 }
 
+/*
+ * op_begin starts an operation: it refuses a NULL wallet_id (argument 0),
+ * returns it and the result row type, and connects to SPI with the plans ready.
+ */
+static int64
+op_begin(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wallet_id must not be null")));
+	if (get_call_result_type(fcinfo, NULL, tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	SPI_connect();
+	ensure_plans();
+	return PG_GETARG_INT64(0);
+}
+
+/* op_amount returns argument argno as minor units of the wallet's currency. */
+static int64
+op_amount(FunctionCallInfo fcinfo, int argno, const WalletRow *w)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("amount must not be null")));
+	return numeric_to_minor(PG_GETARG_NUMERIC(argno), w->exponent, "amount");
+}
+
+/*
+ * op_leave leaves SPI, whose memory goes with it: the result must be built
+ * after it, in the caller's memory.
+ */
+static void
+op_leave(MemoryContext caller)
+{
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+}
+
+/* op_row forms the result row. */
+static Datum
+op_row(TupleDesc tupdesc, Datum *values, bool *nulls)
+{
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+}
+
 /* ---- top_up ---- */
 
 /*
@@ -386,16 +433,8 @@ wallet_top_up(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wallet_id must not be null")));
-	wallet_id = PG_GETARG_INT64(0);
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
 
-	SPI_connect();
-	ensure_plans();
+	wallet_id = op_begin(fcinfo, &tupdesc);
 	for (int attempt = 0;; attempt++)
 	{
 		bool		lock = attempt >= OPTIMISTIC_TRIES;
@@ -414,11 +453,7 @@ wallet_top_up(PG_FUNCTION_ARGS)
 		exponent = w.exponent;
 		if (attempt == 0)
 		{
-			if (PG_ARGISNULL(1))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("amount must not be null")));
-			amt = numeric_to_minor(PG_GETARG_NUMERIC(1), w.exponent, "amount");
+			amt = op_amount(fcinfo, 1, &w);
 			method = check_text(fcinfo, 3, "method", 64, false);
 			ext = check_text(fcinfo, 4, "external_ref", 200, false);
 			initStringInfo(&req);
@@ -508,13 +543,11 @@ wallet_top_up(PG_FUNCTION_ARGS)
 		insert_txn(txn_id, &w, "top_up", amt, clk, key, req.data, res.data, legs_done(&legs), NULL);
 		break;
 	}
-	SPI_finish();
-
-	MemoryContextSwitchTo(caller);
+	op_leave(caller);
 	values[0] = Int64GetDatum(txn_id);
 	values[1] = major(total, exponent);
 	values[2] = BoolGetDatum(replayed);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(op_row(tupdesc, values, nulls));
 }
 
 /* ---- spend ---- */
@@ -560,17 +593,8 @@ wallet_spend(PG_FUNCTION_ARGS)
 	Datum		values[8];
 	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wallet_id must not be null")));
-	wallet_id = PG_GETARG_INT64(0);
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
 	memset(&out, 0, sizeof(out));
-
-	SPI_connect();
-	ensure_plans();
+	wallet_id = op_begin(fcinfo, &tupdesc);
 	for (int attempt = 0;; attempt++)
 	{
 		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
@@ -586,11 +610,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 		exponent = w.exponent;
 		if (attempt == 0)
 		{
-			if (PG_ARGISNULL(1))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("amount must not be null")));
-			amt = numeric_to_minor(PG_GETARG_NUMERIC(1), w.exponent, "amount");
+			amt = op_amount(fcinfo, 1, &w);
 			if (!PG_ARGISNULL(3))
 			{
 				scene = text_to_cstring(PG_GETARG_TEXT_PP(3));
@@ -750,9 +770,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 		}
 		break;
 	}
-	SPI_finish();
-
-	MemoryContextSwitchTo(caller);
+	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);
 	values[1] = major(out.charged, exponent);
 	values[2] = major(0, exponent);
@@ -761,5 +779,5 @@ wallet_spend(PG_FUNCTION_ARGS)
 	values[5] = major(out.used[BUCKET_EARNINGS], exponent);
 	values[6] = major(out.shortfall, exponent);
 	values[7] = BoolGetDatum(out.replayed);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(op_row(tupdesc, values, nulls));
 }
