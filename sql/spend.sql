@@ -194,7 +194,7 @@ SELECT * FROM wallet.spend(:bob, 1, 'bob-bad-3', repeat('x', 65));
 \echo :SQLSTATE
 SELECT * FROM wallet.balance(:bob, 'game!');
 \echo :SQLSTATE
--- Coupons are not valid yet: WL005 with the reason in the detail, and nothing changes.
+-- A coupon code that is not one (no check symbol fits): WL005 with the reason in the detail, and nothing changes.
 SELECT * FROM wallet.spend(:bob, 1, 'bob-bad-4', coupon => 'WELCOME10');
 \echo :SQLSTATE
 -- Bad amounts are 22023.

@@ -43,6 +43,10 @@ static struct
 	SPIPlanPtr	credit;
 	SPIPlanPtr	has_pending;
 	SPIPlanPtr	rollup;
+	SPIPlanPtr	coupon_check;
+	SPIPlanPtr	redeem;
+	SPIPlanPtr	auto_issue;
+	SPIPlanPtr	replay_coupons;
 } plans;
 
 /* A wallet row as the operations read it. */
@@ -78,9 +82,10 @@ ensure_plans(void)
 	Oid			nsp = get_namespace_oid("wallet", false);
 	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock, &plans.replay, &plans.rules,
 		&plans.update_wallet, &plans.insert_txn, &plans.payee, &plans.credit,
-	&plans.has_pending, &plans.rollup};
+	&plans.has_pending, &plans.rollup, &plans.coupon_check, &plans.redeem, &plans.auto_issue,
+	&plans.replay_coupons};
 
-	if (plans.nsp == nsp && plans.rollup != NULL)
+	if (plans.nsp == nsp && plans.replay_coupons != NULL)
 		return;
 	for (int i = 0; i < (int) lengthof(all); i++)
 	{
@@ -130,6 +135,20 @@ ensure_plans(void)
 		plans.rollup = prepare("WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 "
 							   "RETURNING amount, txn_id) SELECT sum(amount)::bigint, max(txn_id) FROM d",
 							   1, t1);
+		{
+			Oid			tc[] = {TEXTOID, INT8OID, TEXTOID, INT4OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
+			Oid			tr[] = {TEXTOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+			Oid			ta[] = {INT8OID, INT8OID, INT8OID, TEXTOID};
+
+			plans.coupon_check = prepare("SELECT valid, discount, reason, canonical "
+										 "FROM wallet._coupon_check($1, $2, $3, $4, $5, $6, $7)", 7, tc);
+			plans.redeem = prepare("SELECT wallet._redeem($1, $2, $3, $4, $5)", 5, tr);
+			plans.auto_issue = prepare("SELECT wallet._auto_issue($1, 'top_up', $2, $3) "
+									   "WHERE EXISTS (SELECT 1 FROM wallet.coupon_template "
+									   "WHERE issue_on = 'top_up' AND currency = $4)", 4, ta);
+			plans.replay_coupons = prepare("SELECT array(SELECT jsonb_array_elements_text(result->'coupons') "
+										   "FROM wallet.txn WHERE txn_id = $1)", 1, t1);
+		}
 	}
 }
 
@@ -207,6 +226,22 @@ read_wallet(int64 wallet_id, bool lock, WalletRow *w)
 	w->version = DatumGetInt64(getcol(6, &isnull));
 	w->refund_window = getcol(7, &isnull);
 	w->commission_rate = DatumGetNumeric(getcol(8, &isnull));
+}
+
+/* select_datum runs a one-column plan and returns its first value, 0 if none or NULL. */
+static Datum
+select_datum(SPIPlanPtr plan, int nargs, Datum *args)
+{
+	bool		isnull;
+	Datum		d;
+
+	(void) nargs;
+	if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not run a wallet query");
+	if (SPI_processed == 0)
+		return (Datum) 0;
+	d = getcol(1, &isnull);
+	return isnull ? (Datum) 0 : d;
 }
 
 /* jsonb_int returns the integer member key of a journal result. */
@@ -429,9 +464,10 @@ wallet_top_up(PG_FUNCTION_ARGS)
 	int64		total = 0;
 	bool		replayed = false;
 	int			exponent = 0;
+	Datum		coupons = (Datum) 0;
 	MemoryContext caller = CurrentMemoryContext;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
 
 
 	wallet_id = op_begin(fcinfo, &tupdesc);
@@ -469,6 +505,7 @@ wallet_top_up(PG_FUNCTION_ARGS)
 			txn_id = jsonb_int(prior, "txn_id");
 			total = jsonb_int(prior, "bonus");
 			replayed = true;
+			coupons = select_datum(plans.replay_coupons, 1, (Datum[]) {Int64GetDatum(txn_id)});
 			break;
 		}
 
@@ -530,10 +567,21 @@ wallet_top_up(PG_FUNCTION_ARGS)
 		if (!save_wallet(&w, b))
 			continue;			/* lost a race: read again */
 
+		/* coupons issued on qualifying top-ups, under the row lock the update took */
+		{
+			Datum		aargs[4] = {Int64GetDatum(w.id), Int64GetDatum(amt), Int64GetDatum(txn_id),
+			CStringGetTextDatum(w.currency)};
+
+			coupons = select_datum(plans.auto_issue, 4, aargs);
+		}
+
 		initStringInfo(&res);
 		appendStringInfoChar(&res, '{');
 		json_int(&res, "txn_id", txn_id);
 		json_int(&res, "bonus", total);
+		appendStringInfoString(&res, ", \"coupons\": ");
+		appendStringInfoString(&res, coupons ? TextDatumGetCString(DirectFunctionCall1(array_to_json,
+																					 coupons)) : "[]");
 		appendStringInfo(&res, ", \"rules\": %s, \"campaign_fee_rate\": %s, \"refundable_until\": ",
 						 rules_json.data,
 						 campaign_fee ? DatumGetCString(DirectFunctionCall1(numeric_out,
@@ -543,10 +591,13 @@ wallet_top_up(PG_FUNCTION_ARGS)
 		insert_txn(txn_id, &w, "top_up", amt, clk, key, req.data, res.data, legs_done(&legs), NULL);
 		break;
 	}
+	if (coupons)
+		coupons = SPI_datumTransfer(coupons, false, -1);
 	op_leave(caller);
 	values[0] = Int64GetDatum(txn_id);
 	values[1] = major(total, exponent);
 	values[2] = BoolGetDatum(replayed);
+	values[3] = coupons ? coupons : PointerGetDatum(construct_empty_array(TEXTOID));
 	PG_RETURN_DATUM(op_row(tupdesc, values, nulls));
 }
 
@@ -557,6 +608,7 @@ typedef struct SpendOut
 {
 	int64		txn_id;
 	int64		charged;
+	int64		discount;
 	int64		used[WALLET_NBUCKETS];
 	int64		shortfall;
 	bool		replayed;
@@ -589,6 +641,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 	SpendOut	out;
 	int			exponent = 0;
 	bool		must_lock = false;
+	char	   *canonical = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 	Datum		values[8];
 	bool		nulls[8] = {false, false, false, false, false, false, false, false};
@@ -641,6 +694,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 		{
 			out.txn_id = jsonb_int(prior, "txn_id");
 			out.charged = jsonb_int(prior, "charged");
+			out.discount = jsonb_int(prior, "discount");
 			out.used[BUCKET_BONUS] = jsonb_int(prior, "bonus_used");
 			out.used[BUCKET_CASH] = jsonb_int(prior, "cash_used");
 			out.used[BUCKET_EARNINGS] = jsonb_int(prior, "earnings_used");
@@ -653,11 +707,6 @@ wallet_spend(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_WL('2')),
 					 errmsg("wallet %lld is frozen", (long long) w.id),
 					 w.frozen_reason ? errdetail_internal("%s", w.frozen_reason) : 0));
-		if (coupon != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_WL('5')),
-					 errmsg("coupon not valid"),
-					 errdetail_internal("unknown code")));
 		if (has_payee)
 		{
 			Datum		pargs[1] = {Int64GetDatum(payee)};
@@ -684,8 +733,31 @@ wallet_spend(PG_FUNCTION_ARGS)
 						 errmsg("payee must be another wallet")));
 		}
 
+		/* a coupon takes its discount off first; the rest is charged */
+		out.discount = 0;
+		canonical = NULL;
+		if (coupon != NULL)
+		{
+			Datum		cargs[7] = {CStringGetTextDatum(coupon), Int64GetDatum(w.id),
+				CStringGetTextDatum(w.currency), Int32GetDatum(w.exponent), Int64GetDatum(amt),
+			scene ? CStringGetTextDatum(scene) : (Datum) 0, TimestampTzGetDatum(clk)};
+			char		cnulls[7] = {' ', ' ', ' ', ' ', ' ', scene ? ' ' : 'n', ' '};
+			bool		isnull;
+
+			if (SPI_execute_plan(plans.coupon_check, cargs, cnulls, false, 1) != SPI_OK_SELECT ||
+				SPI_processed != 1)
+				elog(ERROR, "could not check coupon");
+			if (!DatumGetBool(getcol(1, &isnull)))
+				ereport(ERROR,
+						(errcode(ERRCODE_WL('5')),
+						 errmsg("coupon not valid"),
+						 errdetail_internal("%s", TextDatumGetCString(getcol(3, &isnull)))));
+			out.discount = DatumGetInt64(getcol(2, &isnull));
+			canonical = TextDatumGetCString(getcol(4, &isnull));
+		}
+
 		b = lotset_unpack(w.lots);
-		out.shortfall = engine_spend(b, amt, scene, clk, out.used, &taken);
+		out.shortfall = engine_spend(b, amt - out.discount, scene, clk, out.used, &taken);
 		if (out.shortfall > 0)
 		{
 			Datum		hargs[1] = {Int64GetDatum(w.id)};
@@ -710,7 +782,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 				last_txn = DatumGetInt64(getcol(2, &isnull));
 				b = lotset_unpack(w.lots);
 				engine_add(b, BUCKET_EARNINGS, credit, last_txn, clk, WALLET_NO_TIME, NULL);
-				out.shortfall = engine_spend(b, amt, scene, clk, out.used, &taken);
+				out.shortfall = engine_spend(b, amt - out.discount, scene, clk, out.used, &taken);
 			}
 		}
 		if (out.shortfall > 0 && !partial)
@@ -723,20 +795,21 @@ wallet_spend(PG_FUNCTION_ARGS)
 							   scene ? psprintf(" in scene \"%s\"", scene) : ""),
 					 errhint("Pass allow_partial => true to charge what is available and collect the rest elsewhere.")));
 
-		out.charged = amt - out.shortfall;
+		out.charged = amt - out.discount - out.shortfall;
 		out.txn_id = nextval_internal(plans.txn_seq, false);
 		legs_init(&legs);
 		leg(&legs, "wallet", w.id, "bonus", -out.used[BUCKET_BONUS]);
 		leg(&legs, "wallet", w.id, "cash", -out.used[BUCKET_CASH]);
 		leg(&legs, "wallet", w.id, "earnings", -out.used[BUCKET_EARNINGS]);
-		if (!has_payee)
-			leg(&legs, "revenue", 0, NULL, out.charged);
-		else
+		if (has_payee)
 		{
 			comm = rate_of(out.charged, payee_rate);
 			leg(&legs, "wallet", payee, "earnings", out.charged - comm);
 			leg(&legs, "commission", 0, NULL, comm);
 		}
+		/* the sale is revenue at its full price; the coupon's part is its expense */
+		leg(&legs, "revenue", 0, NULL, (has_payee ? 0 : out.charged) + out.discount);
+		leg(&legs, "coupon_expense", 0, NULL, -out.discount);
 
 		if (!save_wallet(&w, b))
 			continue;			/* lost a race: read again */
@@ -745,7 +818,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&res, '{');
 		json_int(&res, "txn_id", out.txn_id);
 		json_int(&res, "charged", out.charged);
-		json_int(&res, "discount", 0);
+		json_int(&res, "discount", out.discount);
 		json_int(&res, "bonus_used", out.used[BUCKET_BONUS]);
 		json_int(&res, "cash_used", out.used[BUCKET_CASH]);
 		json_int(&res, "earnings_used", out.used[BUCKET_EARNINGS]);
@@ -760,6 +833,15 @@ wallet_spend(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&res, '}');
 		insert_txn(out.txn_id, &w, "spend", out.charged, clk, key, req.data, res.data, legs_done(&legs),
 				   lotset_pack(taken));
+		if (canonical != NULL)
+		{
+			Datum		rargs[5] = {CStringGetTextDatum(canonical), Int64GetDatum(w.id),
+				Int64GetDatum(out.txn_id), Int64GetDatum(out.discount),
+			TimestampTzGetDatum(clk)};
+
+			if (SPI_execute_plan(plans.redeem, rargs, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not redeem coupon");
+		}
 		if (has_payee && out.charged - comm > 0)
 		{
 			Datum		cargs[3] = {Int64GetDatum(payee), Int64GetDatum(out.charged - comm),
@@ -773,7 +855,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);
 	values[1] = major(out.charged, exponent);
-	values[2] = major(0, exponent);
+	values[2] = major(out.discount, exponent);
 	values[3] = major(out.used[BUCKET_BONUS], exponent);
 	values[4] = major(out.used[BUCKET_CASH], exponent);
 	values[5] = major(out.used[BUCKET_EARNINGS], exponent);

@@ -168,26 +168,49 @@ CREATE TABLE wallet.bonus_rule (
 );
 CREATE INDEX bonus_rule_currency ON wallet.bonus_rule (currency, min_amount);
 
+-- _exponent returns a currency's exponent, or refuses an unknown currency (22023).
+CREATE FUNCTION wallet._exponent(cur text) RETURNS int
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int;
+BEGIN
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = cur;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown currency "%s"', cur),
+      HINT = 'Currencies are listed in wallet.currency.';
+  END IF;
+  RETURN e;
+END $$;
+
+-- _check_money refuses an amount finer than the currency (zero and NULL pass).
+CREATE FUNCTION wallet._check_money(val numeric, e int, argname text) RETURNS void
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF val IS NOT NULL AND val <> 0 THEN
+    PERFORM wallet.to_minor(val, e, argname);
+  END IF;
+END $$;
+
+-- _check_scope refuses a scope with NULL or malformed scene names.
+CREATE FUNCTION wallet._check_scope(scope text[]) RETURNS void
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF array_position(scope, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'scope must not contain NULL';
+  END IF;
+  PERFORM wallet.check_scene(x) FROM unnest(scope) AS x;
+END $$;
+
 -- bonus_rule_check refuses amounts finer than the currency and malformed scopes.
 CREATE FUNCTION wallet._bonus_rule_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
-  e int;
+  e int := wallet._exponent(NEW.currency);
 BEGIN
-  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = NEW.currency;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown currency "%s"', NEW.currency),
-      HINT = 'Currencies are listed in wallet.currency.';
-  END IF;
-  PERFORM wallet.to_minor(NEW.min_amount, e, 'min_amount');
-  IF NEW.bonus_fixed <> 0 THEN PERFORM wallet.to_minor(NEW.bonus_fixed, e, 'bonus_fixed'); END IF;
-  IF NEW.max_bonus IS NOT NULL AND NEW.max_bonus <> 0 THEN
-    PERFORM wallet.to_minor(NEW.max_bonus, e, 'max_bonus');
-  END IF;
-  PERFORM wallet.check_scene(s) FROM unnest(NEW.scope) AS s;
-  IF array_position(NEW.scope, NULL) IS NOT NULL THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'scope must not contain NULL';
-  END IF;
+  PERFORM wallet._check_money(NEW.min_amount, e, 'min_amount');
+  PERFORM wallet._check_money(NEW.bonus_fixed, e, 'bonus_fixed');
+  PERFORM wallet._check_money(NEW.max_bonus, e, 'max_bonus');
+  PERFORM wallet._check_scope(NEW.scope);
   RETURN NEW;
 END $$;
 CREATE TRIGGER bonus_rule_check BEFORE INSERT OR UPDATE ON wallet.bonus_rule
@@ -276,6 +299,43 @@ CREATE TABLE wallet.refund (
 );
 CREATE INDEX refund_wallet ON wallet.refund (wallet_id, requested_at);
 CREATE INDEX refund_topup ON wallet.refund (topup_txn);
+
+CREATE TABLE wallet.coupon_template (
+  template_id      text PRIMARY KEY CHECK (template_id ~ '^[A-Za-z0-9_.:-]{1,64}$'),
+  currency         text     NOT NULL REFERENCES wallet.currency,
+  kind             text     NOT NULL CHECK (kind IN ('amount', 'percent')),
+  value            numeric  NOT NULL CHECK (value > 0 AND value < 1e15 AND (kind = 'amount' OR value <= 100)),
+  max_discount     numeric  NULL CHECK (max_discount > 0 AND max_discount < 1e15),
+  min_order        numeric  NOT NULL DEFAULT 0 CHECK (min_order >= 0 AND min_order < 1e15),
+  scope            text[]   NULL CHECK (cardinality(scope) > 0),
+  valid_from       timestamptz NULL,
+  valid_until      timestamptz NULL CHECK (valid_until > valid_from),
+  valid_for        interval NULL CHECK (valid_for > '0'),
+  total_limit      int      NULL CHECK (total_limit >= 0),
+  per_wallet_limit int      NOT NULL DEFAULT 1 CHECK (per_wallet_limit >= 0),
+  issue_on         text     NULL CHECK (issue_on IN ('open', 'top_up')),
+  issue_min_top_up numeric  NULL CHECK (issue_min_top_up > 0 AND issue_min_top_up < 1e15),
+  issued           int      NOT NULL DEFAULT 0 CHECK (issued >= 0)
+);
+CREATE INDEX coupon_template_auto ON wallet.coupon_template (issue_on, currency) WHERE issue_on IS NOT NULL;
+COMMENT ON COLUMN wallet.coupon_template.value IS 'money off for kind amount; percent off (20 = 20 %) for kind percent';
+COMMENT ON COLUMN wallet.coupon_template.issued IS 'coupons issued so far (kept by the issuing functions, checked against total_limit)';
+
+CREATE TABLE wallet.coupon (
+  code         text    PRIMARY KEY,
+  template_id  text    NOT NULL REFERENCES wallet.coupon_template,
+  wallet_id    bigint  NOT NULL REFERENCES wallet.wallet,
+  valid_from   timestamptz,
+  valid_until  timestamptz,
+  issued_at    timestamptz NOT NULL,
+  issue_txn    bigint  NOT NULL,
+  redeemed_txn bigint,
+  redeemed_at  timestamptz,
+  discount     bigint  CHECK (discount >= 0)
+);
+CREATE INDEX coupon_wallet ON wallet.coupon (wallet_id, template_id);
+CREATE INDEX coupon_template_redeemed ON wallet.coupon (template_id) INCLUDE (redeemed_txn, discount, valid_until);
+COMMENT ON TABLE wallet.coupon IS 'issued coupons; a coupon belongs to one wallet and is used at most once';
 
 CREATE TABLE wallet.risk_flag (
   flag_id    bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
@@ -456,6 +516,11 @@ BEGIN
   VALUES (open.owner, open.currency, e, wallet.clock())
   ON CONFLICT ON CONSTRAINT wallet_owner_currency_key DO NOTHING
   RETURNING w.wallet_id INTO wid;
+  IF wid IS NOT NULL THEN
+    -- a new wallet gets the coupons issued on registration
+    PERFORM wallet._auto_issue(wid, 'open', NULL, NULL);
+    RETURN wid;
+  END IF;
   IF wid IS NULL THEN
     SELECT w.wallet_id INTO wid FROM wallet.wallet w
      WHERE w.owner = open.owner AND w.currency = open.currency;
@@ -569,7 +634,8 @@ END $$;
 -- top_up is C (src/ops.c): one cash lot, one bonus lot per rule group.
 CREATE FUNCTION wallet.top_up(wallet_id bigint, amount numeric, idempotency_key text,
                               method text DEFAULT NULL, external_ref text DEFAULT NULL,
-                              OUT txn_id bigint, OUT bonus numeric, OUT replayed boolean)
+                              OUT txn_id bigint, OUT bonus numeric, OUT replayed boolean,
+                              OUT coupons text[])
   AS 'MODULE_PATHNAME', 'wallet_top_up'
   LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
 
@@ -590,7 +656,7 @@ CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key t
 
 CREATE FUNCTION wallet.reverse_spend(spend_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
-                 replayed boolean, bonus_written_off numeric, bonus_to_cash numeric)
+                 replayed boolean, bonus_written_off numeric, bonus_to_cash numeric, coupon_restored boolean)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -617,6 +683,8 @@ DECLARE
   tid bigint;
   legs wallet.posting[];
   res jsonb;
+  discount bigint;
+  restored boolean := false;
 BEGIN
   IF reverse_spend.spend_txn_id IS NULL THEN
     PERFORM wallet._fail('22023', 'spend_txn_id must not be null');
@@ -646,7 +714,8 @@ BEGIN
       wallet.to_major((prior->>'cash_returned')::bigint, w.exponent),
       wallet.to_major((prior->>'earnings_returned')::bigint, w.exponent), true,
       wallet.to_major((prior->>'bonus_written_off')::bigint, w.exponent),
-      wallet.to_major((prior->>'bonus_to_cash')::bigint, w.exponent);
+      wallet.to_major((prior->>'bonus_to_cash')::bigint, w.exponent),
+      coalesce((prior->>'coupon_restored')::boolean, false);
     RETURN;
   END IF;
 
@@ -660,9 +729,12 @@ BEGIN
     payee_done := payee_done + coalesce((prev.result->>'payee_back')::bigint, 0);
     remaining := wallet.lots_minus(remaining, prev.pieces);
   END LOOP;
+  discount := coalesce((sp.result->>'discount')::bigint, 0);
   IF x IS NULL THEN
     x := charged - done;
-    IF x <= 0 THEN
+    -- a spend a coupon paid in full charged nothing, yet reversing it gives the coupon back
+    IF x <= 0 AND NOT (discount > 0 AND NOT EXISTS (
+        SELECT 1 FROM wallet.txn t WHERE t.ref_txn = sp.txn_id AND t.kind = 'reverse_spend')) THEN
       PERFORM wallet._fail('WL008', format('spend %s has nothing left to reverse', sp.txn_id));
     END IF;
   ELSIF x > charged - done THEN
@@ -671,9 +743,9 @@ BEGIN
              wallet.to_major(charged, w.exponent), wallet.to_major(charged - done, w.exponent)));
   END IF;
 
-  portion := wallet.reversal_split(remaining, (sp.result->>'bonus_used')::bigint,
+  portion := CASE WHEN x = 0 THEN wallet.lots_empty() ELSE wallet.reversal_split(remaining, (sp.result->>'bonus_used')::bigint,
                                    (sp.result->>'cash_used')::bigint,
-                                   (sp.result->>'earnings_used')::bigint, x);
+                                   (sp.result->>'earnings_used')::bigint, x) END;
   SELECT coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'bonus'), 0)::bigint AS bonus,
          coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'cash'), 0)::bigint AS cash,
          coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'earnings'), 0)::bigint AS earnings
@@ -712,16 +784,25 @@ BEGIN
                                  ROW('commission', NULL, NULL, -(x - payee_back))::wallet.posting);
   END IF;
 
+  -- the full reversal undoes the coupon: its discount, and the coupon itself while still valid
+  IF done + x = charged AND discount > 0 THEN
+    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -discount)::wallet.posting,
+                                 ROW('coupon_expense', NULL, NULL, discount)::wallet.posting);
+    UPDATE wallet.coupon c SET redeemed_txn = NULL, redeemed_at = NULL, discount = NULL
+     WHERE c.redeemed_txn = sp.txn_id AND (c.valid_until IS NULL OR c.valid_until > clk);
+    restored := FOUND;
+  END IF;
   res := jsonb_build_object('txn_id', tid, 'bonus_returned', share.bonus, 'cash_returned', share.cash,
                             'earnings_returned', share.earnings, 'bonus_written_off', r.breakage,
-                            'bonus_to_cash', r.bonus_to_cash, 'payee_back', payee_back);
+                            'bonus_to_cash', r.bonus_to_cash, 'payee_back', payee_back,
+                            'coupon_restored', restored);
   INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
                           request, result, postings, pieces)
   VALUES (tid, w.wallet_id, 'reverse_spend', x, w.currency, clk, k, sp.txn_id, req, res, legs, portion);
   PERFORM wallet._save(w.wallet_id, r.lots);
   RETURN QUERY SELECT tid, wallet.to_major(share.bonus, w.exponent), wallet.to_major(share.cash, w.exponent),
     wallet.to_major(share.earnings, w.exponent), false, wallet.to_major(r.breakage, w.exponent),
-    wallet.to_major(r.bonus_to_cash, w.exponent);
+    wallet.to_major(r.bonus_to_cash, w.exponent), restored;
 END $$;
 
 ------------------------------------------------------------------------------
@@ -1083,6 +1164,297 @@ CREATE VIEW wallet.expiring_bonus AS
 COMMENT ON VIEW wallet.expiring_bonus IS 'live bonus lots expiring within their currency''s remind_before, for reminders';
 
 ------------------------------------------------------------------------------
+-- Coupons
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet.coupon_code_new() RETURNS text
+  AS 'MODULE_PATHNAME', 'wallet_coupon_code_new' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION wallet.coupon_code_new() IS 'a fresh coupon code: 84 random bits, a check symbol, grouped by six';
+CREATE FUNCTION wallet.coupon_code_check(code text) RETURNS text
+  AS 'MODULE_PATHNAME', 'wallet_coupon_code_check' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION wallet.coupon_code_check(text) IS 'the canonical form of a well-formed code, NULL for a mistyped one';
+
+-- _coupon_template_check refuses template amounts finer than the currency and malformed scopes.
+CREATE FUNCTION wallet._coupon_template_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int := wallet._exponent(NEW.currency);
+BEGIN
+  IF NEW.kind = 'amount' THEN PERFORM wallet._check_money(NEW.value, e, 'value'); END IF;
+  PERFORM wallet._check_money(NEW.max_discount, e, 'max_discount');
+  PERFORM wallet._check_money(NEW.min_order, e, 'min_order');
+  PERFORM wallet._check_money(NEW.issue_min_top_up, e, 'issue_min_top_up');
+  PERFORM wallet._check_scope(NEW.scope);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER coupon_template_check BEFORE INSERT OR UPDATE ON wallet.coupon_template
+  FOR EACH ROW EXECUTE FUNCTION wallet._coupon_template_check();
+
+-- _coupon_status is a coupon's status at clk.
+CREATE FUNCTION wallet._coupon_status(c wallet.coupon, clk timestamptz) RETURNS text
+  LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN c.redeemed_txn IS NOT NULL THEN 'redeemed'
+              WHEN c.valid_until <= clk THEN 'expired'
+              ELSE 'available' END
+$$;
+
+-- _coupon_check validates a coupon for a wallet, an order (minor units) and a
+-- scene at clk, and returns (valid, discount in minor units, reason, canonical code).
+-- Another wallet's code is reported exactly as an unknown one.
+CREATE FUNCTION wallet._coupon_check(code text, wid bigint, cur text, e int, order_minor bigint,
+                                     scene text, clk timestamptz,
+                                     OUT valid boolean, OUT discount bigint, OUT reason text,
+                                     OUT canonical text)
+  LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  c wallet.coupon;
+  t wallet.coupon_template;
+  d bigint;
+BEGIN
+  valid := false;
+  discount := 0;
+  canonical := wallet.coupon_code_check(code);
+  IF canonical IS NULL THEN reason := 'mistyped'; RETURN; END IF;
+  SELECT * INTO c FROM wallet.coupon x WHERE x.code = canonical AND x.wallet_id = wid;
+  IF NOT FOUND THEN reason := 'unknown'; RETURN; END IF;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = c.template_id;
+  IF t.currency <> cur THEN reason := 'wrong currency'; RETURN; END IF;
+  IF c.redeemed_txn IS NOT NULL THEN reason := 'already used'; RETURN; END IF;
+  IF c.valid_from > clk THEN reason := 'not yet valid'; RETURN; END IF;
+  IF c.valid_until <= clk THEN reason := 'expired'; RETURN; END IF;
+  IF t.scope IS NOT NULL AND (scene IS NULL OR NOT scene = ANY (t.scope)) THEN
+    reason := 'wrong scene'; RETURN;
+  END IF;
+  IF order_minor < t.min_order * (10::numeric ^ e) THEN reason := 'below minimum order'; RETURN; END IF;
+  IF (SELECT count(*) FROM wallet.coupon x
+       WHERE x.wallet_id = wid AND x.template_id = t.template_id AND x.redeemed_txn IS NOT NULL)
+     >= t.per_wallet_limit THEN
+    reason := 'limit reached'; RETURN;
+  END IF;
+  IF t.kind = 'amount' THEN
+    d := (t.value * (10::numeric ^ e))::bigint;
+  ELSE
+    -- percent off, half away from zero, capped by max_discount
+    d := wallet.rate_amount(order_minor, t.value / 100);
+    IF t.max_discount IS NOT NULL THEN
+      d := least(d, (t.max_discount * (10::numeric ^ e))::bigint);
+    END IF;
+  END IF;
+  valid := true;
+  discount := least(d, order_minor);
+END $$;
+
+CREATE FUNCTION wallet.validate_coupon(code text, wallet_id bigint, order_amount numeric, scene text DEFAULT NULL)
+  RETURNS TABLE (valid boolean, discount numeric, reason text)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  w wallet.wallet;
+  r record;
+BEGIN
+  PERFORM wallet._text(validate_coupon.code, 'code', 64, true);
+  IF validate_coupon.wallet_id IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = validate_coupon.wallet_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', validate_coupon.wallet_id));
+  END IF;
+  PERFORM wallet.check_scene(validate_coupon.scene);
+  r := wallet._coupon_check(validate_coupon.code, w.wallet_id, w.currency, w.exponent,
+                            wallet.to_minor(validate_coupon.order_amount, w.exponent, 'order_amount'),
+                            validate_coupon.scene, wallet.clock());
+  RETURN QUERY SELECT r.valid, wallet.to_major(r.discount, w.exponent), r.reason;
+END $$;
+
+-- _redeem marks a coupon used by a spend (called under the wallet's write).
+CREATE FUNCTION wallet._redeem(canonical text, wid bigint, txn bigint, d bigint, clk timestamptz) RETURNS void
+  LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE wallet.coupon c SET redeemed_txn = txn, redeemed_at = clk, discount = d
+   WHERE c.code = canonical AND c.wallet_id = wid AND c.redeemed_txn IS NULL;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL005', 'coupon not valid', 'already used');
+  END IF;
+END $$;
+
+-- _issue issues one coupon of a template to a locked wallet with an idempotency
+-- key: the code, the earlier code on a replay, or NULL when a limit is reached
+-- and quiet is set (automatic issuance); WL007 at a limit otherwise.
+CREATE FUNCTION wallet._issue(tid text, w wallet.wallet, k text, clk timestamptz, quiet boolean) RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  t wallet.coupon_template;
+  req jsonb := jsonb_build_object('template_id', tid);
+  prior jsonb := wallet._replay(w.wallet_id, k, 'issue_coupon', req);
+  n int;
+  code text;
+  txn bigint;
+BEGIN
+  IF prior IS NOT NULL THEN RETURN prior->>'code'; END IF;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = tid;
+  IF NOT FOUND THEN PERFORM wallet._fail('WL006', format('coupon template "%s" does not exist', tid)); END IF;
+  IF t.currency <> w.currency THEN
+    PERFORM wallet._fail('22023', format('coupon template "%s" is for %s, wallet %s holds %s',
+                                         tid, t.currency, w.wallet_id, w.currency));
+  END IF;
+  IF t.valid_until <= clk THEN
+    PERFORM wallet._fail('WL008', format('coupon template "%s" has expired', tid));
+  END IF;
+  SELECT count(*) INTO n FROM wallet.coupon c WHERE c.wallet_id = w.wallet_id AND c.template_id = tid;
+  IF n >= t.per_wallet_limit THEN
+    IF quiet THEN RETURN NULL; END IF;
+    PERFORM wallet._fail('WL007', 'limit exceeded',
+      format('Wallet %s already has %s coupon(s) of "%s"; the limit per wallet is %s.', w.wallet_id, n, tid,
+             t.per_wallet_limit));
+  END IF;
+  -- the counter row serializes issuance only for templates with a total limit
+  UPDATE wallet.coupon_template x SET issued = x.issued + 1
+   WHERE x.template_id = tid AND (x.total_limit IS NULL OR x.issued < x.total_limit);
+  IF NOT FOUND THEN
+    IF quiet THEN RETURN NULL; END IF;
+    PERFORM wallet._fail('WL007', 'limit exceeded',
+      format('All %s coupons of "%s" have been issued.', t.total_limit, tid));
+  END IF;
+  code := wallet.coupon_code_new();
+  txn := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  INSERT INTO wallet.coupon (code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn)
+  VALUES (code, tid, w.wallet_id, t.valid_from,
+          CASE WHEN t.valid_for IS NULL THEN t.valid_until
+               ELSE least(t.valid_until, clk + t.valid_for) END,
+          clk, txn);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
+  VALUES (txn, w.wallet_id, 'issue_coupon', w.currency, clk, k, req, jsonb_build_object('code', code));
+  RETURN code;
+END $$;
+
+CREATE FUNCTION wallet.issue_coupon(template_id text, wallet_id bigint, idempotency_key text) RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  k text := wallet._key($3);
+BEGIN
+  PERFORM wallet._text($1, 'template_id', 64, true);
+  RETURN wallet._issue($1, wallet._lock($2), k, wallet.clock(), false);
+END $$;
+
+-- issue_coupons issues a template to many wallets in one call; the key is each
+-- wallet's own, so a repeated call returns the codes already issued. A wallet
+-- at its limit, or past the template's total limit, gets no code (NULL).
+CREATE FUNCTION wallet.issue_coupons(template_id text, wallet_ids bigint[], idempotency_key text)
+  RETURNS TABLE (wallet_id bigint, code text)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(issue_coupons.idempotency_key);
+  clk timestamptz := wallet.clock();
+  w wallet.wallet;
+  missing bigint;
+BEGIN
+  PERFORM wallet._text(issue_coupons.template_id, 'template_id', 64, true);
+  IF issue_coupons.wallet_ids IS NULL OR array_position(issue_coupons.wallet_ids, NULL) IS NOT NULL THEN
+    PERFORM wallet._fail('22023', 'wallet_ids must not be null or contain NULL');
+  END IF;
+  SELECT id INTO missing FROM unnest(issue_coupons.wallet_ids) AS id
+   WHERE NOT EXISTS (SELECT 1 FROM wallet.wallet x WHERE x.wallet_id = id) LIMIT 1;
+  IF missing IS NOT NULL THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', missing));
+  END IF;
+  -- locks in wallet-id order, like every operation on several wallets
+  FOR w IN SELECT x.* FROM wallet.wallet x
+            WHERE x.wallet_id IN (SELECT DISTINCT unnest(issue_coupons.wallet_ids))
+            ORDER BY x.wallet_id FOR UPDATE LOOP
+    wallet_id := w.wallet_id;
+    code := wallet._issue(issue_coupons.template_id, w, k, clk, true);
+    RETURN NEXT;
+  END LOOP;
+END $$;
+
+-- _auto_issue issues the templates marked issue_on = event to a locked wallet
+-- (for 'top_up', those whose issue_min_top_up the amount reaches) and returns
+-- the codes; a template at its limit is skipped.
+CREATE FUNCTION wallet._auto_issue(wid bigint, event text, amt bigint, txn bigint) RETURNS text[]
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+  t record;
+  clk timestamptz := wallet.clock();
+  codes text[] := '{}';
+  c text;
+BEGIN
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = wid;
+  FOR t IN SELECT x.template_id FROM wallet.coupon_template x
+            WHERE x.issue_on = event AND x.currency = w.currency
+              AND (x.valid_until IS NULL OR x.valid_until > clk)
+              AND (event <> 'top_up' OR x.issue_min_top_up IS NULL
+                   OR amt >= x.issue_min_top_up * (10::numeric ^ w.exponent))
+            ORDER BY x.template_id LOOP
+    c := wallet._issue(t.template_id, w, format('%s:%s:%s', event, coalesce(txn::text, ''), t.template_id),
+                       clk, true);
+    IF c IS NOT NULL THEN codes := codes || c; END IF;
+  END LOOP;
+  RETURN codes;
+END $$;
+
+CREATE FUNCTION wallet.coupons(wallet_id bigint)
+  RETURNS TABLE (code text, template_id text, status text, valid_from timestamptz, valid_until timestamptz,
+                 redeemed_txn bigint, discount numeric)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  w wallet.wallet;
+BEGIN
+  IF coupons.wallet_id IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = coupons.wallet_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', coupons.wallet_id));
+  END IF;
+  RETURN QUERY
+    SELECT c.code, c.template_id, wallet._coupon_status(c, wallet.clock()), c.valid_from, c.valid_until,
+           c.redeemed_txn, wallet.to_major(c.discount, w.exponent)
+      FROM wallet.coupon c WHERE c.wallet_id = w.wallet_id
+     ORDER BY c.issued_at, c.code;
+END $$;
+
+CREATE FUNCTION wallet.add_coupon_template(template_id text, currency text, kind text, value numeric,
+                                           max_discount numeric DEFAULT NULL, min_order numeric DEFAULT 0,
+                                           scope text[] DEFAULT NULL, valid_from timestamptz DEFAULT NULL,
+                                           valid_until timestamptz DEFAULT NULL, valid_for interval DEFAULT NULL,
+                                           total_limit int DEFAULT NULL, per_wallet_limit int DEFAULT 1,
+                                           issue_on text DEFAULT NULL, issue_min_top_up numeric DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  PERFORM wallet._text($1, 'template_id', 64, true);
+  PERFORM wallet._text($2, 'currency', 3, true);
+  PERFORM wallet._text($3, 'kind', 10, true);
+  IF $4 IS NULL THEN PERFORM wallet._fail('22023', 'value must not be null'); END IF;
+  INSERT INTO wallet.coupon_template (template_id, currency, kind, value, max_discount, min_order, scope,
+                                      valid_from, valid_until, valid_for, total_limit, per_wallet_limit,
+                                      issue_on, issue_min_top_up)
+  VALUES ($1, $2, $3, $4, $5, coalesce($6, 0), $7, $8, $9, $10, $11, coalesce($12, 1), $13, $14);
+  RETURN $1;
+EXCEPTION
+  WHEN check_violation THEN
+    PERFORM wallet._bad_setting(SQLERRM);
+    RETURN NULL;
+  WHEN unique_violation THEN
+    PERFORM wallet._fail('22023', format('coupon template "%s" already exists', $1));
+    RETURN NULL;
+END $$;
+
+-- Per template: issued, redeemed, expired, outstanding and the discount given.
+CREATE VIEW wallet.coupon_stats AS
+  SELECT t.template_id, t.currency, t.kind,
+         count(c.code) AS issued,
+         count(c.redeemed_txn) AS redeemed,
+         count(*) FILTER (WHERE c.redeemed_txn IS NULL AND c.valid_until <= wallet.clock()) AS expired,
+         count(*) FILTER (WHERE c.code IS NOT NULL AND c.redeemed_txn IS NULL
+                            AND (c.valid_until IS NULL OR c.valid_until > wallet.clock())) AS outstanding,
+         wallet.to_major(coalesce(sum(c.discount), 0)::bigint, e.exponent) AS total_discount
+    FROM wallet.coupon_template t
+    JOIN wallet.currency e ON e.code = t.currency
+    LEFT JOIN wallet.coupon c ON c.template_id = t.template_id
+   GROUP BY t.template_id, t.currency, t.kind, e.exponent;
+COMMENT ON VIEW wallet.coupon_stats IS 'per coupon template: issued, redeemed, expired, outstanding, total discount';
+
+------------------------------------------------------------------------------
 -- Journal views and reconciliation
 ------------------------------------------------------------------------------
 CREATE VIEW wallet.transactions AS
@@ -1180,7 +1552,7 @@ END $$;
 CREATE FUNCTION wallet._bad_setting(err text) RETURNS void
   LANGUAGE plpgsql AS $$
 DECLARE
-  col text := substring(err FROM 'check constraint "(?:policy|bonus_rule)_(.*)_check"');
+  col text := substring(err FROM 'check constraint "(?:policy|bonus_rule|coupon_template)_(.*)_check"');
 BEGIN
   PERFORM wallet._fail('22023', format('%s is out of range', coalesce(col, 'a setting')), err);
 END $$;
@@ -1316,6 +1688,8 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.txn', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.refund', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.coupon_template', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.coupon', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run', '');
 
 ------------------------------------------------------------------------------
@@ -1341,7 +1715,9 @@ GRANT EXECUTE ON FUNCTION
   wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text),
   wallet.reverse_spend(bigint, text, numeric),
   wallet.refund_quote(bigint, text), wallet.request_refund(bigint, text, numeric, text, text),
-  wallet.settle_refund(bigint, boolean, text)
+  wallet.settle_refund(bigint, boolean, text),
+  wallet.validate_coupon(text, bigint, numeric, text), wallet.issue_coupon(text, bigint, text),
+  wallet.issue_coupons(text, bigint[], text), wallet.coupons(bigint)
   TO wallet_app;
 
 GRANT EXECUTE ON FUNCTION
@@ -1353,9 +1729,14 @@ GRANT EXECUTE ON FUNCTION
   wallet.add_bonus_rule(text, numeric, numeric, numeric, numeric, interval, text[], text, timestamptz,
                         timestamptz, numeric),
   wallet.end_bonus_rule(bigint, timestamptz),
+  wallet.add_coupon_template(text, text, text, numeric, numeric, numeric, text[], timestamptz, timestamptz,
+                             interval, int, int, text, numeric),
+  wallet.coupons(bigint),
   wallet.schedule_jobs(text, text, text), wallet.unschedule_jobs()
   TO wallet_admin;
 GRANT SELECT ON wallet.currency, wallet.policy, wallet.bonus_rule, wallet.reconciliation_run,
-  wallet.risk_flag, wallet.refund, wallet.expiring_bonus TO wallet_admin;
+  wallet.risk_flag, wallet.refund, wallet.expiring_bonus, wallet.coupon_template, wallet.coupon
+  TO wallet_admin;
+GRANT SELECT ON wallet.coupon_stats TO wallet_admin, wallet_reader;
 
 GRANT SELECT ON wallet.transactions, wallet.postings TO wallet_reader, wallet_admin;

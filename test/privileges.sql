@@ -3,7 +3,7 @@
 --
 --   wallet_app     executes the operations, nothing else
 --   wallet_admin   rules, policy, reviews, freezes, reconciliation; reads config
---   wallet_reader  SELECT on wallet.transactions, wallet.postings, wallet_report.*
+--   wallet_reader  SELECT on wallet.transactions, wallet.postings, wallet.coupon_stats, wallet_report.*
 --   PUBLIC         nothing; no role but the owner writes a table
 --
 -- The "cannot" tests are generated from the catalogs (every table, view and
@@ -49,7 +49,8 @@ SELECT ro.role, 2, format('SELECT * FROM %s LIMIT 1', rel.r), format('%s cannot 
  CROSS JOIN (VALUES ('wallet_app'::name), ('wallet_reader')) AS ro(role)
  WHERE rel.relkind IN ('r', 'p', 'v', 'm', 'f')
    AND NOT (ro.role = 'wallet_reader'
-            AND (rel.r IN ('wallet.transactions'::regclass, 'wallet.postings'::regclass)
+            AND (rel.r IN ('wallet.transactions'::regclass, 'wallet.postings'::regclass,
+                           'wallet.coupon_stats'::regclass)
                  OR rel.r::text LIKE 'wallet\_report.%'));
 
 -- sequences: nobody draws ids by hand
@@ -140,7 +141,8 @@ SELECT is_empty($$
      AND p.proname NOT IN (
        -- the operations
        'open', 'balance', 'lots', 'bonus_preview', 'top_up', 'spend', 'reverse_spend',
-       'refund_quote', 'request_refund', 'settle_refund', 'issue_coupon', 'coupons', 'validate_coupon',
+       'refund_quote', 'request_refund', 'settle_refund', 'issue_coupon', 'issue_coupons', 'coupons',
+       'validate_coupon',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
