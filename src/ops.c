@@ -790,8 +790,9 @@ wallet_spend(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_WL('1')),
 					 errmsg("insufficient funds"),
 					 errdetail("Wallet %lld can pay %s of %s%s.", (long long) w.id,
-							   DatumGetCString(DirectFunctionCall1(numeric_out, major(amt - out.shortfall, w.exponent))),
-							   DatumGetCString(DirectFunctionCall1(numeric_out, major(amt, w.exponent))),
+							   DatumGetCString(DirectFunctionCall1(numeric_out,
+																   major(amt - out.discount - out.shortfall, w.exponent))),
+							   DatumGetCString(DirectFunctionCall1(numeric_out, major(amt - out.discount, w.exponent))),
 							   scene ? psprintf(" in scene \"%s\"", scene) : ""),
 					 errhint("Pass allow_partial => true to charge what is available and collect the rest elsewhere.")));
 

@@ -163,7 +163,7 @@ CREATE TABLE wallet.bonus_rule (
   valid_for       interval NULL CHECK (valid_for > '0'),
   scope           text[]   NULL CHECK (cardinality(scope) > 0),
   starts_at       timestamptz NULL,
-  ends_at         timestamptz NULL CHECK (ends_at > starts_at),
+  ends_at         timestamptz NULL CONSTRAINT bonus_rule_ends_at_check CHECK (ends_at > starts_at),
   refund_fee_rate numeric  NULL CHECK (refund_fee_rate >= 0 AND refund_fee_rate < 1)
 );
 CREATE INDEX bonus_rule_currency ON wallet.bonus_rule (currency, min_amount);
@@ -304,12 +304,14 @@ CREATE TABLE wallet.coupon_template (
   template_id      text PRIMARY KEY CHECK (template_id ~ '^[A-Za-z0-9_.:-]{1,64}$'),
   currency         text     NOT NULL REFERENCES wallet.currency,
   kind             text     NOT NULL CHECK (kind IN ('amount', 'percent')),
-  value            numeric  NOT NULL CHECK (value > 0 AND value < 1e15 AND (kind = 'amount' OR value <= 100)),
+  value            numeric  NOT NULL
+                   CONSTRAINT coupon_template_value_check
+                   CHECK (value > 0 AND value < 1e15 AND (kind = 'amount' OR value <= 100)),
   max_discount     numeric  NULL CHECK (max_discount > 0 AND max_discount < 1e15),
   min_order        numeric  NOT NULL DEFAULT 0 CHECK (min_order >= 0 AND min_order < 1e15),
   scope            text[]   NULL CHECK (cardinality(scope) > 0),
   valid_from       timestamptz NULL,
-  valid_until      timestamptz NULL CHECK (valid_until > valid_from),
+  valid_until      timestamptz NULL CONSTRAINT coupon_template_valid_until_check CHECK (valid_until > valid_from),
   valid_for        interval NULL CHECK (valid_for > '0'),
   total_limit      int      NULL CHECK (total_limit >= 0),
   per_wallet_limit int      NOT NULL DEFAULT 1 CHECK (per_wallet_limit >= 0),
@@ -788,9 +790,11 @@ BEGIN
   IF done + x = charged AND discount > 0 THEN
     legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -discount)::wallet.posting,
                                  ROW('coupon_expense', NULL, NULL, discount)::wallet.posting);
+    -- the coupon is given back; past its validity it shows as expired, not usable
     UPDATE wallet.coupon c SET redeemed_txn = NULL, redeemed_at = NULL, discount = NULL
-     WHERE c.redeemed_txn = sp.txn_id AND (c.valid_until IS NULL OR c.valid_until > clk);
-    restored := FOUND;
+     WHERE c.redeemed_txn = sp.txn_id
+    RETURNING c.valid_until IS NULL OR c.valid_until > clk INTO restored;
+    restored := coalesce(restored, false);
   END IF;
   res := jsonb_build_object('txn_id', tid, 'bonus_returned', share.bonus, 'cash_returned', share.cash,
                             'earnings_returned', share.earnings, 'bonus_written_off', r.breakage,
@@ -1189,6 +1193,14 @@ END $$;
 CREATE TRIGGER coupon_template_check BEFORE INSERT OR UPDATE ON wallet.coupon_template
   FOR EACH ROW EXECUTE FUNCTION wallet._coupon_template_check();
 
+-- _coupon_until is when a coupon issued at clk stops being valid: valid_for
+-- counts from when it becomes valid, and never past the template's end.
+CREATE FUNCTION wallet._coupon_until(t wallet.coupon_template, clk timestamptz) RETURNS timestamptz
+  LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN t.valid_for IS NULL THEN t.valid_until
+              ELSE least(t.valid_until, greatest(clk, t.valid_from) + t.valid_for) END
+$$;
+
 -- _coupon_status is a coupon's status at clk.
 CREATE FUNCTION wallet._coupon_status(c wallet.coupon, clk timestamptz) RETURNS text
   LANGUAGE sql IMMUTABLE AS $$
@@ -1251,7 +1263,8 @@ DECLARE
   w wallet.wallet;
   r record;
 BEGIN
-  PERFORM wallet._text(validate_coupon.code, 'code', 64, true);
+  IF validate_coupon.code IS NULL THEN PERFORM wallet._fail('22023', 'code must not be null'); END IF;
+  PERFORM wallet._text(validate_coupon.code, 'code', 64);
   IF validate_coupon.wallet_id IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
   SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = validate_coupon.wallet_id;
   IF NOT FOUND THEN
@@ -1305,20 +1318,21 @@ BEGIN
       format('Wallet %s already has %s coupon(s) of "%s"; the limit per wallet is %s.', w.wallet_id, n, tid,
              t.per_wallet_limit));
   END IF;
-  -- the counter row serializes issuance only for templates with a total limit
-  UPDATE wallet.coupon_template x SET issued = x.issued + 1
-   WHERE x.template_id = tid AND (x.total_limit IS NULL OR x.issued < x.total_limit);
-  IF NOT FOUND THEN
-    IF quiet THEN RETURN NULL; END IF;
-    PERFORM wallet._fail('WL007', 'limit exceeded',
-      format('All %s coupons of "%s" have been issued.', t.total_limit, tid));
+  -- only a template with a total limit keeps a counter; its row serializes issuance
+  IF t.total_limit IS NOT NULL THEN
+    UPDATE wallet.coupon_template x SET issued = x.issued + 1
+     WHERE x.template_id = tid AND x.issued < x.total_limit;
+    IF NOT FOUND THEN
+      IF quiet THEN RETURN NULL; END IF;
+      PERFORM wallet._fail('WL007', 'limit exceeded',
+        format('All %s coupons of "%s" have been issued.', t.total_limit, tid));
+    END IF;
   END IF;
   code := wallet.coupon_code_new();
   txn := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
   INSERT INTO wallet.coupon (code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn)
   VALUES (code, tid, w.wallet_id, t.valid_from,
-          CASE WHEN t.valid_for IS NULL THEN t.valid_until
-               ELSE least(t.valid_until, clk + t.valid_for) END,
+          wallet._coupon_until(t, clk),
           clk, txn);
   INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
   VALUES (txn, w.wallet_id, 'issue_coupon', w.currency, clk, k, req, jsonb_build_object('code', code));
@@ -1334,9 +1348,10 @@ BEGIN
   RETURN wallet._issue($1, wallet._lock($2), k, wallet.clock(), false);
 END $$;
 
--- issue_coupons issues a template to many wallets in one call; the key is each
--- wallet's own, so a repeated call returns the codes already issued. A wallet
--- at its limit, or past the template's total limit, gets no code (NULL).
+-- issue_coupons issues a template to many wallets in one call, set-based; the
+-- key is each wallet's own, so a repeated call returns the codes already
+-- issued. A wallet at its limit, or past the template's total limit (taken in
+-- wallet-id order), gets no code (NULL).
 CREATE FUNCTION wallet.issue_coupons(template_id text, wallet_ids bigint[], idempotency_key text)
   RETURNS TABLE (wallet_id bigint, code text)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
@@ -1344,26 +1359,78 @@ CREATE FUNCTION wallet.issue_coupons(template_id text, wallet_ids bigint[], idem
 DECLARE
   k text := wallet._key(issue_coupons.idempotency_key);
   clk timestamptz := wallet.clock();
-  w wallet.wallet;
-  missing bigint;
+  t wallet.coupon_template;
+  req jsonb;
+  ids bigint[];
+  bad bigint;
 BEGIN
   PERFORM wallet._text(issue_coupons.template_id, 'template_id', 64, true);
   IF issue_coupons.wallet_ids IS NULL OR array_position(issue_coupons.wallet_ids, NULL) IS NOT NULL THEN
     PERFORM wallet._fail('22023', 'wallet_ids must not be null or contain NULL');
   END IF;
-  SELECT id INTO missing FROM unnest(issue_coupons.wallet_ids) AS id
-   WHERE NOT EXISTS (SELECT 1 FROM wallet.wallet x WHERE x.wallet_id = id) LIMIT 1;
-  IF missing IS NOT NULL THEN
-    PERFORM wallet._fail('WL006', format('wallet %s does not exist', missing));
+  IF NOT EXISTS (SELECT 1 FROM wallet.coupon_template x WHERE x.template_id = issue_coupons.template_id) THEN
+    PERFORM wallet._fail('WL006', format('coupon template "%s" does not exist', issue_coupons.template_id));
   END IF;
-  -- locks in wallet-id order, like every operation on several wallets
-  FOR w IN SELECT x.* FROM wallet.wallet x
-            WHERE x.wallet_id IN (SELECT DISTINCT unnest(issue_coupons.wallet_ids))
-            ORDER BY x.wallet_id FOR UPDATE LOOP
-    wallet_id := w.wallet_id;
-    code := wallet._issue(issue_coupons.template_id, w, k, clk, true);
-    RETURN NEXT;
-  END LOOP;
+  SELECT array_agg(DISTINCT id ORDER BY id) INTO ids FROM unnest(issue_coupons.wallet_ids) AS id;
+  SELECT id INTO bad FROM unnest(ids) AS id
+   WHERE NOT EXISTS (SELECT 1 FROM wallet.wallet x WHERE x.wallet_id = id) LIMIT 1;
+  IF bad IS NOT NULL THEN PERFORM wallet._fail('WL006', format('wallet %s does not exist', bad)); END IF;
+  -- locks in the order every operation takes them: wallets by id, then the template's row,
+  -- which serializes issuance of the template
+  PERFORM 1 FROM wallet.wallet x WHERE x.wallet_id = ANY (ids) ORDER BY x.wallet_id FOR UPDATE;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = issue_coupons.template_id FOR UPDATE;
+  IF t.valid_until <= clk THEN
+    PERFORM wallet._fail('WL008', format('coupon template "%s" has expired', t.template_id));
+  END IF;
+  SELECT x.wallet_id INTO bad FROM wallet.wallet x WHERE x.wallet_id = ANY (ids) AND x.currency <> t.currency LIMIT 1;
+  IF bad IS NOT NULL THEN
+    PERFORM wallet._fail('22023', format('coupon template "%s" is for %s, wallet %s holds another currency',
+                                         t.template_id, t.currency, bad));
+  END IF;
+  req := jsonb_build_object('template_id', t.template_id);
+  -- a key this wallet used for something else is WL003, as for one wallet
+  SELECT x.wallet_id INTO bad FROM wallet.txn x
+   WHERE x.wallet_id = ANY (ids) AND x.idempotency_key = k AND (x.kind <> 'issue_coupon' OR x.request <> req)
+   LIMIT 1;
+  IF bad IS NOT NULL THEN PERFORM wallet._replay(bad, k, 'issue_coupon', req); END IF;
+
+  RETURN QUERY
+  WITH ids AS (SELECT id AS wallet_id FROM unnest(ids) AS id),
+  prior AS (
+    SELECT x.wallet_id, x.result->>'code' AS code FROM wallet.txn x
+     WHERE x.wallet_id = ANY (ids) AND x.idempotency_key = k),
+  have AS (
+    SELECT c.wallet_id, count(*) AS n FROM wallet.coupon c
+     WHERE c.template_id = t.template_id AND c.wallet_id = ANY (ids) GROUP BY c.wallet_id),
+  eligible AS (
+    SELECT i.wallet_id FROM ids i
+      LEFT JOIN prior p ON p.wallet_id = i.wallet_id
+      LEFT JOIN have h ON h.wallet_id = i.wallet_id
+     WHERE p.wallet_id IS NULL AND coalesce(h.n, 0) < t.per_wallet_limit
+     ORDER BY i.wallet_id
+     LIMIT CASE WHEN t.total_limit IS NULL THEN NULL ELSE greatest(t.total_limit - t.issued, 0) END),
+  fresh AS MATERIALIZED (
+    SELECT e.wallet_id, wallet.coupon_code_new() AS code,
+           nextval(pg_get_serial_sequence('wallet.txn', 'txn_id')) AS txn
+      FROM eligible e),
+  ins_coupon AS (
+    INSERT INTO wallet.coupon (code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn)
+    SELECT f.code, t.template_id, f.wallet_id, t.valid_from, wallet._coupon_until(t, clk), clk, f.txn
+      FROM fresh f),
+  ins_txn AS (
+    INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
+    SELECT f.txn, f.wallet_id, 'issue_coupon', t.currency, clk, k, req, jsonb_build_object('code', f.code)
+      FROM fresh f)
+  SELECT i.wallet_id, coalesce(p.code, f.code)
+    FROM ids i
+    LEFT JOIN prior p ON p.wallet_id = i.wallet_id
+    LEFT JOIN fresh f ON f.wallet_id = i.wallet_id
+   ORDER BY i.wallet_id;
+  IF t.total_limit IS NOT NULL THEN
+    UPDATE wallet.coupon_template x
+       SET issued = (SELECT count(*) FROM wallet.coupon c WHERE c.template_id = t.template_id)
+     WHERE x.template_id = t.template_id;
+  END IF;
 END $$;
 
 -- _auto_issue issues the templates marked issue_on = event to a locked wallet
