@@ -24,10 +24,12 @@ else
 include $(PGXS)
 endif
 
-$(EXTENSION)--$(EXTVERSION).sql: src/wallet.sql
-	cp $< $@
+# The install script is built from parts: the engine, then operations and reporting.
+SQL_PARTS = src/wallet.sql src/operations.sql
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $(SQL_PARTS) > $@
 
-.PHONY: deps demo test bench soak
+.PHONY: deps demo test bench soak fuzz
 # deps installs the Debian packages the build and the suites need (as root).
 deps:
 	./test/run.sh deps
@@ -43,3 +45,6 @@ bench:
 # soak runs the randomized model test for as long as asked: make soak SEED=42 STEPS=100000
 soak:
 	./test/run.sh soak $(SEED) $(STEPS)
+# fuzz builds the libFuzzer targets (clang-14, installed if missing) and runs each FUZZ_SECONDS (default 60).
+fuzz:
+	./test/fuzz/run.sh
