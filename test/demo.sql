@@ -4,7 +4,7 @@
 -- (bob) through every feature of the wallet extension: bonus rules and a
 -- campaign, top-ups, balances and lots, bonus-first spending, payee credits
 -- with commission, partial spends, reversals, a refund with netting, bonus
--- expiry, freezing, the journal, reconciliation and the pg_cron jobs.
+-- expiry, freezing, coupons, the journal, reconciliation and the pg_cron jobs.
 --
 -- The harness runs it as superuser in a fresh database:
 --   psql -X -v ON_ERROR_STOP=1 -e -d wallet_demo -f test/demo.sql
@@ -208,6 +208,28 @@ SELECT * FROM wallet.top_up(:alice, 20, 'alice-topup-4', method => 'card', exter
 SELECT * FROM wallet.balance(:alice);
 SELECT wallet.unfreeze(:alice);
 SELECT * FROM wallet.spend(:alice, 5, 'alice-order-4', order_ref => 'order-4');
+
+\echo
+\echo '=== 13b. Coupons ========================================================'
+\echo 'A template: 20 % off orders of 50 or more in the game scene, at most 15 off,'
+\echo 'valid 14 days from issue. Codes are random, with a check symbol.'
+SELECT wallet.add_coupon_template('game-20', 'CNY', 'percent', 20, max_discount => 15, min_order => 50,
+                                  scope => '{game}', valid_for => '14 days');
+SELECT wallet.issue_coupon('game-20', :alice, 'game-20-alice') AS code \gset
+SELECT :'code' ~ '^[2-9A-HJKMNP-Z]{6}-[2-9A-HJKMNP-Z]{6}-[2-9A-HJKMNP-Z]{6}$' AS looks_like_a_code;
+\echo 'validate_coupon explains a refusal and changes nothing:'
+SELECT * FROM wallet.validate_coupon(:'code', :alice, 60);             -- wrong scene
+SELECT * FROM wallet.validate_coupon(:'code', :alice, 40, 'game');     -- below minimum order
+SELECT * FROM wallet.validate_coupon(lower(:'code'), :alice, 60, 'game');
+\echo 'A mistyped code is told apart from another wallet''s code, which reads as unknown:'
+SELECT * FROM wallet.validate_coupon(overlay(:'code' PLACING CASE WHEN left(:'code', 1) = '2' THEN '3' ELSE '2' END
+                                     FROM 1 FOR 1), :alice, 60, 'game');
+SELECT * FROM wallet.validate_coupon(:'code', :shop, 60, 'game');
+\echo 'Spending with it: the discount comes off first, the rest is charged bonus first.'
+SELECT * FROM wallet.top_up(:alice, 100, 'alice-topup-5', method => 'card', external_ref => 'psp-0006');
+SELECT * FROM wallet.spend(:alice, 60, 'alice-order-5', scene => 'game', coupon => :'code');
+SELECT template_id, status FROM wallet.coupons(:alice);
+SELECT * FROM wallet.coupon_stats;
 
 \echo
 \echo '=== 14. The journal ===================================================='
