@@ -281,6 +281,29 @@ copy_piece(LotBuilder *to, LotBuilder *from, int i, int64 amount)
 	p->until = src->until;
 }
 
+/*
+ * restore_piece recreates a lot for reversal piece k with no amount yet and
+ * returns its index: with the piece's own id when that id is free, else
+ * (its lot still exists but cannot take the piece, e.g. it is held) a new id.
+ */
+static int
+restore_piece(LotBuilder *b, LotBuilder *pieces, int k)
+{
+	if (find_lot(b, pieces->lots[k].id) < 0)
+		copy_piece(b, pieces, k, 0);
+	else
+	{
+		WalletLot  *src = &pieces->lots[k];
+		WalletLot  *l = builder_add(b, pieces->scopes[k]);
+
+		l->bucket = src->bucket;
+		l->txn = src->txn;
+		l->granted = src->granted;
+		l->until = src->until;
+	}
+	return b->nlots - 1;
+}
+
 /* new_builder returns an empty builder whose ids run below next_id. */
 LotBuilder *
 new_builder(int32 next_id)
@@ -733,17 +756,18 @@ wallet_lots_reverse(PG_FUNCTION_ARGS)
 				continue;
 			}
 			i = find_lot(b, p->id);
-			if (i < 0)
-			{
-				copy_piece(b, pieces, k, 0);
-				i = b->nlots - 1;
-			}
+			if (i < 0 || b->lots[i].bucket != BUCKET_BONUS)
+				i = restore_piece(b, pieces, k);
 		}
 		else if (p->bucket == BUCKET_CASH)
 		{
 			i = -1;
 			if (!TIMESTAMP_NOT_FINITE(p->until) && p->until > now)
+			{
 				i = find_lot(b, p->id);
+				if (i >= 0 && b->lots[i].bucket != BUCKET_CASH)
+					i = -1;
+			}
 			else
 			{
 				/* the window has closed: join the closed cash */
@@ -753,10 +777,7 @@ wallet_lots_reverse(PG_FUNCTION_ARGS)
 						i = j;
 			}
 			if (i < 0)
-			{
-				copy_piece(b, pieces, k, 0);
-				i = b->nlots - 1;
-			}
+				i = restore_piece(b, pieces, k);
 		}
 		else
 		{
@@ -765,10 +786,7 @@ wallet_lots_reverse(PG_FUNCTION_ARGS)
 				if (b->lots[j].bucket == BUCKET_EARNINGS)
 					i = j;
 			if (i < 0)
-			{
-				copy_piece(b, pieces, k, 0);
-				i = b->nlots - 1;
-			}
+				i = restore_piece(b, pieces, k);
 		}
 		if (b->lots[i].bucket != p->bucket)
 			ereport(ERROR,

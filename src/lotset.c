@@ -13,6 +13,7 @@
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
+#include "miscadmin.h"
 #include "utils/datetime.h"
 
 PG_FUNCTION_INFO_V1(lotset_in);
@@ -21,6 +22,10 @@ PG_FUNCTION_INFO_V1(lotset_recv);
 PG_FUNCTION_INFO_V1(lotset_send);
 
 #define LOT_VALUE_MAX INT64CONST(1000000000000000000)
+
+/* Lot times lie in years 1 to 9999, so that the text form can hold them. */
+#define LOT_TIME_MIN INT64CONST(-63082281600000000)	/* 0001-01-01 00:00:00 UTC */
+#define LOT_TIME_MAX INT64CONST(252455615999999999)	/* 9999-12-31 23:59:59.999999 UTC */
 
 static const char *const bucket_names[WALLET_NBUCKETS] = {"cash", "bonus", "earnings"};
 
@@ -124,8 +129,10 @@ check_lot(const WalletLot *l, const char *scope, int32 next_id, const char *wher
 		problem = "amount out of range";
 	else if (l->txn <= 0)
 		problem = "source transaction must be positive";
-	else if (TIMESTAMP_NOT_FINITE(l->granted))
-		problem = "grant time must be finite";
+	else if (l->granted < LOT_TIME_MIN || l->granted > LOT_TIME_MAX)
+		problem = "grant time must be in years 1 to 9999";
+	else if (l->until != WALLET_NO_TIME && (l->until < LOT_TIME_MIN || l->until > LOT_TIME_MAX))
+		problem = "expiry must be in years 1 to 9999, or none";
 	else if (l->bucket != BUCKET_CASH && (l->owed != 0 || l->clawed != 0))
 		problem = "only cash lots carry netting counters";
 	else if (l->bucket != BUCKET_BONUS && scope != NULL)
@@ -170,6 +177,10 @@ builder_add(LotBuilder *b, const char *scope)
 {
 	WalletLot  *l;
 
+	if (b->next_id >= PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a wallet's lot ids are used up")));
 	if (b->nlots >= WALLET_MAX_LOTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -207,6 +218,15 @@ cmp_lot_id(const void *a, const void *b)
 	int32		y = ((const WalletLot *) b)->id;
 
 	return (x > y) - (x < y);
+}
+
+/* cmp_scope orders lot indexes by their scope text. */
+static int
+cmp_scope(const void *a, const void *b, void *arg)
+{
+	char	  **scopes = (char **) arg;
+
+	return strcmp(scopes[*(const int *) a], scopes[*(const int *) b]);
 }
 
 /*
@@ -254,28 +274,33 @@ lotset_pack(LotBuilder *b)
 	pool_len = 0;
 	for (int i = 0; i < b->nlots; i++)
 	{
-		const char *s = b->scopes[i];
-
 		ls->lots[i] = b->lots[i];
 		ls->lots[i].scope = -1;
-		if (s)
+	}
+	/* equal scopes are stored once: sort the scoped lots by scope, then write each run once */
+	{
+		int		   *scoped = palloc(sizeof(int) * Max(b->nlots, 1));
+		int			n = 0;
+
+		for (int i = 0; i < b->nlots; i++)
+			if (b->scopes[i])
+				scoped[n++] = i;
+		qsort_arg(scoped, n, sizeof(int), cmp_scope, b->scopes);
+		for (int k = 0; k < n; k++)
 		{
-			/* reuse an equal scope already in the pool */
-			for (int j = 0; j < i; j++)
+			int			i = scoped[k];
+
+			CHECK_FOR_INTERRUPTS();
+			if (k > 0 && strcmp(b->scopes[scoped[k - 1]], b->scopes[i]) == 0)
+				ls->lots[i].scope = ls->lots[scoped[k - 1]].scope;
+			else
 			{
-				if (ls->lots[j].scope >= 0 && strcmp(pool + ls->lots[j].scope, s) == 0)
-				{
-					ls->lots[i].scope = ls->lots[j].scope;
-					break;
-				}
-			}
-			if (ls->lots[i].scope < 0)
-			{
-				strcpy(pool + pool_len, s);
+				strcpy(pool + pool_len, b->scopes[i]);
 				ls->lots[i].scope = pool_len;
-				pool_len += strlen(s) + 1;
+				pool_len += strlen(b->scopes[i]) + 1;
 			}
 		}
+		pfree(scoped);
 	}
 	ls->pool_len = pool_len;
 	SET_VARSIZE(ls, LOTSET_HDRSZ + sizeof(WalletLot) * b->nlots + pool_len);
@@ -513,6 +538,7 @@ lotset_in(PG_FUNCTION_ARGS)
 					have_at = false;
 		char	   *scope = NULL;
 
+		CHECK_FOR_INTERRUPTS();
 		skip_space(&ps);
 		if (*ps.p == '\0')
 			break;

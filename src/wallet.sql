@@ -687,6 +687,7 @@ DECLARE
   res jsonb;
   discount bigint;
   restored boolean := false;
+  blocked bigint;
 BEGIN
   IF reverse_spend.spend_txn_id IS NULL THEN
     PERFORM wallet._fail('22023', 'spend_txn_id must not be null');
@@ -748,6 +749,18 @@ BEGIN
   portion := CASE WHEN x = 0 THEN wallet.lots_empty() ELSE wallet.reversal_split(remaining, (sp.result->>'bonus_used')::bigint,
                                    (sp.result->>'cash_used')::bigint,
                                    (sp.result->>'earnings_used')::bigint, x) END;
+  -- bonus of a top-up whose refund is still open cannot come back now: whether the
+  -- refund's clawback stands (bonus back as cash) or not (back as bonus) is not known yet
+  SELECT r.topup_txn INTO blocked
+    FROM wallet.lots_list(portion) l
+    JOIN wallet.refund r ON r.topup_txn = l.source_txn AND r.wallet_id = w.wallet_id
+   WHERE l.bucket = 'bonus' AND r.status IN ('pending', 'approved')
+   LIMIT 1;
+  IF blocked IS NOT NULL THEN
+    PERFORM wallet._fail('WL008', format('a refund of top-up %s is in progress', blocked),
+      'The reversal would give back bonus of that top-up.',
+      'Settle, reject or fail the refund first, then reverse the spend.');
+  END IF;
   SELECT coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'bonus'), 0)::bigint AS bonus,
          coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'cash'), 0)::bigint AS cash,
          coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'earnings'), 0)::bigint AS earnings
@@ -1696,54 +1709,6 @@ BEGIN
 END $$;
 
 ------------------------------------------------------------------------------
--- pg_cron (optional)
-------------------------------------------------------------------------------
-CREATE FUNCTION wallet.schedule_jobs(expire_schedule text DEFAULT '*/5 * * * *',
-                                     rollup_schedule text DEFAULT '* * * * *',
-                                     reconcile_schedule text DEFAULT '17 3 * * *')
-  RETURNS TABLE (jobname text, schedule text, command text, jobid bigint)
-  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
-DECLARE
-  j record;
-  id bigint;
-BEGIN
-  IF to_regprocedure('cron.schedule(text,text,text)') IS NULL THEN
-    PERFORM wallet._fail('55000', 'pg_cron is not installed in this database',
-      format('wallet.schedule_jobs() needs the pg_cron extension in database "%s".', current_database()),
-      'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, restart, and run '
-      'CREATE EXTENSION pg_cron; or call wallet.expire_bonus(), wallet.rollup_credits() and '
-      'wallet.reconcile() from your own scheduler.');
-  END IF;
-  FOR j IN SELECT * FROM (VALUES
-      ('wallet-expire-bonus', expire_schedule, 'SELECT * FROM wallet.expire_bonus()'),
-      ('wallet-rollup-credits', rollup_schedule, 'SELECT wallet.rollup_credits()'),
-      ('wallet-reconcile', reconcile_schedule, 'SELECT count(*) FROM wallet.reconcile()')) AS v(n, s, c) LOOP
-    IF j.s IS NULL THEN
-      PERFORM wallet._fail('22023', format('schedule of %s must not be null', j.n));
-    END IF;
-    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO id USING j.n, j.s, j.c;
-    jobname := j.n; schedule := j.s; command := j.c; jobid := id;
-    RETURN NEXT;
-  END LOOP;
-END $$;
-
-CREATE FUNCTION wallet.unschedule_jobs() RETURNS int
-  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
-DECLARE
-  n int := 0;
-  j record;
-BEGIN
-  IF to_regprocedure('cron.unschedule(name)') IS NULL THEN
-    PERFORM wallet._fail('55000', 'pg_cron is not installed in this database');
-  END IF;
-  FOR j IN EXECUTE 'SELECT jobname FROM cron.job WHERE jobname LIKE ''wallet-%'' AND username = current_user' LOOP
-    EXECUTE 'SELECT cron.unschedule($1)' USING j.jobname;
-    n := n + 1;
-  END LOOP;
-  RETURN n;
-END $$;
-
-------------------------------------------------------------------------------
 -- pg_dump keeps the data of these tables
 ------------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('wallet.currency',
@@ -1798,8 +1763,7 @@ GRANT EXECUTE ON FUNCTION
   wallet.end_bonus_rule(bigint, timestamptz),
   wallet.add_coupon_template(text, text, text, numeric, numeric, numeric, text[], timestamptz, timestamptz,
                              interval, int, int, text, numeric),
-  wallet.coupons(bigint),
-  wallet.schedule_jobs(text, text, text), wallet.unschedule_jobs()
+  wallet.coupons(bigint)
   TO wallet_admin;
 GRANT SELECT ON wallet.currency, wallet.policy, wallet.bonus_rule, wallet.reconciliation_run,
   wallet.risk_flag, wallet.refund, wallet.expiring_bonus, wallet.coupon_template, wallet.coupon

@@ -142,7 +142,7 @@ SELECT is_empty($$
        -- the operations
        'open', 'balance', 'lots', 'bonus_preview', 'top_up', 'spend', 'reverse_spend',
        'refund_quote', 'request_refund', 'settle_refund', 'issue_coupon', 'issue_coupons', 'coupons',
-       'validate_coupon',
+       'validate_coupon', 'pending_notifications', 'mark_notified',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
