@@ -284,3 +284,57 @@ SELECT * FROM wallet.refund_quote(:tg);
 SELECT * FROM wallet.request_refund(:tg, 'gina-refund');
 \echo :SQLSTATE
 SELECT * FROM pg_temp.bal(:gina);
+
+------------------------------------------------------------------------------
+-- Reversals and open refunds (regressions found by the model and fuzz tests)
+------------------------------------------------------------------------------
+SET wallet.now = '2026-03-01 00:00:00+00';
+SELECT wallet.open('refund-hana', 'QRF') AS hana, wallet.open('refund-ivan', 'QRF') AS ivan,
+       wallet.open('refund-jun', 'QRF') AS jun \gset
+-- hana: top-up 100 (bonus 10), spend 30 = bonus 10 + cash 20, then a refund of 70 is
+-- requested (clawback 10, pending). Reversing the spend now would give back bonus of that
+-- top-up, and whether it comes back as bonus or as cash depends on how the refund ends:
+-- WL008, nothing changes.
+SELECT bonus FROM wallet.top_up(:hana, 100, 'hana-topup');
+SELECT pg_temp.txn(:hana, 'hana-topup') AS th \gset
+SELECT charged, bonus_used, cash_used FROM wallet.spend(:hana, 30, 'hana-s1');
+SELECT pg_temp.txn(:hana, 'hana-s1') AS hs1 \gset
+SELECT amount, bonus_clawback, status FROM wallet.request_refund(:th, 'hana-r1', 70);
+SELECT pg_temp.refund(:hana, 'hana-r1') AS hr1 \gset
+SELECT * FROM wallet.reverse_spend(:hs1, 'hana-rev');
+\echo :SQLSTATE
+SELECT * FROM pg_temp.bal(:hana);
+-- Once the refund is rejected, everything is back (cash 80, bonus 0, the 10 of bonus owed
+-- again), and the reversal gives the bonus back as bonus: cash 100, bonus 10.
+SELECT wallet.review_refund(:hr1, false, 'ops-anna');
+SELECT * FROM pg_temp.bal(:hana);
+SELECT bonus_returned, cash_returned, bonus_to_cash FROM wallet.reverse_spend(:hs1, 'hana-rev');
+SELECT * FROM pg_temp.bal(:hana);
+
+-- ivan: the same, but the refund succeeds (70 out, 10 clawed back) and the window closes.
+-- The bonus the clawback paid for still comes back as cash when the spend is reversed:
+-- cash 30, bonus 0 (not 20 and 10).
+SET wallet.now = '2026-03-01 00:00:00+00';
+SELECT bonus FROM wallet.top_up(:ivan, 100, 'ivan-topup');
+SELECT pg_temp.txn(:ivan, 'ivan-topup') AS ti \gset
+SELECT charged, bonus_used, cash_used FROM wallet.spend(:ivan, 30, 'ivan-s1');
+SELECT pg_temp.txn(:ivan, 'ivan-s1') AS is1 \gset
+SELECT amount, bonus_clawback FROM wallet.request_refund(:ti, 'ivan-r1');
+SELECT wallet.review_refund(pg_temp.refund(:ivan, 'ivan-r1'), true, 'ops-anna');
+SELECT wallet.settle_refund(pg_temp.refund(:ivan, 'ivan-r1'), true);
+SET wallet.now = '2026-04-15 00:00:00+00';
+SELECT bonus_returned, cash_returned, bonus_to_cash FROM wallet.reverse_spend(:is1, 'ivan-rev');
+SELECT * FROM pg_temp.bal(:ivan);
+
+-- jun: a spend paid with cash of a top-up whose partial refund is still pending when the
+-- window closes. Reversing it puts the cash back as closed cash beside the held lot.
+SET wallet.now = '2026-03-01 00:00:00+00';
+SELECT bonus FROM wallet.top_up(:jun, 100, 'jun-topup');
+SELECT pg_temp.txn(:jun, 'jun-topup') AS tj \gset
+SELECT amount, status FROM wallet.request_refund(:tj, 'jun-r1', 30);
+SELECT charged, bonus_used, cash_used FROM wallet.spend(:jun, 50, 'jun-s1');
+SET wallet.now = '2026-04-15 00:00:00+00';
+SELECT bonus_returned, cash_returned FROM wallet.reverse_spend(pg_temp.txn(:jun, 'jun-s1'), 'jun-rev');
+SELECT * FROM pg_temp.bal(:jun);
+SELECT bucket, amount, held, refundable_until FROM wallet.lots(:jun) ORDER BY lot_id;
+SELECT count(*) AS discrepancies FROM wallet.reconcile();

@@ -164,7 +164,15 @@ compact(LotBuilder *b, TimestampTz now)
 		WalletLot  *l = &b->lots[i];
 		int			into = -1;
 
-		if (l->bucket == BUCKET_CASH && !in_window(l, now) && l->held == 0)
+		if (l->bucket == BUCKET_CASH && !in_window(l, now) && l->held == 0 && l->clawed > 0)
+		{
+			/*
+			 * bonus clawed back stays on its top-up's lot after the window: if a
+			 * reversal gives that bonus back, it comes back as cash
+			 */
+			l->owed = 0;
+		}
+		else if (l->bucket == BUCKET_CASH && !in_window(l, now) && l->held == 0)
 		{
 			l->until = WALLET_NO_TIME;
 			l->owed = 0;
@@ -735,7 +743,8 @@ wallet_lots_reverse(PG_FUNCTION_ARGS)
 		{
 			int			c = find_topup_cash(b, p->txn, false);
 
-			if (c >= 0 && in_window(&b->lots[c], now))
+			/* owed is zero once the window has closed; clawed is kept (see compact) */
+			if (c >= 0)
 			{
 				WalletLot  *cl = &b->lots[c];
 				int64		settle = Min(amt, cl->owed);

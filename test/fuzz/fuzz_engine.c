@@ -437,38 +437,6 @@ step_spend(State *st, Src *s)
 
 /* ---- reversal (what reverse_spend does: minus, split, reverse) ---- */
 
-/*
- * hits_k2 tells whether reversing pieces into lots meets known bug K2: a cash
- * piece past its refund window whose lot is still there with a hold, and no
- * closed cash lot without a hold to join.
- */
-static bool
-hits_k2(const LotSet *lots, const LotSet *pieces, TimestampTz now)
-{
-	bool		closed_free = false;
-
-	for (int j = 0; j < lots->nlots; j++)
-	{
-		const WalletLot *l = &lots->lots[j];
-
-		if (l->bucket == BUCKET_CASH && !(l->until != DT_NOEND && l->until > now) && l->held == 0)
-			closed_free = true;
-	}
-	if (closed_free)
-		return false;
-	for (int k = 0; k < pieces->nlots; k++)
-	{
-		const WalletLot *p = &pieces->lots[k];
-
-		if (p->bucket != BUCKET_CASH || (p->until != DT_NOEND && p->until > now))
-			continue;
-		for (int j = 0; j < lots->nlots; j++)
-			if (lots->lots[j].id == p->id)
-				return true;
-	}
-	return false;
-}
-
 static void
 step_reverse(State *st, Src *s)
 {
@@ -525,13 +493,6 @@ step_reverse(State *st, Src *s)
 		if (share[k] > left[k])
 			shim_fail("reversal gives back more %s than the spend has left", bucket_name(k));
 
-	if (hits_k2(st->lots, portion, st->now))
-	{
-		known_bug("K2", "lots_reverse: a cash piece whose refund window has closed, while its lot "
-				  "still holds a pending refund, is put back as a new lot with the same id "
-				  "(22P02 duplicate lot id)");
-		return;
-	}
 	c = (Call) {wallet_lots_reverse, 3};
 	LOT_ARG(&c, 0, st->lots);
 	LOT_ARG(&c, 1, portion);

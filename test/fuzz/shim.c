@@ -26,6 +26,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -34,6 +35,14 @@
 #include "utils/timestamp.h"
 
 #include "shim.h"
+
+/* Interrupts: the fuzz driver never raises one, so CHECK_FOR_INTERRUPTS() is a no-op. */
+volatile sig_atomic_t InterruptPending = false;
+
+void
+ProcessInterrupts(void)
+{
+}
 
 /* state of the ERROR being raised (see errstart) */
 static sigjmp_buf *error_jmp;
