@@ -6,6 +6,10 @@
 #   test/run.sh test    deps, build, throwaway cluster, every suite, summary
 #   test/run.sh demo    deps, build, throwaway cluster, run test/demo.sql
 #   test/run.sh bench   run test/bench/run.sh against a throwaway cluster
+#   test/run.sh soak [SEED [STEPS]]
+#                       deps, build, throwaway cluster, the model-based test
+#                       (test/model/) for one seed (default: random) and STEPS
+#                       steps (default 20000); a mismatch is shrunk and printed
 #
 # Environment knobs:
 #   WALLET_TEST_BUDGET     seconds the whole `test` run may take (default 900)
@@ -292,6 +296,32 @@ cmd_bench() {
     return "$rc"
 }
 
+# ---------------------------------------------------------------- soak
+
+cmd_soak() {
+    local seed=${1:-} steps=${2:-}
+    if [[ -z $seed ]]; then
+        seed=$(((RANDOM << 15) | RANDOM))
+        echo "soak: no SEED given, using seed $seed"
+    fi
+    steps=${steps:-20000}
+    [[ $seed =~ ^[0-9]+$ && $steps =~ ^[0-9]+$ ]] || die "soak: SEED and STEPS must be whole numbers"
+    install_traps
+    cmd_deps
+    cmd_build
+    cluster_start
+    local rc=0
+    MODEL_SHRINK_BUDGET=${MODEL_SHRINK_BUDGET:-900} MODEL_RECONCILE_EVERY=${MODEL_RECONCILE_EVERY:-1000} \
+        "$ROOT/test/model/run.sh" "$seed" "$steps" || rc=$?
+    cluster_stop
+    if ((rc == 0)); then
+        echo "soak: seed $seed, $steps steps: the extension and the model agree"
+    else
+        echo "soak: seed $seed, $steps steps: FAILED (exit $rc)"
+    fi
+    return "$rc"
+}
+
 # ---------------------------------------------------------------- main
 
 case ${1:-} in
@@ -300,9 +330,10 @@ build) cmd_build ;;
 test) cmd_test ;;
 demo) cmd_demo ;;
 bench) shift; cmd_bench "$@" ;;
+soak) shift; cmd_soak "$@" ;;
 _suite) suite_body "$2" ;;
 *)
-    echo "usage: $0 deps|build|test|demo|bench" >&2
+    echo "usage: $0 deps|build|test|demo|bench|soak [SEED [STEPS]]" >&2
     exit 2
     ;;
 esac

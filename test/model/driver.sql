@@ -1,0 +1,1033 @@
+-- test/model/driver.sql: seeded generator and driver of the model-based test.
+--
+-- mt.gen(seed, steps) writes a random plan of operations (mt.plan) for a seed:
+-- the plan is fixed before anything runs, so a seed always gives the same plan.
+-- Steps refer to earlier steps ("reverse the spend of step 17"), never to ids,
+-- so that any subset of the plan can be replayed (shrinking): a step whose
+-- reference did not produce anything is skipped. Amounts given as fractions
+-- ("70 % of what is available") are resolved when the step runs, from the
+-- reference model's state.
+--
+-- CALL mt.run(seed, steps[, keep int[]]) sets up the configuration, then for
+-- each planned step runs the operation against the extension (wallet.*) and
+-- against the model (model.*), each in its own subtransaction, and checks that
+-- both agree on the result row (ids are mapped: the first time an id is
+-- returned it is paired with the model's), on the SQLSTATE when one fails,
+-- and then on every wallet's balance (scenes NULL, game, shop) and on
+-- wallet.reconcile() returning no rows. It commits after every step and stops
+-- at the first disagreement, recorded in mt.failure.
+-- mt.outcome() and mt.report() summarise a run; mt.repro() prints the steps run
+-- as a psql script against the extension alone, with the model's answers as
+-- comments.
+
+DROP SCHEMA IF EXISTS mt CASCADE;
+CREATE SCHEMA mt;
+
+CREATE TABLE mt.run_info (
+  one             boolean PRIMARY KEY DEFAULT true CHECK (one),
+  seed            bigint NOT NULL,
+  steps           int NOT NULL,
+  keep            int[],
+  reconcile_every int NOT NULL DEFAULT 1
+);
+CREATE TABLE mt.config_stmt (n int PRIMARY KEY, sql text NOT NULL);
+CREATE TABLE mt.plan (step int PRIMARY KEY, op text NOT NULL, args jsonb NOT NULL);
+-- wallets by owner; ids on both sides; e = the currency's exponent
+CREATE TABLE mt.wmap (owner text PRIMARY KEY, currency text NOT NULL, e int NOT NULL,
+                      ext_id bigint NOT NULL UNIQUE, mod_id bigint NOT NULL UNIQUE);
+-- txn and refund ids: extension id -> model id
+CREATE TABLE mt.idmap (kind text NOT NULL, ext_id bigint NOT NULL, mod_id bigint NOT NULL,
+                       PRIMARY KEY (kind, ext_id), UNIQUE (kind, mod_id));
+-- what a step created (a top-up, spend, reversal: txn; a refund request: refund)
+CREATE TABLE mt.obj (step int PRIMARY KEY, op text NOT NULL, kind text NOT NULL, ext_id bigint NOT NULL, mod_id bigint NOT NULL);
+CREATE TABLE mt.trace (
+  step      int PRIMARY KEY,
+  op        text NOT NULL,
+  res       jsonb,           -- the resolved operation (NULL: skipped)
+  status    text NOT NULL,   -- ok | skip | fail
+  ext_ok    boolean, ext_out jsonb, ext_state text, ext_msg text,
+  mod_ok    boolean, mod_out jsonb, mod_state text, mod_msg text
+);
+-- pinned values of a step (shrinking): the amount and clock time it had in the run that failed
+CREATE TABLE mt.pin (step int PRIMARY KEY, pin jsonb NOT NULL);
+CREATE TABLE mt.failure (step int NOT NULL, op text NOT NULL, what text NOT NULL, detail text NOT NULL);
+
+CREATE FUNCTION mt.t0() RETURNS timestamptz LANGUAGE sql IMMUTABLE
+  AS $$ SELECT '2026-01-01 00:00:00+00'::timestamptz $$;
+
+------------------------------------------------------------------------------
+-- Random helpers (the plan is generated in one call after setseed)
+------------------------------------------------------------------------------
+CREATE FUNCTION mt.ri(lo int, hi int) RETURNS int LANGUAGE sql VOLATILE
+  AS $$ SELECT lo + floor(random() * (hi - lo + 1))::int $$;
+CREATE FUNCTION mt.pick(a text[]) RETURNS text LANGUAGE sql VOLATILE
+  AS $$ SELECT a[mt.ri(1, cardinality(a))] $$;
+-- recent: an element of a, mostly one of the last ones
+CREATE FUNCTION mt.recent(a int[]) RETURNS int LANGUAGE sql VOLATILE
+  AS $$ SELECT CASE WHEN cardinality(a) = 0 THEN NULL
+                    ELSE a[cardinality(a) - floor(cardinality(a) * power(random(), 2.5))::int] END $$;
+
+-- amount: a random amount as text for a currency exponent; kind topup|spend|small
+CREATE FUNCTION mt.gen_amount(e int, kind text) RETURNS text LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  r double precision := random();
+  unit numeric := 10::numeric ^ (-e);
+  base numeric;
+BEGIN
+  IF kind = 'topup' AND r < 0.4 THEN
+    base := CASE WHEN e = 0 THEN mt.pick('{1000,3000,5000,500}')::numeric
+                 ELSE mt.pick('{30,50,100,200,300,500}')::numeric END;
+    r := random();
+    IF r < 0.2 THEN base := base - unit; ELSIF r < 0.4 THEN base := base + unit; END IF;
+    RETURN round(base, e)::text;
+  END IF;
+  IF kind = 'small' OR r > 0.9 THEN
+    RETURN round((mt.ri(1, CASE WHEN e = 0 THEN 60 ELSE 600 END) * unit), e)::text;
+  END IF;
+  IF random() < 0.3 THEN      -- whole amounts
+    RETURN (mt.ri(1, CASE WHEN kind = 'topup' THEN 600 ELSE 150 END)
+            * CASE WHEN e = 0 THEN 15 ELSE 1 END)::text;
+  END IF;
+  RETURN round(mt.ri(1, CASE WHEN kind = 'topup' THEN 60000 ELSE 15000 END)::numeric
+               * CASE WHEN e = 0 THEN 1 ELSE 0.01 END, e)::text;
+END $$;
+
+-- bad_amount: an amount the extension must refuse (22023)
+CREATE FUNCTION mt.bad_amount(e int) RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT (ARRAY['0', '-5', CASE WHEN e = 0 THEN '1.5' ELSE '0.001' END,
+                CASE WHEN e = 0 THEN '12.25' ELSE '3.141' END, 'NaN',
+                CASE WHEN e = 0 THEN '10000000000000001' ELSE '10000000000001' END,
+                NULL])[mt.ri(1, 7)]
+$$;
+
+------------------------------------------------------------------------------
+-- Configuration: policies and bonus rules (variant by seed)
+------------------------------------------------------------------------------
+CREATE FUNCTION mt.config(variant int) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+  IF variant = 0 THEN
+    RETURN NEXT $q$SELECT wallet.set_policy('CNY', refund_window => '7 days', refund_fee_rate => 0.015, refund_auto_approve_max => 20, max_refunds_per_30_days => 4, commission_rate => 0.1)$q$;
+    RETURN NEXT $q$SELECT wallet.set_policy('JPY', refund_window => '30 days', refund_fee_rate => 0.03, max_refunds_per_30_days => 3, commission_rate => 0.05)$q$;
+  ELSE
+    RETURN NEXT $q$SELECT wallet.set_policy('CNY', refund_window => '3 days', refund_auto_approve_max => 1000, max_refunds_per_30_days => 6, commission_rate => 0.125)$q$;
+  END IF;
+  -- CNY base tiers: expiring and scoped bonus among them
+  RETURN NEXT $q$SELECT wallet.add_bonus_rule('CNY', min_amount => 50, bonus_fixed => 5, valid_for => '10 days')$q$;
+  RETURN NEXT $q$SELECT wallet.add_bonus_rule('CNY', min_amount => 100, bonus_fixed => 10)$q$;
+  RETURN NEXT $q$SELECT wallet.add_bonus_rule('CNY', min_amount => 200, bonus_fixed => 20, bonus_rate => 0.025, valid_for => '6 days', scope => '{game,shop}')$q$;
+  RETURN NEXT $q$SELECT wallet.add_bonus_rule('CNY', min_amount => 500, bonus_fixed => 20, bonus_rate => 0.02, max_bonus => 50, valid_for => '30 days')$q$;
+  -- CNY campaigns: one with its own refund fee, one short flash sale
+  RETURN NEXT $q$SELECT wallet.add_bonus_rule('CNY', min_amount => 100, bonus_rate => 0.05, valid_for => '3 days', scope => '{game}', campaign => 'spring', starts_at => '2026-01-02 00:00:00+00', ends_at => '2026-01-21 00:00:00+00', refund_fee_rate => 0.02)$q$;
+  RETURN NEXT $q$SELECT wallet.add_bonus_rule('CNY', min_amount => 30, bonus_rate => 0.111, max_bonus => 8.88, valid_for => '2 days', campaign => 'flash', ends_at => '2026-01-06 00:00:00+00')$q$;
+  RETURN NEXT $q$SELECT wallet.add_bonus_rule('CNY', min_amount => 300, bonus_fixed => 12.34, valid_for => '36 hours', campaign => 'flash', ends_at => '2026-01-06 00:00:00+00')$q$;
+  -- JPY (exponent 0)
+  RETURN NEXT $q$SELECT wallet.add_bonus_rule('JPY', min_amount => 1000, bonus_rate => 0.05, max_bonus => 300, valid_for => '14 days')$q$;
+  RETURN NEXT $q$SELECT wallet.add_bonus_rule('JPY', min_amount => 5000, bonus_fixed => 500)$q$;
+  RETURN NEXT $q$SELECT wallet.add_bonus_rule('JPY', min_amount => 3000, bonus_fixed => 300, valid_for => '5 days', scope => '{shop}', campaign => 'jp', ends_at => '2026-02-10 00:00:00+00', refund_fee_rate => 0.01)$q$;
+END $$;
+
+------------------------------------------------------------------------------
+-- Generator
+------------------------------------------------------------------------------
+CREATE FUNCTION mt.gen(p_seed bigint, p_steps int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  owners text[] := '{}';
+  cur jsonb := '{}';          -- owner -> currency
+  ex jsonb := '{"CNY": 2, "JPY": 0}';
+  topups int[] := '{}';
+  spends int[] := '{}';
+  requests int[] := '{}';
+  keyed int[] := '{}';
+  frozen text[] := '{}';
+  s int := 0;
+  r double precision;
+  op text;
+  a jsonb;
+  w text;
+  e int;
+  k text;
+  x double precision;
+  i int;
+BEGIN
+  DELETE FROM mt.plan;
+  PERFORM setseed(((p_seed * 7919) % 2000003)::double precision / 2000003 * 2 - 1);
+  -- a few wallets in each currency
+  FOREACH w IN ARRAY ARRAY['c1', 'c2', 'c3', 'c4', 'j1', 'j2', 'j3'] LOOP
+    s := s + 1;
+    INSERT INTO mt.plan VALUES (s, 'open', jsonb_build_object('owner', w, 'cur',
+                                CASE WHEN w LIKE 'c%' THEN 'CNY' ELSE 'JPY' END));
+    owners := owners || w;
+    cur := cur || jsonb_build_object(w, CASE WHEN w LIKE 'c%' THEN 'CNY' ELSE 'JPY' END);
+  END LOOP;
+
+  WHILE s < p_steps LOOP
+    s := s + 1;
+    k := 'k' || s;
+    IF random() < 0.04 THEN
+      -- a story: top-up, spend, refund and reversal interleaved, review, settlement
+      w := mt.pick(owners);
+      e := (ex->>(cur->>w))::int;
+      INSERT INTO mt.plan VALUES (s, 'top_up', jsonb_build_object('w', w, 'key', 'k' || s, 'amount',
+        CASE WHEN e = 0 THEN mt.pick('{3000,5000,6000,1200}') ELSE mt.pick('{100,200,300,500,150.55,60}') END));
+      topups := topups || s; keyed := keyed || s;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s, 'frac', 0.2 + random() * 0.7,
+        'scene', mt.pick(ARRAY[NULL, 'game', 'shop']), 'partial', false,
+        'payee', CASE WHEN random() < 0.3 THEN mt.pick(ARRAY(SELECT o FROM unnest(owners) o
+                                                             WHERE cur->>o = cur->>w AND o <> w)) END));
+      spends := spends || s; keyed := keyed || s;
+      x := random();
+      FOR i IN 1..2 LOOP
+        s := s + 1;
+        IF (i = 1) = (x < 0.5) THEN
+          INSERT INTO mt.plan VALUES (s, 'request', jsonb_build_object('ref', s - i - 1,
+            'key', 'k' || s, 'reason', 'user',
+            'amount', CASE WHEN random() < 0.6 THEN NULL ELSE jsonb_build_object('frac', 0.1 + random() * 0.8) END));
+          requests := requests || s; keyed := keyed || s;
+        ELSE
+          INSERT INTO mt.plan VALUES (s, 'reverse', jsonb_build_object('ref', s - i, 'key', 'k' || s,
+            'amount', CASE WHEN random() < 0.5 THEN NULL ELSE jsonb_build_object('frac', 0.1 + random() * 0.8) END));
+          keyed := keyed || s;
+        END IF;
+      END LOOP;
+      IF random() < 0.4 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('secs', mt.ri(60, 3 * 86400)));
+      END IF;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'review', jsonb_build_object('ref', requests[cardinality(requests)],
+                                                                'approve', random() < 0.6, 'reviewer', 'ops'));
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'settle', jsonb_build_object('ref', requests[cardinality(requests)],
+                                                                'ok', random() < 0.5));
+      IF random() < 0.5 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'reverse', jsonb_build_object('ref', spends[cardinality(spends)],
+                                                                   'key', 'k' || s, 'amount', NULL));
+        keyed := keyed || s;
+      END IF;
+      CONTINUE;
+    END IF;
+    r := random() * 100;
+    -- operations on earlier results need some: a top-up instead
+    IF (r >= 40.5 AND r < 50.5 AND cardinality(spends) = 0)
+       OR (r >= 50.5 AND r < 62.5 AND cardinality(topups) = 0)
+       OR (r >= 62.5 AND r < 72.5 AND cardinality(requests) = 0)
+       OR (r >= 86 AND r < 94 AND cardinality(keyed) = 0) THEN
+      r := 10;
+    END IF;
+    -- wallet for ops that need one: CNY more often
+    IF random() < 0.62 THEN
+      w := mt.pick(ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o = 'CNY'));
+    ELSE
+      w := mt.pick(ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o = 'JPY'));
+    END IF;
+    e := (ex->>(cur->>w))::int;
+    a := '{}';
+
+    IF r < 1.5 THEN
+      op := 'open';
+      x := random();
+      IF x < 0.4 THEN
+        a := jsonb_build_object('owner', w, 'cur', cur->>w);              -- again: same id
+      ELSIF x < 0.5 THEN
+        a := jsonb_build_object('owner', 'x' || s, 'cur', 'XXX');         -- unknown currency
+      ELSIF x < 0.55 THEN
+        a := jsonb_build_object('owner', repeat('o', 257), 'cur', 'CNY'); -- owner too long
+      ELSIF cardinality(owners) < 14 THEN
+        w := CASE WHEN random() < 0.6 THEN 'c' ELSE 'j' END || (cardinality(owners) + 1);
+        a := jsonb_build_object('owner', w, 'cur', CASE WHEN w LIKE 'c%' THEN 'CNY' ELSE 'JPY' END);
+        owners := owners || w;
+        cur := cur || jsonb_build_object(w, a->>'cur');
+      ELSE
+        a := jsonb_build_object('owner', w, 'cur', cur->>w);
+      END IF;
+    ELSIF r < 18.5 THEN
+      op := 'top_up';
+      a := jsonb_build_object('w', w, 'amount', mt.gen_amount(e, 'topup'), 'key', k);
+      IF random() < 0.2 THEN a := a || jsonb_build_object('method', mt.pick('{card,alipay,wechat}')); END IF;
+      IF random() < 0.1 THEN a := a || jsonb_build_object('ext_ref', 'ref-' || s); END IF;
+      topups := topups || s;
+      keyed := keyed || s;
+    ELSIF r < 40.5 THEN
+      op := 'spend';
+      IF random() < 0.55 THEN
+        x := random();
+        a := jsonb_build_object('frac', CASE WHEN x < 0.1 THEN 1.0 WHEN x < 0.2 THEN 1 + random() * 0.5
+                                             ELSE 0.02 + random() * 0.95 END);
+      ELSE
+        a := jsonb_build_object('amount', mt.gen_amount(e, CASE WHEN random() < 0.3 THEN 'small' ELSE 'spend' END));
+      END IF;
+      x := random();
+      a := a || jsonb_build_object('w', w, 'key', k,
+        'scene', CASE WHEN x < 0.4 THEN NULL WHEN x < 0.65 THEN 'game' WHEN x < 0.85 THEN 'shop' ELSE 'other' END,
+        'partial', random() < 0.25);
+      x := random();
+      IF x < 0.18 THEN
+        a := a || jsonb_build_object('payee',
+               mt.pick(ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o = cur->>w AND o <> w)));
+      ELSIF x < 0.20 THEN
+        a := a || jsonb_build_object('payee', mt.pick(ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o <> cur->>w)));
+      ELSIF x < 0.21 THEN
+        a := a || jsonb_build_object('payee', '#self');
+      ELSIF x < 0.215 THEN
+        a := a || jsonb_build_object('payee', '#none');
+      ELSIF x < 0.23 THEN
+        a := a || jsonb_build_object('coupon', 'NOSUCHCODE');
+      END IF;
+      IF random() < 0.1 THEN a := a || jsonb_build_object('order_ref', 'order-' || s); END IF;
+      spends := spends || s;
+      keyed := keyed || s;
+    ELSIF r < 50.5 THEN
+      op := 'reverse';
+      x := random();
+      a := jsonb_build_object('ref', mt.recent(spends), 'key', k,
+        'amount', CASE WHEN x < 0.4 THEN NULL WHEN x < 0.85 THEN jsonb_build_object('frac', 0.05 + random() * 0.9)
+                       WHEN x < 0.95 THEN '"over"'::jsonb ELSE to_jsonb(mt.gen_amount(e, 'small')) END);
+      keyed := keyed || s;
+    ELSIF r < 54.5 THEN
+      op := 'quote';
+      a := jsonb_build_object('ref', mt.recent(topups), 'reason', CASE WHEN random() < 0.8 THEN 'user' ELSE 'platform' END);
+    ELSIF r < 62.5 THEN
+      op := 'request';
+      x := random();
+      a := jsonb_build_object('ref', mt.recent(topups), 'key', k,
+        'amount', CASE WHEN x < 0.4 THEN NULL WHEN x < 0.55 THEN '"max"'::jsonb
+                       WHEN x < 0.85 THEN jsonb_build_object('frac', 0.05 + random() * 0.9)
+                       WHEN x < 0.95 THEN '"over"'::jsonb ELSE to_jsonb(mt.gen_amount(e, 'small')) END,
+        'reason', CASE WHEN random() < 0.75 THEN 'user' ELSE 'platform' END);
+      IF random() < 0.1 THEN a := a || jsonb_build_object('note', 'note ' || s); END IF;
+      requests := requests || s;
+      keyed := keyed || s;
+    ELSIF r < 67.5 THEN
+      op := 'review';
+      a := jsonb_build_object('ref', mt.recent(requests), 'approve', random() < 0.75, 'reviewer', 'ops');
+    ELSIF r < 72.5 THEN
+      op := 'settle';
+      a := jsonb_build_object('ref', mt.recent(requests), 'ok', random() < 0.7);
+      IF random() < 0.2 THEN a := a || jsonb_build_object('gw', 'gw-' || s); END IF;
+    ELSIF r < 79.5 THEN
+      op := 'clock';
+      x := random();
+      IF x < 0.25 THEN
+        a := jsonb_build_object('edge', mt.ri(-1, 1));      -- onto the next expiry / window end
+      ELSIF x < 0.55 THEN
+        a := jsonb_build_object('secs', mt.ri(60, 6 * 3600));
+      ELSIF x < 0.9 THEN
+        a := jsonb_build_object('secs', mt.ri(1, 24) * 3600);
+      ELSE
+        a := jsonb_build_object('secs', mt.ri(1, 5) * 86400 + mt.ri(0, 1) * mt.ri(1, 86399));
+      END IF;
+    ELSIF r < 82 THEN
+      op := 'expire';
+    ELSIF r < 83.5 THEN
+      op := 'freeze';
+      a := jsonb_build_object('w', w, 'reason', 'risk ' || s);
+      frozen := frozen || w;
+    ELSIF r < 86 THEN
+      op := 'unfreeze';
+      -- mostly a wallet frozen before
+      IF cardinality(frozen) > 0 AND random() < 0.8 THEN
+        w := frozen[mt.ri(1, cardinality(frozen))];
+      END IF;
+      frozen := array_remove(frozen, w);
+      a := jsonb_build_object('w', w);
+    ELSIF r < 94 THEN
+      op := 'replay';
+      x := random();
+      a := jsonb_build_object('ref', mt.recent(keyed),
+        'mode', CASE WHEN x < 0.45 THEN 'same' WHEN x < 0.55 THEN 'repr' WHEN x < 0.9 THEN 'diff' ELSE 'cross' END);
+    ELSE
+      -- invalid input: one fault at a time, always with a fresh key
+      x := random() * 20;
+      IF x < 3 THEN
+        op := 'top_up'; a := jsonb_build_object('w', w, 'amount', mt.bad_amount(e), 'key', k);
+      ELSIF x < 6 THEN
+        op := 'spend'; a := jsonb_build_object('w', w, 'amount', mt.bad_amount(e), 'key', k, 'partial', random() < 0.5);
+      ELSIF x < 7 THEN
+        op := 'spend'; a := jsonb_build_object('w', w, 'amount', '1', 'key', k, 'partial', false,
+                                               'scene', mt.pick(ARRAY['bad scene', repeat('s', 65), '', 'tab' || chr(9)]));
+      ELSIF x < 8 THEN
+        op := 'spend'; a := jsonb_build_object('w', w, 'amount', '1', 'key', k, 'partial', NULL);
+      ELSIF x < 9.5 THEN
+        op := mt.pick('{top_up,spend}');
+        a := jsonb_build_object('w', w, 'amount', '1', 'partial', false,
+                                'key', mt.pick(ARRAY[NULL, repeat('k', 201), 'k' || chr(1)]));
+      ELSIF x < 10.5 THEN
+        op := 'top_up'; a := jsonb_build_object('w', w, 'amount', '10', 'key', k,
+                                                'method', mt.pick(ARRAY[repeat('m', 65), 'card' || chr(10)]));
+      ELSIF x < 11.5 THEN
+        op := mt.pick('{top_up,spend,freeze}');
+        a := jsonb_build_object('w', '#none', 'amount', '10', 'key', k, 'partial', false, 'reason', 'x');
+      ELSIF x < 13 AND cardinality(topups) > 0 THEN
+        op := 'reverse'; a := jsonb_build_object('bad', mt.pick('{none,topup,null}'), 'ref', mt.recent(topups), 'key', k);
+      ELSIF x < 14 AND cardinality(spends) > 0 THEN
+        op := 'reverse'; a := jsonb_build_object('ref', mt.recent(spends), 'key', k,
+                                                 'amount', coalesce(mt.bad_amount(e), '0'));
+      ELSIF x < 15.5 AND cardinality(spends) > 0 THEN
+        op := 'request'; a := jsonb_build_object('bad', mt.pick('{none,spend}'), 'ref', mt.recent(spends), 'key', k);
+      ELSIF x < 16.5 AND cardinality(topups) > 0 THEN
+        op := mt.pick('{request,quote}');
+        a := jsonb_build_object('ref', mt.recent(topups), 'key', k, 'reason', mt.pick('{bogus,USER}'));
+      ELSIF x < 17.5 AND cardinality(topups) > 0 THEN
+        op := 'request'; a := jsonb_build_object('ref', mt.recent(topups), 'key', k, 'reason', 'user',
+                                                 'amount', mt.pick(ARRAY['0', 'NaN', '-1', '0.001']),
+                                                 'note', CASE WHEN random() < 0.3 THEN repeat('n', 1001) END);
+      ELSIF x < 18.5 THEN
+        op := mt.pick('{review,settle}');
+        a := jsonb_build_object('bad', 'none', 'approve', true, 'reviewer', 'ops', 'ok', true);
+      ELSIF x < 19.5 AND cardinality(requests) > 0 THEN
+        op := mt.pick('{review,settle}');
+        a := jsonb_build_object('ref', mt.recent(requests), 'approve', CASE WHEN random() < 0.5 THEN true END,
+                                'reviewer', CASE WHEN random() < 0.5 THEN NULL ELSE repeat('r', 201) END,
+                                'ok', NULL);
+      ELSE
+        op := 'freeze'; a := jsonb_build_object('w', w, 'reason', NULL);
+      END IF;
+      a := a || '{"invalid": true}';
+    END IF;
+    INSERT INTO mt.plan VALUES (s, op, a);
+  END LOOP;
+  -- a story may run past the end: the plan of N steps is a prefix of any longer one
+  DELETE FROM mt.plan WHERE step > p_steps;
+END $$;
+
+------------------------------------------------------------------------------
+-- Resolving a planned step into a concrete operation
+------------------------------------------------------------------------------
+CREATE FUNCTION mt.none_id() RETURNS jsonb LANGUAGE sql IMMUTABLE
+  AS $$ SELECT '{"e": 999999999, "m": 999999999}'::jsonb $$;
+
+-- wref: a wallet reference {e, m, v} of an owner, NULL if it was never opened
+CREATE FUNCTION mt.wref(owner text) RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN owner = '#none' THEN mt.none_id()
+              ELSE (SELECT jsonb_build_object('e', m.ext_id, 'm', m.mod_id, 'v', 'w_' || m.owner, 'o', m.owner,
+                                              'x', m.e)
+                      FROM mt.wmap m WHERE m.owner = wref.owner) END
+$$;
+
+-- oref: what step p_step made, as a reference {e, m, v, s}; if it made
+-- nothing (it failed, or was left out), what the last step before it of the
+-- same operation made
+CREATE FUNCTION mt.oref(p_step int) RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object('e', o.ext_id, 'm', o.mod_id,
+                            'v', CASE o.kind WHEN 'refund' THEN 'r' ELSE 't' END || o.step, 's', o.step)
+    FROM mt.obj o
+   WHERE o.step <= p_step AND o.op = (SELECT coalesce(p.args->>'op2', p.op) FROM mt.plan p WHERE p.step = p_step)
+   ORDER BY o.step DESC LIMIT 1
+$$;
+
+CREATE FUNCTION mt.amount_text(m numeric, e int) RETURNS text LANGUAGE sql IMMUTABLE
+  AS $$ SELECT round(m / (10::numeric ^ e), e)::text $$;
+
+-- frac_of: floor(total * f) of a total in minor units, at least one minor unit, as text
+CREATE FUNCTION mt.frac_of(total numeric, f numeric, e int) RETURNS text LANGUAGE sql IMMUTABLE
+  AS $$ SELECT mt.amount_text(greatest(floor(total * f), 1), e) $$;
+
+-- next_event: the next point in time at which a rule of the model changes
+CREATE FUNCTION mt.next_event() RETURNS timestamptz LANGUAGE sql STABLE AS $$
+  SELECT min(t) FROM (
+    SELECT expires_at FROM model.lot WHERE bucket = 'bonus' AND (amount > 0 OR held > 0)
+    UNION ALL SELECT refundable_until FROM model.topup
+    UNION ALL SELECT requested_at + interval '30 days' FROM model.refund
+    UNION ALL SELECT starts_at FROM wallet.bonus_rule
+    UNION ALL SELECT ends_at FROM wallet.bonus_rule) x(t)
+   WHERE t > model.clock_now()
+$$;
+
+CREATE FUNCTION mt.resolve(p_step int, op text, a jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  w jsonb;
+  ref jsonb;
+  base jsonb;
+  e int;
+  v numeric;
+  amt jsonb;
+  t timestamptz;
+  tr mt.trace;
+BEGIN
+  CASE op
+  WHEN 'open' THEN
+    RETURN jsonb_build_object('op', 'open', 'owner', a->>'owner', 'cur', a->>'cur', 'wo', a->>'owner');
+  WHEN 'top_up' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', 'top_up', 'w', w, 'amount', a->'amount', 'key', a->'key',
+                              'method', a->'method', 'ext_ref', a->'ext_ref', 'wo', a->>'w');
+  WHEN 'spend' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    amt := a->'amount';
+    IF a ? 'frac' THEN
+      SELECT b.available INTO v FROM model.balance((w->>'m')::bigint, a->>'scene') b;
+      amt := to_jsonb(mt.frac_of(v * (10::numeric ^ (w->>'x')::int), (a->>'frac')::numeric, (w->>'x')::int));
+    END IF;
+    IF a->>'payee' IS NOT NULL THEN
+      ref := CASE WHEN a->>'payee' = '#self' THEN w ELSE mt.wref(a->>'payee') END;
+      IF ref IS NULL THEN RETURN NULL; END IF;
+    END IF;
+    RETURN jsonb_build_object('op', 'spend', 'w', w, 'amount', amt, 'key', a->'key', 'scene', a->'scene',
+                              'coupon', a->'coupon', 'partial', a->'partial', 'payee', ref,
+                              'order_ref', a->'order_ref', 'wo', a->>'w');
+  WHEN 'reverse' THEN
+    IF a->>'bad' = 'none' THEN
+      ref := mt.none_id();
+    ELSIF a->>'bad' = 'null' THEN
+      ref := NULL;
+    ELSE
+      ref := mt.oref((a->>'ref')::int);
+      IF ref IS NULL THEN RETURN NULL; END IF;
+    END IF;
+    amt := a->'amount';
+    IF a->>'bad' IS NULL THEN
+      SELECT * INTO tr FROM mt.trace WHERE step = (ref->>'s')::int;
+      e := (tr.res->'w'->>'x')::int;
+      SELECT s.charged - s.reversed INTO v FROM model.spend s WHERE s.tid = (ref->>'m')::bigint;
+      IF jsonb_typeof(amt) = 'object' THEN
+        amt := to_jsonb(mt.frac_of(v, (amt->>'frac')::numeric, e));
+      ELSIF amt = '"over"' THEN
+        amt := to_jsonb(mt.amount_text(v + 1, e));
+      END IF;
+    END IF;
+    RETURN jsonb_build_object('op', 'reverse', 'spend', ref, 'key', a->'key', 'amount', amt,
+                              'wo', tr.res->>'wo', 'payee', tr.res->'payee');
+  WHEN 'quote' THEN
+    ref := mt.oref((a->>'ref')::int);
+    IF ref IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', 'quote', 'topup', ref, 'reason', a->'reason',
+                              'wo', (SELECT t.res->>'wo' FROM mt.trace t WHERE t.step = (ref->>'s')::int));
+  WHEN 'request' THEN
+    IF a->>'bad' = 'none' THEN
+      ref := mt.none_id();
+    ELSE
+      ref := mt.oref((a->>'ref')::int);      -- with bad = spend: a spend, not a top-up
+      IF ref IS NULL THEN RETURN NULL; END IF;
+    END IF;
+    SELECT * INTO tr FROM mt.trace WHERE step = (ref->>'s')::int;
+    amt := a->'amount';
+    IF a->>'bad' IS NULL AND (jsonb_typeof(amt) = 'object' OR amt IN ('"max"', '"over"')) THEN
+      e := (tr.res->'w'->>'x')::int;
+      SELECT q.max_amount INTO v FROM model.refund_quote((ref->>'m')::bigint, coalesce(a->>'reason', 'user')) q;
+      v := v * (10::numeric ^ e);
+      amt := to_jsonb(CASE WHEN jsonb_typeof(amt) = 'object' THEN mt.frac_of(v, (amt->>'frac')::numeric, e)
+                           WHEN amt = '"max"' THEN mt.amount_text(greatest(v, 1), e)
+                           ELSE mt.amount_text(v + 1, e) END);
+    END IF;
+    RETURN jsonb_build_object('op', 'request', 'topup', ref, 'key', a->'key', 'amount', amt,
+                              'reason', a->'reason', 'note', a->'note', 'wo', tr.res->>'wo');
+  WHEN 'review', 'settle' THEN
+    IF a->>'bad' = 'none' THEN
+      ref := mt.none_id();
+    ELSE
+      ref := mt.oref((a->>'ref')::int);
+      IF ref IS NULL THEN RETURN NULL; END IF;
+    END IF;
+    RETURN jsonb_build_object('op', op, 'refund', ref, 'approve', a->'approve', 'reviewer', a->'reviewer',
+                              'ok', a->'ok', 'gw', a->'gw',
+                              'wo', (SELECT t.res->>'wo' FROM mt.trace t WHERE t.step = (ref->>'s')::int));
+  WHEN 'clock' THEN
+    IF a ? 'edge' THEN
+      t := mt.next_event();
+      IF t IS NULL THEN RETURN NULL; END IF;
+      t := t + make_interval(secs => (a->>'edge')::int);
+      IF t <= model.clock_now() THEN t := t - make_interval(secs => (a->>'edge')::int); END IF;
+    ELSE
+      t := model.clock_now() + make_interval(secs => (a->>'secs')::int);
+    END IF;
+    RETURN jsonb_build_object('op', 'clock', 'at', t);
+  WHEN 'expire' THEN
+    RETURN '{"op": "expire"}';
+  WHEN 'freeze', 'unfreeze' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', op, 'w', w, 'reason', a->'reason', 'wo', a->>'w');
+  WHEN 'replay' THEN
+    SELECT * INTO tr FROM mt.trace WHERE step = (a->>'ref')::int;
+    IF tr.res IS NULL THEN RETURN NULL; END IF;
+    base := tr.res;
+    e := coalesce((base->'w'->>'x')::int, (mt.wref(base->>'wo')->>'x')::int);
+    IF e IS NULL THEN RETURN NULL; END IF;
+    CASE a->>'mode'
+    WHEN 'same' THEN
+      RETURN base;
+    WHEN 'repr' THEN
+      -- the same amount written differently (never more decimals than the currency has)
+      IF jsonb_typeof(base->'amount') = 'string' THEN
+        IF base->>'amount' ~ '\.\d*0$' THEN
+          RETURN base || jsonb_build_object('amount', rtrim(rtrim(base->>'amount', '0'), '.'));
+        ELSIF base->>'amount' ~ '^\d+$' AND e > 0 THEN
+          RETURN base || jsonb_build_object('amount', (base->>'amount') || '.0');
+        ELSIF base->>'amount' ~ '^\d+\.\d+$' AND length(split_part(base->>'amount', '.', 2)) < e THEN
+          RETURN base || jsonb_build_object('amount', (base->>'amount') || '0');
+        END IF;
+      END IF;
+      RETURN base;
+    WHEN 'diff' THEN
+      CASE base->>'op'
+      WHEN 'top_up' THEN
+        IF base->>'amount' IS NULL OR base->>'amount' !~ '^\d+(\.\d+)?$' THEN RETURN NULL; END IF;
+        RETURN base || jsonb_build_object('amount', ((base->>'amount')::numeric + 10::numeric ^ (-e))::text);
+      WHEN 'spend' THEN
+        IF base->>'amount' IS NULL OR base->>'amount' !~ '^\d+(\.\d+)?$' THEN RETURN NULL; END IF;
+        IF p_step % 2 = 0 AND base->'partial' IN ('true', 'false') THEN
+          RETURN base || jsonb_build_object('partial', NOT (base->>'partial')::boolean);
+        END IF;
+        RETURN base || jsonb_build_object('amount', ((base->>'amount')::numeric + 10::numeric ^ (-e))::text);
+      WHEN 'reverse' THEN
+        RETURN base || jsonb_build_object('amount',
+          CASE WHEN base->>'amount' IS NULL THEN mt.amount_text(1, e) END);
+      WHEN 'request' THEN
+        RETURN base || jsonb_build_object('reason',
+          CASE WHEN base->>'reason' = 'platform' THEN 'user' ELSE 'platform' END);
+      ELSE
+        RETURN NULL;
+      END CASE;
+    WHEN 'cross' THEN
+      -- the same key on the same wallet for another operation
+      w := coalesce(base->'w', mt.wref(base->>'wo'));
+      IF base->>'op' = 'top_up' THEN
+        RETURN jsonb_build_object('op', 'spend', 'w', w, 'amount', mt.amount_text(1, e), 'key', base->'key',
+                                  'partial', false, 'wo', base->>'wo');
+      END IF;
+      RETURN jsonb_build_object('op', 'top_up', 'w', w, 'amount', mt.amount_text(1, e), 'key', base->'key',
+                                'wo', base->>'wo');
+    END CASE;
+  END CASE;
+  RETURN NULL;
+END $$;
+
+------------------------------------------------------------------------------
+-- Rendering an operation as SQL: for the extension, the model, or a repro
+------------------------------------------------------------------------------
+CREATE FUNCTION mt.id(r jsonb, mode text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN r IS NULL OR jsonb_typeof(r) = 'null' THEN 'NULL'
+              WHEN mode = 'ext' THEN r->>'e'
+              WHEN mode = 'model' THEN r->>'m'
+              ELSE coalesce(':' || (r->>'v'), r->>'e') END
+$$;
+CREATE FUNCTION mt.lit(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN j IS NULL OR jsonb_typeof(j) = 'null' THEN 'NULL'
+              WHEN jsonb_typeof(j) = 'string' THEN quote_literal(j->>0)
+              ELSE j::text END
+$$;
+CREATE FUNCTION mt.num(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN j IS NULL OR jsonb_typeof(j) = 'null' THEN 'NULL'
+              WHEN j->>0 ~ '^-?\d+(\.\d+)?$' THEN j->>0
+              ELSE quote_literal(j->>0) || '::numeric' END
+$$;
+
+CREATE FUNCTION mt.render(r jsonb, mode text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  s text := CASE WHEN mode = 'model' THEN 'model' ELSE 'wallet' END;
+BEGIN
+  IF r IS NULL THEN RETURN NULL; END IF;
+  CASE r->>'op'
+  WHEN 'open' THEN
+    RETURN format('SELECT %s.open(%s, %s) AS wallet_id', s, mt.lit(r->'owner'), mt.lit(r->'cur'));
+  WHEN 'top_up' THEN
+    RETURN format('SELECT * FROM %s.top_up(%s, %s, %s, %s, %s)', s, mt.id(r->'w', mode), mt.num(r->'amount'),
+                  mt.lit(r->'key'), mt.lit(r->'method'), mt.lit(r->'ext_ref'));
+  WHEN 'spend' THEN
+    RETURN format('SELECT * FROM %s.spend(%s, %s, %s, %s, %s, %s, %s, %s)', s, mt.id(r->'w', mode),
+                  mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'scene'), mt.lit(r->'coupon'),
+                  mt.lit(r->'partial'), mt.id(r->'payee', mode), mt.lit(r->'order_ref'));
+  WHEN 'reverse' THEN
+    RETURN format('SELECT * FROM %s.reverse_spend(%s, %s, %s)', s, mt.id(r->'spend', mode), mt.lit(r->'key'),
+                  mt.num(r->'amount'));
+  WHEN 'quote' THEN
+    RETURN format('SELECT * FROM %s.refund_quote(%s, %s)', s, mt.id(r->'topup', mode), mt.lit(r->'reason'));
+  WHEN 'request' THEN
+    RETURN format('SELECT * FROM %s.request_refund(%s, %s, %s, %s, %s)', s, mt.id(r->'topup', mode),
+                  mt.lit(r->'key'), mt.num(r->'amount'), mt.lit(r->'reason'), mt.lit(r->'note'));
+  WHEN 'review' THEN
+    RETURN format('SELECT %s.review_refund(%s, %s, %s) AS status', s, mt.id(r->'refund', mode),
+                  mt.lit(r->'approve'), mt.lit(r->'reviewer'));
+  WHEN 'settle' THEN
+    RETURN format('SELECT %s.settle_refund(%s, %s, %s) AS status', s, mt.id(r->'refund', mode),
+                  mt.lit(r->'ok'), mt.lit(r->'gw'));
+  WHEN 'expire' THEN
+    RETURN format('SELECT * FROM %s.expire_bonus()', s);
+  WHEN 'freeze' THEN
+    RETURN format('SELECT true AS done FROM %s.freeze(%s, %s)', s, mt.id(r->'w', mode), mt.lit(r->'reason'));
+  WHEN 'unfreeze' THEN
+    RETURN format('SELECT true AS done FROM %s.unfreeze(%s)', s, mt.id(r->'w', mode));
+  WHEN 'clock' THEN
+    RETURN format('SET wallet.now = %L', r->>'at');
+  END CASE;
+  RAISE EXCEPTION 'cannot render %', r;
+END $$;
+
+------------------------------------------------------------------------------
+-- Running one step
+------------------------------------------------------------------------------
+-- exec: run one statement in its own subtransaction; its rows as a jsonb array, or its SQLSTATE
+CREATE TYPE mt.res AS (ok boolean, out jsonb, state text, msg text);
+CREATE FUNCTION mt.exec(q text) RETURNS mt.res
+  LANGUAGE plpgsql AS $$
+DECLARE
+  v_ok boolean;
+  v_out jsonb;
+  v_state text;
+  v_msg text;
+BEGIN
+  BEGIN
+    EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(r)), ''[]'') FROM (%s) r', q) INTO v_out;
+    v_ok := true;
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
+    v_ok := false;
+  END;
+  RETURN ROW(v_ok, v_out, v_state, v_msg)::mt.res;
+END $$;
+
+CREATE FUNCTION mt.side(p_ok boolean, p_out jsonb, p_state text, p_msg text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN p_ok THEN p_out::text ELSE format('ERROR %s: %s', p_state, p_msg) END
+$$;
+
+-- only_keys: j restricted to the keys of model
+CREATE FUNCTION mt.only_keys(j jsonb, model jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(jsonb_object_agg(k, j->k), '{}') FROM jsonb_object_keys(model) k WHERE j ? k
+$$;
+
+-- compare: NULL when the extension and the model agree on a step; records new ids
+CREATE FUNCTION mt.compare(p_step int, r jsonb, x mt.res, m mt.res) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  op text := r->>'op';
+  xr jsonb;
+  mr jsonb;
+  col text;
+  v_kind text;
+  xid bigint;
+  mid bigint;
+  known bigint;
+  wm mt.wmap;
+BEGIN
+  IF x.ok IS DISTINCT FROM m.ok OR (NOT x.ok AND x.state IS DISTINCT FROM m.state) THEN
+    RETURN 'outcome';
+  END IF;
+  IF NOT x.ok THEN
+    IF m.state !~ '^(22023|WL00\d)$' THEN RETURN 'model error'; END IF;
+    RETURN NULL;
+  END IF;
+  IF jsonb_array_length(x.out) <> 1 OR jsonb_array_length(m.out) <> 1 THEN RETURN 'row count'; END IF;
+  xr := x.out->0;
+  mr := m.out->0;
+  col := CASE op WHEN 'open' THEN 'wallet_id' WHEN 'request' THEN 'refund_id'
+                 WHEN 'top_up' THEN 'txn_id' WHEN 'spend' THEN 'txn_id' WHEN 'reverse' THEN 'txn_id' END;
+  IF col IS NOT NULL THEN
+    xid := (xr->>col)::bigint;
+    mid := (mr->>col)::bigint;
+    xr := xr - col;
+    mr := mr - col;
+  END IF;
+  -- columns the extension adds after the contract's are not compared
+  xr := mt.only_keys(xr, mr);
+  IF xr IS DISTINCT FROM mr THEN RETURN 'result'; END IF;
+  IF col IS NULL THEN RETURN NULL; END IF;
+  IF op = 'open' THEN
+    SELECT * INTO wm FROM mt.wmap WHERE owner = r->>'owner';
+    IF FOUND THEN
+      IF wm.ext_id <> xid OR wm.mod_id <> mid THEN RETURN 'id (open returned another wallet)'; END IF;
+    ELSIF EXISTS (SELECT 1 FROM mt.wmap WHERE ext_id = xid OR mod_id = mid) THEN
+      RETURN 'id (open of a new owner returned a known wallet)';
+    ELSE
+      INSERT INTO mt.wmap SELECT r->>'owner', r->>'cur', c.exponent, xid, mid FROM wallet.currency c WHERE c.code = r->>'cur';
+    END IF;
+    RETURN NULL;
+  END IF;
+  v_kind := CASE op WHEN 'request' THEN 'refund' ELSE 'txn' END;
+  SELECT i.mod_id INTO known FROM mt.idmap i WHERE i.kind = v_kind AND i.ext_id = xid;
+  IF (xr->>'replayed')::boolean THEN
+    IF known IS DISTINCT FROM mid THEN RETURN 'id (replay returned another id)'; END IF;
+  ELSE
+    IF known IS NOT NULL OR EXISTS (SELECT 1 FROM mt.idmap i WHERE i.kind = v_kind AND i.mod_id = mid) THEN
+      RETURN 'id (a new result reused an id)';
+    END IF;
+    INSERT INTO mt.idmap VALUES (v_kind, xid, mid);
+    INSERT INTO mt.obj VALUES (p_step, op, v_kind, xid, mid);
+  END IF;
+  RETURN NULL;
+END $$;
+
+-- check_balances: NULL when the balances agree: every wallet's in scene NULL;
+-- in scenes game and shop too for the wallets the step touched (every wallet
+-- after a clock move or an expiry sweep)
+CREATE FUNCTION mt.check_balances(r jsonb, OUT what text, OUT detail text) LANGUAGE plpgsql AS $$
+DECLARE
+  sc text;
+  ws text[];
+  x mt.res;
+  m mt.res;
+  d record;
+BEGIN
+  FOREACH sc IN ARRAY ARRAY[NULL, 'game', 'shop'] LOOP
+    IF sc IS NULL OR r->>'op' IN ('clock', 'expire') THEN
+      ws := NULL;
+    ELSE
+      ws := ARRAY[r->>'wo', r->'payee'->>'o'];
+      CONTINUE WHEN NOT EXISTS (SELECT 1 FROM mt.wmap WHERE owner = ANY (ws));
+    END IF;
+    x := mt.exec(format('SELECT w.owner, to_jsonb(b) - ''wallet_id'' AS bal FROM mt.wmap w
+                          CROSS JOIN LATERAL wallet.balance(w.ext_id, %L) b WHERE %L IS NULL OR w.owner = ANY (%L)',
+                        sc, ws, ws));
+    m := mt.exec(format('SELECT w.owner, to_jsonb(b) - ''wallet_id'' AS bal FROM mt.wmap w
+                          CROSS JOIN LATERAL model.balance(w.mod_id, %L) b WHERE %L IS NULL OR w.owner = ANY (%L)',
+                        sc, ws, ws));
+    IF NOT x.ok OR NOT m.ok THEN
+      what := 'balance';
+      detail := format('scene %s: extension %s; model %s', coalesce(sc, 'NULL'),
+                       mt.side(x.ok, x.out, x.state, x.msg), mt.side(m.ok, m.out, m.state, m.msg));
+      RETURN;
+    END IF;
+    FOR d IN SELECT coalesce(xe->>'owner', me->>'owner') AS owner, xe->'bal' AS xb, me->'bal' AS mb
+               FROM jsonb_array_elements(x.out) xe
+               FULL JOIN jsonb_array_elements(m.out) me ON me->>'owner' = xe->>'owner'
+              WHERE mt.only_keys(xe->'bal', me->'bal') IS DISTINCT FROM (me->'bal')
+              ORDER BY 1 LIMIT 1 LOOP
+      what := 'balance';
+      detail := format('wallet %s, scene %s: extension %s; model %s', d.owner, coalesce(sc, 'NULL'), d.xb, d.mb);
+      RETURN;
+    END LOOP;
+  END LOOP;
+END $$;
+
+CREATE FUNCTION mt.check_reconcile() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  x mt.res;
+BEGIN
+  x := mt.exec('SELECT * FROM wallet.reconcile()');
+  IF NOT x.ok THEN RETURN format('reconcile failed: %s %s', x.state, x.msg); END IF;
+  IF jsonb_array_length(x.out) > 0 THEN RETURN format('reconcile found %s', x.out); END IF;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION mt.step(p_step int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  pl mt.plan;
+  r jsonb;
+  x mt.res;
+  m mt.res;
+  why text;
+  b record;
+  every int := (SELECT reconcile_every FROM mt.run_info);
+BEGIN
+  SELECT * INTO pl FROM mt.plan WHERE step = p_step;
+  r := mt.resolve(pl.step, pl.op, pl.args);
+  -- when shrinking, amounts and times are those of the run that failed
+  r := r || coalesce((SELECT p.pin FROM mt.pin p WHERE p.step = pl.step), '{}');
+  IF r IS NULL THEN
+    INSERT INTO mt.trace (step, op, status) VALUES (pl.step, pl.op, 'skip');
+    RETURN 'skip';
+  END IF;
+  IF r->>'op' = 'clock' THEN
+    PERFORM set_config('wallet.now', r->>'at', false);
+    PERFORM model.set_clock((r->>'at')::timestamptz);
+    INSERT INTO mt.trace (step, op, res, status) VALUES (pl.step, pl.op, r, 'ok');
+  ELSE
+    x := mt.exec(mt.render(r, 'ext'));
+    m := mt.exec(mt.render(r, 'model'));
+    why := mt.compare(pl.step, r, x, m);
+    INSERT INTO mt.trace VALUES (pl.step, pl.op, r, CASE WHEN why IS NULL THEN 'ok' ELSE 'fail' END,
+                                 x.ok, x.out, x.state, x.msg, m.ok, m.out, m.state, m.msg);
+    IF why IS NOT NULL THEN
+      INSERT INTO mt.failure VALUES (pl.step, pl.op, why,
+        format('extension: %s%smodel:     %s', mt.side(x.ok, x.out, x.state, x.msg), E'\n',
+               mt.side(m.ok, m.out, m.state, m.msg)));
+      RETURN 'fail';
+    END IF;
+  END IF;
+  b := mt.check_balances(r);
+  IF b.what IS NOT NULL THEN
+    UPDATE mt.trace SET status = 'fail' WHERE step = pl.step;
+    INSERT INTO mt.failure VALUES (pl.step, pl.op, b.what, b.detail);
+    RETURN 'fail';
+  END IF;
+  IF every > 0 AND pl.step % every = 0 THEN
+    why := mt.check_reconcile();
+    IF why IS NOT NULL THEN
+      UPDATE mt.trace SET status = 'fail' WHERE step = pl.step;
+      INSERT INTO mt.failure VALUES (pl.step, pl.op, 'reconcile', why);
+      RETURN 'fail';
+    END IF;
+  END IF;
+  RETURN 'ok';
+END $$;
+
+-- setup: the plan, the configuration and the clock for a run
+CREATE FUNCTION mt.setup(p_seed bigint, p_steps int, p_keep int[], p_every int, p_pins jsonb) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  q text;
+  n int := 0;
+BEGIN
+  IF EXISTS (SELECT 1 FROM mt.run_info) THEN
+    RAISE EXCEPTION 'this database was used for a run already: use a fresh one';
+  END IF;
+  INSERT INTO mt.run_info VALUES (true, p_seed, p_steps, p_keep, p_every);
+  INSERT INTO mt.pin SELECT key::int, value FROM jsonb_each(coalesce(p_pins, '{}'));
+  PERFORM set_config('wallet.now', mt.t0()::text, false);
+  PERFORM model.set_clock(mt.t0());
+  FOR q IN SELECT * FROM mt.config((p_seed % 2)::int) LOOP
+    n := n + 1;
+    INSERT INTO mt.config_stmt VALUES (n, q);
+    EXECUTE q;
+  END LOOP;
+  PERFORM mt.gen(p_seed, p_steps);
+END $$;
+
+CREATE PROCEDURE mt.run(p_seed bigint, p_steps int, p_keep int[] DEFAULT NULL, p_every int DEFAULT 1,
+                        p_pins jsonb DEFAULT NULL)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  s int;
+  st text;
+  last int := 0;
+  why text;
+BEGIN
+  PERFORM mt.setup(p_seed, p_steps, p_keep, p_every, p_pins);
+  COMMIT;
+  FOR s IN SELECT p.step FROM mt.plan p WHERE p_keep IS NULL OR p.step = ANY (p_keep) ORDER BY p.step LOOP
+    RAISE NOTICE 'model step %', s;
+    st := mt.step(s);
+    COMMIT;
+    last := s;
+    IF st = 'fail' THEN RETURN; END IF;
+  END LOOP;
+  -- the books must hold at the end whatever reconcile_every was
+  why := mt.check_reconcile();
+  IF why IS NOT NULL THEN
+    INSERT INTO mt.failure VALUES (last, coalesce((SELECT op FROM mt.plan WHERE step = last), 'end'), 'reconcile', why);
+  END IF;
+  COMMIT;
+END $$;
+
+------------------------------------------------------------------------------
+-- Reporting
+------------------------------------------------------------------------------
+-- outcome: one line for the shell: "ok STEPS RUN SKIPPED" or "fail STEP OP WHAT"
+CREATE FUNCTION mt.outcome() RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT coalesce(
+    (SELECT format('fail %s %s %s', f.step, f.op, replace(split_part(f.what, ' ', 1), ' ', '_')) FROM mt.failure f LIMIT 1),
+    (SELECT format('ok %s %s', count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status = 'skip'))
+       FROM mt.trace))
+$$;
+
+CREATE FUNCTION mt.report() RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT format(E'MISMATCH seed %s, step %s (%s): %s\n  operation: %s\n  %s',
+                i.seed, f.step, f.op, f.what,
+                coalesce(mt.render(t.res, 'ext'), '(none)'),
+                replace(f.detail, E'\n', E'\n  '))
+    FROM mt.failure f CROSS JOIN mt.run_info i LEFT JOIN mt.trace t ON t.step = f.step
+$$;
+
+-- pins: the amounts and clock times the steps had in this run
+CREATE FUNCTION mt.pins() RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT coalesce(jsonb_object_agg(step, pin), '{}') FROM (
+    SELECT step, jsonb_strip_nulls(jsonb_build_object('amount', res->'amount', 'at', res->'at')) AS pin
+      FROM mt.trace WHERE res IS NOT NULL AND (res ? 'amount' OR res ? 'at')) x
+   WHERE pin <> '{}'
+$$;
+
+-- executed: the steps that ran (not skipped), for the shrinker
+CREATE FUNCTION mt.executed() RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT coalesce(string_agg(step::text, ',' ORDER BY step), '') FROM mt.trace WHERE status <> 'skip'
+$$;
+
+-- related: for the shrinker, the steps that ran up to p_step and touched the
+-- wallets of step p_step (closed over payees), plus clock moves and sweeps
+CREATE FUNCTION mt.related(p_step int) RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  ws text[];
+  n int;
+BEGIN
+  SELECT array_agg(DISTINCT o) INTO ws
+    FROM mt.trace t, LATERAL (VALUES (t.res->>'wo'), (t.res->'payee'->>'o')) v(o)
+   WHERE t.step = p_step AND o IS NOT NULL;
+  IF ws IS NULL THEN
+    -- a balance or reconcile failure after a step without a wallet: all of them
+    SELECT array_agg(owner) INTO ws FROM mt.wmap;
+  END IF;
+  LOOP
+    n := cardinality(ws);
+    SELECT array_agg(DISTINCT o) INTO ws
+      FROM (SELECT unnest(ws) AS o
+            UNION SELECT v.o FROM mt.trace t, LATERAL (VALUES (t.res->>'wo'), (t.res->'payee'->>'o')) v(o)
+                   WHERE t.step <= p_step AND v.o IS NOT NULL
+                     AND (t.res->>'wo' = ANY (ws) OR t.res->'payee'->>'o' = ANY (ws))) x;
+    EXIT WHEN cardinality(ws) = n;
+  END LOOP;
+  RETURN (SELECT string_agg(t.step::text, ',' ORDER BY t.step) FROM mt.trace t
+           WHERE t.step <= p_step AND t.status <> 'skip'
+             AND (t.step = p_step OR t.res->>'op' IN ('clock', 'expire')
+                  OR t.res->>'wo' = ANY (ws) OR t.res->'payee'->>'o' = ANY (ws)));
+END $$;
+
+CREATE FUNCTION mt.expect_comment(t mt.trace) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN t.mod_ok IS NULL THEN ''
+              WHEN t.mod_ok THEN '-- model: ' || (t.mod_out->0)::text
+              ELSE format('-- model: ERROR %s (%s)', t.mod_state, t.mod_msg) END
+$$;
+
+-- repro: the steps that ran, as a psql script against the extension alone
+CREATE FUNCTION mt.repro() RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  txt text;
+  t mt.trace;
+  f mt.failure;
+  i mt.run_info;
+  used text[];
+  q text;
+  var text;
+  b record;
+BEGIN
+  SELECT * INTO i FROM mt.run_info;
+  SELECT * INTO f FROM mt.failure LIMIT 1;
+  SELECT array_agg(DISTINCT m[1]) INTO used
+    FROM mt.trace tr, regexp_matches(tr.res::text, '"v": "([a-z_0-9]+)"', 'g') m;
+  txt := format(E'-- wallet model test: seed %s, %s of %s planned steps\n', i.seed,
+                (SELECT count(*) FROM mt.trace WHERE status <> 'skip'), i.steps);
+  IF f.step IS NOT NULL THEN
+    txt := txt || format(E'-- mismatch at step %s (%s): %s\n-- %s\n', f.step, f.op, f.what,
+                         replace(f.detail, E'\n', E'\n-- '));
+  END IF;
+  txt := txt || E'\\set SHOW_CONTEXT never\nSET TimeZone = ''UTC'';\n'
+             || format(E'SET wallet.now = %L;\n', mt.t0()::text);
+  FOR q IN SELECT sql FROM mt.config_stmt ORDER BY n LOOP
+    txt := txt || q || E';\n';
+  END LOOP;
+  FOR t IN SELECT * FROM mt.trace WHERE status <> 'skip' ORDER BY step LOOP
+    txt := txt || format(E'-- step %s: %s\n', t.step, t.op);
+    q := mt.render(t.res, 'repro');
+    var := CASE WHEN t.res->>'op' = 'open' THEN 'w_' || (t.res->>'owner')
+                WHEN t.res->>'op' = 'request' THEN 'r' || t.step
+                WHEN t.res->>'op' IN ('top_up', 'spend', 'reverse') THEN 't' || t.step END;
+    IF var = ANY (used) AND t.status = 'ok' AND coalesce(t.ext_ok, false) THEN
+      IF t.res->>'op' = 'open' THEN
+        q := replace(q, 'AS wallet_id', 'AS ' || var) || ' \gset';
+      ELSE
+        q := regexp_replace(q, '^SELECT \* FROM', 'SELECT ' || CASE WHEN var LIKE 'r%' THEN 'refund_id' ELSE 'txn_id' END
+                                                     || ' AS ' || var || ' FROM') || ' \gset';
+      END IF;
+      txt := txt || q || E'\n';
+    ELSE
+      txt := txt || q || CASE WHEN t.res->>'op' = 'clock' THEN ';' ELSE ';' END || E'\n';
+    END IF;
+    IF t.res->>'op' <> 'clock' THEN
+      txt := txt || mt.expect_comment(t) || E'\n';
+    END IF;
+    IF t.status = 'fail' AND t.ext_ok IS NOT NULL AND f.what NOT IN ('balance', 'reconcile') THEN
+      txt := txt || '-- extension gave: ' || mt.side(t.ext_ok, t.ext_out->0, t.ext_state, t.ext_msg) || E'\n';
+    END IF;
+  END LOOP;
+  IF f.what = 'balance' THEN
+    txt := txt || E'-- balances after the last step (model values as comments)\n';
+    FOR b IN SELECT w.owner, sc.s, (SELECT to_jsonb(x) - 'wallet_id' FROM model.balance(w.mod_id, sc.s) x) AS mb
+               FROM mt.wmap w CROSS JOIN unnest(ARRAY[NULL, 'game', 'shop']) sc(s)
+              ORDER BY w.owner, sc.s NULLS FIRST LOOP
+      txt := txt || format(E'SELECT * FROM wallet.balance(:w_%s, %s);\n-- model: %s\n', b.owner,
+                           coalesce(quote_literal(b.s), 'NULL'), b.mb);
+    END LOOP;
+  END IF;
+  txt := txt || E'SELECT * FROM wallet.reconcile();\n';
+  RETURN txt;
+END $$;

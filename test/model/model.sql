@@ -1,0 +1,895 @@
+-- test/model/model.sql: the reference model of wallet's money rules.
+--
+-- A deliberately plain re-statement of CONTRACT.md sections 1-9 and 12 in
+-- tables and PL/pgSQL, written without looking at how the extension computes
+-- anything: every lot is a row, every rule a few lines of SQL. It reads the
+-- configuration the extension reads (wallet.currency, wallet.policy,
+-- wallet.bonus_rule) and nothing else of the extension; it calls none of its
+-- functions. Its clock is model.clock, which the driver keeps equal to the
+-- wallet.now setting.
+--
+-- Functions mirror the extension's operations with the same argument order and
+-- result columns (ids are the model's own; the driver maps them):
+--   model.open, model.balance, model.top_up, model.spend, model.reverse_spend,
+--   model.refund_quote, model.request_refund, model.review_refund,
+--   model.settle_refund, model.expire_bonus, model.freeze, model.unfreeze.
+-- Amounts are kept as bigint minor units; they cross the API as numeric.
+--
+-- Where CONTRACT.md is silent, the choices are written next to the code
+-- (look for "choice:").
+
+DROP SCHEMA IF EXISTS model CASCADE;
+CREATE SCHEMA model;
+
+------------------------------------------------------------------------------
+-- State
+------------------------------------------------------------------------------
+CREATE TABLE model.clock (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one),
+  now timestamptz NOT NULL
+);
+INSERT INTO model.clock VALUES (true, '2026-01-01 00:00:00+00');
+
+CREATE TABLE model.wallet (
+  wid      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner    text NOT NULL,
+  currency text NOT NULL,
+  e        int  NOT NULL,
+  frozen   boolean NOT NULL DEFAULT false,
+  UNIQUE (owner, currency)
+);
+
+-- Every operation that takes an idempotency key (and a few that do not).
+CREATE TABLE model.txn (
+  tid    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  wid    bigint NOT NULL,
+  kind   text NOT NULL,
+  key    text,
+  req    jsonb,
+  result jsonb
+);
+CREATE UNIQUE INDEX ON model.txn (wid, key) WHERE key IS NOT NULL;
+
+-- Lots. amount is what is live; held is bonus reserved by an open refund.
+-- topup is the top-up that created a cash or bonus lot.
+CREATE TABLE model.lot (
+  lot_id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  wid              bigint NOT NULL,
+  bucket           text NOT NULL CHECK (bucket IN ('cash', 'bonus', 'earnings')),
+  amount           bigint NOT NULL CHECK (amount >= 0),
+  held             bigint NOT NULL DEFAULT 0 CHECK (held >= 0),
+  topup            bigint,
+  granted_at       timestamptz NOT NULL,
+  expires_at       timestamptz,
+  scope            text[],
+  refundable_until timestamptz
+);
+CREATE INDEX ON model.lot (wid) WHERE amount > 0 OR held > 0;
+CREATE INDEX ON model.lot (topup);
+
+-- Per top-up netting state: spent = its bonus spent and not given back by a
+-- reversal; clawed = what refunds clawed back of it (an open refund's clawback
+-- counts from the request on), less what came back as cash since.
+CREATE TABLE model.topup (
+  tid              bigint PRIMARY KEY,
+  wid              bigint NOT NULL,
+  amount           bigint NOT NULL,
+  bonus            bigint NOT NULL,
+  campaign_fee     numeric NOT NULL,
+  refundable_until timestamptz NOT NULL,
+  cash_lot         bigint NOT NULL,
+  spent            bigint NOT NULL DEFAULT 0 CHECK (spent >= 0),
+  clawed           bigint NOT NULL DEFAULT 0 CHECK (clawed >= 0)
+);
+
+CREATE TABLE model.spend (
+  tid           bigint PRIMARY KEY,
+  wid           bigint NOT NULL,
+  charged       bigint NOT NULL,
+  bonus_used    bigint NOT NULL,
+  cash_used     bigint NOT NULL,
+  earnings_used bigint NOT NULL,
+  payee         bigint,
+  payee_credit  bigint NOT NULL DEFAULT 0,
+  reversed      bigint NOT NULL DEFAULT 0,
+  ret_bonus     bigint NOT NULL DEFAULT 0,
+  ret_cash      bigint NOT NULL DEFAULT 0,
+  ret_earnings  bigint NOT NULL DEFAULT 0,
+  payee_back    bigint NOT NULL DEFAULT 0
+);
+
+-- What a spend took from each lot, in spending order (seq).
+CREATE TABLE model.piece (
+  spend_tid bigint NOT NULL,
+  seq       int NOT NULL,
+  lot_id    bigint NOT NULL,
+  bucket    text NOT NULL,
+  taken     bigint NOT NULL,
+  returned  bigint NOT NULL DEFAULT 0 CHECK (returned <= taken),
+  PRIMARY KEY (spend_tid, seq)
+);
+
+CREATE TABLE model.refund (
+  rid          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  wid          bigint NOT NULL,
+  topup        bigint NOT NULL,
+  amount       bigint NOT NULL,
+  fee          bigint NOT NULL,
+  net          bigint NOT NULL,
+  clawback     bigint NOT NULL,
+  bonus_void   bigint NOT NULL,
+  status       text NOT NULL,
+  requested_at timestamptz NOT NULL,
+  by_limit     boolean NOT NULL DEFAULT false
+);
+CREATE INDEX ON model.refund (topup);
+CREATE INDEX ON model.refund (wid, requested_at);
+
+------------------------------------------------------------------------------
+-- Helpers
+------------------------------------------------------------------------------
+CREATE FUNCTION model.clock_now() RETURNS timestamptz
+  LANGUAGE sql STABLE AS $$ SELECT now FROM model.clock $$;
+
+CREATE FUNCTION model.set_clock(t timestamptz) RETURNS void
+  LANGUAGE sql AS $$ UPDATE model.clock SET now = t $$;
+
+CREATE FUNCTION model.fail(code text, msg text) RETURNS void
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg;
+END $$;
+
+-- text_arg: optional or required text of at most maxlen characters, no control characters.
+CREATE FUNCTION model.text_arg(val text, name text, maxlen int, required boolean) RETURNS void
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+  IF val IS NULL THEN
+    IF required THEN PERFORM model.fail('22023', name || ' is required'); END IF;
+    RETURN;
+  END IF;
+  IF required AND val = '' THEN PERFORM model.fail('22023', name || ' is empty'); END IF;
+  IF length(val) > maxlen THEN PERFORM model.fail('22023', name || ' is too long'); END IF;
+  IF val ~ '[[:cntrl:]]' THEN PERFORM model.fail('22023', name || ' has control characters'); END IF;
+END $$;
+
+-- minor: a positive amount in major units -> minor units (section 1).
+CREATE FUNCTION model.minor(amount numeric, e int, name text) RETURNS bigint
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+  IF amount IS NULL THEN PERFORM model.fail('22023', name || ' is null'); END IF;
+  IF amount = 'NaN'::numeric THEN PERFORM model.fail('22023', name || ' is NaN'); END IF;
+  IF amount <= 0 THEN PERFORM model.fail('22023', name || ' must be greater than zero'); END IF;
+  -- choice: decimals are judged by value (1.230 CNY is 1.23), nothing is rounded
+  IF round(amount, e) <> amount THEN PERFORM model.fail('22023', name || ' has too many decimals'); END IF;
+  IF amount * (10::numeric ^ e) > 10::numeric ^ 15 THEN PERFORM model.fail('22023', name || ' is too large'); END IF;
+  RETURN (amount * (10::numeric ^ e))::bigint;
+END $$;
+
+CREATE FUNCTION model.major(m bigint, e int) RETURNS numeric
+  LANGUAGE sql IMMUTABLE AS $$ SELECT round(m::numeric / (10::numeric ^ e), e) $$;
+
+CREATE FUNCTION model.check_scene(scene text) RETURNS void
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+  IF scene IS NOT NULL AND scene !~ '^[A-Za-z0-9_.:-]{1,64}$' THEN
+    PERFORM model.fail('22023', 'bad scene');
+  END IF;
+END $$;
+
+-- policy: a currency's policy, section 9 defaults where it has no row.
+CREATE FUNCTION model.policy(cur text, OUT refund_window interval, OUT refund_fee_rate numeric,
+                             OUT auto_max numeric, OUT max_refunds int, OUT commission_rate numeric)
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(p.refund_window, interval '30 days'), coalesce(p.refund_fee_rate, 0),
+         coalesce(p.refund_auto_approve_max, 0), coalesce(p.max_refunds_per_30_days, 3),
+         coalesce(p.commission_rate, 0)
+    FROM (SELECT cur AS c) x LEFT JOIN wallet.policy p ON p.currency = x.c
+$$;
+
+CREATE FUNCTION model.get_wallet(p_wid bigint) RETURNS model.wallet
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet;
+BEGIN
+  IF p_wid IS NULL THEN PERFORM model.fail('22023', 'wallet_id is null'); END IF;
+  SELECT * INTO w FROM model.wallet WHERE wid = p_wid;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such wallet'); END IF;
+  RETURN w;
+END $$;
+
+-- replay: the stored result of this key, NULL if unused, WL003 if used otherwise.
+CREATE FUNCTION model.replay(p_wid bigint, p_key text, p_kind text, p_req jsonb) RETURNS jsonb
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  t model.txn;
+BEGIN
+  SELECT * INTO t FROM model.txn WHERE wid = p_wid AND key = p_key;
+  IF NOT FOUND THEN RETURN NULL; END IF;
+  IF t.kind <> p_kind OR t.req <> p_req THEN
+    PERFORM model.fail('WL003', 'idempotency key reused with different arguments');
+  END IF;
+  RETURN t.result;
+END $$;
+
+CREATE FUNCTION model.new_txn(p_wid bigint, p_kind text, p_key text, p_req jsonb) RETURNS bigint
+  LANGUAGE sql AS $$
+  INSERT INTO model.txn (wid, kind, key, req) VALUES (p_wid, p_kind, p_key, p_req) RETURNING tid
+$$;
+
+-- bonus_live: a bonus lot has not expired (section 2: expired bonus is never
+-- counted nor spent, whether or not the sweep has run)
+CREATE FUNCTION model.bonus_live(l model.lot) RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+  SELECT l.bucket = 'bonus' AND (l.expires_at IS NULL OR l.expires_at > model.clock_now())
+$$;
+-- usable: a lot can pay in this scene now: cash and earnings always; bonus if
+-- live and unscoped or scoped to the scene (a NULL scene: unscoped bonus only)
+CREATE FUNCTION model.usable(l model.lot, scene text) RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+  SELECT CASE l.bucket
+           WHEN 'bonus' THEN model.bonus_live(l) AND (l.scope IS NULL OR coalesce(scene = ANY (l.scope), false))
+           ELSE true END
+$$;
+
+------------------------------------------------------------------------------
+-- Wallets
+------------------------------------------------------------------------------
+CREATE FUNCTION model.open(p_owner text, p_currency text DEFAULT 'CNY') RETURNS bigint
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  e int;
+  id bigint;
+BEGIN
+  PERFORM model.text_arg(p_owner, 'owner', 256, true);
+  PERFORM model.text_arg(p_currency, 'currency', 3, true);
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = p_currency;
+  IF NOT FOUND THEN PERFORM model.fail('22023', 'unknown currency'); END IF;
+  SELECT wid INTO id FROM model.wallet WHERE owner = p_owner AND currency = p_currency;
+  IF NOT FOUND THEN
+    INSERT INTO model.wallet (owner, currency, e) VALUES (p_owner, p_currency, e) RETURNING wid INTO id;
+  END IF;
+  RETURN id;
+END $$;
+
+CREATE FUNCTION model.balance(p_wid bigint, p_scene text DEFAULT NULL)
+  RETURNS TABLE (wallet_id bigint, currency text, cash numeric, bonus numeric, earnings numeric,
+                 held numeric, available numeric, withdrawable numeric, frozen boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+  c bigint;
+  b bigint;
+  er bigint;
+  h bigint;
+BEGIN
+  SELECT coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'cash'), 0),
+         coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'bonus' AND model.usable(l, p_scene)), 0),
+         coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'earnings'), 0)
+    INTO c, b, er FROM model.lot l WHERE l.wid = w.wid AND l.amount > 0;
+  -- held: what open refunds reserve (amount + clawback + the top-up's bonus)
+  SELECT coalesce(sum(r.amount + r.clawback + r.bonus_void), 0) INTO h
+    FROM model.refund r WHERE r.wid = w.wid AND r.status IN ('pending', 'approved');
+  RETURN QUERY SELECT w.wid, w.currency, model.major(c, w.e), model.major(b, w.e), model.major(er, w.e),
+    model.major(h, w.e), model.major(c + b + er, w.e), model.major(er, w.e), w.frozen;
+END $$;
+
+CREATE FUNCTION model.freeze(p_wid bigint, p_reason text) RETURNS void
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+BEGIN
+  PERFORM model.text_arg(p_reason, 'reason', 1000, true);
+  UPDATE model.wallet SET frozen = true WHERE wid = w.wid;
+END $$;
+
+CREATE FUNCTION model.unfreeze(p_wid bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+BEGIN
+  UPDATE model.wallet SET frozen = false WHERE wid = w.wid;
+END $$;
+
+------------------------------------------------------------------------------
+-- Top-up (section 4)
+------------------------------------------------------------------------------
+CREATE FUNCTION model.top_up(p_wid bigint, p_amount numeric, p_key text, p_method text DEFAULT NULL,
+                             p_external_ref text DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, bonus numeric, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet;
+  clk timestamptz := model.clock_now();
+  amt bigint;
+  req jsonb;
+  prior jsonb;
+  v_tid bigint;
+  cash_lot bigint;
+  r record;
+  b bigint;
+  total bigint := 0;
+  fee numeric := 0;
+  pol record;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  w := model.get_wallet(p_wid);
+  amt := model.minor(p_amount, w.e, 'amount');
+  PERFORM model.text_arg(p_method, 'method', 64, false);
+  PERFORM model.text_arg(p_external_ref, 'external_ref', 200, false);
+  req := jsonb_build_object('amount', amt, 'method', p_method, 'external_ref', p_external_ref);
+  prior := model.replay(w.wid, p_key, 'top_up', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'bonus')::bigint, w.e), true;
+    RETURN;
+  END IF;
+  -- a frozen wallet still accepts top-ups
+  pol := model.policy(w.currency);
+  v_tid := model.new_txn(w.wid, 'top_up', p_key, req);
+  INSERT INTO model.lot (wid, bucket, amount, topup, granted_at, refundable_until)
+  VALUES (w.wid, 'cash', amt, v_tid, clk, clk + pol.refund_window) RETURNING lot_id INTO cash_lot;
+  -- per group (campaign, NULL = base), the active rule with the greatest min_amount <= amount
+  FOR r IN SELECT DISTINCT ON (br.campaign) br.*
+             FROM wallet.bonus_rule br
+            WHERE br.currency = w.currency
+              AND (br.starts_at IS NULL OR br.starts_at <= clk)
+              AND (br.ends_at IS NULL OR br.ends_at > clk)
+              AND br.min_amount * (10::numeric ^ w.e) <= amt
+            ORDER BY br.campaign NULLS FIRST, br.min_amount DESC, br.rule_id LOOP
+    b := round(r.bonus_fixed * (10::numeric ^ w.e) + amt * r.bonus_rate);
+    IF r.max_bonus IS NOT NULL THEN
+      b := least(b, round(r.max_bonus * (10::numeric ^ w.e)));
+    END IF;
+    CONTINUE WHEN b <= 0;
+    INSERT INTO model.lot (wid, bucket, amount, topup, granted_at, expires_at, scope)
+    VALUES (w.wid, 'bonus', b, v_tid, clk, clk + r.valid_for, r.scope);
+    total := total + b;
+    -- choice: a top-up is a campaign top-up when a campaign group gave it bonus
+    IF r.campaign IS NOT NULL THEN
+      fee := greatest(fee, coalesce(r.refund_fee_rate, 0));
+    END IF;
+  END LOOP;
+  INSERT INTO model.topup (tid, wid, amount, bonus, campaign_fee, refundable_until, cash_lot)
+  VALUES (v_tid, w.wid, amt, total, fee, clk + pol.refund_window, cash_lot);
+  UPDATE model.txn SET result = jsonb_build_object('txn_id', v_tid, 'bonus', total) WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_tid, model.major(total, w.e), false;
+END $$;
+
+------------------------------------------------------------------------------
+-- Spend (section 5)
+------------------------------------------------------------------------------
+CREATE FUNCTION model.spend(p_wid bigint, p_amount numeric, p_key text, p_scene text DEFAULT NULL,
+                            p_coupon text DEFAULT NULL, p_partial boolean DEFAULT false,
+                            p_payee bigint DEFAULT NULL, p_order_ref text DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, charged numeric, discount numeric, bonus_used numeric, cash_used numeric,
+                 earnings_used numeric, shortfall numeric, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet;
+  p model.wallet;
+  clk timestamptz := model.clock_now();
+  amt bigint;
+  req jsonb;
+  prior jsonb;
+  v_tid bigint;
+  avail bigint;
+  need bigint;
+  take bigint;
+  seq int := 0;
+  l model.lot;
+  used jsonb := jsonb_build_object('bonus', 0, 'cash', 0, 'earnings', 0);
+  chg bigint;
+  comm bigint := 0;
+  res jsonb;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  w := model.get_wallet(p_wid);
+  amt := model.minor(p_amount, w.e, 'amount');
+  PERFORM model.check_scene(p_scene);
+  PERFORM model.text_arg(p_coupon, 'coupon', 64, false);
+  PERFORM model.text_arg(p_order_ref, 'order_ref', 200, false);
+  IF p_partial IS NULL THEN PERFORM model.fail('22023', 'allow_partial is null'); END IF;
+  req := jsonb_build_object('amount', amt, 'scene', p_scene, 'coupon', p_coupon, 'allow_partial', p_partial,
+                            'payee', p_payee, 'order_ref', p_order_ref);
+  prior := model.replay(w.wid, p_key, 'spend', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'charged')::bigint, w.e),
+      model.major(0, w.e), model.major((prior->>'bonus_used')::bigint, w.e),
+      model.major((prior->>'cash_used')::bigint, w.e), model.major((prior->>'earnings_used')::bigint, w.e),
+      model.major((prior->>'shortfall')::bigint, w.e), true;
+    RETURN;
+  END IF;
+  -- choice (order of refusals): frozen, then coupon, then payee, then funds
+  IF w.frozen THEN PERFORM model.fail('WL002', 'wallet frozen'); END IF;
+  -- coupons are not implemented yet: every code is unknown
+  IF p_coupon IS NOT NULL THEN PERFORM model.fail('WL005', 'coupon not valid'); END IF;
+  IF p_payee IS NOT NULL THEN
+    SELECT * INTO p FROM model.wallet WHERE wid = p_payee;
+    IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such payee'); END IF;
+    IF p.currency <> w.currency THEN PERFORM model.fail('22023', 'payee of another currency'); END IF;
+    IF p.wid = w.wid THEN PERFORM model.fail('22023', 'payee is the payer'); END IF;
+  END IF;
+
+  SELECT coalesce(sum(x.amount), 0) INTO avail FROM model.lot x
+   WHERE x.wid = w.wid AND x.amount > 0 AND model.usable(x, p_scene);
+  IF avail < amt AND NOT p_partial THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
+
+  v_tid := model.new_txn(w.wid, 'spend', p_key, req);
+  need := amt;
+  -- spending order: usable bonus by soonest expiry (none last), oldest grant;
+  -- then cash oldest first; then earnings oldest first (lot id breaks ties)
+  FOR l IN SELECT * FROM model.lot x
+            WHERE x.wid = w.wid AND x.amount > 0 AND model.usable(x, p_scene)
+            ORDER BY CASE x.bucket WHEN 'bonus' THEN 0 WHEN 'cash' THEN 1 ELSE 2 END,
+                     x.expires_at ASC NULLS LAST, x.granted_at, x.lot_id LOOP
+    EXIT WHEN need = 0;
+    take := least(need, l.amount);
+    need := need - take;
+    seq := seq + 1;
+    UPDATE model.lot SET amount = amount - take WHERE lot_id = l.lot_id;
+    INSERT INTO model.piece (spend_tid, seq, lot_id, bucket, taken) VALUES (v_tid, seq, l.lot_id, l.bucket, take);
+    used := jsonb_set(used, ARRAY[l.bucket], to_jsonb((used->>l.bucket)::bigint + take));
+    IF l.bucket = 'bonus' THEN
+      UPDATE model.topup SET spent = spent + take WHERE model.topup.tid = l.topup;
+    END IF;
+  END LOOP;
+  chg := amt - need;
+
+  IF p_payee IS NOT NULL THEN
+    comm := round(chg * (model.policy(p.currency)).commission_rate);
+    IF chg - comm > 0 THEN
+      INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (p.wid, 'earnings', chg - comm, clk);
+    END IF;
+  END IF;
+  INSERT INTO model.spend (tid, wid, charged, bonus_used, cash_used, earnings_used, payee, payee_credit)
+  VALUES (v_tid, w.wid, chg, (used->>'bonus')::bigint, (used->>'cash')::bigint, (used->>'earnings')::bigint,
+          p_payee, CASE WHEN p_payee IS NULL THEN 0 ELSE chg - comm END);
+  res := jsonb_build_object('txn_id', v_tid, 'charged', chg, 'bonus_used', (used->>'bonus')::bigint,
+                            'cash_used', (used->>'cash')::bigint, 'earnings_used', (used->>'earnings')::bigint,
+                            'shortfall', need);
+  UPDATE model.txn SET result = res WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_tid, model.major(chg, w.e), model.major(0, w.e), model.major((used->>'bonus')::bigint, w.e),
+    model.major((used->>'cash')::bigint, w.e), model.major((used->>'earnings')::bigint, w.e),
+    model.major(need, w.e), false;
+END $$;
+
+-- open_refund: the pending or approved refund of a top-up, if any.
+CREATE FUNCTION model.open_refund(p_topup bigint) RETURNS model.refund
+  LANGUAGE sql STABLE AS $$
+  SELECT * FROM model.refund WHERE topup = p_topup AND status IN ('pending', 'approved')
+$$;
+
+CREATE FUNCTION model.reverse_spend(p_spend bigint, p_key text, p_amount numeric DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
+                 replayed boolean, bonus_written_off numeric, bonus_to_cash numeric)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  sp model.spend;
+  w model.wallet;
+  pw model.wallet;
+  clk timestamptz := model.clock_now();
+  x bigint;
+  req jsonb;
+  prior jsonb;
+  v_tid bigint;
+  lft bigint;
+  sb bigint;
+  sc bigint;
+  se bigint;
+  over bigint;
+  t bigint;
+  pb bigint := 0;
+  pe bigint;
+  need bigint;
+  pc record;
+  bp record;
+  l model.lot;
+  tp model.topup;
+  rf model.refund;
+  give bigint;
+  share bigint;
+  conv bigint;
+  rest bigint;
+  written_off bigint := 0;
+  to_cash bigint := 0;
+  res jsonb;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  IF p_spend IS NULL THEN PERFORM model.fail('22023', 'spend_txn_id is null'); END IF;
+  SELECT * INTO sp FROM model.spend WHERE tid = p_spend;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such spend'); END IF;
+  w := model.get_wallet(sp.wid);
+  IF p_amount IS NOT NULL THEN x := model.minor(p_amount, w.e, 'amount'); END IF;
+  req := jsonb_build_object('spend', sp.tid, 'amount', x);
+  prior := model.replay(w.wid, p_key, 'reverse_spend', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'bonus')::bigint, w.e),
+      model.major((prior->>'cash')::bigint, w.e), model.major((prior->>'earnings')::bigint, w.e), true,
+      model.major((prior->>'written_off')::bigint, w.e), model.major((prior->>'to_cash')::bigint, w.e);
+    RETURN;
+  END IF;
+  -- a reversal credits the customer: allowed on a frozen wallet
+  lft := sp.charged - sp.reversed;
+  IF x IS NULL THEN
+    x := lft;
+    -- choice: "all of it" when nothing is left is asking for more than is left
+    IF x <= 0 THEN PERFORM model.fail('WL008', 'nothing left to reverse'); END IF;
+  ELSIF x > lft THEN
+    PERFORM model.fail('WL008', 'reversal exceeds what is left');
+  END IF;
+
+  -- shares: bonus and earnings round down, cash the rest; no bucket gets back
+  -- more than it has left to get back; cash overflow goes to earnings, then bonus
+  sb := least(floor(x::numeric * sp.bonus_used / sp.charged)::bigint, sp.bonus_used - sp.ret_bonus);
+  se := least(floor(x::numeric * sp.earnings_used / sp.charged)::bigint, sp.earnings_used - sp.ret_earnings);
+  sc := x - sb - se;
+  IF sc > sp.cash_used - sp.ret_cash THEN
+    over := sc - (sp.cash_used - sp.ret_cash);
+    sc := sp.cash_used - sp.ret_cash;
+    t := least(over, sp.earnings_used - sp.ret_earnings - se);
+    se := se + t;
+    over := over - t;
+    sb := sb + over;
+  END IF;
+  IF sb > sp.bonus_used - sp.ret_bonus OR sc < 0 THEN
+    PERFORM model.fail('XX000', 'model: reversal split out of range');
+  END IF;
+
+  -- bonus of a top-up whose refund is open (pending or approved) cannot come
+  -- back: walk the bonus pieces the split would give back (reverse spending
+  -- order, as below) and refuse if any is of such a top-up; its cash and
+  -- earnings pieces are not affected
+  share := sb;
+  FOR bp IN SELECT pi.*, bl.topup FROM model.piece pi JOIN model.lot bl ON bl.lot_id = pi.lot_id
+             WHERE pi.spend_tid = sp.tid AND pi.bucket = 'bonus' AND pi.taken > pi.returned
+             ORDER BY pi.seq DESC LOOP
+    EXIT WHEN share = 0;
+    give := least(share, bp.taken - bp.returned);
+    share := share - give;
+    rf := model.open_refund(bp.topup);
+    IF rf.rid IS NOT NULL AND rf.wid = w.wid THEN
+      PERFORM model.fail('WL008', format('a refund of top-up %s is in progress', bp.topup));
+    END IF;
+  END LOOP;
+
+  -- the payee gives back its credit in the same proportion: after the
+  -- reversal, round(credit * reversed / charged) of it has gone back (no rule
+  -- says otherwise, so half away from zero, section 1)
+  IF sp.payee IS NOT NULL THEN
+    pb := round(sp.payee_credit::numeric * (sp.reversed + x) / sp.charged)::bigint - sp.payee_back;
+    IF pb > 0 THEN
+      pw := model.get_wallet(sp.payee);
+      IF pw.frozen THEN PERFORM model.fail('WL002', 'payee wallet frozen'); END IF;
+      SELECT coalesce(sum(amount), 0) INTO pe FROM model.lot WHERE wid = pw.wid AND bucket = 'earnings';
+      -- choice: a payee that no longer has the credit makes the reversal fail
+      IF pe < pb THEN PERFORM model.fail('WL001', 'payee has not enough earnings'); END IF;
+      need := pb;
+      FOR l IN SELECT * FROM model.lot WHERE wid = pw.wid AND bucket = 'earnings' AND amount > 0
+                ORDER BY granted_at, lot_id LOOP
+        EXIT WHEN need = 0;
+        t := least(need, l.amount);
+        UPDATE model.lot SET amount = amount - t WHERE lot_id = l.lot_id;
+        need := need - t;
+      END LOOP;
+    END IF;
+  END IF;
+
+  v_tid := model.new_txn(w.wid, 'reverse_spend', p_key, req);
+  res := jsonb_build_object('txn_id', v_tid, 'bonus', sb, 'cash', sc, 'earnings', se);
+  -- give back to the lots the spend took from, per bucket in reverse spending order
+  FOR pc IN SELECT pi.* FROM model.piece pi
+             WHERE pi.spend_tid = sp.tid AND pi.taken > pi.returned
+             ORDER BY pi.bucket, pi.seq DESC LOOP
+    -- what is still to give in this bucket
+    share := CASE pc.bucket WHEN 'bonus' THEN sb WHEN 'cash' THEN sc ELSE se END;
+    CONTINUE WHEN share = 0;
+    give := least(share, pc.taken - pc.returned);
+    IF pc.bucket = 'bonus' THEN sb := sb - give;
+    ELSIF pc.bucket = 'cash' THEN sc := sc - give;
+    ELSE se := se - give; END IF;
+    UPDATE model.piece SET returned = returned + give WHERE spend_tid = pc.spend_tid AND seq = pc.seq;
+    SELECT * INTO l FROM model.lot WHERE lot_id = pc.lot_id;
+    IF pc.bucket <> 'bonus' THEN
+      -- cash regains its top-up's refund window: it is the same lot
+      UPDATE model.lot SET amount = amount + give WHERE lot_id = l.lot_id;
+      CONTINUE;
+    END IF;
+    SELECT * INTO tp FROM model.topup WHERE model.topup.tid = l.topup;
+    UPDATE model.topup SET spent = spent - give WHERE model.topup.tid = tp.tid;
+    -- bonus its top-up already paid for through a settled refund's clawback
+    -- comes back as that top-up's cash, also after its refund window has
+    -- closed (an open refund of the top-up was refused above, so all of
+    -- clawed is settled clawback here)
+    conv := least(give, tp.clawed);
+    IF conv > 0 THEN
+      UPDATE model.topup SET clawed = clawed - conv WHERE model.topup.tid = tp.tid;
+      UPDATE model.lot SET amount = amount + conv WHERE lot_id = tp.cash_lot;
+      to_cash := to_cash + conv;
+    END IF;
+    rest := give - conv;
+    IF rest > 0 THEN
+      IF NOT model.bonus_live(l) THEN
+        written_off := written_off + rest;        -- expired: breakage at once
+      ELSE
+        UPDATE model.lot SET amount = amount + rest WHERE lot_id = l.lot_id;   -- keeps its expiry
+      END IF;
+    END IF;
+  END LOOP;
+  IF sb <> 0 OR sc <> 0 OR se <> 0 THEN
+    PERFORM model.fail('XX000', 'model: reversal pieces do not cover the shares');
+  END IF;
+
+  res := res || jsonb_build_object('written_off', written_off, 'to_cash', to_cash);
+  UPDATE model.spend s SET reversed = s.reversed + x, payee_back = s.payee_back + pb,
+                           ret_bonus = s.ret_bonus + (res->>'bonus')::bigint,
+                           ret_cash = s.ret_cash + (res->>'cash')::bigint,
+                           ret_earnings = s.ret_earnings + (res->>'earnings')::bigint
+   WHERE s.tid = sp.tid;
+  UPDATE model.txn SET result = res WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_tid, model.major((res->>'bonus')::bigint, w.e), model.major((res->>'cash')::bigint, w.e),
+    model.major((res->>'earnings')::bigint, w.e), false, model.major(written_off, w.e), model.major(to_cash, w.e);
+END $$;
+
+------------------------------------------------------------------------------
+-- Refunds (section 6)
+------------------------------------------------------------------------------
+CREATE FUNCTION model.get_topup(p_topup bigint) RETURNS model.topup
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  tp model.topup;
+BEGIN
+  IF p_topup IS NULL THEN PERFORM model.fail('22023', 'topup_txn_id is null'); END IF;
+  SELECT * INTO tp FROM model.topup WHERE tid = p_topup;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such top-up'); END IF;
+  RETURN tp;
+END $$;
+
+CREATE FUNCTION model.check_reason(reason text) RETURNS void
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+  IF reason IS NULL OR reason NOT IN ('user', 'platform') THEN
+    PERFORM model.fail('22023', 'bad reason');
+  END IF;
+END $$;
+
+CREATE FUNCTION model.fee_rate(tp model.topup, reason text) RETURNS numeric
+  LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN reason = 'platform' THEN 0
+              ELSE (SELECT refund_fee_rate FROM model.policy((SELECT currency FROM model.wallet WHERE wid = tp.wid)))
+                   + tp.campaign_fee END
+$$;
+
+-- netting: c = the top-up's cash in the wallet, u = its bonus spent and not
+-- clawed back, live = its live bonus; open = the refund window is open.
+CREATE FUNCTION model.netting(tp model.topup, OUT open boolean, OUT c bigint, OUT u bigint, OUT live bigint)
+  LANGUAGE sql STABLE AS $$
+  SELECT model.clock_now() < tp.refundable_until,
+         (SELECT amount FROM model.lot WHERE lot_id = tp.cash_lot),
+         tp.spent - tp.clawed,
+         (SELECT coalesce(sum(l.amount), 0) FROM model.lot l
+           WHERE l.topup = tp.tid AND l.bucket = 'bonus' AND model.bonus_live(l))
+$$;
+
+CREATE FUNCTION model.refund_quote(p_topup bigint, p_reason text DEFAULT 'user')
+  RETURNS TABLE (max_amount numeric, bonus_clawback numeric, bonus_void numeric, fee_rate numeric,
+                 refundable_until timestamptz)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  tp model.topup := model.get_topup(p_topup);
+  w model.wallet := model.get_wallet(tp.wid);
+  n record;
+BEGIN
+  PERFORM model.check_reason(p_reason);
+  n := model.netting(tp);
+  -- choice: with the window closed, or nothing refundable, the quote is all zero
+  IF n.open AND n.c - n.u > 0 THEN
+    RETURN QUERY SELECT model.major(n.c - n.u, w.e), model.major(n.u, w.e), model.major(n.live, w.e),
+      model.fee_rate(tp, p_reason), tp.refundable_until;
+  ELSE
+    RETURN QUERY SELECT model.major(0, w.e), model.major(0, w.e), model.major(0, w.e),
+      model.fee_rate(tp, p_reason), tp.refundable_until;
+  END IF;
+END $$;
+
+CREATE FUNCTION model.request_refund(p_topup bigint, p_key text, p_amount numeric DEFAULT NULL,
+                                     p_reason text DEFAULT 'user', p_note text DEFAULT NULL)
+  RETURNS TABLE (refund_id bigint, amount numeric, fee numeric, net numeric, bonus_clawback numeric,
+                 bonus_void numeric, status text, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  tp model.topup;
+  w model.wallet;
+  clk timestamptz := model.clock_now();
+  pol record;
+  amt bigint;
+  req jsonb;
+  prior jsonb;
+  v_tid bigint;
+  v_rid bigint;
+  recent int;
+  n record;
+  f bigint;
+  v_void bigint;
+  st text;
+  rr model.refund;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  tp := model.get_topup(p_topup);
+  w := model.get_wallet(tp.wid);
+  PERFORM model.check_reason(p_reason);
+  PERFORM model.text_arg(p_note, 'note', 1000, false);
+  IF p_amount IS NOT NULL THEN amt := model.minor(p_amount, w.e, 'amount'); END IF;
+  req := jsonb_build_object('topup', tp.tid, 'amount', amt, 'reason', p_reason, 'note', p_note);
+  prior := model.replay(w.wid, p_key, 'request_refund', req);
+  IF prior IS NOT NULL THEN
+    -- the first result, with the status it had then
+    SELECT * INTO rr FROM model.refund r WHERE r.rid = (prior->>'refund_id')::bigint;
+    RETURN QUERY SELECT rr.rid, model.major(rr.amount, w.e), model.major(rr.fee, w.e), model.major(rr.net, w.e),
+      model.major(rr.clawback, w.e), model.major(rr.bonus_void, w.e), prior->>'status', true;
+    RETURN;
+  END IF;
+  IF w.frozen THEN PERFORM model.fail('WL002', 'wallet frozen'); END IF;
+  pol := model.policy(w.currency);
+
+  -- beyond the per-wallet limit: recorded as rejected, no money moves
+  SELECT count(*) INTO recent FROM model.refund r
+   WHERE r.wid = w.wid AND NOT r.by_limit
+     AND r.requested_at > clk - interval '30 days' AND r.requested_at <= clk;
+  IF recent >= pol.max_refunds THEN
+    v_tid := model.new_txn(w.wid, 'request_refund', p_key, req);
+    INSERT INTO model.refund (wid, topup, amount, fee, net, clawback, bonus_void, status, requested_at, by_limit)
+    VALUES (w.wid, tp.tid, coalesce(amt, 0), 0, 0, 0, 0, 'rejected', clk, true) RETURNING model.refund.rid INTO v_rid;
+    UPDATE model.txn SET result = jsonb_build_object('refund_id', v_rid, 'status', 'rejected') WHERE model.txn.tid = v_tid;
+    RETURN QUERY SELECT v_rid, model.major(coalesce(amt, 0), w.e), model.major(0, w.e), model.major(0, w.e),
+      model.major(0, w.e), model.major(0, w.e), 'rejected'::text, false;
+    RETURN;
+  END IF;
+
+  IF (model.open_refund(tp.tid)).rid IS NOT NULL THEN
+    PERFORM model.fail('WL008', 'a refund of this top-up is open');
+  END IF;
+  n := model.netting(tp);
+  IF NOT n.open THEN PERFORM model.fail('WL004', 'refund window closed'); END IF;
+  IF n.c - n.u <= 0 THEN PERFORM model.fail('WL004', 'nothing refundable'); END IF;
+  IF amt IS NULL THEN
+    amt := n.c - n.u;
+  ELSIF amt > n.c - n.u THEN
+    PERFORM model.fail('WL004', 'amount above what is refundable');
+  END IF;
+
+  f := round(amt * model.fee_rate(tp, p_reason));
+  -- hold: amount + clawback from the top-up's cash, and its live bonus
+  UPDATE model.lot SET amount = amount - (amt + n.u) WHERE lot_id = tp.cash_lot;
+  UPDATE model.topup SET clawed = clawed + n.u WHERE model.topup.tid = tp.tid;
+  SELECT coalesce(sum(l.amount), 0) INTO v_void FROM model.lot l
+   WHERE l.topup = tp.tid AND l.bucket = 'bonus' AND model.bonus_live(l);
+  UPDATE model.lot l SET held = l.held + l.amount, amount = 0
+   WHERE l.topup = tp.tid AND l.bucket = 'bonus' AND model.bonus_live(l) AND l.amount > 0;
+  st := CASE WHEN amt - f <= pol.auto_max * (10::numeric ^ w.e) THEN 'approved' ELSE 'pending' END;
+  v_tid := model.new_txn(w.wid, 'request_refund', p_key, req);
+  INSERT INTO model.refund (wid, topup, amount, fee, net, clawback, bonus_void, status, requested_at)
+  VALUES (w.wid, tp.tid, amt, f, amt - f, n.u, v_void, st, clk) RETURNING model.refund.rid INTO v_rid;
+  UPDATE model.txn SET result = jsonb_build_object('refund_id', v_rid, 'status', st) WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_rid, model.major(amt, w.e), model.major(f, w.e), model.major(amt - f, w.e),
+    model.major(n.u, w.e), model.major(v_void, w.e), st, false;
+END $$;
+
+-- release: a rejected or failed refund gives everything back.
+CREATE FUNCTION model.refund_release(r model.refund) RETURNS void
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  tp model.topup;
+BEGIN
+  SELECT * INTO tp FROM model.topup WHERE tid = r.topup;
+  -- cash back to the top-up's lot (no reversal can have turned any of the
+  -- clawback into cash while the refund was open: that is WL008)
+  UPDATE model.lot SET amount = amount + r.amount + r.clawback WHERE lot_id = tp.cash_lot;
+  UPDATE model.topup SET clawed = clawed - r.clawback WHERE tid = tp.tid;
+  -- the held bonus goes back to its lots (still with its expiry)
+  UPDATE model.lot SET amount = amount + held, held = 0 WHERE topup = tp.tid AND bucket = 'bonus' AND held > 0;
+END $$;
+
+-- settle: a succeeded refund is final; the held bonus is void.
+CREATE FUNCTION model.refund_final(r model.refund) RETURNS void
+  LANGUAGE sql AS $$
+  UPDATE model.lot SET held = 0 WHERE topup = r.topup AND bucket = 'bonus' AND held > 0
+$$;
+
+CREATE FUNCTION model.get_refund(p_rid bigint) RETURNS model.refund
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  r model.refund;
+BEGIN
+  SELECT * INTO r FROM model.refund WHERE rid = p_rid;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such refund'); END IF;
+  RETURN r;
+END $$;
+
+CREATE FUNCTION model.review_refund(p_rid bigint, p_approve boolean, p_reviewer text, p_note text DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  r model.refund;
+BEGIN
+  IF p_rid IS NULL THEN PERFORM model.fail('22023', 'refund_id is null'); END IF;
+  IF p_approve IS NULL THEN PERFORM model.fail('22023', 'approve is null'); END IF;
+  PERFORM model.text_arg(p_reviewer, 'reviewer', 200, true);
+  PERFORM model.text_arg(p_note, 'note', 1000, false);
+  r := model.get_refund(p_rid);
+  IF r.status = 'pending' THEN
+    IF p_approve THEN
+      UPDATE model.refund SET status = 'approved' WHERE rid = r.rid;
+      RETURN 'approved';
+    END IF;
+    PERFORM model.refund_release(r);
+    UPDATE model.refund SET status = 'rejected' WHERE rid = r.rid;
+    RETURN 'rejected';
+  END IF;
+  -- repeating a transition already made returns the status
+  IF p_approve AND r.status IN ('approved', 'succeeded', 'failed') THEN RETURN r.status; END IF;
+  IF NOT p_approve AND r.status = 'rejected' THEN RETURN r.status; END IF;
+  PERFORM model.fail('WL008', 'conflicting review');
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION model.settle_refund(p_rid bigint, p_succeeded boolean, p_gateway_ref text DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  r model.refund;
+  target text;
+BEGIN
+  IF p_rid IS NULL THEN PERFORM model.fail('22023', 'refund_id is null'); END IF;
+  IF p_succeeded IS NULL THEN PERFORM model.fail('22023', 'succeeded is null'); END IF;
+  PERFORM model.text_arg(p_gateway_ref, 'gateway_ref', 200, false);
+  r := model.get_refund(p_rid);
+  target := CASE WHEN p_succeeded THEN 'succeeded' ELSE 'failed' END;
+  IF r.status = target THEN RETURN target; END IF;
+  IF r.status <> 'approved' THEN PERFORM model.fail('WL008', 'only an approved refund settles'); END IF;
+  IF p_succeeded THEN
+    PERFORM model.refund_final(r);
+  ELSE
+    PERFORM model.refund_release(r);
+  END IF;
+  UPDATE model.refund SET status = target WHERE rid = r.rid;
+  RETURN target;
+END $$;
+
+------------------------------------------------------------------------------
+-- Expiry (section 7)
+------------------------------------------------------------------------------
+CREATE FUNCTION model.expire_bonus(p_batch int DEFAULT 10000)
+  RETURNS TABLE (wallets int, lots int)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  nw int;
+  nl int;
+BEGIN
+  IF p_batch IS NULL OR p_batch < 1 THEN PERFORM model.fail('22023', 'bad batch size'); END IF;
+  SELECT count(DISTINCT wid), count(*) INTO nw, nl FROM model.lot l
+   WHERE l.bucket = 'bonus' AND l.amount > 0 AND NOT model.bonus_live(l);
+  UPDATE model.lot l SET amount = 0 WHERE l.bucket = 'bonus' AND l.amount > 0 AND NOT model.bonus_live(l);
+  RETURN QUERY SELECT nw, nl;
+END $$;

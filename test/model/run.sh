@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# test/model/run.sh: the model-based randomized test of the wallet extension, one seed.
+#
+#   test/model/run.sh SEED STEPS
+#
+# Runs the plan of SEED (STEPS operations) against the extension and the
+# reference model (test/model/model.sql) in a fresh database, comparing every
+# result, every SQLSTATE, every balance after every step and wallet.reconcile().
+# On a mismatch it prints the seed, the step, the operation and both sides,
+# then looks for the shortest sequence of steps that still fails the same way
+# (each attempt on a fresh database) and prints it as a psql script.
+#
+# Needs PGHOST/PGPORT/PGUSER of a running cluster (superuser) where the
+# extension is installed (see test/cluster.sh). Exit status: 0 agree,
+# 1 mismatch, 2 the test itself could not run.
+#
+# Environment:
+#   MODEL_SHRINK=0            do not shrink (report the mismatch only)
+#   MODEL_SHRINK_BUDGET=300   seconds the shrinking may take
+#   MODEL_RECONCILE_EVERY=100 also run wallet.reconcile() every N steps (0: at the end only;
+#                             a reconcile failure is then pinned to its step with N=1)
+#   MODEL_OUT=DIR             also write the repro to DIR/model-seed-SEED.sql
+#   MODEL_KEEP_DB=1           keep the databases (for digging); they are dropped otherwise
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+if [[ $# -ne 2 || ! $1 =~ ^[0-9]+$ || ! $2 =~ ^[0-9]+$ ]]; then
+    echo "usage: $0 SEED STEPS" >&2
+    exit 2
+fi
+SEED=$1
+STEPS=$2
+SHRINK=${MODEL_SHRINK:-1}
+BUDGET=${MODEL_SHRINK_BUDGET:-300}
+EVERY=${MODEL_RECONCILE_EVERY:-100}
+KEEP_DB=${MODEL_KEEP_DB:-0}
+
+PREFIX=model_${SEED}_$$
+TPL=${PREFIX}_tpl
+RUNDB=${PREFIX}_run
+TRYDB=${PREFIX}_try
+LOG=$(mktemp "/tmp/model-${SEED}.XXXXXX")
+PINS=$(mktemp "/tmp/model-${SEED}-pins.XXXXXX")
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+
+say() { echo "model[$SEED]: $*"; }
+
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql_at() { psql -X -At -v ON_ERROR_STOP=1 "$@"; }
+
+cleanup() {
+    if [[ $KEEP_DB != 1 ]]; then
+        local db
+        for db in "$TRYDB" "$RUNDB" "$TPL"; do
+            psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
+        done
+    else
+        say "kept databases $RUNDB, $TRYDB, $TPL"
+    fi
+    rm -f "$LOG" "$PINS"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+# wait_server: after a backend crash the server restarts; wait until it answers
+wait_server() {
+    local i
+    for i in $(seq 1 60); do
+        psql -X -q -d postgres -c 'SELECT 1' >/dev/null 2>&1 && return 0
+        sleep 1
+    done
+    return 1
+}
+
+make_template() {
+    psql_q -d postgres -c "DROP DATABASE IF EXISTS $TPL" -c "CREATE DATABASE $TPL" || return 1
+    psql_q -d "$TPL" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION wallet' \
+        -f "$HERE/model.sql" -f "$HERE/driver.sql" >/dev/null || return 1
+}
+
+fresh_db() {
+    psql_q -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 TEMPLATE $TPL" >/dev/null
+}
+
+# run_case DB KEEP [EVERY [PINNED]]: run the plan (KEEP: NULL or a list of
+# steps like {1,2,5}; PINNED=1: with the amounts and clock times of the run
+# that failed, from $PINS); prints the outcome: "ok RUN SKIPPED",
+# "fail STEP OP WHAT EXT MODEL" or "error STEP"
+run_case() {
+    local db=$1 keep=$2 every=${3:-$EVERY} pinned=${4:-0} rc=0 out pins=NULL
+    fresh_db "$db" || { echo "error 0"; return; }
+    if [[ $keep == NULL ]]; then keep=NULL; else keep="'$keep'::int[]"; fi
+    if [[ $pinned == 1 ]]; then pins=":'pins'::jsonb"; fi
+    psql_q -d "$db" >"$LOG" 2>&1 <<EOF || rc=$?
+SET synchronous_commit = off;
+\\set pins \`cat $PINS\`
+CALL mt.run($SEED, $STEPS, $keep, $every, $pins);
+EOF
+    if ((rc != 0)); then
+        wait_server
+        # the step that was running: the first one asked for that left no trace
+        out=$(psql_at -d "$db" -c "SELECT coalesce(min(p.step), 0) FROM mt.plan p
+                                    WHERE ($keep IS NULL OR p.step = ANY ($keep))
+                                      AND p.step NOT IN (SELECT step FROM mt.trace)" 2>/dev/null)
+        echo "error ${out:-0}"
+        return
+    fi
+    psql_at -d "$db" -c "SELECT mt.outcome() || coalesce(
+        (SELECT ' ' || coalesce(t.ext_state, '-') || ' ' || coalesce(t.mod_state, '-')
+           FROM mt.failure f JOIN mt.trace t USING (step)), '')"
+}
+
+# signature: what must stay the same while shrinking (all but the step number)
+signature() {
+    local w
+    read -r -a w <<<"$1"
+    if [[ ${w[0]} == fail && ${w[3]} == reconcile ]]; then
+        echo "fail reconcile"     # found where it was checked, not where it went wrong
+    elif [[ ${w[0]} == fail ]]; then
+        echo "fail ${w[*]:2}"
+    else
+        echo "${w[0]}"
+    fi
+}
+
+# keep_failing OUTCOME: the candidate just run in $TRYDB failed the same way:
+# it becomes the sequence (cur), without what was skipped or came after the failure
+keep_failing() {
+    local f s
+    read -r _ f _ <<<"$1"
+    IFS=, read -r -a cur <<<"$(psql_at -d "$TRYDB" -c "SELECT mt.executed()")"
+    cand=()
+    for s in "${cur[@]}"; do ((s < f)) && cand+=("$s"); done
+    cand+=("$f")       # a step that stopped the run left no trace
+    cur=("${cand[@]}")
+}
+
+shrink() {
+    local sig=$1 deadline=$((SECONDS + BUDGET)) chunk i n out f s tries=0
+    local -a cur cand
+    IFS=, read -r -a cur <<<"$2"
+    say "shrinking ${#cur[@]} steps (budget ${BUDGET}s) ..."
+    # first, all at once: only the steps on the wallets involved; only the
+    # steps that changed something (not refused on both sides, no quotes);
+    # then ever smaller chunks, down to single steps
+    local pre
+    local -A in_cur
+    for pre in "${@:3}"; do
+        # only what is still in the sequence, and only if that is shorter
+        in_cur=()
+        for s in "${cur[@]}"; do in_cur[$s]=1; done
+        IFS=, read -r -a cand <<<"$pre"
+        pre=
+        n=0
+        for s in "${cand[@]}"; do
+            [[ -n ${in_cur[$s]:-} ]] && { pre+=${pre:+,}$s; n=$((n + 1)); }
+        done
+        ((n > 0 && n < ${#cur[@]})) || continue
+        tries=$((tries + 1))
+        out=$(run_case "$TRYDB" "{$pre}" "$SHRINK_EVERY" 1)
+        [[ ${MODEL_DEBUG:-0} == 1 ]] && say "prepass ($(tr -cd , <<<"$pre" | wc -c) steps): $out"
+        if [[ $(signature "$out") == "$sig" ]]; then
+            keep_failing "$out"
+            say "... ${#cur[@]} steps"
+        fi
+    done
+    chunk=$(((${#cur[@]} + 1) / 2))
+    while ((chunk >= 1)); do
+        i=0
+        while ((i < ${#cur[@]})); do
+            if ((SECONDS >= deadline)); then
+                say "shrink budget used up after $tries attempts"
+                SHRUNK=$(IFS=,; echo "${cur[*]}")
+                return
+            fi
+            cand=("${cur[@]:0:i}" "${cur[@]:i+chunk}")
+            if ((${#cand[@]} == 0)); then
+                i=$((i + chunk))
+                continue
+            fi
+            tries=$((tries + 1))
+            out=$(run_case "$TRYDB" "{$(IFS=,; echo "${cand[*]}")}" "$SHRINK_EVERY" 1)
+            [[ ${MODEL_DEBUG:-0} == 1 ]] && say "try ${#cand[@]} steps: $out"
+            if [[ $(signature "$out") == "$sig" ]]; then
+                keep_failing "$out"
+            else
+                i=$((i + chunk))
+            fi
+        done
+        if ((chunk == 1)); then break; fi
+        chunk=$(((chunk + 1) / 2))
+        ((chunk > ${#cur[@]})) && chunk=${#cur[@]}
+    done
+    say "shrunk to ${#cur[@]} steps in $tries attempts"
+    SHRUNK=$(IFS=,; echo "${cur[*]}")
+}
+
+# ---------------------------------------------------------------- main
+wait_server || { say "no server at PGHOST=${PGHOST:-} PGPORT=${PGPORT:-}"; exit 2; }
+make_template || { say "could not create the template database"; exit 2; }
+
+start=$SECONDS
+say "running $STEPS steps"
+OUT=$(run_case "$RUNDB" NULL)
+read -r kind step _ <<<"$OUT"
+case $kind in
+ok)
+    read -r _ ran skipped <<<"$OUT"
+    say "OK: $ran steps agreed ($skipped skipped), reconcile clean ($((SECONDS - start))s)"
+    exit 0
+    ;;
+fail)
+    psql_at -d "$RUNDB" -c "SELECT mt.report()"
+    ;;
+error)
+    say "ERROR at step $step: the run stopped (server crash or an error outside the compared calls)"
+    cat "$LOG"
+    ;;
+*)
+    say "could not run: $OUT"
+    cat "$LOG"
+    exit 2
+    ;;
+esac
+
+SIG=$(signature "$OUT")
+psql_at -d "$RUNDB" -c "SELECT mt.pins()" >"$PINS"
+SHRINK_EVERY=0
+if [[ $kind == fail && $OUT == *" reconcile "* ]]; then
+    # pin the reconcile failure to the step that caused it
+    SHRINK_EVERY=1
+    if ((EVERY != 1)); then
+        OUT1=$(run_case "$TRYDB" "{$(seq -s, 1 "$step")}" 1 1)
+        if [[ $(signature "$OUT1") == "$SIG" ]]; then
+            read -r _ step _ <<<"$OUT1"
+            say "the books first go wrong at step $step"
+        fi
+    fi
+fi
+if [[ $kind == fail ]]; then
+    EXECUTED=$(psql_at -d "$RUNDB" -c "SELECT string_agg(s, ',') FROM unnest(string_to_array(mt.executed(), ',')) s
+                                        WHERE s::int <= $step")
+    ACTIVE=$(psql_at -d "$RUNDB" -c "SELECT string_agg(step::text, ',' ORDER BY step) FROM mt.trace t
+                                      WHERE status <> 'skip' AND step <= $step
+                                        AND (step = $step OR NOT (op = 'quote' OR (ext_ok = false AND mod_ok = false))
+                                             OR step IN (SELECT (args->>'ref')::int FROM mt.plan WHERE op = 'replay'))")
+    RELATED=$(psql_at -d "$RUNDB" -c "SELECT mt.related($step)")
+    BOTH=$(psql_at -d "$RUNDB" -c "SELECT string_agg(s, ',') FROM unnest(string_to_array('$RELATED', ',')) s
+                                    WHERE s = ANY (string_to_array('$ACTIVE', ','))")
+else
+    EXECUTED=$(seq -s, 1 "$step")
+    ACTIVE= RELATED= BOTH=
+fi
+
+if [[ $SHRINK == 1 ]]; then
+    SHRUNK=$EXECUTED
+    shrink "$SIG" "$EXECUTED" "$BOTH" "$RELATED" "$ACTIVE"
+    OUT2=$(run_case "$TRYDB" "{$SHRUNK}" "$SHRINK_EVERY" 1)
+    if [[ $(signature "$OUT2") == "$SIG" ]]; then
+        REPRO_DB=$TRYDB
+    else
+        say "the shrunk sequence no longer fails the same way ($OUT2); printing the full one"
+        REPRO_DB=$RUNDB
+    fi
+else
+    REPRO_DB=$RUNDB
+fi
+
+echo
+say "reproduce with (psql, fresh database, after CREATE EXTENSION wallet):"
+echo "------------------------------------------------------------------------"
+REPRO=$(psql_at -d "$REPRO_DB" -c "SELECT mt.repro()")
+if [[ $kind == error ]]; then
+    # the step that stopped the run left no trace: add it before the final reconcile
+    STOPPED=$(psql_at -d "$REPRO_DB" -c "SELECT coalesce(mt.render(mt.resolve(p.step, p.op, p.args), 'repro') || ';',
+                                                   '-- (' || p.op || ' ' || p.args || ': it refers to nothing that ran)')
+                                          FROM mt.plan p WHERE p.step = $step")
+    REPRO=$(sed '$d' <<<"$REPRO")$'\n'"-- step $step: the run stopped here"$'\n'"$STOPPED"$'\n'"SELECT * FROM wallet.reconcile();"
+fi
+echo "$REPRO"
+echo "------------------------------------------------------------------------"
+if [[ -n ${MODEL_OUT:-} ]]; then
+    mkdir -p "$MODEL_OUT"
+    echo "$REPRO" >"$MODEL_OUT/model-seed-$SEED.sql"
+    say "repro written to $MODEL_OUT/model-seed-$SEED.sql"
+fi
+say "MISMATCH (seed $SEED, step $step) after $((SECONDS - start))s"
+exit 1
