@@ -102,3 +102,16 @@ SELECT 'next=2; 1 cash 100 txn=1 at=2026-01-01T00:00:00Z'::wallet.lotset;
 \echo :SQLSTATE
 SELECT 'next=2; (1 cash 100 txn=1 at=2026-01-01T00:00:00Z'::wallet.lotset;
 \echo :SQLSTATE
+
+-- A lot set whose ids are used up refuses a new lot with a clear limit error (54000),
+-- not a wrapped-around id.
+SELECT wallet.lots_add('next=2147483646'::wallet.lotset, 'cash', 100, 1, '2026-01-01 00:00:00+00', NULL, NULL);
+SELECT wallet.lots_add('next=2147483647'::wallet.lotset, 'cash', 100, 1, '2026-01-01 00:00:00+00', NULL, NULL);
+\echo :SQLSTATE
+-- Equal scopes are stored once however many lots share them (the value is its 16-byte header,
+-- 200 lots of 72 bytes and the two scope texts once each), and read back the same.
+SELECT pg_column_size(v) = 16 + 200 * 72 + length('game,mall') + 1 + length('shop') + 1 AS scopes_stored_once,
+       v::text::wallet.lotset::text = v::text AS round_trip
+  FROM (SELECT ('next=201; ' || string_agg(format('(%s bonus 1 txn=1 at=2026-01-01T00:00:00Z scope=%s)',
+                                                   g, CASE WHEN g % 2 = 0 THEN 'game,mall' ELSE 'shop' END), '; '))::wallet.lotset AS v
+          FROM generate_series(1, 200) g) x;
