@@ -364,7 +364,16 @@ BEGIN
     horizon := '-infinity';
   END IF;
 
-  -- 1. the gaps (one snapshot): roll up the rows that appeared, forget ranges seen
+  -- the next batch above the watermark becomes one more range to roll up, like a gap:
+  -- what it holds is rolled up below, and the ids it does not show stay as gaps
+  SELECT max(x.txn_id) INTO upto
+    FROM (SELECT t.txn_id FROM wallet.txn t WHERE t.txn_id > w ORDER BY t.txn_id LIMIT batch) x;
+  IF upto IS NOT NULL THEN
+    INSERT INTO wallet.rollup_gap (lo, hi, seen_at) VALUES (w + 1, upto, clock_timestamp());
+    UPDATE wallet.rollup_state s SET last_txn_id = upto;
+  END IF;
+
+  -- the gaps (one snapshot): roll up the rows that appeared, forget ranges seen
   --    before the horizon, and keep the still-missing parts of the others
   WITH g AS (SELECT * FROM wallet.rollup_gap),
   f AS MATERIALIZED (
@@ -416,55 +425,7 @@ BEGIN
      WHERE t.seen_at >= horizon AND p.lo <= p.hi)
   SELECT count(*) INTO k FROM f;
   n := n + k;
-
-  -- 2. the next batch above the watermark (one snapshot); the ids it does not see become gaps
-  SELECT max(x.txn_id) INTO upto
-    FROM (SELECT t.txn_id FROM wallet.txn t WHERE t.txn_id > w ORDER BY t.txn_id LIMIT batch) x;
-  IF upto IS NOT NULL THEN
-    WITH f AS MATERIALIZED (
-      SELECT y.* FROM wallet._report_facts y WHERE y.txn_id > w AND y.txn_id <= upto),
-    a1 AS (
-      INSERT INTO wallet.rollup_topup AS r
-      SELECT f.slot, f.currency, f.dim, count(*), sum(f.amount), sum(f.granted)
-        FROM f WHERE f.kind = 'top_up' GROUP BY 1, 2, 3
-      ON CONFLICT (slot, currency, method) DO UPDATE SET topups = r.topups + EXCLUDED.topups,
-        amount = r.amount + EXCLUDED.amount, bonus = r.bonus + EXCLUDED.bonus),
-    a2 AS (
-      INSERT INTO wallet.rollup_spend AS r
-      SELECT f.slot, f.currency, f.dim, count(*) FILTER (WHERE f.kind = 'spend'),
-             coalesce(sum(f.amount) FILTER (WHERE f.kind = 'spend'), 0),
-             sum(f.bonus_used), sum(f.cash_used), sum(f.earnings_used),
-             coalesce(sum(f.discount) FILTER (WHERE f.kind = 'spend'), 0),
-             count(*) FILTER (WHERE f.kind = 'reverse_spend'),
-             coalesce(sum(f.amount) FILTER (WHERE f.kind = 'reverse_spend'), 0)
-        FROM f WHERE f.kind IN ('spend', 'reverse_spend') GROUP BY 1, 2, 3
-      ON CONFLICT (slot, currency, scene) DO UPDATE SET spends = r.spends + EXCLUDED.spends,
-        charged = r.charged + EXCLUDED.charged, bonus_used = r.bonus_used + EXCLUDED.bonus_used,
-        cash_used = r.cash_used + EXCLUDED.cash_used, earnings_used = r.earnings_used + EXCLUDED.earnings_used,
-        coupon_discount = r.coupon_discount + EXCLUDED.coupon_discount,
-        reversals = r.reversals + EXCLUDED.reversals, reversed = r.reversed + EXCLUDED.reversed),
-    a3 AS (
-      INSERT INTO wallet.rollup_bonus AS r
-      SELECT f.slot, f.currency, sum(f.granted), sum(f.spent), sum(f.returned), sum(f.expired),
-             sum(f.voided), sum(f.clawed_back)
-        FROM f GROUP BY 1, 2
-      HAVING sum(abs(f.granted) + abs(f.spent) + abs(f.returned) + abs(f.expired) + abs(f.voided)
-                 + abs(f.clawed_back)) <> 0
-      ON CONFLICT (slot, currency) DO UPDATE SET granted = r.granted + EXCLUDED.granted,
-        spent = r.spent + EXCLUDED.spent, returned = r.returned + EXCLUDED.returned,
-        expired = r.expired + EXCLUDED.expired, voided = r.voided + EXCLUDED.voided,
-        clawed_back = r.clawed_back + EXCLUDED.clawed_back),
-    gaps AS (
-      INSERT INTO wallet.rollup_gap (lo, hi, seen_at)
-      SELECT p.lo, p.hi, clock_timestamp()
-        FROM (SELECT lag(f.txn_id, 1, w) OVER (ORDER BY f.txn_id) + 1 AS lo, f.txn_id - 1 AS hi FROM f) p
-       WHERE p.lo <= p.hi)
-    SELECT count(*) INTO k FROM f;
-    n := n + k;
-    UPDATE wallet.rollup_state s SET last_txn_id = upto, refreshed_at = clock_timestamp();
-  ELSE
-    UPDATE wallet.rollup_state s SET refreshed_at = clock_timestamp();
-  END IF;
+  UPDATE wallet.rollup_state s SET refreshed_at = clock_timestamp();
   RETURN n;
 END $$;
 COMMENT ON FUNCTION wallet.refresh_reports(int) IS
