@@ -64,36 +64,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-q() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
-val() { "$PSQL" -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-
-fail() {
-    echo "FAIL: $*"
-    FAILURES=$((FAILURES + 1))
-}
-
-# check NAME SQL: SQL returns the offending rows; none means pass.
-check() {
-    local name=$1 sql=$2 out
-    out=$("$PSQL" -X -q -At -F ' | ' -v ON_ERROR_STOP=1 -d "$DB" -c "$sql") || {
-        fail "$name: the check query failed"
-        return 0
-    }
-    if [[ -n $out ]]; then
-        fail "$name: $(wc -l <<<"$out") offending row(s); first ones:"
-        head -n 10 <<<"$out" | sed 's/^/    /'
-    else
-        echo "ok: $name"
-    fi
-}
+# shellcheck source=../load/lib.sh
+. "$LOAD/lib.sh"
 
 # ------------------------------------------------------------------ setup
-echo "stress: fresh database $DB"
-"$PSQL" -X -q -v ON_ERROR_STOP=1 -d postgres -c 'SET client_min_messages = warning' \
-    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
-    -c "ALTER DATABASE $DB SET deadlock_timeout = '100ms'" \
-    -c "ALTER DATABASE $DB SET log_lock_waits = on"
-q -c 'CREATE EXTENSION wallet' -f "$LOAD/functions.sql"
+fresh_db stress
+# this run's lock waits and deadlocks show in the server log
+"$PSQL" -X -q -v ON_ERROR_STOP=1 -d postgres \
+    -c "ALTER DATABASE $DB SET deadlock_timeout = '100ms'" -c "ALTER DATABASE $DB SET log_lock_waits = on"
 
 # USD: commission on payee spends; base bonus tiers, no expiry (so nothing is
 # written off and the model is exact).
