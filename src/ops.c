@@ -758,6 +758,15 @@ wallet_spend(PG_FUNCTION_ARGS)
 
 		b = lotset_unpack(w.lots);
 		out.shortfall = engine_spend(b, amt - out.discount, scene, clk, out.used, &taken);
+		if (out.shortfall > 0 && !lock)
+		{
+			/*
+			 * Too little is decided under the row lock only: the unlocked read may
+			 * predate a top-up or a roll-up of payee credits committed since.
+			 */
+			must_lock = true;
+			continue;
+		}
 		if (out.shortfall > 0)
 		{
 			Datum		hargs[1] = {Int64GetDatum(w.id)};
@@ -770,12 +779,6 @@ wallet_spend(PG_FUNCTION_ARGS)
 				int64		credit;
 				int64		last_txn;
 
-				if (!lock)
-				{
-					/* rolling credits up deletes rows: do it under the row lock only */
-					must_lock = true;
-					continue;
-				}
 				if (SPI_execute_plan(plans.rollup, hargs, NULL, false, 0) != SPI_OK_SELECT)
 					elog(ERROR, "could not roll up payee credits");
 				credit = DatumGetInt64(getcol(1, &isnull));
