@@ -1,0 +1,712 @@
+#!/usr/bin/env bash
+# test/bench/run.sh: the wallet benchmark suite.
+#
+# `make bench` (test/run.sh bench) builds and installs the extension, starts a throwaway cluster,
+# exports PGHOST/PGPORT/PGUSER (superuser postgres) and WALLET_PGDATA, and runs this script, which:
+#   - prints the machine, the PostgreSQL version and the settings;
+#   - loads 100,000 CNY wallets with the wallet's own functions (three top-ups each: 3 cash lots,
+#     4 bonus lots of which one scoped), the floor's tables and THE PEER (peer.sql);
+#   - runs each pgbench script at 1, 8 and 32 clients, alternating with THE FLOOR (floor.pgb: one
+#     row update by primary key + one journal insert, one statement) so that drift cancels: each
+#     figure is divided by the mean of the floor runs just before and just after it;
+#   - measures expire_bonus over 1,000,000 expired lots against one plain UPDATE of as many rows,
+#     the p99 latency of spends during an expiry sweep against without, backend memory after
+#     10,000 and 1,000,000 spends in one session, and reconcile() over a 10,000,000-row journal
+#     against one sequential scan summing the journal's postings;
+#   - prints one markdown table with the targets beside the figures and writes it to
+#     test/bench/results.md (the part of results.md after the line `<!-- analysis -->` is kept).
+#
+# Knobs (environment):
+#   BENCH_SECONDS   seconds per pgbench run (default 10)
+#   BENCH_JOURNAL   journal rows reconcile() runs over (default 10000000; e.g. 100000 for a quick run)
+#   BENCH_WALLETS   CNY wallets (default 100000)       BENCH_EXPIRE_LOTS  lots per sweep (default 1000000)
+#   BENCH_MEM_SPENDS spends in the memory session (default 1000000)
+#   BENCH_CLIENTS   client counts (default "1 8 32")    BENCH_P99_LOAD  offered load of the p99 runs as
+#                   a fraction of the 8-client spend TPS of this run (default 0.25)
+#   BENCH_REPEAT    rounds of the alternating pgbench sequence (default 1); with more, each figure is
+#                   the median over the rounds (a noisy machine)
+#   BENCH_DIAG      1 (default): also collect evidence (pg_stat_statements, perf, EXPLAIN ANALYZE)
+#   BENCH_DB        database name (default wallet_bench)   BENCH_OUT  results file (default results.md here)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+[[ -n ${PGHOST:-} && -n ${PGPORT:-} ]] ||
+    die "PGHOST/PGPORT are not set: run 'make bench' (test/run.sh bench), which starts a throwaway cluster"
+command -v pgbench >/dev/null || die "pgbench not found"
+
+T=${BENCH_SECONDS:-10}
+JOURNAL=${BENCH_JOURNAL:-10000000}
+WALLETS=${BENCH_WALLETS:-100000}
+EXPIRE_LOTS=${BENCH_EXPIRE_LOTS:-1000000}
+MEM_SPENDS=${BENCH_MEM_SPENDS:-1000000}
+read -r -a CLIENTS <<<"${BENCH_CLIENTS:-1 8 32}"
+P99_LOAD=${BENCH_P99_LOAD:-0.25}
+DIAG=${BENCH_DIAG:-1}
+REPEAT=${BENCH_REPEAT:-1}
+DB=${BENCH_DB:-wallet_bench}
+OUT=${BENCH_OUT:-$HERE/results.md}
+EXPIRE_WALLETS=$((EXPIRE_LOTS / 4))
+MEM_FIRST=10000
+((MEM_SPENDS > MEM_FIRST)) || die "BENCH_MEM_SPENDS must be above $MEM_FIRST"
+
+WORK=$(mktemp -d /tmp/wallet-bench.XXXXXX)
+BG_PIDS=()
+cleanup() {
+    local p
+    for p in "${BG_PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- helpers
+
+q() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+# qv SQL: one value
+qv() { psql -X -qAt -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+now_s() { date +%s.%N; }
+# calc EXPR [DECIMALS]
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+since() { calc "$(now_s) - $1" 1; }
+say() { echo "bench: $*"; }
+tps() { [[ -n ${1:-} ]] && calc "$1" 0 || echo "FAILED"; }
+section() {
+    echo
+    echo "=== $* ==="
+}
+
+MD=$WORK/results.md      # the table and the run's facts
+EVIDENCE=$WORK/evidence.md
+: >"$MD"
+: >"$EVIDENCE"
+md() { printf '%s\n' "$*" >>"$MD"; }
+ev() { printf '%s\n' "$*" >>"$EVIDENCE"; }
+
+# ---------------------------------------------------------------- settings and machine
+
+section "machine and settings"
+# pg_stat_statements needs shared_preload_libraries: add it on the throwaway cluster (evidence only;
+# pg_stat_statements.track = none keeps it idle during the measured runs).
+PGSS=0
+if [[ $DIAG == 1 && -n ${WALLET_PGDATA:-} && -w ${WALLET_PGDATA:-/nonexistent}/postgresql.conf ]]; then
+    # shellcheck source=test/cluster.sh
+    . "$ROOT/test/cluster.sh"
+    preload=$(psql -X -qAt -d postgres -c 'SHOW shared_preload_libraries')
+    if [[ $preload != *pg_stat_statements* ]]; then
+        {
+            echo
+            echo "# --- test/bench/run.sh: evidence for the benchmark ---"
+            echo "shared_preload_libraries = '${preload:+$preload,}pg_stat_statements'"
+            echo "pg_stat_statements.track = none"
+            echo "pg_stat_statements.max = 1000"
+        } >>"$WALLET_PGDATA/postgresql.conf"
+        cluster_restart fast
+    fi
+    PGSS=1
+fi
+
+PGVERSION=$(psql -X -qAt -d postgres -c 'SELECT version()')
+SETTINGS=$(psql -X -qAt -F ' = ' -d postgres -c "SELECT name, current_setting(name) FROM pg_settings
+  WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'max_connections', 'wal_level',
+                 'max_wal_size', 'checkpoint_timeout', 'work_mem', 'max_parallel_workers_per_gather',
+                 'jit', 'autovacuum', 'full_page_writes', 'shared_preload_libraries') ORDER BY name")
+CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+NPROC=$(nproc)
+MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+KERNEL=$(uname -r)
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l)
+STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOADAVG=$(cut -d ' ' -f 1-3 /proc/loadavg)
+echo "machine: $NPROC CPUs ($CPU), $MEM RAM, Linux $KERNEL, load average $LOADAVG"
+echo "postgres: $PGVERSION"
+echo "settings:"
+sed 's/^/  /' <<<"$SETTINGS"
+echo "wallet: commit $COMMIT$( ((DIRTY > 0)) && echo " with $DIRTY uncommitted change(s) under src/")"
+echo "run: BENCH_REPEAT=$REPEAT BENCH_SECONDS=$T BENCH_JOURNAL=$JOURNAL BENCH_WALLETS=$WALLETS BENCH_EXPIRE_LOTS=$EXPIRE_LOTS" \
+    "BENCH_MEM_SPENDS=$MEM_SPENDS BENCH_CLIENTS=\"${CLIENTS[*]}\""
+
+# ---------------------------------------------------------------- load
+
+section "load"
+psql -X -q -d postgres -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' \
+    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+q -v wallets="$WALLETS" -f "$HERE/setup.sql" >/dev/null
+q -f "$HERE/peer.sql" >/dev/null
+((PGSS)) && q -c 'CREATE EXTENSION pg_stat_statements' >/dev/null
+
+start=$(now_s)
+q -v n="$WALLETS" >/dev/null <<'SQL'
+SELECT count(wallet.open('bench-' || g)) FROM generate_series(1, :n) g;
+SQL
+WMIN=$(qv "SELECT min(wallet_id) FROM wallet.wallet WHERE currency = 'CNY'")
+WMAX=$(qv "SELECT max(wallet_id) FROM wallet.wallet WHERE currency = 'CNY'")
+((WMAX - WMIN + 1 == WALLETS)) || die "wallet ids are not contiguous ($WMIN..$WMAX for $WALLETS wallets)"
+T_OPEN=$(since "$start")
+
+# Three top-ups per wallet, one set-based statement per tier. Each statement's top-ups take
+# consecutive txn_ids (checked), so the 500s are txn_ids T500BASE .. T500BASE + WALLETS - 1.
+topup_pass() { # AMOUNT -> prints the first txn_id of the pass
+    local before first
+    before=$(qv "SELECT last_value + (CASE WHEN is_called THEN 1 ELSE 0 END) FROM wallet.txn_txn_id_seq")
+    q -v wmin="$WMIN" -v wmax="$WMAX" -v amt="$1" >/dev/null <<'SQL'
+SELECT count((wallet.top_up(w, :amt, 'load-' || :amt)).txn_id) FROM generate_series(:wmin, :wmax) w;
+SQL
+    first=$(qv "SELECT min(txn_id) FROM wallet.txn WHERE txn_id >= $before")
+    [[ $(qv "SELECT count(*) FROM wallet.txn WHERE txn_id BETWEEN $first AND $first + $WALLETS - 1
+               AND kind = 'top_up' AND amount = $1 * 100") == "$WALLETS" ]] ||
+        die "the top-ups of $1 did not get consecutive txn_ids"
+    echo "$first"
+}
+start=$(now_s)
+topup_pass 100 >/dev/null
+topup_pass 200 >/dev/null
+T500BASE=$(topup_pass 500)
+T_TOPUP=$(since "$start")
+MERCHANT=$(qv "SELECT wallet.open('bench-merchant')")
+LOTS_CHECK=$(qv "SELECT count(*) FILTER (WHERE bucket = 'cash') || ' cash, ' ||
+                        count(*) FILTER (WHERE bucket = 'bonus') || ' bonus (' ||
+                        count(*) FILTER (WHERE scope IS NOT NULL) || ' scoped)'
+                   FROM wallet.lots($WMIN)")
+say "wallets: $WALLETS opened in ${T_OPEN}s; $((3 * WALLETS)) top-ups in ${T_TOPUP}s" \
+    "($(calc "3 * $WALLETS / $T_TOPUP" 0)/s); lots of wallet $WMIN: $LOTS_CHECK"
+
+# THE PEER: the same accounts and top-ups through peer.top_up, two sessions in parallel.
+start=$(now_s)
+q -v n="$WALLETS" >/dev/null <<'SQL'
+INSERT INTO peer.account (owner, currency, exponent) SELECT 'bench-' || g, 'CNY', 2 FROM generate_series(1, :n) g;
+SQL
+q >/dev/null <<'SQL'
+INSERT INTO peer.bonus_rule (currency, campaign, min_amount, bonus_fixed, bonus_rate, valid_for, scope)
+VALUES ('CNY', NULL, 10000, 1000, 0, NULL, NULL), ('CNY', NULL, 20000, 2500, 0, NULL, NULL),
+       ('CNY', NULL, 50000, 7500, 0, NULL, NULL), ('CNY', 'bench-campaign', 50000, 0, 0.05, '30 days', '{game}');
+SQL
+peer_load() { # PARITY
+    q -v n="$WALLETS" -v par="$1" >/dev/null <<'SQL'
+SELECT count((peer.top_up(a, amt, 'load-' || amt)).txn_id)
+  FROM generate_series(1, :n) a CROSS JOIN (VALUES (100), (200), (500)) v(amt) WHERE a % 2 = :par;
+SQL
+}
+peer_load 0 &
+p0=$!
+peer_load 1 &
+p1=$!
+BG_PIDS+=("$p0" "$p1")
+wait "$p0" || die "peer load failed"
+wait "$p1" || die "peer load failed"
+BG_PIDS=()
+T_PEER=$(since "$start")
+[[ -z $(qv "SELECT 1 FROM peer.check() LIMIT 1") ]] || die "peer.check() found differences after the load"
+say "peer: $WALLETS accounts, $((3 * WALLETS)) top-ups in ${T_PEER}s (2 sessions)"
+
+q -c 'VACUUM ANALYZE' >/dev/null
+q -c 'CHECKPOINT' >/dev/null
+DEFS=(-D wmin="$WMIN" -D wmax="$WMAX" -D naccts="$WALLETS" -D merchant="$MERCHANT" -D t500base="$T500BASE")
+
+# ---------------------------------------------------------------- pgbench, alternating with the floor
+
+declare -A TPS FLOOR PGSS_TPS CPU_TPS CPU_FLOOR
+RC_FAIL=0
+
+# pgb SCRIPT CLIENTS [pgbench args...]: one run after a checkpoint; sets RUN_TPS (empty on failure).
+pgb() {
+    local script=$1 c=$2
+    shift 2
+    local j=$((c < 2 ? c : 2)) out rc=0
+    qv 'CHECKPOINT' >/dev/null
+    out=$(pgbench -n -M prepared -c "$c" -j "$j" -T "$T" -f "$HERE/$script.pgb" "${DEFS[@]}" \
+        -D nc="$c" -D per=$((WALLETS / c)) "$@" "$DB" 2>&1) || rc=$?
+    RUN_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' <<<"$out")
+    if ((rc != 0)) || grep -q 'aborted' <<<"$out" || [[ -z $RUN_TPS ]]; then
+        echo "bench: pgbench $script at $c clients FAILED (exit $rc):" >&2
+        grep -m 5 -E 'ERROR|aborted|FATAL' <<<"$out" >&2 || tail -n 5 <<<"$out" >&2
+        RUN_TPS=
+        RC_FAIL=1
+    fi
+    printf '  %-14s %2d clients  %8s tps\n' "$script" "$c" "$(tps "$RUN_TPS")"
+}
+
+# Before each script: what it needs (a pool of spends to reverse).
+prepare() { # SCRIPT CLIENTS
+    case $1 in
+    reverse_spend)
+        local est=${TPS[spend:$2]:-3000} n before first
+        n=$(calc "$est * $T * 1.5 + 2000" 0)
+        before=$(qv "SELECT last_value + (CASE WHEN is_called THEN 1 ELSE 0 END) FROM wallet.txn_txn_id_seq")
+        q -v n="$n" -v wmin="$WMIN" -v nw="$WALLETS" -v tag="$REP-$2" >/dev/null <<'SQL'
+SELECT count((wallet.spend(w, 5.00, 'pool-' || :tag || '-' || g)).txn_id)
+  FROM (SELECT g, :wmin + floor(random() * :nw)::bigint AS w FROM generate_series(1, :n) g) s;
+SQL
+        first=$(qv "SELECT min(txn_id) FROM wallet.txn WHERE txn_id >= $before")
+        [[ $(qv "SELECT count(*) FROM wallet.txn WHERE txn_id BETWEEN $first AND $first + $n - 1
+                   AND kind = 'spend'") == "$n" ]] || die "the pool spends did not get consecutive txn_ids"
+        qv "SELECT setval('bench.rev_seq', 1, false)" >/dev/null
+        REV_ARGS=(-D revbase=$((first - 1)))
+        ;;
+    *) REV_ARGS=() ;;
+    esac
+}
+
+SCRIPTS=(spend top_up spend_payee reverse_spend refund peer_spend peer_top_up)
+declare -A TPSL FLOORL RATIOL RATIO
+section "pgbench: ${T}s per run, -M prepared, each script between two floor runs"
+for ((REP = 1; REP <= REPEAT; REP++)); do
+    ((REPEAT == 1)) || echo "  -- round $REP of $REPEAT"
+    for c in "${CLIENTS[@]}"; do
+        REV_ARGS=()
+        pgb floor "$c"
+        prev=$RUN_TPS
+        for s in "${SCRIPTS[@]}"; do
+            prepare "$s" "$c"
+            pgb "$s" "$c" "${REV_ARGS[@]}"
+            x=$RUN_TPS
+            pgb floor "$c"
+            if [[ -n $prev && -n $RUN_TPS && -n $x ]]; then
+                f=$(calc "($prev + $RUN_TPS) / 2" 1)
+                TPSL[$s:$c]+=" $x"
+                FLOORL[$s:$c]+=" $f"
+                RATIOL[$s:$c]+=" $(calc "$x / $f" 3)"
+            fi
+            prev=$RUN_TPS
+        done
+    done
+done
+# median WORDS: the median of a list of numbers (empty if none)
+median() {
+    tr ' ' '\n' <<<"$1" | grep . | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+for key in "${!TPSL[@]}"; do
+    TPS[$key]=$(median "${TPSL[$key]}")
+    FLOOR[$key]=$(median "${FLOORL[$key]}")
+    RATIO[$key]=$(median "${RATIOL[$key]}")
+done
+
+# ratio NAME C: the figure over the floor measured next to it (median over the rounds), or empty
+ratio() { echo "${RATIO[$1:$2]:-}"; }
+
+# ---------------------------------------------------------------- evidence (runs)
+
+if [[ $DIAG == 1 ]]; then
+    section "evidence: where the time of the 8-client runs goes (same data as above)"
+    # The same 8-client runs without waiting for the WAL flush at commit (synchronous_commit = off):
+    # what is left is CPU. Alternating with the floor as above.
+    PGOPTIONS='-c synchronous_commit=off' pgb floor 8 >/dev/null
+    prev=$RUN_TPS
+    for s in spend top_up peer_spend; do
+        PGOPTIONS='-c synchronous_commit=off' pgb "$s" 8 >/dev/null
+        CPU_TPS[$s]=$RUN_TPS
+        PGOPTIONS='-c synchronous_commit=off' pgb floor 8 >/dev/null
+        [[ -n $prev && -n $RUN_TPS ]] && CPU_FLOOR[$s]=$(calc "($prev + $RUN_TPS) / 2" 1)
+        prev=$RUN_TPS
+        echo "  synchronous_commit = off: $s $(tps "${CPU_TPS[$s]}") tps, floor $(tps "${CPU_FLOOR[$s]:-}") tps"
+    done
+    if ((PGSS)); then
+        # per-statement profile of 8-client runs (statements inside the functions included)
+        for s in floor spend top_up peer_spend; do
+            qv 'SELECT pg_stat_statements_reset()' >/dev/null
+            PGOPTIONS='-c pg_stat_statements.track=all' pgb "$s" 8 >/dev/null
+            q -At -F $'\t' -o "$WORK/pgss-$s.tsv" -c "SELECT calls, round(total_exec_time::numeric, 1),
+                round(mean_exec_time::numeric, 4), shared_blks_hit, shared_blks_read, shared_blks_dirtied,
+                wal_bytes, regexp_replace(left(query, 110), '\s+', ' ', 'g')
+              FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                AND query NOT LIKE '%pg_stat_statements%'
+              ORDER BY total_exec_time DESC LIMIT 12"
+            echo "  pg_stat_statements: $s at 8 clients, $(tps "$RUN_TPS") tps with track = all"
+            PGSS_TPS[$s]=${RUN_TPS:-}
+        done
+    fi
+    if command -v perf >/dev/null && [[ $(id -u) == 0 ]]; then
+        # CPU profile of the server backends of an 8-client run
+        for s in floor spend; do
+            (sleep 2 && pids=$(qv "SELECT string_agg(pid::text, ',') FROM pg_stat_activity
+                                   WHERE application_name = 'pgbench' AND datname = current_database()") &&
+                timeout $((T > 5 ? T - 3 : 2)) perf record -F 4999 -o "$WORK/perf-$s.data" -p "$pids" \
+                    >/dev/null 2>&1) &
+            perf_pid=$!
+            BG_PIDS+=("$perf_pid")
+            pgb "$s" 8 >/dev/null
+            wait "$perf_pid" || true
+            BG_PIDS=()
+            {
+                perf report -i "$WORK/perf-$s.data" --no-children --sort dso --stdio 2>/dev/null |
+                    grep -E '^# Samples|^ +[0-9]' | head -n 8
+                echo
+                perf report -i "$WORK/perf-$s.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+                    grep -E '^ +[0-9]' | head -n 30
+            } | sed 's/[[:space:]]*-[[:space:]]*-[[:space:]]*$//; s/[[:space:]]*$//' >"$WORK/perf-$s.txt" || true
+            echo "  perf: $s at 8 clients"
+        done
+    fi
+fi
+
+# ---------------------------------------------------------------- expiry
+
+section "expire_bonus over $EXPIRE_LOTS lots"
+# USD wallets, two top-ups each at past clocks: each top-up grants four bonus lots valid one day.
+# The first sweep (clock 2025-01-15) expires the first four lots of every wallet (measured), the
+# second (clock 2025-04-01) the other four (the background of the p99 test).
+start=$(now_s)
+q -v n="$EXPIRE_WALLETS" >/dev/null <<'SQL'
+SELECT count(wallet.open('exp-' || g, 'USD')) FROM generate_series(1, :n) g;
+SELECT min(wallet_id) AS lo, max(wallet_id) AS hi FROM wallet.wallet WHERE currency = 'USD' \gset
+SET wallet.now = '2025-01-01 00:00:00+00';
+SELECT count((wallet.top_up(w, 50, 'exp-1')).txn_id) FROM generate_series(:lo, :hi) w;
+SET wallet.now = '2025-03-01 00:00:00+00';
+SELECT count((wallet.top_up(w, 50, 'exp-2')).txn_id) FROM generate_series(:lo, :hi) w;
+SQL
+T_EXPLOAD=$(since "$start")
+say "expiry set: $EXPIRE_WALLETS USD wallets x 2 top-ups x 4 bonus lots in ${T_EXPLOAD}s"
+
+q -v n="$EXPIRE_LOTS" >/dev/null <<'SQL'
+INSERT INTO bench.lot_plain (lot_id, wallet_id, bucket, amount, expires_at)
+SELECT g, (g + 3) / 4, 'bonus', 100, '2025-01-02 00:00:00+00' FROM generate_series(1, :n) g;
+VACUUM ANALYZE bench.lot_plain;
+VACUUM ANALYZE wallet.wallet;
+CHECKPOINT;
+SQL
+start=$(now_s)
+PLAIN_ROWS=$(q -At -c "WITH u AS (UPDATE bench.lot_plain SET expired = amount, amount = 0
+                                   WHERE expires_at <= '2025-01-15 00:00:00+00' AND amount > 0 RETURNING 1)
+                       SELECT count(*) FROM u")
+T_PLAIN=$(since "$start")
+qv 'CHECKPOINT' >/dev/null
+before=$(qv "SELECT last_value FROM wallet.txn_txn_id_seq")
+start=$(now_s)
+q -c "SET wallet.now = '2025-01-15 00:00:00+00'" -c 'CALL bench.sweep()' >/dev/null
+T_SWEEP=$(since "$start")
+SWEPT=$(qv "SELECT coalesce(sum((result->>'lots')::bigint), 0) FROM wallet.txn
+             WHERE txn_id > $before AND kind = 'expire_bonus'")
+say "plain UPDATE: $PLAIN_ROWS rows in ${T_PLAIN}s; expire_bonus: $SWEPT lots in ${T_SWEEP}s"
+
+# ---------------------------------------------------------------- p99 during a sweep
+
+section "p99 latency of spends (8 clients) without and during an expiry sweep"
+SPEND8=${TPS[spend:8]:-${TPS[spend:${CLIENTS[-1]}]:-1000}}
+RATE=$(calc "$SPEND8 * $P99_LOAD" 0)
+# p99_run LABEL: a rate-limited 8-client spend run with per-transaction logs
+p99_run() {
+    local rc=0 out
+    out=$(pgbench -n -M prepared -c 8 -j 2 -T "$T" -R "$RATE" -l --log-prefix="$WORK/p99-$1" \
+        -f "$HERE/spend.pgb" "${DEFS[@]}" "$DB" 2>&1) || rc=$?
+    if ((rc != 0)) || grep -q aborted <<<"$out"; then
+        echo "bench: p99 run $1 FAILED" >&2
+        grep -m 5 -E 'ERROR|aborted' <<<"$out" >&2 || true
+        RC_FAIL=1
+    fi
+}
+# p99 LABEL [FROM TO]: 99th percentile latency (ms) of the logged transactions ending in [FROM, TO]
+p99() {
+    cat "$WORK"/p99-"$1".* 2>/dev/null |
+        awk -v from="${2:-0}" -v to="${3:-1e12}" '{ t = $5 + $6 / 1e6; if (t >= from && t <= to) print $3 }' |
+        sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print ""; exit } i = int(NR * 0.99); if (i < NR * 0.99) i++;
+                                          printf "%.2f %d", v[i] / 1000, NR }'
+}
+qv 'CHECKPOINT' >/dev/null
+p99_run before
+qv "UPDATE bench.ctl SET stop = false" >/dev/null
+((PGSS)) && qv 'SELECT pg_stat_statements_reset()' >/dev/null
+SWEEP_LOG=$WORK/sweep.log
+# The sweep starts one second into the run and is stopped when the run ends; its session records
+# its statements (pg_stat_statements.track = all) as evidence.
+(
+    sleep 1
+    if ((PGSS)); then export PGOPTIONS='-c pg_stat_statements.track=all'; fi
+    s=$(now_s)
+    q -At -c "SET wallet.now = '2025-04-01 00:00:00+00'" -c 'CALL bench.sweep()' >"$SWEEP_LOG" 2>&1
+    echo "$s $(now_s)" >"$WORK/sweep.window"
+) &
+sweep_pid=$!
+BG_PIDS+=("$sweep_pid")
+p99_run during
+RUN_END=$(now_s)
+qv "UPDATE bench.ctl SET stop = true" >/dev/null
+wait "$sweep_pid" || die "the background sweep failed: $(cat "$SWEEP_LOG")"
+BG_PIDS=()
+read -r SW_FROM SW_TO <"$WORK/sweep.window"
+SW_TO=$(calc "$SW_TO < $RUN_END ? $SW_TO : $RUN_END" 6)
+SWEPT_B=$(head -n 1 "$SWEEP_LOG")
+if ((PGSS)); then
+    q -At -F $'\t' -o "$WORK/pgss-sweep.tsv" -c "SELECT calls, round(total_exec_time::numeric, 1),
+        round(mean_exec_time::numeric, 4), shared_blks_hit, shared_blks_read, shared_blks_dirtied,
+        wal_bytes, regexp_replace(left(query, 110), '\s+', ' ', 'g')
+      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_exec_time DESC LIMIT 12"
+fi
+qv 'CHECKPOINT' >/dev/null
+p99_run after
+read -r P99_BEFORE N_BEFORE <<<"$(p99 before)"
+read -r P99_DURING N_DURING <<<"$(p99 during "$SW_FROM" "$SW_TO")"
+read -r P99_AFTER N_AFTER <<<"$(p99 after)"
+P99_BASE=$(calc "($P99_BEFORE + $P99_AFTER) / 2" 2)
+say "rate $RATE/s: p99 ${P99_BEFORE} ms before, ${P99_DURING} ms during ($N_DURING txns," \
+    "sweep of $SWEPT_B lots over $(calc "$SW_TO - $SW_FROM" 1)s), ${P99_AFTER} ms after"
+
+# ---------------------------------------------------------------- memory
+
+section "backend memory over $MEM_SPENDS spends in one session"
+export MEMLOG=$WORK/mem.log
+: >"$MEMLOG"
+q -At -v wmin="$WMIN" -v nw="$WALLETS" -v n1="$MEM_FIRST" -v n2=$((MEM_SPENDS - MEM_FIRST)) >"$WORK/mem.out" <<'SQL'
+SELECT pg_backend_pid() AS pid \gset
+\setenv BPID :pid
+\! awk -v at=0 '/^(VmRSS|RssAnon|RssShmem):/ { print at, $1, $2 }' /proc/$BPID/status >> $MEMLOG
+SELECT 'ctx 0 ' || sum(total_bytes) FROM pg_backend_memory_contexts;
+CALL bench.spend_loop(:wmin, :nw, :n1, 0);
+\! awk -v at=1 '/^(VmRSS|RssAnon|RssShmem):/ { print at, $1, $2 }' /proc/$BPID/status >> $MEMLOG
+SELECT 'ctx 1 ' || sum(total_bytes) FROM pg_backend_memory_contexts;
+CALL bench.spend_loop(:wmin, :nw, :n2, :n1);
+\! awk -v at=2 '/^(VmRSS|RssAnon|RssShmem):/ { print at, $1, $2 }' /proc/$BPID/status >> $MEMLOG
+SELECT 'ctx 2 ' || sum(total_bytes) FROM pg_backend_memory_contexts;
+SQL
+memv() { awk -v at="$1" -v k="$2:" '$1 == at && $2 == k { print $3 }' "$MEMLOG"; } # kB
+ctxv() { awk -v at="$1" '$1 == "ctx" && $2 == at { print $3 }' "$WORK/mem.out"; }  # bytes
+RSS1=$(memv 1 VmRSS) RSS2=$(memv 2 VmRSS) ANON1=$(memv 1 RssAnon) ANON2=$(memv 2 RssAnon)
+SHM1=$(memv 1 RssShmem) SHM2=$(memv 2 RssShmem)
+CTX1=$(ctxv 1) CTX2=$(ctxv 2)
+ANON_GROWTH=$(calc "($ANON2 - $ANON1) / 1024" 1)
+RSS_GROWTH=$(calc "($RSS2 - $RSS1) / 1024" 1)
+CTX_GROWTH=$(calc "($CTX2 - $CTX1) / 1048576" 2)
+say "VmRSS $(calc "$RSS1 / 1024" 1) -> $(calc "$RSS2 / 1024" 1) MB (shared memory touched" \
+    "$(calc "$SHM1 / 1024" 1) -> $(calc "$SHM2 / 1024" 1) MB); private (RssAnon)" \
+    "$(calc "$ANON1 / 1024" 1) -> $(calc "$ANON2 / 1024" 1) MB; memory contexts" \
+    "$(calc "$CTX1 / 1048576" 2) -> $(calc "$CTX2 / 1048576" 2) MB"
+
+# ---------------------------------------------------------------- journal and reconcile
+
+section "reconcile() over a journal of $JOURNAL rows"
+# Payee credits wait in wallet.payee_credit until rolled up (a pg_cron job every minute in
+# production). Time wallet.balance() with the run's credits to the one merchant still pending and
+# after rolling them up; reconcile is measured after the roll-up, the state the job keeps.
+PENDING=$(qv 'SELECT count(*) FROM wallet.payee_credit')
+BAL_BEFORE=$(qv "SELECT bench.balance_ms($WMIN, $WALLETS, 200)")
+qv 'SELECT wallet.rollup_credits()' >/dev/null
+q -c 'VACUUM ANALYZE wallet.payee_credit' >/dev/null
+BAL_AFTER=$(qv "SELECT bench.balance_ms($WMIN, $WALLETS, 200)")
+say "wallet.balance(): $BAL_BEFORE ms a call with $PENDING payee credits pending, $BAL_AFTER ms after rollup_credits()"
+HAVE=$(qv 'SELECT count(*) FROM wallet.txn')
+SYNTH=$(((JOURNAL - HAVE) / 4 * 4))
+((SYNTH > 0)) || SYNTH=0
+JW=$((SYNTH / 2 < 100000 ? SYNTH / 2 : 100000))
+start=$(now_s)
+if ((SYNTH > 0)); then
+    # Synthetic history, inserted directly into wallet.txn as superuser: EUR wallets, each with pairs
+    # of a top-up (wallet cash +x / funding -x) and a spend (wallet cash -x / revenue +x) carrying the
+    # request and result a real one carries, so every transaction balances and every wallet's postings
+    # sum to its (empty) lots. Two sessions in parallel.
+    q -v n="$JW" >/dev/null <<'SQL'
+SELECT count(wallet.open('journal-' || g, 'EUR')) FROM generate_series(1, :n) g;
+SQL
+    EMIN=$(qv "SELECT min(wallet_id) FROM wallet.wallet WHERE currency = 'EUR'")
+    synth() { # FIRST_PAIR LAST_PAIR
+        q -v p1="$1" -v p2="$2" -v emin="$EMIN" -v jw="$JW" >/dev/null <<'SQL'
+INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, request,
+                        result, postings)
+SELECT id, w, CASE WHEN up THEN 'top_up' ELSE 'spend' END, x, 'EUR', at, 'j-' || id,
+       CASE WHEN up THEN jsonb_build_object('amount', x, 'method', 'card', 'external_ref', 'psp-' || id)
+            ELSE jsonb_build_object('amount', x, 'scene', NULL, 'coupon', NULL, 'allow_partial', false,
+                                    'payee', NULL, 'order_ref', 'order-' || id) END,
+       CASE WHEN up THEN jsonb_build_object('txn_id', id, 'bonus', 0, 'rules', '[]'::jsonb, 'coupons', '[]'::jsonb,
+                                            'refundable_until', at + interval '30 days', 'campaign_fee_rate', 0)
+            ELSE jsonb_build_object('txn_id', id, 'charged', x, 'discount', 0, 'bonus_used', 0, 'cash_used', x,
+                                    'earnings_used', 0, 'shortfall', 0, 'payee', NULL, 'payee_credit', 0,
+                                    'commission', 0) END,
+       CASE WHEN up THEN ARRAY[ROW('wallet', w, 'cash', x)::wallet.posting, ROW('funding', NULL, NULL, -x)::wallet.posting]
+            ELSE ARRAY[ROW('wallet', w, 'cash', -x)::wallet.posting, ROW('revenue', NULL, NULL, x)::wallet.posting] END
+  FROM (SELECT nextval('wallet.txn_txn_id_seq') AS id, :emin + p % :jw AS w, 100 + p % 9900 AS x, s = 0 AS up,
+               timestamptz '2025-06-01 00:00:00+00' + p * interval '1 second' AS at
+          FROM generate_series(:p1, :p2) p CROSS JOIN generate_series(0, 1) s) g;
+SQL
+    }
+    half=$((SYNTH / 4))
+    synth 0 $((half - 1)) &
+    s0=$!
+    synth "$half" $((2 * half - 1)) &
+    s1=$!
+    BG_PIDS+=("$s0" "$s1")
+    wait "$s0" || die "journal load failed"
+    wait "$s1" || die "journal load failed"
+    BG_PIDS=()
+fi
+q -c 'VACUUM ANALYZE wallet.txn' -c 'VACUUM ANALYZE wallet.wallet' -c 'CHECKPOINT' >/dev/null
+T_JLOAD=$(since "$start")
+JROWS=$(qv 'SELECT count(*) FROM wallet.txn')
+JSIZE=$(qv "SELECT pg_size_pretty(pg_table_size('wallet.txn'))")
+NWALLETS=$(qv 'SELECT count(*) FROM wallet.wallet')
+say "journal: $JROWS rows ($JSIZE; $SYNTH synthetic, loaded and vacuumed in ${T_JLOAD}s), $NWALLETS wallets"
+
+SCAN_SQL="SELECT sum(p.amount) FROM wallet.txn t CROSS JOIN LATERAL unnest(t.postings) p"
+timed_sql() { # SETTING SQL -> seconds
+    local s
+    s=$(now_s)
+    q -At -c "SET max_parallel_workers_per_gather = $1" -c "$2" >"$WORK/last.out"
+    since "$s"
+}
+T_SCAN1=$(timed_sql 0 "$SCAN_SQL")
+start=$(now_s)
+DISCREP=$(q -At -c 'SELECT count(*) FROM wallet.reconcile()')
+T_REC=$(since "$start")
+T_SCAN2=$(timed_sql 0 "$SCAN_SQL")
+T_SCANP=$(timed_sql 2 "$SCAN_SQL")
+T_SCAN=$(calc "($T_SCAN1 + $T_SCAN2) / 2" 2)
+say "seq scan ${T_SCAN1}s / ${T_SCAN2}s (parallel ${T_SCANP}s); reconcile ${T_REC}s, $DISCREP discrepancies"
+
+# ---------------------------------------------------------------- evidence (reconcile)
+
+if [[ $DIAG == 1 ]]; then
+    section "evidence: reconcile"
+    # where reconcile's time goes
+    q -c 'SET max_parallel_workers_per_gather = 0' \
+        -c 'EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT count(*) FROM wallet._discrepancies()' \
+        >"$WORK/explain-reconcile.txt" 2>&1 || true
+    q -c 'SET max_parallel_workers_per_gather = 0' \
+        -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) $SCAN_SQL" >"$WORK/explain-scan.txt" 2>&1 || true
+    echo "  EXPLAIN ANALYZE: reconcile and the seq scan"
+fi
+
+# ---------------------------------------------------------------- results
+
+met() { # CONDITION (awk) -> met/MISSED
+    if [[ -z $1 ]]; then echo "n/a"; elif awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**MISSED**"; fi
+}
+fmt() { [[ -n ${1:-} ]] && echo "$1" || echo "FAILED"; }
+
+R_SPEND8=$(ratio spend 8)
+R_TOPUP8=$(ratio top_up 8)
+R_PEER8=$(ratio peer_spend 8)
+R_PAYEE32=$(ratio spend_payee 32)
+R_SPEND32=$(ratio spend 32)
+VS_PEER=$([[ -n $R_SPEND8 && -n $R_PEER8 ]] && calc "$R_SPEND8 / $R_PEER8" 2 || true)
+VS_NOPAYEE=$([[ -n $R_PAYEE32 && -n $R_SPEND32 ]] && calc "$R_PAYEE32 / $R_SPEND32" 2 || true)
+R_EXPIRE=$(calc "$T_SWEEP / $T_PLAIN" 2)
+R_REC=$(calc "$T_REC / $T_SCAN" 2)
+R_P99=$([[ -n $P99_DURING && -n $P99_BASE ]] && calc "$P99_DURING / $P99_BASE" 2 || true)
+
+md "# wallet benchmark results"
+md ""
+md "Generated by \`make bench\` (test/bench/run.sh) on $STARTED; wallet commit $COMMIT$( ((DIRTY > 0)) && echo " plus $DIRTY uncommitted change(s) under src/")."
+md ""
+md "- Machine: $NPROC CPUs ($CPU), $MEM RAM, Linux $KERNEL; load average $LOADAVG at the start (other work may share the machine: the ratios to the floor measured next to each figure are what count)."
+md "- PostgreSQL: $PGVERSION"
+md "- Settings (defaults of a fresh initdb unless listed in the harness): $(tr '\n' ';' <<<"$SETTINGS" | sed 's/;$//; s/;/; /g')."
+md "- Run: ${T}s per pgbench run (-M prepared, -j 2, a CHECKPOINT before each run), clients ${CLIENTS[*]}, $REPEAT round(s); $WALLETS CNY wallets; journal $JROWS rows."
+md "- Load: $WALLETS wallets opened in ${T_OPEN}s, $((3 * WALLETS)) top-ups (100, 200, 500) in ${T_TOPUP}s ($(calc "3 * $WALLETS / $T_TOPUP" 0)/s, set-based \`SELECT wallet.top_up(...) FROM generate_series\`); each wallet holds $LOTS_CHECK. The peer's load: ${T_PEER}s (peer.top_up, 2 sessions)."
+md ""
+md "## Throughput, each beside the floor measured next to it"
+md ""
+md "The floor (floor.pgb) is one statement: update one row of a ${WALLETS}-row table by primary key and insert one journal row with a unique text key. Each script runs between two floor runs at the same client count; *floor* is their mean.$( ((REPEAT > 1)) && echo " The whole sequence ran $REPEAT times; each figure is the median over the rounds (the ratio is the median of the rounds' ratios).")"
+md ""
+md "| operation | clients | TPS | floor TPS | ratio to floor |"
+md "|---|---:|---:|---:|---:|"
+for s in "${SCRIPTS[@]}"; do
+    for c in "${CLIENTS[@]}"; do
+        md "| $s | $c | $(tps "${TPS[$s:$c]:-}") | $(tps "${FLOOR[$s:$c]:-}") | $(ratio "$s" "$c") |"
+    done
+done
+md ""
+md "refund = one request_refund + review_refund + settle_refund flow: three statements, three round trips, three transactions (the floor does one). reverse_spend reverses in full a spend made before the run. spend_payee: every client pays one merchant. peer_*: test/bench/peer.sql."
+md ""
+md "## Targets"
+md ""
+md "| target | measured | met? |"
+md "|---|---|---|"
+md "| spend at 8 clients >= 0.8 x floor | $(fmt "$R_SPEND8") x floor ($(tps "${TPS[spend:8]:-}") vs $(tps "${FLOOR[spend:8]:-}") TPS) | $(met "${R_SPEND8:+$R_SPEND8 >= 0.8}") |"
+md "| top_up at 8 clients >= 0.8 x floor | $(fmt "$R_TOPUP8") x floor ($(tps "${TPS[top_up:8]:-}") vs $(tps "${FLOOR[top_up:8]:-}") TPS) | $(met "${R_TOPUP8:+$R_TOPUP8 >= 0.8}") |"
+md "| spend at 8 clients >= 2 x peer | $(fmt "$VS_PEER") x peer ($R_SPEND8 vs $R_PEER8 x floor; $(tps "${TPS[spend:8]:-}") vs $(tps "${TPS[peer_spend:8]:-}") TPS) | $(met "${VS_PEER:+$VS_PEER >= 2}") |"
+md "| all pay one merchant at 32 clients >= 0.8 x without payee | $(fmt "$VS_NOPAYEE") x ($R_PAYEE32 vs $R_SPEND32 x floor; $(tps "${TPS[spend_payee:32]:-}") vs $(tps "${TPS[spend:32]:-}") TPS) | $(met "${VS_NOPAYEE:+$VS_NOPAYEE >= 0.8}") |"
+md "| expire_bonus <= 2 x plain UPDATE | $R_EXPIRE x: $SWEPT lots in ${T_SWEEP}s ($(calc "$SWEPT / $T_SWEEP" 0) lots/s) vs $PLAIN_ROWS rows in ${T_PLAIN}s ($(calc "$PLAIN_ROWS / $T_PLAIN" 0) rows/s) | $(met "$R_EXPIRE <= 2") |"
+md "| reconcile <= 2 x seq scan | $R_REC x: ${T_REC}s vs ${T_SCAN}s (serial scans ${T_SCAN1}s, ${T_SCAN2}s; parallel scan ${T_SCANP}s, $(calc "$T_REC / $T_SCANP" 2) x); $JROWS journal rows, $DISCREP discrepancies | $(met "$R_REC <= 2") |"
+md "| p99 of spends during a sweep <= 2 x without | $(fmt "$R_P99") x: ${P99_DURING:-?} ms during vs ${P99_BASE} ms (${P99_BEFORE} before, ${P99_AFTER} after); 8 clients at $RATE spends/s | $(met "${R_P99:+$R_P99 <= 2}") |"
+md "| memory growth <= 10 MB (10,000 -> $MEM_SPENDS spends, one session) | private (RssAnon) +$ANON_GROWTH MB; VmRSS +$RSS_GROWTH MB, of which shared buffers touched +$(calc "($SHM2 - $SHM1) / 1024" 1) MB; memory contexts +$CTX_GROWTH MB | $(met "$ANON_GROWTH <= 10") |"
+md ""
+md "How the batch figures are measured:"
+md ""
+md "- expire_bonus: $EXPIRE_WALLETS USD wallets, each with four expired bonus lots (and four live ones), swept by \`CALL bench.sweep()\` = \`wallet.expire_bonus(10000)\` in a loop, one transaction per batch, \`wallet.now\` set past the expiry. The comparison is one \`UPDATE\` of $PLAIN_ROWS rows of bench.lot_plain (a lot table: bigint id, wallet id, bucket, amounts, expiry, scope; two indexes)."
+md "- reconcile: \`SELECT count(*) FROM wallet.reconcile()\` against \`$SCAN_SQL\` with max_parallel_workers_per_gather = 0 (one scan before and one after; the parallel scan is shown too). The journal holds the rows of the whole run plus $SYNTH synthetic rows inserted directly into wallet.txn (pairs of a top-up and a spend of EUR wallets, with request/result jsonb like real ones, balanced postings), then VACUUM ANALYZE."
+md "- p99: pgbench -R $RATE (${P99_LOAD} x the 8-client spend TPS) -c 8 for ${T}s, latency from the scheduled start (so queueing counts) taken from the per-transaction logs (-l); *during* counts the $N_DURING transactions that ended while the sweep ran (a sweep of $SWEPT_B lots, clock 2025-04-01, over $(calc "$SW_TO - $SW_FROM" 1)s; stopped after the run if not done)."
+md "- wallet.balance() of random wallets: $BAL_BEFORE ms a call while the run's $PENDING payee credits to the merchant were pending, $BAL_AFTER ms after \`wallet.rollup_credits()\` (reconcile was measured after it)."
+md "- memory: one psql session runs \`CALL bench.spend_loop()\` (wallet.spend on random wallets, a commit every 1,000 spends); VmRSS/RssAnon/RssShmem read from /proc/<backend pid>/status (as root) after $MEM_FIRST and after $MEM_SPENDS spends. VmRSS grows with every shared-buffer page the backend touches (RssShmem), which is not memory it owns; RssAnon is its private memory, the target's measure. Sum of pg_backend_memory_contexts: $(calc "$CTX1 / 1048576" 2) -> $(calc "$CTX2 / 1048576" 2) MB."
+
+if [[ $DIAG == 1 ]]; then
+    ev "## Evidence collected by this run"
+    ev ""
+    ev "### Without the commit flush: 8 clients, synchronous_commit = off, alternating with the floor"
+    ev ""
+    ev "| operation | TPS | floor TPS | ratio to floor | ratio with the flush (table above) |"
+    ev "|---|---:|---:|---:|---:|"
+    for s in spend top_up peer_spend; do
+        r=$([[ -n ${CPU_TPS[$s]:-} && -n ${CPU_FLOOR[$s]:-} ]] && calc "${CPU_TPS[$s]} / ${CPU_FLOOR[$s]}" 3 || true)
+        ev "| $s | $(tps "${CPU_TPS[$s]:-}") | $(tps "${CPU_FLOOR[$s]:-}") | $r | $(ratio "$s" 8) |"
+    done
+    ev ""
+    for s in floor spend top_up peer_spend; do
+        [[ -f $WORK/pgss-$s.tsv ]] || continue
+        ev "### pg_stat_statements: $s, 8 clients, ${T}s, track = all ($(tps "${PGSS_TPS[$s]:-}") TPS with tracking on)"
+        ev ""
+        ev "| calls | total ms | mean ms | shared hit | read | dirtied | WAL bytes | statement |"
+        ev "|---:|---:|---:|---:|---:|---:|---:|---|"
+        awk -F '\t' '{ gsub(/\|/, "\\|", $8); printf "| %s | %s | %s | %s | %s | %s | %s | `%s` |\n", $1, $2, $3, $4, $5, $6, $7, $8 }' \
+            "$WORK/pgss-$s.tsv" >>"$EVIDENCE"
+        ev ""
+    done
+    if [[ -f $WORK/pgss-sweep.tsv ]]; then
+        ev "### pg_stat_statements: the background expiry sweep of the p99 test (track = all in that session only)"
+        ev ""
+        ev "| calls | total ms | mean ms | shared hit | read | dirtied | WAL bytes | statement |"
+        ev "|---:|---:|---:|---:|---:|---:|---:|---|"
+        awk -F '\t' '{ gsub(/\|/, "\\|", $8); printf "| %s | %s | %s | %s | %s | %s | %s | `%s` |\n", $1, $2, $3, $4, $5, $6, $7, $8 }' \
+            "$WORK/pgss-sweep.tsv" >>"$EVIDENCE"
+        ev ""
+    fi
+    for s in floor spend; do
+        [[ -s $WORK/perf-$s.txt ]] || continue
+        ev "### perf: server backends of $s at 8 clients (self time by library, then the top 30 symbols)"
+        ev ""
+        ev '```'
+        cat "$WORK/perf-$s.txt" >>"$EVIDENCE"
+        ev '```'
+        ev ""
+    done
+    for f in reconcile scan; do
+        [[ -s $WORK/explain-$f.txt ]] || continue
+        ev "### EXPLAIN (ANALYZE, BUFFERS): $([[ $f == scan ]] && echo "the seq scan" || echo "reconcile's query (wallet._discrepancies)"), serial"
+        ev ""
+        ev '```'
+        cat "$WORK/explain-$f.txt" >>"$EVIDENCE"
+        ev '```'
+        ev ""
+    done
+fi
+
+# keep the hand-written analysis of an earlier run
+ANALYSIS=$WORK/analysis.md
+: >"$ANALYSIS"
+if [[ -f $OUT ]] && grep -q '^<!-- analysis -->' "$OUT"; then
+    sed -n '/^<!-- analysis -->/,$p' "$OUT" >"$ANALYSIS"
+fi
+{
+    cat "$MD"
+    echo
+    cat "$EVIDENCE"
+    if [[ -s $ANALYSIS ]]; then
+        cat "$ANALYSIS"
+    else
+        echo "<!-- analysis -->"
+        echo "## Analysis"
+        echo
+        echo "(not written yet for this run)"
+    fi
+} >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+
+section "results (also in ${OUT#"$ROOT"/})"
+cat "$MD"
+((RC_FAIL == 0)) || die "some runs failed (see above); their figures are marked FAILED"
