@@ -447,11 +447,14 @@ CREATE FUNCTION wallet._save(wid bigint, ls wallet.lotset) RETURNS void
    WHERE wallet_id = wid
 $$;
 
--- _pending returns the payee credits not yet rolled up into a wallet.
+-- _pending returns the payee credits not yet rolled up into a wallet. PL/pgSQL, so
+-- that the lookup is planned for the wallet asked about: a generic plan would scan the
+-- table whenever one payee holds most of the pending credits.
 CREATE FUNCTION wallet._pending(wid bigint) RETURNS bigint
-  LANGUAGE sql STABLE AS $$
-  SELECT coalesce(sum(amount), 0)::bigint FROM wallet.payee_credit WHERE wallet_id = wid
-$$;
+  LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN (SELECT coalesce(sum(c.amount), 0)::bigint FROM wallet.payee_credit c WHERE c.wallet_id = wid);
+END $$;
 
 -- _rollup moves a locked wallet's pending payee credits into its earnings.
 CREATE FUNCTION wallet._rollup(wid bigint, ls wallet.lotset, clk timestamptz) RETURNS wallet.lotset
