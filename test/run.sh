@@ -19,9 +19,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-PG_BIN=/usr/lib/postgresql/15/bin
+# WALLET_PG_BIN may point at another (relocated) PostgreSQL 15 installation,
+# e.g. a private copy for working on two branches side by side.
+PG_BIN=${WALLET_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
-EXT_DIR=/usr/share/postgresql/15/extension
+EXT_DIR=$( [[ -x $PG_CONFIG ]] && "$PG_CONFIG" --sharedir || echo /usr/share/postgresql/15)/extension
 export WALLET_PG_BIN=$PG_BIN WALLET_ROOT=$ROOT
 
 # shellcheck source=test/cluster.sh
