@@ -6,7 +6,11 @@
  */
 #include "wallet.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
@@ -16,8 +20,12 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 
 PG_FUNCTION_INFO_V1(wallet_top_up);
 PG_FUNCTION_INFO_V1(wallet_spend);
@@ -36,10 +44,9 @@ static struct
 	SPIPlanPtr	wallet_read;
 	SPIPlanPtr	wallet_lock;
 	SPIPlanPtr	replay;
-	SPIPlanPtr	rules;
 	SPIPlanPtr	update_wallet;
 	SPIPlanPtr	insert_txn;
-	SPIPlanPtr	payee;
+	SPIPlanPtr	write;
 	SPIPlanPtr	credit;
 	SPIPlanPtr	has_pending;
 	SPIPlanPtr	rollup;
@@ -80,8 +87,8 @@ static void
 ensure_plans(void)
 {
 	Oid			nsp = get_namespace_oid("wallet", false);
-	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock, &plans.replay, &plans.rules,
-		&plans.update_wallet, &plans.insert_txn, &plans.payee, &plans.credit,
+	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock, &plans.replay,
+		&plans.update_wallet, &plans.insert_txn, &plans.write, &plans.credit,
 	&plans.has_pending, &plans.rollup, &plans.coupon_check, &plans.redeem, &plans.auto_issue,
 	&plans.replay_coupons};
 
@@ -102,7 +109,6 @@ ensure_plans(void)
 	{
 		Oid			t1[] = {INT8OID};
 		Oid			t2[] = {INT8OID, TEXTOID, TEXTOID};
-		Oid			t3[] = {TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID};
 		Oid			t4[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID};
 		Oid			t5[] = {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
 		TEXTOID, TEXTOID, TEXTOID, plans.lotset_type};
@@ -115,10 +121,8 @@ ensure_plans(void)
 
 		plans.wallet_read = prepare(read, 1, t1);
 		plans.wallet_lock = prepare(psprintf("%s FOR UPDATE OF w", read), 1, t1);
-		plans.replay = prepare("SELECT kind, request = $3::jsonb, request::text, result FROM wallet.txn "
-							   "WHERE wallet_id = $1 AND idempotency_key = $2", 3, t2);
-		plans.rules = prepare("SELECT rule_id, campaign, bonus, expires_at, scope, refund_fee_rate "
-							  "FROM wallet._bonus_plan($1, $2, $3, $4)", 4, t3);
+		plans.replay = prepare("SELECT kind, NULL::boolean, NULL::text, result, request FROM wallet.txn "
+							   "WHERE wallet_id = $1 AND idempotency_key = $2", 2, t2);
 		plans.update_wallet = prepare("UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
 									  "version = version + 1 WHERE wallet_id = $1 AND version = $4",
 									  4, t4);
@@ -126,9 +130,20 @@ ensure_plans(void)
 								   "created_at, idempotency_key, request, result, postings, pieces) "
 								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, "
 								   "$10::wallet.posting[], $11)", 11, t5);
-		plans.payee = prepare("SELECT w.currency, coalesce(p.commission_rate, 0) FROM wallet.wallet w "
-							  "LEFT JOIN wallet.policy p ON p.currency = w.currency WHERE w.wallet_id = $1",
-							  1, t1);
+		{
+			Oid			tw[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID,
+				INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+			plans.lotset_type};
+
+			/* the row update and the journal row in one statement, as the floor does */
+			plans.write = prepare("WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
+								  "version = version + 1 WHERE wallet_id = $1 AND version = $4 "
+								  "RETURNING wallet_id) "
+								  "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
+								  "created_at, idempotency_key, request, result, postings, pieces) "
+								  "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, "
+								  "$13::wallet.posting[], $14 FROM u", 14, tw);
+		}
 		plans.credit = prepare("INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id) "
 							   "VALUES ($1, $2, $3)", 3, t6);
 		plans.has_pending = prepare("SELECT 1 FROM wallet.payee_credit WHERE wallet_id = $1 LIMIT 1", 1, t1);
@@ -202,30 +217,406 @@ getcol(int col, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
 }
 
+/* ---- direct reads ----
+ *
+ * The unlocked reads of the hot path (the wallet row, its currency's policy
+ * and bonus rules, the idempotency probe) go straight to the index and the
+ * heap instead of through the executor: a statement's planning-cache check,
+ * executor start-up and shut-down cost more than the lookup itself. They take
+ * a fresh snapshot after a command counter increment, exactly as SPI does for
+ * each statement of a volatile function, so they see what a query would.
+ */
+
+/* rel_of returns the oid of a relation (table or index) of the wallet schema. */
+static Oid
+rel_of(const char *name)
+{
+	Oid			r = get_relname_relid(name, plans.nsp);
+
+	if (!OidIsValid(r))
+		elog(ERROR, "wallet schema is incomplete: \"%s\" is missing", name);
+	return r;
+}
+
+/* att_of returns the attribute number of a column, by name. */
+static AttrNumber
+att_of(Relation rel, const char *name)
+{
+	AttrNumber	a = get_attnum(RelationGetRelid(rel), name);
+
+	if (a == InvalidAttrNumber)
+		elog(ERROR, "wallet schema is incomplete: column \"%s\" of \"%s\" is missing",
+			 name, RelationGetRelationName(rel));
+	return a;
+}
+
+static void
+direct_begin(void)
+{
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+direct_end(void)
+{
+	PopActiveSnapshot();
+}
+
+/* key_int8 / key_text fill a scan key on a heap column (equality). */
+static void
+key_int8(ScanKey k, AttrNumber att, int64 v)
+{
+	ScanKeyInit(k, att, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(v));
+}
+
+static void
+key_text(ScanKey k, AttrNumber att, const char *v)
+{
+	ScanKeyEntryInitialize(k, 0, att, BTEqualStrategyNumber, InvalidOid, DEFAULT_COLLATION_OID,
+						   F_TEXTEQ, CStringGetTextDatum(v));
+}
+
+/*
+ * fetch_one returns a copy of the visible row of rel matching the keys,
+ * found through the named index, or NULL.
+ */
+static HeapTuple
+fetch_one(Relation rel, const char *index, int nkeys, ScanKey keys)
+{
+	SysScanDesc scan = systable_beginscan(rel, rel_of(index), true, GetActiveSnapshot(), nkeys, keys);
+	HeapTuple	tup = systable_getnext(scan);
+
+	if (tup)
+		tup = heap_copytuple(tup);
+	systable_endscan(scan);
+	return tup;
+}
+
+/* getattr returns a column of a fetched row by name. */
+static Datum
+getattr(HeapTuple tup, Relation rel, const char *name, bool *isnull)
+{
+	return heap_getattr(tup, att_of(rel, name), RelationGetDescr(rel), isnull);
+}
+
+/*
+ * read_policy reads what the hot path needs of a currency's policy (its
+ * defaults when the currency has no row).
+ */
+static void
+read_policy(const char *currency, Datum *refund_window, Numeric *commission_rate)
+{
+	Relation	rel = table_open(rel_of("policy"), AccessShareLock);
+	ScanKeyData k;
+	HeapTuple	tup;
+	bool		isnull;
+
+	key_text(&k, att_of(rel, "currency"), currency);
+	tup = fetch_one(rel, "policy_pkey", 1, &k);
+	if (tup)
+	{
+		*refund_window = getattr(tup, rel, "refund_window", &isnull);
+		*commission_rate = DatumGetNumeric(getattr(tup, rel, "commission_rate", &isnull));
+	}
+	else
+	{
+		Interval   *iv = palloc0(sizeof(Interval));
+
+		iv->day = 30;
+		*refund_window = IntervalPGetDatum(iv);
+		*commission_rate = int64_to_numeric(0);
+	}
+	table_close(rel, NoLock);
+}
+
 /* read_wallet reads (and with lock, locks) a wallet row, or raises WL006. */
 static void
 read_wallet(int64 wallet_id, bool lock, WalletRow *w)
 {
-	Datum		args[1] = {Int64GetDatum(wallet_id)};
 	bool		isnull;
 	Datum		reason;
 
-	if (SPI_execute_plan(lock ? plans.wallet_lock : plans.wallet_read, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read wallet %lld", (long long) wallet_id);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_WL('6')),
-				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
 	w->id = wallet_id;
-	w->currency = TextDatumGetCString(getcol(1, &isnull));
-	w->exponent = DatumGetInt16(getcol(2, &isnull));
-	w->frozen = DatumGetBool(getcol(3, &isnull));
-	reason = getcol(4, &isnull);
-	w->frozen_reason = isnull ? NULL : TextDatumGetCString(reason);
-	w->lots = DatumGetLotSetP(getcol(5, &isnull));
-	w->version = DatumGetInt64(getcol(6, &isnull));
-	w->refund_window = getcol(7, &isnull);
-	w->commission_rate = DatumGetNumeric(getcol(8, &isnull));
+	if (lock)
+	{
+		Datum		args[1] = {Int64GetDatum(wallet_id)};
+
+		if (SPI_execute_plan(plans.wallet_lock, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read wallet %lld", (long long) wallet_id);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('6')),
+					 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+		w->currency = TextDatumGetCString(getcol(1, &isnull));
+		w->exponent = DatumGetInt16(getcol(2, &isnull));
+		w->frozen = DatumGetBool(getcol(3, &isnull));
+		reason = getcol(4, &isnull);
+		w->frozen_reason = isnull ? NULL : TextDatumGetCString(reason);
+		w->lots = DatumGetLotSetP(getcol(5, &isnull));
+		w->version = DatumGetInt64(getcol(6, &isnull));
+		w->refund_window = getcol(7, &isnull);
+		w->commission_rate = DatumGetNumeric(getcol(8, &isnull));
+		return;
+	}
+	else
+	{
+		Relation	rel;
+		ScanKeyData k;
+		HeapTuple	tup;
+
+		direct_begin();
+		rel = table_open(rel_of("wallet"), AccessShareLock);
+		key_int8(&k, att_of(rel, "wallet_id"), wallet_id);
+		tup = fetch_one(rel, "wallet_pkey", 1, &k);
+		if (tup == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('6')),
+					 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+		w->currency = TextDatumGetCString(getattr(tup, rel, "currency", &isnull));
+		w->exponent = DatumGetInt16(getattr(tup, rel, "exponent", &isnull));
+		w->frozen = DatumGetBool(getattr(tup, rel, "frozen", &isnull));
+		reason = getattr(tup, rel, "frozen_reason", &isnull);
+		w->frozen_reason = isnull ? NULL : TextDatumGetCString(reason);
+		/* detoasted (if it must be) under the snapshot */
+		w->lots = DatumGetLotSetP(getattr(tup, rel, "lots", &isnull));
+		w->version = DatumGetInt64(getattr(tup, rel, "version", &isnull));
+		table_close(rel, NoLock);
+		read_policy(w->currency, &w->refund_window, &w->commission_rate);
+		direct_end();
+	}
+}
+
+/* One applied bonus rule of a top-up. */
+typedef struct PlanRule
+{
+	int64		rule_id;
+	char	   *campaign;		/* NULL = base tiers */
+	int64		bonus;
+	TimestampTz expires;		/* WALLET_NO_TIME = never */
+	char	   *scope;			/* comma-joined, NULL = everywhere */
+	Numeric		fee;			/* refund_fee_rate, NULL = none */
+} PlanRule;
+
+typedef struct RuleRow
+{
+	int64		rule_id;
+	char	   *campaign;
+	Numeric		min_amount;
+	Numeric		fixed;
+	Numeric		rate;
+	Numeric		cap;
+	Datum		valid_for;
+	bool		has_valid_for;
+	Datum		scope;
+	bool		has_scope;
+	Numeric		fee;
+} RuleRow;
+
+static int
+rule_id_cmp(const void *a, const void *b)
+{
+	int64		x = ((const RuleRow *) a)->rule_id;
+	int64		y = ((const RuleRow *) b)->rule_id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* campaign order of the result: base (NULL) first, then by name in the default collation */
+static int
+plan_cmp(const void *a, const void *b)
+{
+	const char *x = ((const PlanRule *) a)->campaign;
+	const char *y = ((const PlanRule *) b)->campaign;
+
+	if (x == NULL || y == NULL)
+		return (x != NULL) - (y != NULL);
+	return varstr_cmp(x, strlen(x), y, strlen(y), DEFAULT_COLLATION_OID);
+}
+
+/* to_minor_rule converts a rule's amount to minor units as (v * 10^e)::bigint does */
+static int64
+to_minor_rule(Numeric v, Numeric scale)
+{
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8,
+											 DirectFunctionCall2(numeric_mul, NumericGetDatum(v),
+																 NumericGetDatum(scale))));
+}
+
+/*
+ * bonus_plan evaluates the bonus rules of currency active at clk for a top-up
+ * of amt (minor units), as wallet._bonus_plan does: in each group (campaign,
+ * NULL for the base tiers) the rule with the greatest min_amount not above
+ * amt applies (on a tie the later rule_id). Returns the applied rules that
+ * grant a bonus, base first then by campaign.
+ */
+static int
+bonus_plan(const char *currency, int exponent, int64 amt, TimestampTz clk, PlanRule **out)
+{
+	Relation	rel;
+	ScanKeyData k;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	RuleRow    *rows = NULL;
+	int			n = 0,
+				cap = 0,
+				found;
+	BonusRule  *rules;
+	int		   *picked;
+	int64	   *bonus;
+	int64		pow10 = 1;
+	Numeric		scale;
+	PlanRule   *plan;
+
+	for (int i = 0; i < exponent; i++)
+		pow10 *= 10;
+	scale = int64_to_numeric(pow10);
+	direct_begin();
+	rel = table_open(rel_of("bonus_rule"), AccessShareLock);
+	key_text(&k, att_of(rel, "currency"), currency);
+	scan = systable_beginscan(rel, rel_of("bonus_rule_currency"), true, GetActiveSnapshot(), 1, &k);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		d;
+		RuleRow    *r;
+
+		d = getattr(tup, rel, "starts_at", &isnull);
+		if (!isnull && DatumGetTimestampTz(d) > clk)
+			continue;
+		d = getattr(tup, rel, "ends_at", &isnull);
+		if (!isnull && DatumGetTimestampTz(d) <= clk)
+			continue;
+		tup = heap_copytuple(tup);
+		if (n == cap)
+		{
+			cap = cap ? cap * 2 : 8;
+			rows = rows ? repalloc(rows, sizeof(RuleRow) * cap) : palloc(sizeof(RuleRow) * cap);
+		}
+		r = &rows[n++];
+		r->rule_id = DatumGetInt64(getattr(tup, rel, "rule_id", &isnull));
+		d = getattr(tup, rel, "campaign", &isnull);
+		r->campaign = isnull ? NULL : TextDatumGetCString(d);
+		r->min_amount = DatumGetNumeric(getattr(tup, rel, "min_amount", &isnull));
+		r->fixed = DatumGetNumeric(getattr(tup, rel, "bonus_fixed", &isnull));
+		r->rate = DatumGetNumeric(getattr(tup, rel, "bonus_rate", &isnull));
+		d = getattr(tup, rel, "max_bonus", &isnull);
+		r->cap = isnull ? NULL : DatumGetNumeric(d);
+		r->valid_for = getattr(tup, rel, "valid_for", &isnull);
+		r->has_valid_for = !isnull;
+		r->scope = getattr(tup, rel, "scope", &isnull);
+		r->has_scope = !isnull;
+		if (r->has_scope)
+			r->scope = PointerGetDatum(PG_DETOAST_DATUM_COPY(r->scope));
+		d = getattr(tup, rel, "refund_fee_rate", &isnull);
+		r->fee = isnull ? NULL : DatumGetNumeric(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, NoLock);
+	direct_end();
+
+	if (n > 1)
+		qsort(rows, n, sizeof(RuleRow), rule_id_cmp);
+	rules = palloc0(sizeof(BonusRule) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (rows[i].campaign)
+		{
+			rules[i].grp = rows[i].campaign;
+			rules[i].grp_len = strlen(rows[i].campaign);
+		}
+		rules[i].min_amount = to_minor_rule(rows[i].min_amount, scale);
+		rules[i].fixed = to_minor_rule(rows[i].fixed, scale);
+		rules[i].rate = rows[i].rate;
+		rules[i].has_cap = rows[i].cap != NULL;
+		rules[i].cap = rows[i].cap ? to_minor_rule(rows[i].cap, scale) : 0;
+	}
+	picked = palloc(sizeof(int) * Max(n, 1));
+	bonus = palloc(sizeof(int64) * Max(n, 1));
+	found = engine_bonus_pick(amt, n, rules, picked, bonus);
+	plan = palloc(sizeof(PlanRule) * Max(found, 1));
+	for (int j = 0; j < found; j++)
+	{
+		RuleRow    *r = &rows[picked[j]];
+
+		plan[j].rule_id = r->rule_id;
+		plan[j].campaign = r->campaign;
+		plan[j].bonus = bonus[j];
+		plan[j].expires = r->has_valid_for ?
+			DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(clk),
+													r->valid_for)) : WALLET_NO_TIME;
+		plan[j].scope = r->has_scope ? scope_from_array(DatumGetArrayTypeP(r->scope)) : NULL;
+		plan[j].fee = r->fee;
+	}
+	if (found > 1)
+		qsort(plan, found, sizeof(PlanRule), plan_cmp);
+	*out = plan;
+	return found;
+}
+
+/* has_topup_templates tells whether coupon templates of currency are issued on top-ups. */
+static bool
+has_topup_templates(const char *currency)
+{
+	Relation	rel;
+	ScanKeyData k[2];
+	HeapTuple	tup;
+
+	direct_begin();
+	rel = table_open(rel_of("coupon_template"), AccessShareLock);
+	key_text(&k[0], att_of(rel, "issue_on"), "top_up");
+	key_text(&k[1], att_of(rel, "currency"), currency);
+	tup = fetch_one(rel, "coupon_template_auto", 2, k);
+	table_close(rel, NoLock);
+	direct_end();
+	return tup != NULL;
+}
+
+/*
+ * probe_key looks up the journal row of (wallet, key): false if there is
+ * none; else its kind, request (NULL if none) and result.
+ */
+static bool
+probe_key(int64 wallet_id, const char *key, char **kind, Jsonb **request, Jsonb **result)
+{
+	Relation	rel;
+	ScanKeyData k[2];
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		d;
+
+	direct_begin();
+	rel = table_open(rel_of("txn"), AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	{
+		/* a partitioned journal: through its (partitioned) index, by the executor */
+		Datum		args[2] = {Int64GetDatum(wallet_id), CStringGetTextDatum(key)};
+
+		table_close(rel, NoLock);
+		direct_end();
+		if (SPI_execute_plan(plans.replay, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not look up idempotency key");
+		if (SPI_processed == 0)
+			return false;
+		*kind = TextDatumGetCString(getcol(1, &isnull));
+		d = getcol(5, &isnull);
+		*request = isnull ? NULL : DatumGetJsonbP(d);
+		*result = DatumGetJsonbP(getcol(4, &isnull));
+		return true;
+	}
+	key_int8(&k[0], att_of(rel, "wallet_id"), wallet_id);
+	key_text(&k[1], att_of(rel, "idempotency_key"), key);
+	tup = fetch_one(rel, "txn_wallet_key", 2, k);
+	if (tup)
+	{
+		*kind = TextDatumGetCString(getattr(tup, rel, "kind", &isnull));
+		d = getattr(tup, rel, "request", &isnull);
+		*request = isnull ? NULL : DatumGetJsonbP(d);
+		*result = DatumGetJsonbP(getattr(tup, rel, "result", &isnull));
+	}
+	table_close(rel, NoLock);
+	direct_end();
+	return tup != NULL;
 }
 
 /* select_datum runs a one-column plan and returns its first value, 0 if none or NULL. */
@@ -268,26 +659,23 @@ jsonb_int(Jsonb *j, const char *key)
 static Jsonb *
 find_replay(WalletRow *w, const char *key, const char *op, const char *request)
 {
-	Datum		args[3] = {Int64GetDatum(w->id), CStringGetTextDatum(key), CStringGetTextDatum(request)};
-	bool		isnull;
 	char	   *kind;
+	Jsonb	   *stored;
+	Jsonb	   *result;
 	bool		same;
 
-	if (SPI_execute_plan(plans.replay, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up idempotency key");
-	if (SPI_processed == 0)
+	if (!probe_key(w->id, key, &kind, &stored, &result))
 		return NULL;
-	kind = TextDatumGetCString(getcol(1, &isnull));
-	same = DatumGetBool(getcol(2, &isnull));
-	if (isnull)
-		same = false;
-	if (strcmp(kind, op) != 0 || !same)
+	same = stored != NULL && strcmp(kind, op) == 0 &&
+		DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(stored),
+										 DirectFunctionCall1(jsonb_in, CStringGetDatum(request))));
+	if (!same)
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('3')),
 				 errmsg("idempotency key reused with different arguments"),
 				 errdetail("Key \"%s\" of wallet %lld was used by %s with %s.", key, (long long) w->id,
-						   kind, TextDatumGetCString(getcol(3, &isnull)))));
-	return DatumGetJsonbP(getcol(4, &isnull));
+						   kind, stored ? JsonbToCString(NULL, &stored->root, VARSIZE(stored)) : "null")));
+	return result;
 }
 
 /* save_wallet writes the lots back if the row is still at w->version. */
@@ -387,6 +775,29 @@ insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, Timestamp
 		elog(ERROR, "could not append to the journal");
 }
 
+/*
+ * write_op writes the lots back if the row is still at w->version and appends
+ * the journal row, in one statement; false (nothing written) on a lost race.
+ */
+static bool
+write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amount, TimestampTz at,
+		 const char *key, const char *request, const char *result, const char *postings,
+		 LotSet *pieces)
+{
+	TimestampTz next = engine_next_expiry(b);
+	Datum		args[14] = {Int64GetDatum(w->id), PointerGetDatum(lotset_pack(b)),
+		TimestampTzGetDatum(next), Int64GetDatum(w->version), Int64GetDatum(txn_id),
+		CStringGetTextDatum(kind), Int64GetDatum(amount), CStringGetTextDatum(w->currency),
+		TimestampTzGetDatum(at), CStringGetTextDatum(key), CStringGetTextDatum(request),
+	CStringGetTextDatum(result), CStringGetTextDatum(postings), PointerGetDatum(pieces)};
+	char		nulls[14] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
+	' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
+
+	if (SPI_execute_plan(plans.write, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write wallet %lld", (long long) w->id);
+	return SPI_processed == 1;
+}
+
 static Datum
 major(int64 minor, int exponent)
 {
@@ -479,11 +890,11 @@ wallet_top_up(PG_FUNCTION_ARGS)
 		Legs		legs;
 		StringInfoData res;
 		StringInfoData rules_json;
-		Datum		rargs[4];
 		Numeric		campaign_fee = NULL;
 		TimestampTz until;
-		uint64		nrules;
-		SPITupleTable *rules;
+		int			nrules;
+		PlanRule   *plan;
+		bool		auto_issue;
 
 		read_wallet(wallet_id, lock, &w);
 		exponent = w.exponent;
@@ -519,59 +930,44 @@ wallet_top_up(PG_FUNCTION_ARGS)
 		leg(&legs, "funding", 0, NULL, -amt);
 
 		/* the rules of the currency active now, one applied rule per group */
-		rargs[0] = CStringGetTextDatum(w.currency);
-		rargs[1] = Int32GetDatum(w.exponent);
-		rargs[2] = Int64GetDatum(amt);
-		rargs[3] = TimestampTzGetDatum(clk);
-		if (SPI_execute_plan(plans.rules, rargs, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not evaluate bonus rules");
-		rules = SPI_tuptable;
-		nrules = SPI_processed;
+		nrules = bonus_plan(w.currency, w.exponent, amt, clk, &plan);
 		total = 0;
 		initStringInfo(&rules_json);
 		appendStringInfoChar(&rules_json, '[');
-		for (uint64 k = 0; k < nrules; k++)
+		for (int k = 0; k < nrules; k++)
 		{
-			HeapTuple	tup = rules->vals[k];
-			TupleDesc	td = rules->tupdesc;
-			bool		isnull,
-						campaign_null,
-						expires_null,
-						scope_null,
-						fee_null;
-			int64		rule_id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-			Datum		campaign = SPI_getbinval(tup, td, 2, &campaign_null);
-			int64		bonus = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
-			Datum		expires = SPI_getbinval(tup, td, 4, &expires_null);
-			Datum		scope = SPI_getbinval(tup, td, 5, &scope_null);
-			Datum		fee = SPI_getbinval(tup, td, 6, &fee_null);
+			PlanRule   *r = &plan[k];
 
-			engine_add(b, BUCKET_BONUS, bonus, txn_id, clk,
-					   expires_null ? WALLET_NO_TIME : DatumGetTimestampTz(expires),
-					   scope_null ? NULL : scope_from_array(DatumGetArrayTypeP(scope)));
-			leg(&legs, "wallet", w.id, "bonus", bonus);
-			leg(&legs, "bonus_expense", 0, NULL, -bonus);
-			total = checked_add(total, bonus);
+			engine_add(b, BUCKET_BONUS, r->bonus, txn_id, clk, r->expires, r->scope);
+			leg(&legs, "wallet", w.id, "bonus", r->bonus);
+			leg(&legs, "bonus_expense", 0, NULL, -r->bonus);
+			total = checked_add(total, r->bonus);
 			appendStringInfoString(&rules_json, k > 0 ? ", {" : "{");
-			json_int(&rules_json, "rule_id", rule_id);
-			json_text(&rules_json, "campaign", campaign_null ? NULL : TextDatumGetCString(campaign));
-			json_int(&rules_json, "bonus", bonus);
+			json_int(&rules_json, "rule_id", r->rule_id);
+			json_text(&rules_json, "campaign", r->campaign);
+			json_int(&rules_json, "bonus", r->bonus);
 			appendStringInfoChar(&rules_json, '}');
-			if (!campaign_null && !fee_null &&
+			if (r->campaign != NULL && r->fee != NULL &&
 				(campaign_fee == NULL ||
-				 DatumGetBool(DirectFunctionCall2(numeric_gt, fee, NumericGetDatum(campaign_fee)))))
-				campaign_fee = DatumGetNumeric(fee);
+				 DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(r->fee),
+												  NumericGetDatum(campaign_fee)))))
+				campaign_fee = r->fee;
 		}
 		appendStringInfoChar(&rules_json, ']');
 
-		if (!save_wallet(&w, b))
-			continue;			/* lost a race: read again */
-
-		/* coupons issued on qualifying top-ups, under the row lock the update took */
+		/*
+		 * Coupons issued on qualifying top-ups need the row lock the update
+		 * takes and go into the result: then the update and the journal row
+		 * are two statements. Otherwise one.
+		 */
+		auto_issue = has_topup_templates(w.currency);
+		if (auto_issue)
 		{
 			Datum		aargs[4] = {Int64GetDatum(w.id), Int64GetDatum(amt), Int64GetDatum(txn_id),
 			CStringGetTextDatum(w.currency)};
 
+			if (!save_wallet(&w, b))
+				continue;		/* lost a race: read again */
 			coupons = select_datum(plans.auto_issue, 4, aargs);
 		}
 
@@ -588,7 +984,11 @@ wallet_top_up(PG_FUNCTION_ARGS)
 																			NumericGetDatum(campaign_fee))) : "0");
 		escape_json(&res, JsonEncodeDateTime(NULL, TimestampTzGetDatum(until), TIMESTAMPTZOID, NULL));
 		appendStringInfoChar(&res, '}');
-		insert_txn(txn_id, &w, "top_up", amt, clk, key, req.data, res.data, legs_done(&legs), NULL);
+		if (auto_issue)
+			insert_txn(txn_id, &w, "top_up", amt, clk, key, req.data, res.data, legs_done(&legs), NULL);
+		else if (!write_op(&w, b, txn_id, "top_up", amt, clk, key, req.data, res.data, legs_done(&legs),
+						   NULL))
+			continue;			/* lost a race: read again */
 		break;
 	}
 	if (coupons)
@@ -709,18 +1109,25 @@ wallet_spend(PG_FUNCTION_ARGS)
 					 w.frozen_reason ? errdetail_internal("%s", w.frozen_reason) : 0));
 		if (has_payee)
 		{
-			Datum		pargs[1] = {Int64GetDatum(payee)};
+			Relation	rel;
+			ScanKeyData k;
+			HeapTuple	tup;
 			bool		isnull;
 			char	   *pcur;
 
-			if (SPI_execute_plan(plans.payee, pargs, NULL, false, 1) != SPI_OK_SELECT)
-				elog(ERROR, "could not read payee");
-			if (SPI_processed == 0)
+			direct_begin();
+			rel = table_open(rel_of("wallet"), AccessShareLock);
+			key_int8(&k, att_of(rel, "wallet_id"), payee);
+			tup = fetch_one(rel, "wallet_pkey", 1, &k);
+			if (tup == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_WL('6')),
 						 errmsg("payee wallet %lld does not exist", (long long) payee)));
-			pcur = TextDatumGetCString(getcol(1, &isnull));
-			payee_rate = DatumGetNumeric(getcol(2, &isnull));
+			pcur = TextDatumGetCString(getattr(tup, rel, "currency", &isnull));
+			table_close(rel, NoLock);
+			direct_end();
+			/* the same currency (checked next), so the same policy */
+			payee_rate = w.commission_rate;
 			if (strcmp(pcur, w.currency) != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -815,9 +1222,6 @@ wallet_spend(PG_FUNCTION_ARGS)
 		leg(&legs, "revenue", 0, NULL, (has_payee ? 0 : out.charged) + out.discount);
 		leg(&legs, "coupon_expense", 0, NULL, -out.discount);
 
-		if (!save_wallet(&w, b))
-			continue;			/* lost a race: read again */
-
 		initStringInfo(&res);
 		appendStringInfoChar(&res, '{');
 		json_int(&res, "txn_id", out.txn_id);
@@ -835,8 +1239,9 @@ wallet_spend(PG_FUNCTION_ARGS)
 		json_int(&res, "payee_credit", has_payee ? out.charged - comm : 0);
 		json_int(&res, "commission", comm);
 		appendStringInfoChar(&res, '}');
-		insert_txn(out.txn_id, &w, "spend", out.charged, clk, key, req.data, res.data, legs_done(&legs),
-				   lotset_pack(taken));
+		if (!write_op(&w, b, out.txn_id, "spend", out.charged, clk, key, req.data, res.data,
+					  legs_done(&legs), lotset_pack(taken)))
+			continue;			/* lost a race: read again */
 		if (canonical != NULL)
 		{
 			Datum		rargs[5] = {CStringGetTextDatum(canonical), Int64GetDatum(w.id),
