@@ -1125,31 +1125,35 @@ CREATE FUNCTION wallet.expire_bonus(batch_size int DEFAULT 10000)
 #variable_conflict use_column
 DECLARE
   clk timestamptz := wallet.clock();
-  w record;
-  e record;
-  nw int := 0;
-  nl int := 0;
 BEGIN
   IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000000 THEN
     PERFORM wallet._fail('22023', 'batch_size must be between 1 and 1000000');
   END IF;
-  FOR w IN SELECT x.wallet_id, x.currency, x.lots FROM wallet.wallet x
-            WHERE x.next_expiry <= clk
-            ORDER BY x.next_expiry LIMIT batch_size
-            FOR UPDATE SKIP LOCKED LOOP
-    e := wallet.lots_expire(w.lots, clk);
-    IF e.expired > 0 THEN
-      INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, result, postings)
-      VALUES (w.wallet_id, 'expire_bonus', e.expired, w.currency, clk,
-              jsonb_build_object('lots', e.lots_expired),
-              ARRAY[ROW('wallet', w.wallet_id, 'bonus', -e.expired)::wallet.posting,
-                    ROW('breakage', NULL, NULL, e.expired)::wallet.posting]);
-      nw := nw + 1;
-      nl := nl + e.lots_expired;
-    END IF;
-    PERFORM wallet._save(w.wallet_id, e.lots);
-  END LOOP;
-  RETURN QUERY SELECT nw, nl;
+  -- One statement per batch: lock the due wallets nobody else holds, expire their lots in C,
+  -- write every row back (its next expiry moves on even when nothing was left to expire) and
+  -- journal one expire_bonus transaction per wallet that lost bonus.
+  RETURN QUERY
+  WITH l AS MATERIALIZED (
+    SELECT x.wallet_id, x.currency, x.lots FROM wallet.wallet x
+     WHERE x.next_expiry <= clk
+     ORDER BY x.next_expiry LIMIT batch_size
+       FOR UPDATE SKIP LOCKED),
+  s AS MATERIALIZED (
+    SELECT l.wallet_id, l.currency, e.lots AS ls, e.expired, e.lots_expired
+      FROM l CROSS JOIN LATERAL wallet.lots_expire(l.lots, clk) e),
+  u AS (
+    UPDATE wallet.wallet w
+       SET lots = s.ls, next_expiry = (wallet.lots_totals(s.ls, NULL, clk)).next_expiry,
+           version = w.version + 1
+      FROM s WHERE w.wallet_id = s.wallet_id),
+  j AS (
+    INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, result, postings)
+    SELECT s.wallet_id, 'expire_bonus', s.expired, s.currency, clk,
+           jsonb_build_object('lots', s.lots_expired),
+           ARRAY[ROW('wallet', s.wallet_id, 'bonus', -s.expired)::wallet.posting,
+                 ROW('breakage', NULL, NULL, s.expired)::wallet.posting]
+      FROM s WHERE s.expired > 0 ORDER BY s.wallet_id)
+  SELECT (count(*) FILTER (WHERE s.expired > 0))::int, coalesce(sum(s.lots_expired), 0)::int FROM s;
 END $$;
 
 CREATE FUNCTION wallet.rollup_credits(batch_size int DEFAULT 10000) RETURNS int
