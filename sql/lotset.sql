@@ -108,10 +108,29 @@ SELECT 'next=2; (1 cash 100 txn=1 at=2026-01-01T00:00:00Z'::wallet.lotset;
 SELECT wallet.lots_add('next=2147483646'::wallet.lotset, 'cash', 100, 1, '2026-01-01 00:00:00+00', NULL, NULL);
 SELECT wallet.lots_add('next=2147483647'::wallet.lotset, 'cash', 100, 1, '2026-01-01 00:00:00+00', NULL, NULL);
 \echo :SQLSTATE
--- Equal scopes are stored once however many lots share them (the value is its 16-byte header,
--- 200 lots of 72 bytes and the two scope texts once each), and read back the same.
-SELECT pg_column_size(v) = 16 + 200 * 72 + length('game,mall') + 1 + length('shop') + 1 AS scopes_stored_once,
+-- The stored form is compact (variable-length integers, about 25 bytes a lot instead of the
+-- 72-byte structs of version 0.1) and reads back the same.
+SELECT pg_column_size(v) < 200 * 30 AS compact, pg_column_size(v),
        v::text::wallet.lotset::text = v::text AS round_trip
   FROM (SELECT ('next=201; ' || string_agg(format('(%s bonus 1 txn=1 at=2026-01-01T00:00:00Z scope=%s)',
                                                    g, CASE WHEN g % 2 = 0 THEN 'game,mall' ELSE 'shop' END), '; '))::wallet.lotset AS v
           FROM generate_series(1, 200) g) x;
+SELECT pg_column_size('next=3; (1 cash 10000 txn=5 at=2026-01-01T00:00:00Z until=2026-01-31T00:00:00Z owed=300); (2 bonus 1000 txn=5 at=2026-01-01T00:00:00Z until=2026-02-01T12:30:00.5Z scope=game,mall)'::wallet.lotset) AS two_lots_bytes;
+
+-- Values written by version 0.1 (fixed 72-byte lots and a scope pool) are still read: a 0.1
+-- value, byte for byte, handed over unchanged (pg_temp.raw_lotset: the built-in function behind
+-- varchar(n) returns its argument as it is when it fits). Its lots, counters, times and scope
+-- come back, and writing it again gives the compact form of the same lots.
+CREATE FUNCTION pg_temp.raw_lotset(bytea, int DEFAULT -1, bool DEFAULT false) RETURNS wallet.lotset
+  LANGUAGE internal IMMUTABLE STRICT AS 'varchar';
+SELECT v AS v01, v::text::wallet.lotset::text = v::text AS same_after_rewrite,
+       wallet.lots_add(v, 'cash', 5, 9, '2026-01-03 00:00:00+00', NULL, NULL) AS added
+  FROM (SELECT pg_temp.raw_lotset('\x03000000050000000a0000000100000000000000ffffffff000000001027000000000000000000000000000005000000000000000060e80a47ea020000a0258aa2ec02002c01000000000000000000000000000002000000010000000000000000000000e803000000000000000000000000000005000000000000000060e80a47ea020020233a22c1ec0200000000000000000000000000000000000400000002000000ffffffff00000000fa000000000000000000000000000000070000000000000000c0bf285bea0200ffffffffffffff7f0000000000000000000000000000000067616d652c6d616c6c00'::bytea) AS v) x;
+-- a truncated or garbled stored value is refused as corrupt (XX001), never read past its end
+SELECT pg_temp.raw_lotset('\x0300000005000000')::text;
+\echo :SQLSTATE
+SELECT pg_temp.raw_lotset('\x03000040050000000107')::text;
+\echo :SQLSTATE
+SELECT pg_temp.raw_lotset('\x0100004002000000030180')::text;
+\echo :SQLSTATE
+DROP FUNCTION pg_temp.raw_lotset;

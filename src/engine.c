@@ -613,7 +613,7 @@ Datum
 wallet_lots_minus(PG_FUNCTION_ARGS)
 {
 	LotBuilder *a = lotset_unpack(PG_GETARG_LOTSET_P(0));
-	LotSet	   *sub = PG_GETARG_LOTSET_P(1);
+	LotBuilder *sub = lotset_unpack(PG_GETARG_LOTSET_P(1));
 
 	for (int j = 0; j < sub->nlots; j++)
 	{
@@ -822,7 +822,7 @@ wallet_lots_reverse(PG_FUNCTION_ARGS)
 Datum
 wallet_lots_refund_info(PG_FUNCTION_ARGS)
 {
-	LotSet	   *ls = PG_GETARG_LOTSET_P(0);
+	LotBuilder *ls = lotset_unpack(PG_GETARG_LOTSET_P(0));
 	int64		txn = PG_GETARG_INT64(1);
 	TimestampTz now = PG_GETARG_TIMESTAMPTZ(2);
 	const WalletLot *cash = NULL;
@@ -988,7 +988,7 @@ Datum
 wallet_lots_list(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	LotSet	   *ls = PG_GETARG_LOTSET_P(0);
+	LotBuilder *ls = lotset_unpack(PG_GETARG_LOTSET_P(0));
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < ls->nlots; i++)
@@ -1005,9 +1005,9 @@ wallet_lots_list(PG_FUNCTION_ARGS)
 		values[5] = TimestampTzGetDatum(l->granted);
 		values[6] = TimestampTzGetDatum(l->until);
 		nulls[6] = TIMESTAMP_NOT_FINITE(l->until);
-		if (l->scope >= 0)
+		if (ls->scopes[i])
 		{
-			char	   *s = pstrdup(LOTSET_POOL(ls) + l->scope);
+			char	   *s = pstrdup(ls->scopes[i]);
 			int			n = 1;
 			Datum	   *elems;
 			int			k = 0;

@@ -146,28 +146,205 @@ check_lot(const WalletLot *l, const char *scope, int32 next_id, const char *wher
 				 errdetail("In %s, lot %d.", where, l->id)));
 }
 
-/* lotset_unpack copies a packed value into a builder the engine can change. */
-LotBuilder *
-lotset_unpack(const LotSet *ls)
+/*
+ * Two stored layouts.
+ *
+ * Version 0.1 (LotSetV1): a header, the lots as fixed 72-byte structs, then a
+ * pool of NUL-terminated scope strings referenced by offset. Still read, so
+ * that rows written by 0.1 stay valid; never written.
+ *
+ * Compact (written since 0.2): after the varlena header, int32 tag | nlots and
+ * int32 next_id (both unaligned-safe, read with memcpy), then per lot a byte
+ * of bucket and presence bits followed by variable-length integers (LEB128;
+ * signed ones zigzag-encoded): id, amount, txn, granted, then if present
+ * until - granted (wrapping), held, owed, clawed, and the scope as a length
+ * and its bytes. A typical lot takes about 25 bytes instead of 72, which
+ * keeps wallet rows and journal rows small (less I/O and WAL per operation).
+ */
+typedef struct LotSetV1
+{
+	int32		vl_len_;
+	int32		nlots;
+	int32		next_id;
+	int32		pool_len;
+	WalletLot	lots[FLEXIBLE_ARRAY_MEMBER];
+} LotSetV1;
+
+#define V1_HDRSZ offsetof(LotSetV1, lots)
+#define COMPACT_TAG 0x40000000
+#define COMPACT_HDRSZ (VARHDRSZ + 8)
+
+#define LOT_HAS_UNTIL 0x04
+#define LOT_HAS_HELD 0x08
+#define LOT_HAS_OWED 0x10
+#define LOT_HAS_CLAWED 0x20
+#define LOT_HAS_SCOPE 0x40
+
+static void pg_attribute_noreturn()
+corrupt(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("corrupt lot set value: %s", what)));
+}
+
+static void
+put_varint(StringInfo s, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		appendStringInfoChar(s, (char) ((v & 0x7f) | 0x80));
+		v >>= 7;
+	}
+	appendStringInfoChar(s, (char) v);
+}
+
+static void
+put_svarint(StringInfo s, int64 v)
+{
+	put_varint(s, ((uint64) v << 1) ^ (uint64) (v >> 63));
+}
+
+typedef struct LotReader
+{
+	const unsigned char *p;
+	const unsigned char *end;
+} LotReader;
+
+static uint64
+get_varint(LotReader *r)
+{
+	uint64		v = 0;
+
+	for (int shift = 0;; shift += 7)
+	{
+		unsigned char c;
+
+		if (r->p >= r->end || shift > 63)
+			corrupt("truncated or overlong number");
+		c = *r->p++;
+		v |= (uint64) (c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return v;
+	}
+}
+
+static int64
+get_svarint(LotReader *r)
+{
+	uint64		u = get_varint(r);
+
+	return (int64) (u >> 1) ^ -(int64) (u & 1);
+}
+
+static LotBuilder *
+builder_for(int nlots, int32 next_id)
 {
 	LotBuilder *b = palloc(sizeof(LotBuilder));
-	const char *pool = LOTSET_POOL(ls);
 
-	b->nlots = ls->nlots;
-	b->cap = Max(ls->nlots + 8, 16);
-	b->next_id = ls->next_id;
-	b->lots = palloc(sizeof(WalletLot) * b->cap);
+	b->nlots = nlots;
+	b->cap = Max(nlots + 8, 16);
+	b->next_id = next_id;
+	b->lots = palloc0(sizeof(WalletLot) * b->cap);
 	b->scopes = palloc0(sizeof(char *) * b->cap);
+	return b;
+}
+
+static LotBuilder *
+unpack_v1(const LotSet *value)
+{
+	const LotSetV1 *ls = (const LotSetV1 *) value;
+	Size		size = VARSIZE(value);
+	LotBuilder *b;
+	const char *pool;
+
+	if (size < V1_HDRSZ || ls->nlots < 0 || ls->nlots > WALLET_MAX_LOTS || ls->pool_len < 0 ||
+		V1_HDRSZ + sizeof(WalletLot) * (Size) ls->nlots + (Size) ls->pool_len != size)
+		corrupt("bad size");
+	b = builder_for(ls->nlots, ls->next_id);
+	pool = (const char *) &ls->lots[ls->nlots];
+	if (ls->pool_len > 0 && pool[ls->pool_len - 1] != '\0')
+		corrupt("scope pool not terminated");
 	for (int i = 0; i < ls->nlots; i++)
 	{
 		b->lots[i] = ls->lots[i];
+		b->lots[i].scope = -1;
 		if (ls->lots[i].scope >= 0)
 		{
 			if (ls->lots[i].scope >= ls->pool_len)
-				elog(ERROR, "corrupt lot set: scope offset out of range");
+				corrupt("scope offset out of range");
 			b->scopes[i] = pstrdup(pool + ls->lots[i].scope);
 		}
 	}
+	return b;
+}
+
+/* lotset_unpack copies a packed value into a builder the engine can change. */
+LotBuilder *
+lotset_unpack(const LotSet *value)
+{
+	Size		size = VARSIZE(value);
+	int32		word;
+	int32		next_id;
+	int			nlots;
+	LotBuilder *b;
+	LotReader	r;
+
+	if (size < COMPACT_HDRSZ)
+		corrupt("too short");
+	memcpy(&word, value->data, sizeof(int32));
+	if ((word & COMPACT_TAG) == 0)
+		return unpack_v1(value);
+	memcpy(&next_id, value->data + 4, sizeof(int32));
+	nlots = word & ~COMPACT_TAG;
+	if (nlots < 0 || nlots > WALLET_MAX_LOTS)
+		corrupt("bad lot count");
+	b = builder_for(nlots, next_id);
+	r.p = (const unsigned char *) value + COMPACT_HDRSZ;
+	r.end = (const unsigned char *) value + size;
+	for (int i = 0; i < nlots; i++)
+	{
+		WalletLot  *l = &b->lots[i];
+		unsigned char head;
+		uint64		id;
+
+		if (r.p >= r.end)
+			corrupt("truncated");
+		head = *r.p++;
+		if ((head & 0x03) >= WALLET_NBUCKETS || (head & 0x80))
+			corrupt("bad lot header");
+		l->bucket = head & 0x03;
+		l->scope = -1;
+		id = get_varint(&r);
+		if (id > PG_INT32_MAX)
+			corrupt("lot id out of range");
+		l->id = (int32) id;
+		l->amount = get_svarint(&r);
+		l->txn = get_svarint(&r);
+		l->granted = get_svarint(&r);
+		l->until = (head & LOT_HAS_UNTIL) ?
+			(TimestampTz) ((uint64) l->granted + (uint64) get_svarint(&r)) : WALLET_NO_TIME;
+		l->held = (head & LOT_HAS_HELD) ? get_svarint(&r) : 0;
+		l->owed = (head & LOT_HAS_OWED) ? get_svarint(&r) : 0;
+		l->clawed = (head & LOT_HAS_CLAWED) ? get_svarint(&r) : 0;
+		if (head & LOT_HAS_SCOPE)
+		{
+			uint64		len = get_varint(&r);
+			char	   *sc;
+
+			if (len == 0 || len > WALLET_MAX_SCOPE_LEN || len > (uint64) (r.end - r.p))
+				corrupt("bad scope length");
+			if (memchr(r.p, '\0', len) != NULL)
+				corrupt("NUL in scope");
+			sc = palloc(len + 1);
+			memcpy(sc, r.p, len);
+			sc[len] = '\0';
+			r.p += len;
+			b->scopes[i] = sc;
+		}
+	}
+	if (r.p != r.end)
+		corrupt("trailing bytes");
 	return b;
 }
 
@@ -220,27 +397,16 @@ cmp_lot_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* cmp_scope orders lot indexes by their scope text. */
-static int
-cmp_scope(const void *a, const void *b, void *arg)
-{
-	char	  **scopes = (char **) arg;
-
-	return strcmp(scopes[*(const int *) a], scopes[*(const int *) b]);
-}
-
 /*
- * lotset_pack validates a builder and packs it, lots ordered by id and equal
- * scopes stored once.
+ * lotset_pack validates a builder and packs it (compact layout), lots ordered
+ * by id.
  */
 LotSet *
 lotset_pack(LotBuilder *b)
 {
-	Size		pool_len = 0;
-	Size		size;
-	LotSet	   *ls;
-	char	   *pool;
+	StringInfoData buf;
 	char	  **sorted;
+	int32		word;
 
 	/* order lots by id, carrying their scopes along */
 	for (int i = 0; i < b->nlots; i++)
@@ -252,62 +418,56 @@ lotset_pack(LotBuilder *b)
 	memcpy(b->scopes, sorted, sizeof(char *) * b->nlots);
 	pfree(sorted);
 
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, "\0\0\0\0", VARHDRSZ);
+	word = COMPACT_TAG | b->nlots;
+	appendBinaryStringInfo(&buf, (char *) &word, sizeof(int32));
+	appendBinaryStringInfo(&buf, (char *) &b->next_id, sizeof(int32));
 	for (int i = 0; i < b->nlots; i++)
 	{
+		WalletLot  *l = &b->lots[i];
 		const char *s = b->scopes[i];
+		unsigned char head = l->bucket;
 
-		if (i > 0 && b->lots[i].id == b->lots[i - 1].id)
+		l->scope = -1;
+		if (i > 0 && l->id == b->lots[i - 1].id)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid lot set: duplicate lot id %d", b->lots[i].id)));
-		check_lot(&b->lots[i], s, b->next_id, "lot set");
-		if (s)
-			pool_len += strlen(s) + 1;
-	}
-
-	size = LOTSET_HDRSZ + sizeof(WalletLot) * b->nlots + pool_len;
-	ls = palloc0(size);
-	SET_VARSIZE(ls, size);
-	ls->nlots = b->nlots;
-	ls->next_id = b->next_id;
-	pool = LOTSET_POOL(ls);
-	pool_len = 0;
-	for (int i = 0; i < b->nlots; i++)
-	{
-		ls->lots[i] = b->lots[i];
-		ls->lots[i].scope = -1;
-	}
-	/* equal scopes are stored once: sort the scoped lots by scope, then write each run once */
-	{
-		int		   *scoped = palloc(sizeof(int) * Max(b->nlots, 1));
-		int			n = 0;
-
-		for (int i = 0; i < b->nlots; i++)
-			if (b->scopes[i])
-				scoped[n++] = i;
-		qsort_arg(scoped, n, sizeof(int), cmp_scope, b->scopes);
-		for (int k = 0; k < n; k++)
+					 errmsg("invalid lot set: duplicate lot id %d", l->id)));
+		check_lot(l, s, b->next_id, "lot set");
+		if (l->until != WALLET_NO_TIME)
+			head |= LOT_HAS_UNTIL;
+		if (l->held != 0)
+			head |= LOT_HAS_HELD;
+		if (l->owed != 0)
+			head |= LOT_HAS_OWED;
+		if (l->clawed != 0)
+			head |= LOT_HAS_CLAWED;
+		if (s != NULL)
+			head |= LOT_HAS_SCOPE;
+		appendStringInfoChar(&buf, (char) head);
+		put_varint(&buf, (uint64) l->id);
+		put_svarint(&buf, l->amount);
+		put_svarint(&buf, l->txn);
+		put_svarint(&buf, l->granted);
+		if (head & LOT_HAS_UNTIL)
+			put_svarint(&buf, (int64) ((uint64) l->until - (uint64) l->granted));
+		if (head & LOT_HAS_HELD)
+			put_svarint(&buf, l->held);
+		if (head & LOT_HAS_OWED)
+			put_svarint(&buf, l->owed);
+		if (head & LOT_HAS_CLAWED)
+			put_svarint(&buf, l->clawed);
+		if (s != NULL)
 		{
-			int			i = scoped[k];
-
-			CHECK_FOR_INTERRUPTS();
-			if (k > 0 && strcmp(b->scopes[scoped[k - 1]], b->scopes[i]) == 0)
-				ls->lots[i].scope = ls->lots[scoped[k - 1]].scope;
-			else
-			{
-				strcpy(pool + pool_len, b->scopes[i]);
-				ls->lots[i].scope = pool_len;
-				pool_len += strlen(b->scopes[i]) + 1;
-			}
+			put_varint(&buf, strlen(s));
+			appendBinaryStringInfo(&buf, s, strlen(s));
 		}
-		pfree(scoped);
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
-	ls->pool_len = pool_len;
-	SET_VARSIZE(ls, LOTSET_HDRSZ + sizeof(WalletLot) * b->nlots + pool_len);
-
-	for (int i = 0; i < b->nlots; i++)
-		b->lots[i].scope = -1;
-	return ls;
+	SET_VARSIZE(buf.data, buf.len);
+	return (LotSet *) buf.data;
 }
 
 /* ---- text form ---- */
@@ -331,7 +491,7 @@ append_time(StringInfo buf, TimestampTz t)
 Datum
 lotset_out(PG_FUNCTION_ARGS)
 {
-	LotSet	   *ls = PG_GETARG_LOTSET_P(0);
+	LotBuilder *ls = lotset_unpack(PG_GETARG_LOTSET_P(0));
 	StringInfoData buf;
 
 	initStringInfo(&buf);
@@ -354,8 +514,8 @@ lotset_out(PG_FUNCTION_ARGS)
 			appendStringInfo(&buf, " owed=" INT64_FORMAT, l->owed);
 		if (l->clawed)
 			appendStringInfo(&buf, " clawed=" INT64_FORMAT, l->clawed);
-		if (l->scope >= 0)
-			appendStringInfo(&buf, " scope=%s", LOTSET_POOL(ls) + l->scope);
+		if (ls->scopes[i])
+			appendStringInfo(&buf, " scope=%s", ls->scopes[i]);
 		appendStringInfoChar(&buf, ')');
 	}
 	PG_RETURN_CSTRING(buf.data);
@@ -610,7 +770,7 @@ lotset_in(PG_FUNCTION_ARGS)
 Datum
 lotset_send(PG_FUNCTION_ARGS)
 {
-	LotSet	   *ls = PG_GETARG_LOTSET_P(0);
+	LotBuilder *ls = lotset_unpack(PG_GETARG_LOTSET_P(0));
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
@@ -619,7 +779,7 @@ lotset_send(PG_FUNCTION_ARGS)
 	for (int i = 0; i < ls->nlots; i++)
 	{
 		const WalletLot *l = &ls->lots[i];
-		const char *scope = l->scope >= 0 ? LOTSET_POOL(ls) + l->scope : NULL;
+		const char *scope = ls->scopes[i];
 
 		pq_sendint32(&buf, l->id);
 		pq_sendbyte(&buf, l->bucket);

@@ -43,10 +43,10 @@ typedef struct WalletLot
 {
 	int32		id;
 	uint8		bucket;
-	uint8		flags;
-	int16		pad;
-	int32		scope;			/* byte offset in the string pool, -1 = none */
-	int32		pad2;
+	uint8		flags;			/* unused, 0 */
+	int16		pad;			/* 0 */
+	int32		scope;			/* version 0.1 layout: offset in the scope pool, -1 = none */
+	int32		pad2;			/* 0 */
 	int64		amount;			/* live, spendable (unless expired) */
 	int64		held;			/* reserved by a pending refund */
 	int64		txn;			/* transaction that created the lot */
@@ -57,20 +57,16 @@ typedef struct WalletLot
 } WalletLot;
 
 /*
- * The varlena value: header, lots (in no particular order), then a pool of
- * NUL-terminated, comma-joined scope strings referenced by offset.
+ * The varlena value. Its layout is private to lotset.c (lotset_unpack and
+ * lotset_pack convert it to and from a LotBuilder): a compact encoding of
+ * variable-length integers, or the fixed layout of version 0.1, still read.
  */
 typedef struct LotSet
 {
 	int32		vl_len_;
-	int32		nlots;
-	int32		next_id;
-	int32		pool_len;
-	WalletLot	lots[FLEXIBLE_ARRAY_MEMBER];
+	char		data[FLEXIBLE_ARRAY_MEMBER];
 } LotSet;
 
-#define LOTSET_HDRSZ offsetof(LotSet, lots)
-#define LOTSET_POOL(ls) ((char *) &(ls)->lots[(ls)->nlots])
 #define DatumGetLotSetP(d) ((LotSet *) PG_DETOAST_DATUM(d))
 #define PG_GETARG_LOTSET_P(n) DatumGetLotSetP(PG_GETARG_DATUM(n))
 #define PG_RETURN_LOTSET_P(x) PG_RETURN_POINTER(x)

@@ -143,41 +143,34 @@ ls_equal(const LotSet *a, const LotSet *b)
 }
 
 /*
- * check_value checks the layout of a packed value: size, lots ordered by id
- * below next, fields in range, scopes pointing at NUL-terminated pool
- * strings, padding zero (so equal values are equal bytes).
+ * check_value checks a packed value: it unpacks (bounds-checked), its lots
+ * are ordered by id below next with fields in range and scopes only on bonus
+ * lots, and packing it again gives the same bytes (one encoding per value).
  */
 static inline void
 check_value(const LotSet *v)
 {
-	Size		expect;
-	const char *pool;
+	LotBuilder *b = lotset_unpack(v);
+	LotSet	   *again;
 
-	if (v->nlots < 0 || v->nlots > WALLET_MAX_LOTS || v->pool_len < 0 || v->next_id < 1)
-		shim_fail("bad header: nlots %d pool_len %d next %d", v->nlots, v->pool_len, v->next_id);
-	expect = LOTSET_HDRSZ + sizeof(WalletLot) * (Size) v->nlots + v->pool_len;
-	if (VARSIZE(v) != expect)
-		shim_fail("varlena size %zu, expected %zu", (Size) VARSIZE(v), expect);
-	pool = LOTSET_POOL(v);
-	if (v->pool_len > 0 && pool[v->pool_len - 1] != '\0')
-		shim_fail("scope pool does not end in NUL");
-	for (int i = 0; i < v->nlots; i++)
+	if (b->nlots < 0 || b->nlots > WALLET_MAX_LOTS || b->next_id < 1)
+		shim_fail("bad header: nlots %d next %d", b->nlots, b->next_id);
+	for (int i = 0; i < b->nlots; i++)
 	{
-		const WalletLot *l = &v->lots[i];
+		const WalletLot *l = &b->lots[i];
 
-		if (l->id <= 0 || l->id >= v->next_id || (i > 0 && l->id <= v->lots[i - 1].id))
+		if (l->id <= 0 || l->id >= b->next_id || (i > 0 && l->id <= b->lots[i - 1].id))
 			shim_fail("lot %d: id out of order or range", i);
 		if (l->bucket >= WALLET_NBUCKETS || l->flags != 0 || l->pad != 0 || l->pad2 != 0)
 			shim_fail("lot %d: bucket %d flags %d pad %d/%d", l->id, l->bucket, l->flags, l->pad, l->pad2);
 		if (l->amount < 0 || l->held < 0 || l->owed < 0 || l->clawed < 0 || l->txn <= 0)
 			shim_fail("lot %d: negative counter or txn", l->id);
-		if (l->scope < -1 || l->scope >= v->pool_len)
-			shim_fail("lot %d: scope offset %d outside the pool of %d", l->id, l->scope, v->pool_len);
-		if (l->scope >= 0 && l->bucket != BUCKET_BONUS)
+		if (b->scopes[i] != NULL && l->bucket != BUCKET_BONUS)
 			shim_fail("lot %d: scope on a %s lot", l->id, bucket_name(l->bucket));
-		if (l->scope > 0 && pool[l->scope - 1] != '\0')
-			shim_fail("lot %d: scope offset %d is inside another string", l->id, l->scope);
 	}
+	again = lotset_pack(b);
+	if (!ls_equal(v, again))
+		shim_fail("packing the unpacked value gives other bytes");
 }
 
 /*
@@ -211,8 +204,10 @@ known_bug(const char *id, const char *what)
  * was known bug K1, fixed).
  */
 static inline bool
-text_representable(const LotSet *v)
+text_representable(const LotSet *value)
 {
+	LotBuilder *v = lotset_unpack(value);
+
 	for (int i = 0; i < v->nlots; i++)
 	{
 		const WalletLot *l = &v->lots[i];

@@ -135,8 +135,10 @@ typedef struct State
 
 /* scan sums a value's lots: amount per bucket and held */
 static void
-scan(const LotSet *v, int64 total[WALLET_NBUCKETS], int64 *held)
+scan(const LotSet *value, int64 total[WALLET_NBUCKETS], int64 *held)
 {
+	LotBuilder *v = lotset_unpack(value);
+
 	for (int k = 0; k < WALLET_NBUCKETS; k++)
 		total[k] = 0;
 	*held = 0;
@@ -147,16 +149,11 @@ scan(const LotSet *v, int64 total[WALLET_NBUCKETS], int64 *held)
 	}
 }
 
-static const char *
-lot_scope(const LotSet *v, int i)
-{
-	return v->lots[i].scope >= 0 ? LOTSET_POOL(v) + v->lots[i].scope : NULL;
-}
-
 /* usable_bonus: bonus spendable in scene at now, the way CONTRACT section 2 says */
 static int64
-usable_bonus(const LotSet *v, const char *scene, TimestampTz now)
+usable_bonus(const LotSet *value, const char *scene, TimestampTz now)
 {
+	LotBuilder *v = lotset_unpack(value);
 	int64		sum = 0;
 
 	for (int i = 0; i < v->nlots; i++)
@@ -167,7 +164,7 @@ usable_bonus(const LotSet *v, const char *scene, TimestampTz now)
 			continue;
 		if (l->until != DT_NOEND && l->until <= now)
 			continue;			/* expired bonus is never counted nor spent */
-		if (!scope_allows(lot_scope(v, i), scene))
+		if (!scope_allows(v->scopes[i], scene))
 			continue;
 		sum += l->amount;
 	}
@@ -631,10 +628,11 @@ step_expire(State *st, Src *s)
 	ShimTuple  *r;
 	int64		expect = 0;
 	int32		nexp = 0;
+	LotBuilder *cur = lotset_unpack(st->lots);
 
-	for (int i = 0; i < st->lots->nlots; i++)
+	for (int i = 0; i < cur->nlots; i++)
 	{
-		const WalletLot *l = &st->lots->lots[i];
+		const WalletLot *l = &cur->lots[i];
 
 		if (l->bucket == BUCKET_BONUS && l->amount > 0 && l->until != DT_NOEND && l->until <= st->now)
 			expect += l->amount, nexp++;
@@ -705,11 +703,12 @@ step_check(State *st, Src *s)
 	int64		total[WALLET_NBUCKETS],
 				held;
 	TimestampTz next = DT_NOEND;
+	LotBuilder *cur = lotset_unpack(st->lots);
 
 	scan(st->lots, total, &held);
-	for (int i = 0; i < st->lots->nlots; i++)
+	for (int i = 0; i < cur->nlots; i++)
 	{
-		const WalletLot *l = &st->lots->lots[i];
+		const WalletLot *l = &cur->lots[i];
 
 		if (l->bucket == BUCKET_BONUS && l->amount > 0 && l->until != DT_NOEND && l->until < next)
 			next = l->until;
@@ -742,8 +741,8 @@ step_check(State *st, Src *s)
 	c.srf = true;
 	if (!invoke(st, &c, "lots_list"))
 		return;
-	if (c.rows != st->lots->nlots)
-		shim_fail("lots_list gave %ld rows for %d lots", c.rows, st->lots->nlots);
+	if (c.rows != lotset_unpack(st->lots)->nlots)
+		shim_fail("lots_list gave %ld rows for %d lots", c.rows, lotset_unpack(st->lots)->nlots);
 	roundtrip(st->lots);
 }
 
