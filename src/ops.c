@@ -111,7 +111,7 @@ ensure_plans(void)
 		Oid			t2[] = {INT8OID, TEXTOID, TEXTOID};
 		Oid			t4[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID};
 		Oid			t5[] = {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, plans.lotset_type};
+		JSONBOID, JSONBOID, TEXTOID, plans.lotset_type};
 		Oid			t6[] = {INT8OID, INT8OID, INT8OID};
 		const char *read =
 			"SELECT w.currency, w.exponent, w.frozen, w.frozen_reason, w.lots, w.version, "
@@ -128,11 +128,11 @@ ensure_plans(void)
 									  4, t4);
 		plans.insert_txn = prepare("INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
 								   "created_at, idempotency_key, request, result, postings, pieces) "
-								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, "
+								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
 								   "$10::wallet.posting[], $11)", 11, t5);
 		{
 			Oid			tw[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID,
-				INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+				INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, JSONBOID, TEXTOID,
 			plans.lotset_type};
 
 			/* the row update and the journal row in one statement, as the floor does */
@@ -141,7 +141,7 @@ ensure_plans(void)
 								  "RETURNING wallet_id) "
 								  "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
 								  "created_at, idempotency_key, request, result, postings, pieces) "
-								  "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, "
+								  "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, "
 								  "$13::wallet.posting[], $14 FROM u", 14, tw);
 		}
 		plans.credit = prepare("INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id) "
@@ -657,7 +657,7 @@ jsonb_int(Jsonb *j, const char *key)
  * arguments, WL003 otherwise.
  */
 static Jsonb *
-find_replay(WalletRow *w, const char *key, const char *op, const char *request)
+find_replay(WalletRow *w, const char *key, const char *op, Jsonb *request)
 {
 	char	   *kind;
 	Jsonb	   *stored;
@@ -667,8 +667,7 @@ find_replay(WalletRow *w, const char *key, const char *op, const char *request)
 	if (!probe_key(w->id, key, &kind, &stored, &result))
 		return NULL;
 	same = stored != NULL && strcmp(kind, op) == 0 &&
-		DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(stored),
-										 DirectFunctionCall1(jsonb_in, CStringGetDatum(request))));
+		DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(stored), JsonbPGetDatum(request)));
 	if (!same)
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('3')),
@@ -728,46 +727,123 @@ legs_done(Legs *l)
 	return l->buf.data;
 }
 
-/* json_sep starts a member: a comma unless it is the first of its object. */
-static void
-json_sep(StringInfo buf)
+/*
+ * Journal request and result values are built as jsonb in memory (no text
+ * to parse): a JB collects one object, possibly with nested arrays.
+ */
+typedef struct JB
 {
-	char		last = buf->len > 0 ? buf->data[buf->len - 1] : '{';
+	JsonbParseState *st;
+} JB;
 
-	if (last != '{' && last != '[')
-		appendStringInfoString(buf, ", ");
+static void
+jb_push(JB *j, JsonbIteratorToken tok, JsonbValue *v)
+{
+	(void) pushJsonbValue(&j->st, tok, v);
 }
 
-/* json_text appends "key": "value" (or null), escaped. */
 static void
-json_text(StringInfo buf, const char *key, const char *val)
+jb_begin(JB *j)
 {
-	json_sep(buf);
-	escape_json(buf, key);
-	appendStringInfoString(buf, ": ");
+	j->st = NULL;
+	jb_push(j, WJB_BEGIN_OBJECT, NULL);
+}
+
+static void
+jb_key(JB *j, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	jb_push(j, WJB_KEY, &k);
+}
+
+/* jb_value adds a value: a member's after jb_key, or an array element */
+static void
+jb_value(JB *j, bool elem, JsonbValue *v)
+{
+	jb_push(j, elem ? WJB_ELEM : WJB_VALUE, v);
+}
+
+static void
+jb_text(JB *j, const char *key, const char *val)
+{
+	JsonbValue	v;
+
+	if (key)
+		jb_key(j, key);
 	if (val)
-		escape_json(buf, val);
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) val;
+		v.val.string.len = strlen(val);
+	}
 	else
-		appendStringInfoString(buf, "null");
+		v.type = jbvNull;
+	jb_value(j, key == NULL, &v);
 }
 
 static void
-json_int(StringInfo buf, const char *key, int64 val)
+jb_numeric(JB *j, const char *key, Numeric val)
 {
-	json_sep(buf);
-	escape_json(buf, key);
-	appendStringInfo(buf, ": " INT64_FORMAT, val);
+	JsonbValue	v;
+
+	jb_key(j, key);
+	v.type = jbvNumeric;
+	v.val.numeric = val;
+	jb_value(j, false, &v);
+}
+
+static void
+jb_int(JB *j, const char *key, int64 val)
+{
+	jb_numeric(j, key, int64_to_numeric(val));
+}
+
+/* jb_int_or_null adds an integer member, or null when absent */
+static void
+jb_int_or_null(JB *j, const char *key, bool present, int64 val)
+{
+	JsonbValue	v;
+
+	if (present)
+	{
+		jb_int(j, key, val);
+		return;
+	}
+	jb_key(j, key);
+	v.type = jbvNull;
+	jb_value(j, false, &v);
+}
+
+static void
+jb_bool(JB *j, const char *key, bool val)
+{
+	JsonbValue	v;
+
+	jb_key(j, key);
+	v.type = jbvBool;
+	v.val.boolean = val;
+	jb_value(j, false, &v);
+}
+
+static Jsonb *
+jb_end(JB *j)
+{
+	return JsonbValueToJsonb(pushJsonbValue(&j->st, WJB_END_OBJECT, NULL));
 }
 
 /* insert_txn appends one journal row. */
 static void
 insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, TimestampTz at,
-		   const char *key, const char *request, const char *result, const char *postings,
+		   const char *key, Jsonb *request, Jsonb *result, const char *postings,
 		   LotSet *pieces)
 {
 	Datum		args[11] = {Int64GetDatum(txn_id), Int64GetDatum(w->id), CStringGetTextDatum(kind),
 		Int64GetDatum(amount), CStringGetTextDatum(w->currency), TimestampTzGetDatum(at),
-		CStringGetTextDatum(key), CStringGetTextDatum(request), CStringGetTextDatum(result),
+		CStringGetTextDatum(key), JsonbPGetDatum(request), JsonbPGetDatum(result),
 	CStringGetTextDatum(postings), PointerGetDatum(pieces)};
 	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
 
@@ -781,15 +857,15 @@ insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, Timestamp
  */
 static bool
 write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amount, TimestampTz at,
-		 const char *key, const char *request, const char *result, const char *postings,
+		 const char *key, Jsonb *request, Jsonb *result, const char *postings,
 		 LotSet *pieces)
 {
 	TimestampTz next = engine_next_expiry(b);
 	Datum		args[14] = {Int64GetDatum(w->id), PointerGetDatum(lotset_pack(b)),
 		TimestampTzGetDatum(next), Int64GetDatum(w->version), Int64GetDatum(txn_id),
 		CStringGetTextDatum(kind), Int64GetDatum(amount), CStringGetTextDatum(w->currency),
-		TimestampTzGetDatum(at), CStringGetTextDatum(key), CStringGetTextDatum(request),
-	CStringGetTextDatum(result), CStringGetTextDatum(postings), PointerGetDatum(pieces)};
+		TimestampTzGetDatum(at), CStringGetTextDatum(key), JsonbPGetDatum(request),
+	JsonbPGetDatum(result), CStringGetTextDatum(postings), PointerGetDatum(pieces)};
 	char		nulls[14] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
 	' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
 
@@ -870,7 +946,8 @@ wallet_top_up(PG_FUNCTION_ARGS)
 	int64		amt = 0;
 	char	   *method = NULL;
 	char	   *ext = NULL;
-	StringInfoData req = {0};
+	Jsonb	   *req = NULL;
+	JB			jb;
 	int64		txn_id = 0;
 	int64		total = 0;
 	bool		replayed = false;
@@ -888,8 +965,7 @@ wallet_top_up(PG_FUNCTION_ARGS)
 		Jsonb	   *prior;
 		LotBuilder *b;
 		Legs		legs;
-		StringInfoData res;
-		StringInfoData rules_json;
+		Jsonb	   *res;
 		Numeric		campaign_fee = NULL;
 		TimestampTz until;
 		int			nrules;
@@ -903,14 +979,13 @@ wallet_top_up(PG_FUNCTION_ARGS)
 			amt = op_amount(fcinfo, 1, &w);
 			method = check_text(fcinfo, 3, "method", 64, false);
 			ext = check_text(fcinfo, 4, "external_ref", 200, false);
-			initStringInfo(&req);
-			appendStringInfoChar(&req, '{');
-			json_int(&req, "amount", amt);
-			json_text(&req, "method", method);
-			json_text(&req, "external_ref", ext);
-			appendStringInfoChar(&req, '}');
+			jb_begin(&jb);
+			jb_int(&jb, "amount", amt);
+			jb_text(&jb, "method", method);
+			jb_text(&jb, "external_ref", ext);
+			req = jb_end(&jb);
 		}
-		prior = find_replay(&w, key, "top_up", req.data);
+		prior = find_replay(&w, key, "top_up", req);
 		if (prior)
 		{
 			txn_id = jsonb_int(prior, "txn_id");
@@ -932,8 +1007,6 @@ wallet_top_up(PG_FUNCTION_ARGS)
 		/* the rules of the currency active now, one applied rule per group */
 		nrules = bonus_plan(w.currency, w.exponent, amt, clk, &plan);
 		total = 0;
-		initStringInfo(&rules_json);
-		appendStringInfoChar(&rules_json, '[');
 		for (int k = 0; k < nrules; k++)
 		{
 			PlanRule   *r = &plan[k];
@@ -942,19 +1015,12 @@ wallet_top_up(PG_FUNCTION_ARGS)
 			leg(&legs, "wallet", w.id, "bonus", r->bonus);
 			leg(&legs, "bonus_expense", 0, NULL, -r->bonus);
 			total = checked_add(total, r->bonus);
-			appendStringInfoString(&rules_json, k > 0 ? ", {" : "{");
-			json_int(&rules_json, "rule_id", r->rule_id);
-			json_text(&rules_json, "campaign", r->campaign);
-			json_int(&rules_json, "bonus", r->bonus);
-			appendStringInfoChar(&rules_json, '}');
 			if (r->campaign != NULL && r->fee != NULL &&
 				(campaign_fee == NULL ||
 				 DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(r->fee),
 												  NumericGetDatum(campaign_fee)))))
 				campaign_fee = r->fee;
 		}
-		appendStringInfoChar(&rules_json, ']');
-
 		/*
 		 * Coupons issued on qualifying top-ups need the row lock the update
 		 * takes and go into the result: then the update and the journal row
@@ -971,22 +1037,41 @@ wallet_top_up(PG_FUNCTION_ARGS)
 			coupons = select_datum(plans.auto_issue, 4, aargs);
 		}
 
-		initStringInfo(&res);
-		appendStringInfoChar(&res, '{');
-		json_int(&res, "txn_id", txn_id);
-		json_int(&res, "bonus", total);
-		appendStringInfoString(&res, ", \"coupons\": ");
-		appendStringInfoString(&res, coupons ? TextDatumGetCString(DirectFunctionCall1(array_to_json,
-																					 coupons)) : "[]");
-		appendStringInfo(&res, ", \"rules\": %s, \"campaign_fee_rate\": %s, \"refundable_until\": ",
-						 rules_json.data,
-						 campaign_fee ? DatumGetCString(DirectFunctionCall1(numeric_out,
-																			NumericGetDatum(campaign_fee))) : "0");
-		escape_json(&res, JsonEncodeDateTime(NULL, TimestampTzGetDatum(until), TIMESTAMPTZOID, NULL));
-		appendStringInfoChar(&res, '}');
+		jb_begin(&jb);
+		jb_int(&jb, "txn_id", txn_id);
+		jb_int(&jb, "bonus", total);
+		jb_key(&jb, "coupons");
+		jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
+		if (coupons)
+		{
+			Datum	   *elems;
+			bool	   *enulls;
+			int			ne;
+
+			deconstruct_array(DatumGetArrayTypeP(coupons), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &enulls, &ne);
+			for (int k = 0; k < ne; k++)
+				jb_text(&jb, NULL, enulls[k] ? NULL : TextDatumGetCString(elems[k]));
+		}
+		jb_push(&jb, WJB_END_ARRAY, NULL);
+		jb_key(&jb, "rules");
+		jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
+		for (int k = 0; k < nrules; k++)
+		{
+			jb_push(&jb, WJB_BEGIN_OBJECT, NULL);
+			jb_int(&jb, "rule_id", plan[k].rule_id);
+			jb_text(&jb, "campaign", plan[k].campaign);
+			jb_int(&jb, "bonus", plan[k].bonus);
+			jb_push(&jb, WJB_END_OBJECT, NULL);
+		}
+		jb_push(&jb, WJB_END_ARRAY, NULL);
+		jb_numeric(&jb, "campaign_fee_rate", campaign_fee ? campaign_fee : int64_to_numeric(0));
+		jb_text(&jb, "refundable_until",
+				JsonEncodeDateTime(NULL, TimestampTzGetDatum(until), TIMESTAMPTZOID, NULL));
+		res = jb_end(&jb);
 		if (auto_issue)
-			insert_txn(txn_id, &w, "top_up", amt, clk, key, req.data, res.data, legs_done(&legs), NULL);
-		else if (!write_op(&w, b, txn_id, "top_up", amt, clk, key, req.data, res.data, legs_done(&legs),
+			insert_txn(txn_id, &w, "top_up", amt, clk, key, req, res, legs_done(&legs), NULL);
+		else if (!write_op(&w, b, txn_id, "top_up", amt, clk, key, req, res, legs_done(&legs),
 						   NULL))
 			continue;			/* lost a race: read again */
 		break;
@@ -1037,7 +1122,8 @@ wallet_spend(PG_FUNCTION_ARGS)
 	bool		partial = false;
 	bool		has_payee = !PG_ARGISNULL(6);
 	int64		payee = has_payee ? PG_GETARG_INT64(6) : 0;
-	StringInfoData req = {0};
+	Jsonb	   *req = NULL;
+	JB			jb;
 	SpendOut	out;
 	int			exponent = 0;
 	bool		must_lock = false;
@@ -1055,7 +1141,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 		LotBuilder *b;
 		LotBuilder *taken;
 		Legs		legs;
-		StringInfoData res;
+		Jsonb	   *res;
 		int64		comm = 0;
 		Numeric		payee_rate = NULL;
 
@@ -1076,20 +1162,16 @@ wallet_spend(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("allow_partial must not be null")));
 			partial = PG_GETARG_BOOL(5);
-			initStringInfo(&req);
-			appendStringInfoChar(&req, '{');
-			json_int(&req, "amount", amt);
-			json_text(&req, "scene", scene);
-			json_text(&req, "coupon", coupon);
-			appendStringInfo(&req, ", \"allow_partial\": %s, \"payee\": ", partial ? "true" : "false");
-			if (has_payee)
-				appendStringInfo(&req, INT64_FORMAT, payee);
-			else
-				appendStringInfoString(&req, "null");
-			json_text(&req, "order_ref", order_ref);
-			appendStringInfoChar(&req, '}');
+			jb_begin(&jb);
+			jb_int(&jb, "amount", amt);
+			jb_text(&jb, "scene", scene);
+			jb_text(&jb, "coupon", coupon);
+			jb_bool(&jb, "allow_partial", partial);
+			jb_int_or_null(&jb, "payee", has_payee, payee);
+			jb_text(&jb, "order_ref", order_ref);
+			req = jb_end(&jb);
 		}
-		prior = find_replay(&w, key, "spend", req.data);
+		prior = find_replay(&w, key, "spend", req);
 		if (prior)
 		{
 			out.txn_id = jsonb_int(prior, "txn_id");
@@ -1222,24 +1304,19 @@ wallet_spend(PG_FUNCTION_ARGS)
 		leg(&legs, "revenue", 0, NULL, (has_payee ? 0 : out.charged) + out.discount);
 		leg(&legs, "coupon_expense", 0, NULL, -out.discount);
 
-		initStringInfo(&res);
-		appendStringInfoChar(&res, '{');
-		json_int(&res, "txn_id", out.txn_id);
-		json_int(&res, "charged", out.charged);
-		json_int(&res, "discount", out.discount);
-		json_int(&res, "bonus_used", out.used[BUCKET_BONUS]);
-		json_int(&res, "cash_used", out.used[BUCKET_CASH]);
-		json_int(&res, "earnings_used", out.used[BUCKET_EARNINGS]);
-		json_int(&res, "shortfall", out.shortfall);
-		appendStringInfoString(&res, ", \"payee\": ");
-		if (has_payee)
-			appendStringInfo(&res, INT64_FORMAT, payee);
-		else
-			appendStringInfoString(&res, "null");
-		json_int(&res, "payee_credit", has_payee ? out.charged - comm : 0);
-		json_int(&res, "commission", comm);
-		appendStringInfoChar(&res, '}');
-		if (!write_op(&w, b, out.txn_id, "spend", out.charged, clk, key, req.data, res.data,
+		jb_begin(&jb);
+		jb_int(&jb, "txn_id", out.txn_id);
+		jb_int(&jb, "charged", out.charged);
+		jb_int(&jb, "discount", out.discount);
+		jb_int(&jb, "bonus_used", out.used[BUCKET_BONUS]);
+		jb_int(&jb, "cash_used", out.used[BUCKET_CASH]);
+		jb_int(&jb, "earnings_used", out.used[BUCKET_EARNINGS]);
+		jb_int(&jb, "shortfall", out.shortfall);
+		jb_int_or_null(&jb, "payee", has_payee, payee);
+		jb_int(&jb, "payee_credit", has_payee ? out.charged - comm : 0);
+		jb_int(&jb, "commission", comm);
+		res = jb_end(&jb);
+		if (!write_op(&w, b, out.txn_id, "spend", out.charged, clk, key, req, res,
 					  legs_done(&legs), lotset_pack(taken)))
 			continue;			/* lost a race: read again */
 		if (canonical != NULL)
