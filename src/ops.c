@@ -891,8 +891,18 @@ op_begin(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("wallet_id must not be null")));
-	if (get_call_result_type(fcinfo, NULL, tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	/* the result row type, worked out once per call site */
+	if (fcinfo->flinfo->fn_extra == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		TupleDesc	td;
+
+		if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		fcinfo->flinfo->fn_extra = BlessTupleDesc(CreateTupleDescCopy(td));
+		MemoryContextSwitchTo(old);
+	}
+	*tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	SPI_connect();
 	ensure_plans();
 	return PG_GETARG_INT64(0);
@@ -924,7 +934,7 @@ op_leave(MemoryContext caller)
 static Datum
 op_row(TupleDesc tupdesc, Datum *values, bool *nulls)
 {
-	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
 /* ---- top_up ---- */
