@@ -12,6 +12,8 @@
 #include "access/xact.h"
 #include "catalog/pg_collation.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
@@ -20,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "partitioning/partdesc.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -43,7 +46,6 @@ static struct
 	Oid			txn_seq;
 	SPIPlanPtr	wallet_read;
 	SPIPlanPtr	wallet_lock;
-	SPIPlanPtr	replay;
 	SPIPlanPtr	update_wallet;
 	SPIPlanPtr	insert_txn;
 	SPIPlanPtr	write;
@@ -87,7 +89,7 @@ static void
 ensure_plans(void)
 {
 	Oid			nsp = get_namespace_oid("wallet", false);
-	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock, &plans.replay,
+	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock,
 		&plans.update_wallet, &plans.insert_txn, &plans.write, &plans.credit,
 	&plans.has_pending, &plans.rollup, &plans.coupon_check, &plans.redeem, &plans.auto_issue,
 	&plans.replay_coupons};
@@ -108,7 +110,6 @@ ensure_plans(void)
 		elog(ERROR, "wallet schema is incomplete");
 	{
 		Oid			t1[] = {INT8OID};
-		Oid			t2[] = {INT8OID, TEXTOID, TEXTOID};
 		Oid			t4[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID};
 		Oid			t5[] = {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
 		JSONBOID, JSONBOID, TEXTOID, plans.lotset_type};
@@ -121,8 +122,6 @@ ensure_plans(void)
 
 		plans.wallet_read = prepare(read, 1, t1);
 		plans.wallet_lock = prepare(psprintf("%s FOR UPDATE OF w", read), 1, t1);
-		plans.replay = prepare("SELECT kind, NULL::boolean, NULL::text, result, request FROM wallet.txn "
-							   "WHERE wallet_id = $1 AND idempotency_key = $2", 2, t2);
 		plans.update_wallet = prepare("UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
 									  "version = version + 1 WHERE wallet_id = $1 AND version = $4",
 									  4, t4);
@@ -573,46 +572,127 @@ has_topup_templates(const char *currency)
 }
 
 /*
+ * Per partition of a partitioned journal, the partition of the key index:
+ * found once (a catalog look-up) and checked on every use (a syscache hit).
+ */
+typedef struct PartIndex
+{
+	Oid			part;
+	Oid			index;
+} PartIndex;
+
+static PartIndex *part_index;
+static int	n_part_index;
+static int	cap_part_index;
+
+static Oid
+key_index_of(Relation part, Oid parent_index)
+{
+	Oid			relid = RelationGetRelid(part);
+	Oid			idx = InvalidOid;
+	HeapTuple	t;
+
+	for (int i = 0; i < n_part_index; i++)
+		if (part_index[i].part == relid)
+		{
+			idx = part_index[i].index;
+			t = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(idx));
+			if (HeapTupleIsValid(t))
+			{
+				bool		ok = ((Form_pg_index) GETSTRUCT(t))->indrelid == relid &&
+				((Form_pg_index) GETSTRUCT(t))->indisvalid;
+
+				ReleaseSysCache(t);
+				if (ok)
+					return idx;
+			}
+			part_index[i] = part_index[--n_part_index];	/* stale: look again */
+			break;
+		}
+	idx = index_get_partition(part, parent_index);
+	if (!OidIsValid(idx))
+		elog(ERROR, "journal partition \"%s\" lacks its part of the idempotency index",
+			 RelationGetRelationName(part));
+	if (n_part_index == cap_part_index)
+	{
+		cap_part_index = cap_part_index ? cap_part_index * 2 : 16;
+		part_index = part_index ?
+			repalloc(part_index, sizeof(PartIndex) * cap_part_index) :
+			MemoryContextAlloc(TopMemoryContext, sizeof(PartIndex) * cap_part_index);
+	}
+	part_index[n_part_index].part = relid;
+	part_index[n_part_index].index = idx;
+	n_part_index++;
+	return idx;
+}
+
+/* probe_one looks (wallet, key) up in one heap table through the given index. */
+static HeapTuple
+probe_one(Relation rel, Oid index, int64 wallet_id, const char *key)
+{
+	ScanKeyData k[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	key_int8(&k[0], att_of(rel, "wallet_id"), wallet_id);
+	key_text(&k[1], att_of(rel, "idempotency_key"), key);
+	scan = systable_beginscan(rel, index, true, GetActiveSnapshot(), 2, k);
+	tup = systable_getnext(scan);
+	if (tup)
+		tup = heap_copytuple(tup);
+	systable_endscan(scan);
+	return tup;
+}
+
+/*
  * probe_key looks up the journal row of (wallet, key): false if there is
- * none; else its kind, request (NULL if none) and result.
+ * none; else its kind, request (NULL if none) and result. A partitioned
+ * journal is probed partition by partition, each through its part of the
+ * key index.
  */
 static bool
 probe_key(int64 wallet_id, const char *key, char **kind, Jsonb **request, Jsonb **result)
 {
 	Relation	rel;
-	ScanKeyData k[2];
-	HeapTuple	tup;
+	Relation	found_in = NULL;
+	HeapTuple	tup = NULL;
 	bool		isnull;
 	Datum		d;
+	Oid			key_index = rel_of("txn_wallet_key");
 
 	direct_begin();
 	rel = table_open(rel_of("txn"), AccessShareLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 	{
-		/* a partitioned journal: through its (partitioned) index, by the executor */
-		Datum		args[2] = {Int64GetDatum(wallet_id), CStringGetTextDatum(key)};
+		PartitionDesc pd = RelationGetPartitionDesc(rel, true);
 
-		table_close(rel, NoLock);
-		direct_end();
-		if (SPI_execute_plan(plans.replay, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not look up idempotency key");
-		if (SPI_processed == 0)
-			return false;
-		*kind = TextDatumGetCString(getcol(1, &isnull));
-		d = getcol(5, &isnull);
-		*request = isnull ? NULL : DatumGetJsonbP(d);
-		*result = DatumGetJsonbP(getcol(4, &isnull));
-		return true;
+		for (int i = 0; i < pd->nparts && tup == NULL; i++)
+		{
+			Relation	part = table_open(pd->oids[i], AccessShareLock);
+
+			if (part->rd_rel->relkind != RELKIND_RELATION)
+				elog(ERROR, "journal partition \"%s\" is not a plain table",
+					 RelationGetRelationName(part));
+			tup = probe_one(part, key_index_of(part, key_index), wallet_id, key);
+			if (tup)
+				found_in = part;
+			else
+				table_close(part, NoLock);
+		}
 	}
-	key_int8(&k[0], att_of(rel, "wallet_id"), wallet_id);
-	key_text(&k[1], att_of(rel, "idempotency_key"), key);
-	tup = fetch_one(rel, "txn_wallet_key", 2, k);
+	else
+	{
+		tup = probe_one(rel, key_index, wallet_id, key);
+		found_in = rel;
+	}
 	if (tup)
 	{
-		*kind = TextDatumGetCString(getattr(tup, rel, "kind", &isnull));
-		d = getattr(tup, rel, "request", &isnull);
+		*kind = TextDatumGetCString(getattr(tup, found_in, "kind", &isnull));
+		d = getattr(tup, found_in, "request", &isnull);
 		*request = isnull ? NULL : DatumGetJsonbP(d);
-		*result = DatumGetJsonbP(getattr(tup, rel, "result", &isnull));
+		*result = DatumGetJsonbP(getattr(tup, found_in, "result", &isnull));
+		if (found_in != rel)
+			table_close(found_in, NoLock);
 	}
 	table_close(rel, NoLock);
 	direct_end();
