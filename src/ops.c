@@ -28,6 +28,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 #include "utils/varlena.h"
 
 PG_FUNCTION_INFO_V1(wallet_top_up);
@@ -43,6 +44,8 @@ static struct
 {
 	Oid			nsp;
 	Oid			lotset_type;
+	Oid			posting_type;
+	Oid			posting_array;
 	Oid			txn_seq;
 	SPIPlanPtr	wallet_read;
 	SPIPlanPtr	wallet_lock;
@@ -84,6 +87,8 @@ prepare(const char *sql, int nargs, Oid *types)
 	return plan;
 }
 
+static void forget_relations(void);
+
 /* ensure_plans prepares the plans once per backend (and again after a reinstall). */
 static void
 ensure_plans(void)
@@ -102,17 +107,21 @@ ensure_plans(void)
 			SPI_freeplan(*all[i]);
 		*all[i] = NULL;
 	}
+	forget_relations();
 	plans.nsp = nsp;
 	plans.lotset_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 										CStringGetDatum("lotset"), ObjectIdGetDatum(nsp));
+	plans.posting_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										 CStringGetDatum("posting"), ObjectIdGetDatum(nsp));
+	plans.posting_array = get_array_type(plans.posting_type);
 	plans.txn_seq = get_relname_relid("txn_txn_id_seq", nsp);
-	if (!OidIsValid(plans.lotset_type) || !OidIsValid(plans.txn_seq))
+	if (!OidIsValid(plans.lotset_type) || !OidIsValid(plans.txn_seq) || !OidIsValid(plans.posting_array))
 		elog(ERROR, "wallet schema is incomplete");
 	{
 		Oid			t1[] = {INT8OID};
 		Oid			t4[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID};
 		Oid			t5[] = {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
-		JSONBOID, JSONBOID, TEXTOID, plans.lotset_type};
+		JSONBOID, JSONBOID, plans.posting_array, plans.lotset_type};
 		Oid			t6[] = {INT8OID, INT8OID, INT8OID};
 		const char *read =
 			"SELECT w.currency, w.exponent, w.frozen, w.frozen_reason, w.lots, w.version, "
@@ -128,10 +137,10 @@ ensure_plans(void)
 		plans.insert_txn = prepare("INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
 								   "created_at, idempotency_key, request, result, postings, pieces) "
 								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-								   "$10::wallet.posting[], $11)", 11, t5);
+								   "$10, $11)", 11, t5);
 		{
 			Oid			tw[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID,
-				INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, JSONBOID, TEXTOID,
+				INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, JSONBOID, plans.posting_array,
 			plans.lotset_type};
 
 			/* the row update and the journal row in one statement, as the floor does */
@@ -141,7 +150,7 @@ ensure_plans(void)
 								  "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
 								  "created_at, idempotency_key, request, result, postings, pieces) "
 								  "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, "
-								  "$13::wallet.posting[], $14 FROM u", 14, tw);
+								  "$13, $14 FROM u", 14, tw);
 		}
 		plans.credit = prepare("INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id) "
 							   "VALUES ($1, $2, $3)", 3, t6);
@@ -237,16 +246,63 @@ rel_of(const char *name)
 	return r;
 }
 
-/* att_of returns the attribute number of a column, by name. */
+/*
+ * att_of returns the attribute number of a column, by name, remembered per
+ * relation (numbers never change for a relation's oid: dropped columns keep
+ * theirs, added ones get new ones).
+ */
+typedef struct AttCache
+{
+	Oid			rel;
+	const char *name;
+	AttrNumber	att;
+} AttCache;
+
+static AttCache att_cache[64];
+static int	n_att_cache;
+
+/*
+ * Per partition of a partitioned journal, the partition of the key index:
+ * found once (a catalog look-up) and checked on every use (a syscache hit).
+ */
+typedef struct PartIndex
+{
+	Oid			part;
+	Oid			index;
+} PartIndex;
+
+static PartIndex *part_index;
+static int	n_part_index;
+static int	cap_part_index;
+
 static AttrNumber
 att_of(Relation rel, const char *name)
 {
-	AttrNumber	a = get_attnum(RelationGetRelid(rel), name);
+	Oid			relid = RelationGetRelid(rel);
+	AttrNumber	a;
 
+	for (int i = 0; i < n_att_cache; i++)
+		if (att_cache[i].rel == relid && strcmp(att_cache[i].name, name) == 0)
+			return att_cache[i].att;
+	a = get_attnum(relid, name);
 	if (a == InvalidAttrNumber)
 		elog(ERROR, "wallet schema is incomplete: column \"%s\" of \"%s\" is missing",
 			 name, RelationGetRelationName(rel));
+	if (n_att_cache == lengthof(att_cache))
+		n_att_cache = 0;		/* full (many partitions): start over */
+	att_cache[n_att_cache].rel = relid;
+	att_cache[n_att_cache].name = name;	/* always a string literal */
+	att_cache[n_att_cache].att = a;
+	n_att_cache++;
 	return a;
+}
+
+/* forget_relations drops what was remembered about the schema's relations. */
+static void
+forget_relations(void)
+{
+	n_att_cache = 0;
+	n_part_index = 0;
 }
 
 static void
@@ -571,19 +627,7 @@ has_topup_templates(const char *currency)
 	return tup != NULL;
 }
 
-/*
- * Per partition of a partitioned journal, the partition of the key index:
- * found once (a catalog look-up) and checked on every use (a syscache hit).
- */
-typedef struct PartIndex
-{
-	Oid			part;
-	Oid			index;
-} PartIndex;
 
-static PartIndex *part_index;
-static int	n_part_index;
-static int	cap_part_index;
 
 static Oid
 key_index_of(Relation part, Oid parent_index)
@@ -771,40 +815,50 @@ save_wallet(WalletRow *w, LotBuilder *b)
 	return SPI_processed == 1;
 }
 
-/* Journal legs, written out as a wallet.posting[] literal. */
+/* Journal legs, built as a wallet.posting[] value in memory. */
 typedef struct Legs
 {
-	StringInfoData buf;
 	int			n;
+	int			cap;
+	Datum	   *rows;
 } Legs;
 
 static void
 legs_init(Legs *l)
 {
-	initStringInfo(&l->buf);
-	appendStringInfoChar(&l->buf, '{');
 	l->n = 0;
+	l->cap = 8;
+	l->rows = palloc(sizeof(Datum) * l->cap);
 }
 
 /* leg appends one posting unless its amount is zero; wallet_id 0 = none. */
 static void
 leg(Legs *l, const char *account, int64 wallet_id, const char *bucket, int64 amount)
 {
+	TupleDesc	td;
+	Datum		values[4];
+	bool		nulls[4] = {false, wallet_id == 0, bucket == NULL, false};
+
 	if (amount == 0)
 		return;
-	if (l->n++ > 0)
-		appendStringInfoChar(&l->buf, ',');
-	appendStringInfo(&l->buf, "\"(%s,", account);
-	if (wallet_id != 0)
-		appendStringInfo(&l->buf, INT64_FORMAT, wallet_id);
-	appendStringInfo(&l->buf, ",%s," INT64_FORMAT ")\"", bucket ? bucket : "", amount);
+	if (l->n == l->cap)
+	{
+		l->cap *= 2;
+		l->rows = repalloc(l->rows, sizeof(Datum) * l->cap);
+	}
+	values[0] = CStringGetTextDatum(account);
+	values[1] = Int64GetDatum(wallet_id);
+	values[2] = bucket ? CStringGetTextDatum(bucket) : (Datum) 0;
+	values[3] = Int64GetDatum(amount);
+	td = lookup_rowtype_tupdesc(plans.posting_type, -1);
+	l->rows[l->n++] = HeapTupleGetDatum(heap_form_tuple(td, values, nulls));
+	ReleaseTupleDesc(td);
 }
 
-static char *
+static Datum
 legs_done(Legs *l)
 {
-	appendStringInfoChar(&l->buf, '}');
-	return l->buf.data;
+	return PointerGetDatum(construct_array(l->rows, l->n, plans.posting_type, -1, false, TYPALIGN_DOUBLE));
 }
 
 /*
@@ -918,13 +972,13 @@ jb_end(JB *j)
 /* insert_txn appends one journal row. */
 static void
 insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, TimestampTz at,
-		   const char *key, Jsonb *request, Jsonb *result, const char *postings,
+		   const char *key, Jsonb *request, Jsonb *result, Datum postings,
 		   LotSet *pieces)
 {
 	Datum		args[11] = {Int64GetDatum(txn_id), Int64GetDatum(w->id), CStringGetTextDatum(kind),
 		Int64GetDatum(amount), CStringGetTextDatum(w->currency), TimestampTzGetDatum(at),
 		CStringGetTextDatum(key), JsonbPGetDatum(request), JsonbPGetDatum(result),
-	CStringGetTextDatum(postings), PointerGetDatum(pieces)};
+	postings, PointerGetDatum(pieces)};
 	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
 
 	if (SPI_execute_plan(plans.insert_txn, args, nulls, false, 0) != SPI_OK_INSERT)
@@ -937,7 +991,7 @@ insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, Timestamp
  */
 static bool
 write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amount, TimestampTz at,
-		 const char *key, Jsonb *request, Jsonb *result, const char *postings,
+		 const char *key, Jsonb *request, Jsonb *result, Datum postings,
 		 LotSet *pieces)
 {
 	TimestampTz next = engine_next_expiry(b);
@@ -945,7 +999,7 @@ write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amou
 		TimestampTzGetDatum(next), Int64GetDatum(w->version), Int64GetDatum(txn_id),
 		CStringGetTextDatum(kind), Int64GetDatum(amount), CStringGetTextDatum(w->currency),
 		TimestampTzGetDatum(at), CStringGetTextDatum(key), JsonbPGetDatum(request),
-	JsonbPGetDatum(result), CStringGetTextDatum(postings), PointerGetDatum(pieces)};
+	JsonbPGetDatum(result), postings, PointerGetDatum(pieces)};
 	char		nulls[14] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
 	' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
 
