@@ -743,6 +743,13 @@ BEGIN
         format('Transactions %s to %s; the reports are rolled up to %s.', t1, t2, wm),
         'Run wallet.refresh_reports() first.');
     END IF;
+    -- the refund window each top-up recorded (a policy may have been shortened since)
+    SELECT max((t.result->>'refundable_until')::timestamptz)::text INTO bad
+      FROM wallet.txn t WHERE t.kind = 'top_up' AND t.created_at >= lo AND t.created_at < hi;
+    IF bad::timestamptz > clk THEN
+      PERFORM wallet._fail('55000', format('cannot archive %s: its top-ups may still be refunded', m),
+        format('A top-up of it is refundable until %s.', bad));
+    END IF;
     SELECT string_agg(r.refund_id::text, ', ' ORDER BY r.refund_id) INTO bad
       FROM wallet.refund r
      WHERE r.status IN ('pending', 'approved')
