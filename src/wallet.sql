@@ -275,6 +275,9 @@ CREATE TRIGGER txn_append_only BEFORE UPDATE OR DELETE ON wallet.txn
   FOR EACH ROW EXECUTE FUNCTION wallet._journal_append_only();
 CREATE TRIGGER txn_no_truncate BEFORE TRUNCATE ON wallet.txn
   FOR EACH STATEMENT EXECUTE FUNCTION wallet._journal_append_only();
+-- statement triggers are not inherited: each partition gets its own TRUNCATE guard
+CREATE TRIGGER txn_no_truncate BEFORE TRUNCATE ON wallet.txn_default
+  FOR EACH STATEMENT EXECUTE FUNCTION wallet._journal_append_only();
 
 -- Credits to a payee wait here until rolled up into its wallet row, so that
 -- many concurrent spends paying one payee never queue on that row.

@@ -24,8 +24,7 @@ COMMENT ON TABLE wallet.txn_default IS NULL;
 ALTER TABLE wallet.txn_default DROP CONSTRAINT txn_pkey;
 DROP INDEX wallet.txn_wallet_key;
 DROP INDEX wallet.txn_ref;
-DROP TRIGGER txn_append_only ON wallet.txn_default;
-DROP TRIGGER txn_no_truncate ON wallet.txn_default;
+DROP TRIGGER txn_append_only ON wallet.txn_default;   -- (its TRUNCATE guard stays: not inherited)
 
 -- The ids go on where they were: the identity (and its sequence txn_txn_id_seq, which
 -- the C operations look up by name) moves to the partitioned table.
