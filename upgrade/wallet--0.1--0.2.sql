@@ -23,7 +23,8 @@ COMMENT ON TABLE wallet.txn_default IS NULL;
 -- the partition gets its key, indexes and triggers from the partitioned table
 ALTER TABLE wallet.txn_default DROP CONSTRAINT txn_pkey;
 DROP INDEX wallet.txn_wallet_key;
-DROP INDEX wallet.txn_ref;
+-- (same definition as the partitioned index: renamed as a fresh install names it, then attached, not rebuilt)
+ALTER INDEX wallet.txn_ref RENAME TO txn_default_ref_txn_idx;
 DROP TRIGGER txn_append_only ON wallet.txn_default;   -- (its TRUNCATE guard stays: not inherited)
 
 -- The ids go on where they were: the identity (and its sequence txn_txn_id_seq, which
