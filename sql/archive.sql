@@ -117,3 +117,18 @@ SELECT wallet._journal_partition('2003-01-01');
 -- The DBA dumped the detached tables and drops them.
 DROP TABLE wallet.txn_2003_01, wallet.txn_2003_02;
 SELECT * FROM wallet.reconcile();
+-- Each top-up keeps the refund window it was given: one made under a 90-day window keeps its
+-- month online after the policy went back to 30 days.
+SET wallet.now = '2003-04-10 09:00:00+00';
+SELECT refund_window FROM wallet.set_policy('QAJ', refund_window => '90 days');
+SELECT txn_id - :t0 AS txn FROM wallet.top_up(:alice, 10, 'archive-a5');
+SELECT refund_window FROM wallet.set_policy('QAJ', refund_window => '30 days');
+SET wallet.now = '2003-06-01 00:00:00+00';
+SELECT wallet.refresh_reports() > 0 AS rolled_up;
+SELECT * FROM wallet.archive_journal('2003-05-01');
+SELECT * FROM wallet.reconcile();
+-- Months before it go: March, and January again (the row dated into it after its archival).
+SELECT month, table_name, rows FROM wallet.archive_journal('2003-04-01');
+SELECT month, count(*) AS archivals, sum(rows) AS rows FROM wallet.journal_archive
+ WHERE month < '2003-04-01' AND table_name LIKE 'txn_2003%' GROUP BY 1 ORDER BY 1;
+SELECT * FROM wallet.reconcile();
