@@ -314,7 +314,7 @@ BEGIN
   RETURN format('wallet.%I', name)::regclass;
 END $$;
 
-CREATE FUNCTION wallet.add_journal_partitions(months_ahead int DEFAULT 3) RETURNS int
+CREATE FUNCTION wallet.add_journal_partitions(months_ahead int DEFAULT 1) RETURNS int
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   this date := date_trunc('month', wallet.clock() AT TIME ZONE 'UTC')::date;
