@@ -85,7 +85,11 @@ journal_state_new(MemoryContext cxt)
 	return st;
 }
 
-/* intern returns the index of a name (a text datum), adding it when new; -1 for NULL. */
+/*
+ * intern returns the index of a name (a text datum), adding it when new; -1 for
+ * NULL. Names are kept in the state's context; a detoasted copy, if any, lives in
+ * the caller's (per-row) context.
+ */
 static int16
 intern(JournalState *st, Datum d, bool isnull, int role)
 {
@@ -173,9 +177,7 @@ wallet_journal_sums_trans(PG_FUNCTION_ARGS)
 	else if (ARR_ELEMTYPE(arr) != st->posting_type)
 		elog(ERROR, "postings of different types in one aggregate");
 
-	old = MemoryContextSwitchTo(aggcxt);
 	cur = intern(st, PG_GETARG_DATUM(3), PG_ARGISNULL(3), 0);
-	MemoryContextSwitchTo(old);
 
 	it = array_create_iterator(arr, 0, NULL);
 	while (array_iterate(it, &elem, &elem_null))
@@ -201,10 +203,8 @@ wallet_journal_sums_trans(PG_FUNCTION_ARGS)
 
 		memset(&key, 0, sizeof(key));
 		key.currency = cur;
-		old = MemoryContextSwitchTo(aggcxt);
 		key.account = intern(st, v[0], n[0], 1);
 		key.bucket = intern(st, v[2], n[2], 2);
-		MemoryContextSwitchTo(old);
 		key.wallet_null = n[1];
 		key.wallet_id = n[1] ? 0 : DatumGetInt64(v[1]);
 
