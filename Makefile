@@ -1,9 +1,11 @@
 # wallet: PGXS build. `make demo` and `make test` set up everything on a fresh Debian bookworm machine.
 EXTENSION   = wallet
-EXTVERSION  = 0.1
+EXTVERSION  = 0.2
 MODULE_big  = wallet
 OBJS        = $(patsubst %.c,%.o,$(wildcard src/*.c))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+# the frozen install script of 0.1 and the upgrade scripts (hand-written; see README, Upgrades)
+DATA        = $(wildcard upgrade/$(EXTENSION)--*.sql)
 EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

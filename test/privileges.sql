@@ -75,7 +75,9 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('add_bonus_rule', 'SELECT wallet.add_bonus_rule(''CNY'', 1, bonus_fixed => 1000)'),
      ('end_bonus_rule', 'SELECT wallet.end_bonus_rule(1)'),
      ('schedule_jobs', 'SELECT * FROM wallet.schedule_jobs()'),
-     ('unschedule_jobs', 'SELECT wallet.unschedule_jobs()')) AS f(name, sql);
+     ('unschedule_jobs', 'SELECT wallet.unschedule_jobs()'),
+     ('add_journal_partitions', 'SELECT wallet.add_journal_partitions()'),
+     ('archive_journal', 'SELECT * FROM wallet.archive_journal(''2000-01-01'')')) AS f(name, sql);
 
 -- operations: not for wallet_reader
 INSERT INTO probe
@@ -92,7 +94,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
      ('settle_refund', 'SELECT wallet.settle_refund(1, true)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 49);
+SELECT plan((SELECT count(*)::int FROM probe) + 51);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -162,7 +164,8 @@ SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
                     'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
-                    'wallet.expire_bonus(integer)']) AS f;
+                    'wallet.expire_bonus(integer)', 'wallet.add_journal_partitions(integer)',
+                    'wallet.archive_journal(date)']) AS f;
 
 ------------------------------------------------------------------------------
 -- A hostile search_path: an `evil` schema shadowing the extension's names (a

@@ -1,0 +1,20 @@
+-- snapshot.sql: the data an upgrade must keep, printed the same way before and after it
+-- (run by test/suites/upgrade.sh).
+\pset pager off
+SET wallet.now = '2026-01-20 10:00:00+00';
+SET TimeZone = 'UTC';
+SELECT txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn, request, result
+  FROM wallet.transactions ORDER BY txn_id;
+SELECT * FROM wallet.postings ORDER BY txn_id, account, wallet_id, bucket;
+SELECT w.wallet_id, w.owner, w.currency, w.frozen, w.version, w.lots::text, b.*
+  FROM wallet.wallet w CROSS JOIN LATERAL wallet.balance(w.wallet_id) b ORDER BY w.wallet_id;
+SELECT * FROM wallet.refund ORDER BY refund_id;
+SELECT * FROM wallet.coupon ORDER BY code;
+SELECT * FROM wallet.payee_credit ORDER BY credit_id;
+SELECT * FROM wallet_report.topups_daily ORDER BY 1, 2, 3;
+SELECT * FROM wallet_report.spending_daily ORDER BY 1, 2, 3;
+SELECT * FROM wallet_report.bonus_daily ORDER BY 1, 2;
+SELECT * FROM wallet_report.liability ORDER BY 1;
+SELECT run_id, discrepancies, details FROM wallet.reconciliation_run ORDER BY run_id;
+SELECT * FROM wallet.audit ORDER BY id;
+SELECT * FROM wallet.rollup_state;
