@@ -449,3 +449,42 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA wallet, wallet_report FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA wallet, wallet_report FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wallet.add_journal_partitions(int), wallet.archive_journal(date) TO wallet_admin;
 GRANT SELECT ON wallet.journal_checkpoint, wallet.journal_archive TO wallet_admin;
+
+-- expire_bonus: one statement per batch
+CREATE OR REPLACE FUNCTION wallet.expire_bonus(batch_size int DEFAULT 10000)
+  RETURNS TABLE (wallets int, lots int)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  clk timestamptz := wallet.clock();
+BEGIN
+  IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000000 THEN
+    PERFORM wallet._fail('22023', 'batch_size must be between 1 and 1000000');
+  END IF;
+  -- One statement per batch: lock the due wallets nobody else holds, expire their lots in C,
+  -- write every row back (its next expiry moves on even when nothing was left to expire) and
+  -- journal one expire_bonus transaction per wallet that lost bonus.
+  RETURN QUERY
+  WITH l AS MATERIALIZED (
+    SELECT x.wallet_id, x.currency, x.lots FROM wallet.wallet x
+     WHERE x.next_expiry <= clk
+     ORDER BY x.next_expiry LIMIT batch_size
+       FOR UPDATE SKIP LOCKED),
+  s AS MATERIALIZED (
+    SELECT l.wallet_id, l.currency, e.lots AS ls, e.expired, e.lots_expired
+      FROM l CROSS JOIN LATERAL wallet.lots_expire(l.lots, clk) e),
+  u AS (
+    UPDATE wallet.wallet w
+       SET lots = s.ls, next_expiry = (wallet.lots_totals(s.ls, NULL, clk)).next_expiry,
+           version = w.version + 1
+      FROM s WHERE w.wallet_id = s.wallet_id),
+  j AS (
+    INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, result, postings)
+    SELECT s.wallet_id, 'expire_bonus', s.expired, s.currency, clk,
+           jsonb_build_object('lots', s.lots_expired),
+           ARRAY[ROW('wallet', s.wallet_id, 'bonus', -s.expired)::wallet.posting,
+                 ROW('breakage', NULL, NULL, s.expired)::wallet.posting]
+      FROM s WHERE s.expired > 0 ORDER BY s.wallet_id)
+  SELECT (count(*) FILTER (WHERE s.expired > 0))::int, coalesce(sum(s.lots_expired), 0)::int FROM s;
+END $$;
+
