@@ -104,9 +104,10 @@ SELECT txn_id - :t0 AS txn, charged FROM wallet.spend(:bob, 5, 'archive-b4');
 SELECT * FROM wallet.reconcile();
 -- An archived top-up cannot be refunded any more (its refund window had closed anyway).
 SELECT * FROM wallet.refund_quote(:t0 + :jan_bob_txn);
--- An idempotency key whose row was archived is not found: the call is a new operation.
--- (Archival waits at least the refund window; retries must come sooner.)
+-- An idempotency key whose row was archived stays taken (wallet.txn_key is not archived):
+-- a late retry is refused with WL008, never charged a second time.
 SELECT txn_id - :t0 AS txn, replayed FROM wallet.top_up(:bob, 50, 'archive-b1');
+\echo :SQLSTATE
 -- Rows dated in an archived month land in the default partition and are reconciled there.
 SET wallet.now = '2003-01-20 00:00:00+00';
 SELECT txn_id - :t0 AS txn FROM wallet.top_up(:bob, 1, 'archive-b5');

@@ -126,3 +126,16 @@ ROLLBACK;
 -- Rolled back, the books hold again, and the rolled-back runs left no record.
 SELECT * FROM wallet.reconcile();
 SELECT count(*) - :runs AS new_runs FROM wallet.reconciliation_run;
+
+-- Idempotency keys are unique in the database itself (wallet.txn_key), not only by the
+-- operations' locking: a second row for a (wallet, key) is refused even to the owner.
+INSERT INTO wallet.txn_key (wallet_id, idempotency_key, txn_id, created_at)
+SELECT wallet_id, idempotency_key, txn_id + 1000000, created_at FROM wallet.txn_key
+ ORDER BY txn_id LIMIT 1;
+\echo :SQLSTATE
+-- every keyed journal row has its key row, naming it
+SELECT count(*) AS keyed_rows_without_key FROM wallet.txn t
+ WHERE t.idempotency_key IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM wallet.txn_key k WHERE k.wallet_id = t.wallet_id
+                     AND k.idempotency_key = t.idempotency_key AND k.txn_id = t.txn_id
+                     AND k.created_at = t.created_at);

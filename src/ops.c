@@ -12,8 +12,6 @@
 #include "access/xact.h"
 #include "catalog/pg_collation.h"
 #include "catalog/namespace.h"
-#include "catalog/partition.h"
-#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
@@ -22,7 +20,6 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "partitioning/partdesc.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -47,8 +44,10 @@ static struct
 	Oid			posting_type;
 	Oid			posting_array;
 	Oid			txn_seq;
+	Oid			key_rel;		/* wallet.txn_key; InvalidOid on a 0.1 schema */
 	SPIPlanPtr	wallet_read;
 	SPIPlanPtr	wallet_lock;
+	SPIPlanPtr	replay;
 	SPIPlanPtr	update_wallet;
 	SPIPlanPtr	insert_txn;
 	SPIPlanPtr	write;
@@ -94,12 +93,20 @@ static void
 ensure_plans(void)
 {
 	Oid			nsp = get_namespace_oid("wallet", false);
-	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock,
+	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock, &plans.replay,
 		&plans.update_wallet, &plans.insert_txn, &plans.write, &plans.credit,
 	&plans.has_pending, &plans.rollup, &plans.coupon_check, &plans.redeem, &plans.auto_issue,
 	&plans.replay_coupons};
 
-	if (plans.nsp == nsp && plans.replay_coupons != NULL)
+	/*
+	 * The schema may change under a live backend (ALTER EXTENSION UPDATE):
+	 * the relations the plans and direct reads name are checked on every call
+	 * (syscache hits), and everything is prepared again when one changed.
+	 */
+	Oid			seq = get_relname_relid("txn_txn_id_seq", nsp);
+	Oid			keys = get_relname_relid("txn_key", nsp);
+
+	if (plans.nsp == nsp && plans.txn_seq == seq && plans.key_rel == keys && plans.replay_coupons != NULL)
 		return;
 	for (int i = 0; i < (int) lengthof(all); i++)
 	{
@@ -114,7 +121,8 @@ ensure_plans(void)
 	plans.posting_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 										 CStringGetDatum("posting"), ObjectIdGetDatum(nsp));
 	plans.posting_array = get_array_type(plans.posting_type);
-	plans.txn_seq = get_relname_relid("txn_txn_id_seq", nsp);
+	plans.txn_seq = seq;
+	plans.key_rel = keys;
 	if (!OidIsValid(plans.lotset_type) || !OidIsValid(plans.txn_seq) || !OidIsValid(plans.posting_array))
 		elog(ERROR, "wallet schema is incomplete");
 	{
@@ -131,26 +139,47 @@ ensure_plans(void)
 
 		plans.wallet_read = prepare(read, 1, t1);
 		plans.wallet_lock = prepare(psprintf("%s FOR UPDATE OF w", read), 1, t1);
+		{
+			Oid			tk[] = {INT8OID, TIMESTAMPTZOID};
+
+			plans.replay = prepare("SELECT kind, request, result FROM wallet.txn "
+								   "WHERE txn_id = $1 AND created_at = $2", 2, tk);
+		}
 		plans.update_wallet = prepare("UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
 									  "version = version + 1 WHERE wallet_id = $1 AND version = $4",
 									  4, t4);
-		plans.insert_txn = prepare("INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
-								   "created_at, idempotency_key, request, result, postings, pieces) "
-								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-								   "$10, $11)", 11, t5);
+		/*
+		 * Keys go to wallet.txn_key in the same statement. A 0.1 schema (the
+		 * library updated, ALTER EXTENSION UPDATE not run yet) has no key
+		 * table: its journal's unique index holds the keys.
+		 */
+		{
+			const char *key_cte = OidIsValid(plans.key_rel) ?
+				"WITH k AS (INSERT INTO wallet.txn_key (wallet_id, idempotency_key, txn_id, created_at) "
+				"VALUES ($2, $7, $1, $6)) " : "";
+
+			plans.insert_txn = prepare(psprintf("%sINSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, "
+												"currency, created_at, idempotency_key, request, result, "
+												"postings, pieces) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+												"$9, $10, $11)", key_cte), 11, t5);
+		}
 		{
 			Oid			tw[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID,
 				INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, JSONBOID, plans.posting_array,
 			plans.lotset_type};
 
-			/* the row update and the journal row in one statement, as the floor does */
-			plans.write = prepare("WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
-								  "version = version + 1 WHERE wallet_id = $1 AND version = $4 "
-								  "RETURNING wallet_id) "
-								  "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
-								  "created_at, idempotency_key, request, result, postings, pieces) "
-								  "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, "
-								  "$13, $14 FROM u", 14, tw);
+			/* the row update, the key and the journal row in one statement, as the floor does */
+			plans.write = prepare(psprintf("WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
+										   "version = version + 1 WHERE wallet_id = $1 AND version = $4 "
+										   "RETURNING wallet_id)%s "
+										   "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
+										   "created_at, idempotency_key, request, result, postings, pieces) "
+										   "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, "
+										   "$13, $14 FROM u",
+										   OidIsValid(plans.key_rel) ?
+										   ", k AS (INSERT INTO wallet.txn_key (wallet_id, idempotency_key, "
+										   "txn_id, created_at) SELECT u.wallet_id, $10, $5, $9 FROM u)" : ""),
+								  14, tw);
 		}
 		plans.credit = prepare("INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id) "
 							   "VALUES ($1, $2, $3)", 3, t6);
@@ -261,20 +290,6 @@ typedef struct AttCache
 static AttCache att_cache[64];
 static int	n_att_cache;
 
-/*
- * Per partition of a partitioned journal, the partition of the key index:
- * found once (a catalog look-up) and checked on every use (a syscache hit).
- */
-typedef struct PartIndex
-{
-	Oid			part;
-	Oid			index;
-} PartIndex;
-
-static PartIndex *part_index;
-static int	n_part_index;
-static int	cap_part_index;
-
 static AttrNumber
 att_of(Relation rel, const char *name)
 {
@@ -289,7 +304,7 @@ att_of(Relation rel, const char *name)
 		elog(ERROR, "wallet schema is incomplete: column \"%s\" of \"%s\" is missing",
 			 name, RelationGetRelationName(rel));
 	if (n_att_cache == lengthof(att_cache))
-		n_att_cache = 0;		/* full (many partitions): start over */
+		n_att_cache = 0;		/* full: start over */
 	att_cache[n_att_cache].rel = relid;
 	att_cache[n_att_cache].name = name;	/* always a string literal */
 	att_cache[n_att_cache].att = a;
@@ -302,7 +317,6 @@ static void
 forget_relations(void)
 {
 	n_att_cache = 0;
-	n_part_index = 0;
 }
 
 static void
@@ -629,118 +643,74 @@ has_topup_templates(const char *currency)
 
 
 
-static Oid
-key_index_of(Relation part, Oid parent_index)
-{
-	Oid			relid = RelationGetRelid(part);
-	Oid			idx = InvalidOid;
-	HeapTuple	t;
-
-	for (int i = 0; i < n_part_index; i++)
-		if (part_index[i].part == relid)
-		{
-			idx = part_index[i].index;
-			t = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(idx));
-			if (HeapTupleIsValid(t))
-			{
-				bool		ok = ((Form_pg_index) GETSTRUCT(t))->indrelid == relid &&
-				((Form_pg_index) GETSTRUCT(t))->indisvalid;
-
-				ReleaseSysCache(t);
-				if (ok)
-					return idx;
-			}
-			part_index[i] = part_index[--n_part_index];	/* stale: look again */
-			break;
-		}
-	idx = index_get_partition(part, parent_index);
-	if (!OidIsValid(idx))
-		elog(ERROR, "journal partition \"%s\" lacks its part of the idempotency index",
-			 RelationGetRelationName(part));
-	if (n_part_index == cap_part_index)
-	{
-		cap_part_index = cap_part_index ? cap_part_index * 2 : 16;
-		part_index = part_index ?
-			repalloc(part_index, sizeof(PartIndex) * cap_part_index) :
-			MemoryContextAlloc(TopMemoryContext, sizeof(PartIndex) * cap_part_index);
-	}
-	part_index[n_part_index].part = relid;
-	part_index[n_part_index].index = idx;
-	n_part_index++;
-	return idx;
-}
-
-/* probe_one looks (wallet, key) up in one heap table through the given index. */
-static HeapTuple
-probe_one(Relation rel, Oid index, int64 wallet_id, const char *key)
-{
-	ScanKeyData k[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
-
-	key_int8(&k[0], att_of(rel, "wallet_id"), wallet_id);
-	key_text(&k[1], att_of(rel, "idempotency_key"), key);
-	scan = systable_beginscan(rel, index, true, GetActiveSnapshot(), 2, k);
-	tup = systable_getnext(scan);
-	if (tup)
-		tup = heap_copytuple(tup);
-	systable_endscan(scan);
-	return tup;
-}
-
 /*
- * probe_key looks up the journal row of (wallet, key): false if there is
- * none; else its kind, request (NULL if none) and result. A partitioned
- * journal is probed partition by partition, each through its part of the
- * key index.
+ * probe_key looks up the journal row of (wallet, key): false if the key is
+ * free; else its kind, request (NULL if none) and result. The key table is
+ * read straight from its primary key; the journal row (rare: a replay) by a
+ * query, which prunes to its month's partition. A key whose month has been
+ * archived is refused (WL008): it must not be charged again.
  */
 static bool
 probe_key(int64 wallet_id, const char *key, char **kind, Jsonb **request, Jsonb **result)
 {
 	Relation	rel;
-	Relation	found_in = NULL;
-	HeapTuple	tup = NULL;
+	ScanKeyData k[2];
+	HeapTuple	tup;
 	bool		isnull;
+	int64		txn_id;
+	Datum		created;
+	Datum		args[2];
 	Datum		d;
-	Oid			key_index = rel_of("txn_wallet_key");
 
 	direct_begin();
-	rel = table_open(rel_of("txn"), AccessShareLock);
-	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	if (!OidIsValid(plans.key_rel))
 	{
-		PartitionDesc pd = RelationGetPartitionDesc(rel, true);
-
-		for (int i = 0; i < pd->nparts && tup == NULL; i++)
+		/* a 0.1 schema: the journal (not partitioned) holds the keys in a unique index */
+		rel = table_open(rel_of("txn"), AccessShareLock);
+		key_int8(&k[0], att_of(rel, "wallet_id"), wallet_id);
+		key_text(&k[1], att_of(rel, "idempotency_key"), key);
+		tup = fetch_one(rel, "txn_wallet_key", 2, k);
+		if (tup)
 		{
-			Relation	part = table_open(pd->oids[i], AccessShareLock);
-
-			if (part->rd_rel->relkind != RELKIND_RELATION)
-				elog(ERROR, "journal partition \"%s\" is not a plain table",
-					 RelationGetRelationName(part));
-			tup = probe_one(part, key_index_of(part, key_index), wallet_id, key);
-			if (tup)
-				found_in = part;
-			else
-				table_close(part, NoLock);
+			*kind = TextDatumGetCString(getattr(tup, rel, "kind", &isnull));
+			d = getattr(tup, rel, "request", &isnull);
+			*request = isnull ? NULL : DatumGetJsonbP(d);
+			*result = DatumGetJsonbP(getattr(tup, rel, "result", &isnull));
 		}
+		table_close(rel, NoLock);
+		direct_end();
+		return tup != NULL;
 	}
-	else
-	{
-		tup = probe_one(rel, key_index, wallet_id, key);
-		found_in = rel;
-	}
+	rel = table_open(plans.key_rel, AccessShareLock);
+	key_int8(&k[0], att_of(rel, "wallet_id"), wallet_id);
+	key_text(&k[1], att_of(rel, "idempotency_key"), key);
+	tup = fetch_one(rel, "txn_key_pkey", 2, k);
 	if (tup)
 	{
-		*kind = TextDatumGetCString(getattr(tup, found_in, "kind", &isnull));
-		d = getattr(tup, found_in, "request", &isnull);
-		*request = isnull ? NULL : DatumGetJsonbP(d);
-		*result = DatumGetJsonbP(getattr(tup, found_in, "result", &isnull));
-		if (found_in != rel)
-			table_close(found_in, NoLock);
+		txn_id = DatumGetInt64(getattr(tup, rel, "txn_id", &isnull));
+		created = getattr(tup, rel, "created_at", &isnull);
 	}
 	table_close(rel, NoLock);
 	direct_end();
-	return tup != NULL;
+	if (tup == NULL)
+		return false;
+
+	args[0] = Int64GetDatum(txn_id);
+	args[1] = created;
+	if (SPI_execute_plan(plans.replay, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the journal");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('8')),
+				 errmsg("the operation of idempotency key \"%s\" has been archived", key),
+				 errdetail("Key \"%s\" of wallet %lld names transaction %lld of %s, in an archived month of the journal.",
+						   key, (long long) wallet_id, (long long) txn_id,
+						   DatumGetCString(DirectFunctionCall1(timestamptz_out, created)))));
+	*kind = TextDatumGetCString(getcol(1, &isnull));
+	d = getcol(2, &isnull);
+	*request = isnull ? NULL : DatumGetJsonbP(d);
+	*result = DatumGetJsonbP(getcol(3, &isnull));
+	return true;
 }
 
 /* select_datum runs a one-column plan and returns its first value, 0 if none or NULL. */

@@ -255,12 +255,21 @@ CREATE TABLE wallet.txn (
   CONSTRAINT txn_pkey PRIMARY KEY (txn_id, created_at)
 ) PARTITION BY RANGE (created_at);
 CREATE TABLE wallet.txn_default PARTITION OF wallet.txn DEFAULT;
--- Not unique: a partitioned table's unique index must contain created_at. One row per
--- (wallet_id, idempotency_key) holds because every writer of a keyed row locks that
--- wallet's row (FOR UPDATE) before it looks the key up, so two writers of one key on
--- one wallet run one after the other and the second finds the first's row.
-CREATE INDEX txn_wallet_key ON wallet.txn (wallet_id, idempotency_key)
-  WHERE idempotency_key IS NOT NULL;
+-- Idempotency keys: one row per (wallet_id, idempotency_key) with the transaction it
+-- names, in a table of its own. A partitioned journal cannot hold that unique index
+-- (it would have to contain created_at); here the database itself refuses a second
+-- use of a key, the look-up is one index probe however many months are online, and a
+-- key stays taken after its month is archived (a late replay is refused, not charged
+-- again). Every writer of a keyed journal row writes its key row in the same statement
+-- or transaction.
+CREATE TABLE wallet.txn_key (
+  wallet_id       bigint NOT NULL,
+  idempotency_key text   NOT NULL,
+  txn_id          bigint NOT NULL,
+  created_at      timestamptz NOT NULL,
+  CONSTRAINT txn_key_pkey PRIMARY KEY (wallet_id, idempotency_key)
+);
+COMMENT ON TABLE wallet.txn_key IS 'idempotency keys: the journal transaction (txn_id, created_at) each (wallet, key) names';
 CREATE INDEX txn_ref ON wallet.txn (ref_txn) WHERE ref_txn IS NOT NULL;
 COMMENT ON TABLE wallet.txn IS 'the journal: one row per operation with its double-entry postings; append-only';
 
@@ -438,10 +447,18 @@ CREATE FUNCTION wallet._key(k text) RETURNS text
 CREATE FUNCTION wallet._replay(wid bigint, k text, op text, req jsonb) RETURNS jsonb
   LANGUAGE plpgsql STABLE AS $$
 DECLARE
+  x wallet.txn_key;
   t record;
 BEGIN
-  SELECT kind, request, result INTO t FROM wallet.txn WHERE wallet_id = wid AND idempotency_key = k;
+  SELECT * INTO x FROM wallet.txn_key y WHERE y.wallet_id = wid AND y.idempotency_key = k;
   IF NOT FOUND THEN RETURN NULL; END IF;
+  SELECT kind, request, result INTO t FROM wallet.txn
+   WHERE txn_id = x.txn_id AND created_at = x.created_at;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL008', format('the operation of idempotency key "%s" has been archived', k),
+      format('Key "%s" of wallet %s names transaction %s of %s, in an archived month of the journal.',
+             k, wid, x.txn_id, x.created_at));
+  END IF;
   IF t.kind <> op OR t.request IS DISTINCT FROM req THEN
     PERFORM wallet._fail('WL003', 'idempotency key reused with different arguments',
       format('Key "%s" of wallet %s was used by %s with %s.', k, wid, t.kind, t.request));
@@ -831,6 +848,7 @@ BEGIN
   INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
                           request, result, postings, pieces)
   VALUES (tid, w.wallet_id, 'reverse_spend', x, w.currency, clk, k, sp.txn_id, req, res, legs, portion);
+  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, tid, clk);
   PERFORM wallet._save(w.wallet_id, r.lots);
   RETURN QUERY SELECT tid, wallet.to_major(share.bonus, w.exponent), wallet.to_major(share.cash, w.exponent),
     wallet.to_major(share.earnings, w.exponent), false, wallet.to_major(r.breakage, w.exponent),
@@ -956,6 +974,7 @@ BEGIN
                             request, result)
     VALUES (tid, w.wallet_id, 'request_refund', 0, w.currency, clk, k, t.txn_id, req,
             jsonb_build_object('refund_id', rid, 'status', 'rejected'));
+    INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, tid, clk);
     RETURN QUERY SELECT rid, wallet.to_major(coalesce(amt, 0), w.exponent), wallet.to_major(0, w.exponent),
       wallet.to_major(0, w.exponent), wallet.to_major(0, w.exponent), wallet.to_major(0, w.exponent),
       'rejected'::text, false;
@@ -1001,6 +1020,7 @@ BEGIN
                           request, result, postings)
   VALUES (tid, w.wallet_id, 'request_refund', amt, w.currency, clk, k, t.txn_id, req,
           jsonb_build_object('refund_id', rid, 'status', st), legs);
+  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, tid, clk);
   PERFORM wallet._save(w.wallet_id, h.lots);
   RETURN QUERY SELECT rid, wallet.to_major(amt, w.exponent), wallet.to_major(fee_m, w.exponent),
     wallet.to_major(amt - fee_m, w.exponent), wallet.to_major(i.owed, w.exponent),
@@ -1368,6 +1388,7 @@ BEGIN
           clk, txn);
   INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
   VALUES (txn, w.wallet_id, 'issue_coupon', w.currency, clk, k, req, jsonb_build_object('code', code));
+  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, txn, clk);
   RETURN code;
 END $$;
 
@@ -1421,16 +1442,19 @@ BEGIN
   END IF;
   req := jsonb_build_object('template_id', t.template_id);
   -- a key this wallet used for something else is WL003, as for one wallet
-  SELECT x.wallet_id INTO bad FROM wallet.txn x
-   WHERE x.wallet_id = ANY (ids) AND x.idempotency_key = k AND (x.kind <> 'issue_coupon' OR x.request <> req)
+  SELECT y.wallet_id INTO bad FROM wallet.txn_key y
+    LEFT JOIN wallet.txn x ON x.txn_id = y.txn_id AND x.created_at = y.created_at
+   WHERE y.wallet_id = ANY (ids) AND y.idempotency_key = k
+     AND (x.txn_id IS NULL OR x.kind <> 'issue_coupon' OR x.request <> req)
    LIMIT 1;
   IF bad IS NOT NULL THEN PERFORM wallet._replay(bad, k, 'issue_coupon', req); END IF;
 
   RETURN QUERY
   WITH ids AS (SELECT id AS wallet_id FROM unnest(ids) AS id),
   prior AS (
-    SELECT x.wallet_id, x.result->>'code' AS code FROM wallet.txn x
-     WHERE x.wallet_id = ANY (ids) AND x.idempotency_key = k),
+    SELECT y.wallet_id, x.result->>'code' AS code FROM wallet.txn_key y
+      JOIN wallet.txn x ON x.txn_id = y.txn_id AND x.created_at = y.created_at
+     WHERE y.wallet_id = ANY (ids) AND y.idempotency_key = k),
   have AS (
     SELECT c.wallet_id, count(*) AS n FROM wallet.coupon c
      WHERE c.template_id = t.template_id AND c.wallet_id = ANY (ids) GROUP BY c.wallet_id),
@@ -1452,7 +1476,9 @@ BEGIN
   ins_txn AS (
     INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
     SELECT f.txn, f.wallet_id, 'issue_coupon', t.currency, clk, k, req, jsonb_build_object('code', f.code)
-      FROM fresh f)
+      FROM fresh f),
+  ins_key AS (
+    INSERT INTO wallet.txn_key SELECT f.wallet_id, k, f.txn, clk FROM fresh f)
   SELECT i.wallet_id, coalesce(p.code, f.code)
     FROM ids i
     LEFT JOIN prior p ON p.wallet_id = i.wallet_id
@@ -1792,6 +1818,7 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.bonus_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.wallet', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.txn', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.txn_default', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.txn_key', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.journal_checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.journal_archive', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit', '');

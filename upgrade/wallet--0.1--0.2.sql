@@ -51,8 +51,20 @@ CREATE TABLE wallet.txn (
 ALTER TABLE wallet.txn ATTACH PARTITION wallet.txn_default DEFAULT;
 SELECT setval('wallet.txn_txn_id_seq', split_part(v, ':', 1)::bigint, split_part(v, ':', 2)::boolean)
   FROM current_setting('wallet_upgrade.txn_seq') AS v;
-CREATE INDEX txn_wallet_key ON wallet.txn (wallet_id, idempotency_key)
-  WHERE idempotency_key IS NOT NULL;
+-- Idempotency keys move to a table of their own (the partitioned journal cannot hold a
+-- unique index on them); every key of the 0.1 journal is carried over.
+CREATE TABLE wallet.txn_key (
+  wallet_id       bigint NOT NULL,
+  idempotency_key text   NOT NULL,
+  txn_id          bigint NOT NULL,
+  created_at      timestamptz NOT NULL,
+  CONSTRAINT txn_key_pkey PRIMARY KEY (wallet_id, idempotency_key)
+);
+COMMENT ON TABLE wallet.txn_key IS 'idempotency keys: the journal transaction (txn_id, created_at) each (wallet, key) names';
+INSERT INTO wallet.txn_key (wallet_id, idempotency_key, txn_id, created_at)
+SELECT wallet_id, idempotency_key, txn_id, created_at FROM wallet.txn_default
+ WHERE idempotency_key IS NOT NULL;
+SELECT pg_catalog.pg_extension_config_dump('wallet.txn_key', '');
 CREATE INDEX txn_ref ON wallet.txn (ref_txn) WHERE ref_txn IS NOT NULL;
 COMMENT ON TABLE wallet.txn IS 'the journal: one row per operation with its double-entry postings; append-only';
 
@@ -488,3 +500,445 @@ BEGIN
   SELECT (count(*) FILTER (WHERE s.expired > 0))::int, coalesce(sum(s.lots_expired), 0)::int FROM s;
 END $$;
 
+
+-- idempotency keys in wallet.txn_key: the operations that write or read them
+CREATE OR REPLACE FUNCTION wallet._replay(wid bigint, k text, op text, req jsonb) RETURNS jsonb
+  LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  x wallet.txn_key;
+  t record;
+BEGIN
+  SELECT * INTO x FROM wallet.txn_key y WHERE y.wallet_id = wid AND y.idempotency_key = k;
+  IF NOT FOUND THEN RETURN NULL; END IF;
+  SELECT kind, request, result INTO t FROM wallet.txn
+   WHERE txn_id = x.txn_id AND created_at = x.created_at;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL008', format('the operation of idempotency key "%s" has been archived', k),
+      format('Key "%s" of wallet %s names transaction %s of %s, in an archived month of the journal.',
+             k, wid, x.txn_id, x.created_at));
+  END IF;
+  IF t.kind <> op OR t.request IS DISTINCT FROM req THEN
+    PERFORM wallet._fail('WL003', 'idempotency key reused with different arguments',
+      format('Key "%s" of wallet %s was used by %s with %s.', k, wid, t.kind, t.request));
+  END IF;
+  RETURN t.result;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet.reverse_spend(spend_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
+                 replayed boolean, bonus_written_off numeric, bonus_to_cash numeric, coupon_restored boolean)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(reverse_spend.idempotency_key);
+  sp wallet.txn;
+  w wallet.wallet;
+  pw wallet.wallet;
+  payee_id bigint;
+  clk timestamptz := wallet.clock();
+  req jsonb;
+  prior jsonb;
+  x bigint;
+  charged bigint;
+  done bigint;
+  remaining wallet.lotset;
+  prev record;
+  portion wallet.lotset;
+  share record;
+  r record;
+  payee_total bigint;
+  payee_done bigint;
+  payee_back bigint := 0;
+  tk record;
+  tid bigint;
+  legs wallet.posting[];
+  res jsonb;
+  discount bigint;
+  restored boolean := false;
+  blocked bigint;
+BEGIN
+  IF reverse_spend.spend_txn_id IS NULL THEN
+    PERFORM wallet._fail('22023', 'spend_txn_id must not be null');
+  END IF;
+  SELECT * INTO sp FROM wallet.txn t WHERE t.txn_id = reverse_spend.spend_txn_id AND t.kind = 'spend';
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('spend %s does not exist', reverse_spend.spend_txn_id));
+  END IF;
+  payee_id := (sp.result->>'payee')::bigint;
+  -- lock both wallets in wallet-id order
+  IF payee_id IS NOT NULL AND payee_id < sp.wallet_id THEN
+    pw := wallet._lock(payee_id);
+  END IF;
+  w := wallet._lock(sp.wallet_id);
+  IF payee_id IS NOT NULL AND payee_id > sp.wallet_id THEN
+    pw := wallet._lock(payee_id);
+  END IF;
+
+  IF reverse_spend.amount IS NOT NULL THEN
+    x := wallet.to_minor(reverse_spend.amount, w.exponent, 'amount');
+  END IF;
+  req := jsonb_build_object('spend_txn_id', sp.txn_id, 'amount', x);
+  prior := wallet._replay(w.wallet_id, k, 'reverse_spend', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint,
+      wallet.to_major((prior->>'bonus_returned')::bigint, w.exponent),
+      wallet.to_major((prior->>'cash_returned')::bigint, w.exponent),
+      wallet.to_major((prior->>'earnings_returned')::bigint, w.exponent), true,
+      wallet.to_major((prior->>'bonus_written_off')::bigint, w.exponent),
+      wallet.to_major((prior->>'bonus_to_cash')::bigint, w.exponent),
+      coalesce((prior->>'coupon_restored')::boolean, false);
+    RETURN;
+  END IF;
+
+  charged := (sp.result->>'charged')::bigint;
+  remaining := sp.pieces;
+  done := 0;
+  payee_done := 0;
+  FOR prev IN SELECT t.amount, t.pieces, t.result FROM wallet.txn t
+               WHERE t.ref_txn = sp.txn_id AND t.kind = 'reverse_spend' ORDER BY t.txn_id LOOP
+    done := done + prev.amount;
+    payee_done := payee_done + coalesce((prev.result->>'payee_back')::bigint, 0);
+    remaining := wallet.lots_minus(remaining, prev.pieces);
+  END LOOP;
+  discount := coalesce((sp.result->>'discount')::bigint, 0);
+  IF x IS NULL THEN
+    x := charged - done;
+    -- a spend a coupon paid in full charged nothing, yet reversing it gives the coupon back
+    IF x <= 0 AND NOT (discount > 0 AND NOT EXISTS (
+        SELECT 1 FROM wallet.txn t WHERE t.ref_txn = sp.txn_id AND t.kind = 'reverse_spend')) THEN
+      PERFORM wallet._fail('WL008', format('spend %s has nothing left to reverse', sp.txn_id));
+    END IF;
+  ELSIF x > charged - done THEN
+    PERFORM wallet._fail('WL008', 'reversal exceeds what is left unreversed',
+      format('Spend %s charged %s; %s is left to reverse.', sp.txn_id,
+             wallet.to_major(charged, w.exponent), wallet.to_major(charged - done, w.exponent)));
+  END IF;
+
+  portion := CASE WHEN x = 0 THEN wallet.lots_empty() ELSE wallet.reversal_split(remaining, (sp.result->>'bonus_used')::bigint,
+                                   (sp.result->>'cash_used')::bigint,
+                                   (sp.result->>'earnings_used')::bigint, x) END;
+  -- bonus of a top-up whose refund is still open cannot come back now: whether the
+  -- refund's clawback stands (bonus back as cash) or not (back as bonus) is not known yet
+  SELECT r.topup_txn INTO blocked
+    FROM wallet.lots_list(portion) l
+    JOIN wallet.refund r ON r.topup_txn = l.source_txn AND r.wallet_id = w.wallet_id
+   WHERE l.bucket = 'bonus' AND r.status IN ('pending', 'approved')
+   LIMIT 1;
+  IF blocked IS NOT NULL THEN
+    PERFORM wallet._fail('WL008', format('a refund of top-up %s is in progress', blocked),
+      'The reversal would give back bonus of that top-up.',
+      'Settle, reject or fail the refund first, then reverse the spend.');
+  END IF;
+  SELECT coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'bonus'), 0)::bigint AS bonus,
+         coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'cash'), 0)::bigint AS cash,
+         coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'earnings'), 0)::bigint AS earnings
+    INTO share FROM wallet.lots_list(portion) l;
+  r := wallet.lots_reverse(w.lots, portion, clk);
+
+  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  legs := wallet._legs(ROW('wallet', w.wallet_id, 'bonus', r.bonus)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'cash', r.cash)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'earnings', r.earnings)::wallet.posting,
+                       ROW('breakage', NULL, NULL, r.breakage)::wallet.posting);
+  IF payee_id IS NULL THEN
+    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -x)::wallet.posting);
+  ELSE
+    -- the payee gives back its credit in the same proportion, rounded half away
+    -- from zero on the running total (so all of it at the end)
+    payee_total := (sp.result->>'payee_credit')::bigint;
+    IF done + x = charged THEN
+      payee_back := payee_total - payee_done;
+    ELSE
+      payee_back := round(payee_total::numeric * (done + x) / charged)::bigint - payee_done;
+    END IF;
+    IF payee_back > 0 THEN
+      IF pw.frozen THEN
+        PERFORM wallet._fail('WL002', format('payee wallet %s is frozen', pw.wallet_id), pw.frozen_reason);
+      END IF;
+      tk := wallet.lots_take(wallet._rollup(pw.wallet_id, pw.lots, clk), 'earnings', payee_back, clk);
+      IF tk.taken < payee_back THEN
+        PERFORM wallet._fail('WL001', 'insufficient funds',
+          format('Payee wallet %s has %s of earnings; the reversal takes back %s.', pw.wallet_id,
+                 wallet.to_major(tk.taken, pw.exponent), wallet.to_major(payee_back, pw.exponent)));
+      END IF;
+      PERFORM wallet._save(pw.wallet_id, tk.lots);
+    END IF;
+    legs := legs || wallet._legs(ROW('wallet', payee_id, 'earnings', -payee_back)::wallet.posting,
+                                 ROW('commission', NULL, NULL, -(x - payee_back))::wallet.posting);
+  END IF;
+
+  -- the full reversal undoes the coupon: its discount, and the coupon itself while still valid
+  IF done + x = charged AND discount > 0 THEN
+    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -discount)::wallet.posting,
+                                 ROW('coupon_expense', NULL, NULL, discount)::wallet.posting);
+    -- the coupon is given back; past its validity it shows as expired, not usable
+    UPDATE wallet.coupon c SET redeemed_txn = NULL, redeemed_at = NULL, discount = NULL
+     WHERE c.redeemed_txn = sp.txn_id
+    RETURNING c.valid_until IS NULL OR c.valid_until > clk INTO restored;
+    restored := coalesce(restored, false);
+  END IF;
+  res := jsonb_build_object('txn_id', tid, 'bonus_returned', share.bonus, 'cash_returned', share.cash,
+                            'earnings_returned', share.earnings, 'bonus_written_off', r.breakage,
+                            'bonus_to_cash', r.bonus_to_cash, 'payee_back', payee_back,
+                            'coupon_restored', restored);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
+                          request, result, postings, pieces)
+  VALUES (tid, w.wallet_id, 'reverse_spend', x, w.currency, clk, k, sp.txn_id, req, res, legs, portion);
+  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, tid, clk);
+  PERFORM wallet._save(w.wallet_id, r.lots);
+  RETURN QUERY SELECT tid, wallet.to_major(share.bonus, w.exponent), wallet.to_major(share.cash, w.exponent),
+    wallet.to_major(share.earnings, w.exponent), false, wallet.to_major(r.breakage, w.exponent),
+    wallet.to_major(r.bonus_to_cash, w.exponent), restored;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet._request_refund(topup_txn_id bigint, idempotency_key text, amount_in numeric,
+                                       reason text, note text,
+  OUT refund_id bigint, OUT amount numeric, OUT fee numeric, OUT net numeric, OUT bonus_clawback numeric,
+  OUT bonus_void numeric, OUT status text, OUT replayed boolean)
+  RETURNS SETOF record
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(_request_refund.idempotency_key);
+  t wallet.txn := wallet._topup(_request_refund.topup_txn_id);
+  w wallet.wallet := wallet._lock(t.wallet_id);
+  clk timestamptz := wallet.clock();
+  pol wallet.policy := wallet._policy(w.currency);
+  req jsonb;
+  prior jsonb;
+  amt bigint;
+  i record;
+  h record;
+  fee_m bigint;
+  st text;
+  rid bigint;
+  tid bigint;
+  recent int;
+  legs wallet.posting[];
+BEGIN
+  PERFORM wallet._reason(_request_refund.reason);
+  PERFORM wallet._text(_request_refund.note, 'note', 1000);
+  IF _request_refund.amount_in IS NOT NULL THEN
+    amt := wallet.to_minor(_request_refund.amount_in, w.exponent, 'amount');
+  END IF;
+  req := jsonb_build_object('topup_txn_id', t.txn_id, 'amount', amt, 'reason', _request_refund.reason,
+                            'note', _request_refund.note);
+  prior := wallet._replay(w.wallet_id, k, 'request_refund', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT r.refund_id, wallet.to_major(r.amount, w.exponent), wallet.to_major(r.fee, w.exponent),
+      wallet.to_major(r.net, w.exponent), wallet.to_major(r.clawback, w.exponent),
+      wallet.to_major(r.bonus_void, w.exponent), (prior->>'status'), true
+      FROM wallet.refund r WHERE r.refund_id = (prior->>'refund_id')::bigint;
+    RETURN;
+  END IF;
+  IF w.frozen THEN
+    PERFORM wallet._fail('WL002', format('wallet %s is frozen', w.wallet_id), w.frozen_reason);
+  END IF;
+
+  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  -- beyond the per-wallet limit the attempt is recorded, rejected, and flagged
+  SELECT count(*) INTO recent FROM wallet.refund r
+   WHERE r.wallet_id = w.wallet_id AND r.requested_at > clk - interval '30 days'
+     AND r.requested_at <= clk AND r.reviewer IS DISTINCT FROM 'limit';
+  IF recent >= pol.max_refunds_per_30_days THEN
+    INSERT INTO wallet.refund (wallet_id, topup_txn, request_txn, reason, amount, fee, net, clawback,
+                               bonus_void, status, note, reviewer, review_note, requested_at, reviewed_at)
+    VALUES (w.wallet_id, t.txn_id, tid, _request_refund.reason, coalesce(amt, 0), 0, 0, 0, 0, 'rejected',
+            _request_refund.note, 'limit',
+            format('%s refund requests in 30 days; the limit is %s', recent, pol.max_refunds_per_30_days),
+            clk, clk)
+    RETURNING refund_id INTO rid;
+    INSERT INTO wallet.risk_flag (wallet_id, kind, detail, created_at)
+    VALUES (w.wallet_id, 'refund_limit',
+            format('refund request %s beyond %s per 30 days', rid, pol.max_refunds_per_30_days), clk);
+    INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
+                            request, result)
+    VALUES (tid, w.wallet_id, 'request_refund', 0, w.currency, clk, k, t.txn_id, req,
+            jsonb_build_object('refund_id', rid, 'status', 'rejected'));
+    INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, tid, clk);
+    RETURN QUERY SELECT rid, wallet.to_major(coalesce(amt, 0), w.exponent), wallet.to_major(0, w.exponent),
+      wallet.to_major(0, w.exponent), wallet.to_major(0, w.exponent), wallet.to_major(0, w.exponent),
+      'rejected'::text, false;
+    RETURN;
+  END IF;
+
+  IF EXISTS (SELECT 1 FROM wallet.refund r WHERE r.topup_txn = t.txn_id AND r.status IN ('pending', 'approved')) THEN
+    PERFORM wallet._fail('WL008', format('a refund of top-up %s is already in progress', t.txn_id),
+                         hint => 'Settle, reject or fail it first.');
+  END IF;
+  i := wallet.lots_refund_info(w.lots, t.txn_id, clk);
+  IF NOT i.found THEN
+    PERFORM wallet._fail('WL004', 'refund not allowed: the refund window has closed',
+      format('Top-up %s was refundable until %s.', t.txn_id, t.result->>'refundable_until'));
+  END IF;
+  IF i.cash - i.owed <= 0 THEN
+    PERFORM wallet._fail('WL004', 'refund not allowed: nothing is refundable',
+      format('Top-up %s has %s of cash left and %s of its bonus spent.', t.txn_id,
+             wallet.to_major(i.cash, w.exponent), wallet.to_major(i.owed, w.exponent)));
+  END IF;
+  IF amt IS NULL THEN
+    amt := i.cash - i.owed;
+  ELSIF amt > i.cash - i.owed THEN
+    PERFORM wallet._fail('WL004', 'refund not allowed: amount above what is refundable',
+      format('At most %s of top-up %s is refundable.', wallet.to_major(i.cash - i.owed, w.exponent), t.txn_id));
+  END IF;
+
+  fee_m := least(wallet.rate_amount(amt, wallet._fee_rate(t, _request_refund.reason)), amt);
+  h := wallet.lots_refund_hold(w.lots, t.txn_id, amt + i.owed, i.owed, clk);
+  -- net at or below the auto-approve limit (compared exactly, in minor units) needs no review
+  st := CASE WHEN amt - fee_m <= floor(pol.refund_auto_approve_max * (10::numeric ^ w.exponent))
+             THEN 'approved' ELSE 'pending' END;
+  INSERT INTO wallet.refund (wallet_id, topup_txn, request_txn, reason, amount, fee, net, clawback, bonus_void,
+                             status, note, requested_at, reviewer, reviewed_at)
+  VALUES (w.wallet_id, t.txn_id, tid, _request_refund.reason, amt, fee_m, amt - fee_m, i.owed, h.bonus_held,
+          st, _request_refund.note, clk, CASE WHEN st = 'approved' THEN 'auto' END,
+          CASE WHEN st = 'approved' THEN clk END)
+  RETURNING refund_id INTO rid;
+  legs := wallet._legs(ROW('wallet', w.wallet_id, 'cash', -(amt + i.owed))::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'bonus', -h.bonus_held)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'held', amt + i.owed + h.bonus_held)::wallet.posting);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
+                          request, result, postings)
+  VALUES (tid, w.wallet_id, 'request_refund', amt, w.currency, clk, k, t.txn_id, req,
+          jsonb_build_object('refund_id', rid, 'status', st), legs);
+  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, tid, clk);
+  PERFORM wallet._save(w.wallet_id, h.lots);
+  RETURN QUERY SELECT rid, wallet.to_major(amt, w.exponent), wallet.to_major(fee_m, w.exponent),
+    wallet.to_major(amt - fee_m, w.exponent), wallet.to_major(i.owed, w.exponent),
+    wallet.to_major(h.bonus_held, w.exponent), st, false;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet._issue(tid text, w wallet.wallet, k text, clk timestamptz, quiet boolean) RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  t wallet.coupon_template;
+  req jsonb := jsonb_build_object('template_id', tid);
+  prior jsonb := wallet._replay(w.wallet_id, k, 'issue_coupon', req);
+  n int;
+  code text;
+  txn bigint;
+BEGIN
+  IF prior IS NOT NULL THEN RETURN prior->>'code'; END IF;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = tid;
+  IF NOT FOUND THEN PERFORM wallet._fail('WL006', format('coupon template "%s" does not exist', tid)); END IF;
+  IF t.currency <> w.currency THEN
+    PERFORM wallet._fail('22023', format('coupon template "%s" is for %s, wallet %s holds %s',
+                                         tid, t.currency, w.wallet_id, w.currency));
+  END IF;
+  IF t.valid_until <= clk THEN
+    PERFORM wallet._fail('WL008', format('coupon template "%s" has expired', tid));
+  END IF;
+  SELECT count(*) INTO n FROM wallet.coupon c WHERE c.wallet_id = w.wallet_id AND c.template_id = tid;
+  IF n >= t.per_wallet_limit THEN
+    IF quiet THEN RETURN NULL; END IF;
+    PERFORM wallet._fail('WL007', 'limit exceeded',
+      format('Wallet %s already has %s coupon(s) of "%s"; the limit per wallet is %s.', w.wallet_id, n, tid,
+             t.per_wallet_limit));
+  END IF;
+  -- only a template with a total limit keeps a counter; its row serializes issuance
+  IF t.total_limit IS NOT NULL THEN
+    UPDATE wallet.coupon_template x SET issued = x.issued + 1
+     WHERE x.template_id = tid AND x.issued < x.total_limit;
+    IF NOT FOUND THEN
+      IF quiet THEN RETURN NULL; END IF;
+      PERFORM wallet._fail('WL007', 'limit exceeded',
+        format('All %s coupons of "%s" have been issued.', t.total_limit, tid));
+    END IF;
+  END IF;
+  code := wallet.coupon_code_new();
+  txn := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  INSERT INTO wallet.coupon (code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn)
+  VALUES (code, tid, w.wallet_id, t.valid_from,
+          wallet._coupon_until(t, clk),
+          clk, txn);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
+  VALUES (txn, w.wallet_id, 'issue_coupon', w.currency, clk, k, req, jsonb_build_object('code', code));
+  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, txn, clk);
+  RETURN code;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet.issue_coupons(template_id text, wallet_ids bigint[], idempotency_key text)
+  RETURNS TABLE (wallet_id bigint, code text)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(issue_coupons.idempotency_key);
+  clk timestamptz := wallet.clock();
+  t wallet.coupon_template;
+  req jsonb;
+  ids bigint[];
+  bad bigint;
+BEGIN
+  PERFORM wallet._text(issue_coupons.template_id, 'template_id', 64, true);
+  IF issue_coupons.wallet_ids IS NULL OR array_position(issue_coupons.wallet_ids, NULL) IS NOT NULL THEN
+    PERFORM wallet._fail('22023', 'wallet_ids must not be null or contain NULL');
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM wallet.coupon_template x WHERE x.template_id = issue_coupons.template_id) THEN
+    PERFORM wallet._fail('WL006', format('coupon template "%s" does not exist', issue_coupons.template_id));
+  END IF;
+  SELECT array_agg(DISTINCT id ORDER BY id) INTO ids FROM unnest(issue_coupons.wallet_ids) AS id;
+  SELECT id INTO bad FROM unnest(ids) AS id
+   WHERE NOT EXISTS (SELECT 1 FROM wallet.wallet x WHERE x.wallet_id = id) LIMIT 1;
+  IF bad IS NOT NULL THEN PERFORM wallet._fail('WL006', format('wallet %s does not exist', bad)); END IF;
+  -- locks in the order every operation takes them: wallets by id, then the template's row,
+  -- which serializes issuance of the template
+  PERFORM 1 FROM wallet.wallet x WHERE x.wallet_id = ANY (ids) ORDER BY x.wallet_id FOR UPDATE;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = issue_coupons.template_id FOR UPDATE;
+  IF t.valid_until <= clk THEN
+    PERFORM wallet._fail('WL008', format('coupon template "%s" has expired', t.template_id));
+  END IF;
+  SELECT x.wallet_id INTO bad FROM wallet.wallet x WHERE x.wallet_id = ANY (ids) AND x.currency <> t.currency LIMIT 1;
+  IF bad IS NOT NULL THEN
+    PERFORM wallet._fail('22023', format('coupon template "%s" is for %s, wallet %s holds another currency',
+                                         t.template_id, t.currency, bad));
+  END IF;
+  req := jsonb_build_object('template_id', t.template_id);
+  -- a key this wallet used for something else is WL003, as for one wallet
+  SELECT y.wallet_id INTO bad FROM wallet.txn_key y
+    LEFT JOIN wallet.txn x ON x.txn_id = y.txn_id AND x.created_at = y.created_at
+   WHERE y.wallet_id = ANY (ids) AND y.idempotency_key = k
+     AND (x.txn_id IS NULL OR x.kind <> 'issue_coupon' OR x.request <> req)
+   LIMIT 1;
+  IF bad IS NOT NULL THEN PERFORM wallet._replay(bad, k, 'issue_coupon', req); END IF;
+
+  RETURN QUERY
+  WITH ids AS (SELECT id AS wallet_id FROM unnest(ids) AS id),
+  prior AS (
+    SELECT y.wallet_id, x.result->>'code' AS code FROM wallet.txn_key y
+      JOIN wallet.txn x ON x.txn_id = y.txn_id AND x.created_at = y.created_at
+     WHERE y.wallet_id = ANY (ids) AND y.idempotency_key = k),
+  have AS (
+    SELECT c.wallet_id, count(*) AS n FROM wallet.coupon c
+     WHERE c.template_id = t.template_id AND c.wallet_id = ANY (ids) GROUP BY c.wallet_id),
+  eligible AS (
+    SELECT i.wallet_id FROM ids i
+      LEFT JOIN prior p ON p.wallet_id = i.wallet_id
+      LEFT JOIN have h ON h.wallet_id = i.wallet_id
+     WHERE p.wallet_id IS NULL AND coalesce(h.n, 0) < t.per_wallet_limit
+     ORDER BY i.wallet_id
+     LIMIT CASE WHEN t.total_limit IS NULL THEN NULL ELSE greatest(t.total_limit - t.issued, 0) END),
+  fresh AS MATERIALIZED (
+    SELECT e.wallet_id, wallet.coupon_code_new() AS code,
+           nextval(pg_get_serial_sequence('wallet.txn', 'txn_id')) AS txn
+      FROM eligible e),
+  ins_coupon AS (
+    INSERT INTO wallet.coupon (code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn)
+    SELECT f.code, t.template_id, f.wallet_id, t.valid_from, wallet._coupon_until(t, clk), clk, f.txn
+      FROM fresh f),
+  ins_txn AS (
+    INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
+    SELECT f.txn, f.wallet_id, 'issue_coupon', t.currency, clk, k, req, jsonb_build_object('code', f.code)
+      FROM fresh f),
+  ins_key AS (
+    INSERT INTO wallet.txn_key SELECT f.wallet_id, k, f.txn, clk FROM fresh f)
+  SELECT i.wallet_id, coalesce(p.code, f.code)
+    FROM ids i
+    LEFT JOIN prior p ON p.wallet_id = i.wallet_id
+    LEFT JOIN fresh f ON f.wallet_id = i.wallet_id
+   ORDER BY i.wallet_id;
+  IF t.total_limit IS NOT NULL THEN
+    UPDATE wallet.coupon_template x
+       SET issued = (SELECT count(*) FROM wallet.coupon c WHERE c.template_id = t.template_id)
+     WHERE x.template_id = t.template_id;
+  END IF;
+END $$;

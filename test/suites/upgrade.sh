@@ -102,6 +102,37 @@ else
     fail "after_update.sql"
 fi
 
+# One session across the update: a backend that ran 0.1 operations (its plans and cached
+# relations made for the 0.1 schema) keeps working after ALTER EXTENSION UPDATE in the same
+# session: new operations write their keys to wallet.txn_key, and keys of both sides replay.
+q -d postgres -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS wallet_up_live' \
+    -c 'CREATE DATABASE wallet_up_live'
+if q -At -d wallet_up_live >"$WORK/live.out" 2>&1 <<'SQL'; then
+CREATE EXTENSION wallet VERSION '0.1';
+SELECT wallet.open('live') AS w \gset
+SELECT replayed FROM wallet.top_up(:w, 100, 'live-1');
+SELECT replayed FROM wallet.spend(:w, 10, 'live-2');
+ALTER EXTENSION wallet UPDATE;
+SELECT replayed FROM wallet.spend(:w, 10, 'live-3');
+SELECT replayed FROM wallet.top_up(:w, 100, 'live-1');
+SELECT replayed FROM wallet.spend(:w, 10, 'live-2');
+SELECT replayed FROM wallet.spend(:w, 10, 'live-3');
+SELECT count(*) FROM wallet.txn_key WHERE wallet_id = :w;
+SELECT count(*) FROM wallet.reconcile();
+SELECT cash FROM wallet.balance(:w);
+SQL
+    if [[ $(tr '\n' ' ' <"$WORK/live.out") == "f f f t t t 3 0 80.00 " ]]; then
+        ok "one session across the update: operations go on, keys of 0.1 and 0.2 replay"
+    else
+        cat "$WORK/live.out"
+        fail "one session across the update: unexpected results"
+    fi
+else
+    cat "$WORK/live.out"
+    fail "one session across the update"
+fi
+q -d postgres -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS wallet_up_live'
+
 # META.json (PGXN): well-formed, and the versions agree
 if python3 - "$EXTVERSION" <<'PY'; then
 import json, sys
