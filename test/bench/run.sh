@@ -503,7 +503,8 @@ SYNTH=$(((JOURNAL - HAVE) / 4 * 4))
 JW=$((SYNTH / 2 < 100000 ? SYNTH / 2 : 100000))
 start=$(now_s)
 if ((SYNTH > 0)); then
-    # Synthetic history, inserted directly into wallet.txn as superuser: EUR wallets, each with pairs
+    # Synthetic history, inserted directly into wallet.txn (and its keys into wallet.txn_key) as
+    # superuser: EUR wallets, each with pairs
     # of a top-up (wallet cash +x / funding -x) and a spend (wallet cash -x / revenue +x) carrying the
     # request and result a real one carries, so every transaction balances and every wallet's postings
     # sum to its (empty) lots. Two sessions in parallel.
@@ -513,6 +514,7 @@ SQL
     EMIN=$(qv "SELECT min(wallet_id) FROM wallet.wallet WHERE currency = 'EUR'")
     synth() { # FIRST_PAIR LAST_PAIR
         q -v p1="$1" -v p2="$2" -v emin="$EMIN" -v jw="$JW" >/dev/null <<'SQL'
+WITH t AS (
 INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, request,
                         result, postings)
 SELECT id, w, CASE WHEN up THEN 'top_up' ELSE 'spend' END, x, 'EUR', at, 'j-' || id,
@@ -528,7 +530,9 @@ SELECT id, w, CASE WHEN up THEN 'top_up' ELSE 'spend' END, x, 'EUR', at, 'j-' ||
             ELSE ARRAY[ROW('wallet', w, 'cash', -x)::wallet.posting, ROW('revenue', NULL, NULL, x)::wallet.posting] END
   FROM (SELECT nextval('wallet.txn_txn_id_seq') AS id, :emin + p % :jw AS w, 100 + p % 9900 AS x, s = 0 AS up,
                timestamptz '2025-06-01 00:00:00+00' + p * interval '1 second' AS at
-          FROM generate_series(:p1, :p2) p CROSS JOIN generate_series(0, 1) s) g;
+          FROM generate_series(:p1, :p2) p CROSS JOIN generate_series(0, 1) s) g
+RETURNING wallet_id, idempotency_key, txn_id, created_at)
+INSERT INTO wallet.txn_key (wallet_id, idempotency_key, txn_id, created_at) SELECT * FROM t;
 SQL
     }
     half=$((SYNTH / 4))
