@@ -130,10 +130,10 @@ BEGIN
   RETURN NEXT $q$SELECT wallet.add_coupon_template('c-welcome', 'CNY', 'amount', 5, min_order => 20, valid_for => '10 days', issue_on => 'open')$q$;
   RETURN NEXT $q$SELECT wallet.add_coupon_template('c-topup', 'CNY', 'percent', 15, max_discount => 12, valid_for => '5 days', per_wallet_limit => 2, issue_on => 'top_up', issue_min_top_up => 200)$q$;
   RETURN NEXT $q$SELECT wallet.add_coupon_template('c-game', 'CNY', 'amount', 10, min_order => 30, scope => '{game}', per_wallet_limit => 3)$q$;
-  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-flash', 'CNY', 'percent', 50, max_discount => 40, valid_from => '2026-01-03 00:00:00+00', valid_until => '2026-01-08 00:00:00+00', total_limit => 3)$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-flash', 'CNY', 'percent', 50, max_discount => 40, valid_from => '2026-01-01 12:00:00+00', valid_until => '2026-01-06 00:00:00+00', total_limit => 3)$q$;
   RETURN NEXT $q$SELECT wallet.add_coupon_template('c-big', 'CNY', 'amount', 200, valid_for => '4 days', total_limit => 6, per_wallet_limit => 2)$q$;
   RETURN NEXT $q$SELECT wallet.add_coupon_template('c-pct', 'CNY', 'percent', 12.5, per_wallet_limit => 4)$q$;
-  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-late', 'CNY', 'amount', 3.33, min_order => 0.5, valid_from => '2026-01-10 00:00:00+00', valid_for => '2 days', per_wallet_limit => 2)$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-late', 'CNY', 'amount', 3.33, min_order => 0.5, valid_from => '2026-01-04 00:00:00+00', valid_for => '2 days', per_wallet_limit => 2)$q$;
   RETURN NEXT $q$SELECT wallet.add_coupon_template('j-welcome', 'JPY', 'amount', 300, min_order => 1000, valid_until => '2026-01-15 00:00:00+00', issue_on => 'open')$q$;
   RETURN NEXT $q$SELECT wallet.add_coupon_template('j-pct', 'JPY', 'percent', 10, max_discount => 500, scope => '{shop}', valid_for => '3 days', per_wallet_limit => 3)$q$;
   RETURN NEXT $q$SELECT wallet.add_coupon_template('j-topup', 'JPY', 'percent', 20, max_discount => 2000, total_limit => 4, issue_on => 'top_up', issue_min_top_up => 5000)$q$;
@@ -210,6 +210,18 @@ BEGIN
     owners := owners || w;
     cur := cur || jsonb_build_object(w, CASE WHEN w LIKE 'c%' THEN 'CNY' ELSE 'JPY' END);
   END LOOP;
+  -- coupons of the templates whose validity window starts and ends early: one
+  -- more than c-flash's total limit, and a code checked before it is valid
+  FOREACH w IN ARRAY ARRAY['c1', 'c2', 'c3', 'c4', 'c1', 'c3', 'j1'] LOOP
+    s := s + 1;
+    INSERT INTO mt.plan VALUES (s, 'issue', jsonb_build_object('w', w, 'key', 'k' || s,
+      'tpl', CASE WHEN s <= 11 THEN 'c-flash' WHEN w = 'j1' THEN 'j-pct' ELSE 'c-late' END));
+    issues := issues || s;
+    keyed := keyed || s;
+  END LOOP;
+  s := s + 1;
+  INSERT INTO mt.plan VALUES (s, 'validate', jsonb_build_object('w', 'c1', 'amount', '100', 'scene', NULL,
+    'code', jsonb_build_object('src', 'step', 'ref', 8, 'o', 'c1', 'i', 0)));
 
   WHILE s < p_steps LOOP
     s := s + 1;
@@ -331,9 +343,16 @@ BEGIN
                WHEN x < 0.97 THEN mt.pick(ARRAY(SELECT jsonb_array_elements_text(tpls->(CASE WHEN cur->>w = 'CNY'
                                                                                     THEN 'JPY' ELSE 'CNY' END))))
                ELSE 'no-such-template' END);
-        IF random() < 0.02 THEN a := a || jsonb_build_object('w', '#none'); END IF;
+        x := random();
+        IF x < 0.02 THEN
+          a := a || jsonb_build_object('w', '#none');
+        ELSIF x < 0.04 THEN
+          a := a || jsonb_build_object('key', mt.pick(ARRAY[NULL, repeat('k', 201), 'k' || chr(1)]), 'invalid', true);
+        ELSIF x < 0.05 THEN
+          a := a || jsonb_build_object('tpl', mt.pick(ARRAY[NULL, repeat('t', 65)]), 'invalid', true);
+        END IF;
         issues := issues || s;
-        keyed := keyed || s;
+        IF NOT a ? 'invalid' THEN keyed := keyed || s; END IF;
       ELSIF x < 0.58 OR cardinality(cspends) = 0 AND x >= 0.93 THEN
         op := 'validate';
         a := jsonb_build_object('w', w, 'code', mt.gen_code(w, others, issues, true),
@@ -346,8 +365,11 @@ BEGIN
         END IF;
       ELSIF x < 0.93 THEN
         op := 'spend';
-        a := jsonb_build_object('w', w, 'key', k, 'coupon', mt.gen_code(w, others, issues, false),
-          'scene', mt.pick(ARRAY[NULL, 'game', 'game', 'shop', 'shop', 'other']), 'partial', random() < 0.25)
+        a := jsonb_build_object('w', w, 'key', k,
+          'coupon', CASE WHEN random() < 0.4 THEN jsonb_build_object('src', 'wallet', 'o', w, 'i', mt.ri(0, 60), 'pick', 'avail')
+                         ELSE mt.gen_code(w, others, issues, false) END,
+          'scene', CASE WHEN cur->>w = 'CNY' THEN mt.pick(ARRAY[NULL, 'game', 'game', 'game', 'shop', 'other'])
+                        ELSE mt.pick(ARRAY[NULL, 'shop', 'shop', 'shop', 'game', 'other']) END, 'partial', random() < 0.25)
           || CASE WHEN random() < 0.5 THEN jsonb_build_object('frac', 0.05 + random() * 1.45)
                   ELSE jsonb_build_object('amount', mt.gen_amount(e, CASE WHEN random() < 0.4 THEN 'small' ELSE 'spend' END)) END;
         IF random() < 0.12 THEN
