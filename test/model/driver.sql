@@ -13,9 +13,13 @@
 -- against the model (model.*), each in its own subtransaction, and checks that
 -- both agree on the result row (ids are mapped: the first time an id is
 -- returned it is paired with the model's), on the SQLSTATE when one fails,
--- and then on every wallet's balance (scenes NULL, game, shop) and on
--- wallet.reconcile() returning no rows. It commits after every step and stops
--- at the first disagreement, recorded in mt.failure.
+-- and then on every wallet's balance (scenes NULL, game, shop), on the
+-- coupons() of the wallets the step touched and wallet.coupon_stats, and on
+-- wallet.reconcile() returning no rows. Coupon codes are random: the model
+-- issues the codes the extension returned (model.code_supply, filled here), and
+-- steps refer to codes by the wallet's k-th coupon or an issuing step
+-- (mt.code_ref). It commits after every step and stops at the first
+-- disagreement, recorded in mt.failure.
 -- mt.outcome() and mt.report() summarise a run; mt.repro() prints the steps run
 -- as a psql script against the extension alone, with the model's answers as
 -- comments.
