@@ -1179,7 +1179,9 @@ BEGIN
     END IF;
   END IF;
   b := mt.check_balances(r);
-  IF b.what IS NULL THEN
+  -- coupons: after the operations that issue, redeem or restore them, and
+  -- clock moves (a change by another operation shows at the next of these)
+  IF b.what IS NULL AND r->>'op' IN ('open', 'top_up', 'spend', 'reverse', 'issue', 'validate', 'clock') THEN
     b := mt.check_coupons(r);
   END IF;
   IF b.what IS NOT NULL THEN
