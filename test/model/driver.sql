@@ -13,9 +13,13 @@
 -- against the model (model.*), each in its own subtransaction, and checks that
 -- both agree on the result row (ids are mapped: the first time an id is
 -- returned it is paired with the model's), on the SQLSTATE when one fails,
--- and then on every wallet's balance (scenes NULL, game, shop) and on
--- wallet.reconcile() returning no rows. It commits after every step and stops
--- at the first disagreement, recorded in mt.failure.
+-- and then on every wallet's balance (scenes NULL, game, shop), on the
+-- coupons() of the wallets the step touched and wallet.coupon_stats, and on
+-- wallet.reconcile() returning no rows. Coupon codes are random: the model
+-- issues the codes the extension returned (model.code_supply, filled here), and
+-- steps refer to codes by the wallet's k-th coupon or an issuing step
+-- (mt.code_ref). It commits after every step and stops at the first
+-- disagreement, recorded in mt.failure.
 -- mt.outcome() and mt.report() summarise a run; mt.repro() prints the steps run
 -- as a psql script against the extension alone, with the model's answers as
 -- comments.
@@ -124,6 +128,52 @@ BEGIN
   RETURN NEXT $q$SELECT wallet.add_bonus_rule('JPY', min_amount => 1000, bonus_rate => 0.05, max_bonus => 300, valid_for => '14 days')$q$;
   RETURN NEXT $q$SELECT wallet.add_bonus_rule('JPY', min_amount => 5000, bonus_fixed => 500)$q$;
   RETURN NEXT $q$SELECT wallet.add_bonus_rule('JPY', min_amount => 3000, bonus_fixed => 300, valid_for => '5 days', scope => '{shop}', campaign => 'jp', ends_at => '2026-02-10 00:00:00+00', refund_fee_rate => 0.01)$q$;
+  -- coupon templates (section 10): issued on open and on top-ups, manual ones
+  -- with limits, a scope, a validity window the clock moves through, a
+  -- discount that often covers the whole order, and percent rounding
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-welcome', 'CNY', 'amount', 5, min_order => 20, valid_for => '10 days', issue_on => 'open')$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-topup', 'CNY', 'percent', 15, max_discount => 12, valid_for => '5 days', per_wallet_limit => 2, issue_on => 'top_up', issue_min_top_up => 200)$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-game', 'CNY', 'amount', 10, min_order => 30, scope => '{game}', per_wallet_limit => 3)$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-flash', 'CNY', 'percent', 50, max_discount => 40, valid_from => '2026-01-01 12:00:00+00', valid_until => '2026-01-06 00:00:00+00', total_limit => 3)$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-big', 'CNY', 'amount', 200, valid_for => '4 days', total_limit => 6, per_wallet_limit => 2)$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-pct', 'CNY', 'percent', 12.5, per_wallet_limit => 4)$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('c-late', 'CNY', 'amount', 3.33, min_order => 0.5, valid_from => '2026-01-04 00:00:00+00', valid_for => '2 days', per_wallet_limit => 2)$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('j-welcome', 'JPY', 'amount', 300, min_order => 1000, valid_until => '2026-01-15 00:00:00+00', issue_on => 'open')$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('j-pct', 'JPY', 'percent', 10, max_discount => 500, scope => '{shop}', valid_for => '3 days', per_wallet_limit => 3)$q$;
+  RETURN NEXT $q$SELECT wallet.add_coupon_template('j-topup', 'JPY', 'percent', 20, max_discount => 2000, total_limit => 4, issue_on => 'top_up', issue_min_top_up => 5000)$q$;
+END $$;
+
+-- gen_code: a coupon code reference for a step of wallet w: the wallet's own
+-- coupons (any, or an available one), one issued at an earlier step, another
+-- wallet's (must read as unknown), a mistyped one (one symbol changed), the
+-- same code in lower case or without hyphens, a well-formed code never
+-- issued, or invalid text. Resolved when the step runs (mt.code_ref).
+CREATE FUNCTION mt.gen_code(w text, others text[], issues int[], invalid boolean) RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  x double precision := random();
+  c jsonb;
+BEGIN
+  IF x < 0.33 THEN
+    c := jsonb_build_object('src', 'wallet', 'o', w, 'i', mt.ri(0, 60), 'pick', 'avail');
+  ELSIF x < 0.45 THEN
+    c := jsonb_build_object('src', 'wallet', 'o', w, 'i', mt.ri(0, 60), 'pick', 'any');
+  ELSIF x < 0.57 AND cardinality(issues) > 0 THEN
+    c := jsonb_build_object('src', 'step', 'ref', mt.recent(issues), 'o', w, 'i', mt.ri(0, 60));
+  ELSIF x < 0.66 AND cardinality(others) > 0 THEN
+    c := jsonb_build_object('src', 'wallet', 'o', mt.pick(others), 'i', mt.ri(0, 60), 'pick', 'any');
+  ELSIF x < 0.77 THEN
+    c := jsonb_build_object('src', 'wallet', 'o', w, 'i', mt.ri(0, 60), 'pick', 'avail',
+                            'mut', jsonb_build_object('typo', mt.ri(1, 18), 'd', mt.ri(1, 30)));
+  ELSIF x < 0.82 THEN
+    c := jsonb_build_object('src', 'wallet', 'o', w, 'i', mt.ri(0, 60), 'pick', 'avail',
+                            'mut', mt.pick('{lower,nodash}'));
+  ELSIF x < 0.95 OR NOT invalid THEN
+    c := jsonb_build_object('src', 'unknown', 'sym', (SELECT jsonb_agg(mt.ri(0, 30)) FROM generate_series(1, 17)));
+  ELSE
+    c := jsonb_build_object('src', 'lit', 'code', mt.pick(ARRAY[NULL, repeat('A', 65), 'ABC' || chr(7), '', 'NOSUCHCODE']));
+  END IF;
+  RETURN c;
 END $$;
 
 ------------------------------------------------------------------------------
@@ -139,6 +189,11 @@ DECLARE
   requests int[] := '{}';
   keyed int[] := '{}';
   frozen text[] := '{}';
+  issues int[] := '{}';
+  cspends int[] := '{}';
+  tpls jsonb := '{"CNY": ["c-game", "c-game", "c-big", "c-big", "c-flash", "c-pct", "c-pct", "c-late", "c-welcome", "c-topup"],
+                  "JPY": ["j-pct", "j-pct", "j-pct", "j-welcome", "j-topup"]}';
+  others text[];
   s int := 0;
   r double precision;
   op text;
@@ -159,10 +214,65 @@ BEGIN
     owners := owners || w;
     cur := cur || jsonb_build_object(w, CASE WHEN w LIKE 'c%' THEN 'CNY' ELSE 'JPY' END);
   END LOOP;
+  -- coupons of the templates whose validity window starts and ends early: one
+  -- more than c-flash's total limit, and a code checked before it is valid
+  FOREACH w IN ARRAY ARRAY['c1', 'c2', 'c3', 'c4', 'c1', 'c3', 'j1'] LOOP
+    s := s + 1;
+    INSERT INTO mt.plan VALUES (s, 'issue', jsonb_build_object('w', w, 'key', 'k' || s,
+      'tpl', CASE WHEN s <= 11 THEN 'c-flash' WHEN w = 'j1' THEN 'j-pct' ELSE 'c-late' END));
+    issues := issues || s;
+    keyed := keyed || s;
+  END LOOP;
+  s := s + 1;
+  INSERT INTO mt.plan VALUES (s, 'validate', jsonb_build_object('w', 'c1', 'amount', '100', 'scene', NULL,
+    'code', jsonb_build_object('src', 'step', 'ref', 8, 'o', 'c1', 'i', 0)));
 
   WHILE s < p_steps LOOP
     s := s + 1;
     k := 'k' || s;
+    IF random() < 0.02 THEN
+      -- a coupon story: issue, spend with it, reverse (all, or a part then
+      -- the rest), validate it again and spend it again
+      w := mt.pick(owners);
+      e := (ex->>(cur->>w))::int;
+      INSERT INTO mt.plan VALUES (s, 'issue', jsonb_build_object('w', w, 'key', 'k' || s,
+        'tpl', CASE WHEN cur->>w = 'CNY' THEN mt.pick('{c-big,c-pct,c-game,c-pct}') ELSE 'j-pct' END));
+      issues := issues || s; keyed := keyed || s;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s,
+        'coupon', jsonb_build_object('src', 'step', 'ref', s - 1, 'o', w, 'i', 0),
+        'scene', CASE WHEN cur->>w = 'JPY' THEN 'shop' ELSE mt.pick(ARRAY[NULL, 'game', 'game']) END,
+        'partial', random() < 0.3)
+        || CASE WHEN random() < 0.6 THEN jsonb_build_object('frac', 0.2 + random() * 1.1)
+                ELSE jsonb_build_object('amount', mt.gen_amount(e, 'small')) END
+        || CASE WHEN random() < 0.2 THEN jsonb_build_object('payee', mt.pick(ARRAY(SELECT o FROM unnest(owners) o
+                                                             WHERE cur->>o = cur->>w AND o <> w))) ELSE '{}' END);
+      spends := spends || s; cspends := cspends || s; keyed := keyed || s;
+      i := s;
+      IF random() < 0.4 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'reverse', jsonb_build_object('ref', i, 'key', 'k' || s,
+          'amount', jsonb_build_object('frac', 0.1 + random() * 0.8)));
+        keyed := keyed || s;
+      END IF;
+      IF random() < 0.3 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('secs', mt.ri(60, 3 * 86400)));
+      END IF;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'reverse', jsonb_build_object('ref', i, 'key', 'k' || s, 'amount', NULL));
+      keyed := keyed || s;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'validate', jsonb_build_object('w', w,
+        'code', jsonb_build_object('src', 'step', 'ref', i - 1, 'o', w, 'i', 0),
+        'amount', mt.gen_amount(e, 'spend'), 'scene', mt.pick(ARRAY[NULL, 'game', 'shop'])));
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s,
+        'coupon', jsonb_build_object('src', 'step', 'ref', i - 1, 'o', w, 'i', 0),
+        'scene', mt.pick(ARRAY[NULL, 'game', 'shop']), 'partial', true, 'amount', mt.gen_amount(e, 'spend')));
+      spends := spends || s; cspends := cspends || s; keyed := keyed || s;
+      CONTINUE;
+    END IF;
     IF random() < 0.04 THEN
       -- a story: top-up, spend, refund and reversal interleaved, review, settlement
       w := mt.pick(owners);
@@ -224,6 +334,65 @@ BEGIN
     END IF;
     e := (ex->>(cur->>w))::int;
     a := '{}';
+
+    IF random() < 0.16 THEN
+      -- coupons: issue, validate, spend with a coupon, reverse a coupon spend
+      others := ARRAY(SELECT o FROM unnest(owners) o WHERE o <> w);
+      x := random();
+      IF x < 0.28 THEN
+        op := 'issue';
+        x := random();
+        a := jsonb_build_object('w', w, 'key', k, 'tpl',
+          CASE WHEN x < 0.93 THEN mt.pick(ARRAY(SELECT jsonb_array_elements_text(tpls->(cur->>w))))
+               WHEN x < 0.97 THEN mt.pick(ARRAY(SELECT jsonb_array_elements_text(tpls->(CASE WHEN cur->>w = 'CNY'
+                                                                                    THEN 'JPY' ELSE 'CNY' END))))
+               ELSE 'no-such-template' END);
+        x := random();
+        IF x < 0.02 THEN
+          a := a || jsonb_build_object('w', '#none');
+        ELSIF x < 0.04 THEN
+          a := a || jsonb_build_object('key', mt.pick(ARRAY[NULL, repeat('k', 201), 'k' || chr(1)]), 'invalid', true);
+        ELSIF x < 0.05 THEN
+          a := a || jsonb_build_object('tpl', mt.pick(ARRAY[NULL, repeat('t', 65)]), 'invalid', true);
+        END IF;
+        issues := issues || s;
+        IF NOT a ? 'invalid' THEN keyed := keyed || s; END IF;
+      ELSIF x < 0.58 OR cardinality(cspends) = 0 AND x >= 0.93 THEN
+        op := 'validate';
+        a := jsonb_build_object('w', w, 'code', mt.gen_code(w, others, issues, true),
+          'amount', CASE WHEN random() < 0.05 THEN to_jsonb(mt.bad_amount(e))
+                         ELSE to_jsonb(mt.gen_amount(e, CASE WHEN random() < 0.4 THEN 'small' ELSE 'spend' END)) END,
+          'scene', CASE WHEN random() < 0.02 THEN 'bad scene' ELSE mt.pick(ARRAY[NULL, 'game', 'shop', 'other']) END);
+        IF random() < 0.02 THEN
+          a := a || jsonb_build_object('w', '#none', 'code', jsonb_build_object('src', 'unknown',
+                     'sym', (SELECT jsonb_agg(mt.ri(0, 30)) FROM generate_series(1, 17))));
+        END IF;
+      ELSIF x < 0.93 THEN
+        op := 'spend';
+        a := jsonb_build_object('w', w, 'key', k,
+          'coupon', CASE WHEN random() < 0.4 THEN jsonb_build_object('src', 'wallet', 'o', w, 'i', mt.ri(0, 60), 'pick', 'avail')
+                         ELSE mt.gen_code(w, others, issues, false) END,
+          'scene', CASE WHEN cur->>w = 'CNY' THEN mt.pick(ARRAY[NULL, 'game', 'game', 'game', 'shop', 'other'])
+                        ELSE mt.pick(ARRAY[NULL, 'shop', 'shop', 'shop', 'game', 'other']) END, 'partial', random() < 0.25)
+          || CASE WHEN random() < 0.5 THEN jsonb_build_object('frac', 0.05 + random() * 1.45)
+                  ELSE jsonb_build_object('amount', mt.gen_amount(e, CASE WHEN random() < 0.4 THEN 'small' ELSE 'spend' END)) END;
+        IF random() < 0.12 THEN
+          a := a || jsonb_build_object('payee', mt.pick(ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o = cur->>w AND o <> w)));
+        END IF;
+        spends := spends || s;
+        cspends := cspends || s;
+        keyed := keyed || s;
+      ELSE
+        op := 'reverse';
+        x := random();
+        a := jsonb_build_object('ref', mt.recent(cspends), 'key', k,
+          'amount', CASE WHEN x < 0.55 THEN NULL WHEN x < 0.9 THEN jsonb_build_object('frac', 0.05 + random() * 0.9)
+                         ELSE '"over"'::jsonb END);
+        keyed := keyed || s;
+      END IF;
+      INSERT INTO mt.plan VALUES (s, op, a);
+      CONTINUE;
+    END IF;
 
     IF r < 1.5 THEN
       op := 'open';
@@ -431,9 +600,81 @@ CREATE FUNCTION mt.next_event() RETURNS timestamptz LANGUAGE sql STABLE AS $$
     UNION ALL SELECT refundable_until FROM model.topup
     UNION ALL SELECT requested_at + interval '30 days' FROM model.refund
     UNION ALL SELECT starts_at FROM wallet.bonus_rule
-    UNION ALL SELECT ends_at FROM wallet.bonus_rule) x(t)
+    UNION ALL SELECT ends_at FROM wallet.bonus_rule
+    UNION ALL SELECT valid_until FROM model.coupon WHERE redeemed_txn IS NULL
+    UNION ALL SELECT valid_from FROM model.coupon WHERE redeemed_txn IS NULL
+    UNION ALL SELECT valid_from FROM wallet.coupon_template
+    UNION ALL SELECT valid_until FROM wallet.coupon_template) x(t)
    WHERE t > model.clock_now()
 $$;
+
+-- code_sql: the SQL expression of a code changed as mut says: typo (the
+-- symbol at position typo moved d places on in the alphabet), lower, nodash
+CREATE FUNCTION mt.code_sql(expr text, mut jsonb) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  alpha constant text := quote_literal('23456789ABCDEFGHJKMNPQRSTUVWXYZ');
+  cp int;
+BEGIN
+  IF mut IS NULL OR jsonb_typeof(mut) = 'null' THEN RETURN expr; END IF;
+  IF mut = '"lower"' THEN RETURN format('lower(%s)', expr); END IF;
+  IF mut = '"nodash"' THEN RETURN format('replace(%s, ''-'', '''')', expr); END IF;
+  cp := (mut->>'typo')::int + ((mut->>'typo')::int - 1) / 6;      -- skip the hyphens
+  RETURN format('overlay(%1$s placing substr(%2$s, (strpos(%2$s, substr(%1$s, %3$s, 1)) - 1 + %4$s) %% 31 + 1, 1) from %3$s for 1)',
+                expr, alpha, cp, (mut->>'d')::int);
+END $$;
+
+-- code_ref: a planned code reference resolved now: {code, cx (the same for a
+-- repro, by issuance order in wallet.coupon), cw (the holder), co (its owner)};
+-- NULL if it refers to nothing
+CREATE FUNCTION mt.code_ref(c jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  alpha constant text := '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+  v_code text;
+  v_cid bigint;
+  v_wid bigint;
+  n int;
+  k int;
+  body text;
+  owner text;
+  expr text;
+BEGIN
+  IF c->>'src' = 'lit' THEN
+    RETURN jsonb_build_object('code', c->'code');
+  END IF;
+  IF c->>'src' = 'unknown' THEN
+    body := (SELECT string_agg(substr(alpha, v::int + 1, 1), '' ORDER BY o)
+               FROM jsonb_array_elements_text(c->'sym') WITH ORDINALITY AS x(v, o));
+    -- the check symbol that makes it well formed, by the extension's own definition of a code
+    FOR i IN 1..31 LOOP
+      v_code := wallet.coupon_code_check(body || substr(alpha, i, 1));
+      EXIT WHEN v_code IS NOT NULL;
+    END LOOP;
+    RETURN jsonb_build_object('code', v_code);
+  END IF;
+  IF c->>'src' = 'step' THEN
+    SELECT t.mod_out->0->>'code' INTO v_code FROM mt.trace t
+     WHERE t.step = (c->>'ref')::int AND t.status = 'ok' AND t.mod_ok;
+    SELECT x.cid, x.wid INTO v_cid, v_wid FROM model.coupon x WHERE x.code = v_code;
+  END IF;
+  IF v_cid IS NULL THEN
+    -- the i-th coupon of the wallet (or of its available ones), in issuance order
+    SELECT m.mod_id INTO v_wid FROM mt.wmap m WHERE m.owner = c->>'o';
+    IF v_wid IS NULL THEN RETURN NULL; END IF;
+    SELECT count(*) INTO n FROM model.coupon x
+     WHERE x.wid = v_wid AND (c->>'pick' IS DISTINCT FROM 'avail' OR model.coupon_status(x) = 'available');
+    IF n = 0 THEN RETURN NULL; END IF;
+    SELECT x.cid INTO v_cid FROM model.coupon x
+     WHERE x.wid = v_wid AND (c->>'pick' IS DISTINCT FROM 'avail' OR model.coupon_status(x) = 'available')
+     ORDER BY x.cid OFFSET (c->>'i')::int % n LIMIT 1;
+  END IF;
+  SELECT x.code INTO v_code FROM model.coupon x WHERE x.cid = v_cid;
+  SELECT count(*) INTO k FROM model.coupon x WHERE x.wid = v_wid AND x.cid < v_cid;
+  SELECT m.owner INTO owner FROM mt.wmap m WHERE m.mod_id = v_wid;
+  expr := mt.code_sql(format('(SELECT code FROM wallet.coupon WHERE wallet_id = :w_%s ORDER BY issue_txn OFFSET %s LIMIT 1)',
+                             owner, k), c->'mut');
+  EXECUTE 'SELECT ' || mt.code_sql(quote_literal(v_code), c->'mut') INTO v_code;
+  RETURN jsonb_build_object('code', v_code, 'cx', expr, 'cw', mt.wref(owner), 'co', owner);
+END $$;
 
 CREATE FUNCTION mt.resolve(p_step int, op text, a jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -445,8 +686,20 @@ DECLARE
   amt jsonb;
   t timestamptz;
   tr mt.trace;
+  cr jsonb;
 BEGIN
   CASE op
+  WHEN 'issue' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', 'issue', 'w', w, 'tpl', a->'tpl', 'key', a->'key', 'wo', a->>'w');
+  WHEN 'validate' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    cr := mt.code_ref(a->'code');
+    IF cr IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', 'validate', 'w', w, 'code', cr->'code', 'cx', cr->'cx', 'cw', cr->'cw',
+                              'co', cr->'co', 'amount', a->'amount', 'scene', a->'scene', 'wo', a->>'w');
   WHEN 'open' THEN
     RETURN jsonb_build_object('op', 'open', 'owner', a->>'owner', 'cur', a->>'cur', 'wo', a->>'owner');
   WHEN 'top_up' THEN
@@ -466,8 +719,15 @@ BEGIN
       ref := CASE WHEN a->>'payee' = '#self' THEN w ELSE mt.wref(a->>'payee') END;
       IF ref IS NULL THEN RETURN NULL; END IF;
     END IF;
+    IF jsonb_typeof(a->'coupon') = 'object' THEN
+      cr := mt.code_ref(a->'coupon');
+      IF cr IS NULL THEN RETURN NULL; END IF;
+    ELSE
+      cr := jsonb_build_object('code', a->'coupon');
+    END IF;
     RETURN jsonb_build_object('op', 'spend', 'w', w, 'amount', amt, 'key', a->'key', 'scene', a->'scene',
-                              'coupon', a->'coupon', 'partial', a->'partial', 'payee', ref,
+                              'coupon', cr->'code', 'cx', cr->'cx', 'cw', cr->'cw', 'co', cr->'co',
+                              'partial', a->'partial', 'payee', ref,
                               'order_ref', a->'order_ref', 'wo', a->>'w');
   WHEN 'reverse' THEN
     IF a->>'bad' = 'none' THEN
@@ -579,6 +839,8 @@ BEGIN
       WHEN 'request' THEN
         RETURN base || jsonb_build_object('reason',
           CASE WHEN base->>'reason' = 'platform' THEN 'user' ELSE 'platform' END);
+      WHEN 'issue' THEN
+        RETURN base || jsonb_build_object('tpl', CASE WHEN base->>'tpl' = 'c-pct' THEN 'c-game' ELSE 'c-pct' END);
       ELSE
         RETURN NULL;
       END CASE;
@@ -627,9 +889,17 @@ BEGIN
   WHEN 'top_up' THEN
     RETURN format('SELECT * FROM %s.top_up(%s, %s, %s, %s, %s)', s, mt.id(r->'w', mode), mt.num(r->'amount'),
                   mt.lit(r->'key'), mt.lit(r->'method'), mt.lit(r->'ext_ref'));
+  WHEN 'issue' THEN
+    RETURN format('SELECT %s.issue_coupon(%s, %s, %s) AS code', s, mt.lit(r->'tpl'), mt.id(r->'w', mode),
+                  mt.lit(r->'key'));
+  WHEN 'validate' THEN
+    RETURN format('SELECT * FROM %s.validate_coupon(%s, %s, %s, %s)', s,
+                  CASE WHEN mode = 'repro' AND r->>'cx' IS NOT NULL THEN r->>'cx' ELSE mt.lit(r->'code') END,
+                  mt.id(r->'w', mode), mt.num(r->'amount'), mt.lit(r->'scene'));
   WHEN 'spend' THEN
     RETURN format('SELECT * FROM %s.spend(%s, %s, %s, %s, %s, %s, %s, %s)', s, mt.id(r->'w', mode),
-                  mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'scene'), mt.lit(r->'coupon'),
+                  mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'scene'),
+                  CASE WHEN mode = 'repro' AND r->>'cx' IS NOT NULL THEN r->>'cx' ELSE mt.lit(r->'coupon') END,
                   mt.lit(r->'partial'), mt.id(r->'payee', mode), mt.lit(r->'order_ref'));
   WHEN 'reverse' THEN
     RETURN format('SELECT * FROM %s.reverse_spend(%s, %s, %s)', s, mt.id(r->'spend', mode), mt.lit(r->'key'),
@@ -791,6 +1061,65 @@ BEGIN
   END LOOP;
 END $$;
 
+-- check_coupons: NULL when the coupons agree: wallet.coupons() of the
+-- wallets the step touched (of every wallet after a clock move), by code,
+-- redeemed_txn mapped; and wallet.coupon_stats per template
+-- (jit off: the estimates of the set-returning functions would make every
+-- call pay for compiling a tiny query)
+CREATE FUNCTION mt.check_coupons(r jsonb, OUT what text, OUT detail text) LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+  ws text[];
+  x mt.res;
+  m mt.res;
+  d record;
+BEGIN
+  IF r->>'op' NOT IN ('clock', 'expire') THEN
+    ws := ARRAY[r->>'wo', r->'payee'->>'o', r->>'co'];
+  END IF;
+  IF ws IS NULL OR EXISTS (SELECT 1 FROM mt.wmap WHERE owner = ANY (ws)) THEN
+    x := mt.exec(format('SELECT w.owner, to_jsonb(c) - ''redeemed_txn''
+                                || jsonb_build_object(''redeemed_txn'', coalesce((SELECT i.mod_id::text FROM mt.idmap i
+                                     WHERE i.kind = ''txn'' AND i.ext_id = c.redeemed_txn), ''ext '' || c.redeemed_txn)) AS c
+                           FROM mt.wmap w CROSS JOIN LATERAL wallet.coupons(w.ext_id) c
+                          WHERE %L IS NULL OR w.owner = ANY (%L)', ws, ws));
+    m := mt.exec(format('SELECT w.owner, to_jsonb(c) - ''redeemed_txn''
+                                || jsonb_build_object(''redeemed_txn'', c.redeemed_txn::text) AS c
+                           FROM mt.wmap w CROSS JOIN LATERAL model.coupons(w.mod_id) c
+                          WHERE %L IS NULL OR w.owner = ANY (%L)', ws, ws));
+    IF NOT x.ok OR NOT m.ok THEN
+      what := 'coupons';
+      detail := format('extension %s; model %s', mt.side(x.ok, x.out, x.state, x.msg), mt.side(m.ok, m.out, m.state, m.msg));
+      RETURN;
+    END IF;
+    FOR d IN SELECT coalesce(xe->>'owner', me->>'owner') AS owner, xe->'c' AS xc, me->'c' AS mc
+               FROM jsonb_array_elements(x.out) xe
+               FULL JOIN jsonb_array_elements(m.out) me
+                 ON (me->>'owner') || ' ' || (me->'c'->>'code') = (xe->>'owner') || ' ' || (xe->'c'->>'code')
+              WHERE xe->'c' IS DISTINCT FROM me->'c'     -- the model has all of coupons()' columns
+              ORDER BY 1 LIMIT 1 LOOP
+      what := 'coupons';
+      detail := format('wallet %s: extension %s; model %s', d.owner, d.xc, d.mc);
+      RETURN;
+    END LOOP;
+  END IF;
+  x := mt.exec('SELECT * FROM wallet.coupon_stats');
+  m := mt.exec('SELECT * FROM model.coupon_stats');
+  IF NOT x.ok OR NOT m.ok THEN
+    what := 'coupon_stats';
+    detail := format('extension %s; model %s', mt.side(x.ok, x.out, x.state, x.msg), mt.side(m.ok, m.out, m.state, m.msg));
+    RETURN;
+  END IF;
+  FOR d IN SELECT coalesce(xe->>'template_id', me->>'template_id') AS tpl, xe AS xs, me AS ms
+             FROM jsonb_array_elements(x.out) xe
+             FULL JOIN jsonb_array_elements(m.out) me ON me->>'template_id' = xe->>'template_id'
+            WHERE xe IS DISTINCT FROM me
+            ORDER BY 1 LIMIT 1 LOOP
+    what := 'coupon_stats';
+    detail := format('template %s: extension %s; model %s', d.tpl, d.xs, d.ms);
+    RETURN;
+  END LOOP;
+END $$;
+
 CREATE FUNCTION mt.check_reconcile() RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   x mt.res;
@@ -825,7 +1154,20 @@ BEGIN
     INSERT INTO mt.trace (step, op, res, status) VALUES (pl.step, pl.op, r, 'ok');
   ELSE
     x := mt.exec(mt.render(r, 'ext'));
+    -- the codes the extension issued, for the model's issuance to take (in
+    -- the order the model issues: by template id)
+    DELETE FROM model.code_supply;
+    IF x.ok AND r->>'op' = 'issue' THEN
+      INSERT INTO model.code_supply VALUES (1, x.out->0->>'code');
+    ELSIF x.ok AND r->>'op' = 'top_up' THEN
+      INSERT INTO model.code_supply SELECT n, c FROM jsonb_array_elements_text(x.out->0->'coupons') WITH ORDINALITY AS y(c, n);
+    ELSIF x.ok AND r->>'op' = 'open' AND NOT EXISTS (SELECT 1 FROM mt.wmap WHERE owner = r->>'owner') THEN
+      INSERT INTO model.code_supply
+      SELECT row_number() OVER (ORDER BY c.template_id, c.code), c.code
+        FROM wallet.coupons((x.out->0->>'wallet_id')::bigint) c;
+    END IF;
     m := mt.exec(mt.render(r, 'model'));
+    DELETE FROM model.code_supply;
     why := mt.compare(pl.step, r, x, m);
     INSERT INTO mt.trace VALUES (pl.step, pl.op, r, CASE WHEN why IS NULL THEN 'ok' ELSE 'fail' END,
                                  x.ok, x.out, x.state, x.msg, m.ok, m.out, m.state, m.msg);
@@ -837,6 +1179,11 @@ BEGIN
     END IF;
   END IF;
   b := mt.check_balances(r);
+  -- coupons: after the operations that issue, redeem or restore them, and
+  -- clock moves (a change by another operation shows at the next of these)
+  IF b.what IS NULL AND r->>'op' IN ('open', 'top_up', 'spend', 'reverse', 'issue', 'validate', 'clock') THEN
+    b := mt.check_coupons(r);
+  END IF;
   IF b.what IS NOT NULL THEN
     UPDATE mt.trace SET status = 'fail' WHERE step = pl.step;
     INSERT INTO mt.failure VALUES (pl.step, pl.op, b.what, b.detail);
@@ -941,7 +1288,7 @@ DECLARE
   n int;
 BEGIN
   SELECT array_agg(DISTINCT o) INTO ws
-    FROM mt.trace t, LATERAL (VALUES (t.res->>'wo'), (t.res->'payee'->>'o')) v(o)
+    FROM mt.trace t, LATERAL (VALUES (t.res->>'wo'), (t.res->'payee'->>'o'), (t.res->>'co')) v(o)
    WHERE t.step = p_step AND o IS NOT NULL;
   IF ws IS NULL THEN
     -- a balance or reconcile failure after a step without a wallet: all of them
@@ -951,15 +1298,15 @@ BEGIN
     n := cardinality(ws);
     SELECT array_agg(DISTINCT o) INTO ws
       FROM (SELECT unnest(ws) AS o
-            UNION SELECT v.o FROM mt.trace t, LATERAL (VALUES (t.res->>'wo'), (t.res->'payee'->>'o')) v(o)
+            UNION SELECT v.o FROM mt.trace t, LATERAL (VALUES (t.res->>'wo'), (t.res->'payee'->>'o'), (t.res->>'co')) v(o)
                    WHERE t.step <= p_step AND v.o IS NOT NULL
-                     AND (t.res->>'wo' = ANY (ws) OR t.res->'payee'->>'o' = ANY (ws))) x;
+                     AND (t.res->>'wo' = ANY (ws) OR t.res->'payee'->>'o' = ANY (ws) OR t.res->>'co' = ANY (ws))) x;
     EXIT WHEN cardinality(ws) = n;
   END LOOP;
   RETURN (SELECT string_agg(t.step::text, ',' ORDER BY t.step) FROM mt.trace t
            WHERE t.step <= p_step AND t.status <> 'skip'
              AND (t.step = p_step OR t.res->>'op' IN ('clock', 'expire')
-                  OR t.res->>'wo' = ANY (ws) OR t.res->'payee'->>'o' = ANY (ws)));
+                  OR t.res->>'wo' = ANY (ws) OR t.res->'payee'->>'o' = ANY (ws) OR t.res->>'co' = ANY (ws)));
 END $$;
 
 CREATE FUNCTION mt.expect_comment(t mt.trace) RETURNS text LANGUAGE sql IMMUTABLE AS $$

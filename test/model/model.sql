@@ -1,18 +1,26 @@
 -- test/model/model.sql: the reference model of wallet's money rules.
 --
--- A deliberately plain re-statement of CONTRACT.md sections 1-9 and 12 in
+-- A deliberately plain re-statement of CONTRACT.md sections 1-10 and 12 in
 -- tables and PL/pgSQL, written without looking at how the extension computes
 -- anything: every lot is a row, every rule a few lines of SQL. It reads the
 -- configuration the extension reads (wallet.currency, wallet.policy,
--- wallet.bonus_rule) and nothing else of the extension; it calls none of its
--- functions. Its clock is model.clock, which the driver keeps equal to the
+-- wallet.bonus_rule, wallet.coupon_template without its issued counter) and
+-- nothing else of the extension; it calls none of its functions. Its clock is model.clock, which the driver keeps equal to the
 -- wallet.now setting.
 --
 -- Functions mirror the extension's operations with the same argument order and
 -- result columns (ids are the model's own; the driver maps them):
 --   model.open, model.balance, model.top_up, model.spend, model.reverse_spend,
 --   model.refund_quote, model.request_refund, model.review_refund,
---   model.settle_refund, model.expire_bonus, model.freeze, model.unfreeze.
+--   model.settle_refund, model.expire_bonus, model.freeze, model.unfreeze,
+--   model.issue_coupon, model.validate_coupon, model.coupons, view model.coupon_stats.
+-- Coupon codes are random in the extension, so the model does not invent
+-- them: whenever it issues a coupon it takes the next code from
+-- model.code_supply, which the driver fills with the codes the extension
+-- returned for the same operation (in the order the model issues, by template
+-- id). Which templates issue, the limits, validity, discounts and statuses are
+-- the model's own. It judges whether a code is well formed (the check symbol)
+-- with its own implementation of the code format (model.code_canonical).
 -- Amounts are kept as bigint minor units; they cross the API as numeric.
 --
 -- Where CONTRACT.md is silent, the choices are written next to the code
@@ -95,7 +103,9 @@ CREATE TABLE model.spend (
   ret_bonus     bigint NOT NULL DEFAULT 0,
   ret_cash      bigint NOT NULL DEFAULT 0,
   ret_earnings  bigint NOT NULL DEFAULT 0,
-  payee_back    bigint NOT NULL DEFAULT 0
+  payee_back    bigint NOT NULL DEFAULT 0,
+  discount      bigint NOT NULL DEFAULT 0,
+  reversals     int NOT NULL DEFAULT 0
 );
 
 -- What a spend took from each lot, in spending order (seq).
@@ -124,6 +134,22 @@ CREATE TABLE model.refund (
 );
 CREATE INDEX ON model.refund (topup);
 CREATE INDEX ON model.refund (wid, requested_at);
+
+-- Coupons (section 10): cid is the issuance order.
+CREATE TABLE model.coupon (
+  cid          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  code         text NOT NULL UNIQUE,
+  template_id  text NOT NULL,
+  wid          bigint NOT NULL,
+  valid_from   timestamptz,
+  valid_until  timestamptz,
+  issued_at    timestamptz NOT NULL,
+  redeemed_txn bigint,
+  discount     bigint
+);
+CREATE INDEX ON model.coupon (wid);
+-- the codes the next issuances take, in order (filled by the driver)
+CREATE TABLE model.code_supply (n int PRIMARY KEY, code text NOT NULL);
 
 ------------------------------------------------------------------------------
 -- Helpers
@@ -255,6 +281,8 @@ BEGIN
   SELECT wid INTO id FROM model.wallet WHERE owner = p_owner AND currency = p_currency;
   IF NOT FOUND THEN
     INSERT INTO model.wallet (owner, currency, e) VALUES (p_owner, p_currency, e) RETURNING wid INTO id;
+    -- a new wallet gets the coupons of the templates issued on open
+    PERFORM model.auto_issue(id, 'open', NULL, NULL);
   END IF;
   RETURN id;
 END $$;
@@ -306,7 +334,7 @@ END $$;
 ------------------------------------------------------------------------------
 CREATE FUNCTION model.top_up(p_wid bigint, p_amount numeric, p_key text, p_method text DEFAULT NULL,
                              p_external_ref text DEFAULT NULL)
-  RETURNS TABLE (txn_id bigint, bonus numeric, replayed boolean)
+  RETURNS TABLE (txn_id bigint, bonus numeric, replayed boolean, coupons text[])
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -322,6 +350,7 @@ DECLARE
   total bigint := 0;
   fee numeric := 0;
   pol record;
+  codes text[];
 BEGIN
   PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
   w := model.get_wallet(p_wid);
@@ -331,7 +360,8 @@ BEGIN
   req := jsonb_build_object('amount', amt, 'method', p_method, 'external_ref', p_external_ref);
   prior := model.replay(w.wid, p_key, 'top_up', req);
   IF prior IS NOT NULL THEN
-    RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'bonus')::bigint, w.e), true;
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'bonus')::bigint, w.e), true,
+      ARRAY(SELECT jsonb_array_elements_text(prior->'coupons'));
     RETURN;
   END IF;
   -- a frozen wallet still accepts top-ups
@@ -362,8 +392,11 @@ BEGIN
   END LOOP;
   INSERT INTO model.topup (tid, wid, amount, bonus, campaign_fee, refundable_until, cash_lot)
   VALUES (v_tid, w.wid, amt, total, fee, clk + pol.refund_window, cash_lot);
-  UPDATE model.txn SET result = jsonb_build_object('txn_id', v_tid, 'bonus', total) WHERE model.txn.tid = v_tid;
-  RETURN QUERY SELECT v_tid, model.major(total, w.e), false;
+  -- coupons of the templates issued on a top-up of at least issue_min_top_up
+  codes := model.auto_issue(w.wid, 'top_up', amt, v_tid);
+  UPDATE model.txn SET result = jsonb_build_object('txn_id', v_tid, 'bonus', total, 'coupons', to_jsonb(codes))
+   WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_tid, model.major(total, w.e), false, codes;
 END $$;
 
 ------------------------------------------------------------------------------
@@ -393,6 +426,8 @@ DECLARE
   chg bigint;
   comm bigint := 0;
   res jsonb;
+  cc record;
+  disc bigint := 0;
 BEGIN
   PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
   w := model.get_wallet(p_wid);
@@ -406,28 +441,35 @@ BEGIN
   prior := model.replay(w.wid, p_key, 'spend', req);
   IF prior IS NOT NULL THEN
     RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'charged')::bigint, w.e),
-      model.major(0, w.e), model.major((prior->>'bonus_used')::bigint, w.e),
+      model.major((prior->>'discount')::bigint, w.e), model.major((prior->>'bonus_used')::bigint, w.e),
       model.major((prior->>'cash_used')::bigint, w.e), model.major((prior->>'earnings_used')::bigint, w.e),
       model.major((prior->>'shortfall')::bigint, w.e), true;
     RETURN;
   END IF;
-  -- choice (order of refusals): frozen, then coupon, then payee, then funds
+  -- choice (order of refusals): frozen, then payee, then coupon, then funds
   IF w.frozen THEN PERFORM model.fail('WL002', 'wallet frozen'); END IF;
-  -- coupons are not implemented yet: every code is unknown
-  IF p_coupon IS NOT NULL THEN PERFORM model.fail('WL005', 'coupon not valid'); END IF;
   IF p_payee IS NOT NULL THEN
     SELECT * INTO p FROM model.wallet WHERE wid = p_payee;
     IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such payee'); END IF;
     IF p.currency <> w.currency THEN PERFORM model.fail('22023', 'payee of another currency'); END IF;
     IF p.wid = w.wid THEN PERFORM model.fail('22023', 'payee is the payer'); END IF;
   END IF;
+  -- a coupon takes its discount off the order first; the rest is charged
+  IF p_coupon IS NOT NULL THEN
+    cc := model.coupon_check(p_coupon, w, amt, p_scene);
+    IF NOT cc.valid THEN PERFORM model.fail('WL005', 'coupon not valid: ' || cc.reason); END IF;
+    disc := cc.discount;
+  END IF;
 
   SELECT coalesce(sum(x.amount), 0) INTO avail FROM model.lot x
    WHERE x.wid = w.wid AND x.amount > 0 AND model.usable(x, p_scene);
-  IF avail < amt AND NOT p_partial THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
+  IF avail < amt - disc AND NOT p_partial THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
 
   v_tid := model.new_txn(w.wid, 'spend', p_key, req);
-  need := amt;
+  IF p_coupon IS NOT NULL THEN
+    UPDATE model.coupon SET redeemed_txn = v_tid, discount = disc WHERE code = cc.canonical;
+  END IF;
+  need := amt - disc;
   -- spending order: usable bonus by soonest expiry (none last), oldest grant;
   -- then cash oldest first; then earnings oldest first (lot id breaks ties)
   FOR l IN SELECT * FROM model.lot x
@@ -445,7 +487,7 @@ BEGIN
       UPDATE model.topup SET spent = spent + take WHERE model.topup.tid = l.topup;
     END IF;
   END LOOP;
-  chg := amt - need;
+  chg := amt - disc - need;
 
   IF p_payee IS NOT NULL THEN
     comm := round(chg * (model.policy(p.currency)).commission_rate);
@@ -453,14 +495,14 @@ BEGIN
       INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (p.wid, 'earnings', chg - comm, clk);
     END IF;
   END IF;
-  INSERT INTO model.spend (tid, wid, charged, bonus_used, cash_used, earnings_used, payee, payee_credit)
+  INSERT INTO model.spend (tid, wid, charged, bonus_used, cash_used, earnings_used, payee, payee_credit, discount)
   VALUES (v_tid, w.wid, chg, (used->>'bonus')::bigint, (used->>'cash')::bigint, (used->>'earnings')::bigint,
-          p_payee, CASE WHEN p_payee IS NULL THEN 0 ELSE chg - comm END);
-  res := jsonb_build_object('txn_id', v_tid, 'charged', chg, 'bonus_used', (used->>'bonus')::bigint,
+          p_payee, CASE WHEN p_payee IS NULL THEN 0 ELSE chg - comm END, disc);
+  res := jsonb_build_object('txn_id', v_tid, 'charged', chg, 'discount', disc, 'bonus_used', (used->>'bonus')::bigint,
                             'cash_used', (used->>'cash')::bigint, 'earnings_used', (used->>'earnings')::bigint,
                             'shortfall', need);
   UPDATE model.txn SET result = res WHERE model.txn.tid = v_tid;
-  RETURN QUERY SELECT v_tid, model.major(chg, w.e), model.major(0, w.e), model.major((used->>'bonus')::bigint, w.e),
+  RETURN QUERY SELECT v_tid, model.major(chg, w.e), model.major(disc, w.e), model.major((used->>'bonus')::bigint, w.e),
     model.major((used->>'cash')::bigint, w.e), model.major((used->>'earnings')::bigint, w.e),
     model.major(need, w.e), false;
 END $$;
@@ -473,7 +515,7 @@ $$;
 
 CREATE FUNCTION model.reverse_spend(p_spend bigint, p_key text, p_amount numeric DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
-                 replayed boolean, bonus_written_off numeric, bonus_to_cash numeric)
+                 replayed boolean, bonus_written_off numeric, bonus_to_cash numeric, coupon_restored boolean)
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -505,6 +547,7 @@ DECLARE
   rest bigint;
   written_off bigint := 0;
   to_cash bigint := 0;
+  restored boolean := false;
   res jsonb;
 BEGIN
   PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
@@ -518,23 +561,33 @@ BEGIN
   IF prior IS NOT NULL THEN
     RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'bonus')::bigint, w.e),
       model.major((prior->>'cash')::bigint, w.e), model.major((prior->>'earnings')::bigint, w.e), true,
-      model.major((prior->>'written_off')::bigint, w.e), model.major((prior->>'to_cash')::bigint, w.e);
+      model.major((prior->>'written_off')::bigint, w.e), model.major((prior->>'to_cash')::bigint, w.e),
+      (prior->>'coupon_restored')::boolean;
     RETURN;
   END IF;
   -- a reversal credits the customer: allowed on a frozen wallet
   lft := sp.charged - sp.reversed;
   IF x IS NULL THEN
     x := lft;
-    -- choice: "all of it" when nothing is left is asking for more than is left
-    IF x <= 0 THEN PERFORM model.fail('WL008', 'nothing left to reverse'); END IF;
+    -- choice: "all of it" when nothing is left is asking for more than is left,
+    -- except the first reversal of a spend a coupon paid in full (charged 0):
+    -- it is that spend's full reversal and gives the coupon back
+    IF x <= 0 AND NOT (sp.discount > 0 AND sp.reversals = 0) THEN
+      PERFORM model.fail('WL008', 'nothing left to reverse');
+    END IF;
   ELSIF x > lft THEN
     PERFORM model.fail('WL008', 'reversal exceeds what is left');
   END IF;
 
   -- shares: bonus and earnings round down, cash the rest; no bucket gets back
   -- more than it has left to get back; cash overflow goes to earnings, then bonus
-  sb := least(floor(x::numeric * sp.bonus_used / sp.charged)::bigint, sp.bonus_used - sp.ret_bonus);
-  se := least(floor(x::numeric * sp.earnings_used / sp.charged)::bigint, sp.earnings_used - sp.ret_earnings);
+  IF x = 0 THEN
+    sb := 0;
+    se := 0;
+  ELSE
+    sb := least(floor(x::numeric * sp.bonus_used / sp.charged)::bigint, sp.bonus_used - sp.ret_bonus);
+    se := least(floor(x::numeric * sp.earnings_used / sp.charged)::bigint, sp.earnings_used - sp.ret_earnings);
+  END IF;
   sc := x - sb - se;
   IF sc > sp.cash_used - sp.ret_cash THEN
     over := sc - (sp.cash_used - sp.ret_cash);
@@ -568,7 +621,7 @@ BEGIN
   -- the payee gives back its credit in the same proportion: after the
   -- reversal, round(credit * reversed / charged) of it has gone back (no rule
   -- says otherwise, so half away from zero, section 1)
-  IF sp.payee IS NOT NULL THEN
+  IF sp.payee IS NOT NULL AND sp.charged > 0 THEN
     pb := round(sp.payee_credit::numeric * (sp.reversed + x) / sp.charged)::bigint - sp.payee_back;
     IF pb > 0 THEN
       pw := model.get_wallet(sp.payee);
@@ -632,15 +685,23 @@ BEGIN
     PERFORM model.fail('XX000', 'model: reversal pieces do not cover the shares');
   END IF;
 
-  res := res || jsonb_build_object('written_off', written_off, 'to_cash', to_cash);
-  UPDATE model.spend s SET reversed = s.reversed + x, payee_back = s.payee_back + pb,
+  -- the full reversal gives the coupon back (and its discount); past its
+  -- validity it shows as expired, and is not counted as restored
+  IF sp.reversed + x = sp.charged AND sp.discount > 0 THEN
+    UPDATE model.coupon c SET redeemed_txn = NULL, discount = NULL WHERE c.redeemed_txn = sp.tid
+    RETURNING c.valid_until IS NULL OR c.valid_until > clk INTO restored;
+    restored := coalesce(restored, false);
+  END IF;
+  res := res || jsonb_build_object('written_off', written_off, 'to_cash', to_cash, 'coupon_restored', restored);
+  UPDATE model.spend s SET reversed = s.reversed + x, payee_back = s.payee_back + pb, reversals = s.reversals + 1,
                            ret_bonus = s.ret_bonus + (res->>'bonus')::bigint,
                            ret_cash = s.ret_cash + (res->>'cash')::bigint,
                            ret_earnings = s.ret_earnings + (res->>'earnings')::bigint
    WHERE s.tid = sp.tid;
   UPDATE model.txn SET result = res WHERE model.txn.tid = v_tid;
   RETURN QUERY SELECT v_tid, model.major((res->>'bonus')::bigint, w.e), model.major((res->>'cash')::bigint, w.e),
-    model.major((res->>'earnings')::bigint, w.e), false, model.major(written_off, w.e), model.major(to_cash, w.e);
+    model.major((res->>'earnings')::bigint, w.e), false, model.major(written_off, w.e), model.major(to_cash, w.e),
+    restored;
 END $$;
 
 ------------------------------------------------------------------------------
@@ -893,3 +954,204 @@ BEGIN
   UPDATE model.lot l SET amount = 0 WHERE l.bucket = 'bonus' AND l.amount > 0 AND NOT model.bonus_live(l);
   RETURN QUERY SELECT nw, nl;
 END $$;
+
+------------------------------------------------------------------------------
+-- Coupons (section 10)
+------------------------------------------------------------------------------
+-- code_canonical: a well-formed code in canonical form (upper case, three
+-- groups of six), NULL when it is mistyped. The format: 17 symbols and a check
+-- symbol from the 31 symbols below (no look-alikes); the check symbol makes
+-- the position-weighted sum (weights 1..17) plus itself 0 mod 31. Hyphens and
+-- spaces are ignored, lower case letters read as upper case.
+CREATE FUNCTION model.code_canonical(code text) RETURNS text
+  LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  alpha constant text := '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+  s text := translate(code, 'abcdefghijklmnopqrstuvwxyz- ', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ');
+  v int;
+  total int := 0;
+BEGIN
+  IF s IS NULL OR length(s) <> 18 THEN RETURN NULL; END IF;
+  FOR i IN 1..18 LOOP
+    v := strpos(alpha, substr(s, i, 1)) - 1;
+    IF v < 0 THEN RETURN NULL; END IF;
+    IF i < 18 THEN total := total + i * v; ELSE total := total + v; END IF;
+  END LOOP;
+  IF total % 31 <> 0 THEN RETURN NULL; END IF;
+  RETURN substr(s, 1, 6) || '-' || substr(s, 7, 6) || '-' || substr(s, 13, 6);
+END $$;
+
+-- next_code: the code the next issued coupon gets (see the header)
+CREATE FUNCTION model.next_code() RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  s model.code_supply;
+BEGIN
+  SELECT * INTO s FROM model.code_supply ORDER BY n LIMIT 1;
+  IF NOT FOUND THEN
+    RETURN 'NO-CODE-SUPPLIED-' || ((SELECT count(*) FROM model.coupon) + 1);
+  END IF;
+  DELETE FROM model.code_supply WHERE n = s.n;
+  RETURN s.code;
+END $$;
+
+-- coupon_status: a coupon's status now
+CREATE FUNCTION model.coupon_status(c model.coupon) RETURNS text
+  LANGUAGE sql STABLE AS $$
+  -- choice: a coupon not valid yet is 'available' (the contract has no status for it)
+  SELECT CASE WHEN c.redeemed_txn IS NOT NULL THEN 'redeemed'
+              WHEN c.valid_until <= model.clock_now() THEN 'expired'
+              ELSE 'available' END
+$$;
+
+-- issue: one coupon of template tid to wallet w under key k; the code, the
+-- earlier code on a replay, NULL at a limit when quiet (automatic issuance),
+-- WL007 at a limit otherwise.
+CREATE FUNCTION model.issue(tid text, w model.wallet, k text, quiet boolean) RETURNS text
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  clk timestamptz := model.clock_now();
+  req jsonb := jsonb_build_object('template_id', tid);
+  prior jsonb;
+  t wallet.coupon_template;
+  v_code text;
+  v_tid bigint;
+BEGIN
+  prior := model.replay(w.wid, k, 'issue_coupon', req);
+  IF prior IS NOT NULL THEN RETURN prior->>'code'; END IF;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = tid;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such coupon template'); END IF;
+  IF t.currency <> w.currency THEN PERFORM model.fail('22023', 'template of another currency'); END IF;
+  -- choice: a template whose validity has ended issues nothing (WL008, as for other closed things)
+  IF t.valid_until <= clk THEN PERFORM model.fail('WL008', 'coupon template has expired'); END IF;
+  IF (SELECT count(*) FROM model.coupon c WHERE c.wid = w.wid AND c.template_id = tid) >= t.per_wallet_limit
+     OR (t.total_limit IS NOT NULL
+         AND (SELECT count(*) FROM model.coupon c WHERE c.template_id = tid) >= t.total_limit) THEN
+    IF quiet THEN RETURN NULL; END IF;
+    PERFORM model.fail('WL007', 'limit exceeded');
+  END IF;
+  v_code := model.next_code();
+  -- valid from the template's valid_from; valid_for counts from when the
+  -- coupon becomes valid (choice: issue time, or valid_from if later), never
+  -- past the template's valid_until
+  INSERT INTO model.coupon (code, template_id, wid, valid_from, valid_until, issued_at)
+  VALUES (v_code, tid, w.wid, t.valid_from,
+          CASE WHEN t.valid_for IS NULL THEN t.valid_until
+               ELSE least(t.valid_until, greatest(clk, t.valid_from) + t.valid_for) END,
+          clk);
+  v_tid := model.new_txn(w.wid, 'issue_coupon', k, req);
+  UPDATE model.txn SET result = jsonb_build_object('code', v_code) WHERE model.txn.tid = v_tid;
+  RETURN v_code;
+END $$;
+
+-- auto_issue: the templates marked issue_on = event (for a top-up, those
+-- whose issue_min_top_up amt reaches), in template id order; a template at a
+-- limit or past its validity is skipped. Returns the codes.
+CREATE FUNCTION model.auto_issue(p_wid bigint, event text, amt bigint, txn bigint) RETURNS text[]
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+  t record;
+  c text;
+  codes text[] := '{}';
+BEGIN
+  FOR t IN SELECT x.template_id FROM wallet.coupon_template x
+            WHERE x.issue_on = event AND x.currency = w.currency
+              AND (x.valid_until IS NULL OR x.valid_until > model.clock_now())
+              AND (event <> 'top_up' OR x.issue_min_top_up IS NULL
+                   OR amt >= x.issue_min_top_up * (10::numeric ^ w.e))
+            ORDER BY x.template_id LOOP
+    c := model.issue(t.template_id, w, event || ':' || coalesce(txn::text, '') || ':' || t.template_id, true);
+    IF c IS NOT NULL THEN codes := codes || c; END IF;
+  END LOOP;
+  RETURN codes;
+END $$;
+
+CREATE FUNCTION model.issue_coupon(p_template text, p_wid bigint, p_key text) RETURNS text
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  PERFORM model.text_arg(p_template, 'template_id', 64, true);
+  RETURN model.issue(p_template, model.get_wallet(p_wid), p_key, false);
+END $$;
+
+-- coupon_check: is a code valid for wallet w, an order of amt minor units,
+-- in a scene, now? Another wallet's code reads exactly as an unknown one.
+-- choice: the reasons are checked in this order and worded like the extension's.
+CREATE FUNCTION model.coupon_check(p_code text, w model.wallet, amt bigint, p_scene text,
+                                   OUT valid boolean, OUT discount bigint, OUT reason text, OUT canonical text)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  clk timestamptz := model.clock_now();
+  c model.coupon;
+  t wallet.coupon_template;
+  d bigint;
+BEGIN
+  valid := false;
+  discount := 0;
+  canonical := model.code_canonical(p_code);
+  IF canonical IS NULL THEN reason := 'mistyped'; RETURN; END IF;
+  SELECT * INTO c FROM model.coupon x WHERE x.code = canonical AND x.wid = w.wid;
+  IF NOT FOUND THEN reason := 'unknown'; RETURN; END IF;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = c.template_id;
+  IF c.redeemed_txn IS NOT NULL THEN reason := 'already used'; RETURN; END IF;
+  IF c.valid_from > clk THEN reason := 'not yet valid'; RETURN; END IF;
+  IF c.valid_until <= clk THEN reason := 'expired'; RETURN; END IF;
+  IF t.scope IS NOT NULL AND NOT coalesce(p_scene = ANY (t.scope), false) THEN
+    reason := 'wrong scene'; RETURN;
+  END IF;
+  IF amt < t.min_order * (10::numeric ^ w.e) THEN reason := 'below minimum order'; RETURN; END IF;
+  IF t.kind = 'amount' THEN
+    d := t.value * (10::numeric ^ w.e);
+  ELSE
+    d := round(amt * t.value / 100);                 -- half away from zero (section 1)
+    IF t.max_discount IS NOT NULL THEN d := least(d, t.max_discount * (10::numeric ^ w.e)); END IF;
+  END IF;
+  valid := true;
+  discount := least(d, amt);                         -- never more than the order
+END $$;
+
+CREATE FUNCTION model.validate_coupon(p_code text, p_wid bigint, p_order_amount numeric, p_scene text DEFAULT NULL)
+  RETURNS TABLE (valid boolean, discount numeric, reason text)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet;
+  r record;
+BEGIN
+  IF p_code IS NULL THEN PERFORM model.fail('22023', 'code is null'); END IF;
+  PERFORM model.text_arg(p_code, 'code', 64, false);
+  w := model.get_wallet(p_wid);
+  PERFORM model.check_scene(p_scene);
+  r := model.coupon_check(p_code, w, model.minor(p_order_amount, w.e, 'order_amount'), p_scene);
+  RETURN QUERY SELECT r.valid, model.major(r.discount, w.e), r.reason;
+END $$;
+
+CREATE FUNCTION model.coupons(p_wid bigint)
+  RETURNS TABLE (code text, template_id text, status text, valid_from timestamptz, valid_until timestamptz,
+                 redeemed_txn bigint, discount numeric)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+BEGIN
+  RETURN QUERY SELECT c.code, c.template_id, model.coupon_status(c), c.valid_from, c.valid_until,
+                      c.redeemed_txn, model.major(c.discount, w.e)
+                 FROM model.coupon c WHERE c.wid = w.wid ORDER BY c.cid;
+END $$;
+
+CREATE VIEW model.coupon_stats AS
+  SELECT t.template_id, t.currency, t.kind,
+         count(c.code) AS issued,
+         count(c.redeemed_txn) AS redeemed,
+         count(*) FILTER (WHERE c.code IS NOT NULL AND model.coupon_status(c) = 'expired') AS expired,
+         count(*) FILTER (WHERE c.code IS NOT NULL AND model.coupon_status(c) = 'available') AS outstanding,
+         model.major(coalesce(sum(c.discount), 0)::bigint, e.exponent) AS total_discount
+    FROM wallet.coupon_template t
+    JOIN wallet.currency e ON e.code = t.currency
+    LEFT JOIN model.coupon c ON c.template_id = t.template_id
+   GROUP BY t.template_id, t.currency, t.kind, e.exponent;
