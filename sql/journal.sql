@@ -129,10 +129,12 @@ SELECT count(*) - :runs AS new_runs FROM wallet.reconciliation_run;
 
 -- Idempotency keys are unique in the database itself (wallet.txn_key), not only by the
 -- operations' locking: a second row for a (wallet, key) is refused even to the owner.
+\set VERBOSITY terse
 INSERT INTO wallet.txn_key (wallet_id, idempotency_key, txn_id, created_at)
 SELECT wallet_id, idempotency_key, txn_id + 1000000, created_at FROM wallet.txn_key
  ORDER BY txn_id LIMIT 1;
 \echo :SQLSTATE
+\set VERBOSITY default
 -- every keyed journal row has its key row, naming it
 SELECT count(*) AS keyed_rows_without_key FROM wallet.txn t
  WHERE t.idempotency_key IS NOT NULL
