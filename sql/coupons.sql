@@ -528,3 +528,18 @@ SELECT -sum(p.amount) AS coupon_expense
 SELECT * FROM wallet.reconcile()
  WHERE wallet_id IN (SELECT wallet_id FROM wallet.wallet WHERE currency IN ('QCP', 'QCQ'))
     OR (wallet_id IS NULL AND currency IN ('QCP', 'QCQ'));
+
+-- Automatic issuance (on open and on top-up) takes no idempotency key of the wallet's: the
+-- operation that issues runs once under its own key, so a client key of any form cannot
+-- collide with it. Here the client uses the very key the top-up's issuance used to take
+-- ("top_up:<txn>:<template>"), then tops up: the coupon is issued, nothing is refused.
+INSERT INTO wallet.currency (code, exponent) VALUES ('QCR', 2);
+SELECT wallet.add_coupon_template('cr-top', 'QCR', 'amount', 5, issue_on => 'top_up', issue_min_top_up => 100,
+                                  per_wallet_limit => 5);
+SELECT wallet.open('coupon-frank', 'QCR') AS frank \gset
+SELECT bonus FROM wallet.top_up(:frank, 50, 'frank-t1');
+SELECT last_value + 2 AS next_txn FROM wallet.txn_txn_id_seq \gset
+SELECT charged FROM wallet.spend(:frank, 1, 'top_up:' || :next_txn || ':cr-top');
+SELECT txn_id = :next_txn AS same_txn, cardinality(coupons) AS coupons FROM wallet.top_up(:frank, 100, 'frank-t2');
+SELECT kind, coalesce(regexp_replace(idempotency_key, '[0-9]+', 'N'), '(none)') AS key
+  FROM wallet.transactions WHERE wallet_id = :frank ORDER BY txn_id;

@@ -1348,7 +1348,9 @@ CREATE FUNCTION wallet._issue(tid text, w wallet.wallet, k text, clk timestamptz
 DECLARE
   t wallet.coupon_template;
   req jsonb := jsonb_build_object('template_id', tid);
-  prior jsonb := wallet._replay(w.wallet_id, k, 'issue_coupon', req);
+  -- k NULL: issued by open or top_up, whose own key (or owner) makes it happen once; it takes
+  -- no key of the wallet's, so it can never collide with a key the client chose
+  prior jsonb := CASE WHEN k IS NULL THEN NULL ELSE wallet._replay(w.wallet_id, k, 'issue_coupon', req) END;
   n int;
   code text;
   txn bigint;
@@ -1388,7 +1390,9 @@ BEGIN
           clk, txn);
   INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
   VALUES (txn, w.wallet_id, 'issue_coupon', w.currency, clk, k, req, jsonb_build_object('code', code));
-  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, txn, clk);
+  IF k IS NOT NULL THEN
+    INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, txn, clk);
+  END IF;
   RETURN code;
 END $$;
 
@@ -1510,8 +1514,7 @@ BEGIN
               AND (event <> 'top_up' OR x.issue_min_top_up IS NULL
                    OR amt >= x.issue_min_top_up * (10::numeric ^ w.exponent))
             ORDER BY x.template_id LOOP
-    c := wallet._issue(t.template_id, w, format('%s:%s:%s', event, coalesce(txn::text, ''), t.template_id),
-                       clk, true);
+    c := wallet._issue(t.template_id, w, NULL, clk, true);
     IF c IS NOT NULL THEN codes := codes || c; END IF;
   END LOOP;
   RETURN codes;
