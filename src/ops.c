@@ -51,6 +51,7 @@ static struct
 	SPIPlanPtr	update_wallet;
 	SPIPlanPtr	insert_txn;
 	SPIPlanPtr	write;
+	SPIPlanPtr	drop_key;
 	SPIPlanPtr	credit;
 	SPIPlanPtr	has_pending;
 	SPIPlanPtr	rollup;
@@ -94,7 +95,7 @@ ensure_plans(void)
 {
 	Oid			nsp = get_namespace_oid("wallet", false);
 	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock, &plans.replay,
-		&plans.update_wallet, &plans.insert_txn, &plans.write, &plans.credit,
+		&plans.update_wallet, &plans.insert_txn, &plans.write, &plans.drop_key, &plans.credit,
 	&plans.has_pending, &plans.rollup, &plans.coupon_check, &plans.redeem, &plans.auto_issue,
 	&plans.replay_coupons};
 
@@ -169,17 +170,37 @@ ensure_plans(void)
 			plans.lotset_type};
 
 			/* the row update, the key and the journal row in one statement, as the floor does */
-			plans.write = prepare(psprintf("WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
-										   "version = version + 1 WHERE wallet_id = $1 AND version = $4 "
-										   "RETURNING wallet_id)%s "
-										   "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
-										   "created_at, idempotency_key, request, result, postings, pieces) "
-										   "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, "
-										   "$13, $14 FROM u",
-										   OidIsValid(plans.key_rel) ?
-										   ", k AS (INSERT INTO wallet.txn_key (wallet_id, idempotency_key, "
-										   "txn_id, created_at) SELECT u.wallet_id, $10, $5, $9 FROM u)" : ""),
-								  14, tw);
+			if (OidIsValid(plans.key_rel))
+				/*
+				 * The key goes in first (nothing if it is taken), the row is
+				 * updated only if the key went in and the version still holds,
+				 * and the journal row only if the row was updated.
+				 */
+				plans.write = prepare("WITH k AS (INSERT INTO wallet.txn_key (wallet_id, idempotency_key, "
+									  "txn_id, created_at) VALUES ($1, $10, $5, $9) ON CONFLICT DO NOTHING "
+									  "RETURNING wallet_id), "
+									  "u AS (UPDATE wallet.wallet w SET lots = $2, next_expiry = $3, "
+									  "version = w.version + 1 FROM k WHERE w.wallet_id = k.wallet_id "
+									  "AND w.version = $4 RETURNING w.wallet_id) "
+									  "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
+									  "created_at, idempotency_key, request, result, postings, pieces) "
+									  "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, "
+									  "$13, $14 FROM u", 14, tw);
+			else
+				plans.write = prepare("WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
+									  "version = version + 1 WHERE wallet_id = $1 AND version = $4 "
+									  "RETURNING wallet_id) "
+									  "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
+									  "created_at, idempotency_key, request, result, postings, pieces) "
+									  "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, "
+									  "$13, $14 FROM u", 14, tw);
+			if (OidIsValid(plans.key_rel))
+			{
+				Oid			td[] = {INT8OID, TEXTOID, INT8OID};
+
+				plans.drop_key = prepare("DELETE FROM wallet.txn_key WHERE wallet_id = $1 "
+										 "AND idempotency_key = $2 AND txn_id = $3", 3, td);
+			}
 		}
 		plans.credit = prepare("INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id) "
 							   "VALUES ($1, $2, $3)", 3, t6);
@@ -651,7 +672,7 @@ has_topup_templates(const char *currency)
  * archived is refused (WL008): it must not be charged again.
  */
 static bool
-probe_key(int64 wallet_id, const char *key, char **kind, Jsonb **request, Jsonb **result)
+probe_key(int64 wallet_id, const char *key, int64 *txn_out, char **kind, Jsonb **request, Jsonb **result)
 {
 	Relation	rel;
 	ScanKeyData k[2];
@@ -672,6 +693,7 @@ probe_key(int64 wallet_id, const char *key, char **kind, Jsonb **request, Jsonb 
 		tup = fetch_one(rel, "txn_wallet_key", 2, k);
 		if (tup)
 		{
+			*txn_out = DatumGetInt64(getattr(tup, rel, "txn_id", &isnull));
 			*kind = TextDatumGetCString(getattr(tup, rel, "kind", &isnull));
 			d = getattr(tup, rel, "request", &isnull);
 			*request = isnull ? NULL : DatumGetJsonbP(d);
@@ -694,6 +716,9 @@ probe_key(int64 wallet_id, const char *key, char **kind, Jsonb **request, Jsonb 
 	direct_end();
 	if (tup == NULL)
 		return false;
+	*txn_out = txn_id;
+	if (kind == NULL)
+		return true;			/* only the key asked for */
 
 	args[0] = Int64GetDatum(txn_id);
 	args[1] = created;
@@ -756,9 +781,10 @@ find_replay(WalletRow *w, const char *key, const char *op, Jsonb *request)
 	char	   *kind;
 	Jsonb	   *stored;
 	Jsonb	   *result;
+	int64		txn_id;
 	bool		same;
 
-	if (!probe_key(w->id, key, &kind, &stored, &result))
+	if (!probe_key(w->id, key, &txn_id, &kind, &stored, &result))
 		return NULL;
 	same = stored != NULL && strcmp(kind, op) == 0 &&
 		DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(stored), JsonbPGetDatum(request)));
@@ -769,6 +795,29 @@ find_replay(WalletRow *w, const char *key, const char *op, Jsonb *request)
 				 errdetail("Key \"%s\" of wallet %lld was used by %s with %s.", key, (long long) w->id,
 						   kind, stored ? JsonbToCString(NULL, &stored->root, VARSIZE(stored)) : "null")));
 	return result;
+}
+
+/*
+ * after_no_write sorts out a write that wrote nothing (write_op false): the
+ * key was taken (a replay: its stored result, or WL003) or the row had moved
+ * on (a lost race: NULL, after taking back the key row this attempt wrote).
+ */
+static Jsonb *
+after_no_write(WalletRow *w, const char *key, const char *op, Jsonb *request, int64 my_txn)
+{
+	int64		txn_id;
+
+	if (!OidIsValid(plans.key_rel) || !probe_key(w->id, key, &txn_id, NULL, NULL, NULL))
+		return NULL;
+	if (txn_id == my_txn)
+	{
+		Datum		args[3] = {Int64GetDatum(w->id), CStringGetTextDatum(key), Int64GetDatum(my_txn)};
+
+		if (SPI_execute_plan(plans.drop_key, args, NULL, false, 0) != SPI_OK_DELETE || SPI_processed != 1)
+			elog(ERROR, "could not take back idempotency key \"%s\"", key);
+		return NULL;
+	}
+	return find_replay(w, key, op, request);
 }
 
 /* save_wallet writes the lots back if the row is still at w->version. */
@@ -1099,95 +1148,109 @@ wallet_top_up(PG_FUNCTION_ARGS)
 			jb_text(&jb, "external_ref", ext);
 			req = jb_end(&jb);
 		}
-		prior = find_replay(&w, key, "top_up", req);
-		if (prior)
-		{
-			txn_id = jsonb_int(prior, "txn_id");
-			total = jsonb_int(prior, "bonus");
-			replayed = true;
-			coupons = select_datum(plans.replay_coupons, 1, (Datum[]) {Int64GetDatum(txn_id)});
-			break;
-		}
-
-		txn_id = nextval_internal(plans.txn_seq, false);
-		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-														TimestampTzGetDatum(clk), w.refund_window));
 		b = lotset_unpack(w.lots);
-		engine_add(b, BUCKET_CASH, amt, txn_id, clk, until, NULL);
-		legs_init(&legs);
-		leg(&legs, "wallet", w.id, "cash", amt);
-		leg(&legs, "funding", 0, NULL, -amt);
 
-		/* the rules of the currency active now, one applied rule per group */
-		nrules = bonus_plan(w.currency, w.exponent, amt, clk, &plan);
-		total = 0;
-		for (int k = 0; k < nrules; k++)
-		{
-			PlanRule   *r = &plan[k];
-
-			engine_add(b, BUCKET_BONUS, r->bonus, txn_id, clk, r->expires, r->scope);
-			leg(&legs, "wallet", w.id, "bonus", r->bonus);
-			leg(&legs, "bonus_expense", 0, NULL, -r->bonus);
-			total = checked_add(total, r->bonus);
-			if (r->campaign != NULL && r->fee != NULL &&
-				(campaign_fee == NULL ||
-				 DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(r->fee),
-												  NumericGetDatum(campaign_fee)))))
-				campaign_fee = r->fee;
-		}
 		/*
-		 * Coupons issued on qualifying top-ups need the row lock the update
-		 * takes and go into the result: then the update and the journal row
-		 * are two statements. Otherwise one.
+		 * The key is looked up first only where the write cannot take it in
+		 * the same statement (under the row lock, on a 0.1 schema, with coupons
+		 * to issue) or where the wallet is near its lot limit (an error that
+		 * must not hide a replay); otherwise the write's own key insert finds
+		 * a replay (after_no_write).
 		 */
 		auto_issue = has_topup_templates(w.currency);
-		if (auto_issue)
+		prior = NULL;
+		if (lock || auto_issue || !OidIsValid(plans.key_rel) || b->nlots > WALLET_MAX_LOTS - 64)
+			prior = find_replay(&w, key, "top_up", req);
+		if (prior == NULL)
 		{
-			Datum		aargs[4] = {Int64GetDatum(w.id), Int64GetDatum(amt), Int64GetDatum(txn_id),
-			CStringGetTextDatum(w.currency)};
+			txn_id = nextval_internal(plans.txn_seq, false);
+			until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															TimestampTzGetDatum(clk), w.refund_window));
+			engine_add(b, BUCKET_CASH, amt, txn_id, clk, until, NULL);
+			legs_init(&legs);
+			leg(&legs, "wallet", w.id, "cash", amt);
+			leg(&legs, "funding", 0, NULL, -amt);
 
-			if (!save_wallet(&w, b))
-				continue;		/* lost a race: read again */
-			coupons = select_datum(plans.auto_issue, 4, aargs);
-		}
+			/* the rules of the currency active now, one applied rule per group */
+			nrules = bonus_plan(w.currency, w.exponent, amt, clk, &plan);
+			total = 0;
+			for (int k = 0; k < nrules; k++)
+			{
+				PlanRule   *r = &plan[k];
 
-		jb_begin(&jb);
-		jb_int(&jb, "txn_id", txn_id);
-		jb_int(&jb, "bonus", total);
-		jb_key(&jb, "coupons");
-		jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
-		if (coupons)
-		{
-			Datum	   *elems;
-			bool	   *enulls;
-			int			ne;
+				engine_add(b, BUCKET_BONUS, r->bonus, txn_id, clk, r->expires, r->scope);
+				leg(&legs, "wallet", w.id, "bonus", r->bonus);
+				leg(&legs, "bonus_expense", 0, NULL, -r->bonus);
+				total = checked_add(total, r->bonus);
+				if (r->campaign != NULL && r->fee != NULL &&
+					(campaign_fee == NULL ||
+					 DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(r->fee),
+													  NumericGetDatum(campaign_fee)))))
+					campaign_fee = r->fee;
+			}
+			/*
+			 * Coupons issued on qualifying top-ups need the row lock the update
+			 * takes and go into the result: then the update and the journal row
+			 * are two statements. Otherwise one.
+			 */
+			if (auto_issue)
+			{
+				Datum		aargs[4] = {Int64GetDatum(w.id), Int64GetDatum(amt), Int64GetDatum(txn_id),
+				CStringGetTextDatum(w.currency)};
 
-			deconstruct_array(DatumGetArrayTypeP(coupons), TEXTOID, -1, false, TYPALIGN_INT,
-							  &elems, &enulls, &ne);
-			for (int k = 0; k < ne; k++)
-				jb_text(&jb, NULL, enulls[k] ? NULL : TextDatumGetCString(elems[k]));
+				if (!save_wallet(&w, b))
+					continue;		/* lost a race: read again */
+				coupons = select_datum(plans.auto_issue, 4, aargs);
+			}
+
+			jb_begin(&jb);
+			jb_int(&jb, "txn_id", txn_id);
+			jb_int(&jb, "bonus", total);
+			jb_key(&jb, "coupons");
+			jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
+			if (coupons)
+			{
+				Datum	   *elems;
+				bool	   *enulls;
+				int			ne;
+
+				deconstruct_array(DatumGetArrayTypeP(coupons), TEXTOID, -1, false, TYPALIGN_INT,
+								  &elems, &enulls, &ne);
+				for (int k = 0; k < ne; k++)
+					jb_text(&jb, NULL, enulls[k] ? NULL : TextDatumGetCString(elems[k]));
+			}
+			jb_push(&jb, WJB_END_ARRAY, NULL);
+			jb_key(&jb, "rules");
+			jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
+			for (int k = 0; k < nrules; k++)
+			{
+				jb_push(&jb, WJB_BEGIN_OBJECT, NULL);
+				jb_int(&jb, "rule_id", plan[k].rule_id);
+				jb_text(&jb, "campaign", plan[k].campaign);
+				jb_int(&jb, "bonus", plan[k].bonus);
+				jb_push(&jb, WJB_END_OBJECT, NULL);
+			}
+			jb_push(&jb, WJB_END_ARRAY, NULL);
+			jb_numeric(&jb, "campaign_fee_rate", campaign_fee ? campaign_fee : int64_to_numeric(0));
+			jb_text(&jb, "refundable_until",
+					JsonEncodeDateTime(NULL, TimestampTzGetDatum(until), TIMESTAMPTZOID, NULL));
+			res = jb_end(&jb);
+			if (auto_issue)
+			{
+				insert_txn(txn_id, &w, "top_up", amt, clk, key, req, res, legs_done(&legs), NULL);
+				break;
+			}
+			if (write_op(&w, b, txn_id, "top_up", amt, clk, key, req, res, legs_done(&legs), NULL))
+				break;
+			prior = after_no_write(&w, key, "top_up", req, txn_id);
+			if (prior == NULL)
+				continue;			/* lost a race: read again */
 		}
-		jb_push(&jb, WJB_END_ARRAY, NULL);
-		jb_key(&jb, "rules");
-		jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
-		for (int k = 0; k < nrules; k++)
-		{
-			jb_push(&jb, WJB_BEGIN_OBJECT, NULL);
-			jb_int(&jb, "rule_id", plan[k].rule_id);
-			jb_text(&jb, "campaign", plan[k].campaign);
-			jb_int(&jb, "bonus", plan[k].bonus);
-			jb_push(&jb, WJB_END_OBJECT, NULL);
-		}
-		jb_push(&jb, WJB_END_ARRAY, NULL);
-		jb_numeric(&jb, "campaign_fee_rate", campaign_fee ? campaign_fee : int64_to_numeric(0));
-		jb_text(&jb, "refundable_until",
-				JsonEncodeDateTime(NULL, TimestampTzGetDatum(until), TIMESTAMPTZOID, NULL));
-		res = jb_end(&jb);
-		if (auto_issue)
-			insert_txn(txn_id, &w, "top_up", amt, clk, key, req, res, legs_done(&legs), NULL);
-		else if (!write_op(&w, b, txn_id, "top_up", amt, clk, key, req, res, legs_done(&legs),
-						   NULL))
-			continue;			/* lost a race: read again */
+		/* a replay: the stored result */
+		txn_id = jsonb_int(prior, "txn_id");
+		total = jsonb_int(prior, "bonus");
+		replayed = true;
+		coupons = select_datum(plans.replay_coupons, 1, (Datum[]) {Int64GetDatum(txn_id)});
 		break;
 	}
 	if (coupons)
@@ -1241,6 +1304,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 	SpendOut	out;
 	int			exponent = 0;
 	bool		must_lock = false;
+	bool		probed;
 	char	   *canonical = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 	Datum		values[8];
@@ -1285,51 +1349,74 @@ wallet_spend(PG_FUNCTION_ARGS)
 			jb_text(&jb, "order_ref", order_ref);
 			req = jb_end(&jb);
 		}
-		prior = find_replay(&w, key, "spend", req);
-		if (prior)
+		/*
+		 * The key is looked up first under the row lock and on a 0.1 schema;
+		 * otherwise only before an error (which must not hide a replay) or
+		 * when the write's own key insert finds the key taken.
+		 */
+		prior = NULL;
+		probed = false;
+		if (lock || !OidIsValid(plans.key_rel))
 		{
-			out.txn_id = jsonb_int(prior, "txn_id");
-			out.charged = jsonb_int(prior, "charged");
-			out.discount = jsonb_int(prior, "discount");
-			out.used[BUCKET_BONUS] = jsonb_int(prior, "bonus_used");
-			out.used[BUCKET_CASH] = jsonb_int(prior, "cash_used");
-			out.used[BUCKET_EARNINGS] = jsonb_int(prior, "earnings_used");
-			out.shortfall = jsonb_int(prior, "shortfall");
-			out.replayed = true;
-			break;
+			prior = find_replay(&w, key, "spend", req);
+			probed = true;
 		}
+		if (prior == NULL)
+		{
+#define REPLAY_FIRST() \
+	do { \
+		if (!probed) \
+		{ \
+			probed = true; \
+			prior = find_replay(&w, key, "spend", req); \
+			if (prior) \
+				goto replay; \
+		} \
+	} while (0)
+
 		if (w.frozen)
+		{
+			REPLAY_FIRST();
 			ereport(ERROR,
 					(errcode(ERRCODE_WL('2')),
 					 errmsg("wallet %lld is frozen", (long long) w.id),
 					 w.frozen_reason ? errdetail_internal("%s", w.frozen_reason) : 0));
+		}
 		if (has_payee)
 		{
 			Relation	rel;
 			ScanKeyData k;
 			HeapTuple	tup;
 			bool		isnull;
-			char	   *pcur;
+			char	   *pcur = NULL;
 
 			direct_begin();
 			rel = table_open(rel_of("wallet"), AccessShareLock);
 			key_int8(&k, att_of(rel, "wallet_id"), payee);
 			tup = fetch_one(rel, "wallet_pkey", 1, &k);
-			if (tup == NULL)
+			if (tup)
+				pcur = TextDatumGetCString(getattr(tup, rel, "currency", &isnull));
+			table_close(rel, NoLock);
+			direct_end();
+			if (pcur == NULL)
+			{
+				REPLAY_FIRST();
 				ereport(ERROR,
 						(errcode(ERRCODE_WL('6')),
 						 errmsg("payee wallet %lld does not exist", (long long) payee)));
-			pcur = TextDatumGetCString(getattr(tup, rel, "currency", &isnull));
-			table_close(rel, NoLock);
-			direct_end();
+			}
 			/* the same currency (checked next), so the same policy */
 			payee_rate = w.commission_rate;
+			if (strcmp(pcur, w.currency) != 0)
+				REPLAY_FIRST();
 			if (strcmp(pcur, w.currency) != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("payee must be a wallet of the same currency"),
 						 errdetail("Wallet %lld holds %s, payee %lld holds %s.", (long long) w.id,
 								   w.currency, (long long) payee, pcur)));
+			if (payee == w.id)
+				REPLAY_FIRST();
 			if (payee == w.id)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1351,10 +1438,15 @@ wallet_spend(PG_FUNCTION_ARGS)
 				SPI_processed != 1)
 				elog(ERROR, "could not check coupon");
 			if (!DatumGetBool(getcol(1, &isnull)))
+			{
+				char	   *reason = TextDatumGetCString(getcol(3, &isnull));
+
+				REPLAY_FIRST();
 				ereport(ERROR,
 						(errcode(ERRCODE_WL('5')),
 						 errmsg("coupon not valid"),
-						 errdetail_internal("%s", TextDatumGetCString(getcol(3, &isnull)))));
+						 errdetail_internal("%s", reason)));
+			}
 			out.discount = DatumGetInt64(getcol(2, &isnull));
 			canonical = TextDatumGetCString(getcol(4, &isnull));
 		}
@@ -1391,6 +1483,8 @@ wallet_spend(PG_FUNCTION_ARGS)
 				out.shortfall = engine_spend(b, amt - out.discount, scene, clk, out.used, &taken);
 			}
 		}
+		if (out.shortfall > 0 && !partial)
+			REPLAY_FIRST();
 		if (out.shortfall > 0 && !partial)
 			ereport(ERROR,
 					(errcode(ERRCODE_WL('1')),
@@ -1432,7 +1526,12 @@ wallet_spend(PG_FUNCTION_ARGS)
 		res = jb_end(&jb);
 		if (!write_op(&w, b, out.txn_id, "spend", out.charged, clk, key, req, res,
 					  legs_done(&legs), lotset_pack(taken)))
-			continue;			/* lost a race: read again */
+		{
+			prior = after_no_write(&w, key, "spend", req, out.txn_id);
+			if (prior == NULL)
+				continue;		/* lost a race: read again */
+			goto replay;
+		}
 		if (canonical != NULL)
 		{
 			Datum		rargs[5] = {CStringGetTextDatum(canonical), Int64GetDatum(w.id),
@@ -1450,6 +1549,19 @@ wallet_spend(PG_FUNCTION_ARGS)
 			if (SPI_execute_plan(plans.credit, cargs, NULL, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "could not credit payee");
 		}
+		break;
+#undef REPLAY_FIRST
+		}
+replay:
+		/* a replay: the stored result */
+		out.txn_id = jsonb_int(prior, "txn_id");
+		out.charged = jsonb_int(prior, "charged");
+		out.discount = jsonb_int(prior, "discount");
+		out.used[BUCKET_BONUS] = jsonb_int(prior, "bonus_used");
+		out.used[BUCKET_CASH] = jsonb_int(prior, "cash_used");
+		out.used[BUCKET_EARNINGS] = jsonb_int(prior, "earnings_used");
+		out.shortfall = jsonb_int(prior, "shortfall");
+		out.replayed = true;
 		break;
 	}
 	op_leave(caller);
