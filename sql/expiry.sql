@@ -117,6 +117,31 @@ SELECT * FROM wallet.expire_bonus(NULL);
 SELECT * FROM wallet.expire_bonus(1000001);
 \echo :SQLSTATE
 
+-- expire_bonus_all sweeps every due wallet, batch after batch, each batch its own transaction
+-- (a procedure: it commits), pausing between batches so that it works at most `duty` of the time.
+-- Three more wallets, each with three bonus lots that expire (base, flash, tri) and one that
+-- does not: batches of one wallet, no pause.
+SELECT count(wallet.open('expiry-d' || g, 'QEX')) AS opened FROM generate_series(1, 3) g;
+SELECT count(wallet.top_up(w.wallet_id, 100, 'd-topup'))
+  FROM wallet.wallet w WHERE w.owner LIKE 'expiry-d%';
+SET wallet.now = '2025-03-30 00:00:00+00';
+CALL wallet.expire_bonus_all(1, 1);
+SELECT count(*) AS d_sweeps, sum(amount) AS d_breakage_minor FROM wallet.txn t JOIN wallet.wallet w USING (wallet_id)
+ WHERE w.owner LIKE 'expiry-d%' AND t.kind = 'expire_bonus';
+-- nothing left: one empty batch
+CALL wallet.expire_bonus_all(10, 0.5);
+-- duty must be in (0, 1], batch_size as for expire_bonus: 22023
+CALL wallet.expire_bonus_all(10, 0);
+\echo :SQLSTATE
+CALL wallet.expire_bonus_all(10, 1.5);
+\echo :SQLSTATE
+CALL wallet.expire_bonus_all(0, 1);
+\echo :SQLSTATE
+-- inside a transaction block it cannot commit: refused, nothing swept
+BEGIN;
+CALL wallet.expire_bonus_all(10, 1);
+ROLLBACK;
+
 -- The books hold for this file's wallets and currency.
 SELECT * FROM wallet.reconcile()
  WHERE wallet_id IN (:alice, :bob, :carol) OR (wallet_id IS NULL AND currency = 'QEX');

@@ -1188,6 +1188,37 @@ BEGIN
   SELECT (count(*) FILTER (WHERE s.expired > 0))::int, coalesce(sum(s.lots_expired), 0)::int FROM s;
 END $$;
 
+-- expire_bonus_all sweeps every due wallet, batch after batch, each batch its own transaction,
+-- pausing between batches so that it works at most `duty` of the time (1 = no pause): like
+-- autovacuum's cost delay, a background sweep must not crowd out the customers' operations.
+-- A procedure (it commits), SECURITY INVOKER: each batch is wallet.expire_bonus(), with its
+-- privileges; a procedure with SET options could not commit, hence the qualified names.
+CREATE PROCEDURE wallet.expire_bonus_all(batch_size int DEFAULT 10000, duty numeric DEFAULT 0.5,
+                                         INOUT wallets bigint DEFAULT 0, INOUT lots bigint DEFAULT 0)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+  t0 timestamptz;
+BEGIN
+  IF duty IS NULL OR duty <= 0 OR duty > 1 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'duty must be greater than 0 and at most 1';
+  END IF;
+  wallets := 0;
+  lots := 0;
+  LOOP
+    t0 := pg_catalog.clock_timestamp();
+    SELECT * INTO r FROM wallet.expire_bonus(batch_size);
+    COMMIT;
+    wallets := wallets + r.wallets;
+    lots := lots + r.lots;
+    EXIT WHEN r.lots = 0;
+    IF duty < 1 THEN
+      PERFORM pg_catalog.pg_sleep(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - t0)
+                                  * (1 - duty) / duty);
+    END IF;
+  END LOOP;
+END $$;
+
 CREATE FUNCTION wallet.rollup_credits(batch_size int DEFAULT 10000) RETURNS int
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
@@ -1836,7 +1867,9 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run', '');
 ------------------------------------------------------------------------------
 REVOKE ALL ON ALL TABLES IN SCHEMA wallet FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA wallet FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA wallet FROM PUBLIC;
 REVOKE ALL ON SCHEMA wallet FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE wallet.expire_bonus_all(int, numeric, bigint, bigint) TO wallet_admin;
 GRANT USAGE ON SCHEMA wallet TO wallet_app, wallet_admin, wallet_reader;
 GRANT USAGE ON SCHEMA wallet_report TO wallet_reader, wallet_admin;
 

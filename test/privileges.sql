@@ -94,7 +94,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
      ('settle_refund', 'SELECT wallet.settle_refund(1, true)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 51);
+SELECT plan((SELECT count(*)::int FROM probe) + 52);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -165,7 +165,7 @@ SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_a
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
                     'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
                     'wallet.expire_bonus(integer)', 'wallet.add_journal_partitions(integer)',
-                    'wallet.archive_journal(date)']) AS f;
+                    'wallet.archive_journal(date)', 'wallet.expire_bonus_all(integer,numeric,bigint,bigint)']) AS f;
 
 ------------------------------------------------------------------------------
 -- A hostile search_path: an `evil` schema shadowing the extension's names (a
