@@ -808,55 +808,6 @@ BEGIN
     wallet.to_major(h.bonus_held, w.exponent), st, false;
 END $$;
 
-CREATE OR REPLACE FUNCTION wallet._issue(tid text, w wallet.wallet, k text, clk timestamptz, quiet boolean) RETURNS text
-  LANGUAGE plpgsql AS $$
-DECLARE
-  t wallet.coupon_template;
-  req jsonb := jsonb_build_object('template_id', tid);
-  prior jsonb := wallet._replay(w.wallet_id, k, 'issue_coupon', req);
-  n int;
-  code text;
-  txn bigint;
-BEGIN
-  IF prior IS NOT NULL THEN RETURN prior->>'code'; END IF;
-  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = tid;
-  IF NOT FOUND THEN PERFORM wallet._fail('WL006', format('coupon template "%s" does not exist', tid)); END IF;
-  IF t.currency <> w.currency THEN
-    PERFORM wallet._fail('22023', format('coupon template "%s" is for %s, wallet %s holds %s',
-                                         tid, t.currency, w.wallet_id, w.currency));
-  END IF;
-  IF t.valid_until <= clk THEN
-    PERFORM wallet._fail('WL008', format('coupon template "%s" has expired', tid));
-  END IF;
-  SELECT count(*) INTO n FROM wallet.coupon c WHERE c.wallet_id = w.wallet_id AND c.template_id = tid;
-  IF n >= t.per_wallet_limit THEN
-    IF quiet THEN RETURN NULL; END IF;
-    PERFORM wallet._fail('WL007', 'limit exceeded',
-      format('Wallet %s already has %s coupon(s) of "%s"; the limit per wallet is %s.', w.wallet_id, n, tid,
-             t.per_wallet_limit));
-  END IF;
-  -- only a template with a total limit keeps a counter; its row serializes issuance
-  IF t.total_limit IS NOT NULL THEN
-    UPDATE wallet.coupon_template x SET issued = x.issued + 1
-     WHERE x.template_id = tid AND x.issued < x.total_limit;
-    IF NOT FOUND THEN
-      IF quiet THEN RETURN NULL; END IF;
-      PERFORM wallet._fail('WL007', 'limit exceeded',
-        format('All %s coupons of "%s" have been issued.', t.total_limit, tid));
-    END IF;
-  END IF;
-  code := wallet.coupon_code_new();
-  txn := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
-  INSERT INTO wallet.coupon (code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn)
-  VALUES (code, tid, w.wallet_id, t.valid_from,
-          wallet._coupon_until(t, clk),
-          clk, txn);
-  INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
-  VALUES (txn, w.wallet_id, 'issue_coupon', w.currency, clk, k, req, jsonb_build_object('code', code));
-  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, txn, clk);
-  RETURN code;
-END $$;
-
 CREATE OR REPLACE FUNCTION wallet.issue_coupons(template_id text, wallet_ids bigint[], idempotency_key text)
   RETURNS TABLE (wallet_id bigint, code text)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
