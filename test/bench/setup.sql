@@ -45,7 +45,8 @@ INSERT INTO bench.acct (id, bal) SELECT g, 1000000000000 FROM generate_series(1,
 -- reverse_spend.pgb takes its pre-made spends in order from this sequence.
 CREATE SEQUENCE bench.rev_seq;
 
--- Stops a background expiry sweep (p99 benchmark).
+-- bench.ctl.stop ends bench.sweep early (the p99 benchmark now runs wallet.expire_bonus_all and
+-- cancels it; the flag stays for runs by hand).
 CREATE TABLE bench.ctl (stop boolean NOT NULL);
 INSERT INTO bench.ctl VALUES (false);
 
