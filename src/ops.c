@@ -1,8 +1,9 @@
 /*
  * ops.c
- *	  The hot operations, top_up and spend, in C: read the wallet row, run the
- *	  engine over its lots, write the row back under a version check and append
- *	  one journal row, through SPI plans prepared once per backend.
+ *	  The hot operations, top_up and spend, in C: read the wallet row (and its
+ *	  currency's policy and rules) straight from index and heap, run the engine
+ *	  over its lots, and write in one statement prepared once per backend: the
+ *	  idempotency key, the row under its version check, the journal row.
  */
 #include "wallet.h"
 
@@ -278,7 +279,7 @@ getcol(int col, bool *isnull)
 /* ---- direct reads ----
  *
  * The unlocked reads of the hot path (the wallet row, its currency's policy
- * and bonus rules, the idempotency probe) go straight to the index and the
+ * and bonus rules, the payee, the idempotency key) go straight to the index and the
  * heap instead of through the executor: a statement's planning-cache check,
  * executor start-up and shut-down cost more than the lookup itself. They take
  * a fresh snapshot after a command counter increment, exactly as SPI does for
@@ -1005,8 +1006,10 @@ insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, Timestamp
 }
 
 /*
- * write_op writes the lots back if the row is still at w->version and appends
- * the journal row, in one statement; false (nothing written) on a lost race.
+ * write_op takes the idempotency key, writes the lots back if the row is still
+ * at w->version and appends the journal row, in one statement; false (nothing
+ * written) when the key was taken or the race was lost (after_no_write tells
+ * which).
  */
 static bool
 write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amount, TimestampTz at,
