@@ -18,6 +18,7 @@ PG_FUNCTION_INFO_V1(wallet_lots_add);
 PG_FUNCTION_INFO_V1(wallet_lots_spend);
 PG_FUNCTION_INFO_V1(wallet_lots_totals);
 PG_FUNCTION_INFO_V1(wallet_lots_expire);
+PG_FUNCTION_INFO_V1(wallet_lots_negative);
 PG_FUNCTION_INFO_V1(wallet_lots_take);
 PG_FUNCTION_INFO_V1(wallet_reversal_split);
 PG_FUNCTION_INFO_V1(wallet_lots_minus);
@@ -474,6 +475,21 @@ engine_next_expiry(const LotBuilder *b)
 			next = l->until;
 	}
 	return next;
+}
+
+/*
+ * wallet.lots_negative(lots) tells whether any lot has a negative amount or
+ * hold (reconciliation's cheap first pass before it lists such lots).
+ */
+Datum
+wallet_lots_negative(PG_FUNCTION_ARGS)
+{
+	LotBuilder *b = lotset_unpack(PG_GETARG_LOTSET_P(0));
+
+	for (int i = 0; i < b->nlots; i++)
+		if (b->lots[i].amount < 0 || b->lots[i].held < 0)
+			PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(false);
 }
 
 /*
