@@ -188,6 +188,10 @@ COMMENT ON TABLE wallet.journal_archive IS
   'journal months detached by wallet.archive_journal: the detached table (left in schema wallet for the DBA to '
   'dump and drop), its row count and txn_id range; their postings are summed in wallet.journal_checkpoint';
 
+-- reconcile's cheap pass before listing negative lots
+CREATE FUNCTION wallet.lots_negative(ls wallet.lotset) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'wallet_lots_negative' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+REVOKE ALL ON FUNCTION wallet.lots_negative(wallet.lotset) FROM PUBLIC;
 CREATE OR REPLACE FUNCTION wallet._discrepancies()
   RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
   LANGUAGE sql STABLE AS $$
@@ -214,7 +218,9 @@ CREATE OR REPLACE FUNCTION wallet._discrepancies()
      CROSS JOIN LATERAL (VALUES ('cash', lt.cash), ('bonus', lt.bonus_stored),
                                 ('earnings', lt.earnings + coalesce(pc.total, 0)),
                                 ('held', lt.held)) AS b(bucket, total)),
-  exps AS (SELECT c.code, c.exponent FROM wallet.currency c)
+  exps AS (SELECT c.code, c.exponent FROM wallet.currency c),
+  -- materialized: joined by hash (an index probe per journal group costs seconds)
+  known AS MATERIALIZED (SELECT w.wallet_id, w.currency FROM wallet.wallet w)
   -- every transaction's postings sum to zero
   SELECT 'transaction_balanced', s.wallet_id, s.currency, 0::numeric, wallet.to_major(s.amount, e.exponent)
     FROM sums s JOIN exps e ON e.code = s.currency
@@ -230,7 +236,7 @@ CREATE OR REPLACE FUNCTION wallet._discrepancies()
   SELECT 'posting_to_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
          wallet.to_major(sum(t.total)::bigint, min(e.exponent))
     FROM tot t JOIN exps e ON e.code = t.currency
-    LEFT JOIN wallet.wallet w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
    WHERE t.account = 'wallet'
      AND (t.bucket IS NULL OR t.bucket NOT IN ('cash', 'bonus', 'earnings', 'held') OR w.wallet_id IS NULL)
    GROUP BY t.wallet_id, t.currency
@@ -238,7 +244,7 @@ CREATE OR REPLACE FUNCTION wallet._discrepancies()
   -- no negative lot
   SELECT 'negative_lot', w.wallet_id, w.currency, 0::numeric, wallet.to_major(least(l.amount, l.held), w.exponent)
     FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
-   WHERE l.amount < 0 OR l.held < 0
+   WHERE wallet.lots_negative(w.lots) AND (l.amount < 0 OR l.held < 0)
   UNION ALL
   -- held equals what the open refunds hold
   SELECT 'held_matches_open_refunds', s.wallet_id, s.currency,
@@ -1002,77 +1008,3 @@ BEGIN
 END $$;
 REVOKE ALL ON PROCEDURE wallet.expire_bonus_all(int, numeric, bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE wallet.expire_bonus_all(int, numeric, bigint, bigint) TO wallet_admin;
-
--- reconcile: a cheap pass before listing negative lots; wallets joined by hash
-CREATE FUNCTION wallet.lots_negative(ls wallet.lotset) RETURNS boolean
-  AS 'MODULE_PATHNAME', 'wallet_lots_negative' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-REVOKE ALL ON FUNCTION wallet.lots_negative(wallet.lotset) FROM PUBLIC;
-CREATE OR REPLACE FUNCTION wallet._discrepancies()
-  RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
-  LANGUAGE sql STABLE AS $$
-  WITH sums AS MATERIALIZED (
-    SELECT s.* FROM unnest((SELECT wallet._journal_sums(t.txn_id, t.wallet_id, t.currency, t.postings)
-                              FROM wallet.txn t)) s),
-  -- per currency, account, wallet and bucket: the archived part plus the journal
-  tot AS MATERIALIZED (
-    SELECT x.currency, x.account, x.wallet_id, x.bucket, sum(x.amount)::bigint AS total
-      FROM (SELECT s.currency, s.account, s.wallet_id, s.bucket, s.amount FROM sums s WHERE s.txn_id IS NULL
-            UNION ALL
-            SELECT c.currency, c.account, c.wallet_id, c.bucket, c.amount FROM wallet.journal_checkpoint c) x
-     GROUP BY x.currency, x.account, x.wallet_id, x.bucket),
-  posted AS (
-    SELECT t.wallet_id, t.bucket, sum(t.total)::bigint AS total
-      FROM tot t WHERE t.account = 'wallet' GROUP BY t.wallet_id, t.bucket),
-  pending AS (
-    SELECT c.wallet_id, sum(c.amount)::bigint AS total FROM wallet.payee_credit c GROUP BY c.wallet_id),
-  stored AS (
-    SELECT w.wallet_id, w.currency, w.exponent, lt.held, b.bucket, b.total
-      FROM wallet.wallet w
-      LEFT JOIN pending pc ON pc.wallet_id = w.wallet_id
-     CROSS JOIN LATERAL wallet.lots_totals(w.lots, NULL, wallet.clock()) lt
-     CROSS JOIN LATERAL (VALUES ('cash', lt.cash), ('bonus', lt.bonus_stored),
-                                ('earnings', lt.earnings + coalesce(pc.total, 0)),
-                                ('held', lt.held)) AS b(bucket, total)),
-  exps AS (SELECT c.code, c.exponent FROM wallet.currency c),
-  -- materialized: joined by hash (an index probe per journal group costs seconds)
-  known AS MATERIALIZED (SELECT w.wallet_id, w.currency FROM wallet.wallet w)
-  -- every transaction's postings sum to zero
-  SELECT 'transaction_balanced', s.wallet_id, s.currency, 0::numeric, wallet.to_major(s.amount, e.exponent)
-    FROM sums s JOIN exps e ON e.code = s.currency
-   WHERE s.txn_id IS NOT NULL
-  UNION ALL
-  -- every wallet's stored buckets equal the sum of its postings
-  SELECT 'wallet_bucket_' || s.bucket, s.wallet_id, s.currency,
-         wallet.to_major(coalesce(p.total, 0), s.exponent), wallet.to_major(s.total, s.exponent)
-    FROM stored s LEFT JOIN posted p ON p.wallet_id = s.wallet_id AND p.bucket = s.bucket
-   WHERE coalesce(p.total, 0) <> s.total
-  UNION ALL
-  -- wallet legs must name an existing wallet of the transaction's currency and a known bucket
-  SELECT 'posting_to_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
-         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
-    FROM tot t JOIN exps e ON e.code = t.currency
-    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
-   WHERE t.account = 'wallet'
-     AND (t.bucket IS NULL OR t.bucket NOT IN ('cash', 'bonus', 'earnings', 'held') OR w.wallet_id IS NULL)
-   GROUP BY t.wallet_id, t.currency
-  UNION ALL
-  -- no negative lot
-  SELECT 'negative_lot', w.wallet_id, w.currency, 0::numeric, wallet.to_major(least(l.amount, l.held), w.exponent)
-    FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
-   WHERE wallet.lots_negative(w.lots) AND (l.amount < 0 OR l.held < 0)
-  UNION ALL
-  -- held equals what the open refunds hold
-  SELECT 'held_matches_open_refunds', s.wallet_id, s.currency,
-         wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major(s.held, s.exponent)
-    FROM stored s
-    LEFT JOIN (SELECT r.wallet_id, sum(r.amount + r.clawback + r.bonus_void)::bigint AS total
-                 FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
-                GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
-   WHERE s.bucket = 'held' AND coalesce(o.total, 0) <> s.held
-  UNION ALL
-  -- per currency, all accounts sum to zero
-  SELECT 'currency_balanced', NULL::bigint, t.currency, 0::numeric,
-         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
-    FROM tot t JOIN exps e ON e.code = t.currency
-   GROUP BY t.currency HAVING sum(t.total) <> 0
-$$;
