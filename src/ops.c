@@ -334,6 +334,13 @@ att_of(Relation rel, const char *name)
 	return a;
 }
 
+/*
+ * direct_begin/direct_end nest: reads done together share one snapshot. The
+ * depth starts at 0 with every operation (op_begin): an error mid-way leaves
+ * it behind, and the transaction's abort takes the snapshot away.
+ */
+static int	direct_depth;
+
 /* forget_relations drops what was remembered about the schema's relations. */
 static void
 forget_relations(void)
@@ -344,14 +351,18 @@ forget_relations(void)
 static void
 direct_begin(void)
 {
-	CommandCounterIncrement();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	if (direct_depth++ == 0)
+	{
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
 }
 
 static void
 direct_end(void)
 {
-	PopActiveSnapshot();
+	if (--direct_depth == 0)
+		PopActiveSnapshot();
 }
 
 /* key_int8 / key_text fill a scan key on a heap column (equality). */
@@ -1047,6 +1058,7 @@ op_begin(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("wallet_id must not be null")));
+	direct_depth = 0;
 	/* the result row type, worked out once per call site */
 	if (fcinfo->flinfo->fn_extra == NULL)
 	{
@@ -1160,7 +1172,11 @@ wallet_top_up(PG_FUNCTION_ARGS)
 		 * must not hide a replay); otherwise the write's own key insert finds
 		 * a replay (after_no_write).
 		 */
+		/* the coupon templates and bonus rules, read under one snapshot */
+		direct_begin();
 		auto_issue = has_topup_templates(w.currency);
+		nrules = bonus_plan(w.currency, w.exponent, amt, clk, &plan);
+		direct_end();
 		prior = NULL;
 		if (lock || auto_issue || !OidIsValid(plans.key_rel) || b->nlots > WALLET_MAX_LOTS - 64)
 			prior = find_replay(&w, key, "top_up", req);
@@ -1175,7 +1191,6 @@ wallet_top_up(PG_FUNCTION_ARGS)
 			leg(&legs, "funding", 0, NULL, -amt);
 
 			/* the rules of the currency active now, one applied rule per group */
-			nrules = bonus_plan(w.currency, w.exponent, amt, clk, &plan);
 			total = 0;
 			for (int k = 0; k < nrules; k++)
 			{
@@ -1411,19 +1426,21 @@ wallet_spend(PG_FUNCTION_ARGS)
 			/* the same currency (checked next), so the same policy */
 			payee_rate = w.commission_rate;
 			if (strcmp(pcur, w.currency) != 0)
+			{
 				REPLAY_FIRST();
-			if (strcmp(pcur, w.currency) != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("payee must be a wallet of the same currency"),
 						 errdetail("Wallet %lld holds %s, payee %lld holds %s.", (long long) w.id,
 								   w.currency, (long long) payee, pcur)));
+			}
 			if (payee == w.id)
+			{
 				REPLAY_FIRST();
-			if (payee == w.id)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("payee must be another wallet")));
+			}
 		}
 
 		/* a coupon takes its discount off first; the rest is charged */
@@ -1487,8 +1504,8 @@ wallet_spend(PG_FUNCTION_ARGS)
 			}
 		}
 		if (out.shortfall > 0 && !partial)
+		{
 			REPLAY_FIRST();
-		if (out.shortfall > 0 && !partial)
 			ereport(ERROR,
 					(errcode(ERRCODE_WL('1')),
 					 errmsg("insufficient funds"),
@@ -1498,6 +1515,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 							   DatumGetCString(DirectFunctionCall1(numeric_out, major(amt - out.discount, w.exponent))),
 							   scene ? psprintf(" in scene \"%s\"", scene) : ""),
 					 errhint("Pass allow_partial => true to charge what is available and collect the rest elsewhere.")));
+		}
 
 		out.charged = amt - out.discount - out.shortfall;
 		out.txn_id = nextval_internal(plans.txn_seq, false);
