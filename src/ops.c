@@ -10,14 +10,23 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/execPartition.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -74,6 +83,7 @@ typedef struct WalletRow
 	int64		version;
 	Datum		refund_window;	/* interval */
 	Numeric		commission_rate;
+	HeapTuple	tup;			/* the row as read without the lock; else NULL */
 } WalletRow;
 
 static SPIPlanPtr
@@ -459,6 +469,7 @@ read_wallet(int64 wallet_id, bool lock, WalletRow *w)
 		w->version = DatumGetInt64(getcol(6, &isnull));
 		w->refund_window = getcol(7, &isnull);
 		w->commission_rate = DatumGetNumeric(getcol(8, &isnull));
+		w->tup = NULL;
 		return;
 	}
 	else
@@ -483,6 +494,7 @@ read_wallet(int64 wallet_id, bool lock, WalletRow *w)
 		/* detoasted (if it must be) under the snapshot */
 		w->lots = DatumGetLotSetP(getattr(tup, rel, "lots", &isnull));
 		w->version = DatumGetInt64(getattr(tup, rel, "version", &isnull));
+		w->tup = tup;
 		table_close(rel, NoLock);
 		read_policy(w->currency, &w->refund_window, &w->commission_rate);
 		direct_end();
@@ -1016,6 +1028,392 @@ insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, Timestamp
 		elog(ERROR, "could not append to the journal");
 }
 
+/* ---- the write without the executor ---- */
+
+/*
+ * Started through the executor, the write statement costs more than its
+ * writing: plan-cache check, executor start-up of three nodes, and an index
+ * descent to find again the wallet row the operation has just read.
+ * write_direct does what the statement does the way COPY and logical
+ * replication's apply do it, with the executor's own routines for indexes
+ * and partitions:
+ * - the key row by speculative insertion, as ON CONFLICT DO NOTHING does;
+ * - the wallet row updated by its tid, the version read: a row that moved on
+ *   since it was read is a lost race, exactly what the version check finds;
+ * - the journal row routed to its month's partition.
+ * It writes only where the result is the statement's: a table whose write
+ * would fire triggers (other than foreign keys on columns it leaves alone),
+ * has check constraints, generated or unknown columns, NOT NULL columns it
+ * would leave NULL, row security, or privileges short of the whole table's
+ * is left to the statement (DW_UNSUPPORTED, before anything is written).
+ */
+typedef enum DirectWrite
+{
+	DW_WROTE,
+	DW_NOTHING,					/* the key was taken or the race lost */
+	DW_UNSUPPORTED				/* nothing written: the statement must do it */
+} DirectWrite;
+
+/* constraint_touches: does foreign key conoid involve any of rel's columns cols? */
+static bool
+constraint_touches(Oid conoid, Relation rel, const AttrNumber *cols, int ncols)
+{
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	Form_pg_constraint con;
+	bool		touches = false;
+
+	if (!HeapTupleIsValid(tup))
+		return true;
+	con = (Form_pg_constraint) GETSTRUCT(tup);
+	if (con->contype != CONSTRAINT_FOREIGN)
+		touches = true;
+	for (int side = 0; side < 2 && !touches; side++)
+	{
+		Oid			relid = side == 0 ? con->conrelid : con->confrelid;
+		bool		isnull;
+		Datum		d;
+		Datum	   *keys;
+		int			nkeys;
+
+		if (relid != RelationGetRelid(rel))
+			continue;
+		d = SysCacheGetAttr(CONSTROID, tup, side == 0 ? Anum_pg_constraint_conkey : Anum_pg_constraint_confkey,
+							&isnull);
+		if (isnull)
+		{
+			touches = true;
+			break;
+		}
+		deconstruct_array(DatumGetArrayTypeP(d), INT2OID, 2, true, TYPALIGN_SHORT, &keys, NULL, &nkeys);
+		for (int i = 0; i < nkeys; i++)
+			for (int j = 0; j < ncols; j++)
+				if (DatumGetInt16(keys[i]) == cols[j])
+					touches = true;
+	}
+	ReleaseSysCache(tup);
+	return touches;
+}
+
+/*
+ * plain_target: would inserting into rel (update: updating columns changed
+ * of it) do nothing but write the heap and its indexes?
+ */
+static bool
+plain_target(Relation rel, bool update, const AttrNumber *changed, int nchanged)
+{
+	TriggerDesc *td = rel->trigdesc;
+	TupleConstr *c = RelationGetDescr(rel)->constr;
+
+	if (rel->rd_rel->relrowsecurity)
+		return false;
+	if (c != NULL && (c->num_check > 0 || c->has_generated_stored))
+		return false;
+	for (int i = 0; td != NULL && i < td->numtriggers; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+
+		if (!(update ? TRIGGER_FOR_UPDATE(t->tgtype) : TRIGGER_FOR_INSERT(t->tgtype)))
+			continue;
+		if (update && t->tgnattr > 0)
+		{
+			/* UPDATE OF columns: fires only if one of them is set */
+			bool		fires = false;
+
+			for (int a = 0; a < t->tgnattr; a++)
+				for (int j = 0; j < nchanged; j++)
+					fires |= t->tgattr[a] == changed[j];
+			if (!fires)
+				continue;
+		}
+		/*
+		 * An update fires a foreign key's triggers, but they act only when
+		 * the key's columns change (and a deferrable key is checked later
+		 * when the row was inserted in this transaction: not ours to skip).
+		 */
+		if (!update || !t->tgisinternal || t->tgdeferrable ||
+			RI_FKey_trigger_type(t->tgfoid) == RI_TRIGGER_NONE ||
+			constraint_touches(t->tgconstraint, rel, changed, nchanged))
+			return false;
+	}
+	return true;
+}
+
+/* may: does the current user hold every privilege of mode on the whole table? */
+static bool
+may(Relation rel, AclMode mode)
+{
+	static const AclMode each[] = {ACL_SELECT, ACL_INSERT, ACL_UPDATE};
+
+	for (int i = 0; i < (int) lengthof(each); i++)
+		if ((mode & each[i]) && pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), each[i]) != ACLCHECK_OK)
+			return false;
+	return true;
+}
+
+/* set_col sets one column of a row being built, by name. */
+static void
+set_col(TupleTableSlot *slot, Relation rel, bool *given, const char *name, Datum v, bool isnull)
+{
+	AttrNumber	a = att_of(rel, name);
+
+	slot->tts_values[a - 1] = v;
+	slot->tts_isnull[a - 1] = isnull;
+	given[a - 1] = true;
+}
+
+/* row_ready stores a built row: false if a live column was not given. */
+static bool
+row_ready(TupleTableSlot *slot, const bool *given)
+{
+	TupleDesc	td = slot->tts_tupleDescriptor;
+
+	for (int i = 0; i < td->natts; i++)
+	{
+		if (TupleDescAttr(td, i)->attisdropped)
+			slot->tts_isnull[i] = true;
+		else if (!given[i])
+			return false;
+	}
+	ExecStoreVirtualTuple(slot);
+	return true;
+}
+
+/* nulls_allowed: does the row leave NULL only where its table allows it? */
+static bool
+nulls_allowed(TupleTableSlot *slot)
+{
+	TupleDesc	td = slot->tts_tupleDescriptor;
+
+	slot_getallattrs(slot);
+	for (int i = 0; i < td->natts; i++)
+		if (slot->tts_isnull[i] && TupleDescAttr(td, i)->attnotnull && !TupleDescAttr(td, i)->attisdropped)
+			return false;
+	return true;
+}
+
+/* rt_entry is a range table entry for rel, as the statement's would be. */
+static RangeTblEntry *
+rt_entry(Relation rel, AclMode perms, Bitmapset *inserted, Bitmapset *updated)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	rte->requiredPerms = perms;
+	rte->insertedCols = inserted;
+	rte->updatedCols = updated;
+	return rte;
+}
+
+/* all_columns is the set of rel's live columns, as a range table entry holds them. */
+static Bitmapset *
+all_columns(Relation rel)
+{
+	Bitmapset  *cols = NULL;
+	TupleDesc	td = RelationGetDescr(rel);
+
+	for (int i = 0; i < td->natts; i++)
+		if (!TupleDescAttr(td, i)->attisdropped)
+			cols = bms_add_member(cols, i + 1 - FirstLowInvalidHeapAttributeNumber);
+	return cols;
+}
+
+static DirectWrite
+write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const char *kind, int64 amount,
+			 TimestampTz at, const char *key, Jsonb *request, Jsonb *result, Datum postings,
+			 LotSet *pieces)
+{
+	static const char *const changed_names[] = {"lots", "next_expiry", "version"};
+	AttrNumber	changed[lengthof(changed_names)];
+	Bitmapset  *updated = NULL;
+	Relation	krel;
+	Relation	wrel;
+	Relation	jrel;
+	EState	   *estate;
+	MemoryContext old;
+	ResultRelInfo *krri;
+	ResultRelInfo *wrri;
+	ResultRelInfo *jrri;
+	ResultRelInfo *leaf;
+	ModifyTableState *mt;
+	PartitionTupleRouting *proute = NULL;
+	TupleTableSlot *kslot;
+	TupleTableSlot *wslot;
+	TupleTableSlot *jslot;
+	bool	   *given;
+	CommandId	cid;
+	DirectWrite outcome = DW_UNSUPPORTED;
+	Datum		wallet_id = Int64GetDatum(w->id);
+	Datum		key_text = CStringGetTextDatum(key);
+
+	if (w->tup == NULL || !OidIsValid(plans.key_rel))
+		return DW_UNSUPPORTED;
+	krel = table_open(plans.key_rel, RowExclusiveLock);
+	wrel = table_open(rel_of("wallet"), RowExclusiveLock);
+	jrel = table_open(rel_of("txn"), RowExclusiveLock);
+	for (int i = 0; i < (int) lengthof(changed_names); i++)
+	{
+		changed[i] = att_of(wrel, changed_names[i]);
+		updated = bms_add_member(updated, changed[i] - FirstLowInvalidHeapAttributeNumber);
+	}
+
+	estate = CreateExecutorState();
+	old = MemoryContextSwitchTo(estate->es_query_cxt);
+	estate->es_snapshot = GetActiveSnapshot();
+	ExecInitRangeTable(estate, list_make3(rt_entry(wrel, ACL_UPDATE | ACL_SELECT, NULL, updated),
+										  rt_entry(jrel, ACL_INSERT, all_columns(jrel), NULL),
+										  rt_entry(krel, ACL_INSERT | ACL_SELECT, all_columns(krel), NULL)));
+	wrri = makeNode(ResultRelInfo);
+	InitResultRelInfo(wrri, wrel, 1, NULL, 0);
+	jrri = makeNode(ResultRelInfo);
+	InitResultRelInfo(jrri, jrel, 2, NULL, 0);
+	krri = makeNode(ResultRelInfo);
+	InitResultRelInfo(krri, krel, 3, NULL, 0);
+	/* a stand-in for the statement's node, as COPY makes one for routing */
+	mt = makeNode(ModifyTableState);
+	mt->ps.plan = NULL;
+	mt->ps.state = estate;
+	mt->operation = CMD_INSERT;
+	mt->mt_nrels = 1;
+	mt->resultRelInfo = jrri;
+	mt->rootResultRelInfo = jrri;
+
+	if (krel->rd_rel->relkind != RELKIND_RELATION || wrel->rd_rel->relkind != RELKIND_RELATION ||
+		jrel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||
+		!plain_target(krel, false, NULL, 0) || !plain_target(wrel, true, changed, lengthof(changed)) ||
+		!plain_target(jrel, false, NULL, 0) ||
+		!may(krel, ACL_INSERT | ACL_SELECT) || !may(wrel, ACL_UPDATE | ACL_SELECT) || !may(jrel, ACL_INSERT))
+		goto done;
+	CheckValidResultRel(krri, CMD_INSERT);
+	CheckValidResultRel(wrri, CMD_UPDATE);
+
+	/* the rows, all checked before anything is written */
+	kslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(krel), &TTSOpsVirtual);
+	given = palloc0(sizeof(bool) * RelationGetDescr(krel)->natts);
+	ExecClearTuple(kslot);
+	set_col(kslot, krel, given, "wallet_id", wallet_id, false);
+	set_col(kslot, krel, given, "idempotency_key", key_text, false);
+	set_col(kslot, krel, given, "txn_id", Int64GetDatum(txn_id), false);
+	set_col(kslot, krel, given, "created_at", TimestampTzGetDatum(at), false);
+	if (!row_ready(kslot, given) || !nulls_allowed(kslot))
+		goto done;
+
+	wslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(wrel), &TTSOpsVirtual);
+	ExecClearTuple(wslot);
+	heap_deform_tuple(w->tup, RelationGetDescr(wrel), wslot->tts_values, wslot->tts_isnull);
+	wslot->tts_values[changed[0] - 1] = lots;
+	wslot->tts_isnull[changed[0] - 1] = false;
+	wslot->tts_values[changed[1] - 1] = TimestampTzGetDatum(next);
+	wslot->tts_isnull[changed[1] - 1] = next == WALLET_NO_TIME;
+	wslot->tts_values[changed[2] - 1] = Int64GetDatum(w->version + 1);
+	wslot->tts_isnull[changed[2] - 1] = false;
+	ExecStoreVirtualTuple(wslot);
+	if (!nulls_allowed(wslot))
+		goto done;
+
+	jslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(jrel), &TTSOpsVirtual);
+	given = palloc0(sizeof(bool) * RelationGetDescr(jrel)->natts);
+	ExecClearTuple(jslot);
+	set_col(jslot, jrel, given, "txn_id", Int64GetDatum(txn_id), false);
+	set_col(jslot, jrel, given, "wallet_id", wallet_id, false);
+	set_col(jslot, jrel, given, "kind", CStringGetTextDatum(kind), false);
+	set_col(jslot, jrel, given, "amount", Int64GetDatum(amount), false);
+	set_col(jslot, jrel, given, "currency", CStringGetTextDatum(w->currency), false);
+	set_col(jslot, jrel, given, "created_at", TimestampTzGetDatum(at), false);
+	set_col(jslot, jrel, given, "idempotency_key", key_text, false);
+	set_col(jslot, jrel, given, "ref_txn", (Datum) 0, true);
+	set_col(jslot, jrel, given, "request", JsonbPGetDatum(request), false);
+	set_col(jslot, jrel, given, "result", JsonbPGetDatum(result), false);
+	set_col(jslot, jrel, given, "postings", postings, false);
+	set_col(jslot, jrel, given, "pieces", PointerGetDatum(pieces), pieces == NULL);
+	if (!row_ready(jslot, given) || !nulls_allowed(jslot))
+		goto done;
+	proute = ExecSetupPartitionTupleRouting(estate, jrel);
+	leaf = ExecFindPartition(mt, jrri, proute, jslot, estate);
+	if (leaf->ri_RelationDesc->rd_rel->relkind != RELKIND_RELATION ||
+		!plain_target(leaf->ri_RelationDesc, false, NULL, 0))
+		goto done;
+	if (leaf->ri_RootToPartitionMap != NULL)
+		jslot = execute_attr_map_slot(leaf->ri_RootToPartitionMap->attrMap, jslot, leaf->ri_PartitionTupleSlot);
+	if (!nulls_allowed(jslot))
+		goto done;
+
+	/* the key: nothing more to do if it is taken */
+	cid = GetCurrentCommandId(true);
+	estate->es_output_cid = cid;
+	ExecOpenIndices(krri, true);
+	for (int attempt = 0;; attempt++)
+	{
+		ItemPointerData conflict;
+		uint32		token;
+		bool		clash = false;
+
+		/*
+		 * ExecInsert looks for a conflict before inserting, which costs an
+		 * index descent more; a key is rarely taken, so the first attempt
+		 * goes straight to the speculative insertion, which finds a conflict
+		 * as well (and takes itself back). After one, look first: that waits
+		 * for a transaction still inserting the key.
+		 */
+		if (attempt > 0 && !ExecCheckIndexConstraints(krri, kslot, estate, &conflict, NIL))
+		{
+			outcome = DW_NOTHING;
+			goto done;
+		}
+		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
+		table_tuple_insert_speculative(krel, kslot, cid, 0, NULL, token);
+		list_free(ExecInsertIndexTuples(krri, kslot, estate, false, true, &clash, NIL));
+		table_tuple_complete_speculative(krel, kslot, token, !clash);
+		SpeculativeInsertionLockRelease(GetCurrentTransactionId());
+		if (!clash)
+			break;
+	}
+
+	/* the wallet row, if it is still the one read */
+	{
+		TM_FailureData tmfd;
+		LockTupleMode lockmode;
+		bool		update_indexes;
+		TM_Result	r;
+
+		r = table_tuple_update(wrel, &w->tup->t_self, wslot, cid, estate->es_snapshot, InvalidSnapshot, true,
+							   &tmfd, &lockmode, &update_indexes);
+		if (r == TM_Updated || r == TM_Deleted)
+		{
+			outcome = DW_NOTHING;	/* the caller takes the key back */
+			goto done;
+		}
+		if (r != TM_Ok)
+			elog(ERROR, "could not update wallet %lld (%d)", (long long) w->id, (int) r);
+		if (update_indexes)
+		{
+			ExecOpenIndices(wrri, false);
+			list_free(ExecInsertIndexTuples(wrri, wslot, estate, true, false, NULL, NIL));
+		}
+	}
+
+	/* the journal row */
+	table_tuple_insert(leaf->ri_RelationDesc, jslot, cid, 0, NULL);
+	if (leaf->ri_NumIndices > 0)
+		list_free(ExecInsertIndexTuples(leaf, jslot, estate, false, false, NULL, NIL));
+	outcome = DW_WROTE;
+
+done:
+	if (proute != NULL)
+		ExecCleanupTupleRouting(mt, proute);
+	ExecCloseIndices(krri);
+	ExecCloseIndices(wrri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	MemoryContextSwitchTo(old);
+	FreeExecutorState(estate);
+	table_close(jrel, NoLock);
+	table_close(wrel, NoLock);
+	table_close(krel, NoLock);
+	return outcome;
+}
+
 /*
  * write_op takes the idempotency key, writes the lots back if the row is still
  * at w->version and appends the journal row, in one statement; false (nothing
@@ -1028,14 +1426,23 @@ write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amou
 		 LotSet *pieces)
 {
 	TimestampTz next = engine_next_expiry(b);
-	Datum		args[14] = {Int64GetDatum(w->id), PointerGetDatum(lotset_pack(b)),
-		TimestampTzGetDatum(next), Int64GetDatum(w->version), Int64GetDatum(txn_id),
+	Datum		lots = PointerGetDatum(lotset_pack(b));
+	Datum		args[14] = {Int64GetDatum(w->id), lots, TimestampTzGetDatum(next), Int64GetDatum(w->version), Int64GetDatum(txn_id),
 		CStringGetTextDatum(kind), Int64GetDatum(amount), CStringGetTextDatum(w->currency),
 		TimestampTzGetDatum(at), CStringGetTextDatum(key), JsonbPGetDatum(request),
 	JsonbPGetDatum(result), postings, PointerGetDatum(pieces)};
 	char		nulls[14] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
 	' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
 
+	switch (write_direct(w, lots, next, txn_id, kind, amount, at, key, request, result, postings, pieces))
+	{
+		case DW_WROTE:
+			return true;
+		case DW_NOTHING:
+			return false;
+		case DW_UNSUPPORTED:
+			break;
+	}
 	if (SPI_execute_plan(plans.write, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write wallet %lld", (long long) w->id);
 	return SPI_processed == 1;

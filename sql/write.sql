@@ -1,0 +1,133 @@
+-- write: top_up and spend write their key row, wallet row and journal row without going
+-- through a statement where that gives the same rows, and through the statement where
+-- something attached to those tables must act: triggers, check constraints, columns added
+-- with a default. Whatever is attached, the outcome is the statement's.
+\set SHOW_CONTEXT never
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+SET wallet.now = '2031-02-10 09:00:00+00';
+
+-- Fixed id ranges, so that the ids quoted in messages read the same whatever ran before.
+SELECT setval(pg_get_serial_sequence('wallet.wallet', 'wallet_id'), 9500000) AS w0,
+       setval(pg_get_serial_sequence('wallet.txn', 'txn_id'), 9500000) AS t0 \gset
+
+INSERT INTO wallet.currency (code, exponent) VALUES ('QWR', 2);
+SELECT wallet.add_bonus_rule('QWR', 100, 10, valid_for => '7 days') AS r_base \gset
+SELECT wallet.open('write-alice', 'QWR') AS alice, wallet.open('write-bob', 'QWR') AS bob \gset
+
+-- pg_temp.row shows what one operation wrote: its journal row (the partition it is in),
+-- its key row and the wallet's version.
+CREATE FUNCTION pg_temp.row(wid bigint, k text)
+  RETURNS TABLE (part regclass, kind text, amount bigint, key_names_txn boolean, postings_sum bigint,
+                 request jsonb, wallet_version bigint)
+  LANGUAGE sql AS $$
+  SELECT t.tableoid::regclass, t.kind, t.amount,
+         EXISTS (SELECT 1 FROM wallet.txn_key y WHERE y.wallet_id = wid AND y.idempotency_key = k
+                    AND y.txn_id = t.txn_id AND y.created_at = t.created_at),
+         (SELECT sum(p.amount)::bigint FROM unnest(t.postings) p),
+         t.request, (SELECT w.version FROM wallet.wallet w WHERE w.wallet_id = wid)
+    FROM wallet.txn t WHERE t.wallet_id = wid AND t.idempotency_key = k $$;
+
+------------------------------------------------------------------------------
+-- Nothing attached: each operation writes one journal row, its key and the row
+------------------------------------------------------------------------------
+SELECT bonus, replayed FROM wallet.top_up(:alice, 100, 'wr-t1');
+SELECT * FROM pg_temp.row(:alice, 'wr-t1');
+SELECT charged, bonus_used, cash_used, replayed FROM wallet.spend(:alice, 15, 'wr-s1', payee => :bob);
+SELECT * FROM pg_temp.row(:alice, 'wr-s1');
+-- a replay writes nothing and returns the first result
+SELECT charged, replayed FROM wallet.spend(:alice, 15, 'wr-s1', payee => :bob);
+SELECT count(*) AS rows_of_key FROM wallet.txn WHERE wallet_id = :alice AND idempotency_key = 'wr-s1';
+-- the key taken by another operation: WL003, nothing written
+SELECT * FROM wallet.spend(:alice, 1, 'wr-t1');
+SELECT version AS v FROM wallet.wallet WHERE wallet_id = :alice \gset
+SELECT :v = 2 AS unchanged_by_refusals;
+
+------------------------------------------------------------------------------
+-- A month partition whose columns are stored in another order than the journal's
+------------------------------------------------------------------------------
+-- (a column dropped before the others were added: the row is converted on its way in)
+CREATE TABLE wallet.write_txn_2031_03 (gone int, LIKE wallet.txn INCLUDING DEFAULTS);
+ALTER TABLE wallet.write_txn_2031_03 DROP COLUMN gone;
+ALTER TABLE wallet.txn ATTACH PARTITION wallet.write_txn_2031_03
+  FOR VALUES FROM ('2031-03-01 00:00:00+00') TO ('2031-04-01 00:00:00+00');
+SET wallet.now = '2031-03-05 10:00:00+00';
+SELECT bonus FROM wallet.top_up(:alice, 100, 'wr-t2');
+SELECT * FROM pg_temp.row(:alice, 'wr-t2');
+SELECT charged FROM wallet.spend(:alice, 40, 'wr-s2', scene => 'game');
+SELECT * FROM pg_temp.row(:alice, 'wr-s2');
+SELECT (SELECT count(*) FROM wallet.write_txn_2031_03) AS rows_in_partition;
+
+------------------------------------------------------------------------------
+-- Triggers: one that an operation's write fires makes it write by the statement
+------------------------------------------------------------------------------
+CREATE TABLE pg_temp.fired (tbl text, op text, detail text);
+CREATE FUNCTION pg_temp.note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO pg_temp.fired VALUES (TG_TABLE_NAME, TG_OP,
+    CASE TG_TABLE_NAME WHEN 'wallet' THEN 'version ' || (to_jsonb(NEW) ->> 'version')
+                       WHEN 'txn_key' THEN to_jsonb(NEW) ->> 'idempotency_key'
+                       ELSE to_jsonb(NEW) ->> 'kind' END);
+  RETURN NEW;
+END $$;
+-- on the journal (cloned onto its partitions)
+CREATE TRIGGER write_note AFTER INSERT ON wallet.txn FOR EACH ROW EXECUTE FUNCTION pg_temp.note();
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-s3');
+SELECT bonus FROM wallet.top_up(:alice, 10, 'wr-t3');
+SELECT * FROM pg_temp.fired;
+DROP TRIGGER write_note ON wallet.txn;
+TRUNCATE pg_temp.fired;
+-- on the key table
+CREATE TRIGGER write_note BEFORE INSERT ON wallet.txn_key FOR EACH ROW EXECUTE FUNCTION pg_temp.note();
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-s4');
+SELECT * FROM pg_temp.fired;
+DROP TRIGGER write_note ON wallet.txn_key;
+TRUNCATE pg_temp.fired;
+-- on the wallet row: an UPDATE OF trigger fires when one of its columns is written ...
+CREATE TRIGGER write_note AFTER UPDATE OF lots ON wallet.wallet FOR EACH ROW EXECUTE FUNCTION pg_temp.note();
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-s5');
+SELECT * FROM pg_temp.fired;
+DROP TRIGGER write_note ON wallet.wallet;
+TRUNCATE pg_temp.fired;
+-- ... and not when none is (the wallet's own audit trigger is UPDATE OF frozen)
+CREATE TRIGGER write_note AFTER UPDATE OF owner ON wallet.wallet FOR EACH ROW EXECUTE FUNCTION pg_temp.note();
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-s6');
+SELECT count(*) AS fired FROM pg_temp.fired;
+DROP TRIGGER write_note ON wallet.wallet;
+-- a statement trigger on the journal
+CREATE FUNCTION pg_temp.note_stmt() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO pg_temp.fired VALUES (TG_TABLE_NAME, TG_OP || ' ' || TG_LEVEL, NULL);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER write_note AFTER INSERT ON wallet.txn FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.note_stmt();
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-s7');
+SELECT * FROM pg_temp.fired;
+DROP TRIGGER write_note ON wallet.txn;
+
+------------------------------------------------------------------------------
+-- A check constraint is checked; a column added with a default gets its default
+------------------------------------------------------------------------------
+ALTER TABLE wallet.txn ADD CONSTRAINT write_not_777 CHECK (amount <> 77777);
+\set VERBOSITY terse
+SELECT * FROM wallet.top_up(:alice, 777.77, 'wr-t5');
+\set VERBOSITY default
+SELECT count(*) AS written FROM wallet.txn WHERE wallet_id = :alice AND idempotency_key = 'wr-t5';
+SELECT bonus FROM wallet.top_up(:alice, 7.77, 'wr-t5');
+ALTER TABLE wallet.txn DROP CONSTRAINT write_not_777;
+
+ALTER TABLE wallet.txn ADD COLUMN write_channel text DEFAULT 'till';
+SELECT charged FROM wallet.spend(:alice, 2, 'wr-s9');
+SELECT bonus FROM wallet.top_up(:alice, 5, 'wr-t4');
+SELECT idempotency_key, write_channel FROM wallet.txn
+ WHERE wallet_id = :alice AND idempotency_key IN ('wr-s9', 'wr-t4') ORDER BY 1;
+ALTER TABLE wallet.txn DROP COLUMN write_channel;
+-- with the column dropped, rows are written again as before
+SELECT charged FROM wallet.spend(:alice, 3, 'wr-s10');
+SELECT * FROM pg_temp.row(:alice, 'wr-s10');
+
+------------------------------------------------------------------------------
+-- The books hold
+------------------------------------------------------------------------------
+SELECT (wallet.balance(:alice)).* ;
+SELECT count(*) AS discrepancies FROM wallet.reconcile();
