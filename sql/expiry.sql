@@ -62,6 +62,8 @@ SELECT * FROM pg_temp.expiring();
 ------------------------------------------------------------------------------
 -- Nothing has expired yet.
 SELECT * FROM wallet.expire_bonus();
+-- The sweep compresses its own WAL (lz4, where the server has it); the setting ends with it.
+SELECT current_setting('wal_compression') AS wal_compression_after_sweep;
 
 -- On the 4th at 06:00 flash and tri have expired in both wallets. Before the sweep,
 -- expired bonus is no longer counted (alice: base 10 + forever 1), though still stored.

@@ -479,6 +479,17 @@ BEGIN
   IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000000 THEN
     PERFORM wallet._fail('22023', 'batch_size must be between 1 and 1000000');
   END IF;
+  -- A sweep rewrites wallets spread over the whole table: most of its WAL is full-page images
+  -- (about 8 kB a wallet after a checkpoint), and every concurrent commit waits for that WAL to
+  -- reach the disk. Compressed with lz4 it is under a third, at no cost in time (pglz would
+  -- double the time): the sweep compresses its own WAL when the server has lz4 and the owner
+  -- may set wal_compression (the setting ends with this function).
+  IF pg_catalog.current_setting('wal_compression') = 'off'
+     AND pg_catalog.has_parameter_privilege('wal_compression', 'SET')
+     AND EXISTS (SELECT 1 FROM pg_catalog.pg_settings
+                  WHERE name = 'wal_compression' AND 'lz4' = ANY (enumvals)) THEN
+    PERFORM pg_catalog.set_config('wal_compression', 'lz4', true);
+  END IF;
   -- One statement per batch: lock the due wallets nobody else holds, expire their lots in C,
   -- write every row back (its next expiry moves on even when nothing was left to expire) and
   -- journal one expire_bonus transaction per wallet that lost bonus.

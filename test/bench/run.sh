@@ -377,19 +377,23 @@ VACUUM ANALYZE bench.lot_plain;
 VACUUM ANALYZE wallet.wallet;
 CHECKPOINT;
 SQL
+wal0=$(qv "SELECT pg_current_wal_insert_lsn()")
 start=$(now_s)
 PLAIN_ROWS=$(q -At -c "WITH u AS (UPDATE bench.lot_plain SET expired = amount, amount = 0
                                    WHERE expires_at <= '2025-01-15 00:00:00+00' AND amount > 0 RETURNING 1)
                        SELECT count(*) FROM u")
 T_PLAIN=$(since "$start")
+WAL_PLAIN=$(qv "SELECT round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$wal0') / 1048576)")
 qv 'CHECKPOINT' >/dev/null
 before=$(qv "SELECT last_value FROM wallet.txn_txn_id_seq")
+wal0=$(qv "SELECT pg_current_wal_insert_lsn()")
 start=$(now_s)
 q -c "SET wallet.now = '2025-01-15 00:00:00+00'" -c 'CALL bench.sweep()' >/dev/null
 T_SWEEP=$(since "$start")
+WAL_SWEEP=$(qv "SELECT round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$wal0') / 1048576)")
 SWEPT=$(qv "SELECT coalesce(sum((result->>'lots')::bigint), 0) FROM wallet.txn
              WHERE txn_id > $before AND kind = 'expire_bonus'")
-say "plain UPDATE: $PLAIN_ROWS rows in ${T_PLAIN}s; expire_bonus: $SWEPT lots in ${T_SWEEP}s"
+say "plain UPDATE: $PLAIN_ROWS rows in ${T_PLAIN}s (WAL ${WAL_PLAIN} MB); expire_bonus: $SWEPT lots in ${T_SWEEP}s (WAL ${WAL_SWEEP} MB)"
 
 # ---------------------------------------------------------------- p99 during a sweep
 
@@ -648,7 +652,7 @@ md "| memory growth <= 10 MB (10,000 -> $MEM_SPENDS spends, one session) | priva
 md ""
 md "How the batch figures are measured:"
 md ""
-md "- expire_bonus: $EXPIRE_WALLETS USD wallets, each with four expired bonus lots (and four live ones), swept by \`CALL bench.sweep()\` = \`wallet.expire_bonus(10000)\` in a loop, one transaction per batch, \`wallet.now\` set past the expiry. The comparison is one \`UPDATE\` of $PLAIN_ROWS rows of bench.lot_plain (a lot table: bigint id, wallet id, bucket, amounts, expiry, scope; two indexes)."
+md "- expire_bonus: $EXPIRE_WALLETS USD wallets, each with four expired bonus lots (and four live ones), swept by \`CALL bench.sweep()\` = \`wallet.expire_bonus(10000)\` in a loop, one transaction per batch, \`wallet.now\` set past the expiry. The comparison is one \`UPDATE\` of $PLAIN_ROWS rows of bench.lot_plain (a lot table: bigint id, wallet id, bucket, amounts, expiry, scope; two indexes). WAL written: $WAL_SWEEP MB by the sweep (which compresses its full-page images with lz4), $WAL_PLAIN MB by the UPDATE (the server default, no compression), each after a checkpoint."
 md "- reconcile: \`SELECT count(*) FROM wallet.reconcile()\` against \`$SCAN_SQL\` with max_parallel_workers_per_gather = 0 (one scan before and one after; the parallel scan is shown too). The journal holds the rows of the whole run plus $SYNTH synthetic rows inserted directly into wallet.txn (pairs of a top-up and a spend of EUR wallets, with request/result jsonb like real ones, balanced postings), then VACUUM ANALYZE."
 md "- p99: pgbench -R $RATE (${P99_LOAD} x the 8-client spend TPS) -c 8 for ${T}s, latency from the scheduled start (so queueing counts) taken from the per-transaction logs (-l); *during* counts the $N_DURING transactions that ended while the sweep ran (\`CALL wallet.expire_bonus_all(10000)\`, the extension's paced catch-up sweep at its default duty of 0.5: $SWEPT_B lots, clock 2025-04-01, over $(calc "$SW_TO - $SW_FROM" 1)s; cancelled after the run if not done)."
 md "- wallet.balance() of random wallets: $BAL_BEFORE ms a call while the run's $PENDING payee credits to the merchant were pending, $BAL_AFTER ms after \`wallet.rollup_credits()\` (reconcile was measured after it)."
