@@ -2,8 +2,9 @@
  * ops.c
  *	  The hot operations, top_up and spend, in C: read the wallet row (and its
  *	  currency's policy and rules) straight from index and heap, run the engine
- *	  over its lots, and write in one statement prepared once per backend: the
- *	  idempotency key, the row under its version check, the journal row.
+ *	  over its lots, and write the idempotency key, the row under its version
+ *	  check and the journal row: straight to heap and indexes (write_direct), or
+ *	  in one statement prepared once per backend where that would skip something.
  */
 #include "wallet.h"
 
