@@ -35,6 +35,10 @@ SELECT bonus, replayed FROM wallet.top_up(:alice, 100, 'wr-t1');
 SELECT * FROM pg_temp.row(:alice, 'wr-t1');
 SELECT charged, bonus_used, cash_used, replayed FROM wallet.spend(:alice, 15, 'wr-s1', payee => :bob);
 SELECT * FROM pg_temp.row(:alice, 'wr-s1');
+-- the payee's credit waits in wallet.payee_credit
+SELECT c.wallet_id = :bob AS to_bob, c.amount, c.txn_id = t.txn_id AS of_the_spend
+  FROM wallet.payee_credit c JOIN wallet.txn t ON t.txn_id = c.txn_id
+ WHERE t.wallet_id = :alice AND t.idempotency_key = 'wr-s1';
 -- a replay writes nothing and returns the first result
 SELECT charged, replayed FROM wallet.spend(:alice, 15, 'wr-s1', payee => :bob);
 SELECT count(*) AS rows_of_key FROM wallet.txn WHERE wallet_id = :alice AND idempotency_key = 'wr-s1';
@@ -94,6 +98,12 @@ CREATE TRIGGER write_note AFTER UPDATE OF owner ON wallet.wallet FOR EACH ROW EX
 SELECT charged FROM wallet.spend(:alice, 1, 'wr-s6');
 SELECT count(*) AS fired FROM pg_temp.fired;
 DROP TRIGGER write_note ON wallet.wallet;
+-- on the payees' credits
+CREATE TRIGGER write_note AFTER INSERT ON wallet.payee_credit FOR EACH ROW EXECUTE FUNCTION pg_temp.note();
+SELECT charged FROM wallet.spend(:alice, 2, 'wr-s11', payee => :bob);
+SELECT tbl, op FROM pg_temp.fired;
+DROP TRIGGER write_note ON wallet.payee_credit;
+TRUNCATE pg_temp.fired;
 -- a statement trigger on the journal
 CREATE FUNCTION pg_temp.note_stmt() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -115,6 +125,13 @@ SELECT * FROM wallet.top_up(:alice, 777.77, 'wr-t5');
 SELECT count(*) AS written FROM wallet.txn WHERE wallet_id = :alice AND idempotency_key = 'wr-t5';
 SELECT bonus FROM wallet.top_up(:alice, 7.77, 'wr-t5');
 ALTER TABLE wallet.txn DROP CONSTRAINT write_not_777;
+-- (a credit of 12.34: bob gets 100 %, no commission in this currency)
+ALTER TABLE wallet.payee_credit ADD CONSTRAINT write_not_1234 CHECK (amount <> 1234);
+\set VERBOSITY terse
+SELECT * FROM wallet.spend(:alice, 12.34, 'wr-s12', payee => :bob);
+\set VERBOSITY default
+SELECT count(*) AS written FROM wallet.txn WHERE wallet_id = :alice AND idempotency_key = 'wr-s12';
+ALTER TABLE wallet.payee_credit DROP CONSTRAINT write_not_1234;
 
 ALTER TABLE wallet.txn ADD COLUMN write_channel text DEFAULT 'till';
 SELECT charged FROM wallet.spend(:alice, 2, 'wr-s9');

@@ -13,6 +13,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_trigger.h"
@@ -56,6 +57,7 @@ static struct
 	Oid			posting_array;
 	Oid			txn_seq;
 	Oid			key_rel;		/* wallet.txn_key; InvalidOid on a 0.1 schema */
+	Oid			credit_seq;		/* wallet.payee_credit's identity sequence */
 	SPIPlanPtr	wallet_read;
 	SPIPlanPtr	wallet_lock;
 	SPIPlanPtr	replay;
@@ -136,6 +138,12 @@ ensure_plans(void)
 	plans.posting_array = get_array_type(plans.posting_type);
 	plans.txn_seq = seq;
 	plans.key_rel = keys;
+	{
+		Oid			credits = get_relname_relid("payee_credit", nsp);
+		AttrNumber	id = OidIsValid(credits) ? get_attnum(credits, "credit_id") : InvalidAttrNumber;
+
+		plans.credit_seq = id != InvalidAttrNumber ? getIdentitySequence(credits, id, true) : InvalidOid;
+	}
 	if (!OidIsValid(plans.lotset_type) || !OidIsValid(plans.txn_seq) || !OidIsValid(plans.posting_array))
 		elog(ERROR, "wallet schema is incomplete");
 	{
@@ -1042,11 +1050,12 @@ insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, Timestamp
  * - the wallet row updated by its tid, the version read: a row that moved on
  *   since it was read is a lost race, exactly what the version check finds;
  * - the journal row routed to its month's partition.
- * It writes only where the result is the statement's: a table whose write
- * would fire triggers (other than foreign keys on columns it leaves alone),
- * has check constraints, generated or unknown columns, NOT NULL columns it
- * would leave NULL, row security, or privileges short of the whole table's
- * is left to the statement (DW_UNSUPPORTED, before anything is written).
+ * Constraints (NOT NULL, CHECK) are checked by ExecConstraints, as the
+ * statement checks them. It writes only where the result is the statement's:
+ * a table whose write would fire triggers (other than foreign keys on columns
+ * it leaves alone), has generated or unknown columns, row security, or
+ * privileges short of the whole table's is left to the statement
+ * (DW_UNSUPPORTED, before anything is written).
  */
 typedef enum DirectWrite
 {
@@ -1107,7 +1116,7 @@ plain_target(Relation rel, bool update, const AttrNumber *changed, int nchanged)
 
 	if (rel->rd_rel->relrowsecurity)
 		return false;
-	if (c != NULL && (c->num_check > 0 || c->has_generated_stored))
+	if (c != NULL && c->has_generated_stored)
 		return false;
 	for (int i = 0; td != NULL && i < td->numtriggers; i++)
 	{
@@ -1179,17 +1188,12 @@ row_ready(TupleTableSlot *slot, const bool *given)
 	return true;
 }
 
-/* nulls_allowed: does the row leave NULL only where its table allows it? */
-static bool
-nulls_allowed(TupleTableSlot *slot)
+/* check_row checks a row against its table's NOT NULL and CHECK constraints. */
+static void
+check_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
 {
-	TupleDesc	td = slot->tts_tupleDescriptor;
-
-	slot_getallattrs(slot);
-	for (int i = 0; i < td->natts; i++)
-		if (slot->tts_isnull[i] && TupleDescAttr(td, i)->attnotnull && !TupleDescAttr(td, i)->attisdropped)
-			return false;
-	return true;
+	if (RelationGetDescr(rri->ri_RelationDesc)->constr != NULL)
+		ExecConstraints(rri, slot, estate);
 }
 
 /* rt_entry is a range table entry for rel, as the statement's would be. */
@@ -1298,7 +1302,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	set_col(kslot, krel, given, "idempotency_key", key_text, false);
 	set_col(kslot, krel, given, "txn_id", Int64GetDatum(txn_id), false);
 	set_col(kslot, krel, given, "created_at", TimestampTzGetDatum(at), false);
-	if (!row_ready(kslot, given) || !nulls_allowed(kslot))
+	if (!row_ready(kslot, given))
 		goto done;
 
 	wslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(wrel), &TTSOpsVirtual);
@@ -1311,8 +1315,6 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	wslot->tts_values[changed[2] - 1] = Int64GetDatum(w->version + 1);
 	wslot->tts_isnull[changed[2] - 1] = false;
 	ExecStoreVirtualTuple(wslot);
-	if (!nulls_allowed(wslot))
-		goto done;
 
 	jslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(jrel), &TTSOpsVirtual);
 	given = palloc0(sizeof(bool) * RelationGetDescr(jrel)->natts);
@@ -1329,7 +1331,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	set_col(jslot, jrel, given, "result", JsonbPGetDatum(result), false);
 	set_col(jslot, jrel, given, "postings", postings, false);
 	set_col(jslot, jrel, given, "pieces", PointerGetDatum(pieces), pieces == NULL);
-	if (!row_ready(jslot, given) || !nulls_allowed(jslot))
+	if (!row_ready(jslot, given))
 		goto done;
 	proute = ExecSetupPartitionTupleRouting(estate, jrel);
 	leaf = ExecFindPartition(mt, jrri, proute, jslot, estate);
@@ -1338,8 +1340,10 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 		goto done;
 	if (leaf->ri_RootToPartitionMap != NULL)
 		jslot = execute_attr_map_slot(leaf->ri_RootToPartitionMap->attrMap, jslot, leaf->ri_PartitionTupleSlot);
-	if (!nulls_allowed(jslot))
-		goto done;
+	/* the constraints, as the statement checks them (errors, not a fallback) */
+	check_row(krri, kslot, estate);
+	check_row(wrri, wslot, estate);
+	check_row(leaf, jslot, estate);
 
 	/* the key: nothing more to do if it is taken */
 	cid = GetCurrentCommandId(true);
@@ -1413,6 +1417,56 @@ done:
 	table_close(wrel, NoLock);
 	table_close(krel, NoLock);
 	return outcome;
+}
+
+/*
+ * credit_direct appends a payee's credit to wallet.payee_credit as
+ * write_direct writes: false (nothing written) where the statement must.
+ */
+static bool
+credit_direct(int64 payee, int64 amount, int64 txn_id)
+{
+	Relation	rel = table_open(rel_of("payee_credit"), RowExclusiveLock);
+	EState	   *estate;
+	MemoryContext old;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	bool	   *given;
+	bool		wrote = false;
+
+	estate = CreateExecutorState();
+	old = MemoryContextSwitchTo(estate->es_query_cxt);
+	estate->es_snapshot = GetActiveSnapshot();
+	ExecInitRangeTable(estate, list_make1(rt_entry(rel, ACL_INSERT, all_columns(rel), NULL)));
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	if (rel->rd_rel->relkind == RELKIND_RELATION && OidIsValid(plans.credit_seq) &&
+		plain_target(rel, false, NULL, 0) && may(rel, ACL_INSERT))
+	{
+		CheckValidResultRel(rri, CMD_INSERT);
+		slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
+		given = palloc0(sizeof(bool) * RelationGetDescr(rel)->natts);
+		ExecClearTuple(slot);
+		set_col(slot, rel, given, "wallet_id", Int64GetDatum(payee), false);
+		set_col(slot, rel, given, "amount", Int64GetDatum(amount), false);
+		set_col(slot, rel, given, "txn_id", Int64GetDatum(txn_id), false);
+		/* the identity's next value, as its default would take it (no privilege needed) */
+		set_col(slot, rel, given, "credit_id", Int64GetDatum(nextval_internal(plans.credit_seq, false)), false);
+		if (row_ready(slot, given))
+		{
+			check_row(rri, slot, estate);
+			table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+			ExecOpenIndices(rri, false);
+			list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
+			wrote = true;
+		}
+	}
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	MemoryContextSwitchTo(old);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	return wrote;
 }
 
 /*
@@ -1975,7 +2029,8 @@ wallet_spend(PG_FUNCTION_ARGS)
 			Datum		cargs[3] = {Int64GetDatum(payee), Int64GetDatum(out.charged - comm),
 			Int64GetDatum(out.txn_id)};
 
-			if (SPI_execute_plan(plans.credit, cargs, NULL, false, 0) != SPI_OK_INSERT)
+			if (!credit_direct(payee, out.charged - comm, out.txn_id) &&
+				SPI_execute_plan(plans.credit, cargs, NULL, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "could not credit payee");
 		}
 		break;
