@@ -451,9 +451,13 @@ read_policy(const char *currency, Datum *refund_window, Numeric *commission_rate
 	table_close(rel, NoLock);
 }
 
-/* read_wallet reads (and with lock, locks) a wallet row, or raises WL006. */
+/*
+ * read_wallet reads (and with lock, locks) a wallet row, or raises WL006;
+ * with policy, also what its currency's policy says (refund window and
+ * commission rate), which a spend without a payee does not need.
+ */
 static void
-read_wallet(int64 wallet_id, bool lock, WalletRow *w)
+read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 {
 	bool		isnull;
 	Datum		reason;
@@ -505,7 +509,10 @@ read_wallet(int64 wallet_id, bool lock, WalletRow *w)
 		w->version = DatumGetInt64(getattr(tup, rel, "version", &isnull));
 		w->tup = tup;
 		table_close(rel, NoLock);
-		read_policy(w->currency, &w->refund_window, &w->commission_rate);
+		w->refund_window = (Datum) 0;
+		w->commission_rate = NULL;
+		if (policy)
+			read_policy(w->currency, &w->refund_window, &w->commission_rate);
 		direct_end();
 	}
 }
@@ -1636,7 +1643,7 @@ wallet_top_up(PG_FUNCTION_ARGS)
 		PlanRule   *plan;
 		bool		auto_issue;
 
-		read_wallet(wallet_id, lock, &w);
+		read_wallet(wallet_id, lock, true, &w);
 		exponent = w.exponent;
 		if (attempt == 0)
 		{
@@ -1827,7 +1834,7 @@ wallet_spend(PG_FUNCTION_ARGS)
 		int64		comm = 0;
 		Numeric		payee_rate = NULL;
 
-		read_wallet(wallet_id, lock, &w);
+		read_wallet(wallet_id, lock, has_payee, &w);
 		exponent = w.exponent;
 		if (attempt == 0)
 		{
