@@ -50,11 +50,12 @@ typedef struct JournalEntry
 	int64		amount;
 } JournalEntry;
 
-/* One leg of the row being read: its group and amount. */
+/* A leg read but not yet added to its group: its group, amount and key hash. */
 typedef struct JournalLeg
 {
 	JournalKey	key;
 	int64		amount;
+	uint64		hash;
 } JournalLeg;
 
 /* A transaction whose postings do not sum to zero. */
@@ -83,7 +84,9 @@ typedef struct JournalState
 	int			nnames;
 	int			maxnames;
 	int16		last[3];		/* last name found per role: a cheap cache */
-	JournalLeg *legs;			/* the legs of the row being read */
+	/* legs read, not yet added to their groups (see legs_flush) */
+	JournalLeg *legs;
+	int			nlegs;
 	int			maxlegs;
 	Unbalanced *bad;
 	int			nbad;
@@ -91,6 +94,16 @@ typedef struct JournalState
 } JournalState;
 
 #define GROUPS_INITIAL	1024
+/* legs are added to their groups in batches of about this many, ... */
+#define LEGS_BATCH		256
+/* ... the group of a leg this many legs ahead being prefetched */
+#define LEGS_PREFETCH	16
+
+#if defined(__GNUC__) || defined(__clang__)
+#define prefetch_slot(p) __builtin_prefetch(p, 1)
+#else
+#define prefetch_slot(p) ((void) (p))
+#endif
 
 /* groups_alloc returns nslots empty slots in the state's context. */
 static JournalEntry *
@@ -154,11 +167,14 @@ groups_grow(JournalState *st)
 	pfree(old);
 }
 
-/* group_find returns the group of a key (flags with KEY_USED), adding it with 0 when new. */
+/*
+ * group_find returns the group of a key (flags with KEY_USED) whose key_hash is
+ * hash, adding it with 0 when new.
+ */
 static inline JournalEntry *
-group_find(JournalState *st, const JournalKey *key)
+group_find(JournalState *st, const JournalKey *key, uint64 hash)
 {
-	uint64		j = key_hash(key) & st->mask;
+	uint64		j = hash & st->mask;
 
 	for (;;)
 	{
@@ -170,7 +186,7 @@ group_find(JournalState *st, const JournalKey *key)
 			if ((st->ngroups + 1) * 4 > (st->mask + 1) * 3)
 			{
 				groups_grow(st);
-				return group_find(st, key);
+				return group_find(st, key, hash);
 			}
 			e->key = *key;
 			e->amount = 0;
@@ -196,7 +212,7 @@ journal_state_new(MemoryContext cxt)
 	st->names = MemoryContextAlloc(cxt, st->maxnames * sizeof(char *));
 	st->lens = MemoryContextAlloc(cxt, st->maxnames * sizeof(int));
 	st->last[0] = st->last[1] = st->last[2] = -1;
-	st->maxlegs = 8;
+	st->maxlegs = LEGS_BATCH * 2;
 	st->legs = MemoryContextAlloc(cxt, st->maxlegs * sizeof(JournalLeg));
 	return st;
 }
@@ -261,7 +277,7 @@ corrupt_postings(void)
 			 errmsg("corrupt postings array in the journal")));
 }
 
-/* legs_add returns a free slot for one more leg of the current row. */
+/* legs_add returns a free slot for one more leg (the n-th of st->legs). */
 static inline JournalLeg *
 legs_add(JournalState *st, int n)
 {
@@ -404,11 +420,11 @@ read_posting(JournalState *st, const char *data, uint32 len, JournalLeg *leg)
  * or deforming its elements generically: the array is data (size bytes, after its
  * varlena header, so possibly unaligned), its elements wallet.posting tuples.
  * Every offset is checked against the sizes: a corrupt array is an error, never
- * a read out of bounds. Returns the number of legs (NULL elements and legs with
- * a NULL amount skipped) in st->legs.
+ * a read out of bounds. Appends the legs (NULL elements and legs with a NULL
+ * amount skipped) to st->legs from index first on; returns the new count.
  */
 static int
-read_postings(JournalState *st, const char *data, uint32 size, int16 cur)
+read_postings(JournalState *st, const char *data, uint32 size, int16 cur, int first)
 {
 	int32		ndim;
 	int32		dataoffset;
@@ -419,7 +435,7 @@ read_postings(JournalState *st, const char *data, uint32 size, int16 cur)
 	uint32		off;
 	const char *bitmap = NULL;
 	int64		i;
-	int			n = 0;
+	int			n = first;
 
 #define AT(o) (data + ((o) - VARHDRSZ))
 
@@ -436,7 +452,7 @@ read_postings(JournalState *st, const char *data, uint32 size, int16 cur)
 	if (hdrend > total)
 		corrupt_postings();
 	if (ndim == 0)
-		return 0;
+		return n;
 	for (i = 0; i < ndim; i++)
 	{
 		int32		dim;
@@ -522,6 +538,37 @@ read_postings(JournalState *st, const char *data, uint32 size, int16 cur)
 }
 
 /*
+ * legs_flush adds the pending legs to their groups, in the order they were read
+ * (so a sum overflows exactly where it would leg by leg). The groups are spread
+ * over a table far bigger than the CPU caches: each leg's slot is prefetched a
+ * few legs ahead rather than waited for.
+ */
+static void
+legs_flush(JournalState *st)
+{
+	int			n = st->nlegs;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		st->legs[i].hash = key_hash(&st->legs[i].key);
+		if (i < LEGS_PREFETCH)
+			prefetch_slot(&st->slots[st->legs[i].hash & st->mask]);
+	}
+	for (i = 0; i < n; i++)
+	{
+		JournalLeg *leg = &st->legs[i];
+		JournalEntry *e;
+
+		if (i + LEGS_PREFETCH < n)
+			prefetch_slot(&st->slots[st->legs[i + LEGS_PREFETCH].hash & st->mask]);
+		e = group_find(st, &leg->key, leg->hash);
+		add_checked(&e->amount, leg->amount);
+	}
+	st->nlegs = 0;
+}
+
+/*
  * wallet._journal_sums(txn_id, wallet_id, currency, postings) transition:
  * adds one journal row's postings to the groups and remembers the row when its
  * postings do not sum to zero. Legs with a NULL amount are skipped.
@@ -534,7 +581,7 @@ wallet_journal_sums_trans(PG_FUNCTION_ARGS)
 	struct varlena *raw;
 	int16		cur;
 	int64		txn_sum = 0;
-	int			nlegs;
+	int			first;
 	int			i;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
@@ -578,15 +625,12 @@ wallet_journal_sums_trans(PG_FUNCTION_ARGS)
 	}
 
 	cur = intern(st, PG_GETARG_DATUM(3), PG_ARGISNULL(3), 0);
-	nlegs = read_postings(st, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), cur);
-	for (i = 0; i < nlegs; i++)
-	{
-		JournalLeg *leg = &st->legs[i];
-		JournalEntry *e = group_find(st, &leg->key);
-
-		add_checked(&e->amount, leg->amount);
-		add_checked(&txn_sum, leg->amount);
-	}
+	first = st->nlegs;
+	st->nlegs = read_postings(st, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), cur, first);
+	for (i = first; i < st->nlegs; i++)
+		add_checked(&txn_sum, st->legs[i].amount);
+	if (st->nlegs >= LEGS_BATCH)
+		legs_flush(st);
 
 	if (txn_sum != 0)
 	{
@@ -646,6 +690,8 @@ wallet_journal_sums_final(PG_FUNCTION_ARGS)
 	if (st == NULL)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(elemtype));
 
+	/* the state is not changed but for adding what was read (calling this again gives the same) */
+	legs_flush(st);
 	total = (int64) st->ngroups + st->nbad;
 	if (total > (int64) MaxArraySize)
 		ereport(ERROR,
