@@ -275,7 +275,8 @@ $$;
 
 CREATE OR REPLACE FUNCTION wallet.reconcile()
   RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp SET work_mem = '256MB' AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp SET work_mem = '256MB'
+  SET jit = off AS $$
 DECLARE
   started timestamptz := clock_timestamp();
   found_rows jsonb;
