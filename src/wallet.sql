@@ -1700,19 +1700,26 @@ CREATE FUNCTION wallet._discrepancies()
             UNION ALL
             SELECT c.currency, c.account, c.wallet_id, c.bucket, c.amount FROM wallet.journal_checkpoint c) x
      GROUP BY x.currency, x.account, x.wallet_id, x.bucket),
+  -- per wallet (one row, not one per bucket: a join of wallets, not of buckets): what the
+  -- journal posted to each bucket
   posted AS (
-    SELECT t.wallet_id, t.bucket, sum(t.total)::bigint AS total
-      FROM tot t WHERE t.account = 'wallet' GROUP BY t.wallet_id, t.bucket),
+    SELECT t.wallet_id,
+           sum(t.total) FILTER (WHERE t.bucket = 'cash')::bigint AS cash,
+           sum(t.total) FILTER (WHERE t.bucket = 'bonus')::bigint AS bonus,
+           sum(t.total) FILTER (WHERE t.bucket = 'earnings')::bigint AS earnings,
+           sum(t.total) FILTER (WHERE t.bucket = 'held')::bigint AS held
+      FROM tot t WHERE t.account = 'wallet' GROUP BY t.wallet_id),
   pending AS (
     SELECT c.wallet_id, sum(c.amount)::bigint AS total FROM wallet.payee_credit c GROUP BY c.wallet_id),
-  stored AS (
-    SELECT w.wallet_id, w.currency, w.exponent, lt.held, b.bucket, b.total
+  -- per wallet: its lots' totals (lt), payee credits not rolled up yet (pending) and what the
+  -- journal posted to each bucket (p_*)
+  stored AS MATERIALIZED (
+    SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_totals(w.lots, NULL, wallet.clock()) AS lt,
+           coalesce(pc.total, 0) AS pending, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
+           coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held
       FROM wallet.wallet w
       LEFT JOIN pending pc ON pc.wallet_id = w.wallet_id
-     CROSS JOIN LATERAL wallet.lots_totals(w.lots, NULL, wallet.clock()) lt
-     CROSS JOIN LATERAL (VALUES ('cash', lt.cash), ('bonus', lt.bonus_stored),
-                                ('earnings', lt.earnings + coalesce(pc.total, 0)),
-                                ('held', lt.held)) AS b(bucket, total)),
+      LEFT JOIN posted p ON p.wallet_id = w.wallet_id),
   exps AS (SELECT c.code, c.exponent FROM wallet.currency c),
   -- materialized: joined by hash (an index probe per journal group costs seconds)
   known AS MATERIALIZED (SELECT w.wallet_id, w.currency FROM wallet.wallet w)
@@ -1722,10 +1729,15 @@ CREATE FUNCTION wallet._discrepancies()
    WHERE s.txn_id IS NOT NULL
   UNION ALL
   -- every wallet's stored buckets equal the sum of its postings
-  SELECT 'wallet_bucket_' || s.bucket, s.wallet_id, s.currency,
-         wallet.to_major(coalesce(p.total, 0), s.exponent), wallet.to_major(s.total, s.exponent)
-    FROM stored s LEFT JOIN posted p ON p.wallet_id = s.wallet_id AND p.bucket = s.bucket
-   WHERE coalesce(p.total, 0) <> s.total
+  SELECT 'wallet_bucket_' || b.bucket, s.wallet_id, s.currency,
+         wallet.to_major(b.posted, s.exponent), wallet.to_major(b.stored, s.exponent)
+    FROM stored s
+   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus_stored),
+                              ('earnings', s.p_earnings, (s.lt).earnings + s.pending), ('held', s.p_held, (s.lt).held))
+                   AS b(bucket, posted, stored)
+   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus_stored OR s.p_earnings <> (s.lt).earnings + s.pending
+          OR s.p_held <> (s.lt).held)
+     AND b.posted <> b.stored
   UNION ALL
   -- wallet legs must name an existing wallet of the transaction's currency and a known bucket
   SELECT 'posting_to_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
@@ -1743,24 +1755,25 @@ CREATE FUNCTION wallet._discrepancies()
   UNION ALL
   -- held equals what the open refunds hold
   SELECT 'held_matches_open_refunds', s.wallet_id, s.currency,
-         wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major(s.held, s.exponent)
+         wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major((s.lt).held, s.exponent)
     FROM stored s
     LEFT JOIN (SELECT r.wallet_id, sum(r.amount + r.clawback + r.bonus_void)::bigint AS total
                  FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
                 GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
-   WHERE s.bucket = 'held' AND coalesce(o.total, 0) <> s.held
+   WHERE coalesce(o.total, 0) <> (s.lt).held
   UNION ALL
   -- per currency, all accounts sum to zero
-  SELECT 'currency_balanced', NULL::bigint, t.currency, 0::numeric,
-         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
-    FROM tot t JOIN exps e ON e.code = t.currency
-   GROUP BY t.currency HAVING sum(t.total) <> 0
+  SELECT 'currency_balanced', NULL::bigint, t.currency, 0::numeric, wallet.to_major(t.total::bigint, e.exponent)
+    FROM (SELECT t.currency, sum(t.total) AS total FROM tot t GROUP BY t.currency HAVING sum(t.total) <> 0) t
+    JOIN exps e ON e.code = t.currency
 $$;
 
--- reconcile: work_mem for the per-wallet grouping of _discrepancies (a few rows per wallet).
+-- reconcile: work_mem for the per-wallet grouping of _discrepancies (a few rows per wallet);
+-- no JIT: compiling the (inlined) _discrepancies query costs more than it saves.
 CREATE FUNCTION wallet.reconcile()
   RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp SET work_mem = '256MB' AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp SET work_mem = '256MB'
+  SET jit = off AS $$
 DECLARE
   started timestamptz := clock_timestamp();
   found_rows jsonb;
