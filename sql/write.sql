@@ -144,6 +144,17 @@ SELECT charged FROM wallet.spend(:alice, 3, 'wr-s10');
 SELECT * FROM pg_temp.row(:alice, 'wr-s10');
 
 ------------------------------------------------------------------------------
+-- Operations compress their own WAL's full-page images (lz4, where the server has it);
+-- the setting is the session's again after each call, whether it succeeded or failed
+------------------------------------------------------------------------------
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-s13');
+SELECT current_setting('wal_compression') AS after_spend;
+SELECT * FROM wallet.spend(:alice, 100000, 'wr-s14');
+SELECT current_setting('wal_compression') AS after_refused_spend;
+SELECT bonus FROM wallet.top_up(:alice, 1, 'wr-t6');
+SELECT current_setting('wal_compression') AS after_top_up;
+
+------------------------------------------------------------------------------
 -- The books hold
 ------------------------------------------------------------------------------
 SELECT (wallet.balance(:alice)).* ;
