@@ -1233,6 +1233,48 @@ all_columns(Relation rel)
 	return cols;
 }
 
+/*
+ * direct_begin_estate starts the executor state of a direct write; its
+ * memory is current until direct_end_estate, which frees it.
+ */
+static EState *
+direct_begin_estate(MemoryContext *old)
+{
+	EState	   *estate = CreateExecutorState();
+
+	*old = MemoryContextSwitchTo(estate->es_query_cxt);
+	estate->es_snapshot = GetActiveSnapshot();
+	estate->es_output_cid = GetCurrentCommandId(true);
+	return estate;
+}
+
+static void
+direct_end_estate(EState *estate, MemoryContext old)
+{
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	MemoryContextSwitchTo(old);
+	FreeExecutorState(estate);
+}
+
+/* result_rel is the result relation rti (its range table entry) of a direct write. */
+static ResultRelInfo *
+result_rel(Relation rel, Index rti)
+{
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+
+	InitResultRelInfo(rri, rel, rti, NULL, 0);
+	return rri;
+}
+
+/* insert_row inserts a checked row and its index entries (indexes open). */
+static void
+insert_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
+{
+	table_tuple_insert(rri->ri_RelationDesc, slot, estate->es_output_cid, 0, NULL);
+	if (rri->ri_NumIndices > 0)
+		list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
+}
+
 static DirectWrite
 write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const char *kind, int64 amount,
 			 TimestampTz at, const char *key, Jsonb *request, Jsonb *result, Datum postings,
@@ -1272,18 +1314,13 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 		updated = bms_add_member(updated, changed[i] - FirstLowInvalidHeapAttributeNumber);
 	}
 
-	estate = CreateExecutorState();
-	old = MemoryContextSwitchTo(estate->es_query_cxt);
-	estate->es_snapshot = GetActiveSnapshot();
+	estate = direct_begin_estate(&old);
 	ExecInitRangeTable(estate, list_make3(rt_entry(wrel, ACL_UPDATE | ACL_SELECT, NULL, updated),
 										  rt_entry(jrel, ACL_INSERT, all_columns(jrel), NULL),
 										  rt_entry(krel, ACL_INSERT | ACL_SELECT, all_columns(krel), NULL)));
-	wrri = makeNode(ResultRelInfo);
-	InitResultRelInfo(wrri, wrel, 1, NULL, 0);
-	jrri = makeNode(ResultRelInfo);
-	InitResultRelInfo(jrri, jrel, 2, NULL, 0);
-	krri = makeNode(ResultRelInfo);
-	InitResultRelInfo(krri, krel, 3, NULL, 0);
+	wrri = result_rel(wrel, 1);
+	jrri = result_rel(jrel, 2);
+	krri = result_rel(krel, 3);
 	/* a stand-in for the statement's node, as COPY makes one for routing */
 	mt = makeNode(ModifyTableState);
 	mt->ps.plan = NULL;
@@ -1354,8 +1391,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	check_row(leaf, jslot, estate);
 
 	/* the key: nothing more to do if it is taken */
-	cid = GetCurrentCommandId(true);
-	estate->es_output_cid = cid;
+	cid = estate->es_output_cid;
 	ExecOpenIndices(krri, true);
 	for (int attempt = 0;; attempt++)
 	{
@@ -1408,9 +1444,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	}
 
 	/* the journal row */
-	table_tuple_insert(leaf->ri_RelationDesc, jslot, cid, 0, NULL);
-	if (leaf->ri_NumIndices > 0)
-		list_free(ExecInsertIndexTuples(leaf, jslot, estate, false, false, NULL, NIL));
+	insert_row(leaf, jslot, estate);
 	outcome = DW_WROTE;
 
 done:
@@ -1418,9 +1452,7 @@ done:
 		ExecCleanupTupleRouting(mt, proute);
 	ExecCloseIndices(krri);
 	ExecCloseIndices(wrri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	MemoryContextSwitchTo(old);
-	FreeExecutorState(estate);
+	direct_end_estate(estate, old);
 	table_close(jrel, NoLock);
 	table_close(wrel, NoLock);
 	table_close(krel, NoLock);
@@ -1442,12 +1474,9 @@ credit_direct(int64 payee, int64 amount, int64 txn_id)
 	bool	   *given;
 	bool		wrote = false;
 
-	estate = CreateExecutorState();
-	old = MemoryContextSwitchTo(estate->es_query_cxt);
-	estate->es_snapshot = GetActiveSnapshot();
+	estate = direct_begin_estate(&old);
 	ExecInitRangeTable(estate, list_make1(rt_entry(rel, ACL_INSERT, all_columns(rel), NULL)));
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	rri = result_rel(rel, 1);
 	if (rel->rd_rel->relkind == RELKIND_RELATION && OidIsValid(plans.credit_seq) &&
 		plain_target(rel, false, NULL, 0) && may(rel, ACL_INSERT))
 	{
@@ -1463,16 +1492,13 @@ credit_direct(int64 payee, int64 amount, int64 txn_id)
 		if (row_ready(slot, given))
 		{
 			check_row(rri, slot, estate);
-			table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
 			ExecOpenIndices(rri, false);
-			list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
+			insert_row(rri, slot, estate);
 			wrote = true;
 		}
 	}
 	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	MemoryContextSwitchTo(old);
-	FreeExecutorState(estate);
+	direct_end_estate(estate, old);
 	table_close(rel, NoLock);
 	return wrote;
 }
