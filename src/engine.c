@@ -220,15 +220,28 @@ compact(LotBuilder *b, TimestampTz now)
 	}
 }
 
-/* result_tuple forms the composite result of fcinfo's function. */
+/*
+ * result_tuple forms the composite result of fcinfo's function. Its row type
+ * (fixed by the function's OUT parameters) is worked out once per call site
+ * and kept in fn_extra: a query calling the function for every wallet would
+ * otherwise build and register it again for each row.
+ */
 static Datum
 result_tuple(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 {
-	TupleDesc	tupdesc;
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "function returning record called in context that cannot accept type record");
-	tupdesc = BlessTupleDesc(tupdesc);
+	if (tupdesc == NULL)
+	{
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "function returning record called in context that cannot accept type record");
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
