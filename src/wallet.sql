@@ -1206,7 +1206,7 @@ END $$;
 -- autovacuum's cost delay, a background sweep must not crowd out the customers' operations.
 -- A procedure (it commits), SECURITY INVOKER: each batch is wallet.expire_bonus(), with its
 -- privileges; a procedure with SET options could not commit, hence the qualified names.
-CREATE PROCEDURE wallet.expire_bonus_all(batch_size int DEFAULT 1000, duty numeric DEFAULT 0.25,
+CREATE PROCEDURE wallet.expire_bonus_all(batch_size int DEFAULT 1000, duty numeric DEFAULT 0.1,
                                          INOUT wallets bigint DEFAULT 0, INOUT lots bigint DEFAULT 0)
   LANGUAGE plpgsql AS $$
 DECLARE

@@ -427,7 +427,7 @@ p99_run before
 SWEEP_LOG=$WORK/sweep.log
 SWEEP_FIRST=$(qv "SELECT last_value FROM wallet.txn_txn_id_seq")
 # The sweep is the extension's own catch-up sweep, CALL wallet.expire_bonus_all() with its default
-# pacing (batches of 1,000 wallets, working at most a quarter of the time). It starts one second into the
+# pacing (batches of 1,000 wallets, working at most a tenth of the time). It starts one second into the
 # run and is cancelled when the run ends if it is not done; its session records its statements
 # (pg_stat_statements.track = all) as evidence.
 (
@@ -657,7 +657,7 @@ md "How the batch figures are measured:"
 md ""
 md "- expire_bonus: $EXPIRE_WALLETS USD wallets, each with four expired bonus lots (and four live ones), swept by \`CALL bench.sweep()\` = \`wallet.expire_bonus(10000)\` in a loop, one transaction per batch, \`wallet.now\` set past the expiry. The comparison is one \`UPDATE\` of $PLAIN_ROWS rows of bench.lot_plain (a lot table: bigint id, wallet id, bucket, amounts, expiry, scope; two indexes). WAL written: $WAL_SWEEP MB by the sweep (which compresses its full-page images with lz4), $WAL_PLAIN MB by the UPDATE (the server default, no compression), each after a checkpoint."
 md "- reconcile: \`SELECT count(*) FROM wallet.reconcile()\` against \`$SCAN_SQL\` with max_parallel_workers_per_gather = 0 (one scan before and one after; the parallel scan is shown too). The journal holds the rows of the whole run plus $SYNTH synthetic rows inserted directly into wallet.txn (pairs of a top-up and a spend of EUR wallets, with request/result jsonb like real ones, balanced postings), then VACUUM ANALYZE."
-md "- p99: pgbench -R $RATE (${P99_LOAD} x the 8-client spend TPS) -c 8 for ${T}s, latency from the scheduled start (so queueing counts) taken from the per-transaction logs (-l); *before* runs after a VACUUM ANALYZE and a CHECKPOINT, *during* counts the $N_DURING transactions that ended while the sweep ran (\`CALL wallet.expire_bonus_all()\`, the extension's paced catch-up sweep with its defaults, batches of 1,000 wallets working at most a quarter of the time: $SWEPT_B lots, clock 2025-04-01, over $(calc "$SW_TO - $SW_FROM" 1)s; cancelled after the run if not done)."
+md "- p99: pgbench -R $RATE (${P99_LOAD} x the 8-client spend TPS) -c 8 for ${T}s, latency from the scheduled start (so queueing counts) taken from the per-transaction logs (-l); *before* runs after a VACUUM ANALYZE and a CHECKPOINT, *during* counts the $N_DURING transactions that ended while the sweep ran (\`CALL wallet.expire_bonus_all()\`, the extension's paced catch-up sweep with its defaults, batches of 1,000 wallets working at most a tenth of the time: $SWEPT_B lots, clock 2025-04-01, over $(calc "$SW_TO - $SW_FROM" 1)s; cancelled after the run if not done)."
 md "- wallet.balance() of random wallets: $BAL_BEFORE ms a call while the run's $PENDING payee credits to the merchant were pending, $BAL_AFTER ms after \`wallet.rollup_credits()\` (reconcile was measured after it)."
 md "- memory: one psql session runs \`CALL bench.spend_loop()\` (wallet.spend on random wallets, a commit every 1,000 spends); VmRSS/RssAnon/RssShmem read from /proc/<backend pid>/status (as root) after $MEM_FIRST and after $MEM_SPENDS spends. VmRSS grows with every shared-buffer page the backend touches (RssShmem), which is not memory it owns; RssAnon is its private memory, the target's measure. Sum of pg_backend_memory_contexts: $(calc "$CTX1 / 1048576" 2) -> $(calc "$CTX2 / 1048576" 2) MB."
 
