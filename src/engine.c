@@ -229,18 +229,22 @@ compact(LotBuilder *b, TimestampTz now)
 static Datum
 result_tuple(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 {
-	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+	TupleDesc	tupdesc = flinfo ? (TupleDesc) flinfo->fn_extra : NULL;
 
 	if (tupdesc == NULL)
 	{
-		MemoryContext old;
-
 		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "function returning record called in context that cannot accept type record");
-		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = tupdesc;
+		if (flinfo != NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(flinfo->fn_mcxt);
+
+			tupdesc = CreateTupleDescCopy(tupdesc);
+			MemoryContextSwitchTo(old);
+			flinfo->fn_extra = tupdesc;
+		}
+		tupdesc = BlessTupleDesc(tupdesc);
 	}
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }

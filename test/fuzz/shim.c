@@ -576,6 +576,18 @@ BlessTupleDesc(TupleDesc tupdesc)
 	return tupdesc;
 }
 
+/* the harness calls functions without an FmgrInfo: nothing is kept across calls */
+MemoryContext CurrentMemoryContext = NULL;
+
+TupleDesc
+CreateTupleDescCopy(TupleDesc tupdesc)
+{
+	TupleDesc	td = palloc0(offsetof(TupleDescData, attrs));
+
+	td->natts = tupdesc->natts;
+	return td;
+}
+
 HeapTuple
 heap_form_tuple(TupleDesc tupleDescriptor, Datum *values, bool *isnull)
 {
