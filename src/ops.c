@@ -1516,12 +1516,6 @@ write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amou
 {
 	TimestampTz next = engine_next_expiry(b);
 	Datum		lots = PointerGetDatum(lotset_pack(b));
-	Datum		args[14] = {Int64GetDatum(w->id), lots, TimestampTzGetDatum(next), Int64GetDatum(w->version), Int64GetDatum(txn_id),
-		CStringGetTextDatum(kind), Int64GetDatum(amount), CStringGetTextDatum(w->currency),
-		TimestampTzGetDatum(at), CStringGetTextDatum(key), JsonbPGetDatum(request),
-	JsonbPGetDatum(result), postings, PointerGetDatum(pieces)};
-	char		nulls[14] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
-	' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
 
 	switch (write_direct(w, lots, next, txn_id, kind, amount, at, key, request, result, postings, pieces))
 	{
@@ -1532,9 +1526,19 @@ write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amou
 		case DW_UNSUPPORTED:
 			break;
 	}
-	if (SPI_execute_plan(plans.write, args, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write wallet %lld", (long long) w->id);
-	return SPI_processed == 1;
+	/* the statement's parameters are built only when the statement writes */
+	{
+		Datum		args[14] = {Int64GetDatum(w->id), lots, TimestampTzGetDatum(next), Int64GetDatum(w->version),
+			Int64GetDatum(txn_id), CStringGetTextDatum(kind), Int64GetDatum(amount),
+			CStringGetTextDatum(w->currency), TimestampTzGetDatum(at), CStringGetTextDatum(key),
+		JsonbPGetDatum(request), JsonbPGetDatum(result), postings, PointerGetDatum(pieces)};
+		char		nulls[14] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
+		' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
+
+		if (SPI_execute_plan(plans.write, args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not write wallet %lld", (long long) w->id);
+		return SPI_processed == 1;
+	}
 }
 
 static Datum
