@@ -12,6 +12,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(wallet_lots_empty);
 PG_FUNCTION_INFO_V1(wallet_lots_add);
@@ -221,32 +222,54 @@ compact(LotBuilder *b, TimestampTz now)
 }
 
 /*
- * result_tuple forms the composite result of fcinfo's function. Its row type
- * (fixed by the function's OUT parameters) is worked out once per call site
- * and kept in fn_extra: a query calling the function for every wallet would
- * otherwise build and register it again for each row.
+ * wallet_result_desc returns the result row type of fcinfo's function,
+ * blessed. A function's OUT columns never change while its oid stays, so the
+ * type is worked out once per backend and function (a statement run again is
+ * a new call site) and kept in the call site's fn_extra for the rows after:
+ * a query calling a function for every wallet, or a client calling spend
+ * again and again, would otherwise build and register it every time.
  */
+TupleDesc
+wallet_result_desc(FunctionCallInfo fcinfo)
+{
+	static struct
+	{
+		Oid			fn;
+		TupleDesc	td;
+	}			known[32];
+	static int	nknown;
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+	TupleDesc	td;
+	MemoryContext old;
+
+	if (flinfo != NULL && flinfo->fn_extra != NULL)
+		return (TupleDesc) flinfo->fn_extra;
+	for (int i = 0; flinfo != NULL && i < nknown; i++)
+		if (known[i].fn == flinfo->fn_oid)
+			return (TupleDesc) (flinfo->fn_extra = known[i].td);
+	if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function returning record called in context that cannot accept type record");
+	if (flinfo == NULL)
+		return BlessTupleDesc(td);
+	/* kept for the backend's life; when the table is full (functions recreated), per call site */
+	old = MemoryContextSwitchTo(nknown < (int) lengthof(known) ? TopMemoryContext : flinfo->fn_mcxt);
+	td = BlessTupleDesc(CreateTupleDescCopy(td));
+	MemoryContextSwitchTo(old);
+	if (nknown < (int) lengthof(known))
+	{
+		known[nknown].fn = flinfo->fn_oid;
+		known[nknown].td = td;
+		nknown++;
+	}
+	flinfo->fn_extra = td;
+	return td;
+}
+
+/* result_tuple forms the composite result of fcinfo's function. */
 static Datum
 result_tuple(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 {
-	FmgrInfo   *flinfo = fcinfo->flinfo;
-	TupleDesc	tupdesc = flinfo ? (TupleDesc) flinfo->fn_extra : NULL;
-
-	if (tupdesc == NULL)
-	{
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "function returning record called in context that cannot accept type record");
-		if (flinfo != NULL)
-		{
-			MemoryContext old = MemoryContextSwitchTo(flinfo->fn_mcxt);
-
-			tupdesc = CreateTupleDescCopy(tupdesc);
-			MemoryContextSwitchTo(old);
-			flinfo->fn_extra = tupdesc;
-		}
-		tupdesc = BlessTupleDesc(tupdesc);
-	}
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+	return HeapTupleGetDatum(heap_form_tuple(wallet_result_desc(fcinfo), values, nulls));
 }
 
 /* ---- spending order ---- */

@@ -1548,41 +1548,6 @@ major(int64 minor, int exponent)
 }
 
 /*
- * result_type returns the function's result row type, worked out once per
- * backend and function: a statement starts a new call site every time it
- * runs, and a function's OUT columns never change while its oid stays.
- */
-static TupleDesc
-result_type(FunctionCallInfo fcinfo)
-{
-	static struct
-	{
-		Oid			fn;
-		TupleDesc	td;
-	}			known[4];
-	static int	nknown;
-	Oid			fn = fcinfo->flinfo->fn_oid;
-	MemoryContext old;
-	TupleDesc	td;
-	int			slot;
-
-	for (int i = 0; i < nknown; i++)
-		if (known[i].fn == fn)
-			return known[i].td;
-	if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	td = BlessTupleDesc(CreateTupleDescCopy(td));
-	MemoryContextSwitchTo(old);
-	slot = nknown < (int) lengthof(known) ? nknown++ : 0;
-	if (known[slot].td != NULL)
-		FreeTupleDesc(known[slot].td);
-	known[slot].fn = fn;
-	known[slot].td = td;
-	return td;
-}
-
-/*
  * op_begin starts an operation: it refuses a NULL wallet_id (argument 0),
  * returns it and the result row type, and connects to SPI with the plans ready.
  */
@@ -1594,7 +1559,7 @@ op_begin(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("wallet_id must not be null")));
 	direct_depth = 0;
-	*tupdesc = result_type(fcinfo);
+	*tupdesc = wallet_result_desc(fcinfo);
 	SPI_connect();
 	ensure_plans();
 	return PG_GETARG_INT64(0);

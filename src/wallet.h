@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "access/tupdesc.h"
 #include "utils/array.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
@@ -115,6 +116,7 @@ extern void engine_add(LotBuilder *b, int bucket, int64 amount, int64 txn, Times
 extern int64 engine_spend(LotBuilder *b, int64 want, const char *scene, TimestampTz now,
 						  int64 used[WALLET_NBUCKETS], LotBuilder **taken);
 extern TimestampTz engine_next_expiry(const LotBuilder *b);
+extern TupleDesc wallet_result_desc(FunctionCallInfo fcinfo);
 
 /* money.c */
 extern int64 numeric_to_minor(Numeric num, int exponent, const char *argname);

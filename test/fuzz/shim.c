@@ -578,6 +578,7 @@ BlessTupleDesc(TupleDesc tupdesc)
 
 /* the harness calls functions without an FmgrInfo: nothing is kept across calls */
 MemoryContext CurrentMemoryContext = NULL;
+MemoryContext TopMemoryContext = NULL;
 
 TupleDesc
 CreateTupleDescCopy(TupleDesc tupdesc)
