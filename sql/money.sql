@@ -76,6 +76,15 @@ SELECT v.minor, v.exponent, wallet.to_major(v.minor, v.exponent) AS major
                (1000000000000000, 2)) AS v(minor, exponent)
  ORDER BY v.exponent, v.minor;
 SELECT wallet.to_major(NULL, 2) IS NULL AS null_is_null;
+-- Every exponent and sign, the extremes of bigint included: the same value and the same
+-- number of decimals (the text) as dividing in numeric arithmetic.
+SELECT count(*) AS checked,
+       count(*) FILTER (WHERE wallet.to_major(m, e)::text <> round(m::numeric / 10::numeric ^ e, e)::text) AS differ
+  FROM generate_series(0, 6) e,
+       (SELECT unnest(ARRAY[0, 1, -1, 9, 10, 99, 100, 101, 9999, 10000, 10001, 123456789,
+                            -123456789, 4611686018427387904, 9223372036854775807,
+                            -9223372036854775807, -9223372036854775808]::bigint[])
+        UNION ALL SELECT (g * 7919)::bigint - 500000 FROM generate_series(1, 300) g) v(m);
 
 -- to_minor and to_major are inverses.
 SELECT bool_and(wallet.to_major(wallet.to_minor(v.amount, v.exponent), v.exponent) = v.amount) AS round_trip

@@ -114,31 +114,9 @@ numeric_to_minor(Numeric num, int exponent, const char *argname)
 Numeric
 minor_to_numeric(int64 minor, int exponent)
 {
-	char		buf[64];
-	char		digits[32];
-	int			len;
-	bool		neg = minor < 0;
-	uint64		u = neg ? -(uint64) minor : (uint64) minor;
-
 	check_exponent(exponent);
-	snprintf(digits, sizeof(digits), UINT64_FORMAT, u);
-	len = strlen(digits);
-	if (exponent == 0)
-		snprintf(buf, sizeof(buf), "%s%s", neg ? "-" : "", digits);
-	else if (len > exponent)
-		snprintf(buf, sizeof(buf), "%s%.*s.%s", neg ? "-" : "", len - exponent, digits,
-				 digits + len - exponent);
-	else
-	{
-		/* 0.00ddd: pad with zeros up to the exponent */
-		snprintf(buf, sizeof(buf), "%s0.", neg ? "-" : "");
-		for (int i = 0; i < exponent - len; i++)
-			strcat(buf, "0");
-		strcat(buf, digits);
-	}
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
-											   ObjectIdGetDatum(InvalidOid),
-											   Int32GetDatum(-1)));
+	/* minor / 10^exponent, with exactly exponent decimals (as numeric_in would give) */
+	return int64_div_fast_to_numeric(minor, exponent);
 }
 
 /* checked_add adds two amounts, refusing overflow. */

@@ -34,6 +34,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -306,14 +307,51 @@ getcol(int col, bool *isnull)
  * each statement of a volatile function, so they see what a query would.
  */
 
-/* rel_of returns the oid of a relation (table or index) of the wallet schema. */
+/*
+ * rel_of returns the oid of a relation (table or index) of the wallet schema,
+ * remembered by name until pg_class changes (any relation created, renamed or
+ * dropped anywhere: a syscache callback empties the table).
+ */
+typedef struct RelCache
+{
+	const char *name;			/* always a string literal */
+	Oid			rel;
+} RelCache;
+
+static RelCache rel_cache[32];
+static int	n_rel_cache;
+static bool rel_callback_set;
+
+static void
+forget_rel_oids(Datum arg, int cacheid, uint32 hashvalue)
+{
+	(void) arg;
+	(void) cacheid;
+	(void) hashvalue;
+	n_rel_cache = 0;
+}
+
 static Oid
 rel_of(const char *name)
 {
-	Oid			r = get_relname_relid(name, plans.nsp);
+	Oid			r;
 
+	for (int i = 0; i < n_rel_cache; i++)
+		if (rel_cache[i].name == name)
+			return rel_cache[i].rel;
+	if (!rel_callback_set)
+	{
+		CacheRegisterSyscacheCallback(RELNAMENSP, forget_rel_oids, (Datum) 0);
+		rel_callback_set = true;
+	}
+	r = get_relname_relid(name, plans.nsp);
 	if (!OidIsValid(r))
 		elog(ERROR, "wallet schema is incomplete: \"%s\" is missing", name);
+	if (n_rel_cache == lengthof(rel_cache))
+		n_rel_cache = 0;		/* full: start over */
+	rel_cache[n_rel_cache].name = name;
+	rel_cache[n_rel_cache].rel = r;
+	n_rel_cache++;
 	return r;
 }
 
@@ -338,6 +376,10 @@ att_of(Relation rel, const char *name)
 	Oid			relid = RelationGetRelid(rel);
 	AttrNumber	a;
 
+	/* names are string literals: the same literal is the same pointer */
+	for (int i = 0; i < n_att_cache; i++)
+		if (att_cache[i].name == name && att_cache[i].rel == relid)
+			return att_cache[i].att;
 	for (int i = 0; i < n_att_cache; i++)
 		if (att_cache[i].rel == relid && strcmp(att_cache[i].name, name) == 0)
 			return att_cache[i].att;
@@ -366,6 +408,7 @@ static void
 forget_relations(void)
 {
 	n_att_cache = 0;
+	n_rel_cache = 0;
 }
 
 static void
@@ -415,11 +458,43 @@ fetch_one(Relation rel, const char *index, int nkeys, ScanKey keys)
 	return tup;
 }
 
-/* getattr returns a column of a fetched row by name. */
-static Datum
-getattr(HeapTuple tup, Relation rel, const char *name, bool *isnull)
+/*
+ * A fetched row taken apart once (heap_getattr walks the row from its start
+ * for every column after the first variable-length one): row_of takes it
+ * apart, getattr returns a column by name. The values point into the tuple.
+ */
+typedef struct Row
 {
-	return heap_getattr(tup, att_of(rel, name), RelationGetDescr(rel), isnull);
+	Relation	rel;
+	Datum	   *values;
+	bool	   *nulls;
+} Row;
+
+static void
+row_of(Row *row, Relation rel, HeapTuple tup)
+{
+	TupleDesc	td = RelationGetDescr(rel);
+
+	row->rel = rel;
+	row->values = palloc(td->natts * sizeof(Datum));
+	row->nulls = palloc(td->natts * sizeof(bool));
+	heap_deform_tuple(tup, td, row->values, row->nulls);
+}
+
+static void
+row_free(Row *row)
+{
+	pfree(row->values);
+	pfree(row->nulls);
+}
+
+static Datum
+getattr(const Row *row, const char *name, bool *isnull)
+{
+	AttrNumber	a = att_of(row->rel, name);
+
+	*isnull = row->nulls[a - 1];
+	return row->values[a - 1];
 }
 
 /*
@@ -438,8 +513,11 @@ read_policy(const char *currency, Datum *refund_window, Numeric *commission_rate
 	tup = fetch_one(rel, "policy_pkey", 1, &k);
 	if (tup)
 	{
-		*refund_window = getattr(tup, rel, "refund_window", &isnull);
-		*commission_rate = DatumGetNumeric(getattr(tup, rel, "commission_rate", &isnull));
+		Row			row;
+
+		row_of(&row, rel, tup);
+		*refund_window = getattr(&row, "refund_window", &isnull);
+		*commission_rate = DatumGetNumeric(getattr(&row, "commission_rate", &isnull));
 	}
 	else
 	{
@@ -491,6 +569,7 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 		Relation	rel;
 		ScanKeyData k;
 		HeapTuple	tup;
+		Row			row;
 
 		direct_begin();
 		rel = table_open(rel_of("wallet"), AccessShareLock);
@@ -500,14 +579,16 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 			ereport(ERROR,
 					(errcode(ERRCODE_WL('6')),
 					 errmsg("wallet %lld does not exist", (long long) wallet_id)));
-		w->currency = TextDatumGetCString(getattr(tup, rel, "currency", &isnull));
-		w->exponent = DatumGetInt16(getattr(tup, rel, "exponent", &isnull));
-		w->frozen = DatumGetBool(getattr(tup, rel, "frozen", &isnull));
-		reason = getattr(tup, rel, "frozen_reason", &isnull);
+		row_of(&row, rel, tup);
+		w->currency = TextDatumGetCString(getattr(&row, "currency", &isnull));
+		w->exponent = DatumGetInt16(getattr(&row, "exponent", &isnull));
+		w->frozen = DatumGetBool(getattr(&row, "frozen", &isnull));
+		reason = getattr(&row, "frozen_reason", &isnull);
 		w->frozen_reason = isnull ? NULL : TextDatumGetCString(reason);
 		/* detoasted (if it must be) under the snapshot */
-		w->lots = DatumGetLotSetP(getattr(tup, rel, "lots", &isnull));
-		w->version = DatumGetInt64(getattr(tup, rel, "version", &isnull));
+		w->lots = DatumGetLotSetP(getattr(&row, "lots", &isnull));
+		w->version = DatumGetInt64(getattr(&row, "version", &isnull));
+		row_free(&row);
 		w->tup = tup;
 		table_close(rel, NoLock);
 		w->refund_window = (Datum) 0;
@@ -611,36 +692,43 @@ bonus_plan(const char *currency, int exponent, int64 amt, TimestampTz clk, PlanR
 		bool		isnull;
 		Datum		d;
 		RuleRow    *r;
+		Row			row;
+		bool		live;
 
-		d = getattr(tup, rel, "starts_at", &isnull);
-		if (!isnull && DatumGetTimestampTz(d) > clk)
+		row_of(&row, rel, tup);
+		d = getattr(&row, "starts_at", &isnull);
+		live = isnull || DatumGetTimestampTz(d) <= clk;
+		d = getattr(&row, "ends_at", &isnull);
+		live = live && (isnull || DatumGetTimestampTz(d) > clk);
+		row_free(&row);
+		if (!live)
 			continue;
-		d = getattr(tup, rel, "ends_at", &isnull);
-		if (!isnull && DatumGetTimestampTz(d) <= clk)
-			continue;
+		/* kept: a copy, which the values point into */
 		tup = heap_copytuple(tup);
+		row_of(&row, rel, tup);
 		if (n == cap)
 		{
 			cap = cap ? cap * 2 : 8;
 			rows = rows ? repalloc(rows, sizeof(RuleRow) * cap) : palloc(sizeof(RuleRow) * cap);
 		}
 		r = &rows[n++];
-		r->rule_id = DatumGetInt64(getattr(tup, rel, "rule_id", &isnull));
-		d = getattr(tup, rel, "campaign", &isnull);
+		r->rule_id = DatumGetInt64(getattr(&row, "rule_id", &isnull));
+		d = getattr(&row, "campaign", &isnull);
 		r->campaign = isnull ? NULL : TextDatumGetCString(d);
-		r->min_amount = DatumGetNumeric(getattr(tup, rel, "min_amount", &isnull));
-		r->fixed = DatumGetNumeric(getattr(tup, rel, "bonus_fixed", &isnull));
-		r->rate = DatumGetNumeric(getattr(tup, rel, "bonus_rate", &isnull));
-		d = getattr(tup, rel, "max_bonus", &isnull);
+		r->min_amount = DatumGetNumeric(getattr(&row, "min_amount", &isnull));
+		r->fixed = DatumGetNumeric(getattr(&row, "bonus_fixed", &isnull));
+		r->rate = DatumGetNumeric(getattr(&row, "bonus_rate", &isnull));
+		d = getattr(&row, "max_bonus", &isnull);
 		r->cap = isnull ? NULL : DatumGetNumeric(d);
-		r->valid_for = getattr(tup, rel, "valid_for", &isnull);
+		r->valid_for = getattr(&row, "valid_for", &isnull);
 		r->has_valid_for = !isnull;
-		r->scope = getattr(tup, rel, "scope", &isnull);
+		r->scope = getattr(&row, "scope", &isnull);
 		r->has_scope = !isnull;
 		if (r->has_scope)
 			r->scope = PointerGetDatum(PG_DETOAST_DATUM_COPY(r->scope));
-		d = getattr(tup, rel, "refund_fee_rate", &isnull);
+		d = getattr(&row, "refund_fee_rate", &isnull);
 		r->fee = isnull ? NULL : DatumGetNumeric(d);
+		row_free(&row);
 	}
 	systable_endscan(scan);
 	table_close(rel, NoLock);
@@ -734,11 +822,14 @@ probe_key(int64 wallet_id, const char *key, int64 *txn_out, char **kind, Jsonb *
 		tup = fetch_one(rel, "txn_wallet_key", 2, k);
 		if (tup)
 		{
-			*txn_out = DatumGetInt64(getattr(tup, rel, "txn_id", &isnull));
-			*kind = TextDatumGetCString(getattr(tup, rel, "kind", &isnull));
-			d = getattr(tup, rel, "request", &isnull);
+			Row			row;
+
+			row_of(&row, rel, tup);
+			*txn_out = DatumGetInt64(getattr(&row, "txn_id", &isnull));
+			*kind = TextDatumGetCString(getattr(&row, "kind", &isnull));
+			d = getattr(&row, "request", &isnull);
 			*request = isnull ? NULL : DatumGetJsonbP(d);
-			*result = DatumGetJsonbP(getattr(tup, rel, "result", &isnull));
+			*result = DatumGetJsonbP(getattr(&row, "result", &isnull));
 		}
 		table_close(rel, NoLock);
 		direct_end();
@@ -750,8 +841,11 @@ probe_key(int64 wallet_id, const char *key, int64 *txn_out, char **kind, Jsonb *
 	tup = fetch_one(rel, "txn_key_pkey", 2, k);
 	if (tup)
 	{
-		txn_id = DatumGetInt64(getattr(tup, rel, "txn_id", &isnull));
-		created = getattr(tup, rel, "created_at", &isnull);
+		Row			row;
+
+		row_of(&row, rel, tup);
+		txn_id = DatumGetInt64(getattr(&row, "txn_id", &isnull));
+		created = getattr(&row, "created_at", &isnull);
 	}
 	table_close(rel, NoLock);
 	direct_end();
@@ -1902,7 +1996,12 @@ spend_body(PG_FUNCTION_ARGS)
 			key_int8(&k, att_of(rel, "wallet_id"), payee);
 			tup = fetch_one(rel, "wallet_pkey", 1, &k);
 			if (tup)
-				pcur = TextDatumGetCString(getattr(tup, rel, "currency", &isnull));
+			{
+				Row			row;
+
+				row_of(&row, rel, tup);
+				pcur = TextDatumGetCString(getattr(&row, "currency", &isnull));
+			}
 			table_close(rel, NoLock);
 			direct_end();
 			if (pcur == NULL)

@@ -800,3 +800,11 @@ NOT_IN_SHIM(numeric_lt)
 NOT_IN_SHIM(numeric_mul)
 NOT_IN_SHIM(numeric_round)
 NOT_IN_SHIM(int8_numeric)
+
+Numeric
+int64_div_fast_to_numeric(int64 val1, int log10val2)
+{
+	(void) val1;
+	(void) log10val2;
+	shim_fail("int64_div_fast_to_numeric is not available in the fuzz shim");
+}
