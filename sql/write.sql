@@ -15,6 +15,10 @@ INSERT INTO wallet.currency (code, exponent) VALUES ('QWR', 2);
 SELECT wallet.add_bonus_rule('QWR', 100, 10, valid_for => '7 days') AS r_base \gset
 SELECT wallet.open('write-alice', 'QWR') AS alice, wallet.open('write-bob', 'QWR') AS bob \gset
 
+-- A month partition made with the journal (laid out as it is, whatever columns come and go).
+CREATE TABLE wallet.write_txn_2031_04 PARTITION OF wallet.txn
+  FOR VALUES FROM ('2031-04-01 00:00:00+00') TO ('2031-05-01 00:00:00+00');
+
 -- pg_temp.row shows what one operation wrote: its journal row (the partition it is in),
 -- its key row and the wallet's version.
 CREATE FUNCTION pg_temp.row(wid bigint, k text)
@@ -153,6 +157,24 @@ SELECT * FROM wallet.spend(:alice, 100000, 'wr-s14');
 SELECT current_setting('wal_compression') AS after_refused_spend;
 SELECT bonus FROM wallet.top_up(:alice, 1, 'wr-t6');
 SELECT current_setting('wal_compression') AS after_top_up;
+
+------------------------------------------------------------------------------
+-- A journal row goes to its month's partition (write_txn_2031_04 is laid out as the
+-- journal, write_txn_2031_03 is not), or to the default partition for a month that has
+-- none, as the statement routes it
+------------------------------------------------------------------------------
+SET wallet.now = '2031-04-30 23:59:59.999999+00';
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-s15');
+SET wallet.now = '2031-05-01 00:00:00+00';
+SELECT bonus FROM wallet.top_up(:alice, 2, 'wr-t7');
+SET wallet.now = '2031-04-01 00:00:00+00';
+SELECT bonus FROM wallet.top_up(:alice, 3, 'wr-t8');
+SET wallet.now = '2031-03-31 23:59:59.999999+00';
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-s16');
+SELECT idempotency_key, created_at, tableoid::regclass AS partition
+  FROM wallet.txn WHERE wallet_id = :alice AND idempotency_key IN ('wr-s15', 'wr-t7', 'wr-t8', 'wr-s16')
+ ORDER BY created_at;
+SET wallet.now = '2031-03-05 10:00:00+00';
 
 ------------------------------------------------------------------------------
 -- The books hold

@@ -25,6 +25,10 @@
 #include "executor/execPartition.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "access/attmap.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
+#include "utils/partcache.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -105,24 +109,53 @@ prepare(const char *sql, int nargs, Oid *types)
 
 static void forget_relations(void);
 
+/*
+ * schema_seen: the relations and schema below were checked since the last
+ * change to pg_class or pg_namespace (syscache callbacks clear it).
+ */
+static bool schema_seen;
+static bool schema_callbacks_set;
+
+static void
+schema_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	(void) arg;
+	(void) cacheid;
+	(void) hashvalue;
+	schema_seen = false;
+}
+
 /* ensure_plans prepares the plans once per backend (and again after a reinstall). */
 static void
 ensure_plans(void)
 {
-	Oid			nsp = get_namespace_oid("wallet", false);
+	Oid			nsp;
 	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock, &plans.replay,
 		&plans.update_wallet, &plans.insert_txn, &plans.write, &plans.drop_key, &plans.credit,
 	&plans.has_pending, &plans.rollup, &plans.coupon_check, &plans.redeem, &plans.auto_issue,
 	&plans.replay_coupons};
+	Oid			seq;
+	Oid			keys;
 
 	/*
 	 * The schema may change under a live backend (ALTER EXTENSION UPDATE):
-	 * the relations the plans and direct reads name are checked on every call
-	 * (syscache hits), and everything is prepared again when one changed.
+	 * the relations the plans and direct reads name are checked again after
+	 * any change to pg_class or pg_namespace, and everything is prepared
+	 * again when one of them changed.
 	 */
-	Oid			seq = get_relname_relid("txn_txn_id_seq", nsp);
-	Oid			keys = get_relname_relid("txn_key", nsp);
-
+	if (schema_seen && plans.replay_coupons != NULL)
+		return;
+	if (!schema_callbacks_set)
+	{
+		CacheRegisterSyscacheCallback(RELNAMENSP, schema_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACENAME, schema_changed, (Datum) 0);
+		schema_callbacks_set = true;
+	}
+	/* set first: a change seen while the plans are prepared clears it again */
+	schema_seen = true;
+	nsp = get_namespace_oid("wallet", false);
+	seq = get_relname_relid("txn_txn_id_seq", nsp);
+	keys = get_relname_relid("txn_key", nsp);
 	if (plans.nsp == nsp && plans.txn_seq == seq && plans.key_rel == keys && plans.replay_coupons != NULL)
 		return;
 	for (int i = 0; i < (int) lengthof(all); i++)
@@ -1262,6 +1295,110 @@ may(Relation rel, AclMode mode)
 	return true;
 }
 
+/*
+ * direct_ok: may a direct write insert into rel (update: update columns
+ * changed of it) with the privileges of mode, doing what the statement would
+ * do (plain_target and may)? The answer is remembered per relation, role and
+ * question until the relation changes (relcache invalidation: triggers,
+ * policies, constraints, columns, grants) or any role does.
+ */
+typedef struct DirectOk
+{
+	Oid			rel;
+	Oid			root;
+	Oid			user;
+	AclMode		mode;
+	bool		update;
+	int			nchanged;
+	AttrNumber	changed[4];
+	bool		ok;
+} DirectOk;
+
+static DirectOk direct_ok_cache[16];
+static int	n_direct_ok;
+static uint64 direct_ok_gen;	/* counts the changes that empty the cache */
+static bool direct_ok_callbacks_set;
+
+static void
+forget_direct_ok_rel(Datum arg, Oid relid)
+{
+	(void) arg;
+	for (int i = 0; i < n_direct_ok; i++)
+		if (!OidIsValid(relid) || direct_ok_cache[i].rel == relid)
+		{
+			n_direct_ok = 0;
+			direct_ok_gen++;
+			return;
+		}
+}
+
+static void
+forget_direct_ok(Datum arg, int cacheid, uint32 hashvalue)
+{
+	(void) arg;
+	(void) cacheid;
+	(void) hashvalue;
+	n_direct_ok = 0;
+	direct_ok_gen++;
+}
+
+static bool
+direct_ok(Relation rel, Relation root, bool update, const AttrNumber *changed, int nchanged, AclMode mode)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			rootid = root ? RelationGetRelid(root) : InvalidOid;
+	Oid			user = GetUserId();
+	uint64		gen = direct_ok_gen;
+	DirectOk   *e;
+	bool		ok;
+
+	if (!direct_ok_callbacks_set)
+	{
+		CacheRegisterRelcacheCallback(forget_direct_ok_rel, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, forget_direct_ok, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, forget_direct_ok, (Datum) 0);
+		direct_ok_callbacks_set = true;
+	}
+	for (int i = 0; i < n_direct_ok; i++)
+	{
+		e = &direct_ok_cache[i];
+		if (e->rel == relid && e->root == rootid && e->user == user && e->mode == mode && e->update == update &&
+			e->nchanged == nchanged &&
+			(nchanged == 0 || memcmp(e->changed, changed, sizeof(AttrNumber) * nchanged) == 0))
+			return e->ok;
+	}
+	ok = plain_target(rel, update, changed, nchanged) && may(rel, mode);
+	if (ok && root != NULL)
+	{
+		/* a partition: its rows must be laid out as root's (no conversion) */
+		AttrMap    *map = build_attrmap_by_name_if_req(RelationGetDescr(root), RelationGetDescr(rel));
+
+		if (map != NULL)
+		{
+			free_attrmap(map);
+			ok = false;
+		}
+	}
+
+	/* remembered only if nothing changed while it was worked out */
+	if (gen == direct_ok_gen && nchanged <= (int) lengthof(e->changed))
+	{
+		if (n_direct_ok == lengthof(direct_ok_cache))
+			n_direct_ok = 0;	/* full: start over */
+		e = &direct_ok_cache[n_direct_ok++];
+		e->rel = relid;
+		e->root = rootid;
+		e->user = user;
+		e->mode = mode;
+		e->update = update;
+		e->nchanged = nchanged;
+		if (nchanged > 0)
+			memcpy(e->changed, changed, sizeof(AttrNumber) * nchanged);
+		e->ok = ok;
+	}
+	return ok;
+}
+
 /* set_col sets one column of a row being built, by name. */
 static void
 set_col(TupleTableSlot *slot, Relation rel, bool *given, const char *name, Datum v, bool isnull)
@@ -1369,6 +1506,44 @@ insert_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
 		list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
 }
 
+/*
+ * journal_leaf opens the partition of the journal that a row created at `at`
+ * belongs in, found as the executor's routing finds it (range partitions on
+ * created_at, the default partition otherwise), or returns NULL where the
+ * routing is not that simple (the executor then routes the row).
+ */
+static Relation
+journal_leaf(Relation jrel, TimestampTz at)
+{
+	PartitionKey key = RelationGetPartitionKey(jrel);
+	PartitionDesc pd;
+	PartitionBoundInfo bi;
+	Datum		v = TimestampTzGetDatum(at);
+	bool		equal;
+	int			idx = -1;
+
+	if (key == NULL || key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
+		key->partattrs[0] != att_of(jrel, "created_at"))
+		return NULL;
+	/* as the executor's routing: partitions being detached only for snapshot isolation */
+	pd = RelationGetPartitionDesc(jrel, !IsolationUsesXactSnapshot());
+	bi = pd->boundinfo;
+	if (pd->nparts == 0 || bi == NULL)
+		return NULL;
+	if (bi->ndatums > 0)
+	{
+		int			offset = partition_range_datum_bsearch(key->partsupfunc, key->partcollation, bi, 1, &v, &equal);
+
+		/* the bound at offset is <= v: the one after it is the partition's upper bound */
+		idx = bi->indexes[offset + 1];
+	}
+	if (idx < 0)
+		idx = bi->default_index;
+	if (idx < 0 || idx >= pd->nparts || !pd->is_leaf[idx])
+		return NULL;
+	return table_open(pd->oids[idx], RowExclusiveLock);
+}
+
 static DirectWrite
 write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const char *kind, int64 amount,
 			 TimestampTz at, const char *key, Jsonb *request, Jsonb *result, Datum postings,
@@ -1385,7 +1560,8 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	ResultRelInfo *krri;
 	ResultRelInfo *wrri;
 	ResultRelInfo *jrri;
-	ResultRelInfo *leaf;
+	ResultRelInfo *leaf = NULL;
+	Relation	leafrel = NULL;
 	ModifyTableState *mt;
 	PartitionTupleRouting *proute = NULL;
 	TupleTableSlot *kslot;
@@ -1426,9 +1602,9 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 
 	if (krel->rd_rel->relkind != RELKIND_RELATION || wrel->rd_rel->relkind != RELKIND_RELATION ||
 		jrel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||
-		!plain_target(krel, false, NULL, 0) || !plain_target(wrel, true, changed, lengthof(changed)) ||
-		!plain_target(jrel, false, NULL, 0) ||
-		!may(krel, ACL_INSERT | ACL_SELECT) || !may(wrel, ACL_UPDATE | ACL_SELECT) || !may(jrel, ACL_INSERT))
+		!direct_ok(krel, NULL, false, NULL, 0, ACL_INSERT | ACL_SELECT) ||
+		!direct_ok(wrel, NULL, true, changed, lengthof(changed), ACL_UPDATE | ACL_SELECT) ||
+		!direct_ok(jrel, NULL, false, NULL, 0, ACL_INSERT))
 		goto done;
 	CheckValidResultRel(krri, CMD_INSERT);
 	CheckValidResultRel(wrri, CMD_UPDATE);
@@ -1472,13 +1648,32 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	set_col(jslot, jrel, given, "pieces", PointerGetDatum(pieces), pieces == NULL);
 	if (!row_ready(jslot, given))
 		goto done;
-	proute = ExecSetupPartitionTupleRouting(estate, jrel);
-	leaf = ExecFindPartition(mt, jrri, proute, jslot, estate);
-	if (leaf->ri_RelationDesc->rd_rel->relkind != RELKIND_RELATION ||
-		!plain_target(leaf->ri_RelationDesc, false, NULL, 0))
-		goto done;
-	if (leaf->ri_RootToPartitionMap != NULL)
-		jslot = execute_attr_map_slot(leaf->ri_RootToPartitionMap->attrMap, jslot, leaf->ri_PartitionTupleSlot);
+	/*
+	 * The journal row's partition: opened directly when it is a plain table
+	 * laid out as the journal, else routed as the statement routes it.
+	 */
+	leafrel = journal_leaf(jrel, at);
+	if (leafrel != NULL && leafrel->rd_rel->relkind == RELKIND_RELATION &&
+		direct_ok(leafrel, jrel, false, NULL, 0, 0))
+	{
+		leaf = makeNode(ResultRelInfo);
+		InitResultRelInfo(leaf, leafrel, 0, jrri, 0);
+		CheckValidResultRel(leaf, CMD_INSERT);
+		ExecOpenIndices(leaf, false);
+	}
+	else
+	{
+		if (leafrel != NULL)
+			table_close(leafrel, NoLock);
+		leafrel = NULL;
+		proute = ExecSetupPartitionTupleRouting(estate, jrel);
+		leaf = ExecFindPartition(mt, jrri, proute, jslot, estate);
+		if (leaf->ri_RelationDesc->rd_rel->relkind != RELKIND_RELATION ||
+			!direct_ok(leaf->ri_RelationDesc, NULL, false, NULL, 0, 0))
+			goto done;
+		if (leaf->ri_RootToPartitionMap != NULL)
+			jslot = execute_attr_map_slot(leaf->ri_RootToPartitionMap->attrMap, jslot, leaf->ri_PartitionTupleSlot);
+	}
 	/* the constraints, as the statement checks them (errors, not a fallback) */
 	check_row(krri, kslot, estate);
 	check_row(wrri, wslot, estate);
@@ -1544,6 +1739,11 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 done:
 	if (proute != NULL)
 		ExecCleanupTupleRouting(mt, proute);
+	if (leafrel != NULL)
+	{
+		ExecCloseIndices(leaf);
+		table_close(leafrel, NoLock);
+	}
 	ExecCloseIndices(krri);
 	ExecCloseIndices(wrri);
 	direct_end_estate(estate, old);
@@ -1572,7 +1772,7 @@ credit_direct(int64 payee, int64 amount, int64 txn_id)
 	ExecInitRangeTable(estate, list_make1(rt_entry(rel, ACL_INSERT, all_columns(rel), NULL)));
 	rri = result_rel(rel, 1);
 	if (rel->rd_rel->relkind == RELKIND_RELATION && OidIsValid(plans.credit_seq) &&
-		plain_target(rel, false, NULL, 0) && may(rel, ACL_INSERT))
+		direct_ok(rel, NULL, false, NULL, 0, ACL_INSERT))
 	{
 		CheckValidResultRel(rri, CMD_INSERT);
 		slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
