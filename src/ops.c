@@ -37,6 +37,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -81,6 +82,11 @@ static struct
 } plans;
 
 /* A wallet row as the operations read it. */
+typedef struct CurrencyConf CurrencyConf;
+static CurrencyConf *currency_conf(const char *currency, int exponent);
+static Datum conf_refund_window(const CurrencyConf *c);
+static Numeric conf_commission_rate(const CurrencyConf *c);
+
 typedef struct WalletRow
 {
 	int64		id;
@@ -93,6 +99,7 @@ typedef struct WalletRow
 	Datum		refund_window;	/* interval */
 	Numeric		commission_rate;
 	HeapTuple	tup;			/* the row as read without the lock; else NULL */
+	CurrencyConf *conf;			/* its currency's configuration, read with the policy without the lock */
 } WalletRow;
 
 static SPIPlanPtr
@@ -531,39 +538,6 @@ getattr(const Row *row, const char *name, bool *isnull)
 }
 
 /*
- * read_policy reads what the hot path needs of a currency's policy (its
- * defaults when the currency has no row).
- */
-static void
-read_policy(const char *currency, Datum *refund_window, Numeric *commission_rate)
-{
-	Relation	rel = table_open(rel_of("policy"), AccessShareLock);
-	ScanKeyData k;
-	HeapTuple	tup;
-	bool		isnull;
-
-	key_text(&k, att_of(rel, "currency"), currency);
-	tup = fetch_one(rel, "policy_pkey", 1, &k);
-	if (tup)
-	{
-		Row			row;
-
-		row_of(&row, rel, tup);
-		*refund_window = getattr(&row, "refund_window", &isnull);
-		*commission_rate = DatumGetNumeric(getattr(&row, "commission_rate", &isnull));
-	}
-	else
-	{
-		Interval   *iv = palloc0(sizeof(Interval));
-
-		iv->day = 30;
-		*refund_window = IntervalPGetDatum(iv);
-		*commission_rate = int64_to_numeric(0);
-	}
-	table_close(rel, NoLock);
-}
-
-/*
  * read_wallet reads (and with lock, locks) a wallet row, or raises WL006;
  * with policy, also what its currency's policy says (refund window and
  * commission rate), which a spend without a payee does not need.
@@ -595,6 +569,7 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 		w->refund_window = getcol(7, &isnull);
 		w->commission_rate = DatumGetNumeric(getcol(8, &isnull));
 		w->tup = NULL;
+		w->conf = NULL;
 		return;
 	}
 	else
@@ -626,8 +601,13 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 		table_close(rel, NoLock);
 		w->refund_window = (Datum) 0;
 		w->commission_rate = NULL;
+		w->conf = NULL;
 		if (policy)
-			read_policy(w->currency, &w->refund_window, &w->commission_rate);
+		{
+			w->conf = currency_conf(w->currency, w->exponent);
+			w->refund_window = conf_refund_window(w->conf);
+			w->commission_rate = conf_commission_rate(w->conf);
+		}
 		direct_end();
 	}
 }
@@ -643,30 +623,6 @@ typedef struct PlanRule
 	Numeric		fee;			/* refund_fee_rate, NULL = none */
 } PlanRule;
 
-typedef struct RuleRow
-{
-	int64		rule_id;
-	char	   *campaign;
-	Numeric		min_amount;
-	Numeric		fixed;
-	Numeric		rate;
-	Numeric		cap;
-	Datum		valid_for;
-	bool		has_valid_for;
-	Datum		scope;
-	bool		has_scope;
-	Numeric		fee;
-} RuleRow;
-
-static int
-rule_id_cmp(const void *a, const void *b)
-{
-	int64		x = ((const RuleRow *) a)->rule_id;
-	int64		y = ((const RuleRow *) b)->rule_id;
-
-	return x < y ? -1 : x > y;
-}
-
 /* campaign order of the result: base (NULL) first, then by name in the default collation */
 static int
 plan_cmp(const void *a, const void *b)
@@ -679,6 +635,114 @@ plan_cmp(const void *a, const void *b)
 	return varstr_cmp(x, strlen(x), y, strlen(y), DEFAULT_COLLATION_OID);
 }
 
+/*
+ * The currency's configuration the hot path reads: its policy (refund window,
+ * commission rate), its bonus rules and whether coupon templates are issued on
+ * its top-ups. Kept per backend, because reading it costs a top-up three index
+ * probes, and forgotten whenever one of those tables changes: a statement
+ * trigger on each (wallet._config_changed) sends a relcache invalidation for
+ * it, which every backend receives, as PostgreSQL's own catalog caches do. To
+ * stay exact:
+ * - invalidations are taken in before each look-up, so a change committed
+ *   before an operation started is seen by it;
+ * - a configuration is read after its tables are locked (which takes in the
+ *   invalidations queued so far), under a snapshot taken after that, and kept
+ *   only if no invalidation arrived while it was read;
+ * - transactions that see one snapshot throughout (repeatable read,
+ *   serializable) read the tables and keep nothing;
+ * - a look-up returns a copy: the cache may be emptied at any lock taken later.
+ */
+typedef struct ConfRule
+{
+	int64		rule_id;
+	char	   *campaign;		/* NULL = base tiers */
+	bool		has_starts;
+	TimestampTz starts;
+	bool		has_ends;
+	TimestampTz ends;
+	int64		min_amount;		/* minor units of the currency */
+	int64		fixed;
+	Numeric		rate;
+	bool		has_cap;
+	int64		cap;
+	bool		has_valid_for;
+	Interval	valid_for;
+	char	   *scope;			/* comma-joined, NULL = everywhere */
+	Numeric		fee;			/* refund_fee_rate, NULL = none */
+} ConfRule;
+
+typedef struct CurrencyConf
+{
+	char	   *currency;
+	int			exponent;
+	Interval	refund_window;
+	Numeric		commission_rate;
+	bool		topup_templates;
+	int			nrules;
+	ConfRule   *rules;			/* by rule_id */
+} CurrencyConf;
+
+static MemoryContext conf_cxt;
+static CurrencyConf *confs[8];
+static int	n_confs;
+static uint64 conf_gen;			/* counts the invalidations that emptied the cache */
+static Oid	conf_rels[3];		/* policy, bonus_rule, coupon_template */
+static bool conf_callback_set;
+
+static void
+conf_forget(Datum arg, Oid relid)
+{
+	(void) arg;
+	if (OidIsValid(relid) && relid != conf_rels[0] && relid != conf_rels[1] && relid != conf_rels[2])
+		return;
+	conf_gen++;
+	n_confs = 0;
+	if (conf_cxt != NULL)
+		MemoryContextReset(conf_cxt);
+}
+
+static int
+conf_rule_cmp(const void *a, const void *b)
+{
+	int64		x = ((const ConfRule *) a)->rule_id;
+	int64		y = ((const ConfRule *) b)->rule_id;
+
+	return x < y ? -1 : x > y;
+}
+
+static Numeric
+numeric_copy(Numeric n)
+{
+	return n ? DatumGetNumeric(datumCopy(NumericGetDatum(n), false, -1)) : NULL;
+}
+
+static char *
+str_copy(const char *s)
+{
+	return s ? pstrdup(s) : NULL;
+}
+
+/* conf_copy copies a configuration into the current memory context. */
+static CurrencyConf *
+conf_copy(const CurrencyConf *c)
+{
+	CurrencyConf *d = palloc(sizeof(CurrencyConf));
+
+	*d = *c;
+	d->currency = pstrdup(c->currency);
+	d->commission_rate = numeric_copy(c->commission_rate);
+	d->rules = palloc(sizeof(ConfRule) * Max(c->nrules, 1));
+	for (int i = 0; i < c->nrules; i++)
+	{
+		d->rules[i] = c->rules[i];
+		d->rules[i].campaign = str_copy(c->rules[i].campaign);
+		d->rules[i].rate = numeric_copy(c->rules[i].rate);
+		d->rules[i].scope = str_copy(c->rules[i].scope);
+		d->rules[i].fee = numeric_copy(c->rules[i].fee);
+	}
+	return d;
+}
+
 /* to_minor_rule converts a rule's amount to minor units as (v * 10^e)::bigint does */
 static int64
 to_minor_rule(Numeric v, Numeric scale)
@@ -688,100 +752,208 @@ to_minor_rule(Numeric v, Numeric scale)
 																 NumericGetDatum(scale))));
 }
 
-/*
- * bonus_plan evaluates the bonus rules of currency active at clk for a top-up
- * of amt (minor units), as wallet._bonus_plan does: in each group (campaign,
- * NULL for the base tiers) the rule with the greatest min_amount not above
- * amt applies (on a tie the later rule_id). Returns the applied rules that
- * grant a bonus, base first then by campaign.
- */
-static int
-bonus_plan(const char *currency, int exponent, int64 amt, TimestampTz clk, PlanRule **out)
+/* conf_read reads a currency's configuration from its tables (relations locked). */
+static CurrencyConf *
+conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int exponent)
 {
-	Relation	rel;
-	ScanKeyData k;
-	SysScanDesc scan;
+	CurrencyConf *c = palloc0(sizeof(CurrencyConf));
+	ScanKeyData k[2];
 	HeapTuple	tup;
-	RuleRow    *rows = NULL;
-	int			n = 0,
-				cap = 0,
-				found;
-	BonusRule  *rules;
-	int		   *picked;
-	int64	   *bonus;
+	SysScanDesc scan;
+	bool		isnull;
+	int			cap = 0;
 	int64		pow10 = 1;
 	Numeric		scale;
-	PlanRule   *plan;
 
+	c->currency = pstrdup(currency);
+	c->exponent = exponent;
+
+	/* the policy (its defaults when the currency has no row) */
+	c->refund_window.day = 30;
+	c->commission_rate = int64_to_numeric(0);
+	key_text(&k[0], att_of(prel, "currency"), currency);
+	tup = fetch_one(prel, "policy_pkey", 1, k);
+	if (tup)
+	{
+		Row			row;
+		Datum		d;
+
+		row_of(&row, prel, tup);
+		d = getattr(&row, "refund_window", &isnull);
+		if (!isnull)
+			c->refund_window = *DatumGetIntervalP(d);
+		d = getattr(&row, "commission_rate", &isnull);
+		if (!isnull)
+			c->commission_rate = DatumGetNumeric(d);
+	}
+
+	/* coupon templates issued on top-ups */
+	key_text(&k[0], att_of(trel, "issue_on"), "top_up");
+	key_text(&k[1], att_of(trel, "currency"), currency);
+	c->topup_templates = fetch_one(trel, "coupon_template_auto", 2, k) != NULL;
+
+	/* the bonus rules, all of them (which are active depends on the clock) */
 	for (int i = 0; i < exponent; i++)
 		pow10 *= 10;
 	scale = int64_to_numeric(pow10);
-	direct_begin();
-	rel = table_open(rel_of("bonus_rule"), AccessShareLock);
-	key_text(&k, att_of(rel, "currency"), currency);
-	scan = systable_beginscan(rel, rel_of("bonus_rule_currency"), true, GetActiveSnapshot(), 1, &k);
+	key_text(&k[0], att_of(rrel, "currency"), currency);
+	scan = systable_beginscan(rrel, rel_of("bonus_rule_currency"), true, GetActiveSnapshot(), 1, k);
 	while ((tup = systable_getnext(scan)) != NULL)
 	{
-		bool		isnull;
-		Datum		d;
-		RuleRow    *r;
+		ConfRule   *r;
 		Row			row;
-		bool		live;
+		Datum		d;
 
-		row_of(&row, rel, tup);
-		d = getattr(&row, "starts_at", &isnull);
-		live = isnull || DatumGetTimestampTz(d) <= clk;
-		d = getattr(&row, "ends_at", &isnull);
-		live = live && (isnull || DatumGetTimestampTz(d) > clk);
-		row_free(&row);
-		if (!live)
-			continue;
-		/* kept: a copy, which the values point into */
-		tup = heap_copytuple(tup);
-		row_of(&row, rel, tup);
-		if (n == cap)
+		if (c->nrules == cap)
 		{
 			cap = cap ? cap * 2 : 8;
-			rows = rows ? repalloc(rows, sizeof(RuleRow) * cap) : palloc(sizeof(RuleRow) * cap);
+			c->rules = c->rules ? repalloc(c->rules, sizeof(ConfRule) * cap) : palloc(sizeof(ConfRule) * cap);
 		}
-		r = &rows[n++];
+		r = &c->rules[c->nrules++];
+		memset(r, 0, sizeof(ConfRule));
+		row_of(&row, rrel, tup);
 		r->rule_id = DatumGetInt64(getattr(&row, "rule_id", &isnull));
 		d = getattr(&row, "campaign", &isnull);
 		r->campaign = isnull ? NULL : TextDatumGetCString(d);
-		r->min_amount = DatumGetNumeric(getattr(&row, "min_amount", &isnull));
-		r->fixed = DatumGetNumeric(getattr(&row, "bonus_fixed", &isnull));
-		r->rate = DatumGetNumeric(getattr(&row, "bonus_rate", &isnull));
+		d = getattr(&row, "starts_at", &isnull);
+		r->has_starts = !isnull;
+		r->starts = isnull ? 0 : DatumGetTimestampTz(d);
+		d = getattr(&row, "ends_at", &isnull);
+		r->has_ends = !isnull;
+		r->ends = isnull ? 0 : DatumGetTimestampTz(d);
+		r->min_amount = to_minor_rule(DatumGetNumeric(getattr(&row, "min_amount", &isnull)), scale);
+		r->fixed = to_minor_rule(DatumGetNumeric(getattr(&row, "bonus_fixed", &isnull)), scale);
+		r->rate = numeric_copy(DatumGetNumeric(getattr(&row, "bonus_rate", &isnull)));
 		d = getattr(&row, "max_bonus", &isnull);
-		r->cap = isnull ? NULL : DatumGetNumeric(d);
-		r->valid_for = getattr(&row, "valid_for", &isnull);
+		r->has_cap = !isnull;
+		r->cap = isnull ? 0 : to_minor_rule(DatumGetNumeric(d), scale);
+		d = getattr(&row, "valid_for", &isnull);
 		r->has_valid_for = !isnull;
-		r->scope = getattr(&row, "scope", &isnull);
-		r->has_scope = !isnull;
-		if (r->has_scope)
-			r->scope = PointerGetDatum(PG_DETOAST_DATUM_COPY(r->scope));
+		if (!isnull)
+			r->valid_for = *DatumGetIntervalP(d);
+		d = getattr(&row, "scope", &isnull);
+		r->scope = isnull ? NULL : scope_from_array(DatumGetArrayTypeP(d));
 		d = getattr(&row, "refund_fee_rate", &isnull);
-		r->fee = isnull ? NULL : DatumGetNumeric(d);
+		r->fee = isnull ? NULL : numeric_copy(DatumGetNumeric(d));
 		row_free(&row);
 	}
 	systable_endscan(scan);
-	table_close(rel, NoLock);
-	direct_end();
+	if (c->nrules > 1)
+		qsort(c->rules, c->nrules, sizeof(ConfRule), conf_rule_cmp);
+	return c;
+}
 
-	if (n > 1)
-		qsort(rows, n, sizeof(RuleRow), rule_id_cmp);
-	rules = palloc0(sizeof(BonusRule) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+/* currency_conf returns (a copy of) a currency's configuration, from the cache if it can. */
+static CurrencyConf *
+currency_conf(const char *currency, int exponent)
+{
+	bool		keep = !IsolationUsesXactSnapshot();
+	Relation	prel;
+	Relation	rrel;
+	Relation	trel;
+	uint64		gen;
+	CurrencyConf *c;
+
+	if (!conf_callback_set)
 	{
-		if (rows[i].campaign)
+		CacheRegisterRelcacheCallback(conf_forget, (Datum) 0);
+		conf_callback_set = true;
+	}
+	AcceptInvalidationMessages();
+	if (keep)
+		for (int i = 0; i < n_confs; i++)
+			if (confs[i]->exponent == exponent && strcmp(confs[i]->currency, currency) == 0)
+				return conf_copy(confs[i]);
+
+	prel = table_open(rel_of("policy"), AccessShareLock);
+	rrel = table_open(rel_of("bonus_rule"), AccessShareLock);
+	trel = table_open(rel_of("coupon_template"), AccessShareLock);
+	conf_rels[0] = RelationGetRelid(prel);
+	conf_rels[1] = RelationGetRelid(rrel);
+	conf_rels[2] = RelationGetRelid(trel);
+	AcceptInvalidationMessages();
+	gen = conf_gen;
+	/* a snapshot taken now sees every change whose invalidation came in */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	c = conf_read(prel, rrel, trel, currency, exponent);
+	PopActiveSnapshot();
+	table_close(trel, NoLock);
+	table_close(rrel, NoLock);
+	table_close(prel, NoLock);
+	if (keep && gen == conf_gen)
+	{
+		MemoryContext old;
+
+		if (conf_cxt == NULL)
+			conf_cxt = AllocSetContextCreate(TopMemoryContext, "wallet currency configuration",
+											 ALLOCSET_SMALL_SIZES);
+		if (n_confs == lengthof(confs))
 		{
-			rules[i].grp = rows[i].campaign;
-			rules[i].grp_len = strlen(rows[i].campaign);
+			n_confs = 0;		/* full: start over */
+			MemoryContextReset(conf_cxt);
 		}
-		rules[i].min_amount = to_minor_rule(rows[i].min_amount, scale);
-		rules[i].fixed = to_minor_rule(rows[i].fixed, scale);
-		rules[i].rate = rows[i].rate;
-		rules[i].has_cap = rows[i].cap != NULL;
-		rules[i].cap = rows[i].cap ? to_minor_rule(rows[i].cap, scale) : 0;
+		old = MemoryContextSwitchTo(conf_cxt);
+		confs[n_confs++] = conf_copy(c);
+		MemoryContextSwitchTo(old);
+	}
+	return c;
+}
+
+/* conf_refund_window / conf_commission_rate: the policy's values, as datums of the caller */
+static Datum
+conf_refund_window(const CurrencyConf *c)
+{
+	Interval   *iv = palloc(sizeof(Interval));
+
+	*iv = c->refund_window;
+	return IntervalPGetDatum(iv);
+}
+
+static Numeric
+conf_commission_rate(const CurrencyConf *c)
+{
+	return c->commission_rate;
+}
+
+/*
+ * bonus_plan evaluates the bonus rules of a currency active at clk for a
+ * top-up of amt (minor units), as wallet._bonus_plan does: in each group
+ * (campaign, NULL for the base tiers) the rule with the greatest min_amount
+ * not above amt applies (on a tie the later rule_id). Returns the applied
+ * rules that grant a bonus, base first then by campaign.
+ */
+static int
+bonus_plan(const CurrencyConf *conf, int64 amt, TimestampTz clk, PlanRule **out)
+{
+	int			n = 0,
+				found;
+	BonusRule  *rules;
+	ConfRule  **live;
+	int		   *picked;
+	int64	   *bonus;
+	PlanRule   *plan;
+
+	rules = palloc0(sizeof(BonusRule) * Max(conf->nrules, 1));
+	live = palloc(sizeof(ConfRule *) * Max(conf->nrules, 1));
+	for (int i = 0; i < conf->nrules; i++)
+	{
+		ConfRule   *r = &conf->rules[i];
+
+		if ((r->has_starts && r->starts > clk) || (r->has_ends && r->ends <= clk))
+			continue;
+		live[n] = r;
+		if (r->campaign)
+		{
+			rules[n].grp = r->campaign;
+			rules[n].grp_len = strlen(r->campaign);
+		}
+		rules[n].min_amount = r->min_amount;
+		rules[n].fixed = r->fixed;
+		rules[n].rate = r->rate;
+		rules[n].has_cap = r->has_cap;
+		rules[n].cap = r->cap;
+		n++;
 	}
 	picked = palloc(sizeof(int) * Max(n, 1));
 	bonus = palloc(sizeof(int64) * Max(n, 1));
@@ -789,15 +961,15 @@ bonus_plan(const char *currency, int exponent, int64 amt, TimestampTz clk, PlanR
 	plan = palloc(sizeof(PlanRule) * Max(found, 1));
 	for (int j = 0; j < found; j++)
 	{
-		RuleRow    *r = &rows[picked[j]];
+		ConfRule   *r = live[picked[j]];
 
 		plan[j].rule_id = r->rule_id;
 		plan[j].campaign = r->campaign;
 		plan[j].bonus = bonus[j];
 		plan[j].expires = r->has_valid_for ?
 			DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(clk),
-													r->valid_for)) : WALLET_NO_TIME;
-		plan[j].scope = r->has_scope ? scope_from_array(DatumGetArrayTypeP(r->scope)) : NULL;
+													IntervalPGetDatum(&r->valid_for))) : WALLET_NO_TIME;
+		plan[j].scope = r->scope;
 		plan[j].fee = r->fee;
 	}
 	if (found > 1)
@@ -805,26 +977,6 @@ bonus_plan(const char *currency, int exponent, int64 amt, TimestampTz clk, PlanR
 	*out = plan;
 	return found;
 }
-
-/* has_topup_templates tells whether coupon templates of currency are issued on top-ups. */
-static bool
-has_topup_templates(const char *currency)
-{
-	Relation	rel;
-	ScanKeyData k[2];
-	HeapTuple	tup;
-
-	direct_begin();
-	rel = table_open(rel_of("coupon_template"), AccessShareLock);
-	key_text(&k[0], att_of(rel, "issue_on"), "top_up");
-	key_text(&k[1], att_of(rel, "currency"), currency);
-	tup = fetch_one(rel, "coupon_template_auto", 2, k);
-	table_close(rel, NoLock);
-	direct_end();
-	return tup != NULL;
-}
-
-
 
 /*
  * probe_key looks up the journal row of (wallet, key): false if the key is
@@ -1955,11 +2107,11 @@ top_up_body(PG_FUNCTION_ARGS)
 		 * must not hide a replay); otherwise the write's own key insert finds
 		 * a replay (after_no_write).
 		 */
-		/* the coupon templates and bonus rules, read under one snapshot */
-		direct_begin();
-		auto_issue = has_topup_templates(w.currency);
-		nrules = bonus_plan(w.currency, w.exponent, amt, clk, &plan);
-		direct_end();
+		/* the coupon templates and bonus rules, read with the policy */
+		if (w.conf == NULL)
+			w.conf = currency_conf(w.currency, w.exponent);
+		auto_issue = w.conf->topup_templates;
+		nrules = bonus_plan(w.conf, amt, clk, &plan);
 		prior = NULL;
 		if (lock || auto_issue || !OidIsValid(plans.key_rel) || b->nlots > WALLET_MAX_LOTS - 64)
 			prior = find_replay(&w, key, "top_up", req);
@@ -2420,6 +2572,25 @@ with_compressed_wal(PGFunction body, FunctionCallInfo fcinfo)
 	}
 	PG_END_TRY();
 	return result;
+}
+
+/*
+ * wallet._config_changed(), a statement trigger on the tables the currency
+ * configuration cache reads: every backend forgets what it kept of them once
+ * the change commits (or, in this backend, at once; and again if it aborts).
+ */
+PG_FUNCTION_INFO_V1(wallet_config_changed);
+Datum
+wallet_config_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("wallet._config_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(td->tg_relation);
+	return PointerGetDatum(NULL);
 }
 
 Datum

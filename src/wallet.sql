@@ -346,6 +346,23 @@ CREATE INDEX coupon_template_auto ON wallet.coupon_template (issue_on, currency)
 COMMENT ON COLUMN wallet.coupon_template.value IS 'money off for kind amount; percent off (20 = 20 %) for kind percent';
 COMMENT ON COLUMN wallet.coupon_template.issued IS 'coupons issued so far (kept by the issuing functions, checked against total_limit)';
 
+-- The hot path keeps each currency's policy, bonus rules and top-up coupon templates in
+-- backend memory; a change to those tables makes every backend forget them (a relcache
+-- invalidation, sent when the change commits). ENABLE ALWAYS: changes applied by logical
+-- replication count too. The issued counter is not configuration: updating it alone does
+-- not fire.
+CREATE FUNCTION wallet._config_changed() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'wallet_config_changed' LANGUAGE C;
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON wallet.policy
+  FOR EACH STATEMENT EXECUTE FUNCTION wallet._config_changed();
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON wallet.bonus_rule
+  FOR EACH STATEMENT EXECUTE FUNCTION wallet._config_changed();
+CREATE TRIGGER config_changed AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF issue_on, currency
+  ON wallet.coupon_template FOR EACH STATEMENT EXECUTE FUNCTION wallet._config_changed();
+ALTER TABLE wallet.policy ENABLE ALWAYS TRIGGER config_changed;
+ALTER TABLE wallet.bonus_rule ENABLE ALWAYS TRIGGER config_changed;
+ALTER TABLE wallet.coupon_template ENABLE ALWAYS TRIGGER config_changed;
+
 CREATE TABLE wallet.coupon (
   code         text    PRIMARY KEY,
   template_id  text    NOT NULL REFERENCES wallet.coupon_template,

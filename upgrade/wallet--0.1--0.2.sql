@@ -1031,3 +1031,21 @@ BEGIN
 END $$;
 REVOKE ALL ON PROCEDURE wallet.expire_bonus_all(int, numeric, bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE wallet.expire_bonus_all(int, numeric, bigint, bigint) TO wallet_admin;
+
+-- 0.2: the hot path keeps each currency's policy, bonus rules and top-up coupon templates in
+-- backend memory; a change to those tables makes every backend forget them (a relcache
+-- invalidation, sent when the change commits). ENABLE ALWAYS: changes applied by logical
+-- replication count too. The issued counter is not configuration: updating it alone does
+-- not fire.
+CREATE FUNCTION wallet._config_changed() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'wallet_config_changed' LANGUAGE C;
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON wallet.policy
+  FOR EACH STATEMENT EXECUTE FUNCTION wallet._config_changed();
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON wallet.bonus_rule
+  FOR EACH STATEMENT EXECUTE FUNCTION wallet._config_changed();
+CREATE TRIGGER config_changed AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF issue_on, currency
+  ON wallet.coupon_template FOR EACH STATEMENT EXECUTE FUNCTION wallet._config_changed();
+ALTER TABLE wallet.policy ENABLE ALWAYS TRIGGER config_changed;
+ALTER TABLE wallet.bonus_rule ENABLE ALWAYS TRIGGER config_changed;
+ALTER TABLE wallet.coupon_template ENABLE ALWAYS TRIGGER config_changed;
+REVOKE ALL ON FUNCTION wallet._config_changed() FROM PUBLIC;
