@@ -23,7 +23,7 @@
 #   BENCH_MEM_SPENDS spends in the memory session (default 1000000)
 #   BENCH_CLIENTS   client counts (default "1 8 32")    BENCH_P99_LOAD  offered load of the p99 runs as
 #                   a fraction of the 8-client spend TPS of this run (default 0.25)
-#   BENCH_REPEAT    rounds of the alternating pgbench sequence (default 1); with more, each figure is
+#   BENCH_REPEAT    rounds of the alternating pgbench sequence (default 3); with more than one, each figure is
 #                   the median over the rounds (a noisy machine)
 #   BENCH_DIAG      1 (default): also collect evidence (pg_stat_statements, perf, EXPLAIN ANALYZE)
 #   BENCH_DB        database name (default wallet_bench)   BENCH_OUT  results file (default results.md here)
@@ -49,7 +49,7 @@ MEM_SPENDS=${BENCH_MEM_SPENDS:-1000000}
 read -r -a CLIENTS <<<"${BENCH_CLIENTS:-1 8 32}"
 P99_LOAD=${BENCH_P99_LOAD:-0.25}
 DIAG=${BENCH_DIAG:-1}
-REPEAT=${BENCH_REPEAT:-1}
+REPEAT=${BENCH_REPEAT:-3}
 DB=${BENCH_DB:-wallet_bench}
 OUT=${BENCH_OUT:-$HERE/results.md}
 EXPIRE_WALLETS=$((EXPIRE_LOTS / 4))
