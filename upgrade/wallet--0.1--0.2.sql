@@ -483,7 +483,11 @@ GRANT SELECT ON wallet.journal_checkpoint, wallet.journal_archive TO wallet_admi
 -- expire_bonus: one statement per batch
 CREATE OR REPLACE FUNCTION wallet.expire_bonus(batch_size int DEFAULT 10000)
   RETURNS TABLE (wallets int, lots int)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp
+  -- the batch's rows are written back through the primary key: a hash or merge join would read
+  -- the whole wallet table for every batch (a batch of 10,000 of 200,000 wallets: 245 ms with
+  -- the hash join the planner picks, 141 ms through the key)
+  SET enable_hashjoin = off SET enable_mergejoin = off AS $$
 #variable_conflict use_column
 DECLARE
   clk timestamptz := wallet.clock();
