@@ -1053,3 +1053,9 @@ ALTER TABLE wallet.policy ENABLE ALWAYS TRIGGER config_changed;
 ALTER TABLE wallet.bonus_rule ENABLE ALWAYS TRIGGER config_changed;
 ALTER TABLE wallet.coupon_template ENABLE ALWAYS TRIGGER config_changed;
 REVOKE ALL ON FUNCTION wallet._config_changed() FROM PUBLIC;
+
+-- 0.2: wallet.payee_credit has one index, its primary key led by the payee (the index on
+-- wallet_id alone goes): concurrent credits to one payee queued on the last leaf page of both.
+ALTER TABLE wallet.payee_credit DROP CONSTRAINT payee_credit_pkey;
+ALTER TABLE wallet.payee_credit ADD CONSTRAINT payee_credit_pkey PRIMARY KEY (wallet_id, credit_id);
+DROP INDEX wallet.payee_credit_wallet;
