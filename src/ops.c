@@ -81,12 +81,40 @@ static struct
 	SPIPlanPtr	replay_coupons;
 } plans;
 
-/* A wallet row as the operations read it. */
-typedef struct CurrencyConf CurrencyConf;
-static CurrencyConf *currency_conf(const char *currency, int exponent);
-static Datum conf_refund_window(const CurrencyConf *c);
-static Numeric conf_commission_rate(const CurrencyConf *c);
+/* A currency's configuration as the hot path keeps it (see currency_conf). */
+typedef struct ConfRule
+{
+	int64		rule_id;
+	char	   *campaign;		/* NULL = base tiers */
+	bool		has_starts;
+	TimestampTz starts;
+	bool		has_ends;
+	TimestampTz ends;
+	int64		min_amount;		/* minor units of the currency */
+	int64		fixed;
+	Numeric		rate;
+	bool		has_cap;
+	int64		cap;
+	bool		has_valid_for;
+	Interval	valid_for;
+	char	   *scope;			/* comma-joined, NULL = everywhere */
+	Numeric		fee;			/* refund_fee_rate, NULL = none */
+} ConfRule;
 
+typedef struct CurrencyConf
+{
+	char	   *currency;
+	int			exponent;
+	Interval	refund_window;
+	Numeric		commission_rate;
+	bool		topup_templates;
+	int			nrules;
+	ConfRule   *rules;			/* by rule_id */
+} CurrencyConf;
+
+static CurrencyConf *currency_conf(const char *currency, int exponent);
+
+/* A wallet row as the operations read it. */
 typedef struct WalletRow
 {
 	int64		id;
@@ -117,9 +145,18 @@ prepare(const char *sql, int nargs, Oid *types)
 static void forget_relations(void);
 
 /*
- * schema_seen: the relations and schema below were checked since the last
- * change to pg_class or pg_namespace (syscache callbacks clear it).
+ * What is remembered of the schema between calls: that ensure_plans checked
+ * it (schema_seen) and the oids of its relations by name (rel_of). Any change
+ * to pg_class or pg_namespace forgets both (a syscache callback).
  */
+typedef struct RelCache
+{
+	const char *name;			/* always a string literal */
+	Oid			rel;
+} RelCache;
+
+static RelCache rel_cache[32];
+static int	n_rel_cache;
 static bool schema_seen;
 static bool schema_callbacks_set;
 
@@ -130,6 +167,18 @@ schema_changed(Datum arg, int cacheid, uint32 hashvalue)
 	(void) cacheid;
 	(void) hashvalue;
 	schema_seen = false;
+	n_rel_cache = 0;
+}
+
+static void
+watch_schema(void)
+{
+	if (!schema_callbacks_set)
+	{
+		CacheRegisterSyscacheCallback(RELNAMENSP, schema_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACENAME, schema_changed, (Datum) 0);
+		schema_callbacks_set = true;
+	}
 }
 
 /* ensure_plans prepares the plans once per backend (and again after a reinstall). */
@@ -152,12 +201,7 @@ ensure_plans(void)
 	 */
 	if (schema_seen && plans.replay_coupons != NULL)
 		return;
-	if (!schema_callbacks_set)
-	{
-		CacheRegisterSyscacheCallback(RELNAMENSP, schema_changed, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACENAME, schema_changed, (Datum) 0);
-		schema_callbacks_set = true;
-	}
+	watch_schema();
 	/* set first: a change seen while the plans are prepared clears it again */
 	schema_seen = true;
 	nsp = get_namespace_oid("wallet", false);
@@ -350,27 +394,8 @@ getcol(int col, bool *isnull)
 /*
  * rel_of returns the oid of a relation (table or index) of the wallet schema,
  * remembered by name until pg_class changes (any relation created, renamed or
- * dropped anywhere: a syscache callback empties the table).
+ * dropped anywhere).
  */
-typedef struct RelCache
-{
-	const char *name;			/* always a string literal */
-	Oid			rel;
-} RelCache;
-
-static RelCache rel_cache[32];
-static int	n_rel_cache;
-static bool rel_callback_set;
-
-static void
-forget_rel_oids(Datum arg, int cacheid, uint32 hashvalue)
-{
-	(void) arg;
-	(void) cacheid;
-	(void) hashvalue;
-	n_rel_cache = 0;
-}
-
 static Oid
 rel_of(const char *name)
 {
@@ -379,11 +404,7 @@ rel_of(const char *name)
 	for (int i = 0; i < n_rel_cache; i++)
 		if (rel_cache[i].name == name)
 			return rel_cache[i].rel;
-	if (!rel_callback_set)
-	{
-		CacheRegisterSyscacheCallback(RELNAMENSP, forget_rel_oids, (Datum) 0);
-		rel_callback_set = true;
-	}
+	watch_schema();
 	r = get_relname_relid(name, plans.nsp);
 	if (!OidIsValid(r))
 		elog(ERROR, "wallet schema is incomplete: \"%s\" is missing", name);
@@ -605,8 +626,8 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 		if (policy)
 		{
 			w->conf = currency_conf(w->currency, w->exponent);
-			w->refund_window = conf_refund_window(w->conf);
-			w->commission_rate = conf_commission_rate(w->conf);
+			w->refund_window = IntervalPGetDatum(&w->conf->refund_window);
+			w->commission_rate = w->conf->commission_rate;
 		}
 		direct_end();
 	}
@@ -652,36 +673,6 @@ plan_cmp(const void *a, const void *b)
  *   serializable) read the tables and keep nothing;
  * - a look-up returns a copy: the cache may be emptied at any lock taken later.
  */
-typedef struct ConfRule
-{
-	int64		rule_id;
-	char	   *campaign;		/* NULL = base tiers */
-	bool		has_starts;
-	TimestampTz starts;
-	bool		has_ends;
-	TimestampTz ends;
-	int64		min_amount;		/* minor units of the currency */
-	int64		fixed;
-	Numeric		rate;
-	bool		has_cap;
-	int64		cap;
-	bool		has_valid_for;
-	Interval	valid_for;
-	char	   *scope;			/* comma-joined, NULL = everywhere */
-	Numeric		fee;			/* refund_fee_rate, NULL = none */
-} ConfRule;
-
-typedef struct CurrencyConf
-{
-	char	   *currency;
-	int			exponent;
-	Interval	refund_window;
-	Numeric		commission_rate;
-	bool		topup_templates;
-	int			nrules;
-	ConfRule   *rules;			/* by rule_id */
-} CurrencyConf;
-
 static MemoryContext conf_cxt;
 static CurrencyConf *confs[8];
 static int	n_confs;
@@ -898,22 +889,6 @@ currency_conf(const char *currency, int exponent)
 		MemoryContextSwitchTo(old);
 	}
 	return c;
-}
-
-/* conf_refund_window / conf_commission_rate: the policy's values, as datums of the caller */
-static Datum
-conf_refund_window(const CurrencyConf *c)
-{
-	Interval   *iv = palloc(sizeof(Interval));
-
-	*iv = c->refund_window;
-	return IntervalPGetDatum(iv);
-}
-
-static Numeric
-conf_commission_rate(const CurrencyConf *c)
-{
-	return c->commission_rate;
 }
 
 /*
