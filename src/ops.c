@@ -1450,8 +1450,9 @@ static void
 forget_direct_ok_rel(Datum arg, Oid relid)
 {
 	(void) arg;
+	/* an answer about a partition also depends on its root's layout */
 	for (int i = 0; i < n_direct_ok; i++)
-		if (!OidIsValid(relid) || direct_ok_cache[i].rel == relid)
+		if (!OidIsValid(relid) || direct_ok_cache[i].rel == relid || direct_ok_cache[i].root == relid)
 		{
 			n_direct_ok = 0;
 			direct_ok_gen++;
