@@ -147,3 +147,70 @@ ROLLBACK;
 -- The books hold for this file's wallets and currency.
 SELECT * FROM wallet.reconcile()
  WHERE wallet_id IN (:alice, :bob, :carol) OR (wallet_id IS NULL AND currency = 'QEX');
+
+------------------------------------------------------------------------------
+-- Where the sweep's journal rows go
+------------------------------------------------------------------------------
+-- The journal is only appended to: the free space its map knows of is the tail of each full
+-- page, left because the next row did not fit. The sweep appends its rows after the last row,
+-- where the INSERT (which the sweep uses where the journal needs it, a trigger say) would put
+-- them into those tails. A month partition of this file's own, 2031-07.
+CREATE TABLE wallet.expiry_txn_2031_07 PARTITION OF wallet.txn
+  FOR VALUES FROM ('2031-07-01 00:00:00+00') TO ('2031-08-01 00:00:00+00');
+-- Forty wallets topped up (four bonus lots each): a-wallets on the 1st, b-wallets on the 2nd.
+SELECT count(wallet.open('expiry-' || g || i, 'QEX')) AS opened
+  FROM (VALUES ('a'), ('b')) v(g) CROSS JOIN generate_series(1, 20) i;
+SET wallet.now = '2031-07-01 00:00:00+00';
+SELECT count(wallet.top_up(w.wallet_id, 100, 'p-topup')) FROM wallet.wallet w WHERE w.owner ~ '^expiry-a[0-9]+$';
+SET wallet.now = '2031-07-02 00:00:00+00';
+SELECT count(wallet.top_up(w.wallet_id, 100, 'p-topup')) FROM wallet.wallet w WHERE w.owner ~ '^expiry-b[0-9]+$';
+-- Spends of 0.01, three a wallet: rows of another size, so that pages end in tails.
+SELECT count(wallet.spend(w.wallet_id, 0.01, 'p-spend-' || k))
+  FROM wallet.wallet w CROSS JOIN generate_series(1, 3) k WHERE w.owner ~ '^expiry-[ab][0-9]+$';
+-- The partition's free space map learns the tails of its pages.
+VACUUM wallet.expiry_txn_2031_07;
+SELECT max((ctid::text::point)[0]) AS last_block FROM wallet.expiry_txn_2031_07 \gset
+SELECT :last_block > 0 AS several_pages;
+-- A new session (no page to append to remembered), on the 5th: the a-wallets are due first
+-- (flash expired on the 3rd). All twenty rows go on the last page or after it.
+\c
+SET wallet.now = '2031-07-05 00:00:00+00';
+SELECT * FROM wallet.expire_bonus(20);
+SELECT count(*) AS a_rows, count(*) FILTER (WHERE (t.ctid::text::point)[0] >= :last_block) AS a_appended
+  FROM wallet.expiry_txn_2031_07 t JOIN wallet.wallet w USING (wallet_id)
+ WHERE w.owner ~ '^expiry-a[0-9]+$' AND t.kind = 'expire_bonus';
+-- With a row trigger on the partition the sweep's INSERT writes the b-wallets' rows, and
+-- they go into the tails of the pages before.
+CREATE FUNCTION public.expiry_pass() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER expiry_pass BEFORE INSERT ON wallet.expiry_txn_2031_07 FOR EACH ROW EXECUTE FUNCTION public.expiry_pass();
+\c
+SET wallet.now = '2031-07-05 00:00:00+00';
+SELECT * FROM wallet.expire_bonus(20);
+SELECT count(*) AS b_rows, count(*) FILTER (WHERE (t.ctid::text::point)[0] < :last_block) > 0 AS b_in_tails
+  FROM wallet.expiry_txn_2031_07 t JOIN wallet.wallet w USING (wallet_id)
+ WHERE w.owner ~ '^expiry-b[0-9]+$' AND t.kind = 'expire_bonus';
+DROP TRIGGER expiry_pass ON wallet.expiry_txn_2031_07;
+DROP FUNCTION public.expiry_pass();
+-- Both ways write the same rows: txn_ids in wallet order, the same columns.
+SELECT left(w.owner, 8) AS wallets, count(*) AS n,
+       bool_and(t.txn_id > lag_id) IS NOT FALSE AS in_wallet_order,
+       count(DISTINCT (t.amount, t.currency, t.created_at, t.result, t.idempotency_key, t.ref_txn, t.request,
+                       replace(t.postings::text, t.wallet_id::text, 'W'))) AS distinct_rows,
+       min(t.amount) AS amount, min(t.result::text) AS result, min(replace(t.postings::text, t.wallet_id::text, 'W')) AS postings,
+       bool_and(t.idempotency_key IS NULL AND t.ref_txn IS NULL AND t.request IS NULL AND t.pieces IS NULL) AS nulls
+  FROM (SELECT t.*, lag(t.txn_id) OVER (PARTITION BY left(w.owner, 8) ORDER BY t.wallet_id) AS lag_id
+          FROM wallet.expiry_txn_2031_07 t JOIN wallet.wallet w USING (wallet_id)
+         WHERE t.kind = 'expire_bonus' AND w.owner ~ '^expiry-[ab][0-9]+$') t
+  JOIN wallet.wallet w USING (wallet_id)
+ GROUP BY 1 ORDER BY 1;
+
+-- wallet._journal_expired (the sweep's append; no role but the owner may call it) checks
+-- its arguments: arrays of one length, without nulls, positive amounts.
+SELECT wallet._journal_expired('{1}', '{QEX}', '{1,2}', '{1}', now());
+SELECT wallet._journal_expired('{1}', '{QEX}', '{NULL}', '{1}', now());
+SELECT wallet._journal_expired('{1}', '{QEX}', '{0}', '{1}', now());
+SELECT wallet._journal_expired('{1}', '{QEX}', '{5}', '{-1}', now());
+SELECT wallet._journal_expired('{1}', NULL, '{5}', '{1}', now());
+SELECT wallet._journal_expired('{{1}}', '{{QEX}}', '{{5}}', '{{1}}', now());
+SELECT wallet._journal_expired('{}', '{}', '{}', '{}', now()) AS nothing_to_write;
+
