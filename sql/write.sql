@@ -177,6 +177,37 @@ SELECT idempotency_key, created_at, tableoid::regclass AS partition
 SET wallet.now = '2031-03-05 10:00:00+00';
 
 ------------------------------------------------------------------------------
+-- The search path a direct write runs user code under: the extension's. A CHECK
+-- constraint on the key table calls a SQL function that names key_limit() unqualified;
+-- the caller's path offers one that refuses every key. spend and top_up write directly
+-- and pin their path first, so wallet.key_limit() (200) is the one found, and the
+-- caller's path is as it was afterwards.
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet.key_limit() RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 200 $$;
+SET check_function_bodies = off;
+CREATE FUNCTION public.key_ok(k text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT length(k) <= key_limit() $$;
+RESET check_function_bodies;
+CREATE SCHEMA write_evil;
+CREATE FUNCTION write_evil.key_limit() RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 0 $$;
+ALTER TABLE wallet.txn_key ADD CONSTRAINT write_key_ok CHECK (public.key_ok(idempotency_key)) NOT VALID;
+-- (in April 2031, whose partition is laid out as the journal: every row is written directly)
+SET wallet.now = '2031-04-10 00:00:00+00';
+SET search_path = write_evil, pg_catalog, public;
+-- (the first call may prepare its statements, which pins the path anyway; the next ones do not)
+SELECT charged, replayed FROM wallet.spend(:alice, 1, 'wr-s17');
+SELECT charged, replayed FROM wallet.spend(:alice, 1, 'wr-s18');
+SELECT bonus, replayed FROM wallet.top_up(:alice, 1, 'wr-t9');
+SELECT current_setting('search_path') AS caller_path;
+RESET search_path;
+SELECT count(*) AS written FROM wallet.txn
+ WHERE wallet_id = :alice AND idempotency_key IN ('wr-s17', 'wr-s18', 'wr-t9');
+ALTER TABLE wallet.txn_key DROP CONSTRAINT write_key_ok;
+SET wallet.now = '2031-03-05 10:00:00+00';
+DROP SCHEMA write_evil CASCADE;
+DROP FUNCTION public.key_ok(text);
+DROP FUNCTION wallet.key_limit();
+
+------------------------------------------------------------------------------
 -- The books hold
 ------------------------------------------------------------------------------
 SELECT (wallet.balance(:alice)).* ;

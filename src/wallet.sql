@@ -687,13 +687,15 @@ BEGIN
                  FROM wallet._bonus_plan(bonus_preview.currency, e, amt, clk) p;
 END $$;
 
--- top_up is C (src/ops.c): one cash lot, one bonus lot per rule group.
+-- top_up is C (src/ops.c): one cash lot, one bonus lot per rule group. top_up and spend pin
+-- their search path (pg_catalog, wallet, pg_temp) themselves, before they prepare or run a
+-- statement or run user code, instead of with SET: most calls do neither (src/ops.c, pin_path).
 CREATE FUNCTION wallet.top_up(wallet_id bigint, amount numeric, idempotency_key text,
                               method text DEFAULT NULL, external_ref text DEFAULT NULL,
                               OUT txn_id bigint, OUT bonus numeric, OUT replayed boolean,
                               OUT coupons text[])
   AS 'MODULE_PATHNAME', 'wallet_top_up'
-  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+  LANGUAGE C VOLATILE SECURITY DEFINER;
 
 ------------------------------------------------------------------------------
 -- Spending
@@ -708,7 +710,7 @@ CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key t
                              OUT bonus_used numeric, OUT cash_used numeric, OUT earnings_used numeric,
                              OUT shortfall numeric, OUT replayed boolean)
   AS 'MODULE_PATHNAME', 'wallet_spend'
-  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+  LANGUAGE C VOLATILE SECURITY DEFINER;
 
 CREATE FUNCTION wallet.reverse_spend(spend_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,

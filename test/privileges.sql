@@ -94,7 +94,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
      ('settle_refund', 'SELECT wallet.settle_refund(1, true)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 52);
+SELECT plan((SELECT count(*)::int FROM probe) + 53);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -129,12 +129,16 @@ SELECT ok(NOT has_schema_privilege('public', 'wallet', 'CREATE')
 SELECT cmp_ok((SELECT count(*) FROM pg_proc WHERE pronamespace = 'wallet'::regnamespace AND prosecdef), '>=', 10::bigint,
               'the operations are SECURITY DEFINER functions');
 
--- pg_temp must be listed (last): left out, it is searched first for tables
+-- pg_temp must be listed (last): left out, it is searched first for tables. top_up and spend,
+-- written in C, pin the same path themselves before they prepare or run a statement or run
+-- user code (the hostile search_path below shows it).
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text || ' ' || coalesce(p.proconfig::text, '(no SET)') FROM pg_proc p
    WHERE p.pronamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace) AND p.prosecdef
      AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, wallet, pg_temp'], false)
-$$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp');
+     AND NOT (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
+              AND p.prosrc IN ('wallet_top_up', 'wallet_spend') AND p.proconfig IS NULL)
+$$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is top_up or spend (C)');
 
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM pg_proc p
@@ -181,6 +185,9 @@ GRANT USAGE ON SCHEMA evil TO wallet_app;
 CREATE FUNCTION evil.clock() RETURNS timestamptz LANGUAGE sql AS $$ SELECT '1999-12-31 00:00:00+00'::timestamptz $$;
 CREATE FUNCTION evil.nextval(text) RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint $$;
 CREATE FUNCTION evil.to_minor(numeric, int, text) RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint $$;
+-- an `=` on bigint that fails: a statement of the extension planned under this path would use it
+CREATE FUNCTION evil.eq(bigint, bigint) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'evil = used'; END $$;
+CREATE OPERATOR evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.eq);
 CREATE TABLE evil.wallet (wallet_id bigint, owner text, currency text, exponent smallint, frozen boolean);
 CREATE TABLE evil.currency (code text, exponent int);
 INSERT INTO evil.currency VALUES ('CNY', 0);
@@ -193,11 +200,17 @@ INSERT INTO currency VALUES ('CNY', 0);
 CREATE TEMP TABLE txn (txn_id bigint, wallet_id bigint, kind text);
 CREATE TEMP TABLE bonus_rule (currency text, min_amount numeric, bonus_fixed numeric);
 INSERT INTO bonus_rule VALUES ('CNY', 1, 999);
-SET search_path = evil, public, wallet;
+-- evil before pg_catalog: its operator and functions come first
+SET search_path = evil, pg_catalog, public, wallet;
 -- (pgTAP itself is not safe here: its nextval() call would pick evil.nextval)
 CREATE TEMP TABLE hostile_topup AS SELECT bonus, replayed FROM top_up(open('priv-hostile'), 150, 'priv-hostile-1');
 CREATE TEMP TABLE hostile_spend AS
   SELECT charged, bonus_used, cash_used, replayed FROM spend(open('priv-hostile'), 40.25, 'priv-hostile-2');
+-- replays read the journal with a statement (prepared above, under this path)
+CREATE TEMP TABLE hostile_replays AS
+  SELECT (top_up(open('priv-hostile'), 150, 'priv-hostile-1')).replayed AS top_up,
+         (spend(open('priv-hostile'), 40.25, 'priv-hostile-2')).replayed AS spend,
+         current_setting('search_path') AS path_after;
 CREATE TEMP TABLE hostile_balance AS SELECT cash, bonus, available FROM balance(open('priv-hostile'));
 RESET search_path;
 SELECT results_eq($$ SELECT * FROM hostile_topup $$, $$ VALUES (10.00::numeric, false) $$,
@@ -205,6 +218,9 @@ SELECT results_eq($$ SELECT * FROM hostile_topup $$, $$ VALUES (10.00::numeric, 
 SELECT results_eq($$ SELECT * FROM hostile_spend $$,
   $$ VALUES (40.25::numeric, 10.00::numeric, 30.25::numeric, false) $$,
   'under a hostile search_path, spend charges bonus first, then cash, in minor units of CNY');
+SELECT results_eq($$ SELECT * FROM hostile_replays $$,
+  $$ VALUES (true, true, 'evil, pg_catalog, public, wallet'::text) $$,
+  'under a hostile search_path, top_up and spend replay (their statements ignore evil.=), and leave the caller''s path as it was');
 SELECT results_eq($$ SELECT * FROM hostile_balance $$,
   $$ VALUES (119.75::numeric, 0.00::numeric, 119.75::numeric) $$,
   'under a hostile search_path, balance is right');

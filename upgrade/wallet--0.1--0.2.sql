@@ -1078,3 +1078,8 @@ REVOKE ALL ON FUNCTION wallet._config_changed() FROM PUBLIC;
 ALTER TABLE wallet.payee_credit DROP CONSTRAINT payee_credit_pkey;
 ALTER TABLE wallet.payee_credit ADD CONSTRAINT payee_credit_pkey PRIMARY KEY (wallet_id, credit_id);
 DROP INDEX wallet.payee_credit_wallet;
+
+-- 0.2: top_up and spend (C) pin their search path themselves, where they look names up (src/ops.c,
+-- pin_path), rather than with SET, which changed the setting twice on every call.
+ALTER FUNCTION wallet.top_up(bigint, numeric, text, text, text) RESET search_path;
+ALTER FUNCTION wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text) RESET search_path;
