@@ -228,6 +228,18 @@ SELECT l.bucket, l.amount, l.until, l.scope
 -- ... and wallet.lots does not list them.
 SELECT * FROM pg_temp.lots(:dora);
 
+------------------------------------------------------------------------------
+-- A spend's journal row keeps what is not null or zero
+------------------------------------------------------------------------------
+-- dora-1 paid with bonus and cash, with no coupon, payee or shortfall: its request leaves
+-- out the null arguments and its result the zero amounts (the widest journal row, written
+-- most, is narrower so); a replay gives the zeros back.
+SELECT request, result - 'txn_id' AS result FROM wallet.txn WHERE wallet_id = :dora AND idempotency_key = 'dora-1';
+SELECT charged, discount, bonus_used, cash_used, earnings_used, shortfall, replayed
+  FROM wallet.spend(:dora, 20, 'dora-1', 'game');
+-- bob-1 paid the shop: the payee's members are there.
+SELECT request, result - 'txn_id' AS result FROM wallet.txn WHERE wallet_id = :bob AND idempotency_key = 'bob-1';
+
 -- The books hold for this file's wallets and currency.
 SELECT * FROM wallet.reconcile()
  WHERE wallet_id IN (:alice, :payer, :bob, :shop, :dora, :shop_cny) OR (wallet_id IS NULL AND currency = 'QSP');

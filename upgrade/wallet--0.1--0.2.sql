@@ -666,9 +666,9 @@ BEGIN
              wallet.to_major(charged, w.exponent), wallet.to_major(charged - done, w.exponent)));
   END IF;
 
-  portion := CASE WHEN x = 0 THEN wallet.lots_empty() ELSE wallet.reversal_split(remaining, (sp.result->>'bonus_used')::bigint,
-                                   (sp.result->>'cash_used')::bigint,
-                                   (sp.result->>'earnings_used')::bigint, x) END;
+  portion := CASE WHEN x = 0 THEN wallet.lots_empty() ELSE wallet.reversal_split(remaining, coalesce((sp.result->>'bonus_used')::bigint, 0),
+                                   coalesce((sp.result->>'cash_used')::bigint, 0),
+                                   coalesce((sp.result->>'earnings_used')::bigint, 0), x) END;
   -- bonus of a top-up whose refund is still open cannot come back now: whether the
   -- refund's clawback stands (bonus back as cash) or not (back as bonus) is not known yet
   SELECT r.topup_txn INTO blocked
@@ -697,7 +697,7 @@ BEGIN
   ELSE
     -- the payee gives back its credit in the same proportion, rounded half away
     -- from zero on the running total (so all of it at the end)
-    payee_total := (sp.result->>'payee_credit')::bigint;
+    payee_total := coalesce((sp.result->>'payee_credit')::bigint, 0);
     IF done + x = charged THEN
       payee_back := payee_total - payee_done;
     ELSE
