@@ -229,3 +229,15 @@ SELECT bonus FROM wallet.top_up(:dave, 100.10, 'dave-1');
 SELECT currency, refund_window FROM wallet.set_policy('QTU', refund_window => '7 days');
 SELECT bonus FROM wallet.top_up(:dave, 50, 'dave-2');
 SELECT lot_id, bucket, amount, source, refundable_until FROM pg_temp.lots(:dave) ORDER BY lot_id;
+
+-- A top-up's journal row leaves out null arguments, an empty list of coupons and a campaign
+-- fee rate of none; the arguments given are kept, and a replay still finds its result.
+SELECT request, result - 'txn_id' - 'refundable_until' AS result
+  FROM wallet.txn WHERE wallet_id = :dave AND idempotency_key = 'dave-2';
+SELECT bonus, replayed, coupons FROM wallet.top_up(:dave, 50, 'dave-2');
+SELECT bonus FROM wallet.top_up(:dave, 10, 'dave-3', method => 'card', external_ref => 'gw-1');
+SELECT request FROM wallet.txn WHERE wallet_id = :dave AND idempotency_key = 'dave-3';
+SELECT bonus, replayed FROM wallet.top_up(:dave, 10, 'dave-3', method => 'card', external_ref => 'gw-1');
+-- the same key with another method is another operation: WL003
+SELECT bonus, replayed FROM wallet.top_up(:dave, 10, 'dave-3', method => 'wire', external_ref => 'gw-1');
+\echo :SQLSTATE

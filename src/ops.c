@@ -2357,6 +2357,7 @@ top_up_body(PG_FUNCTION_ARGS)
 	int64		txn_id = 0;
 	int64		total = 0;
 	bool		replayed = false;
+	bool		compact = true;
 	int			exponent = 0;
 	Datum		coupons = (Datum) 0;
 	MemoryContext caller = CurrentMemoryContext;
@@ -2385,10 +2386,14 @@ top_up_body(PG_FUNCTION_ARGS)
 			amt = op_amount(fcinfo, 1, &w);
 			method = check_text(fcinfo, 3, "method", 64, false);
 			ext = check_text(fcinfo, 4, "external_ref", 200, false);
+			/* null arguments are left out, as a spend's (not on a 0.1 schema) */
+			compact = OidIsValid(plans.key_rel);
 			jb_begin(&jb);
 			jb_int(&jb, "amount", amt);
-			jb_text(&jb, "method", method);
-			jb_text(&jb, "external_ref", ext);
+			if (method || !compact)
+				jb_text(&jb, "method", method);
+			if (ext || !compact)
+				jb_text(&jb, "external_ref", ext);
 			req = jb_end(&jb);
 		}
 		b = lotset_unpack(w.lots);
@@ -2449,11 +2454,19 @@ top_up_body(PG_FUNCTION_ARGS)
 				coupons = select_datum(plans.auto_issue, 4, aargs);
 			}
 
+			/*
+			 * The result leaves out an empty list of coupons and a campaign
+			 * fee rate of none (readers take them as empty and 0), except on a
+			 * 0.1 schema.
+			 */
 			jb_begin(&jb);
 			jb_int(&jb, "txn_id", txn_id);
 			jb_int(&jb, "bonus", total);
-			jb_key(&jb, "coupons");
-			jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
+			if (coupons || !compact)
+			{
+				jb_key(&jb, "coupons");
+				jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
+			}
 			if (coupons)
 			{
 				Datum	   *elems;
@@ -2465,7 +2478,8 @@ top_up_body(PG_FUNCTION_ARGS)
 				for (int k = 0; k < ne; k++)
 					jb_text(&jb, NULL, enulls[k] ? NULL : TextDatumGetCString(elems[k]));
 			}
-			jb_push(&jb, WJB_END_ARRAY, NULL);
+			if (coupons || !compact)
+				jb_push(&jb, WJB_END_ARRAY, NULL);
 			jb_key(&jb, "rules");
 			jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
 			for (int k = 0; k < nrules; k++)
@@ -2477,7 +2491,8 @@ top_up_body(PG_FUNCTION_ARGS)
 				jb_push(&jb, WJB_END_OBJECT, NULL);
 			}
 			jb_push(&jb, WJB_END_ARRAY, NULL);
-			jb_numeric(&jb, "campaign_fee_rate", campaign_fee ? campaign_fee : int64_to_numeric(0));
+			if (campaign_fee || !compact)
+				jb_numeric(&jb, "campaign_fee_rate", campaign_fee ? campaign_fee : int64_to_numeric(0));
 			jb_text(&jb, "refundable_until",
 					JsonEncodeDateTime(NULL, TimestampTzGetDatum(until), TIMESTAMPTZOID, NULL));
 			res = jb_end(&jb);
