@@ -1339,6 +1339,14 @@ jb_int_or_null(JB *j, const char *key, bool present, int64 val)
 	jb_value(j, false, &v);
 }
 
+/* jb_text_if adds a text member, unless it is null and compact */
+static void
+jb_text_if(JB *j, bool compact, const char *key, const char *val)
+{
+	if (val != NULL || !compact)
+		jb_text(j, key, val);
+}
+
 /* jb_int_if adds an integer member, unless it is zero and compact */
 static void
 jb_int_if(JB *j, bool compact, const char *key, int64 val)
@@ -2390,10 +2398,8 @@ top_up_body(PG_FUNCTION_ARGS)
 			compact = OidIsValid(plans.key_rel);
 			jb_begin(&jb);
 			jb_int(&jb, "amount", amt);
-			if (method || !compact)
-				jb_text(&jb, "method", method);
-			if (ext || !compact)
-				jb_text(&jb, "external_ref", ext);
+			jb_text_if(&jb, compact, "method", method);
+			jb_text_if(&jb, compact, "external_ref", ext);
 			req = jb_end(&jb);
 		}
 		b = lotset_unpack(w.lots);
@@ -2610,15 +2616,12 @@ spend_body(PG_FUNCTION_ARGS)
 			 */
 			compact = OidIsValid(plans.key_rel);
 			jb_int(&jb, "amount", amt);
-			if (scene || !compact)
-				jb_text(&jb, "scene", scene);
-			if (coupon || !compact)
-				jb_text(&jb, "coupon", coupon);
+			jb_text_if(&jb, compact, "scene", scene);
+			jb_text_if(&jb, compact, "coupon", coupon);
 			jb_bool(&jb, "allow_partial", partial);
 			if (has_payee || !compact)
 				jb_int_or_null(&jb, "payee", has_payee, payee);
-			if (order_ref || !compact)
-				jb_text(&jb, "order_ref", order_ref);
+			jb_text_if(&jb, compact, "order_ref", order_ref);
 			req = jb_end(&jb);
 		}
 		/*
