@@ -1146,16 +1146,15 @@ find_replay(WalletRow *w, const char *key, const char *op, Jsonb *request)
 
 	if (!probe_key(w->id, key, &txn_id, &kind, &stored, &result))
 		return NULL;
-	same = stored != NULL && strcmp(kind, op) == 0 &&
-		DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(stored), JsonbPGetDatum(request)));
 	/*
-	 * A spend's request leaves out its null arguments; one stored with them
-	 * (written by 0.1 or an earlier 0.2) names the same arguments.
+	 * A request leaves out its null arguments; one stored with them (written
+	 * by 0.1 or an earlier 0.2) names the same arguments.
 	 */
-	if (!same && stored != NULL && strcmp(kind, op) == 0)
-		same = DatumGetBool(DirectFunctionCall2(jsonb_eq,
-												DirectFunctionCall1(jsonb_strip_nulls, JsonbPGetDatum(stored)),
-												JsonbPGetDatum(request)));
+	same = stored != NULL && strcmp(kind, op) == 0 &&
+		(DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(stored), JsonbPGetDatum(request))) ||
+		 DatumGetBool(DirectFunctionCall2(jsonb_eq,
+										  DirectFunctionCall1(jsonb_strip_nulls, JsonbPGetDatum(stored)),
+										  JsonbPGetDatum(request))));
 	if (!same)
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('3')),
@@ -2472,20 +2471,19 @@ top_up_body(PG_FUNCTION_ARGS)
 			{
 				jb_key(&jb, "coupons");
 				jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
-			}
-			if (coupons)
-			{
-				Datum	   *elems;
-				bool	   *enulls;
-				int			ne;
+				if (coupons)
+				{
+					Datum	   *elems;
+					bool	   *enulls;
+					int			ne;
 
-				deconstruct_array(DatumGetArrayTypeP(coupons), TEXTOID, -1, false, TYPALIGN_INT,
-								  &elems, &enulls, &ne);
-				for (int k = 0; k < ne; k++)
-					jb_text(&jb, NULL, enulls[k] ? NULL : TextDatumGetCString(elems[k]));
-			}
-			if (coupons || !compact)
+					deconstruct_array(DatumGetArrayTypeP(coupons), TEXTOID, -1, false, TYPALIGN_INT,
+									  &elems, &enulls, &ne);
+					for (int k = 0; k < ne; k++)
+						jb_text(&jb, NULL, enulls[k] ? NULL : TextDatumGetCString(elems[k]));
+				}
 				jb_push(&jb, WJB_END_ARRAY, NULL);
+			}
 			jb_key(&jb, "rules");
 			jb_push(&jb, WJB_BEGIN_ARRAY, NULL);
 			for (int k = 0; k < nrules; k++)

@@ -697,7 +697,7 @@ BEGIN
   ELSE
     -- the payee gives back its credit in the same proportion, rounded half away
     -- from zero on the running total (so all of it at the end)
-    payee_total := coalesce((sp.result->>'payee_credit')::bigint, 0);
+    payee_total := (sp.result->>'payee_credit')::bigint;
     IF done + x = charged THEN
       payee_back := payee_total - payee_done;
     ELSE
