@@ -108,8 +108,9 @@ SELECT 'next=2; (1 cash 100 txn=1 at=2026-01-01T00:00:00Z'::wallet.lotset;
 SELECT wallet.lots_add('next=2147483646'::wallet.lotset, 'cash', 100, 1, '2026-01-01 00:00:00+00', NULL, NULL);
 SELECT wallet.lots_add('next=2147483647'::wallet.lotset, 'cash', 100, 1, '2026-01-01 00:00:00+00', NULL, NULL);
 \echo :SQLSTATE
--- The stored form is compact (variable-length integers, about 25 bytes a lot instead of the
--- 72-byte structs of version 0.1) and reads back the same.
+-- The stored form is compact (variable-length integers; ids, transactions and times as
+-- differences from the lot before), not the 72-byte structs of version 0.1, and reads back
+-- the same.
 SELECT pg_column_size(v) < 200 * 30 AS compact, pg_column_size(v),
        v::text::wallet.lotset::text = v::text AS round_trip
   FROM (SELECT ('next=201; ' || string_agg(format('(%s bonus 1 txn=1 at=2026-01-01T00:00:00Z scope=%s)',
@@ -126,11 +127,29 @@ CREATE FUNCTION pg_temp.raw_lotset(bytea, int DEFAULT -1, bool DEFAULT false) RE
 SELECT v AS v01, v::text::wallet.lotset::text = v::text AS same_after_rewrite,
        wallet.lots_add(v, 'cash', 5, 9, '2026-01-03 00:00:00+00', NULL, NULL) AS added
   FROM (SELECT pg_temp.raw_lotset('\x03000000050000000a0000000100000000000000ffffffff000000001027000000000000000000000000000005000000000000000060e80a47ea020000a0258aa2ec02002c01000000000000000000000000000002000000010000000000000000000000e803000000000000000000000000000005000000000000000060e80a47ea020020233a22c1ec0200000000000000000000000000000000000400000002000000ffffffff00000000fa000000000000000000000000000000070000000000000000c0bf285bea0200ffffffffffffff7f0000000000000000000000000000000067616d652c6d616c6c00'::bytea) AS v) x;
+-- Values of the compact layout written by 0.2 before the delta layout (ids, transactions and
+-- times written whole) are read as well: these are the two lots above, 65 bytes as that layout
+-- wrote them. Written again, they take the delta layout's size.
+SELECT v AS compact_02, v::text::wallet.lotset::text = v::text AS same_after_rewrite,
+       pg_column_size(v) AS bytes, pg_column_size(v::text::wallet.lotset) AS bytes_rewritten
+  FROM (SELECT pg_temp.raw_lotset('\x02000040030000001401a09c010a8080c3aee191f5028080eaf3ef9601d8044502d00f0a8080c3aee191f502c08c8ef5c29e010967616d652c6d616c6c'::bytea) AS v) x;
+-- the delta layout: times and transactions as differences, until - granted in seconds when whole
+SELECT pg_column_size(v) AS bytes, v::text::wallet.lotset::text = v::text AS round_trip,
+       wallet.lotset_send(v) = wallet.lotset_send(v::text::wallet.lotset) AS same_binary
+  FROM (SELECT 'next=9; (2 cash 1 txn=9223372036854775807 at=9999-12-31T23:59:59.999999Z until=0001-01-01T00:00:00Z); (5 bonus 2 txn=1 at=0001-01-01T00:00:00Z until=9999-12-31T23:59:59.999999Z); (8 bonus 3 txn=9223372036854775807 at=2026-01-01T00:00:00.000001Z until=2026-01-01T00:00:01.000001Z)'::wallet.lotset AS v) x;
 -- a truncated or garbled stored value is refused as corrupt (XX001), never read past its end
 SELECT pg_temp.raw_lotset('\x0300000005000000')::text;
 \echo :SQLSTATE
 SELECT pg_temp.raw_lotset('\x03000040050000000107')::text;
 \echo :SQLSTATE
 SELECT pg_temp.raw_lotset('\x0100004002000000030180')::text;
+\echo :SQLSTATE
+-- in the delta layout: the seconds flag on a lot without an expiry, the flag in the compact
+-- layout, and a lot id that the differences carry past 2^31 - 1
+SELECT pg_temp.raw_lotset('\x01000060020000008001020202')::text;
+\echo :SQLSTATE
+SELECT pg_temp.raw_lotset('\x0100004002000000840102020202')::text;
+\echo :SQLSTATE
+SELECT pg_temp.raw_lotset('\x0200006003000000000102020200ffffffff07020202')::text;
 \echo :SQLSTATE
 DROP FUNCTION pg_temp.raw_lotset;
