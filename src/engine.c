@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(wallet_lots_empty);
 PG_FUNCTION_INFO_V1(wallet_lots_add);
@@ -223,45 +224,62 @@ compact(LotBuilder *b, TimestampTz now)
 
 /*
  * wallet_result_desc returns the result row type of fcinfo's function,
- * blessed. A function's OUT columns never change while its oid stays, so the
- * type is worked out once per backend and function (a statement run again is
- * a new call site) and kept in the call site's fn_extra for the rows after:
- * a query calling a function for every wallet, or a client calling spend
- * again and again, would otherwise build and register it every time.
+ * blessed, for a row formed at once (before any lock is taken or catalog
+ * change taken in). What the function returns is worked out once per backend
+ * and function (a statement run again is a new call site) and kept in the
+ * call site's fn_extra for the rows after: a query calling a function for
+ * every wallet, or a client calling spend again and again, would otherwise
+ * work it out every time.
+ * - OUT columns: they never change while the function's oid stays, so their
+ *   row type is built and registered once.
+ * - A named composite type (spend and top_up return one: the executor then
+ *   takes their row type from the type cache, where OUT columns make it build
+ *   one from the function's catalog row at every call): ALTER TYPE can change
+ *   it under the same function, so it is read from the type cache, which
+ *   follows such changes, at every call.
  */
+typedef struct KnownResult
+{
+	Oid			fn;
+	Oid			type;			/* RECORDOID for OUT columns */
+	TupleDesc	td;				/* OUT columns only */
+} KnownResult;
+
 TupleDesc
 wallet_result_desc(FunctionCallInfo fcinfo)
 {
-	static struct
-	{
-		Oid			fn;
-		TupleDesc	td;
-	}			known[32];
+	static KnownResult known[32];
 	static int	nknown;
 	FmgrInfo   *flinfo = fcinfo->flinfo;
+	KnownResult *k = flinfo != NULL ? (KnownResult *) flinfo->fn_extra : NULL;
 	TupleDesc	td;
-	MemoryContext old;
 
-	if (flinfo != NULL && flinfo->fn_extra != NULL)
-		return (TupleDesc) flinfo->fn_extra;
-	for (int i = 0; flinfo != NULL && i < nknown; i++)
+	for (int i = 0; k == NULL && flinfo != NULL && i < nknown; i++)
 		if (known[i].fn == flinfo->fn_oid)
-			return (TupleDesc) (flinfo->fn_extra = known[i].td);
-	if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "function returning record called in context that cannot accept type record");
-	if (flinfo == NULL)
-		return BlessTupleDesc(td);
-	/* kept for the backend's life; when the table is full (functions recreated), per call site */
-	old = MemoryContextSwitchTo(nknown < (int) lengthof(known) ? TopMemoryContext : flinfo->fn_mcxt);
-	td = BlessTupleDesc(CreateTupleDescCopy(td));
-	MemoryContextSwitchTo(old);
-	if (nknown < (int) lengthof(known))
+			k = (KnownResult *) (flinfo->fn_extra = &known[i]);
+	if (k == NULL)
 	{
-		known[nknown].fn = flinfo->fn_oid;
-		known[nknown].td = td;
-		nknown++;
+		Oid			type;
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, &type, &td) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "function returning record called in context that cannot accept type record");
+		if (flinfo == NULL)
+			return BlessTupleDesc(td);
+		/* kept for the backend's life; when the table is full (functions recreated), per call site */
+		old = MemoryContextSwitchTo(nknown < (int) lengthof(known) ? TopMemoryContext : flinfo->fn_mcxt);
+		k = nknown < (int) lengthof(known) ? &known[nknown++] : palloc(sizeof(KnownResult));
+		k->fn = flinfo->fn_oid;
+		k->type = type;
+		k->td = type == RECORDOID ? BlessTupleDesc(CreateTupleDescCopy(td)) : NULL;
+		MemoryContextSwitchTo(old);
+		flinfo->fn_extra = k;
 	}
-	flinfo->fn_extra = td;
+	if (k->td != NULL)
+		return k->td;
+	/* the type cache keeps its own reference until the type changes */
+	td = lookup_rowtype_tupdesc(k->type, -1);
+	ReleaseTupleDesc(td);
 	return td;
 }
 

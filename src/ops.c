@@ -2295,17 +2295,16 @@ major(int64 minor, int exponent)
 
 /*
  * op_begin starts an operation: it refuses a NULL wallet_id (argument 0),
- * returns it and the result row type, and connects to SPI with the plans ready.
+ * returns it, and connects to SPI with the plans ready.
  */
 static int64
-op_begin(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
+op_begin(FunctionCallInfo fcinfo)
 {
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("wallet_id must not be null")));
 	direct_depth = 0;
-	*tupdesc = wallet_result_desc(fcinfo);
 	SPI_connect();
 	ensure_plans();
 	return PG_GETARG_INT64(0);
@@ -2333,11 +2332,11 @@ op_leave(MemoryContext caller)
 	MemoryContextSwitchTo(caller);
 }
 
-/* op_row forms the result row. */
+/* op_row forms the result row (its row type looked up here: see wallet_result_desc). */
 static Datum
-op_row(TupleDesc tupdesc, Datum *values, bool *nulls)
+op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 {
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+	return HeapTupleGetDatum(heap_form_tuple(wallet_result_desc(fcinfo), values, nulls));
 }
 
 /* ---- top_up ---- */
@@ -2354,7 +2353,6 @@ top_up_body(PG_FUNCTION_ARGS)
 	char	   *key = check_text(fcinfo, 2, "idempotency_key", 200, true);
 	int64		wallet_id;
 	TimestampTz clk = wallet_clock();
-	TupleDesc	tupdesc;
 	WalletRow	w;
 	int64		amt = 0;
 	char	   *method = NULL;
@@ -2372,7 +2370,7 @@ top_up_body(PG_FUNCTION_ARGS)
 	bool		nulls[4] = {false, false, false, false};
 
 
-	wallet_id = op_begin(fcinfo, &tupdesc);
+	wallet_id = op_begin(fcinfo);
 	for (int attempt = 0;; attempt++)
 	{
 		bool		lock = attempt >= OPTIMISTIC_TRIES;
@@ -2525,7 +2523,7 @@ top_up_body(PG_FUNCTION_ARGS)
 	values[1] = major(total, exponent);
 	values[2] = BoolGetDatum(replayed);
 	values[3] = coupons ? coupons : PointerGetDatum(construct_empty_array(TEXTOID));
-	PG_RETURN_DATUM(op_row(tupdesc, values, nulls));
+	PG_RETURN_DATUM(op_row(fcinfo, values, nulls));
 }
 
 /* ---- spend ---- */
@@ -2555,7 +2553,6 @@ spend_body(PG_FUNCTION_ARGS)
 	char	   *key = check_text(fcinfo, 2, "idempotency_key", 200, true);
 	int64		wallet_id;
 	TimestampTz clk = wallet_clock();
-	TupleDesc	tupdesc;
 	WalletRow	w;
 	int64		amt = 0;
 	char	   *scene = NULL;
@@ -2577,7 +2574,7 @@ spend_body(PG_FUNCTION_ARGS)
 	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 
 	memset(&out, 0, sizeof(out));
-	wallet_id = op_begin(fcinfo, &tupdesc);
+	wallet_id = op_begin(fcinfo);
 	for (int attempt = 0;; attempt++)
 	{
 		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
@@ -2864,7 +2861,7 @@ replay:
 	values[5] = major(out.used[BUCKET_EARNINGS], exponent);
 	values[6] = major(out.shortfall, exponent);
 	values[7] = BoolGetDatum(out.replayed);
-	PG_RETURN_DATUM(op_row(tupdesc, values, nulls));
+	PG_RETURN_DATUM(op_row(fcinfo, values, nulls));
 }
 
 /* ---- the functions ---- */

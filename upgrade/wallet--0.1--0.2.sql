@@ -1080,6 +1080,49 @@ ALTER TABLE wallet.payee_credit ADD CONSTRAINT payee_credit_pkey PRIMARY KEY (wa
 DROP INDEX wallet.payee_credit_wallet;
 
 -- 0.2: top_up and spend (C) pin their search path themselves, where they look names up (src/ops.c,
--- pin_path), rather than with SET, which changed the setting twice on every call.
-ALTER FUNCTION wallet.top_up(bigint, numeric, text, text, text) RESET search_path;
-ALTER FUNCTION wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text) RESET search_path;
+-- pin_path), rather than with SET, which changed the setting twice on every call. And they
+-- return a named row type instead of OUT columns (the same columns): the executor takes a
+-- named type's row from the type cache, where OUT columns make it build one from the
+-- function's catalog row at every call. A function's result type cannot be altered, so both
+-- are made again, with the privileges the old ones had (the extension's and any granted since).
+CREATE TYPE wallet.top_up_result AS (txn_id bigint, bonus numeric, replayed boolean, coupons text[]);
+CREATE TYPE wallet.spend_result AS (txn_id bigint, charged numeric, discount numeric,
+                                    bonus_used numeric, cash_used numeric, earnings_used numeric,
+                                    shortfall numeric, replayed boolean);
+COMMENT ON TYPE wallet.top_up_result IS 'the row wallet.top_up returns';
+COMMENT ON TYPE wallet.spend_result IS 'the row wallet.spend returns';
+DO $$
+DECLARE
+  f record;
+  g record;
+  acl aclitem[];
+BEGIN
+  FOR f IN SELECT * FROM (VALUES
+      ('wallet.top_up(bigint, numeric, text, text, text)',
+       $f$CREATE FUNCTION wallet.top_up(wallet_id bigint, amount numeric, idempotency_key text,
+                              method text DEFAULT NULL, external_ref text DEFAULT NULL)
+  RETURNS wallet.top_up_result
+  AS 'MODULE_PATHNAME', 'wallet_top_up'
+  LANGUAGE C VOLATILE SECURITY DEFINER$f$),
+      ('wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text)',
+       $f$CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key text,
+                             scene text DEFAULT NULL, coupon text DEFAULT NULL,
+                             allow_partial boolean DEFAULT false, payee bigint DEFAULT NULL,
+                             order_ref text DEFAULT NULL)
+  RETURNS wallet.spend_result
+  AS 'MODULE_PATHNAME', 'wallet_spend'
+  LANGUAGE C VOLATILE SECURITY DEFINER$f$)) AS v(sig, def)
+  LOOP
+    SELECT p.proacl INTO acl FROM pg_proc p WHERE p.oid = f.sig::regprocedure;
+    EXECUTE format('DROP FUNCTION %s', f.sig);
+    EXECUTE f.def;
+    IF acl IS NOT NULL THEN
+      EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
+      FOR g IN SELECT * FROM aclexplode(acl) LOOP
+        EXECUTE format('GRANT %s ON FUNCTION %s TO %s%s', g.privilege_type, f.sig,
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.grantee::regrole::text) END,
+                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+      END LOOP;
+    END IF;
+  END LOOP;
+END $$;

@@ -55,6 +55,16 @@ else
 fi
 q -d wallet_up_old -f test/upgrade/snapshot.sql >"$WORK/before.out" 2>&1
 
+# A privilege granted since the install (here on spend, which the update makes again with a
+# new result type) survives the update. Granted in both databases, so that their descriptions
+# (which list every ACL entry) still compare equal.
+SPEND_SIG='wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text)'
+q -d postgres -c 'SET client_min_messages = warning' -c 'DROP ROLE IF EXISTS wallet_up_cashier' \
+    -c 'CREATE ROLE wallet_up_cashier NOLOGIN'
+for db in wallet_up_fresh wallet_up_old; do
+    q -d "$db" -c "GRANT EXECUTE ON FUNCTION $SPEND_SIG TO wallet_up_cashier WITH GRANT OPTION"
+done
+
 if q -d wallet_up_old -c 'ALTER EXTENSION wallet UPDATE' >"$WORK/update.out" 2>&1; then
     ok "ALTER EXTENSION wallet UPDATE"
 else
@@ -63,6 +73,11 @@ else
 fi
 v=$(q -At -d wallet_up_old -c "SELECT extversion FROM pg_extension WHERE extname = 'wallet'")
 [[ $v == "$EXTVERSION" ]] && ok "the updated database is at $v" || fail "the updated database is at $v"
+v=$(q -At -d wallet_up_old -c "SELECT has_function_privilege('wallet_up_cashier', '$SPEND_SIG', 'EXECUTE WITH GRANT OPTION'),
+                                       has_function_privilege('public', '$SPEND_SIG', 'EXECUTE'),
+                                       pg_get_function_result('$SPEND_SIG'::regprocedure)")
+[[ $v == "t|f|wallet.spend_result" ]] && ok "spend returns wallet.spend_result after the update and keeps a grant made on 0.1 (not PUBLIC's)" \
+    || fail "spend after the update (grant to wallet_up_cashier, PUBLIC, result type): $v"
 
 # the schema of the updated database equals a fresh install's
 describe wallet_up_fresh >"$WORK/fresh.desc"
@@ -155,7 +170,7 @@ else
 fi
 
 q -d postgres -c 'SET client_min_messages = warning' \
-    -c 'DROP DATABASE IF EXISTS wallet_up_fresh' -c 'DROP DATABASE IF EXISTS wallet_up_old'
+    -c 'DROP DATABASE IF EXISTS wallet_up_fresh' -c 'DROP DATABASE IF EXISTS wallet_up_old' -c 'DROP ROLE IF EXISTS wallet_up_cashier'
 if ((FAILS > 0)); then
     echo "upgrade: $FAILS check(s) FAILED"
     exit 1
