@@ -33,6 +33,7 @@
 #include "utils/datetime.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "shim.h"
 
@@ -574,6 +575,23 @@ TupleDesc
 BlessTupleDesc(TupleDesc tupdesc)
 {
 	return tupdesc;
+}
+
+/* pure functions return OUT columns (RECORDOID): the type cache is never asked */
+TupleDesc
+lookup_rowtype_tupdesc(Oid type_id, int32 typmod)
+{
+	(void) type_id;
+	(void) typmod;
+	shim_fail("a pure function looked up a named row type");
+	return NULL;
+}
+
+void
+DecrTupleDescRefCount(TupleDesc tupdesc)
+{
+	(void) tupdesc;
+	shim_fail("a pure function released a type cache row type");
 }
 
 /* the harness calls functions without an FmgrInfo: nothing is kept across calls */
