@@ -240,6 +240,36 @@ SELECT charged, discount, bonus_used, cash_used, earnings_used, shortfall, repla
 -- bob-1 paid the shop: the payee's members are there.
 SELECT request, result - 'txn_id' AS result FROM wallet.txn WHERE wallet_id = :bob AND idempotency_key = 'bob-1';
 
+------------------------------------------------------------------------------
+-- spend and top_up return named row types, which ALTER TYPE could change
+------------------------------------------------------------------------------
+SELECT pg_get_function_result('wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text)'::regprocedure) AS spend,
+       pg_get_function_result('wallet.top_up(bigint, numeric, text, text, text)'::regprocedure) AS top_up;
+-- A row type with a column more, or a column of another type, is refused (42804), not
+-- misread; each case is a replay, in a transaction rolled back.
+BEGIN;
+ALTER TYPE wallet.spend_result ADD ATTRIBUTE note text;
+SELECT * FROM wallet.spend(:dora, 20, 'dora-1', 'game');
+\echo :SQLSTATE
+ROLLBACK;
+BEGIN;
+ALTER TYPE wallet.spend_result ALTER ATTRIBUTE charged TYPE text;
+SELECT * FROM wallet.spend(:dora, 20, 'dora-1', 'game');
+ROLLBACK;
+BEGIN;
+ALTER TYPE wallet.top_up_result DROP ATTRIBUTE coupons;
+SELECT * FROM wallet.top_up(:dora, 100, 'dora-topup');
+ROLLBACK;
+-- A column added and dropped again stays behind as a dropped column: left null, it is no
+-- change, and the session goes on with the type as it is again after each rollback.
+BEGIN;
+ALTER TYPE wallet.spend_result ADD ATTRIBUTE note text;
+ALTER TYPE wallet.spend_result DROP ATTRIBUTE note;
+SELECT charged, bonus_used, cash_used, replayed FROM wallet.spend(:dora, 20, 'dora-1', 'game');
+ROLLBACK;
+SELECT charged, bonus_used, cash_used, replayed FROM wallet.spend(:dora, 20, 'dora-1', 'game');
+SELECT bonus, replayed FROM wallet.top_up(:dora, 100, 'dora-topup');
+
 -- The books hold for this file's wallets and currency.
 SELECT * FROM wallet.reconcile()
  WHERE wallet_id IN (:alice, :payer, :bob, :shop, :dora, :shop_cny) OR (wallet_id IS NULL AND currency = 'QSP');

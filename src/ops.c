@@ -2358,11 +2358,54 @@ op_leave(MemoryContext caller)
 	MemoryContextSwitchTo(caller);
 }
 
-/* op_row forms the result row (its row type looked up here: see wallet_result_desc). */
+/*
+ * op_row forms the result row of the n columns of the given types, its row
+ * type looked up here (see wallet_result_desc). That is a type of the schema,
+ * which ALTER TYPE can change: columns dropped from it are left null, and a
+ * type that no longer has these columns in this order is refused, never read
+ * past the values or misread.
+ */
 static Datum
-op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n)
 {
-	return HeapTupleGetDatum(heap_form_tuple(wallet_result_desc(fcinfo), values, nulls));
+	TupleDesc	td = wallet_result_desc(fcinfo);
+	Datum	   *v = values;
+	bool	   *nl = nulls;
+	int			j = 0;
+	bool		same = true;
+
+	if (td->natts != n)
+	{
+		v = palloc0(sizeof(Datum) * td->natts);
+		nl = palloc(sizeof(bool) * td->natts);
+	}
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(td, i);
+
+		if (att->attisdropped)
+		{
+			v[i] = (Datum) 0;
+			nl[i] = true;
+			continue;
+		}
+		if (j >= n || att->atttypid != types[j])
+		{
+			same = false;
+			break;
+		}
+		v[i] = values[j];
+		nl[i] = nulls[j];
+		j++;
+	}
+	/* a column more, or another type, stops the loop; a column less leaves j short */
+	if (!same || j != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the row type %s has been altered",
+						format_type_extended(td->tdtypeid, -1, FORMAT_TYPE_FORCE_QUALIFY)),
+				 errhint("Undo the ALTER TYPE: the operation returns the columns the extension made it with.")));
+	return HeapTupleGetDatum(heap_form_tuple(td, v, nl));
 }
 
 /* ---- top_up ---- */
@@ -2549,7 +2592,11 @@ top_up_body(PG_FUNCTION_ARGS)
 	values[1] = major(total, exponent);
 	values[2] = BoolGetDatum(replayed);
 	values[3] = coupons ? coupons : PointerGetDatum(construct_empty_array(TEXTOID));
-	PG_RETURN_DATUM(op_row(fcinfo, values, nulls));
+	{
+		static const Oid types[4] = {INT8OID, NUMERICOID, BOOLOID, TEXTARRAYOID};
+
+		PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, lengthof(types)));
+	}
 }
 
 /* ---- spend ---- */
@@ -2887,7 +2934,12 @@ replay:
 	values[5] = major(out.used[BUCKET_EARNINGS], exponent);
 	values[6] = major(out.shortfall, exponent);
 	values[7] = BoolGetDatum(out.replayed);
-	PG_RETURN_DATUM(op_row(fcinfo, values, nulls));
+	{
+		static const Oid types[8] = {INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID,
+		NUMERICOID, NUMERICOID, BOOLOID};
+
+		PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, lengthof(types)));
+	}
 }
 
 /* ---- the functions ---- */
