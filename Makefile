@@ -31,7 +31,7 @@ SQL_PARTS = src/wallet.sql src/operations.sql
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
-.PHONY: deps demo test bench soak fuzz
+.PHONY: deps demo test bench bench-instructions soak fuzz
 # deps installs the Debian packages the build and the suites need (as root).
 deps:
 	./test/run.sh deps
@@ -44,6 +44,10 @@ test:
 # bench runs the benchmark suite (test/bench/) on its own throwaway cluster.
 bench:
 	./test/run.sh bench
+# bench-instructions counts the instructions a transaction of each benchmark script costs the
+# server (valgrind's callgrind), on its own throwaway cluster: a figure the machine's noise leaves alone.
+bench-instructions:
+	./test/run.sh instructions
 # soak runs the randomized model test for as long as asked: make soak SEED=42 STEPS=100000
 soak:
 	./test/run.sh soak $(SEED) $(STEPS)

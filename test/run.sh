@@ -6,6 +6,9 @@
 #   test/run.sh test    deps, build, throwaway cluster, every suite, summary
 #   test/run.sh demo    deps, build, throwaway cluster, run test/demo.sql
 #   test/run.sh bench   run test/bench/run.sh against a throwaway cluster
+#   test/run.sh instructions
+#                       run test/bench/instructions.sh (instruction counts under
+#                       valgrind) against a throwaway cluster
 #   test/run.sh soak [SEED [STEPS]]
 #                       deps, build, throwaway cluster, the model-based test
 #                       (test/model/) for one seed (default: random) and STEPS
@@ -298,6 +301,20 @@ cmd_bench() {
     return "$rc"
 }
 
+cmd_instructions() {
+    install_traps
+    cmd_deps
+    if ! command -v valgrind >/dev/null 2>&1; then
+        apt-get install -y valgrind >/dev/null || die "instructions: could not install valgrind"
+    fi
+    cmd_build
+    cluster_start
+    local rc=0
+    bash test/bench/instructions.sh "$@" || rc=$?
+    cluster_stop
+    return "$rc"
+}
+
 # ---------------------------------------------------------------- soak
 
 cmd_soak() {
@@ -332,10 +349,11 @@ build) cmd_build ;;
 test) cmd_test ;;
 demo) cmd_demo ;;
 bench) shift; cmd_bench "$@" ;;
+instructions) shift; cmd_instructions "$@" ;;
 soak) shift; cmd_soak "$@" ;;
 _suite) suite_body "$2" ;;
 *)
-    echo "usage: $0 deps|build|test|demo|bench|soak [SEED [STEPS]]" >&2
+    echo "usage: $0 deps|build|test|demo|bench|instructions|soak [SEED [STEPS]]" >&2
     exit 2
     ;;
 esac
