@@ -286,33 +286,35 @@ cmd_demo() {
 
 # ---------------------------------------------------------------- bench
 
+# bench_on_cluster SCRIPT [args]: deps, build, a throwaway cluster, test/bench/SCRIPT against it
+bench_on_cluster() {
+    local script=$1 rc=0
+    shift
+    install_traps
+    cmd_deps
+    cmd_build
+    cluster_start
+    bash "test/bench/$script" "$@" || rc=$?
+    cluster_stop
+    return "$rc"
+}
+
 cmd_bench() {
     if [[ ! -f test/bench/run.sh ]]; then
         echo "bench: no benchmarks yet (test/bench/run.sh does not exist)"
         return 0
     fi
-    install_traps
-    cmd_deps
-    cmd_build
-    cluster_start
-    local rc=0
-    bash test/bench/run.sh "$@" || rc=$?
-    cluster_stop
-    return "$rc"
+    bench_on_cluster run.sh "$@"
 }
 
 cmd_instructions() {
-    install_traps
     cmd_deps
     if ! command -v valgrind >/dev/null 2>&1; then
-        apt-get install -y valgrind >/dev/null || die "instructions: could not install valgrind"
+        [[ $(id -u) -eq 0 ]] || die "instructions: valgrind is missing and not root: install valgrind"
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get update && apt-get install -y valgrind; } || die "instructions: could not install valgrind"
     fi
-    cmd_build
-    cluster_start
-    local rc=0
-    bash test/bench/instructions.sh "$@" || rc=$?
-    cluster_stop
-    return "$rc"
+    bench_on_cluster instructions.sh "$@"
 }
 
 # ---------------------------------------------------------------- soak
