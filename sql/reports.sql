@@ -236,6 +236,30 @@ SELECT discrepancies, check_name, wallet_id, currency, expected, actual
 ROLLBACK;
 
 ------------------------------------------------------------------------------
+-- The views' plans: the unrolled tail is estimated from the watermark
+------------------------------------------------------------------------------
+-- The tail above the watermark is planned from the journal's statistics (the planner evaluates
+-- wallet._report_watermark() when it estimates), not as a fixed share of the journal: a rolled-up
+-- journal plans as a tail of a few rows, and a tail of 2,000 as about 2,000. (A fixed share had
+-- plans of large journals compile their expressions with JIT at every read of a view.)
+BEGIN;
+SELECT wallet.open('reports-plan', 'QRP') AS planw \gset
+SELECT count((wallet.top_up(:planw, 1, 'r-plan-' || g)).txn_id) AS planned_topups FROM generate_series(1, 3000) g;
+SELECT wallet.refresh_reports() > 0 AS rolled_up;
+ANALYZE wallet.txn;
+CREATE FUNCTION pg_temp.tail_rows() RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+  p json;
+BEGIN
+  EXECUTE 'EXPLAIN (FORMAT JSON) SELECT * FROM wallet._report_tail' INTO p;
+  RETURN (p->0->'Plan'->'Plans'->0->>'Plan Rows')::numeric;
+END $$;
+SELECT pg_temp.tail_rows() < 50 AS rolled_up_tail_planned_small;
+UPDATE wallet.rollup_state SET last_txn_id = last_txn_id - 2000;
+SELECT pg_temp.tail_rows() BETWEEN 1000 AND 4000 AS tail_of_2000_planned_as_such;
+ROLLBACK;
+
+------------------------------------------------------------------------------
 -- Audit log
 ------------------------------------------------------------------------------
 -- a spend updates the wallet row but not its frozen column: no audit row

@@ -472,6 +472,27 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.journal_checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.journal_archive', '');
 
 ------------------------------------------------------------------------------
+-- Reports: the unrolled tail read through functions the planner can estimate, and the roll-up
+-- without JIT (see src/operations.sql)
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet._report_watermark() RETURNS bigint
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp
+  AS $$ SELECT s.last_txn_id FROM wallet.rollup_state s $$;
+COMMENT ON FUNCTION wallet._report_watermark() IS 'internal: the reporting watermark (rollup_state.last_txn_id)';
+CREATE FUNCTION wallet._report_facts_between(lo bigint, hi bigint) RETURNS SETOF wallet._report_facts
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp ROWS 10
+  AS $$ SELECT f.* FROM wallet._report_facts f WHERE f.txn_id BETWEEN lo AND hi $$;
+COMMENT ON FUNCTION wallet._report_facts_between(bigint, bigint) IS
+  'internal: the report facts of the journal transactions with txn_id from lo to hi';
+CREATE OR REPLACE VIEW wallet._report_tail AS
+  SELECT f.* FROM wallet._report_facts f
+   WHERE f.txn_id > wallet._report_watermark()
+  UNION ALL
+  SELECT f.* FROM wallet.rollup_gap g
+   CROSS JOIN LATERAL wallet._report_facts_between(g.lo, g.hi) f;
+ALTER FUNCTION wallet.refresh_reports(int) SET jit = off;
+
+------------------------------------------------------------------------------
 -- Privileges, as a fresh install leaves them
 ------------------------------------------------------------------------------
 REVOKE ALL ON ALL TABLES IN SCHEMA wallet, wallet_report FROM PUBLIC;
@@ -479,6 +500,8 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA wallet, wallet_report FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA wallet, wallet_report FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wallet.add_journal_partitions(int), wallet.archive_journal(date) TO wallet_admin;
 GRANT SELECT ON wallet.journal_checkpoint, wallet.journal_archive TO wallet_admin;
+GRANT EXECUTE ON FUNCTION wallet._report_watermark(), wallet._report_facts_between(bigint, bigint)
+  TO wallet_reader, wallet_admin;
 
 -- expire_bonus: one statement per batch; its journal rows are appended at the journal's end
 CREATE FUNCTION wallet._journal_expired(wallet_ids bigint[], currencies text[], amounts bigint[],

@@ -103,3 +103,17 @@ BEGIN
   END LOOP;
   RETURN round((extract(epoch FROM clock_timestamp() - t0) * 1000 / n)::numeric, 3);
 END $$;
+
+-- bench.read_view reads every row and column of a view as a BI tool would (each row made text, so
+-- no column is left out of the plan) and returns the time it took (ms), the rows and a digest of
+-- them in a fixed order (to compare two reads of the same data).
+CREATE FUNCTION bench.read_view(v regclass, OUT ms numeric, OUT n_rows bigint, OUT digest text)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+BEGIN
+  EXECUTE format('SELECT count(*), md5(coalesce(string_agg(x::text, %L ORDER BY x::text), %L)) FROM %s x',
+                 '|', '', v)
+     INTO n_rows, digest;
+  ms := round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 1);
+END $$;
