@@ -286,12 +286,12 @@ cmd_demo() {
 
 # ---------------------------------------------------------------- bench
 
-# bench_on_cluster SCRIPT [args]: deps, build, a throwaway cluster, test/bench/SCRIPT against it
+# bench_on_cluster SCRIPT [args]: build, a throwaway cluster, test/bench/SCRIPT against it (the
+# caller has installed what it needs)
 bench_on_cluster() {
     local script=$1 rc=0
     shift
     install_traps
-    cmd_deps
     cmd_build
     cluster_start
     bash "test/bench/$script" "$@" || rc=$?
@@ -304,6 +304,7 @@ cmd_bench() {
         echo "bench: no benchmarks yet (test/bench/run.sh does not exist)"
         return 0
     fi
+    cmd_deps
     bench_on_cluster run.sh "$@"
 }
 
