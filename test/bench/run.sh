@@ -191,8 +191,10 @@ SQL
     esac
 }
 
-SCRIPTS=(spend top_up spend_payee reverse_spend refund peer_spend peer_top_up)
-declare -A TPSL FLOORL RATIOL RATIO
+# The peer's spend runs right after the spend it is compared with, so that the two share a
+# round's drift (each between its two floor runs as every script).
+SCRIPTS=(top_up spend peer_spend peer_top_up spend_payee reverse_spend refund)
+declare -A TPSL FLOORL RATIOL RATIO ROUND
 section "pgbench: ${T}s per run, -M prepared, each script between two floor runs"
 for ((REP = 1; REP <= REPEAT; REP++)); do
     ((REPEAT == 1)) || echo "  -- round $REP of $REPEAT"
@@ -210,6 +212,7 @@ for ((REP = 1; REP <= REPEAT; REP++)); do
                 TPSL[$s:$c]+=" $x"
                 FLOORL[$s:$c]+=" $f"
                 RATIOL[$s:$c]+=" $(calc "$x / $f" 3)"
+                ROUND[$s:$c:$REP]=$(calc "$x / $f" 3)
             fi
             prev=$RUN_TPS
         done
@@ -228,6 +231,19 @@ done
 
 # ratio NAME C: the figure over the floor measured next to it (median over the rounds), or empty
 ratio() { echo "${RATIO[$1:$2]:-}"; }
+# pair A B CA CB: A at CA clients over B at CB clients, each over its floor, in each round in
+# which both ran; sets PAIR (the median of the rounds' quotients, empty if none) and PAIRS (the list)
+pair() {
+    local r
+    PAIRS=
+    for ((r = 1; r <= REPEAT; r++)); do
+        [[ -n ${ROUND[$1:$3:$r]:-} && -n ${ROUND[$2:$4:$r]:-} ]] &&
+            PAIRS+=" $(calc "${ROUND[$1:$3:$r]} / ${ROUND[$2:$4:$r]}" 2)"
+    done
+    PAIRS=${PAIRS# }
+    PAIR=$(median "$PAIRS")
+    [[ -z $PAIR ]] || PAIR=$(calc "$PAIR" 2)
+}
 
 # ---------------------------------------------------------------- evidence (runs)
 
@@ -623,8 +639,10 @@ R_TOPUP8=$(ratio top_up 8)
 R_PEER8=$(ratio peer_spend 8)
 R_PAYEE32=$(ratio spend_payee 32)
 R_SPEND32=$(ratio spend 32)
-VS_PEER=$([[ -n $R_SPEND8 && -n $R_PEER8 ]] && calc "$R_SPEND8 / $R_PEER8" 2 || true)
-VS_NOPAYEE=$([[ -n $R_PAYEE32 && -n $R_SPEND32 ]] && calc "$R_PAYEE32 / $R_SPEND32" 2 || true)
+pair spend peer_spend 8 8
+VS_PEER=$PAIR VS_PEER_ROUNDS=$PAIRS
+pair spend_payee spend 32 32
+VS_NOPAYEE=$PAIR VS_NOPAYEE_ROUNDS=$PAIRS
 R_EXPIRE=$(calc "$T_SWEEP / $T_PLAIN" 2)
 R_REC=$(calc "$T_REC / $T_SCAN" 2)
 R_P99=$([[ -n $P99_DURING && -n $P99_QUIET ]] && calc "$P99_DURING / $P99_QUIET" 2 || true)
@@ -641,11 +659,11 @@ md "- Load: $WALLETS wallets opened in ${T_OPEN}s, $((3 * WALLETS)) top-ups (100
 md ""
 md "## Throughput, each beside the floor measured next to it"
 md ""
-md "The floor (floor.pgb) is one statement: update one row of a ${WALLETS}-row table by primary key and insert one journal row with a unique text key. Each script runs between two floor runs at the same client count; *floor* is their mean.$( ((REPEAT > 1)) && echo " The whole sequence ran $REPEAT times; each figure is the median over the rounds (the ratio is the median of the rounds' ratios).")"
+md "The floor (floor.pgb) is one statement: update one row of a ${WALLETS}-row table by primary key and insert one journal row with a unique text key. Each script runs between two floor runs at the same client count; *floor* is their mean.$( ((REPEAT > 1)) && echo " The whole sequence ran $REPEAT times; each figure is the median over the rounds (the ratio is the median of the rounds' ratios); a comparison of two scripts in the targets is the median of the rounds' quotients of their two ratios, and the peer's spend runs right after the spend.")"
 md ""
 md "| operation | clients | TPS | floor TPS | ratio to floor |"
 md "|---|---:|---:|---:|---:|"
-for s in "${SCRIPTS[@]}"; do
+for s in spend top_up spend_payee reverse_spend refund peer_spend peer_top_up; do
     for c in "${CLIENTS[@]}"; do
         md "| $s | $c | $(tps "${TPS[$s:$c]:-}") | $(tps "${FLOOR[$s:$c]:-}") | $(ratio "$s" "$c") |"
     done
@@ -659,8 +677,8 @@ md "| target | measured | met? |"
 md "|---|---|---|"
 md "| spend at 8 clients >= 0.8 x floor | $(if [[ -n $R_SPEND8 ]]; then echo "$(fmt "$R_SPEND8") x floor ($(tpsn "${TPS[spend:8]:-}") vs $(tpsn "${FLOOR[spend:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_SPEND8:+$R_SPEND8 >= 0.8}") |"
 md "| top_up at 8 clients >= 0.8 x floor | $(if [[ -n $R_TOPUP8 ]]; then echo "$(fmt "$R_TOPUP8") x floor ($(tpsn "${TPS[top_up:8]:-}") vs $(tpsn "${FLOOR[top_up:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_TOPUP8:+$R_TOPUP8 >= 0.8}") |"
-md "| spend at 8 clients >= 2 x peer | $(if [[ -n $VS_PEER ]]; then echo "$(fmt "$VS_PEER") x peer ($R_SPEND8 vs $R_PEER8 x floor; $(tpsn "${TPS[spend:8]:-}") vs $(tpsn "${TPS[peer_spend:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${VS_PEER:+$VS_PEER >= 2}") |"
-md "| all pay one merchant at 32 clients >= 0.8 x without payee | $(if [[ -n $VS_NOPAYEE ]]; then echo "$(fmt "$VS_NOPAYEE") x ($R_PAYEE32 vs $R_SPEND32 x floor; $(tpsn "${TPS[spend_payee:32]:-}") vs $(tpsn "${TPS[spend:32]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${VS_NOPAYEE:+$VS_NOPAYEE >= 0.8}") |"
+md "| spend at 8 clients >= 2 x peer | $(if [[ -n $VS_PEER ]]; then echo "$(fmt "$VS_PEER") x peer (rounds: ${VS_PEER_ROUNDS// /, }; medians $R_SPEND8 vs $R_PEER8 x floor, $(tpsn "${TPS[spend:8]:-}") vs $(tpsn "${TPS[peer_spend:8]:-}") TPS; 2 x the peer asks spend for $(calc "2 * $R_PEER8" 2) x floor)"; else echo "not measured in this run"; fi) | $(met "${VS_PEER:+$VS_PEER >= 2}") |"
+md "| all pay one merchant at 32 clients >= 0.8 x without payee | $(if [[ -n $VS_NOPAYEE ]]; then echo "$(fmt "$VS_NOPAYEE") x (rounds: ${VS_NOPAYEE_ROUNDS// /, }; medians $R_PAYEE32 vs $R_SPEND32 x floor, $(tpsn "${TPS[spend_payee:32]:-}") vs $(tpsn "${TPS[spend:32]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${VS_NOPAYEE:+$VS_NOPAYEE >= 0.8}") |"
 md "| expire_bonus <= 2 x plain UPDATE | $R_EXPIRE x: $SWEPT lots in ${T_SWEEP}s ($(calc "$SWEPT / $T_SWEEP" 0) lots/s) vs $PLAIN_ROWS rows in ${T_PLAIN}s ($(calc "$PLAIN_ROWS / $T_PLAIN" 0) rows/s) | $(met "$R_EXPIRE <= 2") |"
 md "| reconcile <= 2 x seq scan | $R_REC x: ${T_REC}s vs ${T_SCAN}s (serial scans ${T_SCAN1}s, ${T_SCAN2}s; parallel scan ${T_SCANP}s, $(calc "$T_REC / $T_SCANP" 2) x); $JROWS journal rows, $DISCREP discrepancies | $(met "$R_REC <= 2") |"
 md "| p99 of spends during a sweep <= 2 x without | $(fmt "$R_P99") x: ${P99_DURING:-?} ms during the sweeps vs ${P99_QUIET:-?} ms in the quiet windows between them (each window: $P99_DW ms during, $P99_QW ms quiet); 8 clients at $RATE spends/s | $(met "${R_P99:+$R_P99 <= 2}") |"
