@@ -191,9 +191,7 @@ SQL
     esac
 }
 
-# The peer's spend runs right after the spend it is compared with, so that the two share a
-# round's drift (each between its two floor runs as every script).
-SCRIPTS=(top_up spend peer_spend peer_top_up spend_payee reverse_spend refund)
+SCRIPTS=(spend top_up spend_payee reverse_spend refund peer_spend peer_top_up)
 declare -A TPSL FLOORL RATIOL RATIO ROUND
 section "pgbench: ${T}s per run, -M prepared, each script between two floor runs"
 for ((REP = 1; REP <= REPEAT; REP++)); do
@@ -659,11 +657,11 @@ md "- Load: $WALLETS wallets opened in ${T_OPEN}s, $((3 * WALLETS)) top-ups (100
 md ""
 md "## Throughput, each beside the floor measured next to it"
 md ""
-md "The floor (floor.pgb) is one statement: update one row of a ${WALLETS}-row table by primary key and insert one journal row with a unique text key. Each script runs between two floor runs at the same client count; *floor* is their mean.$( ((REPEAT > 1)) && echo " The whole sequence ran $REPEAT times; each figure is the median over the rounds (the ratio is the median of the rounds' ratios); a comparison of two scripts in the targets is the median of the rounds' quotients of their two ratios, and the peer's spend runs right after the spend.")"
+md "The floor (floor.pgb) is one statement: update one row of a ${WALLETS}-row table by primary key and insert one journal row with a unique text key. Each script runs between two floor runs at the same client count; *floor* is their mean.$( ((REPEAT > 1)) && echo " The whole sequence ran $REPEAT times; each figure is the median over the rounds (the ratio is the median of the rounds' ratios); a comparison of two scripts in the targets is the median of the rounds' quotients of their two ratios.")"
 md ""
 md "| operation | clients | TPS | floor TPS | ratio to floor |"
 md "|---|---:|---:|---:|---:|"
-for s in spend top_up spend_payee reverse_spend refund peer_spend peer_top_up; do
+for s in "${SCRIPTS[@]}"; do
     for c in "${CLIENTS[@]}"; do
         md "| $s | $c | $(tps "${TPS[$s:$c]:-}") | $(tps "${FLOOR[$s:$c]:-}") | $(ratio "$s" "$c") |"
     done
