@@ -209,8 +209,8 @@ for ((REP = 1; REP <= REPEAT; REP++)); do
                 f=$(calc "($prev + $RUN_TPS) / 2" 1)
                 TPSL[$s:$c]+=" $x"
                 FLOORL[$s:$c]+=" $f"
-                RATIOL[$s:$c]+=" $(calc "$x / $f" 3)"
                 ROUND[$s:$c:$REP]=$(calc "$x / $f" 3)
+                RATIOL[$s:$c]+=" ${ROUND[$s:$c:$REP]}"
             fi
             prev=$RUN_TPS
         done
