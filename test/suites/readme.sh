@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# readme.sh: the README's SQL runs as printed, and prints what the README says it prints.
+#
+# From the heading "A five-minute tour" to the end of README.md, every ```sql block is run, in
+# order, in one psql session on a fresh database (the tour itself creates the extension), with
+# ON_ERROR_STOP: an example that fails fails the suite. A ```sql block followed directly by a
+# plain ``` block (blank lines between them allowed) states its output: what psql prints for that
+# block (footers off, trailing spaces and blank lines at both ends ignored) must be exactly that.
+# A block preceded by the line `<!-- readme-check: skip (why) -->` is not run (it needs something
+# this database does not have, e.g. pg_cron; the reason names the suite that covers it instead).
+#
+# Run by test/run.sh (make test) with PGHOST/PGPORT/PGUSER set for a running cluster where the
+# extension is installed. README_FILE overrides the file checked (for showing the check fails).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+README=${README_FILE:-$ROOT/README.md}
+: "${PGHOST:?readme: PGHOST is not set (run through test/run.sh)}"
+WORK=$(mktemp -d /tmp/wallet-readme.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+DB=wallet_readme
+
+# Split the README into the psql script (a marker line before each block) and the stated outputs.
+awk -v script="$WORK/script.sql" -v expected="$WORK/expected.txt" '
+    BEGIN { n = 0; mode = ""; on = 0; skip = 0 }
+    /^## A five-minute tour/ { on = 1 }
+    !on { next }
+    /^<!-- readme-check: skip/ { skip = 1; next }
+    /^```sql[ \t]*$/ && skip { skip = 0; mode = "other"; after_sql = 0; next }
+    /^```sql[ \t]*$/ {
+        n++; mode = "sql"; after_sql = 0
+        printf "\\echo @@block %d line %d@@\n", n, NR > script
+        next
+    }
+    /^```[ \t]*$/ {
+        if (mode == "sql") { mode = ""; after_sql = 1; last = n; next }
+        if (mode != "") { mode = ""; after_sql = 0; next }
+        if (after_sql) { mode = "out"; after_sql = 0; printf "@@block %d@@\n", last > expected; next }
+        mode = "other"; next
+    }
+    /^```/ { mode = "other"; after_sql = 0; next }
+    mode == "sql" { print > script; next }
+    mode == "out" { print > expected; next }
+    mode == "" && $0 !~ /^[ \t]*$/ { after_sql = 0 }
+    END { printf "" > expected }
+' "$README"
+
+blocks=$(grep -c '^\\echo @@block' "$WORK/script.sql" || true)
+stated=$(grep -c '^@@block' "$WORK/expected.txt" || true)
+((blocks > 0)) || { echo "readme: FAIL: no \`\`\`sql block found after the tour's heading in $README" >&2; exit 1; }
+
+psql -X -q -d postgres -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' \
+    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB TEMPLATE template0"
+
+rc=0
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -P footer=off -f "$WORK/script.sql" >"$WORK/got.txt" 2>&1 || rc=$?
+if ((rc != 0)); then
+    echo "readme: FAIL: an example stopped with an error (psql exit $rc); the output's end:" >&2
+    tail -n 15 "$WORK/got.txt" >&2
+    exit 1
+fi
+
+# One file per block: got/N holds what block N printed, want/N what the README states.
+mkdir "$WORK/got" "$WORK/want"
+awk -v d="$WORK/got" '/^@@block [0-9]+ line [0-9]+@@$/ { f = $2; lines[f] = $4; next }
+    f != "" { print > (d "/" f) }' "$WORK/got.txt"
+awk -v d="$WORK/want" '/^@@block [0-9]+@@$/ { f = $2; sub(/@@/, "", f); printf "" > (d "/" f); next }
+    f != "" { print > (d "/" f) }' "$WORK/expected.txt"
+
+# Trailing spaces and leading/trailing blank lines do not count.
+norm() {
+    [[ -f $1 ]] || return 0
+    sed -e 's/[ \t]*$//' "$1" | awk '{ a[NR] = $0 } END {
+        n = NR; while (n > 0 && a[n] == "") n--
+        s = 1; while (s <= n && a[s] == "") s++
+        for (i = s; i <= n; i++) print a[i] }'
+}
+
+fails=0
+for want in "$WORK"/want/*; do
+    [[ -e $want ]] || continue
+    b=$(basename "$want")
+    line=$(sed -n "s/^\\\\echo @@block $b line \\([0-9]*\\)@@\$/\\1/p" "$WORK/script.sql")
+    if ! diff -u <(norm "$want") <(norm "$WORK/got/$b") >"$WORK/diff" 2>&1; then
+        echo "readme: FAIL: the example at README.md line $line prints something else than the README states:" >&2
+        sed -e '1,2d' "$WORK/diff" >&2
+        fails=$((fails + 1))
+    fi
+done
+
+if ((fails > 0)); then
+    echo "readme: $fails of $stated stated outputs differ ($blocks examples run)" >&2
+    exit 1
+fi
+echo "readme: $blocks examples ran without error; all $stated stated outputs match"
