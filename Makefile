@@ -2,7 +2,7 @@
 EXTENSION   = wallet
 EXTVERSION  = 0.2
 MODULE_big  = wallet
-OBJS        = $(patsubst %.c,%.o,$(wildcard src/*.c))
+OBJS        = $(patsubst %.c,%.o,$(wildcard src/*.c src/store/*.c src/ops/*.c))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 # the frozen install script of 0.1 and the upgrade scripts (hand-written; see README, Upgrades)
 DATA        = $(wildcard upgrade/$(EXTENSION)--*.sql)
@@ -16,6 +16,7 @@ ISOLATION_OPTS = --load-extension=$(EXTENSION)
 PG_CONFIG ?= pg_config
 # -Wno-unused-parameter: PostgreSQL's own headers and the fmgr calling convention trip it
 PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter
+PG_CPPFLAGS += -I$(srcdir)/src
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifeq ($(PGXS),)

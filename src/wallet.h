@@ -23,6 +23,9 @@ typedef enum WalletBucket
 
 #define WALLET_NBUCKETS 3
 
+/* The extension's own SQLSTATEs, WL001 to WL009 (CONTRACT.md section 12). */
+#define ERRCODE_WL(c) MAKE_SQLSTATE('W', 'L', '0', '0', c)
+
 /* The largest amount, in minor units, that the API accepts (10^15). */
 #define WALLET_MAX_MINOR INT64CONST(1000000000000000)
 

@@ -1,0 +1,24 @@
+/*
+ * ops.h
+ *	  The pipeline every operation of src/ops/ runs on (pipeline.c): argument
+ *	  checks, start and end, the result row, the call wrapper. An operation's
+ *	  file declares its arguments, calls the engine, names its postings and
+ *	  writes through src/store/.
+ */
+#ifndef WALLET_OPS_H
+#define WALLET_OPS_H
+
+#include "store/store.h"
+
+/* After this many lost version races an operation takes the row lock. */
+#define OPTIMISTIC_TRIES 3
+
+extern char *check_text(FunctionCallInfo fcinfo, int argno, const char *argname, int maxlen, bool required);
+extern Datum major(int64 minor, int exponent);
+extern int64 op_begin(FunctionCallInfo fcinfo);
+extern int64 op_amount(FunctionCallInfo fcinfo, int argno, const WalletRow *w);
+extern void op_leave(MemoryContext caller);
+extern Datum op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n);
+extern Datum with_compressed_wal(PGFunction body, FunctionCallInfo fcinfo);
+
+#endif							/* WALLET_OPS_H */

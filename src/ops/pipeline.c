@@ -1,0 +1,185 @@
+/*
+ * pipeline.c
+ *	  The steps every operation shares: its argument checks, its start (SPI,
+ *	  the plans) and end, the result row, and the call wrapper that compresses
+ *	  its WAL and puts the caller's search path back.
+ */
+#include "ops/ops.h"
+
+/* ---- argument checks, as wallet._text does them ---- */
+
+/*
+ * check_text refuses (22023) a text argument that is NULL when required,
+ * empty when required, longer than maxlen characters or has control
+ * characters; it returns the C string or NULL.
+ */
+char *
+check_text(FunctionCallInfo fcinfo, int argno, const char *argname, int maxlen, bool required)
+{
+	text	   *t;
+	char	   *s;
+	int			len;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not be null", argname)));
+		return NULL;
+	}
+	t = PG_GETARG_TEXT_PP(argno);
+	s = text_to_cstring(t);
+	if (*s == '\0' && required)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname)));
+	len = pg_mbstrlen_with_len(s, strlen(s));
+	if (len > maxlen)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long", argname),
+				 errdetail("Got %d characters; at most %d are allowed.", len, maxlen)));
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain control characters", argname)));
+	return s;
+}
+
+Datum
+major(int64 minor, int exponent)
+{
+	return NumericGetDatum(minor_to_numeric(minor, exponent));
+}
+
+/*
+ * op_begin starts an operation: it refuses a NULL wallet_id (argument 0),
+ * returns it, and connects to SPI with the plans ready.
+ */
+int64
+op_begin(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wallet_id must not be null")));
+	direct_reset();
+	SPI_connect();
+	ensure_plans();
+	return PG_GETARG_INT64(0);
+}
+
+/* op_amount returns argument argno as minor units of the wallet's currency. */
+int64
+op_amount(FunctionCallInfo fcinfo, int argno, const WalletRow *w)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("amount must not be null")));
+	return numeric_to_minor(PG_GETARG_NUMERIC(argno), w->exponent, "amount");
+}
+
+/*
+ * op_leave leaves SPI, whose memory goes with it: the result must be built
+ * after it, in the caller's memory.
+ */
+void
+op_leave(MemoryContext caller)
+{
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+}
+
+/*
+ * op_row forms the result row of the n columns of the given types, its row
+ * type looked up here (see wallet_result_desc). That is a type of the schema,
+ * which ALTER TYPE can change: columns dropped from it are left null, and a
+ * type that no longer has these columns in this order is refused, never read
+ * past the values or misread.
+ */
+Datum
+op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n)
+{
+	TupleDesc	td = wallet_result_desc(fcinfo);
+	Datum	   *v = values;
+	bool	   *nl = nulls;
+	int			j = 0;
+	bool		same = true;
+
+	if (td->natts != n)
+	{
+		v = palloc0(sizeof(Datum) * td->natts);
+		nl = palloc(sizeof(bool) * td->natts);
+	}
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(td, i);
+
+		if (att->attisdropped)
+		{
+			v[i] = (Datum) 0;
+			nl[i] = true;
+			continue;
+		}
+		if (j >= n || att->atttypid != types[j])
+		{
+			same = false;
+			break;
+		}
+		v[i] = values[j];
+		nl[i] = nulls[j];
+		j++;
+	}
+	/* a column more, or another type, stops the loop; a column less leaves j short */
+	if (!same || j != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the row type %s has been altered",
+						format_type_extended(td->tdtypeid, -1, FORMAT_TYPE_FORCE_QUALIFY)),
+				 errhint("Undo the ALTER TYPE: the operation returns the columns the extension made it with.")));
+	return HeapTupleGetDatum(heap_form_tuple(td, v, nl));
+}
+
+/*
+ * with_compressed_wal runs an operation with the full-page images of its WAL
+ * compressed (lz4), as expire_bonus does for the sweep: a wallet row, a key
+ * index leaf or a journal page touched for the first time after a checkpoint
+ * is logged whole (8 kB), which in the benchmark made up a quarter to a half
+ * of a spend's WAL, and every commit waits for WAL to reach the disk. Only
+ * where the owner of the function (the role it runs as) may set
+ * wal_compression, since that setting is reserved (compressed sizes can tell
+ * about the data), and only for the call: the setting is put back however the
+ * call ends.
+ */
+Datum
+with_compressed_wal(PGFunction body, FunctionCallInfo fcinfo)
+{
+	int			saved = wal_compression;
+	int		   *saved_slot = pin_slot;
+	int			pinned = 0;
+	Datum		result;
+
+#ifdef USE_LZ4
+	if (saved == WAL_COMPRESSION_NONE &&
+		(superuser() || pg_parameter_aclcheck("wal_compression", GetUserId(), ACL_SET) == ACLCHECK_OK))
+		wal_compression = WAL_COMPRESSION_LZ4;
+#endif
+	pin_slot = &pinned;
+	PG_TRY();
+	{
+		result = body(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		wal_compression = saved;
+		pin_slot = saved_slot;
+	}
+	PG_END_TRY();
+	/* the caller's search path again (an error leaves that to the abort) */
+	if (pinned != 0)
+		AtEOXact_GUC(true, pinned);
+	return result;
+}

@@ -1,0 +1,261 @@
+/*
+ * config.c
+ *	  A currency's configuration as the hot path reads it (policy, bonus rules,
+ *	  whether coupons are issued on top-ups), kept per backend and forgotten on
+ *	  the invalidation that wallet._config_changed sends.
+ */
+#include "store/store.h"
+
+/*
+ * The currency's configuration the hot path reads: its policy (refund window,
+ * commission rate), its bonus rules and whether coupon templates are issued on
+ * its top-ups. Kept per backend, because reading it costs a top-up three index
+ * probes, and forgotten whenever one of those tables changes: a statement
+ * trigger on each (wallet._config_changed) sends a relcache invalidation for
+ * it, which every backend receives, as PostgreSQL's own catalog caches do. To
+ * stay exact:
+ * - invalidations are taken in before each look-up, so a change committed
+ *   before an operation started is seen by it;
+ * - a configuration is read after its tables are locked (which takes in the
+ *   invalidations queued so far), under a snapshot taken after that, and kept
+ *   only if no invalidation arrived while it was read;
+ * - transactions that see one snapshot throughout (repeatable read,
+ *   serializable) read the tables and keep nothing;
+ * - a look-up returns a copy: the cache may be emptied at any lock taken later.
+ */
+static MemoryContext conf_cxt;
+static CurrencyConf *confs[8];
+static int	n_confs;
+static uint64 conf_gen;			/* counts the invalidations that emptied the cache */
+static Oid	conf_rels[3];		/* policy, bonus_rule, coupon_template */
+static bool conf_callback_set;
+
+static void
+conf_forget(Datum arg, Oid relid)
+{
+	(void) arg;
+	if (OidIsValid(relid) && relid != conf_rels[0] && relid != conf_rels[1] && relid != conf_rels[2])
+		return;
+	conf_gen++;
+	n_confs = 0;
+	if (conf_cxt != NULL)
+		MemoryContextReset(conf_cxt);
+}
+
+static int
+conf_rule_cmp(const void *a, const void *b)
+{
+	int64		x = ((const ConfRule *) a)->rule_id;
+	int64		y = ((const ConfRule *) b)->rule_id;
+
+	return x < y ? -1 : x > y;
+}
+
+static Numeric
+numeric_copy(Numeric n)
+{
+	return n ? DatumGetNumeric(datumCopy(NumericGetDatum(n), false, -1)) : NULL;
+}
+
+static char *
+str_copy(const char *s)
+{
+	return s ? pstrdup(s) : NULL;
+}
+
+/* conf_copy copies a configuration into the current memory context. */
+static CurrencyConf *
+conf_copy(const CurrencyConf *c)
+{
+	CurrencyConf *d = palloc(sizeof(CurrencyConf));
+
+	*d = *c;
+	d->currency = pstrdup(c->currency);
+	d->commission_rate = numeric_copy(c->commission_rate);
+	d->rules = palloc(sizeof(ConfRule) * Max(c->nrules, 1));
+	for (int i = 0; i < c->nrules; i++)
+	{
+		d->rules[i] = c->rules[i];
+		d->rules[i].campaign = str_copy(c->rules[i].campaign);
+		d->rules[i].rate = numeric_copy(c->rules[i].rate);
+		d->rules[i].scope = str_copy(c->rules[i].scope);
+		d->rules[i].fee = numeric_copy(c->rules[i].fee);
+	}
+	return d;
+}
+
+/* to_minor_rule converts a rule's amount to minor units as (v * 10^e)::bigint does */
+static int64
+to_minor_rule(Numeric v, Numeric scale)
+{
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8,
+											 DirectFunctionCall2(numeric_mul, NumericGetDatum(v),
+																 NumericGetDatum(scale))));
+}
+
+/* conf_read reads a currency's configuration from its tables (relations locked). */
+static CurrencyConf *
+conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int exponent)
+{
+	CurrencyConf *c = palloc0(sizeof(CurrencyConf));
+	ScanKeyData k[2];
+	HeapTuple	tup;
+	SysScanDesc scan;
+	bool		isnull;
+	int			cap = 0;
+	int64		pow10 = 1;
+	Numeric		scale;
+
+	c->currency = pstrdup(currency);
+	c->exponent = exponent;
+
+	/* the policy (its defaults when the currency has no row) */
+	c->refund_window.day = 30;
+	c->commission_rate = int64_to_numeric(0);
+	key_text(&k[0], att_of(prel, "currency"), currency);
+	tup = fetch_one(prel, "policy_pkey", 1, k);
+	if (tup)
+	{
+		Row			row;
+		Datum		d;
+
+		row_of(&row, prel, tup);
+		d = getattr(&row, "refund_window", &isnull);
+		if (!isnull)
+			c->refund_window = *DatumGetIntervalP(d);
+		d = getattr(&row, "commission_rate", &isnull);
+		if (!isnull)
+			c->commission_rate = DatumGetNumeric(d);
+	}
+
+	/* coupon templates issued on top-ups */
+	key_text(&k[0], att_of(trel, "issue_on"), "top_up");
+	key_text(&k[1], att_of(trel, "currency"), currency);
+	c->topup_templates = fetch_one(trel, "coupon_template_auto", 2, k) != NULL;
+
+	/* the bonus rules, all of them (which are active depends on the clock) */
+	for (int i = 0; i < exponent; i++)
+		pow10 *= 10;
+	scale = int64_to_numeric(pow10);
+	key_text(&k[0], att_of(rrel, "currency"), currency);
+	scan = systable_beginscan(rrel, rel_of("bonus_rule_currency"), true, GetActiveSnapshot(), 1, k);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		ConfRule   *r;
+		Row			row;
+		Datum		d;
+
+		if (c->nrules == cap)
+		{
+			cap = cap ? cap * 2 : 8;
+			c->rules = c->rules ? repalloc(c->rules, sizeof(ConfRule) * cap) : palloc(sizeof(ConfRule) * cap);
+		}
+		r = &c->rules[c->nrules++];
+		memset(r, 0, sizeof(ConfRule));
+		row_of(&row, rrel, tup);
+		r->rule_id = DatumGetInt64(getattr(&row, "rule_id", &isnull));
+		d = getattr(&row, "campaign", &isnull);
+		r->campaign = isnull ? NULL : TextDatumGetCString(d);
+		d = getattr(&row, "starts_at", &isnull);
+		r->has_starts = !isnull;
+		r->starts = isnull ? 0 : DatumGetTimestampTz(d);
+		d = getattr(&row, "ends_at", &isnull);
+		r->has_ends = !isnull;
+		r->ends = isnull ? 0 : DatumGetTimestampTz(d);
+		r->min_amount = to_minor_rule(DatumGetNumeric(getattr(&row, "min_amount", &isnull)), scale);
+		r->fixed = to_minor_rule(DatumGetNumeric(getattr(&row, "bonus_fixed", &isnull)), scale);
+		r->rate = numeric_copy(DatumGetNumeric(getattr(&row, "bonus_rate", &isnull)));
+		d = getattr(&row, "max_bonus", &isnull);
+		r->has_cap = !isnull;
+		r->cap = isnull ? 0 : to_minor_rule(DatumGetNumeric(d), scale);
+		d = getattr(&row, "valid_for", &isnull);
+		r->has_valid_for = !isnull;
+		if (!isnull)
+			r->valid_for = *DatumGetIntervalP(d);
+		d = getattr(&row, "scope", &isnull);
+		r->scope = isnull ? NULL : scope_from_array(DatumGetArrayTypeP(d));
+		d = getattr(&row, "refund_fee_rate", &isnull);
+		r->fee = isnull ? NULL : numeric_copy(DatumGetNumeric(d));
+		row_free(&row);
+	}
+	systable_endscan(scan);
+	if (c->nrules > 1)
+		qsort(c->rules, c->nrules, sizeof(ConfRule), conf_rule_cmp);
+	return c;
+}
+
+/* currency_conf returns (a copy of) a currency's configuration, from the cache if it can. */
+CurrencyConf *
+currency_conf(const char *currency, int exponent)
+{
+	bool		keep = !IsolationUsesXactSnapshot();
+	Relation	prel;
+	Relation	rrel;
+	Relation	trel;
+	uint64		gen;
+	CurrencyConf *c;
+
+	if (!conf_callback_set)
+	{
+		CacheRegisterRelcacheCallback(conf_forget, (Datum) 0);
+		conf_callback_set = true;
+	}
+	AcceptInvalidationMessages();
+	if (keep)
+		for (int i = 0; i < n_confs; i++)
+			if (confs[i]->exponent == exponent && strcmp(confs[i]->currency, currency) == 0)
+				return conf_copy(confs[i]);
+
+	prel = table_open(rel_of("policy"), AccessShareLock);
+	rrel = table_open(rel_of("bonus_rule"), AccessShareLock);
+	trel = table_open(rel_of("coupon_template"), AccessShareLock);
+	conf_rels[0] = RelationGetRelid(prel);
+	conf_rels[1] = RelationGetRelid(rrel);
+	conf_rels[2] = RelationGetRelid(trel);
+	AcceptInvalidationMessages();
+	gen = conf_gen;
+	/* a snapshot taken now sees every change whose invalidation came in */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	c = conf_read(prel, rrel, trel, currency, exponent);
+	PopActiveSnapshot();
+	table_close(trel, NoLock);
+	table_close(rrel, NoLock);
+	table_close(prel, NoLock);
+	if (keep && gen == conf_gen)
+	{
+		MemoryContext old;
+
+		if (conf_cxt == NULL)
+			conf_cxt = AllocSetContextCreate(TopMemoryContext, "wallet currency configuration",
+											 ALLOCSET_SMALL_SIZES);
+		if (n_confs == lengthof(confs))
+		{
+			n_confs = 0;		/* full: start over */
+			MemoryContextReset(conf_cxt);
+		}
+		old = MemoryContextSwitchTo(conf_cxt);
+		confs[n_confs++] = conf_copy(c);
+		MemoryContextSwitchTo(old);
+	}
+	return c;
+}
+
+/*
+ * wallet._config_changed(), a statement trigger on the tables the currency
+ * configuration cache reads: every backend forgets what it kept of them once
+ * the change commits (or, in this backend, at once; and again if it aborts).
+ */
+PG_FUNCTION_INFO_V1(wallet_config_changed);
+Datum
+wallet_config_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("wallet._config_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(td->tg_relation);
+	return PointerGetDatum(NULL);
+}

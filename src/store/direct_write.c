@@ -1,0 +1,426 @@
+/*
+ * direct_write.c
+ *	  The write of top_up and spend without the executor: the key row, the
+ *	  wallet row and the journal row (and a payee's credit) put straight into
+ *	  heap and indexes with the executor's own routines, or nothing written
+ *	  where the prepared statement must write instead.
+ */
+#include "store/store.h"
+
+/*
+ * Started through the executor, the write statement costs more than its
+ * writing: plan-cache check, executor start-up of three nodes, and an index
+ * descent to find again the wallet row the operation has just read.
+ * write_direct does what the statement does the way COPY and logical
+ * replication's apply do it, with the executor's own routines for indexes
+ * and partitions:
+ * - the key row by speculative insertion, as ON CONFLICT DO NOTHING does;
+ * - the wallet row updated by its tid, the version read: a row that moved on
+ *   since it was read is a lost race, exactly what the version check finds;
+ * - the journal row routed to its month's partition.
+ * Constraints (NOT NULL, CHECK) are checked by ExecConstraints, as the
+ * statement checks them. It writes only where the result is the statement's:
+ * a table whose write would fire triggers (other than foreign keys on columns
+ * it leaves alone), has generated or unknown columns, row security, or
+ * privileges short of the whole table's is left to the statement
+ * (DW_UNSUPPORTED, before anything is written).
+ */
+
+/* set_col sets one column of a row being built, by name. */
+void
+set_col(TupleTableSlot *slot, Relation rel, bool *given, const char *name, Datum v, bool isnull)
+{
+	AttrNumber	a = att_of(rel, name);
+
+	slot->tts_values[a - 1] = v;
+	slot->tts_isnull[a - 1] = isnull;
+	given[a - 1] = true;
+}
+
+/* row_ready stores a built row: false if a live column was not given. */
+bool
+row_ready(TupleTableSlot *slot, const bool *given)
+{
+	TupleDesc	td = slot->tts_tupleDescriptor;
+
+	for (int i = 0; i < td->natts; i++)
+	{
+		if (TupleDescAttr(td, i)->attisdropped)
+			slot->tts_isnull[i] = true;
+		else if (!given[i])
+			return false;
+	}
+	ExecStoreVirtualTuple(slot);
+	return true;
+}
+
+/* check_row checks a row against its table's NOT NULL and CHECK constraints. */
+void
+check_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
+{
+	if (RelationGetDescr(rri->ri_RelationDesc)->constr != NULL)
+		ExecConstraints(rri, slot, estate);
+}
+
+/* rt_entry is a range table entry for rel, as the statement's would be. */
+RangeTblEntry *
+rt_entry(Relation rel, AclMode perms, Bitmapset *inserted, Bitmapset *updated)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	rte->requiredPerms = perms;
+	rte->insertedCols = inserted;
+	rte->updatedCols = updated;
+	return rte;
+}
+
+/* all_columns is the set of rel's live columns, as a range table entry holds them. */
+Bitmapset *
+all_columns(Relation rel)
+{
+	Bitmapset  *cols = NULL;
+	TupleDesc	td = RelationGetDescr(rel);
+
+	for (int i = 0; i < td->natts; i++)
+		if (!TupleDescAttr(td, i)->attisdropped)
+			cols = bms_add_member(cols, i + 1 - FirstLowInvalidHeapAttributeNumber);
+	return cols;
+}
+
+/*
+ * direct_begin_estate starts the executor state of a direct write; its
+ * memory is current until direct_end_estate, which frees it.
+ */
+EState *
+direct_begin_estate(MemoryContext *old)
+{
+	EState	   *estate = CreateExecutorState();
+
+	*old = MemoryContextSwitchTo(estate->es_query_cxt);
+	estate->es_snapshot = GetActiveSnapshot();
+	estate->es_output_cid = GetCurrentCommandId(true);
+	return estate;
+}
+
+void
+direct_end_estate(EState *estate, MemoryContext old)
+{
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	MemoryContextSwitchTo(old);
+	FreeExecutorState(estate);
+}
+
+/* result_rel is the result relation rti (its range table entry) of a direct write. */
+ResultRelInfo *
+result_rel(Relation rel, Index rti)
+{
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+
+	InitResultRelInfo(rri, rel, rti, NULL, 0);
+	return rri;
+}
+
+void
+insert_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate, int options)
+{
+	table_tuple_insert(rri->ri_RelationDesc, slot, estate->es_output_cid, options, NULL);
+	if (rri->ri_NumIndices > 0)
+		list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
+}
+
+/*
+ * journal_leaf opens the partition of the journal that a row created at `at`
+ * belongs in, found as the executor's routing finds it (range partitions on
+ * created_at, the default partition otherwise), or returns NULL where the
+ * routing is not that simple (the executor then routes the row).
+ */
+Relation
+journal_leaf(Relation jrel, TimestampTz at)
+{
+	PartitionKey key = RelationGetPartitionKey(jrel);
+	PartitionDesc pd;
+	PartitionBoundInfo bi;
+	Datum		v = TimestampTzGetDatum(at);
+	bool		equal;
+	int			idx = -1;
+
+	if (key == NULL || key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
+		key->partattrs[0] != att_of(jrel, "created_at"))
+		return NULL;
+	/* as the executor's routing: partitions being detached only for snapshot isolation */
+	pd = RelationGetPartitionDesc(jrel, !IsolationUsesXactSnapshot());
+	bi = pd->boundinfo;
+	if (pd->nparts == 0 || bi == NULL)
+		return NULL;
+	if (bi->ndatums > 0)
+	{
+		int			offset = partition_range_datum_bsearch(key->partsupfunc, key->partcollation, bi, 1, &v, &equal);
+
+		/* the bound at offset is <= v: the one after it is the partition's upper bound */
+		idx = bi->indexes[offset + 1];
+	}
+	if (idx < 0)
+		idx = bi->default_index;
+	if (idx < 0 || idx >= pd->nparts || !pd->is_leaf[idx])
+		return NULL;
+	return table_open(pd->oids[idx], RowExclusiveLock);
+}
+
+DirectWrite
+write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const char *kind, int64 amount,
+			 TimestampTz at, const char *key, Jsonb *request, Jsonb *result, Datum postings,
+			 LotSet *pieces)
+{
+	static const char *const changed_names[] = {"lots", "next_expiry", "version"};
+	AttrNumber	changed[lengthof(changed_names)];
+	Bitmapset  *updated = NULL;
+	Relation	krel;
+	Relation	wrel;
+	Relation	jrel;
+	EState	   *estate;
+	MemoryContext old;
+	ResultRelInfo *krri;
+	ResultRelInfo *wrri;
+	ResultRelInfo *jrri;
+	ResultRelInfo *leaf = NULL;
+	Relation	leafrel = NULL;
+	ModifyTableState *mt;
+	PartitionTupleRouting *proute = NULL;
+	TupleTableSlot *kslot;
+	TupleTableSlot *wslot;
+	TupleTableSlot *jslot;
+	bool	   *given;
+	CommandId	cid;
+	DirectWrite outcome = DW_UNSUPPORTED;
+	Datum		wallet_id = Int64GetDatum(w->id);
+	Datum		key_text = CStringGetTextDatum(key);
+
+	if (w->tup == NULL || !OidIsValid(plans.key_rel))
+		return DW_UNSUPPORTED;
+	krel = table_open(plans.key_rel, RowExclusiveLock);
+	wrel = table_open(rel_of("wallet"), RowExclusiveLock);
+	jrel = table_open(rel_of("txn"), RowExclusiveLock);
+	for (int i = 0; i < (int) lengthof(changed_names); i++)
+	{
+		changed[i] = att_of(wrel, changed_names[i]);
+		updated = bms_add_member(updated, changed[i] - FirstLowInvalidHeapAttributeNumber);
+	}
+
+	estate = direct_begin_estate(&old);
+	ExecInitRangeTable(estate, list_make3(rt_entry(wrel, ACL_UPDATE | ACL_SELECT, NULL, updated),
+										  rt_entry(jrel, ACL_INSERT, all_columns(jrel), NULL),
+										  rt_entry(krel, ACL_INSERT | ACL_SELECT, all_columns(krel), NULL)));
+	wrri = result_rel(wrel, 1);
+	jrri = result_rel(jrel, 2);
+	krri = result_rel(krel, 3);
+	/* a stand-in for the statement's node, as COPY makes one for routing */
+	mt = makeNode(ModifyTableState);
+	mt->ps.plan = NULL;
+	mt->ps.state = estate;
+	mt->operation = CMD_INSERT;
+	mt->mt_nrels = 1;
+	mt->resultRelInfo = jrri;
+	mt->rootResultRelInfo = jrri;
+
+	if (krel->rd_rel->relkind != RELKIND_RELATION || wrel->rd_rel->relkind != RELKIND_RELATION ||
+		jrel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||
+		!direct_ok(krel, NULL, false, NULL, 0, ACL_INSERT | ACL_SELECT) ||
+		!direct_ok(wrel, NULL, true, changed, lengthof(changed), ACL_UPDATE | ACL_SELECT) ||
+		!direct_ok(jrel, NULL, false, NULL, 0, ACL_INSERT))
+		goto done;
+	CheckValidResultRel(krri, CMD_INSERT);
+	CheckValidResultRel(wrri, CMD_UPDATE);
+
+	/* the rows, all checked before anything is written */
+	kslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(krel), &TTSOpsVirtual);
+	given = palloc0(sizeof(bool) * RelationGetDescr(krel)->natts);
+	ExecClearTuple(kslot);
+	set_col(kslot, krel, given, "wallet_id", wallet_id, false);
+	set_col(kslot, krel, given, "idempotency_key", key_text, false);
+	set_col(kslot, krel, given, "txn_id", Int64GetDatum(txn_id), false);
+	set_col(kslot, krel, given, "created_at", TimestampTzGetDatum(at), false);
+	if (!row_ready(kslot, given))
+		goto done;
+
+	wslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(wrel), &TTSOpsVirtual);
+	ExecClearTuple(wslot);
+	heap_deform_tuple(w->tup, RelationGetDescr(wrel), wslot->tts_values, wslot->tts_isnull);
+	wslot->tts_values[changed[0] - 1] = lots;
+	wslot->tts_isnull[changed[0] - 1] = false;
+	wslot->tts_values[changed[1] - 1] = TimestampTzGetDatum(next);
+	wslot->tts_isnull[changed[1] - 1] = next == WALLET_NO_TIME;
+	wslot->tts_values[changed[2] - 1] = Int64GetDatum(w->version + 1);
+	wslot->tts_isnull[changed[2] - 1] = false;
+	ExecStoreVirtualTuple(wslot);
+
+	jslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(jrel), &TTSOpsVirtual);
+	given = palloc0(sizeof(bool) * RelationGetDescr(jrel)->natts);
+	ExecClearTuple(jslot);
+	set_col(jslot, jrel, given, "txn_id", Int64GetDatum(txn_id), false);
+	set_col(jslot, jrel, given, "wallet_id", wallet_id, false);
+	set_col(jslot, jrel, given, "kind", CStringGetTextDatum(kind), false);
+	set_col(jslot, jrel, given, "amount", Int64GetDatum(amount), false);
+	set_col(jslot, jrel, given, "currency", CStringGetTextDatum(w->currency), false);
+	set_col(jslot, jrel, given, "created_at", TimestampTzGetDatum(at), false);
+	set_col(jslot, jrel, given, "idempotency_key", key_text, false);
+	set_col(jslot, jrel, given, "ref_txn", (Datum) 0, true);
+	set_col(jslot, jrel, given, "request", JsonbPGetDatum(request), false);
+	set_col(jslot, jrel, given, "result", JsonbPGetDatum(result), false);
+	set_col(jslot, jrel, given, "postings", postings, false);
+	set_col(jslot, jrel, given, "pieces", PointerGetDatum(pieces), pieces == NULL);
+	if (!row_ready(jslot, given))
+		goto done;
+	/*
+	 * The journal row's partition: opened directly when it is a plain table
+	 * laid out as the journal, else routed as the statement routes it.
+	 */
+	leafrel = journal_leaf(jrel, at);
+	if (leafrel != NULL && leafrel->rd_rel->relkind == RELKIND_RELATION &&
+		direct_ok(leafrel, jrel, false, NULL, 0, 0))
+	{
+		leaf = makeNode(ResultRelInfo);
+		InitResultRelInfo(leaf, leafrel, 0, jrri, 0);
+		CheckValidResultRel(leaf, CMD_INSERT);
+		ExecOpenIndices(leaf, false);
+	}
+	else
+	{
+		if (leafrel != NULL)
+			table_close(leafrel, NoLock);
+		leafrel = NULL;
+		/* routing may evaluate partition key expressions */
+		pin_path();
+		proute = ExecSetupPartitionTupleRouting(estate, jrel);
+		leaf = ExecFindPartition(mt, jrri, proute, jslot, estate);
+		if (leaf->ri_RelationDesc->rd_rel->relkind != RELKIND_RELATION ||
+			!direct_ok(leaf->ri_RelationDesc, NULL, false, NULL, 0, 0))
+			goto done;
+		if (leaf->ri_RootToPartitionMap != NULL)
+			jslot = execute_attr_map_slot(leaf->ri_RootToPartitionMap->attrMap, jslot, leaf->ri_PartitionTupleSlot);
+	}
+	/* the constraints, as the statement checks them (errors, not a fallback) */
+	check_row(krri, kslot, estate);
+	check_row(wrri, wslot, estate);
+	check_row(leaf, jslot, estate);
+
+	/* the key: nothing more to do if it is taken */
+	cid = estate->es_output_cid;
+	ExecOpenIndices(krri, true);
+	for (int attempt = 0;; attempt++)
+	{
+		ItemPointerData conflict;
+		uint32		token;
+		bool		clash = false;
+
+		/*
+		 * ExecInsert looks for a conflict before inserting, which costs an
+		 * index descent more; a key is rarely taken, so the first attempt
+		 * goes straight to the speculative insertion, which finds a conflict
+		 * as well (and takes itself back). After one, look first: that waits
+		 * for a transaction still inserting the key.
+		 */
+		if (attempt > 0 && !ExecCheckIndexConstraints(krri, kslot, estate, &conflict, NIL))
+		{
+			outcome = DW_NOTHING;
+			goto done;
+		}
+		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
+		table_tuple_insert_speculative(krel, kslot, cid, 0, NULL, token);
+		list_free(ExecInsertIndexTuples(krri, kslot, estate, false, true, &clash, NIL));
+		table_tuple_complete_speculative(krel, kslot, token, !clash);
+		SpeculativeInsertionLockRelease(GetCurrentTransactionId());
+		if (!clash)
+			break;
+	}
+
+	/* the wallet row, if it is still the one read */
+	{
+		TM_FailureData tmfd;
+		LockTupleMode lockmode;
+		bool		update_indexes;
+		TM_Result	r;
+
+		r = table_tuple_update(wrel, &w->tup->t_self, wslot, cid, estate->es_snapshot, InvalidSnapshot, true,
+							   &tmfd, &lockmode, &update_indexes);
+		if (r == TM_Updated || r == TM_Deleted)
+		{
+			outcome = DW_NOTHING;	/* the caller takes the key back */
+			goto done;
+		}
+		if (r != TM_Ok)
+			elog(ERROR, "could not update wallet %lld (%d)", (long long) w->id, (int) r);
+		if (update_indexes)
+		{
+			ExecOpenIndices(wrri, false);
+			list_free(ExecInsertIndexTuples(wrri, wslot, estate, true, false, NULL, NIL));
+		}
+	}
+
+	/* the journal row */
+	insert_row(leaf, jslot, estate, JOURNAL_APPEND);
+	outcome = DW_WROTE;
+
+done:
+	if (proute != NULL)
+		ExecCleanupTupleRouting(mt, proute);
+	if (leafrel != NULL)
+	{
+		ExecCloseIndices(leaf);
+		table_close(leafrel, NoLock);
+	}
+	ExecCloseIndices(krri);
+	ExecCloseIndices(wrri);
+	direct_end_estate(estate, old);
+	table_close(jrel, NoLock);
+	table_close(wrel, NoLock);
+	table_close(krel, NoLock);
+	return outcome;
+}
+
+/*
+ * credit_direct appends a payee's credit to wallet.payee_credit as
+ * write_direct writes: false (nothing written) where the statement must.
+ */
+bool
+credit_direct(int64 payee, int64 amount, int64 txn_id)
+{
+	Relation	rel = table_open(rel_of("payee_credit"), RowExclusiveLock);
+	EState	   *estate;
+	MemoryContext old;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	bool	   *given;
+	bool		wrote = false;
+
+	estate = direct_begin_estate(&old);
+	ExecInitRangeTable(estate, list_make1(rt_entry(rel, ACL_INSERT, all_columns(rel), NULL)));
+	rri = result_rel(rel, 1);
+	if (rel->rd_rel->relkind == RELKIND_RELATION && OidIsValid(plans.credit_seq) &&
+		direct_ok(rel, NULL, false, NULL, 0, ACL_INSERT))
+	{
+		CheckValidResultRel(rri, CMD_INSERT);
+		slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
+		given = palloc0(sizeof(bool) * RelationGetDescr(rel)->natts);
+		ExecClearTuple(slot);
+		set_col(slot, rel, given, "wallet_id", Int64GetDatum(payee), false);
+		set_col(slot, rel, given, "amount", Int64GetDatum(amount), false);
+		set_col(slot, rel, given, "txn_id", Int64GetDatum(txn_id), false);
+		/* the identity's next value, as its default would take it (no privilege needed) */
+		set_col(slot, rel, given, "credit_id", Int64GetDatum(nextval_internal(plans.credit_seq, false)), false);
+		if (row_ready(slot, given))
+		{
+			check_row(rri, slot, estate);
+			ExecOpenIndices(rri, false);
+			insert_row(rri, slot, estate, 0);
+			wrote = true;
+		}
+	}
+	ExecCloseIndices(rri);
+	direct_end_estate(estate, old);
+	table_close(rel, NoLock);
+	return wrote;
+}

@@ -1,0 +1,160 @@
+/*
+ * journal_values.c
+ *	  A journal row's values built in memory: its postings as a
+ *	  wallet.posting[] value (Legs) and its request and result as jsonb (JB),
+ *	  with no text to parse.
+ */
+#include "store/store.h"
+
+void
+legs_init(Legs *l)
+{
+	l->n = 0;
+	l->cap = 8;
+	l->rows = palloc(sizeof(Datum) * l->cap);
+}
+
+/* leg appends one posting unless its amount is zero; wallet_id 0 = none. */
+void
+leg(Legs *l, const char *account, int64 wallet_id, const char *bucket, int64 amount)
+{
+	TupleDesc	td;
+	Datum		values[4];
+	bool		nulls[4] = {false, wallet_id == 0, bucket == NULL, false};
+
+	if (amount == 0)
+		return;
+	if (l->n == l->cap)
+	{
+		l->cap *= 2;
+		l->rows = repalloc(l->rows, sizeof(Datum) * l->cap);
+	}
+	values[0] = CStringGetTextDatum(account);
+	values[1] = Int64GetDatum(wallet_id);
+	values[2] = bucket ? CStringGetTextDatum(bucket) : (Datum) 0;
+	values[3] = Int64GetDatum(amount);
+	td = lookup_rowtype_tupdesc(plans.posting_type, -1);
+	l->rows[l->n++] = HeapTupleGetDatum(heap_form_tuple(td, values, nulls));
+	ReleaseTupleDesc(td);
+}
+
+Datum
+legs_done(Legs *l)
+{
+	return PointerGetDatum(construct_array(l->rows, l->n, plans.posting_type, -1, false, TYPALIGN_DOUBLE));
+}
+
+void
+jb_push(JB *j, JsonbIteratorToken tok, JsonbValue *v)
+{
+	(void) pushJsonbValue(&j->st, tok, v);
+}
+
+void
+jb_begin(JB *j)
+{
+	j->st = NULL;
+	jb_push(j, WJB_BEGIN_OBJECT, NULL);
+}
+
+void
+jb_key(JB *j, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	jb_push(j, WJB_KEY, &k);
+}
+
+/* jb_value adds a value: a member's after jb_key, or an array element */
+void
+jb_value(JB *j, bool elem, JsonbValue *v)
+{
+	jb_push(j, elem ? WJB_ELEM : WJB_VALUE, v);
+}
+
+void
+jb_text(JB *j, const char *key, const char *val)
+{
+	JsonbValue	v;
+
+	if (key)
+		jb_key(j, key);
+	if (val)
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) val;
+		v.val.string.len = strlen(val);
+	}
+	else
+		v.type = jbvNull;
+	jb_value(j, key == NULL, &v);
+}
+
+void
+jb_numeric(JB *j, const char *key, Numeric val)
+{
+	JsonbValue	v;
+
+	jb_key(j, key);
+	v.type = jbvNumeric;
+	v.val.numeric = val;
+	jb_value(j, false, &v);
+}
+
+void
+jb_int(JB *j, const char *key, int64 val)
+{
+	jb_numeric(j, key, int64_to_numeric(val));
+}
+
+/* jb_int_or_null adds an integer member, or null when absent */
+void
+jb_int_or_null(JB *j, const char *key, bool present, int64 val)
+{
+	JsonbValue	v;
+
+	if (present)
+	{
+		jb_int(j, key, val);
+		return;
+	}
+	jb_key(j, key);
+	v.type = jbvNull;
+	jb_value(j, false, &v);
+}
+
+/* jb_text_if adds a text member, unless it is null and compact */
+void
+jb_text_if(JB *j, bool compact, const char *key, const char *val)
+{
+	if (val != NULL || !compact)
+		jb_text(j, key, val);
+}
+
+/* jb_int_if adds an integer member, unless it is zero and compact */
+void
+jb_int_if(JB *j, bool compact, const char *key, int64 val)
+{
+	if (val != 0 || !compact)
+		jb_int(j, key, val);
+}
+
+void
+jb_bool(JB *j, const char *key, bool val)
+{
+	JsonbValue	v;
+
+	jb_key(j, key);
+	v.type = jbvBool;
+	v.val.boolean = val;
+	jb_value(j, false, &v);
+}
+
+Jsonb *
+jb_end(JB *j)
+{
+	return JsonbValueToJsonb(pushJsonbValue(&j->st, WJB_END_OBJECT, NULL));
+}

@@ -1,0 +1,180 @@
+/*
+ * read.c
+ *	  The direct reads of the hot path: a row found through an index under a
+ *	  fresh snapshot, taken apart once, and the wallet row as an operation reads
+ *	  it (without the lock, or locked through a prepared statement).
+ */
+#include "store/store.h"
+
+/* ---- direct reads ----
+ *
+ * The unlocked reads of the hot path (the wallet row, its currency's policy
+ * and bonus rules, the payee, the idempotency key) go straight to the index and the
+ * heap instead of through the executor: a statement's planning-cache check,
+ * executor start-up and shut-down cost more than the lookup itself. They take
+ * a fresh snapshot after a command counter increment, exactly as SPI does for
+ * each statement of a volatile function, so they see what a query would.
+ */
+
+/*
+ * direct_begin/direct_end nest: reads done together share one snapshot. The
+ * depth starts at 0 with every operation (op_begin): an error mid-way leaves
+ * it behind, and the transaction's abort takes the snapshot away.
+ */
+static int	direct_depth;
+
+void
+direct_begin(void)
+{
+	if (direct_depth++ == 0)
+	{
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
+}
+
+void
+direct_end(void)
+{
+	if (--direct_depth == 0)
+		PopActiveSnapshot();
+}
+
+/* key_int8 / key_text fill a scan key on a heap column (equality). */
+void
+key_int8(ScanKey k, AttrNumber att, int64 v)
+{
+	ScanKeyInit(k, att, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(v));
+}
+
+void
+key_text(ScanKey k, AttrNumber att, const char *v)
+{
+	ScanKeyEntryInitialize(k, 0, att, BTEqualStrategyNumber, InvalidOid, DEFAULT_COLLATION_OID,
+						   F_TEXTEQ, CStringGetTextDatum(v));
+}
+
+/*
+ * fetch_one returns a copy of the visible row of rel matching the keys,
+ * found through the named index, or NULL.
+ */
+HeapTuple
+fetch_one(Relation rel, const char *index, int nkeys, ScanKey keys)
+{
+	SysScanDesc scan = systable_beginscan(rel, rel_of(index), true, GetActiveSnapshot(), nkeys, keys);
+	HeapTuple	tup = systable_getnext(scan);
+
+	if (tup)
+		tup = heap_copytuple(tup);
+	systable_endscan(scan);
+	return tup;
+}
+
+void
+row_of(Row *row, Relation rel, HeapTuple tup)
+{
+	TupleDesc	td = RelationGetDescr(rel);
+
+	row->rel = rel;
+	row->values = palloc(td->natts * sizeof(Datum));
+	row->nulls = palloc(td->natts * sizeof(bool));
+	heap_deform_tuple(tup, td, row->values, row->nulls);
+}
+
+void
+row_free(Row *row)
+{
+	pfree(row->values);
+	pfree(row->nulls);
+}
+
+Datum
+getattr(const Row *row, const char *name, bool *isnull)
+{
+	AttrNumber	a = att_of(row->rel, name);
+
+	*isnull = row->nulls[a - 1];
+	return row->values[a - 1];
+}
+
+/*
+ * read_wallet reads (and with lock, locks) a wallet row, or raises WL006;
+ * with policy, also what its currency's policy says (refund window and
+ * commission rate), which a spend without a payee does not need.
+ */
+void
+read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
+{
+	bool		isnull;
+	Datum		reason;
+
+	w->id = wallet_id;
+	if (lock)
+	{
+		Datum		args[1] = {Int64GetDatum(wallet_id)};
+
+		if (run_plan(plans.wallet_lock, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read wallet %lld", (long long) wallet_id);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('6')),
+					 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+		w->currency = TextDatumGetCString(getcol(1, &isnull));
+		w->exponent = DatumGetInt16(getcol(2, &isnull));
+		w->frozen = DatumGetBool(getcol(3, &isnull));
+		reason = getcol(4, &isnull);
+		w->frozen_reason = isnull ? NULL : TextDatumGetCString(reason);
+		w->lots = DatumGetLotSetP(getcol(5, &isnull));
+		w->version = DatumGetInt64(getcol(6, &isnull));
+		w->refund_window = getcol(7, &isnull);
+		w->commission_rate = DatumGetNumeric(getcol(8, &isnull));
+		w->tup = NULL;
+		w->conf = NULL;
+		return;
+	}
+	else
+	{
+		Relation	rel;
+		ScanKeyData k;
+		HeapTuple	tup;
+		Row			row;
+
+		direct_begin();
+		rel = table_open(rel_of("wallet"), AccessShareLock);
+		key_int8(&k, att_of(rel, "wallet_id"), wallet_id);
+		tup = fetch_one(rel, "wallet_pkey", 1, &k);
+		if (tup == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('6')),
+					 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+		row_of(&row, rel, tup);
+		w->currency = TextDatumGetCString(getattr(&row, "currency", &isnull));
+		w->exponent = DatumGetInt16(getattr(&row, "exponent", &isnull));
+		w->frozen = DatumGetBool(getattr(&row, "frozen", &isnull));
+		reason = getattr(&row, "frozen_reason", &isnull);
+		w->frozen_reason = isnull ? NULL : TextDatumGetCString(reason);
+		/* detoasted (if it must be) under the snapshot */
+		w->lots = DatumGetLotSetP(getattr(&row, "lots", &isnull));
+		w->version = DatumGetInt64(getattr(&row, "version", &isnull));
+		row_free(&row);
+		w->tup = tup;
+		table_close(rel, NoLock);
+		w->refund_window = (Datum) 0;
+		w->commission_rate = NULL;
+		w->conf = NULL;
+		if (policy)
+		{
+			w->conf = currency_conf(w->currency, w->exponent);
+			w->refund_window = IntervalPGetDatum(&w->conf->refund_window);
+			w->commission_rate = w->conf->commission_rate;
+		}
+		direct_end();
+	}
+}
+
+/* direct_reset starts an operation with no direct read open (see direct_begin). */
+void
+direct_reset(void)
+{
+	direct_depth = 0;
+}

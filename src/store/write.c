@@ -1,0 +1,76 @@
+/*
+ * write.c
+ *	  The write step of an operation: the key, the wallet row under its version
+ *	  check and the journal row, written directly (direct_write.c) or by the
+ *	  statement prepared for it; and the two-statement form (save_wallet, then
+ *	  insert_txn) where something must run between them.
+ */
+#include "store/store.h"
+
+/* save_wallet writes the lots back if the row is still at w->version. */
+bool
+save_wallet(WalletRow *w, LotBuilder *b)
+{
+	TimestampTz next = engine_next_expiry(b);
+	Datum		args[4] = {Int64GetDatum(w->id), PointerGetDatum(lotset_pack(b)),
+	TimestampTzGetDatum(next), Int64GetDatum(w->version)};
+	char		nulls[4] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' '};
+
+	if (run_plan(plans.update_wallet, args, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update wallet %lld", (long long) w->id);
+	return SPI_processed == 1;
+}
+
+/* insert_txn appends one journal row. */
+void
+insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, TimestampTz at,
+		   const char *key, Jsonb *request, Jsonb *result, Datum postings,
+		   LotSet *pieces)
+{
+	Datum		args[11] = {Int64GetDatum(txn_id), Int64GetDatum(w->id), CStringGetTextDatum(kind),
+		Int64GetDatum(amount), CStringGetTextDatum(w->currency), TimestampTzGetDatum(at),
+		CStringGetTextDatum(key), JsonbPGetDatum(request), JsonbPGetDatum(result),
+	postings, PointerGetDatum(pieces)};
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
+
+	if (run_plan(plans.insert_txn, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not append to the journal");
+}
+
+/*
+ * write_op takes the idempotency key, writes the lots back if the row is still
+ * at w->version and appends the journal row, in one statement; false (nothing
+ * written) when the key was taken or the race was lost (after_no_write tells
+ * which).
+ */
+bool
+write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amount, TimestampTz at,
+		 const char *key, Jsonb *request, Jsonb *result, Datum postings,
+		 LotSet *pieces)
+{
+	TimestampTz next = engine_next_expiry(b);
+	Datum		lots = PointerGetDatum(lotset_pack(b));
+
+	switch (write_direct(w, lots, next, txn_id, kind, amount, at, key, request, result, postings, pieces))
+	{
+		case DW_WROTE:
+			return true;
+		case DW_NOTHING:
+			return false;
+		case DW_UNSUPPORTED:
+			break;
+	}
+	/* the statement's parameters are built only when the statement writes */
+	{
+		Datum		args[14] = {Int64GetDatum(w->id), lots, TimestampTzGetDatum(next), Int64GetDatum(w->version),
+			Int64GetDatum(txn_id), CStringGetTextDatum(kind), Int64GetDatum(amount),
+			CStringGetTextDatum(w->currency), TimestampTzGetDatum(at), CStringGetTextDatum(key),
+		JsonbPGetDatum(request), JsonbPGetDatum(result), postings, PointerGetDatum(pieces)};
+		char		nulls[14] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
+		' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
+
+		if (run_plan(plans.write, args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not write wallet %lld", (long long) w->id);
+		return SPI_processed == 1;
+	}
+}
