@@ -9,11 +9,7 @@
 #include "utils/datetime.h"
 #include "utils/guc.h"
 
-PG_MODULE_MAGIC;
-
 PG_FUNCTION_INFO_V1(wallet_clock_sql);
-
-void		_PG_init(void);
 
 static char *wallet_now_text = NULL;
 static bool wallet_now_set = false;
@@ -68,8 +64,9 @@ assign_wallet_now(const char *newval, void *extra)
 	wallet_now_value = extra ? *(TimestampTz *) extra : 0;
 }
 
+/* clock_init defines the setting wallet.now (called by _PG_init). */
 void
-_PG_init(void)
+clock_init(void)
 {
 	DefineCustomStringVariable("wallet.now",
 							   "Replaces the wallet clock (transaction timestamp) for tests and replays.",

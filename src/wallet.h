@@ -130,5 +130,6 @@ extern int engine_bonus_pick(int64 amount, int n, const BonusRule *rules, int *p
 
 /* clock.c */
 extern TimestampTz wallet_clock(void);
+extern void clock_init(void);
 
 #endif							/* WALLET_H */

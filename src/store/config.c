@@ -28,7 +28,6 @@ static CurrencyConf *confs[8];
 static int	n_confs;
 static uint64 conf_gen;			/* counts the invalidations that emptied the cache */
 static Oid	conf_rels[3];		/* policy, bonus_rule, coupon_template */
-static bool conf_callback_set;
 
 static void
 conf_forget(Datum arg, Oid relid)
@@ -40,6 +39,13 @@ conf_forget(Datum arg, Oid relid)
 	n_confs = 0;
 	if (conf_cxt != NULL)
 		MemoryContextReset(conf_cxt);
+}
+
+/* config_init registers the callback that empties the cache (called by _PG_init). */
+void
+config_init(void)
+{
+	CacheRegisterRelcacheCallback(conf_forget, (Datum) 0);
 }
 
 static int
@@ -195,11 +201,6 @@ currency_conf(const char *currency, int exponent)
 	uint64		gen;
 	CurrencyConf *c;
 
-	if (!conf_callback_set)
-	{
-		CacheRegisterRelcacheCallback(conf_forget, (Datum) 0);
-		conf_callback_set = true;
-	}
 	AcceptInvalidationMessages();
 	if (keep)
 		for (int i = 0; i < n_confs; i++)

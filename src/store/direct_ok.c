@@ -126,7 +126,6 @@ typedef struct DirectOk
 static DirectOk direct_ok_cache[16];
 static int	n_direct_ok;
 static uint64 direct_ok_gen;	/* counts the changes that empty the cache */
-static bool direct_ok_callbacks_set;
 
 static void
 forget_direct_ok_rel(Datum arg, Oid relid)
@@ -150,6 +149,18 @@ forget_direct_ok(Datum arg, int cacheid, uint32 hashvalue)
 	(void) hashvalue;
 	n_direct_ok = 0;
 	direct_ok_gen++;
+}
+
+/*
+ * direct_ok_init registers the callbacks that forget the answers: a change to
+ * a relation, or to any role or role membership (called by _PG_init).
+ */
+void
+direct_ok_init(void)
+{
+	CacheRegisterRelcacheCallback(forget_direct_ok_rel, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, forget_direct_ok, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, forget_direct_ok, (Datum) 0);
 }
 
 static bool direct_ok_answer(Relation rel, Relation root, bool update, const AttrNumber *changed, int nchanged,
@@ -235,13 +246,6 @@ direct_ok_answer(Relation rel, Relation root, bool update, const AttrNumber *cha
 	DirectOk   *e;
 	bool		ok;
 
-	if (!direct_ok_callbacks_set)
-	{
-		CacheRegisterRelcacheCallback(forget_direct_ok_rel, (Datum) 0);
-		CacheRegisterSyscacheCallback(AUTHOID, forget_direct_ok, (Datum) 0);
-		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, forget_direct_ok, (Datum) 0);
-		direct_ok_callbacks_set = true;
-	}
 	for (int i = 0; i < n_direct_ok; i++)
 	{
 		e = &direct_ok_cache[i];

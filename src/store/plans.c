@@ -74,7 +74,6 @@ typedef struct RelCache
 static RelCache rel_cache[32];
 static int	n_rel_cache;
 static bool schema_seen;
-static bool schema_callbacks_set;
 
 static void
 schema_changed(Datum arg, int cacheid, uint32 hashvalue)
@@ -86,15 +85,12 @@ schema_changed(Datum arg, int cacheid, uint32 hashvalue)
 	n_rel_cache = 0;
 }
 
-static void
-watch_schema(void)
+/* plans_init registers the callbacks that forget the schema (called by _PG_init). */
+void
+plans_init(void)
 {
-	if (!schema_callbacks_set)
-	{
-		CacheRegisterSyscacheCallback(RELNAMENSP, schema_changed, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACENAME, schema_changed, (Datum) 0);
-		schema_callbacks_set = true;
-	}
+	CacheRegisterSyscacheCallback(RELNAMENSP, schema_changed, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACENAME, schema_changed, (Datum) 0);
 }
 
 /*
@@ -110,7 +106,6 @@ rel_of(const char *name)
 	for (int i = 0; i < n_rel_cache; i++)
 		if (rel_cache[i].name == name)
 			return rel_cache[i].rel;
-	watch_schema();
 	r = get_relname_relid(name, plans.nsp);
 	if (!OidIsValid(r))
 		elog(ERROR, "wallet schema is incomplete: \"%s\" is missing", name);
@@ -149,7 +144,6 @@ ensure_plans(void)
 	 */
 	if (schema_seen && plans.replay_coupons != NULL)
 		return;
-	watch_schema();
 	/* set first: a change seen while the plans are prepared clears it again */
 	schema_seen = true;
 	nsp = get_namespace_oid("wallet", false);

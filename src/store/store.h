@@ -183,6 +183,7 @@ typedef enum DirectWrite
 #define JOURNAL_APPEND TABLE_INSERT_SKIP_FSM
 
 /* plans.c */
+extern void plans_init(void);
 extern int *pin_slot;
 extern void pin_path(void);
 extern int	run_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long count);
@@ -208,6 +209,7 @@ extern Datum getattr(const Row *row, const char *name, bool *isnull);
 extern void read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w);
 
 /* config.c */
+extern void config_init(void);
 extern CurrencyConf *currency_conf(const char *currency, int exponent);
 
 /* idempotency.c */
@@ -241,6 +243,7 @@ extern bool write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind
 					 const char *key, Jsonb *request, Jsonb *result, Datum postings, LotSet *pieces);
 
 /* direct_ok.c */
+extern void direct_ok_init(void);
 extern bool direct_ok(Relation rel, Relation root, bool update, const AttrNumber *changed, int nchanged,
 					  AclMode mode);
 

@@ -1,0 +1,25 @@
+/*
+ * wallet.c
+ *	  The module: its magic block and _PG_init, which defines the settings and
+ *	  registers every cache invalidation callback, in one place.
+ */
+#include "store/store.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/*
+ * _PG_init runs once per backend when the library is loaded: the setting
+ * wallet.now, then the callbacks that forget what each cache of src/store/
+ * remembers (the schema's plans and relations, the currency configuration,
+ * the answers of direct_ok).
+ */
+void
+_PG_init(void)
+{
+	clock_init();
+	plans_init();
+	config_init();
+	direct_ok_init();
+}
