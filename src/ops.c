@@ -354,9 +354,17 @@ ensure_plans(void)
 		plans.credit = prepare("INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id) "
 							   "VALUES ($1, $2, $3)", 3, t6);
 		plans.has_pending = prepare("SELECT 1 FROM wallet.payee_credit WHERE wallet_id = $1 LIMIT 1", 1, t1);
-		plans.rollup = prepare("WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 "
-							   "RETURNING amount, txn_id) SELECT sum(amount)::bigint, max(txn_id) FROM d",
-							   1, t1);
+		/*
+		 * The roll-up of a wallet's pending payee credits is wallet._rollup's
+		 * (a credit repays the wallet's debt first); a 0.1 schema has neither
+		 * debt nor that function, and its credits go straight to earnings.
+		 */
+		if (OidIsValid(plans.key_rel))
+			plans.rollup = prepare("SELECT wallet._rollup_wallet($1)", 1, t1);
+		else
+			plans.rollup = prepare("WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 "
+								   "RETURNING amount, txn_id) SELECT sum(amount)::bigint, max(txn_id) FROM d",
+								   1, t1);
 		{
 			Oid			tc[] = {TEXTOID, INT8OID, TEXTOID, INT4OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
 			Oid			tr[] = {TEXTOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
@@ -2639,6 +2647,7 @@ spend_body(PG_FUNCTION_ARGS)
 	SpendOut	out;
 	int			exponent = 0;
 	bool		must_lock = false;
+	bool		rolled_up = false;
 	bool		probed;
 	char	   *canonical = NULL;
 	bool		compact = true;
@@ -2812,12 +2821,24 @@ spend_body(PG_FUNCTION_ARGS)
 			must_lock = true;
 			continue;
 		}
-		if (out.shortfall > 0)
+		if (out.shortfall > 0 && !rolled_up)
 		{
 			Datum		hargs[1] = {Int64GetDatum(w.id)};
 
 			if (run_plan(plans.has_pending, hargs, NULL, false, 1) != SPI_OK_SELECT)
 				elog(ERROR, "could not read payee credits");
+			if (SPI_processed > 0 && OidIsValid(plans.key_rel))
+			{
+				/*
+				 * Rolled up by wallet._rollup_wallet (debt repaid first), once a
+				 * call; then the wallet row, which it wrote, is read again.
+				 */
+				if (run_plan(plans.rollup, hargs, NULL, false, 0) != SPI_OK_SELECT)
+					elog(ERROR, "could not roll up payee credits");
+				rolled_up = true;
+				must_lock = true;
+				continue;
+			}
 			if (SPI_processed > 0)
 			{
 				bool		isnull;
@@ -2983,6 +3004,42 @@ with_compressed_wal(PGFunction body, FunctionCallInfo fcinfo)
 	if (pinned != 0)
 		AtEOXact_GUC(true, pinned);
 	return result;
+}
+
+/*
+ * refuse_in_debt refuses an operation that takes money out of a wallet (a
+ * withdrawal, a transfer or an exchange out) while the wallet is in debt
+ * (CONTRACT.md section 5: WL008). debt is in minor units of the wallet's
+ * currency; operation names what was asked, as in "withdraw".
+ */
+void
+refuse_in_debt(int64 wallet_id, int64 debt, int exponent, const char *operation)
+{
+	if (debt <= 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_WL('8')),
+			 errmsg("wallet %lld is in debt", (long long) wallet_id),
+			 errdetail("It owes %s; a wallet in debt cannot %s.",
+					   DatumGetCString(DirectFunctionCall1(numeric_out, major(debt, exponent))), operation),
+			 errhint("Credits to the wallet repay its debt first; once it is repaid, try again.")));
+}
+
+/*
+ * wallet._refuse_in_debt(wallet_id bigint, debt bigint, exponent int,
+ * operation text) is refuse_in_debt for the SQL operations.
+ */
+PG_FUNCTION_INFO_V1(wallet_refuse_in_debt);
+Datum
+wallet_refuse_in_debt(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wallet_id, debt, exponent and operation must not be null")));
+	refuse_in_debt(PG_GETARG_INT64(0), PG_GETARG_INT64(1), PG_GETARG_INT32(2),
+				   text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	PG_RETURN_VOID();
 }
 
 /*
