@@ -147,13 +147,12 @@ SELECT bonus_returned, cash_returned, earnings_returned FROM wallet.reverse_spen
 SELECT * FROM pg_temp.bal(:shop);
 SELECT p.account, p.wallet_id = :carol AS payer, p.wallet_id = :shop AS payee, p.bucket, p.amount
   FROM wallet.postings p WHERE p.txn_id = pg_temp.txn(:carol, 'carol-r1') ORDER BY p.account DESC, p.amount;
--- A frozen payee cannot give its credit back: WL002, nothing changes.
+-- A frozen payee is reversed the same way (a freeze stops the wallet's own debits, not the
+-- platform's corrections): the rest (26.67) takes back the rest of the credit (24.00) and
+-- of the commission (2.67).
 SELECT wallet.freeze(:shop, 'audit');
-SELECT * FROM wallet.reverse_spend(:carol_s1, 'carol-r2', 10);
-\echo :SQLSTATE
-SELECT wallet.unfreeze(:shop);
--- The rest (26.67) takes back the rest of the credit (24.00) and of the commission (2.67).
 SELECT bonus_returned, cash_returned, earnings_returned FROM wallet.reverse_spend(:carol_s1, 'carol-r2');
+SELECT wallet.unfreeze(:shop);
 SELECT * FROM pg_temp.bal(:shop);
 SELECT * FROM pg_temp.bal(:carol);
 SELECT sum(p.amount) FILTER (WHERE p.account = 'commission') AS commission_net,

@@ -119,6 +119,7 @@ extern void engine_add(LotBuilder *b, int bucket, int64 amount, int64 txn, Times
 extern int64 engine_spend(LotBuilder *b, int64 want, const char *scene, TimestampTz now,
 						  int64 used[WALLET_NBUCKETS], LotBuilder **taken);
 extern TimestampTz engine_next_expiry(const LotBuilder *b);
+extern int64 engine_debt_repaid(int64 debt, int64 credit);
 extern TupleDesc wallet_result_desc(FunctionCallInfo fcinfo);
 
 /* money.c */
@@ -127,6 +128,9 @@ extern Numeric minor_to_numeric(int64 minor, int exponent);
 extern int64 rate_of(int64 amount, Numeric rate);
 extern int64 checked_add(int64 a, int64 b);
 extern int engine_bonus_pick(int64 amount, int n, const BonusRule *rules, int *picked, int64 *bonus);
+
+/* ops/debt.c */
+extern void refuse_in_debt(int64 wallet_id, int64 debt, int exponent, const char *operation);
 
 /* clock.c */
 extern TimestampTz wallet_clock(void);

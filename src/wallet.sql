@@ -95,6 +95,14 @@ CREATE FUNCTION wallet.lots_expire(ls wallet.lotset, now timestamptz,
 CREATE FUNCTION wallet.lots_take(ls wallet.lotset, bucket text, amount bigint, now timestamptz,
                                  OUT lots wallet.lotset, OUT taken bigint)
   AS 'MODULE_PATHNAME', 'wallet_lots_take' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+-- debt_repaid: the part of a credit (minor units) that repays a debt; every credit to a
+-- wallet in debt repays the debt first (src/engine.c, engine_debt_repaid).
+CREATE FUNCTION wallet.debt_repaid(debt bigint, credit bigint) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'wallet_debt_repaid' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+-- _refuse_in_debt: WL008 when a wallet in debt asks to take money out (withdraw, transfer,
+-- exchange out); the check every such operation calls (src/ops.c, refuse_in_debt).
+CREATE FUNCTION wallet._refuse_in_debt(wallet_id bigint, debt bigint, exponent int, operation text)
+  RETURNS void AS 'MODULE_PATHNAME', 'wallet_refuse_in_debt' LANGUAGE C STABLE;
 CREATE FUNCTION wallet.lots_minus(a wallet.lotset, b wallet.lotset) RETURNS wallet.lotset
   AS 'MODULE_PATHNAME', 'wallet_lots_minus' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION wallet.reversal_split(remaining wallet.lotset, given_bonus bigint, given_cash bigint,
@@ -150,7 +158,9 @@ CREATE TABLE wallet.policy (
   max_refunds_per_30_days int      NOT NULL DEFAULT 3 CHECK (max_refunds_per_30_days >= 0),
   remind_before           interval NOT NULL DEFAULT '3 days' CHECK (remind_before >= '0'),
   commission_rate         numeric  NOT NULL DEFAULT 0
-                          CHECK (commission_rate >= 0 AND commission_rate <= 1)
+                          CHECK (commission_rate >= 0 AND commission_rate <= 1),
+  payee_debt_flag         numeric  NULL
+                          CHECK (payee_debt_flag >= 0 AND payee_debt_flag < 1e15)
 );
 COMMENT ON TABLE wallet.policy IS 'per-currency money policy; a currency without a row uses the column defaults';
 
@@ -232,10 +242,16 @@ CREATE TABLE wallet.wallet (
   next_expiry   timestamptz,
   version       bigint   NOT NULL DEFAULT 0,
   created_at    timestamptz NOT NULL,
+  debt          bigint   NOT NULL DEFAULT 0 CHECK (debt >= 0),
   UNIQUE (owner, currency)
 ) WITH (fillfactor = 80);
 CREATE INDEX wallet_next_expiry ON wallet.wallet (next_expiry) WHERE next_expiry IS NOT NULL;
 COMMENT ON TABLE wallet.wallet IS 'one row per wallet: header and live lots';
+COMMENT ON COLUMN wallet.wallet.debt IS
+  'what reversals took back from this payee beyond its earnings (minor units), owed to payee_receivable; '
+  'later credits repay it first';
+COMMENT ON COLUMN wallet.policy.payee_debt_flag IS
+  'a payee whose debt grows above this (major units) gets a risk flag; NULL: never';
 
 -- The journal: one row per operation, with its postings. Append-only.
 -- Partitioned by month of created_at (UTC): rows of a month without its own partition
@@ -443,7 +459,7 @@ CREATE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
   LANGUAGE sql STABLE AS $$
   SELECT coalesce(
     (SELECT p FROM wallet.policy p WHERE p.currency = cur),
-    ROW(cur, '30 days', 0, 0, 3, '3 days', 0)::wallet.policy)
+    ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL)::wallet.policy)
 $$;
 
 -- _lock locks and returns a wallet row, or raises WL006.
@@ -507,7 +523,36 @@ BEGIN
   RETURN (SELECT coalesce(sum(c.amount), 0)::bigint FROM wallet.payee_credit c WHERE c.wallet_id = wid);
 END $$;
 
--- _rollup moves a locked wallet's pending payee credits into its earnings.
+-- _credit adds a credit of amt to a locked wallet's earnings (ls: its lots, returned with
+-- the credit) and repays its debt first: the part wallet.debt_repaid gives goes to
+-- payee_receivable in a journal transaction of its own (kind repay_debt, ref_txn: the
+-- transaction that credited) and only the rest becomes earnings. Every path that credits a
+-- wallet calls it (payee credits, as they are rolled up; transfers in, card payouts and
+-- adjustments): CONTRACT.md section 5. The credit itself is posted by the crediting
+-- transaction, as a wallet earnings leg of amt.
+CREATE FUNCTION wallet._credit(wid bigint, ls wallet.lotset, amt bigint, txn bigint, clk timestamptz)
+  RETURNS wallet.lotset
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+  repaid bigint;
+BEGIN
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = wid;
+  repaid := wallet.debt_repaid(w.debt, amt);
+  IF repaid > 0 THEN
+    UPDATE wallet.wallet x SET debt = x.debt - repaid WHERE x.wallet_id = wid;
+    INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, result, postings)
+    VALUES (wid, 'repay_debt', repaid, w.currency, clk, txn,
+            jsonb_build_object('repaid', repaid, 'debt', w.debt - repaid),
+            wallet._legs(ROW('wallet', wid, 'earnings', -repaid)::wallet.posting,
+                         ROW('payee_receivable', wid, NULL, repaid)::wallet.posting));
+  END IF;
+  IF repaid = amt THEN RETURN ls; END IF;
+  RETURN wallet.lots_add(ls, 'earnings', amt - repaid, txn, clk, NULL, NULL);
+END $$;
+
+-- _rollup moves a locked wallet's pending payee credits into its earnings (wallet._credit:
+-- a debt is repaid first).
 CREATE FUNCTION wallet._rollup(wid bigint, ls wallet.lotset, clk timestamptz) RETURNS wallet.lotset
   LANGUAGE plpgsql AS $$
 DECLARE
@@ -517,7 +562,18 @@ BEGIN
   WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = wid RETURNING amount, txn_id)
   SELECT sum(amount), max(txn_id) INTO total, last_txn FROM d;
   IF total IS NULL THEN RETURN ls; END IF;
-  RETURN wallet.lots_add(ls, 'earnings', total, last_txn, clk, NULL, NULL);
+  RETURN wallet._credit(wid, ls, total, last_txn, clk);
+END $$;
+
+-- _rollup_wallet rolls up a wallet's pending payee credits and writes its row (spend, when
+-- the wallet's lots alone are short; the caller holds the row lock).
+CREATE FUNCTION wallet._rollup_wallet(wid bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  ls wallet.lotset;
+BEGIN
+  SELECT x.lots INTO ls FROM wallet.wallet x WHERE x.wallet_id = wid FOR UPDATE;
+  PERFORM wallet._save(wid, wallet._rollup(wid, ls, wallet.clock()));
 END $$;
 
 -- _bonus_plan lists what a top-up of amt (minor units) gets at clk: the rules
@@ -586,7 +642,8 @@ END $$;
 
 CREATE FUNCTION wallet._balance(wid bigint, scene text,
   OUT wallet_id bigint, OUT currency text, OUT cash numeric, OUT bonus numeric, OUT earnings numeric,
-  OUT held numeric, OUT available numeric, OUT withdrawable numeric, OUT frozen boolean)
+  OUT held numeric, OUT available numeric, OUT withdrawable numeric, OUT frozen boolean,
+  OUT debt numeric)
   RETURNS SETOF record
   LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
@@ -594,6 +651,7 @@ DECLARE
   w wallet.wallet;
   t record;
   pend bigint;
+  owed bigint;
 BEGIN
   IF _balance.wid IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
   SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = _balance.wid;
@@ -603,16 +661,20 @@ BEGIN
   PERFORM wallet._text(_balance.scene, 'scene', 64);
   t := wallet.lots_totals(w.lots, _balance.scene, wallet.clock());
   pend := wallet._pending(w.wallet_id);
+  -- payee credits not rolled up yet repay the debt first (as the roll-up will): that part
+  -- is neither earnings nor available
+  owed := wallet.debt_repaid(w.debt, pend);
   RETURN QUERY SELECT w.wallet_id, w.currency,
     wallet.to_major(t.cash, w.exponent), wallet.to_major(t.bonus, w.exponent),
-    wallet.to_major(t.earnings + pend, w.exponent), wallet.to_major(t.held, w.exponent),
-    wallet.to_major(t.cash + t.bonus + t.earnings + pend, w.exponent),
-    wallet.to_major(t.earnings + pend, w.exponent), w.frozen;
+    wallet.to_major(t.earnings + pend - owed, w.exponent), wallet.to_major(t.held, w.exponent),
+    wallet.to_major(t.cash + t.bonus + t.earnings + pend - owed, w.exponent),
+    wallet.to_major(CASE WHEN w.debt > owed THEN 0 ELSE t.earnings + pend - owed END, w.exponent), w.frozen,
+    wallet.to_major(w.debt - owed, w.exponent);
 END $$;
 
 CREATE FUNCTION wallet.balance(wallet_id bigint, scene text DEFAULT NULL)
   RETURNS TABLE (wallet_id bigint, currency text, cash numeric, bonus numeric, earnings numeric,
-                 held numeric, available numeric, withdrawable numeric, frozen boolean)
+                 held numeric, available numeric, withdrawable numeric, frozen boolean, debt numeric)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp
   AS $$ SELECT * FROM wallet._balance($1, $2) $$;
 
@@ -718,6 +780,25 @@ CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key t
   AS 'MODULE_PATHNAME', 'wallet_spend'
   LANGUAGE C VOLATILE SECURITY DEFINER;
 
+-- _add_debt adds amt (minor units) to a locked payee's debt: what a reversal (transaction
+-- txn) took back beyond the payee's earnings. A debt that grows past the currency's
+-- policy.payee_debt_flag gets the payee a risk flag (kind payee_debt), once per crossing.
+CREATE FUNCTION wallet._add_debt(wid bigint, amt bigint, txn bigint, clk timestamptz) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+  lim numeric;
+BEGIN
+  UPDATE wallet.wallet x SET debt = x.debt + amt WHERE x.wallet_id = wid RETURNING x.* INTO w;
+  lim := (wallet._policy(w.currency)).payee_debt_flag * (10::numeric ^ w.exponent);
+  IF lim IS NOT NULL AND w.debt > lim AND w.debt - amt <= lim THEN
+    INSERT INTO wallet.risk_flag (wallet_id, kind, detail, created_at)
+    VALUES (wid, 'payee_debt',
+            format('debt %s above %s after reversal %s', wallet.to_major(w.debt, w.exponent),
+                   (wallet._policy(w.currency)).payee_debt_flag, txn), clk);
+  END IF;
+END $$;
+
 CREATE FUNCTION wallet.reverse_spend(spend_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
                  replayed boolean, bonus_written_off numeric, bonus_to_cash numeric, coupon_restored boolean)
@@ -743,6 +824,8 @@ DECLARE
   payee_total bigint;
   payee_done bigint;
   payee_back bigint := 0;
+  payee_taken bigint := 0;
+  payee_owed bigint := 0;
   tk record;
   tid bigint;
   legs wallet.posting[];
@@ -845,19 +928,20 @@ BEGIN
     ELSE
       payee_back := round(payee_total::numeric * (done + x) / charged)::bigint - payee_done;
     END IF;
+    -- a reversal never fails for the payee's sake (a frozen payee included: a freeze stops
+    -- the wallet's own debits, not the platform's corrections): its earnings, pending
+    -- credits rolled up first, give back what they can; the rest is its debt
     IF payee_back > 0 THEN
-      IF pw.frozen THEN
-        PERFORM wallet._fail('WL002', format('payee wallet %s is frozen', pw.wallet_id), pw.frozen_reason);
-      END IF;
       tk := wallet.lots_take(wallet._rollup(pw.wallet_id, pw.lots, clk), 'earnings', payee_back, clk);
-      IF tk.taken < payee_back THEN
-        PERFORM wallet._fail('WL001', 'insufficient funds',
-          format('Payee wallet %s has %s of earnings; the reversal takes back %s.', pw.wallet_id,
-                 wallet.to_major(tk.taken, pw.exponent), wallet.to_major(payee_back, pw.exponent)));
-      END IF;
+      payee_taken := tk.taken;
+      payee_owed := payee_back - tk.taken;
       PERFORM wallet._save(pw.wallet_id, tk.lots);
+      IF payee_owed > 0 THEN
+        PERFORM wallet._add_debt(pw.wallet_id, payee_owed, tid, clk);
+      END IF;
     END IF;
-    legs := legs || wallet._legs(ROW('wallet', payee_id, 'earnings', -payee_back)::wallet.posting,
+    legs := legs || wallet._legs(ROW('wallet', payee_id, 'earnings', -payee_taken)::wallet.posting,
+                                 ROW('payee_receivable', payee_id, NULL, -payee_owed)::wallet.posting,
                                  ROW('commission', NULL, NULL, -(x - payee_back))::wallet.posting);
   END IF;
 
@@ -874,7 +958,7 @@ BEGIN
   res := jsonb_build_object('txn_id', tid, 'bonus_returned', share.bonus, 'cash_returned', share.cash,
                             'earnings_returned', share.earnings, 'bonus_written_off', r.breakage,
                             'bonus_to_cash', r.bonus_to_cash, 'payee_back', payee_back,
-                            'coupon_restored', restored);
+                            'payee_debt', payee_owed, 'coupon_restored', restored);
   INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
                           request, result, postings, pieces)
   VALUES (tid, w.wallet_id, 'reverse_spend', x, w.currency, clk, k, sp.txn_id, req, res, legs, portion);
@@ -1764,15 +1848,21 @@ CREATE FUNCTION wallet._discrepancies()
       FROM tot t WHERE t.account = 'wallet' GROUP BY t.wallet_id),
   pending AS (
     SELECT c.wallet_id, sum(c.amount)::bigint AS total FROM wallet.payee_credit c GROUP BY c.wallet_id),
+  -- per wallet: its debt as posted (what payee_receivable lent it, less what it repaid)
+  receivable AS (
+    SELECT t.wallet_id, -sum(t.total)::bigint AS debt
+      FROM tot t WHERE t.account = 'payee_receivable' GROUP BY t.wallet_id),
   -- per wallet: its lots' totals (lt), payee credits not rolled up yet (pending) and what the
   -- journal posted to each bucket (p_*)
   stored AS MATERIALIZED (
     SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_totals(w.lots, NULL, wallet.clock()) AS lt,
            coalesce(pc.total, 0) AS pending, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
-           coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held
+           coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held,
+           w.debt, coalesce(rc.debt, 0) AS p_debt
       FROM wallet.wallet w
       LEFT JOIN pending pc ON pc.wallet_id = w.wallet_id
-      LEFT JOIN posted p ON p.wallet_id = w.wallet_id),
+      LEFT JOIN posted p ON p.wallet_id = w.wallet_id
+      LEFT JOIN receivable rc ON rc.wallet_id = w.wallet_id),
   exps AS (SELECT c.code, c.exponent FROM wallet.currency c),
   -- materialized: joined by hash (an index probe per journal group costs seconds)
   known AS MATERIALIZED (SELECT w.wallet_id, w.currency FROM wallet.wallet w)
@@ -1791,6 +1881,20 @@ CREATE FUNCTION wallet._discrepancies()
    WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus_stored OR s.p_earnings <> (s.lt).earnings + s.pending
           OR s.p_held <> (s.lt).held)
      AND b.posted <> b.stored
+  UNION ALL
+  -- every wallet's stored debt equals what payee_receivable lent it less what it repaid
+  SELECT 'wallet_debt', s.wallet_id, s.currency, wallet.to_major(s.p_debt, s.exponent),
+         wallet.to_major(s.debt, s.exponent)
+    FROM stored s
+   WHERE s.p_debt <> s.debt
+  UNION ALL
+  -- payee_receivable legs must name an existing wallet of the transaction's currency
+  SELECT 'receivable_of_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
+         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
+    FROM tot t JOIN exps e ON e.code = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+   WHERE t.account = 'payee_receivable' AND w.wallet_id IS NULL
+   GROUP BY t.wallet_id, t.currency
   UNION ALL
   -- wallet legs must name an existing wallet of the transaction's currency and a known bucket
   SELECT 'posting_to_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
@@ -1857,7 +1961,8 @@ CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT 
                                   refund_auto_approve_max numeric DEFAULT NULL,
                                   max_refunds_per_30_days int DEFAULT NULL,
                                   remind_before interval DEFAULT NULL,
-                                  commission_rate numeric DEFAULT NULL)
+                                  commission_rate numeric DEFAULT NULL,
+                                  payee_debt_flag numeric DEFAULT NULL)
   RETURNS wallet.policy
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_variable
@@ -1874,12 +1979,19 @@ BEGIN
   p.max_refunds_per_30_days := coalesce(set_policy.max_refunds_per_30_days, p.max_refunds_per_30_days);
   p.remind_before := coalesce(set_policy.remind_before, p.remind_before);
   p.commission_rate := coalesce(set_policy.commission_rate, p.commission_rate);
+  IF set_policy.payee_debt_flag < 0 THEN
+    PERFORM wallet._fail('22023', 'payee_debt_flag must not be negative',
+                         format('Got %s.', set_policy.payee_debt_flag), 'NULL leaves the setting as it is.');
+  END IF;
+  PERFORM wallet._check_money(set_policy.payee_debt_flag, wallet._exponent(set_policy.currency), 'payee_debt_flag');
+  p.payee_debt_flag := coalesce(set_policy.payee_debt_flag, p.payee_debt_flag);
   INSERT INTO wallet.policy VALUES (p.*)
   ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
     refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
     refund_auto_approve_max = EXCLUDED.refund_auto_approve_max,
     max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
-    remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate;
+    remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate,
+    payee_debt_flag = EXCLUDED.payee_debt_flag;
   RETURN p;
 EXCEPTION WHEN check_violation THEN
   PERFORM wallet._bad_setting(SQLERRM);
@@ -1978,7 +2090,7 @@ GRANT EXECUTE ON FUNCTION
   wallet.refund_quote(bigint, text),
   wallet.freeze(bigint, text), wallet.unfreeze(bigint), wallet.review_refund(bigint, boolean, text, text),
   wallet.expire_bonus(int), wallet.rollup_credits(int), wallet.reconcile(),
-  wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric),
+  wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric),
   wallet.add_bonus_rule(text, numeric, numeric, numeric, numeric, interval, text[], text, timestamptz,
                         timestamptz, numeric),
   wallet.end_bonus_rule(bigint, timestamptz),

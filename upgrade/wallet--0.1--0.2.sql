@@ -1149,3 +1149,462 @@ BEGIN
     END IF;
   END LOOP;
 END $$;
+
+-- payee debt: a reversal never fails for the payee's sake (CONTRACT.md section 5). What the
+-- payee's earnings cannot give back becomes its debt (wallet.wallet.debt, balance's debt),
+-- posted against payee_receivable; later credits repay it first; a debt above
+-- policy.payee_debt_flag gets a risk flag; reconcile checks every wallet's debt.
+ALTER TABLE wallet.policy ADD COLUMN payee_debt_flag numeric NULL
+  CHECK (payee_debt_flag >= 0 AND payee_debt_flag < 1e15);
+ALTER TABLE wallet.wallet ADD COLUMN debt bigint NOT NULL DEFAULT 0 CHECK (debt >= 0);
+COMMENT ON COLUMN wallet.wallet.debt IS
+  'what reversals took back from this payee beyond its earnings (minor units), owed to payee_receivable; '
+  'later credits repay it first';
+COMMENT ON COLUMN wallet.policy.payee_debt_flag IS
+  'a payee whose debt grows above this (major units) gets a risk flag; NULL: never';
+
+CREATE FUNCTION wallet.debt_repaid(debt bigint, credit bigint) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'wallet_debt_repaid' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION wallet._refuse_in_debt(wallet_id bigint, debt bigint, exponent int, operation text)
+  RETURNS void AS 'MODULE_PATHNAME', 'wallet_refuse_in_debt' LANGUAGE C STABLE;
+CREATE OR REPLACE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(
+    (SELECT p FROM wallet.policy p WHERE p.currency = cur),
+    ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL)::wallet.policy)
+$$;
+CREATE OR REPLACE FUNCTION wallet._credit(wid bigint, ls wallet.lotset, amt bigint, txn bigint, clk timestamptz)
+  RETURNS wallet.lotset
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+  repaid bigint;
+BEGIN
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = wid;
+  repaid := wallet.debt_repaid(w.debt, amt);
+  IF repaid > 0 THEN
+    UPDATE wallet.wallet x SET debt = x.debt - repaid WHERE x.wallet_id = wid;
+    INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, result, postings)
+    VALUES (wid, 'repay_debt', repaid, w.currency, clk, txn,
+            jsonb_build_object('repaid', repaid, 'debt', w.debt - repaid),
+            wallet._legs(ROW('wallet', wid, 'earnings', -repaid)::wallet.posting,
+                         ROW('payee_receivable', wid, NULL, repaid)::wallet.posting));
+  END IF;
+  IF repaid = amt THEN RETURN ls; END IF;
+  RETURN wallet.lots_add(ls, 'earnings', amt - repaid, txn, clk, NULL, NULL);
+END $$;
+CREATE OR REPLACE FUNCTION wallet._rollup(wid bigint, ls wallet.lotset, clk timestamptz) RETURNS wallet.lotset
+  LANGUAGE plpgsql AS $$
+DECLARE
+  total bigint;
+  last_txn bigint;
+BEGIN
+  WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = wid RETURNING amount, txn_id)
+  SELECT sum(amount), max(txn_id) INTO total, last_txn FROM d;
+  IF total IS NULL THEN RETURN ls; END IF;
+  RETURN wallet._credit(wid, ls, total, last_txn, clk);
+END $$;
+CREATE OR REPLACE FUNCTION wallet._rollup_wallet(wid bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  ls wallet.lotset;
+BEGIN
+  SELECT x.lots INTO ls FROM wallet.wallet x WHERE x.wallet_id = wid FOR UPDATE;
+  PERFORM wallet._save(wid, wallet._rollup(wid, ls, wallet.clock()));
+END $$;
+CREATE OR REPLACE FUNCTION wallet._add_debt(wid bigint, amt bigint, txn bigint, clk timestamptz) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+  lim numeric;
+BEGIN
+  UPDATE wallet.wallet x SET debt = x.debt + amt WHERE x.wallet_id = wid RETURNING x.* INTO w;
+  lim := (wallet._policy(w.currency)).payee_debt_flag * (10::numeric ^ w.exponent);
+  IF lim IS NOT NULL AND w.debt > lim AND w.debt - amt <= lim THEN
+    INSERT INTO wallet.risk_flag (wallet_id, kind, detail, created_at)
+    VALUES (wid, 'payee_debt',
+            format('debt %s above %s after reversal %s', wallet.to_major(w.debt, w.exponent),
+                   (wallet._policy(w.currency)).payee_debt_flag, txn), clk);
+  END IF;
+END $$;
+CREATE OR REPLACE FUNCTION wallet.reverse_spend(spend_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
+                 replayed boolean, bonus_written_off numeric, bonus_to_cash numeric, coupon_restored boolean)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(reverse_spend.idempotency_key);
+  sp wallet.txn;
+  w wallet.wallet;
+  pw wallet.wallet;
+  payee_id bigint;
+  clk timestamptz := wallet.clock();
+  req jsonb;
+  prior jsonb;
+  x bigint;
+  charged bigint;
+  done bigint;
+  remaining wallet.lotset;
+  prev record;
+  portion wallet.lotset;
+  share record;
+  r record;
+  payee_total bigint;
+  payee_done bigint;
+  payee_back bigint := 0;
+  payee_taken bigint := 0;
+  payee_owed bigint := 0;
+  tk record;
+  tid bigint;
+  legs wallet.posting[];
+  res jsonb;
+  discount bigint;
+  restored boolean := false;
+  blocked bigint;
+BEGIN
+  IF reverse_spend.spend_txn_id IS NULL THEN
+    PERFORM wallet._fail('22023', 'spend_txn_id must not be null');
+  END IF;
+  SELECT * INTO sp FROM wallet.txn t WHERE t.txn_id = reverse_spend.spend_txn_id AND t.kind = 'spend';
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('spend %s does not exist', reverse_spend.spend_txn_id));
+  END IF;
+  payee_id := (sp.result->>'payee')::bigint;
+  -- lock both wallets in wallet-id order
+  IF payee_id IS NOT NULL AND payee_id < sp.wallet_id THEN
+    pw := wallet._lock(payee_id);
+  END IF;
+  w := wallet._lock(sp.wallet_id);
+  IF payee_id IS NOT NULL AND payee_id > sp.wallet_id THEN
+    pw := wallet._lock(payee_id);
+  END IF;
+
+  IF reverse_spend.amount IS NOT NULL THEN
+    x := wallet.to_minor(reverse_spend.amount, w.exponent, 'amount');
+  END IF;
+  req := jsonb_build_object('spend_txn_id', sp.txn_id, 'amount', x);
+  prior := wallet._replay(w.wallet_id, k, 'reverse_spend', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint,
+      wallet.to_major((prior->>'bonus_returned')::bigint, w.exponent),
+      wallet.to_major((prior->>'cash_returned')::bigint, w.exponent),
+      wallet.to_major((prior->>'earnings_returned')::bigint, w.exponent), true,
+      wallet.to_major((prior->>'bonus_written_off')::bigint, w.exponent),
+      wallet.to_major((prior->>'bonus_to_cash')::bigint, w.exponent),
+      coalesce((prior->>'coupon_restored')::boolean, false);
+    RETURN;
+  END IF;
+
+  charged := (sp.result->>'charged')::bigint;
+  remaining := sp.pieces;
+  done := 0;
+  payee_done := 0;
+  FOR prev IN SELECT t.amount, t.pieces, t.result FROM wallet.txn t
+               WHERE t.ref_txn = sp.txn_id AND t.kind = 'reverse_spend' ORDER BY t.txn_id LOOP
+    done := done + prev.amount;
+    payee_done := payee_done + coalesce((prev.result->>'payee_back')::bigint, 0);
+    remaining := wallet.lots_minus(remaining, prev.pieces);
+  END LOOP;
+  discount := coalesce((sp.result->>'discount')::bigint, 0);
+  IF x IS NULL THEN
+    x := charged - done;
+    -- a spend a coupon paid in full charged nothing, yet reversing it gives the coupon back
+    IF x <= 0 AND NOT (discount > 0 AND NOT EXISTS (
+        SELECT 1 FROM wallet.txn t WHERE t.ref_txn = sp.txn_id AND t.kind = 'reverse_spend')) THEN
+      PERFORM wallet._fail('WL008', format('spend %s has nothing left to reverse', sp.txn_id));
+    END IF;
+  ELSIF x > charged - done THEN
+    PERFORM wallet._fail('WL008', 'reversal exceeds what is left unreversed',
+      format('Spend %s charged %s; %s is left to reverse.', sp.txn_id,
+             wallet.to_major(charged, w.exponent), wallet.to_major(charged - done, w.exponent)));
+  END IF;
+
+  portion := CASE WHEN x = 0 THEN wallet.lots_empty() ELSE wallet.reversal_split(remaining, coalesce((sp.result->>'bonus_used')::bigint, 0),
+                                   coalesce((sp.result->>'cash_used')::bigint, 0),
+                                   coalesce((sp.result->>'earnings_used')::bigint, 0), x) END;
+  -- bonus of a top-up whose refund is still open cannot come back now: whether the
+  -- refund's clawback stands (bonus back as cash) or not (back as bonus) is not known yet
+  SELECT r.topup_txn INTO blocked
+    FROM wallet.lots_list(portion) l
+    JOIN wallet.refund r ON r.topup_txn = l.source_txn AND r.wallet_id = w.wallet_id
+   WHERE l.bucket = 'bonus' AND r.status IN ('pending', 'approved')
+   LIMIT 1;
+  IF blocked IS NOT NULL THEN
+    PERFORM wallet._fail('WL008', format('a refund of top-up %s is in progress', blocked),
+      'The reversal would give back bonus of that top-up.',
+      'Settle, reject or fail the refund first, then reverse the spend.');
+  END IF;
+  SELECT coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'bonus'), 0)::bigint AS bonus,
+         coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'cash'), 0)::bigint AS cash,
+         coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'earnings'), 0)::bigint AS earnings
+    INTO share FROM wallet.lots_list(portion) l;
+  r := wallet.lots_reverse(w.lots, portion, clk);
+
+  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  legs := wallet._legs(ROW('wallet', w.wallet_id, 'bonus', r.bonus)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'cash', r.cash)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'earnings', r.earnings)::wallet.posting,
+                       ROW('breakage', NULL, NULL, r.breakage)::wallet.posting);
+  IF payee_id IS NULL THEN
+    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -x)::wallet.posting);
+  ELSE
+    -- the payee gives back its credit in the same proportion, rounded half away
+    -- from zero on the running total (so all of it at the end)
+    payee_total := (sp.result->>'payee_credit')::bigint;
+    IF done + x = charged THEN
+      payee_back := payee_total - payee_done;
+    ELSE
+      payee_back := round(payee_total::numeric * (done + x) / charged)::bigint - payee_done;
+    END IF;
+    -- a reversal never fails for the payee's sake (a frozen payee included: a freeze stops
+    -- the wallet's own debits, not the platform's corrections): its earnings, pending
+    -- credits rolled up first, give back what they can; the rest is its debt
+    IF payee_back > 0 THEN
+      tk := wallet.lots_take(wallet._rollup(pw.wallet_id, pw.lots, clk), 'earnings', payee_back, clk);
+      payee_taken := tk.taken;
+      payee_owed := payee_back - tk.taken;
+      PERFORM wallet._save(pw.wallet_id, tk.lots);
+      IF payee_owed > 0 THEN
+        PERFORM wallet._add_debt(pw.wallet_id, payee_owed, tid, clk);
+      END IF;
+    END IF;
+    legs := legs || wallet._legs(ROW('wallet', payee_id, 'earnings', -payee_taken)::wallet.posting,
+                                 ROW('payee_receivable', payee_id, NULL, -payee_owed)::wallet.posting,
+                                 ROW('commission', NULL, NULL, -(x - payee_back))::wallet.posting);
+  END IF;
+
+  -- the full reversal undoes the coupon: its discount, and the coupon itself while still valid
+  IF done + x = charged AND discount > 0 THEN
+    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -discount)::wallet.posting,
+                                 ROW('coupon_expense', NULL, NULL, discount)::wallet.posting);
+    -- the coupon is given back; past its validity it shows as expired, not usable
+    UPDATE wallet.coupon c SET redeemed_txn = NULL, redeemed_at = NULL, discount = NULL
+     WHERE c.redeemed_txn = sp.txn_id
+    RETURNING c.valid_until IS NULL OR c.valid_until > clk INTO restored;
+    restored := coalesce(restored, false);
+  END IF;
+  res := jsonb_build_object('txn_id', tid, 'bonus_returned', share.bonus, 'cash_returned', share.cash,
+                            'earnings_returned', share.earnings, 'bonus_written_off', r.breakage,
+                            'bonus_to_cash', r.bonus_to_cash, 'payee_back', payee_back,
+                            'payee_debt', payee_owed, 'coupon_restored', restored);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
+                          request, result, postings, pieces)
+  VALUES (tid, w.wallet_id, 'reverse_spend', x, w.currency, clk, k, sp.txn_id, req, res, legs, portion);
+  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, tid, clk);
+  PERFORM wallet._save(w.wallet_id, r.lots);
+  RETURN QUERY SELECT tid, wallet.to_major(share.bonus, w.exponent), wallet.to_major(share.cash, w.exponent),
+    wallet.to_major(share.earnings, w.exponent), false, wallet.to_major(r.breakage, w.exponent),
+    wallet.to_major(r.bonus_to_cash, w.exponent), restored;
+END $$;
+CREATE OR REPLACE FUNCTION wallet._discrepancies()
+  RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
+  LANGUAGE sql STABLE AS $$
+  WITH sums AS MATERIALIZED (
+    SELECT s.* FROM unnest((SELECT wallet._journal_sums(t.txn_id, t.wallet_id, t.currency, t.postings)
+                              FROM wallet.txn t)) s),
+  -- per currency, account, wallet and bucket: the archived part plus the journal
+  tot AS MATERIALIZED (
+    SELECT x.currency, x.account, x.wallet_id, x.bucket, sum(x.amount)::bigint AS total
+      FROM (SELECT s.currency, s.account, s.wallet_id, s.bucket, s.amount FROM sums s WHERE s.txn_id IS NULL
+            UNION ALL
+            SELECT c.currency, c.account, c.wallet_id, c.bucket, c.amount FROM wallet.journal_checkpoint c) x
+     GROUP BY x.currency, x.account, x.wallet_id, x.bucket),
+  -- per wallet (one row, not one per bucket: a join of wallets, not of buckets): what the
+  -- journal posted to each bucket
+  posted AS (
+    SELECT t.wallet_id,
+           sum(t.total) FILTER (WHERE t.bucket = 'cash')::bigint AS cash,
+           sum(t.total) FILTER (WHERE t.bucket = 'bonus')::bigint AS bonus,
+           sum(t.total) FILTER (WHERE t.bucket = 'earnings')::bigint AS earnings,
+           sum(t.total) FILTER (WHERE t.bucket = 'held')::bigint AS held
+      FROM tot t WHERE t.account = 'wallet' GROUP BY t.wallet_id),
+  pending AS (
+    SELECT c.wallet_id, sum(c.amount)::bigint AS total FROM wallet.payee_credit c GROUP BY c.wallet_id),
+  -- per wallet: its debt as posted (what payee_receivable lent it, less what it repaid)
+  receivable AS (
+    SELECT t.wallet_id, -sum(t.total)::bigint AS debt
+      FROM tot t WHERE t.account = 'payee_receivable' GROUP BY t.wallet_id),
+  -- per wallet: its lots' totals (lt), payee credits not rolled up yet (pending) and what the
+  -- journal posted to each bucket (p_*)
+  stored AS MATERIALIZED (
+    SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_totals(w.lots, NULL, wallet.clock()) AS lt,
+           coalesce(pc.total, 0) AS pending, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
+           coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held,
+           w.debt, coalesce(rc.debt, 0) AS p_debt
+      FROM wallet.wallet w
+      LEFT JOIN pending pc ON pc.wallet_id = w.wallet_id
+      LEFT JOIN posted p ON p.wallet_id = w.wallet_id
+      LEFT JOIN receivable rc ON rc.wallet_id = w.wallet_id),
+  exps AS (SELECT c.code, c.exponent FROM wallet.currency c),
+  -- materialized: joined by hash (an index probe per journal group costs seconds)
+  known AS MATERIALIZED (SELECT w.wallet_id, w.currency FROM wallet.wallet w)
+  -- every transaction's postings sum to zero
+  SELECT 'transaction_balanced', s.wallet_id, s.currency, 0::numeric, wallet.to_major(s.amount, e.exponent)
+    FROM sums s JOIN exps e ON e.code = s.currency
+   WHERE s.txn_id IS NOT NULL
+  UNION ALL
+  -- every wallet's stored buckets equal the sum of its postings
+  SELECT 'wallet_bucket_' || b.bucket, s.wallet_id, s.currency,
+         wallet.to_major(b.posted, s.exponent), wallet.to_major(b.stored, s.exponent)
+    FROM stored s
+   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus_stored),
+                              ('earnings', s.p_earnings, (s.lt).earnings + s.pending), ('held', s.p_held, (s.lt).held))
+                   AS b(bucket, posted, stored)
+   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus_stored OR s.p_earnings <> (s.lt).earnings + s.pending
+          OR s.p_held <> (s.lt).held)
+     AND b.posted <> b.stored
+  UNION ALL
+  -- every wallet's stored debt equals what payee_receivable lent it less what it repaid
+  SELECT 'wallet_debt', s.wallet_id, s.currency, wallet.to_major(s.p_debt, s.exponent),
+         wallet.to_major(s.debt, s.exponent)
+    FROM stored s
+   WHERE s.p_debt <> s.debt
+  UNION ALL
+  -- payee_receivable legs must name an existing wallet of the transaction's currency
+  SELECT 'receivable_of_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
+         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
+    FROM tot t JOIN exps e ON e.code = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+   WHERE t.account = 'payee_receivable' AND w.wallet_id IS NULL
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- wallet legs must name an existing wallet of the transaction's currency and a known bucket
+  SELECT 'posting_to_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
+         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
+    FROM tot t JOIN exps e ON e.code = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+   WHERE t.account = 'wallet'
+     AND (t.bucket IS NULL OR t.bucket NOT IN ('cash', 'bonus', 'earnings', 'held') OR w.wallet_id IS NULL)
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- no negative lot
+  SELECT 'negative_lot', w.wallet_id, w.currency, 0::numeric, wallet.to_major(least(l.amount, l.held), w.exponent)
+    FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
+   WHERE wallet.lots_negative(w.lots) AND (l.amount < 0 OR l.held < 0)
+  UNION ALL
+  -- held equals what the open refunds hold
+  SELECT 'held_matches_open_refunds', s.wallet_id, s.currency,
+         wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major((s.lt).held, s.exponent)
+    FROM stored s
+    LEFT JOIN (SELECT r.wallet_id, sum(r.amount + r.clawback + r.bonus_void)::bigint AS total
+                 FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
+                GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
+   WHERE coalesce(o.total, 0) <> (s.lt).held
+  UNION ALL
+  -- per currency, all accounts sum to zero
+  SELECT 'currency_balanced', NULL::bigint, t.currency, 0::numeric, wallet.to_major(t.total::bigint, e.exponent)
+    FROM (SELECT t.currency, sum(t.total) AS total FROM tot t GROUP BY t.currency HAVING sum(t.total) <> 0) t
+    JOIN exps e ON e.code = t.currency
+$$;
+-- balance appends debt, set_policy takes payee_debt_flag: both are made again, with the
+-- privileges the old ones had
+DO $do$
+DECLARE
+  f record;
+  g record;
+  acl aclitem[];
+BEGIN
+  FOR f IN SELECT * FROM (VALUES
+      ('wallet.balance(bigint, text)', 'wallet.balance(bigint, text)'),
+      ('wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric)',
+       'wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric)')) AS v(old, new)
+  LOOP
+    SELECT p.proacl INTO acl FROM pg_proc p WHERE p.oid = f.old::regprocedure;
+    EXECUTE format('DROP FUNCTION %s', f.old);
+    IF f.old = 'wallet.balance(bigint, text)' THEN
+      DROP FUNCTION wallet._balance(bigint, text);
+      EXECUTE $b$CREATE FUNCTION wallet._balance(wid bigint, scene text,
+  OUT wallet_id bigint, OUT currency text, OUT cash numeric, OUT bonus numeric, OUT earnings numeric,
+  OUT held numeric, OUT available numeric, OUT withdrawable numeric, OUT frozen boolean,
+  OUT debt numeric)
+  RETURNS SETOF record
+  LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+DECLARE
+  w wallet.wallet;
+  t record;
+  pend bigint;
+  owed bigint;
+BEGIN
+  IF _balance.wid IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = _balance.wid;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', _balance.wid));
+  END IF;
+  PERFORM wallet._text(_balance.scene, 'scene', 64);
+  t := wallet.lots_totals(w.lots, _balance.scene, wallet.clock());
+  pend := wallet._pending(w.wallet_id);
+  -- payee credits not rolled up yet repay the debt first (as the roll-up will): that part
+  -- is neither earnings nor available
+  owed := wallet.debt_repaid(w.debt, pend);
+  RETURN QUERY SELECT w.wallet_id, w.currency,
+    wallet.to_major(t.cash, w.exponent), wallet.to_major(t.bonus, w.exponent),
+    wallet.to_major(t.earnings + pend - owed, w.exponent), wallet.to_major(t.held, w.exponent),
+    wallet.to_major(t.cash + t.bonus + t.earnings + pend - owed, w.exponent),
+    wallet.to_major(CASE WHEN w.debt > owed THEN 0 ELSE t.earnings + pend - owed END, w.exponent), w.frozen,
+    wallet.to_major(w.debt - owed, w.exponent);
+END $$
+$b$;
+      EXECUTE $b$CREATE FUNCTION wallet.balance(wallet_id bigint, scene text DEFAULT NULL)
+  RETURNS TABLE (wallet_id bigint, currency text, cash numeric, bonus numeric, earnings numeric,
+                 held numeric, available numeric, withdrawable numeric, frozen boolean, debt numeric)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp
+  AS $$ SELECT * FROM wallet._balance($1, $2) $$
+$b$;
+    ELSE
+      EXECUTE $b$CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT NULL,
+                                  refund_fee_rate numeric DEFAULT NULL,
+                                  refund_auto_approve_max numeric DEFAULT NULL,
+                                  max_refunds_per_30_days int DEFAULT NULL,
+                                  remind_before interval DEFAULT NULL,
+                                  commission_rate numeric DEFAULT NULL,
+                                  payee_debt_flag numeric DEFAULT NULL)
+  RETURNS wallet.policy
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  p wallet.policy := wallet._policy(set_policy.currency);
+BEGIN
+  PERFORM wallet._text(set_policy.currency, 'currency', 3, true);
+  IF NOT EXISTS (SELECT 1 FROM wallet.currency c WHERE c.code = set_policy.currency) THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', set_policy.currency));
+  END IF;
+  p.refund_window := coalesce(set_policy.refund_window, p.refund_window);
+  p.refund_fee_rate := coalesce(set_policy.refund_fee_rate, p.refund_fee_rate);
+  p.refund_auto_approve_max := coalesce(set_policy.refund_auto_approve_max, p.refund_auto_approve_max);
+  p.max_refunds_per_30_days := coalesce(set_policy.max_refunds_per_30_days, p.max_refunds_per_30_days);
+  p.remind_before := coalesce(set_policy.remind_before, p.remind_before);
+  p.commission_rate := coalesce(set_policy.commission_rate, p.commission_rate);
+  IF set_policy.payee_debt_flag < 0 THEN
+    PERFORM wallet._fail('22023', 'payee_debt_flag must not be negative',
+                         format('Got %s.', set_policy.payee_debt_flag), 'NULL leaves the setting as it is.');
+  END IF;
+  PERFORM wallet._check_money(set_policy.payee_debt_flag, wallet._exponent(set_policy.currency), 'payee_debt_flag');
+  p.payee_debt_flag := coalesce(set_policy.payee_debt_flag, p.payee_debt_flag);
+  INSERT INTO wallet.policy VALUES (p.*)
+  ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
+    refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
+    refund_auto_approve_max = EXCLUDED.refund_auto_approve_max,
+    max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
+    remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate,
+    payee_debt_flag = EXCLUDED.payee_debt_flag;
+  RETURN p;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._bad_setting(SQLERRM);
+  RETURN NULL;
+END $$
+$b$;
+    END IF;
+    IF acl IS NOT NULL THEN
+      EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.new);
+      FOR g IN SELECT * FROM aclexplode(acl) LOOP
+        EXECUTE format('GRANT %s ON FUNCTION %s TO %s%s', g.privilege_type, f.new,
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.grantee::regrole::text) END,
+                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+      END LOOP;
+    END IF;
+  END LOOP;
+END $do$;
+REVOKE ALL ON FUNCTION wallet._balance(bigint, text), wallet.debt_repaid(bigint, bigint),
+  wallet._refuse_in_debt(bigint, bigint, int, text), wallet._credit(bigint, wallet.lotset, bigint, bigint, timestamptz),
+  wallet._rollup_wallet(bigint), wallet._add_debt(bigint, bigint, bigint, timestamptz) FROM PUBLIC;

@@ -45,6 +45,7 @@ spend_body(PG_FUNCTION_ARGS)
 	SpendOut	out;
 	int			exponent = 0;
 	bool		must_lock = false;
+	bool		rolled_up = false;
 	bool		probed;
 	char	   *canonical = NULL;
 	bool		compact = true;
@@ -218,12 +219,24 @@ spend_body(PG_FUNCTION_ARGS)
 			must_lock = true;
 			continue;
 		}
-		if (out.shortfall > 0)
+		if (out.shortfall > 0 && !rolled_up)
 		{
 			Datum		hargs[1] = {Int64GetDatum(w.id)};
 
 			if (run_plan(plans.has_pending, hargs, NULL, false, 1) != SPI_OK_SELECT)
 				elog(ERROR, "could not read payee credits");
+			if (SPI_processed > 0 && OidIsValid(plans.key_rel))
+			{
+				/*
+				 * Rolled up by wallet._rollup_wallet (debt repaid first), once a
+				 * call; then the wallet row, which it wrote, is read again.
+				 */
+				if (run_plan(plans.rollup, hargs, NULL, false, 0) != SPI_OK_SELECT)
+					elog(ERROR, "could not roll up payee credits");
+				rolled_up = true;
+				must_lock = true;
+				continue;
+			}
 			if (SPI_processed > 0)
 			{
 				bool		isnull;

@@ -253,9 +253,17 @@ ensure_plans(void)
 		plans.credit = prepare("INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id) "
 							   "VALUES ($1, $2, $3)", 3, t6);
 		plans.has_pending = prepare("SELECT 1 FROM wallet.payee_credit WHERE wallet_id = $1 LIMIT 1", 1, t1);
-		plans.rollup = prepare("WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 "
-							   "RETURNING amount, txn_id) SELECT sum(amount)::bigint, max(txn_id) FROM d",
-							   1, t1);
+		/*
+		 * The roll-up of a wallet's pending payee credits is wallet._rollup's
+		 * (a credit repays the wallet's debt first); a 0.1 schema has neither
+		 * debt nor that function, and its credits go straight to earnings.
+		 */
+		if (OidIsValid(plans.key_rel))
+			plans.rollup = prepare("SELECT wallet._rollup_wallet($1)", 1, t1);
+		else
+			plans.rollup = prepare("WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 "
+								   "RETURNING amount, txn_id) SELECT sum(amount)::bigint, max(txn_id) FROM d",
+								   1, t1);
 		{
 			Oid			tc[] = {TEXTOID, INT8OID, TEXTOID, INT4OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
 			Oid			tr[] = {TEXTOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};

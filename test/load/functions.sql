@@ -26,28 +26,18 @@ END $$;
 
 -- load.reverse_spend reverses amt (NULL: all that is left) of a spend and
 -- returns the reversal's txn_id and what it returned, in minor units (the
--- load's currencies have exponent 2). A reversal whose payee has already
--- spent the credit it must give back is refused with WL001 and a detail
--- 'Payee wallet ...'; that case returns txn_id 0 and zeros. Any other WL001
--- (or any other error) is raised.
+-- load's currencies have exponent 2). A reversal never fails for the payee's
+-- sake (what the payee no longer has becomes its debt), so any error is raised.
 CREATE FUNCTION load.reverse_spend(sp bigint, k text, amt numeric,
                                    OUT txn_id bigint, OUT reversed_c bigint, OUT bonus_c bigint,
                                    OUT cash_c bigint, OUT earnings_c bigint)
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  d text;
 BEGIN
   SELECT r.txn_id, (r.bonus_returned * 100)::bigint, (r.cash_returned * 100)::bigint,
          (r.earnings_returned * 100)::bigint
     INTO txn_id, bonus_c, cash_c, earnings_c
     FROM wallet.reverse_spend(sp, k, amt) r;
   reversed_c := bonus_c + cash_c + earnings_c;
-EXCEPTION WHEN SQLSTATE 'WL001' THEN
-  GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
-  IF d IS NULL OR d NOT LIKE 'Payee wallet %' THEN
-    RAISE;
-  END IF;
-  txn_id := 0; reversed_c := 0; bonus_c := 0; cash_c := 0; earnings_c := 0;
 END $$;
 
 -- load.check_balance raises when any bucket of a wallet's balance (in the

@@ -1,9 +1,9 @@
 -- stress_reverse.sql (test/suites/stress.sh): reverses part or all of what is
--- left of the client's last spend, through load.reverse_spend: when the
--- payee has meanwhile spent the credit the reversal must take back (WL001
--- 'Payee wallet ...') it returns txn_id 0 and nothing happens.
+-- left of the client's last spend, through load.reverse_spend; when the payee
+-- has meanwhile spent the credit the reversal must take back, the rest is the
+-- payee's debt and the reversal goes through all the same.
 -- Ack: client seq reverse txn_id payer spend_txn_id requested_c bonus_c cash_c earnings_c
---      (txn_id 0: refused for the payee's funds)
+--      (txn_id 0 would be a refusal: there is none)
 \if :left_c > 0
 \set seq :seq + 1
 \set full random(0, 2)

@@ -203,6 +203,8 @@ DECLARE
   k text;
   x double precision;
   i int;
+  pw text;
+  pf boolean;
 BEGIN
   DELETE FROM mt.plan;
   PERFORM setseed(((p_seed * 7919) % 2000003)::double precision / 2000003 * 2 - 1);
@@ -271,6 +273,43 @@ BEGIN
         'coupon', jsonb_build_object('src', 'step', 'ref', i - 1, 'o', w, 'i', 0),
         'scene', mt.pick(ARRAY[NULL, 'game', 'shop']), 'partial', true, 'amount', mt.gen_amount(e, 'spend')));
       spends := spends || s; cspends := cspends || s; keyed := keyed || s;
+      CONTINUE;
+    END IF;
+    IF random() < 0.03 THEN
+      -- a debt story: w pays the payee pw, pw spends (nearly) all it has, the sale is
+      -- reversed (pw frozen first, sometimes): what pw cannot give back is its debt; a later
+      -- sale to pw repays it first; then pw spends again
+      w := mt.pick(owners);
+      pw := mt.pick(ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o = cur->>w AND o <> w));
+      pf := random() < 0.3;
+      INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s, 'frac', 0.3 + random() * 0.6,
+        'scene', NULL, 'partial', false, 'payee', pw));
+      spends := spends || s; keyed := keyed || s;
+      i := s;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', pw, 'key', 'k' || s, 'frac', 0.7 + random() * 0.3,
+        'scene', NULL, 'partial', true));
+      spends := spends || s; keyed := keyed || s;
+      IF pf THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'freeze', jsonb_build_object('w', pw, 'reason', 'fraud ' || s));
+      END IF;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'reverse', jsonb_build_object('ref', i, 'key', 'k' || s,
+        'amount', CASE WHEN random() < 0.5 THEN NULL ELSE jsonb_build_object('frac', 0.1 + random() * 0.8) END));
+      keyed := keyed || s;
+      IF pf THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'unfreeze', jsonb_build_object('w', pw));
+      END IF;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s, 'frac', 0.1 + random() * 0.8,
+        'scene', NULL, 'partial', false, 'payee', pw));
+      spends := spends || s; keyed := keyed || s;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', pw, 'key', 'k' || s, 'frac', 0.3 + random() * 0.7,
+        'scene', NULL, 'partial', true));
+      spends := spends || s; keyed := keyed || s;
       CONTINUE;
     END IF;
     IF random() < 0.04 THEN

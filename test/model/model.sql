@@ -44,6 +44,8 @@ CREATE TABLE model.wallet (
   currency text NOT NULL,
   e        int  NOT NULL,
   frozen   boolean NOT NULL DEFAULT false,
+  -- what reversals took back beyond the wallet's earnings, owed until later credits repay it
+  debt     bigint NOT NULL DEFAULT 0 CHECK (debt >= 0),
   UNIQUE (owner, currency)
 );
 
@@ -289,7 +291,7 @@ END $$;
 
 CREATE FUNCTION model.balance(p_wid bigint, p_scene text DEFAULT NULL)
   RETURNS TABLE (wallet_id bigint, currency text, cash numeric, bonus numeric, earnings numeric,
-                 held numeric, available numeric, withdrawable numeric, frozen boolean)
+                 held numeric, available numeric, withdrawable numeric, frozen boolean, debt numeric)
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -307,7 +309,9 @@ BEGIN
   SELECT coalesce(sum(r.amount + r.clawback + r.bonus_void), 0) INTO h
     FROM model.refund r WHERE r.wid = w.wid AND r.status IN ('pending', 'approved');
   RETURN QUERY SELECT w.wid, w.currency, model.major(c, w.e), model.major(b, w.e), model.major(er, w.e),
-    model.major(h, w.e), model.major(c + b + er, w.e), model.major(er, w.e), w.frozen;
+    model.major(h, w.e), model.major(c + b + er, w.e),
+    -- choice: a wallet in debt can withdraw nothing (section 5: no withdrawal while in debt)
+    model.major(CASE WHEN w.debt > 0 THEN 0 ELSE er END, w.e), w.frozen, model.major(w.debt, w.e);
 END $$;
 
 CREATE FUNCTION model.freeze(p_wid bigint, p_reason text) RETURNS void
@@ -425,6 +429,7 @@ DECLARE
   used jsonb := jsonb_build_object('bonus', 0, 'cash', 0, 'earnings', 0);
   chg bigint;
   comm bigint := 0;
+  repay bigint;
   res jsonb;
   cc record;
   disc bigint := 0;
@@ -491,8 +496,11 @@ BEGIN
 
   IF p_payee IS NOT NULL THEN
     comm := round(chg * (model.policy(p.currency)).commission_rate);
-    IF chg - comm > 0 THEN
-      INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (p.wid, 'earnings', chg - comm, clk);
+    -- a credit to a payee in debt repays the debt first (section 5); the rest is earnings
+    repay := least(p.debt, chg - comm);
+    UPDATE model.wallet SET debt = debt - repay WHERE wid = p.wid;
+    IF chg - comm - repay > 0 THEN
+      INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (p.wid, 'earnings', chg - comm - repay, clk);
     END IF;
   END IF;
   INSERT INTO model.spend (tid, wid, charged, bonus_used, cash_used, earnings_used, payee, payee_credit, discount)
@@ -624,12 +632,12 @@ BEGIN
   IF sp.payee IS NOT NULL AND sp.charged > 0 THEN
     pb := round(sp.payee_credit::numeric * (sp.reversed + x) / sp.charged)::bigint - sp.payee_back;
     IF pb > 0 THEN
+      -- a reversal never fails for the payee's sake, frozen or not (section 5): its
+      -- earnings give back what they can, the rest becomes its debt
       pw := model.get_wallet(sp.payee);
-      IF pw.frozen THEN PERFORM model.fail('WL002', 'payee wallet frozen'); END IF;
       SELECT coalesce(sum(amount), 0) INTO pe FROM model.lot WHERE wid = pw.wid AND bucket = 'earnings';
-      -- choice: a payee that no longer has the credit makes the reversal fail
-      IF pe < pb THEN PERFORM model.fail('WL001', 'payee has not enough earnings'); END IF;
-      need := pb;
+      UPDATE model.wallet SET debt = debt + greatest(pb - pe, 0) WHERE wid = pw.wid;
+      need := least(pb, pe);
       FOR l IN SELECT * FROM model.lot WHERE wid = pw.wid AND bucket = 'earnings' AND amount > 0
                 ORDER BY granted_at, lot_id LOOP
         EXIT WHEN need = 0;

@@ -14,19 +14,21 @@
 #      with its kind, wallet and spend; no unacknowledged one);
 #   3. every reversal returned what was asked, split so that no bucket got
 #      back more than the spend took from it, exactly all of it when the spend
-#      is fully reversed; the payee gave back its credit in proportion (within
-#      one minor unit of credit * reversed / charged, exactly all at the end);
+#      is fully reversed; no reversal was refused (a reversal never fails for
+#      the payee's sake); the payee gave back its credit in proportion (within
+#      one minor unit of credit * reversed / charged, exactly all at the end),
+#      out of its earnings or, for what they no longer held, into its debt;
 #   4. every wallet's balance() equals the model computed from the acks:
 #        cash     = top-ups - cash used + cash returned
 #        bonus    = bonus granted - bonus used + bonus returned
-#        earnings = credits as payee (charged - commission, rounded half away
-#                   from zero) - earnings used + returned - credit given back
+#        earnings - debt = credits as payee (charged - commission, rounded half
+#                   away from zero) - earnings used + returned - credit given back
 #        held     = 0
 #   5. wallet.reconcile() returns no row;
 #   6. per currency, from wallet.postings: the sum over wallets of cash +
-#      bonus + earnings + held = top-ups + bonus granted - breakage - revenue
-#      - commission - refunds paid out - fees (all non-wallet legs, negated),
-#      and equals the same sum from the acks.
+#      bonus + earnings + held - debt = top-ups + bonus granted - breakage -
+#      revenue - commission - refunds paid out - fees (all non-wallet legs but
+#      payee_receivable, negated), and equals the same sum from the acks.
 #
 # Run by test/run.sh (make test) with the cluster variables exported, or by
 # hand: source test/cluster.sh; cluster_start; test/suites/stress.sh; cluster_stop
@@ -137,12 +139,14 @@ CREATE VIEW load.spend AS
   SELECT a.*, nullif(a.ref, 0) AS payee,
          CASE WHEN a.ref = 0 THEN 0 ELSE a.x - round(a.x * $COMMISSION) END::bigint AS credit
     FROM load.ack a WHERE a.kind = 'spend';
--- reversals done (not refused), with the spend and what its payee gave back (postings, cents)
+-- reversals done (not refused), with the spend and what its payee gave back (postings, cents):
+-- out of its earnings, or owed (payee_receivable in its name)
 CREATE VIEW load.rev AS
   SELECT a.*, s.payee, s.x AS charged, s.credit, s.b AS bonus_used, s.c AS cash_used, s.e AS earnings_used,
          coalesce((SELECT -sum(p.amount * 100) FROM wallet.postings p
-                    WHERE p.txn_id = a.id AND p.account = 'wallet' AND p.wallet_id = s.payee
-                      AND p.bucket = 'earnings'), 0)::bigint AS payee_back
+                    WHERE p.txn_id = a.id AND p.wallet_id = s.payee
+                      AND ((p.account = 'wallet' AND p.bucket = 'earnings')
+                           OR p.account = 'payee_receivable')), 0)::bigint AS payee_back
     FROM load.ack a JOIN load.spend s ON s.id = a.ref
    WHERE a.kind = 'reverse' AND a.id <> 0;
 SQL
@@ -184,6 +188,9 @@ check "spends paying a wallet credit it charged - commission (rounded half away 
     LEFT JOIN wallet.postings p ON p.txn_id = s.id AND p.account = 'wallet' AND p.wallet_id = s.payee
    WHERE s.payee IS NOT NULL AND coalesce(p.amount * 100, 0) <> s.credit"
 
+check "no reversal is refused" "
+  SELECT a.n, a.ref FROM load.ack a WHERE a.kind = 'reverse' AND a.id = 0"
+
 check "payees give back their credit in proportion, all of it on a full reversal" "
   SELECT r.ref, r.n, r.credit, r.charged, r.cum_x, r.cum_back FROM (
     SELECT r.*, sum(r.x) OVER w AS cum_x, sum(r.payee_back) OVER w AS cum_back
@@ -208,11 +215,11 @@ CREATE VIEW load.model AS
 SQL
 check "every wallet's balance() equals the model of what was acknowledged" "
   SELECT w.wallet_id, b.cash, m.cash / 100.0 AS model_cash, b.bonus, m.bonus / 100.0 AS model_bonus,
-         b.earnings, m.earnings / 100.0 AS model_earnings, b.held, b.available
+         b.earnings, b.debt, m.earnings / 100.0 AS model_earnings_less_debt, b.held, b.available
     FROM wallet.wallet w CROSS JOIN LATERAL wallet.balance(w.wallet_id) b
     LEFT JOIN load.model m ON m.wallet_id = w.wallet_id
    WHERE m.wallet_id IS NULL OR b.cash * 100 <> m.cash OR b.bonus * 100 <> m.bonus
-      OR b.earnings * 100 <> m.earnings OR b.held <> 0
+      OR (b.earnings - b.debt) * 100 <> m.earnings OR b.held <> 0
       OR b.available <> b.cash + b.bonus + b.earnings"
 
 check "wallet.reconcile() returns no rows" "SELECT * FROM wallet.reconcile()"
@@ -224,14 +231,15 @@ q -c "SELECT p.currency, sum(-p.amount) FILTER (WHERE p.account = 'funding') AS 
              sum(p.amount) FILTER (WHERE p.account = 'revenue') AS revenue,
              sum(p.amount) FILTER (WHERE p.account = 'commission') AS commission,
              sum(p.amount) FILTER (WHERE p.account IN ('refund_payout', 'fee_income')) AS refunds_and_fees,
+             sum(-p.amount) FILTER (WHERE p.account = 'payee_receivable') AS payee_debt,
              sum(p.amount) FILTER (WHERE p.account = 'wallet') AS in_wallets
         FROM wallet.postings p GROUP BY p.currency"
 check "per currency: wallets' balances = top-ups + bonus - breakage - revenue - commission - refunds (postings) = acks" "
   WITH books AS (
-    SELECT p.currency, -sum(p.amount) FILTER (WHERE p.account <> 'wallet') AS by_accounts
+    SELECT p.currency, -sum(p.amount) FILTER (WHERE p.account NOT IN ('wallet', 'payee_receivable')) AS by_accounts
       FROM wallet.postings p GROUP BY p.currency),
   held AS (
-    SELECT b.currency, sum(b.cash + b.bonus + b.earnings + b.held) AS in_wallets
+    SELECT b.currency, sum(b.cash + b.bonus + b.earnings + b.held - b.debt) AS in_wallets
       FROM wallet.wallet w CROSS JOIN LATERAL wallet.balance(w.wallet_id) b GROUP BY b.currency),
   acked AS (
     SELECT 'USD'::text AS currency, sum(cash + bonus + earnings) / 100.0 AS by_acks FROM load.model)
@@ -243,7 +251,8 @@ check "per currency: wallets' balances = top-ups + bonus - breakage - revenue - 
 ops=$(val "SELECT count(*) FROM load.ack WHERE id <> 0 AND client >= 0")
 refused=$(val "SELECT count(*) FROM load.ack WHERE id = 0")
 txns=$(val "SELECT count(*) FROM wallet.txn")
-echo "stress: measured: $ops acknowledged operations ($refused reversals refused for the payee's funds),"
+debts=$(val "SELECT count(*) FROM wallet.wallet WHERE debt > 0")
+echo "stress: measured: $ops acknowledged operations ($refused reversals refused, $debts payees in debt at the end),"
 echo "        $txns txns, $WALLETS wallets, ${elapsed}s of load, $deadlocks deadlocks, $lock_waits lock waits > 100ms"
 
 if ((FAILURES > 0)); then

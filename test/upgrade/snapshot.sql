@@ -6,7 +6,9 @@ SET TimeZone = 'UTC';
 SELECT txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn, request, result
   FROM wallet.transactions ORDER BY txn_id;
 SELECT * FROM wallet.postings ORDER BY txn_id, account, wallet_id, bucket;
-SELECT w.wallet_id, w.owner, w.currency, w.frozen, w.version, w.lots::text, b.*
+-- balance's columns of 0.1 (0.2 appends debt, which the update adds as 0 for every wallet)
+SELECT w.wallet_id, w.owner, w.currency, w.frozen, w.version, w.lots::text, b.wallet_id, b.currency,
+       b.cash, b.bonus, b.earnings, b.held, b.available, b.withdrawable, b.frozen
   FROM wallet.wallet w CROSS JOIN LATERAL wallet.balance(w.wallet_id) b ORDER BY w.wallet_id;
 SELECT * FROM wallet.refund ORDER BY refund_id;
 SELECT * FROM wallet.coupon ORDER BY code;
