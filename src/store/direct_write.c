@@ -11,19 +11,45 @@
  * Started through the executor, the write statement costs more than its
  * writing: plan-cache check, executor start-up of three nodes, and an index
  * descent to find again the wallet row the operation has just read.
- * write_direct does what the statement does the way COPY and logical
- * replication's apply do it, with the executor's own routines for indexes
- * and partitions:
- * - the key row by speculative insertion, as ON CONFLICT DO NOTHING does;
- * - the wallet row updated by its tid, the version read: a row that moved on
- *   since it was read is a lost race, exactly what the version check finds;
- * - the journal row routed to its month's partition.
- * Constraints (NOT NULL, CHECK) are checked by ExecConstraints, as the
- * statement checks them. It writes only where the result is the statement's:
- * a table whose write would fire triggers (other than foreign keys on columns
- * it leaves alone), has generated or unknown columns, row security, or
- * privileges short of the whole table's is left to the statement
- * (DW_UNSUPPORTED, before anything is written).
+ * write_direct does what the statement (store/plans.c, plans.write) does, the
+ * way COPY and logical replication's apply do it, with the executor's own
+ * routines. Step by step, what the executor would do for the statement, and
+ * what this file does instead (PostgreSQL 15; compare at each major version):
+ *
+ *  1. rewrite: rules on the tables (CREATE RULE) -> none may exist; see
+ *     direct_ok.c, which sends such a table to the statement.
+ *  2. InitPlan -> ExecCheckRTPerms: privileges on the tables -> direct_ok.c
+ *     (may: the whole table's privileges, else the statement).
+ *  3. ExecInsert, speculative branch (ON CONFLICT DO NOTHING), for the key
+ *     row: ExecCheckIndexConstraints, SpeculativeInsertionLockAcquire,
+ *     table_tuple_insert_speculative, ExecInsertIndexTuples(noDupErr),
+ *     table_tuple_complete_speculative, retry on a clash -> the same calls,
+ *     the pre-check only from the second attempt on (see the loop).
+ *  4. ExecUpdate -> ExecUpdateAct -> table_tuple_update of the wallet row,
+ *     found by an index scan, EvalPlanQual on a concurrent update -> the
+ *     same table_tuple_update on the tid the operation read; a row updated
+ *     since is a lost race (the version check of the statement finds the
+ *     same), DW_NOTHING; index entries by ExecInsertIndexTuples when the
+ *     update is not HOT, as ExecUpdateEpilogue.
+ *  5. ExecInsert of the journal row: partition routing
+ *     (ExecFindPartition) -> journal_leaf (get_partition_for_tuple's range
+ *     search) opens the month's partition directly; anything else is routed
+ *     by ExecSetupPartitionTupleRouting and ExecFindPartition with a
+ *     ModifyTableState stand-in, as CopyFrom does.
+ *  6. ExecConstraints (NOT NULL, CHECK) on every row -> check_row, the same
+ *     call, before anything is written.
+ *  7. ExecComputeStoredGenerated, ExecWithCheckOptions (row security),
+ *     BEFORE and AFTER row and statement triggers, transition tables ->
+ *     none may exist (direct_ok.c: plain_target), except a foreign key's
+ *     triggers on an update that leaves its columns alone, which would do
+ *     nothing (as RI_FKey_pk_upd_check_required finds).
+ *  8. table_tuple_insert and ExecInsertIndexTuples of the journal row ->
+ *     insert_row, with TABLE_INSERT_SKIP_FSM (JOURNAL_APPEND).
+ *
+ * A table that fails any of these checks is left to the statement
+ * (DW_UNSUPPORTED), decided before anything is written. credit_direct writes
+ * a payee's credit through ExecSimpleRelationInsert (execReplication.c), the
+ * entry point logical replication's apply uses.
  */
 
 /* set_col sets one column of a row being built, by name. */
@@ -136,7 +162,10 @@ insert_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate, int options
  * journal_leaf opens the partition of the journal that a row created at `at`
  * belongs in, found as the executor's routing finds it (range partitions on
  * created_at, the default partition otherwise), or returns NULL where the
- * routing is not that simple (the executor then routes the row).
+ * routing is not that simple (the executor then routes the row). The range
+ * search is get_partition_for_tuple's (execPartition.c, PARTITION_STRATEGY_RANGE):
+ * the bound found by partition_range_datum_bsearch, the partition after it,
+ * the default partition where there is none.
  */
 Relation
 journal_leaf(Relation jrel, TimestampTz at)
@@ -317,6 +346,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 		bool		clash = false;
 
 		/*
+		 * Mirrors ExecInsert's speculative branch (nodeModifyTable.c).
 		 * ExecInsert looks for a conflict before inserting, which costs an
 		 * index descent more; a key is rarely taken, so the first attempt
 		 * goes straight to the speculative insertion, which finds a conflict
@@ -337,7 +367,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 			break;
 	}
 
-	/* the wallet row, if it is still the one read */
+	/* the wallet row, if it is still the one read (ExecUpdateAct -> table_tuple_update) */
 	{
 		TM_FailureData tmfd;
 		LockTupleMode lockmode;
@@ -413,9 +443,9 @@ credit_direct(int64 payee, int64 amount, int64 txn_id)
 		set_col(slot, rel, given, "credit_id", Int64GetDatum(nextval_internal(plans.credit_seq, false)), false);
 		if (row_ready(slot, given))
 		{
-			check_row(rri, slot, estate);
 			ExecOpenIndices(rri, false);
-			insert_row(rri, slot, estate, 0);
+			/* constraints, heap, index entries (no triggers: direct_ok) */
+			ExecSimpleRelationInsert(rri, estate, slot);
 			wrote = true;
 		}
 	}
