@@ -129,7 +129,8 @@ BEGIN
   RETURN NULL;
 END $$;
 CREATE TRIGGER reconciliation_alert AFTER INSERT ON wallet.reconciliation_run
-  FOR EACH ROW WHEN (NEW.discrepancies > 0) EXECUTE FUNCTION wallet._reconciliation_alert();
+  FOR EACH ROW WHEN (NEW.discrepancies > 0 AND NOT wallet._restoring())
+  EXECUTE FUNCTION wallet._reconciliation_alert();
 
 ------------------------------------------------------------------------------
 -- Audit log
@@ -162,15 +163,17 @@ BEGIN
           TG_TABLE_NAME || ':' || (coalesce(n, o) ->> TG_ARGV[0]), o, n);
   RETURN NULL;
 END $$;
+-- Rows a restore loads are not audited again (wallet._restoring): the restored audit log
+-- holds their entries.
 CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.bonus_rule
-  FOR EACH ROW EXECUTE FUNCTION wallet._audit_config('rule_id');
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('rule_id');
 CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.policy
-  FOR EACH ROW EXECUTE FUNCTION wallet._audit_config('currency');
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('currency');
 CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.currency
-  FOR EACH ROW EXECUTE FUNCTION wallet._audit_config('code');
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('code');
 -- coupon issuance bumps coupon_template.issued: that counter alone is not a configuration change
 CREATE TRIGGER audit AFTER INSERT OR DELETE ON wallet.coupon_template
-  FOR EACH ROW EXECUTE FUNCTION wallet._audit_config('template_id');
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('template_id');
 CREATE TRIGGER audit_update AFTER UPDATE ON wallet.coupon_template
   FOR EACH ROW WHEN ((to_jsonb(OLD) - 'issued') IS DISTINCT FROM (to_jsonb(NEW) - 'issued'))
   EXECUTE FUNCTION wallet._audit_config('template_id');
@@ -872,6 +875,9 @@ COMMENT ON FUNCTION wallet.unschedule_jobs() IS
 SELECT pg_catalog.pg_extension_config_dump('wallet.notification', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.alert', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.audit', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.notification_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.audit_id_seq', '');
 
 ------------------------------------------------------------------------------
 -- Privileges (as in src/wallet.sql: nothing for PUBLIC, then per role)
@@ -900,3 +906,23 @@ GRANT EXECUTE ON FUNCTION wallet._report_watermark(), wallet._report_facts_betwe
 -- The roll-up's bookkeeping tables are tiny: say so to the planner from the start, so that
 -- the views' plans (and their JIT thresholds) do not assume ten pages of gaps.
 ANALYZE wallet.rollup_state, wallet.rollup_gap;
+
+------------------------------------------------------------------------------
+-- The journal's partitions of this month and the next (UTC, at the wallet clock), so that
+-- journal rows never wait in the default partition in normal running (add_journal_partitions
+-- keeps ahead). They are not members of the extension: pg_dump dumps them, definition and
+-- rows, like the partitions add_journal_partitions makes later; a restore's CREATE EXTENSION
+-- makes none (wallet._restoring): the dump brings its own.
+------------------------------------------------------------------------------
+SELECT wallet.add_journal_partitions(1) WHERE NOT wallet._restoring();
+DO $$
+DECLARE
+  part regclass;
+BEGIN
+  IF NOT wallet._restoring() THEN
+    FOR part IN SELECT i.inhrelid::regclass FROM pg_catalog.pg_inherits i
+                 WHERE i.inhparent = 'wallet.txn'::regclass AND i.inhrelid <> 'wallet.txn_default'::regclass LOOP
+      EXECUTE format('ALTER EXTENSION wallet DROP TABLE %s', part);
+    END LOOP;
+  END IF;
+END $$;

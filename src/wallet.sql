@@ -213,6 +213,19 @@ BEGIN
   PERFORM wallet.check_scene(x) FROM unnest(scope) AS x;
 END $$;
 
+-- _restoring tells whether the statement running is a restore's: pg_dump writes the extension's
+-- data as COPY ... FROM stdin (pg_restore and psql send it as it is written) and the extension as
+-- CREATE EXTENSION IF NOT EXISTS wallet WITH SCHEMA wallet. During a restore the triggers on the
+-- extension's tables do not fire (the rows were checked and audited when they were first
+-- written, and the restored audit log already holds their entries) and the install makes no
+-- journal partitions (the dump brings its own). See docs/backup.md.
+CREATE FUNCTION wallet._restoring() RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+  SELECT current_query() ~* '^\s*(copy\s+wallet\.[a-z0-9_]+\s*\([^()]*\)\s+from\s+stdin|create\s+extension\s+if\s+not\s+exists\s+wallet\s+with\s+schema\s+wallet)\s*;?\s*$'
+$$;
+COMMENT ON FUNCTION wallet._restoring() IS
+  'true while the statement running is a restore''s (pg_dump''s COPY ... FROM stdin of a wallet table, or its CREATE EXTENSION)';
+
 -- bonus_rule_check refuses amounts finer than the currency and malformed scopes.
 CREATE FUNCTION wallet._bonus_rule_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
@@ -226,7 +239,7 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TRIGGER bonus_rule_check BEFORE INSERT OR UPDATE ON wallet.bonus_rule
-  FOR EACH ROW EXECUTE FUNCTION wallet._bonus_rule_check();
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._bonus_rule_check();
 
 ------------------------------------------------------------------------------
 -- Wallets, journal, refunds
@@ -269,10 +282,15 @@ CREATE TABLE wallet.txn (
   request         jsonb,
   result          jsonb,
   postings        wallet.posting[] NOT NULL DEFAULT '{}',
-  pieces          wallet.lotset,
-  CONSTRAINT txn_pkey PRIMARY KEY (txn_id, created_at)
+  pieces          wallet.lotset
 ) PARTITION BY RANGE (created_at);
+-- Each partition has its own indexes (primary key (txn_id, created_at) and ref_txn), made
+-- with it (src/journal.c, _journal_partition_ddl), and the partitioned table none: pg_dump
+-- writes a partition as CREATE TABLE, ATTACH PARTITION, then its indexes, and ATTACH would
+-- already have made indexes of the parent's, so that a dump with them did not restore.
 CREATE TABLE wallet.txn_default PARTITION OF wallet.txn DEFAULT;
+ALTER TABLE wallet.txn_default ADD CONSTRAINT txn_default_pkey PRIMARY KEY (txn_id, created_at);
+CREATE INDEX txn_default_ref_txn_idx ON wallet.txn_default (ref_txn) WHERE ref_txn IS NOT NULL;
 -- Idempotency keys: one row per (wallet_id, idempotency_key) with the transaction it
 -- names, in a table of its own. A partitioned journal cannot hold that unique index
 -- (it would have to contain created_at); here the database itself refuses a second
@@ -288,7 +306,6 @@ CREATE TABLE wallet.txn_key (
   CONSTRAINT txn_key_pkey PRIMARY KEY (wallet_id, idempotency_key)
 );
 COMMENT ON TABLE wallet.txn_key IS 'idempotency keys: the journal transaction (txn_id, created_at) each (wallet, key) names';
-CREATE INDEX txn_ref ON wallet.txn (ref_txn) WHERE ref_txn IS NOT NULL;
 COMMENT ON TABLE wallet.txn IS 'the journal: one row per operation with its double-entry postings; append-only';
 
 CREATE FUNCTION wallet._journal_append_only() RETURNS trigger
@@ -1424,7 +1441,7 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TRIGGER coupon_template_check BEFORE INSERT OR UPDATE ON wallet.coupon_template
-  FOR EACH ROW EXECUTE FUNCTION wallet._coupon_template_check();
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._coupon_template_check();
 
 -- _coupon_until is when a coupon issued at clk stops being valid: valid_for
 -- counts from when it becomes valid, and never past the template's end.
@@ -2054,6 +2071,16 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.coupon_template', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.coupon', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run', '');
+-- and the sequences of their identity columns, so that ids continue where they were (pg_dump
+-- leaves out the identity sequence of an extension's table unless it is registered itself)
+SELECT pg_catalog.pg_extension_config_dump('wallet.bonus_rule_rule_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.wallet_wallet_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.txn_txn_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.journal_archive_archive_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit_credit_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.refund_refund_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag_flag_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run_run_id_seq', '');
 
 ------------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; each role gets what section 13 gives it

@@ -1608,3 +1608,67 @@ END $do$;
 REVOKE ALL ON FUNCTION wallet._balance(bigint, text), wallet.debt_repaid(bigint, bigint),
   wallet._refuse_in_debt(bigint, bigint, int, text), wallet._credit(bigint, wallet.lotset, bigint, bigint, timestamptz),
   wallet._rollup_wallet(bigint), wallet._add_debt(bigint, bigint, bigint, timestamptz) FROM PUBLIC;
+
+-- dump and restore
+-- Every pg_dump format gives the extension's data back: the journal's indexes move from the
+-- partitioned table to each partition (a partition made outside the install then restores with
+-- its own indexes), the identity sequences are dumped with their tables, and the triggers of the
+-- extension's tables do not fire on the rows a restore loads (wallet._restoring). An updated
+-- database makes no monthly partitions here: wallet.add_journal_partitions() does.
+DO $$
+DECLARE
+  part regclass;
+  name text;
+BEGIN
+  ALTER TABLE wallet.txn DROP CONSTRAINT txn_pkey;
+  DROP INDEX wallet.txn_ref;
+  FOR part, name IN SELECT i.inhrelid::regclass, c.relname FROM pg_catalog.pg_inherits i
+                      JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                     WHERE i.inhparent = 'wallet.txn'::regclass ORDER BY c.relname LOOP
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (txn_id, created_at)', part, name || '_pkey');
+    EXECUTE format('CREATE INDEX %I ON %s (ref_txn) WHERE ref_txn IS NOT NULL', name || '_ref_txn_idx', part);
+  END LOOP;
+END $$;
+
+CREATE FUNCTION wallet._restoring() RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+  SELECT current_query() ~* '^\s*(copy\s+wallet\.[a-z0-9_]+\s*\([^()]*\)\s+from\s+stdin|create\s+extension\s+if\s+not\s+exists\s+wallet\s+with\s+schema\s+wallet)\s*;?\s*$'
+$$;
+COMMENT ON FUNCTION wallet._restoring() IS
+  'true while the statement running is a restore''s (pg_dump''s COPY ... FROM stdin of a wallet table, or its CREATE EXTENSION)';
+REVOKE ALL ON FUNCTION wallet._restoring() FROM PUBLIC;
+
+DROP TRIGGER bonus_rule_check ON wallet.bonus_rule;
+CREATE TRIGGER bonus_rule_check BEFORE INSERT OR UPDATE ON wallet.bonus_rule
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._bonus_rule_check();
+DROP TRIGGER coupon_template_check ON wallet.coupon_template;
+CREATE TRIGGER coupon_template_check BEFORE INSERT OR UPDATE ON wallet.coupon_template
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._coupon_template_check();
+DROP TRIGGER reconciliation_alert ON wallet.reconciliation_run;
+CREATE TRIGGER reconciliation_alert AFTER INSERT ON wallet.reconciliation_run
+  FOR EACH ROW WHEN (NEW.discrepancies > 0 AND NOT wallet._restoring())
+  EXECUTE FUNCTION wallet._reconciliation_alert();
+DROP TRIGGER audit ON wallet.bonus_rule;
+CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.bonus_rule
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('rule_id');
+DROP TRIGGER audit ON wallet.policy;
+CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.policy
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('currency');
+DROP TRIGGER audit ON wallet.currency;
+CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.currency
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('code');
+DROP TRIGGER audit ON wallet.coupon_template;
+CREATE TRIGGER audit AFTER INSERT OR DELETE ON wallet.coupon_template
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('template_id');
+
+SELECT pg_catalog.pg_extension_config_dump('wallet.bonus_rule_rule_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.wallet_wallet_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.txn_txn_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.journal_archive_archive_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit_credit_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.refund_refund_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag_flag_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.notification_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.audit_id_seq', '');
