@@ -128,4 +128,7 @@ extern int engine_bonus_pick(int64 amount, int n, const BonusRule *rules, int *p
 /* clock.c */
 extern TimestampTz wallet_clock(void);
 
+/* check.c */
+extern char *check_text_arg(text *t, const char *argname, int maxlen, bool required);
+
 #endif							/* WALLET_H */

@@ -1149,3 +1149,9 @@ BEGIN
     END IF;
   END LOOP;
 END $$;
+
+-- one text check
+-- wallet._text is the C check top_up and spend use: one definition of a control character
+-- (C0, DEL, C1, the bidirectional embeddings, overrides and isolates) for every text argument.
+CREATE OR REPLACE FUNCTION wallet._text(val text, argname text, maxlen int DEFAULT 200, required boolean DEFAULT false)
+  RETURNS text AS 'MODULE_PATHNAME', 'wallet_text_check' LANGUAGE C IMMUTABLE PARALLEL SAFE;
