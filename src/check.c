@@ -1,14 +1,18 @@
 /*
  * check.c
- *	  Argument checks shared by the C operations and the SQL functions: the
- *	  one definition of a text argument (length, control characters).
+ *	  Argument and setting checks shared by the C operations and the SQL
+ *	  functions: the one definition of a text argument (length, control
+ *	  characters), and the bounds of a setting's interval and time.
  */
 #include "wallet.h"
 
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 
 PG_FUNCTION_INFO_V1(wallet_text_check);
+PG_FUNCTION_INFO_V1(wallet_check_interval);
+PG_FUNCTION_INFO_V1(wallet_check_time);
 
 /*
  * is_control tells whether a Unicode code point is a control character for
@@ -145,4 +149,95 @@ wallet_text_check(PG_FUNCTION_ARGS)
 	if (s == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(s));
+}
+
+/* year_start is midnight UTC of January 1st of year y. */
+static Timestamp
+year_start(int y)
+{
+	return (Timestamp) (date2j(y, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
+}
+
+/* clock_in_range tells whether t lies in the years the wallet clock may show. */
+bool
+clock_in_range(TimestampTz t)
+{
+	return t >= year_start(1) && t < year_start(WALLET_CLOCK_END_YEAR);
+}
+
+/*
+ * wallet._check_interval(v interval, argname text) refuses (22023) an
+ * interval setting with a negative part, or one that adds more than
+ * WALLET_SETTING_MAX_YEARS years: added to any time the clock may show
+ * (before WALLET_CLOCK_END_YEAR), it stays in the years lots may hold
+ * (to 9999). NULL passes.
+ */
+Datum
+wallet_check_interval(PG_FUNCTION_ARGS)
+{
+	Interval   *v;
+	char	   *argname;
+	bool		too_long;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	if (PG_ARGISNULL(1))
+		elog(ERROR, "wallet._check_interval: argname must not be null");
+	v = PG_GETARG_INTERVAL_P(0);
+	argname = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (v->month < 0 || v->day < 0 || v->time < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not have a negative part", argname),
+				 errdetail("Got %s.", DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(v)))),
+				 errhint("Write the interval with its months, days and time all zero or more.")));
+	/* bounded first, so that the sum below cannot overflow */
+	too_long = v->month > WALLET_SETTING_MAX_YEARS * MONTHS_PER_YEAR ||
+		v->day > WALLET_SETTING_MAX_YEARS * 366 ||
+		v->time > (int64) WALLET_SETTING_MAX_YEARS * 366 * USECS_PER_DAY;
+	if (!too_long)
+	{
+		Timestamp	from = year_start(WALLET_CLOCK_END_YEAR);
+		Timestamp	to = DatumGetTimestamp(DirectFunctionCall2(timestamp_pl_interval, TimestampGetDatum(from),
+															  IntervalPGetDatum(v)));
+
+		too_long = to > year_start(WALLET_CLOCK_END_YEAR + WALLET_SETTING_MAX_YEARS);
+	}
+	if (too_long)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long", argname),
+				 errdetail("Got %s; at most %d years are allowed.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(v))),
+						   WALLET_SETTING_MAX_YEARS),
+				 errhint("The wallet clock runs to the year %d and expiries to the year 9999.",
+						 WALLET_CLOCK_END_YEAR - 1)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * wallet._check_time(v timestamptz, argname text) refuses (22023) a time
+ * setting the wallet clock can never reach (year WALLET_CLOCK_END_YEAR or
+ * later, or before the year 1): "never" and "always" are infinity and
+ * -infinity, or NULL. NULL and infinities pass.
+ */
+Datum
+wallet_check_time(PG_FUNCTION_ARGS)
+{
+	TimestampTz t;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	if (PG_ARGISNULL(1))
+		elog(ERROR, "wallet._check_time: argname must not be null");
+	t = PG_GETARG_TIMESTAMPTZ(0);
+	if (!TIMESTAMP_NOT_FINITE(t) && !clock_in_range(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is out of range", text_to_cstring(PG_GETARG_TEXT_PP(1))),
+				 errdetail("Got %s; the wallet clock runs from the year 1 to the year %d.",
+						   DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(t))),
+						   WALLET_CLOCK_END_YEAR - 1),
+				 errhint("Use infinity or -infinity (or NULL) for an open end.")));
+	PG_RETURN_VOID();
 }

@@ -184,11 +184,13 @@ BEGIN
   RETURN e;
 END $$;
 
--- _check_money refuses an amount finer than the currency (zero and NULL pass).
+-- _check_money refuses an amount finer than the currency, too large, NaN or infinite. Zero and
+-- NULL pass; a negative amount is left to the table's check, which says the setting is out of
+-- range (to_minor would say "must be greater than zero" of a setting that may be zero).
 CREATE FUNCTION wallet._check_money(val numeric, e int, argname text) RETURNS void
   LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-  IF val IS NOT NULL AND val <> 0 THEN
+  IF val > 0 THEN
     PERFORM wallet.to_minor(val, e, argname);
   END IF;
 END $$;
@@ -203,15 +205,75 @@ BEGIN
   PERFORM wallet.check_scene(x) FROM unnest(scope) AS x;
 END $$;
 
--- bonus_rule_check refuses amounts finer than the currency and malformed scopes.
+-- _check_interval refuses (22023) an interval setting with a negative part or longer than
+-- 1000 years: added to any time the wallet clock may show (before the year 8999), it stays
+-- within the years a lot may hold (to 9999). NULL passes.
+CREATE FUNCTION wallet._check_interval(val interval, argname text) RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_check_interval' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- _check_time refuses (22023) a time setting outside the years the wallet clock may show
+-- (1 to 8998); infinity, -infinity and NULL pass.
+CREATE FUNCTION wallet._check_time(val timestamptz, argname text) RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_check_time' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- Every setting is checked when it is written, by set_policy, add_bonus_rule and
+-- add_coupon_template or by a direct INSERT or UPDATE: the table checks bound each value,
+-- and these BEFORE triggers refuse (22023) what the table checks cannot see (amounts finer
+-- than the currency, intervals and times the clock cannot reach, control characters).
+
+-- _currency_check refuses (WL008) a change of exponent once wallets, rules, templates or a
+-- policy use the currency: their amounts are minor units of the old exponent.
+CREATE FUNCTION wallet._currency_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  users text[];
+BEGIN
+  IF NEW.exponent IS DISTINCT FROM OLD.exponent THEN
+    users := array_remove(ARRAY[
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.wallet w WHERE w.currency = OLD.code) THEN 'wallets' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.bonus_rule r WHERE r.currency = OLD.code) THEN 'bonus rules' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.coupon_template t WHERE t.currency = OLD.code)
+           THEN 'coupon templates' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.policy p WHERE p.currency = OLD.code) THEN 'a policy' END], NULL);
+    IF cardinality(users) > 0 THEN
+      PERFORM wallet._fail('WL008', format('the exponent of currency %s cannot change', OLD.code),
+        format('Currency %s is used by %s; its amounts are stored in units of 10^-%s.',
+               OLD.code, array_to_string(users, ', '), OLD.exponent),
+        'Add a currency of another code for the new exponent.');
+    END IF;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER currency_check BEFORE UPDATE ON wallet.currency
+  FOR EACH ROW EXECUTE FUNCTION wallet._currency_check();
+
+-- _policy_check refuses intervals the clock cannot add and amounts finer than the currency.
+CREATE FUNCTION wallet._policy_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  PERFORM wallet._check_interval(NEW.refund_window, 'refund_window');
+  PERFORM wallet._check_interval(NEW.remind_before, 'remind_before');
+  PERFORM wallet._check_money(NEW.refund_auto_approve_max, wallet._exponent(NEW.currency),
+                              'refund_auto_approve_max');
+  RETURN NEW;
+END $$;
+CREATE TRIGGER policy_check BEFORE INSERT OR UPDATE ON wallet.policy
+  FOR EACH ROW EXECUTE FUNCTION wallet._policy_check();
+
+-- bonus_rule_check refuses amounts finer than the currency, malformed scopes and campaigns,
+-- and intervals and times the clock cannot reach.
 CREATE FUNCTION wallet._bonus_rule_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   e int := wallet._exponent(NEW.currency);
 BEGIN
+  PERFORM wallet._text(NEW.campaign, 'campaign', 200);
   PERFORM wallet._check_money(NEW.min_amount, e, 'min_amount');
   PERFORM wallet._check_money(NEW.bonus_fixed, e, 'bonus_fixed');
   PERFORM wallet._check_money(NEW.max_bonus, e, 'max_bonus');
+  PERFORM wallet._check_interval(NEW.valid_for, 'valid_for');
+  PERFORM wallet._check_time(NEW.starts_at, 'starts_at');
+  PERFORM wallet._check_time(NEW.ends_at, 'ends_at');
   PERFORM wallet._check_scope(NEW.scope);
   RETURN NEW;
 END $$;
@@ -1311,7 +1373,8 @@ CREATE FUNCTION wallet.coupon_code_check(code text) RETURNS text
   AS 'MODULE_PATHNAME', 'wallet_coupon_code_check' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION wallet.coupon_code_check(text) IS 'the canonical form of a well-formed code, NULL for a mistyped one';
 
--- _coupon_template_check refuses template amounts finer than the currency and malformed scopes.
+-- _coupon_template_check refuses template amounts finer than the currency, malformed scopes,
+-- and intervals and times the clock cannot reach.
 CREATE FUNCTION wallet._coupon_template_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
@@ -1321,6 +1384,9 @@ BEGIN
   PERFORM wallet._check_money(NEW.max_discount, e, 'max_discount');
   PERFORM wallet._check_money(NEW.min_order, e, 'min_order');
   PERFORM wallet._check_money(NEW.issue_min_top_up, e, 'issue_min_top_up');
+  PERFORM wallet._check_interval(NEW.valid_for, 'valid_for');
+  PERFORM wallet._check_time(NEW.valid_from, 'valid_from');
+  PERFORM wallet._check_time(NEW.valid_until, 'valid_until');
   PERFORM wallet._check_scope(NEW.scope);
   RETURN NEW;
 END $$;
@@ -1799,6 +1865,13 @@ CREATE FUNCTION wallet._discrepancies()
                  FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
                 GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
    WHERE coalesce(o.total, 0) <> (s.lt).held
+  UNION ALL
+  -- every posting's currency is listed in wallet.currency: the other checks weigh amounts by
+  -- its exponent and cannot see these. Per wallet (NULL: the system accounts), in minor units.
+  SELECT 'posting_unknown_currency', t.wallet_id, t.currency, NULL::numeric, sum(t.total)::numeric
+    FROM tot t LEFT JOIN exps e ON e.code = t.currency
+   WHERE e.code IS NULL
+   GROUP BY t.wallet_id, t.currency
   UNION ALL
   -- per currency, all accounts sum to zero
   SELECT 'currency_balanced', NULL::bigint, t.currency, 0::numeric, wallet.to_major(t.total::bigint, e.exponent)

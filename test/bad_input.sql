@@ -115,7 +115,8 @@ INSERT INTO text_arg VALUES
   ('issue_coupons idempotency_key', format('SELECT wallet.issue_coupons(%L, ARRAY[%s]::bigint[], $V)', 'bad-template', :w),
    200, true),
   ('validate_coupon code', format('SELECT * FROM wallet.validate_coupon($V, %s, 10)', :w), 64, false),
-  ('add_coupon_template template_id', 'SELECT wallet.add_coupon_template($V, ''CNY'', ''amount'', 1)', 64, true);
+  ('add_coupon_template template_id', 'SELECT wallet.add_coupon_template($V, ''CNY'', ''amount'', 1)', 64, true),
+  ('add_bonus_rule campaign', 'SELECT wallet.add_bonus_rule(''CNY'', 10, bonus_fixed => 1, campaign => $V)', 200, false);
 
 -- a control character is refused with the same message by every function, whether it
 -- checks its text in C (top_up, spend) or in SQL

@@ -1150,8 +1150,181 @@ BEGIN
   END LOOP;
 END $$;
 
--- one text check
--- wallet._text is the C check top_up and spend use: one definition of a control character
--- (C0, DEL, C1, the bidirectional embeddings, overrides and isolates) for every text argument.
+-- settings checked when written, one text check
+-- Every setting is checked when it is written (set_policy, add_bonus_rule, add_coupon_template
+-- or a direct INSERT or UPDATE): intervals and times the clock cannot reach, amounts finer than
+-- the currency and control characters are refused (22023); a currency's exponent cannot change
+-- once it is used (WL008). wallet._text is the C check top_up and spend use.
 CREATE OR REPLACE FUNCTION wallet._text(val text, argname text, maxlen int DEFAULT 200, required boolean DEFAULT false)
   RETURNS text AS 'MODULE_PATHNAME', 'wallet_text_check' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE OR REPLACE FUNCTION wallet._check_money(val numeric, e int, argname text) RETURNS void
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF val > 0 THEN
+    PERFORM wallet.to_minor(val, e, argname);
+  END IF;
+END $$;
+CREATE FUNCTION wallet._check_interval(val interval, argname text) RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_check_interval' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION wallet._check_time(val timestamptz, argname text) RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_check_time' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION wallet._currency_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  users text[];
+BEGIN
+  IF NEW.exponent IS DISTINCT FROM OLD.exponent THEN
+    users := array_remove(ARRAY[
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.wallet w WHERE w.currency = OLD.code) THEN 'wallets' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.bonus_rule r WHERE r.currency = OLD.code) THEN 'bonus rules' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.coupon_template t WHERE t.currency = OLD.code)
+           THEN 'coupon templates' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.policy p WHERE p.currency = OLD.code) THEN 'a policy' END], NULL);
+    IF cardinality(users) > 0 THEN
+      PERFORM wallet._fail('WL008', format('the exponent of currency %s cannot change', OLD.code),
+        format('Currency %s is used by %s; its amounts are stored in units of 10^-%s.',
+               OLD.code, array_to_string(users, ', '), OLD.exponent),
+        'Add a currency of another code for the new exponent.');
+    END IF;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER currency_check BEFORE UPDATE ON wallet.currency
+  FOR EACH ROW EXECUTE FUNCTION wallet._currency_check();
+
+CREATE FUNCTION wallet._policy_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  PERFORM wallet._check_interval(NEW.refund_window, 'refund_window');
+  PERFORM wallet._check_interval(NEW.remind_before, 'remind_before');
+  PERFORM wallet._check_money(NEW.refund_auto_approve_max, wallet._exponent(NEW.currency),
+                              'refund_auto_approve_max');
+  RETURN NEW;
+END $$;
+CREATE TRIGGER policy_check BEFORE INSERT OR UPDATE ON wallet.policy
+  FOR EACH ROW EXECUTE FUNCTION wallet._policy_check();
+
+CREATE OR REPLACE FUNCTION wallet._bonus_rule_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int := wallet._exponent(NEW.currency);
+BEGIN
+  PERFORM wallet._text(NEW.campaign, 'campaign', 200);
+  PERFORM wallet._check_money(NEW.min_amount, e, 'min_amount');
+  PERFORM wallet._check_money(NEW.bonus_fixed, e, 'bonus_fixed');
+  PERFORM wallet._check_money(NEW.max_bonus, e, 'max_bonus');
+  PERFORM wallet._check_interval(NEW.valid_for, 'valid_for');
+  PERFORM wallet._check_time(NEW.starts_at, 'starts_at');
+  PERFORM wallet._check_time(NEW.ends_at, 'ends_at');
+  PERFORM wallet._check_scope(NEW.scope);
+  RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet._coupon_template_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int := wallet._exponent(NEW.currency);
+BEGIN
+  IF NEW.kind = 'amount' THEN PERFORM wallet._check_money(NEW.value, e, 'value'); END IF;
+  PERFORM wallet._check_money(NEW.max_discount, e, 'max_discount');
+  PERFORM wallet._check_money(NEW.min_order, e, 'min_order');
+  PERFORM wallet._check_money(NEW.issue_min_top_up, e, 'issue_min_top_up');
+  PERFORM wallet._check_interval(NEW.valid_for, 'valid_for');
+  PERFORM wallet._check_time(NEW.valid_from, 'valid_from');
+  PERFORM wallet._check_time(NEW.valid_until, 'valid_until');
+  PERFORM wallet._check_scope(NEW.scope);
+  RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet._discrepancies()
+  RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
+  LANGUAGE sql STABLE AS $$
+  WITH sums AS MATERIALIZED (
+    SELECT s.* FROM unnest((SELECT wallet._journal_sums(t.txn_id, t.wallet_id, t.currency, t.postings)
+                              FROM wallet.txn t)) s),
+  -- per currency, account, wallet and bucket: the archived part plus the journal
+  tot AS MATERIALIZED (
+    SELECT x.currency, x.account, x.wallet_id, x.bucket, sum(x.amount)::bigint AS total
+      FROM (SELECT s.currency, s.account, s.wallet_id, s.bucket, s.amount FROM sums s WHERE s.txn_id IS NULL
+            UNION ALL
+            SELECT c.currency, c.account, c.wallet_id, c.bucket, c.amount FROM wallet.journal_checkpoint c) x
+     GROUP BY x.currency, x.account, x.wallet_id, x.bucket),
+  -- per wallet (one row, not one per bucket: a join of wallets, not of buckets): what the
+  -- journal posted to each bucket
+  posted AS (
+    SELECT t.wallet_id,
+           sum(t.total) FILTER (WHERE t.bucket = 'cash')::bigint AS cash,
+           sum(t.total) FILTER (WHERE t.bucket = 'bonus')::bigint AS bonus,
+           sum(t.total) FILTER (WHERE t.bucket = 'earnings')::bigint AS earnings,
+           sum(t.total) FILTER (WHERE t.bucket = 'held')::bigint AS held
+      FROM tot t WHERE t.account = 'wallet' GROUP BY t.wallet_id),
+  pending AS (
+    SELECT c.wallet_id, sum(c.amount)::bigint AS total FROM wallet.payee_credit c GROUP BY c.wallet_id),
+  -- per wallet: its lots' totals (lt), payee credits not rolled up yet (pending) and what the
+  -- journal posted to each bucket (p_*)
+  stored AS MATERIALIZED (
+    SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_totals(w.lots, NULL, wallet.clock()) AS lt,
+           coalesce(pc.total, 0) AS pending, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
+           coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held
+      FROM wallet.wallet w
+      LEFT JOIN pending pc ON pc.wallet_id = w.wallet_id
+      LEFT JOIN posted p ON p.wallet_id = w.wallet_id),
+  exps AS (SELECT c.code, c.exponent FROM wallet.currency c),
+  -- materialized: joined by hash (an index probe per journal group costs seconds)
+  known AS MATERIALIZED (SELECT w.wallet_id, w.currency FROM wallet.wallet w)
+  -- every transaction's postings sum to zero
+  SELECT 'transaction_balanced', s.wallet_id, s.currency, 0::numeric, wallet.to_major(s.amount, e.exponent)
+    FROM sums s JOIN exps e ON e.code = s.currency
+   WHERE s.txn_id IS NOT NULL
+  UNION ALL
+  -- every wallet's stored buckets equal the sum of its postings
+  SELECT 'wallet_bucket_' || b.bucket, s.wallet_id, s.currency,
+         wallet.to_major(b.posted, s.exponent), wallet.to_major(b.stored, s.exponent)
+    FROM stored s
+   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus_stored),
+                              ('earnings', s.p_earnings, (s.lt).earnings + s.pending), ('held', s.p_held, (s.lt).held))
+                   AS b(bucket, posted, stored)
+   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus_stored OR s.p_earnings <> (s.lt).earnings + s.pending
+          OR s.p_held <> (s.lt).held)
+     AND b.posted <> b.stored
+  UNION ALL
+  -- wallet legs must name an existing wallet of the transaction's currency and a known bucket
+  SELECT 'posting_to_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
+         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
+    FROM tot t JOIN exps e ON e.code = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+   WHERE t.account = 'wallet'
+     AND (t.bucket IS NULL OR t.bucket NOT IN ('cash', 'bonus', 'earnings', 'held') OR w.wallet_id IS NULL)
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- no negative lot
+  SELECT 'negative_lot', w.wallet_id, w.currency, 0::numeric, wallet.to_major(least(l.amount, l.held), w.exponent)
+    FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
+   WHERE wallet.lots_negative(w.lots) AND (l.amount < 0 OR l.held < 0)
+  UNION ALL
+  -- held equals what the open refunds hold
+  SELECT 'held_matches_open_refunds', s.wallet_id, s.currency,
+         wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major((s.lt).held, s.exponent)
+    FROM stored s
+    LEFT JOIN (SELECT r.wallet_id, sum(r.amount + r.clawback + r.bonus_void)::bigint AS total
+                 FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
+                GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
+   WHERE coalesce(o.total, 0) <> (s.lt).held
+  UNION ALL
+  -- every posting's currency is listed in wallet.currency: the other checks weigh amounts by
+  -- its exponent and cannot see these. Per wallet (NULL: the system accounts), in minor units.
+  SELECT 'posting_unknown_currency', t.wallet_id, t.currency, NULL::numeric, sum(t.total)::numeric
+    FROM tot t LEFT JOIN exps e ON e.code = t.currency
+   WHERE e.code IS NULL
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- per currency, all accounts sum to zero
+  SELECT 'currency_balanced', NULL::bigint, t.currency, 0::numeric, wallet.to_major(t.total::bigint, e.exponent)
+    FROM (SELECT t.currency, sum(t.total) AS total FROM tot t GROUP BY t.currency HAVING sum(t.total) <> 0) t
+    JOIN exps e ON e.code = t.currency
+$$;
+REVOKE ALL ON FUNCTION wallet._check_interval(interval, text), wallet._check_time(timestamptz, text),
+  wallet._currency_check(), wallet._policy_check() FROM PUBLIC;
