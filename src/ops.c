@@ -224,7 +224,11 @@ watch_schema(void)
 	}
 }
 
-/* ensure_plans prepares the plans once per backend (and again after a reinstall). */
+/*
+ * ensure_plans prepares the plans once per backend (and again after a
+ * reinstall). Every C operation starts here: a rule on a table it writes is
+ * refused first (refuse_rules), before a statement is prepared.
+ */
 static void
 ensure_plans(void)
 {
@@ -235,6 +239,8 @@ ensure_plans(void)
 	&plans.replay_coupons};
 	Oid			seq;
 	Oid			keys;
+
+	refuse_rules();
 
 	/*
 	 * The schema may change under a live backend (ALTER EXTENSION UPDATE):
@@ -1402,7 +1408,10 @@ insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, Timestamp
  * a table whose write would fire triggers (other than foreign keys on columns
  * it leaves alone), has generated or unknown columns, row security, or
  * privileges short of the whole table's is left to the statement
- * (DW_UNSUPPORTED, before anything is written).
+ * (DW_UNSUPPORTED, before anything is written). Rules, which neither this
+ * path nor the statements (INSERT ... ON CONFLICT) can honour, never get
+ * this far: every operation refuses them first (refuse_rules, in
+ * ensure_plans), so a rule is refused the same way in every backend.
  */
 typedef enum DirectWrite
 {

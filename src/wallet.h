@@ -141,4 +141,7 @@ extern TimestampTz wallet_clock(void);
 extern char *check_text_arg(text *t, const char *argname, int maxlen, bool required);
 extern bool clock_in_range(TimestampTz t);
 
+/* rules.c */
+extern void refuse_rules(void);
+
 #endif							/* WALLET_H */

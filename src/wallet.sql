@@ -493,13 +493,20 @@ CREATE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
     ROW(cur, '30 days', 0, 0, 3, '3 days', 0)::wallet.policy)
 $$;
 
--- _lock locks and returns a wallet row, or raises WL006.
+-- _refuse_rules raises WL008 while a table the operations write has a rule (see "Rules on the
+-- extension's tables" below): the check top_up and spend make, for the operations in SQL.
+CREATE FUNCTION wallet._refuse_rules() RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_refuse_rules' LANGUAGE C VOLATILE;
+
+-- _lock locks and returns a wallet row, or raises WL006; every operation that writes a
+-- wallet locks it here, after refusing rules on the tables it writes.
 CREATE FUNCTION wallet._lock(wid bigint) RETURNS wallet.wallet
   LANGUAGE plpgsql AS $$
 DECLARE
   w wallet.wallet;
 BEGIN
   IF wid IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  PERFORM wallet._refuse_rules();
   SELECT * INTO w FROM wallet.wallet WHERE wallet_id = wid FOR UPDATE;
   IF NOT FOUND THEN
     PERFORM wallet._fail('WL006', format('wallet %s does not exist', wid));
@@ -605,6 +612,7 @@ DECLARE
 BEGIN
   PERFORM wallet._text(open.owner, 'owner', 256, true);
   PERFORM wallet._text(open.currency, 'currency', 3, true);
+  PERFORM wallet._refuse_rules();
   SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = open.currency;
   IF NOT FOUND THEN
     PERFORM wallet._fail('22023', format('unknown currency "%s"', open.currency),
@@ -1980,6 +1988,20 @@ BEGIN
     PERFORM wallet._fail('WL006', format('bonus rule %s does not exist', end_bonus_rule.rule_id));
   END IF;
 END $$;
+
+------------------------------------------------------------------------------
+-- Rules on the extension's tables are refused
+------------------------------------------------------------------------------
+-- The C operations write wallet.wallet, wallet.txn, wallet.txn_key and wallet.payee_credit
+-- straight into the heap (no rewriter) and with INSERT ... ON CONFLICT (which a rule forbids):
+-- a rule would be skipped by one backend and break another. CREATE RULE on a table of the
+-- schema is refused here (WL008); every operation also refuses to run while such a rule
+-- exists (one made while this trigger did not fire), in every backend alike: the C ones
+-- before they prepare or write anything, those in SQL in wallet.open and wallet._lock.
+CREATE FUNCTION wallet._refuse_rule() RETURNS event_trigger
+  AS 'MODULE_PATHNAME', 'wallet_refuse_rule' LANGUAGE C;
+CREATE EVENT TRIGGER wallet_refuse_rule ON ddl_command_start WHEN TAG IN ('CREATE RULE')
+  EXECUTE FUNCTION wallet._refuse_rule();
 
 ------------------------------------------------------------------------------
 -- pg_dump keeps the data of these tables

@@ -1150,7 +1150,7 @@ BEGIN
   END LOOP;
 END $$;
 
--- settings checked when written, one text check
+-- settings checked when written, one text check, rules refused
 -- Every setting is checked when it is written (set_policy, add_bonus_rule, add_coupon_template
 -- or a direct INSERT or UPDATE): intervals and times the clock cannot reach, amounts finer than
 -- the currency and control characters are refused (22023); a currency's exponent cannot change
@@ -1328,3 +1328,59 @@ CREATE OR REPLACE FUNCTION wallet._discrepancies()
 $$;
 REVOKE ALL ON FUNCTION wallet._check_interval(interval, text), wallet._check_time(timestamptz, text),
   wallet._currency_check(), wallet._policy_check() FROM PUBLIC;
+-- Rules on the extension's tables: CREATE RULE on a table of the schema is refused (WL008);
+-- every operation refuses to run while such a rule exists (see src/rules.c).
+CREATE FUNCTION wallet._refuse_rule() RETURNS event_trigger
+  AS 'MODULE_PATHNAME', 'wallet_refuse_rule' LANGUAGE C;
+CREATE EVENT TRIGGER wallet_refuse_rule ON ddl_command_start WHEN TAG IN ('CREATE RULE')
+  EXECUTE FUNCTION wallet._refuse_rule();
+CREATE FUNCTION wallet._refuse_rules() RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_refuse_rules' LANGUAGE C VOLATILE;
+CREATE OR REPLACE FUNCTION wallet._lock(wid bigint) RETURNS wallet.wallet
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+BEGIN
+  IF wid IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  PERFORM wallet._refuse_rules();
+  SELECT * INTO w FROM wallet.wallet WHERE wallet_id = wid FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', wid));
+  END IF;
+  RETURN w;
+END $$;
+CREATE OR REPLACE FUNCTION wallet.open(owner text, currency text DEFAULT 'CNY') RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int;
+  wid bigint;
+BEGIN
+  PERFORM wallet._text(open.owner, 'owner', 256, true);
+  PERFORM wallet._text(open.currency, 'currency', 3, true);
+  PERFORM wallet._refuse_rules();
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = open.currency;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', open.currency),
+                         hint => 'Currencies are listed in wallet.currency.');
+  END IF;
+  SELECT w.wallet_id INTO wid FROM wallet.wallet w
+   WHERE w.owner = open.owner AND w.currency = open.currency;
+  IF wid IS NOT NULL THEN
+    RETURN wid;
+  END IF;
+  INSERT INTO wallet.wallet AS w (owner, currency, exponent, created_at)
+  VALUES (open.owner, open.currency, e, wallet.clock())
+  ON CONFLICT ON CONSTRAINT wallet_owner_currency_key DO NOTHING
+  RETURNING w.wallet_id INTO wid;
+  IF wid IS NOT NULL THEN
+    -- a new wallet gets the coupons issued on registration
+    PERFORM wallet._auto_issue(wid, 'open', NULL, NULL);
+    RETURN wid;
+  END IF;
+  IF wid IS NULL THEN
+    SELECT w.wallet_id INTO wid FROM wallet.wallet w
+     WHERE w.owner = open.owner AND w.currency = open.currency;
+  END IF;
+  RETURN wid;
+END $$;
+REVOKE ALL ON FUNCTION wallet._refuse_rule(), wallet._refuse_rules() FROM PUBLIC;
