@@ -170,13 +170,15 @@ CREATE TABLE wallet.bonus_rule (
 );
 CREATE INDEX bonus_rule_currency ON wallet.bonus_rule (currency, min_amount);
 
--- _exponent returns a currency's exponent, or refuses an unknown currency (22023).
+-- _exponent returns a currency's exponent, or refuses an unknown currency (22023). The settings'
+-- checks call it: the row is key-share-locked, so the exponent the amounts were checked against
+-- stays until the setting commits (wallet._currency_check waits for it).
 CREATE FUNCTION wallet._exponent(cur text) RETURNS int
-  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, wallet, pg_temp AS $$
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   e int;
 BEGIN
-  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = cur;
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = cur FOR KEY SHARE;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown currency "%s"', cur),
       HINT = 'Currencies are listed in wallet.currency.';
@@ -229,6 +231,9 @@ DECLARE
   users text[];
 BEGIN
   IF NEW.exponent IS DISTINCT FROM OLD.exponent THEN
+    -- wait for the transactions that hold the row key-share-locked (wallet.open, and the foreign
+    -- keys of new rules, templates and policies) and then see what they wrote
+    PERFORM 1 FROM wallet.currency c WHERE c.code = OLD.code FOR UPDATE;
     users := array_remove(ARRAY[
       CASE WHEN EXISTS (SELECT 1 FROM wallet.wallet w WHERE w.currency = OLD.code) THEN 'wallets' END,
       CASE WHEN EXISTS (SELECT 1 FROM wallet.bonus_rule r WHERE r.currency = OLD.code) THEN 'bonus rules' END,
@@ -623,6 +628,9 @@ BEGIN
   IF wid IS NOT NULL THEN
     RETURN wid;
   END IF;
+  -- read again under a key-share lock: the exponent cannot change until this wallet has
+  -- committed (wallet._currency_check waits for it, then sees the wallet)
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = open.currency FOR KEY SHARE;
   INSERT INTO wallet.wallet AS w (owner, currency, exponent, created_at)
   VALUES (open.owner, open.currency, e, wallet.clock())
   ON CONFLICT ON CONSTRAINT wallet_owner_currency_key DO NOTHING
@@ -1382,12 +1390,17 @@ CREATE FUNCTION wallet.coupon_code_check(code text) RETURNS text
 COMMENT ON FUNCTION wallet.coupon_code_check(text) IS 'the canonical form of a well-formed code, NULL for a mistyped one';
 
 -- _coupon_template_check refuses template amounts finer than the currency, malformed scopes,
--- and intervals and times the clock cannot reach.
+-- and intervals and times the clock cannot reach; an update of the issued counter alone passes.
 CREATE FUNCTION wallet._coupon_template_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
-  e int := wallet._exponent(NEW.currency);
+  e int;
 BEGIN
+  -- the issued counter is not a setting: issuing a coupon checks nothing (and locks no currency)
+  IF TG_OP = 'UPDATE' AND to_jsonb(NEW) - 'issued' = to_jsonb(OLD) - 'issued' THEN
+    RETURN NEW;
+  END IF;
+  e := wallet._exponent(NEW.currency);
   IF NEW.kind = 'amount' THEN PERFORM wallet._check_money(NEW.value, e, 'value'); END IF;
   PERFORM wallet._check_money(NEW.max_discount, e, 'max_discount');
   PERFORM wallet._check_money(NEW.min_order, e, 'min_order');
