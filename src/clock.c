@@ -49,6 +49,11 @@ check_wallet_now(char **newval, void **extra, GucSource source)
 		GUC_check_errdetail("wallet.now must be a finite timestamp with time zone, or empty.");
 		return false;
 	}
+	if (!clock_in_range(result))
+	{
+		GUC_check_errdetail("wallet.now must lie in the years 1 to %d.", WALLET_CLOCK_END_YEAR - 1);
+		return false;
+	}
 	parsed = malloc(sizeof(TimestampTz));
 	if (parsed == NULL)
 		return false;

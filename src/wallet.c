@@ -13,7 +13,7 @@ void		_PG_init(void);
  * _PG_init runs once per backend when the library is loaded: the setting
  * wallet.now, then the callbacks that forget what each cache of src/store/
  * remembers (the schema's plans and relations, the currency configuration,
- * the answers of direct_ok).
+ * the answers of direct_ok, whether the written tables have rules).
  */
 void
 _PG_init(void)
@@ -22,4 +22,5 @@ _PG_init(void)
 	plans_init();
 	config_init();
 	direct_ok_init();
+	rules_init();
 }

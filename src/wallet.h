@@ -136,4 +136,21 @@ extern void refuse_in_debt(int64 wallet_id, int64 debt, int exponent, const char
 extern TimestampTz wallet_clock(void);
 extern void clock_init(void);
 
+/*
+ * The wallet clock shows years 1 to WALLET_CLOCK_END_YEAR - 1 (wallet.now is
+ * refused outside them), and an interval setting adds at most
+ * WALLET_SETTING_MAX_YEARS: an expiry or a refund window the settings make
+ * always lies in the years a lot set holds (1 to 9999).
+ */
+#define WALLET_CLOCK_END_YEAR 8999
+#define WALLET_SETTING_MAX_YEARS 1000
+
+/* check.c */
+extern char *check_text_arg(text *t, const char *argname, int maxlen, bool required);
+extern bool clock_in_range(TimestampTz t);
+
+/* store/rules.c */
+extern void refuse_rules(void);
+extern void rules_init(void);
+
 #endif							/* WALLET_H */

@@ -180,13 +180,15 @@ CREATE TABLE wallet.bonus_rule (
 );
 CREATE INDEX bonus_rule_currency ON wallet.bonus_rule (currency, min_amount);
 
--- _exponent returns a currency's exponent, or refuses an unknown currency (22023).
+-- _exponent returns a currency's exponent, or refuses an unknown currency (22023). The settings'
+-- checks call it: the row is key-share-locked, so the exponent the amounts were checked against
+-- stays until the setting commits (wallet._currency_check waits for it).
 CREATE FUNCTION wallet._exponent(cur text) RETURNS int
-  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, wallet, pg_temp AS $$
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   e int;
 BEGIN
-  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = cur;
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = cur FOR KEY SHARE;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown currency "%s"', cur),
       HINT = 'Currencies are listed in wallet.currency.';
@@ -194,11 +196,13 @@ BEGIN
   RETURN e;
 END $$;
 
--- _check_money refuses an amount finer than the currency (zero and NULL pass).
+-- _check_money refuses an amount finer than the currency, too large, NaN or infinite. Zero and
+-- NULL pass; a negative amount is left to the table's check, which says the setting is out of
+-- range (to_minor would say "must be greater than zero" of a setting that may be zero).
 CREATE FUNCTION wallet._check_money(val numeric, e int, argname text) RETURNS void
   LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-  IF val IS NOT NULL AND val <> 0 THEN
+  IF val > 0 THEN
     PERFORM wallet.to_minor(val, e, argname);
   END IF;
 END $$;
@@ -226,15 +230,78 @@ $$;
 COMMENT ON FUNCTION wallet._restoring() IS
   'true while the statement running is a restore''s (pg_dump''s COPY ... FROM stdin of a wallet table, or its CREATE EXTENSION)';
 
--- bonus_rule_check refuses amounts finer than the currency and malformed scopes.
+-- _check_interval refuses (22023) an interval setting with a negative part or longer than
+-- 1000 years: added to any time the wallet clock may show (before the year 8999), it stays
+-- within the years a lot may hold (to 9999). NULL passes.
+CREATE FUNCTION wallet._check_interval(val interval, argname text) RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_check_interval' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- _check_time refuses (22023) a time setting outside the years the wallet clock may show
+-- (1 to 8998); infinity, -infinity and NULL pass.
+CREATE FUNCTION wallet._check_time(val timestamptz, argname text) RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_check_time' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- Every setting is checked when it is written, by set_policy, add_bonus_rule and
+-- add_coupon_template or by a direct INSERT or UPDATE: the table checks bound each value,
+-- and these BEFORE triggers refuse (22023) what the table checks cannot see (amounts finer
+-- than the currency, intervals and times the clock cannot reach, control characters).
+
+-- _currency_check refuses (WL008) a change of exponent once wallets, rules, templates or a
+-- policy use the currency: their amounts are minor units of the old exponent.
+CREATE FUNCTION wallet._currency_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  users text[];
+BEGIN
+  IF NEW.exponent IS DISTINCT FROM OLD.exponent THEN
+    -- wait for the transactions that hold the row key-share-locked (wallet.open, and the foreign
+    -- keys of new rules, templates and policies) and then see what they wrote
+    PERFORM 1 FROM wallet.currency c WHERE c.code = OLD.code FOR UPDATE;
+    users := array_remove(ARRAY[
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.wallet w WHERE w.currency = OLD.code) THEN 'wallets' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.bonus_rule r WHERE r.currency = OLD.code) THEN 'bonus rules' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.coupon_template t WHERE t.currency = OLD.code)
+           THEN 'coupon templates' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.policy p WHERE p.currency = OLD.code) THEN 'a policy' END], NULL);
+    IF cardinality(users) > 0 THEN
+      PERFORM wallet._fail('WL008', format('the exponent of currency %s cannot change', OLD.code),
+        format('Currency %s is used by %s; its amounts are stored in units of 10^-%s.',
+               OLD.code, array_to_string(users, ', '), OLD.exponent),
+        'Add a currency of another code for the new exponent.');
+    END IF;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER currency_check BEFORE UPDATE ON wallet.currency
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._currency_check();
+
+-- _policy_check refuses intervals the clock cannot add and amounts finer than the currency.
+CREATE FUNCTION wallet._policy_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  PERFORM wallet._check_interval(NEW.refund_window, 'refund_window');
+  PERFORM wallet._check_interval(NEW.remind_before, 'remind_before');
+  PERFORM wallet._check_money(NEW.refund_auto_approve_max, wallet._exponent(NEW.currency),
+                              'refund_auto_approve_max');
+  RETURN NEW;
+END $$;
+CREATE TRIGGER policy_check BEFORE INSERT OR UPDATE ON wallet.policy
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._policy_check();
+
+-- bonus_rule_check refuses amounts finer than the currency, malformed scopes and campaigns,
+-- and intervals and times the clock cannot reach.
 CREATE FUNCTION wallet._bonus_rule_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   e int := wallet._exponent(NEW.currency);
 BEGIN
+  PERFORM wallet._text(NEW.campaign, 'campaign', 200);
   PERFORM wallet._check_money(NEW.min_amount, e, 'min_amount');
   PERFORM wallet._check_money(NEW.bonus_fixed, e, 'bonus_fixed');
   PERFORM wallet._check_money(NEW.max_bonus, e, 'max_bonus');
+  PERFORM wallet._check_interval(NEW.valid_for, 'valid_for');
+  PERFORM wallet._check_time(NEW.starts_at, 'starts_at');
+  PERFORM wallet._check_time(NEW.ends_at, 'ends_at');
   PERFORM wallet._check_scope(NEW.scope);
   RETURN NEW;
 END $$;
@@ -450,26 +517,11 @@ BEGIN
   RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg, DETAIL = detail, HINT = hint;
 END $$;
 
--- _text checks an optional text argument: at most maxlen characters, no control characters.
+-- _text checks a text argument: not NULL nor empty when required, at most maxlen characters,
+-- no control characters (C0, DEL, C1 and the bidirectional overrides and isolates). The one
+-- definition, in C: top_up and spend check their text arguments with the same code.
 CREATE FUNCTION wallet._text(val text, argname text, maxlen int DEFAULT 200, required boolean DEFAULT false)
-  RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-  IF val IS NULL THEN
-    IF required THEN PERFORM wallet._fail('22023', format('%s must not be null', argname)); END IF;
-    RETURN NULL;
-  END IF;
-  IF length(val) = 0 AND required THEN
-    PERFORM wallet._fail('22023', format('%s must not be empty', argname));
-  END IF;
-  IF length(val) > maxlen THEN
-    PERFORM wallet._fail('22023', format('%s is too long', argname),
-                         format('Got %s characters; at most %s are allowed.', length(val), maxlen));
-  END IF;
-  IF val ~ '[[:cntrl:]]' THEN
-    PERFORM wallet._fail('22023', format('%s must not contain control characters', argname));
-  END IF;
-  RETURN val;
-END $$;
+  RETURNS text AS 'MODULE_PATHNAME', 'wallet_text_check' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- _policy returns a currency's policy, with the defaults where it has no row.
 CREATE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
@@ -479,13 +531,20 @@ CREATE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
     ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL)::wallet.policy)
 $$;
 
--- _lock locks and returns a wallet row, or raises WL006.
+-- _refuse_rules raises WL008 while a table the operations write has a rule (see "Rules on the
+-- extension's tables" below): the check top_up and spend make, for the operations in SQL.
+CREATE FUNCTION wallet._refuse_rules() RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_refuse_rules' LANGUAGE C VOLATILE;
+
+-- _lock locks and returns a wallet row, or raises WL006; every operation that writes a
+-- wallet locks it here, after refusing rules on the tables it writes.
 CREATE FUNCTION wallet._lock(wid bigint) RETURNS wallet.wallet
   LANGUAGE plpgsql AS $$
 DECLARE
   w wallet.wallet;
 BEGIN
   IF wid IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  PERFORM wallet._refuse_rules();
   SELECT * INTO w FROM wallet.wallet WHERE wallet_id = wid FOR UPDATE;
   IF NOT FOUND THEN
     PERFORM wallet._fail('WL006', format('wallet %s does not exist', wid));
@@ -631,6 +690,7 @@ DECLARE
 BEGIN
   PERFORM wallet._text(open.owner, 'owner', 256, true);
   PERFORM wallet._text(open.currency, 'currency', 3, true);
+  PERFORM wallet._refuse_rules();
   SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = open.currency;
   IF NOT FOUND THEN
     PERFORM wallet._fail('22023', format('unknown currency "%s"', open.currency),
@@ -641,6 +701,9 @@ BEGIN
   IF wid IS NOT NULL THEN
     RETURN wid;
   END IF;
+  -- read again under a key-share lock: the exponent cannot change until this wallet has
+  -- committed (wallet._currency_check waits for it, then sees the wallet)
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = open.currency FOR KEY SHARE;
   INSERT INTO wallet.wallet AS w (owner, currency, exponent, created_at)
   VALUES (open.owner, open.currency, e, wallet.clock())
   ON CONFLICT ON CONSTRAINT wallet_owner_currency_key DO NOTHING
@@ -1427,16 +1490,25 @@ CREATE FUNCTION wallet.coupon_code_check(code text) RETURNS text
   AS 'MODULE_PATHNAME', 'wallet_coupon_code_check' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION wallet.coupon_code_check(text) IS 'the canonical form of a well-formed code, NULL for a mistyped one';
 
--- _coupon_template_check refuses template amounts finer than the currency and malformed scopes.
+-- _coupon_template_check refuses template amounts finer than the currency, malformed scopes,
+-- and intervals and times the clock cannot reach; an update of the issued counter alone passes.
 CREATE FUNCTION wallet._coupon_template_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
-  e int := wallet._exponent(NEW.currency);
+  e int;
 BEGIN
+  -- the issued counter is not a setting: issuing a coupon checks nothing (and locks no currency)
+  IF TG_OP = 'UPDATE' AND to_jsonb(NEW) - 'issued' = to_jsonb(OLD) - 'issued' THEN
+    RETURN NEW;
+  END IF;
+  e := wallet._exponent(NEW.currency);
   IF NEW.kind = 'amount' THEN PERFORM wallet._check_money(NEW.value, e, 'value'); END IF;
   PERFORM wallet._check_money(NEW.max_discount, e, 'max_discount');
   PERFORM wallet._check_money(NEW.min_order, e, 'min_order');
   PERFORM wallet._check_money(NEW.issue_min_top_up, e, 'issue_min_top_up');
+  PERFORM wallet._check_interval(NEW.valid_for, 'valid_for');
+  PERFORM wallet._check_time(NEW.valid_from, 'valid_from');
+  PERFORM wallet._check_time(NEW.valid_until, 'valid_until');
   PERFORM wallet._check_scope(NEW.scope);
   RETURN NEW;
 END $$;
@@ -1936,6 +2008,13 @@ CREATE FUNCTION wallet._discrepancies()
                 GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
    WHERE coalesce(o.total, 0) <> (s.lt).held
   UNION ALL
+  -- every posting's currency is listed in wallet.currency: the other checks weigh amounts by
+  -- its exponent and cannot see these. Per wallet (NULL: the system accounts), in minor units.
+  SELECT 'posting_unknown_currency', t.wallet_id, t.currency, NULL::numeric, sum(t.total)::numeric
+    FROM tot t LEFT JOIN exps e ON e.code = t.currency
+   WHERE e.code IS NULL
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
   -- per currency, all accounts sum to zero
   SELECT 'currency_balanced', NULL::bigint, t.currency, 0::numeric, wallet.to_major(t.total::bigint, e.exponent)
     FROM (SELECT t.currency, sum(t.total) AS total FROM tot t GROUP BY t.currency HAVING sum(t.total) <> 0) t
@@ -2051,6 +2130,20 @@ BEGIN
     PERFORM wallet._fail('WL006', format('bonus rule %s does not exist', end_bonus_rule.rule_id));
   END IF;
 END $$;
+
+------------------------------------------------------------------------------
+-- Rules on the extension's tables are refused
+------------------------------------------------------------------------------
+-- The C operations write wallet.wallet, wallet.txn, wallet.txn_key and wallet.payee_credit
+-- straight into the heap (no rewriter) and with INSERT ... ON CONFLICT (which a rule forbids):
+-- a rule would be skipped by one backend and break another. CREATE RULE on a table of the
+-- schema is refused here (WL008); every operation also refuses to run while such a rule
+-- exists (one made while this trigger did not fire), in every backend alike: the C ones
+-- before they prepare or write anything, those in SQL in wallet.open and wallet._lock.
+CREATE FUNCTION wallet._refuse_rule() RETURNS event_trigger
+  AS 'MODULE_PATHNAME', 'wallet_refuse_rule' LANGUAGE C;
+CREATE EVENT TRIGGER wallet_refuse_rule ON ddl_command_start WHEN TAG IN ('CREATE RULE')
+  EXECUTE FUNCTION wallet._refuse_rule();
 
 ------------------------------------------------------------------------------
 -- pg_dump keeps the data of these tables

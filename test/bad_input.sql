@@ -4,7 +4,9 @@
 --   22023  bad argument: NULL where required, zero, negative, NaN, +-Infinity,
 --          more decimals than the currency has, 1e20 or beyond 10^15 minor
 --          units, text over its limit (10 kB strings among them), control
---          characters, malformed scenes, unknown currencies and reasons
+--          characters (C0, DEL, C1, the bidirectional overrides and isolates:
+--          refused with one message by every function, C or SQL), malformed
+--          scenes, unknown currencies and reasons
 --   WL006  no such wallet, transaction or refund (unknown ids)
 --
 -- The calls are generated as rows of table bad_call (function x argument x bad
@@ -47,7 +49,7 @@ CREATE TEMP TABLE state_before AS SELECT s FROM state;
 ------------------------------------------------------------------------------
 -- The bad calls
 ------------------------------------------------------------------------------
-CREATE TEMP TABLE bad_call (ord serial, sql text, state text, description text);
+CREATE TEMP TABLE bad_call (ord serial, sql text, state text, description text, msg text);
 
 -- amounts: the template's $V is replaced by each bad amount
 CREATE TEMP TABLE bad_amount (v text, label text);
@@ -105,21 +107,41 @@ INSERT INTO text_arg VALUES
   ('review_refund reviewer', format('SELECT wallet.review_refund(%s, true, $V)', :refund), 200, true),
   ('review_refund note', format('SELECT wallet.review_refund(%s, true, %L, $V)', :refund, 'bad-reviewer'), 1000, false),
   ('settle_refund gateway_ref', format('SELECT wallet.settle_refund(%s, true, $V)', :refund), 200, false),
-  ('freeze reason', format('SELECT wallet.freeze(%s, $V)', :w), 1000, true);
+  ('freeze reason', format('SELECT wallet.freeze(%s, $V)', :w), 1000, true),
+  ('issue_coupon template_id', format('SELECT wallet.issue_coupon($V, %s, %L)', :w, 'bad-29'), 64, true),
+  ('issue_coupon idempotency_key', format('SELECT wallet.issue_coupon(%L, %s, $V)', 'bad-template', :w), 200, true),
+  ('issue_coupons template_id', format('SELECT wallet.issue_coupons($V, ARRAY[%s]::bigint[], %L)', :w, 'bad-30'),
+   64, true),
+  ('issue_coupons idempotency_key', format('SELECT wallet.issue_coupons(%L, ARRAY[%s]::bigint[], $V)', 'bad-template', :w),
+   200, true),
+  ('validate_coupon code', format('SELECT * FROM wallet.validate_coupon($V, %s, 10)', :w), 64, false),
+  ('add_coupon_template template_id', 'SELECT wallet.add_coupon_template($V, ''CNY'', ''amount'', 1)', 64, true),
+  ('add_bonus_rule campaign', 'SELECT wallet.add_bonus_rule(''CNY'', 10, bonus_fixed => 1, campaign => $V)', 200, false);
 
-INSERT INTO bad_call (sql, state, description)
-SELECT replace(t.tmpl, '$V', b.v), '22023', format('%s: %s is refused', t.name, b.label)
+-- a control character is refused with the same message by every function, whether it
+-- checks its text in C (top_up, spend) or in SQL
+INSERT INTO bad_call (sql, state, description, msg)
+SELECT replace(t.tmpl, '$V', b.v), '22023', format('%s: %s is refused', t.name, b.label),
+       CASE WHEN b.control THEN format('%s must not contain control characters', split_part(t.name, ' ', 2)) END
   FROM text_arg t
  CROSS JOIN LATERAL (VALUES
-    (CASE WHEN t.required THEN 'NULL::text' END, 'NULL'),
-    (CASE WHEN t.required THEN '''''' END, 'the empty string'),
-    (quote_literal(repeat('x', t.maxlen + 1)), format('%s characters', t.maxlen + 1)),
-    ('repeat(''x'', 10000)', 'a 10 kB string'),
-    ('E''two\nlines''', 'a newline'),
-    ('E''tab\there''', 'a tab'),
-    ('E''\x01start of heading''', 'control character 0x01'),
-    ('E''\x1b[31mred''', 'an escape sequence'),
-    ('E''del\x7f''', 'DEL (0x7f)')) AS b(v, label)
+    (CASE WHEN t.required THEN 'NULL::text' END, 'NULL', false),
+    (CASE WHEN t.required THEN '''''' END, 'the empty string', false),
+    (quote_literal(repeat('x', t.maxlen + 1)), format('%s characters', t.maxlen + 1), false),
+    ('repeat(''x'', 10000)', 'a 10 kB string', false),
+    ('E''two\nlines''', 'a newline', true),
+    ('E''tab\there''', 'a tab', true),
+    ('E''\x01start of heading''', 'control character 0x01', true),
+    ('E''\x1b[31mred''', 'an escape sequence', true),
+    ('E''del\x7f''', 'DEL (0x7f)', true),
+    ('E''next\u0085line''', 'a C1 control (U+0085, next line)', true),
+    ('E''csi\u009b31m''', 'a C1 control (U+009B, control sequence introducer)', true),
+    ('E''abc\u0080''', 'a C1 control (U+0080)', true),
+    ('E''abc\u009f''', 'a C1 control (U+009F)', true),
+    ('E''abc\u202Adef''', 'a left-to-right embedding (U+202A)', true),
+    ('E''gpj.\u202Eexe''', 'a right-to-left override (U+202E)', true),
+    ('E''abc\u2066def''', 'a left-to-right isolate (U+2066)', true),
+    ('E''abc\u2069def''', 'a pop directional isolate (U+2069)', true)) AS b(v, label, control)
  WHERE b.v IS NOT NULL
  ORDER BY t.name, b.label;
 
@@ -230,9 +252,9 @@ INSERT INTO bad_call (sql, state, description) VALUES
    'add_bonus_rule: ends_at before starts_at is refused'),
   ('SELECT wallet.add_bonus_rule(''CNY'', 10, bonus_fixed => 1, refund_fee_rate => 1.5)', '22023', 'add_bonus_rule refund_fee_rate: above 1 is refused');
 
-SELECT plan((SELECT count(*)::int FROM bad_call) + 8);
+SELECT plan((SELECT count(*)::int FROM bad_call) + 9);
 
-SELECT throws_ok(sql, state, NULL, description) FROM bad_call ORDER BY ord;
+SELECT throws_ok(sql, state, msg, description) FROM bad_call ORDER BY ord;
 
 ------------------------------------------------------------------------------
 -- Nothing changed
@@ -255,6 +277,11 @@ SELECT lives_ok(format('SELECT * FROM wallet.spend(%s, 0.01, %L, %L, order_ref =
                 'a 64-character scene of every allowed character class and a 200-character order_ref are accepted');
 SELECT lives_ok(format('SELECT * FROM wallet.top_up(%s, 1000000000000.000, %L)', :kwd, 'bad-ok-2'),
                 'KWD: 10^15 minor units with three decimals is accepted');
+-- next to the control characters: U+00A0 (no-break space), U+200F (right-to-left mark),
+-- U+2029 (paragraph separator) and U+202F, U+206A are not control characters
+SELECT lives_ok(format('SELECT * FROM wallet.top_up(%s, 1, %L, %L, %L)', :w, E'caf\u00e9\u00a0\u200f\u202f-ok',
+                       E'm\u2029\u206a', E'\u00a0\u2065'),
+                'characters next to the control ranges (U+00A0, U+200F, U+2029, U+202F, U+2065, U+206A) are accepted');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1672,3 +1672,282 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run_run_id_seq
 SELECT pg_catalog.pg_extension_config_dump('wallet.notification_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.audit_id_seq', '');
+
+
+-- settings checked when written, one text check, rules refused
+-- Every setting is checked when it is written (set_policy, add_bonus_rule, add_coupon_template
+-- or a direct INSERT or UPDATE): intervals and times the clock cannot reach, amounts finer than
+-- the currency and control characters are refused (22023); a currency's exponent cannot change
+-- once it is used (WL008). wallet._text is the C check top_up and spend use.
+CREATE OR REPLACE FUNCTION wallet._text(val text, argname text, maxlen int DEFAULT 200, required boolean DEFAULT false)
+  RETURNS text AS 'MODULE_PATHNAME', 'wallet_text_check' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE OR REPLACE FUNCTION wallet._exponent(cur text) RETURNS int
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int;
+BEGIN
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = cur FOR KEY SHARE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('unknown currency "%s"', cur),
+      HINT = 'Currencies are listed in wallet.currency.';
+  END IF;
+  RETURN e;
+END $$;
+CREATE OR REPLACE FUNCTION wallet._check_money(val numeric, e int, argname text) RETURNS void
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF val > 0 THEN
+    PERFORM wallet.to_minor(val, e, argname);
+  END IF;
+END $$;
+CREATE FUNCTION wallet._check_interval(val interval, argname text) RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_check_interval' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION wallet._check_time(val timestamptz, argname text) RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_check_time' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION wallet._currency_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  users text[];
+BEGIN
+  IF NEW.exponent IS DISTINCT FROM OLD.exponent THEN
+    -- wait for the transactions that hold the row key-share-locked (wallet.open, and the foreign
+    -- keys of new rules, templates and policies) and then see what they wrote
+    PERFORM 1 FROM wallet.currency c WHERE c.code = OLD.code FOR UPDATE;
+    users := array_remove(ARRAY[
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.wallet w WHERE w.currency = OLD.code) THEN 'wallets' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.bonus_rule r WHERE r.currency = OLD.code) THEN 'bonus rules' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.coupon_template t WHERE t.currency = OLD.code)
+           THEN 'coupon templates' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.policy p WHERE p.currency = OLD.code) THEN 'a policy' END], NULL);
+    IF cardinality(users) > 0 THEN
+      PERFORM wallet._fail('WL008', format('the exponent of currency %s cannot change', OLD.code),
+        format('Currency %s is used by %s; its amounts are stored in units of 10^-%s.',
+               OLD.code, array_to_string(users, ', '), OLD.exponent),
+        'Add a currency of another code for the new exponent.');
+    END IF;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER currency_check BEFORE UPDATE ON wallet.currency
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._currency_check();
+
+CREATE FUNCTION wallet._policy_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  PERFORM wallet._check_interval(NEW.refund_window, 'refund_window');
+  PERFORM wallet._check_interval(NEW.remind_before, 'remind_before');
+  PERFORM wallet._check_money(NEW.refund_auto_approve_max, wallet._exponent(NEW.currency),
+                              'refund_auto_approve_max');
+  RETURN NEW;
+END $$;
+CREATE TRIGGER policy_check BEFORE INSERT OR UPDATE ON wallet.policy
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._policy_check();
+
+CREATE OR REPLACE FUNCTION wallet._bonus_rule_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int := wallet._exponent(NEW.currency);
+BEGIN
+  PERFORM wallet._text(NEW.campaign, 'campaign', 200);
+  PERFORM wallet._check_money(NEW.min_amount, e, 'min_amount');
+  PERFORM wallet._check_money(NEW.bonus_fixed, e, 'bonus_fixed');
+  PERFORM wallet._check_money(NEW.max_bonus, e, 'max_bonus');
+  PERFORM wallet._check_interval(NEW.valid_for, 'valid_for');
+  PERFORM wallet._check_time(NEW.starts_at, 'starts_at');
+  PERFORM wallet._check_time(NEW.ends_at, 'ends_at');
+  PERFORM wallet._check_scope(NEW.scope);
+  RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet._coupon_template_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int;
+BEGIN
+  -- the issued counter is not a setting: issuing a coupon checks nothing (and locks no currency)
+  IF TG_OP = 'UPDATE' AND to_jsonb(NEW) - 'issued' = to_jsonb(OLD) - 'issued' THEN
+    RETURN NEW;
+  END IF;
+  e := wallet._exponent(NEW.currency);
+  IF NEW.kind = 'amount' THEN PERFORM wallet._check_money(NEW.value, e, 'value'); END IF;
+  PERFORM wallet._check_money(NEW.max_discount, e, 'max_discount');
+  PERFORM wallet._check_money(NEW.min_order, e, 'min_order');
+  PERFORM wallet._check_money(NEW.issue_min_top_up, e, 'issue_min_top_up');
+  PERFORM wallet._check_interval(NEW.valid_for, 'valid_for');
+  PERFORM wallet._check_time(NEW.valid_from, 'valid_from');
+  PERFORM wallet._check_time(NEW.valid_until, 'valid_until');
+  PERFORM wallet._check_scope(NEW.scope);
+  RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet._discrepancies()
+  RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
+  LANGUAGE sql STABLE AS $$
+  WITH sums AS MATERIALIZED (
+    SELECT s.* FROM unnest((SELECT wallet._journal_sums(t.txn_id, t.wallet_id, t.currency, t.postings)
+                              FROM wallet.txn t)) s),
+  -- per currency, account, wallet and bucket: the archived part plus the journal
+  tot AS MATERIALIZED (
+    SELECT x.currency, x.account, x.wallet_id, x.bucket, sum(x.amount)::bigint AS total
+      FROM (SELECT s.currency, s.account, s.wallet_id, s.bucket, s.amount FROM sums s WHERE s.txn_id IS NULL
+            UNION ALL
+            SELECT c.currency, c.account, c.wallet_id, c.bucket, c.amount FROM wallet.journal_checkpoint c) x
+     GROUP BY x.currency, x.account, x.wallet_id, x.bucket),
+  -- per wallet (one row, not one per bucket: a join of wallets, not of buckets): what the
+  -- journal posted to each bucket
+  posted AS (
+    SELECT t.wallet_id,
+           sum(t.total) FILTER (WHERE t.bucket = 'cash')::bigint AS cash,
+           sum(t.total) FILTER (WHERE t.bucket = 'bonus')::bigint AS bonus,
+           sum(t.total) FILTER (WHERE t.bucket = 'earnings')::bigint AS earnings,
+           sum(t.total) FILTER (WHERE t.bucket = 'held')::bigint AS held
+      FROM tot t WHERE t.account = 'wallet' GROUP BY t.wallet_id),
+  pending AS (
+    SELECT c.wallet_id, sum(c.amount)::bigint AS total FROM wallet.payee_credit c GROUP BY c.wallet_id),
+  -- per wallet: its debt as posted (what payee_receivable lent it, less what it repaid)
+  receivable AS (
+    SELECT t.wallet_id, -sum(t.total)::bigint AS debt
+      FROM tot t WHERE t.account = 'payee_receivable' GROUP BY t.wallet_id),
+  -- per wallet: its lots' totals (lt), payee credits not rolled up yet (pending) and what the
+  -- journal posted to each bucket (p_*)
+  stored AS MATERIALIZED (
+    SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_totals(w.lots, NULL, wallet.clock()) AS lt,
+           coalesce(pc.total, 0) AS pending, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
+           coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held,
+           w.debt, coalesce(rc.debt, 0) AS p_debt
+      FROM wallet.wallet w
+      LEFT JOIN pending pc ON pc.wallet_id = w.wallet_id
+      LEFT JOIN posted p ON p.wallet_id = w.wallet_id
+      LEFT JOIN receivable rc ON rc.wallet_id = w.wallet_id),
+  exps AS (SELECT c.code, c.exponent FROM wallet.currency c),
+  -- materialized: joined by hash (an index probe per journal group costs seconds)
+  known AS MATERIALIZED (SELECT w.wallet_id, w.currency FROM wallet.wallet w)
+  -- every transaction's postings sum to zero
+  SELECT 'transaction_balanced', s.wallet_id, s.currency, 0::numeric, wallet.to_major(s.amount, e.exponent)
+    FROM sums s JOIN exps e ON e.code = s.currency
+   WHERE s.txn_id IS NOT NULL
+  UNION ALL
+  -- every wallet's stored buckets equal the sum of its postings
+  SELECT 'wallet_bucket_' || b.bucket, s.wallet_id, s.currency,
+         wallet.to_major(b.posted, s.exponent), wallet.to_major(b.stored, s.exponent)
+    FROM stored s
+   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus_stored),
+                              ('earnings', s.p_earnings, (s.lt).earnings + s.pending), ('held', s.p_held, (s.lt).held))
+                   AS b(bucket, posted, stored)
+   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus_stored OR s.p_earnings <> (s.lt).earnings + s.pending
+          OR s.p_held <> (s.lt).held)
+     AND b.posted <> b.stored
+  UNION ALL
+  -- every wallet's stored debt equals what payee_receivable lent it less what it repaid
+  SELECT 'wallet_debt', s.wallet_id, s.currency, wallet.to_major(s.p_debt, s.exponent),
+         wallet.to_major(s.debt, s.exponent)
+    FROM stored s
+   WHERE s.p_debt <> s.debt
+  UNION ALL
+  -- payee_receivable legs must name an existing wallet of the transaction's currency
+  SELECT 'receivable_of_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
+         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
+    FROM tot t JOIN exps e ON e.code = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+   WHERE t.account = 'payee_receivable' AND w.wallet_id IS NULL
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- wallet legs must name an existing wallet of the transaction's currency and a known bucket
+  SELECT 'posting_to_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
+         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
+    FROM tot t JOIN exps e ON e.code = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+   WHERE t.account = 'wallet'
+     AND (t.bucket IS NULL OR t.bucket NOT IN ('cash', 'bonus', 'earnings', 'held') OR w.wallet_id IS NULL)
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- no negative lot
+  SELECT 'negative_lot', w.wallet_id, w.currency, 0::numeric, wallet.to_major(least(l.amount, l.held), w.exponent)
+    FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
+   WHERE wallet.lots_negative(w.lots) AND (l.amount < 0 OR l.held < 0)
+  UNION ALL
+  -- held equals what the open refunds hold
+  SELECT 'held_matches_open_refunds', s.wallet_id, s.currency,
+         wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major((s.lt).held, s.exponent)
+    FROM stored s
+    LEFT JOIN (SELECT r.wallet_id, sum(r.amount + r.clawback + r.bonus_void)::bigint AS total
+                 FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
+                GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
+   WHERE coalesce(o.total, 0) <> (s.lt).held
+  UNION ALL
+  -- every posting's currency is listed in wallet.currency: the other checks weigh amounts by
+  -- its exponent and cannot see these. Per wallet (NULL: the system accounts), in minor units.
+  SELECT 'posting_unknown_currency', t.wallet_id, t.currency, NULL::numeric, sum(t.total)::numeric
+    FROM tot t LEFT JOIN exps e ON e.code = t.currency
+   WHERE e.code IS NULL
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- per currency, all accounts sum to zero
+  SELECT 'currency_balanced', NULL::bigint, t.currency, 0::numeric, wallet.to_major(t.total::bigint, e.exponent)
+    FROM (SELECT t.currency, sum(t.total) AS total FROM tot t GROUP BY t.currency HAVING sum(t.total) <> 0) t
+    JOIN exps e ON e.code = t.currency
+$$;
+REVOKE ALL ON FUNCTION wallet._check_interval(interval, text), wallet._check_time(timestamptz, text),
+  wallet._currency_check(), wallet._policy_check() FROM PUBLIC;
+-- Rules on the extension's tables: CREATE RULE on a table of the schema is refused (WL008);
+-- every operation refuses to run while such a rule exists (see src/rules.c).
+CREATE FUNCTION wallet._refuse_rule() RETURNS event_trigger
+  AS 'MODULE_PATHNAME', 'wallet_refuse_rule' LANGUAGE C;
+CREATE EVENT TRIGGER wallet_refuse_rule ON ddl_command_start WHEN TAG IN ('CREATE RULE')
+  EXECUTE FUNCTION wallet._refuse_rule();
+CREATE FUNCTION wallet._refuse_rules() RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_refuse_rules' LANGUAGE C VOLATILE;
+CREATE OR REPLACE FUNCTION wallet._lock(wid bigint) RETURNS wallet.wallet
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+BEGIN
+  IF wid IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  PERFORM wallet._refuse_rules();
+  SELECT * INTO w FROM wallet.wallet WHERE wallet_id = wid FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', wid));
+  END IF;
+  RETURN w;
+END $$;
+CREATE OR REPLACE FUNCTION wallet.open(owner text, currency text DEFAULT 'CNY') RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int;
+  wid bigint;
+BEGIN
+  PERFORM wallet._text(open.owner, 'owner', 256, true);
+  PERFORM wallet._text(open.currency, 'currency', 3, true);
+  PERFORM wallet._refuse_rules();
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = open.currency;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', open.currency),
+                         hint => 'Currencies are listed in wallet.currency.');
+  END IF;
+  SELECT w.wallet_id INTO wid FROM wallet.wallet w
+   WHERE w.owner = open.owner AND w.currency = open.currency;
+  IF wid IS NOT NULL THEN
+    RETURN wid;
+  END IF;
+  -- read again under a key-share lock: the exponent cannot change until this wallet has
+  -- committed (wallet._currency_check waits for it, then sees the wallet)
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = open.currency FOR KEY SHARE;
+  INSERT INTO wallet.wallet AS w (owner, currency, exponent, created_at)
+  VALUES (open.owner, open.currency, e, wallet.clock())
+  ON CONFLICT ON CONSTRAINT wallet_owner_currency_key DO NOTHING
+  RETURNING w.wallet_id INTO wid;
+  IF wid IS NOT NULL THEN
+    -- a new wallet gets the coupons issued on registration
+    PERFORM wallet._auto_issue(wid, 'open', NULL, NULL);
+    RETURN wid;
+  END IF;
+  IF wid IS NULL THEN
+    SELECT w.wallet_id INTO wid FROM wallet.wallet w
+     WHERE w.owner = open.owner AND w.currency = open.currency;
+  END IF;
+  RETURN wid;
+END $$;
+REVOKE ALL ON FUNCTION wallet._refuse_rule(), wallet._refuse_rules() FROM PUBLIC;

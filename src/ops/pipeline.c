@@ -6,46 +6,15 @@
  */
 #include "ops/ops.h"
 
-/* ---- argument checks, as wallet._text does them ---- */
-
 /*
- * check_text refuses (22023) a text argument that is NULL when required,
- * empty when required, longer than maxlen characters or has control
- * characters; it returns the C string or NULL.
+ * check_text checks text argument argno as every text argument is checked
+ * (check_text_arg, which wallet._text calls too); it returns the C string or
+ * NULL.
  */
 char *
 check_text(FunctionCallInfo fcinfo, int argno, const char *argname, int maxlen, bool required)
 {
-	text	   *t;
-	char	   *s;
-	int			len;
-
-	if (PG_ARGISNULL(argno))
-	{
-		if (required)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not be null", argname)));
-		return NULL;
-	}
-	t = PG_GETARG_TEXT_PP(argno);
-	s = text_to_cstring(t);
-	if (*s == '\0' && required)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", argname)));
-	len = pg_mbstrlen_with_len(s, strlen(s));
-	if (len > maxlen)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is too long", argname),
-				 errdetail("Got %d characters; at most %d are allowed.", len, maxlen)));
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not contain control characters", argname)));
-	return s;
+	return check_text_arg(PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno), argname, maxlen, required);
 }
 
 Datum

@@ -16,8 +16,10 @@
  * routines. Step by step, what the executor would do for the statement, and
  * what this file does instead (PostgreSQL 15; compare at each major version):
  *
- *  1. rewrite: rules on the tables (CREATE RULE) -> none may exist; see
- *     direct_ok.c, which sends such a table to the statement.
+ *  1. rewrite: rules on the tables (CREATE RULE) -> none may exist, and the
+ *     statement could not run under one either: every operation refuses
+ *     them first (refuse_rules, store/rules.c, in ensure_plans), the same
+ *     way in every backend.
  *  2. InitPlan -> ExecCheckRTPerms: privileges on the tables -> direct_ok.c
  *     (may: the whole table's privileges, else the statement).
  *  3. ExecInsert, speculative branch (ON CONFLICT DO NOTHING), for the key

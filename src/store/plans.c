@@ -124,7 +124,11 @@ forget_relations(void)
 	forget_columns();
 	n_rel_cache = 0;
 }
-/* ensure_plans prepares the plans once per backend (and again after a reinstall). */
+/*
+ * ensure_plans prepares the plans once per backend (and again after a
+ * reinstall). Every C operation starts here: a rule on a table it writes is
+ * refused first (refuse_rules), before a statement is prepared.
+ */
 void
 ensure_plans(void)
 {
@@ -135,6 +139,8 @@ ensure_plans(void)
 	&plans.replay_coupons};
 	Oid			seq;
 	Oid			keys;
+
+	refuse_rules();
 
 	/*
 	 * The schema may change under a live backend (ALTER EXTENSION UPDATE):

@@ -2,10 +2,12 @@
 # readme.sh: the README's SQL runs as printed, and prints what the README says it prints.
 #
 # From the heading "A five-minute tour" to the end of README.md, every ```sql block is run, in
-# order, in one psql session on a fresh database (the tour itself creates the extension), with
-# ON_ERROR_STOP: an example that fails fails the suite. A ```sql block followed directly by a
-# plain ``` block (blank lines between them allowed) states its output: what psql prints for that
-# block (footers off, trailing spaces and blank lines at both ends ignored) must be exactly that.
+# order, in one psql session on a fresh database (the tour itself creates the extension). A
+# ```sql block followed directly by a plain ``` block (blank lines between them allowed) states its
+# output: what psql prints for that block (footers off, errors with their DETAIL and HINT but no
+# CONTEXT, trailing spaces and blank lines at both ends ignored) must be exactly that, so an
+# example may show an error it is meant to raise. An error in an example that states no output
+# fails the suite.
 # A block preceded by the line `<!-- readme-check: skip (why) -->` is not run (it needs something
 # this database does not have, e.g. pg_cron; the reason names the suite that covers it instead).
 #
@@ -53,9 +55,12 @@ psql -X -q -d postgres -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning'
     -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB TEMPLATE template0"
 
 rc=0
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -P footer=off -f "$WORK/script.sql" >"$WORK/got.txt" 2>&1 || rc=$?
+# errors are part of what an example prints: psql goes on after one, without the script's name and
+# line in front of it (psql:FILE:LINE:) and without CONTEXT (which names the extension's internals)
+psql -X -q -d "$DB" -v SHOW_CONTEXT=never -P footer=off -f "$WORK/script.sql" 2>&1 |
+    sed -e 's/^psql:[^:]*:[0-9]*: //' >"$WORK/got.txt" || rc=$?
 if ((rc != 0)); then
-    echo "readme: FAIL: an example stopped with an error (psql exit $rc); the output's end:" >&2
+    echo "readme: FAIL: psql exited $rc; the output's end:" >&2
     tail -n 15 "$WORK/got.txt" >&2
     exit 1
 fi
@@ -77,6 +82,16 @@ norm() {
 }
 
 fails=0
+for got in "$WORK"/got/*; do
+    b=$(basename "$got")
+    [[ -e $WORK/want/$b ]] && continue
+    if grep -q '^ERROR:' "$got"; then
+        line=$(sed -n "s/^\\\\echo @@block $b line \\([0-9]*\\)@@\$/\\1/p" "$WORK/script.sql")
+        echo "readme: FAIL: the example at README.md line $line raised an error and states no output:" >&2
+        grep -A3 '^ERROR:' "$got" >&2
+        fails=$((fails + 1))
+    fi
+done
 for want in "$WORK"/want/*; do
     [[ -e $want ]] || continue
     b=$(basename "$want")
