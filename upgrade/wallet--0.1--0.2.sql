@@ -1951,3 +1951,684 @@ BEGIN
   RETURN wid;
 END $$;
 REVOKE ALL ON FUNCTION wallet._refuse_rule(), wallet._refuse_rules() FROM PUBLIC;
+
+
+-- coupons of a refunded top-up; an invalid refund request is refused first
+-- Coupons issued by a top-up are part of its bonus value: a refund of the top-up voids its
+-- available coupons and claws back the discount of its redeemed ones (the refund's new columns
+-- coupon_clawback and coupons_voided, the coupon's voided_at, void_refund and clawback_refund);
+-- a refund request is validated before the 30-day limit counts it.
+ALTER TABLE wallet.refund
+  ADD COLUMN coupon_clawback bigint NOT NULL DEFAULT 0 CHECK (coupon_clawback >= 0),
+  ADD COLUMN coupons_voided  int    NOT NULL DEFAULT 0 CHECK (coupons_voided >= 0);
+ALTER TABLE wallet.coupon
+  ADD COLUMN voided_at    timestamptz,
+  ADD COLUMN void_refund  bigint,
+  ADD COLUMN clawback_refund bigint;
+COMMENT ON COLUMN wallet.coupon.void_refund IS 'the refund of the issuing top-up that voided this coupon (voided_at set)';
+COMMENT ON COLUMN wallet.coupon.clawback_refund IS 'the refund of the issuing top-up whose clawback took back this coupon''s discount';
+
+-- _coupon_status is a coupon's status at clk.
+CREATE OR REPLACE FUNCTION wallet._coupon_status(c wallet.coupon, clk timestamptz) RETURNS text
+  LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN c.voided_at IS NOT NULL THEN 'voided'
+              WHEN c.redeemed_txn IS NOT NULL THEN 'redeemed'
+              WHEN c.valid_until <= clk THEN 'expired'
+              ELSE 'available' END
+$$;
+
+-- _coupon_check validates a coupon for a wallet, an order (minor units) and a
+-- scene at clk, and returns (valid, discount in minor units, reason, canonical code).
+-- Another wallet's code is reported exactly as an unknown one.
+CREATE OR REPLACE FUNCTION wallet._coupon_check(code text, wid bigint, cur text, e int, order_minor bigint,
+                                     scene text, clk timestamptz,
+                                     OUT valid boolean, OUT discount bigint, OUT reason text,
+                                     OUT canonical text)
+  LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  c wallet.coupon;
+  t wallet.coupon_template;
+  d bigint;
+BEGIN
+  valid := false;
+  discount := 0;
+  canonical := wallet.coupon_code_check(code);
+  IF canonical IS NULL THEN reason := 'mistyped'; RETURN; END IF;
+  SELECT * INTO c FROM wallet.coupon x WHERE x.code = canonical AND x.wallet_id = wid;
+  IF NOT FOUND THEN reason := 'unknown'; RETURN; END IF;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = c.template_id;
+  IF t.currency <> cur THEN reason := 'wrong currency'; RETURN; END IF;
+  IF c.voided_at IS NOT NULL THEN reason := 'voided'; RETURN; END IF;
+  IF c.redeemed_txn IS NOT NULL THEN reason := 'already used'; RETURN; END IF;
+  IF c.valid_from > clk THEN reason := 'not yet valid'; RETURN; END IF;
+  IF c.valid_until <= clk THEN reason := 'expired'; RETURN; END IF;
+  IF t.scope IS NOT NULL AND (scene IS NULL OR NOT scene = ANY (t.scope)) THEN
+    reason := 'wrong scene'; RETURN;
+  END IF;
+  IF order_minor < t.min_order * (10::numeric ^ e) THEN reason := 'below minimum order'; RETURN; END IF;
+  IF (SELECT count(*) FROM wallet.coupon x
+       WHERE x.wallet_id = wid AND x.template_id = t.template_id AND x.redeemed_txn IS NOT NULL)
+     >= t.per_wallet_limit THEN
+    reason := 'limit reached'; RETURN;
+  END IF;
+  IF t.kind = 'amount' THEN
+    d := (t.value * (10::numeric ^ e))::bigint;
+  ELSE
+    -- percent off, half away from zero, capped by max_discount
+    d := wallet.rate_amount(order_minor, t.value / 100);
+    IF t.max_discount IS NOT NULL THEN
+      d := least(d, (t.max_discount * (10::numeric ^ e))::bigint);
+    END IF;
+  END IF;
+  valid := true;
+  discount := least(d, order_minor);
+END $$;
+
+-- _redeem marks a coupon used by a spend (called under the wallet's write).
+CREATE OR REPLACE FUNCTION wallet._redeem(canonical text, wid bigint, txn bigint, d bigint, clk timestamptz) RETURNS void
+  LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE wallet.coupon c SET redeemed_txn = txn, redeemed_at = clk, discount = d
+   WHERE c.code = canonical AND c.wallet_id = wid AND c.redeemed_txn IS NULL AND c.voided_at IS NULL;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL005', 'coupon not valid', 'already used');
+  END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet.reverse_spend(spend_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
+                 replayed boolean, bonus_written_off numeric, bonus_to_cash numeric, coupon_restored boolean)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(reverse_spend.idempotency_key);
+  sp wallet.txn;
+  w wallet.wallet;
+  pw wallet.wallet;
+  payee_id bigint;
+  clk timestamptz := wallet.clock();
+  req jsonb;
+  prior jsonb;
+  x bigint;
+  charged bigint;
+  done bigint;
+  remaining wallet.lotset;
+  prev record;
+  portion wallet.lotset;
+  share record;
+  r record;
+  payee_total bigint;
+  payee_done bigint;
+  payee_back bigint := 0;
+  payee_taken bigint := 0;
+  payee_owed bigint := 0;
+  tk record;
+  tid bigint;
+  legs wallet.posting[];
+  res jsonb;
+  discount bigint;
+  restored boolean := false;
+  blocked bigint;
+  clawed record;
+  coupon_cash bigint := 0;
+BEGIN
+  IF reverse_spend.spend_txn_id IS NULL THEN
+    PERFORM wallet._fail('22023', 'spend_txn_id must not be null');
+  END IF;
+  SELECT * INTO sp FROM wallet.txn t WHERE t.txn_id = reverse_spend.spend_txn_id AND t.kind = 'spend';
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('spend %s does not exist', reverse_spend.spend_txn_id));
+  END IF;
+  payee_id := (sp.result->>'payee')::bigint;
+  -- lock both wallets in wallet-id order
+  IF payee_id IS NOT NULL AND payee_id < sp.wallet_id THEN
+    pw := wallet._lock(payee_id);
+  END IF;
+  w := wallet._lock(sp.wallet_id);
+  IF payee_id IS NOT NULL AND payee_id > sp.wallet_id THEN
+    pw := wallet._lock(payee_id);
+  END IF;
+
+  IF reverse_spend.amount IS NOT NULL THEN
+    x := wallet.to_minor(reverse_spend.amount, w.exponent, 'amount');
+  END IF;
+  req := jsonb_build_object('spend_txn_id', sp.txn_id, 'amount', x);
+  prior := wallet._replay(w.wallet_id, k, 'reverse_spend', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint,
+      wallet.to_major((prior->>'bonus_returned')::bigint, w.exponent),
+      wallet.to_major((prior->>'cash_returned')::bigint, w.exponent),
+      wallet.to_major((prior->>'earnings_returned')::bigint, w.exponent), true,
+      wallet.to_major((prior->>'bonus_written_off')::bigint, w.exponent),
+      wallet.to_major((prior->>'bonus_to_cash')::bigint, w.exponent),
+      coalesce((prior->>'coupon_restored')::boolean, false);
+    RETURN;
+  END IF;
+
+  charged := (sp.result->>'charged')::bigint;
+  remaining := sp.pieces;
+  done := 0;
+  payee_done := 0;
+  FOR prev IN SELECT t.amount, t.pieces, t.result FROM wallet.txn t
+               WHERE t.ref_txn = sp.txn_id AND t.kind = 'reverse_spend' ORDER BY t.txn_id LOOP
+    done := done + prev.amount;
+    payee_done := payee_done + coalesce((prev.result->>'payee_back')::bigint, 0);
+    remaining := wallet.lots_minus(remaining, prev.pieces);
+  END LOOP;
+  discount := coalesce((sp.result->>'discount')::bigint, 0);
+  IF x IS NULL THEN
+    x := charged - done;
+    -- a spend a coupon paid in full charged nothing, yet reversing it gives the coupon back
+    IF x <= 0 AND NOT (discount > 0 AND NOT EXISTS (
+        SELECT 1 FROM wallet.txn t WHERE t.ref_txn = sp.txn_id AND t.kind = 'reverse_spend')) THEN
+      PERFORM wallet._fail('WL008', format('spend %s has nothing left to reverse', sp.txn_id));
+    END IF;
+  ELSIF x > charged - done THEN
+    PERFORM wallet._fail('WL008', 'reversal exceeds what is left unreversed',
+      format('Spend %s charged %s; %s is left to reverse.', sp.txn_id,
+             wallet.to_major(charged, w.exponent), wallet.to_major(charged - done, w.exponent)));
+  END IF;
+
+  portion := CASE WHEN x = 0 THEN wallet.lots_empty() ELSE wallet.reversal_split(remaining, coalesce((sp.result->>'bonus_used')::bigint, 0),
+                                   coalesce((sp.result->>'cash_used')::bigint, 0),
+                                   coalesce((sp.result->>'earnings_used')::bigint, 0), x) END;
+  -- bonus of a top-up whose refund is still open cannot come back now: whether the
+  -- refund's clawback stands (bonus back as cash) or not (back as bonus) is not known yet
+  SELECT r.topup_txn INTO blocked
+    FROM wallet.lots_list(portion) l
+    JOIN wallet.refund r ON r.topup_txn = l.source_txn AND r.wallet_id = w.wallet_id
+   WHERE l.bucket = 'bonus' AND r.status IN ('pending', 'approved')
+   LIMIT 1;
+  IF blocked IS NOT NULL THEN
+    PERFORM wallet._fail('WL008', format('a refund of top-up %s is in progress', blocked),
+      'The reversal would give back bonus of that top-up.',
+      'Settle, reject or fail the refund first, then reverse the spend.');
+  END IF;
+  SELECT coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'bonus'), 0)::bigint AS bonus,
+         coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'cash'), 0)::bigint AS cash,
+         coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'earnings'), 0)::bigint AS earnings
+    INTO share FROM wallet.lots_list(portion) l;
+  r := wallet.lots_reverse(w.lots, portion, clk);
+
+  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  legs := wallet._legs(ROW('wallet', w.wallet_id, 'bonus', r.bonus)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'cash', r.cash)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'earnings', r.earnings)::wallet.posting,
+                       ROW('breakage', NULL, NULL, r.breakage)::wallet.posting);
+  IF payee_id IS NULL THEN
+    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -x)::wallet.posting);
+  ELSE
+    -- the payee gives back its credit in the same proportion, rounded half away
+    -- from zero on the running total (so all of it at the end)
+    payee_total := (sp.result->>'payee_credit')::bigint;
+    IF done + x = charged THEN
+      payee_back := payee_total - payee_done;
+    ELSE
+      payee_back := round(payee_total::numeric * (done + x) / charged)::bigint - payee_done;
+    END IF;
+    -- a reversal never fails for the payee's sake (a frozen payee included: a freeze stops
+    -- the wallet's own debits, not the platform's corrections): its earnings, pending
+    -- credits rolled up first, give back what they can; the rest is its debt
+    IF payee_back > 0 THEN
+      tk := wallet.lots_take(wallet._rollup(pw.wallet_id, pw.lots, clk), 'earnings', payee_back, clk);
+      payee_taken := tk.taken;
+      payee_owed := payee_back - tk.taken;
+      PERFORM wallet._save(pw.wallet_id, tk.lots);
+      IF payee_owed > 0 THEN
+        PERFORM wallet._add_debt(pw.wallet_id, payee_owed, tid, clk);
+      END IF;
+    END IF;
+    legs := legs || wallet._legs(ROW('wallet', payee_id, 'earnings', -payee_taken)::wallet.posting,
+                                 ROW('payee_receivable', payee_id, NULL, -payee_owed)::wallet.posting,
+                                 ROW('commission', NULL, NULL, -(x - payee_back))::wallet.posting);
+  END IF;
+
+  -- a coupon whose discount a refund of its top-up clawed back was paid for by the customer:
+  -- the full reversal gives that discount back as cash (closed to refunds), and the coupon,
+  -- part of a refunded top-up, stays void; while that refund is open it is not known yet
+  SELECT r2.refund_id, r2.status INTO clawed
+    FROM wallet.coupon c JOIN wallet.refund r2 ON r2.refund_id = c.clawback_refund
+   WHERE c.redeemed_txn = sp.txn_id AND c.wallet_id = w.wallet_id;
+  IF done + x = charged AND discount > 0 AND clawed.status IN ('pending', 'approved') THEN
+    PERFORM wallet._fail('WL008', format('a refund of the top-up that issued the coupon of spend %s is in progress',
+                                         sp.txn_id),
+      'The refund claws back the coupon''s discount.',
+      'Settle, reject or fail the refund first, then reverse the spend.');
+  ELSIF done + x = charged AND discount > 0 AND clawed.status = 'succeeded' THEN
+    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -discount)::wallet.posting,
+                                 ROW('wallet', w.wallet_id, 'cash', discount)::wallet.posting);
+    r.lots := wallet.lots_add(r.lots, 'cash', discount, tid, clk, NULL, NULL);
+    UPDATE wallet.coupon c SET redeemed_txn = NULL, redeemed_at = NULL, discount = NULL,
+           voided_at = clk, void_refund = clawed.refund_id
+     WHERE c.redeemed_txn = sp.txn_id AND c.wallet_id = w.wallet_id;
+    coupon_cash := discount;
+  -- the full reversal undoes the coupon: its discount, and the coupon itself while still valid
+  ELSIF done + x = charged AND discount > 0 THEN
+    legs := legs || wallet._legs(ROW('revenue', NULL, NULL, -discount)::wallet.posting,
+                                 ROW('coupon_expense', NULL, NULL, discount)::wallet.posting);
+    -- the coupon is given back; past its validity it shows as expired, not usable
+    UPDATE wallet.coupon c SET redeemed_txn = NULL, redeemed_at = NULL, discount = NULL
+     WHERE c.redeemed_txn = sp.txn_id
+    RETURNING c.valid_until IS NULL OR c.valid_until > clk INTO restored;
+    restored := coalesce(restored, false);
+  END IF;
+  res := jsonb_build_object('txn_id', tid, 'bonus_returned', share.bonus, 'cash_returned', share.cash,
+                            'earnings_returned', share.earnings, 'bonus_written_off', r.breakage,
+                            'bonus_to_cash', r.bonus_to_cash, 'payee_back', payee_back,
+                            'payee_debt', payee_owed, 'coupon_restored', restored,
+                            'coupon_to_cash', coupon_cash);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
+                          request, result, postings, pieces)
+  VALUES (tid, w.wallet_id, 'reverse_spend', x, w.currency, clk, k, sp.txn_id, req, res, legs, portion);
+  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, tid, clk);
+  PERFORM wallet._save(w.wallet_id, r.lots);
+  RETURN QUERY SELECT tid, wallet.to_major(share.bonus, w.exponent), wallet.to_major(share.cash, w.exponent),
+    wallet.to_major(share.earnings, w.exponent), false, wallet.to_major(r.breakage, w.exponent),
+    wallet.to_major(r.bonus_to_cash, w.exponent), restored;
+END $$;
+
+-- _refund_move ends a refund's hold (release or settle), journals it and sets its status.
+-- A release (rejected, failed) gives back exactly what the request took: the held cash and
+-- bonus, the coupons it voided (those past their validity show as expired) and the coupon
+-- discount it clawed back (owed again by the top-up). A settlement posts the coupons'
+-- clawback back to coupon_expense, where their discount was posted when they were redeemed.
+CREATE OR REPLACE FUNCTION wallet._refund_move(rid bigint, kind text, new_status text, release boolean,
+                                    extra jsonb) RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  r wallet.refund;
+  w wallet.wallet;
+  clk timestamptz := wallet.clock();
+  ls wallet.lotset;
+  take bigint;
+  legs wallet.posting[];
+BEGIN
+  SELECT * INTO r FROM wallet.refund x WHERE x.refund_id = rid;
+  w := wallet._lock(r.wallet_id);
+  SELECT * INTO r FROM wallet.refund x WHERE x.refund_id = rid FOR UPDATE;
+  take := r.amount + r.clawback + r.coupon_clawback;
+  IF release THEN
+    ls := wallet.lots_refund_release(w.lots, r.topup_txn, take, r.clawback, r.bonus_void, clk);
+    legs := wallet._legs(ROW('wallet', w.wallet_id, 'held', -(take + r.bonus_void))::wallet.posting,
+                         ROW('wallet', w.wallet_id, 'cash', take)::wallet.posting,
+                         ROW('wallet', w.wallet_id, 'bonus', r.bonus_void)::wallet.posting);
+    UPDATE wallet.coupon c SET voided_at = NULL, void_refund = NULL
+     WHERE c.void_refund = rid AND c.wallet_id = r.wallet_id;
+    UPDATE wallet.coupon c SET clawback_refund = NULL
+     WHERE c.clawback_refund = rid AND c.wallet_id = r.wallet_id;
+  ELSE
+    ls := wallet.lots_refund_settle(w.lots, r.topup_txn, take, r.clawback, r.bonus_void, clk);
+    legs := wallet._legs(ROW('wallet', w.wallet_id, 'held', -(take + r.bonus_void))::wallet.posting,
+                         ROW('refund_payout', NULL, NULL, r.net)::wallet.posting,
+                         ROW('fee_income', NULL, NULL, r.fee)::wallet.posting,
+                         ROW('bonus_expense', NULL, NULL, r.clawback + r.bonus_void)::wallet.posting,
+                         ROW('coupon_expense', NULL, NULL, r.coupon_clawback)::wallet.posting);
+  END IF;
+  INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, request, result, postings)
+  VALUES (w.wallet_id, kind, r.amount, w.currency, clk, r.topup_txn,
+          extra || jsonb_build_object('refund_id', rid), jsonb_build_object('status', new_status), legs);
+  PERFORM wallet._save(w.wallet_id, ls);
+  RETURN new_status;
+END $$;
+
+-- _discrepancies evaluates every reconciliation check in one snapshot: the journal is
+-- read once (_journal_sums), the archived part comes from wallet.journal_checkpoint.
+CREATE OR REPLACE FUNCTION wallet._discrepancies()
+  RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
+  LANGUAGE sql STABLE AS $$
+  WITH sums AS MATERIALIZED (
+    SELECT s.* FROM unnest((SELECT wallet._journal_sums(t.txn_id, t.wallet_id, t.currency, t.postings)
+                              FROM wallet.txn t)) s),
+  -- per currency, account, wallet and bucket: the archived part plus the journal
+  tot AS MATERIALIZED (
+    SELECT x.currency, x.account, x.wallet_id, x.bucket, sum(x.amount)::bigint AS total
+      FROM (SELECT s.currency, s.account, s.wallet_id, s.bucket, s.amount FROM sums s WHERE s.txn_id IS NULL
+            UNION ALL
+            SELECT c.currency, c.account, c.wallet_id, c.bucket, c.amount FROM wallet.journal_checkpoint c) x
+     GROUP BY x.currency, x.account, x.wallet_id, x.bucket),
+  -- per wallet (one row, not one per bucket: a join of wallets, not of buckets): what the
+  -- journal posted to each bucket
+  posted AS (
+    SELECT t.wallet_id,
+           sum(t.total) FILTER (WHERE t.bucket = 'cash')::bigint AS cash,
+           sum(t.total) FILTER (WHERE t.bucket = 'bonus')::bigint AS bonus,
+           sum(t.total) FILTER (WHERE t.bucket = 'earnings')::bigint AS earnings,
+           sum(t.total) FILTER (WHERE t.bucket = 'held')::bigint AS held
+      FROM tot t WHERE t.account = 'wallet' GROUP BY t.wallet_id),
+  pending AS (
+    SELECT c.wallet_id, sum(c.amount)::bigint AS total FROM wallet.payee_credit c GROUP BY c.wallet_id),
+  -- per wallet: its debt as posted (what payee_receivable lent it, less what it repaid)
+  receivable AS (
+    SELECT t.wallet_id, -sum(t.total)::bigint AS debt
+      FROM tot t WHERE t.account = 'payee_receivable' GROUP BY t.wallet_id),
+  -- per wallet: its lots' totals (lt), payee credits not rolled up yet (pending) and what the
+  -- journal posted to each bucket (p_*)
+  stored AS MATERIALIZED (
+    SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_totals(w.lots, NULL, wallet.clock()) AS lt,
+           coalesce(pc.total, 0) AS pending, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
+           coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held,
+           w.debt, coalesce(rc.debt, 0) AS p_debt
+      FROM wallet.wallet w
+      LEFT JOIN pending pc ON pc.wallet_id = w.wallet_id
+      LEFT JOIN posted p ON p.wallet_id = w.wallet_id
+      LEFT JOIN receivable rc ON rc.wallet_id = w.wallet_id),
+  exps AS (SELECT c.code, c.exponent FROM wallet.currency c),
+  -- materialized: joined by hash (an index probe per journal group costs seconds)
+  known AS MATERIALIZED (SELECT w.wallet_id, w.currency FROM wallet.wallet w)
+  -- every transaction's postings sum to zero
+  SELECT 'transaction_balanced', s.wallet_id, s.currency, 0::numeric, wallet.to_major(s.amount, e.exponent)
+    FROM sums s JOIN exps e ON e.code = s.currency
+   WHERE s.txn_id IS NOT NULL
+  UNION ALL
+  -- every wallet's stored buckets equal the sum of its postings
+  SELECT 'wallet_bucket_' || b.bucket, s.wallet_id, s.currency,
+         wallet.to_major(b.posted, s.exponent), wallet.to_major(b.stored, s.exponent)
+    FROM stored s
+   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus_stored),
+                              ('earnings', s.p_earnings, (s.lt).earnings + s.pending), ('held', s.p_held, (s.lt).held))
+                   AS b(bucket, posted, stored)
+   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus_stored OR s.p_earnings <> (s.lt).earnings + s.pending
+          OR s.p_held <> (s.lt).held)
+     AND b.posted <> b.stored
+  UNION ALL
+  -- every wallet's stored debt equals what payee_receivable lent it less what it repaid
+  SELECT 'wallet_debt', s.wallet_id, s.currency, wallet.to_major(s.p_debt, s.exponent),
+         wallet.to_major(s.debt, s.exponent)
+    FROM stored s
+   WHERE s.p_debt <> s.debt
+  UNION ALL
+  -- payee_receivable legs must name an existing wallet of the transaction's currency
+  SELECT 'receivable_of_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
+         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
+    FROM tot t JOIN exps e ON e.code = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+   WHERE t.account = 'payee_receivable' AND w.wallet_id IS NULL
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- wallet legs must name an existing wallet of the transaction's currency and a known bucket
+  SELECT 'posting_to_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
+         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
+    FROM tot t JOIN exps e ON e.code = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+   WHERE t.account = 'wallet'
+     AND (t.bucket IS NULL OR t.bucket NOT IN ('cash', 'bonus', 'earnings', 'held') OR w.wallet_id IS NULL)
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- no negative lot
+  SELECT 'negative_lot', w.wallet_id, w.currency, 0::numeric, wallet.to_major(least(l.amount, l.held), w.exponent)
+    FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
+   WHERE wallet.lots_negative(w.lots) AND (l.amount < 0 OR l.held < 0)
+  UNION ALL
+  -- held equals what the open refunds hold
+  SELECT 'held_matches_open_refunds', s.wallet_id, s.currency,
+         wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major((s.lt).held, s.exponent)
+    FROM stored s
+    LEFT JOIN (SELECT r.wallet_id, sum(r.amount + r.clawback + r.coupon_clawback + r.bonus_void)::bigint AS total
+                 FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
+                GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
+   WHERE coalesce(o.total, 0) <> (s.lt).held
+  UNION ALL
+  -- every posting's currency is listed in wallet.currency: the other checks weigh amounts by
+  -- its exponent and cannot see these. Per wallet (NULL: the system accounts), in minor units.
+  SELECT 'posting_unknown_currency', t.wallet_id, t.currency, NULL::numeric, sum(t.total)::numeric
+    FROM tot t LEFT JOIN exps e ON e.code = t.currency
+   WHERE e.code IS NULL
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- per currency, all accounts sum to zero
+  SELECT 'currency_balanced', NULL::bigint, t.currency, 0::numeric, wallet.to_major(t.total::bigint, e.exponent)
+    FROM (SELECT t.currency, sum(t.total) AS total FROM tot t GROUP BY t.currency HAVING sum(t.total) <> 0) t
+    JOIN exps e ON e.code = t.currency
+$$;
+
+-- Per template: issued, redeemed, expired, outstanding and the discount given.
+CREATE OR REPLACE VIEW wallet.coupon_stats AS
+  SELECT t.template_id, t.currency, t.kind,
+         count(c.code) AS issued,
+         count(c.redeemed_txn) AS redeemed,
+         count(*) FILTER (WHERE c.redeemed_txn IS NULL AND c.voided_at IS NULL
+                            AND c.valid_until <= wallet.clock()) AS expired,
+         count(*) FILTER (WHERE c.code IS NOT NULL AND c.redeemed_txn IS NULL AND c.voided_at IS NULL
+                            AND (c.valid_until IS NULL OR c.valid_until > wallet.clock())) AS outstanding,
+         wallet.to_major(coalesce(sum(c.discount), 0)::bigint, e.exponent) AS total_discount
+    FROM wallet.coupon_template t
+    JOIN wallet.currency e ON e.code = t.currency
+    LEFT JOIN wallet.coupon c ON c.template_id = t.template_id
+   GROUP BY t.template_id, t.currency, t.kind, e.exponent;
+
+-- _topup_coupons lists the coupons a top-up issued (the codes its journal row recorded) that
+-- a refund of it takes: kind 'void' for those still available at clk (the refund voids them),
+-- 'claw' for those redeemed whose discount no refund has clawed back yet (with that discount).
+-- Coupons issued by a top-up are part of its bonus value: the one list the netting and the
+-- request both read.
+CREATE FUNCTION wallet._topup_coupons(t wallet.txn, clk timestamptz)
+  RETURNS TABLE (code text, kind text, discount bigint)
+  LANGUAGE sql STABLE AS $$
+  SELECT c.code, CASE WHEN c.redeemed_txn IS NULL THEN 'void' ELSE 'claw' END,
+         CASE WHEN c.redeemed_txn IS NULL THEN 0 ELSE c.discount END
+    FROM wallet.coupon c
+   WHERE c.wallet_id = t.wallet_id
+     AND c.code IN (SELECT jsonb_array_elements_text(coalesce(t.result->'coupons', '[]')))
+     AND c.voided_at IS NULL
+     AND ((c.redeemed_txn IS NULL AND (c.valid_until IS NULL OR c.valid_until > clk))
+          OR (c.redeemed_txn IS NOT NULL AND c.clawback_refund IS NULL))
+   ORDER BY c.code
+$$;
+
+-- _refund_netting is the netting of section 6 for top-up t of wallet w at clk: cash = c,
+-- owed = T's bonus spent and not clawed back, coupon_owed = the discount of T's redeemed
+-- coupons not clawed back (u = owed + coupon_owed), refundable = c - u (at least 0);
+-- bonus_live and coupons_live are what a refund voids. in_window is false once the window closed.
+CREATE FUNCTION wallet._refund_netting(w wallet.wallet, t wallet.txn, clk timestamptz,
+  OUT in_window boolean, OUT cash bigint, OUT owed bigint, OUT coupon_owed bigint, OUT refundable bigint,
+  OUT bonus_live bigint, OUT coupons_live int, OUT refundable_until timestamptz)
+  LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  i record := wallet.lots_refund_info(w.lots, t.txn_id, clk);
+BEGIN
+  in_window := i.found;
+  cash := i.cash;
+  owed := i.owed;
+  bonus_live := i.bonus_live;
+  refundable_until := coalesce(i.refundable_until, (t.result->>'refundable_until')::timestamptz);
+  SELECT coalesce(sum(c.discount), 0)::bigint, count(*) FILTER (WHERE c.kind = 'void')
+    INTO coupon_owed, coupons_live
+    FROM wallet._topup_coupons(t, clk) c;
+  IF NOT in_window THEN
+    coupon_owed := 0;
+    coupons_live := 0;
+  END IF;
+  refundable := greatest(cash - owed - coupon_owed, 0);
+END $$;
+
+-- refund_quote, _request_refund and request_refund append coupon_clawback and coupons_voided:
+-- made again, keeping the privileges granted on them
+DROP FUNCTION wallet._request_refund(bigint, text, numeric, text, text);
+
+CREATE FUNCTION wallet._request_refund(topup_txn_id bigint, idempotency_key text, amount_in numeric,
+                                       reason text, note text,
+  OUT refund_id bigint, OUT amount numeric, OUT fee numeric, OUT net numeric, OUT bonus_clawback numeric,
+  OUT bonus_void numeric, OUT status text, OUT replayed boolean, OUT coupon_clawback numeric,
+  OUT coupons_voided int)
+  RETURNS SETOF record
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(_request_refund.idempotency_key);
+  t wallet.txn := wallet._topup(_request_refund.topup_txn_id);
+  w wallet.wallet := wallet._lock(t.wallet_id);
+  clk timestamptz := wallet.clock();
+  pol wallet.policy := wallet._policy(w.currency);
+  req jsonb;
+  prior jsonb;
+  asked bigint;
+  amt bigint;
+  n record;
+  h record;
+  take bigint;
+  fee_m bigint;
+  st text;
+  rid bigint;
+  tid bigint;
+  recent int;
+  legs wallet.posting[];
+BEGIN
+  PERFORM wallet._reason(_request_refund.reason);
+  PERFORM wallet._text(_request_refund.note, 'note', 1000);
+  IF _request_refund.amount_in IS NOT NULL THEN
+    asked := wallet.to_minor(_request_refund.amount_in, w.exponent, 'amount');
+  END IF;
+  req := jsonb_build_object('topup_txn_id', t.txn_id, 'amount', asked, 'reason', _request_refund.reason,
+                            'note', _request_refund.note);
+  prior := wallet._replay(w.wallet_id, k, 'request_refund', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT r.refund_id, wallet.to_major(r.amount, w.exponent), wallet.to_major(r.fee, w.exponent),
+      wallet.to_major(r.net, w.exponent), wallet.to_major(r.clawback, w.exponent),
+      wallet.to_major(r.bonus_void, w.exponent), (prior->>'status'), true,
+      wallet.to_major(r.coupon_clawback, w.exponent), r.coupons_voided
+      FROM wallet.refund r WHERE r.refund_id = (prior->>'refund_id')::bigint;
+    RETURN;
+  END IF;
+  IF w.frozen THEN
+    PERFORM wallet._fail('WL002', format('wallet %s is frozen', w.wallet_id), w.frozen_reason);
+  END IF;
+
+  -- the request is validated first (state, window, amount): an invalid one is refused with its
+  -- own error, and never counted, flagged or recorded as a rejected refund
+  IF EXISTS (SELECT 1 FROM wallet.refund r WHERE r.topup_txn = t.txn_id AND r.status IN ('pending', 'approved')) THEN
+    PERFORM wallet._fail('WL008', format('a refund of top-up %s is already in progress', t.txn_id),
+                         hint => 'Settle, reject or fail it first.');
+  END IF;
+  n := wallet._refund_netting(w, t, clk);
+  IF NOT n.in_window THEN
+    PERFORM wallet._fail('WL004', 'refund not allowed: the refund window has closed',
+      format('Top-up %s was refundable until %s.', t.txn_id, t.result->>'refundable_until'));
+  END IF;
+  IF n.refundable <= 0 THEN
+    PERFORM wallet._fail('WL004', 'refund not allowed: nothing is refundable',
+      format('Top-up %s has %s of cash left and %s of its bonus and coupons spent.', t.txn_id,
+             wallet.to_major(n.cash, w.exponent), wallet.to_major(n.owed + n.coupon_owed, w.exponent)));
+  END IF;
+  IF asked > n.refundable THEN
+    PERFORM wallet._fail('WL004', 'refund not allowed: amount above what is refundable',
+      format('At most %s of top-up %s is refundable.', wallet.to_major(n.refundable, w.exponent), t.txn_id));
+  END IF;
+  amt := coalesce(asked, n.refundable);
+
+  tid := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  -- beyond the per-wallet limit the attempt is recorded, rejected, and flagged
+  SELECT count(*) INTO recent FROM wallet.refund r
+   WHERE r.wallet_id = w.wallet_id AND r.requested_at > clk - interval '30 days'
+     AND r.requested_at <= clk AND r.reviewer IS DISTINCT FROM 'limit';
+  IF recent >= pol.max_refunds_per_30_days THEN
+    INSERT INTO wallet.refund (wallet_id, topup_txn, request_txn, reason, amount, fee, net, clawback,
+                               bonus_void, status, note, reviewer, review_note, requested_at, reviewed_at)
+    VALUES (w.wallet_id, t.txn_id, tid, _request_refund.reason, coalesce(asked, 0), 0, 0, 0, 0, 'rejected',
+            _request_refund.note, 'limit',
+            format('%s refund requests in 30 days; the limit is %s', recent, pol.max_refunds_per_30_days),
+            clk, clk)
+    RETURNING refund_id INTO rid;
+    INSERT INTO wallet.risk_flag (wallet_id, kind, detail, created_at)
+    VALUES (w.wallet_id, 'refund_limit',
+            format('refund request %s beyond %s per 30 days', rid, pol.max_refunds_per_30_days), clk);
+    INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
+                            request, result)
+    VALUES (tid, w.wallet_id, 'request_refund', 0, w.currency, clk, k, t.txn_id, req,
+            jsonb_build_object('refund_id', rid, 'status', 'rejected'));
+    INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, tid, clk);
+    RETURN QUERY SELECT rid, wallet.to_major(coalesce(asked, 0), w.exponent), wallet.to_major(0, w.exponent),
+      wallet.to_major(0, w.exponent), wallet.to_major(0, w.exponent), wallet.to_major(0, w.exponent),
+      'rejected'::text, false, wallet.to_major(0, w.exponent), 0;
+    RETURN;
+  END IF;
+
+  -- the hold: the amount, the bonus clawback and the coupons' clawback from T's cash, and
+  -- T's live bonus
+  take := amt + n.owed + n.coupon_owed;
+  fee_m := least(wallet.rate_amount(amt, wallet._fee_rate(t, _request_refund.reason)), amt);
+  h := wallet.lots_refund_hold(w.lots, t.txn_id, take, n.owed, clk);
+  -- net at or below the auto-approve limit (compared exactly, in minor units) needs no review
+  st := CASE WHEN amt - fee_m <= floor(pol.refund_auto_approve_max * (10::numeric ^ w.exponent))
+             THEN 'approved' ELSE 'pending' END;
+  INSERT INTO wallet.refund (wallet_id, topup_txn, request_txn, reason, amount, fee, net, clawback, bonus_void,
+                             status, note, requested_at, reviewer, reviewed_at, coupon_clawback, coupons_voided)
+  VALUES (w.wallet_id, t.txn_id, tid, _request_refund.reason, amt, fee_m, amt - fee_m, n.owed, h.bonus_held,
+          st, _request_refund.note, clk, CASE WHEN st = 'approved' THEN 'auto' END,
+          CASE WHEN st = 'approved' THEN clk END, n.coupon_owed, n.coupons_live)
+  RETURNING refund_id INTO rid;
+  -- T's available coupons are voided and its redeemed ones' discount is clawed back, by this
+  -- refund (a rejected or failed one gives both back)
+  UPDATE wallet.coupon c
+     SET voided_at = CASE WHEN x.kind = 'void' THEN clk END,
+         void_refund = CASE WHEN x.kind = 'void' THEN rid END,
+         clawback_refund = CASE WHEN x.kind = 'claw' THEN rid END
+    FROM wallet._topup_coupons(t, clk) x
+   WHERE c.code = x.code;
+  legs := wallet._legs(ROW('wallet', w.wallet_id, 'cash', -take)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'bonus', -h.bonus_held)::wallet.posting,
+                       ROW('wallet', w.wallet_id, 'held', take + h.bonus_held)::wallet.posting);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, idempotency_key, ref_txn,
+                          request, result, postings)
+  VALUES (tid, w.wallet_id, 'request_refund', amt, w.currency, clk, k, t.txn_id, req,
+          jsonb_build_object('refund_id', rid, 'status', st), legs);
+  INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, tid, clk);
+  PERFORM wallet._save(w.wallet_id, h.lots);
+  RETURN QUERY SELECT rid, wallet.to_major(amt, w.exponent), wallet.to_major(fee_m, w.exponent),
+    wallet.to_major(amt - fee_m, w.exponent), wallet.to_major(n.owed, w.exponent),
+    wallet.to_major(h.bonus_held, w.exponent), st, false, wallet.to_major(n.coupon_owed, w.exponent),
+    n.coupons_live;
+END $$;
+
+REVOKE ALL ON FUNCTION wallet._topup_coupons(wallet.txn, timestamptz),
+  wallet._refund_netting(wallet.wallet, wallet.txn, timestamptz),
+  wallet._request_refund(bigint, text, numeric, text, text) FROM PUBLIC;
+
+DO $do$
+DECLARE
+  f record;
+  g record;
+  acl aclitem[];
+BEGIN
+  FOR f IN SELECT * FROM (VALUES
+      ('wallet.refund_quote(bigint, text)',
+       $f$CREATE FUNCTION wallet.refund_quote(topup_txn_id bigint, reason text DEFAULT 'user')
+  RETURNS TABLE (max_amount numeric, bonus_clawback numeric, bonus_void numeric, fee_rate numeric,
+                 refundable_until timestamptz, coupon_clawback numeric, coupons_voided int)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  t wallet.txn := wallet._topup(refund_quote.topup_txn_id);
+  w wallet.wallet;
+  n record;
+BEGIN
+  PERFORM wallet._reason(refund_quote.reason);
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = t.wallet_id;
+  n := wallet._refund_netting(w, t, wallet.clock());
+  RETURN QUERY SELECT wallet.to_major(n.refundable, w.exponent),
+    wallet.to_major(CASE WHEN n.refundable > 0 THEN n.owed ELSE 0 END, w.exponent),
+    wallet.to_major(CASE WHEN n.refundable > 0 THEN n.bonus_live ELSE 0 END, w.exponent),
+    wallet._fee_rate(t, refund_quote.reason), n.refundable_until,
+    wallet.to_major(CASE WHEN n.refundable > 0 THEN n.coupon_owed ELSE 0 END, w.exponent),
+    CASE WHEN n.refundable > 0 THEN n.coupons_live ELSE 0 END;
+END $$$f$),
+      ('wallet.request_refund(bigint, text, numeric, text, text)',
+       $f$CREATE FUNCTION wallet.request_refund(topup_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL,
+                                      reason text DEFAULT 'user', note text DEFAULT NULL)
+  RETURNS TABLE (refund_id bigint, amount numeric, fee numeric, net numeric, bonus_clawback numeric,
+                 bonus_void numeric, status text, replayed boolean, coupon_clawback numeric,
+                 coupons_voided int)
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp
+  AS $$ SELECT * FROM wallet._request_refund($1, $2, $3, $4, $5) $$$f$)) AS v(sig, def)
+  LOOP
+    SELECT p.proacl INTO acl FROM pg_proc p WHERE p.oid = f.sig::regprocedure;
+    EXECUTE format('DROP FUNCTION %s', f.sig);
+    EXECUTE f.def;
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
+    FOR g IN SELECT * FROM aclexplode(acl) LOOP
+      EXECUTE format('GRANT %s ON FUNCTION %s TO %s%s', g.privilege_type, f.sig,
+                     CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.grantee::regrole::text) END,
+                     CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+  END LOOP;
+END $do$;
+

@@ -52,7 +52,8 @@ SELECT wallet.review_refund(:f2, true, 'ops', 'ok');
 SELECT wallet.settle_refund(:f2, true, 'gw-2');
 SELECT wallet.settle_refund(:f1, false, 'gw-1');
 SELECT refund_id AS f3 FROM wallet.request_refund(:b1, 'dump-f3', 10, 'platform') \gset
-SELECT status FROM wallet.request_refund(:b1, 'dump-f4', 1);
+SELECT txn_id AS b2 FROM wallet.top_up(:bob, 50, 'dump-b2') \gset
+SELECT status FROM wallet.request_refund(:b2, 'dump-f4', 1);
 SELECT refund_id AS f5 FROM wallet.request_refund(:c1, 'dump-f5', 5) \gset
 SELECT wallet.freeze(:bob, 'review');
 SELECT wallet.unfreeze(:bob);

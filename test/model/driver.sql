@@ -357,6 +357,48 @@ BEGIN
       END IF;
       CONTINUE;
     END IF;
+    IF random() < 0.03 THEN
+      -- a top-up coupon story (section 6): a top-up that issues a coupon, maybe a
+      -- spend with it, a refund of the top-up (which voids the coupon or claws its
+      -- discount back), the coupon tried again, review, settlement, the spend's
+      -- full reversal and a quote
+      w := mt.pick(owners);
+      e := (ex->>(cur->>w))::int;
+      INSERT INTO mt.plan VALUES (s, 'top_up', jsonb_build_object('w', w, 'key', 'k' || s, 'amount',
+        CASE WHEN e = 0 THEN mt.pick('{5000,6000,8000}') ELSE mt.pick('{200,300,500,250.55}') END));
+      topups := topups || s; keyed := keyed || s;
+      i := s;
+      IF random() < 0.6 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s,
+          'coupon', jsonb_build_object('src', 'step', 'ref', i, 'o', w, 'i', 0),
+          'scene', NULL, 'partial', false, 'frac', 0.2 + random() * 0.5));
+        spends := spends || s; cspends := cspends || s; keyed := keyed || s;
+      END IF;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'request', jsonb_build_object('ref', i, 'key', 'k' || s, 'reason', 'user',
+        'amount', CASE WHEN random() < 0.6 THEN NULL ELSE jsonb_build_object('frac', 0.1 + random() * 0.8) END));
+      requests := requests || s; keyed := keyed || s;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s,
+        'coupon', jsonb_build_object('src', 'step', 'ref', i, 'o', w, 'i', 0),
+        'scene', NULL, 'partial', true, 'amount', mt.gen_amount(e, 'spend')));
+      spends := spends || s; keyed := keyed || s;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'review', jsonb_build_object('ref', requests[cardinality(requests)],
+                                                                'approve', random() < 0.7, 'reviewer', 'ops'));
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'settle', jsonb_build_object('ref', requests[cardinality(requests)],
+                                                                'ok', random() < 0.6));
+      IF cardinality(cspends) > 0 AND cspends[cardinality(cspends)] = i + 1 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'reverse', jsonb_build_object('ref', i + 1, 'key', 'k' || s, 'amount', NULL));
+        keyed := keyed || s;
+      END IF;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'quote', jsonb_build_object('ref', i, 'reason', 'user'));
+      CONTINUE;
+    END IF;
     r := random() * 100;
     -- operations on earlier results need some: a top-up instead
     IF (r >= 40.5 AND r < 50.5 AND cardinality(spends) = 0)
@@ -691,7 +733,8 @@ BEGIN
     RETURN jsonb_build_object('code', v_code);
   END IF;
   IF c->>'src' = 'step' THEN
-    SELECT t.mod_out->0->>'code' INTO v_code FROM mt.trace t
+    -- an issuing step, or a top-up that issued coupons (its i-th)
+    SELECT coalesce(t.mod_out->0->>'code', t.mod_out->0->'coupons'->>((c->>'i')::int)) INTO v_code FROM mt.trace t
      WHERE t.step = (c->>'ref')::int AND t.status = 'ok' AND t.mod_ok;
     SELECT x.cid, x.wid INTO v_cid, v_wid FROM model.coupon x WHERE x.code = v_code;
   END IF;

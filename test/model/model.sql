@@ -132,7 +132,9 @@ CREATE TABLE model.refund (
   bonus_void   bigint NOT NULL,
   status       text NOT NULL,
   requested_at timestamptz NOT NULL,
-  by_limit     boolean NOT NULL DEFAULT false
+  by_limit     boolean NOT NULL DEFAULT false,
+  coupon_clawback bigint NOT NULL DEFAULT 0,
+  coupons_voided  int NOT NULL DEFAULT 0
 );
 CREATE INDEX ON model.refund (topup);
 CREATE INDEX ON model.refund (wid, requested_at);
@@ -147,7 +149,10 @@ CREATE TABLE model.coupon (
   valid_until  timestamptz,
   issued_at    timestamptz NOT NULL,
   redeemed_txn bigint,
-  discount     bigint
+  discount     bigint,
+  topup        bigint,   -- the top-up that issued it (issue_on = 'top_up')
+  voided_by    bigint,   -- the refund of that top-up that voided it
+  clawed_by    bigint    -- the refund of that top-up that clawed its discount back
 );
 CREATE INDEX ON model.coupon (wid);
 -- the codes the next issuances take, in order (filled by the driver)
@@ -305,8 +310,8 @@ BEGIN
          coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'bonus' AND model.usable(l, p_scene)), 0),
          coalesce(sum(l.amount) FILTER (WHERE l.bucket = 'earnings'), 0)
     INTO c, b, er FROM model.lot l WHERE l.wid = w.wid AND l.amount > 0;
-  -- held: what open refunds reserve (amount + clawback + the top-up's bonus)
-  SELECT coalesce(sum(r.amount + r.clawback + r.bonus_void), 0) INTO h
+  -- held: what open refunds reserve (amount + clawback of bonus and coupons + the top-up's bonus)
+  SELECT coalesce(sum(r.amount + r.clawback + r.coupon_clawback + r.bonus_void), 0) INTO h
     FROM model.refund r WHERE r.wid = w.wid AND r.status IN ('pending', 'approved');
   RETURN QUERY SELECT w.wid, w.currency, model.major(c, w.e), model.major(b, w.e), model.major(er, w.e),
     model.major(h, w.e), model.major(c + b + er, w.e),
@@ -693,9 +698,20 @@ BEGIN
     PERFORM model.fail('XX000', 'model: reversal pieces do not cover the shares');
   END IF;
 
+  -- a coupon whose discount a refund of its top-up clawed back: the customer paid
+  -- that discount, so the full reversal gives it back as cash (with no refund
+  -- window) and the coupon stays void; while that refund is open: WL008
+  SELECT rf2.* INTO rf FROM model.coupon cp JOIN model.refund rf2 ON rf2.rid = cp.clawed_by
+   WHERE cp.redeemed_txn = sp.tid;
+  IF sp.reversed + x = sp.charged AND sp.discount > 0 AND rf.status IN ('pending', 'approved') THEN
+    PERFORM model.fail('WL008', 'a refund clawing back the coupon is in progress');
+  ELSIF sp.reversed + x = sp.charged AND sp.discount > 0 AND rf.status = 'succeeded' THEN
+    INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (w.wid, 'cash', sp.discount, clk);
+    UPDATE model.coupon c SET redeemed_txn = NULL, discount = NULL, voided_by = rf.rid
+     WHERE c.redeemed_txn = sp.tid;
   -- the full reversal gives the coupon back (and its discount); past its
   -- validity it shows as expired, and is not counted as restored
-  IF sp.reversed + x = sp.charged AND sp.discount > 0 THEN
+  ELSIF sp.reversed + x = sp.charged AND sp.discount > 0 THEN
     UPDATE model.coupon c SET redeemed_txn = NULL, discount = NULL WHERE c.redeemed_txn = sp.tid
     RETURNING c.valid_until IS NULL OR c.valid_until > clk INTO restored;
     restored := coalesce(restored, false);
@@ -745,18 +761,28 @@ $$;
 
 -- netting: c = the top-up's cash in the wallet, u = its bonus spent and not
 -- clawed back, live = its live bonus; open = the refund window is open.
-CREATE FUNCTION model.netting(tp model.topup, OUT open boolean, OUT c bigint, OUT u bigint, OUT live bigint)
+-- u is the bonus part (spent less clawed) plus cu, the discount of the top-up's
+-- redeemed coupons no refund has clawed back; coupons is how many of its coupons
+-- are still available (a refund voids them)
+CREATE FUNCTION model.netting(tp model.topup, OUT open boolean, OUT c bigint, OUT u bigint, OUT live bigint,
+                              OUT cu bigint, OUT coupons int)
   LANGUAGE sql STABLE AS $$
   SELECT model.clock_now() < tp.refundable_until,
          (SELECT amount FROM model.lot WHERE lot_id = tp.cash_lot),
          tp.spent - tp.clawed,
          (SELECT coalesce(sum(l.amount), 0) FROM model.lot l
-           WHERE l.topup = tp.tid AND l.bucket = 'bonus' AND model.bonus_live(l))
+           WHERE l.topup = tp.tid AND l.bucket = 'bonus' AND model.bonus_live(l)),
+         (SELECT coalesce(sum(x.discount), 0)::bigint FROM model.coupon x
+           WHERE x.topup = tp.tid AND x.redeemed_txn IS NOT NULL AND x.clawed_by IS NULL
+             AND x.voided_by IS NULL),
+         (SELECT count(*)::int FROM model.coupon x
+           WHERE x.topup = tp.tid AND x.voided_by IS NULL AND x.redeemed_txn IS NULL
+             AND (x.valid_until IS NULL OR x.valid_until > model.clock_now()))
 $$;
 
 CREATE FUNCTION model.refund_quote(p_topup bigint, p_reason text DEFAULT 'user')
   RETURNS TABLE (max_amount numeric, bonus_clawback numeric, bonus_void numeric, fee_rate numeric,
-                 refundable_until timestamptz)
+                 refundable_until timestamptz, coupon_clawback numeric, coupons_voided int)
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -767,19 +793,19 @@ BEGIN
   PERFORM model.check_reason(p_reason);
   n := model.netting(tp);
   -- choice: with the window closed, or nothing refundable, the quote is all zero
-  IF n.open AND n.c - n.u > 0 THEN
-    RETURN QUERY SELECT model.major(n.c - n.u, w.e), model.major(n.u, w.e), model.major(n.live, w.e),
-      model.fee_rate(tp, p_reason), tp.refundable_until;
+  IF n.open AND n.c - n.u - n.cu > 0 THEN
+    RETURN QUERY SELECT model.major(n.c - n.u - n.cu, w.e), model.major(n.u, w.e), model.major(n.live, w.e),
+      model.fee_rate(tp, p_reason), tp.refundable_until, model.major(n.cu, w.e), n.coupons;
   ELSE
     RETURN QUERY SELECT model.major(0, w.e), model.major(0, w.e), model.major(0, w.e),
-      model.fee_rate(tp, p_reason), tp.refundable_until;
+      model.fee_rate(tp, p_reason), tp.refundable_until, model.major(0, w.e), 0;
   END IF;
 END $$;
 
 CREATE FUNCTION model.request_refund(p_topup bigint, p_key text, p_amount numeric DEFAULT NULL,
                                      p_reason text DEFAULT 'user', p_note text DEFAULT NULL)
   RETURNS TABLE (refund_id bigint, amount numeric, fee numeric, net numeric, bonus_clawback numeric,
-                 bonus_void numeric, status text, replayed boolean)
+                 bonus_void numeric, status text, replayed boolean, coupon_clawback numeric, coupons_voided int)
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -811,11 +837,24 @@ BEGIN
     -- the first result, with the status it had then
     SELECT * INTO rr FROM model.refund r WHERE r.rid = (prior->>'refund_id')::bigint;
     RETURN QUERY SELECT rr.rid, model.major(rr.amount, w.e), model.major(rr.fee, w.e), model.major(rr.net, w.e),
-      model.major(rr.clawback, w.e), model.major(rr.bonus_void, w.e), prior->>'status', true;
+      model.major(rr.clawback, w.e), model.major(rr.bonus_void, w.e), prior->>'status', true,
+      model.major(rr.coupon_clawback, w.e), rr.coupons_voided;
     RETURN;
   END IF;
   IF w.frozen THEN PERFORM model.fail('WL002', 'wallet frozen'); END IF;
   pol := model.policy(w.currency);
+
+  -- section 6: the request is validated (state, window, amount) before the limit
+  -- counts it; an invalid request is an error, never a rejected refund
+  IF (model.open_refund(tp.tid)).rid IS NOT NULL THEN
+    PERFORM model.fail('WL008', 'a refund of this top-up is open');
+  END IF;
+  n := model.netting(tp);
+  IF NOT n.open THEN PERFORM model.fail('WL004', 'refund window closed'); END IF;
+  IF n.c - n.u - n.cu <= 0 THEN PERFORM model.fail('WL004', 'nothing refundable'); END IF;
+  IF amt > n.c - n.u - n.cu THEN
+    PERFORM model.fail('WL004', 'amount above what is refundable');
+  END IF;
 
   -- beyond the per-wallet limit: recorded as rejected, no money moves
   SELECT count(*) INTO recent FROM model.refund r
@@ -827,25 +866,15 @@ BEGIN
     VALUES (w.wid, tp.tid, coalesce(amt, 0), 0, 0, 0, 0, 'rejected', clk, true) RETURNING model.refund.rid INTO v_rid;
     UPDATE model.txn SET result = jsonb_build_object('refund_id', v_rid, 'status', 'rejected') WHERE model.txn.tid = v_tid;
     RETURN QUERY SELECT v_rid, model.major(coalesce(amt, 0), w.e), model.major(0, w.e), model.major(0, w.e),
-      model.major(0, w.e), model.major(0, w.e), 'rejected'::text, false;
+      model.major(0, w.e), model.major(0, w.e), 'rejected'::text, false, model.major(0, w.e), 0;
     RETURN;
   END IF;
 
-  IF (model.open_refund(tp.tid)).rid IS NOT NULL THEN
-    PERFORM model.fail('WL008', 'a refund of this top-up is open');
-  END IF;
-  n := model.netting(tp);
-  IF NOT n.open THEN PERFORM model.fail('WL004', 'refund window closed'); END IF;
-  IF n.c - n.u <= 0 THEN PERFORM model.fail('WL004', 'nothing refundable'); END IF;
-  IF amt IS NULL THEN
-    amt := n.c - n.u;
-  ELSIF amt > n.c - n.u THEN
-    PERFORM model.fail('WL004', 'amount above what is refundable');
-  END IF;
+  IF amt IS NULL THEN amt := n.c - n.u - n.cu; END IF;
 
   f := round(amt * model.fee_rate(tp, p_reason));
-  -- hold: amount + clawback from the top-up's cash, and its live bonus
-  UPDATE model.lot SET amount = amount - (amt + n.u) WHERE lot_id = tp.cash_lot;
+  -- hold: amount + clawback (bonus and coupons) from the top-up's cash, and its live bonus
+  UPDATE model.lot SET amount = amount - (amt + n.u + n.cu) WHERE lot_id = tp.cash_lot;
   UPDATE model.topup SET clawed = clawed + n.u WHERE model.topup.tid = tp.tid;
   SELECT coalesce(sum(l.amount), 0) INTO v_void FROM model.lot l
    WHERE l.topup = tp.tid AND l.bucket = 'bonus' AND model.bonus_live(l);
@@ -853,11 +882,17 @@ BEGIN
    WHERE l.topup = tp.tid AND l.bucket = 'bonus' AND model.bonus_live(l) AND l.amount > 0;
   st := CASE WHEN amt - f <= pol.auto_max * (10::numeric ^ w.e) THEN 'approved' ELSE 'pending' END;
   v_tid := model.new_txn(w.wid, 'request_refund', p_key, req);
-  INSERT INTO model.refund (wid, topup, amount, fee, net, clawback, bonus_void, status, requested_at)
-  VALUES (w.wid, tp.tid, amt, f, amt - f, n.u, v_void, st, clk) RETURNING model.refund.rid INTO v_rid;
+  INSERT INTO model.refund (wid, topup, amount, fee, net, clawback, bonus_void, status, requested_at,
+                            coupon_clawback, coupons_voided)
+  VALUES (w.wid, tp.tid, amt, f, amt - f, n.u, v_void, st, clk, n.cu, n.coupons)
+  RETURNING model.refund.rid INTO v_rid;
+  -- the top-up's coupons: the available ones are voided, the redeemed ones' discount clawed back
+  UPDATE model.coupon x SET voided_by = v_rid WHERE x.topup = tp.tid AND model.coupon_status(x) = 'available';
+  UPDATE model.coupon x SET clawed_by = v_rid
+   WHERE x.topup = tp.tid AND x.redeemed_txn IS NOT NULL AND x.clawed_by IS NULL AND x.voided_by IS NULL;
   UPDATE model.txn SET result = jsonb_build_object('refund_id', v_rid, 'status', st) WHERE model.txn.tid = v_tid;
   RETURN QUERY SELECT v_rid, model.major(amt, w.e), model.major(f, w.e), model.major(amt - f, w.e),
-    model.major(n.u, w.e), model.major(v_void, w.e), st, false;
+    model.major(n.u, w.e), model.major(v_void, w.e), st, false, model.major(n.cu, w.e), n.coupons;
 END $$;
 
 -- release: a rejected or failed refund gives everything back.
@@ -870,8 +905,12 @@ BEGIN
   SELECT * INTO tp FROM model.topup WHERE tid = r.topup;
   -- cash back to the top-up's lot (no reversal can have turned any of the
   -- clawback into cash while the refund was open: that is WL008)
-  UPDATE model.lot SET amount = amount + r.amount + r.clawback WHERE lot_id = tp.cash_lot;
+  UPDATE model.lot SET amount = amount + r.amount + r.clawback + r.coupon_clawback WHERE lot_id = tp.cash_lot;
   UPDATE model.topup SET clawed = clawed - r.clawback WHERE tid = tp.tid;
+  -- choice: the coupons it voided come back (past their validity they show as expired),
+  -- and the discount it clawed back is owed again
+  UPDATE model.coupon SET voided_by = NULL WHERE voided_by = r.rid;
+  UPDATE model.coupon SET clawed_by = NULL WHERE clawed_by = r.rid;
   -- the held bonus goes back to its lots (still with its expiry)
   UPDATE model.lot SET amount = amount + held, held = 0 WHERE topup = tp.tid AND bucket = 'bonus' AND held > 0;
 END $$;
@@ -1007,7 +1046,8 @@ END $$;
 CREATE FUNCTION model.coupon_status(c model.coupon) RETURNS text
   LANGUAGE sql STABLE AS $$
   -- choice: a coupon not valid yet is 'available' (the contract has no status for it)
-  SELECT CASE WHEN c.redeemed_txn IS NOT NULL THEN 'redeemed'
+  SELECT CASE WHEN c.voided_by IS NOT NULL THEN 'voided'
+              WHEN c.redeemed_txn IS NOT NULL THEN 'redeemed'
               WHEN c.valid_until <= model.clock_now() THEN 'expired'
               ELSE 'available' END
 $$;
@@ -1073,6 +1113,9 @@ BEGIN
             ORDER BY x.template_id LOOP
     c := model.issue(t.template_id, w, event || ':' || coalesce(txn::text, '') || ':' || t.template_id, true);
     IF c IS NOT NULL THEN codes := codes || c; END IF;
+    IF c IS NOT NULL AND event = 'top_up' THEN
+      UPDATE model.coupon x SET topup = txn WHERE x.code = c;
+    END IF;
   END LOOP;
   RETURN codes;
 END $$;
@@ -1106,6 +1149,7 @@ BEGIN
   SELECT * INTO c FROM model.coupon x WHERE x.code = canonical AND x.wid = w.wid;
   IF NOT FOUND THEN reason := 'unknown'; RETURN; END IF;
   SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = c.template_id;
+  IF c.voided_by IS NOT NULL THEN reason := 'voided'; RETURN; END IF;
   IF c.redeemed_txn IS NOT NULL THEN reason := 'already used'; RETURN; END IF;
   IF c.valid_from > clk THEN reason := 'not yet valid'; RETURN; END IF;
   IF c.valid_until <= clk THEN reason := 'expired'; RETURN; END IF;

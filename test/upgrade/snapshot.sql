@@ -10,8 +10,13 @@ SELECT * FROM wallet.postings ORDER BY txn_id, account, wallet_id, bucket;
 SELECT w.wallet_id, w.owner, w.currency, w.frozen, w.version, w.lots::text, b.wallet_id, b.currency,
        b.cash, b.bonus, b.earnings, b.held, b.available, b.withdrawable, b.frozen
   FROM wallet.wallet w CROSS JOIN LATERAL wallet.balance(w.wallet_id) b ORDER BY w.wallet_id;
-SELECT * FROM wallet.refund ORDER BY refund_id;
-SELECT * FROM wallet.coupon ORDER BY code;
+-- the columns 0.1 has (later versions append theirs)
+SELECT refund_id, wallet_id, topup_txn, request_txn, reason, amount, fee, net, clawback, bonus_void, status,
+       note, reviewer, review_note, gateway_ref, requested_at, reviewed_at, settled_at
+  FROM wallet.refund ORDER BY refund_id;
+SELECT code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn, redeemed_txn,
+       redeemed_at, discount
+  FROM wallet.coupon ORDER BY code;
 SELECT * FROM wallet.payee_credit ORDER BY credit_id;
 SELECT * FROM wallet_report.topups_daily ORDER BY 1, 2, 3;
 SELECT * FROM wallet_report.spending_daily ORDER BY 1, 2, 3;
