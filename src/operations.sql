@@ -146,7 +146,8 @@ CREATE TABLE wallet.audit (
 CREATE INDEX audit_object ON wallet.audit (object, id);
 COMMENT ON TABLE wallet.audit IS
   'who changed what: configuration (bonus_rule, policy, coupon_template, currency: action insert/update/delete), '
-  'freezes (freeze/unfreeze of wallet:<id>) and refund reviews and settlements (refund_review/refund_settle of '
+  'freezes (freeze/unfreeze of wallet:<id>), adjustments (adjust of wallet:<id>, new: bucket, amount in minor '
+  'units, reason, repair, txn_id) and refund reviews and settlements (refund_review/refund_settle of '
   'refund:<id>); at is the wallet clock, actor the session user';
 
 -- _audit_config records a change of a configuration row; TG_ARGV[0] names its key column.
