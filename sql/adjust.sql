@@ -3,6 +3,14 @@
 -- into cash, bonus or earnings against the system account adjustment; it never takes a
 -- bucket below zero (WL001); it is idempotent per wallet key; wallet_admin only.
 \set SHOW_CONTEXT never
+-- The story damages wallets on purpose: it runs in a database of its own, so that the other
+-- stories (which reconcile and sum the whole journal) never see it.
+\set regress_db :DBNAME
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS wallet_adjust_story;
+CREATE DATABASE wallet_adjust_story;
+\c wallet_adjust_story
+CREATE EXTENSION wallet;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 SET wallet.now = '2026-03-01 00:00:00+00';
@@ -185,3 +193,7 @@ RESET ROLE;
 
 -- the books hold
 SELECT * FROM pg_temp.recon(:w0);
+
+\c :regress_db
+SET client_min_messages = warning;
+DROP DATABASE wallet_adjust_story;
