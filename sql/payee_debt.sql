@@ -165,6 +165,17 @@ SELECT wallet.debt_repaid(4500, 1800) AS part, wallet.debt_repaid(4500, 5400) AS
 SELECT wallet.debt_repaid(-1, 10);
 \echo :SQLSTATE
 
+-- An adjustment that credits earnings repays the debt first, as every credit does: the stall
+-- owes, a correction of 1.00 in its favour goes to the debt (a repay_debt transaction), and only
+-- what is left of it becomes earnings. A correction of cash or bonus repays nothing.
+SELECT * FROM pg_temp.bal(:stall);
+SELECT replayed FROM wallet.adjust(:stall, 'earnings', 1, 'goodwill', 'stall-adj-1');
+SELECT * FROM pg_temp.bal(:stall);
+SELECT kind, amount, result->>'debt' AS debt_after FROM wallet.txn
+ WHERE wallet_id = :stall AND kind IN ('adjust', 'repay_debt') ORDER BY txn_id;
+SELECT replayed FROM wallet.adjust(:stall, 'cash', 1, 'goodwill', 'stall-adj-2');
+SELECT * FROM pg_temp.bal(:stall);
+
 ------------------------------------------------------------------------------
 -- The setting
 ------------------------------------------------------------------------------

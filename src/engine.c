@@ -673,8 +673,12 @@ wallet_lots_expire(PG_FUNCTION_ARGS)
 }
 
 /*
- * wallet.lots_take(lots, bucket text, amount bigint, now) takes up to amount
- * from one bucket's live lots, oldest first, and returns (lots, taken).
+ * wallet.lots_take(lots, bucket text, amount bigint, now, every_scope boolean
+ * DEFAULT false) takes up to amount from one bucket's live lots, in spending
+ * order (bonus: soonest expiry first; cash and earnings: oldest first), and
+ * returns (lots, taken). Bonus is taken from unscoped lots only, unless
+ * every_scope is set (an adjustment takes bonus of any scope); expired bonus
+ * is never taken.
  */
 Datum
 wallet_lots_take(PG_FUNCTION_ARGS)
@@ -683,6 +687,7 @@ wallet_lots_take(PG_FUNCTION_ARGS)
 	int			bucket = bucket_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)), false);
 	int64		want = PG_GETARG_INT64(2);
 	TimestampTz now = PG_GETARG_TIMESTAMPTZ(3);
+	bool		every_scope = PG_NARGS() > 4 && PG_GETARG_BOOL(4);
 	int64		got = 0;
 	int		   *order;
 	int			n = 0;
@@ -691,7 +696,9 @@ wallet_lots_take(PG_FUNCTION_ARGS)
 
 	order = palloc(sizeof(int) * Max(b->nlots, 1));
 	for (int i = 0; i < b->nlots; i++)
-		if (b->lots[i].bucket == bucket && usable(b, i, NULL, now))
+		if (b->lots[i].bucket == bucket &&
+			(usable(b, i, NULL, now) ||
+			 (every_scope && b->lots[i].amount > 0 && !expired(&b->lots[i], now))))
 			order[n++] = i;
 	qsort_arg(order, n, sizeof(int), spend_cmp, b->lots);
 	for (int k = 0; k < n && got < want; k++)

@@ -2,7 +2,7 @@
 -- SECURITY DEFINER operations cannot be steered by the caller's search_path.
 --
 --   wallet_app     executes the operations, nothing else
---   wallet_admin   rules, policy, reviews, freezes, reconciliation; reads config
+--   wallet_admin   rules, policy, reviews, freezes, reconciliation, adjustments; reads config
 --   wallet_reader  SELECT on wallet.transactions, wallet.postings, wallet.coupon_stats, wallet_report.*
 --   PUBLIC         nothing; no role but the owner writes a table
 --
@@ -74,6 +74,7 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('set_policy', 'SELECT wallet.set_policy(''CNY'', commission_rate => 0.5)'),
      ('add_bonus_rule', 'SELECT wallet.add_bonus_rule(''CNY'', 1, bonus_fixed => 1000)'),
      ('end_bonus_rule', 'SELECT wallet.end_bonus_rule(1)'),
+     ('adjust', 'SELECT * FROM wallet.adjust(1, ''cash'', 1, ''x'', ''priv-adjust'')'),
      ('schedule_jobs', 'SELECT * FROM wallet.schedule_jobs()'),
      ('unschedule_jobs', 'SELECT wallet.unschedule_jobs()'),
      ('add_journal_partitions', 'SELECT wallet.add_journal_partitions()'),
@@ -94,7 +95,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
      ('settle_refund', 'SELECT wallet.settle_refund(1, true)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 59);
+SELECT plan((SELECT count(*)::int FROM probe) + 60);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -171,7 +172,8 @@ SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_a
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
                     'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
                     'wallet.expire_bonus(integer)', 'wallet.add_journal_partitions(integer)',
-                    'wallet.archive_journal(date)', 'wallet.expire_bonus_all(integer,numeric,bigint,bigint)']) AS f;
+                    'wallet.archive_journal(date)', 'wallet.expire_bonus_all(integer,numeric,bigint,bigint)',
+                    'wallet.adjust(bigint,text,numeric,text,text,text)']) AS f;
 
 ------------------------------------------------------------------------------
 -- A hostile search_path: an `evil` schema shadowing the extension's names (a

@@ -138,9 +138,15 @@ suite_body() {
         pg_prove -d wallet_tap "${files[@]}"
         ;;
     cron)
+        # wallet_cron is pg_cron's database (cron.database_name); wallet_cron_b is a second
+        # wallet database, whose jobs are scheduled from wallet_cron (cron.schedule_in_database)
+        psql -X -q -d postgres -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' \
+            -c 'DROP DATABASE IF EXISTS wallet_cron_b' -c 'CREATE DATABASE wallet_cron_b'
         psql_setup wallet_cron 'CREATE EXTENSION IF NOT EXISTS pg_cron' \
             'CREATE EXTENSION IF NOT EXISTS pgtap' 'CREATE EXTENSION IF NOT EXISTS wallet'
+        psql_setup wallet_cron_b 'CREATE EXTENSION pgtap' 'CREATE EXTENSION wallet'
         pg_prove -d wallet_cron test/cron/*.sql
+        pg_prove -d wallet_cron_b test/cron/other_db/*.sql
         ;;
     *)
         die "unknown suite $1"

@@ -4,14 +4,28 @@
 -- pgtap and wallet are installed. Everything happens in one transaction that
 -- is rolled back, so no job is ever committed and the launcher never runs one:
 -- the jobs' commands are run here, from cron.job.command, to show they work.
+-- (test/cron/reconcile_job.sql lets pg_cron run jobs for real.) Database
+-- wallet_cron_b is a second wallet database (test/run.sh creates it).
 BEGIN;
-SELECT plan(40);
+SELECT plan(62);
 
 SET wallet.now = '2026-06-01 00:00:00+00';
 
-SELECT has_function('wallet', 'schedule_jobs', ARRAY['text', 'text', 'text', 'text', 'text', 'text', 'interval'],
-                    'wallet.schedule_jobs(text, text, text, text, text, text, interval) exists');
-SELECT has_function('wallet', 'unschedule_jobs', 'wallet.unschedule_jobs() exists');
+-- error_of runs a statement and returns its error as 'SQLSTATE message HINT: hint'.
+CREATE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  st text; msg text; hint text;
+BEGIN
+  EXECUTE q;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+  RETURN st || ' ' || msg || ' HINT: ' || hint;
+END $$;
+
+SELECT has_function('wallet', 'schedule_jobs', ARRAY['text', 'text', 'text', 'text', 'text', 'text', 'interval', 'text'],
+                    'wallet.schedule_jobs(text, text, text, text, text, text, interval, text) exists');
+SELECT has_function('wallet', 'unschedule_jobs', ARRAY['text'], 'wallet.unschedule_jobs(text) exists');
 SELECT is_empty($$ SELECT jobid FROM cron.job WHERE jobname LIKE 'wallet-%' $$, 'no wallet job is scheduled at first');
 
 ------------------------------------------------------------------------------
@@ -22,7 +36,7 @@ SELECT results_eq(
   $$ VALUES ('wallet-cron-cleanup'::text, '43 4 * * *'::text,
              'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval'::text),
             ('wallet-expire-bonus', '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()'),
-            ('wallet-reconcile', '17 3 * * *', 'SELECT count(*) FROM wallet.reconcile()'),
+            ('wallet-reconcile', '17 3 * * *', 'CALL wallet.reconcile_job()'),
             ('wallet-refresh-reports', '*/10 * * * *', 'SELECT wallet.refresh_reports()'),
             ('wallet-remind-expiring', '7 * * * *', 'SELECT wallet.remind_expiring()'),
             ('wallet-rollup-credits', '* * * * *', 'SELECT wallet.rollup_credits()') $$,
@@ -34,7 +48,7 @@ SELECT results_eq(
   $$ VALUES ('wallet-cron-cleanup'::text, '43 4 * * *'::text,
              'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval'::text, true, true, true),
             ('wallet-expire-bonus', '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()', true, true, true),
-            ('wallet-reconcile', '17 3 * * *', 'SELECT count(*) FROM wallet.reconcile()', true, true, true),
+            ('wallet-reconcile', '17 3 * * *', 'CALL wallet.reconcile_job()', true, true, true),
             ('wallet-refresh-reports', '*/10 * * * *', 'SELECT wallet.refresh_reports()', true, true, true),
             ('wallet-remind-expiring', '7 * * * *', 'SELECT wallet.remind_expiring()', true, true, true),
             ('wallet-rollup-credits', '* * * * *', 'SELECT wallet.rollup_credits()', true, true, true) $$,
@@ -65,16 +79,45 @@ SELECT results_eq(
 SELECT is_empty($$ SELECT f.jobname FROM first_ids f LEFT JOIN cron.job j USING (jobname)
                     WHERE j.jobid IS DISTINCT FROM f.jobid $$,
                 'the jobs were updated in place (same job ids)');
-SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(NULL) $$, '22023', NULL,
-                 'a NULL schedule is refused with 22023');
-SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(remind_schedule => NULL) $$, '22023', NULL,
-                 'a NULL reminder schedule is refused with 22023');
-SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(cron_retention => NULL) $$, '22023', NULL,
-                 'a NULL retention is refused with 22023');
+
+------------------------------------------------------------------------------
+-- A change of one job's schedule keeps the others' (arguments left out, or NULL,
+-- keep an existing job's schedule; only a new job takes the default)
+------------------------------------------------------------------------------
+SELECT results_eq(
+  $$ SELECT jobname, schedule FROM wallet.schedule_jobs(expire_schedule => '*/15 * * * *') ORDER BY jobname $$,
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'),
+            ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
+            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
+  'schedule_jobs(expire_schedule => ...) changes that job and returns the others with their schedules');
+SELECT results_eq(
+  $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'),
+            ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
+            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
+  'cron.job keeps the other five schedules (not reset to the defaults)');
+SELECT is((SELECT schedule FROM wallet.schedule_jobs(NULL, remind_schedule => NULL) WHERE jobname = 'wallet-expire-bonus'),
+          '*/15 * * * *', 'an explicit NULL schedule keeps the job''s schedule too');
+SELECT is((SELECT command FROM cron.job WHERE jobname = 'wallet-cron-cleanup'),
+          'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval',
+          'the cleanup still has the default retention');
 -- the retention is part of the cleanup command
 SELECT is((SELECT command FROM wallet.schedule_jobs(cron_retention => '3 days') WHERE jobname = 'wallet-cron-cleanup'),
           'DELETE FROM cron.job_run_details WHERE end_time < now() - ''3 days''::interval',
           'schedule_jobs(cron_retention => ''3 days'') puts the retention into the cleanup command');
+SELECT is((SELECT command FROM wallet.schedule_jobs(reconcile_schedule => '45 2 * * *') WHERE jobname = 'wallet-cron-cleanup'),
+          'DELETE FROM cron.job_run_details WHERE end_time < now() - ''3 days''::interval',
+          'a later call without cron_retention keeps that retention');
+SELECT results_eq(
+  $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'),
+            ('wallet-reconcile', '45 2 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
+            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
+  'after three one-job changes, each job has the schedule last given to it');
+SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(cron_retention => '-1 day') $$, '22023', NULL,
+                 'a negative retention is refused with 22023');
+SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(expire_schedule => 'every minute') $$, '22023', NULL,
+                 'a schedule pg_cron cannot read is refused with 22023');
 
 ------------------------------------------------------------------------------
 -- Each job's command, run as pg_cron would run it
@@ -109,10 +152,10 @@ SELECT is((SELECT count(*) FROM wallet.payee_credit WHERE wallet_id = :shop), 0:
           'it rolled the credit up into the shop''s wallet');
 SELECT is((SELECT earnings FROM wallet.balance(:shop)), 20.00::numeric, 'the shop''s balance is unchanged by the roll-up');
 
-SELECT count(*) AS runs_before FROM wallet.reconciliation_run \gset
-SELECT results_eq((SELECT command FROM cron.job WHERE jobname = 'wallet-reconcile'),
-                  $$ VALUES (0::bigint) $$, 'the wallet-reconcile command finds no discrepancy');
-SELECT is((SELECT count(*) FROM wallet.reconciliation_run), :runs_before::bigint + 1, 'and the run is recorded');
+-- the wallet-reconcile command commits the run before it fails: it cannot run inside a
+-- transaction block (test/cron/reconcile_job.sql runs it through pg_cron)
+SELECT throws_ok((SELECT command FROM cron.job WHERE jobname = 'wallet-reconcile'), '2D000', NULL,
+                 'the wallet-reconcile command (CALL wallet.reconcile_job()) commits: refused in a transaction block');
 
 -- bob tops up 100 with a one-day bonus of 10 at 06-03: at 06-04 00:00 it expires within 3 days
 SELECT is((SELECT bonus FROM wallet.top_up(:bob, 100, 'cron-4')), 10.00::numeric, 'fixture: bob tops up 100, bonus 10');
@@ -138,6 +181,74 @@ SELECT results_eq($$ SELECT runid FROM cron.job_run_details WHERE runid IN (9000
                   $$ VALUES (900002::bigint) $$, 'it deleted the run details older than the retention only');
 
 ------------------------------------------------------------------------------
+-- Jobs of a second wallet database (wallet_cron_b), scheduled from pg_cron's
+-- database with cron.schedule_in_database
+------------------------------------------------------------------------------
+SELECT results_eq(
+  $$ SELECT jobname, schedule, command, job_database
+       FROM wallet.schedule_jobs(database => 'wallet_cron_b', reconcile_schedule => '5 3 * * *') ORDER BY jobname $$,
+  $$ VALUES ('wallet-expire-bonus@wallet_cron_b'::text, '*/5 * * * *'::text, 'SELECT * FROM wallet.expire_bonus()'::text,
+             'wallet_cron_b'::text),
+            ('wallet-reconcile@wallet_cron_b', '5 3 * * *', 'CALL wallet.reconcile_job()', 'wallet_cron_b'),
+            ('wallet-refresh-reports@wallet_cron_b', '*/10 * * * *', 'SELECT wallet.refresh_reports()', 'wallet_cron_b'),
+            ('wallet-remind-expiring@wallet_cron_b', '7 * * * *', 'SELECT wallet.remind_expiring()', 'wallet_cron_b'),
+            ('wallet-rollup-credits@wallet_cron_b', '* * * * *', 'SELECT wallet.rollup_credits()', 'wallet_cron_b') $$,
+  'schedule_jobs(database => ''wallet_cron_b'') schedules its five jobs, named after it (the cleanup stays here, once)');
+SELECT results_eq(
+  $$ SELECT jobname::text COLLATE "default", database::text COLLATE "default" FROM cron.job
+      WHERE jobname LIKE 'wallet-%@wallet_cron_b' ORDER BY jobname $$,
+  $$ VALUES ('wallet-expire-bonus@wallet_cron_b'::text, 'wallet_cron_b'::text),
+            ('wallet-reconcile@wallet_cron_b', 'wallet_cron_b'), ('wallet-refresh-reports@wallet_cron_b', 'wallet_cron_b'),
+            ('wallet-remind-expiring@wallet_cron_b', 'wallet_cron_b'), ('wallet-rollup-credits@wallet_cron_b', 'wallet_cron_b') $$,
+  'cron.job runs them in database wallet_cron_b');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND database = current_database()), 6::bigint,
+          'this database''s six jobs are untouched');
+SELECT is((SELECT schedule FROM wallet.schedule_jobs(database => 'wallet_cron_b')
+            WHERE jobname = 'wallet-reconcile@wallet_cron_b'), '5 3 * * *',
+          'scheduling wallet_cron_b again keeps its schedules');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 11::bigint, 'never duplicated: 6 + 5 jobs');
+SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_no_such_db') $$, '22023', NULL,
+                 'an unknown database is refused with 22023');
+SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 5, 'unschedule_jobs(''wallet_cron_b'') removes its five jobs');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 6::bigint, 'and leaves this database''s six');
+
+------------------------------------------------------------------------------
+-- A scheduling role that is not a superuser: a member of wallet_admin with the
+-- grants the README lists (USAGE on schema cron; EXECUTE on
+-- cron.schedule_in_database for another database)
+------------------------------------------------------------------------------
+CREATE ROLE wallet_cron_ops LOGIN;
+GRANT wallet_admin TO wallet_cron_ops;
+SET ROLE wallet_cron_ops;
+SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs() $$, '42501', 'permission denied for schema cron',
+                 'without USAGE on schema cron: 42501');
+SELECT matches(pg_temp.error_of('SELECT * FROM wallet.schedule_jobs()'),
+               '^42501 .* HINT: .*GRANT USAGE ON SCHEMA cron TO wallet_cron_ops.*',
+               'its hint names the grant');
+RESET ROLE;
+GRANT USAGE ON SCHEMA cron TO wallet_cron_ops;
+SET ROLE wallet_cron_ops;
+SELECT is((SELECT count(*) FROM wallet.schedule_jobs(reconcile_schedule => '10 3 * * *')), 6::bigint,
+          'with USAGE on schema cron, wallet_cron_ops schedules the six jobs');
+SELECT results_eq($$ SELECT count(*), min(username) FROM cron.job WHERE jobname LIKE 'wallet-%' $$,
+                  $$ VALUES (6::bigint, 'wallet_cron_ops'::text) $$,
+                  'it sees its own six jobs, to be run as wallet_cron_ops');
+SELECT is((SELECT schedule FROM wallet.schedule_jobs(expire_schedule => '*/20 * * * *') WHERE jobname = 'wallet-reconcile'),
+          '10 3 * * *', 'and a change of one of them keeps its others');
+SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_cron_b') $$, '42501', NULL,
+                 'another database needs EXECUTE on cron.schedule_in_database: 42501 without it');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) TO wallet_cron_ops;
+SET ROLE wallet_cron_ops;
+SELECT is((SELECT count(*) FROM wallet.schedule_jobs(database => 'wallet_cron_b')), 5::bigint,
+          'with that grant it schedules wallet_cron_b''s five jobs');
+SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 5, 'and unschedules them');
+SELECT is(wallet.unschedule_jobs(), 6, 'and its own six');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND username = current_user::text), 6::bigint,
+          'the superuser''s six jobs are still there');
+
+------------------------------------------------------------------------------
 -- unschedule_jobs()
 ------------------------------------------------------------------------------
 SELECT is(wallet.unschedule_jobs(), 6, 'unschedule_jobs() removes the six jobs');
@@ -148,16 +259,6 @@ SELECT is(wallet.unschedule_jobs(), 0, 'unschedule_jobs() again removes nothing'
 -- Without pg_cron: a clear error, 55000, with a hint. pg_cron is dropped inside
 -- this transaction (rolled back below), and the hint is read from the error.
 ------------------------------------------------------------------------------
-CREATE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  st text; msg text; hint text;
-BEGIN
-  EXECUTE q;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-  RETURN st || ' ' || msg || ' HINT: ' || hint;
-END $$;
 
 DROP EXTENSION pg_cron;
 SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs() $$, '55000', NULL,

@@ -104,7 +104,7 @@ for want in "$WORK"/want/*; do
 done
 
 if ((fails > 0)); then
-    echo "readme: $fails of $stated stated outputs differ ($blocks examples run)" >&2
+    echo "readme: $fails examples failed ($blocks run, $stated with a stated output)" >&2
     exit 1
 fi
 echo "readme: $blocks examples ran without error; all $stated stated outputs match"
