@@ -34,7 +34,7 @@ $$, 'neither wallet_reader nor wallet_app may read the new tables and internal v
 SELECT is_empty($$
   SELECT f FROM unnest(ARRAY['wallet.remind_expiring(int)', 'wallet.pending_notifications(int)',
                              'wallet.mark_notified(bigint[])', 'wallet.refresh_reports(int)',
-                             'wallet.schedule_jobs(text,text,text,text,text,text,interval,text)',
+                             'wallet.schedule_jobs(text,text,text,text,text,text,interval,text,text)',
                              'wallet.unschedule_jobs(text)']) AS f
    WHERE has_function_privilege('wallet_reader', f, 'EXECUTE')
 $$, 'wallet_reader may execute none of the new functions');
@@ -56,7 +56,7 @@ SELECT ok(has_function_privilege('wallet_app', 'wallet.pending_notifications(int
           'wallet_app may execute pending_notifications and mark_notified');
 SELECT ok(NOT has_function_privilege('wallet_app', 'wallet.remind_expiring(int)', 'EXECUTE')
           AND NOT has_function_privilege('wallet_app', 'wallet.refresh_reports(int)', 'EXECUTE')
-          AND NOT has_function_privilege('wallet_app', 'wallet.schedule_jobs(text,text,text,text,text,text,interval,text)', 'EXECUTE'),
+          AND NOT has_function_privilege('wallet_app', 'wallet.schedule_jobs(text,text,text,text,text,text,interval,text,text)', 'EXECUTE'),
           'wallet_app may not queue reminders, refresh reports or schedule jobs');
 SELECT ok(NOT has_schema_privilege('wallet_app', 'wallet_report', 'USAGE'), 'wallet_app has no use of wallet_report');
 SET ROLE wallet_app;
@@ -73,7 +73,7 @@ RESET ROLE;
 ------------------------------------------------------------------------------
 SELECT ok(has_function_privilege('wallet_admin', 'wallet.remind_expiring(int)', 'EXECUTE')
           AND has_function_privilege('wallet_admin', 'wallet.refresh_reports(int)', 'EXECUTE')
-          AND has_function_privilege('wallet_admin', 'wallet.schedule_jobs(text,text,text,text,text,text,interval,text)', 'EXECUTE')
+          AND has_function_privilege('wallet_admin', 'wallet.schedule_jobs(text,text,text,text,text,text,interval,text,text)', 'EXECUTE')
           AND has_function_privilege('wallet_admin', 'wallet.unschedule_jobs(text)', 'EXECUTE'),
           'wallet_admin may run remind_expiring, refresh_reports, schedule_jobs, unschedule_jobs');
 SET ROLE wallet_admin;

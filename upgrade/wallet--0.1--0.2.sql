@@ -2821,14 +2821,15 @@ END $$;
 -- schedule_jobs schedules the wallet's pg_cron jobs of one database. A schedule left NULL keeps
 -- the job's schedule when it exists, the default otherwise; the commands are always set anew
 -- (so calling it after an update brings them up to date).
-CREATE FUNCTION wallet.schedule_jobs(expire_schedule text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION wallet.schedule_jobs(expire_schedule text DEFAULT NULL,
                                      rollup_schedule text DEFAULT NULL,
                                      reconcile_schedule text DEFAULT NULL,
                                      remind_schedule text DEFAULT NULL,
                                      report_schedule text DEFAULT NULL,
                                      cleanup_schedule text DEFAULT NULL,
                                      cron_retention interval DEFAULT NULL,
-                                     database text DEFAULT NULL)
+                                     database text DEFAULT NULL,
+                                     partition_schedule text DEFAULT NULL)
   RETURNS TABLE (jobname text, schedule text, command text, jobid bigint, job_database text)
   LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_variable
@@ -2866,7 +2867,9 @@ BEGIN
       ('wallet-reconcile', reconcile_schedule, '17 3 * * *', 'CALL wallet.reconcile_job()', false),
       ('wallet-remind-expiring', remind_schedule, '7 * * * *', 'SELECT wallet.remind_expiring()', false),
       ('wallet-refresh-reports', report_schedule, '*/10 * * * *', 'SELECT wallet.refresh_reports()', false),
-      ('wallet-cron-cleanup', cleanup_schedule, '43 4 * * *', NULL, true)
+      ('wallet-cron-cleanup', cleanup_schedule, '43 4 * * *', NULL, true),
+      ('wallet-journal-partitions', partition_schedule, '23 1 * * *',
+       'SELECT wallet.add_journal_partitions(1)', false)
       ) AS v(n, s, d, c, cleanup) LOOP
     IF j.cleanup AND NOT here THEN
       CONTINUE;
@@ -2888,11 +2891,13 @@ BEGIN
     RETURN NEXT;
   END LOOP;
 END $$;
-COMMENT ON FUNCTION wallet.schedule_jobs(text, text, text, text, text, text, interval, text) IS
+COMMENT ON FUNCTION wallet.schedule_jobs(text, text, text, text, text, text, interval, text, text) IS
   'schedules (or reschedules, by name: never duplicates) the wallet''s pg_cron jobs: wallet-expire-bonus '
   '(expire_bonus), wallet-rollup-credits (rollup_credits), wallet-reconcile (reconcile_job: fails when it finds '
   'discrepancies), wallet-remind-expiring (remind_expiring), wallet-refresh-reports (refresh_reports) and '
-  'wallet-cron-cleanup (deletes cron.job_run_details rows that ended more than cron_retention ago). A schedule '
+  'wallet-cron-cleanup (deletes cron.job_run_details rows that ended more than cron_retention ago) and '
+  'wallet-journal-partitions (add_journal_partitions: this month''s and the next month''s journal partitions '
+  'exist before a row needs them, so the default partition stays empty). A schedule '
   'left NULL keeps the job''s current schedule, or takes the default for a new job. database: the wallet database '
   'the jobs run in (default: this one, pg_cron''s); jobs of another database are named <job>@<database> and '
   'scheduled with cron.schedule_in_database. pg_cron runs every job as the user who called schedule_jobs '
@@ -2920,9 +2925,9 @@ END $$;
 COMMENT ON FUNCTION wallet.unschedule_jobs(text) IS
   'removes the current user''s wallet-* pg_cron jobs that run in database (default: this one); returns how many';
 REVOKE ALL ON PROCEDURE wallet.reconcile_job() FROM PUBLIC;
-REVOKE ALL ON FUNCTION wallet._cron_check(text), wallet.schedule_jobs(text, text, text, text, text, text, interval, text),
+REVOKE ALL ON FUNCTION wallet._cron_check(text), wallet.schedule_jobs(text, text, text, text, text, text, interval, text, text),
   wallet.unschedule_jobs(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION wallet.schedule_jobs(text, text, text, text, text, text, interval, text),
+GRANT EXECUTE ON FUNCTION wallet.schedule_jobs(text, text, text, text, text, text, interval, text, text),
   wallet.unschedule_jobs(text) TO wallet_admin;
 -- schedule_jobs and unschedule_jobs run with the caller's rights: the helpers they call
 GRANT EXECUTE ON FUNCTION wallet._cron_check(text), wallet._fail(text, text, text, text),

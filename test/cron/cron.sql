@@ -7,7 +7,7 @@
 -- (test/cron/reconcile_job.sql lets pg_cron run jobs for real.) Database
 -- wallet_cron_b is a second wallet database (test/run.sh creates it).
 BEGIN;
-SELECT plan(62);
+SELECT plan(65);
 
 SET wallet.now = '2026-06-01 00:00:00+00';
 
@@ -23,8 +23,8 @@ EXCEPTION WHEN OTHERS THEN
   RETURN st || ' ' || msg || ' HINT: ' || hint;
 END $$;
 
-SELECT has_function('wallet', 'schedule_jobs', ARRAY['text', 'text', 'text', 'text', 'text', 'text', 'interval', 'text'],
-                    'wallet.schedule_jobs(text, text, text, text, text, text, interval, text) exists');
+SELECT has_function('wallet', 'schedule_jobs', ARRAY['text', 'text', 'text', 'text', 'text', 'text', 'interval', 'text', 'text'],
+                    'wallet.schedule_jobs(text, text, text, text, text, text, interval, text, text) exists');
 SELECT has_function('wallet', 'unschedule_jobs', ARRAY['text'], 'wallet.unschedule_jobs(text) exists');
 SELECT is_empty($$ SELECT jobid FROM cron.job WHERE jobname LIKE 'wallet-%' $$, 'no wallet job is scheduled at first');
 
@@ -36,11 +36,12 @@ SELECT results_eq(
   $$ VALUES ('wallet-cron-cleanup'::text, '43 4 * * *'::text,
              'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval'::text),
             ('wallet-expire-bonus', '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()'),
+            ('wallet-journal-partitions', '23 1 * * *', 'SELECT wallet.add_journal_partitions(1)'),
             ('wallet-reconcile', '17 3 * * *', 'CALL wallet.reconcile_job()'),
             ('wallet-refresh-reports', '*/10 * * * *', 'SELECT wallet.refresh_reports()'),
             ('wallet-remind-expiring', '7 * * * *', 'SELECT wallet.remind_expiring()'),
             ('wallet-rollup-credits', '* * * * *', 'SELECT wallet.rollup_credits()') $$,
-  'schedule_jobs() returns the six jobs with their default schedules and commands');
+  'schedule_jobs() returns the seven jobs with their default schedules and commands');
 
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule, command, database = current_database(), username = current_user::text, active
@@ -48,11 +49,12 @@ SELECT results_eq(
   $$ VALUES ('wallet-cron-cleanup'::text, '43 4 * * *'::text,
              'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval'::text, true, true, true),
             ('wallet-expire-bonus', '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()', true, true, true),
+            ('wallet-journal-partitions', '23 1 * * *', 'SELECT wallet.add_journal_partitions(1)', true, true, true),
             ('wallet-reconcile', '17 3 * * *', 'CALL wallet.reconcile_job()', true, true, true),
             ('wallet-refresh-reports', '*/10 * * * *', 'SELECT wallet.refresh_reports()', true, true, true),
             ('wallet-remind-expiring', '7 * * * *', 'SELECT wallet.remind_expiring()', true, true, true),
             ('wallet-rollup-credits', '* * * * *', 'SELECT wallet.rollup_credits()', true, true, true) $$,
-  'cron.job holds the six jobs, active, for this database and user');
+  'cron.job holds the seven jobs, active, for this database and user');
 
 CREATE TEMP TABLE first_ids AS SELECT jobname, jobid FROM cron.job WHERE jobname LIKE 'wallet-%';
 
@@ -64,15 +66,15 @@ SELECT results_eq(
                                                        remind_schedule => '0 */2 * * *',
                                                        report_schedule => '*/30 * * * *',
                                                        cleanup_schedule => '0 5 * * *') ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/10 * * * *'),
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/10 * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
             ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'schedule_jobs(...) with new schedules returns them');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 6::bigint,
-          'still six wallet jobs in cron.job');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 7::bigint,
+          'still seven wallet jobs in cron.job');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/10 * * * *'),
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/10 * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
             ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'cron.job shows the new schedules');
@@ -86,16 +88,16 @@ SELECT is_empty($$ SELECT f.jobname FROM first_ids f LEFT JOIN cron.job j USING 
 ------------------------------------------------------------------------------
 SELECT results_eq(
   $$ SELECT jobname, schedule FROM wallet.schedule_jobs(expire_schedule => '*/15 * * * *') ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'),
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
             ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'schedule_jobs(expire_schedule => ...) changes that job and returns the others with their schedules');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'),
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
             ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
-  'cron.job keeps the other five schedules (not reset to the defaults)');
+  'cron.job keeps the other six schedules (not reset to the defaults)');
 SELECT is((SELECT schedule FROM wallet.schedule_jobs(NULL, remind_schedule => NULL) WHERE jobname = 'wallet-expire-bonus'),
           '*/15 * * * *', 'an explicit NULL schedule keeps the job''s schedule too');
 SELECT is((SELECT command FROM cron.job WHERE jobname = 'wallet-cron-cleanup'),
@@ -110,7 +112,7 @@ SELECT is((SELECT command FROM wallet.schedule_jobs(reconcile_schedule => '45 2 
           'a later call without cron_retention keeps that retention');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'),
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '45 2 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
             ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'after three one-job changes, each job has the schedule last given to it');
@@ -179,6 +181,12 @@ SELECT lives_ok((SELECT command FROM cron.job WHERE jobname = 'wallet-cron-clean
                 'the wallet-cron-cleanup command runs');
 SELECT results_eq($$ SELECT runid FROM cron.job_run_details WHERE runid IN (900001, 900002) $$,
                   $$ VALUES (900002::bigint) $$, 'it deleted the run details older than the retention only');
+-- the partitions: the clock's month and the next exist before a row needs them
+SELECT ok(to_regclass('wallet.txn_2026_07') IS NULL, 'before the partitions job, July 2026 has no partition');
+SELECT lives_ok((SELECT command FROM cron.job WHERE jobname = 'wallet-journal-partitions'),
+                'the wallet-journal-partitions command runs');
+SELECT ok(to_regclass('wallet.txn_2026_06') IS NOT NULL AND to_regclass('wallet.txn_2026_07') IS NOT NULL,
+          'it made the partitions of the clock''s month (June 2026) and the next');
 
 ------------------------------------------------------------------------------
 -- Jobs of a second wallet database (wallet_cron_b), scheduled from pg_cron's
@@ -189,28 +197,31 @@ SELECT results_eq(
        FROM wallet.schedule_jobs(database => 'wallet_cron_b', reconcile_schedule => '5 3 * * *') ORDER BY jobname $$,
   $$ VALUES ('wallet-expire-bonus@wallet_cron_b'::text, '*/5 * * * *'::text, 'SELECT * FROM wallet.expire_bonus()'::text,
              'wallet_cron_b'::text),
+            ('wallet-journal-partitions@wallet_cron_b', '23 1 * * *', 'SELECT wallet.add_journal_partitions(1)',
+             'wallet_cron_b'),
             ('wallet-reconcile@wallet_cron_b', '5 3 * * *', 'CALL wallet.reconcile_job()', 'wallet_cron_b'),
             ('wallet-refresh-reports@wallet_cron_b', '*/10 * * * *', 'SELECT wallet.refresh_reports()', 'wallet_cron_b'),
             ('wallet-remind-expiring@wallet_cron_b', '7 * * * *', 'SELECT wallet.remind_expiring()', 'wallet_cron_b'),
             ('wallet-rollup-credits@wallet_cron_b', '* * * * *', 'SELECT wallet.rollup_credits()', 'wallet_cron_b') $$,
-  'schedule_jobs(database => ''wallet_cron_b'') schedules its five jobs, named after it (the cleanup stays here, once)');
+  'schedule_jobs(database => ''wallet_cron_b'') schedules its six jobs, named after it (the cleanup stays here, once)');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", database::text COLLATE "default" FROM cron.job
       WHERE jobname LIKE 'wallet-%@wallet_cron_b' ORDER BY jobname $$,
   $$ VALUES ('wallet-expire-bonus@wallet_cron_b'::text, 'wallet_cron_b'::text),
+            ('wallet-journal-partitions@wallet_cron_b', 'wallet_cron_b'),
             ('wallet-reconcile@wallet_cron_b', 'wallet_cron_b'), ('wallet-refresh-reports@wallet_cron_b', 'wallet_cron_b'),
             ('wallet-remind-expiring@wallet_cron_b', 'wallet_cron_b'), ('wallet-rollup-credits@wallet_cron_b', 'wallet_cron_b') $$,
   'cron.job runs them in database wallet_cron_b');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND database = current_database()), 6::bigint,
-          'this database''s six jobs are untouched');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND database = current_database()), 7::bigint,
+          'this database''s seven jobs are untouched');
 SELECT is((SELECT schedule FROM wallet.schedule_jobs(database => 'wallet_cron_b')
             WHERE jobname = 'wallet-reconcile@wallet_cron_b'), '5 3 * * *',
           'scheduling wallet_cron_b again keeps its schedules');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 11::bigint, 'never duplicated: 6 + 5 jobs');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 13::bigint, 'never duplicated: 7 + 6 jobs');
 SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_no_such_db') $$, '22023', NULL,
                  'an unknown database is refused with 22023');
-SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 5, 'unschedule_jobs(''wallet_cron_b'') removes its five jobs');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 6::bigint, 'and leaves this database''s six');
+SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 6, 'unschedule_jobs(''wallet_cron_b'') removes its six jobs');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 7::bigint, 'and leaves this database''s seven');
 
 ------------------------------------------------------------------------------
 -- A scheduling role that is not a superuser: a member of wallet_admin with the
@@ -228,11 +239,11 @@ SELECT matches(pg_temp.error_of('SELECT * FROM wallet.schedule_jobs()'),
 RESET ROLE;
 GRANT USAGE ON SCHEMA cron TO wallet_cron_ops;
 SET ROLE wallet_cron_ops;
-SELECT is((SELECT count(*) FROM wallet.schedule_jobs(reconcile_schedule => '10 3 * * *')), 6::bigint,
-          'with USAGE on schema cron, wallet_cron_ops schedules the six jobs');
+SELECT is((SELECT count(*) FROM wallet.schedule_jobs(reconcile_schedule => '10 3 * * *')), 7::bigint,
+          'with USAGE on schema cron, wallet_cron_ops schedules the seven jobs');
 SELECT results_eq($$ SELECT count(*), min(username) FROM cron.job WHERE jobname LIKE 'wallet-%' $$,
-                  $$ VALUES (6::bigint, 'wallet_cron_ops'::text) $$,
-                  'it sees its own six jobs, to be run as wallet_cron_ops');
+                  $$ VALUES (7::bigint, 'wallet_cron_ops'::text) $$,
+                  'it sees its own seven jobs, to be run as wallet_cron_ops');
 SELECT is((SELECT schedule FROM wallet.schedule_jobs(expire_schedule => '*/20 * * * *') WHERE jobname = 'wallet-reconcile'),
           '10 3 * * *', 'and a change of one of them keeps its others');
 SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_cron_b') $$, '42501', NULL,
@@ -240,18 +251,18 @@ SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_cron_
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) TO wallet_cron_ops;
 SET ROLE wallet_cron_ops;
-SELECT is((SELECT count(*) FROM wallet.schedule_jobs(database => 'wallet_cron_b')), 5::bigint,
-          'with that grant it schedules wallet_cron_b''s five jobs');
-SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 5, 'and unschedules them');
-SELECT is(wallet.unschedule_jobs(), 6, 'and its own six');
+SELECT is((SELECT count(*) FROM wallet.schedule_jobs(database => 'wallet_cron_b')), 6::bigint,
+          'with that grant it schedules wallet_cron_b''s six jobs');
+SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 6, 'and unschedules them');
+SELECT is(wallet.unschedule_jobs(), 7, 'and its own seven');
 RESET ROLE;
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND username = current_user::text), 6::bigint,
-          'the superuser''s six jobs are still there');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND username = current_user::text), 7::bigint,
+          'the superuser''s seven jobs are still there');
 
 ------------------------------------------------------------------------------
 -- unschedule_jobs()
 ------------------------------------------------------------------------------
-SELECT is(wallet.unschedule_jobs(), 6, 'unschedule_jobs() removes the six jobs');
+SELECT is(wallet.unschedule_jobs(), 7, 'unschedule_jobs() removes the seven jobs');
 SELECT is_empty($$ SELECT jobid FROM cron.job WHERE jobname LIKE 'wallet-%' $$, 'no wallet job is left in cron.job');
 SELECT is(wallet.unschedule_jobs(), 0, 'unschedule_jobs() again removes nothing');
 
