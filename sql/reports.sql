@@ -1,4 +1,4 @@
--- reports: operations and BI (src/operations.sql): the wallet_report views over a small
+-- reports: operations and BI (src/sql/reports_rollup.sql, src/sql/reports.sql): the wallet_report views over a small
 -- journal whose every number is worked out by hand below, the incremental roll-ups
 -- (wallet.refresh_reports), report days in the session's TimeZone, reminders
 -- (wallet.remind_expiring and the outbox), reconciliation alerts and the audit log.

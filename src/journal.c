@@ -741,7 +741,7 @@ PG_FUNCTION_INFO_V1(wallet_journal_partition_ddl);
  * first of the next) in UTC. The statement is built here from the month alone (the
  * action picks one of a fixed set), so no SQL text comes from a caller:
  *   create  CREATE TABLE wallet.txn_YYYY_MM (LIKE wallet.txn INCLUDING DEFAULTS), with the
- *           journal's indexes (the partitioned table has none: see src/wallet.sql) and its
+ *           journal's indexes (the partitioned table has none: see src/sql/tables.sql) and its
  *           TRUNCATE guard (statement triggers are not inherited)
  *   attach  ALTER TABLE wallet.txn ATTACH PARTITION ... FOR VALUES FROM ... TO ...
  *   detach  ALTER TABLE wallet.txn DETACH PARTITION ...

@@ -1,4 +1,4 @@
--- reports.sql: privileges of the operations and reporting objects (src/operations.sql),
+-- reports.sql: privileges of the operations and reporting objects (src/sql/reminders.sql to src/sql/grants_reports.sql),
 -- the report views' plans on a large journal (no sequential scan of wallet.txn), and
 -- the roll-up's handling of ids that commit after a refresh passed them.
 -- Run by pg_prove in database wallet_tap; everything is rolled back.

@@ -1,0 +1,91 @@
+------------------------------------------------------------------------------
+-- Administration
+------------------------------------------------------------------------------
+-- _bad_setting turns a CHECK violation of a policy or bonus rule into a bad-argument error.
+CREATE FUNCTION wallet._bad_setting(err text) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  col text := substring(err FROM 'check constraint "(?:policy|bonus_rule|coupon_template)_(.*)_check"');
+BEGIN
+  PERFORM wallet._fail('22023', format('%s is out of range', coalesce(col, 'a setting')), err);
+END $$;
+
+CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT NULL,
+                                  refund_fee_rate numeric DEFAULT NULL,
+                                  refund_auto_approve_max numeric DEFAULT NULL,
+                                  max_refunds_per_30_days int DEFAULT NULL,
+                                  remind_before interval DEFAULT NULL,
+                                  commission_rate numeric DEFAULT NULL,
+                                  payee_debt_flag numeric DEFAULT NULL)
+  RETURNS wallet.policy
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  p wallet.policy := wallet._policy(set_policy.currency);
+BEGIN
+  PERFORM wallet._text(set_policy.currency, 'currency', 3, true);
+  IF NOT EXISTS (SELECT 1 FROM wallet.currency c WHERE c.code = set_policy.currency) THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', set_policy.currency));
+  END IF;
+  p.refund_window := coalesce(set_policy.refund_window, p.refund_window);
+  p.refund_fee_rate := coalesce(set_policy.refund_fee_rate, p.refund_fee_rate);
+  p.refund_auto_approve_max := coalesce(set_policy.refund_auto_approve_max, p.refund_auto_approve_max);
+  p.max_refunds_per_30_days := coalesce(set_policy.max_refunds_per_30_days, p.max_refunds_per_30_days);
+  p.remind_before := coalesce(set_policy.remind_before, p.remind_before);
+  p.commission_rate := coalesce(set_policy.commission_rate, p.commission_rate);
+  IF set_policy.payee_debt_flag < 0 THEN
+    PERFORM wallet._fail('22023', 'payee_debt_flag must not be negative',
+                         format('Got %s.', set_policy.payee_debt_flag), 'NULL leaves the setting as it is.');
+  END IF;
+  PERFORM wallet._check_money(set_policy.payee_debt_flag, wallet._exponent(set_policy.currency), 'payee_debt_flag');
+  p.payee_debt_flag := coalesce(set_policy.payee_debt_flag, p.payee_debt_flag);
+  INSERT INTO wallet.policy VALUES (p.*)
+  ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
+    refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
+    refund_auto_approve_max = EXCLUDED.refund_auto_approve_max,
+    max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
+    remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate,
+    payee_debt_flag = EXCLUDED.payee_debt_flag;
+  RETURN p;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._bad_setting(SQLERRM);
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION wallet.add_bonus_rule(currency text, min_amount numeric, bonus_fixed numeric DEFAULT 0,
+                                      bonus_rate numeric DEFAULT 0, max_bonus numeric DEFAULT NULL,
+                                      valid_for interval DEFAULT NULL, scope text[] DEFAULT NULL,
+                                      campaign text DEFAULT NULL, starts_at timestamptz DEFAULT NULL,
+                                      ends_at timestamptz DEFAULT NULL, refund_fee_rate numeric DEFAULT NULL)
+  RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  id bigint;
+BEGIN
+  PERFORM wallet._text(add_bonus_rule.currency, 'currency', 3, true);
+  IF add_bonus_rule.min_amount IS NULL THEN
+    PERFORM wallet._fail('22023', 'min_amount must not be null');
+  END IF;
+  INSERT INTO wallet.bonus_rule (currency, campaign, min_amount, bonus_fixed, bonus_rate, max_bonus,
+                                 valid_for, scope, starts_at, ends_at, refund_fee_rate)
+  VALUES ($1, $8, $2, coalesce($3, 0), coalesce($4, 0), $5, $6, $7, $9, $10, $11)
+  RETURNING rule_id INTO id;
+  RETURN id;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._bad_setting(SQLERRM);
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION wallet.end_bonus_rule(rule_id bigint, ends_at timestamptz DEFAULT NULL) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  IF end_bonus_rule.rule_id IS NULL THEN
+    PERFORM wallet._fail('22023', 'rule_id must not be null');
+  END IF;
+  UPDATE wallet.bonus_rule r SET ends_at = coalesce(end_bonus_rule.ends_at, wallet.clock())
+   WHERE r.rule_id = end_bonus_rule.rule_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('bonus rule %s does not exist', end_bonus_rule.rule_id));
+  END IF;
+END $$;
+

@@ -1,0 +1,375 @@
+------------------------------------------------------------------------------
+-- Coupons
+------------------------------------------------------------------------------
+CREATE FUNCTION wallet.coupon_code_new() RETURNS text
+  AS 'MODULE_PATHNAME', 'wallet_coupon_code_new' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION wallet.coupon_code_new() IS 'a fresh coupon code: 84 random bits, a check symbol, grouped by six';
+CREATE FUNCTION wallet.coupon_code_check(code text) RETURNS text
+  AS 'MODULE_PATHNAME', 'wallet_coupon_code_check' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION wallet.coupon_code_check(text) IS 'the canonical form of a well-formed code, NULL for a mistyped one';
+
+-- _coupon_template_check refuses template amounts finer than the currency, malformed scopes,
+-- and intervals and times the clock cannot reach; an update of the issued counter alone passes.
+CREATE FUNCTION wallet._coupon_template_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int;
+BEGIN
+  -- the issued counter is not a setting: issuing a coupon checks nothing (and locks no currency)
+  IF TG_OP = 'UPDATE' AND to_jsonb(NEW) - 'issued' = to_jsonb(OLD) - 'issued' THEN
+    RETURN NEW;
+  END IF;
+  e := wallet._exponent(NEW.currency);
+  IF NEW.kind = 'amount' THEN PERFORM wallet._check_money(NEW.value, e, 'value'); END IF;
+  PERFORM wallet._check_money(NEW.max_discount, e, 'max_discount');
+  PERFORM wallet._check_money(NEW.min_order, e, 'min_order');
+  PERFORM wallet._check_money(NEW.issue_min_top_up, e, 'issue_min_top_up');
+  PERFORM wallet._check_interval(NEW.valid_for, 'valid_for');
+  PERFORM wallet._check_time(NEW.valid_from, 'valid_from');
+  PERFORM wallet._check_time(NEW.valid_until, 'valid_until');
+  PERFORM wallet._check_scope(NEW.scope);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER coupon_template_check BEFORE INSERT OR UPDATE ON wallet.coupon_template
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._coupon_template_check();
+
+-- _coupon_until is when a coupon issued at clk stops being valid: valid_for
+-- counts from when it becomes valid, and never past the template's end.
+CREATE FUNCTION wallet._coupon_until(t wallet.coupon_template, clk timestamptz) RETURNS timestamptz
+  LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN t.valid_for IS NULL THEN t.valid_until
+              ELSE least(t.valid_until, greatest(clk, t.valid_from) + t.valid_for) END
+$$;
+
+-- _coupon_status is a coupon's status at clk.
+CREATE FUNCTION wallet._coupon_status(c wallet.coupon, clk timestamptz) RETURNS text
+  LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN c.voided_at IS NOT NULL THEN 'voided'
+              WHEN c.redeemed_txn IS NOT NULL THEN 'redeemed'
+              WHEN c.valid_until <= clk THEN 'expired'
+              ELSE 'available' END
+$$;
+
+-- _coupon_check validates a coupon for a wallet, an order (minor units) and a
+-- scene at clk, and returns (valid, discount in minor units, reason, canonical code).
+-- Another wallet's code is reported exactly as an unknown one.
+CREATE FUNCTION wallet._coupon_check(code text, wid bigint, cur text, e int, order_minor bigint,
+                                     scene text, clk timestamptz,
+                                     OUT valid boolean, OUT discount bigint, OUT reason text,
+                                     OUT canonical text)
+  LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  c wallet.coupon;
+  t wallet.coupon_template;
+  d bigint;
+BEGIN
+  valid := false;
+  discount := 0;
+  canonical := wallet.coupon_code_check(code);
+  IF canonical IS NULL THEN reason := 'mistyped'; RETURN; END IF;
+  SELECT * INTO c FROM wallet.coupon x WHERE x.code = canonical AND x.wallet_id = wid;
+  IF NOT FOUND THEN reason := 'unknown'; RETURN; END IF;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = c.template_id;
+  IF t.currency <> cur THEN reason := 'wrong currency'; RETURN; END IF;
+  IF c.voided_at IS NOT NULL THEN reason := 'voided'; RETURN; END IF;
+  IF c.redeemed_txn IS NOT NULL THEN reason := 'already used'; RETURN; END IF;
+  IF c.valid_from > clk THEN reason := 'not yet valid'; RETURN; END IF;
+  IF c.valid_until <= clk THEN reason := 'expired'; RETURN; END IF;
+  IF t.scope IS NOT NULL AND (scene IS NULL OR NOT scene = ANY (t.scope)) THEN
+    reason := 'wrong scene'; RETURN;
+  END IF;
+  IF order_minor < t.min_order * (10::numeric ^ e) THEN reason := 'below minimum order'; RETURN; END IF;
+  IF (SELECT count(*) FROM wallet.coupon x
+       WHERE x.wallet_id = wid AND x.template_id = t.template_id AND x.redeemed_txn IS NOT NULL)
+     >= t.per_wallet_limit THEN
+    reason := 'limit reached'; RETURN;
+  END IF;
+  IF t.kind = 'amount' THEN
+    d := (t.value * (10::numeric ^ e))::bigint;
+  ELSE
+    -- percent off, half away from zero, capped by max_discount
+    d := wallet.rate_amount(order_minor, t.value / 100);
+    IF t.max_discount IS NOT NULL THEN
+      d := least(d, (t.max_discount * (10::numeric ^ e))::bigint);
+    END IF;
+  END IF;
+  valid := true;
+  discount := least(d, order_minor);
+END $$;
+
+CREATE FUNCTION wallet.validate_coupon(code text, wallet_id bigint, order_amount numeric, scene text DEFAULT NULL)
+  RETURNS TABLE (valid boolean, discount numeric, reason text)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  w wallet.wallet;
+  r record;
+BEGIN
+  IF validate_coupon.code IS NULL THEN PERFORM wallet._fail('22023', 'code must not be null'); END IF;
+  PERFORM wallet._text(validate_coupon.code, 'code', 64);
+  IF validate_coupon.wallet_id IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = validate_coupon.wallet_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', validate_coupon.wallet_id));
+  END IF;
+  PERFORM wallet.check_scene(validate_coupon.scene);
+  r := wallet._coupon_check(validate_coupon.code, w.wallet_id, w.currency, w.exponent,
+                            wallet.to_minor(validate_coupon.order_amount, w.exponent, 'order_amount'),
+                            validate_coupon.scene, wallet.clock());
+  RETURN QUERY SELECT r.valid, wallet.to_major(r.discount, w.exponent), r.reason;
+END $$;
+
+-- _redeem marks a coupon used by a spend (called under the wallet's write).
+CREATE FUNCTION wallet._redeem(canonical text, wid bigint, txn bigint, d bigint, clk timestamptz) RETURNS void
+  LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE wallet.coupon c SET redeemed_txn = txn, redeemed_at = clk, discount = d
+   WHERE c.code = canonical AND c.wallet_id = wid AND c.redeemed_txn IS NULL AND c.voided_at IS NULL;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL005', 'coupon not valid', 'already used');
+  END IF;
+END $$;
+
+-- _issue issues one coupon of a template to a locked wallet with an idempotency
+-- key: the code, the earlier code on a replay, or NULL when a limit is reached
+-- and quiet is set (automatic issuance); WL007 at a limit otherwise.
+CREATE FUNCTION wallet._issue(tid text, w wallet.wallet, k text, clk timestamptz, quiet boolean) RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  t wallet.coupon_template;
+  req jsonb := jsonb_build_object('template_id', tid);
+  -- k NULL: issued by open or top_up, whose own key (or owner) makes it happen once; it takes
+  -- no key of the wallet's, so it can never collide with a key the client chose
+  prior jsonb := CASE WHEN k IS NULL THEN NULL ELSE wallet._replay(w.wallet_id, k, 'issue_coupon', req) END;
+  n int;
+  code text;
+  txn bigint;
+BEGIN
+  IF prior IS NOT NULL THEN RETURN prior->>'code'; END IF;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = tid;
+  IF NOT FOUND THEN PERFORM wallet._fail('WL006', format('coupon template "%s" does not exist', tid)); END IF;
+  IF t.currency <> w.currency THEN
+    PERFORM wallet._fail('22023', format('coupon template "%s" is for %s, wallet %s holds %s',
+                                         tid, t.currency, w.wallet_id, w.currency));
+  END IF;
+  IF t.valid_until <= clk THEN
+    PERFORM wallet._fail('WL008', format('coupon template "%s" has expired', tid));
+  END IF;
+  SELECT count(*) INTO n FROM wallet.coupon c WHERE c.wallet_id = w.wallet_id AND c.template_id = tid;
+  IF n >= t.per_wallet_limit THEN
+    IF quiet THEN RETURN NULL; END IF;
+    PERFORM wallet._fail('WL007', 'limit exceeded',
+      format('Wallet %s already has %s coupon(s) of "%s"; the limit per wallet is %s.', w.wallet_id, n, tid,
+             t.per_wallet_limit));
+  END IF;
+  -- only a template with a total limit keeps a counter; its row serializes issuance
+  IF t.total_limit IS NOT NULL THEN
+    UPDATE wallet.coupon_template x SET issued = x.issued + 1
+     WHERE x.template_id = tid AND x.issued < x.total_limit;
+    IF NOT FOUND THEN
+      IF quiet THEN RETURN NULL; END IF;
+      PERFORM wallet._fail('WL007', 'limit exceeded',
+        format('All %s coupons of "%s" have been issued.', t.total_limit, tid));
+    END IF;
+  END IF;
+  code := wallet.coupon_code_new();
+  txn := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
+  INSERT INTO wallet.coupon (code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn)
+  VALUES (code, tid, w.wallet_id, t.valid_from,
+          wallet._coupon_until(t, clk),
+          clk, txn);
+  INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
+  VALUES (txn, w.wallet_id, 'issue_coupon', w.currency, clk, k, req, jsonb_build_object('code', code));
+  IF k IS NOT NULL THEN
+    INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, txn, clk);
+  END IF;
+  RETURN code;
+END $$;
+
+CREATE FUNCTION wallet.issue_coupon(template_id text, wallet_id bigint, idempotency_key text) RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  k text := wallet._key($3);
+BEGIN
+  PERFORM wallet._text($1, 'template_id', 64, true);
+  RETURN wallet._issue($1, wallet._lock($2), k, wallet.clock(), false);
+END $$;
+
+-- issue_coupons issues a template to many wallets in one call, set-based; the
+-- key is each wallet's own, so a repeated call returns the codes already
+-- issued. A wallet at its limit, or past the template's total limit (taken in
+-- wallet-id order), gets no code (NULL).
+CREATE FUNCTION wallet.issue_coupons(template_id text, wallet_ids bigint[], idempotency_key text)
+  RETURNS TABLE (wallet_id bigint, code text)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  k text := wallet._key(issue_coupons.idempotency_key);
+  clk timestamptz := wallet.clock();
+  t wallet.coupon_template;
+  req jsonb;
+  ids bigint[];
+  bad bigint;
+BEGIN
+  PERFORM wallet._text(issue_coupons.template_id, 'template_id', 64, true);
+  IF issue_coupons.wallet_ids IS NULL OR array_position(issue_coupons.wallet_ids, NULL) IS NOT NULL THEN
+    PERFORM wallet._fail('22023', 'wallet_ids must not be null or contain NULL');
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM wallet.coupon_template x WHERE x.template_id = issue_coupons.template_id) THEN
+    PERFORM wallet._fail('WL006', format('coupon template "%s" does not exist', issue_coupons.template_id));
+  END IF;
+  SELECT array_agg(DISTINCT id ORDER BY id) INTO ids FROM unnest(issue_coupons.wallet_ids) AS id;
+  SELECT id INTO bad FROM unnest(ids) AS id
+   WHERE NOT EXISTS (SELECT 1 FROM wallet.wallet x WHERE x.wallet_id = id) LIMIT 1;
+  IF bad IS NOT NULL THEN PERFORM wallet._fail('WL006', format('wallet %s does not exist', bad)); END IF;
+  -- locks in the order every operation takes them: wallets by id, then the template's row,
+  -- which serializes issuance of the template
+  PERFORM 1 FROM wallet.wallet x WHERE x.wallet_id = ANY (ids) ORDER BY x.wallet_id FOR UPDATE;
+  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = issue_coupons.template_id FOR UPDATE;
+  IF t.valid_until <= clk THEN
+    PERFORM wallet._fail('WL008', format('coupon template "%s" has expired', t.template_id));
+  END IF;
+  SELECT x.wallet_id INTO bad FROM wallet.wallet x WHERE x.wallet_id = ANY (ids) AND x.currency <> t.currency LIMIT 1;
+  IF bad IS NOT NULL THEN
+    PERFORM wallet._fail('22023', format('coupon template "%s" is for %s, wallet %s holds another currency',
+                                         t.template_id, t.currency, bad));
+  END IF;
+  req := jsonb_build_object('template_id', t.template_id);
+  -- a key this wallet used for something else is WL003, as for one wallet
+  SELECT y.wallet_id INTO bad FROM wallet.txn_key y
+    LEFT JOIN wallet.txn x ON x.txn_id = y.txn_id AND x.created_at = y.created_at
+   WHERE y.wallet_id = ANY (ids) AND y.idempotency_key = k
+     AND (x.txn_id IS NULL OR x.kind <> 'issue_coupon' OR x.request <> req)
+   LIMIT 1;
+  IF bad IS NOT NULL THEN PERFORM wallet._replay(bad, k, 'issue_coupon', req); END IF;
+
+  RETURN QUERY
+  WITH ids AS (SELECT id AS wallet_id FROM unnest(ids) AS id),
+  prior AS (
+    SELECT y.wallet_id, x.result->>'code' AS code FROM wallet.txn_key y
+      JOIN wallet.txn x ON x.txn_id = y.txn_id AND x.created_at = y.created_at
+     WHERE y.wallet_id = ANY (ids) AND y.idempotency_key = k),
+  have AS (
+    SELECT c.wallet_id, count(*) AS n FROM wallet.coupon c
+     WHERE c.template_id = t.template_id AND c.wallet_id = ANY (ids) GROUP BY c.wallet_id),
+  eligible AS (
+    SELECT i.wallet_id FROM ids i
+      LEFT JOIN prior p ON p.wallet_id = i.wallet_id
+      LEFT JOIN have h ON h.wallet_id = i.wallet_id
+     WHERE p.wallet_id IS NULL AND coalesce(h.n, 0) < t.per_wallet_limit
+     ORDER BY i.wallet_id
+     LIMIT CASE WHEN t.total_limit IS NULL THEN NULL ELSE greatest(t.total_limit - t.issued, 0) END),
+  fresh AS MATERIALIZED (
+    SELECT e.wallet_id, wallet.coupon_code_new() AS code,
+           nextval(pg_get_serial_sequence('wallet.txn', 'txn_id')) AS txn
+      FROM eligible e),
+  ins_coupon AS (
+    INSERT INTO wallet.coupon (code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn)
+    SELECT f.code, t.template_id, f.wallet_id, t.valid_from, wallet._coupon_until(t, clk), clk, f.txn
+      FROM fresh f),
+  ins_txn AS (
+    INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
+    SELECT f.txn, f.wallet_id, 'issue_coupon', t.currency, clk, k, req, jsonb_build_object('code', f.code)
+      FROM fresh f),
+  ins_key AS (
+    INSERT INTO wallet.txn_key SELECT f.wallet_id, k, f.txn, clk FROM fresh f)
+  SELECT i.wallet_id, coalesce(p.code, f.code)
+    FROM ids i
+    LEFT JOIN prior p ON p.wallet_id = i.wallet_id
+    LEFT JOIN fresh f ON f.wallet_id = i.wallet_id
+   ORDER BY i.wallet_id;
+  IF t.total_limit IS NOT NULL THEN
+    UPDATE wallet.coupon_template x
+       SET issued = (SELECT count(*) FROM wallet.coupon c WHERE c.template_id = t.template_id)
+     WHERE x.template_id = t.template_id;
+  END IF;
+END $$;
+
+-- _auto_issue issues the templates marked issue_on = event to a locked wallet
+-- (for 'top_up', those whose issue_min_top_up the amount reaches) and returns
+-- the codes; a template at its limit is skipped.
+CREATE FUNCTION wallet._auto_issue(wid bigint, event text, amt bigint, txn bigint) RETURNS text[]
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+  t record;
+  clk timestamptz := wallet.clock();
+  codes text[] := '{}';
+  c text;
+BEGIN
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = wid;
+  FOR t IN SELECT x.template_id FROM wallet.coupon_template x
+            WHERE x.issue_on = event AND x.currency = w.currency
+              AND (x.valid_until IS NULL OR x.valid_until > clk)
+              AND (event <> 'top_up' OR x.issue_min_top_up IS NULL
+                   OR amt >= x.issue_min_top_up * (10::numeric ^ w.exponent))
+            ORDER BY x.template_id LOOP
+    c := wallet._issue(t.template_id, w, NULL, clk, true);
+    IF c IS NOT NULL THEN codes := codes || c; END IF;
+  END LOOP;
+  RETURN codes;
+END $$;
+
+CREATE FUNCTION wallet.coupons(wallet_id bigint)
+  RETURNS TABLE (code text, template_id text, status text, valid_from timestamptz, valid_until timestamptz,
+                 redeemed_txn bigint, discount numeric)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  w wallet.wallet;
+BEGIN
+  IF coupons.wallet_id IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = coupons.wallet_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', coupons.wallet_id));
+  END IF;
+  RETURN QUERY
+    SELECT c.code, c.template_id, wallet._coupon_status(c, wallet.clock()), c.valid_from, c.valid_until,
+           c.redeemed_txn, wallet.to_major(c.discount, w.exponent)
+      FROM wallet.coupon c WHERE c.wallet_id = w.wallet_id
+     ORDER BY c.issued_at, c.code;
+END $$;
+
+CREATE FUNCTION wallet.add_coupon_template(template_id text, currency text, kind text, value numeric,
+                                           max_discount numeric DEFAULT NULL, min_order numeric DEFAULT 0,
+                                           scope text[] DEFAULT NULL, valid_from timestamptz DEFAULT NULL,
+                                           valid_until timestamptz DEFAULT NULL, valid_for interval DEFAULT NULL,
+                                           total_limit int DEFAULT NULL, per_wallet_limit int DEFAULT 1,
+                                           issue_on text DEFAULT NULL, issue_min_top_up numeric DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  PERFORM wallet._text($1, 'template_id', 64, true);
+  PERFORM wallet._text($2, 'currency', 3, true);
+  PERFORM wallet._text($3, 'kind', 10, true);
+  IF $4 IS NULL THEN PERFORM wallet._fail('22023', 'value must not be null'); END IF;
+  INSERT INTO wallet.coupon_template (template_id, currency, kind, value, max_discount, min_order, scope,
+                                      valid_from, valid_until, valid_for, total_limit, per_wallet_limit,
+                                      issue_on, issue_min_top_up)
+  VALUES ($1, $2, $3, $4, $5, coalesce($6, 0), $7, $8, $9, $10, $11, coalesce($12, 1), $13, $14);
+  RETURN $1;
+EXCEPTION
+  WHEN check_violation THEN
+    PERFORM wallet._bad_setting(SQLERRM);
+    RETURN NULL;
+  WHEN unique_violation THEN
+    PERFORM wallet._fail('22023', format('coupon template "%s" already exists', $1));
+    RETURN NULL;
+END $$;
+
+-- Per template: issued, redeemed, expired, outstanding and the discount given.
+CREATE VIEW wallet.coupon_stats AS
+  SELECT t.template_id, t.currency, t.kind,
+         count(c.code) AS issued,
+         count(c.redeemed_txn) AS redeemed,
+         count(*) FILTER (WHERE c.redeemed_txn IS NULL AND c.voided_at IS NULL
+                            AND c.valid_until <= wallet.clock()) AS expired,
+         count(*) FILTER (WHERE c.code IS NOT NULL AND c.redeemed_txn IS NULL AND c.voided_at IS NULL
+                            AND (c.valid_until IS NULL OR c.valid_until > wallet.clock())) AS outstanding,
+         wallet.to_major(coalesce(sum(c.discount), 0)::bigint, e.exponent) AS total_discount
+    FROM wallet.coupon_template t
+    JOIN wallet.currency e ON e.code = t.currency
+    LEFT JOIN wallet.coupon c ON c.template_id = t.template_id
+   GROUP BY t.template_id, t.currency, t.kind, e.exponent;
+COMMENT ON VIEW wallet.coupon_stats IS 'per coupon template: issued, redeemed, expired, outstanding, total discount';
+

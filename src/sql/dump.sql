@@ -1,0 +1,30 @@
+------------------------------------------------------------------------------
+-- pg_dump keeps the data of these tables
+------------------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('wallet.currency',
+  'WHERE code NOT IN (''CNY'', ''USD'', ''EUR'', ''GBP'', ''HKD'', ''JPY'', ''KRW'', ''KWD'', ''BHD'')');
+SELECT pg_catalog.pg_extension_config_dump('wallet.policy', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.bonus_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.wallet', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.txn', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.txn_default', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.txn_key', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.journal_checkpoint', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.journal_archive', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.refund', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.coupon_template', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.coupon', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run', '');
+-- and the sequences of their identity columns, so that ids continue where they were (pg_dump
+-- leaves out the identity sequence of an extension's table unless it is registered itself)
+SELECT pg_catalog.pg_extension_config_dump('wallet.bonus_rule_rule_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.wallet_wallet_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.txn_txn_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.journal_archive_archive_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit_credit_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.refund_refund_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag_flag_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run_run_id_seq', '');
+

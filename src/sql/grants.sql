@@ -1,0 +1,49 @@
+------------------------------------------------------------------------------
+-- Privileges: nothing for PUBLIC; each role gets what section 13 gives it
+------------------------------------------------------------------------------
+REVOKE ALL ON ALL TABLES IN SCHEMA wallet FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA wallet FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA wallet FROM PUBLIC;
+REVOKE ALL ON SCHEMA wallet FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE wallet.expire_bonus_all(int, numeric, bigint, bigint) TO wallet_admin;
+GRANT USAGE ON SCHEMA wallet TO wallet_app, wallet_admin, wallet_reader;
+GRANT USAGE ON SCHEMA wallet_report TO wallet_reader, wallet_admin;
+
+-- pure functions (no table access) that views and callers evaluate
+GRANT EXECUTE ON FUNCTION
+  wallet.lotset_in(cstring), wallet.lotset_out(wallet.lotset), wallet.lotset_recv(internal),
+  wallet.lotset_send(wallet.lotset), wallet.clock(), wallet.to_major(bigint, int),
+  wallet.lots_list(wallet.lotset)
+  TO wallet_app, wallet_admin, wallet_reader;
+
+GRANT EXECUTE ON FUNCTION
+  wallet.open(text, text), wallet.balance(bigint, text), wallet.lots(bigint),
+  wallet.bonus_preview(text, numeric),
+  wallet.top_up(bigint, numeric, text, text, text),
+  wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text),
+  wallet.reverse_spend(bigint, text, numeric),
+  wallet.refund_quote(bigint, text), wallet.request_refund(bigint, text, numeric, text, text),
+  wallet.settle_refund(bigint, boolean, text),
+  wallet.validate_coupon(text, bigint, numeric, text), wallet.issue_coupon(text, bigint, text),
+  wallet.issue_coupons(text, bigint[], text), wallet.coupons(bigint)
+  TO wallet_app;
+
+GRANT EXECUTE ON FUNCTION
+  wallet.balance(bigint, text), wallet.lots(bigint), wallet.bonus_preview(text, numeric),
+  wallet.refund_quote(bigint, text),
+  wallet.freeze(bigint, text), wallet.unfreeze(bigint), wallet.review_refund(bigint, boolean, text, text),
+  wallet.expire_bonus(int), wallet.rollup_credits(int), wallet.reconcile(),
+  wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric),
+  wallet.add_bonus_rule(text, numeric, numeric, numeric, numeric, interval, text[], text, timestamptz,
+                        timestamptz, numeric),
+  wallet.end_bonus_rule(bigint, timestamptz),
+  wallet.add_coupon_template(text, text, text, numeric, numeric, numeric, text[], timestamptz, timestamptz,
+                             interval, int, int, text, numeric),
+  wallet.coupons(bigint), wallet.adjust(bigint, text, numeric, text, text, text)
+  TO wallet_admin;
+GRANT SELECT ON wallet.currency, wallet.policy, wallet.bonus_rule, wallet.reconciliation_run,
+  wallet.risk_flag, wallet.refund, wallet.expiring_bonus, wallet.coupon_template, wallet.coupon
+  TO wallet_admin;
+GRANT SELECT ON wallet.coupon_stats TO wallet_admin, wallet_reader;
+
+GRANT SELECT ON wallet.transactions, wallet.postings TO wallet_reader, wallet_admin;

@@ -1,0 +1,33 @@
+------------------------------------------------------------------------------
+-- Privileges (as in src/sql/grants.sql: nothing for PUBLIC, then per role)
+------------------------------------------------------------------------------
+REVOKE ALL ON ALL TABLES IN SCHEMA wallet, wallet_report FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA wallet, wallet_report FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA wallet, wallet_report FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION wallet.pending_notifications(int), wallet.mark_notified(bigint[]) TO wallet_app;
+
+GRANT EXECUTE ON FUNCTION
+  wallet.remind_expiring(int), wallet.refresh_reports(int),
+  wallet.schedule_jobs(text, text, text, text, text, text, interval, text, text), wallet.unschedule_jobs(text)
+  TO wallet_admin;
+-- schedule_jobs and unschedule_jobs run with the caller's rights: the helpers they call
+GRANT EXECUTE ON FUNCTION wallet._cron_check(text), wallet._fail(text, text, text, text),
+  wallet._text(text, text, int, boolean) TO wallet_admin;
+REVOKE ALL ON PROCEDURE wallet.reconcile_job() FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE wallet.reconcile_job() TO wallet_admin;
+GRANT SELECT ON wallet.notification, wallet.alert, wallet.audit, wallet.reconciliation_latest TO wallet_admin;
+GRANT EXECUTE ON FUNCTION wallet.add_journal_partitions(int), wallet.archive_journal(date) TO wallet_admin;
+GRANT SELECT ON wallet.journal_checkpoint, wallet.journal_archive TO wallet_admin;
+
+GRANT SELECT ON wallet_report.topups_daily, wallet_report.spending_daily, wallet_report.bonus_daily,
+  wallet_report.refunds_daily, wallet_report.coupons, wallet_report.liability
+  TO wallet_reader, wallet_admin;
+-- called by the views, so by whoever reads them
+GRANT EXECUTE ON FUNCTION wallet._report_watermark(), wallet._report_facts_between(bigint, bigint)
+  TO wallet_reader, wallet_admin;
+
+-- The roll-up's bookkeeping tables are tiny: say so to the planner from the start, so that
+-- the views' plans (and their JIT thresholds) do not assume ten pages of gaps.
+ANALYZE wallet.rollup_state, wallet.rollup_gap;
+

@@ -1,0 +1,180 @@
+------------------------------------------------------------------------------
+-- Internal helpers (not granted to anyone)
+------------------------------------------------------------------------------
+
+-- _fail raises one of the contract's errors.
+CREATE FUNCTION wallet._fail(code text, msg text, detail text DEFAULT NULL, hint text DEFAULT NULL)
+  RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF detail IS NULL AND hint IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg;
+  ELSIF hint IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg, DETAIL = detail;
+  ELSIF detail IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg, HINT = hint;
+  END IF;
+  RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg, DETAIL = detail, HINT = hint;
+END $$;
+
+-- _text checks a text argument: not NULL nor empty when required, at most maxlen characters,
+-- no control characters (C0, DEL, C1 and the bidirectional overrides and isolates). The one
+-- definition, in C: top_up and spend check their text arguments with the same code.
+CREATE FUNCTION wallet._text(val text, argname text, maxlen int DEFAULT 200, required boolean DEFAULT false)
+  RETURNS text AS 'MODULE_PATHNAME', 'wallet_text_check' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- _policy returns a currency's policy, with the defaults where it has no row.
+CREATE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(
+    (SELECT p FROM wallet.policy p WHERE p.currency = cur),
+    ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL)::wallet.policy)
+$$;
+
+-- _refuse_rules raises WL008 while a table the operations write has a rule (see "Rules on the
+-- extension's tables" below): the check top_up and spend make, for the operations in SQL.
+CREATE FUNCTION wallet._refuse_rules() RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_refuse_rules' LANGUAGE C VOLATILE;
+
+-- _lock locks and returns a wallet row, or raises WL006; every operation that writes a
+-- wallet locks it here, after refusing rules on the tables it writes.
+CREATE FUNCTION wallet._lock(wid bigint) RETURNS wallet.wallet
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+BEGIN
+  IF wid IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  PERFORM wallet._refuse_rules();
+  SELECT * INTO w FROM wallet.wallet WHERE wallet_id = wid FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', wid));
+  END IF;
+  RETURN w;
+END $$;
+
+-- _key checks an idempotency key.
+CREATE FUNCTION wallet._key(k text) RETURNS text
+  LANGUAGE sql IMMUTABLE AS $$ SELECT wallet._text(k, 'idempotency_key', 200, true) $$;
+
+-- _replay returns the stored result of an earlier operation with this key, or
+-- NULL; WL003 when the key was used with other arguments.
+CREATE FUNCTION wallet._replay(wid bigint, k text, op text, req jsonb) RETURNS jsonb
+  LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  x wallet.txn_key;
+  t record;
+BEGIN
+  SELECT * INTO x FROM wallet.txn_key y WHERE y.wallet_id = wid AND y.idempotency_key = k;
+  IF NOT FOUND THEN RETURN NULL; END IF;
+  SELECT kind, request, result INTO t FROM wallet.txn
+   WHERE txn_id = x.txn_id AND created_at = x.created_at;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL008', format('the operation of idempotency key "%s" has been archived', k),
+      format('Key "%s" of wallet %s names transaction %s of %s, in an archived month of the journal.',
+             k, wid, x.txn_id, x.created_at));
+  END IF;
+  IF t.kind <> op OR t.request IS DISTINCT FROM req THEN
+    PERFORM wallet._fail('WL003', 'idempotency key reused with different arguments',
+      format('Key "%s" of wallet %s was used by %s with %s.', k, wid, t.kind, t.request));
+  END IF;
+  RETURN t.result;
+END $$;
+
+-- _save writes a wallet's lots back.
+CREATE FUNCTION wallet._save(wid bigint, ls wallet.lotset) RETURNS void
+  LANGUAGE sql AS $$
+  UPDATE wallet.wallet
+     SET lots = ls,
+         next_expiry = (wallet.lots_totals(ls, NULL, wallet.clock())).next_expiry,
+         version = version + 1
+   WHERE wallet_id = wid
+$$;
+
+-- _pending returns the payee credits not yet rolled up into a wallet. PL/pgSQL, so
+-- that the lookup is planned for the wallet asked about: a generic plan would scan the
+-- table whenever one payee holds most of the pending credits.
+CREATE FUNCTION wallet._pending(wid bigint) RETURNS bigint
+  LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN (SELECT coalesce(sum(c.amount), 0)::bigint FROM wallet.payee_credit c WHERE c.wallet_id = wid);
+END $$;
+
+-- _credit adds a credit of amt to a locked wallet's earnings (ls: its lots, returned with
+-- the credit) and repays its debt first: the part wallet.debt_repaid gives goes to
+-- payee_receivable in a journal transaction of its own (kind repay_debt, ref_txn: the
+-- transaction that credited) and only the rest becomes earnings. Every path that credits a
+-- wallet calls it (payee credits, as they are rolled up; transfers in, card payouts and
+-- adjustments): CONTRACT.md section 5. The credit itself is posted by the crediting
+-- transaction, as a wallet earnings leg of amt.
+CREATE FUNCTION wallet._credit(wid bigint, ls wallet.lotset, amt bigint, txn bigint, clk timestamptz)
+  RETURNS wallet.lotset
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w wallet.wallet;
+  repaid bigint;
+BEGIN
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = wid;
+  repaid := wallet.debt_repaid(w.debt, amt);
+  IF repaid > 0 THEN
+    UPDATE wallet.wallet x SET debt = x.debt - repaid WHERE x.wallet_id = wid;
+    INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, result, postings)
+    VALUES (wid, 'repay_debt', repaid, w.currency, clk, txn,
+            jsonb_build_object('repaid', repaid, 'debt', w.debt - repaid),
+            wallet._legs(ROW('wallet', wid, 'earnings', -repaid)::wallet.posting,
+                         ROW('payee_receivable', wid, NULL, repaid)::wallet.posting));
+  END IF;
+  IF repaid = amt THEN RETURN ls; END IF;
+  RETURN wallet.lots_add(ls, 'earnings', amt - repaid, txn, clk, NULL, NULL);
+END $$;
+
+-- _rollup moves a locked wallet's pending payee credits into its earnings (wallet._credit:
+-- a debt is repaid first).
+CREATE FUNCTION wallet._rollup(wid bigint, ls wallet.lotset, clk timestamptz) RETURNS wallet.lotset
+  LANGUAGE plpgsql AS $$
+DECLARE
+  total bigint;
+  last_txn bigint;
+BEGIN
+  WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = wid RETURNING amount, txn_id)
+  SELECT sum(amount), max(txn_id) INTO total, last_txn FROM d;
+  IF total IS NULL THEN RETURN ls; END IF;
+  RETURN wallet._credit(wid, ls, total, last_txn, clk);
+END $$;
+
+-- _rollup_wallet rolls up a wallet's pending payee credits and writes its row (spend, when
+-- the wallet's lots alone are short; the caller holds the row lock).
+CREATE FUNCTION wallet._rollup_wallet(wid bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  ls wallet.lotset;
+BEGIN
+  SELECT x.lots INTO ls FROM wallet.wallet x WHERE x.wallet_id = wid FOR UPDATE;
+  PERFORM wallet._save(wid, wallet._rollup(wid, ls, wallet.clock()));
+END $$;
+
+-- _bonus_plan lists what a top-up of amt (minor units) gets at clk: the rules
+-- of the currency active at clk, evaluated by wallet.bonus_pick (one applied
+-- rule per campaign group, NULL being the base group, non-zero bonus only).
+CREATE FUNCTION wallet._bonus_plan(cur text, e int, amt bigint, clk timestamptz)
+  RETURNS TABLE (rule_id bigint, campaign text, bonus bigint, expires_at timestamptz,
+                 scope text[], refund_fee_rate numeric)
+  LANGUAGE sql STABLE AS $$
+  WITH active AS (
+    SELECT br.*, row_number() OVER (ORDER BY br.rule_id)::int AS idx
+      FROM wallet.bonus_rule br
+     WHERE br.currency = cur
+       AND (br.starts_at IS NULL OR br.starts_at <= clk)
+       AND (br.ends_at IS NULL OR br.ends_at > clk)),
+  agg AS (
+    SELECT array_agg(a.campaign ORDER BY a.idx) AS grp,
+           array_agg((a.min_amount * (10::numeric ^ e))::bigint ORDER BY a.idx) AS mins,
+           array_agg((a.bonus_fixed * (10::numeric ^ e))::bigint ORDER BY a.idx) AS fixed,
+           array_agg(a.bonus_rate ORDER BY a.idx) AS rate,
+           array_agg((a.max_bonus * (10::numeric ^ e))::bigint ORDER BY a.idx) AS cap
+      FROM active a)
+  SELECT a.rule_id, a.campaign, p.bonus, clk + a.valid_for, a.scope, a.refund_fee_rate
+    FROM agg
+   CROSS JOIN LATERAL wallet.bonus_pick(amt, agg.grp, agg.mins, agg.fixed, agg.rate, agg.cap) p
+    JOIN active a ON a.idx = p.idx
+   ORDER BY a.campaign NULLS FIRST
+$$;
+
