@@ -70,6 +70,10 @@ CREATE RULE audit_txn AS ON INSERT TO wallet.txn DO ALSO INSERT INTO rules_audit
 RESET session_replication_role;
 SELECT charged FROM wallet.spend(:alice, 10, 'rules-7');
 SELECT bonus_returned FROM wallet.reverse_spend(:t0 + 2, 'rules-5');
+-- the sweeps and bulk issuance refuse too
+SELECT * FROM wallet.expire_bonus();
+SELECT wallet.rollup_credits();
+SELECT * FROM wallet.issue_coupons('rules-none', ARRAY[:alice], 'rules-8');
 DROP RULE audit_txn ON wallet.txn;
 SELECT charged FROM wallet.spend(:alice, 10, 'rules-7');
 SELECT count(*) AS audited FROM rules_audit;

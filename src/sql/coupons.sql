@@ -211,6 +211,7 @@ DECLARE
   ids bigint[];
   bad bigint;
 BEGIN
+  PERFORM wallet._refuse_rules();   -- a rule on a table it writes: refused, as by every operation
   PERFORM wallet._text(issue_coupons.template_id, 'template_id', 64, true);
   IF issue_coupons.wallet_ids IS NULL OR array_position(issue_coupons.wallet_ids, NULL) IS NOT NULL THEN
     PERFORM wallet._fail('22023', 'wallet_ids must not be null or contain NULL');

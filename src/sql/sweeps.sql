@@ -24,6 +24,7 @@ DECLARE
   n_wallets int;
   n_lots int;
 BEGIN
+  PERFORM wallet._refuse_rules();   -- a rule on a table it writes: refused, as by every operation
   IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000000 THEN
     PERFORM wallet._fail('22023', 'batch_size must be between 1 and 1000000');
   END IF;
@@ -112,6 +113,7 @@ DECLARE
   w record;
   n int := 0;
 BEGIN
+  PERFORM wallet._refuse_rules();   -- a rule on a table it writes: refused, as by every operation
   IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000000 THEN
     PERFORM wallet._fail('22023', 'batch_size must be between 1 and 1000000');
   END IF;
