@@ -1,6 +1,6 @@
 /*
  * fuzz_engine.c
- *	  libFuzzer target: the money engine (src/engine.c) over lot sets, under
+ *	  libFuzzer target: the money engine (src/engine/*.c) over lot sets, under
  *	  ASan and UBSan.
  *
  * The input drives a wallet's life as the SQL layer drives it: top-ups with

@@ -31,11 +31,19 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
 FUZZ_KEEP_MAX=${FUZZ_KEEP_MAX:-300}
 TARGETS=(lotset_in lotset_recv money engine coupon)
+# the extension's pure sources the targets link: lot I/O, money, the engine, coupon codes
+LIB_SRCS=("$ROOT/src/lotset.c" "$ROOT/src/money.c" "$ROOT"/src/engine/*.c "$ROOT/src/coupon.c")
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 die() {
     echo "fuzz: $*" >&2
     exit 1
+}
+
+# lib_objs DIR: the object files of LIB_SRCS compiled into DIR
+lib_objs() {
+    local f
+    for f in "${LIB_SRCS[@]}"; do echo "$1/$(basename "$f" .c).o"; done
 }
 
 # max input length per target
@@ -89,12 +97,13 @@ build() {
         -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
         -DUSE_ASSERT_CHECKING -Wall -Wno-ignored-attributes -Wno-unused-function
         -I"$inc" -I"$ROOT/src" -I"$HERE")
-    for f in "$ROOT/src/lotset.c" "$ROOT/src/money.c" "$ROOT/src/engine.c" "$ROOT/src/coupon.c" "$HERE"/shim.c \
+    for f in "${LIB_SRCS[@]}" "$HERE"/shim.c \
         "$HERE"/fuzz_*.c; do
         "$CC" "${cflags[@]}" -c "$f" -o "$BUILD/obj/$(basename "$f" .c).o" || die "compiling $f failed"
     done
-    local common=("$BUILD/obj/lotset.o" "$BUILD/obj/money.o" "$BUILD/obj/engine.o" "$BUILD/obj/coupon.o"
-        "$BUILD/obj/shim.o"
+    local common
+    mapfile -t common < <(lib_objs "$BUILD/obj")
+    common+=("$BUILD/obj/shim.o"
         "$lib/libpgcommon.a" "$lib/libpgport.a" -lm)
     for t in "${TARGETS[@]}"; do
         "$CC" -fsanitize=fuzzer,address,undefined "$BUILD/obj/fuzz_$t.o" "${common[@]}" -o "$BUILD/fuzz_$t" ||
@@ -145,15 +154,16 @@ coverage() {
     mkdir -p "$cov"
     local cflags=(-g -O0 -fprofile-instr-generate -fcoverage-mapping -fsanitize=fuzzer-no-link
         -Wno-ignored-attributes -Wno-unused-function -I"$inc" -I"$ROOT/src" -I"$HERE")
-    for f in "$ROOT/src/lotset.c" "$ROOT/src/money.c" "$ROOT/src/engine.c" "$ROOT/src/coupon.c" "$HERE"/shim.c \
+    for f in "${LIB_SRCS[@]}" "$HERE"/shim.c \
         "$HERE"/fuzz_*.c; do
         "$CC" "${cflags[@]}" -c "$f" -o "$cov/$(basename "$f" .c).o" || die "compiling $f for coverage failed"
     done
     rm -f "$cov"/*.profraw
     local bins=()
     for t in "${TARGETS[@]}"; do
-        "$CC" -fprofile-instr-generate -fsanitize=fuzzer "$cov/fuzz_$t.o" "$cov/lotset.o" "$cov/money.o" \
-            "$cov/engine.o" "$cov/coupon.o" "$cov/shim.o" "$lib/libpgcommon.a" "$lib/libpgport.a" -lm \
+        # shellcheck disable=SC2046 # one word per object file
+        "$CC" -fprofile-instr-generate -fsanitize=fuzzer "$cov/fuzz_$t.o" $(lib_objs "$cov") \
+            "$cov/shim.o" "$lib/libpgcommon.a" "$lib/libpgport.a" -lm \
             -o "$cov/fuzz_$t" || die "linking coverage fuzz_$t failed"
         mkdir -p "$BUILD/corpus/$t"
         LLVM_PROFILE_FILE="$cov/$t.profraw" "$cov/fuzz_$t" -runs=0 "$HERE/corpus/$t" "$BUILD/corpus/$t" \
@@ -162,8 +172,8 @@ coverage() {
     done
     llvm-profdata-14 merge -sparse "$cov"/*.profraw -o "$cov/all.profdata"
     llvm-cov-14 report "${bins[@]:1}" -instr-profile="$cov/all.profdata" \
-        "$ROOT/src/lotset.c" "$ROOT/src/money.c" "$ROOT/src/engine.c" "$ROOT/src/coupon.c"
-    echo "fuzz: line by line: llvm-cov-14 show ${bins[*]:1} -instr-profile=$cov/all.profdata $ROOT/src/engine.c"
+        "${LIB_SRCS[@]}"
+    echo "fuzz: line by line: llvm-cov-14 show ${bins[*]:1} -instr-profile=$cov/all.profdata $ROOT/src/engine/*.c"
 }
 
 # valgrind: the targets built without sanitizers, run once over the corpus
@@ -177,13 +187,14 @@ valgrind_replay() {
     mkdir -p "$plain"
     local cflags=(-gdwarf-4 -O1 -fno-omit-frame-pointer -fno-strict-aliasing -DUSE_ASSERT_CHECKING
         -Wno-ignored-attributes -Wno-unused-function -I"$inc" -I"$ROOT/src" -I"$HERE")
-    for f in "$ROOT/src/lotset.c" "$ROOT/src/money.c" "$ROOT/src/engine.c" "$ROOT/src/coupon.c" "$HERE"/shim.c \
+    for f in "${LIB_SRCS[@]}" "$HERE"/shim.c \
         "$HERE"/replay_main.c "$HERE"/fuzz_*.c; do
         "$CC" "${cflags[@]}" -c "$f" -o "$plain/$(basename "$f" .c).o" || die "compiling $f failed"
     done
     for t in "${TARGETS[@]}"; do
-        "$CC" "$plain/fuzz_$t.o" "$plain/replay_main.o" "$plain/lotset.o" "$plain/money.o" "$plain/engine.o" \
-            "$plain/coupon.o" "$plain/shim.o" "$lib/libpgcommon.a" "$lib/libpgport.a" -lm -o "$plain/replay_$t" ||
+        # shellcheck disable=SC2046 # one word per object file
+        "$CC" "$plain/fuzz_$t.o" "$plain/replay_main.o" $(lib_objs "$plain") \
+            "$plain/shim.o" "$lib/libpgcommon.a" "$lib/libpgport.a" -lm -o "$plain/replay_$t" ||
             die "linking replay_$t failed"
         echo "=== valgrind: $t ($(find "$HERE/corpus/$t" -type f | wc -l) inputs) ==="
         if valgrind -q --error-exitcode=99 --track-origins=yes "$plain/replay_$t" "$HERE/corpus/$t" \
