@@ -136,6 +136,16 @@ SELECT * FROM wallet.spend(:alice, 12.34, 'wr-s12', payee => :bob);
 \set VERBOSITY default
 SELECT count(*) AS written FROM wallet.txn WHERE wallet_id = :alice AND idempotency_key = 'wr-s12';
 ALTER TABLE wallet.payee_credit DROP CONSTRAINT write_not_1234;
+-- wallet.wallet has a check of its own (debt >= 0), compiled once per backend: one added
+-- later is checked all the same (here: the next version of alice's row is refused)
+SELECT version + 1 AS next_version FROM wallet.wallet WHERE wallet_id = :alice \gset
+ALTER TABLE wallet.wallet ADD CONSTRAINT write_not_next CHECK (version <> :next_version) NOT VALID;
+\set VERBOSITY terse
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-s13');
+\set VERBOSITY default
+SELECT count(*) AS written FROM wallet.txn WHERE wallet_id = :alice AND idempotency_key = 'wr-s13';
+ALTER TABLE wallet.wallet DROP CONSTRAINT write_not_next;
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-s13');
 
 ALTER TABLE wallet.txn ADD COLUMN write_channel text DEFAULT 'till';
 SELECT charged FROM wallet.spend(:alice, 2, 'wr-s9');

@@ -13,7 +13,7 @@ void		_PG_init(void);
  * _PG_init runs once per backend when the library is loaded: the setting
  * wallet.now, then the callbacks that forget what each cache of src/store/
  * remembers (the schema's plans and relations, the currency configuration,
- * the answers of direct_ok, whether the written tables have rules).
+ * the answers of direct_ok, whether the written tables have rules, their compiled CHECK constraints).
  */
 void
 _PG_init(void)
@@ -23,4 +23,5 @@ _PG_init(void)
 	config_init();
 	direct_ok_init();
 	rules_init();
+	checks_init();
 }

@@ -183,6 +183,13 @@ user_code_walker(Node *node, void *context)
 	return expression_tree_walker(node, user_code_walker, context);
 }
 
+/* expr_calls_user_code: does an expression call a function not built into PostgreSQL? */
+bool
+expr_calls_user_code(Node *node)
+{
+	return user_code_walker(node, NULL);
+}
+
 /*
  * runs_user_code: would writing a row of rel call a function that is not
  * built into PostgreSQL (in a CHECK constraint, an index expression or

@@ -39,7 +39,8 @@
  *     by ExecSetupPartitionTupleRouting and ExecFindPartition with a
  *     ModifyTableState stand-in, as CopyFrom does.
  *  6. ExecConstraints (NOT NULL, CHECK) on every row -> check_row, the same
- *     call, before anything is written.
+ *     call, before anything is written; the CHECK expressions compiled once
+ *     per backend (checks.c) instead of by ExecRelCheck at every call.
  *  7. ExecComputeStoredGenerated, ExecWithCheckOptions (row security),
  *     BEFORE and AFTER row and statement triggers, transition tables ->
  *     none may exist (direct_ok.c: plain_target), except a foreign key's
@@ -82,12 +83,19 @@ row_ready(TupleTableSlot *slot, const bool *given)
 	return true;
 }
 
-/* check_row checks a row against its table's NOT NULL and CHECK constraints. */
+/*
+ * check_row checks a row against its table's NOT NULL and CHECK constraints,
+ * with ExecConstraints; the CHECK constraints compiled once for the backend
+ * (checks.c) where they can be.
+ */
 void
 check_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
 {
-	if (RelationGetDescr(rri->ri_RelationDesc)->constr != NULL)
-		ExecConstraints(rri, slot, estate);
+	if (RelationGetDescr(rri->ri_RelationDesc)->constr == NULL)
+		return;
+	if (rri->ri_ConstraintExprs == NULL)
+		rri->ri_ConstraintExprs = compiled_checks(rri->ri_RelationDesc);
+	ExecConstraints(rri, slot, estate);
 }
 
 /* rt_entry is a range table entry for rel, as the statement's would be. */

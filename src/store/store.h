@@ -244,8 +244,13 @@ extern bool write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind
 
 /* direct_ok.c */
 extern void direct_ok_init(void);
+extern bool expr_calls_user_code(Node *node);
 extern bool direct_ok(Relation rel, Relation root, bool update, const AttrNumber *changed, int nchanged,
 					  AclMode mode);
+
+/* checks.c */
+extern void checks_init(void);
+extern ExprState **compiled_checks(Relation rel);
 
 /* direct_write.c */
 extern void set_col(TupleTableSlot *slot, Relation rel, bool *given, const char *name, Datum v, bool isnull);
