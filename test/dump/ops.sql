@@ -65,6 +65,18 @@ SET wallet.now = '2026-03-20 09:00:00+00';
 SELECT txn_id AS a3 FROM wallet.top_up(:alice, 100, 'dump-a3') \gset
 SELECT * FROM wallet.expire_bonus();
 SELECT wallet.rollup_credits() >= 0 AS rolled;
+-- the shop spends what it earned, then sale s1 is reversed in full: the shop owes the rest
+-- (payee debt); an adjustment of earnings repays part of it; alice's cash gets a correction
+SELECT charged > 0 AS shop_spent FROM wallet.spend(:shop, 1000, 'dump-shop-s', allow_partial => true);
+SELECT txn_id AS r3 FROM wallet.reverse_spend(:s1, 'dump-r3') \gset
+SELECT debt > 0 AS shop_in_debt FROM wallet.balance(:shop) \gset
+\if :shop_in_debt
+\else
+  \echo the shop should owe after the reversal
+  SELECT 1/0;
+\endif
+SELECT replayed FROM wallet.adjust(:shop, 'earnings', 2, 'goodwill', 'dump-adj-1');
+SELECT replayed FROM wallet.adjust(:alice, 'cash', -1, 'double credit', 'dump-adj-2');
 SELECT wallet.refresh_reports() > 0 AS refreshed;
 SELECT count(*) AS discrepancies FROM wallet.reconcile();
 INSERT INTO wallet.reconciliation_run (started_at, finished_at, discrepancies, details)
