@@ -2,7 +2,7 @@
 EXTENSION   = wallet
 EXTVERSION  = 0.2
 MODULE_big  = wallet
-OBJS        = $(patsubst %.c,%.o,$(wildcard src/*.c src/engine/*.c src/store/*.c src/ops/*.c))
+OBJS        = $(patsubst %.c,%.o,$(wildcard src/*.c src/engine/*.c src/journal/*.c src/lotset/*.c src/store/*.c src/ops/*.c))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 # the frozen install script of 0.1 and the upgrade scripts (hand-written; see README, Upgrades)
 DATA        = $(wildcard upgrade/$(EXTENSION)--*.sql)

@@ -61,7 +61,7 @@ typedef struct WalletLot
 } WalletLot;
 
 /*
- * The varlena value. Its layout is private to lotset.c (lotset_unpack and
+ * The varlena value. Its layout is private to src/lotset/layout.c (lotset_unpack and
  * lotset_pack convert it to and from a LotBuilder): a compact encoding of
  * variable-length integers, or the fixed layout of version 0.1, still read.
  */
@@ -88,7 +88,7 @@ typedef struct LotBuilder
 	char	  **scopes;			/* per lot: NULL or the comma-joined scope */
 } LotBuilder;
 
-/* lotset.c */
+/* lotset/layout.c */
 extern LotBuilder *lotset_unpack(const LotSet *ls);
 extern LotSet *lotset_pack(LotBuilder *b);
 extern WalletLot *builder_add(LotBuilder *b, const char *scope);

@@ -42,7 +42,7 @@ CREATE TABLE wallet.txn (
   pieces          wallet.lotset
 ) PARTITION BY RANGE (created_at);
 -- Each partition has its own indexes (primary key (txn_id, created_at) and ref_txn), made
--- with it (src/journal.c, _journal_partition_ddl), and the partitioned table none: pg_dump
+-- with it (src/journal/partitions.c, _journal_partition_ddl), and the partitioned table none: pg_dump
 -- writes a partition as CREATE TABLE, ATTACH PARTITION, then its indexes, and ATTACH would
 -- already have made indexes of the parent's, so that a dump with them did not restore.
 CREATE TABLE wallet.txn_default PARTITION OF wallet.txn DEFAULT;

@@ -32,7 +32,7 @@ FUZZ_JOBS=${FUZZ_JOBS:-1}
 FUZZ_KEEP_MAX=${FUZZ_KEEP_MAX:-300}
 TARGETS=(lotset_in lotset_recv money engine coupon)
 # the extension's pure sources the targets link: lot I/O, money, the engine, coupon codes
-LIB_SRCS=("$ROOT/src/lotset.c" "$ROOT/src/money.c" "$ROOT"/src/engine/*.c "$ROOT/src/coupon.c")
+LIB_SRCS=("$ROOT"/src/lotset/*.c "$ROOT/src/money.c" "$ROOT"/src/engine/*.c "$ROOT/src/coupon.c")
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 die() {

@@ -1,6 +1,6 @@
 /*
  * shim.c
- *	  What the backend provides to src/lotset.c, src/money.c and src/engine/*.c,
+ *	  What the backend provides to src/lotset/*.c, src/money.c and src/engine/*.c,
  *	  re-implemented so they run in a libFuzzer process outside the server:
  *	  palloc (malloc'd blocks freed together at the end of each input),
  *	  ereport (ERROR becomes a longjmp back to shim_call: a clean rejection),
@@ -312,7 +312,7 @@ shim_fail(const char *fmt,...)
 	abort();
 }
 
-/* ---- calendar: UTC only, as lotset.c asks for (no time zone argument) ---- */
+/* ---- calendar: UTC only, as src/lotset/ asks for (no time zone argument) ---- */
 
 const int	day_tab[2][13] =
 {
