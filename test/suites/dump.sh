@@ -5,7 +5,8 @@
 #  1. database wallet_dump_src: CREATE EXTENSION wallet, then every operation
 #     (test/dump/ops.sql): settings, wallets, top-ups with bonus rules and a campaign, spends
 #     with coupons and payees, reversals, refunds in every state, a risk flag, freezes, expiry,
-#     reminders, credit roll-up, reports, reconciliation (and an alert), journal rows in the
+#     reminders, credit roll-up, a payee in debt and adjustments, reports, reconciliation (and an
+#     alert), journal rows in the
 #     default partition and in partitions made by the install and by add_journal_partitions.
 #  2. every identity sequence of a table pg_dump keeps is registered too (else its ids would
 #     start again at 1 after a restore).
