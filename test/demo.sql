@@ -232,6 +232,28 @@ SELECT template_id, status FROM wallet.coupons(:alice);
 SELECT * FROM wallet.coupon_stats;
 
 \echo
+\echo '=== 13c. A payee in debt, and a correction ============================='
+\echo 'Carol pays the stall 40; the stall spends what it earned; then the sale is'
+\echo 'reversed. A reversal never fails for the payee''s sake: what the stall can no'
+\echo 'longer give back becomes its debt, owed to the platform (payee_receivable).'
+SELECT wallet.open('carol', 'CNY') AS carol, wallet.open('stall', 'CNY') AS stall \gset
+SELECT bonus FROM wallet.top_up(:carol, 100, 'carol-topup-1');
+SELECT txn_id AS carol_sale FROM wallet.spend(:carol, 40, 'carol-order-1', payee => :stall) \gset
+SELECT earnings FROM wallet.balance(:stall);
+SELECT charged FROM wallet.spend(:stall, 1000, 'stall-order-1', allow_partial => true);
+SELECT cash_returned, earnings_returned FROM wallet.reverse_spend(:carol_sale, 'carol-order-1-return');
+SELECT earnings, debt, withdrawable FROM wallet.balance(:stall);
+\echo 'A later credit repays the debt first, here a correction of 10 by an admin'
+\echo '(wallet.adjust: journaled against the adjustment account, audited):'
+SELECT replayed FROM wallet.adjust(:stall, 'earnings', 10, 'goodwill for the returned order', 'stall-adj-1');
+SELECT earnings, debt FROM wallet.balance(:stall);
+\echo 'Every leg naming the stall: the sale, its own spend, the take-back (earnings and'
+\echo 'receivable), the correction and the repayment.'
+SELECT p.txn_id, t.kind, p.account, p.bucket, p.amount
+  FROM wallet.postings p JOIN wallet.transactions t USING (txn_id)
+ WHERE p.wallet_id = :stall ORDER BY p.txn_id, p.account;
+
+\echo
 \echo '=== 14. The journal ===================================================='
 \echo 'One row per operation; kind is the function that wrote it.'
 SELECT txn_id, kind, amount, created_at, idempotency_key, ref_txn
