@@ -22,7 +22,7 @@ typedef struct CheckCache
 {
 	Oid			rel;
 	int			n;
-	ExprState **exprs;
+	ExprState **exprs;			/* NULL: not kept (a constraint calls user code) */
 } CheckCache;
 
 static CheckCache check_cache[8];
@@ -50,7 +50,8 @@ checks_init(void)
  * compiled_checks returns rel's CHECK constraints compiled as ExecRelCheck
  * compiles them (the same expressions, in the same order), kept for the
  * backend; NULL where they are not kept (a constraint calls a function of the
- * database), and ExecConstraints then compiles them itself.
+ * database: that answer is remembered too), and ExecConstraints then compiles
+ * them itself.
  */
 ExprState **
 compiled_checks(Relation rel)
@@ -74,27 +75,30 @@ compiled_checks(Relation rel)
 		if (check_cache[i].rel == relid && check_cache[i].n == c->num_check)
 			return check_cache[i].exprs;
 
+	if (n_check_cache == lengthof(check_cache))
+	{
+		n_check_cache = 0;		/* full: start over */
+		if (checks_cxt != NULL)
+			MemoryContextReset(checks_cxt);
+	}
 	nodes = palloc(sizeof(Node *) * c->num_check);
+	exprs = NULL;
 	for (int i = 0; i < c->num_check; i++)
 	{
 		nodes[i] = stringToNode(c->check[i].ccbin);
 		if (expr_calls_user_code(nodes[i]))
-			return NULL;
+			goto remember;		/* not kept, and not looked at again until it changes */
 	}
 	if (checks_cxt == NULL)
 		checks_cxt = AllocSetContextCreate(TopMemoryContext, "wallet compiled check constraints",
 										   ALLOCSET_SMALL_SIZES);
-	if (n_check_cache == lengthof(check_cache))
-	{
-		n_check_cache = 0;		/* full: start over */
-		MemoryContextReset(checks_cxt);
-	}
 	old = MemoryContextSwitchTo(checks_cxt);
 	exprs = palloc(sizeof(ExprState *) * c->num_check);
 	/* as ExecRelCheck does it (execMain.c), ExecPrepareExpr being these two steps */
 	for (int i = 0; i < c->num_check; i++)
 		exprs[i] = ExecInitExpr(expression_planner((Expr *) copyObject(nodes[i])), NULL);
 	MemoryContextSwitchTo(old);
+remember:
 	check_cache[n_check_cache].rel = relid;
 	check_cache[n_check_cache].n = c->num_check;
 	check_cache[n_check_cache].exprs = exprs;
