@@ -81,12 +81,17 @@ norm() {
         for (i = s; i <= n; i++) print a[i] }'
 }
 
+# readme_line N: the README line of example N's ```sql fence
+readme_line() {
+    sed -n "s/^\\\\echo @@block $1 line \\([0-9]*\\)@@\$/\\1/p" "$WORK/script.sql"
+}
+
 fails=0
 for got in "$WORK"/got/*; do
     b=$(basename "$got")
     [[ -e $WORK/want/$b ]] && continue
     if grep -q '^ERROR:' "$got"; then
-        line=$(sed -n "s/^\\\\echo @@block $b line \\([0-9]*\\)@@\$/\\1/p" "$WORK/script.sql")
+        line=$(readme_line "$b")
         echo "readme: FAIL: the example at README.md line $line raised an error and states no output:" >&2
         grep -A3 '^ERROR:' "$got" >&2
         fails=$((fails + 1))
@@ -95,7 +100,7 @@ done
 for want in "$WORK"/want/*; do
     [[ -e $want ]] || continue
     b=$(basename "$want")
-    line=$(sed -n "s/^\\\\echo @@block $b line \\([0-9]*\\)@@\$/\\1/p" "$WORK/script.sql")
+    line=$(readme_line "$b")
     if ! diff -u <(norm "$want") <(norm "$WORK/got/$b") >"$WORK/diff" 2>&1; then
         echo "readme: FAIL: the example at README.md line $line prints something else than the README states:" >&2
         sed -e '1,2d' "$WORK/diff" >&2
