@@ -303,7 +303,7 @@ spend_body(PG_FUNCTION_ARGS)
 			jb_int(&jb, "commission", comm);
 		}
 		res = jb_end(&jb);
-		if (!write_op(&w, b, out.txn_id, "spend", out.charged, clk, key, req, res,
+		if (!write_op(&w, b, out.txn_id, "spend", out.charged, clk, key, NO_REF_TXN, req, res,
 					  legs_done(&legs), lotset_pack(taken)))
 		{
 			prior = after_no_write(&w, key, "spend", req, out.txn_id);

@@ -251,10 +251,10 @@ top_up_body(PG_FUNCTION_ARGS)
 			res = jb_end(&jb);
 			if (auto_issue)
 			{
-				insert_txn(txn_id, &w, "top_up", amt, clk, key, req, res, legs_done(&legs), NULL);
+				insert_txn(txn_id, &w, "top_up", amt, clk, key, NO_REF_TXN, req, res, legs_done(&legs), NULL);
 				break;
 			}
-			if (write_op(&w, b, txn_id, "top_up", amt, clk, key, req, res, legs_done(&legs), NULL))
+			if (write_op(&w, b, txn_id, "top_up", amt, clk, key, NO_REF_TXN, req, res, legs_done(&legs), NULL))
 				break;
 			prior = after_no_write(&w, key, "top_up", req, txn_id);
 			if (prior == NULL)

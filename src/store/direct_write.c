@@ -211,8 +211,8 @@ journal_leaf(Relation jrel, TimestampTz at)
 
 DirectWrite
 write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const char *kind, int64 amount,
-			 TimestampTz at, const char *key, Jsonb *request, Jsonb *result, Datum postings,
-			 LotSet *pieces)
+			 TimestampTz at, const char *key, int64 ref_txn, Jsonb *request, Jsonb *result,
+			 Datum postings, LotSet *pieces)
 {
 	static const char *const changed_names[] = {"lots", "next_expiry", "version"};
 	AttrNumber	changed[lengthof(changed_names)];
@@ -306,7 +306,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	set_col(jslot, jrel, given, "currency", CStringGetTextDatum(w->currency), false);
 	set_col(jslot, jrel, given, "created_at", TimestampTzGetDatum(at), false);
 	set_col(jslot, jrel, given, "idempotency_key", key_text, false);
-	set_col(jslot, jrel, given, "ref_txn", (Datum) 0, true);
+	set_col(jslot, jrel, given, "ref_txn", Int64GetDatum(ref_txn), ref_txn == NO_REF_TXN);
 	set_col(jslot, jrel, given, "request", JsonbPGetDatum(request), false);
 	set_col(jslot, jrel, given, "result", JsonbPGetDatum(result), false);
 	set_col(jslot, jrel, given, "postings", postings, false);

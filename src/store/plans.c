@@ -45,6 +45,13 @@ run_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long
 	return SPI_execute_plan(plan, values, nulls, read_only, count);
 }
 
+/*
+ * Every (re)preparation of the shared plans starts a new generation: an
+ * operation's own statement (op_plan) prepared in an older one is prepared
+ * again before it runs.
+ */
+static uint64 plans_generation = 1;
+
 static SPIPlanPtr
 prepare(const char *sql, int nargs, Oid *types)
 {
@@ -164,6 +171,7 @@ ensure_plans(void)
 		*all[i] = NULL;
 	}
 	forget_relations();
+	plans_generation++;
 	plans.nsp = nsp;
 	plans.lotset_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 										CStringGetDatum("lotset"), ObjectIdGetDatum(nsp));
@@ -184,7 +192,7 @@ ensure_plans(void)
 		Oid			t1[] = {INT8OID};
 		Oid			t4[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID};
 		Oid			t5[] = {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
-		JSONBOID, JSONBOID, plans.posting_array, plans.lotset_type};
+		JSONBOID, JSONBOID, plans.posting_array, plans.lotset_type, INT8OID};
 		Oid			t6[] = {INT8OID, INT8OID, INT8OID};
 		const char *read =
 			"SELECT w.currency, w.exponent, w.frozen, w.frozen_reason, w.lots, w.version, "
@@ -215,13 +223,13 @@ ensure_plans(void)
 
 			plans.insert_txn = prepare(psprintf("%sINSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, "
 												"currency, created_at, idempotency_key, request, result, "
-												"postings, pieces) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-												"$9, $10, $11)", key_cte), 11, t5);
+												"postings, pieces, ref_txn) VALUES ($1, $2, $3, $4, $5, $6, "
+												"$7, $8, $9, $10, $11, $12)", key_cte), 12, t5);
 		}
 		{
 			Oid			tw[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID,
 				INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, JSONBOID, plans.posting_array,
-			plans.lotset_type};
+			plans.lotset_type, INT8OID};
 
 			/* the row update, the key and the journal row in one statement, as the floor does */
 			if (OidIsValid(plans.key_rel))
@@ -237,17 +245,17 @@ ensure_plans(void)
 									  "version = w.version + 1 FROM k WHERE w.wallet_id = k.wallet_id "
 									  "AND w.version = $4 RETURNING w.wallet_id) "
 									  "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
-									  "created_at, idempotency_key, request, result, postings, pieces) "
-									  "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, "
-									  "$13, $14 FROM u", 14, tw);
+									  "created_at, idempotency_key, request, result, postings, pieces, "
+									  "ref_txn) SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, "
+									  "$12, $13, $14, $15 FROM u", 15, tw);
 			else
 				plans.write = prepare("WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
 									  "version = version + 1 WHERE wallet_id = $1 AND version = $4 "
 									  "RETURNING wallet_id) "
 									  "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
-									  "created_at, idempotency_key, request, result, postings, pieces) "
-									  "SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, "
-									  "$13, $14 FROM u", 14, tw);
+									  "created_at, idempotency_key, request, result, postings, pieces, "
+									  "ref_txn) SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, "
+									  "$12, $13, $14, $15 FROM u", 15, tw);
 			if (OidIsValid(plans.key_rel))
 			{
 				Oid			td[] = {INT8OID, TEXTOID, INT8OID};
@@ -307,4 +315,30 @@ select_datum(SPIPlanPtr plan, int nargs, Datum *args)
 		return (Datum) 0;
 	d = getcol(1, &isnull);
 	return isnull ? (Datum) 0 : d;
+}
+
+/*
+ * op_plan returns an operation's own statement, prepared once per backend
+ * and again after the schema changed (ensure_plans starts a new generation).
+ * An operation keeps its statements in static OpPlans of its own file, next
+ * to the code that runs them; the statement's argument types are fixed types
+ * or, as types[i] == InvalidOid, the schema's lotset type. Call it after
+ * ensure_plans (op_begin).
+ */
+SPIPlanPtr
+op_plan(OpPlan *p)
+{
+	Oid			types[OP_PLAN_MAX_ARGS];
+
+	if (p->plan != NULL && p->generation == plans_generation)
+		return p->plan;
+	if (p->plan != NULL)
+		SPI_freeplan(p->plan);
+	p->plan = NULL;
+	Assert(p->nargs <= OP_PLAN_MAX_ARGS);
+	for (int i = 0; i < p->nargs; i++)
+		types[i] = OidIsValid(p->types[i]) ? p->types[i] : plans.lotset_type;
+	p->plan = prepare(p->sql, p->nargs, types);
+	p->generation = plans_generation;
+	return p->plan;
 }

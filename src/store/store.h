@@ -86,6 +86,20 @@ typedef struct WalletPlans
 
 extern WalletPlans plans;
 
+/*
+ * A statement of one operation's own (op_plan): its text and argument types
+ * are the file's constants; the plan is prepared on first use.
+ */
+#define OP_PLAN_MAX_ARGS 12
+typedef struct OpPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			types[OP_PLAN_MAX_ARGS];	/* InvalidOid: the schema's lotset type */
+	SPIPlanPtr	plan;
+	uint64		generation;
+} OpPlan;
+
 /* A currency's configuration as the hot path keeps it (see currency_conf). */
 typedef struct ConfRule
 {
@@ -162,6 +176,13 @@ typedef struct JB
 	JsonbParseState *st;
 } JB;
 
+/*
+ * The journal row's ref_txn, where an operation names another transaction
+ * (the spend a reversal reverses, the top-up a refund refunds): 0 is none
+ * (transaction ids start at 1).
+ */
+#define NO_REF_TXN 0
+
 /* The outcome of write_direct (direct_write.c). */
 typedef enum DirectWrite
 {
@@ -191,6 +212,7 @@ extern void ensure_plans(void);
 extern Oid	rel_of(const char *name);
 extern Datum getcol(int col, bool *isnull);
 extern Datum select_datum(SPIPlanPtr plan, int nargs, Datum *args);
+extern SPIPlanPtr op_plan(OpPlan *p);
 
 /* columns.c */
 extern AttrNumber att_of(Relation rel, const char *name);
@@ -238,9 +260,11 @@ extern Jsonb *jb_end(JB *j);
 /* write.c */
 extern bool save_wallet(WalletRow *w, LotBuilder *b);
 extern void insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, TimestampTz at,
-					   const char *key, Jsonb *request, Jsonb *result, Datum postings, LotSet *pieces);
+					   const char *key, int64 ref_txn, Jsonb *request, Jsonb *result, Datum postings,
+					   LotSet *pieces);
 extern bool write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amount, TimestampTz at,
-					 const char *key, Jsonb *request, Jsonb *result, Datum postings, LotSet *pieces);
+					 const char *key, int64 ref_txn, Jsonb *request, Jsonb *result, Datum postings,
+					 LotSet *pieces);
 
 /* direct_ok.c */
 extern void direct_ok_init(void);
@@ -264,8 +288,8 @@ extern ResultRelInfo *result_rel(Relation rel, Index rti);
 extern void insert_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate, int options);
 extern Relation journal_leaf(Relation jrel, TimestampTz at);
 extern DirectWrite write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const char *kind,
-								int64 amount, TimestampTz at, const char *key, Jsonb *request, Jsonb *result,
-								Datum postings, LotSet *pieces);
+								int64 amount, TimestampTz at, const char *key, int64 ref_txn, Jsonb *request,
+								Jsonb *result, Datum postings, LotSet *pieces);
 extern bool credit_direct(int64 payee, int64 amount, int64 txn_id);
 
 #endif							/* WALLET_STORE_H */

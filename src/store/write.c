@@ -24,14 +24,15 @@ save_wallet(WalletRow *w, LotBuilder *b)
 /* insert_txn appends one journal row. */
 void
 insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, TimestampTz at,
-		   const char *key, Jsonb *request, Jsonb *result, Datum postings,
+		   const char *key, int64 ref_txn, Jsonb *request, Jsonb *result, Datum postings,
 		   LotSet *pieces)
 {
-	Datum		args[11] = {Int64GetDatum(txn_id), Int64GetDatum(w->id), CStringGetTextDatum(kind),
+	Datum		args[12] = {Int64GetDatum(txn_id), Int64GetDatum(w->id), CStringGetTextDatum(kind),
 		Int64GetDatum(amount), CStringGetTextDatum(w->currency), TimestampTzGetDatum(at),
 		CStringGetTextDatum(key), JsonbPGetDatum(request), JsonbPGetDatum(result),
-	postings, PointerGetDatum(pieces)};
-	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
+	postings, PointerGetDatum(pieces), Int64GetDatum(ref_txn)};
+	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', pieces ? ' ' : 'n',
+	ref_txn == NO_REF_TXN ? 'n' : ' '};
 
 	if (run_plan(plans.insert_txn, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not append to the journal");
@@ -45,13 +46,14 @@ insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, Timestamp
  */
 bool
 write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amount, TimestampTz at,
-		 const char *key, Jsonb *request, Jsonb *result, Datum postings,
+		 const char *key, int64 ref_txn, Jsonb *request, Jsonb *result, Datum postings,
 		 LotSet *pieces)
 {
 	TimestampTz next = engine_next_expiry(b);
 	Datum		lots = PointerGetDatum(lotset_pack(b));
 
-	switch (write_direct(w, lots, next, txn_id, kind, amount, at, key, request, result, postings, pieces))
+	switch (write_direct(w, lots, next, txn_id, kind, amount, at, key, ref_txn, request, result, postings,
+						 pieces))
 	{
 		case DW_WROTE:
 			return true;
@@ -62,12 +64,13 @@ write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amou
 	}
 	/* the statement's parameters are built only when the statement writes */
 	{
-		Datum		args[14] = {Int64GetDatum(w->id), lots, TimestampTzGetDatum(next), Int64GetDatum(w->version),
+		Datum		args[15] = {Int64GetDatum(w->id), lots, TimestampTzGetDatum(next), Int64GetDatum(w->version),
 			Int64GetDatum(txn_id), CStringGetTextDatum(kind), Int64GetDatum(amount),
 			CStringGetTextDatum(w->currency), TimestampTzGetDatum(at), CStringGetTextDatum(key),
-		JsonbPGetDatum(request), JsonbPGetDatum(result), postings, PointerGetDatum(pieces)};
-		char		nulls[14] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
-		' ', ' ', ' ', ' ', pieces ? ' ' : 'n'};
+		JsonbPGetDatum(request), JsonbPGetDatum(result), postings, PointerGetDatum(pieces),
+		Int64GetDatum(ref_txn)};
+		char		nulls[15] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
+		' ', ' ', ' ', ' ', pieces ? ' ' : 'n', ref_txn == NO_REF_TXN ? 'n' : ' '};
 
 		if (run_plan(plans.write, args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not write wallet %lld", (long long) w->id);
