@@ -120,6 +120,21 @@ extern int64 engine_spend(LotBuilder *b, int64 want, const char *scene, Timestam
 						  int64 used[WALLET_NBUCKETS], LotBuilder **taken);
 extern TimestampTz engine_next_expiry(const LotBuilder *b);
 extern int64 engine_debt_repaid(int64 debt, int64 credit);
+extern int64 engine_take(LotBuilder *b, int bucket, int64 want, TimestampTz now, bool every_scope);
+extern void engine_lots_minus(LotBuilder *a, const LotBuilder *sub);
+
+/* What engine_reverse gave back (minor units). */
+typedef struct ReversalOut
+{
+	int64		back[WALLET_NBUCKETS];	/* into each bucket */
+	int64		breakage;		/* expired bonus written off */
+	int64		bonus_to_cash;	/* bonus its top-up's refund clawed back, returned as cash */
+} ReversalOut;
+
+extern LotBuilder *engine_reversal_split(LotBuilder *rem, const int64 given[WALLET_NBUCKETS], int64 x);
+extern void engine_reverse(LotBuilder *b, LotBuilder *pieces, TimestampTz now, ReversalOut *out);
+extern bool engine_topup_held(LotBuilder *b, int64 txn);
+extern int64 engine_payee_back(int64 payee_total, int64 payee_done, int64 done, int64 x, int64 charged);
 extern TupleDesc wallet_result_desc(FunctionCallInfo fcinfo);
 
 /* money.c */

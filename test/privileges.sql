@@ -95,7 +95,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
      ('settle_refund', 'SELECT wallet.settle_refund(1, true)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 60);
+SELECT plan((SELECT count(*)::int FROM probe) + 61);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -130,16 +130,16 @@ SELECT ok(NOT has_schema_privilege('public', 'wallet', 'CREATE')
 SELECT cmp_ok((SELECT count(*) FROM pg_proc WHERE pronamespace = 'wallet'::regnamespace AND prosecdef), '>=', 10::bigint,
               'the operations are SECURITY DEFINER functions');
 
--- pg_temp must be listed (last): left out, it is searched first for tables. top_up and spend,
--- written in C, pin the same path themselves before they prepare or run a statement or run
--- user code (the hostile search_path below shows it).
+-- pg_temp must be listed (last): left out, it is searched first for tables. The operations
+-- written in C (src/ops/) pin the same path themselves before they prepare or run a statement
+-- or run user code (the hostile search_path below shows it).
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text || ' ' || coalesce(p.proconfig::text, '(no SET)') FROM pg_proc p
    WHERE p.pronamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace) AND p.prosecdef
      AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, wallet, pg_temp'], false)
      AND NOT (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
-              AND p.prosrc IN ('wallet_top_up', 'wallet_spend') AND p.proconfig IS NULL)
-$$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is top_up or spend (C)');
+              AND p.prosrc IN ('wallet_top_up', 'wallet_spend', 'wallet_reverse_spend') AND p.proconfig IS NULL)
+$$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM pg_proc p
@@ -210,10 +210,15 @@ SET search_path = evil, pg_catalog, public, wallet;
 CREATE TEMP TABLE hostile_topup AS SELECT bonus, replayed FROM top_up(open('priv-hostile'), 150, 'priv-hostile-1');
 CREATE TEMP TABLE hostile_spend AS
   SELECT charged, bonus_used, cash_used, replayed FROM spend(open('priv-hostile'), 40.25, 'priv-hostile-2');
+CREATE TEMP TABLE hostile_reverse AS
+  SELECT bonus_returned, cash_returned, replayed
+    FROM reverse_spend((spend(open('priv-hostile'), 40.25, 'priv-hostile-2')).txn_id, 'priv-hostile-3', 10);
 -- replays read the journal with a statement (prepared above, under this path)
 CREATE TEMP TABLE hostile_replays AS
   SELECT (top_up(open('priv-hostile'), 150, 'priv-hostile-1')).replayed AS top_up,
          (spend(open('priv-hostile'), 40.25, 'priv-hostile-2')).replayed AS spend,
+         (SELECT r.replayed FROM reverse_spend((spend(open('priv-hostile'), 40.25, 'priv-hostile-2')).txn_id,
+                                               'priv-hostile-3', 10) r) AS reverse_spend,
          current_setting('search_path') AS path_after;
 CREATE TEMP TABLE hostile_balance AS SELECT cash, bonus, available FROM balance(open('priv-hostile'));
 RESET search_path;
@@ -222,19 +227,24 @@ SELECT results_eq($$ SELECT * FROM hostile_topup $$, $$ VALUES (10.00::numeric, 
 SELECT results_eq($$ SELECT * FROM hostile_spend $$,
   $$ VALUES (40.25::numeric, 10.00::numeric, 30.25::numeric, false) $$,
   'under a hostile search_path, spend charges bonus first, then cash, in minor units of CNY');
+-- 10.00 of a spend of 40.25 funded 10.00 bonus, 30.25 cash: bonus 10.00 * 10.00 / 40.25 = 2.48 (down)
+SELECT results_eq($$ SELECT * FROM hostile_reverse $$,
+  $$ VALUES (2.48::numeric, 7.52::numeric, false) $$,
+  'under a hostile search_path, reverse_spend splits as the spend was funded, in minor units of CNY');
 SELECT results_eq($$ SELECT * FROM hostile_replays $$,
-  $$ VALUES (true, true, 'evil, pg_catalog, public, wallet'::text) $$,
-  'under a hostile search_path, top_up and spend replay (their statements ignore evil.=), and leave the caller''s path as it was');
+  $$ VALUES (true, true, true, 'evil, pg_catalog, public, wallet'::text) $$,
+  'under a hostile search_path, top_up, spend and reverse_spend replay (their statements ignore evil.=), and leave the caller''s path as it was');
 SELECT results_eq($$ SELECT * FROM hostile_balance $$,
-  $$ VALUES (119.75::numeric, 0.00::numeric, 119.75::numeric) $$,
+  $$ VALUES (127.27::numeric, 2.48::numeric, 129.75::numeric) $$,
   'under a hostile search_path, balance is right');
 RESET ROLE;
 SELECT results_eq(
   $$ SELECT kind, amount, created_at FROM wallet.transactions
       WHERE wallet_id = wallet.open('priv-hostile') ORDER BY txn_id $$,
   $$ VALUES ('top_up'::text, 150.00::numeric, '2026-03-01 00:00:00+00'::timestamptz),
-            ('spend', 40.25, '2026-03-01 00:00:00+00') $$,
-  'the journal holds both operations, at the wallet clock (not evil.clock)');
+            ('spend', 40.25, '2026-03-01 00:00:00+00'),
+            ('reverse_spend', 10.00, '2026-03-01 00:00:00+00') $$,
+  'the journal holds the three operations, at the wallet clock (not evil.clock)');
 SELECT is((SELECT count(*) FROM wallet.reconcile()), 0::bigint, 'the books balance after the hostile calls');
 SELECT is((SELECT (SELECT count(*) FROM evil.wallet) + (SELECT count(*) FROM pg_temp.wallet)
                   + (SELECT count(*) FROM pg_temp.txn)), 0::bigint,

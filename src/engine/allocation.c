@@ -177,26 +177,16 @@ wallet_lots_expire(PG_FUNCTION_ARGS)
 }
 
 /*
- * wallet.lots_take(lots, bucket text, amount bigint, now, every_scope boolean
- * DEFAULT false) takes up to amount from one bucket's live lots, in spending
- * order (bonus: soonest expiry first; cash and earnings: oldest first), and
- * returns (lots, taken). Bonus is taken from unscoped lots only, unless
- * every_scope is set (an adjustment takes bonus of any scope); expired bonus
- * is never taken.
+ * engine_take takes up to want from the usable lots of one bucket in
+ * spending order (with every_scope, also bonus lots scoped away from every
+ * scene) and returns what it took.
  */
-Datum
-wallet_lots_take(PG_FUNCTION_ARGS)
+int64
+engine_take(LotBuilder *b, int bucket, int64 want, TimestampTz now, bool every_scope)
 {
-	LotBuilder *b = lotset_unpack(PG_GETARG_LOTSET_P(0));
-	int			bucket = bucket_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)), false);
-	int64		want = PG_GETARG_INT64(2);
-	TimestampTz now = PG_GETARG_TIMESTAMPTZ(3);
-	bool		every_scope = PG_NARGS() > 4 && PG_GETARG_BOOL(4);
 	int64		got = 0;
 	int		   *order;
 	int			n = 0;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	order = palloc(sizeof(int) * Max(b->nlots, 1));
 	for (int i = 0; i < b->nlots; i++)
@@ -213,22 +203,40 @@ wallet_lots_take(PG_FUNCTION_ARGS)
 		l->amount -= take;
 		got += take;
 	}
+	pfree(order);
 	compact(b, now);
+	return got;
+}
+
+/*
+ * wallet.lots_take(lots, bucket text, amount bigint, now, every_scope boolean
+ * DEFAULT false) takes up to amount from one bucket's live lots, in spending
+ * order (bonus: soonest expiry first; cash and earnings: oldest first), and
+ * returns (lots, taken). Bonus is taken from unscoped lots only, unless
+ * every_scope is set (an adjustment takes bonus of any scope); expired bonus
+ * is never taken.
+ */
+Datum
+wallet_lots_take(PG_FUNCTION_ARGS)
+{
+	LotBuilder *b = lotset_unpack(PG_GETARG_LOTSET_P(0));
+	int			bucket = bucket_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)), false);
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	values[1] = Int64GetDatum(engine_take(b, bucket, PG_GETARG_INT64(2), PG_GETARG_TIMESTAMPTZ(3),
+										  PG_NARGS() > 4 && PG_GETARG_BOOL(4)));
 	values[0] = PointerGetDatum(lotset_pack(b));
-	values[1] = Int64GetDatum(got);
 	PG_RETURN_DATUM(result_tuple(fcinfo, values, nulls));
 }
 
 /*
- * wallet.lots_minus(a lotset, b lotset) returns a less b, piece by piece
- * (matched by lot id): what is left of a spend's pieces after reversals.
+ * engine_lots_minus takes sub from a, piece by piece (matched by lot id):
+ * what is left of a spend's pieces after reversals.
  */
-Datum
-wallet_lots_minus(PG_FUNCTION_ARGS)
+void
+engine_lots_minus(LotBuilder *a, const LotBuilder *sub)
 {
-	LotBuilder *a = lotset_unpack(PG_GETARG_LOTSET_P(0));
-	LotBuilder *sub = lotset_unpack(PG_GETARG_LOTSET_P(1));
-
 	for (int j = 0; j < sub->nlots; j++)
 	{
 		int			i = find_lot(a, sub->lots[j].id);
@@ -242,5 +250,14 @@ wallet_lots_minus(PG_FUNCTION_ARGS)
 	for (int i = a->nlots - 1; i >= 0; i--)
 		if (a->lots[i].amount == 0)
 			builder_remove(a, i);
+}
+
+/* wallet.lots_minus(a lotset, b lotset) is engine_lots_minus. */
+Datum
+wallet_lots_minus(PG_FUNCTION_ARGS)
+{
+	LotBuilder *a = lotset_unpack(PG_GETARG_LOTSET_P(0));
+
+	engine_lots_minus(a, lotset_unpack(PG_GETARG_LOTSET_P(1)));
 	PG_RETURN_LOTSET_P(lotset_pack(a));
 }

@@ -49,6 +49,17 @@ wallet_lots_refund_info(PG_FUNCTION_ARGS)
 }
 
 /*
+ * engine_topup_held tells whether top-up txn's cash lot holds money: every
+ * refund of it still open (pending or approved) holds its amount there, so
+ * false means none is open.
+ */
+bool
+engine_topup_held(LotBuilder *b, int64 txn)
+{
+	return find_topup_cash(b, txn, true) >= 0;
+}
+
+/*
  * wallet.lots_refund_hold(lots, topup_txn, take bigint, clawback bigint, now)
  * reserves a refund: take (amount + clawback) moves from the top-up's cash to
  * held, the clawback stops being owed, and the top-up's live bonus is held.

@@ -33,18 +33,15 @@ restore_piece(LotBuilder *b, LotBuilder *pieces, int k)
 }
 
 /*
- * wallet.reversal_split(remaining lotset, given_bonus, given_cash,
- * given_earnings bigint, amount bigint) picks the pieces to give back for a
- * reversal of amount: split across buckets in proportion to how the spend was
- * funded (bonus and earnings round down, cash takes the rest), never more
- * than a bucket has left; within a bucket, in reverse spending order.
+ * engine_reversal_split picks the pieces to give back for a reversal of x
+ * from what is left of a spend's pieces (rem): split across buckets in
+ * proportion to how the spend was funded (given, per bucket; bonus and
+ * earnings round down, cash takes the rest), never more than a bucket has
+ * left; within a bucket, in reverse spending order.
  */
-Datum
-wallet_reversal_split(PG_FUNCTION_ARGS)
+LotBuilder *
+engine_reversal_split(LotBuilder *rem, const int64 given[WALLET_NBUCKETS], int64 x)
 {
-	LotBuilder *rem = lotset_unpack(PG_GETARG_LOTSET_P(0));
-	int64		given[WALLET_NBUCKETS];
-	int64		x = PG_GETARG_INT64(4);
 	int64		left[WALLET_NBUCKETS] = {0, 0, 0};
 	int64		share[WALLET_NBUCKETS];
 	int64		charged;
@@ -52,17 +49,14 @@ wallet_reversal_split(PG_FUNCTION_ARGS)
 	LotBuilder *out;
 	int		   *order;
 
-	given[BUCKET_BONUS] = PG_GETARG_INT64(1);
-	given[BUCKET_CASH] = PG_GETARG_INT64(2);
-	given[BUCKET_EARNINGS] = PG_GETARG_INT64(3);
-	charged = checked_add(checked_add(given[0], given[1]), given[2]);
-	for (int i = 0; i < rem->nlots; i++)
-		left[rem->lots[i].bucket] = checked_add(left[rem->lots[i].bucket], rem->lots[i].amount);
 	for (int k = 0; k < WALLET_NBUCKETS; k++)
 		if (given[k] < 0 || given[k] > WALLET_MAX_MINOR)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("spend funding out of range")));
+	charged = checked_add(checked_add(given[0], given[1]), given[2]);
+	for (int i = 0; i < rem->nlots; i++)
+		left[rem->lots[i].bucket] = checked_add(left[rem->lots[i].bucket], rem->lots[i].amount);
 	if (x < 0 || x > checked_add(checked_add(left[0], left[1]), left[2]) || charged <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -103,33 +97,44 @@ wallet_reversal_split(PG_FUNCTION_ARGS)
 			share[p->bucket] -= give;
 		}
 	}
-	PG_RETURN_LOTSET_P(lotset_pack(out));
+	pfree(order);
+	return out;
 }
 
 /*
- * wallet.lots_reverse(lots, pieces lotset, now) puts reversal pieces back
- * into the lots they came from and returns (lots, bonus, cash, earnings,
- * breakage, bonus_to_cash):
+ * wallet.reversal_split(remaining lotset, given_bonus, given_cash,
+ * given_earnings bigint, amount bigint) is engine_reversal_split.
+ */
+Datum
+wallet_reversal_split(PG_FUNCTION_ARGS)
+{
+	int64		given[WALLET_NBUCKETS];
+
+	given[BUCKET_BONUS] = PG_GETARG_INT64(1);
+	given[BUCKET_CASH] = PG_GETARG_INT64(2);
+	given[BUCKET_EARNINGS] = PG_GETARG_INT64(3);
+	PG_RETURN_LOTSET_P(lotset_pack(engine_reversal_split(lotset_unpack(PG_GETARG_LOTSET_P(0)), given,
+														 PG_GETARG_INT64(4))));
+}
+
+/*
+ * engine_reverse puts reversal pieces back into the lots (b) they came from
+ * and fills out:
  *  - bonus first settles what its top-up owes; bonus its top-up already paid
  *    back through a refund clawback returns as that top-up's cash; bonus
  *    already expired is written off (breakage); the rest returns as bonus
  *    with its original expiry and scope;
  *  - cash regains its top-up's refund window (or joins the closed cash);
  *  - earnings rejoin the earnings lot.
- * bonus, cash and earnings are what went back into each bucket.
+ * out->back is what went back into each bucket; out->breakage the bonus
+ * written off, out->bonus_to_cash the bonus that returned as cash.
  */
-Datum
-wallet_lots_reverse(PG_FUNCTION_ARGS)
+void
+engine_reverse(LotBuilder *b, LotBuilder *pieces, TimestampTz now, ReversalOut *out)
 {
-	LotBuilder *b = lotset_unpack(PG_GETARG_LOTSET_P(0));
-	LotBuilder *pieces = lotset_unpack(PG_GETARG_LOTSET_P(1));
-	TimestampTz now = PG_GETARG_TIMESTAMPTZ(2);
-	int64		back[WALLET_NBUCKETS] = {0, 0, 0};
-	int64		breakage = 0,
-				to_cash = 0;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	int64	   *back = out->back;
 
+	memset(out, 0, sizeof(*out));
 	if (pieces->next_id > b->next_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -154,7 +159,7 @@ wallet_lots_reverse(PG_FUNCTION_ARGS)
 				cl->owed -= settle;
 				cl->clawed -= conv;
 				cl->amount = checked_add(cl->amount, conv);
-				to_cash = checked_add(to_cash, conv);
+				out->bonus_to_cash = checked_add(out->bonus_to_cash, conv);
 				back[BUCKET_CASH] = checked_add(back[BUCKET_CASH], conv);
 				amt -= conv;
 			}
@@ -162,7 +167,7 @@ wallet_lots_reverse(PG_FUNCTION_ARGS)
 				continue;
 			if (expired(p, now))
 			{
-				breakage = checked_add(breakage, amt);
+				out->breakage = checked_add(out->breakage, amt);
 				continue;
 			}
 			i = find_lot(b, p->id);
@@ -206,11 +211,52 @@ wallet_lots_reverse(PG_FUNCTION_ARGS)
 		back[p->bucket] = checked_add(back[p->bucket], amt);
 	}
 	compact(b, now);
+}
+
+/*
+ * wallet.lots_reverse(lots, pieces lotset, now) is engine_reverse: it returns
+ * (lots, bonus, cash, earnings, breakage, bonus_to_cash).
+ */
+Datum
+wallet_lots_reverse(PG_FUNCTION_ARGS)
+{
+	LotBuilder *b = lotset_unpack(PG_GETARG_LOTSET_P(0));
+	ReversalOut r;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+
+	engine_reverse(b, lotset_unpack(PG_GETARG_LOTSET_P(1)), PG_GETARG_TIMESTAMPTZ(2), &r);
 	values[0] = PointerGetDatum(lotset_pack(b));
-	values[1] = Int64GetDatum(back[BUCKET_BONUS]);
-	values[2] = Int64GetDatum(back[BUCKET_CASH]);
-	values[3] = Int64GetDatum(back[BUCKET_EARNINGS]);
-	values[4] = Int64GetDatum(breakage);
-	values[5] = Int64GetDatum(to_cash);
+	values[1] = Int64GetDatum(r.back[BUCKET_BONUS]);
+	values[2] = Int64GetDatum(r.back[BUCKET_CASH]);
+	values[3] = Int64GetDatum(r.back[BUCKET_EARNINGS]);
+	values[4] = Int64GetDatum(r.breakage);
+	values[5] = Int64GetDatum(r.bonus_to_cash);
 	PG_RETURN_DATUM(result_tuple(fcinfo, values, nulls));
+}
+
+/*
+ * engine_payee_back is what a payee gives back of its credit (payee_total)
+ * when a reversal of x takes the spend's reversed total from done to
+ * done + x of charged: the same proportion, rounded half away from zero on
+ * the running total, so that the last reversal gives back all that is left
+ * (payee_done: what earlier reversals took).
+ */
+int64
+engine_payee_back(int64 payee_total, int64 payee_done, int64 done, int64 x, int64 charged)
+{
+	int64		upto = checked_add(done, x);
+	__int128	num;
+	int64		q;
+
+	if (charged <= 0 || upto > charged || payee_total < 0 || payee_done < 0 || payee_done > payee_total)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("payee share of a reversal out of range")));
+	if (upto == charged)
+		return payee_total - payee_done;
+	/* round(payee_total * upto / charged), half away from zero; all are >= 0 */
+	num = (__int128) payee_total * upto;
+	q = (int64) ((num * 2 + charged) / ((__int128) charged * 2));
+	return q - payee_done;
 }

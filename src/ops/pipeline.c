@@ -24,8 +24,21 @@ major(int64 minor, int exponent)
 }
 
 /*
- * op_begin starts an operation: it refuses a NULL wallet_id (argument 0),
- * returns it, and connects to SPI with the plans ready.
+ * op_start starts an operation: it connects to SPI with the plans ready.
+ * Every operation starts here (op_begin for those whose first argument is a
+ * wallet), after its arguments are checked.
+ */
+void
+op_start(void)
+{
+	direct_reset();
+	SPI_connect();
+	ensure_plans();
+}
+
+/*
+ * op_begin starts an operation on a wallet: it refuses a NULL wallet_id
+ * (argument 0), returns it, and starts (op_start).
  */
 int64
 op_begin(FunctionCallInfo fcinfo)
@@ -34,10 +47,48 @@ op_begin(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("wallet_id must not be null")));
-	direct_reset();
-	SPI_connect();
-	ensure_plans();
+	op_start();
 	return PG_GETARG_INT64(0);
+}
+
+/*
+ * op_int8_arg returns bigint argument argno, refusing NULL with argname (as
+ * "spend_txn_id must not be null").
+ */
+int64
+op_int8_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", argname)));
+	return PG_GETARG_INT64(argno);
+}
+
+/*
+ * op_set_row returns an operation's one result row from a function declared
+ * RETURNS TABLE (a set of one row), in the caller's memory: the row type is
+ * the function's, and values of the given types must match it as for op_row.
+ */
+Datum
+op_set_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	td;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	td = rsinfo->setDesc;
+	if (td->natts != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the function's result columns have been altered")));
+	for (int i = 0; i < n; i++)
+		if (TupleDescAttr(td, i)->atttypid != types[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("the function's result columns have been altered")));
+	tuplestore_putvalues(rsinfo->setResult, td, values, nulls);
+	return (Datum) 0;
 }
 
 /* op_amount returns argument argno as minor units of the wallet's currency. */

@@ -125,6 +125,27 @@ jsonb_int_or_zero(Jsonb *j, const char *key)
 }
 
 /*
+ * jsonb_bool_or_false returns the boolean member key of a journal result, or
+ * false where the member is missing (a result written before it was kept).
+ */
+bool
+jsonb_bool_or_false(Jsonb *j, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type == jbvNull)
+		return false;
+	if (v->type != jbvBool)
+		elog(ERROR, "journal result member \"%s\" is not a boolean", key);
+	return v->val.boolean;
+}
+
+/*
  * find_replay looks up an earlier operation of this wallet with key: NULL if
  * none, its stored result if it was the same operation with the same
  * arguments, WL003 otherwise.

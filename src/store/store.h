@@ -100,6 +100,9 @@ typedef struct OpPlan
 	uint64		generation;
 } OpPlan;
 
+/* OP_PLAN(sql, nargs, types...) initializes a static OpPlan. */
+#define OP_PLAN(text, n, ...) {.sql = (text), .nargs = (n), .types = {__VA_ARGS__}}
+
 /* A currency's configuration as the hot path keeps it (see currency_conf). */
 typedef struct ConfRule
 {
@@ -230,6 +233,10 @@ extern void row_free(Row *row);
 extern Datum getattr(const Row *row, const char *name, bool *isnull);
 extern void read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w);
 
+/* journal_read.c */
+typedef bool (*JournalRowFn) (Row *row, void *arg);
+extern bool journal_lookup(const char *column, int64 value, JournalRowFn fn, void *arg);
+
 /* config.c */
 extern void config_init(void);
 extern CurrencyConf *currency_conf(const char *currency, int exponent);
@@ -237,6 +244,7 @@ extern CurrencyConf *currency_conf(const char *currency, int exponent);
 /* idempotency.c */
 extern int64 jsonb_int(Jsonb *j, const char *key);
 extern int64 jsonb_int_or_zero(Jsonb *j, const char *key);
+extern bool jsonb_bool_or_false(Jsonb *j, const char *key);
 extern Jsonb *find_replay(WalletRow *w, const char *key, const char *op, Jsonb *request);
 extern Jsonb *after_no_write(WalletRow *w, const char *key, const char *op, Jsonb *request, int64 my_txn);
 
