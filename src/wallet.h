@@ -147,6 +147,9 @@ extern int engine_bonus_pick(int64 amount, int n, const BonusRule *rules, int *p
 /* ops/debt.c */
 extern void refuse_in_debt(int64 wallet_id, int64 debt, int exponent, const char *operation);
 
+/* error_context.c */
+extern void error_context_init(void);
+
 /* clock.c */
 extern TimestampTz wallet_clock(void);
 extern void clock_init(void);
