@@ -15,6 +15,8 @@
 
 extern char *check_text(FunctionCallInfo fcinfo, int argno, const char *argname, int maxlen, bool required);
 extern Datum major(int64 minor, int exponent);
+extern void check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
+extern void op_start(void);
 extern int64 op_begin(FunctionCallInfo fcinfo);
 extern int64 op_amount(FunctionCallInfo fcinfo, int argno, const WalletRow *w);
 extern void op_leave(MemoryContext caller);

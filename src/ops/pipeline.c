@@ -23,20 +23,37 @@ major(int64 minor, int exponent)
 	return NumericGetDatum(minor_to_numeric(minor, exponent));
 }
 
+/* check_not_null refuses a NULL argument argno (22023, naming it). */
+void
+check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", argname)));
+}
+
 /*
- * op_begin starts an operation: it refuses a NULL wallet_id (argument 0),
- * returns it, and connects to SPI with the plans ready.
+ * op_start starts an operation whose arguments are checked: it connects to
+ * SPI with the plans ready (and rules on the tables refused).
+ */
+void
+op_start(void)
+{
+	direct_reset();
+	SPI_connect();
+	ensure_plans();
+}
+
+/*
+ * op_begin starts an operation on a wallet: it refuses a NULL wallet_id
+ * (argument 0), returns it, and starts the operation (op_start).
  */
 int64
 op_begin(FunctionCallInfo fcinfo)
 {
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wallet_id must not be null")));
-	direct_reset();
-	SPI_connect();
-	ensure_plans();
+	check_not_null(fcinfo, 0, "wallet_id");
+	op_start();
 	return PG_GETARG_INT64(0);
 }
 
