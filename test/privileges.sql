@@ -95,7 +95,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
      ('settle_refund', 'SELECT wallet.settle_refund(1, true)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 60);
+SELECT plan((SELECT count(*)::int FROM probe) + 62);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -130,16 +130,18 @@ SELECT ok(NOT has_schema_privilege('public', 'wallet', 'CREATE')
 SELECT cmp_ok((SELECT count(*) FROM pg_proc WHERE pronamespace = 'wallet'::regnamespace AND prosecdef), '>=', 10::bigint,
               'the operations are SECURITY DEFINER functions');
 
--- pg_temp must be listed (last): left out, it is searched first for tables. top_up and spend,
--- written in C, pin the same path themselves before they prepare or run a statement or run
+-- pg_temp must be listed (last): left out, it is searched first for tables. The operations
+-- written in C on the operation pipeline (top_up, spend, request_refund, review_refund,
+-- settle_refund) pin the same path themselves before they prepare or run a statement or run
 -- user code (the hostile search_path below shows it).
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text || ' ' || coalesce(p.proconfig::text, '(no SET)') FROM pg_proc p
    WHERE p.pronamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace) AND p.prosecdef
      AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, wallet, pg_temp'], false)
      AND NOT (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
-              AND p.prosrc IN ('wallet_top_up', 'wallet_spend') AND p.proconfig IS NULL)
-$$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is top_up or spend (C)');
+              AND p.prosrc IN ('wallet_top_up', 'wallet_spend', 'wallet_request_refund', 'wallet_review_refund',
+                               'wallet_settle_refund') AND p.proconfig IS NULL)
+$$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation of the C pipeline');
 
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM pg_proc p
@@ -207,7 +209,7 @@ INSERT INTO bonus_rule VALUES ('CNY', 1, 999);
 -- evil before pg_catalog: its operator and functions come first
 SET search_path = evil, pg_catalog, public, wallet;
 -- (pgTAP itself is not safe here: its nextval() call would pick evil.nextval)
-CREATE TEMP TABLE hostile_topup AS SELECT bonus, replayed FROM top_up(open('priv-hostile'), 150, 'priv-hostile-1');
+CREATE TEMP TABLE hostile_topup AS SELECT txn_id, bonus, replayed FROM top_up(open('priv-hostile'), 150, 'priv-hostile-1');
 CREATE TEMP TABLE hostile_spend AS
   SELECT charged, bonus_used, cash_used, replayed FROM spend(open('priv-hostile'), 40.25, 'priv-hostile-2');
 -- replays read the journal with a statement (prepared above, under this path)
@@ -216,8 +218,14 @@ CREATE TEMP TABLE hostile_replays AS
          (spend(open('priv-hostile'), 40.25, 'priv-hostile-2')).replayed AS spend,
          current_setting('search_path') AS path_after;
 CREATE TEMP TABLE hostile_balance AS SELECT cash, bonus, available FROM balance(open('priv-hostile'));
+-- a refund of the top-up (10, and the 10 of its bonus the spend used clawed back), and its replay
+CREATE TEMP TABLE hostile_refund AS
+  SELECT amount, bonus_clawback, replayed FROM request_refund((SELECT txn_id FROM hostile_topup), 'priv-hostile-3', 10);
+CREATE TEMP TABLE hostile_refund_replay AS
+  SELECT (request_refund((SELECT txn_id FROM hostile_topup), 'priv-hostile-3', 10)).replayed AS replayed,
+         current_setting('search_path') AS path_after;
 RESET search_path;
-SELECT results_eq($$ SELECT * FROM hostile_topup $$, $$ VALUES (10.00::numeric, false) $$,
+SELECT results_eq($$ SELECT bonus, replayed FROM hostile_topup $$, $$ VALUES (10.00::numeric, false) $$,
   'under a hostile search_path, top_up gets the real bonus rule (150 -> 10)');
 SELECT results_eq($$ SELECT * FROM hostile_spend $$,
   $$ VALUES (40.25::numeric, 10.00::numeric, 30.25::numeric, false) $$,
@@ -228,13 +236,19 @@ SELECT results_eq($$ SELECT * FROM hostile_replays $$,
 SELECT results_eq($$ SELECT * FROM hostile_balance $$,
   $$ VALUES (119.75::numeric, 0.00::numeric, 119.75::numeric) $$,
   'under a hostile search_path, balance is right');
+SELECT results_eq($$ SELECT * FROM hostile_refund $$, $$ VALUES (10.00::numeric, 10.00::numeric, false) $$,
+  'under a hostile search_path, request_refund nets the top-up (its statements ignore evil.=)');
+SELECT results_eq($$ SELECT * FROM hostile_refund_replay $$,
+  $$ VALUES (true, 'evil, pg_catalog, public, wallet'::text) $$,
+  'under a hostile search_path, request_refund replays and leaves the caller''s path as it was');
 RESET ROLE;
 SELECT results_eq(
   $$ SELECT kind, amount, created_at FROM wallet.transactions
       WHERE wallet_id = wallet.open('priv-hostile') ORDER BY txn_id $$,
   $$ VALUES ('top_up'::text, 150.00::numeric, '2026-03-01 00:00:00+00'::timestamptz),
-            ('spend', 40.25, '2026-03-01 00:00:00+00') $$,
-  'the journal holds both operations, at the wallet clock (not evil.clock)');
+            ('spend', 40.25, '2026-03-01 00:00:00+00'),
+            ('request_refund', 10.00, '2026-03-01 00:00:00+00') $$,
+  'the journal holds the operations, at the wallet clock (not evil.clock)');
 SELECT is((SELECT count(*) FROM wallet.reconcile()), 0::bigint, 'the books balance after the hostile calls');
 SELECT is((SELECT (SELECT count(*) FROM evil.wallet) + (SELECT count(*) FROM pg_temp.wallet)
                   + (SELECT count(*) FROM pg_temp.txn)), 0::bigint,
