@@ -18,10 +18,24 @@ extern int	refund_netting(const TopUpRow *t, const LotBuilder *b, TimestampTz cl
 extern char *topup_refundable_until(const TopUpRow *t);
 extern Numeric refund_fee_rate(const TopUpRow *t, const CurrencyConf *conf, bool platform);
 
+/*
+ * What a review or a settlement sets in a refund's row with its new status:
+ * a review its reviewer, note and time, a settlement its gateway reference
+ * and time.
+ */
+typedef struct RefundChange
+{
+	const char *status;
+	bool		review;
+	const char *reviewer;
+	const char *note;
+	const char *gateway_ref;
+} RefundChange;
+
 /* refund_move.c */
 extern void refund_lock(int64 refund_id, WalletRow *w, RefundRow *r);
-extern void refund_move(WalletRow *w, const RefundRow *r, const char *kind, const char *status, bool release,
-						Jsonb *request, TimestampTz clk);
+extern void refund_move(WalletRow *w, const RefundRow *r, const char *kind, const RefundChange *change,
+						bool release, Jsonb *request, TimestampTz clk);
 extern Datum refund_status_result(const char *status);
 
 #endif							/* WALLET_OPS_REFUND_H */

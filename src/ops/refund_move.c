@@ -12,15 +12,35 @@
  */
 #include "ops/refund.h"
 
-/* The wallet row written back and the journal row, in one statement (no key). */
-static OpPlan move_write = {
-	.sql = "WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, version = version + 1 "
-	"WHERE wallet_id = $1 AND version = $4 RETURNING wallet_id) "
-	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, "
-	"result, postings) SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, $13 FROM u",
-	.nargs = 13,
-	.types = {INT8OID, OP_LOTSET, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID,
-		TIMESTAMPTZOID, INT8OID, JSONBOID, JSONBOID, OP_POSTINGS}
+/*
+ * The wallet row written back, the refund row's change and the journal row,
+ * in one statement (no key): $14 on is the refund's, for a review or for a
+ * settlement.
+ */
+#define MOVE_WALLET \
+	"WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, version = version + 1 " \
+	"WHERE wallet_id = $1 AND version = $4 RETURNING wallet_id), "
+#define MOVE_JOURNAL \
+	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, " \
+	"result, postings) SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, $13 FROM u"
+#define MOVE_TYPES \
+	INT8OID, OP_LOTSET, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, \
+	INT8OID, JSONBOID, JSONBOID, OP_POSTINGS
+
+static OpPlan move_review = {
+	.sql = MOVE_WALLET
+	"r AS (UPDATE wallet.refund SET status = $15, reviewer = $16, review_note = $17, reviewed_at = $9 "
+	"WHERE refund_id = $14) " MOVE_JOURNAL,
+	.nargs = 17,
+	.types = {MOVE_TYPES, INT8OID, TEXTOID, TEXTOID, TEXTOID}
+};
+
+static OpPlan move_settle = {
+	.sql = MOVE_WALLET
+	"r AS (UPDATE wallet.refund SET status = $15, gateway_ref = $16, settled_at = $9 "
+	"WHERE refund_id = $14) " MOVE_JOURNAL,
+	.nargs = 16,
+	.types = {MOVE_TYPES, INT8OID, TEXTOID, TEXTOID}
 };
 
 /* A released refund gives the top-up's coupons back: those it voided, those it clawed back. */
@@ -57,10 +77,10 @@ refund_lock(int64 refund_id, WalletRow *w, RefundRow *r)
 /*
  * refund_move ends refund r's hold in wallet w, locked by refund_lock:
  * released (release) or settled, journaled as kind with the given request and
- * result {"status": status}.
+ * result {"status": change->status}, and the refund's row changed.
  */
 void
-refund_move(WalletRow *w, const RefundRow *r, const char *kind, const char *status, bool release,
+refund_move(WalletRow *w, const RefundRow *r, const char *kind, const RefundChange *change, bool release,
 			Jsonb *request, TimestampTz clk)
 {
 	int64		take = checked_add(checked_add(r->amount, r->clawback), r->coupon_clawback);
@@ -69,7 +89,8 @@ refund_move(WalletRow *w, const RefundRow *r, const char *kind, const char *stat
 	Legs		legs;
 	JB			jb;
 	TimestampTz next;
-	int64		txn_id;
+	Datum		args[17];
+	char		nulls[17];
 
 	engine_refund_end(b, r->topup_txn, take, r->clawback, r->bonus_void, clk, release);
 	legs_init(&legs);
@@ -88,28 +109,46 @@ refund_move(WalletRow *w, const RefundRow *r, const char *kind, const char *stat
 	}
 	if (release)
 	{
-		Datum		args[2] = {Int64GetDatum(r->refund_id), Int64GetDatum(w->id)};
+		Datum		cargs[2] = {Int64GetDatum(r->refund_id), Int64GetDatum(w->id)};
 
-		if (run_plan(op_plan(&coupons_back), args, NULL, false, 0) != SPI_OK_UPDATE)
+		if (run_plan(op_plan(&coupons_back), cargs, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not give back the coupons of refund %lld", (long long) r->refund_id);
 	}
 	jb_begin(&jb);
-	jb_text(&jb, "status", status);
+	jb_text(&jb, "status", change->status);
 	next = engine_next_expiry(b);
-	txn_id = nextval_internal(plans.txn_seq, false);
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = Int64GetDatum(w->id);
+	args[1] = PointerGetDatum(lotset_pack(b));
+	args[2] = TimestampTzGetDatum(next);
+	nulls[2] = next == WALLET_NO_TIME ? 'n' : ' ';
+	args[3] = Int64GetDatum(w->version);
+	args[4] = Int64GetDatum(nextval_internal(plans.txn_seq, false));
+	args[5] = CStringGetTextDatum(kind);
+	args[6] = Int64GetDatum(r->amount);
+	args[7] = CStringGetTextDatum(w->currency);
+	args[8] = TimestampTzGetDatum(clk);
+	args[9] = Int64GetDatum(r->topup_txn);
+	args[10] = JsonbPGetDatum(request);
+	args[11] = JsonbPGetDatum(jb_end(&jb));
+	args[12] = legs_done(&legs);
+	args[13] = Int64GetDatum(r->refund_id);
+	args[14] = CStringGetTextDatum(change->status);
+	if (change->review)
 	{
-		Datum		args[13] = {Int64GetDatum(w->id), PointerGetDatum(lotset_pack(b)),
-			TimestampTzGetDatum(next), Int64GetDatum(w->version), Int64GetDatum(txn_id),
-			CStringGetTextDatum(kind), Int64GetDatum(r->amount), CStringGetTextDatum(w->currency),
-			TimestampTzGetDatum(clk), Int64GetDatum(r->topup_txn), JsonbPGetDatum(request),
-		JsonbPGetDatum(jb_end(&jb)), legs_done(&legs)};
-		char		nulls[13] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
-		' ', ' ', ' ', ' '};
-
-		/* the wallet is locked: its version holds */
-		if (run_plan(op_plan(&move_write), args, nulls, false, 0) != SPI_OK_INSERT || SPI_processed != 1)
-			elog(ERROR, "could not write wallet %lld", (long long) w->id);
+		args[15] = CStringGetTextDatum(change->reviewer);
+		args[16] = change->note ? CStringGetTextDatum(change->note) : (Datum) 0;
+		nulls[16] = change->note ? ' ' : 'n';
 	}
+	else
+	{
+		args[15] = change->gateway_ref ? CStringGetTextDatum(change->gateway_ref) : (Datum) 0;
+		nulls[15] = change->gateway_ref ? ' ' : 'n';
+	}
+	/* the wallet is locked: its version holds */
+	if (run_plan(op_plan(change->review ? &move_review : &move_settle), args, nulls, false, 0) != SPI_OK_INSERT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not write wallet %lld", (long long) w->id);
 }
 
 /* refund_status_result is a refund's status as review_refund and settle_refund return it. */

@@ -7,19 +7,15 @@
 
 PG_FUNCTION_INFO_V1(wallet_review_refund);
 
-/* An approval's journal row: no money moves. */
-static OpPlan approval_journal = {
-	.sql = "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, "
+/* An approval: the refund's row and the journal row (no money moves), in one statement. */
+static OpPlan approval = {
+	.sql = "WITH r AS (UPDATE wallet.refund SET status = 'approved', reviewer = $9, review_note = $10, "
+	"reviewed_at = $5 WHERE refund_id = $11) "
+	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, "
 	"result) VALUES ($1, $2, 'review_refund', $3, $4, $5, $6, $7, $8)",
-	.nargs = 8,
-	.types = {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, JSONBOID}
-};
-
-static OpPlan review_update = {
-	.sql = "UPDATE wallet.refund SET status = $2, reviewer = $3, review_note = $4, reviewed_at = $5 "
-	"WHERE refund_id = $1",
-	.nargs = 5,
-	.types = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
+	.nargs = 11,
+	.types = {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, JSONBOID, TEXTOID, TEXTOID,
+		INT8OID}
 };
 
 /*
@@ -62,7 +58,8 @@ review_body(PG_FUNCTION_ARGS)
 		request = jb_end(&jb);
 		if (approve)
 		{
-			Datum		args[8];
+			Datum		args[11];
+			char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', note ? ' ' : 'n', ' '};
 
 			jb_begin(&jb);
 			jb_text(&jb, "status", status);
@@ -74,19 +71,17 @@ review_body(PG_FUNCTION_ARGS)
 			args[5] = Int64GetDatum(r.topup_txn);
 			args[6] = JsonbPGetDatum(request);
 			args[7] = JsonbPGetDatum(jb_end(&jb));
-			if (run_plan(op_plan(&approval_journal), args, NULL, false, 0) != SPI_OK_INSERT)
+			args[8] = CStringGetTextDatum(reviewer);
+			args[9] = note ? CStringGetTextDatum(note) : (Datum) 0;
+			args[10] = Int64GetDatum(refund_id);
+			if (run_plan(op_plan(&approval), args, nulls, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "could not journal the review of refund %lld", (long long) refund_id);
 		}
 		else
-			refund_move(&w, &r, "review_refund", status, true, request, clk);
 		{
-			Datum		args[5] = {Int64GetDatum(refund_id), CStringGetTextDatum(status),
-				CStringGetTextDatum(reviewer), note ? CStringGetTextDatum(note) : (Datum) 0,
-			TimestampTzGetDatum(clk)};
-			char		nulls[5] = {' ', ' ', ' ', note ? ' ' : 'n', ' '};
+			RefundChange change = {.status = status, .review = true, .reviewer = reviewer, .note = note};
 
-			if (run_plan(op_plan(&review_update), args, nulls, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not update refund %lld", (long long) refund_id);
+			refund_move(&w, &r, "review_refund", &change, true, request, clk);
 		}
 	}
 	else if ((approve && (strcmp(r.status, "approved") == 0 || strcmp(r.status, "succeeded") == 0 ||

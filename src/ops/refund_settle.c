@@ -8,12 +8,6 @@
 
 PG_FUNCTION_INFO_V1(wallet_settle_refund);
 
-static OpPlan settle_update = {
-	.sql = "UPDATE wallet.refund SET status = $2, gateway_ref = $3, settled_at = $4 WHERE refund_id = $1",
-	.nargs = 4,
-	.types = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
-};
-
 /*
  * wallet.settle_refund(refund_id bigint, succeeded boolean, gateway_ref text)
  * returns the refund's new status: approved -> succeeded | failed. Repeating
@@ -52,14 +46,10 @@ settle_body(PG_FUNCTION_ARGS)
 		jb_bool(&jb, "succeeded", succeeded);
 		jb_text(&jb, "gateway_ref", gateway_ref);
 		jb_int(&jb, "refund_id", refund_id);
-		refund_move(&w, &r, "settle_refund", status, !succeeded, jb_end(&jb), clk);
 		{
-			Datum		args[4] = {Int64GetDatum(refund_id), CStringGetTextDatum(status),
-				gateway_ref ? CStringGetTextDatum(gateway_ref) : (Datum) 0, TimestampTzGetDatum(clk)};
-			char		nulls[4] = {' ', ' ', gateway_ref ? ' ' : 'n', ' '};
+			RefundChange change = {.status = status, .review = false, .gateway_ref = gateway_ref};
 
-			if (run_plan(op_plan(&settle_update), args, nulls, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not update refund %lld", (long long) refund_id);
+			refund_move(&w, &r, "settle_refund", &change, !succeeded, jb_end(&jb), clk);
 		}
 	}
 	op_leave(caller);

@@ -273,6 +273,7 @@ extern void row_of(Row *row, Relation rel, HeapTuple tup);
 extern void row_free(Row *row);
 extern Datum getattr(const Row *row, const char *name, bool *isnull);
 extern void read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w);
+extern void read_wallet_tuple(WalletRow *w);
 
 /* refund.c */
 extern bool read_topup(int64 txn_id, bool read_only, TopUpRow *t);
