@@ -109,6 +109,24 @@ typedef struct BonusRule
 	int64		cap;
 } BonusRule;
 
+/*
+ * The netting of a refund of one top-up (engine/refund.c), minor units:
+ * c = cash, u = owed + coupon_owed, refundable = c - u (at least 0).
+ */
+typedef struct RefundNetting
+{
+	bool		in_window;		/* the top-up's cash lot is within its refund window */
+	int64		cash;			/* c: the top-up's cash still in the wallet */
+	int64		owed;			/* its bonus spent and not clawed back yet */
+	int64		clawed;			/* its bonus clawed back */
+	int64		held;			/* its cash held by an open refund */
+	int64		bonus_live;		/* its live bonus, which a refund voids */
+	TimestampTz until;			/* the end of its refund window (in_window only) */
+	int64		coupon_owed;	/* the discount of its redeemed coupons not clawed back yet */
+	int			coupons_live;	/* its available coupons, which a refund voids */
+	int64		refundable;		/* c - u, at least 0 */
+} RefundNetting;
+
 /* engine.c */
 extern void check_scene(const char *scene, const char *argname);
 extern char *scope_from_array(ArrayType *arr);
@@ -136,6 +154,16 @@ extern void engine_reverse(LotBuilder *b, LotBuilder *pieces, TimestampTz now, R
 extern bool engine_topup_held(LotBuilder *b, int64 txn);
 extern int64 engine_payee_back(int64 payee_total, int64 payee_done, int64 done, int64 x, int64 charged);
 extern TupleDesc wallet_result_desc(FunctionCallInfo fcinfo);
+
+/* engine/refund.c */
+extern void engine_refund_info(const LotBuilder *b, int64 txn, TimestampTz now, RefundNetting *n);
+extern void engine_refund_netting(RefundNetting *n, int64 coupon_owed, int coupons_live);
+extern Numeric engine_refund_fee_rate(bool platform, Numeric policy_rate, Numeric campaign_rate);
+extern int64 engine_refund_fee(int64 amount, Numeric rate);
+extern bool engine_refund_auto_approved(int64 net, Numeric auto_approve_max, int exponent);
+extern int64 engine_refund_hold(LotBuilder *b, int64 txn, int64 take, int64 clawback, TimestampTz now);
+extern void engine_refund_end(LotBuilder *b, int64 txn, int64 take, int64 clawback, int64 bonus_held,
+							  TimestampTz now, bool release);
 
 /* money.c */
 extern int64 numeric_to_minor(Numeric num, int exponent, const char *argname);

@@ -95,7 +95,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
      ('settle_refund', 'SELECT wallet.settle_refund(1, true)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 61);
+SELECT plan((SELECT count(*)::int FROM probe) + 63);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -138,7 +138,8 @@ SELECT is_empty($$
    WHERE p.pronamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace) AND p.prosecdef
      AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, wallet, pg_temp'], false)
      AND NOT (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
-              AND p.prosrc IN ('wallet_top_up', 'wallet_spend', 'wallet_reverse_spend') AND p.proconfig IS NULL)
+              AND p.prosrc IN ('wallet_top_up', 'wallet_spend', 'wallet_reverse_spend', 'wallet_request_refund',
+                               'wallet_review_refund', 'wallet_settle_refund') AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 
 SELECT is_empty($$
@@ -207,7 +208,7 @@ INSERT INTO bonus_rule VALUES ('CNY', 1, 999);
 -- evil before pg_catalog: its operator and functions come first
 SET search_path = evil, pg_catalog, public, wallet;
 -- (pgTAP itself is not safe here: its nextval() call would pick evil.nextval)
-CREATE TEMP TABLE hostile_topup AS SELECT bonus, replayed FROM top_up(open('priv-hostile'), 150, 'priv-hostile-1');
+CREATE TEMP TABLE hostile_topup AS SELECT txn_id, bonus, replayed FROM top_up(open('priv-hostile'), 150, 'priv-hostile-1');
 CREATE TEMP TABLE hostile_spend AS
   SELECT charged, bonus_used, cash_used, replayed FROM spend(open('priv-hostile'), 40.25, 'priv-hostile-2');
 CREATE TEMP TABLE hostile_reverse AS
@@ -221,8 +222,15 @@ CREATE TEMP TABLE hostile_replays AS
                                                'priv-hostile-3', 10) r) AS reverse_spend,
          current_setting('search_path') AS path_after;
 CREATE TEMP TABLE hostile_balance AS SELECT cash, bonus, available FROM balance(open('priv-hostile'));
+-- a refund of the top-up (10, and the 7.52 of its bonus the spend used and the reversal did not give
+-- back, clawed back), and its replay
+CREATE TEMP TABLE hostile_refund AS
+  SELECT amount, bonus_clawback, replayed FROM request_refund((SELECT txn_id FROM hostile_topup), 'priv-hostile-4', 10);
+CREATE TEMP TABLE hostile_refund_replay AS
+  SELECT (request_refund((SELECT txn_id FROM hostile_topup), 'priv-hostile-4', 10)).replayed AS replayed,
+         current_setting('search_path') AS path_after;
 RESET search_path;
-SELECT results_eq($$ SELECT * FROM hostile_topup $$, $$ VALUES (10.00::numeric, false) $$,
+SELECT results_eq($$ SELECT bonus, replayed FROM hostile_topup $$, $$ VALUES (10.00::numeric, false) $$,
   'under a hostile search_path, top_up gets the real bonus rule (150 -> 10)');
 SELECT results_eq($$ SELECT * FROM hostile_spend $$,
   $$ VALUES (40.25::numeric, 10.00::numeric, 30.25::numeric, false) $$,
@@ -237,14 +245,20 @@ SELECT results_eq($$ SELECT * FROM hostile_replays $$,
 SELECT results_eq($$ SELECT * FROM hostile_balance $$,
   $$ VALUES (127.27::numeric, 2.48::numeric, 129.75::numeric) $$,
   'under a hostile search_path, balance is right');
+SELECT results_eq($$ SELECT * FROM hostile_refund $$, $$ VALUES (10.00::numeric, 7.52::numeric, false) $$,
+  'under a hostile search_path, request_refund nets the top-up (its statements ignore evil.=)');
+SELECT results_eq($$ SELECT * FROM hostile_refund_replay $$,
+  $$ VALUES (true, 'evil, pg_catalog, public, wallet'::text) $$,
+  'under a hostile search_path, request_refund replays and leaves the caller''s path as it was');
 RESET ROLE;
 SELECT results_eq(
   $$ SELECT kind, amount, created_at FROM wallet.transactions
       WHERE wallet_id = wallet.open('priv-hostile') ORDER BY txn_id $$,
   $$ VALUES ('top_up'::text, 150.00::numeric, '2026-03-01 00:00:00+00'::timestamptz),
             ('spend', 40.25, '2026-03-01 00:00:00+00'),
-            ('reverse_spend', 10.00, '2026-03-01 00:00:00+00') $$,
-  'the journal holds the three operations, at the wallet clock (not evil.clock)');
+            ('reverse_spend', 10.00, '2026-03-01 00:00:00+00'),
+            ('request_refund', 10.00, '2026-03-01 00:00:00+00') $$,
+  'the journal holds the operations, at the wallet clock (not evil.clock)');
 SELECT is((SELECT count(*) FROM wallet.reconcile()), 0::bigint, 'the books balance after the hostile calls');
 SELECT is((SELECT (SELECT count(*) FROM evil.wallet) + (SELECT count(*) FROM pg_temp.wallet)
                   + (SELECT count(*) FROM pg_temp.txn)), 0::bigint,

@@ -1,7 +1,10 @@
 /*
  * refund.c
- *	  Refund netting of a top-up: what is refundable and clawed back, the hold
- *	  a request places, and its release or settlement.
+ *	  Refund netting of a top-up (CONTRACT.md section 6): what is refundable
+ *	  and clawed back, the fee, whether a request needs review, the hold a
+ *	  request places, and its release or settlement. Each rule is here once:
+ *	  the refund operations (src/ops/refund_*.c) call the C functions, and the
+ *	  SQL functions wallet.lots_refund_* are their wrappers.
  */
 #include "engine/engine.h"
 
@@ -11,41 +14,38 @@ PG_FUNCTION_INFO_V1(wallet_lots_refund_release);
 PG_FUNCTION_INFO_V1(wallet_lots_refund_settle);
 
 /*
- * wallet.lots_refund_info(lots, topup_txn bigint, now) returns (found, cash,
- * owed, clawed, bonus_live, refundable_until, held) for a top-up still in its
- * refund window: cash is c and owed is u of the netting rule.
+ * engine_refund_info fills what the lots say of top-up txn at now: its cash
+ * lot within its refund window (in_window; c = cash, its owed, clawed and held
+ * counters and the window's end) and its live bonus. The coupon members are
+ * left at zero (engine_refund_netting sets them).
  */
-Datum
-wallet_lots_refund_info(PG_FUNCTION_ARGS)
+void
+engine_refund_info(const LotBuilder *b, int64 txn, TimestampTz now, RefundNetting *n)
 {
-	LotBuilder *ls = lotset_unpack(PG_GETARG_LOTSET_P(0));
-	int64		txn = PG_GETARG_INT64(1);
-	TimestampTz now = PG_GETARG_TIMESTAMPTZ(2);
 	const WalletLot *cash = NULL;
-	int64		bonus_live = 0;
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
 
-	for (int i = 0; i < ls->nlots; i++)
+	memset(n, 0, sizeof(RefundNetting));
+	for (int i = 0; i < b->nlots; i++)
 	{
-		const WalletLot *l = &ls->lots[i];
+		const WalletLot *l = &b->lots[i];
 
 		if (l->txn != txn)
 			continue;
 		if (l->bucket == BUCKET_CASH && in_window(l, now))
 			cash = l;
 		else if (l->bucket == BUCKET_BONUS && !expired(l, now))
-			bonus_live = checked_add(bonus_live, l->amount);
+			n->bonus_live = checked_add(n->bonus_live, l->amount);
 	}
-	values[0] = BoolGetDatum(cash != NULL);
-	values[1] = Int64GetDatum(cash ? cash->amount : 0);
-	values[2] = Int64GetDatum(cash ? cash->owed : 0);
-	values[3] = Int64GetDatum(cash ? cash->clawed : 0);
-	values[4] = Int64GetDatum(bonus_live);
-	values[5] = TimestampTzGetDatum(cash ? cash->until : 0);
-	nulls[5] = (cash == NULL);
-	values[6] = Int64GetDatum(cash ? cash->held : 0);
-	PG_RETURN_DATUM(result_tuple(fcinfo, values, nulls));
+	n->in_window = cash != NULL;
+	if (cash != NULL)
+	{
+		n->cash = cash->amount;
+		n->owed = cash->owed;
+		n->clawed = cash->clawed;
+		n->held = cash->held;
+		n->until = cash->until;
+	}
+	n->refundable = Max(n->cash - n->owed, 0);
 }
 
 /*
@@ -60,24 +60,80 @@ engine_topup_held(LotBuilder *b, int64 txn)
 }
 
 /*
- * wallet.lots_refund_hold(lots, topup_txn, take bigint, clawback bigint, now)
- * reserves a refund: take (amount + clawback) moves from the top-up's cash to
- * held, the clawback stops being owed, and the top-up's live bonus is held.
- * Returns (lots, bonus_held).
+ * engine_refund_netting completes the netting with the top-up's coupons: the
+ * discount of its redeemed coupons not clawed back yet (coupon_owed) counts in
+ * u like spent bonus, and its available coupons (coupons_live) are what a
+ * refund voids; a top-up out of its window takes neither. refundable = c - u,
+ * at least 0.
  */
-Datum
-wallet_lots_refund_hold(PG_FUNCTION_ARGS)
+void
+engine_refund_netting(RefundNetting *n, int64 coupon_owed, int coupons_live)
 {
-	LotBuilder *b = lotset_unpack(PG_GETARG_LOTSET_P(0));
-	int64		txn = PG_GETARG_INT64(1);
-	int64		take = PG_GETARG_INT64(2);
-	int64		clawback = PG_GETARG_INT64(3);
-	TimestampTz now = PG_GETARG_TIMESTAMPTZ(4);
+	n->coupon_owed = n->in_window ? coupon_owed : 0;
+	n->coupons_live = n->in_window ? coupons_live : 0;
+	n->refundable = Max(n->cash - n->owed - n->coupon_owed, 0);
+}
+
+/*
+ * engine_refund_fee_rate is a refund's fee rate: zero when the platform asks
+ * for it; otherwise the currency's refund_fee_rate plus the campaign rule's
+ * of the top-up (campaign_rate, NULL: none), at most 1. The sum keeps the
+ * scale of its terms, as numeric addition does.
+ */
+Numeric
+engine_refund_fee_rate(bool platform, Numeric policy_rate, Numeric campaign_rate)
+{
+	Numeric		one;
+	Datum		sum;
+
+	if (platform)
+		return int64_to_numeric(0);
+	sum = DirectFunctionCall2(numeric_add, NumericGetDatum(policy_rate),
+							  NumericGetDatum(campaign_rate ? campaign_rate : int64_to_numeric(0)));
+	one = int64_to_numeric(1);
+	if (DatumGetBool(DirectFunctionCall2(numeric_gt, sum, NumericGetDatum(one))))
+		return one;
+	return DatumGetNumeric(sum);
+}
+
+/* engine_refund_fee is the fee of refunding amount at rate (half away from zero), at most amount. */
+int64
+engine_refund_fee(int64 amount, Numeric rate)
+{
+	return Min(rate_of(amount, rate), amount);
+}
+
+/*
+ * engine_refund_auto_approved tells whether a request's net (minor units)
+ * needs no review: at most the currency's refund_auto_approve_max, compared
+ * exactly in minor units (the limit's fraction of a minor unit rounds down).
+ */
+bool
+engine_refund_auto_approved(int64 net, Numeric auto_approve_max, int exponent)
+{
+	int64		pow10 = 1;
+	Datum		limit;
+
+	for (int i = 0; i < exponent; i++)
+		pow10 *= 10;
+	limit = DirectFunctionCall1(numeric_floor,
+								DirectFunctionCall2(numeric_mul, NumericGetDatum(auto_approve_max),
+													NumericGetDatum(int64_to_numeric(pow10))));
+	return DatumGetBool(DirectFunctionCall2(numeric_le, NumericGetDatum(int64_to_numeric(net)), limit));
+}
+
+/*
+ * engine_refund_hold reserves a refund of top-up txn: take (amount +
+ * clawback, and the coupons' clawback) moves from the top-up's cash to held,
+ * the clawback stops being owed, and the top-up's live bonus is held. Returns
+ * the bonus held.
+ */
+int64
+engine_refund_hold(LotBuilder *b, int64 txn, int64 take, int64 clawback, TimestampTz now)
+{
 	int			c = find_topup_cash(b, txn, false);
 	int64		bonus_held = 0;
 	WalletLot  *cl;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	if (c < 0 || !in_window(&b->lots[c], now))
 		ereport(ERROR,
@@ -104,14 +160,16 @@ wallet_lots_refund_hold(PG_FUNCTION_ARGS)
 		}
 	}
 	compact(b, now);
-	values[0] = PointerGetDatum(lotset_pack(b));
-	values[1] = Int64GetDatum(bonus_held);
-	PG_RETURN_DATUM(result_tuple(fcinfo, values, nulls));
+	return bonus_held;
 }
 
-/* release_or_settle ends a refund's hold: released gives it back, else final. */
-static LotSet *
-release_or_settle(LotBuilder *b, int64 txn, int64 take, int64 clawback, int64 bonus_held,
+/*
+ * engine_refund_end ends a refund's hold of top-up txn: release (rejected,
+ * failed) gives it back, the clawback owed again; otherwise (succeeded) it is
+ * final: the held cash leaves and the held bonus is void.
+ */
+void
+engine_refund_end(LotBuilder *b, int64 txn, int64 take, int64 clawback, int64 bonus_held,
 				  TimestampTz now, bool release)
 {
 	int			c = find_topup_cash(b, txn, true);
@@ -158,7 +216,59 @@ release_or_settle(LotBuilder *b, int64 txn, int64 take, int64 clawback, int64 bo
 				 errmsg("held bonus of top-up %lld is " INT64_FORMAT ", expected " INT64_FORMAT,
 						(long long) txn, bonus, bonus_held)));
 	compact(b, now);
-	return lotset_pack(b);
+}
+
+/*
+ * wallet.lots_refund_info(lots, topup_txn bigint, now) returns (found, cash,
+ * owed, clawed, bonus_live, refundable_until, held) for a top-up still in its
+ * refund window: cash is c and owed is u of the netting rule
+ * (engine_refund_info).
+ */
+Datum
+wallet_lots_refund_info(PG_FUNCTION_ARGS)
+{
+	RefundNetting n;
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+
+	engine_refund_info(lotset_unpack(PG_GETARG_LOTSET_P(0)), PG_GETARG_INT64(1), PG_GETARG_TIMESTAMPTZ(2), &n);
+	values[0] = BoolGetDatum(n.in_window);
+	values[1] = Int64GetDatum(n.cash);
+	values[2] = Int64GetDatum(n.owed);
+	values[3] = Int64GetDatum(n.clawed);
+	values[4] = Int64GetDatum(n.bonus_live);
+	values[5] = TimestampTzGetDatum(n.until);
+	nulls[5] = !n.in_window;
+	values[6] = Int64GetDatum(n.held);
+	PG_RETURN_DATUM(result_tuple(fcinfo, values, nulls));
+}
+
+/*
+ * wallet.lots_refund_hold(lots, topup_txn, take bigint, clawback bigint, now)
+ * returns (lots, bonus_held): engine_refund_hold.
+ */
+Datum
+wallet_lots_refund_hold(PG_FUNCTION_ARGS)
+{
+	LotBuilder *b = lotset_unpack(PG_GETARG_LOTSET_P(0));
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	values[1] = Int64GetDatum(engine_refund_hold(b, PG_GETARG_INT64(1), PG_GETARG_INT64(2),
+												 PG_GETARG_INT64(3), PG_GETARG_TIMESTAMPTZ(4)));
+	values[0] = PointerGetDatum(lotset_pack(b));
+	PG_RETURN_DATUM(result_tuple(fcinfo, values, nulls));
+}
+
+/* refund_end_call is wallet.lots_refund_release and _settle: engine_refund_end. */
+static Datum
+refund_end_call(FunctionCallInfo fcinfo, bool release)
+{
+	LotBuilder *b = lotset_unpack(PG_GETARG_LOTSET_P(0));
+
+	engine_refund_end(b, PG_GETARG_INT64(1), PG_GETARG_INT64(2), PG_GETARG_INT64(3), PG_GETARG_INT64(4),
+					  PG_GETARG_TIMESTAMPTZ(5), release);
+	PG_RETURN_LOTSET_P(lotset_pack(b));
 }
 
 /*
@@ -168,10 +278,7 @@ release_or_settle(LotBuilder *b, int64 txn, int64 take, int64 clawback, int64 bo
 Datum
 wallet_lots_refund_release(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_LOTSET_P(release_or_settle(lotset_unpack(PG_GETARG_LOTSET_P(0)),
-										 PG_GETARG_INT64(1), PG_GETARG_INT64(2),
-										 PG_GETARG_INT64(3), PG_GETARG_INT64(4),
-										 PG_GETARG_TIMESTAMPTZ(5), true));
+	return refund_end_call(fcinfo, true);
 }
 
 /*
@@ -181,8 +288,5 @@ wallet_lots_refund_release(PG_FUNCTION_ARGS)
 Datum
 wallet_lots_refund_settle(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_LOTSET_P(release_or_settle(lotset_unpack(PG_GETARG_LOTSET_P(0)),
-										 PG_GETARG_INT64(1), PG_GETARG_INT64(2),
-										 PG_GETARG_INT64(3), PG_GETARG_INT64(4),
-										 PG_GETARG_TIMESTAMPTZ(5), false));
+	return refund_end_call(fcinfo, false);
 }

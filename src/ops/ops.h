@@ -15,10 +15,10 @@
 
 extern char *check_text(FunctionCallInfo fcinfo, int argno, const char *argname, int maxlen, bool required);
 extern Datum major(int64 minor, int exponent);
+extern void check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern void op_start(void);
 extern int64 op_begin(FunctionCallInfo fcinfo);
 extern int64 op_int8_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
-extern Datum op_set_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n);
 extern int64 op_amount(FunctionCallInfo fcinfo, int argno, const WalletRow *w);
 extern void op_leave(MemoryContext caller);
 extern Datum op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n);

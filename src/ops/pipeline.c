@@ -23,10 +23,19 @@ major(int64 minor, int exponent)
 	return NumericGetDatum(minor_to_numeric(minor, exponent));
 }
 
+/* check_not_null refuses a NULL argument argno (22023, naming it). */
+void
+check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", argname)));
+}
+
 /*
- * op_start starts an operation: it connects to SPI with the plans ready.
- * Every operation starts here (op_begin for those whose first argument is a
- * wallet), after its arguments are checked.
+ * op_start starts an operation whose arguments are checked: it connects to
+ * SPI with the plans ready (and rules on the tables refused).
  */
 void
 op_start(void)
@@ -38,15 +47,12 @@ op_start(void)
 
 /*
  * op_begin starts an operation on a wallet: it refuses a NULL wallet_id
- * (argument 0), returns it, and starts (op_start).
+ * (argument 0), returns it, and starts the operation (op_start).
  */
 int64
 op_begin(FunctionCallInfo fcinfo)
 {
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wallet_id must not be null")));
+	check_not_null(fcinfo, 0, "wallet_id");
 	op_start();
 	return PG_GETARG_INT64(0);
 }
@@ -58,37 +64,8 @@ op_begin(FunctionCallInfo fcinfo)
 int64
 op_int8_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be null", argname)));
+	check_not_null(fcinfo, argno, argname);
 	return PG_GETARG_INT64(argno);
-}
-
-/*
- * op_set_row returns an operation's one result row from a function declared
- * RETURNS TABLE (a set of one row), in the caller's memory: the row type is
- * the function's, and values of the given types must match it as for op_row.
- */
-Datum
-op_set_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TupleDesc	td;
-
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	td = rsinfo->setDesc;
-	if (td->natts != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("the function's result columns have been altered")));
-	for (int i = 0; i < n; i++)
-		if (TupleDescAttr(td, i)->atttypid != types[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("the function's result columns have been altered")));
-	tuplestore_putvalues(rsinfo->setResult, td, values, nulls);
-	return (Datum) 0;
 }
 
 /* op_amount returns argument argno as minor units of the wallet's currency. */

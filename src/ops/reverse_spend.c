@@ -568,7 +568,7 @@ replay:
 		static const Oid types[8] = {INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, BOOLOID,
 		NUMERICOID, NUMERICOID, BOOLOID};
 
-		return op_set_row(fcinfo, values, nulls, types, lengthof(types));
+		PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, lengthof(types)));
 	}
 }
 

@@ -8,7 +8,7 @@
 
 /*
  * The currency's configuration the hot path reads: its policy (refund window,
- * commission rate), its bonus rules and whether coupon templates are issued on
+ * commission rate, the refund fee rate, auto-approval and limit), its bonus rules and whether coupon templates are issued on
  * its top-ups. Kept per backend, because reading it costs a top-up three index
  * probes, and forgotten whenever one of those tables changes: a statement
  * trigger on each (wallet._config_changed) sends a relcache invalidation for
@@ -78,6 +78,8 @@ conf_copy(const CurrencyConf *c)
 	*d = *c;
 	d->currency = pstrdup(c->currency);
 	d->commission_rate = numeric_copy(c->commission_rate);
+	d->refund_fee_rate = numeric_copy(c->refund_fee_rate);
+	d->refund_auto_approve_max = numeric_copy(c->refund_auto_approve_max);
 	d->rules = palloc(sizeof(ConfRule) * Max(c->nrules, 1));
 	for (int i = 0; i < c->nrules; i++)
 	{
@@ -118,6 +120,9 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 	/* the policy (its defaults when the currency has no row) */
 	c->refund_window.day = 30;
 	c->commission_rate = int64_to_numeric(0);
+	c->refund_fee_rate = int64_to_numeric(0);
+	c->refund_auto_approve_max = int64_to_numeric(0);
+	c->max_refunds_per_30_days = 3;
 	key_text(&k[0], att_of(prel, "currency"), currency);
 	tup = fetch_one(prel, "policy_pkey", 1, k);
 	if (tup)
@@ -132,6 +137,15 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 		d = getattr(&row, "commission_rate", &isnull);
 		if (!isnull)
 			c->commission_rate = DatumGetNumeric(d);
+		d = getattr(&row, "refund_fee_rate", &isnull);
+		if (!isnull)
+			c->refund_fee_rate = DatumGetNumeric(d);
+		d = getattr(&row, "refund_auto_approve_max", &isnull);
+		if (!isnull)
+			c->refund_auto_approve_max = DatumGetNumeric(d);
+		d = getattr(&row, "max_refunds_per_30_days", &isnull);
+		if (!isnull)
+			c->max_refunds_per_30_days = DatumGetInt32(d);
 	}
 
 	/* coupon templates issued on top-ups */

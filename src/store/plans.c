@@ -186,6 +186,12 @@ ensure_plans(void)
 
 		plans.credit_seq = id != InvalidAttrNumber ? getIdentitySequence(credits, id, true) : InvalidOid;
 	}
+	{
+		Oid			refunds = get_relname_relid("refund", nsp);
+		AttrNumber	id = OidIsValid(refunds) ? get_attnum(refunds, "refund_id") : InvalidAttrNumber;
+
+		plans.refund_seq = id != InvalidAttrNumber ? getIdentitySequence(refunds, id, true) : InvalidOid;
+	}
 	if (!OidIsValid(plans.lotset_type) || !OidIsValid(plans.txn_seq) || !OidIsValid(plans.posting_array))
 		elog(ERROR, "wallet schema is incomplete");
 	{
@@ -322,7 +328,7 @@ select_datum(SPIPlanPtr plan, int nargs, Datum *args)
  * and again after the schema changed (ensure_plans starts a new generation).
  * An operation keeps its statements in static OpPlans of its own file, next
  * to the code that runs them; the statement's argument types are fixed types
- * or, as types[i] == InvalidOid, the schema's lotset type. Call it after
+ * or the schema's lotset type (OP_LOTSET) or posting array (OP_POSTINGS). Call it after
  * ensure_plans (op_begin).
  */
 SPIPlanPtr
@@ -337,7 +343,8 @@ op_plan(OpPlan *p)
 	p->plan = NULL;
 	Assert(p->nargs <= OP_PLAN_MAX_ARGS);
 	for (int i = 0; i < p->nargs; i++)
-		types[i] = OidIsValid(p->types[i]) ? p->types[i] : plans.lotset_type;
+		types[i] = p->types[i] == OP_LOTSET ? plans.lotset_type :
+			p->types[i] == OP_POSTINGS ? plans.posting_array : p->types[i];
 	p->plan = prepare(p->sql, p->nargs, types);
 	p->generation = plans_generation;
 	return p->plan;

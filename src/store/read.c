@@ -172,6 +172,32 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 	}
 }
 
+/*
+ * read_wallet_tuple gives a wallet row read with its lock (read_wallet, lock)
+ * the tuple the write step updates directly (write_direct), as it has after
+ * an unlocked read: the row is fetched under a fresh snapshot, which sees the
+ * version locked. If it is not that version, w->tup stays NULL and the write
+ * is left to the prepared statement.
+ */
+void
+read_wallet_tuple(WalletRow *w)
+{
+	Relation	rel;
+	ScanKeyData k;
+	HeapTuple	tup;
+	bool		isnull;
+
+	direct_begin();
+	rel = table_open(rel_of("wallet"), AccessShareLock);
+	key_int8(&k, att_of(rel, "wallet_id"), w->id);
+	tup = fetch_one(rel, "wallet_pkey", 1, &k);
+	if (tup != NULL &&
+		DatumGetInt64(heap_getattr(tup, att_of(rel, "version"), RelationGetDescr(rel), &isnull)) == w->version)
+		w->tup = tup;
+	table_close(rel, NoLock);
+	direct_end();
+}
+
 /* direct_reset starts an operation with no direct read open (see direct_begin). */
 void
 direct_reset(void)

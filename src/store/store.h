@@ -68,6 +68,7 @@ typedef struct WalletPlans
 	Oid			txn_seq;
 	Oid			key_rel;		/* wallet.txn_key; InvalidOid on a 0.1 schema */
 	Oid			credit_seq;		/* wallet.payee_credit's identity sequence */
+	Oid			refund_seq;		/* wallet.refund's identity sequence */
 	SPIPlanPtr	wallet_read;
 	SPIPlanPtr	wallet_lock;
 	SPIPlanPtr	replay;
@@ -90,18 +91,26 @@ extern WalletPlans plans;
  * A statement of one operation's own (op_plan): its text and argument types
  * are the file's constants; the plan is prepared on first use.
  */
-#define OP_PLAN_MAX_ARGS 12
+#define OP_PLAN_MAX_ARGS 20
 typedef struct OpPlan
 {
 	const char *sql;
 	int			nargs;
-	Oid			types[OP_PLAN_MAX_ARGS];	/* InvalidOid: the schema's lotset type */
+	Oid			types[OP_PLAN_MAX_ARGS];	/* or OP_LOTSET, OP_POSTINGS: the schema's types */
 	SPIPlanPtr	plan;
 	uint64		generation;
 } OpPlan;
 
 /* OP_PLAN(sql, nargs, types...) initializes a static OpPlan. */
 #define OP_PLAN(text, n, ...) {.sql = (text), .nargs = (n), .types = {__VA_ARGS__}}
+
+/*
+ * Argument types of an OpPlan that are the schema's own, whose oids are known
+ * only when the statement is prepared: wallet.lotset and wallet.posting[]
+ * (OP_POSTINGS is no type's oid: oid 1 is template1's, a database).
+ */
+#define OP_LOTSET InvalidOid
+#define OP_POSTINGS ((Oid) 1)
 
 /* A currency's configuration as the hot path keeps it (see currency_conf). */
 typedef struct ConfRule
@@ -129,6 +138,9 @@ typedef struct CurrencyConf
 	int			exponent;
 	Interval	refund_window;
 	Numeric		commission_rate;
+	Numeric		refund_fee_rate;
+	Numeric		refund_auto_approve_max;	/* major units */
+	int32		max_refunds_per_30_days;
 	bool		topup_templates;
 	int			nrules;
 	ConfRule   *rules;			/* by rule_id */
@@ -149,6 +161,38 @@ typedef struct WalletRow
 	HeapTuple	tup;			/* the row as read without the lock; else NULL */
 	CurrencyConf *conf;			/* its currency's configuration, read with the policy without the lock */
 } WalletRow;
+
+/* A top-up as its refunds read it (refund.c): its journal row. */
+typedef struct TopUpRow
+{
+	int64		txn_id;
+	int64		wallet_id;
+	Jsonb	   *result;			/* its journal result (refundable_until, campaign_fee_rate, coupons) */
+} TopUpRow;
+
+/* A coupon a top-up issued that a refund of it takes (refund.c). */
+typedef struct TopUpCoupon
+{
+	char	   *code;
+	bool		void_it;		/* available: the refund voids it; else redeemed: its discount is clawed back */
+	int64		discount;		/* what is clawed back (minor units); 0 for one voided */
+} TopUpCoupon;
+
+/* A refund row (refund.c); amounts in minor units. */
+typedef struct RefundRow
+{
+	int64		refund_id;
+	int64		wallet_id;
+	int64		topup_txn;
+	int64		amount;
+	int64		fee;
+	int64		net;
+	int64		clawback;
+	int64		bonus_void;
+	int64		coupon_clawback;
+	int32		coupons_voided;
+	const char *status;			/* a constant string: pending, approved, rejected, succeeded, failed */
+} RefundRow;
 
 /*
  * A fetched row taken apart once (heap_getattr walks the row from its start
@@ -232,6 +276,12 @@ extern void row_of(Row *row, Relation rel, HeapTuple tup);
 extern void row_free(Row *row);
 extern Datum getattr(const Row *row, const char *name, bool *isnull);
 extern void read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w);
+extern void read_wallet_tuple(WalletRow *w);
+
+/* refund.c */
+extern bool read_topup(int64 txn_id, bool read_only, TopUpRow *t);
+extern int	topup_coupons(const TopUpRow *t, TimestampTz clk, bool read_only, TopUpCoupon **out);
+extern bool read_refund(int64 refund_id, bool lock, RefundRow *r);
 
 /* journal_read.c */
 typedef bool (*JournalRowFn) (Row *row, void *arg);

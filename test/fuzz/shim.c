@@ -818,6 +818,18 @@ NOT_IN_SHIM(numeric_lt)
 NOT_IN_SHIM(numeric_mul)
 NOT_IN_SHIM(numeric_round)
 NOT_IN_SHIM(int8_numeric)
+/* the refund fee rate and the auto-approval compare (engine/refund.c), not fuzzed */
+NOT_IN_SHIM(numeric_add)
+NOT_IN_SHIM(numeric_gt)
+NOT_IN_SHIM(numeric_le)
+NOT_IN_SHIM(numeric_floor)
+
+Numeric
+int64_to_numeric(int64 val)
+{
+	(void) val;
+	shim_fail("int64_to_numeric is not available in the fuzz shim");
+}
 
 Numeric
 int64_div_fast_to_numeric(int64 val1, int log10val2)

@@ -1,0 +1,104 @@
+/*
+ * refund_review.c
+ *	  wallet.review_refund: a pending refund approved (no money moves) or
+ *	  rejected (its hold given back: refund_move.c), on the shared pipeline.
+ */
+#include "ops/refund.h"
+
+PG_FUNCTION_INFO_V1(wallet_review_refund);
+
+/* An approval: the refund's row and the journal row (no money moves), in one statement. */
+static OpPlan approval = {
+	.sql = "WITH r AS (UPDATE wallet.refund SET status = 'approved', reviewer = $9, review_note = $10, "
+	"reviewed_at = $5 WHERE refund_id = $11) "
+	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, "
+	"result) VALUES ($1, $2, 'review_refund', $3, $4, $5, $6, $7, $8)",
+	.nargs = 11,
+	.types = {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, JSONBOID, TEXTOID, TEXTOID,
+		INT8OID}
+};
+
+/*
+ * wallet.review_refund(refund_id bigint, approve boolean, reviewer text, note
+ * text) returns the refund's new status: pending -> approved | rejected.
+ * Repeating a transition already made (or approving a refund already
+ * settled) returns the status; a conflicting one is WL008.
+ */
+static Datum
+review_body(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	int64		refund_id;
+	bool		approve;
+	char	   *reviewer;
+	char	   *note;
+	WalletRow	w;
+	RefundRow	r;
+	TimestampTz clk = wallet_clock();
+	const char *status;
+
+	check_not_null(fcinfo, 0, "refund_id");
+	check_not_null(fcinfo, 1, "approve");
+	refund_id = PG_GETARG_INT64(0);
+	approve = PG_GETARG_BOOL(1);
+	reviewer = check_text(fcinfo, 2, "reviewer", 200, true);
+	note = check_text(fcinfo, 3, "note", 1000, false);
+	op_start();
+	refund_lock(refund_id, &w, &r);
+	if (strcmp(r.status, "pending") == 0)
+	{
+		JB			jb;
+		Jsonb	   *request;
+
+		status = approve ? "approved" : "rejected";
+		jb_begin(&jb);
+		jb_int(&jb, "refund_id", refund_id);
+		jb_bool(&jb, "approve", approve);
+		jb_text(&jb, "reviewer", reviewer);
+		request = jb_end(&jb);
+		if (approve)
+		{
+			Datum		args[11];
+			char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', note ? ' ' : 'n', ' '};
+
+			jb_begin(&jb);
+			jb_text(&jb, "status", status);
+			args[0] = Int64GetDatum(nextval_internal(plans.txn_seq, false));
+			args[1] = Int64GetDatum(w.id);
+			args[2] = Int64GetDatum(r.amount);
+			args[3] = CStringGetTextDatum(w.currency);
+			args[4] = TimestampTzGetDatum(clk);
+			args[5] = Int64GetDatum(r.topup_txn);
+			args[6] = JsonbPGetDatum(request);
+			args[7] = JsonbPGetDatum(jb_end(&jb));
+			args[8] = CStringGetTextDatum(reviewer);
+			args[9] = note ? CStringGetTextDatum(note) : (Datum) 0;
+			args[10] = Int64GetDatum(refund_id);
+			if (run_plan(op_plan(&approval), args, nulls, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not journal the review of refund %lld", (long long) refund_id);
+		}
+		else
+		{
+			RefundChange change = {.status = status, .review = true, .reviewer = reviewer, .note = note};
+
+			refund_move(&w, &r, "review_refund", &change, true, request, clk);
+		}
+	}
+	else if ((approve && (strcmp(r.status, "approved") == 0 || strcmp(r.status, "succeeded") == 0 ||
+						  strcmp(r.status, "failed") == 0)) ||
+			 (!approve && strcmp(r.status, "rejected") == 0))
+		status = r.status;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('8')),
+				 errmsg("refund %lld is %s", (long long) refund_id, r.status),
+				 errdetail("It cannot be %s now.", approve ? "approved" : "rejected")));
+	op_leave(caller);
+	return refund_status_result(status);
+}
+
+Datum
+wallet_review_refund(PG_FUNCTION_ARGS)
+{
+	return with_compressed_wal(review_body, fcinfo);
+}

@@ -1,0 +1,194 @@
+/*
+ * refund.c
+ *	  What the refund operations read: the top-up a refund names (its journal
+ *	  row), the coupons that top-up issued, and a refund row, unlocked (straight
+ *	  from its primary key) or locked (FOR UPDATE).
+ */
+#include "store/store.h"
+
+/* the statuses of wallet.refund, as constants that outlive SPI's memory */
+static const char *const refund_statuses[] = {"pending", "approved", "rejected", "succeeded", "failed"};
+
+static const char *
+refund_status(const char *s)
+{
+	for (int i = 0; i < (int) lengthof(refund_statuses); i++)
+		if (strcmp(s, refund_statuses[i]) == 0)
+			return refund_statuses[i];
+	elog(ERROR, "refund status \"%s\" is unknown", s);
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * The journal row of a top-up. Its month is not known (a refund names the
+ * top-up by txn_id only), so every partition's primary key is probed.
+ */
+static OpPlan topup_read = {
+	.sql = "SELECT wallet_id, result FROM wallet.txn WHERE txn_id = $1 AND kind = 'top_up'",
+	.nargs = 1,
+	.types = {INT8OID}
+};
+
+/*
+ * read_topup reads top-up txn_id: false if there is none (or txn_id names
+ * another kind of transaction). read_only for a STABLE caller (the statement
+ * then reads under the caller's snapshot).
+ */
+bool
+read_topup(int64 txn_id, bool read_only, TopUpRow *t)
+{
+	Datum		args[1] = {Int64GetDatum(txn_id)};
+	bool		isnull;
+	Datum		d;
+
+	if (run_plan(op_plan(&topup_read), args, NULL, read_only, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read top-up %lld", (long long) txn_id);
+	if (SPI_processed == 0)
+		return false;
+	t->txn_id = txn_id;
+	t->wallet_id = DatumGetInt64(getcol(1, &isnull));
+	d = getcol(2, &isnull);
+	t->result = isnull ? NULL : DatumGetJsonbP(d);
+	return true;
+}
+
+/*
+ * The coupons top-up t issued (the codes its journal row recorded) that a
+ * refund of it takes at $3: those still available (voided by the refund) and
+ * those redeemed whose discount no refund has clawed back yet (clawed back,
+ * with that discount).
+ */
+static OpPlan coupons_read = {
+	.sql = "SELECT c.code, c.redeemed_txn IS NULL, "
+	"CASE WHEN c.redeemed_txn IS NULL THEN 0 ELSE coalesce(c.discount, 0) END "
+	"FROM wallet.coupon c "
+	"WHERE c.wallet_id = $1 "
+	"AND c.code IN (SELECT jsonb_array_elements_text(coalesce($2->'coupons', '[]'))) "
+	"AND c.voided_at IS NULL "
+	"AND ((c.redeemed_txn IS NULL AND (c.valid_until IS NULL OR c.valid_until > $3)) "
+	"OR (c.redeemed_txn IS NOT NULL AND c.clawback_refund IS NULL)) "
+	"ORDER BY c.code",
+	.nargs = 3,
+	.types = {INT8OID, JSONBOID, TIMESTAMPTZOID}
+};
+
+/*
+ * topup_coupons lists the coupons of top-up t that a refund takes at clk
+ * (TopUpCoupon, in code order) and returns how many. A top-up that issued
+ * none (its result lists no coupons) is not looked up.
+ */
+int
+topup_coupons(const TopUpRow *t, TimestampTz clk, bool read_only, TopUpCoupon **out)
+{
+	JsonbValue	k;
+	JsonbValue *v = NULL;
+	Datum		args[3];
+	TopUpCoupon *c;
+
+	*out = NULL;
+	if (t->result == NULL)
+		return 0;
+	k.type = jbvString;
+	k.val.string.val = "coupons";
+	k.val.string.len = strlen("coupons");
+	if (JB_ROOT_IS_OBJECT(t->result))
+		v = findJsonbValueFromContainer(&t->result->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type == jbvNull ||
+		(v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data) &&
+		 JsonContainerSize(v->val.binary.data) == 0))
+		return 0;
+
+	args[0] = Int64GetDatum(t->wallet_id);
+	args[1] = JsonbPGetDatum(t->result);
+	args[2] = TimestampTzGetDatum(clk);
+	if (run_plan(op_plan(&coupons_read), args, NULL, read_only, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the coupons of top-up %lld", (long long) t->txn_id);
+	if (SPI_processed == 0)
+		return 0;
+	c = palloc(sizeof(TopUpCoupon) * SPI_processed);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		c[i].code = TextDatumGetCString(SPI_getbinval(row, td, 1, &isnull));
+		c[i].void_it = DatumGetBool(SPI_getbinval(row, td, 2, &isnull));
+		c[i].discount = DatumGetInt64(SPI_getbinval(row, td, 3, &isnull));
+	}
+	*out = c;
+	return (int) SPI_processed;
+}
+
+/* The refund row, locked. */
+static OpPlan refund_lock = {
+	.sql = "SELECT wallet_id, topup_txn, amount, fee, net, clawback, bonus_void, coupon_clawback, coupons_voided, "
+	"status FROM wallet.refund WHERE refund_id = $1 FOR UPDATE",
+	.nargs = 1,
+	.types = {INT8OID}
+};
+
+/*
+ * read_refund reads refund refund_id: false if there is none. Unlocked, the
+ * row is read straight from the primary key under a fresh snapshot; with
+ * lock, by a statement that locks it (FOR UPDATE). The status is one of the
+ * constant strings of refund_statuses.
+ */
+bool
+read_refund(int64 refund_id, bool lock, RefundRow *r)
+{
+	bool		isnull;
+
+	r->refund_id = refund_id;
+	if (lock)
+	{
+		Datum		args[1] = {Int64GetDatum(refund_id)};
+
+		if (run_plan(op_plan(&refund_lock), args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read refund %lld", (long long) refund_id);
+		if (SPI_processed == 0)
+			return false;
+		r->wallet_id = DatumGetInt64(getcol(1, &isnull));
+		r->topup_txn = DatumGetInt64(getcol(2, &isnull));
+		r->amount = DatumGetInt64(getcol(3, &isnull));
+		r->fee = DatumGetInt64(getcol(4, &isnull));
+		r->net = DatumGetInt64(getcol(5, &isnull));
+		r->clawback = DatumGetInt64(getcol(6, &isnull));
+		r->bonus_void = DatumGetInt64(getcol(7, &isnull));
+		r->coupon_clawback = DatumGetInt64(getcol(8, &isnull));
+		r->coupons_voided = DatumGetInt32(getcol(9, &isnull));
+		r->status = refund_status(TextDatumGetCString(getcol(10, &isnull)));
+		return true;
+	}
+	else
+	{
+		Relation	rel;
+		ScanKeyData k;
+		HeapTuple	tup;
+		Row			row;
+
+		direct_begin();
+		rel = table_open(rel_of("refund"), AccessShareLock);
+		key_int8(&k, att_of(rel, "refund_id"), refund_id);
+		tup = fetch_one(rel, "refund_pkey", 1, &k);
+		if (tup)
+		{
+			row_of(&row, rel, tup);
+			r->wallet_id = DatumGetInt64(getattr(&row, "wallet_id", &isnull));
+			r->topup_txn = DatumGetInt64(getattr(&row, "topup_txn", &isnull));
+			r->amount = DatumGetInt64(getattr(&row, "amount", &isnull));
+			r->fee = DatumGetInt64(getattr(&row, "fee", &isnull));
+			r->net = DatumGetInt64(getattr(&row, "net", &isnull));
+			r->clawback = DatumGetInt64(getattr(&row, "clawback", &isnull));
+			r->bonus_void = DatumGetInt64(getattr(&row, "bonus_void", &isnull));
+			r->coupon_clawback = DatumGetInt64(getattr(&row, "coupon_clawback", &isnull));
+			r->coupons_voided = DatumGetInt32(getattr(&row, "coupons_voided", &isnull));
+			r->status = refund_status(TextDatumGetCString(getattr(&row, "status", &isnull)));
+			row_free(&row);
+			heap_freetuple(tup);
+		}
+		table_close(rel, NoLock);
+		direct_end();
+		return tup != NULL;
+	}
+}
