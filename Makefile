@@ -6,7 +6,7 @@ OBJS        = $(patsubst %.c,%.o,$(wildcard src/*.c src/engine/*.c src/journal/*
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 # the frozen install script of 0.1 and the upgrade scripts (hand-written; see README, Upgrades)
 DATA        = $(wildcard upgrade/$(EXTENSION)--*.sql)
-EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql $(OBJS:.o=.d)
+EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=$(EXTENSION)
@@ -17,8 +17,6 @@ PG_CONFIG ?= pg_config
 # -Wno-unused-parameter: PostgreSQL's own headers and the fmgr calling convention trip it
 PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter
 PG_CPPFLAGS += -I$(srcdir)/src
-# each object also lists the headers it includes (src/*.h): a changed struct rebuilds every user
-PG_CPPFLAGS += -MMD -MP
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifeq ($(PGXS),)
@@ -27,7 +25,8 @@ all install installcheck:
 	@echo "PostgreSQL 15 server headers are missing: run 'make deps' (or 'make test', which runs it)" >&2; exit 1
 else
 include $(PGXS)
--include $(OBJS:.o=.d)
+# every object depends on the project's headers: a changed struct rebuilds every file
+$(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h src/*/*.h)
 endif
 
 # The install script is built from its sources under src/sql/, one per concern, in this order

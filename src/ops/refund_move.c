@@ -30,17 +30,17 @@
 static OpPlan move_review = {
 	.sql = MOVE_WALLET
 	"r AS (UPDATE wallet.refund SET status = $15, reviewer = $16, review_note = $17, reviewed_at = $9 "
-	"WHERE refund_id = $14) " MOVE_JOURNAL,
+	"WHERE ctid = $14) " MOVE_JOURNAL,
 	.nargs = 17,
-	.types = {MOVE_TYPES, INT8OID, TEXTOID, TEXTOID, TEXTOID}
+	.types = {MOVE_TYPES, TIDOID, TEXTOID, TEXTOID, TEXTOID}
 };
 
 static OpPlan move_settle = {
 	.sql = MOVE_WALLET
 	"r AS (UPDATE wallet.refund SET status = $15, gateway_ref = $16, settled_at = $9 "
-	"WHERE refund_id = $14) " MOVE_JOURNAL,
+	"WHERE ctid = $14) " MOVE_JOURNAL,
 	.nargs = 16,
-	.types = {MOVE_TYPES, INT8OID, TEXTOID, TEXTOID}
+	.types = {MOVE_TYPES, TIDOID, TEXTOID, TEXTOID}
 };
 
 /* A released refund gives the top-up's coupons back: those it voided, those it clawed back. */
@@ -132,7 +132,7 @@ refund_move(WalletRow *w, const RefundRow *r, const char *kind, const RefundChan
 	args[10] = JsonbPGetDatum(request);
 	args[11] = JsonbPGetDatum(jb_end(&jb));
 	args[12] = legs_done(&legs);
-	args[13] = Int64GetDatum(r->refund_id);
+	args[13] = PointerGetDatum(&r->tid);
 	args[14] = CStringGetTextDatum(change->status);
 	if (change->review)
 	{

@@ -11,20 +11,6 @@
 
 PG_FUNCTION_INFO_V1(wallet_request_refund);
 
-/*
- * Read under the wallet's lock: whether a refund of the top-up is open, and
- * the wallet's requests in the 30 days before $3 that count toward its limit.
- */
-static OpPlan refund_state = {
-	.sql = "SELECT EXISTS (SELECT 1 FROM wallet.refund r WHERE r.topup_txn = $1 "
-	"AND r.status IN ('pending', 'approved')), "
-	"(SELECT count(*)::int FROM wallet.refund r WHERE r.wallet_id = $2 "
-	"AND r.requested_at > $3 - interval '30 days' AND r.requested_at <= $3 "
-	"AND r.reviewer IS DISTINCT FROM 'limit')",
-	.nargs = 3,
-	.types = {INT8OID, INT8OID, TIMESTAMPTZOID}
-};
-
 static OpPlan refund_insert = {
 	.sql = "INSERT INTO wallet.refund (refund_id, wallet_id, topup_txn, request_txn, reason, amount, fee, net, "
 	"clawback, bonus_void, status, note, reviewer, review_note, requested_at, reviewed_at, coupon_clawback, "
@@ -148,6 +134,7 @@ request_body(PG_FUNCTION_ARGS)
 	memset(&o, 0, sizeof(o));
 	check_not_null(fcinfo, 0, "topup_txn_id");
 	op_start();
+	pin_key_lookups();
 	refund_topup(PG_GETARG_INT64(0), false, &t);
 	read_wallet(t.wallet_id, true, true, &w);
 	/* locked: the key, wallet row and journal row are then written directly */
@@ -210,15 +197,8 @@ request_body(PG_FUNCTION_ARGS)
 				 w.frozen_reason ? errdetail_internal("%s", w.frozen_reason) : 0));
 
 	/* the top-up's open refund and the wallet's recent requests, under the lock */
-	{
-		Datum		args[3] = {Int64GetDatum(t.txn_id), Int64GetDatum(w.id), TimestampTzGetDatum(clk)};
-		bool		isnull;
-
-		if (run_plan(op_plan(&refund_state), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not read the refunds of wallet %lld", (long long) w.id);
-		open = DatumGetBool(getcol(1, &isnull));
-		recent = DatumGetInt32(getcol(2, &isnull));
-	}
+	open = refund_in_progress(t.txn_id);
+	recent = refunds_requested(w.id, clk);
 	if (open)
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('8')),

@@ -10,12 +10,12 @@ PG_FUNCTION_INFO_V1(wallet_review_refund);
 /* An approval: the refund's row and the journal row (no money moves), in one statement. */
 static OpPlan approval = {
 	.sql = "WITH r AS (UPDATE wallet.refund SET status = 'approved', reviewer = $9, review_note = $10, "
-	"reviewed_at = $5 WHERE refund_id = $11) "
+	"reviewed_at = $5 WHERE ctid = $11) "
 	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, "
 	"result) VALUES ($1, $2, 'review_refund', $3, $4, $5, $6, $7, $8)",
 	.nargs = 11,
 	.types = {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, JSONBOID, TEXTOID, TEXTOID,
-		INT8OID}
+		TIDOID}
 };
 
 /*
@@ -44,6 +44,7 @@ review_body(PG_FUNCTION_ARGS)
 	reviewer = check_text(fcinfo, 2, "reviewer", 200, true);
 	note = check_text(fcinfo, 3, "note", 1000, false);
 	op_start();
+	pin_key_lookups();
 	refund_lock(refund_id, &w, &r);
 	if (strcmp(r.status, "pending") == 0)
 	{
@@ -73,7 +74,7 @@ review_body(PG_FUNCTION_ARGS)
 			args[7] = JsonbPGetDatum(jb_end(&jb));
 			args[8] = CStringGetTextDatum(reviewer);
 			args[9] = note ? CStringGetTextDatum(note) : (Datum) 0;
-			args[10] = Int64GetDatum(refund_id);
+			args[10] = PointerGetDatum(&r.tid);
 			if (run_plan(op_plan(&approval), args, nulls, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "could not journal the review of refund %lld", (long long) refund_id);
 		}

@@ -31,6 +31,7 @@ settle_body(PG_FUNCTION_ARGS)
 	succeeded = PG_GETARG_BOOL(1);
 	gateway_ref = check_text(fcinfo, 2, "gateway_ref", 200, false);
 	op_start();
+	pin_key_lookups();
 	refund_lock(refund_id, &w, &r);
 	status = succeeded ? "succeeded" : "failed";
 	if (strcmp(r.status, status) != 0)

@@ -120,75 +120,159 @@ topup_coupons(const TopUpRow *t, TimestampTz clk, bool read_only, TopUpCoupon **
 	return (int) SPI_processed;
 }
 
-/* The refund row, locked. */
-static OpPlan refund_lock = {
-	.sql = "SELECT wallet_id, topup_txn, amount, fee, net, clawback, bonus_void, coupon_clawback, coupons_voided, "
-	"status FROM wallet.refund WHERE refund_id = $1 FOR UPDATE",
-	.nargs = 1,
-	.types = {INT8OID}
-};
+/* refund_of takes a refund row apart into r. */
+static void
+refund_of(const Row *row, RefundRow *r)
+{
+	bool		isnull;
+
+	r->wallet_id = DatumGetInt64(getattr(row, "wallet_id", &isnull));
+	r->topup_txn = DatumGetInt64(getattr(row, "topup_txn", &isnull));
+	r->amount = DatumGetInt64(getattr(row, "amount", &isnull));
+	r->fee = DatumGetInt64(getattr(row, "fee", &isnull));
+	r->net = DatumGetInt64(getattr(row, "net", &isnull));
+	r->clawback = DatumGetInt64(getattr(row, "clawback", &isnull));
+	r->bonus_void = DatumGetInt64(getattr(row, "bonus_void", &isnull));
+	r->coupon_clawback = DatumGetInt64(getattr(row, "coupon_clawback", &isnull));
+	r->coupons_voided = DatumGetInt32(getattr(row, "coupons_voided", &isnull));
+	r->status = refund_status(TextDatumGetCString(getattr(row, "status", &isnull)));
+}
 
 /*
- * read_refund reads refund refund_id: false if there is none. Unlocked, the
- * row is read straight from the primary key under a fresh snapshot; with
- * lock, by a statement that locks it (FOR UPDATE). The status is one of the
- * constant strings of refund_statuses.
+ * read_refund reads refund refund_id: false if there is none. The row is
+ * found straight through its primary key under a fresh snapshot; with lock,
+ * its latest version is then locked FOR UPDATE (table_tuple_lock, following
+ * the update chain, as ExecLockRows does for SELECT ... FOR UPDATE) and read
+ * as locked, and r->tid names that version: the statement that changes the
+ * row finds it by ctid, whatever the table's statistics would have the
+ * planner do with a look-up by refund_id. The status is one of the constant
+ * strings of refund_statuses.
  */
 bool
 read_refund(int64 refund_id, bool lock, RefundRow *r)
 {
-	bool		isnull;
+	Relation	rel;
+	ScanKeyData k;
+	HeapTuple	tup;
+	bool		found = false;
 
 	r->refund_id = refund_id;
-	if (lock)
+	ItemPointerSetInvalid(&r->tid);
+	direct_begin();
+	rel = table_open(rel_of("refund"), lock ? RowShareLock : AccessShareLock);
+	key_int8(&k, att_of(rel, "refund_id"), refund_id);
+	tup = fetch_one(rel, "refund_pkey", 1, &k);
+	if (tup != NULL && !lock)
 	{
-		Datum		args[1] = {Int64GetDatum(refund_id)};
-
-		if (run_plan(op_plan(&refund_lock), args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read refund %lld", (long long) refund_id);
-		if (SPI_processed == 0)
-			return false;
-		r->wallet_id = DatumGetInt64(getcol(1, &isnull));
-		r->topup_txn = DatumGetInt64(getcol(2, &isnull));
-		r->amount = DatumGetInt64(getcol(3, &isnull));
-		r->fee = DatumGetInt64(getcol(4, &isnull));
-		r->net = DatumGetInt64(getcol(5, &isnull));
-		r->clawback = DatumGetInt64(getcol(6, &isnull));
-		r->bonus_void = DatumGetInt64(getcol(7, &isnull));
-		r->coupon_clawback = DatumGetInt64(getcol(8, &isnull));
-		r->coupons_voided = DatumGetInt32(getcol(9, &isnull));
-		r->status = refund_status(TextDatumGetCString(getcol(10, &isnull)));
-		return true;
-	}
-	else
-	{
-		Relation	rel;
-		ScanKeyData k;
-		HeapTuple	tup;
 		Row			row;
 
-		direct_begin();
-		rel = table_open(rel_of("refund"), AccessShareLock);
-		key_int8(&k, att_of(rel, "refund_id"), refund_id);
-		tup = fetch_one(rel, "refund_pkey", 1, &k);
-		if (tup)
-		{
-			row_of(&row, rel, tup);
-			r->wallet_id = DatumGetInt64(getattr(&row, "wallet_id", &isnull));
-			r->topup_txn = DatumGetInt64(getattr(&row, "topup_txn", &isnull));
-			r->amount = DatumGetInt64(getattr(&row, "amount", &isnull));
-			r->fee = DatumGetInt64(getattr(&row, "fee", &isnull));
-			r->net = DatumGetInt64(getattr(&row, "net", &isnull));
-			r->clawback = DatumGetInt64(getattr(&row, "clawback", &isnull));
-			r->bonus_void = DatumGetInt64(getattr(&row, "bonus_void", &isnull));
-			r->coupon_clawback = DatumGetInt64(getattr(&row, "coupon_clawback", &isnull));
-			r->coupons_voided = DatumGetInt32(getattr(&row, "coupons_voided", &isnull));
-			r->status = refund_status(TextDatumGetCString(getattr(&row, "status", &isnull)));
-			row_free(&row);
-			heap_freetuple(tup);
-		}
-		table_close(rel, NoLock);
-		direct_end();
-		return tup != NULL;
+		row_of(&row, rel, tup);
+		refund_of(&row, r);
+		row_free(&row);
+		found = true;
 	}
+	else if (tup != NULL)
+	{
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+		TM_FailureData tmfd;
+		TM_Result	res;
+
+		res = table_tuple_lock(rel, &tup->t_self, GetActiveSnapshot(), slot, GetCurrentCommandId(false),
+							   LockTupleExclusive, LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+		if (res == TM_Ok)
+		{
+			Row			row;
+
+			slot_getallattrs(slot);
+			row.rel = rel;
+			row.values = slot->tts_values;
+			row.nulls = slot->tts_isnull;
+			refund_of(&row, r);
+			r->tid = slot->tts_tid;
+			found = true;
+		}
+		else if (res != TM_Deleted)
+			elog(ERROR, "could not lock refund %lld (%d)", (long long) refund_id, (int) res);
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	if (tup != NULL)
+		heap_freetuple(tup);
+	table_close(rel, NoLock);
+	direct_end();
+	return found;
+}
+
+/*
+ * refund_in_progress tells whether top-up txn has a refund still open
+ * (pending or approved), read through the refunds' index on topup_txn.
+ */
+bool
+refund_in_progress(int64 topup_txn)
+{
+	Relation	rel;
+	ScanKeyData k;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		open = false;
+
+	direct_begin();
+	rel = table_open(rel_of("refund"), AccessShareLock);
+	key_int8(&k, att_of(rel, "topup_txn"), topup_txn);
+	scan = systable_beginscan(rel, rel_of("refund_topup"), true, GetActiveSnapshot(), 1, &k);
+	while (!open && (tup = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		char	   *st = TextDatumGetCString(heap_getattr(tup, att_of(rel, "status"), RelationGetDescr(rel),
+														  &isnull));
+
+		open = strcmp(st, "pending") == 0 || strcmp(st, "approved") == 0;
+	}
+	systable_endscan(scan);
+	table_close(rel, NoLock);
+	direct_end();
+	return open;
+}
+
+/*
+ * refunds_requested counts wallet_id's refund requests of the 30 days up to
+ * clk (requested after clk - 30 days, in the session's time zone as SQL's
+ * timestamptz - interval reckons days, and at or before clk) that count
+ * toward its limit: all but those the limit itself rejected (reviewer
+ * 'limit'). Read through the refunds' index on (wallet_id, requested_at).
+ */
+int32
+refunds_requested(int64 wallet_id, TimestampTz clk)
+{
+	Interval	days = {.time = 0, .day = 30, .month = 0};
+	TimestampTz from = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+															   TimestampTzGetDatum(clk),
+															   IntervalPGetDatum(&days)));
+	Relation	rel;
+	ScanKeyData k[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	AttrNumber	at;
+	AttrNumber	reviewer;
+	int32		n = 0;
+
+	direct_begin();
+	rel = table_open(rel_of("refund"), AccessShareLock);
+	at = att_of(rel, "requested_at");
+	reviewer = att_of(rel, "reviewer");
+	key_int8(&k[0], att_of(rel, "wallet_id"), wallet_id);
+	ScanKeyInit(&k[1], at, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(from));
+	ScanKeyInit(&k[2], at, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(clk));
+	scan = systable_beginscan(rel, rel_of("refund_wallet"), true, GetActiveSnapshot(), 3, k);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, reviewer, RelationGetDescr(rel), &isnull);
+
+		if (isnull || strcmp(TextDatumGetCString(d), "limit") != 0)
+			n++;
+	}
+	systable_endscan(scan);
+	table_close(rel, NoLock);
+	direct_end();
+	return n;
 }

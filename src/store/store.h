@@ -49,6 +49,7 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "optimizer/cost.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -192,6 +193,7 @@ typedef struct RefundRow
 	int64		coupon_clawback;
 	int32		coupons_voided;
 	const char *status;			/* a constant string: pending, approved, rejected, succeeded, failed */
+	ItemPointerData tid;		/* read locked: the version locked (its ctid) */
 } RefundRow;
 
 /*
@@ -254,6 +256,7 @@ typedef enum DirectWrite
 extern void plans_init(void);
 extern int *pin_slot;
 extern void pin_path(void);
+extern void pin_key_lookups(void);
 extern int	run_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long count);
 extern void ensure_plans(void);
 extern Oid	rel_of(const char *name);
@@ -282,6 +285,8 @@ extern void read_wallet_tuple(WalletRow *w);
 extern bool read_topup(int64 txn_id, bool read_only, TopUpRow *t);
 extern int	topup_coupons(const TopUpRow *t, TimestampTz clk, bool read_only, TopUpCoupon **out);
 extern bool read_refund(int64 refund_id, bool lock, RefundRow *r);
+extern bool refund_in_progress(int64 topup_txn);
+extern int32 refunds_requested(int64 wallet_id, TimestampTz clk);
 
 /* journal_read.c */
 typedef bool (*JournalRowFn) (Row *row, void *arg);
