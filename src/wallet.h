@@ -138,6 +138,7 @@ extern int64 engine_spend(LotBuilder *b, int64 want, const char *scene, Timestam
 						  int64 used[WALLET_NBUCKETS], LotBuilder **taken);
 extern TimestampTz engine_next_expiry(const LotBuilder *b);
 extern int64 engine_debt_repaid(int64 debt, int64 credit);
+extern bool engine_debt_flag_crossed(int64 debt_after, int64 added, Numeric flag, int exponent);
 extern int64 engine_take(LotBuilder *b, int bucket, int64 want, TimestampTz now, bool every_scope);
 extern void engine_lots_minus(LotBuilder *a, const LotBuilder *sub);
 
@@ -148,6 +149,48 @@ typedef struct ReversalOut
 	int64		breakage;		/* expired bonus written off */
 	int64		bonus_to_cash;	/* bonus its top-up's refund clawed back, returned as cash */
 } ReversalOut;
+
+/* How a full reversal undoes its spend's coupon (post_reversal). */
+typedef enum CouponUndo
+{
+	COUPON_NONE,				/* no coupon, or not the full reversal */
+	COUPON_BACK,				/* the discount back to coupon_expense (the coupon given back) */
+	COUPON_TO_CASH				/* a refund clawed the discount back: it returns as cash */
+} CouponUndo;
+
+/* One journal leg (postings.c): wallet_id 0 and bucket NULL are none. */
+typedef struct Posting
+{
+	const char *account;
+	int64		wallet_id;
+	const char *bucket;
+	int64		amount;
+} Posting;
+
+typedef struct Postings
+{
+	int			n;
+	int			cap;
+	Posting    *p;
+} Postings;
+
+/* engine/postings.c: the account rules */
+extern void postings_init(Postings *ps);
+extern void post(Postings *ps, const char *account, int64 wallet_id, const char *bucket, int64 amount);
+extern int64 postings_sum(const Postings *ps);
+extern int64 postings_wallet(const Postings *ps, int64 wallet_id, const char *bucket);
+extern void postings_done(const Postings *ps, const char *operation);
+extern void post_top_up(Postings *ps, int64 wallet_id, int64 amount);
+extern void post_bonus(Postings *ps, int64 wallet_id, int64 bonus);
+extern void post_spend(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS], int64 charged,
+					   int64 discount, bool has_payee, int64 payee, int64 commission);
+extern void post_reversal(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, bool has_payee,
+						  int64 payee, int64 payee_back, int64 payee_taken, CouponUndo coupon, int64 discount);
+extern void post_refund_hold(Postings *ps, int64 wallet_id, int64 take, int64 bonus_held);
+extern void post_refund_end(Postings *ps, int64 wallet_id, bool release, int64 take, int64 bonus_void, int64 net,
+							int64 fee, int64 clawback, int64 coupon_clawback);
+extern void post_repay_debt(Postings *ps, int64 wallet_id, int64 repaid);
+extern void post_expiry(Postings *ps, int64 wallet_id, int64 amount);
 
 extern LotBuilder *engine_reversal_split(LotBuilder *rem, const int64 given[WALLET_NBUCKETS], int64 x);
 extern void engine_reverse(LotBuilder *b, LotBuilder *pieces, TimestampTz now, ReversalOut *out);

@@ -795,59 +795,13 @@ CREATE OR REPLACE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
     ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL)::wallet.policy)
 $$;
 CREATE OR REPLACE FUNCTION wallet._credit(wid bigint, ls wallet.lotset, amt bigint, txn bigint, clk timestamptz)
-  RETURNS wallet.lotset
-  LANGUAGE plpgsql AS $$
-DECLARE
-  w wallet.wallet;
-  repaid bigint;
-BEGIN
-  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = wid;
-  repaid := wallet.debt_repaid(w.debt, amt);
-  IF repaid > 0 THEN
-    UPDATE wallet.wallet x SET debt = x.debt - repaid WHERE x.wallet_id = wid;
-    INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, result, postings)
-    VALUES (wid, 'repay_debt', repaid, w.currency, clk, txn,
-            jsonb_build_object('repaid', repaid, 'debt', w.debt - repaid),
-            wallet._legs(ROW('wallet', wid, 'earnings', -repaid)::wallet.posting,
-                         ROW('payee_receivable', wid, NULL, repaid)::wallet.posting));
-  END IF;
-  IF repaid = amt THEN RETURN ls; END IF;
-  RETURN wallet.lots_add(ls, 'earnings', amt - repaid, txn, clk, NULL, NULL);
-END $$;
+  RETURNS wallet.lotset AS 'MODULE_PATHNAME', 'wallet_credit' LANGUAGE C VOLATILE;
 CREATE OR REPLACE FUNCTION wallet._rollup(wid bigint, ls wallet.lotset, clk timestamptz) RETURNS wallet.lotset
-  LANGUAGE plpgsql AS $$
-DECLARE
-  total bigint;
-  last_txn bigint;
-BEGIN
-  WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = wid RETURNING amount, txn_id)
-  SELECT sum(amount), max(txn_id) INTO total, last_txn FROM d;
-  IF total IS NULL THEN RETURN ls; END IF;
-  RETURN wallet._credit(wid, ls, total, last_txn, clk);
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_rollup' LANGUAGE C VOLATILE;
 CREATE OR REPLACE FUNCTION wallet._rollup_wallet(wid bigint) RETURNS void
-  LANGUAGE plpgsql AS $$
-DECLARE
-  ls wallet.lotset;
-BEGIN
-  SELECT x.lots INTO ls FROM wallet.wallet x WHERE x.wallet_id = wid FOR UPDATE;
-  PERFORM wallet._save(wid, wallet._rollup(wid, ls, wallet.clock()));
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_rollup_wallet' LANGUAGE C VOLATILE;
 CREATE OR REPLACE FUNCTION wallet._add_debt(wid bigint, amt bigint, txn bigint, clk timestamptz) RETURNS void
-  LANGUAGE plpgsql AS $$
-DECLARE
-  w wallet.wallet;
-  lim numeric;
-BEGIN
-  UPDATE wallet.wallet x SET debt = x.debt + amt WHERE x.wallet_id = wid RETURNING x.* INTO w;
-  lim := (wallet._policy(w.currency)).payee_debt_flag * (10::numeric ^ w.exponent);
-  IF lim IS NOT NULL AND w.debt > lim AND w.debt - amt <= lim THEN
-    INSERT INTO wallet.risk_flag (wallet_id, kind, detail, created_at)
-    VALUES (wid, 'payee_debt',
-            format('debt %s above %s after reversal %s', wallet.to_major(w.debt, w.exponent),
-                   (wallet._policy(w.currency)).payee_debt_flag, txn), clk);
-  END IF;
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_add_debt' LANGUAGE C VOLATILE;
 -- balance appends debt, set_policy takes payee_debt_flag: both are made again, with the
 -- privileges the old ones had
 DO $do$

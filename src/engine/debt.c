@@ -25,6 +25,23 @@ engine_debt_repaid(int64 debt, int64 credit)
 }
 
 /*
+ * engine_debt_flag_crossed tells whether adding `added` to a debt, now
+ * debt_after (minor units of a currency of exponent), took it above the
+ * currency's payee_debt_flag (major units, compared exactly): true once per
+ * crossing, not again while the debt stays above.
+ */
+bool
+engine_debt_flag_crossed(int64 debt_after, int64 added, Numeric flag, int exponent)
+{
+	Datum		limit = NumericGetDatum(flag);
+	Datum		after = NumericGetDatum(minor_to_numeric(debt_after, exponent));
+	Datum		before = NumericGetDatum(minor_to_numeric(debt_after - added, exponent));
+
+	return DatumGetBool(DirectFunctionCall2(numeric_gt, after, limit)) &&
+		DatumGetBool(DirectFunctionCall2(numeric_le, before, limit));
+}
+
+/*
  * wallet.debt_repaid(debt bigint, credit bigint) returns the part of a credit
  * (minor units) that repays a debt (engine_debt_repaid).
  */

@@ -24,4 +24,9 @@ extern void op_leave(MemoryContext caller);
 extern Datum op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n);
 extern Datum with_compressed_wal(PGFunction body, FunctionCallInfo fcinfo);
 
+/* credit.c */
+extern void credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampTz clk);
+extern bool rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk);
+extern void add_debt(int64 wallet_id, int64 amt, int64 txn, TimestampTz clk);
+
 #endif							/* WALLET_OPS_H */

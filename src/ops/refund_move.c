@@ -84,29 +84,16 @@ refund_move(WalletRow *w, const RefundRow *r, const char *kind, const RefundChan
 			Jsonb *request, TimestampTz clk)
 {
 	int64		take = checked_add(checked_add(r->amount, r->clawback), r->coupon_clawback);
-	int64		held = checked_add(take, r->bonus_void);
 	LotBuilder *b = lotset_unpack(w->lots);
-	Legs		legs;
+	Postings	legs;
 	JB			jb;
 	TimestampTz next;
 	Datum		args[17];
 	char		nulls[17];
 
 	engine_refund_end(b, r->topup_txn, take, r->clawback, r->bonus_void, clk, release);
-	legs_init(&legs);
-	leg(&legs, "wallet", w->id, "held", -held);
-	if (release)
-	{
-		leg(&legs, "wallet", w->id, "cash", take);
-		leg(&legs, "wallet", w->id, "bonus", r->bonus_void);
-	}
-	else
-	{
-		leg(&legs, "refund_payout", 0, NULL, r->net);
-		leg(&legs, "fee_income", 0, NULL, r->fee);
-		leg(&legs, "bonus_expense", 0, NULL, checked_add(r->clawback, r->bonus_void));
-		leg(&legs, "coupon_expense", 0, NULL, r->coupon_clawback);
-	}
+	postings_init(&legs);
+	post_refund_end(&legs, w->id, release, take, r->bonus_void, r->net, r->fee, r->clawback, r->coupon_clawback);
 	if (release)
 	{
 		Datum		cargs[2] = {Int64GetDatum(r->refund_id), Int64GetDatum(w->id)};
@@ -131,7 +118,7 @@ refund_move(WalletRow *w, const RefundRow *r, const char *kind, const RefundChan
 	args[9] = Int64GetDatum(r->topup_txn);
 	args[10] = JsonbPGetDatum(request);
 	args[11] = JsonbPGetDatum(jb_end(&jb));
-	args[12] = legs_done(&legs);
+	args[12] = legs_of(&legs, kind);
 	args[13] = PointerGetDatum(&r->tid);
 	args[14] = CStringGetTextDatum(change->status);
 	if (change->review)

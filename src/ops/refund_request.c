@@ -238,7 +238,7 @@ request_body(PG_FUNCTION_ARGS)
 	if (recent >= conf->max_refunds_per_30_days)
 	{
 		/* beyond the limit the attempt is recorded, rejected, and flagged; no money moves */
-		Legs		legs;
+		Postings	legs;
 
 		o.refund_id = nextval_internal(plans.refund_seq, false);
 		o.amount = has_asked ? asked : 0;
@@ -258,8 +258,9 @@ request_body(PG_FUNCTION_ARGS)
 		jb_begin(&jb);
 		jb_int(&jb, "refund_id", o.refund_id);
 		jb_text(&jb, "status", o.status);
-		legs_init(&legs);
-		insert_txn(txn_id, &w, "request_refund", 0, clk, key, t.txn_id, req, jb_end(&jb), legs_done(&legs),
+		postings_init(&legs);
+		insert_txn(txn_id, &w, "request_refund", 0, clk, key, t.txn_id, req, jb_end(&jb),
+				   legs_of(&legs, "request_refund"),
 				   NULL);
 	}
 	else
@@ -269,7 +270,7 @@ request_body(PG_FUNCTION_ARGS)
 		 * from the top-up's cash, and its live bonus.
 		 */
 		int64		take = checked_add(checked_add(o.amount, n.owed), n.coupon_owed);
-		Legs		legs;
+		Postings	legs;
 
 		o.fee = engine_refund_fee(o.amount, refund_fee_rate(&t, conf, platform));
 		o.net = o.amount - o.fee;
@@ -281,16 +282,14 @@ request_body(PG_FUNCTION_ARGS)
 		o.status = engine_refund_auto_approved(o.net, conf->refund_auto_approve_max, w.exponent) ?
 			"approved" : "pending";
 		o.refund_id = nextval_internal(plans.refund_seq, false);
-		legs_init(&legs);
-		leg(&legs, "wallet", w.id, "cash", -take);
-		leg(&legs, "wallet", w.id, "bonus", -o.bonus_void);
-		leg(&legs, "wallet", w.id, "held", take + o.bonus_void);
+		postings_init(&legs);
+		post_refund_hold(&legs, w.id, take, o.bonus_void);
 		jb_begin(&jb);
 		jb_int(&jb, "refund_id", o.refund_id);
 		jb_text(&jb, "status", o.status);
 		/* the key was free under the lock: taken now, it is a concurrent writer's (WL003) */
 		if (!write_op(&w, b, txn_id, "request_refund", o.amount, clk, key, t.txn_id, req, jb_end(&jb),
-					  legs_done(&legs), NULL))
+					  legs_of(&legs, "request_refund"), NULL))
 		{
 			(void) after_no_write(&w, key, "request_refund", req, txn_id);
 			elog(ERROR, "could not write wallet %lld", (long long) w.id);

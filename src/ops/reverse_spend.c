@@ -69,12 +69,6 @@ static OpPlan coupon_void = OP_PLAN(
 	"UPDATE wallet.coupon SET redeemed_txn = NULL, redeemed_at = NULL, discount = NULL, "
 	"voided_at = $3, void_refund = $4 WHERE redeemed_txn = $1 AND wallet_id = $2",
 	4, INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID);
-static OpPlan payee_rollup = OP_PLAN(
-	"SELECT wallet._rollup($1, $2, $3)",
-	3, INT8OID, InvalidOid, TIMESTAMPTZOID);
-static OpPlan payee_debt = OP_PLAN(
-	"SELECT wallet._add_debt($1, $2, $3, $4)",
-	4, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID);
 
 static char *
 amount_text(int64 minor, int exponent)
@@ -258,25 +252,15 @@ open_refund(int64 wallet_id, LotBuilder *b, const LotBuilder *portion)
 static int64
 take_from_payee(WalletRow *pw, int64 back_amt, int64 tid, TimestampTz clk)
 {
-	Datum		args[4] = {Int64GetDatum(pw->id), PointerGetDatum(pw->lots), TimestampTzGetDatum(clk), 0};
-	bool		isnull;
-	LotBuilder *b;
+	LotBuilder *b = lotset_unpack(pw->lots);
 	int64		taken;
 
-	if (run_plan(op_plan(&payee_rollup), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not roll up payee credits");
-	b = lotset_unpack(DatumGetLotSetP(getcol(1, &isnull)));
+	(void) rollup_credits(pw->id, b, clk);
 	taken = engine_take(b, BUCKET_EARNINGS, back_amt, clk, false);
 	if (!save_wallet(pw, b))
 		elog(ERROR, "payee wallet %lld changed under its lock", (long long) pw->id);
 	if (back_amt > taken)
-	{
-		args[1] = Int64GetDatum(back_amt - taken);
-		args[2] = Int64GetDatum(tid);
-		args[3] = TimestampTzGetDatum(clk);
-		if (run_plan(op_plan(&payee_debt), args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not record the payee's debt");
-	}
+		add_debt(pw->id, back_amt - taken, tid, clk);
 	return taken;
 }
 
@@ -326,7 +310,8 @@ reverse_body(PG_FUNCTION_ARGS)
 		LotSet	   *pieces;
 		LotBuilder *b;
 		ReversalOut r;
-		Legs		legs;
+		Postings	legs;
+		CouponUndo	undo = COUPON_NONE;
 		int64		tid;
 		bool		full;
 		int64		payee_back = 0;
@@ -459,21 +444,11 @@ reverse_body(PG_FUNCTION_ARGS)
 		}
 
 		tid = nextval_internal(plans.txn_seq, false);
-		legs_init(&legs);
-		leg(&legs, "wallet", w.id, "bonus", r.back[BUCKET_BONUS]);
-		leg(&legs, "wallet", w.id, "cash", r.back[BUCKET_CASH]);
-		leg(&legs, "wallet", w.id, "earnings", r.back[BUCKET_EARNINGS]);
-		leg(&legs, "breakage", 0, NULL, r.breakage);
-		if (!sp.has_payee)
-			leg(&legs, "revenue", 0, NULL, -x);
-		else
+		if (sp.has_payee)
 		{
 			payee_back = engine_payee_back(sp.payee_credit, rv.payee_done, rv.done, x, sp.charged);
 			if (payee_back > 0)
 				payee_taken = take_from_payee(&pw, payee_back, tid, clk);
-			leg(&legs, "wallet", sp.payee, "earnings", -payee_taken);
-			leg(&legs, "payee_receivable", sp.payee, NULL, -(payee_back - payee_taken));
-			leg(&legs, "commission", 0, NULL, -(x - payee_back));
 		}
 		if (full && sp.discount > 0 && claw_status != NULL && strcmp(claw_status, "succeeded") == 0)
 		{
@@ -482,18 +457,18 @@ reverse_body(PG_FUNCTION_ARGS)
 			 * customer paid for it: the discount comes back as cash (closed to
 			 * refunds), and the coupon, part of a refunded top-up, stays void.
 			 */
-			leg(&legs, "revenue", 0, NULL, -sp.discount);
-			leg(&legs, "wallet", w.id, "cash", sp.discount);
+			undo = COUPON_TO_CASH;
 			engine_add(b, BUCKET_CASH, sp.discount, tid, clk, WALLET_NO_TIME, NULL);
 			coupon_cash = sp.discount;
 		}
 		else if (full && sp.discount > 0)
 		{
 			/* the coupon is given back; past its validity it shows as expired, not usable */
-			leg(&legs, "revenue", 0, NULL, -sp.discount);
-			leg(&legs, "coupon_expense", 0, NULL, sp.discount);
+			undo = COUPON_BACK;
 			out.coupon_restored = coupon_found && coupon_valid;
 		}
+		postings_init(&legs);
+		post_reversal(&legs, w.id, &r, x, sp.has_payee, sp.payee, payee_back, payee_taken, undo, sp.discount);
 
 		jb_begin(&jb);
 		jb_int(&jb, "txn_id", tid);
@@ -507,7 +482,8 @@ reverse_body(PG_FUNCTION_ARGS)
 		jb_bool(&jb, "coupon_restored", out.coupon_restored);
 		jb_int(&jb, "coupon_to_cash", coupon_cash);
 		res = jb_end(&jb);
-		if (!write_op(&w, b, tid, "reverse_spend", x, clk, key, sp.txn_id, req, res, legs_done(&legs), pieces))
+		if (!write_op(&w, b, tid, "reverse_spend", x, clk, key, sp.txn_id, req, res, legs_of(&legs, "reverse_spend"),
+					  pieces))
 		{
 			/*
 			 * Under the lock, with the key probed under it, the write cannot

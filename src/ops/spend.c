@@ -61,7 +61,7 @@ spend_body(PG_FUNCTION_ARGS)
 		Jsonb	   *prior;
 		LotBuilder *b;
 		LotBuilder *taken;
-		Legs		legs;
+		Postings	legs;
 		Jsonb	   *res;
 		int64		comm = 0;
 		Numeric		payee_rate = NULL;
@@ -268,19 +268,10 @@ spend_body(PG_FUNCTION_ARGS)
 
 		out.charged = amt - out.discount - out.shortfall;
 		out.txn_id = nextval_internal(plans.txn_seq, false);
-		legs_init(&legs);
-		leg(&legs, "wallet", w.id, "bonus", -out.used[BUCKET_BONUS]);
-		leg(&legs, "wallet", w.id, "cash", -out.used[BUCKET_CASH]);
-		leg(&legs, "wallet", w.id, "earnings", -out.used[BUCKET_EARNINGS]);
 		if (has_payee)
-		{
 			comm = rate_of(out.charged, payee_rate);
-			leg(&legs, "wallet", payee, "earnings", out.charged - comm);
-			leg(&legs, "commission", 0, NULL, comm);
-		}
-		/* the sale is revenue at its full price; the coupon's part is its expense */
-		leg(&legs, "revenue", 0, NULL, (has_payee ? 0 : out.charged) + out.discount);
-		leg(&legs, "coupon_expense", 0, NULL, -out.discount);
+		postings_init(&legs);
+		post_spend(&legs, w.id, out.used, out.charged, out.discount, has_payee, payee, comm);
 
 		/*
 		 * The result: txn_id and charged always, the other amounts where not
@@ -304,7 +295,7 @@ spend_body(PG_FUNCTION_ARGS)
 		}
 		res = jb_end(&jb);
 		if (!write_op(&w, b, out.txn_id, "spend", out.charged, clk, key, NO_REF_TXN, req, res,
-					  legs_done(&legs), lotset_pack(taken)))
+					  legs_of(&legs, "spend"), lotset_pack(taken)))
 		{
 			prior = after_no_write(&w, key, "spend", req, out.txn_id);
 			if (prior == NULL)

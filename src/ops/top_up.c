@@ -127,7 +127,7 @@ top_up_body(PG_FUNCTION_ARGS)
 		bool		lock = attempt >= OPTIMISTIC_TRIES;
 		Jsonb	   *prior;
 		LotBuilder *b;
-		Legs		legs;
+		Postings	legs;
 		Jsonb	   *res;
 		Numeric		campaign_fee = NULL;
 		TimestampTz until;
@@ -173,9 +173,8 @@ top_up_body(PG_FUNCTION_ARGS)
 			until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 															TimestampTzGetDatum(clk), w.refund_window));
 			engine_add(b, BUCKET_CASH, amt, txn_id, clk, until, NULL);
-			legs_init(&legs);
-			leg(&legs, "wallet", w.id, "cash", amt);
-			leg(&legs, "funding", 0, NULL, -amt);
+			postings_init(&legs);
+			post_top_up(&legs, w.id, amt);
 
 			/* the rules of the currency active now, one applied rule per group */
 			total = 0;
@@ -184,8 +183,7 @@ top_up_body(PG_FUNCTION_ARGS)
 				PlanRule   *r = &plan[k];
 
 				engine_add(b, BUCKET_BONUS, r->bonus, txn_id, clk, r->expires, r->scope);
-				leg(&legs, "wallet", w.id, "bonus", r->bonus);
-				leg(&legs, "bonus_expense", 0, NULL, -r->bonus);
+				post_bonus(&legs, w.id, r->bonus);
 				total = checked_add(total, r->bonus);
 				if (r->campaign != NULL && r->fee != NULL &&
 					(campaign_fee == NULL ||
@@ -251,10 +249,10 @@ top_up_body(PG_FUNCTION_ARGS)
 			res = jb_end(&jb);
 			if (auto_issue)
 			{
-				insert_txn(txn_id, &w, "top_up", amt, clk, key, NO_REF_TXN, req, res, legs_done(&legs), NULL);
+				insert_txn(txn_id, &w, "top_up", amt, clk, key, NO_REF_TXN, req, res, legs_of(&legs, "top_up"), NULL);
 				break;
 			}
-			if (write_op(&w, b, txn_id, "top_up", amt, clk, key, NO_REF_TXN, req, res, legs_done(&legs), NULL))
+			if (write_op(&w, b, txn_id, "top_up", amt, clk, key, NO_REF_TXN, req, res, legs_of(&legs, "top_up"), NULL))
 				break;
 			prior = after_no_write(&w, key, "top_up", req, txn_id);
 			if (prior == NULL)

@@ -98,58 +98,24 @@ BEGIN
   RETURN (SELECT coalesce(sum(c.amount), 0)::bigint FROM wallet.payee_credit c WHERE c.wallet_id = wid);
 END $$;
 
--- _credit adds a credit of amt to a locked wallet's earnings (ls: its lots, returned with
--- the credit) and repays its debt first: the part wallet.debt_repaid gives goes to
--- payee_receivable in a journal transaction of its own (kind repay_debt, ref_txn: the
--- transaction that credited) and only the rest becomes earnings. Every path that credits a
--- wallet calls it (payee credits, as they are rolled up; transfers in, card payouts and
--- adjustments): CONTRACT.md section 5. The credit itself is posted by the crediting
--- transaction, as a wallet earnings leg of amt.
+-- Credits to a wallet and a payee's debt are C (src/ops/credit.c), for the operations still in
+-- SQL (adjust, rollup_credits) and spend's roll-up. The caller holds the wallet's row lock.
+-- _credit adds a credit of amt to a wallet's earnings (ls: its lots, returned with the credit)
+-- and repays its debt first: the part wallet.debt_repaid gives goes to payee_receivable in a
+-- journal transaction of its own (kind repay_debt, ref_txn: the transaction that credited) and
+-- only the rest becomes earnings. Every path that credits a wallet calls it: CONTRACT.md
+-- section 5. The credit itself is posted by the crediting transaction.
 CREATE FUNCTION wallet._credit(wid bigint, ls wallet.lotset, amt bigint, txn bigint, clk timestamptz)
-  RETURNS wallet.lotset
-  LANGUAGE plpgsql AS $$
-DECLARE
-  w wallet.wallet;
-  repaid bigint;
-BEGIN
-  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = wid;
-  repaid := wallet.debt_repaid(w.debt, amt);
-  IF repaid > 0 THEN
-    UPDATE wallet.wallet x SET debt = x.debt - repaid WHERE x.wallet_id = wid;
-    INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, result, postings)
-    VALUES (wid, 'repay_debt', repaid, w.currency, clk, txn,
-            jsonb_build_object('repaid', repaid, 'debt', w.debt - repaid),
-            wallet._legs(ROW('wallet', wid, 'earnings', -repaid)::wallet.posting,
-                         ROW('payee_receivable', wid, NULL, repaid)::wallet.posting));
-  END IF;
-  IF repaid = amt THEN RETURN ls; END IF;
-  RETURN wallet.lots_add(ls, 'earnings', amt - repaid, txn, clk, NULL, NULL);
-END $$;
+  RETURNS wallet.lotset AS 'MODULE_PATHNAME', 'wallet_credit' LANGUAGE C VOLATILE;
 
--- _rollup moves a locked wallet's pending payee credits into its earnings (wallet._credit:
--- a debt is repaid first).
+-- _rollup moves a wallet's pending payee credits into its earnings (a debt repaid first).
 CREATE FUNCTION wallet._rollup(wid bigint, ls wallet.lotset, clk timestamptz) RETURNS wallet.lotset
-  LANGUAGE plpgsql AS $$
-DECLARE
-  total bigint;
-  last_txn bigint;
-BEGIN
-  WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = wid RETURNING amount, txn_id)
-  SELECT sum(amount), max(txn_id) INTO total, last_txn FROM d;
-  IF total IS NULL THEN RETURN ls; END IF;
-  RETURN wallet._credit(wid, ls, total, last_txn, clk);
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_rollup' LANGUAGE C VOLATILE;
 
--- _rollup_wallet rolls up a wallet's pending payee credits and writes its row (spend, when
--- the wallet's lots alone are short; the caller holds the row lock).
+-- _rollup_wallet locks a wallet, rolls up its pending payee credits and writes its row (spend,
+-- when the wallet's lots alone are short).
 CREATE FUNCTION wallet._rollup_wallet(wid bigint) RETURNS void
-  LANGUAGE plpgsql AS $$
-DECLARE
-  ls wallet.lotset;
-BEGIN
-  SELECT x.lots INTO ls FROM wallet.wallet x WHERE x.wallet_id = wid FOR UPDATE;
-  PERFORM wallet._save(wid, wallet._rollup(wid, ls, wallet.clock()));
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_rollup_wallet' LANGUAGE C VOLATILE;
 
 -- _bonus_plan lists what a top-up of amt (minor units) gets at clk: the rules
 -- of the currency active at clk, evaluated by wallet.bonus_pick (one applied

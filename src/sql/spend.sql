@@ -17,27 +17,14 @@ CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key t
 
 -- _add_debt adds amt (minor units) to a locked payee's debt: what a reversal (transaction
 -- txn) took back beyond the payee's earnings. A debt that grows past the currency's
--- policy.payee_debt_flag gets the payee a risk flag (kind payee_debt), once per crossing.
+-- policy.payee_debt_flag gets the payee a risk flag (kind payee_debt), once per crossing (C:
+-- src/ops/credit.c).
 CREATE FUNCTION wallet._add_debt(wid bigint, amt bigint, txn bigint, clk timestamptz) RETURNS void
-  LANGUAGE plpgsql AS $$
-DECLARE
-  w wallet.wallet;
-  lim numeric;
-BEGIN
-  UPDATE wallet.wallet x SET debt = x.debt + amt WHERE x.wallet_id = wid RETURNING x.* INTO w;
-  lim := (wallet._policy(w.currency)).payee_debt_flag * (10::numeric ^ w.exponent);
-  IF lim IS NOT NULL AND w.debt > lim AND w.debt - amt <= lim THEN
-    INSERT INTO wallet.risk_flag (wallet_id, kind, detail, created_at)
-    VALUES (wid, 'payee_debt',
-            format('debt %s above %s after reversal %s', wallet.to_major(w.debt, w.exponent),
-                   (wallet._policy(w.currency)).payee_debt_flag, txn), clk);
-  END IF;
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_add_debt' LANGUAGE C VOLATILE;
 
 -- reverse_spend is C (src/ops/reverse_spend.c): the spend's pieces given back to the lots
--- they came from, its payee's credit taken back in proportion (wallet._rollup, then the
--- payee's earnings; the rest is its debt, wallet._add_debt), its coupon undone by the full
--- reversal.
+-- they came from, its payee's credit taken back in proportion (its pending credits rolled up,
+-- then its earnings; the rest is its debt), its coupon undone by the full reversal.
 CREATE FUNCTION wallet.reverse_spend(spend_txn_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, bonus_returned numeric, cash_returned numeric, earnings_returned numeric,
                  replayed boolean, bonus_written_off numeric, bonus_to_cash numeric, coupon_restored boolean)

@@ -103,16 +103,15 @@ wallet_journal_expired(PG_FUNCTION_ARGS)
 			int64		wallet_id = DatumGetInt64(elems[0][i]);
 			int64		amount = DatumGetInt64(elems[2][i]);
 			MemoryContext prev;
-			Legs		legs;
+			Postings	legs;
 			JB			jb;
 
 			ResetPerTupleExprContext(estate);
 			prev = MemoryContextSwitchTo(rowcxt);
 			ExecClearTuple(slot);
 			memset(given, 0, sizeof(bool) * RelationGetDescr(jrel)->natts);
-			legs_init(&legs);
-			leg(&legs, "wallet", wallet_id, "bonus", -amount);
-			leg(&legs, "breakage", 0, NULL, amount);
+			postings_init(&legs);
+			post_expiry(&legs, wallet_id, amount);
 			jb_begin(&jb);
 			jb_int(&jb, "lots", DatumGetInt32(elems[3][i]));
 			set_col(slot, jrel, given, "txn_id", Int64GetDatum(nextval_internal(plans.txn_seq, false)), false);
@@ -125,7 +124,7 @@ wallet_journal_expired(PG_FUNCTION_ARGS)
 			set_col(slot, jrel, given, "ref_txn", (Datum) 0, true);
 			set_col(slot, jrel, given, "request", (Datum) 0, true);
 			set_col(slot, jrel, given, "result", JsonbPGetDatum(jb_end(&jb)), false);
-			set_col(slot, jrel, given, "postings", legs_done(&legs), false);
+			set_col(slot, jrel, given, "postings", legs_of(&legs, "expire_bonus"), false);
 			set_col(slot, jrel, given, "pieces", (Datum) 0, true);
 			if (!row_ready(slot, given))
 			{

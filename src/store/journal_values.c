@@ -1,47 +1,38 @@
 /*
  * journal_values.c
  *	  A journal row's values built in memory: its postings as a
- *	  wallet.posting[] value (Legs) and its request and result as jsonb (JB),
+ *	  wallet.posting[] value (legs_of, from the engine's Postings) and its request and result as jsonb (JB),
  *	  with no text to parse.
  */
 #include "store/store.h"
 
-void
-legs_init(Legs *l)
-{
-	l->n = 0;
-	l->cap = 8;
-	l->rows = palloc(sizeof(Datum) * l->cap);
-}
-
-/* leg appends one posting unless its amount is zero; wallet_id 0 = none. */
-void
-leg(Legs *l, const char *account, int64 wallet_id, const char *bucket, int64 amount)
+/*
+ * legs_of is an operation's legs (the engine's account rules, checked to
+ * balance) as the journal row's wallet.posting[] value; operation names it
+ * in the error if they do not balance.
+ */
+Datum
+legs_of(const Postings *ps, const char *operation)
 {
 	TupleDesc	td;
-	Datum		values[4];
-	bool		nulls[4] = {false, wallet_id == 0, bucket == NULL, false};
+	Datum	   *rows = palloc(sizeof(Datum) * Max(ps->n, 1));
 
-	if (amount == 0)
-		return;
-	if (l->n == l->cap)
-	{
-		l->cap *= 2;
-		l->rows = repalloc(l->rows, sizeof(Datum) * l->cap);
-	}
-	values[0] = CStringGetTextDatum(account);
-	values[1] = Int64GetDatum(wallet_id);
-	values[2] = bucket ? CStringGetTextDatum(bucket) : (Datum) 0;
-	values[3] = Int64GetDatum(amount);
+	postings_done(ps, operation);
 	td = lookup_rowtype_tupdesc(plans.posting_type, -1);
-	l->rows[l->n++] = HeapTupleGetDatum(heap_form_tuple(td, values, nulls));
-	ReleaseTupleDesc(td);
-}
+	for (int i = 0; i < ps->n; i++)
+	{
+		const Posting *p = &ps->p[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, p->wallet_id == 0, p->bucket == NULL, false};
 
-Datum
-legs_done(Legs *l)
-{
-	return PointerGetDatum(construct_array(l->rows, l->n, plans.posting_type, -1, false, TYPALIGN_DOUBLE));
+		values[0] = CStringGetTextDatum(p->account);
+		values[1] = Int64GetDatum(p->wallet_id);
+		values[2] = p->bucket ? CStringGetTextDatum(p->bucket) : (Datum) 0;
+		values[3] = Int64GetDatum(p->amount);
+		rows[i] = HeapTupleGetDatum(heap_form_tuple(td, values, nulls));
+	}
+	ReleaseTupleDesc(td);
+	return PointerGetDatum(construct_array(rows, ps->n, plans.posting_type, -1, false, TYPALIGN_DOUBLE));
 }
 
 void

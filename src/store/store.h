@@ -208,13 +208,6 @@ typedef struct Row
 	bool	   *nulls;
 } Row;
 
-/* Journal legs, built as a wallet.posting[] value in memory. */
-typedef struct Legs
-{
-	int			n;
-	int			cap;
-	Datum	   *rows;
-} Legs;
 
 /*
  * Journal request and result values are built as jsonb in memory (no text
@@ -304,9 +297,7 @@ extern Jsonb *find_replay(WalletRow *w, const char *key, const char *op, Jsonb *
 extern Jsonb *after_no_write(WalletRow *w, const char *key, const char *op, Jsonb *request, int64 my_txn);
 
 /* journal_values.c */
-extern void legs_init(Legs *l);
-extern void leg(Legs *l, const char *account, int64 wallet_id, const char *bucket, int64 amount);
-extern Datum legs_done(Legs *l);
+extern Datum legs_of(const Postings *ps, const char *operation);
 extern void jb_push(JB *j, JsonbIteratorToken tok, JsonbValue *v);
 extern void jb_begin(JB *j);
 extern void jb_key(JB *j, const char *key);

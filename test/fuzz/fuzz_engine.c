@@ -16,7 +16,10 @@
  * total moved exactly by what the function reported (nothing created or
  * lost), a spend follows the spending order and reports its shortfall
  * right, a reversal gives back exactly what was asked, a hold holds exactly
- * what it says, and lots_totals agrees with the lots.
+ * what it says, and lots_totals agrees with the lots. And the step's journal
+ * legs, as the account rules (engine/postings.c) make them from those
+ * results, balance and post to each of the wallet's buckets exactly what
+ * the lots gained or lost there (expect_postings).
  */
 #include "common.h"
 
@@ -196,6 +199,88 @@ expect_totals(State *st, const char *step)
 		shim_fail("after %s: held " INT64_FORMAT ", expected " INT64_FORMAT, step, held, st->held);
 }
 
+/* ---- the account rules: a step's journal legs ---- */
+
+/* the wallet's and a payee's ids in the legs */
+#define WALLET_ID 1
+#define PAYEE_ID 2
+
+typedef struct PostCall
+{
+	Postings   *ps;
+	int			kind;
+	int64		a[8];
+	const ReversalOut *r;
+	bool		flag;
+} PostCall;
+
+enum
+{
+	POST_TOP_UP, POST_BONUS, POST_SPEND, POST_REVERSAL, POST_HOLD, POST_END, POST_EXPIRY
+};
+
+static void
+do_post(void *arg)
+{
+	PostCall   *c = (PostCall *) arg;
+
+	switch (c->kind)
+	{
+		case POST_TOP_UP:
+			post_top_up(c->ps, WALLET_ID, c->a[0]);
+			break;
+		case POST_BONUS:
+			post_bonus(c->ps, WALLET_ID, c->a[0]);
+			break;
+		case POST_SPEND:
+			post_spend(c->ps, WALLET_ID, c->a, c->a[3], c->a[4], c->flag, PAYEE_ID, c->a[5]);
+			break;
+		case POST_REVERSAL:
+			post_reversal(c->ps, WALLET_ID, c->r, c->a[0], c->flag, PAYEE_ID, c->a[1], c->a[2],
+						  (CouponUndo) c->a[3], c->a[4]);
+			break;
+		case POST_HOLD:
+			post_refund_hold(c->ps, WALLET_ID, c->a[0], c->a[1]);
+			break;
+		case POST_END:
+			post_refund_end(c->ps, WALLET_ID, c->flag, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
+			break;
+		case POST_EXPIRY:
+			post_expiry(c->ps, WALLET_ID, c->a[0]);
+			break;
+	}
+	postings_done(c->ps, "a fuzz step");
+}
+
+/*
+ * expect_postings makes a step's legs (c, on top of what ps holds) and checks
+ * them: they balance, and each bucket of the wallet gets what its lots got
+ * (delta, in cash, bonus, earnings, held order); the payee's earnings get
+ * payee. An error from the account rules is a failure in story mode.
+ */
+static void
+expect_postings(State *st, PostCall *c, const char *step, const int64 delta[4], int64 payee)
+{
+	static const char *const buckets[4] = {"cash", "bonus", "earnings", "held"};
+	int			code = shim_call(do_post, c);
+
+	if (code != SQLSTATE_OK)
+	{
+		if (st->story)
+			shim_fail("the postings of %s failed: %s", step, shim_errmsg());
+		return;
+	}
+	if (postings_sum(c->ps) != 0)
+		shim_fail("the postings of %s sum to " INT64_FORMAT, step, postings_sum(c->ps));
+	for (int k = 0; k < 4; k++)
+		if (postings_wallet(c->ps, WALLET_ID, buckets[k]) != delta[k])
+			shim_fail("the postings of %s post " INT64_FORMAT " to the wallet's %s, its lots moved " INT64_FORMAT,
+					  step, postings_wallet(c->ps, WALLET_ID, buckets[k]), buckets[k], delta[k]);
+	if (postings_wallet(c->ps, PAYEE_ID, "earnings") != payee)
+		shim_fail("the postings of %s credit the payee " INT64_FORMAT ", expected " INT64_FORMAT, step,
+				  postings_wallet(c->ps, PAYEE_ID, "earnings"), payee);
+}
+
 /* ---- calling engine functions inside shim_call ---- */
 
 typedef struct Call
@@ -333,17 +418,30 @@ step_top_up(State *st, Src *s)
 	int64		txn = st->next_txn++;
 	int			flags = U8(s);
 	TimestampTz window = windows[flags % 4];
+	int64		amt = amount(s);
+	Postings	ps;
+	PostCall	pc = {&ps, POST_TOP_UP, {amt}};
+	int64		delta[4] = {amt, 0, 0, 0};
 
-	if (!add_lot(st, BUCKET_CASH, amount(s), txn, st->now + window, NULL))
+	if (!add_lot(st, BUCKET_CASH, amt, txn, st->now + window, NULL))
 		return;
 	if (st->ntopups < MAX_TOPUPS)
 		st->topups[st->ntopups++] = txn;
+	postings_init(&ps);
+	expect_postings(st, &pc, "top-up", delta, 0);
 	/* bonus of the same top-up (one or two groups) */
 	for (int g = 0; g < (flags >> 2) % 3; g++)
 	{
 		int			k = U8(s);
+		int64		bonus = amount(s);
 
-		add_lot(st, BUCKET_BONUS, amount(s), txn, (k & 1) ? DT_NOEND : st->now + span(s), scopes[(k >> 1) % 5]);
+		if (add_lot(st, BUCKET_BONUS, bonus, txn, (k & 1) ? DT_NOEND : st->now + span(s), scopes[(k >> 1) % 5]))
+		{
+			pc.kind = POST_BONUS;
+			pc.a[0] = bonus;
+			delta[1] += bonus;
+			expect_postings(st, &pc, "top-up bonus", delta, 0);
+		}
 	}
 }
 
@@ -421,6 +519,19 @@ step_spend(State *st, Src *s)
 	for (int k = 0; k < WALLET_NBUCKETS; k++)
 		st->total[k] -= used[k];
 	expect_totals(st, "spend");
+	{
+		/* a payee (every other spend) keeps charged less a commission; a coupon took a discount off */
+		int64		charged = used[0] + used[1] + used[2];
+		bool		payee = (want & 1) != 0;
+		int64		commission = payee ? (int64) ((uint64) want % (uint64) (charged + 1)) : 0;
+		Postings	ps;
+		PostCall	pc = {&ps, POST_SPEND,
+		{used[0], used[1], used[2], charged, (int64) ((uint64) want % 1000), commission}, NULL, payee};
+		int64		delta[4] = {-used[BUCKET_CASH], -used[BUCKET_BONUS], -used[BUCKET_EARNINGS], 0};
+
+		postings_init(&ps);
+		expect_postings(st, &pc, "spend", delta, payee ? charged - commission : 0);
+	}
 	if (used[0] + used[1] + used[2] > 0 && st->nspends < MAX_SPENDS)
 	{
 		Spend	   *sp = &st->spends[st->nspends++];
@@ -515,6 +626,30 @@ step_reverse(State *st, Src *s)
 	for (int k = 0; k < WALLET_NBUCKETS; k++)
 		st->total[k] += back[k];
 	expect_totals(st, "reverse");
+	{
+		/*
+		 * A payee gives back part of x (its earnings part of that, the rest
+		 * its debt); the full reversal undoes a coupon, as cash when a
+		 * refund clawed its discount back.
+		 */
+		ReversalOut ro;
+		bool		payee = (x & 2) != 0;
+		int64		payee_back = payee ? (int64) ((uint64) (x * 7) % (uint64) (x + 1)) : 0;
+		int64		payee_taken = payee ? payee_back / 2 : 0;
+		bool		full = sp->done + x == sp->charged;
+		CouponUndo	undo = !full ? COUPON_NONE : (x & 4) ? COUPON_TO_CASH : (x & 8) ? COUPON_BACK : COUPON_NONE;
+		int64		discount = undo == COUPON_NONE ? 0 : 1 + (int64) ((uint64) x % 500);
+		Postings	ps;
+		PostCall	pc = {&ps, POST_REVERSAL, {x, payee_back, payee_taken, (int64) undo, discount}, &ro, payee};
+		int64		delta[4] = {back[BUCKET_CASH] + (undo == COUPON_TO_CASH ? discount : 0), back[BUCKET_BONUS],
+		back[BUCKET_EARNINGS], 0};
+
+		memcpy(ro.back, back, sizeof(back));
+		ro.breakage = breakage;
+		ro.bonus_to_cash = to_cash;
+		postings_init(&ps);
+		expect_postings(st, &pc, "reversal", delta, -payee_taken);
+	}
 	sp->rev[sp->nrev++] = portion;
 	sp->done += x;
 }
@@ -583,6 +718,14 @@ step_refund(State *st, Src *s)
 	st->total[BUCKET_BONUS] -= bonus_held;
 	st->held += amt + owed + bonus_held;
 	expect_totals(st, "refund hold");
+	{
+		Postings	ps;
+		PostCall	pc = {&ps, POST_HOLD, {amt + owed, bonus_held}};
+		int64		delta[4] = {-(amt + owed), -bonus_held, 0, amt + owed + bonus_held};
+
+		postings_init(&ps);
+		expect_postings(st, &pc, "refund hold", delta, 0);
+	}
 	st->refunds[st->nrefunds++] = (Refund) {txn, amt + owed, owed, bonus_held};
 }
 
@@ -616,6 +759,17 @@ step_refund_end(State *st, Src *s)
 		st->total[BUCKET_BONUS] += rf.bonus_held;
 	}
 	expect_totals(st, release ? "refund release" : "refund settle");
+	{
+		/* the amount refunded is take less the clawback; a fee is kept of it */
+		int64		amt = rf.take - rf.clawback;
+		int64		fee = (int64) ((uint64) rf.take % (uint64) (amt + 1));
+		Postings	ps;
+		PostCall	pc = {&ps, POST_END, {rf.take, rf.bonus_held, amt - fee, fee, rf.clawback, 0}, NULL, release};
+		int64		delta[4] = {release ? rf.take : 0, release ? rf.bonus_held : 0, 0, -(rf.take + rf.bonus_held)};
+
+		postings_init(&ps);
+		expect_postings(st, &pc, release ? "refund release" : "refund settle", delta, 0);
+	}
 	st->refunds[i] = st->refunds[--st->nrefunds];
 }
 
@@ -649,6 +803,14 @@ step_expire(State *st, Src *s)
 	st->lots = (LotSet *) DatumGetPointer(r->values[0]);
 	st->total[BUCKET_BONUS] -= expect;
 	expect_totals(st, "expire");
+	{
+		Postings	ps;
+		PostCall	pc = {&ps, POST_EXPIRY, {expect}};
+		int64		delta[4] = {0, -expect, 0, 0};
+
+		postings_init(&ps);
+		expect_postings(st, &pc, "expiry", delta, 0);
+	}
 }
 
 static void

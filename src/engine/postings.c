@@ -1,0 +1,208 @@
+/*
+ * postings.c
+ *	  The account rules: which accounts each operation posts to, and by how
+ *	  much, as the journal row's legs (CONTRACT.md, the double-entry journal).
+ *	  A wallet's legs name its bucket (cash, bonus, earnings, held); system
+ *	  accounts (funding, revenue, commission, breakage, bonus_expense,
+ *	  coupon_expense, refund_payout, fee_income, payee_receivable) have no
+ *	  stored balance. Every operation's legs sum to zero: postings_done
+ *	  refuses any that do not, before anything is written.
+ *
+ *	  Pure: the operations (src/ops/) turn the legs into the journal row's
+ *	  wallet.posting[] (store's legs_of); the fuzz target drives the same
+ *	  functions with the engine's results and checks each wallet leg against
+ *	  what the lots did.
+ */
+#include "engine/engine.h"
+
+void
+postings_init(Postings *ps)
+{
+	ps->n = 0;
+	ps->cap = 8;
+	ps->p = palloc(sizeof(Posting) * ps->cap);
+}
+
+/* post appends one leg unless its amount is zero; wallet_id 0 = none, bucket NULL = none. */
+void
+post(Postings *ps, const char *account, int64 wallet_id, const char *bucket, int64 amount)
+{
+	if (amount == 0)
+		return;
+	if (ps->n == ps->cap)
+	{
+		ps->cap *= 2;
+		ps->p = repalloc(ps->p, sizeof(Posting) * ps->cap);
+	}
+	ps->p[ps->n].account = account;
+	ps->p[ps->n].wallet_id = wallet_id;
+	ps->p[ps->n].bucket = bucket;
+	ps->p[ps->n].amount = amount;
+	ps->n++;
+}
+
+/* postings_sum is what the legs add up to (zero when they balance). */
+int64
+postings_sum(const Postings *ps)
+{
+	int64		sum = 0;
+
+	for (int i = 0; i < ps->n; i++)
+		sum = checked_add(sum, ps->p[i].amount);
+	return sum;
+}
+
+/*
+ * postings_wallet is what the legs post to one bucket of a wallet (bucket
+ * "held" included).
+ */
+int64
+postings_wallet(const Postings *ps, int64 wallet_id, const char *bucket)
+{
+	int64		sum = 0;
+
+	for (int i = 0; i < ps->n; i++)
+		if (ps->p[i].wallet_id == wallet_id && ps->p[i].bucket != NULL &&
+			strcmp(ps->p[i].account, "wallet") == 0 && strcmp(ps->p[i].bucket, bucket) == 0)
+			sum = checked_add(sum, ps->p[i].amount);
+	return sum;
+}
+
+/* postings_done refuses legs that do not balance (an internal error: nothing is written). */
+void
+postings_done(const Postings *ps, const char *operation)
+{
+	int64		sum = postings_sum(ps);
+
+	if (sum != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("the postings of %s do not balance: they sum to " INT64_FORMAT, operation, sum)));
+}
+
+/* A top-up: the amount into cash from funding. */
+void
+post_top_up(Postings *ps, int64 wallet_id, int64 amount)
+{
+	post(ps, "wallet", wallet_id, "cash", amount);
+	post(ps, "funding", 0, NULL, -amount);
+}
+
+/* A top-up's bonus of one rule: into bonus, at the bonus expense. */
+void
+post_bonus(Postings *ps, int64 wallet_id, int64 bonus)
+{
+	post(ps, "wallet", wallet_id, "bonus", bonus);
+	post(ps, "bonus_expense", 0, NULL, -bonus);
+}
+
+/*
+ * A spend of charged (after a coupon's discount), taken from the buckets as
+ * used says: the sale is revenue at its full price, the coupon's part its
+ * expense; with a payee, the payee's earnings get charged less commission
+ * and the platform keeps the commission instead of the revenue.
+ */
+void
+post_spend(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS], int64 charged, int64 discount,
+		   bool has_payee, int64 payee, int64 commission)
+{
+	post(ps, "wallet", wallet_id, "bonus", -used[BUCKET_BONUS]);
+	post(ps, "wallet", wallet_id, "cash", -used[BUCKET_CASH]);
+	post(ps, "wallet", wallet_id, "earnings", -used[BUCKET_EARNINGS]);
+	if (has_payee)
+	{
+		post(ps, "wallet", payee, "earnings", charged - commission);
+		post(ps, "commission", 0, NULL, commission);
+	}
+	post(ps, "revenue", 0, NULL, (has_payee ? 0 : charged) + discount);
+	post(ps, "coupon_expense", 0, NULL, -discount);
+}
+
+/*
+ * A reversal of x of a spend: what went back into each bucket (r->back;
+ * expired bonus is written off to breakage), against the revenue, or, with a
+ * payee, against what the payee gives back (payee_back: its earnings give
+ * payee_taken, the rest is its debt, payee_receivable) and the commission.
+ * The full reversal undoes the coupon's discount: back to coupon_expense, or,
+ * when a refund of its top-up clawed it back (COUPON_TO_CASH), as cash.
+ */
+void
+post_reversal(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, bool has_payee, int64 payee,
+			  int64 payee_back, int64 payee_taken, CouponUndo coupon, int64 discount)
+{
+	post(ps, "wallet", wallet_id, "bonus", r->back[BUCKET_BONUS]);
+	post(ps, "wallet", wallet_id, "cash", r->back[BUCKET_CASH]);
+	post(ps, "wallet", wallet_id, "earnings", r->back[BUCKET_EARNINGS]);
+	post(ps, "breakage", 0, NULL, r->breakage);
+	if (!has_payee)
+		post(ps, "revenue", 0, NULL, -x);
+	else
+	{
+		post(ps, "wallet", payee, "earnings", -payee_taken);
+		post(ps, "payee_receivable", payee, NULL, -(payee_back - payee_taken));
+		post(ps, "commission", 0, NULL, -(x - payee_back));
+	}
+	if (coupon == COUPON_TO_CASH)
+	{
+		post(ps, "revenue", 0, NULL, -discount);
+		post(ps, "wallet", wallet_id, "cash", discount);
+	}
+	else if (coupon == COUPON_BACK)
+	{
+		post(ps, "revenue", 0, NULL, -discount);
+		post(ps, "coupon_expense", 0, NULL, discount);
+	}
+}
+
+/* A refund's hold: take from the top-up's cash and its live bonus, into held. */
+void
+post_refund_hold(Postings *ps, int64 wallet_id, int64 take, int64 bonus_held)
+{
+	post(ps, "wallet", wallet_id, "cash", -take);
+	post(ps, "wallet", wallet_id, "bonus", -bonus_held);
+	post(ps, "wallet", wallet_id, "held", checked_add(take, bonus_held));
+}
+
+/*
+ * The end of a refund's hold (take held from cash, bonus_void from bonus):
+ * released, everything goes back; settled, the net is paid out, the fee kept,
+ * the clawed-back and voided bonus and the coupons' clawback go back to the
+ * expenses they were posted from.
+ */
+void
+post_refund_end(Postings *ps, int64 wallet_id, bool release, int64 take, int64 bonus_void, int64 net, int64 fee,
+				int64 clawback, int64 coupon_clawback)
+{
+	post(ps, "wallet", wallet_id, "held", -checked_add(take, bonus_void));
+	if (release)
+	{
+		post(ps, "wallet", wallet_id, "cash", take);
+		post(ps, "wallet", wallet_id, "bonus", bonus_void);
+	}
+	else
+	{
+		post(ps, "refund_payout", 0, NULL, net);
+		post(ps, "fee_income", 0, NULL, fee);
+		post(ps, "bonus_expense", 0, NULL, checked_add(clawback, bonus_void));
+		post(ps, "coupon_expense", 0, NULL, coupon_clawback);
+	}
+}
+
+/*
+ * A debt repaid by a credit: the credit's earnings (posted by the crediting
+ * transaction) go to the payee's receivable.
+ */
+void
+post_repay_debt(Postings *ps, int64 wallet_id, int64 repaid)
+{
+	post(ps, "wallet", wallet_id, "earnings", -repaid);
+	post(ps, "payee_receivable", wallet_id, NULL, repaid);
+}
+
+/* Bonus that expired: written off to breakage. */
+void
+post_expiry(Postings *ps, int64 wallet_id, int64 amount)
+{
+	post(ps, "wallet", wallet_id, "bonus", -amount);
+	post(ps, "breakage", 0, NULL, amount);
+}

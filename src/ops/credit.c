@@ -1,0 +1,256 @@
+/*
+ * credit.c
+ *	  Credits to a wallet and a payee's debt (CONTRACT.md section 5), for the
+ *	  operations in C and, through SQL wrappers, in SQL:
+ *	  - credit_earnings: a credit to earnings repays the wallet's debt first
+ *	    (engine_debt_repaid); the part that repays it is a journal transaction
+ *	    of its own (kind repay_debt, ref_txn the crediting transaction);
+ *	  - rollup_credits: a wallet's pending payee credits (wallet.payee_credit)
+ *	    rolled up into its earnings, through credit_earnings;
+ *	  - add_debt: what a reversal took back beyond a payee's earnings, added
+ *	    to its debt, flagged for review when the debt crosses its currency's
+ *	    payee_debt_flag (engine_debt_flag_crossed).
+ *	  The caller holds the wallet's row lock.
+ */
+#include "ops/ops.h"
+
+PG_FUNCTION_INFO_V1(wallet_credit);
+PG_FUNCTION_INFO_V1(wallet_rollup);
+PG_FUNCTION_INFO_V1(wallet_rollup_wallet);
+PG_FUNCTION_INFO_V1(wallet_add_debt);
+
+static OpPlan debt_of = OP_PLAN(
+	"SELECT debt, currency FROM wallet.wallet WHERE wallet_id = $1",
+	1, INT8OID);
+static OpPlan repay = OP_PLAN(
+	"WITH u AS (UPDATE wallet.wallet SET debt = debt - $2 WHERE wallet_id = $1) "
+	"INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, result, postings) "
+	"VALUES ($1, 'repay_debt', $2, $3, $4, $5, $6, $7)",
+	7, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, OP_POSTINGS);
+static OpPlan take_credits = OP_PLAN(
+	"WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 RETURNING amount, txn_id) "
+	"SELECT sum(amount)::bigint, max(txn_id) FROM d",
+	1, INT8OID);
+static OpPlan more_debt = OP_PLAN(
+	"UPDATE wallet.wallet x SET debt = x.debt + $2 WHERE x.wallet_id = $1 "
+	"RETURNING x.debt, x.exponent, (wallet._policy(x.currency)).payee_debt_flag",
+	2, INT8OID, INT8OID);
+static OpPlan debt_flag = OP_PLAN(
+	"INSERT INTO wallet.risk_flag (wallet_id, kind, detail, created_at) VALUES ($1, 'payee_debt', $2, $3)",
+	3, INT8OID, TEXTOID, TIMESTAMPTZOID);
+static OpPlan lock_lots = OP_PLAN(
+	"SELECT lots FROM wallet.wallet WHERE wallet_id = $1 FOR UPDATE",
+	1, INT8OID);
+static OpPlan save_lots = OP_PLAN(
+	"UPDATE wallet.wallet SET lots = $2, next_expiry = $3, version = version + 1 WHERE wallet_id = $1",
+	3, INT8OID, OP_LOTSET, TIMESTAMPTZOID);
+
+/*
+ * credit_earnings adds a credit of amt to the earnings of locked wallet
+ * wallet_id, whose lots are b (changed here), repaying its debt first.
+ */
+void
+credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampTz clk)
+{
+	Datum		args[7] = {Int64GetDatum(wallet_id)};
+	bool		isnull;
+	int64		debt;
+	int64		repaid;
+
+	if (run_plan(op_plan(&debt_of), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+	debt = DatumGetInt64(getcol(1, &isnull));
+	repaid = engine_debt_repaid(debt, amt);
+	if (repaid > 0)
+	{
+		Postings	ps;
+		JB			jb;
+
+		postings_init(&ps);
+		post_repay_debt(&ps, wallet_id, repaid);
+		jb_begin(&jb);
+		jb_int(&jb, "repaid", repaid);
+		jb_int(&jb, "debt", debt - repaid);
+		args[1] = Int64GetDatum(repaid);
+		args[2] = getcol(2, &isnull);
+		args[3] = TimestampTzGetDatum(clk);
+		args[4] = Int64GetDatum(txn);
+		args[5] = JsonbPGetDatum(jb_end(&jb));
+		args[6] = legs_of(&ps, "repay_debt");
+		if (run_plan(op_plan(&repay), args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not repay the debt of wallet %lld", (long long) wallet_id);
+	}
+	if (amt > repaid)
+		engine_add(b, BUCKET_EARNINGS, amt - repaid, txn, clk, WALLET_NO_TIME, NULL);
+}
+
+/*
+ * rollup_credits moves locked wallet wallet_id's pending payee credits into
+ * its earnings (b, changed here), a debt repaid first; false if it had none.
+ */
+bool
+rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk)
+{
+	Datum		args[1] = {Int64GetDatum(wallet_id)};
+	bool		isnull;
+	Datum		total;
+	int64		last_txn;
+
+	if (run_plan(op_plan(&take_credits), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not roll up the payee credits of wallet %lld", (long long) wallet_id);
+	total = getcol(1, &isnull);
+	if (isnull)
+		return false;
+	last_txn = DatumGetInt64(getcol(2, &isnull));
+	credit_earnings(wallet_id, b, DatumGetInt64(total), last_txn, clk);
+	return true;
+}
+
+/*
+ * add_debt adds amt to locked wallet wallet_id's debt (what reversal txn took
+ * back beyond its earnings) and flags the wallet (kind payee_debt) when the
+ * debt crosses its currency's payee_debt_flag, once per crossing.
+ */
+void
+add_debt(int64 wallet_id, int64 amt, int64 txn, TimestampTz clk)
+{
+	Datum		args[3] = {Int64GetDatum(wallet_id), Int64GetDatum(amt)};
+	bool		isnull;
+	int64		debt;
+	int			exponent;
+	Datum		flag;
+
+	if (run_plan(op_plan(&more_debt), args, NULL, false, 1) != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+	debt = DatumGetInt64(getcol(1, &isnull));
+	exponent = DatumGetInt16(getcol(2, &isnull));
+	flag = getcol(3, &isnull);
+	if (isnull || !engine_debt_flag_crossed(debt, amt, DatumGetNumeric(flag), exponent))
+		return;
+	args[1] = CStringGetTextDatum(psprintf("debt %s above %s after reversal %lld",
+										   DatumGetCString(DirectFunctionCall1(numeric_out, major(debt, exponent))),
+										   DatumGetCString(DirectFunctionCall1(numeric_out, flag)),
+										   (long long) txn));
+	args[2] = TimestampTzGetDatum(clk);
+	if (run_plan(op_plan(&debt_flag), args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not flag wallet %lld", (long long) wallet_id);
+}
+
+/* ---- the SQL wrappers (the operations still in SQL, and spend's roll-up) ---- */
+
+/* lotset_result copies a lot set out of SPI's memory into the caller's and leaves SPI. */
+static Datum
+lotset_result(LotBuilder *b, MemoryContext caller)
+{
+	LotSet	   *packed = lotset_pack(b);
+	LotSet	   *copy;
+
+	MemoryContextSwitchTo(caller);
+	copy = palloc(VARSIZE(packed));
+	memcpy(copy, packed, VARSIZE(packed));
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	return PointerGetDatum(copy);
+}
+
+static void
+no_nulls(FunctionCallInfo fcinfo, int nargs, const char *fn)
+{
+	for (int i = 0; i < nargs; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the arguments of %s must not be null", fn)));
+}
+
+/*
+ * wallet._credit(wid bigint, ls lotset, amt bigint, txn bigint, clk
+ * timestamptz) returns ls with a credit of amt to earnings, the wallet's debt
+ * repaid first (credit_earnings).
+ */
+Datum
+wallet_credit(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	LotBuilder *b;
+
+	no_nulls(fcinfo, 5, "wallet._credit");
+	op_start();
+	b = lotset_unpack(PG_GETARG_LOTSET_P(1));
+	credit_earnings(PG_GETARG_INT64(0), b, PG_GETARG_INT64(2), PG_GETARG_INT64(3), PG_GETARG_TIMESTAMPTZ(4));
+	return lotset_result(b, caller);
+}
+
+/*
+ * wallet._rollup(wid bigint, ls lotset, clk timestamptz) returns ls with the
+ * wallet's pending payee credits rolled up (rollup_credits).
+ */
+Datum
+wallet_rollup(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	LotBuilder *b;
+
+	no_nulls(fcinfo, 3, "wallet._rollup");
+	op_start();
+	b = lotset_unpack(PG_GETARG_LOTSET_P(1));
+	(void) rollup_credits(PG_GETARG_INT64(0), b, PG_GETARG_TIMESTAMPTZ(2));
+	return lotset_result(b, caller);
+}
+
+/*
+ * wallet._rollup_wallet(wid bigint) locks a wallet, rolls up its pending
+ * payee credits and writes its lots back (spend, when the wallet's lots alone
+ * are short).
+ */
+Datum
+wallet_rollup_wallet(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	int64		wallet_id;
+	Datum		args[3];
+	bool		isnull;
+	LotBuilder *b;
+	TimestampTz next;
+
+	no_nulls(fcinfo, 1, "wallet._rollup_wallet");
+	wallet_id = PG_GETARG_INT64(0);
+	op_start();
+	args[0] = Int64GetDatum(wallet_id);
+	if (run_plan(op_plan(&lock_lots), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+	b = lotset_unpack(DatumGetLotSetP(getcol(1, &isnull)));
+	if (rollup_credits(wallet_id, b, wallet_clock()))
+	{
+		next = engine_next_expiry(b);
+		args[1] = PointerGetDatum(lotset_pack(b));
+		args[2] = TimestampTzGetDatum(next);
+		if (run_plan(op_plan(&save_lots), args, (char[]) {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' '},
+					 false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not write wallet %lld", (long long) wallet_id);
+	}
+	op_leave(caller);
+	PG_RETURN_VOID();
+}
+
+/*
+ * wallet._add_debt(wid bigint, amt bigint, txn bigint, clk timestamptz) adds
+ * amt to a locked payee's debt (add_debt).
+ */
+Datum
+wallet_add_debt(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+
+	no_nulls(fcinfo, 4, "wallet._add_debt");
+	op_start();
+	add_debt(PG_GETARG_INT64(0), PG_GETARG_INT64(1), PG_GETARG_INT64(2), PG_GETARG_TIMESTAMPTZ(3));
+	op_leave(caller);
+	PG_RETURN_VOID();
+}
