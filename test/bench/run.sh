@@ -170,12 +170,15 @@ pgb() {
     printf '  %-14s %2d clients  %8s tps\n' "$script" "$c" "$(tps "$RUN_TPS")"
 }
 
-# Before each script: what it needs (a pool of spends to reverse).
+# Before each script: what it needs (a pool of spends to reverse). The pool holds twice what
+# the floor run just before did (FLOOR_TPS, at least 3,000 a second) in a run's time: no
+# operation has run at more than the floor, and a run that used up the pool would fail.
 prepare() { # SCRIPT CLIENTS
     case $1 in
     reverse_spend)
-        local est=${TPS[spend:$2]:-3000} n before first
-        n=$(calc "$est * $T * 1.5 + 2000" 0)
+        local est n before first
+        est=$(calc "(${FLOOR_TPS:-0} > 3000 ? ${FLOOR_TPS:-0} : 3000)" 0)
+        n=$(calc "$est * $T * 2 + 2000" 0)
         before=$(qv "SELECT last_value + (CASE WHEN is_called THEN 1 ELSE 0 END) FROM wallet.txn_txn_id_seq")
         q -v n="$n" -v wmin="$WMIN" -v nw="$WALLETS" -v tag="$REP-$2" >/dev/null <<'SQL'
 SELECT count((wallet.spend(w, 5.00, 'pool-' || :tag || '-' || g)).txn_id)
@@ -201,6 +204,7 @@ for ((REP = 1; REP <= REPEAT; REP++)); do
         pgb floor "$c"
         prev=$RUN_TPS
         for s in "${SCRIPTS[@]}"; do
+            FLOOR_TPS=$prev
             prepare "$s" "$c"
             pgb "$s" "$c" "${REV_ARGS[@]}"
             x=$RUN_TPS
