@@ -189,6 +189,7 @@ extern void post_reversal(Postings *ps, int64 wallet_id, const ReversalOut *r, i
 extern void post_refund_hold(Postings *ps, int64 wallet_id, int64 take, int64 bonus_held);
 extern void post_refund_end(Postings *ps, int64 wallet_id, bool release, int64 take, int64 bonus_void, int64 net,
 							int64 fee, int64 clawback, int64 coupon_clawback);
+extern void post_adjust(Postings *ps, int64 wallet_id, const char *bucket, int64 amount);
 extern void post_repay_debt(Postings *ps, int64 wallet_id, int64 repaid);
 extern void post_expiry(Postings *ps, int64 wallet_id, int64 amount);
 

@@ -199,6 +199,14 @@ post_repay_debt(Postings *ps, int64 wallet_id, int64 repaid)
 	post(ps, "payee_receivable", wallet_id, NULL, repaid);
 }
 
+/* An adjustment: a signed amount into one of the wallet's buckets, against adjustment. */
+void
+post_adjust(Postings *ps, int64 wallet_id, const char *bucket, int64 amount)
+{
+	post(ps, "wallet", wallet_id, bucket, amount);
+	post(ps, "adjustment", 0, NULL, -amount);
+}
+
 /* Bonus that expired: written off to breakage. */
 void
 post_expiry(Postings *ps, int64 wallet_id, int64 amount)

@@ -157,7 +157,6 @@ request_body(PG_FUNCTION_ARGS)
 	if (prior != NULL)
 	{
 		RefundRow	r;
-		JsonbValue	k;
 		JsonbValue *st;
 
 		/* the stored result names the refund; its amounts are the refund row's */
@@ -168,10 +167,7 @@ request_body(PG_FUNCTION_ARGS)
 				((ReturnSetInfo *) fcinfo->resultinfo)->isDone = ExprEndResult;
 			PG_RETURN_NULL();
 		}
-		k.type = jbvString;
-		k.val.string.val = "status";
-		k.val.string.len = strlen("status");
-		st = findJsonbValueFromContainer(&prior->root, JB_FOBJECT, &k);
+		st = jsonb_member(prior, "status");
 		o.refund_id = r.refund_id;
 		o.amount = r.amount;
 		o.fee = r.fee;

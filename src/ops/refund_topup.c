@@ -43,14 +43,7 @@ refund_topup(int64 txn_id, bool read_only, TopUpRow *t)
 static JsonbValue *
 topup_member(const TopUpRow *t, const char *key)
 {
-	JsonbValue	k;
-
-	if (t->result == NULL || !JB_ROOT_IS_OBJECT(t->result))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	return findJsonbValueFromContainer(&t->result->root, JB_FOBJECT, &k);
+	return jsonb_member(t->result, key);
 }
 
 /*

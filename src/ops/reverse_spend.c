@@ -80,7 +80,6 @@ amount_text(int64 minor, int exponent)
 static void
 spend_of(SpendTxn *sp, Jsonb *res)
 {
-	JsonbValue	k;
 	JsonbValue *v;
 
 	sp->charged = jsonb_int(res, "charged");
@@ -90,10 +89,7 @@ spend_of(SpendTxn *sp, Jsonb *res)
 	sp->given[BUCKET_EARNINGS] = jsonb_int_or_zero(res, "earnings_used");
 	sp->payee_credit = jsonb_int_or_zero(res, "payee_credit");
 	/* a spend without a payee leaves the member out, or (0.1) stores null */
-	k.type = jbvString;
-	k.val.string.val = "payee";
-	k.val.string.len = strlen("payee");
-	v = findJsonbValueFromContainer(&res->root, JB_FOBJECT, &k);
+	v = jsonb_member(res, "payee");
 	sp->has_payee = v != NULL && v->type == jbvNumeric;
 	sp->payee = sp->has_payee ?
 		DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric))) : 0;

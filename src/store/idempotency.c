@@ -87,19 +87,31 @@ probe_key(int64 wallet_id, const char *key, int64 *txn_out, char **kind, Jsonb *
 }
 
 /*
+ * jsonb_member returns member key of a journal row's jsonb object (NULL if j
+ * is NULL, not an object, or has no such member).
+ */
+JsonbValue *
+jsonb_member(Jsonb *j, const char *key)
+{
+	JsonbValue	k;
+
+	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
+		return NULL;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	return findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
+}
+
+/*
  * jsonb_member_int returns the integer member key of a journal result; a
  * missing member is an error where required, 0 otherwise.
  */
 static int64
 jsonb_member_int(Jsonb *j, const char *key, bool required)
 {
-	JsonbValue	k;
-	JsonbValue *v;
+	JsonbValue *v = jsonb_member(j, key);
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
 	if (v == NULL && !required)
 		return 0;
 	if (v == NULL || v->type != jbvNumeric)
@@ -131,13 +143,8 @@ jsonb_int_or_zero(Jsonb *j, const char *key)
 bool
 jsonb_bool_or_false(Jsonb *j, const char *key)
 {
-	JsonbValue	k;
-	JsonbValue *v;
+	JsonbValue *v = jsonb_member(j, key);
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
 	if (v == NULL || v->type == jbvNull)
 		return false;
 	if (v->type != jbvBool)

@@ -80,7 +80,6 @@ static OpPlan coupons_read = {
 int
 topup_coupons(const TopUpRow *t, TimestampTz clk, bool read_only, TopUpCoupon **out)
 {
-	JsonbValue	k;
 	JsonbValue *v = NULL;
 	Datum		args[3];
 	TopUpCoupon *c;
@@ -88,11 +87,7 @@ topup_coupons(const TopUpRow *t, TimestampTz clk, bool read_only, TopUpCoupon **
 	*out = NULL;
 	if (t->result == NULL)
 		return 0;
-	k.type = jbvString;
-	k.val.string.val = "coupons";
-	k.val.string.len = strlen("coupons");
-	if (JB_ROOT_IS_OBJECT(t->result))
-		v = findJsonbValueFromContainer(&t->result->root, JB_FOBJECT, &k);
+	v = jsonb_member(t->result, "coupons");
 	if (v == NULL || v->type == jbvNull ||
 		(v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data) &&
 		 JsonContainerSize(v->val.binary.data) == 0))

@@ -290,6 +290,7 @@ extern void config_init(void);
 extern CurrencyConf *currency_conf(const char *currency, int exponent);
 
 /* idempotency.c */
+extern JsonbValue *jsonb_member(Jsonb *j, const char *key);
 extern int64 jsonb_int(Jsonb *j, const char *key);
 extern int64 jsonb_int_or_zero(Jsonb *j, const char *key);
 extern bool jsonb_bool_or_false(Jsonb *j, const char *key);
