@@ -1669,3 +1669,11 @@ BEGIN
   END LOOP;
   RETURN n;
 END $$;
+
+CREATE OR REPLACE FUNCTION wallet.bonus_preview(currency text, amount numeric)
+  RETURNS TABLE (campaign text, bonus numeric, expires_at timestamptz, scope text[])
+  AS 'MODULE_PATHNAME', 'wallet_bonus_preview'
+  LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+
+-- the bonus rules are evaluated by C alone (bonus_plan, for top_up and bonus_preview)
+DROP FUNCTION wallet._bonus_plan(text, int, bigint, timestamptz);

@@ -24,6 +24,19 @@ extern void op_leave(MemoryContext caller);
 extern Datum op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n);
 extern Datum with_compressed_wal(PGFunction body, FunctionCallInfo fcinfo);
 
+/* One applied bonus rule of a top-up (bonus_plan.c). */
+typedef struct PlanRule
+{
+	int64		rule_id;
+	char	   *campaign;		/* NULL = base tiers */
+	int64		bonus;
+	TimestampTz expires;		/* WALLET_NO_TIME = never */
+	char	   *scope;			/* comma-joined, NULL = everywhere */
+	Numeric		fee;			/* refund_fee_rate, NULL = none */
+} PlanRule;
+
+extern int	bonus_plan(const CurrencyConf *conf, int64 amt, TimestampTz clk, PlanRule **out);
+
 /* credit.c */
 extern void credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampTz clk);
 extern bool rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk);

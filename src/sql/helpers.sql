@@ -117,30 +117,3 @@ CREATE FUNCTION wallet._rollup(wid bigint, ls wallet.lotset, clk timestamptz) RE
 CREATE FUNCTION wallet._rollup_wallet(wid bigint) RETURNS void
   AS 'MODULE_PATHNAME', 'wallet_rollup_wallet' LANGUAGE C VOLATILE;
 
--- _bonus_plan lists what a top-up of amt (minor units) gets at clk: the rules
--- of the currency active at clk, evaluated by wallet.bonus_pick (one applied
--- rule per campaign group, NULL being the base group, non-zero bonus only).
-CREATE FUNCTION wallet._bonus_plan(cur text, e int, amt bigint, clk timestamptz)
-  RETURNS TABLE (rule_id bigint, campaign text, bonus bigint, expires_at timestamptz,
-                 scope text[], refund_fee_rate numeric)
-  LANGUAGE sql STABLE AS $$
-  WITH active AS (
-    SELECT br.*, row_number() OVER (ORDER BY br.rule_id)::int AS idx
-      FROM wallet.bonus_rule br
-     WHERE br.currency = cur
-       AND (br.starts_at IS NULL OR br.starts_at <= clk)
-       AND (br.ends_at IS NULL OR br.ends_at > clk)),
-  agg AS (
-    SELECT array_agg(a.campaign ORDER BY a.idx) AS grp,
-           array_agg((a.min_amount * (10::numeric ^ e))::bigint ORDER BY a.idx) AS mins,
-           array_agg((a.bonus_fixed * (10::numeric ^ e))::bigint ORDER BY a.idx) AS fixed,
-           array_agg(a.bonus_rate ORDER BY a.idx) AS rate,
-           array_agg((a.max_bonus * (10::numeric ^ e))::bigint ORDER BY a.idx) AS cap
-      FROM active a)
-  SELECT a.rule_id, a.campaign, p.bonus, clk + a.valid_for, a.scope, a.refund_fee_rate
-    FROM agg
-   CROSS JOIN LATERAL wallet.bonus_pick(amt, agg.grp, agg.mins, agg.fixed, agg.rate, agg.cap) p
-    JOIN active a ON a.idx = p.idx
-   ORDER BY a.campaign NULLS FIRST
-$$;
-
