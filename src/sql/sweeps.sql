@@ -1,8 +1,8 @@
 ------------------------------------------------------------------------------
 -- Expiry and payee roll-up sweeps
 ------------------------------------------------------------------------------
--- _journal_expired appends the journal rows of a sweep batch at the end of the journal, as the
--- INSERT in expire_bonus would write them (false: it wrote nothing, the INSERT must).
+-- _journal_expired appends the journal rows of a sweep batch at the end of the journal (by a
+-- statement where a direct append would bypass something: a trigger, say); it returns true.
 CREATE FUNCTION wallet._journal_expired(wallet_ids bigint[], currencies text[], amounts bigint[],
                                         lots int[], at timestamptz) RETURNS boolean
   AS 'MODULE_PATHNAME', 'wallet_journal_expired' LANGUAGE C VOLATILE;
@@ -61,16 +61,10 @@ BEGIN
          array_agg(s.lots_expired ORDER BY s.wallet_id) FILTER (WHERE s.expired > 0),
          (count(*) FILTER (WHERE s.expired > 0))::int, coalesce(sum(s.lots_expired), 0)::int
     INTO ids, curs, amts, nlots, n_wallets, n_lots FROM s;
-  -- One expire_bonus transaction per wallet that lost bonus, appended at the journal's end (the
-  -- INSERT where the journal takes what a direct append would bypass: a trigger, say).
-  IF ids IS NOT NULL AND NOT wallet._journal_expired(ids, curs, amts, nlots, clk) THEN
-    INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, result, postings)
-    SELECT e.wallet_id, 'expire_bonus', e.expired, e.currency, clk,
-           jsonb_build_object('lots', e.lots_expired),
-           ARRAY[ROW('wallet', e.wallet_id, 'bonus', -e.expired)::wallet.posting,
-                 ROW('breakage', NULL, NULL, e.expired)::wallet.posting]
-      FROM unnest(ids, curs, amts, nlots) WITH ORDINALITY AS e(wallet_id, currency, expired, lots_expired, i)
-     ORDER BY e.i;
+  -- One expire_bonus transaction per wallet that lost bonus, appended at the journal's end, its
+  -- legs by the account rules (post_expiry).
+  IF ids IS NOT NULL THEN
+    PERFORM wallet._journal_expired(ids, curs, amts, nlots, clk);
   END IF;
   RETURN QUERY SELECT n_wallets, n_lots;
 END $$;

@@ -10,11 +10,38 @@
  * the journal rows of one expiry sweep batch (expire_bonus), one per wallet in
  * the order given, as its INSERT would: txn_id from the journal's identity,
  * kind expire_bonus, result {"lots": n}, postings wallet/bonus -amount and
- * breakage +amount. The rows go to the end of the journal (see insert_row).
- * Returns false, having written nothing, where the statement must write them
- * (a trigger, row security, a partition laid out otherwise...).
+ * breakage +amount (post_expiry). The rows go to the end of the journal (see
+ * insert_row); where they cannot be written so (a trigger, row security, a
+ * partition laid out otherwise...), a statement inserts them, one by one in
+ * the same order. Returns true.
  */
 PG_FUNCTION_INFO_V1(wallet_journal_expired);
+
+static OpPlan expired_row = OP_PLAN(
+	"INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, result, postings) "
+	"VALUES ($1, 'expire_bonus', $2, $3, $4, $5, $6)",
+	6, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, JSONBOID, OP_POSTINGS);
+
+/* expired_postings is the journal row's legs and result of wallet_id's expired amount. */
+static Datum
+expired_postings(int64 wallet_id, int64 amount)
+{
+	Postings	legs;
+
+	postings_init(&legs);
+	post_expiry(&legs, wallet_id, amount);
+	return legs_of(&legs, "expire_bonus");
+}
+
+static Jsonb *
+expired_result(int32 lots)
+{
+	JB			jb;
+
+	jb_begin(&jb);
+	jb_int(&jb, "lots", lots);
+	return jb_end(&jb);
+}
 Datum
 wallet_journal_expired(PG_FUNCTION_ARGS)
 {
@@ -78,11 +105,7 @@ wallet_journal_expired(PG_FUNCTION_ARGS)
 	jrel = table_open(rel_of("txn"), RowExclusiveLock);
 	leafrel = jrel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? journal_leaf(jrel, at) : NULL;
 	if (leafrel == NULL)
-	{
-		table_close(jrel, NoLock);
-		SPI_finish();
-		PG_RETURN_BOOL(false);
-	}
+		goto statement;
 	estate = direct_begin_estate(&old);
 	ExecInitRangeTable(estate, list_make1(rt_entry(jrel, ACL_INSERT, all_columns(jrel), NULL)));
 	jrri = result_rel(jrel, 1);
@@ -103,17 +126,11 @@ wallet_journal_expired(PG_FUNCTION_ARGS)
 			int64		wallet_id = DatumGetInt64(elems[0][i]);
 			int64		amount = DatumGetInt64(elems[2][i]);
 			MemoryContext prev;
-			Postings	legs;
-			JB			jb;
 
 			ResetPerTupleExprContext(estate);
 			prev = MemoryContextSwitchTo(rowcxt);
 			ExecClearTuple(slot);
 			memset(given, 0, sizeof(bool) * RelationGetDescr(jrel)->natts);
-			postings_init(&legs);
-			post_expiry(&legs, wallet_id, amount);
-			jb_begin(&jb);
-			jb_int(&jb, "lots", DatumGetInt32(elems[3][i]));
 			set_col(slot, jrel, given, "txn_id", Int64GetDatum(nextval_internal(plans.txn_seq, false)), false);
 			set_col(slot, jrel, given, "wallet_id", Int64GetDatum(wallet_id), false);
 			set_col(slot, jrel, given, "kind", CStringGetTextDatum("expire_bonus"), false);
@@ -123,8 +140,9 @@ wallet_journal_expired(PG_FUNCTION_ARGS)
 			set_col(slot, jrel, given, "idempotency_key", (Datum) 0, true);
 			set_col(slot, jrel, given, "ref_txn", (Datum) 0, true);
 			set_col(slot, jrel, given, "request", (Datum) 0, true);
-			set_col(slot, jrel, given, "result", JsonbPGetDatum(jb_end(&jb)), false);
-			set_col(slot, jrel, given, "postings", legs_of(&legs, "expire_bonus"), false);
+			set_col(slot, jrel, given, "result", JsonbPGetDatum(expired_result(DatumGetInt32(elems[3][i]))),
+					false);
+			set_col(slot, jrel, given, "postings", expired_postings(wallet_id, amount), false);
 			set_col(slot, jrel, given, "pieces", (Datum) 0, true);
 			if (!row_ready(slot, given))
 			{
@@ -143,7 +161,18 @@ wallet_journal_expired(PG_FUNCTION_ARGS)
 	}
 	direct_end_estate(estate, old);
 	table_close(leafrel, NoLock);
+
+statement:
 	table_close(jrel, NoLock);
+	for (int i = 0; !written && i < n; i++)
+	{
+		Datum		args[6] = {elems[0][i], elems[2][i], elems[1][i], TimestampTzGetDatum(at),
+			JsonbPGetDatum(expired_result(DatumGetInt32(elems[3][i]))),
+		expired_postings(DatumGetInt64(elems[0][i]), DatumGetInt64(elems[2][i]))};
+
+		if (run_plan(op_plan(&expired_row), args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not journal the expiry of wallet %lld", (long long) DatumGetInt64(elems[0][i]));
+	}
 	SPI_finish();
-	PG_RETURN_BOOL(written);
+	PG_RETURN_BOOL(true);
 }
