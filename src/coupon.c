@@ -63,9 +63,9 @@ format_code(const int *v)
 	return cstring_to_text(buf);
 }
 
-/* wallet.coupon_code_new() returns a fresh code with its check symbol. */
-Datum
-wallet_coupon_code_new(PG_FUNCTION_ARGS)
+/* coupon_code_new returns a fresh code with its check symbol. */
+text *
+coupon_code_new(void)
 {
 	int			v[CODE_LEN];
 	int			n = 0;
@@ -84,7 +84,14 @@ wallet_coupon_code_new(PG_FUNCTION_ARGS)
 				v[n++] = bytes[i] % NSYMBOLS;
 	}
 	v[CODE_RANDOM] = check_value(v, CODE_RANDOM);
-	PG_RETURN_TEXT_P(format_code(v));
+	return format_code(v);
+}
+
+/* wallet.coupon_code_new() returns a fresh code with its check symbol (coupon_code_new). */
+Datum
+wallet_coupon_code_new(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(coupon_code_new());
 }
 
 /*

@@ -222,6 +222,9 @@ extern void refuse_in_debt(int64 wallet_id, int64 debt, int exponent, const char
 /* error_context.c */
 extern void error_context_init(void);
 
+/* coupon.c */
+extern text *coupon_code_new(void);
+
 /* clock.c */
 extern TimestampTz wallet_clock(void);
 extern void clock_init(void);

@@ -219,7 +219,7 @@ SELECT ro.role, w.sql, format('%s cannot %s', ro.role, w.what)
     ('DELETE FROM wallet.coupon_template', 'DELETE FROM wallet.coupon_template WHERE false'),
     ('TRUNCATE wallet.coupon_template', 'TRUNCATE wallet.coupon_template'),
     ('call wallet.coupon_code_new()', 'SELECT wallet.coupon_code_new()'),
-    ('call wallet._issue', 'SELECT wallet._issue(''tap-ten'', NULL::wallet.wallet, ''k'', now(), false)'),
+    ('call wallet._auto_issue', 'SELECT wallet._auto_issue(1, ''open'', NULL, NULL)'),
     ('call wallet._redeem', 'SELECT wallet._redeem(''X'', 1, 1, 1, now())')) AS w(what, sql);
 INSERT INTO probe
 SELECT ro.role, w.sql, format('%s cannot %s', ro.role, w.what)

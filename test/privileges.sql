@@ -139,7 +139,8 @@ SELECT is_empty($$
      AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, wallet, pg_temp'], false)
      AND NOT (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
               AND p.prosrc IN ('wallet_top_up', 'wallet_spend', 'wallet_reverse_spend', 'wallet_request_refund',
-                               'wallet_review_refund', 'wallet_settle_refund', 'wallet_adjust')
+                               'wallet_review_refund', 'wallet_settle_refund', 'wallet_adjust',
+                               'wallet_issue_coupon')
               AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 

@@ -639,26 +639,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION wallet._auto_issue(wid bigint, event text, amt bigint, txn bigint) RETURNS text[]
-  LANGUAGE plpgsql AS $$
-DECLARE
-  w wallet.wallet;
-  t record;
-  clk timestamptz := wallet.clock();
-  codes text[] := '{}';
-  c text;
-BEGIN
-  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = wid;
-  FOR t IN SELECT x.template_id FROM wallet.coupon_template x
-            WHERE x.issue_on = event AND x.currency = w.currency
-              AND (x.valid_until IS NULL OR x.valid_until > clk)
-              AND (event <> 'top_up' OR x.issue_min_top_up IS NULL
-                   OR amt >= x.issue_min_top_up * (10::numeric ^ w.exponent))
-            ORDER BY x.template_id LOOP
-    c := wallet._issue(t.template_id, w, NULL, clk, true);
-    IF c IS NOT NULL THEN codes := codes || c; END IF;
-  END LOOP;
-  RETURN codes;
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_auto_issue' LANGUAGE C VOLATILE;
 
 -- expire_bonus_all sweeps every due wallet, batch after batch, each batch its own transaction,
 -- pausing between batches so that it works at most `duty` of the time (1 = no pause): like
@@ -1671,3 +1652,12 @@ CREATE OR REPLACE FUNCTION wallet.bonus_preview(currency text, amount numeric)
 
 -- the bonus rules are evaluated by C alone (bonus_plan, for top_up and bonus_preview)
 DROP FUNCTION wallet._bonus_plan(text, int, bigint, timestamptz);
+
+CREATE OR REPLACE FUNCTION wallet._coupon_until(t wallet.coupon_template, clk timestamptz) RETURNS timestamptz
+  AS 'MODULE_PATHNAME', 'wallet_coupon_until' LANGUAGE C STABLE;
+
+CREATE OR REPLACE FUNCTION wallet.issue_coupon(template_id text, wallet_id bigint, idempotency_key text) RETURNS text
+  AS 'MODULE_PATHNAME', 'wallet_issue_coupon' LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- a coupon is issued by C alone (src/ops/coupon_issue.c)
+DROP FUNCTION wallet._issue(text, wallet.wallet, text, timestamptz, boolean);

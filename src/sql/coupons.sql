@@ -36,10 +36,7 @@ CREATE TRIGGER coupon_template_check BEFORE INSERT OR UPDATE ON wallet.coupon_te
 -- _coupon_until is when a coupon issued at clk stops being valid: valid_for
 -- counts from when it becomes valid, and never past the template's end.
 CREATE FUNCTION wallet._coupon_until(t wallet.coupon_template, clk timestamptz) RETURNS timestamptz
-  LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN t.valid_for IS NULL THEN t.valid_until
-              ELSE least(t.valid_until, greatest(clk, t.valid_from) + t.valid_for) END
-$$;
+  AS 'MODULE_PATHNAME', 'wallet_coupon_until' LANGUAGE C STABLE;
 
 -- _coupon_status is a coupon's status at clk.
 CREATE FUNCTION wallet._coupon_status(c wallet.coupon, clk timestamptz) RETURNS text
@@ -130,70 +127,10 @@ BEGIN
   END IF;
 END $$;
 
--- _issue issues one coupon of a template to a locked wallet with an idempotency
--- key: the code, the earlier code on a replay, or NULL when a limit is reached
--- and quiet is set (automatic issuance); WL007 at a limit otherwise.
-CREATE FUNCTION wallet._issue(tid text, w wallet.wallet, k text, clk timestamptz, quiet boolean) RETURNS text
-  LANGUAGE plpgsql AS $$
-DECLARE
-  t wallet.coupon_template;
-  req jsonb := jsonb_build_object('template_id', tid);
-  -- k NULL: issued by open or top_up, whose own key (or owner) makes it happen once; it takes
-  -- no key of the wallet's, so it can never collide with a key the client chose
-  prior jsonb := CASE WHEN k IS NULL THEN NULL ELSE wallet._replay(w.wallet_id, k, 'issue_coupon', req) END;
-  n int;
-  code text;
-  txn bigint;
-BEGIN
-  IF prior IS NOT NULL THEN RETURN prior->>'code'; END IF;
-  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = tid;
-  IF NOT FOUND THEN PERFORM wallet._fail('WL006', format('coupon template "%s" does not exist', tid)); END IF;
-  IF t.currency <> w.currency THEN
-    PERFORM wallet._fail('22023', format('coupon template "%s" is for %s, wallet %s holds %s',
-                                         tid, t.currency, w.wallet_id, w.currency));
-  END IF;
-  IF t.valid_until <= clk THEN
-    PERFORM wallet._fail('WL008', format('coupon template "%s" has expired', tid));
-  END IF;
-  SELECT count(*) INTO n FROM wallet.coupon c WHERE c.wallet_id = w.wallet_id AND c.template_id = tid;
-  IF n >= t.per_wallet_limit THEN
-    IF quiet THEN RETURN NULL; END IF;
-    PERFORM wallet._fail('WL007', 'limit exceeded',
-      format('Wallet %s already has %s coupon(s) of "%s"; the limit per wallet is %s.', w.wallet_id, n, tid,
-             t.per_wallet_limit));
-  END IF;
-  -- only a template with a total limit keeps a counter; its row serializes issuance
-  IF t.total_limit IS NOT NULL THEN
-    UPDATE wallet.coupon_template x SET issued = x.issued + 1
-     WHERE x.template_id = tid AND x.issued < x.total_limit;
-    IF NOT FOUND THEN
-      IF quiet THEN RETURN NULL; END IF;
-      PERFORM wallet._fail('WL007', 'limit exceeded',
-        format('All %s coupons of "%s" have been issued.', t.total_limit, tid));
-    END IF;
-  END IF;
-  code := wallet.coupon_code_new();
-  txn := nextval(pg_get_serial_sequence('wallet.txn', 'txn_id'));
-  INSERT INTO wallet.coupon (code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn)
-  VALUES (code, tid, w.wallet_id, t.valid_from,
-          wallet._coupon_until(t, clk),
-          clk, txn);
-  INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
-  VALUES (txn, w.wallet_id, 'issue_coupon', w.currency, clk, k, req, jsonb_build_object('code', code));
-  IF k IS NOT NULL THEN
-    INSERT INTO wallet.txn_key VALUES (w.wallet_id, k, txn, clk);
-  END IF;
-  RETURN code;
-END $$;
-
+-- issue_coupon and the automatic issuance (_auto_issue) are C (src/ops/coupon_issue.c): one
+-- coupon of a template to a locked wallet, WL007 at a limit (skipped quietly when automatic).
 CREATE FUNCTION wallet.issue_coupon(template_id text, wallet_id bigint, idempotency_key text) RETURNS text
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
-DECLARE
-  k text := wallet._key($3);
-BEGIN
-  PERFORM wallet._text($1, 'template_id', 64, true);
-  RETURN wallet._issue($1, wallet._lock($2), k, wallet.clock(), false);
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_issue_coupon' LANGUAGE C VOLATILE SECURITY DEFINER;
 
 -- issue_coupons issues a template to many wallets in one call, set-based; the
 -- key is each wallet's own, so a repeated call returns the codes already
@@ -286,30 +223,11 @@ BEGIN
   END IF;
 END $$;
 
--- _auto_issue issues the templates marked issue_on = event to a locked wallet
--- (for 'top_up', those whose issue_min_top_up the amount reaches) and returns
--- the codes; a template at its limit is skipped.
+-- _auto_issue issues the templates marked issue_on = event to a locked wallet (for 'top_up',
+-- those whose issue_min_top_up the amount reaches) and returns the codes; a template at its
+-- limit is skipped.
 CREATE FUNCTION wallet._auto_issue(wid bigint, event text, amt bigint, txn bigint) RETURNS text[]
-  LANGUAGE plpgsql AS $$
-DECLARE
-  w wallet.wallet;
-  t record;
-  clk timestamptz := wallet.clock();
-  codes text[] := '{}';
-  c text;
-BEGIN
-  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = wid;
-  FOR t IN SELECT x.template_id FROM wallet.coupon_template x
-            WHERE x.issue_on = event AND x.currency = w.currency
-              AND (x.valid_until IS NULL OR x.valid_until > clk)
-              AND (event <> 'top_up' OR x.issue_min_top_up IS NULL
-                   OR amt >= x.issue_min_top_up * (10::numeric ^ w.exponent))
-            ORDER BY x.template_id LOOP
-    c := wallet._issue(t.template_id, w, NULL, clk, true);
-    IF c IS NOT NULL THEN codes := codes || c; END IF;
-  END LOOP;
-  RETURN codes;
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_auto_issue' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION wallet.coupons(wallet_id bigint)
   RETURNS TABLE (code text, template_id text, status text, valid_from timestamptz, valid_until timestamptz,
