@@ -95,17 +95,14 @@ wallet_coupon_code_new(PG_FUNCTION_ARGS)
 }
 
 /*
- * wallet.coupon_code_check(code text) returns the code in canonical form
+ * coupon_code_canonical returns a code (s, len bytes) in canonical form
  * (upper case, grouped) when it is well formed with a right check symbol, and
  * NULL when it is mistyped: a wrong length, a symbol outside the alphabet, or
  * a wrong check symbol. Spaces and hyphens are ignored; case does not matter.
  */
-Datum
-wallet_coupon_code_check(PG_FUNCTION_ARGS)
+text *
+coupon_code_canonical(const char *s, int len)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
-	const char *s = VARDATA_ANY(t);
-	int			len = VARSIZE_ANY_EXHDR(t);
 	int			v[CODE_LEN];
 	int			n = 0;
 
@@ -116,13 +113,25 @@ wallet_coupon_code_check(PG_FUNCTION_ARGS)
 		if (s[i] == '-' || s[i] == ' ')
 			continue;
 		if (n == CODE_LEN)
-			PG_RETURN_NULL();
+			return NULL;
 		x = symbol_value(s[i]);
 		if (x < 0)
-			PG_RETURN_NULL();
+			return NULL;
 		v[n++] = x;
 	}
 	if (n != CODE_LEN || check_value(v, CODE_RANDOM) != v[CODE_RANDOM])
+		return NULL;
+	return format_code(v);
+}
+
+/* wallet.coupon_code_check(code text) is coupon_code_canonical, NULL when mistyped. */
+Datum
+wallet_coupon_code_check(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	text	   *canonical = coupon_code_canonical(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+
+	if (canonical == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(format_code(v));
+	PG_RETURN_TEXT_P(canonical);
 }

@@ -138,6 +138,9 @@ extern int64 engine_spend(LotBuilder *b, int64 want, const char *scene, Timestam
 						  int64 used[WALLET_NBUCKETS], LotBuilder **taken);
 extern TimestampTz engine_next_expiry(const LotBuilder *b);
 extern int64 engine_debt_repaid(int64 debt, int64 credit);
+extern int64 engine_coupon_discount(bool percent, Numeric value, Numeric max_discount, int exponent,
+									int64 order_minor);
+extern bool engine_below_minimum(int64 order_minor, Numeric min_order, int exponent);
 extern bool engine_debt_flag_crossed(int64 debt_after, int64 added, Numeric flag, int exponent);
 extern int64 engine_take(LotBuilder *b, int bucket, int64 want, TimestampTz now, bool every_scope);
 extern void engine_lots_minus(LotBuilder *a, const LotBuilder *sub);
@@ -224,6 +227,7 @@ extern void error_context_init(void);
 
 /* coupon.c */
 extern text *coupon_code_new(void);
+extern text *coupon_code_canonical(const char *s, int len);
 
 /* clock.c */
 extern TimestampTz wallet_clock(void);

@@ -1158,45 +1158,7 @@ CREATE OR REPLACE FUNCTION wallet._coupon_check(code text, wid bigint, cur text,
                                      scene text, clk timestamptz,
                                      OUT valid boolean, OUT discount bigint, OUT reason text,
                                      OUT canonical text)
-  LANGUAGE plpgsql STABLE AS $$
-DECLARE
-  c wallet.coupon;
-  t wallet.coupon_template;
-  d bigint;
-BEGIN
-  valid := false;
-  discount := 0;
-  canonical := wallet.coupon_code_check(code);
-  IF canonical IS NULL THEN reason := 'mistyped'; RETURN; END IF;
-  SELECT * INTO c FROM wallet.coupon x WHERE x.code = canonical AND x.wallet_id = wid;
-  IF NOT FOUND THEN reason := 'unknown'; RETURN; END IF;
-  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = c.template_id;
-  IF t.currency <> cur THEN reason := 'wrong currency'; RETURN; END IF;
-  IF c.voided_at IS NOT NULL THEN reason := 'voided'; RETURN; END IF;
-  IF c.redeemed_txn IS NOT NULL THEN reason := 'already used'; RETURN; END IF;
-  IF c.valid_from > clk THEN reason := 'not yet valid'; RETURN; END IF;
-  IF c.valid_until <= clk THEN reason := 'expired'; RETURN; END IF;
-  IF t.scope IS NOT NULL AND (scene IS NULL OR NOT scene = ANY (t.scope)) THEN
-    reason := 'wrong scene'; RETURN;
-  END IF;
-  IF order_minor < t.min_order * (10::numeric ^ e) THEN reason := 'below minimum order'; RETURN; END IF;
-  IF (SELECT count(*) FROM wallet.coupon x
-       WHERE x.wallet_id = wid AND x.template_id = t.template_id AND x.redeemed_txn IS NOT NULL)
-     >= t.per_wallet_limit THEN
-    reason := 'limit reached'; RETURN;
-  END IF;
-  IF t.kind = 'amount' THEN
-    d := (t.value * (10::numeric ^ e))::bigint;
-  ELSE
-    -- percent off, half away from zero, capped by max_discount
-    d := wallet.rate_amount(order_minor, t.value / 100);
-    IF t.max_discount IS NOT NULL THEN
-      d := least(d, (t.max_discount * (10::numeric ^ e))::bigint);
-    END IF;
-  END IF;
-  valid := true;
-  discount := least(d, order_minor);
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_coupon_validity' LANGUAGE C STABLE;
 
 -- _redeem marks a coupon used by a spend (called under the wallet's write).
 CREATE OR REPLACE FUNCTION wallet._redeem(canonical text, wid bigint, txn bigint, d bigint, clk timestamptz) RETURNS void

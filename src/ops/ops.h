@@ -37,6 +37,11 @@ typedef struct PlanRule
 
 extern int	bonus_plan(const CurrencyConf *conf, int64 amt, TimestampTz clk, PlanRule **out);
 
+/* coupon_check.c */
+extern const char *coupon_validity(const char *code, int64 wallet_id, const char *currency, int exponent,
+								   int64 order_minor, const char *scene, TimestampTz clk, int64 *discount,
+								   char **canonical);
+
 /* credit.c */
 extern void credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampTz clk);
 extern bool rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk);
