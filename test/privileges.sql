@@ -140,7 +140,7 @@ SELECT is_empty($$
      AND NOT (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
               AND p.prosrc IN ('wallet_top_up', 'wallet_spend', 'wallet_reverse_spend', 'wallet_request_refund',
                                'wallet_review_refund', 'wallet_settle_refund', 'wallet_adjust',
-                               'wallet_issue_coupon')
+                               'wallet_issue_coupon', 'wallet_issue_coupons')
               AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 

@@ -499,90 +499,7 @@ END $$;
 
 CREATE OR REPLACE FUNCTION wallet.issue_coupons(template_id text, wallet_ids bigint[], idempotency_key text)
   RETURNS TABLE (wallet_id bigint, code text)
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
-#variable_conflict use_column
-DECLARE
-  k text := wallet._key(issue_coupons.idempotency_key);
-  clk timestamptz := wallet.clock();
-  t wallet.coupon_template;
-  req jsonb;
-  ids bigint[];
-  bad bigint;
-BEGIN
-  PERFORM wallet._refuse_rules();   -- a rule on a table it writes: refused, as by every operation
-  PERFORM wallet._text(issue_coupons.template_id, 'template_id', 64, true);
-  IF issue_coupons.wallet_ids IS NULL OR array_position(issue_coupons.wallet_ids, NULL) IS NOT NULL THEN
-    PERFORM wallet._fail('22023', 'wallet_ids must not be null or contain NULL');
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM wallet.coupon_template x WHERE x.template_id = issue_coupons.template_id) THEN
-    PERFORM wallet._fail('WL006', format('coupon template "%s" does not exist', issue_coupons.template_id));
-  END IF;
-  SELECT array_agg(DISTINCT id ORDER BY id) INTO ids FROM unnest(issue_coupons.wallet_ids) AS id;
-  SELECT id INTO bad FROM unnest(ids) AS id
-   WHERE NOT EXISTS (SELECT 1 FROM wallet.wallet x WHERE x.wallet_id = id) LIMIT 1;
-  IF bad IS NOT NULL THEN PERFORM wallet._fail('WL006', format('wallet %s does not exist', bad)); END IF;
-  -- locks in the order every operation takes them: wallets by id, then the template's row,
-  -- which serializes issuance of the template
-  PERFORM 1 FROM wallet.wallet x WHERE x.wallet_id = ANY (ids) ORDER BY x.wallet_id FOR UPDATE;
-  SELECT * INTO t FROM wallet.coupon_template x WHERE x.template_id = issue_coupons.template_id FOR UPDATE;
-  IF t.valid_until <= clk THEN
-    PERFORM wallet._fail('WL008', format('coupon template "%s" has expired', t.template_id));
-  END IF;
-  SELECT x.wallet_id INTO bad FROM wallet.wallet x WHERE x.wallet_id = ANY (ids) AND x.currency <> t.currency LIMIT 1;
-  IF bad IS NOT NULL THEN
-    PERFORM wallet._fail('22023', format('coupon template "%s" is for %s, wallet %s holds another currency',
-                                         t.template_id, t.currency, bad));
-  END IF;
-  req := jsonb_build_object('template_id', t.template_id);
-  -- a key this wallet used for something else is WL003, as for one wallet
-  SELECT y.wallet_id INTO bad FROM wallet.txn_key y
-    LEFT JOIN wallet.txn x ON x.txn_id = y.txn_id AND x.created_at = y.created_at
-   WHERE y.wallet_id = ANY (ids) AND y.idempotency_key = k
-     AND (x.txn_id IS NULL OR x.kind <> 'issue_coupon' OR x.request <> req)
-   LIMIT 1;
-  IF bad IS NOT NULL THEN PERFORM wallet._replay(bad, k, 'issue_coupon', req); END IF;
-
-  RETURN QUERY
-  WITH ids AS (SELECT id AS wallet_id FROM unnest(ids) AS id),
-  prior AS (
-    SELECT y.wallet_id, x.result->>'code' AS code FROM wallet.txn_key y
-      JOIN wallet.txn x ON x.txn_id = y.txn_id AND x.created_at = y.created_at
-     WHERE y.wallet_id = ANY (ids) AND y.idempotency_key = k),
-  have AS (
-    SELECT c.wallet_id, count(*) AS n FROM wallet.coupon c
-     WHERE c.template_id = t.template_id AND c.wallet_id = ANY (ids) GROUP BY c.wallet_id),
-  eligible AS (
-    SELECT i.wallet_id FROM ids i
-      LEFT JOIN prior p ON p.wallet_id = i.wallet_id
-      LEFT JOIN have h ON h.wallet_id = i.wallet_id
-     WHERE p.wallet_id IS NULL AND coalesce(h.n, 0) < t.per_wallet_limit
-     ORDER BY i.wallet_id
-     LIMIT CASE WHEN t.total_limit IS NULL THEN NULL ELSE greatest(t.total_limit - t.issued, 0) END),
-  fresh AS MATERIALIZED (
-    SELECT e.wallet_id, wallet.coupon_code_new() AS code,
-           nextval(pg_get_serial_sequence('wallet.txn', 'txn_id')) AS txn
-      FROM eligible e),
-  ins_coupon AS (
-    INSERT INTO wallet.coupon (code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn)
-    SELECT f.code, t.template_id, f.wallet_id, t.valid_from, wallet._coupon_until(t, clk), clk, f.txn
-      FROM fresh f),
-  ins_txn AS (
-    INSERT INTO wallet.txn (txn_id, wallet_id, kind, currency, created_at, idempotency_key, request, result)
-    SELECT f.txn, f.wallet_id, 'issue_coupon', t.currency, clk, k, req, jsonb_build_object('code', f.code)
-      FROM fresh f),
-  ins_key AS (
-    INSERT INTO wallet.txn_key SELECT f.wallet_id, k, f.txn, clk FROM fresh f)
-  SELECT i.wallet_id, coalesce(p.code, f.code)
-    FROM ids i
-    LEFT JOIN prior p ON p.wallet_id = i.wallet_id
-    LEFT JOIN fresh f ON f.wallet_id = i.wallet_id
-   ORDER BY i.wallet_id;
-  IF t.total_limit IS NOT NULL THEN
-    UPDATE wallet.coupon_template x
-       SET issued = (SELECT count(*) FROM wallet.coupon c WHERE c.template_id = t.template_id)
-     WHERE x.template_id = t.template_id;
-  END IF;
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_issue_coupons' LANGUAGE C VOLATILE SECURITY DEFINER;
 
 -- automatic coupon issuance takes no idempotency key
 CREATE OR REPLACE FUNCTION wallet._issue(tid text, w wallet.wallet, k text, clk timestamptz, quiet boolean) RETURNS text
@@ -1615,11 +1532,13 @@ CREATE OR REPLACE FUNCTION wallet.bonus_preview(currency text, amount numeric)
 -- the bonus rules are evaluated by C alone (bonus_plan, for top_up and bonus_preview)
 DROP FUNCTION wallet._bonus_plan(text, int, bigint, timestamptz);
 
-CREATE OR REPLACE FUNCTION wallet._coupon_until(t wallet.coupon_template, clk timestamptz) RETURNS timestamptz
-  AS 'MODULE_PATHNAME', 'wallet_coupon_until' LANGUAGE C STABLE;
-
 CREATE OR REPLACE FUNCTION wallet.issue_coupon(template_id text, wallet_id bigint, idempotency_key text) RETURNS text
   AS 'MODULE_PATHNAME', 'wallet_issue_coupon' LANGUAGE C VOLATILE SECURITY DEFINER;
 
 -- a coupon is issued by C alone (src/ops/coupon_issue.c)
 DROP FUNCTION wallet._issue(text, wallet.wallet, text, timestamptz, boolean);
+
+-- issue_coupons is C too: the SQL helpers of replays and coupon validity are gone
+DROP FUNCTION wallet._coupon_until(wallet.coupon_template, timestamptz);
+DROP FUNCTION wallet._replay(bigint, text, text, jsonb);
+DROP FUNCTION wallet._key(text);

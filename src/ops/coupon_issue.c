@@ -6,8 +6,7 @@
  *	  that asks for it (wallet._auto_issue). The rules of issuance live here
  *	  once: the template's currency and end, the limits per wallet and in all
  *	  (its counter serializes issuance), and how long a coupon is valid
- *	  (coupon_until, which the set-based issue_coupons calls as
- *	  wallet._coupon_until).
+ *	  (coupon_until), for one wallet or many (issue_coupons).
  */
 #include "ops/ops.h"
 
@@ -305,33 +304,124 @@ wallet_auto_issue(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(result);
 }
 
-PG_FUNCTION_INFO_V1(wallet_coupon_until);
+/* ---- many wallets at once ---- */
+
+PG_FUNCTION_INFO_V1(wallet_issue_coupons);
+
+static OpPlan template_lock = OP_PLAN(
+	"SELECT currency, valid_until <= $2 FROM wallet.coupon_template WHERE template_id = $1 FOR UPDATE",
+	2, TEXTOID, TIMESTAMPTZOID);
+static OpPlan recount = OP_PLAN(
+	"UPDATE wallet.coupon_template x SET issued = (SELECT count(*) FROM wallet.coupon c "
+	"WHERE c.template_id = $1) WHERE x.template_id = $1 AND x.total_limit IS NOT NULL",
+	1, TEXTOID);
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
 
 /*
- * wallet._coupon_until(t wallet.coupon_template, clk timestamptz) is
- * coupon_until for a template row (the set-based issue_coupons).
+ * wallet.issue_coupons(template_id text, wallet_ids bigint[], idempotency_key
+ * text) issues a template to many wallets in one call and returns (wallet_id,
+ * code) in wallet-id order; the key is each wallet's own, so a repeated call
+ * returns the codes already issued. A wallet at its limit, or past the
+ * template's total limit (taken in wallet-id order), gets no code (NULL).
+ * Everything is checked before a coupon is issued; the wallets are locked in
+ * wallet-id order, then the template's row, which serializes its issuance.
  */
-Datum
-wallet_coupon_until(PG_FUNCTION_ARGS)
+static Datum
+issue_many_body(PG_FUNCTION_ARGS)
 {
-	HeapTupleHeader t;
-	bool		null_from,
-				null_until,
-				null_for;
-	Datum		from,
-				until,
-				valid_for;
-	TimestampTz out;
+	char	   *key = check_text(fcinfo, 2, "idempotency_key", 200, true);
+	char	   *tid = check_text(fcinfo, 0, "template_id", 64, true);
+	TimestampTz clk = wallet_clock();
+	MemoryContext caller = CurrentMemoryContext;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n = 0;
+	int64	   *ids;
+	WalletRow  *ws;
+	Datum		args[2];
+	bool		isnull;
+	char	   *currency;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	t = PG_GETARG_HEAPTUPLEHEADER(0);
-	from = GetAttributeByName(t, "valid_from", &null_from);
-	until = GetAttributeByName(t, "valid_until", &null_until);
-	valid_for = GetAttributeByName(t, "valid_for", &null_for);
-	if (!coupon_until(!null_from, null_from ? 0 : DatumGetTimestampTz(from),
-					  !null_until, null_until ? 0 : DatumGetTimestampTz(until),
-					  null_for ? NULL : DatumGetIntervalP(valid_for), PG_GETARG_TIMESTAMPTZ(1), &out))
-		PG_RETURN_NULL();
-	PG_RETURN_TIMESTAMPTZ(out);
+	if (!PG_ARGISNULL(1))
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems,
+						  &enulls, &n);
+	for (int i = 0; PG_ARGISNULL(1) || i < n; i++)
+		if (PG_ARGISNULL(1) || enulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("wallet_ids must not be null or contain NULL")));
+	op_start();
+	args[0] = CStringGetTextDatum(tid);
+	args[1] = TimestampTzGetDatum(clk);
+	if (run_plan(op_plan(&template_row), args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read coupon template \"%s\"", tid);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("coupon template \"%s\" does not exist", tid)));
+	/* the wallets, each once, in id order: the first missing one is refused */
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		ids[i] = DatumGetInt64(elems[i]);
+	qsort(ids, n, sizeof(int64), cmp_int64);
+	{
+		int			m = 0;
+
+		for (int i = 0; i < n; i++)
+			if (m == 0 || ids[m - 1] != ids[i])
+				ids[m++] = ids[i];
+		n = m;
+	}
+	ws = palloc(sizeof(WalletRow) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		read_wallet(ids[i], false, false, &ws[i]);
+	for (int i = 0; i < n; i++)
+		read_wallet(ids[i], true, false, &ws[i]);
+	if (run_plan(op_plan(&template_lock), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not lock coupon template \"%s\"", tid);
+	currency = TextDatumGetCString(getcol(1, &isnull));
+	{
+		Datum		d = getcol(2, &isnull);
+
+		if (!isnull && DatumGetBool(d))
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('8')),
+					 errmsg("coupon template \"%s\" has expired", tid)));
+	}
+	for (int i = 0; i < n; i++)
+		if (strcmp(ws[i].currency, currency) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("coupon template \"%s\" is for %s, wallet %lld holds another currency", tid,
+							currency, (long long) ws[i].id)));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *code = issue_one(tid, &ws[i], key, clk, true);
+		Datum		values[2] = {Int64GetDatum(ws[i].id), code ? CStringGetTextDatum(code) : (Datum) 0};
+		bool		nulls[2] = {false, code == NULL};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	/* the counter of a template with a total limit is what was issued */
+	args[0] = CStringGetTextDatum(tid);
+	if (run_plan(op_plan(&recount), args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not count coupon template \"%s\"", tid);
+	op_leave(caller);
+	return (Datum) 0;
+}
+
+Datum
+wallet_issue_coupons(PG_FUNCTION_ARGS)
+{
+	return with_compressed_wal(issue_many_body, fcinfo);
 }

@@ -51,34 +51,6 @@ BEGIN
   RETURN w;
 END $$;
 
--- _key checks an idempotency key.
-CREATE FUNCTION wallet._key(k text) RETURNS text
-  LANGUAGE sql IMMUTABLE AS $$ SELECT wallet._text(k, 'idempotency_key', 200, true) $$;
-
--- _replay returns the stored result of an earlier operation with this key, or
--- NULL; WL003 when the key was used with other arguments.
-CREATE FUNCTION wallet._replay(wid bigint, k text, op text, req jsonb) RETURNS jsonb
-  LANGUAGE plpgsql STABLE AS $$
-DECLARE
-  x wallet.txn_key;
-  t record;
-BEGIN
-  SELECT * INTO x FROM wallet.txn_key y WHERE y.wallet_id = wid AND y.idempotency_key = k;
-  IF NOT FOUND THEN RETURN NULL; END IF;
-  SELECT kind, request, result INTO t FROM wallet.txn
-   WHERE txn_id = x.txn_id AND created_at = x.created_at;
-  IF NOT FOUND THEN
-    PERFORM wallet._fail('WL008', format('the operation of idempotency key "%s" has been archived', k),
-      format('Key "%s" of wallet %s names transaction %s of %s, in an archived month of the journal.',
-             k, wid, x.txn_id, x.created_at));
-  END IF;
-  IF t.kind <> op OR t.request IS DISTINCT FROM req THEN
-    PERFORM wallet._fail('WL003', 'idempotency key reused with different arguments',
-      format('Key "%s" of wallet %s was used by %s with %s.', k, wid, t.kind, t.request));
-  END IF;
-  RETURN t.result;
-END $$;
-
 -- _save writes a wallet's lots back.
 CREATE FUNCTION wallet._save(wid bigint, ls wallet.lotset) RETURNS void
   LANGUAGE sql AS $$
