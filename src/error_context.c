@@ -25,7 +25,9 @@
 #include "fmgr.h"
 #include "utils/elog.h"
 #include "utils/lsyscache.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "wallet.h"
 
@@ -54,14 +56,37 @@ static fmgr_hook_type next_fmgr_hook;
 #define PRIVATE_OTHER 1
 #define PRIVATE_OURS 2
 
+/*
+ * The extension's schemas' oids, looked up once and again after any change
+ * to pg_namespace (schemas_changed).
+ */
+static bool schemas_known;
+static Oid	wallet_nsp;
+static Oid	report_nsp;
+
+static void
+schemas_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	(void) arg;
+	(void) cacheid;
+	(void) hashvalue;
+	schemas_known = false;
+}
+
 /* is_ours tells whether a function lives in schema wallet or wallet_report. */
 static bool
 is_ours(Oid fn_oid)
 {
 	Oid			nsp = get_func_namespace(fn_oid);
 
-	return OidIsValid(nsp) &&
-		(nsp == get_namespace_oid("wallet", true) || nsp == get_namespace_oid("wallet_report", true));
+	if (!schemas_known)
+	{
+		/* set first: a change seen during the look-ups clears it again */
+		schemas_known = true;
+		wallet_nsp = get_namespace_oid("wallet", true);
+		report_nsp = get_namespace_oid("wallet_report", true);
+	}
+	return OidIsValid(nsp) && (nsp == wallet_nsp || nsp == report_nsp);
 }
 
 /* boundary_callback marks, in an error's CONTEXT, where the extension's lines end. */
@@ -189,4 +214,5 @@ error_context_init(void)
 {
 	next_fmgr_hook = fmgr_hook;
 	fmgr_hook = boundary_hook;
+	CacheRegisterSyscacheCallback(NAMESPACEOID, schemas_changed, (Datum) 0);
 }
