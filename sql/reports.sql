@@ -279,3 +279,13 @@ SELECT action,
        coalesce(new->>'status', new->>'frozen', new->>'code', new->>'ends_at', new->>'template_id',
                 old->>'currency') AS what
   FROM wallet.audit WHERE id > :audit0 ORDER BY id;
+-- a refund's review and settlement: what changed, before and after
+SELECT action, old, new FROM wallet.audit WHERE object = 'refund:' || :carol_refund ORDER BY id;
+-- a change by hand is recorded as well, by the same trigger
+BEGIN;
+UPDATE wallet.refund SET reviewer = 'ops-fix' WHERE refund_id = :bob_refund;
+SELECT action, actor = session_user AS by_me, old->>'reviewer' AS was, new->>'reviewer' AS now, new->>'status' AS status
+  FROM wallet.audit WHERE object = 'refund:' || :bob_refund ORDER BY id DESC LIMIT 1;
+UPDATE wallet.refund SET note = 'no audit for a note' WHERE refund_id = :bob_refund;
+SELECT count(*) AS audit_rows_of_bob FROM wallet.audit WHERE object = 'refund:' || :bob_refund;
+ROLLBACK;

@@ -1486,3 +1486,6 @@ DROP FUNCTION wallet._issue(text, wallet.wallet, text, timestamptz, boolean);
 DROP FUNCTION wallet._coupon_until(wallet.coupon_template, timestamptz);
 DROP FUNCTION wallet._replay(bigint, text, text, jsonb);
 DROP FUNCTION wallet._key(text);
+
+CREATE OR REPLACE FUNCTION wallet._audit_refund() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'wallet_audit_refund' LANGUAGE C;

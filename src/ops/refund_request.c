@@ -136,9 +136,8 @@ request_body(PG_FUNCTION_ARGS)
 	op_start();
 	pin_key_lookups();
 	refund_topup(PG_GETARG_INT64(0), false, &t);
-	read_wallet(t.wallet_id, true, true, &w);
 	/* locked: the key, wallet row and journal row are then written directly */
-	read_wallet_tuple(&w);
+	read_wallet(t.wallet_id, true, true, &w);
 	clk = wallet_clock();
 	platform = refund_reason(fcinfo, 3);
 	reason = platform ? "platform" : "user";

@@ -95,17 +95,6 @@ spend_of(SpendTxn *sp, Jsonb *res)
 		DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric))) : 0;
 }
 
-/* kind_is tells whether a journal row is of kind. */
-static bool
-kind_is(Row *row, const char *kind)
-{
-	bool		isnull;
-	text	   *t = DatumGetTextPP(getattr(row, "kind", &isnull));
-
-	return !isnull && VARSIZE_ANY_EXHDR(t) == strlen(kind) &&
-		memcmp(VARDATA_ANY(t), kind, strlen(kind)) == 0;
-}
-
 /* found_spend keeps the spend's row (journal_lookup on txn_id). */
 static bool
 found_spend(Row *row, void *arg)
@@ -114,7 +103,7 @@ found_spend(Row *row, void *arg)
 	bool		isnull;
 	Datum		d;
 
-	if (!kind_is(row, "spend"))
+	if (!journal_kind_is(row, "spend"))
 		return true;
 	sp->wallet_id = DatumGetInt64(getattr(row, "wallet_id", &isnull));
 	spend_of(sp, DatumGetJsonbPCopy(getattr(row, "result", &isnull)));
@@ -176,7 +165,7 @@ found_reversal(Row *row, void *arg)
 	bool		no_pieces;
 	Datum		pieces;
 
-	if (!kind_is(row, "reverse_spend"))
+	if (!journal_kind_is(row, "reverse_spend"))
 		return true;
 	pieces = getattr(row, "pieces", &no_pieces);
 	one_reversal(rv, DatumGetInt64(getattr(row, "amount", &isnull)), pieces, no_pieces,

@@ -60,19 +60,9 @@ END $$;
 CREATE TRIGGER audit_freeze AFTER UPDATE OF frozen ON wallet.wallet
   FOR EACH ROW WHEN (OLD.frozen IS DISTINCT FROM NEW.frozen) EXECUTE FUNCTION wallet._audit_freeze();
 
--- Refund reviews and settlements: status or reviewer changed.
+-- Refund reviews and settlements: status or reviewer changed (src/store/audit.c).
 CREATE FUNCTION wallet._audit_refund() RETURNS trigger
-  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
-BEGIN
-  INSERT INTO wallet.audit (at, actor, action, object, old, new)
-  VALUES (wallet.clock(), session_user,
-          CASE WHEN NEW.status IN ('succeeded', 'failed') THEN 'refund_settle' ELSE 'refund_review' END,
-          'refund:' || NEW.refund_id,
-          jsonb_build_object('status', OLD.status, 'reviewer', OLD.reviewer, 'review_note', OLD.review_note),
-          jsonb_build_object('status', NEW.status, 'reviewer', NEW.reviewer, 'review_note', NEW.review_note,
-                             'gateway_ref', NEW.gateway_ref));
-  RETURN NULL;
-END $$;
+  AS 'MODULE_PATHNAME', 'wallet_audit_refund' LANGUAGE C;
 CREATE TRIGGER audit_review AFTER UPDATE OF status, reviewer ON wallet.refund
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.reviewer IS DISTINCT FROM NEW.reviewer)
   EXECUTE FUNCTION wallet._audit_refund();

@@ -153,3 +153,14 @@ journal_lookup(const char *column, int64 value, JournalRowFn fn, void *arg)
 	pfree(indexes);
 	return go;
 }
+
+/* journal_kind_is tells whether a journal row (read by journal_lookup) is of kind. */
+bool
+journal_kind_is(Row *row, const char *kind)
+{
+	bool		isnull;
+	text	   *t = DatumGetTextPP(getattr(row, "kind", &isnull));
+
+	return !isnull && VARSIZE_ANY_EXHDR(t) == strlen(kind) &&
+		memcmp(VARDATA_ANY(t), kind, strlen(kind)) == 0;
+}

@@ -160,7 +160,7 @@ void
 ensure_plans(void)
 {
 	Oid			nsp;
-	SPIPlanPtr *all[] = {&plans.wallet_read, &plans.wallet_lock, &plans.replay,
+	SPIPlanPtr *all[] = {&plans.replay,
 		&plans.update_wallet, &plans.insert_txn, &plans.write, &plans.drop_key, &plans.credit,
 	&plans.has_pending, &plans.rollup, &plans.coupon_check, &plans.redeem, &plans.auto_issue,
 	&plans.replay_coupons};
@@ -220,14 +220,6 @@ ensure_plans(void)
 		Oid			t5[] = {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
 		JSONBOID, JSONBOID, plans.posting_array, plans.lotset_type, INT8OID};
 		Oid			t6[] = {INT8OID, INT8OID, INT8OID};
-		const char *read =
-			"SELECT w.currency, w.exponent, w.frozen, w.frozen_reason, w.lots, w.version, "
-			"coalesce(p.refund_window, interval '30 days'), coalesce(p.commission_rate, 0) "
-			"FROM wallet.wallet w LEFT JOIN wallet.policy p ON p.currency = w.currency "
-			"WHERE w.wallet_id = $1";
-
-		plans.wallet_read = prepare(read, 1, t1);
-		plans.wallet_lock = prepare(psprintf("%s FOR UPDATE OF w", read), 1, t1);
 		{
 			Oid			tk[] = {INT8OID, TIMESTAMPTZOID};
 

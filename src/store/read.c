@@ -2,7 +2,7 @@
  * read.c
  *	  The direct reads of the hot path: a row found through an index under a
  *	  fresh snapshot, taken apart once, and the wallet row as an operation reads
- *	  it (without the lock, or locked through a prepared statement).
+ *	  it, without the lock or locked.
  */
 #include "store/store.h"
 
@@ -98,103 +98,89 @@ getattr(const Row *row, const char *name, bool *isnull)
 }
 
 /*
- * read_wallet reads (and with lock, locks) a wallet row, or raises WL006;
- * with policy, also what its currency's policy says (refund window and
- * commission rate), which a spend without a payee does not need.
+ * lock_latest locks FOR UPDATE the latest version of row tup of rel, found
+ * under the active snapshot: table_tuple_lock following the update chain,
+ * as ExecLockRows does for SELECT ... FOR UPDATE under READ COMMITTED (under
+ * REPEATABLE READ and SERIALIZABLE the table AM raises the serialization
+ * failure for a row changed since the snapshot, as the statement would).
+ * Returns a copy of the locked version (its t_self names it), or NULL if the
+ * row was deleted meanwhile.
+ */
+HeapTuple
+lock_latest(Relation rel, HeapTuple tup)
+{
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TM_FailureData tmfd;
+	TM_Result	res;
+	HeapTuple	locked = NULL;
+
+	res = table_tuple_lock(rel, &tup->t_self, GetActiveSnapshot(), slot, GetCurrentCommandId(false),
+						   LockTupleExclusive, LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+	if (res == TM_Ok)
+	{
+		locked = ExecCopySlotHeapTuple(slot);
+		locked->t_self = slot->tts_tid;
+	}
+	else if (res != TM_Deleted)
+		elog(ERROR, "could not lock a row of %s (%d)", RelationGetRelationName(rel), (int) res);
+	ExecDropSingleTupleTableSlot(slot);
+	return locked;
+}
+
+/*
+ * read_wallet reads (and with lock, locks FOR UPDATE: lock_latest) a wallet
+ * row, or raises WL006; with policy, also what its currency's policy says
+ * (refund window and commission rate), which a spend without a payee does not
+ * need. w->tup is the row as read (locked: the version locked), the tuple
+ * the write step updates directly (write_direct).
  */
 void
 read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 {
+	Relation	rel;
+	ScanKeyData k;
+	HeapTuple	tup;
+	Row			row;
 	bool		isnull;
 	Datum		reason;
 
 	w->id = wallet_id;
-	if (lock)
-	{
-		Datum		args[1] = {Int64GetDatum(wallet_id)};
-
-		if (run_plan(plans.wallet_lock, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read wallet %lld", (long long) wallet_id);
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_WL('6')),
-					 errmsg("wallet %lld does not exist", (long long) wallet_id)));
-		w->currency = TextDatumGetCString(getcol(1, &isnull));
-		w->exponent = DatumGetInt16(getcol(2, &isnull));
-		w->frozen = DatumGetBool(getcol(3, &isnull));
-		reason = getcol(4, &isnull);
-		w->frozen_reason = isnull ? NULL : TextDatumGetCString(reason);
-		w->lots = DatumGetLotSetP(getcol(5, &isnull));
-		w->version = DatumGetInt64(getcol(6, &isnull));
-		w->refund_window = getcol(7, &isnull);
-		w->commission_rate = DatumGetNumeric(getcol(8, &isnull));
-		w->tup = NULL;
-		w->conf = NULL;
-		return;
-	}
-	else
-	{
-		Relation	rel;
-		ScanKeyData k;
-		HeapTuple	tup;
-		Row			row;
-
-		direct_begin();
-		rel = table_open(rel_of("wallet"), AccessShareLock);
-		key_int8(&k, att_of(rel, "wallet_id"), wallet_id);
-		tup = fetch_one(rel, "wallet_pkey", 1, &k);
-		if (tup == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_WL('6')),
-					 errmsg("wallet %lld does not exist", (long long) wallet_id)));
-		row_of(&row, rel, tup);
-		w->currency = TextDatumGetCString(getattr(&row, "currency", &isnull));
-		w->exponent = DatumGetInt16(getattr(&row, "exponent", &isnull));
-		w->frozen = DatumGetBool(getattr(&row, "frozen", &isnull));
-		reason = getattr(&row, "frozen_reason", &isnull);
-		w->frozen_reason = isnull ? NULL : TextDatumGetCString(reason);
-		/* detoasted (if it must be) under the snapshot */
-		w->lots = DatumGetLotSetP(getattr(&row, "lots", &isnull));
-		w->version = DatumGetInt64(getattr(&row, "version", &isnull));
-		row_free(&row);
-		w->tup = tup;
-		table_close(rel, NoLock);
-		w->refund_window = (Datum) 0;
-		w->commission_rate = NULL;
-		w->conf = NULL;
-		if (policy)
-		{
-			w->conf = currency_conf(w->currency, w->exponent);
-			w->refund_window = IntervalPGetDatum(&w->conf->refund_window);
-			w->commission_rate = w->conf->commission_rate;
-		}
-		direct_end();
-	}
-}
-
-/*
- * read_wallet_tuple gives a wallet row read with its lock (read_wallet, lock)
- * the tuple the write step updates directly (write_direct), as it has after
- * an unlocked read: the row is fetched under a fresh snapshot, which sees the
- * version locked. If it is not that version, w->tup stays NULL and the write
- * is left to the prepared statement.
- */
-void
-read_wallet_tuple(WalletRow *w)
-{
-	Relation	rel;
-	ScanKeyData k;
-	HeapTuple	tup;
-	bool		isnull;
-
 	direct_begin();
-	rel = table_open(rel_of("wallet"), AccessShareLock);
-	key_int8(&k, att_of(rel, "wallet_id"), w->id);
+	rel = table_open(rel_of("wallet"), lock ? RowShareLock : AccessShareLock);
+	key_int8(&k, att_of(rel, "wallet_id"), wallet_id);
 	tup = fetch_one(rel, "wallet_pkey", 1, &k);
-	if (tup != NULL &&
-		DatumGetInt64(heap_getattr(tup, att_of(rel, "version"), RelationGetDescr(rel), &isnull)) == w->version)
-		w->tup = tup;
+	if (tup != NULL && lock)
+	{
+		HeapTuple	locked = lock_latest(rel, tup);
+
+		heap_freetuple(tup);
+		tup = locked;
+	}
+	if (tup == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+	row_of(&row, rel, tup);
+	w->currency = TextDatumGetCString(getattr(&row, "currency", &isnull));
+	w->exponent = DatumGetInt16(getattr(&row, "exponent", &isnull));
+	w->frozen = DatumGetBool(getattr(&row, "frozen", &isnull));
+	reason = getattr(&row, "frozen_reason", &isnull);
+	w->frozen_reason = isnull ? NULL : TextDatumGetCString(reason);
+	/* detoasted (if it must be) under the snapshot */
+	w->lots = DatumGetLotSetP(getattr(&row, "lots", &isnull));
+	w->version = DatumGetInt64(getattr(&row, "version", &isnull));
+	row_free(&row);
+	w->tup = tup;
 	table_close(rel, NoLock);
+	w->refund_window = (Datum) 0;
+	w->commission_rate = NULL;
+	w->conf = NULL;
+	if (policy)
+	{
+		w->conf = currency_conf(w->currency, w->exponent);
+		w->refund_window = IntervalPGetDatum(&w->conf->refund_window);
+		w->commission_rate = w->conf->commission_rate;
+	}
 	direct_end();
 }
 

@@ -29,10 +29,35 @@ static OpPlan topup_read = {
 	.types = {INT8OID}
 };
 
+/* A top-up looked up by journal_lookup. */
+typedef struct TopUpFound
+{
+	TopUpRow   *t;
+	bool		found;
+} TopUpFound;
+
+/* found_topup keeps a top-up's row (journal_lookup on txn_id). */
+static bool
+found_topup(Row *row, void *arg)
+{
+	TopUpFound *f = (TopUpFound *) arg;
+	bool		isnull;
+	Datum		d;
+
+	if (!journal_kind_is(row, "top_up"))
+		return true;
+	f->t->wallet_id = DatumGetInt64(getattr(row, "wallet_id", &isnull));
+	d = getattr(row, "result", &isnull);
+	f->t->result = isnull ? NULL : DatumGetJsonbPCopy(d);
+	f->found = true;
+	return false;
+}
+
 /*
  * read_topup reads top-up txn_id: false if there is none (or txn_id names
- * another kind of transaction). read_only for a STABLE caller (the statement
- * then reads under the caller's snapshot).
+ * another kind of transaction). read_only for a STABLE caller: the statement
+ * then reads under the caller's snapshot; otherwise each partition's index
+ * is read directly (journal_lookup) under a fresh one, as the statement would.
  */
 bool
 read_topup(int64 txn_id, bool read_only, TopUpRow *t)
@@ -40,7 +65,11 @@ read_topup(int64 txn_id, bool read_only, TopUpRow *t)
 	Datum		args[1] = {Int64GetDatum(txn_id)};
 	bool		isnull;
 	Datum		d;
+	TopUpFound	f = {.t = t, .found = false};
 
+	t->txn_id = txn_id;
+	if (!read_only && journal_lookup("txn_id", txn_id, found_topup, &f))
+		return f.found;
 	if (run_plan(op_plan(&topup_read), args, NULL, read_only, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read top-up %lld", (long long) txn_id);
 	if (SPI_processed == 0)
@@ -168,27 +197,19 @@ read_refund(int64 refund_id, bool lock, RefundRow *r)
 	}
 	else if (tup != NULL)
 	{
-		TupleTableSlot *slot = table_slot_create(rel, NULL);
-		TM_FailureData tmfd;
-		TM_Result	res;
+		HeapTuple	locked = lock_latest(rel, tup);
 
-		res = table_tuple_lock(rel, &tup->t_self, GetActiveSnapshot(), slot, GetCurrentCommandId(false),
-							   LockTupleExclusive, LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
-		if (res == TM_Ok)
+		if (locked != NULL)
 		{
 			Row			row;
 
-			slot_getallattrs(slot);
-			row.rel = rel;
-			row.values = slot->tts_values;
-			row.nulls = slot->tts_isnull;
+			row_of(&row, rel, locked);
 			refund_of(&row, r);
-			r->tid = slot->tts_tid;
+			row_free(&row);
+			r->tid = locked->t_self;
+			heap_freetuple(locked);
 			found = true;
 		}
-		else if (res != TM_Deleted)
-			elog(ERROR, "could not lock refund %lld (%d)", (long long) refund_id, (int) res);
-		ExecDropSingleTupleTableSlot(slot);
 	}
 	if (tup != NULL)
 		heap_freetuple(tup);

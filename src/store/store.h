@@ -70,8 +70,6 @@ typedef struct WalletPlans
 	Oid			key_rel;		/* wallet.txn_key; InvalidOid on a 0.1 schema */
 	Oid			credit_seq;		/* wallet.payee_credit's identity sequence */
 	Oid			refund_seq;		/* wallet.refund's identity sequence */
-	SPIPlanPtr	wallet_read;
-	SPIPlanPtr	wallet_lock;
 	SPIPlanPtr	replay;
 	SPIPlanPtr	update_wallet;
 	SPIPlanPtr	insert_txn;
@@ -159,8 +157,8 @@ typedef struct WalletRow
 	int64		version;
 	Datum		refund_window;	/* interval */
 	Numeric		commission_rate;
-	HeapTuple	tup;			/* the row as read without the lock; else NULL */
-	CurrencyConf *conf;			/* its currency's configuration, read with the policy without the lock */
+	HeapTuple	tup;			/* the row as read (or as locked) */
+	CurrencyConf *conf;			/* its currency's configuration, read with the policy */
 } WalletRow;
 
 /* A top-up as its refunds read it (refund.c): its journal row. */
@@ -272,7 +270,7 @@ extern void row_of(Row *row, Relation rel, HeapTuple tup);
 extern void row_free(Row *row);
 extern Datum getattr(const Row *row, const char *name, bool *isnull);
 extern void read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w);
-extern void read_wallet_tuple(WalletRow *w);
+extern HeapTuple lock_latest(Relation rel, HeapTuple tup);
 
 /* refund.c */
 extern bool read_topup(int64 txn_id, bool read_only, TopUpRow *t);
@@ -284,6 +282,7 @@ extern int32 refunds_requested(int64 wallet_id, TimestampTz clk);
 /* journal_read.c */
 typedef bool (*JournalRowFn) (Row *row, void *arg);
 extern bool journal_lookup(const char *column, int64 value, JournalRowFn fn, void *arg);
+extern bool journal_kind_is(Row *row, const char *kind);
 
 /* config.c */
 extern void config_init(void);
