@@ -76,8 +76,26 @@ typedef struct LotSet
 #define PG_RETURN_LOTSET_P(x) PG_RETURN_POINTER(x)
 
 /*
+ * Money a hold reserves (engine/holds.c): a piece taken from one lot, kept
+ * beside the lots with the hold's id and the time the hold stops reserving
+ * it. lot.id is the lot it came from (which may be gone since), lot.amount
+ * what is still reserved; its other fields are that lot's (bucket, source
+ * transaction, grant time, expiry or refund window); held, owed and clawed
+ * are 0. Until `expires` the piece is in `held`; from then on it is
+ * available again, and the next operation on the wallet gives it back.
+ */
+typedef struct Reservation
+{
+	WalletLot	lot;
+	char	   *scope;			/* bonus: NULL or the comma-joined scope */
+	int64		hold;			/* the hold's id */
+	TimestampTz expires;		/* the hold's expiry */
+} Reservation;
+
+/*
  * A lot set under construction: lots in a palloc'd array and scopes as
- * separate strings, so the engine can add, remove and rewrite lots freely.
+ * separate strings, so the engine can add, remove and rewrite lots freely;
+ * and the reservations of open holds.
  */
 typedef struct LotBuilder
 {
@@ -86,6 +104,9 @@ typedef struct LotBuilder
 	int32		next_id;
 	WalletLot  *lots;
 	char	  **scopes;			/* per lot: NULL or the comma-joined scope */
+	int			nres;
+	int			rescap;
+	Reservation *res;
 } LotBuilder;
 
 /* lotset/layout.c */
@@ -93,6 +114,8 @@ extern LotBuilder *lotset_unpack(const LotSet *ls);
 extern LotSet *lotset_pack(LotBuilder *b);
 extern WalletLot *builder_add(LotBuilder *b, const char *scope);
 extern void builder_remove(LotBuilder *b, int i);
+extern Reservation *builder_add_reservation(LotBuilder *b);
+extern void builder_remove_reservation(LotBuilder *b, int i);
 extern const char *bucket_name(int bucket);
 extern int	bucket_from_name(const char *name, bool missing_ok);
 extern bool scope_allows(const char *scope, const char *scene);
@@ -195,12 +218,27 @@ extern void post_refund_end(Postings *ps, int64 wallet_id, bool release, int64 t
 extern void post_adjust(Postings *ps, int64 wallet_id, const char *bucket, int64 amount);
 extern void post_repay_debt(Postings *ps, int64 wallet_id, int64 repaid);
 extern void post_expiry(Postings *ps, int64 wallet_id, int64 amount);
+extern void post_hold(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS]);
+extern void post_capture(Postings *ps, int64 wallet_id, int64 x, bool has_payee, int64 payee, int64 commission);
+extern void post_release(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 total);
 
 extern LotBuilder *engine_reversal_split(LotBuilder *rem, const int64 given[WALLET_NBUCKETS], int64 x);
 extern void engine_reverse(LotBuilder *b, LotBuilder *pieces, TimestampTz now, ReversalOut *out);
 extern bool engine_topup_held(LotBuilder *b, int64 txn);
 extern int64 engine_payee_back(int64 payee_total, int64 payee_done, int64 done, int64 x, int64 charged);
 extern TupleDesc wallet_result_desc(FunctionCallInfo fcinfo);
+
+/* engine/holds.c */
+extern int64 engine_hold(LotBuilder *b, int64 want, const char *scene, TimestampTz now, int64 hold,
+						 TimestampTz expires, int64 used[WALLET_NBUCKETS]);
+extern int64 engine_hold_remaining(const LotBuilder *b, int64 hold, int64 left[WALLET_NBUCKETS]);
+extern LotBuilder *engine_capture(LotBuilder *b, int64 hold, int64 want, int64 used[WALLET_NBUCKETS]);
+extern void engine_release(LotBuilder *b, int64 hold, int64 want, TimestampTz now, ReversalOut *out);
+extern bool engine_holds_due(const LotBuilder *b, TimestampTz now);
+extern void engine_hold_extend(LotBuilder *b, int64 hold, TimestampTz expires);
+extern int64 engine_due_hold(const LotBuilder *b, TimestampTz now);
+extern void engine_reserved(const LotBuilder *b, const char *scene, TimestampTz now, int64 *held,
+							int64 avail[WALLET_NBUCKETS], int64 *stored);
 
 /* engine/refund.c */
 extern void engine_refund_info(const LotBuilder *b, int64 txn, TimestampTz now, RefundNetting *n);

@@ -40,7 +40,7 @@ SELECT check_name, CASE wallet_id WHEN :a THEN 'a' WHEN :b THEN 'b' WHEN :c THEN
 SELECT results_eq($$ SELECT * FROM found ORDER BY 1, 2, 3 $$, $$ VALUES
   ('currency_balanced'::text, NULL::text, 'QZR'::text, 0::numeric, 0.05::numeric),
   ('currency_balanced', NULL, 'QZS', 0, 1),
-  ('held_matches_open_refunds', 'a', 'QZR', 20.01, 20.00),
+  ('held_matches_open_refunds_and_holds', 'a', 'QZR', 20.01, 20.00),
   ('posting_to_unknown_wallet', '-7', 'QZR', 0, 0.07),
   ('posting_to_unknown_wallet', 'b', 'QZR', 0, 0.03),
   ('posting_to_unknown_wallet', 'c', 'QZR', 0, 0.04),

@@ -1071,7 +1071,7 @@ CREATE OR REPLACE FUNCTION wallet._discrepancies()
   -- per wallet: its lots' totals (lt), payee credits not rolled up yet (pending) and what the
   -- journal posted to each bucket (p_*)
   stored AS MATERIALIZED (
-    SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_totals(w.lots, NULL, wallet.clock()) AS lt,
+    SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_books(w.lots) AS lt,
            coalesce(pc.total, 0) AS pending, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
            coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held,
            w.debt, coalesce(rc.debt, 0) AS p_debt
@@ -1091,10 +1091,10 @@ CREATE OR REPLACE FUNCTION wallet._discrepancies()
   SELECT 'wallet_bucket_' || b.bucket, s.wallet_id, s.currency,
          wallet.to_major(b.posted, s.exponent), wallet.to_major(b.stored, s.exponent)
     FROM stored s
-   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus_stored),
+   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus),
                               ('earnings', s.p_earnings, (s.lt).earnings + s.pending), ('held', s.p_held, (s.lt).held))
                    AS b(bucket, posted, stored)
-   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus_stored OR s.p_earnings <> (s.lt).earnings + s.pending
+   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus OR s.p_earnings <> (s.lt).earnings + s.pending
           OR s.p_held <> (s.lt).held)
      AND b.posted <> b.stored
   UNION ALL
@@ -1126,13 +1126,18 @@ CREATE OR REPLACE FUNCTION wallet._discrepancies()
     FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
    WHERE wallet.lots_negative(w.lots) AND (l.amount < 0 OR l.held < 0)
   UNION ALL
-  -- held equals what the open refunds hold
-  SELECT 'held_matches_open_refunds', s.wallet_id, s.currency,
+  -- held equals what the open refunds and holds reserve (a hold past its expiry until the
+  -- operation that gives it back is journaled)
+  SELECT 'held_matches_open_refunds_and_holds', s.wallet_id, s.currency,
          wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major((s.lt).held, s.exponent)
     FROM stored s
-    LEFT JOIN (SELECT r.wallet_id, sum(r.amount + r.clawback + r.coupon_clawback + r.bonus_void)::bigint AS total
-                 FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
-                GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
+    LEFT JOIN (SELECT x.wallet_id, sum(x.total)::bigint AS total
+                 FROM (SELECT r.wallet_id, r.amount + r.clawback + r.coupon_clawback + r.bonus_void AS total
+                         FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
+                       UNION ALL
+                       SELECT h.wallet_id, h.amount - h.captured - h.released
+                         FROM wallet.hold h WHERE h.status = 'open') x
+                GROUP BY x.wallet_id) o ON o.wallet_id = s.wallet_id
    WHERE coalesce(o.total, 0) <> (s.lt).held
   UNION ALL
   -- every posting's currency is listed in wallet.currency: the other checks weigh amounts by
@@ -1376,6 +1381,7 @@ BEGIN
   FOR j IN SELECT * FROM (VALUES
       ('wallet-expire-bonus', expire_schedule, '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()', false),
       ('wallet-rollup-credits', rollup_schedule, '* * * * *', 'SELECT wallet.rollup_credits()', false),
+      ('wallet-expire-holds', NULL, '* * * * *', 'SELECT * FROM wallet.expire_holds()', false),
       ('wallet-reconcile', reconcile_schedule, '17 3 * * *', 'CALL wallet.reconcile_job()', false),
       ('wallet-remind-expiring', remind_schedule, '7 * * * *', 'SELECT wallet.remind_expiring()', false),
       ('wallet-refresh-reports', report_schedule, '*/10 * * * *', 'SELECT wallet.refresh_reports()', false),
@@ -1405,7 +1411,8 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION wallet.schedule_jobs(text, text, text, text, text, text, interval, text, text) IS
   'schedules (or reschedules, by name: never duplicates) the wallet''s pg_cron jobs: wallet-expire-bonus '
-  '(expire_bonus), wallet-rollup-credits (rollup_credits), wallet-reconcile (reconcile_job: fails when it finds '
+  '(expire_bonus), wallet-rollup-credits (rollup_credits), wallet-expire-holds (expire_holds, every minute: '
+  'reschedule it with cron.alter_job), wallet-reconcile (reconcile_job: fails when it finds '
   'discrepancies), wallet-remind-expiring (remind_expiring), wallet-refresh-reports (refresh_reports) and '
   'wallet-cron-cleanup (deletes cron.job_run_details rows that ended more than cron_retention ago) and '
   'wallet-journal-partitions (add_journal_partitions: this month''s and the next month''s journal partitions '
@@ -1489,3 +1496,106 @@ DROP FUNCTION wallet._key(text);
 
 CREATE OR REPLACE FUNCTION wallet._audit_refund() RETURNS trigger
   AS 'MODULE_PATHNAME', 'wallet_audit_refund' LANGUAGE C;
+
+CREATE OR REPLACE FUNCTION wallet.lots_books(ls wallet.lotset,
+                                  OUT cash bigint, OUT bonus bigint, OUT earnings bigint, OUT held bigint)
+  AS 'MODULE_PATHNAME', 'wallet_lots_books' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- holds (CONTRACT.md section 14)
+CREATE TABLE wallet.hold (
+  hold_id    bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  wallet_id  bigint NOT NULL REFERENCES wallet.wallet,
+  status     text   NOT NULL CHECK (status IN ('open', 'captured', 'released', 'expired')),
+  amount     bigint NOT NULL CHECK (amount >= 0),
+  captured   bigint NOT NULL DEFAULT 0 CHECK (captured >= 0),
+  released   bigint NOT NULL DEFAULT 0 CHECK (released >= 0),
+  expires_at timestamptz NOT NULL,
+  created_at timestamptz NOT NULL,
+  hold_txn   bigint NOT NULL,
+  scene      text,
+  payee      bigint,
+  order_ref  text,
+  CHECK (captured + released <= amount)
+);
+CREATE INDEX hold_wallet ON wallet.hold (wallet_id, hold_id);
+CREATE INDEX hold_open_expiry ON wallet.hold (expires_at) WHERE status = 'open';
+COMMENT ON TABLE wallet.hold IS
+  'holds (authorizations): amount reserved when made, captured and released since (minor units); '
+  'open until nothing remains, then captured or released; expired when its time passed while open';
+
+CREATE OR REPLACE FUNCTION wallet.hold(wallet_id bigint, amount numeric, idempotency_key text, scene text DEFAULT NULL,
+                            ttl interval DEFAULT '7 days', allow_partial boolean DEFAULT false,
+                            payee bigint DEFAULT NULL, order_ref text DEFAULT NULL,
+                            max_charge numeric DEFAULT NULL)
+  RETURNS TABLE (hold_id bigint, held numeric, bonus_held numeric, cash_held numeric, earnings_held numeric,
+                 shortfall numeric, expires_at timestamptz, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_hold'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE OR REPLACE FUNCTION wallet.capture_hold(hold_id bigint, idempotency_key text, amount numeric DEFAULT NULL,
+                                    final boolean DEFAULT true)
+  RETURNS TABLE (txn_id bigint, captured numeric, bonus_used numeric, cash_used numeric,
+                 earnings_used numeric, released numeric, remaining numeric, status text, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_capture_hold'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE OR REPLACE FUNCTION wallet.release_hold(hold_id bigint, idempotency_key text, amount numeric DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, released numeric, remaining numeric, status text, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_release_hold'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE OR REPLACE FUNCTION wallet.holds(wallet_id bigint)
+  RETURNS TABLE (hold_id bigint, status text, amount numeric, captured numeric, released numeric,
+                 remaining numeric, expires_at timestamptz, payee bigint, order_ref text,
+                 created_at timestamptz)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  w wallet.wallet;
+  clk timestamptz := wallet.clock();
+BEGIN
+  IF holds.wallet_id IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = holds.wallet_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', holds.wallet_id));
+  END IF;
+  RETURN QUERY
+    SELECT h.hold_id,
+           CASE WHEN h.status = 'open' AND h.expires_at <= clk THEN 'expired' ELSE h.status END,
+           wallet.to_major(h.amount, w.exponent), wallet.to_major(h.captured, w.exponent),
+           wallet.to_major(h.released, w.exponent),
+           wallet.to_major(CASE WHEN h.status = 'open' AND h.expires_at > clk
+                                THEN h.amount - h.captured - h.released ELSE 0 END, w.exponent),
+           h.expires_at, h.payee, h.order_ref, h.created_at
+      FROM wallet.hold h
+     WHERE h.wallet_id = holds.wallet_id
+     ORDER BY h.hold_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet.extend_hold(hold_id bigint, ttl interval, idempotency_key text)
+  RETURNS TABLE (expires_at timestamptz, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_extend_hold'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE OR REPLACE FUNCTION wallet.expire_holds(batch_size int DEFAULT 10000)
+  RETURNS TABLE (holds int)
+  AS 'MODULE_PATHNAME', 'wallet_expire_holds'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+GRANT EXECUTE ON FUNCTION
+  wallet.hold(bigint, numeric, text, text, interval, boolean, bigint, text, numeric),
+  wallet.capture_hold(bigint, text, numeric, boolean), wallet.release_hold(bigint, text, numeric),
+  wallet.extend_hold(bigint, interval, text), wallet.holds(bigint)
+  TO wallet_app;
+GRANT EXECUTE ON FUNCTION wallet.holds(bigint), wallet.release_hold(bigint, text, numeric), wallet.expire_holds(int)
+  TO wallet_admin;
+GRANT SELECT ON wallet.hold TO wallet_admin;
+SELECT pg_catalog.pg_extension_config_dump('wallet.hold', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.hold_hold_id_seq', '');
+REVOKE ALL ON FUNCTION
+  wallet.hold(bigint, numeric, text, text, interval, boolean, bigint, text, numeric),
+  wallet.capture_hold(bigint, text, numeric, boolean), wallet.release_hold(bigint, text, numeric),
+  wallet.extend_hold(bigint, interval, text), wallet.holds(bigint), wallet.expire_holds(int),
+  wallet.lots_books(wallet.lotset)
+  FROM PUBLIC;
+REVOKE ALL ON SEQUENCE wallet.hold_hold_id_seq FROM PUBLIC;

@@ -10,6 +10,7 @@ PG_FUNCTION_INFO_V1(wallet_lots_empty);
 PG_FUNCTION_INFO_V1(wallet_lots_add);
 PG_FUNCTION_INFO_V1(wallet_lots_negative);
 PG_FUNCTION_INFO_V1(wallet_lots_totals);
+PG_FUNCTION_INFO_V1(wallet_lots_books);
 PG_FUNCTION_INFO_V1(wallet_lots_list);
 PG_FUNCTION_INFO_V1(wallet_check_scene);
 
@@ -289,10 +290,12 @@ wallet_lots_negative(PG_FUNCTION_ARGS)
 
 /*
  * wallet.lots_totals(lots, scene text, now timestamptz) returns (cash, bonus,
- * earnings, held, bonus_stored, next_expiry): bonus counts what is usable in
- * scene now; bonus_stored counts every bonus lot, expired or not (the books
- * hold it until the sweep writes it off); next_expiry is the soonest expiry of
- * live bonus, NULL if none.
+ * earnings, held, bonus_stored, next_expiry) as the wallet's owner sees them
+ * now: bonus counts what is usable in scene; held what open refunds and
+ * holds reserve, and a hold past its expiry reserves nothing (its pieces
+ * count where they go back: engine_reserved); bonus_stored counts every bonus
+ * lot, expired or not (the books hold it until the sweep writes it off);
+ * next_expiry is the soonest expiry of live bonus, NULL if none.
  */
 Datum
 wallet_lots_totals(PG_FUNCTION_ARGS)
@@ -338,6 +341,18 @@ wallet_lots_totals(PG_FUNCTION_ARGS)
 				break;
 		}
 	}
+	if (b->nres > 0)
+	{
+		int64		open;
+		int64		back[WALLET_NBUCKETS];
+		int64		stored;
+
+		engine_reserved(b, scene, now, &open, back, &stored);
+		held = checked_add(held, open);
+		cash = checked_add(cash, back[BUCKET_CASH]);
+		bonus = checked_add(bonus, back[BUCKET_BONUS]);
+		earnings = checked_add(earnings, back[BUCKET_EARNINGS]);
+	}
 	values[0] = Int64GetDatum(cash);
 	values[1] = Int64GetDatum(bonus);
 	values[2] = Int64GetDatum(earnings);
@@ -345,6 +360,35 @@ wallet_lots_totals(PG_FUNCTION_ARGS)
 	values[4] = Int64GetDatum(bonus_stored);
 	values[5] = TimestampTzGetDatum(next);
 	nulls[5] = (next == DT_NOEND);
+	PG_RETURN_DATUM(result_tuple(fcinfo, values, nulls));
+}
+
+/*
+ * wallet.lots_books(lots) returns (cash, bonus, earnings, held) as the
+ * journal has them: every lot, expired bonus included, and every
+ * reservation in held, its hold expired or not, until the operation that
+ * ends it is journaled. Reconciliation compares them with the postings.
+ */
+Datum
+wallet_lots_books(PG_FUNCTION_ARGS)
+{
+	LotBuilder *b = lotset_unpack(PG_GETARG_LOTSET_P(0));
+	int64		sum[WALLET_NBUCKETS] = {0, 0, 0};
+	int64		held = 0;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	for (int i = 0; i < b->nlots; i++)
+	{
+		sum[b->lots[i].bucket] = checked_add(sum[b->lots[i].bucket], b->lots[i].amount);
+		held = checked_add(held, b->lots[i].held);
+	}
+	for (int i = 0; i < b->nres; i++)
+		held = checked_add(held, b->res[i].lot.amount);
+	values[0] = Int64GetDatum(sum[BUCKET_CASH]);
+	values[1] = Int64GetDatum(sum[BUCKET_BONUS]);
+	values[2] = Int64GetDatum(sum[BUCKET_EARNINGS]);
+	values[3] = Int64GetDatum(held);
 	PG_RETURN_DATUM(result_tuple(fcinfo, values, nulls));
 }
 

@@ -214,3 +214,45 @@ post_expiry(Postings *ps, int64 wallet_id, int64 amount)
 	post(ps, "wallet", wallet_id, "bonus", -amount);
 	post(ps, "breakage", 0, NULL, amount);
 }
+
+/* A hold: what it reserves leaves its buckets (used) for held. */
+void
+post_hold(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS])
+{
+	post(ps, "wallet", wallet_id, "bonus", -used[BUCKET_BONUS]);
+	post(ps, "wallet", wallet_id, "cash", -used[BUCKET_CASH]);
+	post(ps, "wallet", wallet_id, "earnings", -used[BUCKET_EARNINGS]);
+	post(ps, "wallet", wallet_id, "held",
+		 checked_add(checked_add(used[BUCKET_BONUS], used[BUCKET_CASH]), used[BUCKET_EARNINGS]));
+}
+
+/*
+ * A capture of x from held: a sale as a spend's (revenue, or the payee's
+ * earnings less commission and the commission).
+ */
+void
+post_capture(Postings *ps, int64 wallet_id, int64 x, bool has_payee, int64 payee, int64 commission)
+{
+	post(ps, "wallet", wallet_id, "held", -x);
+	if (has_payee)
+	{
+		post(ps, "wallet", payee, "earnings", x - commission);
+		post(ps, "commission", 0, NULL, commission);
+	}
+	else
+		post(ps, "revenue", 0, NULL, x);
+}
+
+/*
+ * A release of total from held: back into the buckets as r says, bonus past
+ * its expiry to breakage.
+ */
+void
+post_release(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 total)
+{
+	post(ps, "wallet", wallet_id, "held", -total);
+	post(ps, "wallet", wallet_id, "bonus", r->back[BUCKET_BONUS]);
+	post(ps, "wallet", wallet_id, "cash", r->back[BUCKET_CASH]);
+	post(ps, "wallet", wallet_id, "earnings", r->back[BUCKET_EARNINGS]);
+	post(ps, "breakage", 0, NULL, r->breakage);
+}

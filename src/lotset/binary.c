@@ -8,6 +8,33 @@
 PG_FUNCTION_INFO_V1(lotset_recv);
 PG_FUNCTION_INFO_V1(lotset_send);
 
+/* send_lot writes one lot: id, bucket, the seven numbers and the scope (-1: none). */
+static void
+send_lot(StringInfo buf, const WalletLot *l, const char *scope)
+{
+	pq_sendint32(buf, l->id);
+	pq_sendbyte(buf, l->bucket);
+	pq_sendint64(buf, l->amount);
+	pq_sendint64(buf, l->held);
+	pq_sendint64(buf, l->txn);
+	pq_sendint64(buf, l->granted);
+	pq_sendint64(buf, l->until);
+	pq_sendint64(buf, l->owed);
+	pq_sendint64(buf, l->clawed);
+	if (scope)
+	{
+		pq_sendint32(buf, (int32) strlen(scope));
+		pq_sendbytes(buf, scope, strlen(scope));
+	}
+	else
+		pq_sendint32(buf, -1);
+}
+
+/*
+ * lotset_send: next id, the lots, then (only when there are any, so that a
+ * set without them reads as before) the count of reservations and each as
+ * its hold id, expiry and lot.
+ */
 Datum
 lotset_send(PG_FUNCTION_ARGS)
 {
@@ -18,28 +45,64 @@ lotset_send(PG_FUNCTION_ARGS)
 	pq_sendint32(&buf, ls->next_id);
 	pq_sendint32(&buf, ls->nlots);
 	for (int i = 0; i < ls->nlots; i++)
+		send_lot(&buf, &ls->lots[i], ls->scopes[i]);
+	if (ls->nres > 0)
 	{
-		const WalletLot *l = &ls->lots[i];
-		const char *scope = ls->scopes[i];
-
-		pq_sendint32(&buf, l->id);
-		pq_sendbyte(&buf, l->bucket);
-		pq_sendint64(&buf, l->amount);
-		pq_sendint64(&buf, l->held);
-		pq_sendint64(&buf, l->txn);
-		pq_sendint64(&buf, l->granted);
-		pq_sendint64(&buf, l->until);
-		pq_sendint64(&buf, l->owed);
-		pq_sendint64(&buf, l->clawed);
-		if (scope)
+		pq_sendint32(&buf, ls->nres);
+		for (int i = 0; i < ls->nres; i++)
 		{
-			pq_sendint32(&buf, (int32) strlen(scope));
-			pq_sendbytes(&buf, scope, strlen(scope));
+			pq_sendint64(&buf, ls->res[i].hold);
+			pq_sendint64(&buf, ls->res[i].expires);
+			send_lot(&buf, &ls->res[i].lot, ls->res[i].scope);
 		}
-		else
-			pq_sendint32(&buf, -1);
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* recv_lot reads one lot (send_lot) into l and its scope. */
+static void
+recv_lot(StringInfo buf, WalletLot *l, char **scope)
+{
+	int32		slen;
+
+	l->bucket = pq_getmsgbyte(buf);
+	l->amount = pq_getmsgint64(buf);
+	l->held = pq_getmsgint64(buf);
+	l->txn = pq_getmsgint64(buf);
+	l->granted = pq_getmsgint64(buf);
+	l->until = pq_getmsgint64(buf);
+	l->owed = pq_getmsgint64(buf);
+	l->clawed = pq_getmsgint64(buf);
+	slen = pq_getmsgint(buf, 4);
+	if (slen >= 0)
+	{
+		if (slen > WALLET_MAX_SCOPE_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("lot scope too long")));
+		*scope = pnstrdup(pq_getmsgbytes(buf, slen), slen);
+		if (strlen(*scope) != (size_t) slen)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("lot scope contains a NUL byte")));
+	}
+	else if (slen != -1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid lot scope length")));
+}
+
+/* lot_id reads a lot id below next_id. */
+static int32
+lot_id(StringInfo buf, int32 next_id)
+{
+	int32		id = pq_getmsgint(buf, 4);
+
+	if (id <= 0 || id >= next_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid lot id %d", id)));
+	return id;
 }
 
 Datum
@@ -60,42 +123,30 @@ lotset_recv(PG_FUNCTION_ARGS)
 	b.next_id = next_id;
 	for (int i = 0; i < n; i++)
 	{
-		WalletLot  *l;
-		int32		id = pq_getmsgint(buf, 4);
-		int32		slen;
+		int32		id = lot_id(buf, next_id);
 
-		if (id <= 0 || id >= next_id)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("invalid lot id %d", id)));
 		b.next_id = id;
-		l = builder_add(&b, NULL);
+		builder_add(&b, NULL);
 		b.next_id = next_id;
-		l->bucket = pq_getmsgbyte(buf);
-		l->amount = pq_getmsgint64(buf);
-		l->held = pq_getmsgint64(buf);
-		l->txn = pq_getmsgint64(buf);
-		l->granted = pq_getmsgint64(buf);
-		l->until = pq_getmsgint64(buf);
-		l->owed = pq_getmsgint64(buf);
-		l->clawed = pq_getmsgint64(buf);
-		slen = pq_getmsgint(buf, 4);
-		if (slen >= 0)
-		{
-			if (slen > WALLET_MAX_SCOPE_LEN)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-						 errmsg("lot scope too long")));
-			b.scopes[i] = pnstrdup(pq_getmsgbytes(buf, slen), slen);
-			if (strlen(b.scopes[i]) != (size_t) slen)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-						 errmsg("lot scope contains a NUL byte")));
-		}
-		else if (slen != -1)
+		recv_lot(buf, &b.lots[i], &b.scopes[i]);
+	}
+	if (buf->cursor < buf->len)
+	{
+		int32		nres = pq_getmsgint(buf, 4);
+
+		if (nres <= 0 || nres > WALLET_MAX_LOTS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("invalid lot scope length")));
+					 errmsg("invalid reservation count")));
+		for (int i = 0; i < nres; i++)
+		{
+			Reservation *v = builder_add_reservation(&b);
+
+			v->hold = pq_getmsgint64(buf);
+			v->expires = pq_getmsgint64(buf);
+			v->lot.id = lot_id(buf, next_id);
+			recv_lot(buf, &v->lot, &v->scope);
+		}
 	}
 	PG_RETURN_LOTSET_P(lotset_pack(&b));
 }

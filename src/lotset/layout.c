@@ -140,6 +140,32 @@ check_lot(const WalletLot *l, const char *scope, int32 next_id, const char *wher
 }
 
 /*
+ * check_reservation refuses a reservation whose fields are out of range: its
+ * lot's fields as check_lot has them (id: a lot this set has given out), a
+ * reserved amount above zero, a hold id and an expiry.
+ */
+static void
+check_reservation(const Reservation *r, int32 next_id, const char *where)
+{
+	const char *problem = NULL;
+
+	if (r->lot.amount <= 0)
+		problem = "a reservation must reserve more than 0";
+	else if (r->lot.held != 0 || r->lot.owed != 0 || r->lot.clawed != 0)
+		problem = "a reservation carries no counters";
+	else if (r->hold <= 0)
+		problem = "a reservation's hold id must be positive";
+	else if (r->expires < LOT_TIME_MIN || r->expires > LOT_TIME_MAX)
+		problem = "a reservation's expiry must be in years 1 to 9999";
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid lot set: %s", problem),
+				 errdetail("In %s, hold " INT64_FORMAT ", lot %d.", where, r->hold, r->lot.id)));
+	check_lot(&r->lot, r->scope, next_id, where);
+}
+
+/*
  * Two stored layouts.
  *
  * Version 0.1 (LotSetV1): a header, the lots as fixed 72-byte structs, then a
@@ -177,6 +203,16 @@ typedef struct LotSetV1
 } LotSetV1;
 
 #define V1_HDRSZ offsetof(LotSetV1, lots)
+
+/*
+ * Reservations (RES_TAG in the first word, delta layout only): after the
+ * lots, their count, then per reservation a byte of bucket and presence
+ * bits (LOT_HAS_UNTIL, LOT_UNTIL_SECS, LOT_HAS_SCOPE) and variable-length
+ * integers: hold id, expiry, lot id, amount, source transaction, grant
+ * time, until - granted if present, and the scope. A set without
+ * reservations (nearly every wallet) is written exactly as before.
+ */
+#define RES_TAG 0x10000000
 #define COMPACT_TAG 0x40000000
 #define DELTA_TAG 0x20000000
 #define COMPACT_HDRSZ (VARHDRSZ + 8)
@@ -255,7 +291,7 @@ get_svarint(LotReader *r)
 static LotBuilder *
 builder_for(int nlots, int32 next_id)
 {
-	LotBuilder *b = palloc(sizeof(LotBuilder));
+	LotBuilder *b = palloc0(sizeof(LotBuilder));
 
 	b->nlots = nlots;
 	b->cap = Max(nlots + 8, 16);
@@ -294,6 +330,72 @@ unpack_v1(const LotSet *value)
 	return b;
 }
 
+/* read_scope reads a scope's length and bytes. */
+static char *
+read_scope(LotReader *r)
+{
+	uint64		len = get_varint(r);
+	char	   *sc;
+
+	if (len == 0 || len > WALLET_MAX_SCOPE_LEN || len > (uint64) (r->end - r->p))
+		corrupt("bad scope length");
+	if (memchr(r->p, '\0', len) != NULL)
+		corrupt("NUL in scope");
+	sc = palloc(len + 1);
+	memcpy(sc, r->p, len);
+	sc[len] = '\0';
+	r->p += len;
+	return sc;
+}
+
+/* unpack_reservations reads the reservations after the lots (RES_TAG). */
+static void
+unpack_reservations(LotBuilder *b, LotReader *r)
+{
+	uint64		n = get_varint(r);
+
+	if (n == 0 || n > WALLET_MAX_LOTS)
+		corrupt("bad reservation count");
+	for (uint64 k = 0; k < n; k++)
+	{
+		Reservation *v = builder_add_reservation(b);
+		unsigned char head;
+		uint64		id;
+
+		if (r->p >= r->end)
+			corrupt("truncated");
+		head = *r->p++;
+		if ((head & 0x03) >= WALLET_NBUCKETS ||
+			(head & ~(0x03 | LOT_HAS_UNTIL | LOT_UNTIL_SECS | LOT_HAS_SCOPE)) != 0 ||
+			((head & LOT_UNTIL_SECS) && !(head & LOT_HAS_UNTIL)))
+			corrupt("bad reservation header");
+		v->lot.bucket = head & 0x03;
+		v->hold = get_svarint(r);
+		v->expires = get_svarint(r);
+		id = get_varint(r);
+		if (id > PG_INT32_MAX)
+			corrupt("lot id out of range");
+		v->lot.id = (int32) id;
+		v->lot.amount = get_svarint(r);
+		v->lot.txn = get_svarint(r);
+		v->lot.granted = get_svarint(r);
+		if (head & LOT_HAS_UNTIL)
+		{
+			int64		until = get_svarint(r);
+
+			if (head & LOT_UNTIL_SECS)
+			{
+				if (until > PG_INT64_MAX / USECS_PER_SEC || until < PG_INT64_MIN / USECS_PER_SEC)
+					corrupt("expiry out of range");
+				until *= USECS_PER_SEC;
+			}
+			v->lot.until = (TimestampTz) ((uint64) v->lot.granted + (uint64) until);
+		}
+		if (head & LOT_HAS_SCOPE)
+			v->scope = read_scope(r);
+	}
+}
+
 /* lotset_unpack copies a packed value into a builder the engine can change. */
 LotBuilder *
 lotset_unpack(const LotSet *value)
@@ -303,6 +405,7 @@ lotset_unpack(const LotSet *value)
 	int32		next_id;
 	int			nlots;
 	bool		delta;
+	bool		has_res;
 	uint64		prev_id = 0;
 	uint64		prev_txn = 0;
 	uint64		prev_granted = 0;
@@ -316,7 +419,10 @@ lotset_unpack(const LotSet *value)
 		return unpack_v1(value);
 	memcpy(&next_id, value->data + 4, sizeof(int32));
 	delta = (word & DELTA_TAG) != 0;
-	nlots = word & ~(COMPACT_TAG | DELTA_TAG);
+	has_res = (word & RES_TAG) != 0;
+	if (has_res && !delta)
+		corrupt("reservations outside the delta layout");
+	nlots = word & ~(COMPACT_TAG | DELTA_TAG | RES_TAG);
 	if (nlots < 0 || nlots > WALLET_MAX_LOTS)
 		corrupt("bad lot count");
 	b = builder_for(nlots, next_id);
@@ -387,6 +493,8 @@ lotset_unpack(const LotSet *value)
 			b->scopes[i] = sc;
 		}
 	}
+	if (has_res)
+		unpack_reservations(b, &r);
 	if (r.p != r.end)
 		corrupt("trailing bytes");
 	return b;
@@ -432,6 +540,52 @@ builder_remove(LotBuilder *b, int i)
 	b->nlots--;
 }
 
+/*
+ * builder_add_reservation appends an empty reservation (no expiry on its lot)
+ * and returns it.
+ */
+Reservation *
+builder_add_reservation(LotBuilder *b)
+{
+	Reservation *v;
+
+	if (b->nres >= WALLET_MAX_LOTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a wallet may hold at most %d reserved pieces", WALLET_MAX_LOTS)));
+	if (b->nres == b->rescap)
+	{
+		b->rescap = Max(8, b->rescap * 2);
+		b->res = b->res ? repalloc(b->res, sizeof(Reservation) * b->rescap) :
+			palloc(sizeof(Reservation) * b->rescap);
+	}
+	v = &b->res[b->nres++];
+	memset(v, 0, sizeof(Reservation));
+	v->lot.scope = -1;
+	v->lot.until = WALLET_NO_TIME;
+	return v;
+}
+
+/* builder_remove_reservation drops reservation i, keeping the others in order. */
+void
+builder_remove_reservation(LotBuilder *b, int i)
+{
+	memmove(&b->res[i], &b->res[i + 1], sizeof(Reservation) * (b->nres - i - 1));
+	b->nres--;
+}
+
+/* cmp_reservation orders reservations by hold, then lot id. */
+static int
+cmp_reservation(const void *a, const void *b)
+{
+	const Reservation *x = (const Reservation *) a;
+	const Reservation *y = (const Reservation *) b;
+
+	if (x->hold != y->hold)
+		return x->hold < y->hold ? -1 : 1;
+	return (x->lot.id > y->lot.id) - (x->lot.id < y->lot.id);
+}
+
 static int
 cmp_lot_id(const void *a, const void *b)
 {
@@ -439,6 +593,65 @@ cmp_lot_id(const void *a, const void *b)
 	int32		y = ((const WalletLot *) b)->id;
 
 	return (x > y) - (x < y);
+}
+
+/* pack_reservations appends b's reservations (ordered by hold and lot) to buf. */
+static void
+pack_reservations(LotBuilder *b, StringInfo buf)
+{
+	unsigned char *start;
+	unsigned char *p;
+
+	qsort(b->res, b->nres, sizeof(Reservation), cmp_reservation);
+	enlargeStringInfo(buf, VARINT_MAX);
+	start = p = (unsigned char *) buf->data + buf->len;
+	p = write_varint(p, (uint64) b->nres);
+	buf->len += (int) (p - start);
+	for (int i = 0; i < b->nres; i++)
+	{
+		Reservation *v = &b->res[i];
+		const WalletLot *l = &v->lot;
+		unsigned char head = l->bucket;
+		int64		until = 0;
+		size_t		slen = v->scope != NULL ? strlen(v->scope) : 0;
+
+		if (i > 0 && cmp_reservation(&b->res[i - 1], v) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid lot set: hold " INT64_FORMAT " reserves lot %d twice", v->hold, l->id)));
+		check_reservation(v, b->next_id, "lot set");
+		if (l->until != WALLET_NO_TIME)
+		{
+			head |= LOT_HAS_UNTIL;
+			until = (int64) ((uint64) l->until - (uint64) l->granted);
+			if (until % USECS_PER_SEC == 0)
+			{
+				head |= LOT_UNTIL_SECS;
+				until /= USECS_PER_SEC;
+			}
+		}
+		if (v->scope != NULL)
+			head |= LOT_HAS_SCOPE;
+		enlargeStringInfo(buf, 1 + 8 * VARINT_MAX + (int) slen);
+		start = p = (unsigned char *) buf->data + buf->len;
+		*p++ = head;
+		p = write_svarint(p, v->hold);
+		p = write_svarint(p, v->expires);
+		p = write_varint(p, (uint64) l->id);
+		p = write_svarint(p, l->amount);
+		p = write_svarint(p, l->txn);
+		p = write_svarint(p, l->granted);
+		if (head & LOT_HAS_UNTIL)
+			p = write_svarint(p, until);
+		if (v->scope != NULL)
+		{
+			p = write_varint(p, slen);
+			memcpy(p, v->scope, slen);
+			p += slen;
+		}
+		buf->len += (int) (p - start);
+		buf->data[buf->len] = '\0';
+	}
 }
 
 /*
@@ -464,7 +677,7 @@ lotset_pack(LotBuilder *b)
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, "\0\0\0\0", VARHDRSZ);
-	word = COMPACT_TAG | DELTA_TAG | b->nlots;
+	word = COMPACT_TAG | DELTA_TAG | b->nlots | (b->nres > 0 ? RES_TAG : 0);
 	appendBinaryStringInfo(&buf, (char *) &word, sizeof(int32));
 	appendBinaryStringInfo(&buf, (char *) &b->next_id, sizeof(int32));
 	for (int i = 0; i < b->nlots; i++)
@@ -533,6 +746,8 @@ lotset_pack(LotBuilder *b)
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
+	if (b->nres > 0)
+		pack_reservations(b, &buf);
 	SET_VARSIZE(buf.data, buf.len);
 	return (LotSet *) buf.data;
 }

@@ -4,6 +4,8 @@
  *
  * Text form:  next=3; (1 cash 10000 txn=5 at=2026-11-22T00:00:00Z until=...);
  *             (2 bonus 1000 txn=5 at=... until=... scope=game,mall)
+ * and after the lots the reservations of open holds, each a piece of a lot:
+ *             [hold=42 expires=2026-11-29T00:00:00Z (1 cash 500 txn=5 at=... until=...)]
  */
 #include "lotset/lotset_int.h"
 
@@ -26,6 +28,29 @@ append_time(StringInfo buf, TimestampTz t)
 	appendStringInfoChar(buf, 'Z');
 }
 
+/* append_lot writes one lot in parentheses. */
+static void
+append_lot(StringInfo buf, const WalletLot *l, const char *scope)
+{
+	appendStringInfo(buf, "(%d %s " INT64_FORMAT, l->id, bucket_name(l->bucket), l->amount);
+	if (l->held)
+		appendStringInfo(buf, " held=" INT64_FORMAT, l->held);
+	appendStringInfo(buf, " txn=" INT64_FORMAT " at=", l->txn);
+	append_time(buf, l->granted);
+	if (!TIMESTAMP_NOT_FINITE(l->until))
+	{
+		appendStringInfoString(buf, " until=");
+		append_time(buf, l->until);
+	}
+	if (l->owed)
+		appendStringInfo(buf, " owed=" INT64_FORMAT, l->owed);
+	if (l->clawed)
+		appendStringInfo(buf, " clawed=" INT64_FORMAT, l->clawed);
+	if (scope)
+		appendStringInfo(buf, " scope=%s", scope);
+	appendStringInfoChar(buf, ')');
+}
+
 Datum
 lotset_out(PG_FUNCTION_ARGS)
 {
@@ -36,25 +61,16 @@ lotset_out(PG_FUNCTION_ARGS)
 	appendStringInfo(&buf, "next=%d", ls->next_id);
 	for (int i = 0; i < ls->nlots; i++)
 	{
-		const WalletLot *l = &ls->lots[i];
-
-		appendStringInfo(&buf, "; (%d %s " INT64_FORMAT, l->id, bucket_name(l->bucket), l->amount);
-		if (l->held)
-			appendStringInfo(&buf, " held=" INT64_FORMAT, l->held);
-		appendStringInfo(&buf, " txn=" INT64_FORMAT " at=", l->txn);
-		append_time(&buf, l->granted);
-		if (!TIMESTAMP_NOT_FINITE(l->until))
-		{
-			appendStringInfoString(&buf, " until=");
-			append_time(&buf, l->until);
-		}
-		if (l->owed)
-			appendStringInfo(&buf, " owed=" INT64_FORMAT, l->owed);
-		if (l->clawed)
-			appendStringInfo(&buf, " clawed=" INT64_FORMAT, l->clawed);
-		if (ls->scopes[i])
-			appendStringInfo(&buf, " scope=%s", ls->scopes[i]);
-		appendStringInfoChar(&buf, ')');
+		appendStringInfoString(&buf, "; ");
+		append_lot(&buf, &ls->lots[i], ls->scopes[i]);
+	}
+	for (int i = 0; i < ls->nres; i++)
+	{
+		appendStringInfo(&buf, "; [hold=" INT64_FORMAT " expires=", ls->res[i].hold);
+		append_time(&buf, ls->res[i].expires);
+		appendStringInfoChar(&buf, ' ');
+		append_lot(&buf, &ls->res[i].lot, ls->res[i].scope);
+		appendStringInfoChar(&buf, ']');
 	}
 	PG_RETURN_CSTRING(buf.data);
 }
@@ -200,6 +216,67 @@ parse_word(LotParser *ps, char *buf, int size)
 		parse_fail(ps, "expected a word");
 }
 
+/*
+ * parse_lot_body reads a lot after its id: bucket, amount and the fields up
+ * to the closing parenthesis.
+ */
+static void
+parse_lot_body(LotParser *ps, WalletLot *l, char **scope)
+{
+	char		word[16];
+	bool		have_txn = false,
+				have_at = false;
+
+	parse_word(ps, word, sizeof(word));
+	if (bucket_from_name(word, true) < 0)
+		parse_fail(ps, "unknown bucket (expected cash, bonus or earnings)");
+	l->bucket = (uint8) bucket_from_name(word, true);
+	l->amount = parse_int64(ps, "expected an amount");
+	for (;;)
+	{
+		skip_space(ps);
+		if (*ps->p == ')')
+		{
+			ps->p++;
+			break;
+		}
+		parse_word(ps, word, sizeof(word));
+		expect_char(ps, '=', "expected \"=\"");
+		if (strcmp(word, "held") == 0)
+			l->held = parse_int64(ps, "expected a held amount");
+		else if (strcmp(word, "txn") == 0)
+		{
+			l->txn = parse_int64(ps, "expected a transaction id");
+			have_txn = true;
+		}
+		else if (strcmp(word, "at") == 0)
+		{
+			l->granted = parse_time(ps);
+			have_at = true;
+		}
+		else if (strcmp(word, "until") == 0)
+			l->until = parse_time(ps);
+		else if (strcmp(word, "owed") == 0)
+			l->owed = parse_int64(ps, "expected an owed amount");
+		else if (strcmp(word, "clawed") == 0)
+			l->clawed = parse_int64(ps, "expected a clawed amount");
+		else if (strcmp(word, "scope") == 0)
+		{
+			const char *start = ps->p;
+
+			while (*ps->p && *ps->p != ')' && *ps->p != ' ' && *ps->p != ';')
+				ps->p++;
+			*scope = pnstrdup(start, ps->p - start);
+			if (!valid_scope_text(*scope))
+				parse_fail(ps, "malformed scope (comma-separated scene names)");
+		}
+		else
+			parse_fail(ps, "unknown lot field");
+	}
+	if (!have_txn || !have_at)
+		parse_fail(ps, "a lot needs txn= and at=");
+}
+
 Datum
 lotset_in(PG_FUNCTION_ARGS)
 {
@@ -230,73 +307,49 @@ lotset_in(PG_FUNCTION_ARGS)
 
 	for (;;)
 	{
-		WalletLot  *l;
 		int64		id;
-		bool		have_txn = false,
-					have_at = false;
-		char	   *scope = NULL;
 
 		CHECK_FOR_INTERRUPTS();
 		skip_space(&ps);
 		if (*ps.p == '\0')
 			break;
 		expect_char(&ps, ';', "expected \";\" between lots");
+		skip_space(&ps);
+		if (*ps.p == '[')
+		{
+			/* a reservation: [hold=H expires=T (lot)] */
+			Reservation *v = builder_add_reservation(&b);
+
+			ps.p++;
+			parse_word(&ps, word, sizeof(word));
+			if (strcmp(word, "hold") != 0)
+				parse_fail(&ps, "expected \"hold=\"");
+			expect_char(&ps, '=', "expected \"=\"");
+			v->hold = parse_int64(&ps, "expected a hold id");
+			parse_word(&ps, word, sizeof(word));
+			if (strcmp(word, "expires") != 0)
+				parse_fail(&ps, "expected \"expires=\"");
+			expect_char(&ps, '=', "expected \"=\"");
+			v->expires = parse_time(&ps);
+			expect_char(&ps, '(', "expected \"(\" to open the reserved piece");
+			id = parse_int64(&ps, "expected a lot id");
+			if (id <= 0 || id >= next_id)
+				parse_fail(&ps, "lot id must be positive and below next");
+			v->lot.id = (int32) id;
+			parse_lot_body(&ps, &v->lot, &v->scope);
+			expect_char(&ps, ']', "expected \"]\" to close a reservation");
+			continue;
+		}
+		if (b.nres > 0)
+			parse_fail(&ps, "lots come before reservations");
 		expect_char(&ps, '(', "expected \"(\" to open a lot");
 		id = parse_int64(&ps, "expected a lot id");
 		if (id <= 0 || id >= next_id)
 			parse_fail(&ps, "lot id must be positive and below next");
 		b.next_id = (int32) id;
-		l = builder_add(&b, NULL);
+		builder_add(&b, NULL);
 		b.next_id = next_id;
-		parse_word(&ps, word, sizeof(word));
-		l->bucket = (uint8) bucket_from_name(word, true);
-		if (bucket_from_name(word, true) < 0)
-			parse_fail(&ps, "unknown bucket (expected cash, bonus or earnings)");
-		l->amount = parse_int64(&ps, "expected an amount");
-		for (;;)
-		{
-			skip_space(&ps);
-			if (*ps.p == ')')
-			{
-				ps.p++;
-				break;
-			}
-			parse_word(&ps, word, sizeof(word));
-			expect_char(&ps, '=', "expected \"=\"");
-			if (strcmp(word, "held") == 0)
-				l->held = parse_int64(&ps, "expected a held amount");
-			else if (strcmp(word, "txn") == 0)
-			{
-				l->txn = parse_int64(&ps, "expected a transaction id");
-				have_txn = true;
-			}
-			else if (strcmp(word, "at") == 0)
-			{
-				l->granted = parse_time(&ps);
-				have_at = true;
-			}
-			else if (strcmp(word, "until") == 0)
-				l->until = parse_time(&ps);
-			else if (strcmp(word, "owed") == 0)
-				l->owed = parse_int64(&ps, "expected an owed amount");
-			else if (strcmp(word, "clawed") == 0)
-				l->clawed = parse_int64(&ps, "expected a clawed amount");
-			else if (strcmp(word, "scope") == 0)
-			{
-				const char *start = ps.p;
-
-				while (*ps.p && *ps.p != ')' && *ps.p != ' ' && *ps.p != ';')
-					ps.p++;
-				scope = pnstrdup(start, ps.p - start);
-				if (!valid_scope_text(scope))
-					parse_fail(&ps, "malformed scope (comma-separated scene names)");
-				b.scopes[b.nlots - 1] = scope;
-			}
-			else
-				parse_fail(&ps, "unknown lot field");
-		}
-		if (!have_txn || !have_at)
-			parse_fail(&ps, "a lot needs txn= and at=");
+		parse_lot_body(&ps, &b.lots[b.nlots - 1], &b.scopes[b.nlots - 1]);
 	}
 
 	ls = lotset_pack(&b);

@@ -111,6 +111,8 @@ adjust_body(PG_FUNCTION_ARGS)
 		{
 			LotBuilder *b = lotset_unpack(w.lots);
 
+			holds_give_back_due(&w, b, clk);
+
 			if (b_no == BUCKET_EARNINGS)
 				(void) rollup_credits(w.id, b, clk);
 			if (x > 0 && b_no == BUCKET_EARNINGS && repair == NULL)

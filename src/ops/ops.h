@@ -42,6 +42,21 @@ extern const char *coupon_validity(const char *code, int64 wallet_id, const char
 								   int64 order_minor, const char *scene, TimestampTz clk, int64 *discount,
 								   char **canonical);
 
+/* payee.c */
+typedef enum PayeeProblem
+{
+	PAYEE_OK,
+	PAYEE_MISSING,				/* no such wallet (WL006) */
+	PAYEE_CURRENCY,				/* another currency (22023) */
+	PAYEE_SELF					/* the payer itself (22023) */
+} PayeeProblem;
+
+extern PayeeProblem payee_problem(const WalletRow *w, int64 payee, char **currency);
+extern void payee_refuse(PayeeProblem p, const WalletRow *w, int64 payee, const char *currency);
+
+/* hold_expiry.c: the holds past their expiry given back before an operation spends */
+extern int	holds_give_back_due(WalletRow *w, LotBuilder *b, TimestampTz clk);
+
 /* credit.c */
 extern void credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampTz clk);
 extern bool rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk);

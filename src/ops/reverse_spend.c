@@ -45,7 +45,7 @@ typedef struct ReverseOut
 } ReverseOut;
 
 static OpPlan spend_row = OP_PLAN(
-	"SELECT wallet_id, result, pieces FROM wallet.txn WHERE txn_id = $1 AND kind = 'spend'",
+	"SELECT wallet_id, result, pieces FROM wallet.txn WHERE txn_id = $1 AND kind IN ('spend', 'capture_hold')",
 	1, INT8OID);
 static OpPlan earlier = OP_PLAN(
 	"SELECT amount, pieces, coalesce((result->>'payee_back')::bigint, 0) FROM wallet.txn "
@@ -103,7 +103,8 @@ found_spend(Row *row, void *arg)
 	bool		isnull;
 	Datum		d;
 
-	if (!journal_kind_is(row, "spend"))
+	/* a capture of a hold is a spend for its reversal */
+	if (!journal_kind_is(row, "spend") && !journal_kind_is(row, "capture_hold"))
 		return true;
 	sp->wallet_id = DatumGetInt64(getattr(row, "wallet_id", &isnull));
 	spend_of(sp, DatumGetJsonbPCopy(getattr(row, "result", &isnull)));

@@ -134,50 +134,16 @@ spend_body(PG_FUNCTION_ARGS)
 		}
 		if (has_payee)
 		{
-			Relation	rel;
-			ScanKeyData k;
-			HeapTuple	tup;
-			bool		isnull;
-			char	   *pcur = NULL;
+			char	   *pcur;
+			PayeeProblem pp = payee_problem(&w, payee, &pcur);
 
-			direct_begin();
-			rel = table_open(rel_of("wallet"), AccessShareLock);
-			key_int8(&k, att_of(rel, "wallet_id"), payee);
-			tup = fetch_one(rel, "wallet_pkey", 1, &k);
-			if (tup)
-			{
-				Row			row;
-
-				row_of(&row, rel, tup);
-				pcur = TextDatumGetCString(getattr(&row, "currency", &isnull));
-			}
-			table_close(rel, NoLock);
-			direct_end();
-			if (pcur == NULL)
+			if (pp != PAYEE_OK)
 			{
 				REPLAY_FIRST();
-				ereport(ERROR,
-						(errcode(ERRCODE_WL('6')),
-						 errmsg("payee wallet %lld does not exist", (long long) payee)));
+				payee_refuse(pp, &w, payee, pcur);
 			}
-			/* the same currency (checked next), so the same policy */
+			/* the same currency, so the same policy */
 			payee_rate = w.commission_rate;
-			if (strcmp(pcur, w.currency) != 0)
-			{
-				REPLAY_FIRST();
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("payee must be a wallet of the same currency"),
-						 errdetail("Wallet %lld holds %s, payee %lld holds %s.", (long long) w.id,
-								   w.currency, (long long) payee, pcur)));
-			}
-			if (payee == w.id)
-			{
-				REPLAY_FIRST();
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("payee must be another wallet")));
-			}
 		}
 
 		/* a coupon takes its discount off first; the rest is charged */
@@ -209,6 +175,16 @@ spend_body(PG_FUNCTION_ARGS)
 		}
 
 		b = lotset_unpack(w.lots);
+		if (engine_holds_due(b, clk))
+		{
+			/* a hold past its expiry is given back first, journaled, under the row lock */
+			if (!lock)
+			{
+				must_lock = true;
+				continue;
+			}
+			holds_give_back_due(&w, b, clk);
+		}
 		out.shortfall = engine_spend(b, amt - out.discount, scene, clk, out.used, &taken);
 		if (out.shortfall > 0 && !lock)
 		{

@@ -13,6 +13,7 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.journal_checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.journal_archive', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.refund', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.hold', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.coupon_template', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.coupon', '');
@@ -25,6 +26,7 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.txn_txn_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.journal_archive_archive_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit_credit_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.refund_refund_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.hold_hold_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag_flag_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run_run_id_seq', '');
 

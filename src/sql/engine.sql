@@ -33,6 +33,9 @@ CREATE FUNCTION wallet.lots_totals(ls wallet.lotset, scene text, now timestamptz
                                    OUT cash bigint, OUT bonus bigint, OUT earnings bigint, OUT held bigint,
                                    OUT bonus_stored bigint, OUT next_expiry timestamptz)
   AS 'MODULE_PATHNAME', 'wallet_lots_totals' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION wallet.lots_books(ls wallet.lotset,
+                                  OUT cash bigint, OUT bonus bigint, OUT earnings bigint, OUT held bigint)
+  AS 'MODULE_PATHNAME', 'wallet_lots_books' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION wallet.lots_negative(ls wallet.lotset) RETURNS boolean
   AS 'MODULE_PATHNAME', 'wallet_lots_negative' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION wallet.lots_expire(ls wallet.lotset, now timestamptz,

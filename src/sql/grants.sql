@@ -25,7 +25,10 @@ GRANT EXECUTE ON FUNCTION
   wallet.refund_quote(bigint, text), wallet.request_refund(bigint, text, numeric, text, text),
   wallet.settle_refund(bigint, boolean, text),
   wallet.validate_coupon(text, bigint, numeric, text), wallet.issue_coupon(text, bigint, text),
-  wallet.issue_coupons(text, bigint[], text), wallet.coupons(bigint)
+  wallet.issue_coupons(text, bigint[], text), wallet.coupons(bigint),
+  wallet.hold(bigint, numeric, text, text, interval, boolean, bigint, text, numeric),
+  wallet.capture_hold(bigint, text, numeric, boolean), wallet.release_hold(bigint, text, numeric),
+  wallet.extend_hold(bigint, interval, text), wallet.holds(bigint)
   TO wallet_app;
 
 GRANT EXECUTE ON FUNCTION
@@ -39,10 +42,11 @@ GRANT EXECUTE ON FUNCTION
   wallet.end_bonus_rule(bigint, timestamptz),
   wallet.add_coupon_template(text, text, text, numeric, numeric, numeric, text[], timestamptz, timestamptz,
                              interval, int, int, text, numeric),
-  wallet.coupons(bigint), wallet.adjust(bigint, text, numeric, text, text, text)
+  wallet.coupons(bigint), wallet.adjust(bigint, text, numeric, text, text, text),
+  wallet.holds(bigint), wallet.release_hold(bigint, text, numeric), wallet.expire_holds(int)
   TO wallet_admin;
 GRANT SELECT ON wallet.currency, wallet.policy, wallet.bonus_rule, wallet.reconciliation_run,
-  wallet.risk_flag, wallet.refund, wallet.expiring_bonus, wallet.coupon_template, wallet.coupon
+  wallet.risk_flag, wallet.refund, wallet.hold, wallet.expiring_bonus, wallet.coupon_template, wallet.coupon
   TO wallet_admin;
 GRANT SELECT ON wallet.coupon_stats TO wallet_admin, wallet_reader;
 

@@ -90,7 +90,7 @@ CREATE FUNCTION wallet._discrepancies()
   -- per wallet: its lots' totals (lt), payee credits not rolled up yet (pending) and what the
   -- journal posted to each bucket (p_*)
   stored AS MATERIALIZED (
-    SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_totals(w.lots, NULL, wallet.clock()) AS lt,
+    SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_books(w.lots) AS lt,
            coalesce(pc.total, 0) AS pending, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
            coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held,
            w.debt, coalesce(rc.debt, 0) AS p_debt
@@ -110,10 +110,10 @@ CREATE FUNCTION wallet._discrepancies()
   SELECT 'wallet_bucket_' || b.bucket, s.wallet_id, s.currency,
          wallet.to_major(b.posted, s.exponent), wallet.to_major(b.stored, s.exponent)
     FROM stored s
-   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus_stored),
+   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus),
                               ('earnings', s.p_earnings, (s.lt).earnings + s.pending), ('held', s.p_held, (s.lt).held))
                    AS b(bucket, posted, stored)
-   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus_stored OR s.p_earnings <> (s.lt).earnings + s.pending
+   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus OR s.p_earnings <> (s.lt).earnings + s.pending
           OR s.p_held <> (s.lt).held)
      AND b.posted <> b.stored
   UNION ALL
@@ -145,13 +145,18 @@ CREATE FUNCTION wallet._discrepancies()
     FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
    WHERE wallet.lots_negative(w.lots) AND (l.amount < 0 OR l.held < 0)
   UNION ALL
-  -- held equals what the open refunds hold
-  SELECT 'held_matches_open_refunds', s.wallet_id, s.currency,
+  -- held equals what the open refunds and holds reserve (a hold past its expiry until the
+  -- operation that gives it back is journaled)
+  SELECT 'held_matches_open_refunds_and_holds', s.wallet_id, s.currency,
          wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major((s.lt).held, s.exponent)
     FROM stored s
-    LEFT JOIN (SELECT r.wallet_id, sum(r.amount + r.clawback + r.coupon_clawback + r.bonus_void)::bigint AS total
-                 FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
-                GROUP BY r.wallet_id) o ON o.wallet_id = s.wallet_id
+    LEFT JOIN (SELECT x.wallet_id, sum(x.total)::bigint AS total
+                 FROM (SELECT r.wallet_id, r.amount + r.clawback + r.coupon_clawback + r.bonus_void AS total
+                         FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
+                       UNION ALL
+                       SELECT h.wallet_id, h.amount - h.captured - h.released
+                         FROM wallet.hold h WHERE h.status = 'open') x
+                GROUP BY x.wallet_id) o ON o.wallet_id = s.wallet_id
    WHERE coalesce(o.total, 0) <> (s.lt).held
   UNION ALL
   -- every posting's currency is listed in wallet.currency: the other checks weigh amounts by

@@ -136,6 +136,19 @@ jsonb_int_or_zero(Jsonb *j, const char *key)
 	return jsonb_member_int(j, key, false);
 }
 
+/* jsonb_time returns the timestamp member key of a journal result (jb_time). */
+TimestampTz
+jsonb_time(Jsonb *j, const char *key)
+{
+	JsonbValue *v = jsonb_member(j, key);
+
+	if (v == NULL || v->type != jbvString)
+		elog(ERROR, "journal result has no timestamp \"%s\"", key);
+	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												   CStringGetDatum(pnstrdup(v->val.string.val, v->val.string.len)),
+												   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
 /*
  * jsonb_bool_or_false returns the boolean member key of a journal result, or
  * false where the member is missing (a result written before it was kept).

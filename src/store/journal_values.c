@@ -144,6 +144,26 @@ jb_bool(JB *j, const char *key, bool val)
 	jb_value(j, false, &v);
 }
 
+/*
+ * jb_time adds a timestamp as ISO 8601 in UTC ("2026-11-29T00:00:00Z"), which
+ * reads back (jsonb_time) the same whatever the session's DateStyle and
+ * TimeZone.
+ */
+void
+jb_time(JB *j, const char *key, TimestampTz t)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(t) || timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "timestamp out of range");
+	jb_text(j, key, fsec != 0 ?
+			psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour,
+					 tm.tm_min, tm.tm_sec, (int) fsec) :
+			psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour,
+					 tm.tm_min, tm.tm_sec));
+}
+
 Jsonb *
 jb_end(JB *j)
 {

@@ -212,6 +212,12 @@ ensure_plans(void)
 
 		plans.refund_seq = id != InvalidAttrNumber ? getIdentitySequence(refunds, id, true) : InvalidOid;
 	}
+	{
+		Oid			holds = get_relname_relid("hold", nsp);
+		AttrNumber	id = OidIsValid(holds) ? get_attnum(holds, "hold_id") : InvalidAttrNumber;
+
+		plans.hold_seq = id != InvalidAttrNumber ? getIdentitySequence(holds, id, true) : InvalidOid;
+	}
 	if (!OidIsValid(plans.lotset_type) || !OidIsValid(plans.txn_seq) || !OidIsValid(plans.posting_array))
 		elog(ERROR, "wallet schema is incomplete");
 	{

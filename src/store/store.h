@@ -70,6 +70,7 @@ typedef struct WalletPlans
 	Oid			key_rel;		/* wallet.txn_key; InvalidOid on a 0.1 schema */
 	Oid			credit_seq;		/* wallet.payee_credit's identity sequence */
 	Oid			refund_seq;		/* wallet.refund's identity sequence */
+	Oid			hold_seq;		/* wallet.hold's identity sequence (InvalidOid before holds) */
 	SPIPlanPtr	replay;
 	SPIPlanPtr	update_wallet;
 	SPIPlanPtr	insert_txn;
@@ -194,6 +195,25 @@ typedef struct RefundRow
 	ItemPointerData tid;		/* read locked: the version locked (its ctid) */
 } RefundRow;
 
+/* A hold's row (hold.c); amounts in minor units. */
+typedef struct HoldRow
+{
+	int64		hold_id;
+	int64		wallet_id;
+	const char *status;			/* a constant string: open, captured, released, expired */
+	int64		amount;			/* reserved when it was made */
+	int64		captured;
+	int64		released;
+	TimestampTz expires_at;
+	TimestampTz created_at;
+	int64		hold_txn;		/* its journal row */
+	char	   *scene;			/* NULL: none */
+	bool		has_payee;
+	int64		payee;
+	char	   *order_ref;		/* NULL: none */
+	ItemPointerData tid;		/* read locked: the version locked (its ctid) */
+} HoldRow;
+
 /*
  * A fetched row taken apart once (heap_getattr walks the row from its start
  * for every column after the first variable-length one): row_of takes it
@@ -279,6 +299,9 @@ extern bool read_refund(int64 refund_id, bool lock, RefundRow *r);
 extern bool refund_in_progress(int64 topup_txn);
 extern int32 refunds_requested(int64 wallet_id, TimestampTz clk);
 
+/* hold.c */
+extern bool read_hold(int64 hold_id, bool lock, HoldRow *h);
+
 /* journal_read.c */
 typedef bool (*JournalRowFn) (Row *row, void *arg);
 extern bool journal_lookup(const char *column, int64 value, JournalRowFn fn, void *arg);
@@ -293,6 +316,7 @@ extern JsonbValue *jsonb_member(Jsonb *j, const char *key);
 extern int64 jsonb_int(Jsonb *j, const char *key);
 extern int64 jsonb_int_or_zero(Jsonb *j, const char *key);
 extern bool jsonb_bool_or_false(Jsonb *j, const char *key);
+extern TimestampTz jsonb_time(Jsonb *j, const char *key);
 extern Jsonb *find_replay(WalletRow *w, const char *key, const char *op, Jsonb *request);
 extern Jsonb *after_no_write(WalletRow *w, const char *key, const char *op, Jsonb *request, int64 my_txn);
 
@@ -309,6 +333,7 @@ extern void jb_int_or_null(JB *j, const char *key, bool present, int64 val);
 extern void jb_text_if(JB *j, bool compact, const char *key, const char *val);
 extern void jb_int_if(JB *j, bool compact, const char *key, int64 val);
 extern void jb_bool(JB *j, const char *key, bool val);
+extern void jb_time(JB *j, const char *key, TimestampTz t);
 extern Jsonb *jb_end(JB *j);
 
 /* write.c */

@@ -7,7 +7,7 @@
 -- (test/cron/reconcile_job.sql lets pg_cron run jobs for real.) Database
 -- wallet_cron_b is a second wallet database (test/run.sh creates it).
 BEGIN;
-SELECT plan(65);
+SELECT plan(68);
 
 SET wallet.now = '2026-06-01 00:00:00+00';
 
@@ -36,12 +36,13 @@ SELECT results_eq(
   $$ VALUES ('wallet-cron-cleanup'::text, '43 4 * * *'::text,
              'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval'::text),
             ('wallet-expire-bonus', '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()'),
+            ('wallet-expire-holds', '* * * * *', 'SELECT * FROM wallet.expire_holds()'),
             ('wallet-journal-partitions', '23 1 * * *', 'SELECT wallet.add_journal_partitions(1)'),
             ('wallet-reconcile', '17 3 * * *', 'CALL wallet.reconcile_job()'),
             ('wallet-refresh-reports', '*/10 * * * *', 'SELECT wallet.refresh_reports()'),
             ('wallet-remind-expiring', '7 * * * *', 'SELECT wallet.remind_expiring()'),
             ('wallet-rollup-credits', '* * * * *', 'SELECT wallet.rollup_credits()') $$,
-  'schedule_jobs() returns the seven jobs with their default schedules and commands');
+  'schedule_jobs() returns the eight jobs with their default schedules and commands');
 
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule, command, database = current_database(), username = current_user::text, active
@@ -49,12 +50,13 @@ SELECT results_eq(
   $$ VALUES ('wallet-cron-cleanup'::text, '43 4 * * *'::text,
              'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval'::text, true, true, true),
             ('wallet-expire-bonus', '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()', true, true, true),
+            ('wallet-expire-holds', '* * * * *', 'SELECT * FROM wallet.expire_holds()', true, true, true),
             ('wallet-journal-partitions', '23 1 * * *', 'SELECT wallet.add_journal_partitions(1)', true, true, true),
             ('wallet-reconcile', '17 3 * * *', 'CALL wallet.reconcile_job()', true, true, true),
             ('wallet-refresh-reports', '*/10 * * * *', 'SELECT wallet.refresh_reports()', true, true, true),
             ('wallet-remind-expiring', '7 * * * *', 'SELECT wallet.remind_expiring()', true, true, true),
             ('wallet-rollup-credits', '* * * * *', 'SELECT wallet.rollup_credits()', true, true, true) $$,
-  'cron.job holds the seven jobs, active, for this database and user');
+  'cron.job holds the eight jobs, active, for this database and user');
 
 CREATE TEMP TABLE first_ids AS SELECT jobname, jobid FROM cron.job WHERE jobname LIKE 'wallet-%';
 
@@ -66,15 +68,15 @@ SELECT results_eq(
                                                        remind_schedule => '0 */2 * * *',
                                                        report_schedule => '*/30 * * * *',
                                                        cleanup_schedule => '0 5 * * *') ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/10 * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/10 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
             ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'schedule_jobs(...) with new schedules returns them');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 7::bigint,
-          'still seven wallet jobs in cron.job');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 8::bigint,
+          'still eight wallet jobs in cron.job');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/10 * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/10 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
             ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'cron.job shows the new schedules');
@@ -88,16 +90,16 @@ SELECT is_empty($$ SELECT f.jobname FROM first_ids f LEFT JOIN cron.job j USING 
 ------------------------------------------------------------------------------
 SELECT results_eq(
   $$ SELECT jobname, schedule FROM wallet.schedule_jobs(expire_schedule => '*/15 * * * *') ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
             ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'schedule_jobs(expire_schedule => ...) changes that job and returns the others with their schedules');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
             ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
-  'cron.job keeps the other six schedules (not reset to the defaults)');
+  'cron.job keeps the other seven schedules (not reset to the defaults)');
 SELECT is((SELECT schedule FROM wallet.schedule_jobs(NULL, remind_schedule => NULL) WHERE jobname = 'wallet-expire-bonus'),
           '*/15 * * * *', 'an explicit NULL schedule keeps the job''s schedule too');
 SELECT is((SELECT command FROM cron.job WHERE jobname = 'wallet-cron-cleanup'),
@@ -112,7 +114,7 @@ SELECT is((SELECT command FROM wallet.schedule_jobs(reconcile_schedule => '45 2 
           'a later call without cron_retention keeps that retention');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
+  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '45 2 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
             ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'after three one-job changes, each job has the schedule last given to it');
@@ -132,6 +134,8 @@ SELECT is((SELECT bonus FROM wallet.top_up(:alice, 100, 'cron-1')), 10.00::numer
 SELECT is((SELECT bonus FROM wallet.top_up(:bob, 50, 'cron-2')), 0.00::numeric, 'fixture: bob tops up 50');
 SELECT is((SELECT charged FROM wallet.spend(:bob, 20, 'cron-3', payee => :shop)), 20.00::numeric,
           'fixture: bob pays the shop 20');
+SELECT is((SELECT held FROM wallet.hold(:bob, 5, 'cron-4', ttl => '1 hour')), 5.00::numeric,
+          'fixture: bob holds 5 for an hour');
 SET wallet.now = '2026-06-03 00:00:00+00';
 SELECT results_eq(format('SELECT cash, bonus FROM wallet.balance(%s)', :alice),
                   $$ VALUES (100.00::numeric, 0.00::numeric) $$,
@@ -153,6 +157,12 @@ SELECT lives_ok((SELECT command FROM cron.job WHERE jobname = 'wallet-rollup-cre
 SELECT is((SELECT count(*) FROM wallet.payee_credit WHERE wallet_id = :shop), 0::bigint,
           'it rolled the credit up into the shop''s wallet');
 SELECT is((SELECT earnings FROM wallet.balance(:shop)), 20.00::numeric, 'the shop''s balance is unchanged by the roll-up');
+
+SELECT lives_ok((SELECT command FROM cron.job WHERE jobname = 'wallet-expire-holds'),
+                'the wallet-expire-holds command runs');
+SELECT results_eq(format('SELECT status, released FROM wallet.hold WHERE wallet_id = %s', :bob),
+                  $$ VALUES ('expired'::text, 500::bigint) $$,
+                  'it gave back bob''s hold, past its hour, and marked it expired');
 
 -- the wallet-reconcile command commits the run before it fails: it cannot run inside a
 -- transaction block (test/cron/reconcile_job.sql runs it through pg_cron)
@@ -197,31 +207,33 @@ SELECT results_eq(
        FROM wallet.schedule_jobs(database => 'wallet_cron_b', reconcile_schedule => '5 3 * * *') ORDER BY jobname $$,
   $$ VALUES ('wallet-expire-bonus@wallet_cron_b'::text, '*/5 * * * *'::text, 'SELECT * FROM wallet.expire_bonus()'::text,
              'wallet_cron_b'::text),
+            ('wallet-expire-holds@wallet_cron_b', '* * * * *', 'SELECT * FROM wallet.expire_holds()', 'wallet_cron_b'),
             ('wallet-journal-partitions@wallet_cron_b', '23 1 * * *', 'SELECT wallet.add_journal_partitions(1)',
              'wallet_cron_b'),
             ('wallet-reconcile@wallet_cron_b', '5 3 * * *', 'CALL wallet.reconcile_job()', 'wallet_cron_b'),
             ('wallet-refresh-reports@wallet_cron_b', '*/10 * * * *', 'SELECT wallet.refresh_reports()', 'wallet_cron_b'),
             ('wallet-remind-expiring@wallet_cron_b', '7 * * * *', 'SELECT wallet.remind_expiring()', 'wallet_cron_b'),
             ('wallet-rollup-credits@wallet_cron_b', '* * * * *', 'SELECT wallet.rollup_credits()', 'wallet_cron_b') $$,
-  'schedule_jobs(database => ''wallet_cron_b'') schedules its six jobs, named after it (the cleanup stays here, once)');
+  'schedule_jobs(database => ''wallet_cron_b'') schedules its seven jobs, named after it (the cleanup stays here, once)');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", database::text COLLATE "default" FROM cron.job
       WHERE jobname LIKE 'wallet-%@wallet_cron_b' ORDER BY jobname $$,
   $$ VALUES ('wallet-expire-bonus@wallet_cron_b'::text, 'wallet_cron_b'::text),
+            ('wallet-expire-holds@wallet_cron_b', 'wallet_cron_b'),
             ('wallet-journal-partitions@wallet_cron_b', 'wallet_cron_b'),
             ('wallet-reconcile@wallet_cron_b', 'wallet_cron_b'), ('wallet-refresh-reports@wallet_cron_b', 'wallet_cron_b'),
             ('wallet-remind-expiring@wallet_cron_b', 'wallet_cron_b'), ('wallet-rollup-credits@wallet_cron_b', 'wallet_cron_b') $$,
   'cron.job runs them in database wallet_cron_b');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND database = current_database()), 7::bigint,
-          'this database''s seven jobs are untouched');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND database = current_database()), 8::bigint,
+          'this database''s eight jobs are untouched');
 SELECT is((SELECT schedule FROM wallet.schedule_jobs(database => 'wallet_cron_b')
             WHERE jobname = 'wallet-reconcile@wallet_cron_b'), '5 3 * * *',
           'scheduling wallet_cron_b again keeps its schedules');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 13::bigint, 'never duplicated: 7 + 6 jobs');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 15::bigint, 'never duplicated: 8 + 7 jobs');
 SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_no_such_db') $$, '22023', NULL,
                  'an unknown database is refused with 22023');
-SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 6, 'unschedule_jobs(''wallet_cron_b'') removes its six jobs');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 7::bigint, 'and leaves this database''s seven');
+SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 7, 'unschedule_jobs(''wallet_cron_b'') removes its seven jobs');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 8::bigint, 'and leaves this database''s eight');
 
 ------------------------------------------------------------------------------
 -- A scheduling role that is not a superuser: a member of wallet_admin with the
@@ -239,11 +251,11 @@ SELECT matches(pg_temp.error_of('SELECT * FROM wallet.schedule_jobs()'),
 RESET ROLE;
 GRANT USAGE ON SCHEMA cron TO wallet_cron_ops;
 SET ROLE wallet_cron_ops;
-SELECT is((SELECT count(*) FROM wallet.schedule_jobs(reconcile_schedule => '10 3 * * *')), 7::bigint,
-          'with USAGE on schema cron, wallet_cron_ops schedules the seven jobs');
+SELECT is((SELECT count(*) FROM wallet.schedule_jobs(reconcile_schedule => '10 3 * * *')), 8::bigint,
+          'with USAGE on schema cron, wallet_cron_ops schedules the eight jobs');
 SELECT results_eq($$ SELECT count(*), min(username) FROM cron.job WHERE jobname LIKE 'wallet-%' $$,
-                  $$ VALUES (7::bigint, 'wallet_cron_ops'::text) $$,
-                  'it sees its own seven jobs, to be run as wallet_cron_ops');
+                  $$ VALUES (8::bigint, 'wallet_cron_ops'::text) $$,
+                  'it sees its own eight jobs, to be run as wallet_cron_ops');
 SELECT is((SELECT schedule FROM wallet.schedule_jobs(expire_schedule => '*/20 * * * *') WHERE jobname = 'wallet-reconcile'),
           '10 3 * * *', 'and a change of one of them keeps its others');
 SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_cron_b') $$, '42501', NULL,
@@ -251,18 +263,18 @@ SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_cron_
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) TO wallet_cron_ops;
 SET ROLE wallet_cron_ops;
-SELECT is((SELECT count(*) FROM wallet.schedule_jobs(database => 'wallet_cron_b')), 6::bigint,
-          'with that grant it schedules wallet_cron_b''s six jobs');
-SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 6, 'and unschedules them');
-SELECT is(wallet.unschedule_jobs(), 7, 'and its own seven');
+SELECT is((SELECT count(*) FROM wallet.schedule_jobs(database => 'wallet_cron_b')), 7::bigint,
+          'with that grant it schedules wallet_cron_b''s seven jobs');
+SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 7, 'and unschedules them');
+SELECT is(wallet.unschedule_jobs(), 8, 'and its own eight');
 RESET ROLE;
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND username = current_user::text), 7::bigint,
-          'the superuser''s seven jobs are still there');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND username = current_user::text), 8::bigint,
+          'the superuser''s eight jobs are still there');
 
 ------------------------------------------------------------------------------
 -- unschedule_jobs()
 ------------------------------------------------------------------------------
-SELECT is(wallet.unschedule_jobs(), 7, 'unschedule_jobs() removes the seven jobs');
+SELECT is(wallet.unschedule_jobs(), 8, 'unschedule_jobs() removes the eight jobs');
 SELECT is_empty($$ SELECT jobid FROM cron.job WHERE jobname LIKE 'wallet-%' $$, 'no wallet job is left in cron.job');
 SELECT is(wallet.unschedule_jobs(), 0, 'unschedule_jobs() again removes nothing');
 

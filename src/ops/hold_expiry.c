@@ -1,0 +1,169 @@
+/*
+ * hold_expiry.c
+ *	  What the hold operations share: a hold read with its wallet locked
+ *	  first (wallet, then hold, as every operation that changes a hold), its
+ *	  row changed, and the give-back of holds past their expiry.
+ *
+ *	  A hold past its expiry reserves nothing from that moment on
+ *	  (engine_reserved counts its pieces as available); an operation that is
+ *	  about to spend from the wallet's lots first gives those pieces back for
+ *	  good, each hold in one journal row of kind expire_holds (no key, ref_txn
+ *	  the hold's own row) with the hold marked expired, in its own
+ *	  transaction; wallet.expire_holds does the same for wallets nobody
+ *	  touches.
+ */
+#include "ops/holds.h"
+
+static OpPlan change_row = OP_PLAN(
+	"UPDATE wallet.hold SET status = $2, captured = captured + $3, released = released + $4, expires_at = $5 "
+	"WHERE ctid = $1",
+	5, TIDOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID);
+
+static OpPlan expiry_row = OP_PLAN(
+	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, result, "
+	"postings) VALUES ($1, $2, 'expire_holds', $3, $4, $5, $6, $7, $8, $9)",
+	9, INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, JSONBOID, OP_POSTINGS);
+
+/* the longest life of a hold: 30 days from when it was made */
+const Interval hold_ttl_max = {.time = 0, .day = 30, .month = 0};
+
+/* hold_ttl returns argument argno, a ttl between 1 minute and 30 days. */
+Interval *
+hold_ttl(FunctionCallInfo fcinfo, int argno)
+{
+	Interval   *ttl;
+	Interval	lo = {.time = HOLD_TTL_MIN, .day = 0, .month = 0};
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl must not be null")));
+	ttl = PG_GETARG_INTERVAL_P(argno);
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(ttl), IntervalPGetDatum(&lo))) ||
+		DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(ttl), IntervalPGetDatum(&hold_ttl_max))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl must be between 1 minute and 30 days"),
+				 errdetail("Got %s.", DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(ttl))))));
+	return ttl;
+}
+
+/* ttl_text is a ttl as a request records it: its fields, the same under any IntervalStyle. */
+char *
+ttl_text(const Interval *ttl)
+{
+	return psprintf("%d months %d days " INT64_FORMAT " us", ttl->month, ttl->day, ttl->time);
+}
+
+/*
+ * hold_lock reads hold hold_id (WL006 if there is none), locks its wallet
+ * and then the hold's row.
+ */
+void
+hold_lock(int64 hold_id, WalletRow *w, HoldRow *h)
+{
+	if (!read_hold(hold_id, false, h))
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("hold %lld does not exist", (long long) hold_id)));
+	read_wallet(h->wallet_id, true, true, w);
+	if (!read_hold(hold_id, true, h))
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("hold %lld does not exist", (long long) hold_id)));
+}
+
+/* hold_lapsed tells whether an open hold's time has passed at clk. */
+bool
+hold_lapsed(const HoldRow *h, TimestampTz clk)
+{
+	return strcmp(h->status, "open") == 0 && h->expires_at <= clk;
+}
+
+/* refuse_unless_open refuses to move money of hold h unless it is open and in time. */
+void
+refuse_unless_open(const HoldRow *h, TimestampTz clk, const char *what)
+{
+	if (strcmp(h->status, "open") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('8')),
+				 errmsg("hold %lld is %s", (long long) h->hold_id, h->status),
+				 errdetail("Only an open hold can be %s.", what)));
+	if (hold_lapsed(h, clk))
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('8')),
+				 errmsg("hold %lld has expired", (long long) h->hold_id),
+				 errdetail("It reserves nothing since its expiry; it cannot be %s.", what)));
+}
+
+/* hold_change sets a hold's status and expiry and adds to what it captured and released. */
+void
+hold_change(const HoldRow *h, const char *status, int64 captured, int64 released, TimestampTz expires_at)
+{
+	Datum		args[5] = {PointerGetDatum(&h->tid), CStringGetTextDatum(status), Int64GetDatum(captured),
+	Int64GetDatum(released), TimestampTzGetDatum(expires_at)};
+
+	if (run_plan(op_plan(&change_row), args, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
+		elog(ERROR, "could not change hold %lld", (long long) h->hold_id);
+}
+
+/* hold_status_after is a hold's status once it has captured `captured` and reserves `remaining`. */
+const char *
+hold_status_after(int64 captured, int64 remaining)
+{
+	if (remaining > 0)
+		return "open";
+	return captured > 0 ? "captured" : "released";
+}
+
+/*
+ * holds_give_back_due gives back, in b, every hold of locked wallet w whose
+ * time has passed at clk, journals each and marks it expired; the caller
+ * writes b with its own change. Returns how many holds it ended.
+ */
+int
+holds_give_back_due(WalletRow *w, LotBuilder *b, TimestampTz clk)
+{
+	int64		hold_id;
+	int			n = 0;
+
+	while ((hold_id = engine_due_hold(b, clk)) != 0)
+	{
+		HoldRow		h;
+		int64		left[WALLET_NBUCKETS];
+		int64		total = engine_hold_remaining(b, hold_id, left);
+		ReversalOut out;
+		Postings	legs;
+		JB			jb;
+		Jsonb	   *req;
+		int64		txn_id;
+
+		if (!read_hold(hold_id, true, &h) || h.wallet_id != w->id || strcmp(h.status, "open") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("wallet %lld reserves money for hold %lld, which is not its open hold",
+							(long long) w->id, (long long) hold_id)));
+		engine_release(b, hold_id, total, clk, &out);
+		postings_init(&legs);
+		post_release(&legs, w->id, &out, total);
+		txn_id = nextval_internal(plans.txn_seq, false);
+		jb_begin(&jb);
+		jb_int(&jb, "hold_id", hold_id);
+		req = jb_end(&jb);
+		jb_begin(&jb);
+		jb_int(&jb, "txn_id", txn_id);
+		jb_int(&jb, "released", total);
+		jb_int(&jb, "breakage", out.breakage);
+		{
+			Datum		args[9] = {Int64GetDatum(txn_id), Int64GetDatum(w->id), Int64GetDatum(total),
+				CStringGetTextDatum(w->currency), TimestampTzGetDatum(clk), Int64GetDatum(h.hold_txn),
+			JsonbPGetDatum(req), JsonbPGetDatum(jb_end(&jb)), legs_of(&legs, "expire_holds")};
+
+			if (run_plan(op_plan(&expiry_row), args, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not journal the expiry of hold %lld", (long long) hold_id);
+		}
+		hold_change(&h, "expired", 0, total, h.expires_at);
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,126 @@
+/*
+ * hold_release.c
+ *	  wallet.release_hold: what a hold reserves given back, all of it or a
+ *	  part, on the shared pipeline: each piece returns to the lot it came
+ *	  from (engine_release), bonus past its own expiry written off. A frozen
+ *	  wallet's hold is released too: the money stays in the wallet.
+ */
+#include "ops/holds.h"
+
+PG_FUNCTION_INFO_V1(wallet_release_hold);
+
+/* The outcome of a release, in minor units, kept across SPI_finish. */
+typedef struct ReleaseOut
+{
+	int64		txn_id;
+	int64		released;
+	int64		remaining;
+	const char *status;
+	bool		replayed;
+} ReleaseOut;
+
+/*
+ * wallet.release_hold(hold_id, idempotency_key, amount) returns (txn_id,
+ * released, remaining, status, replayed); a NULL amount releases all that
+ * remains.
+ */
+static Datum
+release_body(PG_FUNCTION_ARGS)
+{
+	char	   *key = check_text(fcinfo, 1, "idempotency_key", 200, true);
+	TimestampTz clk = wallet_clock();
+	MemoryContext caller = CurrentMemoryContext;
+	int64		hold_id = op_int8_arg(fcinfo, 0, "hold_id");
+	bool		has_amount = !PG_ARGISNULL(2);
+	int64		amt = 0;
+	WalletRow	w;
+	HoldRow		h;
+	Jsonb	   *req;
+	Jsonb	   *prior;
+	JB			jb;
+	ReleaseOut	out;
+	int			exponent;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	memset(&out, 0, sizeof(out));
+	op_start();
+	hold_lock(hold_id, &w, &h);
+	exponent = w.exponent;
+	if (has_amount)
+		amt = numeric_to_minor(PG_GETARG_NUMERIC(2), w.exponent, "amount");
+	jb_begin(&jb);
+	jb_int(&jb, "hold_id", hold_id);
+	if (has_amount)
+		jb_int(&jb, "amount", amt);
+	req = jb_end(&jb);
+	prior = find_replay(&w, key, "release_hold", req);
+	if (prior != NULL)
+	{
+		out.txn_id = jsonb_int(prior, "txn_id");
+		out.released = jsonb_int(prior, "released");
+		out.remaining = jsonb_int_or_zero(prior, "remaining");
+		out.status = hold_status_after(jsonb_int_or_zero(prior, "captured_before"), out.remaining);
+		out.replayed = true;
+	}
+	else
+	{
+		LotBuilder *b = lotset_unpack(w.lots);
+		int64		left[WALLET_NBUCKETS];
+		int64		remaining = engine_hold_remaining(b, hold_id, left);
+		ReversalOut back;
+		Postings	legs;
+		Jsonb	   *res;
+
+		refuse_unless_open(&h, clk, "released");
+		if (remaining != h.amount - h.captured - h.released)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("hold %lld reserves %lld in its wallet's lots but its row says %lld",
+							(long long) hold_id, (long long) remaining,
+							(long long) (h.amount - h.captured - h.released))));
+		out.released = has_amount ? amt : remaining;
+		if (out.released > remaining)
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('8')),
+					 errmsg("release of %s is more than hold %lld has left",
+							DatumGetCString(DirectFunctionCall1(numeric_out, major(out.released, w.exponent))),
+							(long long) hold_id),
+					 errdetail("It has %s left.",
+							   DatumGetCString(DirectFunctionCall1(numeric_out, major(remaining, w.exponent))))));
+		engine_release(b, hold_id, out.released, clk, &back);
+		out.remaining = remaining - out.released;
+		out.status = hold_status_after(h.captured, out.remaining);
+		postings_init(&legs);
+		post_release(&legs, w.id, &back, out.released);
+		out.txn_id = nextval_internal(plans.txn_seq, false);
+		jb_begin(&jb);
+		jb_int(&jb, "txn_id", out.txn_id);
+		jb_int(&jb, "released", out.released);
+		jb_int_if(&jb, true, "breakage", back.breakage);
+		jb_int_if(&jb, true, "remaining", out.remaining);
+		jb_int_if(&jb, true, "captured_before", h.captured);
+		res = jb_end(&jb);
+		if (!write_op(&w, b, out.txn_id, "release_hold", out.released, clk, key, h.hold_txn, req, res,
+					  legs_of(&legs, "release_hold"), NULL))
+			elog(ERROR, "wallet %lld changed under its lock", (long long) w.id);
+		hold_change(&h, out.status, 0, out.released, h.expires_at);
+	}
+	op_leave(caller);
+	values[0] = Int64GetDatum(out.txn_id);
+	values[1] = major(out.released, exponent);
+	values[2] = major(out.remaining, exponent);
+	values[3] = CStringGetTextDatum(out.status);
+	values[4] = BoolGetDatum(out.replayed);
+	{
+		static const Oid types[5] = {INT8OID, NUMERICOID, NUMERICOID, TEXTOID, BOOLOID};
+
+		PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, lengthof(types)));
+	}
+}
+
+Datum
+wallet_release_hold(PG_FUNCTION_ARGS)
+{
+	return with_compressed_wal(release_body, fcinfo);
+}

@@ -1,0 +1,84 @@
+/*
+ * hold_sweep.c
+ *	  wallet.expire_holds: the holds whose time has passed given back and
+ *	  journaled (holds_give_back_due), for wallets no operation has touched
+ *	  since. A hold past its expiry already reserves nothing (engine_reserved);
+ *	  the sweep only writes it down. Wallets locked by others are skipped and
+ *	  taken by the next run, as the bonus sweep does.
+ */
+#include "ops/holds.h"
+
+PG_FUNCTION_INFO_V1(wallet_expire_holds);
+
+/* the wallets with an open hold past its expiry, soonest first, batch_size holds at most */
+static OpPlan due = OP_PLAN(
+	"SELECT wallet_id FROM (SELECT h.wallet_id, min(h.expires_at) AS first FROM "
+	"(SELECT wallet_id, expires_at FROM wallet.hold WHERE status = 'open' AND expires_at <= $1 "
+	"ORDER BY expires_at LIMIT $2) h GROUP BY h.wallet_id) d ORDER BY first, wallet_id",
+	2, TIMESTAMPTZOID, INT4OID);
+
+static OpPlan try_lock = OP_PLAN(
+	"SELECT 1 FROM wallet.wallet WHERE wallet_id = $1 FOR UPDATE SKIP LOCKED",
+	1, INT8OID);
+
+/* wallet.expire_holds(batch_size int) returns (holds int): how many it gave back. */
+static Datum
+sweep_body(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	TimestampTz clk = wallet_clock();
+	int32		batch;
+	int			n = 0;
+	int64	   *wallets;
+	uint64		nw;
+
+	check_not_null(fcinfo, 0, "batch_size");
+	batch = PG_GETARG_INT32(0);
+	if (batch < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be at least 1")));
+	op_start();
+	{
+		Datum		args[2] = {TimestampTzGetDatum(clk), Int32GetDatum(batch)};
+
+		if (run_plan(op_plan(&due), args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not find the holds due");
+	}
+	nw = SPI_processed;
+	wallets = palloc(sizeof(int64) * Max(nw, 1));
+	for (uint64 i = 0; i < nw; i++)
+	{
+		bool		isnull;
+
+		wallets[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	for (uint64 i = 0; i < nw; i++)
+	{
+		Datum		args[1] = {Int64GetDatum(wallets[i])};
+		WalletRow	w;
+		LotBuilder *b;
+		int			ended;
+
+		CHECK_FOR_INTERRUPTS();
+		if (run_plan(op_plan(&try_lock), args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not lock wallet %lld", (long long) wallets[i]);
+		if (SPI_processed == 0)
+			continue;			/* locked by another: the next run takes it */
+		read_wallet(wallets[i], true, false, &w);
+		b = lotset_unpack(w.lots);
+		ended = holds_give_back_due(&w, b, clk);
+		if (ended > 0 && !save_wallet(&w, b))
+			elog(ERROR, "wallet %lld changed under its lock", (long long) w.id);
+		n += ended;
+	}
+	op_leave(caller);
+	/* RETURNS TABLE of one column: the value itself */
+	PG_RETURN_INT32(n);
+}
+
+Datum
+wallet_expire_holds(PG_FUNCTION_ARGS)
+{
+	return with_compressed_wal(sweep_body, fcinfo);
+}
