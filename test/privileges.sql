@@ -95,7 +95,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
      ('settle_refund', 'SELECT wallet.settle_refund(1, true)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 63);
+SELECT plan((SELECT count(*)::int FROM probe) + 65);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -140,7 +140,9 @@ SELECT is_empty($$
      AND NOT (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
               AND p.prosrc IN ('wallet_top_up', 'wallet_spend', 'wallet_reverse_spend', 'wallet_request_refund',
                                'wallet_review_refund', 'wallet_settle_refund', 'wallet_adjust',
-                               'wallet_issue_coupon', 'wallet_issue_coupons')
+                               'wallet_issue_coupon', 'wallet_issue_coupons', 'wallet_hold',
+                               'wallet_capture_hold', 'wallet_release_hold', 'wallet_extend_hold',
+                               'wallet_expire_holds')
               AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 
@@ -153,6 +155,7 @@ SELECT is_empty($$
        'open', 'balance', 'lots', 'bonus_preview', 'top_up', 'spend', 'reverse_spend',
        'refund_quote', 'request_refund', 'settle_refund', 'issue_coupon', 'issue_coupons', 'coupons',
        'validate_coupon', 'pending_notifications', 'mark_notified',
+       'hold', 'capture_hold', 'release_hold', 'extend_hold', 'holds',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -231,6 +234,12 @@ CREATE TEMP TABLE hostile_refund AS
 CREATE TEMP TABLE hostile_refund_replay AS
   SELECT (request_refund((SELECT txn_id FROM hostile_topup), 'priv-hostile-4', 10)).replayed AS replayed,
          current_setting('search_path') AS path_after;
+-- a hold of 5, and its capture (the hold's replay gives its id)
+CREATE TEMP TABLE hostile_hold AS
+  SELECT held, bonus_held, cash_held, replayed FROM hold(open('priv-hostile'), 5, 'priv-hostile-5');
+CREATE TEMP TABLE hostile_capture AS
+  SELECT c.captured, c.status, c.replayed, current_setting('search_path') AS path_after
+    FROM capture_hold((SELECT h.hold_id FROM hold(open('priv-hostile'), 5, 'priv-hostile-5') h), 'priv-hostile-6') c;
 RESET search_path;
 SELECT results_eq($$ SELECT bonus, replayed FROM hostile_topup $$, $$ VALUES (10.00::numeric, false) $$,
   'under a hostile search_path, top_up gets the real bonus rule (150 -> 10)');
@@ -252,6 +261,11 @@ SELECT results_eq($$ SELECT * FROM hostile_refund $$, $$ VALUES (10.00::numeric,
 SELECT results_eq($$ SELECT * FROM hostile_refund_replay $$,
   $$ VALUES (true, 'evil, pg_catalog, public, wallet'::text) $$,
   'under a hostile search_path, request_refund replays and leaves the caller''s path as it was');
+SELECT results_eq($$ SELECT * FROM hostile_hold $$, $$ VALUES (5.00::numeric, 0.00::numeric, 5.00::numeric, false) $$,
+  'under a hostile search_path, hold reserves in minor units of CNY');
+SELECT results_eq($$ SELECT * FROM hostile_capture $$,
+  $$ VALUES (5.00::numeric, 'captured'::text, false, 'evil, pg_catalog, public, wallet'::text) $$,
+  'under a hostile search_path, capture_hold charges the hold and leaves the caller''s path as it was');
 RESET ROLE;
 SELECT results_eq(
   $$ SELECT kind, amount, created_at FROM wallet.transactions
@@ -259,7 +273,9 @@ SELECT results_eq(
   $$ VALUES ('top_up'::text, 150.00::numeric, '2026-03-01 00:00:00+00'::timestamptz),
             ('spend', 40.25, '2026-03-01 00:00:00+00'),
             ('reverse_spend', 10.00, '2026-03-01 00:00:00+00'),
-            ('request_refund', 10.00, '2026-03-01 00:00:00+00') $$,
+            ('request_refund', 10.00, '2026-03-01 00:00:00+00'),
+            ('hold', 5.00, '2026-03-01 00:00:00+00'),
+            ('capture_hold', 5.00, '2026-03-01 00:00:00+00') $$,
   'the journal holds the operations, at the wallet clock (not evil.clock)');
 SELECT is((SELECT count(*) FROM wallet.reconcile()), 0::bigint, 'the books balance after the hostile calls');
 SELECT is((SELECT (SELECT count(*) FROM evil.wallet) + (SELECT count(*) FROM pg_temp.wallet)

@@ -134,7 +134,7 @@ SELECT is((SELECT bonus FROM wallet.top_up(:alice, 100, 'cron-1')), 10.00::numer
 SELECT is((SELECT bonus FROM wallet.top_up(:bob, 50, 'cron-2')), 0.00::numeric, 'fixture: bob tops up 50');
 SELECT is((SELECT charged FROM wallet.spend(:bob, 20, 'cron-3', payee => :shop)), 20.00::numeric,
           'fixture: bob pays the shop 20');
-SELECT is((SELECT held FROM wallet.hold(:bob, 5, 'cron-4', ttl => '1 hour')), 5.00::numeric,
+SELECT is((SELECT held FROM wallet.hold(:bob, 5, 'cron-hold-1', ttl => '1 hour')), 5.00::numeric,
           'fixture: bob holds 5 for an hour');
 SET wallet.now = '2026-06-03 00:00:00+00';
 SELECT results_eq(format('SELECT cash, bonus FROM wallet.balance(%s)', :alice),
