@@ -159,6 +159,8 @@ extern void engine_add(LotBuilder *b, int bucket, int64 amount, int64 txn, Times
 					   TimestampTz until, const char *scope);
 extern int64 engine_spend(LotBuilder *b, int64 want, const char *scene, TimestampTz now,
 						  int64 used[WALLET_NBUCKETS], LotBuilder **taken);
+extern int64 engine_spend_in(LotBuilder *b, int64 want, const char *scene, TimestampTz now, bool earnings,
+							 int64 used[WALLET_NBUCKETS], LotBuilder **taken);
 extern TimestampTz engine_next_expiry(const LotBuilder *b);
 extern int64 engine_debt_repaid(int64 debt, int64 credit);
 extern int64 engine_coupon_discount(bool percent, Numeric value, Numeric max_discount, int exponent,
@@ -228,9 +230,14 @@ extern bool engine_topup_held(LotBuilder *b, int64 txn);
 extern int64 engine_payee_back(int64 payee_total, int64 payee_done, int64 done, int64 x, int64 charged);
 extern TupleDesc wallet_result_desc(FunctionCallInfo fcinfo);
 
+/* engine/spend_rules.c */
+extern bool engine_earnings_usable(const char *earnings_scope, const char *scene);
+extern int64 engine_available(LotBuilder *b, const char *scene, TimestampTz now, bool earnings);
+extern const char *engine_spend_rule(int64 n, int64 a, int64 c, int64 x, int64 y);
+
 /* engine/holds.c */
-extern int64 engine_hold(LotBuilder *b, int64 want, const char *scene, TimestampTz now, int64 hold,
-						 TimestampTz expires, int64 used[WALLET_NBUCKETS]);
+extern int64 engine_hold(LotBuilder *b, int64 want, const char *scene, TimestampTz now, bool earnings,
+						 int64 hold, TimestampTz expires, int64 used[WALLET_NBUCKETS]);
 extern int64 engine_hold_remaining(const LotBuilder *b, int64 hold, int64 left[WALLET_NBUCKETS]);
 extern LotBuilder *engine_capture(LotBuilder *b, int64 hold, int64 want, int64 used[WALLET_NBUCKETS]);
 extern void engine_release(LotBuilder *b, int64 hold, int64 want, TimestampTz now, ReversalOut *out);

@@ -155,7 +155,7 @@ SELECT is_empty($$
        'open', 'balance', 'lots', 'bonus_preview', 'top_up', 'spend', 'reverse_spend',
        'refund_quote', 'request_refund', 'settle_refund', 'issue_coupon', 'issue_coupons', 'coupons',
        'validate_coupon', 'pending_notifications', 'mark_notified',
-       'hold', 'capture_hold', 'release_hold', 'extend_hold', 'holds',
+       'hold', 'capture_hold', 'release_hold', 'extend_hold', 'holds', 'spend_preview',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -171,7 +171,7 @@ $$, 'wallet_reader may execute no operation (only the pure helpers the journal v
 
 SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app may execute %s', f))
   FROM unnest(ARRAY['wallet.open(text,text)', 'wallet.top_up(bigint,numeric,text,text,text)',
-                    'wallet.spend(bigint,numeric,text,text,text,boolean,bigint,text)',
+                    'wallet.spend(bigint,numeric,text,text,text,boolean,bigint,text,numeric)', 'wallet.spend_preview(bigint,numeric,text,text,numeric)',
                     'wallet.balance(bigint,text)']) AS f;
 
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))

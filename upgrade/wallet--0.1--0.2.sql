@@ -628,7 +628,7 @@ CREATE OR REPLACE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
   LANGUAGE sql STABLE AS $$
   SELECT coalesce(
     (SELECT p FROM wallet.policy p WHERE p.currency = cur),
-    ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL)::wallet.policy)
+    ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL, 0, 0, NULL)::wallet.policy)
 $$;
 CREATE OR REPLACE FUNCTION wallet._credit(wid bigint, ls wallet.lotset, amt bigint, txn bigint, clk timestamptz)
   RETURNS wallet.lotset AS 'MODULE_PATHNAME', 'wallet_credit' LANGUAGE C VOLATILE;
@@ -1599,3 +1599,116 @@ REVOKE ALL ON FUNCTION
   wallet.lots_books(wallet.lotset)
   FROM PUBLIC;
 REVOKE ALL ON SEQUENCE wallet.hold_hold_id_seq FROM PUBLIC;
+
+-- spend rules (CONTRACT.md section 15) and combined payment (section 5): the policy's columns,
+-- spend's max_charge and set_policy's three settings (both made again with the privileges the
+-- old ones had), spend_preview
+ALTER TABLE wallet.policy ADD COLUMN min_balance_use numeric NOT NULL DEFAULT 0
+  CHECK (min_balance_use >= 0 AND min_balance_use < 1e15);
+ALTER TABLE wallet.policy ADD COLUMN use_all_below numeric NOT NULL DEFAULT 0
+  CHECK (use_all_below >= 0 AND use_all_below < 1e15);
+ALTER TABLE wallet.policy ADD COLUMN earnings_scope text[] NULL CHECK (cardinality(earnings_scope) > 0);
+COMMENT ON COLUMN wallet.policy.min_balance_use IS
+  'a spend or hold that uses the balance uses at least this much of it (or the order, or all it has; major units)';
+COMMENT ON COLUMN wallet.policy.use_all_below IS
+  'while what a wallet has available is below this, a payment that uses it uses all of it (major units)';
+COMMENT ON COLUMN wallet.policy.earnings_scope IS
+  'the scenes where earnings may be spent; elsewhere a spend uses bonus and cash only; NULL: everywhere';
+DO $do$
+DECLARE
+  f record;
+  g record;
+  acl aclitem[];
+BEGIN
+  FOR f IN SELECT * FROM (VALUES
+      ('wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text)',
+       'wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text, numeric)',
+       $f$CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key text,
+                             scene text DEFAULT NULL, coupon text DEFAULT NULL,
+                             allow_partial boolean DEFAULT false, payee bigint DEFAULT NULL,
+                             order_ref text DEFAULT NULL, max_charge numeric DEFAULT NULL)
+  RETURNS wallet.spend_result
+  AS 'MODULE_PATHNAME', 'wallet_spend'
+  LANGUAGE C VOLATILE SECURITY DEFINER$f$),
+      ('wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric)',
+       'wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric, text[])',
+       $f$CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT NULL,
+                                  refund_fee_rate numeric DEFAULT NULL,
+                                  refund_auto_approve_max numeric DEFAULT NULL,
+                                  max_refunds_per_30_days int DEFAULT NULL,
+                                  remind_before interval DEFAULT NULL,
+                                  commission_rate numeric DEFAULT NULL,
+                                  payee_debt_flag numeric DEFAULT NULL,
+                                  min_balance_use numeric DEFAULT NULL,
+                                  use_all_below numeric DEFAULT NULL,
+                                  earnings_scope text[] DEFAULT NULL)
+  RETURNS wallet.policy
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  p wallet.policy := wallet._policy(set_policy.currency);
+BEGIN
+  PERFORM wallet._text(set_policy.currency, 'currency', 3, true);
+  IF NOT EXISTS (SELECT 1 FROM wallet.currency c WHERE c.code = set_policy.currency) THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', set_policy.currency));
+  END IF;
+  p.refund_window := coalesce(set_policy.refund_window, p.refund_window);
+  p.refund_fee_rate := coalesce(set_policy.refund_fee_rate, p.refund_fee_rate);
+  p.refund_auto_approve_max := coalesce(set_policy.refund_auto_approve_max, p.refund_auto_approve_max);
+  p.max_refunds_per_30_days := coalesce(set_policy.max_refunds_per_30_days, p.max_refunds_per_30_days);
+  p.remind_before := coalesce(set_policy.remind_before, p.remind_before);
+  p.commission_rate := coalesce(set_policy.commission_rate, p.commission_rate);
+  IF set_policy.payee_debt_flag < 0 THEN
+    PERFORM wallet._fail('22023', 'payee_debt_flag must not be negative',
+                         format('Got %s.', set_policy.payee_debt_flag), 'NULL leaves the setting as it is.');
+  END IF;
+  PERFORM wallet._check_money(set_policy.payee_debt_flag, wallet._exponent(set_policy.currency), 'payee_debt_flag');
+  p.payee_debt_flag := coalesce(set_policy.payee_debt_flag, p.payee_debt_flag);
+  PERFORM wallet._check_money(set_policy.min_balance_use, wallet._exponent(set_policy.currency), 'min_balance_use');
+  PERFORM wallet._check_money(set_policy.use_all_below, wallet._exponent(set_policy.currency), 'use_all_below');
+  p.min_balance_use := coalesce(set_policy.min_balance_use, p.min_balance_use);
+  p.use_all_below := coalesce(set_policy.use_all_below, p.use_all_below);
+  -- earnings_scope: '{}' puts it back to everywhere (NULL), NULL leaves it as it is
+  IF set_policy.earnings_scope IS NOT NULL THEN
+    PERFORM wallet.check_scene(s) FROM unnest(set_policy.earnings_scope) s;
+    IF array_position(set_policy.earnings_scope, NULL) IS NOT NULL THEN
+      PERFORM wallet._fail('22023', 'earnings_scope must not contain NULL');
+    END IF;
+    p.earnings_scope := CASE WHEN cardinality(set_policy.earnings_scope) = 0 THEN NULL
+                             ELSE set_policy.earnings_scope END;
+  END IF;
+  INSERT INTO wallet.policy VALUES (p.*)
+  ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
+    refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
+    refund_auto_approve_max = EXCLUDED.refund_auto_approve_max,
+    max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
+    remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate,
+    payee_debt_flag = EXCLUDED.payee_debt_flag, min_balance_use = EXCLUDED.min_balance_use,
+    use_all_below = EXCLUDED.use_all_below, earnings_scope = EXCLUDED.earnings_scope;
+  RETURN p;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._bad_setting(SQLERRM);
+  RETURN NULL;
+END $$$f$)) AS v(old, new, def)
+  LOOP
+    SELECT p.proacl INTO acl FROM pg_proc p WHERE p.oid = f.old::regprocedure;
+    EXECUTE format('DROP FUNCTION %s', f.old);
+    EXECUTE f.def;
+    IF acl IS NOT NULL THEN
+      EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.new);
+      FOR g IN SELECT * FROM aclexplode(acl) LOOP
+        EXECUTE format('GRANT %s ON FUNCTION %s TO %s%s', g.privilege_type, f.new,
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.grantee::regrole::text) END,
+                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+      END LOOP;
+    END IF;
+  END LOOP;
+END $do$;
+CREATE FUNCTION wallet.spend_preview(wallet_id bigint, amount numeric, scene text DEFAULT NULL,
+                                     coupon text DEFAULT NULL, max_charge numeric DEFAULT NULL)
+  RETURNS TABLE (charged numeric, discount numeric, bonus_used numeric, cash_used numeric,
+                 earnings_used numeric, shortfall numeric, refusal text)
+  AS 'MODULE_PATHNAME', 'wallet_spend_preview'
+  LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+GRANT EXECUTE ON FUNCTION wallet.spend_preview(bigint, numeric, text, text, numeric) TO wallet_app;
+REVOKE ALL ON FUNCTION wallet.spend_preview(bigint, numeric, text, text, numeric) FROM PUBLIC;

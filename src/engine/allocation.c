@@ -77,6 +77,17 @@ int64
 engine_spend(LotBuilder *b, int64 want, const char *scene, TimestampTz now,
 			 int64 used[WALLET_NBUCKETS], LotBuilder **taken)
 {
+	return engine_spend_in(b, want, scene, now, true, used, taken);
+}
+
+/*
+ * engine_spend_in is engine_spend with earnings left out unless `earnings`
+ * (the currency's earnings_scope does not reach the scene).
+ */
+int64
+engine_spend_in(LotBuilder *b, int64 want, const char *scene, TimestampTz now, bool earnings,
+				int64 used[WALLET_NBUCKETS], LotBuilder **taken)
+{
 	int		   *order;
 	int			n = 0;
 	LotBuilder *t = new_builder(b->next_id);
@@ -87,7 +98,7 @@ engine_spend(LotBuilder *b, int64 want, const char *scene, TimestampTz now,
 		used[k] = 0;
 	order = palloc(sizeof(int) * Max(b->nlots, 1));
 	for (int i = 0; i < b->nlots; i++)
-		if (usable(b, i, scene, now))
+		if (usable(b, i, scene, now) && (earnings || b->lots[i].bucket != BUCKET_EARNINGS))
 			order[n++] = i;
 	qsort_arg(order, n, sizeof(int), spend_cmp, b->lots);
 

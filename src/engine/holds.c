@@ -20,16 +20,16 @@
 #include "engine/engine.h"
 
 /*
- * engine_hold reserves up to want from b in spending order at now for scene,
- * for hold `hold` until expires. It fills used[bucket] and returns the
+ * engine_hold reserves up to want from b in spending order at now for scene
+ * (earnings only if `earnings`), for hold `hold` until expires. It fills used[bucket] and returns the
  * shortfall.
  */
 int64
-engine_hold(LotBuilder *b, int64 want, const char *scene, TimestampTz now, int64 hold, TimestampTz expires,
-			int64 used[WALLET_NBUCKETS])
+engine_hold(LotBuilder *b, int64 want, const char *scene, TimestampTz now, bool earnings, int64 hold,
+			TimestampTz expires, int64 used[WALLET_NBUCKETS])
 {
 	LotBuilder *taken;
-	int64		shortfall = engine_spend(b, want, scene, now, used, &taken);
+	int64		shortfall = engine_spend_in(b, want, scene, now, earnings, used, &taken);
 
 	for (int i = 0; i < taken->nlots; i++)
 	{

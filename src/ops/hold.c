@@ -105,6 +105,9 @@ hold_body(PG_FUNCTION_ARGS)
 		Postings	legs;
 		int64		txn_id;
 		Jsonb	   *res;
+		CurrencyConf *conf;
+		bool		earnings;
+		int64		available;
 
 		if (w.frozen)
 			ereport(ERROR,
@@ -120,16 +123,19 @@ hold_body(PG_FUNCTION_ARGS)
 		}
 		if (!OidIsValid(plans.hold_seq))
 			elog(ERROR, "wallet.hold is missing: update the extension");
+		conf = currency_conf(w.currency, w.exponent);
+		earnings = engine_earnings_usable(conf->earnings_scope, scene);
 		b = lotset_unpack(w.lots);
 		(void) rollup_credits(w.id, b, clk);
 		holds_give_back_due(&w, b, clk);
+		available = engine_available(b, scene, clk, earnings);
 		out.hold_id = nextval_internal(plans.hold_seq, false);
 		out.expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 																 TimestampTzGetDatum(clk),
 																 IntervalPGetDatum(ttl)));
 		want = has_max ? Min(amt, max_charge) : amt;
 		out.shortfall = amt - want;
-		out.shortfall += engine_hold(b, want, scene, clk, out.hold_id, out.expires_at, out.used);
+		out.shortfall += engine_hold(b, want, scene, clk, earnings, out.hold_id, out.expires_at, out.used);
 		out.held = amt - out.shortfall;
 		if (out.shortfall > 0 && !partial && !has_max)
 			ereport(ERROR,
@@ -140,6 +146,8 @@ hold_body(PG_FUNCTION_ARGS)
 							   DatumGetCString(DirectFunctionCall1(numeric_out, major(amt, w.exponent))),
 							   scene ? psprintf(" in scene \"%s\"", scene) : ""),
 					 errhint("Pass allow_partial => true to hold what is available and collect the rest elsewhere.")));
+		spend_rule_refuse(engine_spend_rule(amt, available, out.held, conf->min_balance_use, conf->use_all_below),
+						  &w, conf, available);
 		postings_init(&legs);
 		post_hold(&legs, w.id, out.used);
 		txn_id = nextval_internal(plans.txn_seq, false);

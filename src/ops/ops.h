@@ -42,6 +42,9 @@ extern const char *coupon_validity(const char *code, int64 wallet_id, const char
 								   int64 order_minor, const char *scene, TimestampTz clk, int64 *discount,
 								   char **canonical);
 
+/* spend_rule.c */
+extern void spend_rule_refuse(const char *rule, const WalletRow *w, const CurrencyConf *conf, int64 available);
+
 /* payee.c */
 typedef enum PayeeProblem
 {

@@ -20,9 +20,11 @@ typedef struct SpendOut
 
 /*
  * wallet.spend(wallet_id, amount, idempotency_key, scene, coupon,
- * allow_partial, payee, order_ref) charges amount in spending order (bonus
- * usable in scene, soonest expiry first; cash oldest first; earnings) and
- * returns (txn_id, charged, discount, bonus_used, cash_used, earnings_used,
+ * allow_partial, payee, order_ref, max_charge) charges amount in spending
+ * order (bonus usable in scene, soonest expiry first; cash oldest first;
+ * earnings where the currency's earnings_scope lets them be spent), the
+ * wallet paying at most max_charge (the rest is shortfall), under the
+ * currency's spend rules (engine_spend_rule), and returns (txn_id, charged, discount, bonus_used, cash_used, earnings_used,
  * shortfall, replayed). A payee's credit waits in wallet.payee_credit, so
  * concurrent spends paying one payee never queue on its row.
  */
@@ -38,6 +40,8 @@ spend_body(PG_FUNCTION_ARGS)
 	char	   *coupon = NULL;
 	char	   *order_ref = NULL;
 	bool		partial = false;
+	bool		has_max = false;
+	int64		max_charge = 0;
 	bool		has_payee = !PG_ARGISNULL(6);
 	int64		payee = has_payee ? PG_GETARG_INT64(6) : 0;
 	Jsonb	   *req = NULL;
@@ -65,6 +69,11 @@ spend_body(PG_FUNCTION_ARGS)
 		Jsonb	   *res;
 		int64		comm = 0;
 		Numeric		payee_rate = NULL;
+		CurrencyConf *conf;
+		bool		earnings;
+		int64		order;		/* the order less the coupon's discount */
+		int64		want;		/* what the wallet is asked for (max_charge) */
+		int64		shortfall;	/* what the lots could not give of want */
 
 		read_wallet(wallet_id, lock, has_payee, &w);
 		exponent = w.exponent;
@@ -78,6 +87,9 @@ spend_body(PG_FUNCTION_ARGS)
 			}
 			coupon = check_text(fcinfo, 4, "coupon", 64, false);
 			order_ref = check_text(fcinfo, 7, "order_ref", 200, false);
+			has_max = PG_NARGS() > 8 && !PG_ARGISNULL(8);
+			if (has_max)
+				max_charge = numeric_to_minor(PG_GETARG_NUMERIC(8), w.exponent, "max_charge");
 			if (PG_ARGISNULL(5))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -97,6 +109,8 @@ spend_body(PG_FUNCTION_ARGS)
 			if (has_payee || !compact)
 				jb_int_or_null(&jb, "payee", has_payee, payee);
 			jb_text_if(&jb, compact, "order_ref", order_ref);
+			if (has_max)
+				jb_int(&jb, "max_charge", max_charge);
 			req = jb_end(&jb);
 		}
 		/*
@@ -174,6 +188,10 @@ spend_body(PG_FUNCTION_ARGS)
 			canonical = TextDatumGetCString(getcol(4, &isnull));
 		}
 
+		conf = w.conf ? w.conf : currency_conf(w.currency, w.exponent);
+		earnings = engine_earnings_usable(conf->earnings_scope, scene);
+		order = amt - out.discount;
+		want = has_max ? Min(order, max_charge) : order;
 		b = lotset_unpack(w.lots);
 		if (engine_holds_due(b, clk))
 		{
@@ -185,8 +203,8 @@ spend_body(PG_FUNCTION_ARGS)
 			}
 			holds_give_back_due(&w, b, clk);
 		}
-		out.shortfall = engine_spend(b, amt - out.discount, scene, clk, out.used, &taken);
-		if (out.shortfall > 0 && !lock)
+		shortfall = engine_spend_in(b, want, scene, clk, earnings, out.used, &taken);
+		if (shortfall > 0 && !lock)
 		{
 			/*
 			 * Too little is decided under the row lock only: the unlocked read may
@@ -195,7 +213,7 @@ spend_body(PG_FUNCTION_ARGS)
 			must_lock = true;
 			continue;
 		}
-		if (out.shortfall > 0 && !rolled_up)
+		if (shortfall > 0 && !rolled_up)
 		{
 			Datum		hargs[1] = {Int64GetDatum(w.id)};
 
@@ -225,10 +243,11 @@ spend_body(PG_FUNCTION_ARGS)
 				last_txn = DatumGetInt64(getcol(2, &isnull));
 				b = lotset_unpack(w.lots);
 				engine_add(b, BUCKET_EARNINGS, credit, last_txn, clk, WALLET_NO_TIME, NULL);
-				out.shortfall = engine_spend(b, amt - out.discount, scene, clk, out.used, &taken);
+				shortfall = engine_spend_in(b, want, scene, clk, earnings, out.used, &taken);
 			}
 		}
-		if (out.shortfall > 0 && !partial)
+		out.shortfall = order - want + shortfall;
+		if (shortfall > 0 && !partial && !has_max)
 		{
 			REPLAY_FIRST();
 			ereport(ERROR,
@@ -243,6 +262,25 @@ spend_body(PG_FUNCTION_ARGS)
 		}
 
 		out.charged = amt - out.discount - out.shortfall;
+		if (conf->min_balance_use > 0 || conf->use_all_below > 0)
+		{
+			/* what was available: what it charged and what is left usable here */
+			int64		available = checked_add(out.charged, engine_available(b, scene, clk, earnings));
+			const char *rule = engine_spend_rule(order, available, out.charged, conf->min_balance_use,
+												 conf->use_all_below);
+
+			if (rule != NULL && !lock)
+			{
+				/* decided under the row lock only, as too little is */
+				must_lock = true;
+				continue;
+			}
+			if (rule != NULL)
+			{
+				REPLAY_FIRST();
+				spend_rule_refuse(rule, &w, conf, available);
+			}
+		}
 		out.txn_id = nextval_internal(plans.txn_seq, false);
 		if (has_payee)
 			comm = rate_of(out.charged, payee_rate);

@@ -16,7 +16,10 @@ CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT 
                                   max_refunds_per_30_days int DEFAULT NULL,
                                   remind_before interval DEFAULT NULL,
                                   commission_rate numeric DEFAULT NULL,
-                                  payee_debt_flag numeric DEFAULT NULL)
+                                  payee_debt_flag numeric DEFAULT NULL,
+                                  min_balance_use numeric DEFAULT NULL,
+                                  use_all_below numeric DEFAULT NULL,
+                                  earnings_scope text[] DEFAULT NULL)
   RETURNS wallet.policy
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_variable
@@ -39,13 +42,27 @@ BEGIN
   END IF;
   PERFORM wallet._check_money(set_policy.payee_debt_flag, wallet._exponent(set_policy.currency), 'payee_debt_flag');
   p.payee_debt_flag := coalesce(set_policy.payee_debt_flag, p.payee_debt_flag);
+  PERFORM wallet._check_money(set_policy.min_balance_use, wallet._exponent(set_policy.currency), 'min_balance_use');
+  PERFORM wallet._check_money(set_policy.use_all_below, wallet._exponent(set_policy.currency), 'use_all_below');
+  p.min_balance_use := coalesce(set_policy.min_balance_use, p.min_balance_use);
+  p.use_all_below := coalesce(set_policy.use_all_below, p.use_all_below);
+  -- earnings_scope: '{}' puts it back to everywhere (NULL), NULL leaves it as it is
+  IF set_policy.earnings_scope IS NOT NULL THEN
+    PERFORM wallet.check_scene(s) FROM unnest(set_policy.earnings_scope) s;
+    IF array_position(set_policy.earnings_scope, NULL) IS NOT NULL THEN
+      PERFORM wallet._fail('22023', 'earnings_scope must not contain NULL');
+    END IF;
+    p.earnings_scope := CASE WHEN cardinality(set_policy.earnings_scope) = 0 THEN NULL
+                             ELSE set_policy.earnings_scope END;
+  END IF;
   INSERT INTO wallet.policy VALUES (p.*)
   ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
     refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
     refund_auto_approve_max = EXCLUDED.refund_auto_approve_max,
     max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
     remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate,
-    payee_debt_flag = EXCLUDED.payee_debt_flag;
+    payee_debt_flag = EXCLUDED.payee_debt_flag, min_balance_use = EXCLUDED.min_balance_use,
+    use_all_below = EXCLUDED.use_all_below, earnings_scope = EXCLUDED.earnings_scope;
   RETURN p;
 EXCEPTION WHEN check_violation THEN
   PERFORM wallet._bad_setting(SQLERRM);

@@ -21,7 +21,12 @@ CREATE TABLE wallet.policy (
   commission_rate         numeric  NOT NULL DEFAULT 0
                           CHECK (commission_rate >= 0 AND commission_rate <= 1),
   payee_debt_flag         numeric  NULL
-                          CHECK (payee_debt_flag >= 0 AND payee_debt_flag < 1e15)
+                          CHECK (payee_debt_flag >= 0 AND payee_debt_flag < 1e15),
+  min_balance_use         numeric  NOT NULL DEFAULT 0
+                          CHECK (min_balance_use >= 0 AND min_balance_use < 1e15),
+  use_all_below           numeric  NOT NULL DEFAULT 0
+                          CHECK (use_all_below >= 0 AND use_all_below < 1e15),
+  earnings_scope          text[]   NULL CHECK (cardinality(earnings_scope) > 0)
 );
 COMMENT ON TABLE wallet.policy IS 'per-currency money policy; a currency without a row uses the column defaults';
 

@@ -10,10 +10,20 @@ COMMENT ON TYPE wallet.spend_result IS 'the row wallet.spend returns';
 CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key text,
                              scene text DEFAULT NULL, coupon text DEFAULT NULL,
                              allow_partial boolean DEFAULT false, payee bigint DEFAULT NULL,
-                             order_ref text DEFAULT NULL)
+                             order_ref text DEFAULT NULL, max_charge numeric DEFAULT NULL)
   RETURNS wallet.spend_result
   AS 'MODULE_PATHNAME', 'wallet_spend'
   LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- spend_preview is what a spend would do now, for a checkout page: the charge with its split,
+-- the coupon's discount, the shortfall (collected elsewhere), and why the payment would be
+-- refused (NULL: it would go through). It changes nothing.
+CREATE FUNCTION wallet.spend_preview(wallet_id bigint, amount numeric, scene text DEFAULT NULL,
+                                     coupon text DEFAULT NULL, max_charge numeric DEFAULT NULL)
+  RETURNS TABLE (charged numeric, discount numeric, bonus_used numeric, cash_used numeric,
+                 earnings_used numeric, shortfall numeric, refusal text)
+  AS 'MODULE_PATHNAME', 'wallet_spend_preview'
+  LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
 
 -- _add_debt adds amt (minor units) to a locked payee's debt: what a reversal (transaction
 -- txn) took back beyond the payee's earnings. A debt that grows past the currency's

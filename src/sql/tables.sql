@@ -22,6 +22,12 @@ COMMENT ON COLUMN wallet.wallet.debt IS
   'later credits repay it first';
 COMMENT ON COLUMN wallet.policy.payee_debt_flag IS
   'a payee whose debt grows above this (major units) gets a risk flag; NULL: never';
+COMMENT ON COLUMN wallet.policy.min_balance_use IS
+  'a spend or hold that uses the balance uses at least this much of it (or the order, or all it has; major units)';
+COMMENT ON COLUMN wallet.policy.use_all_below IS
+  'while what a wallet has available is below this, a payment that uses it uses all of it (major units)';
+COMMENT ON COLUMN wallet.policy.earnings_scope IS
+  'the scenes where earnings may be spent; elsewhere a spend uses bonus and cash only; NULL: everywhere';
 
 -- The journal: one row per operation, with its postings. Append-only.
 -- Partitioned by month of created_at (UTC): rows of a month without its own partition

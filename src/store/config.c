@@ -80,6 +80,7 @@ conf_copy(const CurrencyConf *c)
 	d->commission_rate = numeric_copy(c->commission_rate);
 	d->refund_fee_rate = numeric_copy(c->refund_fee_rate);
 	d->refund_auto_approve_max = numeric_copy(c->refund_auto_approve_max);
+	d->earnings_scope = str_copy(c->earnings_scope);
 	d->rules = palloc(sizeof(ConfRule) * Max(c->nrules, 1));
 	for (int i = 0; i < c->nrules; i++)
 	{
@@ -101,6 +102,21 @@ to_minor_rule(Numeric v, Numeric scale)
 																 NumericGetDatum(scale))));
 }
 
+/*
+ * policy_attr returns column name of a policy row, or NULL as isnull when the
+ * table has no such column (a schema the update has not reached yet).
+ */
+static Datum
+policy_attr(Row *row, const char *name, bool *isnull)
+{
+	if (get_attnum(RelationGetRelid(row->rel), name) == InvalidAttrNumber)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	return getattr(row, name, isnull);
+}
+
 /* conf_read reads a currency's configuration from its tables (relations locked). */
 static CurrencyConf *
 conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int exponent)
@@ -116,6 +132,9 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 
 	c->currency = pstrdup(currency);
 	c->exponent = exponent;
+	for (int i = 0; i < exponent; i++)
+		pow10 *= 10;
+	scale = int64_to_numeric(pow10);
 
 	/* the policy (its defaults when the currency has no row) */
 	c->refund_window.day = 30;
@@ -146,6 +165,15 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 		d = getattr(&row, "max_refunds_per_30_days", &isnull);
 		if (!isnull)
 			c->max_refunds_per_30_days = DatumGetInt32(d);
+		d = policy_attr(&row, "min_balance_use", &isnull);
+		if (!isnull)
+			c->min_balance_use = to_minor_rule(DatumGetNumeric(d), scale);
+		d = policy_attr(&row, "use_all_below", &isnull);
+		if (!isnull)
+			c->use_all_below = to_minor_rule(DatumGetNumeric(d), scale);
+		d = policy_attr(&row, "earnings_scope", &isnull);
+		if (!isnull)
+			c->earnings_scope = scope_from_array(DatumGetArrayTypeP(d));
 	}
 
 	/* coupon templates issued on top-ups */
@@ -154,9 +182,6 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 	c->topup_templates = fetch_one(trel, "coupon_template_auto", 2, k) != NULL;
 
 	/* the bonus rules, all of them (which are active depends on the clock) */
-	for (int i = 0; i < exponent; i++)
-		pow10 *= 10;
-	scale = int64_to_numeric(pow10);
 	key_text(&k[0], att_of(rrel, "currency"), currency);
 	scan = systable_beginscan(rrel, rel_of("bonus_rule_currency"), true, GetActiveSnapshot(), 1, k);
 	while ((tup = systable_getnext(scan)) != NULL)

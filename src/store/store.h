@@ -141,6 +141,9 @@ typedef struct CurrencyConf
 	Numeric		refund_fee_rate;
 	Numeric		refund_auto_approve_max;	/* major units */
 	int32		max_refunds_per_30_days;
+	int64		min_balance_use;	/* minor units, 0: no rule (CONTRACT.md section 15) */
+	int64		use_all_below;	/* minor units, 0: no rule */
+	char	   *earnings_scope; /* comma-joined scenes where earnings may be spent, NULL: everywhere */
 	bool		topup_templates;
 	int			nrules;
 	ConfRule   *rules;			/* by rule_id */
