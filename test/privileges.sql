@@ -142,7 +142,8 @@ SELECT is_empty($$
                                'wallet_review_refund', 'wallet_settle_refund', 'wallet_adjust',
                                'wallet_issue_coupon', 'wallet_issue_coupons', 'wallet_hold',
                                'wallet_capture_hold', 'wallet_release_hold', 'wallet_extend_hold',
-                               'wallet_expire_holds')
+                               'wallet_expire_holds', 'wallet_group_pay', 'wallet_join_group_pay',
+                               'wallet_cancel_group_pay')
               AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 
@@ -156,6 +157,7 @@ SELECT is_empty($$
        'refund_quote', 'request_refund', 'settle_refund', 'issue_coupon', 'issue_coupons', 'coupons',
        'validate_coupon', 'pending_notifications', 'mark_notified',
        'hold', 'capture_hold', 'release_hold', 'extend_hold', 'holds', 'spend_preview',
+       'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');

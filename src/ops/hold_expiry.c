@@ -19,10 +19,6 @@ static OpPlan change_row = OP_PLAN(
 	"WHERE ctid = $1",
 	5, TIDOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID);
 
-static OpPlan expiry_row = OP_PLAN(
-	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, result, "
-	"postings) VALUES ($1, $2, 'expire_holds', $3, $4, $5, $6, $7, $8, $9)",
-	9, INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, JSONBOID, OP_POSTINGS);
 
 /* the longest life of a hold: 30 days from when it was made */
 const Interval hold_ttl_max = {.time = 0, .day = 30, .month = 0};
@@ -96,6 +92,21 @@ refuse_unless_open(const HoldRow *h, TimestampTz clk, const char *what)
 				 errdetail("It reserves nothing since its expiry; it cannot be %s.", what)));
 }
 
+/*
+ * refuse_group_hold refuses to move, by itself, a hold that is a group
+ * payment's share: the group payment captures or releases its holds together.
+ */
+void
+refuse_group_hold(const HoldRow *h)
+{
+	if (h->group_id > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('8')),
+				 errmsg("hold %lld is a share of group payment %lld", (long long) h->hold_id,
+						(long long) h->group_id),
+				 errhint("It is captured when the last participant joins, and released by cancel_group_pay.")));
+}
+
 /* hold_change sets a hold's status and expiry and adds to what it captured and released. */
 void
 hold_change(const HoldRow *h, const char *status, int64 captured, int64 released, TimestampTz expires_at)
@@ -154,14 +165,8 @@ holds_give_back_due(WalletRow *w, LotBuilder *b, TimestampTz clk)
 		jb_int(&jb, "txn_id", txn_id);
 		jb_int(&jb, "released", total);
 		jb_int(&jb, "breakage", out.breakage);
-		{
-			Datum		args[9] = {Int64GetDatum(txn_id), Int64GetDatum(w->id), Int64GetDatum(total),
-				CStringGetTextDatum(w->currency), TimestampTzGetDatum(clk), Int64GetDatum(h.hold_txn),
-			JsonbPGetDatum(req), JsonbPGetDatum(jb_end(&jb)), legs_of(&legs, "expire_holds")};
-
-			if (run_plan(op_plan(&expiry_row), args, NULL, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "could not journal the expiry of hold %lld", (long long) hold_id);
-		}
+		insert_txn_keyless(txn_id, w, "expire_holds", total, clk, h.hold_txn, req, jb_end(&jb),
+						   legs_of(&legs, "expire_holds"), NULL);
 		hold_change(&h, "expired", 0, total, h.expires_at);
 		n++;
 	}

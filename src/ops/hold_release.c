@@ -4,20 +4,73 @@
  *	  part, on the shared pipeline: each piece returns to the lot it came
  *	  from (engine_release), bonus past its own expiry written off. A frozen
  *	  wallet's hold is released too: the money stays in the wallet.
+ *	  hold_release_locked is the release itself, which cancel_group_pay runs
+ *	  for every share too.
  */
 #include "ops/holds.h"
 
 PG_FUNCTION_INFO_V1(wallet_release_hold);
 
-/* The outcome of a release, in minor units, kept across SPI_finish. */
-typedef struct ReleaseOut
+/*
+ * hold_release_locked gives back amount (-1: all that remains) of hold h of
+ * locked wallet w at clk, journaled as release_hold with key and req, or
+ * without a key when key is NULL (the wallet's row then written apart).
+ * Refuses a hold that is not open or has expired and more than remains
+ * (WL008).
+ */
+void
+hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, const char *key, Jsonb *req,
+					ReleaseDone *out)
 {
-	int64		txn_id;
-	int64		released;
-	int64		remaining;
-	const char *status;
-	bool		replayed;
-} ReleaseOut;
+	LotBuilder *b = lotset_unpack(w->lots);
+	int64		left[WALLET_NBUCKETS];
+	int64		remaining = engine_hold_remaining(b, h->hold_id, left);
+	ReversalOut back;
+	Postings	legs;
+	Jsonb	   *res;
+	JB			jb;
+
+	refuse_unless_open(h, clk, "released");
+	if (remaining != h->amount - h->captured - h->released)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("hold %lld reserves %lld in its wallet's lots but its row says %lld",
+						(long long) h->hold_id, (long long) remaining,
+						(long long) (h->amount - h->captured - h->released))));
+	out->released = amount >= 0 ? amount : remaining;
+	if (out->released > remaining)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('8')),
+				 errmsg("release of %s is more than hold %lld has left",
+						DatumGetCString(DirectFunctionCall1(numeric_out, major(out->released, w->exponent))),
+						(long long) h->hold_id),
+				 errdetail("It has %s left.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, major(remaining, w->exponent))))));
+	engine_release(b, h->hold_id, out->released, clk, &back);
+	out->remaining = remaining - out->released;
+	out->status = hold_status_after(h->captured, out->remaining);
+	postings_init(&legs);
+	post_release(&legs, w->id, &back, out->released);
+	out->txn_id = nextval_internal(plans.txn_seq, false);
+	jb_begin(&jb);
+	jb_int(&jb, "txn_id", out->txn_id);
+	jb_int(&jb, "released", out->released);
+	jb_int_if(&jb, true, "breakage", back.breakage);
+	jb_int_if(&jb, true, "remaining", out->remaining);
+	jb_int_if(&jb, true, "captured_before", h->captured);
+	res = jb_end(&jb);
+	if (key == NULL)
+	{
+		if (!save_wallet(w, b))
+			elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+		insert_txn_keyless(out->txn_id, w, "release_hold", out->released, clk, h->hold_txn, req, res,
+						   legs_of(&legs, "release_hold"), NULL);
+	}
+	else if (!write_op(w, b, out->txn_id, "release_hold", out->released, clk, key, h->hold_txn, req, res,
+					   legs_of(&legs, "release_hold"), NULL))
+		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+	hold_change(h, out->status, 0, out->released, h->expires_at);
+}
 
 /*
  * wallet.release_hold(hold_id, idempotency_key, amount) returns (txn_id,
@@ -38,7 +91,8 @@ release_body(PG_FUNCTION_ARGS)
 	Jsonb	   *req;
 	Jsonb	   *prior;
 	JB			jb;
-	ReleaseOut	out;
+	ReleaseDone out;
+	bool		replayed = false;
 	int			exponent;
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
@@ -61,57 +115,20 @@ release_body(PG_FUNCTION_ARGS)
 		out.released = jsonb_int(prior, "released");
 		out.remaining = jsonb_int_or_zero(prior, "remaining");
 		out.status = hold_status_after(jsonb_int_or_zero(prior, "captured_before"), out.remaining);
-		out.replayed = true;
+		replayed = true;
 	}
 	else
 	{
-		LotBuilder *b = lotset_unpack(w.lots);
-		int64		left[WALLET_NBUCKETS];
-		int64		remaining = engine_hold_remaining(b, hold_id, left);
-		ReversalOut back;
-		Postings	legs;
-		Jsonb	   *res;
-
 		refuse_unless_open(&h, clk, "released");
-		if (remaining != h.amount - h.captured - h.released)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("hold %lld reserves %lld in its wallet's lots but its row says %lld",
-							(long long) hold_id, (long long) remaining,
-							(long long) (h.amount - h.captured - h.released))));
-		out.released = has_amount ? amt : remaining;
-		if (out.released > remaining)
-			ereport(ERROR,
-					(errcode(ERRCODE_WL('8')),
-					 errmsg("release of %s is more than hold %lld has left",
-							DatumGetCString(DirectFunctionCall1(numeric_out, major(out.released, w.exponent))),
-							(long long) hold_id),
-					 errdetail("It has %s left.",
-							   DatumGetCString(DirectFunctionCall1(numeric_out, major(remaining, w.exponent))))));
-		engine_release(b, hold_id, out.released, clk, &back);
-		out.remaining = remaining - out.released;
-		out.status = hold_status_after(h.captured, out.remaining);
-		postings_init(&legs);
-		post_release(&legs, w.id, &back, out.released);
-		out.txn_id = nextval_internal(plans.txn_seq, false);
-		jb_begin(&jb);
-		jb_int(&jb, "txn_id", out.txn_id);
-		jb_int(&jb, "released", out.released);
-		jb_int_if(&jb, true, "breakage", back.breakage);
-		jb_int_if(&jb, true, "remaining", out.remaining);
-		jb_int_if(&jb, true, "captured_before", h.captured);
-		res = jb_end(&jb);
-		if (!write_op(&w, b, out.txn_id, "release_hold", out.released, clk, key, h.hold_txn, req, res,
-					  legs_of(&legs, "release_hold"), NULL))
-			elog(ERROR, "wallet %lld changed under its lock", (long long) w.id);
-		hold_change(&h, out.status, 0, out.released, h.expires_at);
+		refuse_group_hold(&h);
+		hold_release_locked(&w, &h, has_amount ? amt : -1, clk, key, req, &out);
 	}
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);
 	values[1] = major(out.released, exponent);
 	values[2] = major(out.remaining, exponent);
 	values[3] = CStringGetTextDatum(out.status);
-	values[4] = BoolGetDatum(out.replayed);
+	values[4] = BoolGetDatum(replayed);
 	{
 		static const Oid types[5] = {INT8OID, NUMERICOID, NUMERICOID, TEXTOID, BOOLOID};
 

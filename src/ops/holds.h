@@ -13,7 +13,69 @@
 #define HOLD_TTL_MIN USECS_PER_MINUTE
 extern const Interval hold_ttl_max;
 
+/* What a hold reserves and for what (hold.c: hold_make), amounts in minor units. */
+typedef struct HoldSpec
+{
+	int64		amount;
+	const char *scene;			/* NULL: none */
+	TimestampTz expires;
+	bool		partial;
+	bool		has_payee;
+	int64		payee;
+	const char *order_ref;		/* NULL: none */
+	bool		has_max;
+	int64		max_charge;
+	int64		group_id;		/* a group payment's share; 0: none */
+	int32		group_joined;	/* a share: how many have joined with it (its result says) */
+	bool		group_paid;		/* a share: whether its join pays the group (its result says) */
+} HoldSpec;
+
+/* A hold made (or replayed): its result. */
+typedef struct HoldMade
+{
+	int64		txn_id;
+	int64		hold_id;
+	int64		held;
+	int64		used[WALLET_NBUCKETS];
+	int64		shortfall;
+	TimestampTz expires_at;
+} HoldMade;
+
+/* hold.c */
+extern void hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key,
+					  Jsonb *req, HoldMade *out);
+extern void hold_made_of(Jsonb *prior, HoldMade *out);
+
+/* The outcome of a capture, in minor units. */
+typedef struct CaptureDone
+{
+	int64		txn_id;
+	int64		captured;
+	int64		used[WALLET_NBUCKETS];
+	int64		released;
+	int64		remaining;
+	const char *status;
+} CaptureDone;
+
+/* The outcome of a release, in minor units. */
+typedef struct ReleaseDone
+{
+	int64		txn_id;
+	int64		released;
+	int64		remaining;
+	const char *status;
+} ReleaseDone;
+
+/* hold_release.c */
+extern void hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, const char *key,
+								Jsonb *req, ReleaseDone *out);
+
+/* hold_capture_run.c */
+extern void hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk,
+								const char *key, Jsonb *req, CaptureDone *out);
+
 /* hold_expiry.c */
+extern void refuse_group_hold(const HoldRow *h);
 extern Interval *hold_ttl(FunctionCallInfo fcinfo, int argno);
 extern char *ttl_text(const Interval *ttl);
 extern void hold_lock(int64 hold_id, WalletRow *w, HoldRow *h);

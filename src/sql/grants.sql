@@ -29,7 +29,10 @@ GRANT EXECUTE ON FUNCTION
   wallet.issue_coupons(text, bigint[], text), wallet.coupons(bigint),
   wallet.hold(bigint, numeric, text, text, interval, boolean, bigint, text, numeric),
   wallet.capture_hold(bigint, text, numeric, boolean), wallet.release_hold(bigint, text, numeric),
-  wallet.extend_hold(bigint, interval, text), wallet.holds(bigint)
+  wallet.extend_hold(bigint, interval, text), wallet.holds(bigint),
+  wallet.group_pay(bigint, bigint[], numeric[], text, interval, text),
+  wallet.join_group_pay(bigint, bigint, text), wallet.cancel_group_pay(bigint, bigint, text),
+  wallet.group_pay_status(bigint)
   TO wallet_app;
 
 GRANT EXECUTE ON FUNCTION
@@ -44,10 +47,11 @@ GRANT EXECUTE ON FUNCTION
   wallet.add_coupon_template(text, text, text, numeric, numeric, numeric, text[], timestamptz, timestamptz,
                              interval, int, int, text, numeric),
   wallet.coupons(bigint), wallet.adjust(bigint, text, numeric, text, text, text),
-  wallet.holds(bigint), wallet.release_hold(bigint, text, numeric), wallet.expire_holds(int)
+  wallet.holds(bigint), wallet.release_hold(bigint, text, numeric), wallet.expire_holds(int),
+  wallet.group_pay_status(bigint), wallet.cancel_group_pay(bigint, bigint, text)
   TO wallet_admin;
 GRANT SELECT ON wallet.currency, wallet.policy, wallet.bonus_rule, wallet.reconciliation_run,
-  wallet.risk_flag, wallet.refund, wallet.hold, wallet.expiring_bonus, wallet.coupon_template, wallet.coupon
+  wallet.risk_flag, wallet.refund, wallet.hold, wallet.group_pay, wallet.group_pay_member, wallet.expiring_bonus, wallet.coupon_template, wallet.coupon
   TO wallet_admin;
 GRANT SELECT ON wallet.coupon_stats TO wallet_admin, wallet_reader;
 

@@ -19,6 +19,7 @@ CREATE TABLE wallet.hold (
   scene      text,
   payee      bigint,
   order_ref  text,
+  group_id   bigint,
   CHECK (captured + released <= amount)
 );
 CREATE INDEX hold_wallet ON wallet.hold (wallet_id, hold_id);

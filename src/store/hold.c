@@ -48,6 +48,8 @@ hold_of(const Row *row, HoldRow *h)
 	h->has_payee = !isnull;
 	h->payee = isnull ? 0 : DatumGetInt64(d);
 	h->order_ref = text_or_null(row, "order_ref");
+	d = getattr(row, "group_id", &isnull);
+	h->group_id = isnull ? 0 : DatumGetInt64(d);
 }
 
 /*

@@ -101,6 +101,23 @@ jb_int(JB *j, const char *key, int64 val)
 	jb_numeric(j, key, int64_to_numeric(val));
 }
 
+/* jb_int_array adds an array of n integers */
+void
+jb_int_array(JB *j, const char *key, const int64 *vals, int n)
+{
+	jb_key(j, key);
+	jb_push(j, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue	v;
+
+		v.type = jbvNumeric;
+		v.val.numeric = int64_to_numeric(vals[i]);
+		jb_value(j, true, &v);
+	}
+	jb_push(j, WJB_END_ARRAY, NULL);
+}
+
 /* jb_int_or_null adds an integer member, or null when absent */
 void
 jb_int_or_null(JB *j, const char *key, bool present, int64 val)

@@ -218,6 +218,12 @@ ensure_plans(void)
 
 		plans.hold_seq = id != InvalidAttrNumber ? getIdentitySequence(holds, id, true) : InvalidOid;
 	}
+	{
+		Oid			groups = get_relname_relid("group_pay", nsp);
+		AttrNumber	id = OidIsValid(groups) ? get_attnum(groups, "group_id") : InvalidAttrNumber;
+
+		plans.group_seq = id != InvalidAttrNumber ? getIdentitySequence(groups, id, true) : InvalidOid;
+	}
 	if (!OidIsValid(plans.lotset_type) || !OidIsValid(plans.txn_seq) || !OidIsValid(plans.posting_array))
 		elog(ERROR, "wallet schema is incomplete");
 	{

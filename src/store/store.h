@@ -71,6 +71,7 @@ typedef struct WalletPlans
 	Oid			credit_seq;		/* wallet.payee_credit's identity sequence */
 	Oid			refund_seq;		/* wallet.refund's identity sequence */
 	Oid			hold_seq;		/* wallet.hold's identity sequence (InvalidOid before holds) */
+	Oid			group_seq;		/* wallet.group_pay's identity sequence (InvalidOid before it) */
 	SPIPlanPtr	replay;
 	SPIPlanPtr	update_wallet;
 	SPIPlanPtr	insert_txn;
@@ -214,8 +215,31 @@ typedef struct HoldRow
 	bool		has_payee;
 	int64		payee;
 	char	   *order_ref;		/* NULL: none */
+	int64		group_id;		/* a group payment's share; 0: none */
 	ItemPointerData tid;		/* read locked: the version locked (its ctid) */
 } HoldRow;
+
+/* A group payment's row (group.c); amounts in minor units. */
+typedef struct GroupRow
+{
+	int64		group_id;
+	int64		payee;
+	char	   *currency;
+	int64		amount;
+	const char *status;			/* a constant string: open, paid, cancelled, expired */
+	TimestampTz expires_at;
+	char	   *order_ref;		/* NULL: none */
+	int64		create_txn;
+	ItemPointerData tid;		/* the version locked */
+} GroupRow;
+
+/* A group payment's participant (group.c). */
+typedef struct GroupMember
+{
+	int64		wallet_id;
+	int64		share;
+	int64		hold_id;		/* 0 until it joined */
+} GroupMember;
 
 /*
  * A fetched row taken apart once (heap_getattr walks the row from its start
@@ -302,6 +326,10 @@ extern bool read_refund(int64 refund_id, bool lock, RefundRow *r);
 extern bool refund_in_progress(int64 topup_txn);
 extern int32 refunds_requested(int64 wallet_id, TimestampTz clk);
 
+/* group.c */
+extern bool read_group(int64 group_id, GroupRow *g);
+extern int	group_members(int64 group_id, GroupMember **out);
+
 /* hold.c */
 extern bool read_hold(int64 hold_id, bool lock, HoldRow *h);
 
@@ -332,6 +360,7 @@ extern void jb_value(JB *j, bool elem, JsonbValue *v);
 extern void jb_text(JB *j, const char *key, const char *val);
 extern void jb_numeric(JB *j, const char *key, Numeric val);
 extern void jb_int(JB *j, const char *key, int64 val);
+extern void jb_int_array(JB *j, const char *key, const int64 *vals, int n);
 extern void jb_int_or_null(JB *j, const char *key, bool present, int64 val);
 extern void jb_text_if(JB *j, bool compact, const char *key, const char *val);
 extern void jb_int_if(JB *j, bool compact, const char *key, int64 val);
@@ -341,6 +370,8 @@ extern Jsonb *jb_end(JB *j);
 
 /* write.c */
 extern bool save_wallet(WalletRow *w, LotBuilder *b);
+extern void insert_txn_keyless(int64 txn_id, const WalletRow *w, const char *kind, int64 amount, TimestampTz at,
+							   int64 ref_txn, Jsonb *request, Jsonb *result, Datum postings, LotSet *pieces);
 extern void insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, TimestampTz at,
 					   const char *key, int64 ref_txn, Jsonb *request, Jsonb *result, Datum postings,
 					   LotSet *pieces);

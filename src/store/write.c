@@ -77,3 +77,30 @@ write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amou
 		return SPI_processed == 1;
 	}
 }
+
+/* A journal row without a key: what an operation writes for another wallet or on its own behalf. */
+static OpPlan keyless_row = OP_PLAN(
+	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, result, "
+	"postings, pieces) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+	11, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, JSONBOID, OP_POSTINGS,
+	OP_LOTSET);
+
+/*
+ * insert_txn_keyless appends one journal row without an idempotency key
+ * (the wallet's row is written apart: save_wallet): the releases of an
+ * expired hold, the captures of a group payment's holds.
+ */
+void
+insert_txn_keyless(int64 txn_id, const WalletRow *w, const char *kind, int64 amount, TimestampTz at,
+				   int64 ref_txn, Jsonb *request, Jsonb *result, Datum postings, LotSet *pieces)
+{
+	Datum		args[11] = {Int64GetDatum(txn_id), Int64GetDatum(w->id), CStringGetTextDatum(kind),
+		Int64GetDatum(amount), CStringGetTextDatum(w->currency), TimestampTzGetDatum(at),
+		Int64GetDatum(ref_txn), JsonbPGetDatum(request), JsonbPGetDatum(result), postings,
+	PointerGetDatum(pieces)};
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ref_txn == NO_REF_TXN ? 'n' : ' ', ' ', ' ', ' ',
+	pieces ? ' ' : 'n'};
+
+	if (run_plan(op_plan(&keyless_row), args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not append to the journal");
+}

@@ -1,0 +1,110 @@
+/*
+ * hold_capture_run.c
+ *	  The capture of a hold, shared by capture_hold and a group payment's
+ *	  last join: a charge of what the hold reserves in spending order, a
+ *	  spend for everything that follows (its journal row carries a spend's
+ *	  result and pieces, so reverse_spend takes its txn_id; the hold's payee is
+ *	  credited less commission), the rest given back when final.
+ */
+#include "ops/holds.h"
+
+/*
+ * hold_capture_locked captures amount (-1: all that remains) of hold h of
+ * locked wallet w at clk, and with final gives back the rest. Journaled as
+ * capture_hold with key and req, or without a key when key is NULL (the
+ * wallet's row then written apart). Refuses a hold that is not open or has
+ * expired, a frozen wallet and more than remains (WL008, WL002).
+ */
+void
+hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk, const char *key,
+					Jsonb *req, CaptureDone *out)
+{
+	JB			jb;
+	LotBuilder *b = lotset_unpack(w->lots);
+	LotBuilder *pieces;
+	int64		left[WALLET_NBUCKETS];
+	int64		remaining = engine_hold_remaining(b, h->hold_id, left);
+	int64		comm = 0;
+	ReversalOut back;
+	Postings	legs;
+	Jsonb	   *res;
+
+	memset(out, 0, sizeof(*out));
+	refuse_unless_open(h, clk, "captured");
+	if (w->frozen)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('2')),
+				 errmsg("wallet %lld is frozen", (long long) w->id),
+				 w->frozen_reason ? errdetail_internal("%s", w->frozen_reason) : 0,
+				 errhint("A frozen wallet's hold can be released, not captured.")));
+	if (remaining != h->amount - h->captured - h->released)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("hold %lld reserves %lld in its wallet's lots but its row says %lld",
+						(long long) h->hold_id, (long long) remaining,
+						(long long) (h->amount - h->captured - h->released))));
+	out->captured = amount >= 0 ? amount : remaining;
+	if (out->captured > remaining)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('8')),
+				 errmsg("capture of %s is more than hold %lld has left",
+						DatumGetCString(DirectFunctionCall1(numeric_out, major(out->captured, w->exponent))),
+						(long long) h->hold_id),
+				 errdetail("It has %s left.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, major(remaining, w->exponent))))));
+	pieces = engine_capture(b, h->hold_id, out->captured, out->used);
+	memset(&back, 0, sizeof(back));
+	if (final && remaining > out->captured)
+	{
+		out->released = remaining - out->captured;
+		engine_release(b, h->hold_id, out->released, clk, &back);
+	}
+	out->remaining = remaining - out->captured - out->released;
+	out->status = hold_status_after(h->captured + out->captured, out->remaining);
+	if (h->has_payee)
+		comm = rate_of(out->captured, w->commission_rate);
+	postings_init(&legs);
+	post_capture(&legs, w->id, out->captured, h->has_payee, h->payee, comm);
+	if (out->released > 0)
+		post_release(&legs, w->id, &back, out->released);
+	out->txn_id = nextval_internal(plans.txn_seq, false);
+	jb_begin(&jb);
+	jb_int(&jb, "txn_id", out->txn_id);
+	jb_int(&jb, "hold_id", h->hold_id);
+	jb_int(&jb, "charged", out->captured);
+	jb_int_if(&jb, true, "bonus_used", out->used[BUCKET_BONUS]);
+	jb_int_if(&jb, true, "cash_used", out->used[BUCKET_CASH]);
+	jb_int_if(&jb, true, "earnings_used", out->used[BUCKET_EARNINGS]);
+	jb_int_if(&jb, true, "released", out->released);
+	jb_int_if(&jb, true, "breakage", back.breakage);
+	jb_int_if(&jb, true, "remaining", out->remaining);
+	jb_text_if(&jb, true, "scene", h->scene);
+	jb_text_if(&jb, true, "order_ref", h->order_ref);
+	if (h->has_payee)
+	{
+		jb_int(&jb, "payee", h->payee);
+		jb_int(&jb, "payee_credit", out->captured - comm);
+		jb_int(&jb, "commission", comm);
+	}
+	res = jb_end(&jb);
+	if (key == NULL)
+	{
+		if (!save_wallet(w, b))
+			elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+		insert_txn_keyless(out->txn_id, w, "capture_hold", out->captured, clk, h->hold_txn, req, res,
+						   legs_of(&legs, "capture_hold"), lotset_pack(pieces));
+	}
+	else if (!write_op(w, b, out->txn_id, "capture_hold", out->captured, clk, key, h->hold_txn, req, res,
+					   legs_of(&legs, "capture_hold"), lotset_pack(pieces)))
+		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+	hold_change(h, out->status, out->captured, out->released, h->expires_at);
+	if (h->has_payee && out->captured - comm > 0)
+	{
+		Datum		cargs[3] = {Int64GetDatum(h->payee), Int64GetDatum(out->captured - comm),
+		Int64GetDatum(out->txn_id)};
+
+		if (!credit_direct(h->payee, out->captured - comm, out->txn_id) &&
+			run_plan(plans.credit, cargs, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not credit payee");
+	}
+}
