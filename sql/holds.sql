@@ -156,6 +156,17 @@ SELECT * FROM pg_temp.bal(:bob);
 SELECT count(*) AS discrepancies FROM wallet.reconcile() WHERE currency = 'QHD';
 
 ------------------------------------------------------------------------------
+-- A refund of a top-up waits while a hold reserves that top-up's bonus
+------------------------------------------------------------------------------
+SELECT txn_id AS t4 FROM wallet.top_up(:bob, 100, 'h-t4') \gset
+SELECT held, bonus_held, cash_held FROM wallet.hold(:bob, 15, 'h-12', ttl => '1 day');
+SELECT hold_id AS h9 FROM wallet.hold WHERE wallet_id = :bob ORDER BY hold_id DESC LIMIT 1 \gset
+SELECT * FROM wallet.request_refund(:t4, 'h-rf1', 10);
+SELECT released FROM wallet.release_hold(:h9, 'h-r4');
+SELECT amount, bonus_clawback, status FROM wallet.request_refund(:t4, 'h-rf1', 10);
+SELECT count(*) AS discrepancies FROM wallet.reconcile() WHERE currency = 'QHD';
+
+------------------------------------------------------------------------------
 -- The lot set's text form shows the reservations, and reads back
 ------------------------------------------------------------------------------
 SELECT held FROM wallet.hold(:bob, 3, 'h-11', ttl => '1 day');

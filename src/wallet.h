@@ -243,6 +243,7 @@ extern LotBuilder *engine_capture(LotBuilder *b, int64 hold, int64 want, int64 u
 extern void engine_release(LotBuilder *b, int64 hold, int64 want, TimestampTz now, ReversalOut *out);
 extern bool engine_holds_due(const LotBuilder *b, TimestampTz now);
 extern void engine_hold_extend(LotBuilder *b, int64 hold, TimestampTz expires);
+extern int64 engine_topup_bonus_reserved(const LotBuilder *b, int64 txn);
 extern int64 engine_due_hold(const LotBuilder *b, TimestampTz now);
 extern void engine_reserved(const LotBuilder *b, const char *scene, TimestampTz now, int64 *held,
 							int64 avail[WALLET_NBUCKETS], int64 *stored);

@@ -230,3 +230,18 @@ engine_hold_extend(LotBuilder *b, int64 hold, TimestampTz expires)
 		if (b->res[i].hold == hold)
 			b->res[i].expires = expires;
 }
+
+/*
+ * engine_topup_bonus_reserved returns a hold that reserves bonus of top-up
+ * txn in b, or 0. That bonus counts as used by the top-up (owed) while it is
+ * reserved; a refund of the top-up meanwhile would claw back bonus the hold
+ * may yet give back, so the refund waits for the hold to end.
+ */
+int64
+engine_topup_bonus_reserved(const LotBuilder *b, int64 txn)
+{
+	for (int i = 0; i < b->nres; i++)
+		if (b->res[i].lot.bucket == BUCKET_BONUS && b->res[i].lot.txn == txn)
+			return b->res[i].hold;
+	return 0;
+}

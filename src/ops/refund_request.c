@@ -202,6 +202,17 @@ request_body(PG_FUNCTION_ARGS)
 				 errhint("Settle, reject or fail it first.")));
 	b = lotset_unpack(w.lots);
 	gave_back = holds_give_back_due(&w, b, clk);
+	{
+		int64		hold = engine_topup_bonus_reserved(b, t.txn_id);
+
+		if (hold != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('8')),
+					 errmsg("hold %lld reserves bonus of top-up %lld", (long long) hold, (long long) t.txn_id),
+					 errdetail("A refund of the top-up claws its spent bonus back; that bonus may yet come back "
+							   "when the hold ends."),
+					 errhint("Capture or release the hold first.")));
+	}
 	ncoupons = refund_netting(&t, b, clk, false, &n, &coupons);
 	if (!n.in_window)
 	{
