@@ -99,6 +99,15 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
 	{
 		/* a hold that reserved nothing (allow_partial) is recorded as released at once */
+		HoldInsert	row = {.hold_id = out->hold_id, .wallet_id = w->id, .status = hold_status_after(0, out->held),
+			.amount = out->held, .expires_at = out->expires_at, .created_at = clk, .hold_txn = out->txn_id,
+			.scene = s->scene, .has_payee = s->has_payee, .payee = s->payee, .order_ref = s->order_ref,
+		.group_id = s->group_id};
+
+		if (hold_row_direct(&row))
+			return;
+	}
+	{
 		Datum		args[11] = {Int64GetDatum(out->hold_id), Int64GetDatum(w->id), Int64GetDatum(out->held),
 			TimestampTzGetDatum(out->expires_at), TimestampTzGetDatum(clk), Int64GetDatum(out->txn_id),
 			s->scene ? CStringGetTextDatum(s->scene) : (Datum) 0, Int64GetDatum(s->payee),

@@ -405,4 +405,23 @@ extern DirectWrite write_direct(WalletRow *w, Datum lots, TimestampTz next, int6
 								Jsonb *result, Datum postings, LotSet *pieces);
 extern bool credit_direct(int64 payee, int64 amount, int64 txn_id);
 
+/* A hold's row as hold_row_direct writes it. */
+typedef struct HoldInsert
+{
+	int64		hold_id;
+	int64		wallet_id;
+	const char *status;
+	int64		amount;
+	TimestampTz expires_at;
+	TimestampTz created_at;
+	int64		hold_txn;
+	const char *scene;
+	bool		has_payee;
+	int64		payee;
+	const char *order_ref;
+	int64		group_id;
+} HoldInsert;
+
+extern bool hold_row_direct(const HoldInsert *h);
+
 #endif							/* WALLET_STORE_H */
