@@ -174,3 +174,10 @@ SELECT lots FROM wallet.wallet WHERE wallet_id = :bob;
 SELECT lots::text = (lots::text::wallet.lotset)::text AS text_round_trip FROM wallet.wallet WHERE wallet_id = :bob;
 SELECT 'next=3; (1 cash 100 txn=1 at=2026-01-01T00:00:00Z); [hold=7 expires=2026-02-01T00:00:00Z (1 cash 0 txn=1 at=2026-01-01T00:00:00Z)]'::wallet.lotset;
 SELECT 'next=3; [hold=7 expires=2026-02-01T00:00:00Z (1 cash 5 txn=1 at=2026-01-01T00:00:00Z)]; (1 cash 100 txn=1 at=2026-01-01T00:00:00Z)'::wallet.lotset;
+
+------------------------------------------------------------------------------
+-- Reports count a capture as a spend (under the hold's scene)
+------------------------------------------------------------------------------
+SELECT day, scene, count, charged, bonus_used, cash_used, reversals, reversed
+  FROM wallet_report.spending_daily WHERE currency = 'QHD' ORDER BY day, scene;
+SELECT day, spent, returned, expired FROM wallet_report.bonus_daily WHERE currency = 'QHD' ORDER BY day;

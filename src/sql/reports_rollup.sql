@@ -72,22 +72,27 @@ COMMENT ON TABLE wallet.rollup_bonus IS 'bonus movements per 15-minute UTC slot 
 
 -- _report_facts: what one journal transaction contributes to the reports (minor units).
 -- Lookups of other rows are scalar subqueries (one primary-key probe per row), so a
--- range of transactions is never joined to the whole journal.
+-- range of transactions is never joined to the whole journal. A capture of a hold is a spend
+-- for the reports (kind spend, under the hold's scene, its bonus spent when captured).
 CREATE VIEW wallet._report_facts AS
   SELECT t.txn_id,
          date_bin('15 minutes', t.created_at, timestamptz '2000-01-01 00:00:00+00') AS slot,
-         t.currency, t.kind,
+         t.currency, CASE WHEN t.kind = 'capture_hold' THEN 'spend' ELSE t.kind END AS kind,
          CASE t.kind WHEN 'top_up' THEN coalesce(t.request->>'method', '')
                      WHEN 'spend' THEN coalesce(t.request->>'scene', '')
-                     WHEN 'reverse_spend' THEN coalesce((SELECT o.request->>'scene' FROM wallet.txn o
-                                                          WHERE o.txn_id = t.ref_txn), '')
+                     WHEN 'capture_hold' THEN coalesce(t.result->>'scene', '')
+                     WHEN 'reverse_spend' THEN coalesce((SELECT coalesce(o.request->>'scene', o.result->>'scene')
+                                                           FROM wallet.txn o WHERE o.txn_id = t.ref_txn), '')
                      ELSE '' END AS dim,
          t.amount,
          coalesce((t.result->>'discount')::bigint, 0) AS discount,
          coalesce((t.result->>'bonus_used')::bigint, 0) AS bonus_used,
          coalesce((t.result->>'cash_used')::bigint, 0) AS cash_used,
          coalesce((t.result->>'earnings_used')::bigint, 0) AS earnings_used,
-         l.granted, l.spent, l.returned, l.expired,
+         l.granted,
+         CASE WHEN t.kind = 'capture_hold' THEN coalesce((t.result->>'bonus_used')::bigint, 0)
+              ELSE l.spent END AS spent,
+         l.returned, l.expired,
          CASE WHEN t.kind = 'settle_refund' AND l.refund_bonus > 0
               THEN l.refund_bonus - r.clawback ELSE 0 END AS voided,
          CASE WHEN t.kind = 'settle_refund' AND l.refund_bonus > 0
