@@ -211,8 +211,9 @@ for ((REP = 1; REP <= REPEAT; REP++)); do
             if [[ $s == hold ]]; then
                 # the run's holds given back (not timed): a refund of a top-up waits while a hold
                 # reserves that top-up's bonus, and the other scripts' wallets keep their money
-                qv "SELECT count((wallet.release_hold(h.hold_id, 'bench-release-' || h.hold_id)).txn_id)
-                      FROM wallet.hold h WHERE h.status = 'open'" >/dev/null
+                qv "SELECT count(r.txn_id) FROM wallet.hold h
+                      CROSS JOIN LATERAL wallet.release_hold(h.hold_id, 'bench-release-' || h.hold_id) r
+                     WHERE h.status = 'open'" >/dev/null
             fi
             pgb floor "$c"
             if [[ -n $prev && -n $RUN_TPS && -n $x ]]; then
