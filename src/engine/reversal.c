@@ -249,6 +249,9 @@ engine_payee_back(int64 payee_total, int64 payee_done, int64 done, int64 x, int6
 	__int128	num;
 	int64		q;
 
+	/* nothing reversed (the full reversal of a spend a coupon paid whole): nothing back */
+	if (x == 0 && done <= charged && payee_done <= payee_total && payee_done >= 0)
+		return 0;
 	if (charged <= 0 || upto > charged || payee_total < 0 || payee_done < 0 || payee_done > payee_total)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

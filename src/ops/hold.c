@@ -54,7 +54,9 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 	conf = currency_conf(w->currency, w->exponent);
 	earnings = engine_earnings_usable(conf->earnings_scope, s->scene);
 	b = lotset_unpack(w->lots);
-	(void) rollup_credits(w->id, b, clk);
+	/* a credit that repaid a debt wrote the row (its debt): the write takes its new version */
+	if (rollup_credits(w->id, b, clk))
+		refresh_wallet_tuple(w);
 	holds_give_back_due(w, b, clk);
 	available = engine_available(b, s->scene, clk, earnings);
 	out->hold_id = nextval_internal(plans.hold_seq, false);

@@ -129,8 +129,10 @@ hold_status_after(int64 captured, int64 remaining)
 
 /*
  * holds_give_back_due gives back, in b, every hold of locked wallet w whose
- * time has passed at clk, journals each and marks it expired; the caller
- * writes b with its own change. Returns how many holds it ended.
+ * time has passed at clk, journals each, marks it expired and writes the
+ * wallet's lots at once (so that an operation that reads the row again, or
+ * fails later, finds the row and the journal agreeing); w's version and tuple
+ * follow. Returns how many holds it ended.
  */
 int
 holds_give_back_due(WalletRow *w, LotBuilder *b, TimestampTz clk)
@@ -169,6 +171,14 @@ holds_give_back_due(WalletRow *w, LotBuilder *b, TimestampTz clk)
 						   legs_of(&legs, "expire_holds"), NULL);
 		hold_change(&h, "expired", 0, total, h.expires_at);
 		n++;
+	}
+	if (n > 0)
+	{
+		if (!save_wallet(w, b))
+			elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+		w->version++;
+		w->lots = lotset_pack(b);
+		refresh_wallet_tuple(w);
 	}
 	return n;
 }

@@ -68,8 +68,6 @@ sweep_body(PG_FUNCTION_ARGS)
 		read_wallet(wallets[i], true, false, &w);
 		b = lotset_unpack(w.lots);
 		ended = holds_give_back_due(&w, b, clk);
-		if (ended > 0 && !save_wallet(&w, b))
-			elog(ERROR, "wallet %lld changed under its lock", (long long) w.id);
 		n += ended;
 	}
 	op_leave(caller);

@@ -127,7 +127,6 @@ request_body(PG_FUNCTION_ARGS)
 	int			ncoupons;
 	LotBuilder *b;
 	int64		txn_id;
-	int			gave_back;
 	RequestOut	o;
 	Datum		values[10];
 	bool		nulls[10] = {false, false, false, false, false, false, false, false, false, false};
@@ -201,7 +200,7 @@ request_body(PG_FUNCTION_ARGS)
 				 errmsg("a refund of top-up %lld is already in progress", (long long) t.txn_id),
 				 errhint("Settle, reject or fail it first.")));
 	b = lotset_unpack(w.lots);
-	gave_back = holds_give_back_due(&w, b, clk);
+	holds_give_back_due(&w, b, clk);
 	{
 		int64		hold = engine_topup_bonus_reserved(b, t.txn_id);
 
@@ -267,9 +266,6 @@ request_body(PG_FUNCTION_ARGS)
 		jb_int(&jb, "refund_id", o.refund_id);
 		jb_text(&jb, "status", o.status);
 		postings_init(&legs);
-		/* the holds given back above change the lots, which this request leaves alone */
-		if (gave_back > 0 && !save_wallet(&w, b))
-			elog(ERROR, "wallet %lld changed under its lock", (long long) w.id);
 		insert_txn(txn_id, &w, "request_refund", 0, clk, key, t.txn_id, req, jb_end(&jb),
 				   legs_of(&legs, "request_refund"),
 				   NULL);

@@ -184,6 +184,33 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 	direct_end();
 }
 
+/*
+ * refresh_wallet_tuple points w->tup at the wallet row's current version,
+ * after a statement of the operation itself changed the row under its lock
+ * without changing its lots or version (a debt repaid by a credit): the
+ * direct write updates that version. If the version is not w->version, w->tup
+ * is NULL and the write is left to the prepared statement.
+ */
+void
+refresh_wallet_tuple(WalletRow *w)
+{
+	Relation	rel;
+	ScanKeyData k;
+	HeapTuple	tup;
+	bool		isnull;
+
+	direct_begin();
+	rel = table_open(rel_of("wallet"), AccessShareLock);
+	key_int8(&k, att_of(rel, "wallet_id"), w->id);
+	tup = fetch_one(rel, "wallet_pkey", 1, &k);
+	w->tup = NULL;
+	if (tup != NULL &&
+		DatumGetInt64(heap_getattr(tup, att_of(rel, "version"), RelationGetDescr(rel), &isnull)) == w->version)
+		w->tup = tup;
+	table_close(rel, NoLock);
+	direct_end();
+}
+
 /* direct_reset starts an operation with no direct read open (see direct_begin). */
 void
 direct_reset(void)

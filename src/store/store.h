@@ -318,6 +318,7 @@ extern void row_free(Row *row);
 extern Datum getattr(const Row *row, const char *name, bool *isnull);
 extern void read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w);
 extern HeapTuple lock_latest(Relation rel, HeapTuple tup);
+extern void refresh_wallet_tuple(WalletRow *w);
 
 /* refund.c */
 extern bool read_topup(int64 txn_id, bool read_only, TopUpRow *t);

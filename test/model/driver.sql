@@ -275,6 +275,51 @@ BEGIN
       spends := spends || s; cspends := cspends || s; keyed := keyed || s;
       CONTINUE;
     END IF;
+    IF random() < 0.05 THEN
+      -- a hold story (section 14): a hold (a fraction of what is available, a scene, a ttl,
+      -- sometimes partial, capped or for a payee), then captures, releases, clock moves,
+      -- the sweep, replays and a reversal of a capture, in some order
+      w := mt.pick(owners);
+      e := (ex->>(cur->>w))::int;
+      INSERT INTO mt.plan VALUES (s, 'hold', jsonb_build_object('w', w, 'key', 'k' || s,
+        'frac', 0.1 + random() * 1.1, 'scene', mt.pick(ARRAY[NULL, 'game', 'shop']),
+        'ttl', mt.pick('{10 minutes,1 hour,2 days,30 days}'), 'partial', random() < 0.3)
+        || CASE WHEN random() < 0.2 THEN jsonb_build_object('max_frac', 0.2 + random() * 0.6) ELSE '{}' END
+        || CASE WHEN random() < 0.3 THEN jsonb_build_object('payee', mt.pick(ARRAY(SELECT o FROM unnest(owners) o
+                                                             WHERE cur->>o = cur->>w AND o <> w))) ELSE '{}' END);
+      keyed := keyed || s;
+      i := s;
+      FOR pf IN SELECT true FROM generate_series(1, mt.ri(1, 4)) LOOP
+        s := s + 1;
+        x := random();
+        IF x < 0.35 THEN
+          INSERT INTO mt.plan VALUES (s, 'capture', jsonb_build_object('ref', i, 'key', 'k' || s,
+            'amount', CASE WHEN random() < 0.4 THEN NULL WHEN random() < 0.1 THEN to_jsonb('over'::text)
+                           ELSE jsonb_build_object('frac', 0.1 + random() * 0.8) END,
+            'final', random() < 0.6));
+          spends := spends || s; keyed := keyed || s;
+        ELSIF x < 0.6 THEN
+          INSERT INTO mt.plan VALUES (s, 'release', jsonb_build_object('ref', i, 'key', 'k' || s,
+            'amount', CASE WHEN random() < 0.5 THEN NULL WHEN random() < 0.1 THEN to_jsonb('over'::text)
+                           ELSE jsonb_build_object('frac', 0.1 + random() * 0.8) END));
+          keyed := keyed || s;
+        ELSIF x < 0.75 THEN
+          INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('secs', mt.pick('{300,3600,7200,86400,200000}')::int));
+        ELSIF x < 0.85 THEN
+          INSERT INTO mt.plan VALUES (s, 'hexpire', '{}');
+        ELSIF x < 0.92 AND spends[cardinality(spends)] > i THEN
+          INSERT INTO mt.plan VALUES (s, 'reverse', jsonb_build_object('ref', spends[cardinality(spends)],
+            'key', 'k' || s, 'amount', CASE WHEN random() < 0.5 THEN NULL
+                                            ELSE jsonb_build_object('frac', 0.1 + random() * 0.8) END));
+          keyed := keyed || s;
+        ELSE
+          INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s,
+            'frac', 0.3 + random() * 0.9, 'scene', NULL, 'partial', random() < 0.5));
+          spends := spends || s; keyed := keyed || s;
+        END IF;
+      END LOOP;
+      CONTINUE;
+    END IF;
     IF random() < 0.03 THEN
       -- a debt story: w pays the payee pw, pw spends (nearly) all it has, the sale is
       -- reversed (pw frozen first, sometimes): what pw cannot give back is its debt; a later
@@ -661,7 +706,8 @@ $$;
 -- same operation made
 CREATE FUNCTION mt.oref(p_step int) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('e', o.ext_id, 'm', o.mod_id,
-                            'v', CASE o.kind WHEN 'refund' THEN 'r' ELSE 't' END || o.step, 's', o.step)
+                            'v', CASE o.kind WHEN 'refund' THEN 'r' WHEN 'hold' THEN 'h' ELSE 't' END || o.step,
+                            's', o.step)
     FROM mt.obj o
    WHERE o.step <= p_step AND o.op = (SELECT coalesce(p.args->>'op2', p.op) FROM mt.plan p WHERE p.step = p_step)
    ORDER BY o.step DESC LIMIT 1
@@ -679,6 +725,7 @@ CREATE FUNCTION mt.next_event() RETURNS timestamptz LANGUAGE sql STABLE AS $$
   SELECT min(t) FROM (
     SELECT expires_at FROM model.lot WHERE bucket = 'bonus' AND (amount > 0 OR held > 0)
     UNION ALL SELECT refundable_until FROM model.topup
+    UNION ALL SELECT expires_at FROM model.hold WHERE status = 'open'
     UNION ALL SELECT requested_at + interval '30 days' FROM model.refund
     UNION ALL SELECT starts_at FROM wallet.bonus_rule
     UNION ALL SELECT ends_at FROM wallet.bonus_rule
@@ -879,6 +926,37 @@ BEGIN
     RETURN jsonb_build_object('op', 'clock', 'at', t);
   WHEN 'expire' THEN
     RETURN '{"op": "expire"}';
+  WHEN 'hexpire' THEN
+    RETURN '{"op": "hexpire"}';
+  WHEN 'hold' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    SELECT b.available INTO v FROM model.balance((w->>'m')::bigint, a->>'scene') b;
+    v := v * (10::numeric ^ (w->>'x')::int);
+    amt := to_jsonb(mt.frac_of(v, (a->>'frac')::numeric, (w->>'x')::int));
+    IF a->>'payee' IS NOT NULL THEN
+      ref := mt.wref(a->>'payee');
+      IF ref IS NULL THEN RETURN NULL; END IF;
+    END IF;
+    RETURN jsonb_build_object('op', 'hold', 'w', w, 'amount', amt, 'key', a->'key', 'scene', a->'scene',
+                              'ttl', a->'ttl', 'partial', a->'partial', 'payee', ref,
+                              'max_charge', CASE WHEN a ? 'max_frac' THEN
+                                to_jsonb(mt.frac_of(v, (a->>'max_frac')::numeric, (w->>'x')::int)) END,
+                              'wo', a->>'w');
+  WHEN 'capture', 'release' THEN
+    ref := mt.oref((a->>'ref')::int);
+    IF ref IS NULL THEN RETURN NULL; END IF;
+    SELECT * INTO tr FROM mt.trace WHERE step = (ref->>'s')::int;
+    e := (tr.res->'w'->>'x')::int;
+    SELECT h.amount - h.captured - h.released INTO v FROM model.hold h WHERE h.hid = (ref->>'m')::bigint;
+    amt := a->'amount';
+    IF jsonb_typeof(amt) = 'object' THEN
+      amt := to_jsonb(mt.frac_of(v, (amt->>'frac')::numeric, e));
+    ELSIF amt = '"over"' THEN
+      amt := to_jsonb(mt.amount_text(v + 1, e));
+    END IF;
+    RETURN jsonb_build_object('op', op, 'hold', ref, 'key', a->'key', 'amount', amt, 'final', a->'final',
+                              'w', tr.res->'w', 'wo', tr.res->>'wo', 'payee', tr.res->'payee');
   WHEN 'freeze', 'unfreeze' THEN
     w := mt.wref(a->>'w');
     IF w IS NULL THEN RETURN NULL; END IF;
@@ -999,6 +1077,18 @@ BEGIN
                   mt.lit(r->'ok'), mt.lit(r->'gw'));
   WHEN 'expire' THEN
     RETURN format('SELECT * FROM %s.expire_bonus()', s);
+  WHEN 'hexpire' THEN
+    RETURN format('SELECT * FROM %s.expire_holds()', s);
+  WHEN 'hold' THEN
+    RETURN format('SELECT * FROM %s.hold(%s, %s, %s, %s, %s::interval, %s, %s, NULL, %s)', s, mt.id(r->'w', mode),
+                  mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'scene'), mt.lit(r->'ttl'), mt.lit(r->'partial'),
+                  mt.id(r->'payee', mode), mt.num(r->'max_charge'));
+  WHEN 'capture' THEN
+    RETURN format('SELECT * FROM %s.capture_hold(%s, %s, %s, %s)', s, mt.id(r->'hold', mode), mt.lit(r->'key'),
+                  mt.num(r->'amount'), mt.lit(r->'final'));
+  WHEN 'release' THEN
+    RETURN format('SELECT * FROM %s.release_hold(%s, %s, %s)', s, mt.id(r->'hold', mode), mt.lit(r->'key'),
+                  mt.num(r->'amount'));
   WHEN 'freeze' THEN
     RETURN format('SELECT true AS done FROM %s.freeze(%s, %s)', s, mt.id(r->'w', mode), mt.lit(r->'reason'));
   WHEN 'unfreeze' THEN
@@ -1064,8 +1154,9 @@ BEGIN
   IF jsonb_array_length(x.out) <> 1 OR jsonb_array_length(m.out) <> 1 THEN RETURN 'row count'; END IF;
   xr := x.out->0;
   mr := m.out->0;
-  col := CASE op WHEN 'open' THEN 'wallet_id' WHEN 'request' THEN 'refund_id'
-                 WHEN 'top_up' THEN 'txn_id' WHEN 'spend' THEN 'txn_id' WHEN 'reverse' THEN 'txn_id' END;
+  col := CASE op WHEN 'open' THEN 'wallet_id' WHEN 'request' THEN 'refund_id' WHEN 'hold' THEN 'hold_id'
+                 WHEN 'top_up' THEN 'txn_id' WHEN 'spend' THEN 'txn_id' WHEN 'reverse' THEN 'txn_id'
+                 WHEN 'capture' THEN 'txn_id' WHEN 'release' THEN 'txn_id' END;
   IF col IS NOT NULL THEN
     xid := (xr->>col)::bigint;
     mid := (mr->>col)::bigint;
@@ -1087,7 +1178,7 @@ BEGIN
     END IF;
     RETURN NULL;
   END IF;
-  v_kind := CASE op WHEN 'request' THEN 'refund' ELSE 'txn' END;
+  v_kind := CASE op WHEN 'request' THEN 'refund' WHEN 'hold' THEN 'hold' ELSE 'txn' END;
   SELECT i.mod_id INTO known FROM mt.idmap i WHERE i.kind = v_kind AND i.ext_id = xid;
   IF (xr->>'replayed')::boolean THEN
     IF known IS DISTINCT FROM mid THEN RETURN 'id (replay returned another id)'; END IF;
@@ -1113,7 +1204,7 @@ DECLARE
   d record;
 BEGIN
   FOREACH sc IN ARRAY ARRAY[NULL, 'game', 'shop'] LOOP
-    IF sc IS NULL OR r->>'op' IN ('clock', 'expire') THEN
+    IF sc IS NULL OR r->>'op' IN ('clock', 'expire', 'hexpire') THEN
       ws := NULL;
     ELSE
       ws := ARRAY[r->>'wo', r->'payee'->>'o'];
@@ -1429,12 +1520,14 @@ BEGIN
     q := mt.render(t.res, 'repro');
     var := CASE WHEN t.res->>'op' = 'open' THEN 'w_' || (t.res->>'owner')
                 WHEN t.res->>'op' = 'request' THEN 'r' || t.step
-                WHEN t.res->>'op' IN ('top_up', 'spend', 'reverse') THEN 't' || t.step END;
+                WHEN t.res->>'op' = 'hold' THEN 'h' || t.step
+                WHEN t.res->>'op' IN ('top_up', 'spend', 'reverse', 'capture', 'release') THEN 't' || t.step END;
     IF var = ANY (used) AND t.status = 'ok' AND coalesce(t.ext_ok, false) THEN
       IF t.res->>'op' = 'open' THEN
         q := replace(q, 'AS wallet_id', 'AS ' || var) || ' \gset';
       ELSE
-        q := regexp_replace(q, '^SELECT \* FROM', 'SELECT ' || CASE WHEN var LIKE 'r%' THEN 'refund_id' ELSE 'txn_id' END
+        q := regexp_replace(q, '^SELECT \* FROM', 'SELECT ' || CASE WHEN var LIKE 'r%' THEN 'refund_id'
+                                                                     WHEN var LIKE 'h%' THEN 'hold_id' ELSE 'txn_id' END
                                                      || ' AS ' || var || ' FROM') || ' \gset';
       END IF;
       txt := txt || q || E'\n';

@@ -313,6 +313,10 @@ BEGIN
   -- held: what open refunds reserve (amount + clawback of bonus and coupons + the top-up's bonus)
   SELECT coalesce(sum(r.amount + r.clawback + r.coupon_clawback + r.bonus_void), 0) INTO h
     FROM model.refund r WHERE r.wid = w.wid AND r.status IN ('pending', 'approved');
+  -- and what open holds reserve; a hold past its time reserves nothing: its pieces count
+  -- where they go back
+  SELECT h + hs.held, c + hs.back_cash, b + hs.back_bonus, er + hs.back_earnings INTO h, c, b, er
+    FROM model.hold_sums(w.wid, p_scene) hs;
   RETURN QUERY SELECT w.wid, w.currency, model.major(c, w.e), model.major(b, w.e), model.major(er, w.e),
     model.major(h, w.e), model.major(c + b + er, w.e),
     -- choice: a wallet in debt can withdraw nothing (section 5: no withdrawal while in debt)
@@ -471,6 +475,8 @@ BEGIN
     disc := cc.discount;
   END IF;
 
+  -- holds past their time are given back first
+  PERFORM model.give_back_due(w.wid);
   SELECT coalesce(sum(x.amount), 0) INTO avail FROM model.lot x
    WHERE x.wid = w.wid AND x.amount > 0 AND model.usable(x, p_scene);
   IF avail < amt - disc AND NOT p_partial THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
@@ -849,6 +855,16 @@ BEGIN
   IF (model.open_refund(tp.tid)).rid IS NOT NULL THEN
     PERFORM model.fail('WL008', 'a refund of this top-up is open');
   END IF;
+  -- holds past their time are given back first; one still open on this top-up's bonus
+  -- makes the refund wait (choice of the extension, section 14 being silent)
+  PERFORM model.give_back_due(w.wid);
+  tp := model.get_topup(tp.tid);     -- the give-back may have changed its netting state
+  IF EXISTS (SELECT 1 FROM model.hold h JOIN model.hold_piece hp ON hp.hid = h.hid
+               JOIN model.lot l ON l.lot_id = hp.lot_id
+              WHERE h.wid = w.wid AND h.status = 'open' AND hp.bucket = 'bonus' AND hp.reserved > 0
+                AND l.topup = tp.tid) THEN
+    PERFORM model.fail('WL008', 'a hold reserves bonus of this top-up');
+  END IF;
   n := model.netting(tp);
   IF NOT n.open THEN PERFORM model.fail('WL004', 'refund window closed'); END IF;
   IF n.c - n.u - n.cu <= 0 THEN PERFORM model.fail('WL004', 'nothing refundable'); END IF;
@@ -1207,3 +1223,359 @@ CREATE VIEW model.coupon_stats AS
     JOIN wallet.currency e ON e.code = t.currency
     LEFT JOIN model.coupon c ON c.template_id = t.template_id
    GROUP BY t.template_id, t.currency, t.kind, e.exponent;
+
+------------------------------------------------------------------------------
+-- Holds (section 14)
+------------------------------------------------------------------------------
+-- A hold takes pieces of lots in spending order (the lots lose them, as in a
+-- spend, and bonus taken counts as spent by its top-up); a piece keeps what is
+-- still reserved. Open until nothing remains; a hold past expires_at reserves
+-- nothing (balance counts its pieces where they go back) and is given back by
+-- the next spend, hold or refund request of the wallet, or by expire_holds.
+CREATE TABLE model.hold (
+  hid        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  wid        bigint NOT NULL,
+  status     text NOT NULL,
+  amount     bigint NOT NULL,
+  captured   bigint NOT NULL DEFAULT 0,
+  released   bigint NOT NULL DEFAULT 0,
+  expires_at timestamptz NOT NULL,
+  payee      bigint,
+  scene      text
+);
+CREATE TABLE model.hold_piece (
+  hid      bigint NOT NULL,
+  seq      int NOT NULL,
+  lot_id   bigint NOT NULL,
+  bucket   text NOT NULL,
+  reserved bigint NOT NULL CHECK (reserved >= 0),
+  PRIMARY KEY (hid, seq)
+);
+
+-- hold_lapsed: an open hold whose time has passed
+CREATE FUNCTION model.hold_lapsed(h model.hold) RETURNS boolean
+  LANGUAGE sql STABLE AS $$ SELECT h.status = 'open' AND h.expires_at <= model.clock_now() $$;
+
+-- piece_order: the order a capture takes a hold's pieces in (spending order, a
+-- bonus piece's expiry counting even when passed); a release takes the reverse
+CREATE FUNCTION model.piece_key(p model.hold_piece) RETURNS text
+  LANGUAGE sql STABLE AS $$
+  SELECT CASE p.bucket WHEN 'bonus' THEN '0' WHEN 'cash' THEN '1' ELSE '2' END
+         || coalesce(to_char((SELECT l.expires_at FROM model.lot l WHERE l.lot_id = p.lot_id AND p.bucket = 'bonus')
+                             AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS'), '99999999999999999999')
+         || to_char((SELECT l.granted_at FROM model.lot l WHERE l.lot_id = p.lot_id) AT TIME ZONE 'UTC',
+                    'YYYYMMDDHH24MISSUS')
+         || lpad(p.lot_id::text, 20, '0')
+$$;
+
+-- give_back: amount of hold h's pieces back to their lots, the last in capture order
+-- first (choice, as the extension's release); bonus past its expiry is written off
+CREATE FUNCTION model.give_back(p_hid bigint, p_amount bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  need bigint := p_amount;
+  pc model.hold_piece;
+  give bigint;
+  l model.lot;
+  tp model.topup;
+  conv bigint;
+BEGIN
+  FOR pc IN SELECT * FROM model.hold_piece p WHERE p.hid = p_hid AND p.reserved > 0
+             ORDER BY model.piece_key(p) DESC LOOP
+    EXIT WHEN need = 0;
+    give := least(need, pc.reserved);
+    need := need - give;
+    UPDATE model.hold_piece SET reserved = reserved - give WHERE hid = pc.hid AND seq = pc.seq;
+    SELECT * INTO l FROM model.lot WHERE lot_id = pc.lot_id;
+    IF pc.bucket <> 'bonus' THEN
+      UPDATE model.lot SET amount = amount + give WHERE lot_id = l.lot_id;
+      CONTINUE;
+    END IF;
+    SELECT * INTO tp FROM model.topup WHERE model.topup.tid = l.topup;
+    UPDATE model.topup SET spent = spent - give WHERE model.topup.tid = tp.tid;
+    conv := least(give, coalesce(tp.clawed, 0));
+    IF conv > 0 THEN
+      UPDATE model.topup SET clawed = clawed - conv WHERE model.topup.tid = tp.tid;
+      UPDATE model.lot SET amount = amount + conv WHERE lot_id = tp.cash_lot;
+    END IF;
+    IF give - conv > 0 AND model.bonus_live(l) THEN
+      UPDATE model.lot SET amount = amount + (give - conv) WHERE lot_id = l.lot_id;
+    END IF;
+  END LOOP;
+  IF need <> 0 THEN PERFORM model.fail('XX000', 'model: give-back beyond the pieces'); END IF;
+END $$;
+
+-- give_back_due: the holds of a wallet past their time, given back and marked expired
+CREATE FUNCTION model.give_back_due(p_wid bigint) RETURNS int
+  LANGUAGE plpgsql AS $$
+DECLARE
+  h model.hold;
+  n int := 0;
+BEGIN
+  FOR h IN SELECT * FROM model.hold x WHERE x.wid = p_wid AND model.hold_lapsed(x) ORDER BY x.hid LOOP
+    PERFORM model.give_back(h.hid, h.amount - h.captured - h.released);
+    UPDATE model.hold SET status = 'expired', released = amount - captured WHERE hid = h.hid;
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $$;
+
+CREATE FUNCTION model.ttl_ok(ttl interval) RETURNS void
+  LANGUAGE plpgsql AS $$
+BEGIN
+  IF ttl IS NULL OR ttl < interval '1 minute' OR ttl > interval '30 days' THEN
+    PERFORM model.fail('22023', 'ttl out of range');
+  END IF;
+END $$;
+
+CREATE FUNCTION model.hold(p_wid bigint, p_amount numeric, p_key text, p_scene text DEFAULT NULL,
+                           p_ttl interval DEFAULT '7 days', p_partial boolean DEFAULT false,
+                           p_payee bigint DEFAULT NULL, p_order_ref text DEFAULT NULL,
+                           p_max_charge numeric DEFAULT NULL)
+  RETURNS TABLE (hold_id bigint, held numeric, bonus_held numeric, cash_held numeric, earnings_held numeric,
+                 shortfall numeric, expires_at timestamptz, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet;
+  p model.wallet;
+  clk timestamptz := model.clock_now();
+  amt bigint;
+  mx bigint;
+  req jsonb;
+  prior jsonb;
+  avail bigint;
+  want bigint;
+  need bigint;
+  take bigint;
+  seq int := 0;
+  l model.lot;
+  used jsonb := jsonb_build_object('bonus', 0, 'cash', 0, 'earnings', 0);
+  v_hid bigint;
+  v_tid bigint;
+  exp timestamptz;
+  res jsonb;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  w := model.get_wallet(p_wid);
+  amt := model.minor(p_amount, w.e, 'amount');
+  PERFORM model.check_scene(p_scene);
+  PERFORM model.ttl_ok(p_ttl);
+  IF p_partial IS NULL THEN PERFORM model.fail('22023', 'allow_partial is null'); END IF;
+  PERFORM model.text_arg(p_order_ref, 'order_ref', 200, false);
+  IF p_max_charge IS NOT NULL THEN mx := model.minor(p_max_charge, w.e, 'max_charge'); END IF;
+  req := jsonb_build_object('amount', amt, 'scene', p_scene, 'ttl', p_ttl, 'partial', p_partial,
+                            'payee', p_payee, 'order_ref', p_order_ref, 'max_charge', mx);
+  prior := model.replay(w.wid, p_key, 'hold', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'hold_id')::bigint, model.major((prior->>'held')::bigint, w.e),
+      model.major((prior->>'bonus')::bigint, w.e), model.major((prior->>'cash')::bigint, w.e),
+      model.major((prior->>'earnings')::bigint, w.e), model.major((prior->>'shortfall')::bigint, w.e),
+      (prior->>'expires_at')::timestamptz, true;
+    RETURN;
+  END IF;
+  IF w.frozen THEN PERFORM model.fail('WL002', 'wallet frozen'); END IF;
+  IF p_payee IS NOT NULL THEN
+    SELECT * INTO p FROM model.wallet WHERE wid = p_payee;
+    IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such payee'); END IF;
+    IF p.currency <> w.currency THEN PERFORM model.fail('22023', 'payee of another currency'); END IF;
+    IF p.wid = w.wid THEN PERFORM model.fail('22023', 'payee is the payer'); END IF;
+  END IF;
+  PERFORM model.give_back_due(w.wid);
+  SELECT coalesce(sum(x.amount), 0) INTO avail FROM model.lot x
+   WHERE x.wid = w.wid AND x.amount > 0 AND model.usable(x, p_scene);
+  want := CASE WHEN mx IS NULL THEN amt ELSE least(amt, mx) END;
+  IF avail < want AND NOT p_partial AND mx IS NULL THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
+  exp := clk + p_ttl;
+  INSERT INTO model.hold (wid, status, amount, expires_at, payee, scene) VALUES (w.wid, 'open', 0, exp, p_payee, p_scene)
+  RETURNING hid INTO v_hid;
+  need := want;
+  FOR l IN SELECT * FROM model.lot x
+            WHERE x.wid = w.wid AND x.amount > 0 AND model.usable(x, p_scene)
+            ORDER BY CASE x.bucket WHEN 'bonus' THEN 0 WHEN 'cash' THEN 1 ELSE 2 END,
+                     x.expires_at ASC NULLS LAST, x.granted_at, x.lot_id LOOP
+    EXIT WHEN need = 0;
+    take := least(need, l.amount);
+    need := need - take;
+    seq := seq + 1;
+    UPDATE model.lot SET amount = amount - take WHERE lot_id = l.lot_id;
+    INSERT INTO model.hold_piece VALUES (v_hid, seq, l.lot_id, l.bucket, take);
+    used := jsonb_set(used, ARRAY[l.bucket], to_jsonb((used->>l.bucket)::bigint + take));
+    IF l.bucket = 'bonus' THEN
+      UPDATE model.topup SET spent = spent + take WHERE model.topup.tid = l.topup;
+    END IF;
+  END LOOP;
+  UPDATE model.hold SET amount = want - need, status = CASE WHEN want - need > 0 THEN 'open' ELSE 'released' END
+   WHERE hid = v_hid;
+  v_tid := model.new_txn(w.wid, 'hold', p_key, req);
+  res := jsonb_build_object('hold_id', v_hid, 'held', want - need, 'bonus', (used->>'bonus')::bigint,
+                            'cash', (used->>'cash')::bigint, 'earnings', (used->>'earnings')::bigint,
+                            'shortfall', amt - (want - need), 'expires_at', exp);
+  UPDATE model.txn SET result = res WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_hid, model.major(want - need, w.e), model.major((used->>'bonus')::bigint, w.e),
+    model.major((used->>'cash')::bigint, w.e), model.major((used->>'earnings')::bigint, w.e),
+    model.major(amt - (want - need), w.e), exp, false;
+END $$;
+
+-- get_open_hold: a hold that may move money now (WL006 if none, WL008 if ended or past its time)
+CREATE FUNCTION model.get_hold(p_hid bigint) RETURNS model.hold
+  LANGUAGE plpgsql AS $$
+DECLARE
+  h model.hold;
+BEGIN
+  IF p_hid IS NULL THEN PERFORM model.fail('22023', 'hold_id is null'); END IF;
+  SELECT * INTO h FROM model.hold WHERE hid = p_hid;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such hold'); END IF;
+  RETURN h;
+END $$;
+
+CREATE FUNCTION model.capture_hold(p_hid bigint, p_key text, p_amount numeric DEFAULT NULL,
+                                   p_final boolean DEFAULT true)
+  RETURNS TABLE (txn_id bigint, captured numeric, bonus_used numeric, cash_used numeric, earnings_used numeric,
+                 released numeric, remaining numeric, status text, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  h model.hold;
+  w model.wallet;
+  p model.wallet;
+  clk timestamptz := model.clock_now();
+  x bigint;
+  req jsonb;
+  prior jsonb;
+  lft bigint;
+  need bigint;
+  take bigint;
+  seq int := 0;
+  pc model.hold_piece;
+  used jsonb := jsonb_build_object('bonus', 0, 'cash', 0, 'earnings', 0);
+  rel bigint := 0;
+  comm bigint := 0;
+  repay bigint;
+  v_tid bigint;
+  st text;
+  res jsonb;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  IF p_hid IS NULL OR p_final IS NULL THEN PERFORM model.fail('22023', 'hold_id or final is null'); END IF;
+  h := model.get_hold(p_hid);
+  w := model.get_wallet(h.wid);
+  IF p_amount IS NOT NULL THEN x := model.minor(p_amount, w.e, 'amount'); END IF;
+  req := jsonb_build_object('hold', h.hid, 'amount', x, 'final', p_final);
+  prior := model.replay(w.wid, p_key, 'capture_hold', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'captured')::bigint, w.e),
+      model.major((prior->>'bonus')::bigint, w.e), model.major((prior->>'cash')::bigint, w.e),
+      model.major((prior->>'earnings')::bigint, w.e), model.major((prior->>'released')::bigint, w.e),
+      model.major((prior->>'remaining')::bigint, w.e), prior->>'status', true;
+    RETURN;
+  END IF;
+  IF h.status <> 'open' OR model.hold_lapsed(h) THEN PERFORM model.fail('WL008', 'hold not open'); END IF;
+  IF w.frozen THEN PERFORM model.fail('WL002', 'wallet frozen'); END IF;
+  lft := h.amount - h.captured - h.released;
+  x := coalesce(x, lft);
+  IF x > lft THEN PERFORM model.fail('WL008', 'capture beyond what the hold has left'); END IF;
+  v_tid := model.new_txn(w.wid, 'capture_hold', p_key, req);
+  need := x;
+  FOR pc IN SELECT * FROM model.hold_piece q WHERE q.hid = h.hid AND q.reserved > 0 ORDER BY model.piece_key(q) LOOP
+    EXIT WHEN need = 0;
+    take := least(need, pc.reserved);
+    need := need - take;
+    seq := seq + 1;
+    UPDATE model.hold_piece SET reserved = reserved - take WHERE hid = pc.hid AND seq = pc.seq;
+    INSERT INTO model.piece (spend_tid, seq, lot_id, bucket, taken) VALUES (v_tid, seq, pc.lot_id, pc.bucket, take);
+    used := jsonb_set(used, ARRAY[pc.bucket], to_jsonb((used->>pc.bucket)::bigint + take));
+  END LOOP;
+  IF p_final AND lft - x > 0 THEN
+    rel := lft - x;
+    PERFORM model.give_back(h.hid, rel);
+  END IF;
+  st := CASE WHEN lft - x - rel > 0 THEN 'open' ELSE 'captured' END;
+  UPDATE model.hold SET captured = captured + x, released = released + rel, status = st WHERE hid = h.hid;
+  IF h.payee IS NOT NULL THEN
+    SELECT * INTO p FROM model.wallet WHERE wid = h.payee;
+    comm := round(x * (model.policy(p.currency)).commission_rate);
+    repay := least(p.debt, x - comm);
+    UPDATE model.wallet SET debt = debt - repay WHERE wid = p.wid;
+    IF x - comm - repay > 0 THEN
+      INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (p.wid, 'earnings', x - comm - repay, clk);
+    END IF;
+  END IF;
+  INSERT INTO model.spend (tid, wid, charged, bonus_used, cash_used, earnings_used, payee, payee_credit, discount)
+  VALUES (v_tid, w.wid, x, (used->>'bonus')::bigint, (used->>'cash')::bigint, (used->>'earnings')::bigint,
+          h.payee, CASE WHEN h.payee IS NULL THEN 0 ELSE x - comm END, 0);
+  res := jsonb_build_object('txn_id', v_tid, 'captured', x, 'bonus', (used->>'bonus')::bigint,
+                            'cash', (used->>'cash')::bigint, 'earnings', (used->>'earnings')::bigint,
+                            'released', rel, 'remaining', lft - x - rel, 'status', st);
+  UPDATE model.txn SET result = res WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_tid, model.major(x, w.e), model.major((used->>'bonus')::bigint, w.e),
+    model.major((used->>'cash')::bigint, w.e), model.major((used->>'earnings')::bigint, w.e),
+    model.major(rel, w.e), model.major(lft - x - rel, w.e), st, false;
+END $$;
+
+CREATE FUNCTION model.release_hold(p_hid bigint, p_key text, p_amount numeric DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, released numeric, remaining numeric, status text, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  h model.hold;
+  w model.wallet;
+  x bigint;
+  req jsonb;
+  prior jsonb;
+  lft bigint;
+  v_tid bigint;
+  st text;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  h := model.get_hold(p_hid);
+  w := model.get_wallet(h.wid);
+  IF p_amount IS NOT NULL THEN x := model.minor(p_amount, w.e, 'amount'); END IF;
+  req := jsonb_build_object('hold', h.hid, 'amount', x);
+  prior := model.replay(w.wid, p_key, 'release_hold', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'released')::bigint, w.e),
+      model.major((prior->>'remaining')::bigint, w.e), prior->>'status', true;
+    RETURN;
+  END IF;
+  -- a frozen wallet's hold is released too
+  IF h.status <> 'open' OR model.hold_lapsed(h) THEN PERFORM model.fail('WL008', 'hold not open'); END IF;
+  lft := h.amount - h.captured - h.released;
+  x := coalesce(x, lft);
+  IF x > lft THEN PERFORM model.fail('WL008', 'release beyond what the hold has left'); END IF;
+  PERFORM model.give_back(h.hid, x);
+  st := CASE WHEN lft - x > 0 THEN 'open' WHEN h.captured > 0 THEN 'captured' ELSE 'released' END;
+  UPDATE model.hold SET released = released + x, status = st WHERE hid = h.hid;
+  v_tid := model.new_txn(w.wid, 'release_hold', p_key, req);
+  UPDATE model.txn SET result = jsonb_build_object('txn_id', v_tid, 'released', x, 'remaining', lft - x,
+                                                   'status', st)
+   WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_tid, model.major(x, w.e), model.major(lft - x, w.e), st, false;
+END $$;
+
+CREATE FUNCTION model.expire_holds(p_batch int DEFAULT 10000) RETURNS TABLE (holds int)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  n int := 0;
+  v_wid bigint;
+BEGIN
+  IF p_batch IS NULL OR p_batch < 1 THEN PERFORM model.fail('22023', 'bad batch size'); END IF;
+  FOR v_wid IN SELECT DISTINCT x.wid FROM model.hold x WHERE model.hold_lapsed(x) LOOP
+    n := n + model.give_back_due(v_wid);
+  END LOOP;
+  RETURN QUERY SELECT n;
+END $$;
+
+-- held_lazy: what open holds of a wallet reserve now, and what those past their time
+-- no longer reserve, per bucket (bonus only while live and usable in the scene)
+CREATE FUNCTION model.hold_sums(p_wid bigint, p_scene text, OUT held bigint, OUT back_cash bigint,
+                                OUT back_bonus bigint, OUT back_earnings bigint)
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(sum(p.reserved) FILTER (WHERE NOT model.hold_lapsed(h)), 0)::bigint,
+         coalesce(sum(p.reserved) FILTER (WHERE model.hold_lapsed(h) AND p.bucket = 'cash'), 0)::bigint,
+         coalesce(sum(p.reserved) FILTER (WHERE model.hold_lapsed(h) AND p.bucket = 'bonus'
+                                            AND model.usable(l, p_scene)), 0)::bigint,
+         coalesce(sum(p.reserved) FILTER (WHERE model.hold_lapsed(h) AND p.bucket = 'earnings'), 0)::bigint
+    FROM model.hold h JOIN model.hold_piece p ON p.hid = h.hid JOIN model.lot l ON l.lot_id = p.lot_id
+   WHERE h.wid = p_wid AND h.status = 'open'
+$$;
