@@ -320,6 +320,38 @@ BEGIN
       END LOOP;
       CONTINUE;
     END IF;
+    IF random() < 0.025 THEN
+      -- a group payment story (section 14): the payee asks two or three wallets of its
+      -- currency for shares; some join (the last pays), one may cancel, the clock may pass
+      -- the ttl; status reads and replays
+      pw := mt.pick(owners);
+      others := ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o = cur->>pw AND o <> pw ORDER BY random()
+                       LIMIT mt.ri(1, 3));
+      CONTINUE WHEN cardinality(others) = 0;
+      e := (ex->>(cur->>pw))::int;
+      INSERT INTO mt.plan VALUES (s, 'group', jsonb_build_object('payee', pw, 'ws', to_jsonb(others),
+        'amounts', (SELECT jsonb_agg(mt.gen_amount(e, 'small')) FROM unnest(others)),
+        'key', 'k' || s, 'ttl', mt.pick('{10 minutes,1 hour,1 day}')));
+      keyed := keyed || s;
+      i := s;
+      FOREACH w IN ARRAY others LOOP
+        s := s + 1;
+        x := random();
+        IF x < 0.75 THEN
+          INSERT INTO mt.plan VALUES (s, 'join', jsonb_build_object('ref', i, 'w', w, 'key', 'k' || s));
+          keyed := keyed || s;
+        ELSIF x < 0.85 THEN
+          INSERT INTO mt.plan VALUES (s, 'gcancel', jsonb_build_object('ref', i, 'w', mt.pick(ARRAY[w, pw]),
+                                                                       'key', 'k' || s));
+          keyed := keyed || s;
+        ELSE
+          INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('secs', mt.pick('{300,3600,90000}')::int));
+        END IF;
+      END LOOP;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'gstatus', jsonb_build_object('ref', i));
+      CONTINUE;
+    END IF;
     IF random() < 0.03 THEN
       -- a debt story: w pays the payee pw, pw spends (nearly) all it has, the sale is
       -- reversed (pw frozen first, sometimes): what pw cannot give back is its debt; a later
@@ -706,7 +738,8 @@ $$;
 -- same operation made
 CREATE FUNCTION mt.oref(p_step int) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('e', o.ext_id, 'm', o.mod_id,
-                            'v', CASE o.kind WHEN 'refund' THEN 'r' WHEN 'hold' THEN 'h' ELSE 't' END || o.step,
+                            'v', CASE o.kind WHEN 'refund' THEN 'r' WHEN 'hold' THEN 'h' WHEN 'group' THEN 'g'
+                                             ELSE 't' END || o.step,
                             's', o.step)
     FROM mt.obj o
    WHERE o.step <= p_step AND o.op = (SELECT coalesce(p.args->>'op2', p.op) FROM mt.plan p WHERE p.step = p_step)
@@ -928,6 +961,22 @@ BEGIN
     RETURN '{"op": "expire"}';
   WHEN 'hexpire' THEN
     RETURN '{"op": "hexpire"}';
+  WHEN 'group' THEN
+    w := mt.wref(a->>'payee');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements_text(a->'ws') o WHERE mt.wref(o) IS NULL) THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', 'group', 'w', w, 'ws', (SELECT jsonb_agg(mt.wref(o)) FROM jsonb_array_elements_text(a->'ws') o),
+                              'amounts', a->'amounts', 'key', a->'key', 'ttl', a->'ttl', 'wo', a->>'payee');
+  WHEN 'join', 'gcancel', 'gstatus' THEN
+    ref := mt.oref((a->>'ref')::int);
+    IF ref IS NULL THEN RETURN NULL; END IF;
+    IF a ? 'w' THEN
+      w := mt.wref(a->>'w');
+      IF w IS NULL THEN RETURN NULL; END IF;
+    END IF;
+    SELECT * INTO tr FROM mt.trace WHERE step = (ref->>'s')::int;
+    RETURN jsonb_build_object('op', op, 'group', ref, 'w', w, 'key', a->'key', 'wo', a->>'w',
+                              'payee', tr.res->'w');
   WHEN 'hold' THEN
     w := mt.wref(a->>'w');
     IF w IS NULL THEN RETURN NULL; END IF;
@@ -1079,6 +1128,20 @@ BEGIN
     RETURN format('SELECT * FROM %s.expire_bonus()', s);
   WHEN 'hexpire' THEN
     RETURN format('SELECT * FROM %s.expire_holds()', s);
+  WHEN 'group' THEN
+    RETURN format('SELECT %s.group_pay(%s, ARRAY[%s]::bigint[], ARRAY[%s]::numeric[], %s, %s::interval) AS group_id',
+                  s, mt.id(r->'w', mode),
+                  (SELECT string_agg(mt.id(x, mode), ', ' ORDER BY n) FROM jsonb_array_elements(r->'ws') WITH ORDINALITY u(x, n)),
+                  (SELECT string_agg(mt.num(x), ', ' ORDER BY n) FROM jsonb_array_elements(r->'amounts') WITH ORDINALITY u(x, n)),
+                  mt.lit(r->'key'), mt.lit(r->'ttl'));
+  WHEN 'join' THEN
+    RETURN format('SELECT * FROM %s.join_group_pay(%s, %s, %s)', s, mt.id(r->'group', mode), mt.id(r->'w', mode),
+                  mt.lit(r->'key'));
+  WHEN 'gcancel' THEN
+    RETURN format('SELECT * FROM %s.cancel_group_pay(%s, %s, %s)', s, mt.id(r->'group', mode), mt.id(r->'w', mode),
+                  mt.lit(r->'key'));
+  WHEN 'gstatus' THEN
+    RETURN format('SELECT * FROM %s.group_pay_status(%s)', s, mt.id(r->'group', mode));
   WHEN 'hold' THEN
     RETURN format('SELECT * FROM %s.hold(%s, %s, %s, %s, %s::interval, %s, %s, NULL, %s)', s, mt.id(r->'w', mode),
                   mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'scene'), mt.lit(r->'ttl'), mt.lit(r->'partial'),
@@ -1155,6 +1218,7 @@ BEGIN
   xr := x.out->0;
   mr := m.out->0;
   col := CASE op WHEN 'open' THEN 'wallet_id' WHEN 'request' THEN 'refund_id' WHEN 'hold' THEN 'hold_id'
+                 WHEN 'group' THEN 'group_id' WHEN 'join' THEN 'hold_id'
                  WHEN 'top_up' THEN 'txn_id' WHEN 'spend' THEN 'txn_id' WHEN 'reverse' THEN 'txn_id'
                  WHEN 'capture' THEN 'txn_id' WHEN 'release' THEN 'txn_id' END;
   IF col IS NOT NULL THEN
@@ -1178,9 +1242,11 @@ BEGIN
     END IF;
     RETURN NULL;
   END IF;
-  v_kind := CASE op WHEN 'request' THEN 'refund' WHEN 'hold' THEN 'hold' ELSE 'txn' END;
+  v_kind := CASE op WHEN 'request' THEN 'refund' WHEN 'hold' THEN 'hold' WHEN 'join' THEN 'hold'
+                    WHEN 'group' THEN 'group' ELSE 'txn' END;
   SELECT i.mod_id INTO known FROM mt.idmap i WHERE i.kind = v_kind AND i.ext_id = xid;
-  IF (xr->>'replayed')::boolean THEN
+  -- group_pay returns its id only: the same id again is its replay
+  IF (xr->>'replayed')::boolean OR (op = 'group' AND known IS NOT NULL) THEN
     IF known IS DISTINCT FROM mid THEN RETURN 'id (replay returned another id)'; END IF;
   ELSE
     IF known IS NOT NULL OR EXISTS (SELECT 1 FROM mt.idmap i WHERE i.kind = v_kind AND i.mod_id = mid) THEN
@@ -1204,7 +1270,7 @@ DECLARE
   d record;
 BEGIN
   FOREACH sc IN ARRAY ARRAY[NULL, 'game', 'shop'] LOOP
-    IF sc IS NULL OR r->>'op' IN ('clock', 'expire', 'hexpire') THEN
+    IF sc IS NULL OR r->>'op' IN ('clock', 'expire', 'hexpire', 'join', 'gcancel') THEN
       ws := NULL;
     ELSE
       ws := ARRAY[r->>'wo', r->'payee'->>'o'];
@@ -1520,11 +1586,14 @@ BEGIN
     q := mt.render(t.res, 'repro');
     var := CASE WHEN t.res->>'op' = 'open' THEN 'w_' || (t.res->>'owner')
                 WHEN t.res->>'op' = 'request' THEN 'r' || t.step
-                WHEN t.res->>'op' = 'hold' THEN 'h' || t.step
+                WHEN t.res->>'op' IN ('hold', 'join') THEN 'h' || t.step
+                WHEN t.res->>'op' = 'group' THEN 'g' || t.step
                 WHEN t.res->>'op' IN ('top_up', 'spend', 'reverse', 'capture', 'release') THEN 't' || t.step END;
     IF var = ANY (used) AND t.status = 'ok' AND coalesce(t.ext_ok, false) THEN
       IF t.res->>'op' = 'open' THEN
         q := replace(q, 'AS wallet_id', 'AS ' || var) || ' \gset';
+      ELSIF t.res->>'op' = 'group' THEN
+        q := replace(q, 'AS group_id', 'AS ' || var) || ' \gset';
       ELSE
         q := regexp_replace(q, '^SELECT \* FROM', 'SELECT ' || CASE WHEN var LIKE 'r%' THEN 'refund_id'
                                                                      WHEN var LIKE 'h%' THEN 'hold_id' ELSE 'txn_id' END

@@ -1331,7 +1331,7 @@ END $$;
 CREATE FUNCTION model.hold(p_wid bigint, p_amount numeric, p_key text, p_scene text DEFAULT NULL,
                            p_ttl interval DEFAULT '7 days', p_partial boolean DEFAULT false,
                            p_payee bigint DEFAULT NULL, p_order_ref text DEFAULT NULL,
-                           p_max_charge numeric DEFAULT NULL)
+                           p_max_charge numeric DEFAULT NULL, p_share boolean DEFAULT false)
   RETURNS TABLE (hold_id bigint, held numeric, bonus_held numeric, cash_held numeric, earnings_held numeric,
                  shortfall numeric, expires_at timestamptz, replayed boolean)
   LANGUAGE plpgsql AS $$
@@ -1360,7 +1360,8 @@ BEGIN
   w := model.get_wallet(p_wid);
   amt := model.minor(p_amount, w.e, 'amount');
   PERFORM model.check_scene(p_scene);
-  PERFORM model.ttl_ok(p_ttl);
+  -- a group payment's share lasts until the group's expiry, whatever is left of it
+  IF NOT p_share THEN PERFORM model.ttl_ok(p_ttl); END IF;
   IF p_partial IS NULL THEN PERFORM model.fail('22023', 'allow_partial is null'); END IF;
   PERFORM model.text_arg(p_order_ref, 'order_ref', 200, false);
   IF p_max_charge IS NOT NULL THEN mx := model.minor(p_max_charge, w.e, 'max_charge'); END IF;
@@ -1579,3 +1580,191 @@ CREATE FUNCTION model.hold_sums(p_wid bigint, p_scene text, OUT held bigint, OUT
     FROM model.hold h JOIN model.hold_piece p ON p.hid = h.hid JOIN model.lot l ON l.lot_id = p.lot_id
    WHERE h.wid = p_wid AND h.status = 'open'
 $$;
+
+------------------------------------------------------------------------------
+-- Group payment (section 14)
+------------------------------------------------------------------------------
+CREATE TABLE model.grp (
+  gid        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  payee      bigint NOT NULL,
+  amount     bigint NOT NULL,
+  status     text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE TABLE model.grp_member (
+  gid   bigint NOT NULL,
+  wid   bigint NOT NULL,
+  share bigint NOT NULL,
+  hid   bigint,
+  PRIMARY KEY (gid, wid)
+);
+
+CREATE FUNCTION model.group_pay(p_payee bigint, p_wids bigint[], p_amounts numeric[], p_key text,
+                                p_ttl interval DEFAULT '1 day', p_order_ref text DEFAULT NULL) RETURNS bigint
+  LANGUAGE plpgsql AS $$
+DECLARE
+  pw model.wallet;
+  m model.wallet;
+  shares bigint[] := '{}';
+  total bigint := 0;
+  req jsonb;
+  prior jsonb;
+  v_gid bigint;
+  v_tid bigint;
+  prev bigint;
+  x bigint;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  IF p_payee IS NULL OR p_wids IS NULL OR p_amounts IS NULL THEN PERFORM model.fail('22023', 'null argument'); END IF;
+  PERFORM model.ttl_ok(p_ttl);
+  PERFORM model.text_arg(p_order_ref, 'order_ref', 200, false);
+  pw := model.get_wallet(p_payee);
+  IF coalesce(cardinality(p_wids), 0) <> coalesce(cardinality(p_amounts), 0) THEN
+    PERFORM model.fail('22023', 'arrays of different lengths');
+  END IF;
+  IF coalesce(cardinality(p_wids), 0) < 1 OR cardinality(p_wids) > 1000 THEN
+    PERFORM model.fail('22023', 'participants out of range');
+  END IF;
+  FOR i IN 1 .. cardinality(p_wids) LOOP
+    IF p_wids[i] IS NULL OR p_amounts[i] IS NULL THEN PERFORM model.fail('22023', 'null element'); END IF;
+    shares := shares || model.minor(p_amounts[i], pw.e, 'amounts');
+    total := total + shares[i];
+  END LOOP;
+  req := jsonb_build_object('wallets', p_wids, 'shares', shares, 'ttl', p_ttl, 'order_ref', p_order_ref);
+  prior := model.replay(pw.wid, p_key, 'group_pay', req);
+  IF prior IS NOT NULL THEN RETURN (prior->>'group_id')::bigint; END IF;
+  -- choice (as the extension): participants checked in wallet-id order
+  FOR x IN SELECT u FROM unnest(p_wids) u ORDER BY u LOOP
+    IF x = prev THEN PERFORM model.fail('22023', 'a participant twice'); END IF;
+    IF x = pw.wid THEN PERFORM model.fail('22023', 'the payee is a participant'); END IF;
+    m := model.get_wallet(x);
+    IF m.currency <> pw.currency THEN PERFORM model.fail('22023', 'another currency'); END IF;
+    prev := x;
+  END LOOP;
+  INSERT INTO model.grp (payee, amount, status, expires_at) VALUES (pw.wid, total, 'open', model.clock_now() + p_ttl)
+  RETURNING gid INTO v_gid;
+  INSERT INTO model.grp_member (gid, wid, share) SELECT v_gid, u.w, u.s FROM unnest(p_wids, shares) u(w, s);
+  v_tid := model.new_txn(pw.wid, 'group_pay', p_key, req);
+  UPDATE model.txn SET result = jsonb_build_object('group_id', v_gid) WHERE tid = v_tid;
+  RETURN v_gid;
+END $$;
+
+CREATE FUNCTION model.get_group(p_gid bigint) RETURNS model.grp
+  LANGUAGE plpgsql AS $$
+DECLARE
+  g model.grp;
+BEGIN
+  SELECT * INTO g FROM model.grp WHERE gid = p_gid;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such group payment'); END IF;
+  RETURN g;
+END $$;
+
+CREATE FUNCTION model.group_open(g model.grp) RETURNS void
+  LANGUAGE plpgsql AS $$
+BEGIN
+  IF g.status <> 'open' OR g.expires_at <= model.clock_now() THEN
+    PERFORM model.fail('WL008', 'group payment not open');
+  END IF;
+END $$;
+
+CREATE FUNCTION model.join_group_pay(p_gid bigint, p_wid bigint, p_key text)
+  RETURNS TABLE (hold_id bigint, status text, joined int, participants int, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  g model.grp;
+  w model.wallet;
+  mb model.grp_member;
+  n int;
+  nj int;
+  req jsonb;
+  prior jsonb;
+  hr record;
+  c record;
+  k text;
+  paid boolean;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  IF p_gid IS NULL OR p_wid IS NULL THEN PERFORM model.fail('22023', 'null argument'); END IF;
+  g := model.get_group(p_gid);
+  SELECT count(*), count(x.hid) INTO n, nj FROM model.grp_member x WHERE x.gid = g.gid;
+  SELECT * INTO mb FROM model.grp_member x WHERE x.gid = g.gid AND x.wid = p_wid;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'not a participant'); END IF;
+  w := model.get_wallet(p_wid);
+  req := jsonb_build_object('group', g.gid);
+  prior := model.replay(w.wid, p_key, 'join_group_pay', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'hold_id')::bigint, prior->>'status', (prior->>'joined')::int, n, true;
+    RETURN;
+  END IF;
+  PERFORM model.group_open(g);
+  IF mb.hid IS NOT NULL THEN PERFORM model.fail('WL008', 'joined already'); END IF;
+  -- the share's hold, until the group's expiry, for the payee (a key of its own in the model)
+  k := '#join:' || g.gid || ':' || w.wid;
+  SELECT * INTO hr FROM model.hold(w.wid, model.major(mb.share, w.e), k, NULL,
+                                   g.expires_at - model.clock_now(), false, g.payee, NULL, NULL, true) h;
+  DELETE FROM model.txn WHERE wid = w.wid AND key = k;
+  UPDATE model.grp_member x SET hid = hr.hold_id WHERE x.gid = g.gid AND x.wid = w.wid;
+  paid := nj + 1 = n;
+  IF paid THEN
+    FOR c IN SELECT x.hid FROM model.grp_member x WHERE x.gid = g.gid ORDER BY x.wid LOOP
+      PERFORM model.capture_hold(c.hid, '#capture:' || c.hid, NULL, true);
+    END LOOP;
+    DELETE FROM model.txn WHERE key LIKE '#capture:%';
+    UPDATE model.grp SET status = 'paid' WHERE gid = g.gid;
+  END IF;
+  PERFORM model.new_txn(w.wid, 'join_group_pay', p_key, req);
+  UPDATE model.txn SET result = jsonb_build_object('hold_id', hr.hold_id, 'joined', nj + 1,
+                                                   'status', CASE WHEN paid THEN 'paid' ELSE 'open' END)
+   WHERE model.txn.wid = w.wid AND model.txn.key = p_key;
+  RETURN QUERY SELECT hr.hold_id, CASE WHEN paid THEN 'paid' ELSE 'open' END, nj + 1, n, false;
+END $$;
+
+CREATE FUNCTION model.cancel_group_pay(p_gid bigint, p_wid bigint, p_key text)
+  RETURNS TABLE (status text, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  g model.grp;
+  w model.wallet;
+  req jsonb;
+  prior jsonb;
+  c record;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  IF p_gid IS NULL OR p_wid IS NULL THEN PERFORM model.fail('22023', 'null argument'); END IF;
+  g := model.get_group(p_gid);
+  IF p_wid <> g.payee AND NOT EXISTS (SELECT 1 FROM model.grp_member x WHERE x.gid = g.gid AND x.wid = p_wid) THEN
+    PERFORM model.fail('WL006', 'neither a participant nor the payee');
+  END IF;
+  w := model.get_wallet(p_wid);
+  req := jsonb_build_object('group', g.gid);
+  prior := model.replay(w.wid, p_key, 'cancel_group_pay', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT 'cancelled'::text, true;
+    RETURN;
+  END IF;
+  PERFORM model.group_open(g);
+  FOR c IN SELECT x.hid FROM model.grp_member x WHERE x.gid = g.gid AND x.hid IS NOT NULL ORDER BY x.wid LOOP
+    PERFORM model.release_hold(c.hid, '#release:' || c.hid, NULL);
+  END LOOP;
+  DELETE FROM model.txn WHERE key LIKE '#release:%';
+  UPDATE model.grp SET status = 'cancelled' WHERE gid = g.gid;
+  PERFORM model.new_txn(w.wid, 'cancel_group_pay', p_key, req);
+  RETURN QUERY SELECT 'cancelled'::text, false;
+END $$;
+
+CREATE FUNCTION model.group_pay_status(p_gid bigint)
+  RETURNS TABLE (status text, joined int, participants int, amount numeric)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  g model.grp;
+BEGIN
+  IF p_gid IS NULL THEN PERFORM model.fail('22023', 'group_id is null'); END IF;
+  g := model.get_group(p_gid);
+  RETURN QUERY SELECT CASE WHEN g.status = 'open' AND g.expires_at <= model.clock_now() THEN 'expired' ELSE g.status END,
+    (SELECT count(x.hid)::int FROM model.grp_member x WHERE x.gid = g.gid),
+    (SELECT count(*)::int FROM model.grp_member x WHERE x.gid = g.gid),
+    model.major(g.amount, (SELECT w.e FROM model.wallet w WHERE w.wid = g.payee));
+END $$;
