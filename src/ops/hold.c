@@ -32,7 +32,7 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 	Postings	legs;
 	Jsonb	   *res;
 	JB			jb;
-	CurrencyConf *conf;
+	SpendRules	conf;
 	bool		earnings;
 	int64		available;
 	int64		want;
@@ -51,8 +51,8 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 	}
 	if (!OidIsValid(plans.hold_seq))
 		elog(ERROR, "wallet.hold is missing: update the extension");
-	conf = currency_conf(w->currency, w->exponent);
-	earnings = engine_earnings_usable(conf->earnings_scope, s->scene);
+	currency_spend_rules(w->currency, w->exponent, &conf);
+	earnings = engine_earnings_usable(conf.earnings_scope, s->scene);
 	b = lotset_unpack(w->lots);
 	/* a credit that repaid a debt wrote the row (its debt): the write takes its new version */
 	if (rollup_credits(w->id, b, clk))
@@ -75,9 +75,9 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 						   s->scene ? psprintf(" in scene \"%s\"", s->scene) : ""),
 				 s->group_id > 0 ? errhint("A share of a group payment is held whole.") :
 				 errhint("Pass allow_partial => true to hold what is available and collect the rest elsewhere.")));
-	spend_rule_refuse(engine_spend_rule(s->amount, available, out->held, conf->min_balance_use,
-										conf->use_all_below),
-					  w, conf, available);
+	spend_rule_refuse(engine_spend_rule(s->amount, available, out->held, conf.min_balance_use,
+										conf.use_all_below),
+					  w, &conf, available);
 	postings_init(&legs);
 	post_hold(&legs, w->id, out->used);
 	out->txn_id = nextval_internal(plans.txn_seq, false);

@@ -37,21 +37,7 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 				 errmsg("wallet %lld is frozen", (long long) w->id),
 				 w->frozen_reason ? errdetail_internal("%s", w->frozen_reason) : 0,
 				 errhint("A frozen wallet's hold can be released, not captured.")));
-	if (remaining != h->amount - h->captured - h->released)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("hold %lld reserves %lld in its wallet's lots but its row says %lld",
-						(long long) h->hold_id, (long long) remaining,
-						(long long) (h->amount - h->captured - h->released))));
-	out->captured = amount >= 0 ? amount : remaining;
-	if (out->captured > remaining)
-		ereport(ERROR,
-				(errcode(ERRCODE_WL('8')),
-				 errmsg("capture of %s is more than hold %lld has left",
-						DatumGetCString(DirectFunctionCall1(numeric_out, major(out->captured, w->exponent))),
-						(long long) h->hold_id),
-				 errdetail("It has %s left.",
-						   DatumGetCString(DirectFunctionCall1(numeric_out, major(remaining, w->exponent))))));
+	out->captured = hold_share(w, h, remaining, amount, "capture");
 	pieces = engine_capture(b, h->hold_id, out->captured, out->used);
 	memset(&back, 0, sizeof(back));
 	if (final && remaining > out->captured)

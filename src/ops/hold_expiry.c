@@ -107,6 +107,34 @@ refuse_group_hold(const HoldRow *h)
 				 errhint("It is captured when the last participant joins, and released by cancel_group_pay.")));
 }
 
+/*
+ * hold_share returns how much of hold h a capture or release (what) moves:
+ * amount, or with -1 all that remains; more than remains is WL008. remaining
+ * is what the wallet's lots reserve for the hold, which must be what its row
+ * says.
+ */
+int64
+hold_share(const WalletRow *w, const HoldRow *h, int64 remaining, int64 amount, const char *what)
+{
+	int64		x = amount >= 0 ? amount : remaining;
+
+	if (remaining != h->amount - h->captured - h->released)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("hold %lld reserves %lld in its wallet's lots but its row says %lld",
+						(long long) h->hold_id, (long long) remaining,
+						(long long) (h->amount - h->captured - h->released))));
+	if (x > remaining)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('8')),
+				 errmsg("%s of %s is more than hold %lld has left", what,
+						DatumGetCString(DirectFunctionCall1(numeric_out, major(x, w->exponent))),
+						(long long) h->hold_id),
+				 errdetail("It has %s left.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, major(remaining, w->exponent))))));
+	return x;
+}
+
 /* hold_change sets a hold's status and expiry and adds to what it captured and released. */
 void
 hold_change(const HoldRow *h, const char *status, int64 captured, int64 released, TimestampTz expires_at)

@@ -31,21 +31,7 @@ hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, con
 	JB			jb;
 
 	refuse_unless_open(h, clk, "released");
-	if (remaining != h->amount - h->captured - h->released)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("hold %lld reserves %lld in its wallet's lots but its row says %lld",
-						(long long) h->hold_id, (long long) remaining,
-						(long long) (h->amount - h->captured - h->released))));
-	out->released = amount >= 0 ? amount : remaining;
-	if (out->released > remaining)
-		ereport(ERROR,
-				(errcode(ERRCODE_WL('8')),
-				 errmsg("release of %s is more than hold %lld has left",
-						DatumGetCString(DirectFunctionCall1(numeric_out, major(out->released, w->exponent))),
-						(long long) h->hold_id),
-				 errdetail("It has %s left.",
-						   DatumGetCString(DirectFunctionCall1(numeric_out, major(remaining, w->exponent))))));
+	out->released = hold_share(w, h, remaining, amount, "release");
 	engine_release(b, h->hold_id, out->released, clk, &back);
 	out->remaining = remaining - out->released;
 	out->status = hold_status_after(h->captured, out->remaining);

@@ -81,6 +81,7 @@ extern char *ttl_text(const Interval *ttl);
 extern void hold_lock(int64 hold_id, WalletRow *w, HoldRow *h);
 extern bool hold_lapsed(const HoldRow *h, TimestampTz clk);
 extern void refuse_unless_open(const HoldRow *h, TimestampTz clk, const char *what);
+extern int64 hold_share(const WalletRow *w, const HoldRow *h, int64 remaining, int64 amount, const char *what);
 extern void hold_change(const HoldRow *h, const char *status, int64 captured, int64 released,
 						TimestampTz expires_at);
 extern const char *hold_status_after(int64 captured, int64 remaining);

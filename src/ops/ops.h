@@ -43,7 +43,7 @@ extern const char *coupon_validity(const char *code, int64 wallet_id, const char
 								   char **canonical);
 
 /* spend_rule.c */
-extern void spend_rule_refuse(const char *rule, const WalletRow *w, const CurrencyConf *conf, int64 available);
+extern void spend_rule_refuse(const char *rule, const WalletRow *w, const SpendRules *conf, int64 available);
 
 /* payee.c */
 typedef enum PayeeProblem

@@ -69,7 +69,7 @@ spend_body(PG_FUNCTION_ARGS)
 		Jsonb	   *res;
 		int64		comm = 0;
 		Numeric		payee_rate = NULL;
-		CurrencyConf *conf;
+		SpendRules	rules;
 		bool		earnings;
 		int64		order;		/* the order less the coupon's discount */
 		int64		want;		/* what the wallet is asked for (max_charge) */
@@ -188,8 +188,8 @@ spend_body(PG_FUNCTION_ARGS)
 			canonical = TextDatumGetCString(getcol(4, &isnull));
 		}
 
-		conf = w.conf ? w.conf : currency_conf(w.currency, w.exponent);
-		earnings = engine_earnings_usable(conf->earnings_scope, scene);
+		currency_spend_rules(w.currency, w.exponent, &rules);
+		earnings = engine_earnings_usable(rules.earnings_scope, scene);
 		order = amt - out.discount;
 		want = has_max ? Min(order, max_charge) : order;
 		b = lotset_unpack(w.lots);
@@ -262,12 +262,12 @@ spend_body(PG_FUNCTION_ARGS)
 		}
 
 		out.charged = amt - out.discount - out.shortfall;
-		if (conf->min_balance_use > 0 || conf->use_all_below > 0)
+		if (rules.min_balance_use > 0 || rules.use_all_below > 0)
 		{
 			/* what was available: what it charged and what is left usable here */
 			int64		available = checked_add(out.charged, engine_available(b, scene, clk, earnings));
-			const char *rule = engine_spend_rule(order, available, out.charged, conf->min_balance_use,
-												 conf->use_all_below);
+			const char *rule = engine_spend_rule(order, available, out.charged, rules.min_balance_use,
+												 rules.use_all_below);
 
 			if (rule != NULL && !lock)
 			{
@@ -278,7 +278,7 @@ spend_body(PG_FUNCTION_ARGS)
 			if (rule != NULL)
 			{
 				REPLAY_FIRST();
-				spend_rule_refuse(rule, &w, conf, available);
+				spend_rule_refuse(rule, &w, &rules, available);
 			}
 		}
 		out.txn_id = nextval_internal(plans.txn_seq, false);

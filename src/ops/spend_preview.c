@@ -41,7 +41,7 @@ wallet_spend_preview(PG_FUNCTION_ARGS)
 	int64		pending;
 	bool		isnull;
 	LotBuilder *b;
-	CurrencyConf *conf;
+	SpendRules	conf;
 	bool		earnings;
 	int64		amt;
 	int64		discount = 0;
@@ -87,8 +87,8 @@ wallet_spend_preview(PG_FUNCTION_ARGS)
 	}
 	coupon = check_text(fcinfo, 3, "coupon", 64, false);
 	want = PG_ARGISNULL(4) ? -1 : numeric_to_minor(PG_GETARG_NUMERIC(4), exponent, "max_charge");
-	conf = currency_conf(currency, exponent);
-	earnings = engine_earnings_usable(conf->earnings_scope, scene);
+	currency_spend_rules(currency, exponent, &conf);
+	earnings = engine_earnings_usable(conf.earnings_scope, scene);
 
 	if (coupon != NULL)
 	{
@@ -121,7 +121,7 @@ wallet_spend_preview(PG_FUNCTION_ARGS)
 	if (refusal == NULL)
 	{
 		const char *rule = engine_spend_rule(order, checked_add(charged, engine_available(b, scene, clk, earnings)),
-											 charged, conf->min_balance_use, conf->use_all_below);
+											 charged, conf.min_balance_use, conf.use_all_below);
 
 		if (rule != NULL)
 			refusal = pstrdup(rule);

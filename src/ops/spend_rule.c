@@ -13,7 +13,7 @@ amount_text(int64 minor, int exponent)
 }
 
 void
-spend_rule_refuse(const char *rule, const WalletRow *w, const CurrencyConf *conf, int64 available)
+spend_rule_refuse(const char *rule, const WalletRow *w, const SpendRules *conf, int64 available)
 {
 	if (rule == NULL)
 		return;

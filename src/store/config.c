@@ -299,3 +299,28 @@ wallet_config_changed(PG_FUNCTION_ARGS)
 	CacheInvalidateRelcache(td->tg_relation);
 	return PointerGetDatum(NULL);
 }
+
+/*
+ * currency_spend_rules fills r with the spend rules of a currency's policy
+ * (CONTRACT.md section 15), from the same cache as currency_conf but without
+ * copying the whole configuration: what every spend reads.
+ */
+void
+currency_spend_rules(const char *currency, int exponent, SpendRules *r)
+{
+	CurrencyConf *c = NULL;
+
+	AcceptInvalidationMessages();
+	if (!IsolationUsesXactSnapshot())
+		for (int i = 0; i < n_confs; i++)
+			if (confs[i]->exponent == exponent && strcmp(confs[i]->currency, currency) == 0)
+			{
+				c = confs[i];
+				break;
+			}
+	if (c == NULL)
+		c = currency_conf(currency, exponent);
+	r->min_balance_use = c->min_balance_use;
+	r->use_all_below = c->use_all_below;
+	r->earnings_scope = c->earnings_scope ? pstrdup(c->earnings_scope) : NULL;
+}

@@ -343,6 +343,16 @@ extern bool journal_kind_is(Row *row, const char *kind);
 extern void config_init(void);
 extern CurrencyConf *currency_conf(const char *currency, int exponent);
 
+/* The spend rules of a currency (section 15), minor units. */
+typedef struct SpendRules
+{
+	int64		min_balance_use;
+	int64		use_all_below;
+	char	   *earnings_scope;
+} SpendRules;
+
+extern void currency_spend_rules(const char *currency, int exponent, SpendRules *r);
+
 /* idempotency.c */
 extern JsonbValue *jsonb_member(Jsonb *j, const char *key);
 extern int64 jsonb_int(Jsonb *j, const char *key);
