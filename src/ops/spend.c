@@ -24,8 +24,8 @@ typedef struct SpendOut
  * order (bonus usable in scene, soonest expiry first; cash oldest first;
  * earnings where the currency's earnings_scope lets them be spent), the
  * wallet paying at most max_charge (the rest is shortfall), under the
- * currency's spend rules (engine_spend_rule), and returns (txn_id, charged, discount, bonus_used, cash_used, earnings_used,
- * shortfall, replayed). A payee's credit waits in wallet.payee_credit, so
+ * currency's spend rules (engine_spend_rule), and returns (txn_id, charged,
+ * discount, bonus_used, cash_used, earnings_used, shortfall, replayed). A payee's credit waits in wallet.payee_credit, so
  * concurrent spends paying one payee never queue on its row.
  */
 static Datum
