@@ -193,6 +193,21 @@ spend_body(PG_FUNCTION_ARGS)
 		order = amt - out.discount;
 		want = has_max ? Min(order, max_charge) : order;
 		b = lotset_unpack(w.lots);
+		if (rules.min_balance_use > 0 || rules.use_all_below > 0)
+		{
+			/*
+			 * The rules weigh what the wallet has: its payee credits are rolled
+			 * up first, under the row lock (a credit that repaid a debt wrote
+			 * the row).
+			 */
+			if (!lock)
+			{
+				must_lock = true;
+				continue;
+			}
+			if (rollup_credits(w.id, b, clk))
+				refresh_wallet_tuple(&w);
+		}
 		if (engine_holds_due(b, clk))
 		{
 			/* a hold past its expiry is given back first, journaled, under the row lock */

@@ -112,6 +112,10 @@ BEGIN
   IF variant = 0 THEN
     RETURN NEXT $q$SELECT wallet.set_policy('CNY', refund_window => '7 days', refund_fee_rate => 0.015, refund_auto_approve_max => 20, max_refunds_per_30_days => 4, commission_rate => 0.1)$q$;
     RETURN NEXT $q$SELECT wallet.set_policy('JPY', refund_window => '30 days', refund_fee_rate => 0.03, max_refunds_per_30_days => 3, commission_rate => 0.05)$q$;
+    -- spend rules (section 15): CNY's earnings only in game and shop, all of a balance below 80;
+    -- JPY's payments use at least 300 of a balance
+    RETURN NEXT $q$SELECT wallet.set_policy('CNY', use_all_below => 80, earnings_scope => '{game,shop}')$q$;
+    RETURN NEXT $q$SELECT wallet.set_policy('JPY', min_balance_use => 300)$q$;
   ELSE
     RETURN NEXT $q$SELECT wallet.set_policy('CNY', refund_window => '3 days', refund_auto_approve_max => 1000, max_refunds_per_30_days => 6, commission_rate => 0.125)$q$;
   END IF;

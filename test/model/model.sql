@@ -271,6 +271,26 @@ CREATE FUNCTION model.usable(l model.lot, scene text) RETURNS boolean
            ELSE true END
 $$;
 
+-- spend_rules: a currency's spend rules (section 15), minor units; 0 is no rule
+CREATE FUNCTION model.spend_rules(cur text, e int, OUT x bigint, OUT y bigint, OUT scope text[])
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce((p.min_balance_use * 10::numeric ^ e)::bigint, 0),
+         coalesce((p.use_all_below * 10::numeric ^ e)::bigint, 0), p.earnings_scope
+    FROM (SELECT cur AS c) q LEFT JOIN wallet.policy p ON p.currency = q.c
+$$;
+-- pays_with: a lot may pay in this scene: usable, and earnings only where the scope lets them
+CREATE FUNCTION model.pays_with(l model.lot, scene text, scope text[]) RETURNS boolean
+  LANGUAGE sql STABLE AS $$
+  SELECT model.usable(l, scene) AND (l.bucket <> 'earnings' OR scope IS NULL OR coalesce(scene = ANY (scope), false))
+$$;
+-- rule_check: WL008 when a payment of c of an order n with a available breaks a rule
+CREATE FUNCTION model.rule_check(n bigint, a bigint, c bigint, x bigint, y bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+BEGIN
+  IF x > 0 AND c <> a AND c < least(x, n) THEN PERFORM model.fail('WL008', 'min_balance_use'); END IF;
+  IF y > 0 AND a < y AND c > 0 AND c <> a THEN PERFORM model.fail('WL008', 'use_all_below'); END IF;
+END $$;
+
 ------------------------------------------------------------------------------
 -- Wallets
 ------------------------------------------------------------------------------
@@ -442,6 +462,7 @@ DECLARE
   res jsonb;
   cc record;
   disc bigint := 0;
+  sr record;
 BEGIN
   PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
   w := model.get_wallet(p_wid);
@@ -477,9 +498,12 @@ BEGIN
 
   -- holds past their time are given back first
   PERFORM model.give_back_due(w.wid);
+  sr := model.spend_rules(w.currency, w.e);
   SELECT coalesce(sum(x.amount), 0) INTO avail FROM model.lot x
-   WHERE x.wid = w.wid AND x.amount > 0 AND model.usable(x, p_scene);
+   WHERE x.wid = w.wid AND x.amount > 0 AND model.pays_with(x, p_scene, sr.scope);
   IF avail < amt - disc AND NOT p_partial THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
+  -- section 15: what the wallet would pay against what it has
+  PERFORM model.rule_check(amt - disc, avail, least(avail, amt - disc), sr.x, sr.y);
 
   v_tid := model.new_txn(w.wid, 'spend', p_key, req);
   IF p_coupon IS NOT NULL THEN
@@ -489,7 +513,7 @@ BEGIN
   -- spending order: usable bonus by soonest expiry (none last), oldest grant;
   -- then cash oldest first; then earnings oldest first (lot id breaks ties)
   FOR l IN SELECT * FROM model.lot x
-            WHERE x.wid = w.wid AND x.amount > 0 AND model.usable(x, p_scene)
+            WHERE x.wid = w.wid AND x.amount > 0 AND model.pays_with(x, p_scene, sr.scope)
             ORDER BY CASE x.bucket WHEN 'bonus' THEN 0 WHEN 'cash' THEN 1 ELSE 2 END,
                      x.expires_at ASC NULLS LAST, x.granted_at, x.lot_id LOOP
     EXIT WHEN need = 0;
@@ -1355,6 +1379,7 @@ DECLARE
   v_tid bigint;
   exp timestamptz;
   res jsonb;
+  sr record;
 BEGIN
   PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
   w := model.get_wallet(p_wid);
@@ -1383,16 +1408,18 @@ BEGIN
     IF p.wid = w.wid THEN PERFORM model.fail('22023', 'payee is the payer'); END IF;
   END IF;
   PERFORM model.give_back_due(w.wid);
+  sr := model.spend_rules(w.currency, w.e);
   SELECT coalesce(sum(x.amount), 0) INTO avail FROM model.lot x
-   WHERE x.wid = w.wid AND x.amount > 0 AND model.usable(x, p_scene);
+   WHERE x.wid = w.wid AND x.amount > 0 AND model.pays_with(x, p_scene, sr.scope);
   want := CASE WHEN mx IS NULL THEN amt ELSE least(amt, mx) END;
   IF avail < want AND NOT p_partial AND mx IS NULL THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
+  PERFORM model.rule_check(amt, avail, least(avail, want), sr.x, sr.y);
   exp := clk + p_ttl;
   INSERT INTO model.hold (wid, status, amount, expires_at, payee, scene) VALUES (w.wid, 'open', 0, exp, p_payee, p_scene)
   RETURNING hid INTO v_hid;
   need := want;
   FOR l IN SELECT * FROM model.lot x
-            WHERE x.wid = w.wid AND x.amount > 0 AND model.usable(x, p_scene)
+            WHERE x.wid = w.wid AND x.amount > 0 AND model.pays_with(x, p_scene, sr.scope)
             ORDER BY CASE x.bucket WHEN 'bonus' THEN 0 WHEN 'cash' THEN 1 ELSE 2 END,
                      x.expires_at ASC NULLS LAST, x.granted_at, x.lot_id LOOP
     EXIT WHEN need = 0;
