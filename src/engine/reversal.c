@@ -208,6 +208,9 @@ engine_reverse(LotBuilder *b, LotBuilder *pieces, TimestampTz now, ReversalOut *
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("reversal piece for lot %d does not match its lot", p->id)));
 		b->lots[i].amount = checked_add(b->lots[i].amount, amt);
+		/* joined to another lot (closed cash, earnings): it keeps its age, as compact's merge does */
+		if (b->lots[i].id != p->id && p->granted < b->lots[i].granted)
+			b->lots[i].granted = p->granted;
 		back[p->bucket] = checked_add(back[p->bucket], amt);
 	}
 	compact(b, now);
