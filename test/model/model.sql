@@ -1757,6 +1757,7 @@ DECLARE
   req jsonb;
   prior jsonb;
   c record;
+  v_tid bigint;
 BEGIN
   PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
   IF p_gid IS NULL OR p_wid IS NULL THEN PERFORM model.fail('22023', 'null argument'); END IF;
@@ -1777,7 +1778,8 @@ BEGIN
   END LOOP;
   DELETE FROM model.txn WHERE key LIKE '#release:%';
   UPDATE model.grp SET status = 'cancelled' WHERE gid = g.gid;
-  PERFORM model.new_txn(w.wid, 'cancel_group_pay', p_key, req);
+  v_tid := model.new_txn(w.wid, 'cancel_group_pay', p_key, req);
+  UPDATE model.txn SET result = '{"status": "cancelled"}' WHERE tid = v_tid;
   RETURN QUERY SELECT 'cancelled'::text, false;
 END $$;
 
