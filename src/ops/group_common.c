@@ -54,6 +54,7 @@ group_change(const GroupRow *g, const char *status, int64 paid_txn)
 	Datum		args[3] = {PointerGetDatum(&g->tid), CStringGetTextDatum(status), Int64GetDatum(paid_txn)};
 	char		nulls[3] = {' ', ' ', paid_txn > 0 ? ' ' : 'n'};
 
+	pin_key_lookups();
 	if (run_plan(op_plan(&change_row), args, nulls, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "could not change group payment %lld", (long long) g->group_id);
 }

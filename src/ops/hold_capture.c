@@ -38,6 +38,7 @@ capture_body(PG_FUNCTION_ARGS)
 	final = PG_GETARG_BOOL(3);
 	memset(&out, 0, sizeof(out));
 	op_start();
+	pin_key_lookups();
 	hold_lock(hold_id, &w, &h);
 	exponent = w.exponent;
 	if (has_amount)

@@ -85,6 +85,7 @@ release_body(PG_FUNCTION_ARGS)
 
 	memset(&out, 0, sizeof(out));
 	op_start();
+	pin_key_lookups();
 	hold_lock(hold_id, &w, &h);
 	exponent = w.exponent;
 	if (has_amount)
