@@ -37,7 +37,6 @@ cancel_body(PG_FUNCTION_ARGS)
 	bool		nulls[2] = {false, false};
 
 	op_start();
-	pin_key_lookups();
 	group_lock(group_id, &g);
 	n = group_members(group_id, &m);
 	joined = palloc(sizeof(GroupMember) * Max(n, 1));

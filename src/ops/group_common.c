@@ -66,6 +66,7 @@ group_member_joined(int64 group_id, int64 wallet_id, int64 hold_id, TimestampTz 
 	Datum		args[4] = {Int64GetDatum(group_id), Int64GetDatum(wallet_id), Int64GetDatum(hold_id),
 	TimestampTzGetDatum(clk)};
 
+	pin_key_lookups();
 	if (run_plan(op_plan(&joined_row), args, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
 		elog(ERROR, "could not record the join of wallet %lld", (long long) wallet_id);
 }

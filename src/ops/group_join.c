@@ -50,7 +50,6 @@ join_body(PG_FUNCTION_ARGS)
 
 	memset(&out, 0, sizeof(out));
 	op_start();
-	pin_key_lookups();
 	group_lock(group_id, &g);
 	n = group_members(group_id, &m);
 	for (int i = 0; i < n; i++)

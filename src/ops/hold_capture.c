@@ -21,13 +21,11 @@ capture_body(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	int64		hold_id = op_int8_arg(fcinfo, 0, "hold_id");
 	bool		final;
-	bool		has_amount = !PG_ARGISNULL(2);
-	int64		amt = 0;
+	int64		amt;
 	WalletRow	w;
 	HoldRow		h;
 	Jsonb	   *req;
 	Jsonb	   *prior;
-	JB			jb;
 	CaptureDone out;
 	bool		replayed = false;
 	int			exponent;
@@ -37,18 +35,8 @@ capture_body(PG_FUNCTION_ARGS)
 	check_not_null(fcinfo, 3, "final");
 	final = PG_GETARG_BOOL(3);
 	memset(&out, 0, sizeof(out));
-	op_start();
-	pin_key_lookups();
-	hold_lock(hold_id, &w, &h);
+	req = hold_request(fcinfo, hold_id, final, &w, &h, &amt);
 	exponent = w.exponent;
-	if (has_amount)
-		amt = numeric_to_minor(PG_GETARG_NUMERIC(2), w.exponent, "amount");
-	jb_begin(&jb);
-	jb_int(&jb, "hold_id", hold_id);
-	if (has_amount)
-		jb_int(&jb, "amount", amt);
-	jb_bool(&jb, "final", final);
-	req = jb_end(&jb);
 	prior = find_replay(&w, key, "capture_hold", req);
 	if (prior != NULL)
 	{
@@ -66,7 +54,7 @@ capture_body(PG_FUNCTION_ARGS)
 	{
 		refuse_unless_open(&h, clk, "captured");
 		refuse_group_hold(&h);
-		hold_capture_locked(&w, &h, has_amount ? amt : -1, final, clk, key, req, &out);
+		hold_capture_locked(&w, &h, amt, final, clk, key, req, &out);
 	}
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);

@@ -69,6 +69,29 @@ hold_lock(int64 hold_id, WalletRow *w, HoldRow *h)
 				 errmsg("hold %lld does not exist", (long long) hold_id)));
 }
 
+/*
+ * hold_request starts a capture or release of hold hold_id (argument 0): the
+ * hold and its wallet locked, its amount (argument 2) in minor units in
+ * *amount (-1 when NULL: all that remains), and the request as the journal
+ * keeps it: hold_id, amount, and final when final is 0 or 1.
+ */
+Jsonb *
+hold_request(FunctionCallInfo fcinfo, int64 hold_id, int final, WalletRow *w, HoldRow *h, int64 *amount)
+{
+	JB			jb;
+
+	op_start();
+	hold_lock(hold_id, w, h);
+	*amount = PG_ARGISNULL(2) ? -1 : numeric_to_minor(PG_GETARG_NUMERIC(2), w->exponent, "amount");
+	jb_begin(&jb);
+	jb_int(&jb, "hold_id", hold_id);
+	if (*amount >= 0)
+		jb_int(&jb, "amount", *amount);
+	if (final >= 0)
+		jb_bool(&jb, "final", final);
+	return jb_end(&jb);
+}
+
 /* hold_lapsed tells whether an open hold's time has passed at clk. */
 bool
 hold_lapsed(const HoldRow *h, TimestampTz clk)

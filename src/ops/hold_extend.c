@@ -33,7 +33,6 @@ extend_body(PG_FUNCTION_ARGS)
 	bool		nulls[2] = {false, false};
 
 	op_start();
-	pin_key_lookups();
 	hold_lock(hold_id, &w, &h);
 	jb_begin(&jb);
 	jb_int(&jb, "hold_id", hold_id);

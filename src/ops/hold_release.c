@@ -70,13 +70,11 @@ release_body(PG_FUNCTION_ARGS)
 	TimestampTz clk = wallet_clock();
 	MemoryContext caller = CurrentMemoryContext;
 	int64		hold_id = op_int8_arg(fcinfo, 0, "hold_id");
-	bool		has_amount = !PG_ARGISNULL(2);
-	int64		amt = 0;
+	int64		amt;
 	WalletRow	w;
 	HoldRow		h;
 	Jsonb	   *req;
 	Jsonb	   *prior;
-	JB			jb;
 	ReleaseDone out;
 	bool		replayed = false;
 	int			exponent;
@@ -84,17 +82,8 @@ release_body(PG_FUNCTION_ARGS)
 	bool		nulls[5] = {false, false, false, false, false};
 
 	memset(&out, 0, sizeof(out));
-	op_start();
-	pin_key_lookups();
-	hold_lock(hold_id, &w, &h);
+	req = hold_request(fcinfo, hold_id, -1, &w, &h, &amt);
 	exponent = w.exponent;
-	if (has_amount)
-		amt = numeric_to_minor(PG_GETARG_NUMERIC(2), w.exponent, "amount");
-	jb_begin(&jb);
-	jb_int(&jb, "hold_id", hold_id);
-	if (has_amount)
-		jb_int(&jb, "amount", amt);
-	req = jb_end(&jb);
 	prior = find_replay(&w, key, "release_hold", req);
 	if (prior != NULL)
 	{
@@ -108,7 +97,7 @@ release_body(PG_FUNCTION_ARGS)
 	{
 		refuse_unless_open(&h, clk, "released");
 		refuse_group_hold(&h);
-		hold_release_locked(&w, &h, has_amount ? amt : -1, clk, key, req, &out);
+		hold_release_locked(&w, &h, amt, clk, key, req, &out);
 	}
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);

@@ -79,6 +79,8 @@ extern void refuse_group_hold(const HoldRow *h);
 extern Interval *hold_ttl(FunctionCallInfo fcinfo, int argno);
 extern char *ttl_text(const Interval *ttl);
 extern void hold_lock(int64 hold_id, WalletRow *w, HoldRow *h);
+extern Jsonb *hold_request(FunctionCallInfo fcinfo, int64 hold_id, int final, WalletRow *w, HoldRow *h,
+						   int64 *amount);
 extern bool hold_lapsed(const HoldRow *h, TimestampTz clk);
 extern void refuse_unless_open(const HoldRow *h, TimestampTz clk, const char *what);
 extern int64 hold_share(const WalletRow *w, const HoldRow *h, int64 remaining, int64 amount, const char *what);
