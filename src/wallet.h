@@ -241,7 +241,6 @@ extern int64 engine_hold(LotBuilder *b, int64 want, const char *scene, Timestamp
 extern int64 engine_hold_remaining(const LotBuilder *b, int64 hold, int64 left[WALLET_NBUCKETS]);
 extern LotBuilder *engine_capture(LotBuilder *b, int64 hold, int64 want, int64 used[WALLET_NBUCKETS]);
 extern void engine_release(LotBuilder *b, int64 hold, int64 want, TimestampTz now, ReversalOut *out);
-extern bool engine_holds_due(const LotBuilder *b, TimestampTz now);
 extern void engine_hold_extend(LotBuilder *b, int64 hold, TimestampTz expires);
 extern int64 engine_topup_bonus_reserved(const LotBuilder *b, int64 txn);
 extern int64 engine_due_hold(const LotBuilder *b, TimestampTz now);

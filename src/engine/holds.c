@@ -15,7 +15,7 @@
  *	  An expired hold reserves nothing: engine_reserved counts its pieces as
  *	  available where they would go back, before anything is written. The
  *	  next operation that writes the wallet gives them back for good
- *	  (engine_holds_due tells it to) and journals it.
+ *	  (engine_due_hold names them) and journals it.
  */
 #include "engine/engine.h"
 
@@ -169,16 +169,6 @@ engine_release(LotBuilder *b, int64 hold, int64 want, TimestampTz now, ReversalO
 		elog(ERROR, "release of " INT64_FORMAT " is more than hold " INT64_FORMAT " reserves", want, hold);
 	pieces = take_reserved(b, hold, want, true, used);
 	engine_reverse(b, pieces, now, out);
-}
-
-/* engine_holds_due tells whether a hold of b has expired at now (and still reserves). */
-bool
-engine_holds_due(const LotBuilder *b, TimestampTz now)
-{
-	for (int i = 0; i < b->nres; i++)
-		if (b->res[i].expires <= now)
-			return true;
-	return false;
 }
 
 /*

@@ -208,7 +208,7 @@ spend_body(PG_FUNCTION_ARGS)
 			if (rollup_credits(w.id, b, clk))
 				refresh_wallet_tuple(&w);
 		}
-		if (engine_holds_due(b, clk))
+		if (engine_due_hold(b, clk) != 0)
 		{
 			/* a hold past its expiry is given back first, journaled, under the row lock */
 			if (!lock)

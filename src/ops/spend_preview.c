@@ -51,6 +51,7 @@ wallet_spend_preview(PG_FUNCTION_ARGS)
 	int64		shortfall;
 	int64		charged;
 	char	   *refusal = NULL;
+	int64		hold;
 	Datum		args[1];
 	Datum		values[7];
 	bool		nulls[7] = {false, false, false, false, false, false, false};
@@ -103,11 +104,10 @@ wallet_spend_preview(PG_FUNCTION_ARGS)
 		}
 	}
 	/* holds past their expiry reserve nothing: their pieces are spent as the lots they came from */
-	while (engine_holds_due(b, clk))
+	while ((hold = engine_due_hold(b, clk)) != 0)
 	{
 		ReversalOut out;
 		int64		left[WALLET_NBUCKETS];
-		int64		hold = engine_due_hold(b, clk);
 
 		engine_release(b, hold, engine_hold_remaining(b, hold, left), clk, &out);
 	}
