@@ -37,11 +37,7 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 	int64		available;
 	int64		want;
 
-	if (w->frozen)
-		ereport(ERROR,
-				(errcode(ERRCODE_WL('2')),
-				 errmsg("wallet %lld is frozen", (long long) w->id),
-				 w->frozen_reason ? errdetail_internal("%s", w->frozen_reason) : 0));
+	refuse_frozen(w, NULL);
 	if (s->has_payee)
 	{
 		char	   *pcur;

@@ -31,12 +31,7 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 
 	memset(out, 0, sizeof(*out));
 	refuse_unless_open(h, clk, "captured");
-	if (w->frozen)
-		ereport(ERROR,
-				(errcode(ERRCODE_WL('2')),
-				 errmsg("wallet %lld is frozen", (long long) w->id),
-				 w->frozen_reason ? errdetail_internal("%s", w->frozen_reason) : 0,
-				 errhint("A frozen wallet's hold can be released, not captured.")));
+	refuse_frozen(w, "A frozen wallet's hold can be released, not captured.");
 	out->captured = hold_share(w, h, remaining, amount, "capture");
 	pieces = engine_capture(b, h->hold_id, out->captured, out->used);
 	memset(&back, 0, sizeof(back));

@@ -20,6 +20,7 @@ extern void op_start(void);
 extern int64 op_begin(FunctionCallInfo fcinfo);
 extern int64 op_int8_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern int64 op_amount(FunctionCallInfo fcinfo, int argno, const WalletRow *w);
+extern void refuse_frozen(const WalletRow *w, const char *hint);
 extern void op_leave(MemoryContext caller);
 extern Datum op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n);
 extern Datum with_compressed_wal(PGFunction body, FunctionCallInfo fcinfo);

@@ -80,6 +80,21 @@ op_amount(FunctionCallInfo fcinfo, int argno, const WalletRow *w)
 }
 
 /*
+ * refuse_frozen refuses to move money out of frozen wallet w (WL002), its
+ * freeze's reason in the detail and hint, if given, in the hint.
+ */
+void
+refuse_frozen(const WalletRow *w, const char *hint)
+{
+	if (w->frozen)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('2')),
+				 errmsg("wallet %lld is frozen", (long long) w->id),
+				 w->frozen_reason ? errdetail_internal("%s", w->frozen_reason) : 0,
+				 hint ? errhint("%s", hint) : 0));
+}
+
+/*
  * op_leave leaves SPI, whose memory goes with it: the result must be built
  * after it, in the caller's memory.
  */

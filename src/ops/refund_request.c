@@ -185,11 +185,7 @@ request_body(PG_FUNCTION_ARGS)
 		}
 		goto result;
 	}
-	if (w.frozen)
-		ereport(ERROR,
-				(errcode(ERRCODE_WL('2')),
-				 errmsg("wallet %lld is frozen", (long long) w.id),
-				 w.frozen_reason ? errdetail_internal("%s", w.frozen_reason) : 0));
+	refuse_frozen(&w, NULL);
 
 	/* the top-up's open refund and the wallet's recent requests, under the lock */
 	open = refund_in_progress(t.txn_id);

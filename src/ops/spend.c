@@ -141,10 +141,7 @@ spend_body(PG_FUNCTION_ARGS)
 		if (w.frozen)
 		{
 			REPLAY_FIRST();
-			ereport(ERROR,
-					(errcode(ERRCODE_WL('2')),
-					 errmsg("wallet %lld is frozen", (long long) w.id),
-					 w.frozen_reason ? errdetail_internal("%s", w.frozen_reason) : 0));
+			refuse_frozen(&w, NULL);
 		}
 		if (has_payee)
 		{
