@@ -49,6 +49,16 @@ usable(LotBuilder *b, int i, const char *scene, TimestampTz now)
 	return true;
 }
 
+/*
+ * payable tells whether lot i may pay in scene at now, earnings only with
+ * `earnings` (the currency's earnings_scope reaches the scene).
+ */
+bool
+payable(LotBuilder *b, int i, const char *scene, TimestampTz now, bool earnings)
+{
+	return usable(b, i, scene, now) && (earnings || b->lots[i].bucket != BUCKET_EARNINGS);
+}
+
 /* copy_piece appends to `to` a copy of from's lot i carrying amount. */
 void
 copy_piece(LotBuilder *to, LotBuilder *from, int i, int64 amount)
@@ -98,7 +108,7 @@ engine_spend_in(LotBuilder *b, int64 want, const char *scene, TimestampTz now, b
 		used[k] = 0;
 	order = palloc(sizeof(int) * Max(b->nlots, 1));
 	for (int i = 0; i < b->nlots; i++)
-		if (usable(b, i, scene, now) && (earnings || b->lots[i].bucket != BUCKET_EARNINGS))
+		if (payable(b, i, scene, now, earnings))
 			order[n++] = i;
 	qsort_arg(order, n, sizeof(int), spend_cmp, b->lots);
 

@@ -43,6 +43,7 @@ extern Datum result_tuple(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 /* allocation.c */
 extern int	spend_cmp(const void *a, const void *b, void *arg);
 extern bool usable(LotBuilder *b, int i, const char *scene, TimestampTz now);
+extern bool payable(LotBuilder *b, int i, const char *scene, TimestampTz now, bool earnings);
 extern void copy_piece(LotBuilder *to, LotBuilder *from, int i, int64 amount);
 
 /* reversal.c */

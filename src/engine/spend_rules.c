@@ -25,7 +25,7 @@ engine_available(LotBuilder *b, const char *scene, TimestampTz now, bool earning
 	int64		a = 0;
 
 	for (int i = 0; i < b->nlots; i++)
-		if (usable(b, i, scene, now) && (earnings || b->lots[i].bucket != BUCKET_EARNINGS))
+		if (payable(b, i, scene, now, earnings))
 			a = checked_add(a, b->lots[i].amount);
 	return a;
 }
