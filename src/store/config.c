@@ -229,6 +229,22 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 	return c;
 }
 
+/*
+ * cached_conf returns the cache's entry for a currency, or NULL: none, or a
+ * transaction that must read its own snapshot. It takes in the invalidations
+ * first.
+ */
+static CurrencyConf *
+cached_conf(const char *currency, int exponent)
+{
+	AcceptInvalidationMessages();
+	if (!IsolationUsesXactSnapshot())
+		for (int i = 0; i < n_confs; i++)
+			if (confs[i]->exponent == exponent && strcmp(confs[i]->currency, currency) == 0)
+				return confs[i];
+	return NULL;
+}
+
 /* currency_conf returns (a copy of) a currency's configuration, from the cache if it can. */
 CurrencyConf *
 currency_conf(const char *currency, int exponent)
@@ -238,13 +254,10 @@ currency_conf(const char *currency, int exponent)
 	Relation	rrel;
 	Relation	trel;
 	uint64		gen;
-	CurrencyConf *c;
+	CurrencyConf *c = cached_conf(currency, exponent);
 
-	AcceptInvalidationMessages();
-	if (keep)
-		for (int i = 0; i < n_confs; i++)
-			if (confs[i]->exponent == exponent && strcmp(confs[i]->currency, currency) == 0)
-				return conf_copy(confs[i]);
+	if (c != NULL)
+		return conf_copy(c);
 
 	prel = table_open(rel_of("policy"), AccessShareLock);
 	rrel = table_open(rel_of("bonus_rule"), AccessShareLock);
@@ -308,16 +321,8 @@ wallet_config_changed(PG_FUNCTION_ARGS)
 void
 currency_spend_rules(const char *currency, int exponent, SpendRules *r)
 {
-	CurrencyConf *c = NULL;
+	CurrencyConf *c = cached_conf(currency, exponent);
 
-	AcceptInvalidationMessages();
-	if (!IsolationUsesXactSnapshot())
-		for (int i = 0; i < n_confs; i++)
-			if (confs[i]->exponent == exponent && strcmp(confs[i]->currency, currency) == 0)
-			{
-				c = confs[i];
-				break;
-			}
 	if (c == NULL)
 		c = currency_conf(currency, exponent);
 	r->min_balance_use = c->min_balance_use;
