@@ -82,6 +82,13 @@ SELECT captured, remaining, status FROM wallet.capture_hold(:h2, 'h-c4');
 SELECT * FROM pg_temp.bal(:shop);
 SELECT status, amount, captured, released, remaining, payee = :shop AS to_shop, order_ref
   FROM wallet.holds(:ann) WHERE hold_id = :h2;
+-- the shop's earnings wait as payee credits until it uses them: a hold that needs them rolls
+-- them up first
+SELECT count(*) AS credits_waiting FROM wallet.payee_credit WHERE wallet_id = :shop;
+SELECT held, earnings_held, shortfall FROM wallet.hold(:shop, 5, 'h-s1');
+SELECT count(*) AS credits_waiting FROM wallet.payee_credit WHERE wallet_id = :shop;
+SELECT released, status FROM wallet.release_hold((SELECT max(hold_id) FROM wallet.hold WHERE wallet_id = :shop), 'h-s2');
+SELECT * FROM pg_temp.bal(:shop);
 
 ------------------------------------------------------------------------------
 -- Refusals

@@ -50,14 +50,23 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 	currency_spend_rules(w->currency, w->exponent, &conf);
 	earnings = engine_earnings_usable(conf.earnings_scope, s->scene);
 	b = lotset_unpack(w->lots);
-	/* a credit that repaid a debt wrote the row (its debt): the write takes its new version */
-	if (rollup_credits(w->id, b, clk))
-		refresh_wallet_tuple(w);
 	holds_give_back_due(w, b, clk);
 	available = engine_available(b, s->scene, clk, earnings);
+	want = s->has_max ? Min(s->amount, s->max_charge) : s->amount;
+	/*
+	 * Payee credits waiting for the wallet are rolled up where they count, as
+	 * a spend rolls them up: when the spend rules weigh what the wallet has,
+	 * or when what is available falls short. A credit that repaid a debt
+	 * wrote the row (its debt): the write takes its new version.
+	 */
+	if ((conf.min_balance_use > 0 || conf.use_all_below > 0 || available < want) &&
+		rollup_credits(w->id, b, clk))
+	{
+		refresh_wallet_tuple(w);
+		available = engine_available(b, s->scene, clk, earnings);
+	}
 	out->hold_id = nextval_internal(plans.hold_seq, false);
 	out->expires_at = s->expires;
-	want = s->has_max ? Min(s->amount, s->max_charge) : s->amount;
 	out->shortfall = s->amount - want;
 	out->shortfall += engine_hold(b, want, s->scene, clk, earnings, out->hold_id, out->expires_at, out->used);
 	out->held = s->amount - out->shortfall;

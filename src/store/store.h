@@ -279,7 +279,8 @@ typedef enum DirectWrite
 } DirectWrite;
 
 /*
- * insert_row inserts a checked row and its index entries (indexes open).
+ * insert_row inserts a checked row and its index entries (indexes open);
+ * insert_checked checks it first (check_row), as ExecSimpleRelationInsert would.
  * JOURNAL_APPEND as options puts the row on the table's last page (or a new
  * one): the journal is appended to, never updated, so the only free space
  * its free space map knows of is the tail of each full page, left there
@@ -410,6 +411,7 @@ extern EState *direct_begin_estate(MemoryContext *old);
 extern void direct_end_estate(EState *estate, MemoryContext old);
 extern ResultRelInfo *result_rel(Relation rel, Index rti);
 extern void insert_row(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate, int options);
+extern void insert_checked(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate);
 extern Relation journal_leaf(Relation jrel, TimestampTz at);
 extern DirectWrite write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const char *kind,
 								int64 amount, TimestampTz at, const char *key, int64 ref_txn, Jsonb *request,

@@ -18,6 +18,8 @@
 #   IR_SMALL    transactions of the smaller run (default 200)
 #   IR_BIG      transactions of the larger run (default 800)
 #   IR_SCRIPTS  pgbench scripts of test/bench (default "floor spend top_up spend_payee peer_spend peer_top_up")
+#   IR_KEEP     a directory to copy each larger run's callgrind file into (SCRIPT.callgrind), for
+#               callgrind_annotate: where the instructions go
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -89,6 +91,7 @@ count() {
         sleep 0.5
     done
     [[ -n $ir ]] || die "no callgrind count for $1 (process $pid)"
+    echo "$pid" >"$WALLET_PG_TMP/last_pid"
     echo "$ir"
 }
 
@@ -99,7 +102,12 @@ for s in "${SCRIPTS[@]}"; do
     [[ -f $HERE/$s.pgb ]] || die "no script $s.pgb"
     a=$(count "$s" "$SMALL" 1)
     b=$(count "$s" "$BIG" 2)
+    LAST_PID=$(cat "$WALLET_PG_TMP/last_pid")
     PER[$s]=$(((b - a) / (BIG - SMALL)))
+    if [[ -n ${IR_KEEP:-} ]]; then
+        mkdir -p "$IR_KEEP"
+        cp "$OUT/cg.$LAST_PID" "$IR_KEEP/$s.callgrind"
+    fi
     say "$s: $a instructions for $SMALL transactions, $b for $BIG: ${PER[$s]} a transaction"
 done
 for s in "${SCRIPTS[@]}"; do
