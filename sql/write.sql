@@ -75,6 +75,8 @@ BEGIN
   INSERT INTO pg_temp.fired VALUES (TG_TABLE_NAME, TG_OP,
     CASE TG_TABLE_NAME WHEN 'wallet' THEN 'version ' || (to_jsonb(NEW) ->> 'version')
                        WHEN 'txn_key' THEN to_jsonb(NEW) ->> 'idempotency_key'
+                       WHEN 'hold' THEN (to_jsonb(NEW) ->> 'status') || ' ' || (to_jsonb(NEW) ->> 'captured')
+                                        || '/' || (to_jsonb(NEW) ->> 'released')
                        ELSE to_jsonb(NEW) ->> 'kind' END);
   RETURN NEW;
 END $$;
@@ -108,6 +110,31 @@ SELECT charged FROM wallet.spend(:alice, 2, 'wr-s11', payee => :bob);
 SELECT tbl, op FROM pg_temp.fired;
 DROP TRIGGER write_note ON wallet.payee_credit;
 TRUNCATE pg_temp.fired;
+-- on the holds: a hold's row made and changed by the statement, with the same outcome
+SELECT setval(pg_get_serial_sequence('wallet.hold', 'hold_id'), 9500000) AS h0 \gset
+CREATE TRIGGER write_note AFTER INSERT OR UPDATE ON wallet.hold FOR EACH ROW EXECUTE FUNCTION pg_temp.note();
+SELECT hold_id AS wh1 FROM wallet.hold(:alice, 3, 'wr-h1') \gset
+SELECT captured, status FROM wallet.capture_hold(:wh1, 'wr-h2', 1, final => false);
+SELECT released, status FROM wallet.release_hold(:wh1, 'wr-h3');
+SELECT tbl, op, detail FROM pg_temp.fired;
+DROP TRIGGER write_note ON wallet.hold;
+TRUNCATE pg_temp.fired;
+-- and without one, written directly: the same rows
+SELECT hold_id AS wh2 FROM wallet.hold(:alice, 3, 'wr-h4') \gset
+SELECT captured, status FROM wallet.capture_hold(:wh2, 'wr-h5', 1, final => false);
+SELECT released, status FROM wallet.release_hold(:wh2, 'wr-h6');
+SELECT h.hold_id - :wh1 AS hold_no, h.status, h.amount, h.captured, h.released
+  FROM wallet.hold h WHERE h.hold_id IN (:wh1, :wh2) ORDER BY h.hold_id;
+-- a check constraint on the hold's row is checked on both its writes
+ALTER TABLE wallet.hold ADD CONSTRAINT write_not_333 CHECK (captured <> 333);
+SELECT hold_id AS wh3 FROM wallet.hold(:alice, 4, 'wr-h7') \gset
+SELECT captured FROM wallet.capture_hold(:wh3, 'wr-h8', 3.33);
+SELECT status, captured FROM wallet.holds(:alice) WHERE hold_id = :wh3;
+ALTER TABLE wallet.hold DROP CONSTRAINT write_not_333;
+ALTER TABLE wallet.hold ADD CONSTRAINT write_not_444 CHECK (amount <> 444);
+SELECT held FROM wallet.hold(:alice, 4.44, 'wr-h9');
+ALTER TABLE wallet.hold DROP CONSTRAINT write_not_444;
+SELECT released FROM wallet.release_hold(:wh3, 'wr-h10');
 -- a statement trigger on the journal
 CREATE FUNCTION pg_temp.note_stmt() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

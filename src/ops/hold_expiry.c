@@ -165,6 +165,8 @@ hold_change(const HoldRow *h, const char *status, int64 captured, int64 released
 	Datum		args[5] = {PointerGetDatum(&h->tid), CStringGetTextDatum(status), Int64GetDatum(captured),
 	Int64GetDatum(released), TimestampTzGetDatum(expires_at)};
 
+	if (hold_change_direct(h, status, captured, released, expires_at))
+		return;
 	/* by its ctid, never a scan of the table (see pin_key_lookups) */
 	pin_key_lookups();
 	if (run_plan(op_plan(&change_row), args, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)

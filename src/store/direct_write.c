@@ -51,10 +51,11 @@
  *
  * A table that fails any of these checks is left to the statement
  * (DW_UNSUPPORTED), decided before anything is written. credit_direct (a
- * payee's credit) and hold_row_direct (a hold's row) insert one row as
- * ExecSimpleRelationInsert (execReplication.c, the entry point logical
- * replication's apply uses) does on a table without triggers or generated
- * columns: insert_checked, with the CHECK expressions of step 6 compiled once.
+ * payee's credit) inserts one row as ExecSimpleRelationInsert
+ * (execReplication.c, the entry point logical replication's apply uses) does
+ * on a table without triggers or generated columns: insert_checked, with the
+ * CHECK expressions of step 6 compiled once. A hold's row is written the same
+ * way (direct_hold.c).
  */
 
 /* set_col sets one column of a row being built, by name. */
@@ -468,59 +469,6 @@ credit_direct(int64 payee, int64 amount, int64 txn_id)
 		set_col(slot, rel, given, "txn_id", Int64GetDatum(txn_id), false);
 		/* the identity's next value, as its default would take it (no privilege needed) */
 		set_col(slot, rel, given, "credit_id", Int64GetDatum(nextval_internal(plans.credit_seq, false)), false);
-		if (row_ready(slot, given))
-		{
-			ExecOpenIndices(rri, false);
-			/* constraints, heap, index entries (no triggers: direct_ok) */
-			insert_checked(rri, slot, estate);
-			wrote = true;
-		}
-	}
-	ExecCloseIndices(rri);
-	direct_end_estate(estate, old);
-	table_close(rel, NoLock);
-	return wrote;
-}
-
-/*
- * hold_row_direct writes a hold's row (wallet.hold) as credit_direct writes
- * a credit: false (nothing written) where the statement must. values are by
- * column name (HoldInsert); the identity is the caller's.
- */
-bool
-hold_row_direct(const HoldInsert *h)
-{
-	Relation	rel = table_open(rel_of("hold"), RowExclusiveLock);
-	EState	   *estate;
-	MemoryContext old;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
-	bool	   *given;
-	bool		wrote = false;
-
-	estate = direct_begin_estate(&old);
-	ExecInitRangeTable(estate, list_make1(rt_entry(rel, ACL_INSERT, all_columns(rel), NULL)));
-	rri = result_rel(rel, 1);
-	if (rel->rd_rel->relkind == RELKIND_RELATION && direct_ok(rel, NULL, false, NULL, 0, ACL_INSERT))
-	{
-		CheckValidResultRel(rri, CMD_INSERT);
-		slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
-		given = palloc0(sizeof(bool) * RelationGetDescr(rel)->natts);
-		ExecClearTuple(slot);
-		set_col(slot, rel, given, "hold_id", Int64GetDatum(h->hold_id), false);
-		set_col(slot, rel, given, "wallet_id", Int64GetDatum(h->wallet_id), false);
-		set_col(slot, rel, given, "status", CStringGetTextDatum(h->status), false);
-		set_col(slot, rel, given, "amount", Int64GetDatum(h->amount), false);
-		set_col(slot, rel, given, "captured", Int64GetDatum(0), false);
-		set_col(slot, rel, given, "released", Int64GetDatum(0), false);
-		set_col(slot, rel, given, "expires_at", TimestampTzGetDatum(h->expires_at), false);
-		set_col(slot, rel, given, "created_at", TimestampTzGetDatum(h->created_at), false);
-		set_col(slot, rel, given, "hold_txn", Int64GetDatum(h->hold_txn), false);
-		set_col(slot, rel, given, "scene", h->scene ? CStringGetTextDatum(h->scene) : (Datum) 0, h->scene == NULL);
-		set_col(slot, rel, given, "payee", Int64GetDatum(h->payee), !h->has_payee);
-		set_col(slot, rel, given, "order_ref", h->order_ref ? CStringGetTextDatum(h->order_ref) : (Datum) 0,
-				h->order_ref == NULL);
-		set_col(slot, rel, given, "group_id", Int64GetDatum(h->group_id), h->group_id == 0);
 		if (row_ready(slot, given))
 		{
 			ExecOpenIndices(rri, false);

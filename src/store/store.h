@@ -435,6 +435,9 @@ typedef struct HoldInsert
 	int64		group_id;
 } HoldInsert;
 
+/* direct_hold.c */
 extern bool hold_row_direct(const HoldInsert *h);
+extern bool hold_change_direct(const HoldRow *h, const char *status, int64 captured, int64 released,
+							   TimestampTz expires_at);
 
 #endif							/* WALLET_STORE_H */

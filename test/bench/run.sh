@@ -190,11 +190,27 @@ SQL
         qv "SELECT setval('bench.rev_seq', 1, false)" >/dev/null
         REV_ARGS=(-D revbase=$((first - 1)))
         ;;
+    capture_hold | release_hold)
+        local est n before first
+        est=$(calc "(${FLOOR_TPS:-0} > 3000 ? ${FLOOR_TPS:-0} : 3000)" 0)
+        n=$(calc "$est * $T * 2 + 2000" 0)
+        before=$(qv "SELECT last_value + (CASE WHEN is_called THEN 1 ELSE 0 END) FROM wallet.hold_hold_id_seq")
+        q -v n="$n" -v wmin="$WMIN" -v nw="$WALLETS" -v tag="$1-$REP-$2" >/dev/null <<'SQL'
+SELECT count(h.hold_id)
+  FROM (SELECT g, :wmin + floor(random() * :nw)::bigint AS w FROM generate_series(1, :n) g) s
+ CROSS JOIN LATERAL wallet.hold(s.w, 2.00, 'pool-' || :tag || '-' || s.g, ttl => '1 hour') h;
+SQL
+        first=$(qv "SELECT min(hold_id) FROM wallet.hold WHERE hold_id >= $before")
+        [[ $(qv "SELECT count(*) FROM wallet.hold WHERE hold_id BETWEEN $first AND $first + $n - 1
+                   AND status = 'open'") == "$n" ]] || die "the pool holds did not get consecutive hold_ids"
+        qv "SELECT setval('bench.rev_seq', 1, false)" >/dev/null
+        REV_ARGS=(-D holdbase=$((first - 1)))
+        ;;
     *) REV_ARGS=() ;;
     esac
 }
 
-SCRIPTS=(spend top_up spend_payee reverse_spend refund peer_spend peer_top_up hold)
+SCRIPTS=(spend top_up spend_payee reverse_spend refund peer_spend peer_top_up hold capture_hold release_hold)
 declare -A TPSL FLOORL RATIOL RATIO ROUND
 section "pgbench: ${T}s per run, -M prepared, each script between two floor runs"
 for ((REP = 1; REP <= REPEAT; REP++)); do
@@ -208,9 +224,10 @@ for ((REP = 1; REP <= REPEAT; REP++)); do
             prepare "$s" "$c"
             pgb "$s" "$c" "${REV_ARGS[@]}"
             x=$RUN_TPS
-            if [[ $s == hold ]]; then
-                # the run's holds given back (not timed): a refund of a top-up waits while a hold
-                # reserves that top-up's bonus, and the other scripts' wallets keep their money
+            if [[ $s == hold || $s == capture_hold || $s == release_hold ]]; then
+                # the run's holds (and what is left of a pool) given back (not timed): a refund of
+                # a top-up waits while a hold reserves that top-up's bonus, and the other scripts'
+                # wallets keep their money
                 qv "SELECT count(r.txn_id) FROM wallet.hold h
                       CROSS JOIN LATERAL wallet.release_hold(h.hold_id, 'bench-release-' || h.hold_id) r
                      WHERE h.status = 'open'" >/dev/null
@@ -650,6 +667,8 @@ R_PAYEE32=$(ratio spend_payee 32)
 R_REVERSE8=$(ratio reverse_spend 8)
 R_REFUND8=$(ratio refund 8)
 R_HOLD8=$(ratio hold 8)
+R_CAPTURE8=$(ratio capture_hold 8)
+R_RELEASE8=$(ratio release_hold 8)
 R_SPEND32=$(ratio spend 32)
 pair spend peer_spend 8 8
 VS_PEER=$PAIR VS_PEER_ROUNDS=$PAIRS
@@ -681,7 +700,7 @@ for s in "${SCRIPTS[@]}"; do
     done
 done
 md ""
-md "refund = one request_refund + review_refund + settle_refund flow: three statements, three round trips, three transactions (the floor does one). reverse_spend reverses in full a spend made before the run. spend_payee: every client pays one merchant. hold: 1.00 to 15.00 held for an hour. peer_*: test/bench/peer.sql."
+md "refund = one request_refund + review_refund + settle_refund flow: three statements, three round trips, three transactions (the floor does one). reverse_spend reverses in full a spend made before the run. spend_payee: every client pays one merchant. hold: 1.00 to 15.00 held for an hour. capture_hold and release_hold take all of a hold of 2.00 made before the run. peer_*: test/bench/peer.sql."
 md ""
 md "## Targets"
 md ""
@@ -692,6 +711,8 @@ md "| top_up at 8 clients >= 0.85 x floor | $(if [[ -n $R_TOPUP8 ]]; then echo "
 md "| reverse_spend at 8 clients >= 0.7 x floor | $(if [[ -n $R_REVERSE8 ]]; then echo "$(fmt "$R_REVERSE8") x floor ($(tpsn "${TPS[reverse_spend:8]:-}") vs $(tpsn "${FLOOR[reverse_spend:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_REVERSE8:+$R_REVERSE8 >= 0.7}") |"
 md "| refund flow at 8 clients >= 0.25 x floor | $(if [[ -n $R_REFUND8 ]]; then echo "$(fmt "$R_REFUND8") x floor ($(tpsn "${TPS[refund:8]:-}") flows vs $(tpsn "${FLOOR[refund:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_REFUND8:+$R_REFUND8 >= 0.25}") |"
 md "| hold at 8 clients >= 0.8 x floor | $(if [[ -n $R_HOLD8 ]]; then echo "$(fmt "$R_HOLD8") x floor ($(tpsn "${TPS[hold:8]:-}") vs $(tpsn "${FLOOR[hold:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_HOLD8:+$R_HOLD8 >= 0.8}") |"
+md "| capture_hold at 8 clients >= 0.8 x floor | $(if [[ -n $R_CAPTURE8 ]]; then echo "$(fmt "$R_CAPTURE8") x floor ($(tpsn "${TPS[capture_hold:8]:-}") vs $(tpsn "${FLOOR[capture_hold:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_CAPTURE8:+$R_CAPTURE8 >= 0.8}") |"
+md "| release_hold at 8 clients >= 0.8 x floor | $(if [[ -n $R_RELEASE8 ]]; then echo "$(fmt "$R_RELEASE8") x floor ($(tpsn "${TPS[release_hold:8]:-}") vs $(tpsn "${FLOOR[release_hold:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_RELEASE8:+$R_RELEASE8 >= 0.8}") |"
 md "| spend at 8 clients >= 2 x peer | $(if [[ -n $VS_PEER ]]; then echo "$(fmt "$VS_PEER") x peer (rounds: ${VS_PEER_ROUNDS// /, }; medians $R_SPEND8 vs $R_PEER8 x floor, $(tpsn "${TPS[spend:8]:-}") vs $(tpsn "${TPS[peer_spend:8]:-}") TPS; 2 x the peer asks spend for $(calc "2 * $R_PEER8" 2) x floor)"; else echo "not measured in this run"; fi) | $(met "${VS_PEER:+$VS_PEER >= 2}") |"
 md "| all pay one merchant at 32 clients >= 0.8 x without payee | $(if [[ -n $VS_NOPAYEE ]]; then echo "$(fmt "$VS_NOPAYEE") x (rounds: ${VS_NOPAYEE_ROUNDS// /, }; medians $R_PAYEE32 vs $R_SPEND32 x floor, $(tpsn "${TPS[spend_payee:32]:-}") vs $(tpsn "${TPS[spend:32]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${VS_NOPAYEE:+$VS_NOPAYEE >= 0.8}") |"
 md "| expire_bonus <= 2 x plain UPDATE | $R_EXPIRE x: $SWEPT lots in ${T_SWEEP}s ($(calc "$SWEPT / $T_SWEEP" 0) lots/s) vs $PLAIN_ROWS rows in ${T_PLAIN}s ($(calc "$PLAIN_ROWS / $T_PLAIN" 0) rows/s) | $(met "$R_EXPIRE <= 2") |"
