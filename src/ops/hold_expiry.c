@@ -53,7 +53,7 @@ ttl_text(const Interval *ttl)
 
 /*
  * hold_lock reads hold hold_id (WL006 if there is none), locks its wallet
- * and then the hold's row.
+ * and then the hold's row (its latest version, lock_hold).
  */
 void
 hold_lock(int64 hold_id, WalletRow *w, HoldRow *h)
@@ -63,7 +63,7 @@ hold_lock(int64 hold_id, WalletRow *w, HoldRow *h)
 				(errcode(ERRCODE_WL('6')),
 				 errmsg("hold %lld does not exist", (long long) hold_id)));
 	read_wallet(h->wallet_id, true, true, w);
-	if (!read_hold(hold_id, true, h))
+	if (!lock_hold(h))
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('6')),
 				 errmsg("hold %lld does not exist", (long long) hold_id)));

@@ -95,3 +95,43 @@ read_hold(int64 hold_id, bool lock, HoldRow *h)
 	direct_end();
 	return found;
 }
+
+/*
+ * lock_hold locks FOR UPDATE the latest version of hold h, which read_hold
+ * read unlocked (h->tid: the version it saw), and reads h again from the
+ * version locked: the row found again by following its update chain
+ * (lock_latest), not by another look-up in its index. False if the hold is
+ * gone.
+ */
+bool
+lock_hold(HoldRow *h)
+{
+	Relation	rel;
+	HeapTupleData seen;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!ItemPointerIsValid(&h->tid))
+		return false;
+	direct_begin();
+	rel = table_open(rel_of("hold"), RowShareLock);
+	seen.t_self = h->tid;
+	tup = lock_latest(rel, &seen);
+	if (tup != NULL)
+	{
+		Row			row;
+		bool		isnull;
+
+		row_of(&row, rel, tup);
+		if (DatumGetInt64(getattr(&row, "hold_id", &isnull)) != h->hold_id)
+			elog(ERROR, "hold %lld moved under its lock", (long long) h->hold_id);
+		hold_of(&row, h);
+		row_free(&row);
+		h->tid = tup->t_self;
+		heap_freetuple(tup);
+		found = true;
+	}
+	table_close(rel, NoLock);
+	direct_end();
+	return found;
+}

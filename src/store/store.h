@@ -334,6 +334,7 @@ extern int	group_members(int64 group_id, GroupMember **out);
 
 /* hold.c */
 extern bool read_hold(int64 hold_id, bool lock, HoldRow *h);
+extern bool lock_hold(HoldRow *h);
 
 /* journal_read.c */
 typedef bool (*JournalRowFn) (Row *row, void *arg);

@@ -78,8 +78,22 @@ say "server running under callgrind"
 LOG=$WALLET_PG_TMP/valgrind.log
 count() {
     local from pid ir="" i
+    local pool=()
+    if [[ $1 == capture_hold || $1 == release_hold ]]; then
+        # a hold for each transaction, made before the counted session (as make bench does)
+        local before first
+        before=$(qv "SELECT last_value + (CASE WHEN is_called THEN 1 ELSE 0 END) FROM wallet.hold_hold_id_seq")
+        q -v n="$2" -v wmin="$WMIN" -v nw="$WALLETS" -v tag="$1-$2" >/dev/null <<'SQL'
+SELECT count(h.hold_id)
+  FROM (SELECT g, :wmin + (g % :nw) AS w FROM generate_series(1, :n) g) s
+ CROSS JOIN LATERAL wallet.hold(s.w, 2.00, 'pool-' || :'tag' || '-' || s.g, ttl => '1 hour') h;
+SQL
+        first=$(qv "SELECT min(hold_id) FROM wallet.hold WHERE hold_id >= $before")
+        qv "SELECT setval('bench.rev_seq', 1, false)" >/dev/null
+        pool=(-D holdbase=$((first - 1)))
+    fi
     from=$(($(wc -l <"$LOG") + 1))
-    pgbench -n -M prepared -c 1 -t "$2" --random-seed="$3" -f "$HERE/$1.pgb" "${DEFS[@]}" "$DB" >"$WALLET_PG_TMP/pgbench.log" 2>&1 ||
+    pgbench -n -M prepared -c 1 -t "$2" --random-seed="$3" -f "$HERE/$1.pgb" "${DEFS[@]}" "${pool[@]}" "$DB" >"$WALLET_PG_TMP/pgbench.log" 2>&1 ||
         { cat "$WALLET_PG_TMP/pgbench.log" >&2; die "pgbench $1 failed"; }
     grep -q 'number of failed transactions: 0 ' "$WALLET_PG_TMP/pgbench.log" || die "pgbench $1: failed transactions"
     pid=$(tail -n "+$from" "$LOG" | sed -n 's/^pid=\([0-9]*\) .*connection authorized:.*application_name=pgbench.*/\1/p' | tail -n 1)

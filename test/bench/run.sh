@@ -198,7 +198,7 @@ SQL
         q -v n="$n" -v wmin="$WMIN" -v nw="$WALLETS" -v tag="$1-$REP-$2" >/dev/null <<'SQL'
 SELECT count(h.hold_id)
   FROM (SELECT g, :wmin + floor(random() * :nw)::bigint AS w FROM generate_series(1, :n) g) s
- CROSS JOIN LATERAL wallet.hold(s.w, 2.00, 'pool-' || :tag || '-' || s.g, ttl => '1 hour') h;
+ CROSS JOIN LATERAL wallet.hold(s.w, 2.00, 'pool-' || :'tag' || '-' || s.g, ttl => '1 hour') h;
 SQL
         first=$(qv "SELECT min(hold_id) FROM wallet.hold WHERE hold_id >= $before")
         [[ $(qv "SELECT count(*) FROM wallet.hold WHERE hold_id BETWEEN $first AND $first + $n - 1
