@@ -77,6 +77,7 @@ BEGIN
                        WHEN 'txn_key' THEN to_jsonb(NEW) ->> 'idempotency_key'
                        WHEN 'hold' THEN (to_jsonb(NEW) ->> 'status') || ' ' || (to_jsonb(NEW) ->> 'captured')
                                         || '/' || (to_jsonb(NEW) ->> 'released')
+                       WHEN 'refund' THEN to_jsonb(NEW) ->> 'status'
                        ELSE to_jsonb(NEW) ->> 'kind' END);
   RETURN NEW;
 END $$;
@@ -135,6 +136,27 @@ ALTER TABLE wallet.hold ADD CONSTRAINT write_not_444 CHECK (amount <> 444);
 SELECT held FROM wallet.hold(:alice, 4.44, 'wr-h9');
 ALTER TABLE wallet.hold DROP CONSTRAINT write_not_444;
 SELECT released FROM wallet.release_hold(:wh3, 'wr-h10');
+-- on the refunds: a request, a review and a settlement write the refund's row, and the
+-- audit rows of the review and the settlement, directly ...
+SELECT wallet.open('write-carol', 'QWR') AS carol \gset
+SELECT txn_id AS wt1 FROM wallet.top_up(:carol, 50, 'wr-rt1') \gset
+SELECT refund_id AS wr1, status FROM wallet.request_refund(:wt1, 'wr-r1', 10) \gset
+SELECT wallet.review_refund(:wr1, true, 'write-reviewer') AS review,
+       wallet.settle_refund(:wr1, true, 'psp-1') AS settle;
+-- ... and by the statement when a trigger of its own is on wallet.refund: the same rows
+CREATE TRIGGER write_note AFTER INSERT OR UPDATE ON wallet.refund FOR EACH ROW EXECUTE FUNCTION pg_temp.note();
+SELECT refund_id AS wr2, status FROM wallet.request_refund(:wt1, 'wr-r2', 10) \gset
+SELECT wallet.review_refund(:wr2, true, 'write-reviewer') AS review,
+       wallet.settle_refund(:wr2, true, 'psp-2') AS settle;
+SELECT tbl, op, detail FROM pg_temp.fired;
+DROP TRIGGER write_note ON wallet.refund;
+TRUNCATE pg_temp.fired;
+SELECT r.refund_id - :wr1 AS refund_no, r.status, r.amount, r.reviewer, r.gateway_ref,
+       r.reviewed_at IS NOT NULL AS reviewed, r.settled_at IS NOT NULL AS settled
+  FROM wallet.refund r WHERE r.refund_id IN (:wr1, :wr2) ORDER BY r.refund_id;
+SELECT a.object = 'refund:' || :wr1 AS first, a.action, a.old ->> 'status' AS was, a.new ->> 'status' AS now,
+       a.new ->> 'reviewer' AS reviewer, a.new ->> 'gateway_ref' AS gateway_ref
+  FROM wallet.audit a WHERE a.object IN ('refund:' || :wr1, 'refund:' || :wr2) ORDER BY a.id;
 -- a statement trigger on the journal
 CREATE FUNCTION pg_temp.note_stmt() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

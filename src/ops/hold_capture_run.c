@@ -68,15 +68,9 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 		jb_int(&jb, "commission", comm);
 	}
 	res = jb_end(&jb);
-	if (key == NULL)
-	{
-		if (!save_wallet(w, b))
-			elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
-		insert_txn_keyless(out->txn_id, w, "capture_hold", out->captured, clk, h->hold_txn, req, res,
-						   legs_of(&legs, "capture_hold"), lotset_pack(pieces));
-	}
-	else if (!write_op(w, b, out->txn_id, "capture_hold", out->captured, clk, key, h->hold_txn, req, res,
-					   legs_of(&legs, "capture_hold"), lotset_pack(pieces)))
+	/* without a key (a group payment's share), the journal row has none */
+	if (!write_op(w, b, out->txn_id, "capture_hold", out->captured, clk, key, h->hold_txn, req, res,
+				  legs_of(&legs, "capture_hold"), lotset_pack(pieces)))
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
 	hold_change(h, out->status, out->captured, out->released, h->expires_at);
 	if (h->has_payee && out->captured - comm > 0)

@@ -45,15 +45,9 @@ hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, con
 	jb_int_if(&jb, true, "remaining", out->remaining);
 	jb_int_if(&jb, true, "captured_before", h->captured);
 	res = jb_end(&jb);
-	if (key == NULL)
-	{
-		if (!save_wallet(w, b))
-			elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
-		insert_txn_keyless(out->txn_id, w, "release_hold", out->released, clk, h->hold_txn, req, res,
-						   legs_of(&legs, "release_hold"), NULL);
-	}
-	else if (!write_op(w, b, out->txn_id, "release_hold", out->released, clk, key, h->hold_txn, req, res,
-					   legs_of(&legs, "release_hold"), NULL))
+	/* without a key (a group payment's share), the journal row has none */
+	if (!write_op(w, b, out->txn_id, "release_hold", out->released, clk, key, h->hold_txn, req, res,
+				  legs_of(&legs, "release_hold"), NULL))
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
 	hold_change(h, out->status, 0, out->released, h->expires_at);
 }

@@ -2,8 +2,8 @@
  * refund.h
  *	  Private to the refund operations (src/ops/refund_*.c): a top-up as its
  *	  refunds see it (refund_topup.c: the reason, the netting with the top-up's
- *	  coupons, the fee rate) and the end of a refund's hold (refund_move.c),
- *	  which a rejection and a settlement share.
+ *	  coupons, the fee rate), the change of a refund's row and the end of its
+ *	  hold (refund_move.c), which a review and a settlement share.
  */
 #ifndef WALLET_OPS_REFUND_H
 #define WALLET_OPS_REFUND_H
@@ -34,6 +34,7 @@ typedef struct RefundChange
 
 /* refund_move.c */
 extern void refund_lock(int64 refund_id, WalletRow *w, RefundRow *r);
+extern void refund_change(const RefundRow *r, const RefundChange *change, TimestampTz clk);
 extern void refund_move(WalletRow *w, const RefundRow *r, const char *kind, const RefundChange *change,
 						bool release, Jsonb *request, TimestampTz clk);
 extern Datum refund_status_result(const char *status);

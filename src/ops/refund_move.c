@@ -13,35 +13,67 @@
 #include "ops/refund.h"
 
 /*
- * The wallet row written back, the refund row's change and the journal row,
- * in one statement (no key): $14 on is the refund's, for a review or for a
- * settlement.
+ * The refund row's change, by the statement where it cannot be direct
+ * (refund_change_direct): $1 the version locked, $2 on what a review or a
+ * settlement sets.
  */
-#define MOVE_WALLET \
-	"WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, version = version + 1 " \
-	"WHERE wallet_id = $1 AND version = $4 RETURNING wallet_id), "
-#define MOVE_JOURNAL \
-	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, " \
-	"result, postings) SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, $13 FROM u"
-#define MOVE_TYPES \
-	INT8OID, OP_LOTSET, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, \
-	INT8OID, JSONBOID, JSONBOID, OP_POSTINGS
+static OpPlan change_review = OP_PLAN(
+	"UPDATE wallet.refund SET status = $2, reviewer = $3, review_note = $4, reviewed_at = $5 WHERE ctid = $1",
+	5, TIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID);
 
-static OpPlan move_review = {
-	.sql = MOVE_WALLET
-	"r AS (UPDATE wallet.refund SET status = $15, reviewer = $16, review_note = $17, reviewed_at = $9 "
-	"WHERE ctid = $14) " MOVE_JOURNAL,
-	.nargs = 17,
-	.types = {MOVE_TYPES, TIDOID, TEXTOID, TEXTOID, TEXTOID}
-};
+static OpPlan change_settle = OP_PLAN(
+	"UPDATE wallet.refund SET status = $2, gateway_ref = $3, settled_at = $4 WHERE ctid = $1",
+	4, TIDOID, TEXTOID, TEXTOID, TIMESTAMPTZOID);
 
-static OpPlan move_settle = {
-	.sql = MOVE_WALLET
-	"r AS (UPDATE wallet.refund SET status = $15, gateway_ref = $16, settled_at = $9 "
-	"WHERE ctid = $14) " MOVE_JOURNAL,
-	.nargs = 16,
-	.types = {MOVE_TYPES, TIDOID, TEXTOID, TEXTOID}
-};
+static const char *const review_columns[] = {"status", "reviewer", "review_note", "reviewed_at"};
+static const char *const settle_columns[] = {"status", "gateway_ref", "settled_at"};
+
+/*
+ * refund_change sets what a review or a settlement changes in refund r's
+ * row (locked), directly or by the statement; its audit row is written
+ * either way (the trigger, or refund_change_direct in its stead).
+ */
+void
+refund_change(const RefundRow *r, const RefundChange *change, TimestampTz clk)
+{
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	int			n;
+
+	values[0] = CStringGetTextDatum(change->status);
+	if (change->review)
+	{
+		values[1] = CStringGetTextDatum(change->reviewer);
+		values[2] = change->note ? CStringGetTextDatum(change->note) : (Datum) 0;
+		nulls[2] = change->note == NULL;
+		values[3] = TimestampTzGetDatum(clk);
+		n = lengthof(review_columns);
+	}
+	else
+	{
+		values[1] = change->gateway_ref ? CStringGetTextDatum(change->gateway_ref) : (Datum) 0;
+		nulls[1] = change->gateway_ref == NULL;
+		values[2] = TimestampTzGetDatum(clk);
+		n = lengthof(settle_columns);
+	}
+	if (refund_change_direct(r, n, change->review ? review_columns : settle_columns, values, nulls))
+		return;
+	{
+		Datum		args[5];
+		char		cnulls[5];
+
+		args[0] = PointerGetDatum(&r->tid);
+		cnulls[0] = ' ';
+		for (int i = 0; i < n; i++)
+		{
+			args[i + 1] = values[i];
+			cnulls[i + 1] = nulls[i] ? 'n' : ' ';
+		}
+		if (run_plan(op_plan(change->review ? &change_review : &change_settle), args, cnulls, false, 0) !=
+			SPI_OK_UPDATE || SPI_processed != 1)
+			elog(ERROR, "could not change refund %lld", (long long) r->refund_id);
+	}
+}
 
 /* A released refund gives the top-up's coupons back: those it voided, those it clawed back. */
 static OpPlan coupons_back = {
@@ -87,9 +119,6 @@ refund_move(WalletRow *w, const RefundRow *r, const char *kind, const RefundChan
 	LotBuilder *b = lotset_unpack(w->lots);
 	Postings	legs;
 	JB			jb;
-	TimestampTz next;
-	Datum		args[17];
-	char		nulls[17];
 
 	engine_refund_end(b, r->topup_txn, take, r->clawback, r->bonus_void, clk, release);
 	postings_init(&legs);
@@ -103,39 +132,11 @@ refund_move(WalletRow *w, const RefundRow *r, const char *kind, const RefundChan
 	}
 	jb_begin(&jb);
 	jb_text(&jb, "status", change->status);
-	next = engine_next_expiry(b);
-	memset(nulls, ' ', sizeof(nulls));
-	args[0] = Int64GetDatum(w->id);
-	args[1] = PointerGetDatum(lotset_pack(b));
-	args[2] = TimestampTzGetDatum(next);
-	nulls[2] = next == WALLET_NO_TIME ? 'n' : ' ';
-	args[3] = Int64GetDatum(w->version);
-	args[4] = Int64GetDatum(nextval_internal(plans.txn_seq, false));
-	args[5] = CStringGetTextDatum(kind);
-	args[6] = Int64GetDatum(r->amount);
-	args[7] = CStringGetTextDatum(w->currency);
-	args[8] = TimestampTzGetDatum(clk);
-	args[9] = Int64GetDatum(r->topup_txn);
-	args[10] = JsonbPGetDatum(request);
-	args[11] = JsonbPGetDatum(jb_end(&jb));
-	args[12] = legs_of(&legs, kind);
-	args[13] = PointerGetDatum(&r->tid);
-	args[14] = CStringGetTextDatum(change->status);
-	if (change->review)
-	{
-		args[15] = CStringGetTextDatum(change->reviewer);
-		args[16] = change->note ? CStringGetTextDatum(change->note) : (Datum) 0;
-		nulls[16] = change->note ? ' ' : 'n';
-	}
-	else
-	{
-		args[15] = change->gateway_ref ? CStringGetTextDatum(change->gateway_ref) : (Datum) 0;
-		nulls[15] = change->gateway_ref ? ' ' : 'n';
-	}
 	/* the wallet is locked: its version holds */
-	if (run_plan(op_plan(change->review ? &move_review : &move_settle), args, nulls, false, 0) != SPI_OK_INSERT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not write wallet %lld", (long long) w->id);
+	if (!write_op(w, b, nextval_internal(plans.txn_seq, false), kind, r->amount, clk, NULL, r->topup_txn, request,
+				  jb_end(&jb), legs_of(&legs, kind), NULL))
+		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+	refund_change(r, change, clk);
 }
 
 /* refund_status_result is a refund's status as review_refund and settle_refund return it. */

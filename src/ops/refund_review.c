@@ -7,17 +7,6 @@
 
 PG_FUNCTION_INFO_V1(wallet_review_refund);
 
-/* An approval: the refund's row and the journal row (no money moves), in one statement. */
-static OpPlan approval = {
-	.sql = "WITH r AS (UPDATE wallet.refund SET status = 'approved', reviewer = $9, review_note = $10, "
-	"reviewed_at = $5 WHERE ctid = $11) "
-	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, "
-	"result) VALUES ($1, $2, 'review_refund', $3, $4, $5, $6, $7, $8)",
-	.nargs = 11,
-	.types = {INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, JSONBOID, TEXTOID, TEXTOID,
-		TIDOID}
-};
-
 /*
  * wallet.review_refund(refund_id bigint, approve boolean, reviewer text, note
  * text) returns the refund's new status: pending -> approved | rejected.
@@ -59,24 +48,16 @@ review_body(PG_FUNCTION_ARGS)
 		request = jb_end(&jb);
 		if (approve)
 		{
-			Datum		args[11];
-			char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', note ? ' ' : 'n', ' '};
+			/* no money moves: the journal row and the refund's row, the wallet's unchanged */
+			RefundChange change = {.status = status, .review = true, .reviewer = reviewer, .note = note};
+			Postings	none;
 
+			postings_init(&none);
 			jb_begin(&jb);
 			jb_text(&jb, "status", status);
-			args[0] = Int64GetDatum(nextval_internal(plans.txn_seq, false));
-			args[1] = Int64GetDatum(w.id);
-			args[2] = Int64GetDatum(r.amount);
-			args[3] = CStringGetTextDatum(w.currency);
-			args[4] = TimestampTzGetDatum(clk);
-			args[5] = Int64GetDatum(r.topup_txn);
-			args[6] = JsonbPGetDatum(request);
-			args[7] = JsonbPGetDatum(jb_end(&jb));
-			args[8] = CStringGetTextDatum(reviewer);
-			args[9] = note ? CStringGetTextDatum(note) : (Datum) 0;
-			args[10] = PointerGetDatum(&r.tid);
-			if (run_plan(op_plan(&approval), args, nulls, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "could not journal the review of refund %lld", (long long) refund_id);
+			journal_op(&w, nextval_internal(plans.txn_seq, false), "review_refund", r.amount, clk, r.topup_txn,
+					   request, jb_end(&jb), legs_of(&none, "review_refund"));
+			refund_change(&r, &change, clk);
 		}
 		else
 		{

@@ -15,6 +15,7 @@
 
 #include "commands/trigger.h"
 #include "miscadmin.h"
+#include "utils/lsyscache.h"
 
 PG_FUNCTION_INFO_V1(wallet_audit_refund);
 
@@ -60,35 +61,98 @@ refund_state(HeapTuple tup, TupleDesc td, bool gateway)
 	return jb_end(&jb);
 }
 
-Datum
-wallet_audit_refund(PG_FUNCTION_ARGS)
+/*
+ * refund_audit_row records the change of a refund's row from oldtup to newtup
+ * (rows of wallet.refund, described by desc) in wallet.audit: what the
+ * trigger writes, and what a direct change of the row (refund_change_direct)
+ * writes in the trigger's stead.
+ */
+void
+refund_audit_row(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
-	const char *status;
+	const char *status = text_col(newtup, desc, "status");
 	bool		isnull;
 	Datum		id;
 	Datum		args[6];
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-		elog(ERROR, "wallet._audit_refund must be an AFTER UPDATE row trigger");
-	desc = RelationGetDescr(td->tg_relation);
-	status = text_col(td->tg_newtuple, desc, "status");
 	args[0] = TimestampTzGetDatum(wallet_clock());
 	args[1] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
 	args[2] = CStringGetTextDatum(status != NULL && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0)
 								  ? "refund_settle" : "refund_review");
-	id = col(td->tg_newtuple, desc, "refund_id", &isnull);
+	id = col(newtup, desc, "refund_id", &isnull);
 	if (isnull)
 		elog(ERROR, "a refund without refund_id");
 	args[3] = CStringGetTextDatum(psprintf("refund:" INT64_FORMAT, DatumGetInt64(id)));
-	args[4] = JsonbPGetDatum(refund_state(td->tg_trigtuple, desc, false));
-	args[5] = JsonbPGetDatum(refund_state(td->tg_newtuple, desc, true));
+	args[4] = JsonbPGetDatum(refund_state(oldtup, desc, false));
+	args[5] = JsonbPGetDatum(refund_state(newtup, desc, true));
+	{
+		static const char *const names[6] = {"at", "actor", "action", "object", "old", "new"};
+		static const bool nulls[6] = {false, false, false, false, false, false};
+
+		if (insert_direct("audit", 6, names, args, nulls))
+			return;
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to SPI");
 	if (run_plan(op_plan(&audit_insert), args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the change of a refund in wallet.audit");
 	SPI_finish();
+}
+
+/*
+ * refund_audit_due: would the trigger fire for this change? Its WHEN clause:
+ * the status or the reviewer changed.
+ */
+bool
+refund_audit_due(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
+{
+	static const char *const watched[] = {"status", "reviewer"};
+
+	for (int i = 0; i < (int) lengthof(watched); i++)
+	{
+		const char *a = text_col(oldtup, desc, watched[i]);
+		const char *b = text_col(newtup, desc, watched[i]);
+
+		if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * refund_audit_trigger: is t wallet.refund's own audit trigger, as the
+ * extension creates it (audit_review: AFTER UPDATE OF status, reviewer, FOR
+ * EACH ROW, enabled, calling wallet._audit_refund)? A direct change of a
+ * refund writes its audit row itself (refund_change_direct), so this trigger
+ * does not keep the change from being direct (direct_ok); any other trigger
+ * does.
+ */
+bool
+refund_audit_trigger(Relation rel, const Trigger *t)
+{
+	char	   *fn;
+	bool		own;
+
+	if (RelationGetRelid(rel) != rel_of("refund") || strcmp(t->tgname, "audit_review") != 0 ||
+		t->tgenabled != TRIGGER_FIRES_ON_ORIGIN || !TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_AFTER(t->tgtype) ||
+		!TRIGGER_FOR_UPDATE(t->tgtype) || TRIGGER_FOR_INSERT(t->tgtype) || TRIGGER_FOR_DELETE(t->tgtype) ||
+		t->tgnargs != 0 || t->tgqual == NULL || get_func_namespace(t->tgfoid) != plans.nsp)
+		return false;
+	fn = get_func_name(t->tgfoid);
+	own = fn != NULL && strcmp(fn, "_audit_refund") == 0;
+	if (fn != NULL)
+		pfree(fn);
+	return own;
+}
+
+Datum
+wallet_audit_refund(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		elog(ERROR, "wallet._audit_refund must be an AFTER UPDATE row trigger");
+	refund_audit_row(td->tg_trigtuple, td->tg_newtuple, RelationGetDescr(td->tg_relation));
 	return PointerGetDatum(NULL);
 }

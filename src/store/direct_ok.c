@@ -2,8 +2,9 @@
  * direct_ok.c
  *	  Whether a direct write may write a table as the statement would: nothing
  *	  it would skip (triggers, row security, generated columns, column
- *	  privileges), the answer remembered per relation and role until either
- *	  changes.
+ *	  privileges; a trigger the direct write does the work of itself, the
+ *	  refund's audit, aside), the answer remembered per relation and role until
+ *	  either changes.
  */
 #include "store/store.h"
 
@@ -66,6 +67,9 @@ plain_target(Relation rel, bool update, const AttrNumber *changed, int nchanged)
 		Trigger    *t = &td->triggers[i];
 
 		if (!(update ? TRIGGER_FOR_UPDATE(t->tgtype) : TRIGGER_FOR_INSERT(t->tgtype)))
+			continue;
+		/* the refund's own audit: the direct change writes its row (refund_change_direct) */
+		if (update && refund_audit_trigger(rel, t))
 			continue;
 		if (update && t->tgnattr > 0)
 		{

@@ -69,7 +69,11 @@ set_col(TupleTableSlot *slot, Relation rel, bool *given, const char *name, Datum
 	given[a - 1] = true;
 }
 
-/* row_ready stores a built row: false if a live column was not given. */
+/*
+ * row_ready stores a built row. A live column not given is NULL, as the
+ * statement would store it, unless it has a default, an identity or a
+ * generation expression: then false (the statement must write the row).
+ */
 bool
 row_ready(TupleTableSlot *slot, const bool *given)
 {
@@ -77,10 +81,17 @@ row_ready(TupleTableSlot *slot, const bool *given)
 
 	for (int i = 0; i < td->natts; i++)
 	{
-		if (TupleDescAttr(td, i)->attisdropped)
+		Form_pg_attribute att = TupleDescAttr(td, i);
+
+		if (att->attisdropped)
 			slot->tts_isnull[i] = true;
 		else if (!given[i])
-			return false;
+		{
+			if (att->atthasdef || att->attidentity || att->attgenerated)
+				return false;
+			slot->tts_values[i] = (Datum) 0;
+			slot->tts_isnull[i] = true;
+		}
 	}
 	ExecStoreVirtualTuple(slot);
 	return true;
@@ -227,6 +238,13 @@ journal_leaf(Relation jrel, TimestampTz at)
 	return table_open(pd->oids[idx], RowExclusiveLock);
 }
 
+/*
+ * write_direct writes, as the write statement would: the key row (none when
+ * key is NULL), the wallet row's new lots, next expiry and version if the row
+ * is still the version read (none when lots is 0: a journal row alone) and the
+ * journal row. DW_NOTHING: the key was taken or the race lost, nothing
+ * written; DW_UNSUPPORTED: nothing written, the statement must write.
+ */
 DirectWrite
 write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const char *kind, int64 amount,
 			 TimestampTz at, const char *key, int64 ref_txn, Jsonb *request, Jsonb *result,
@@ -235,30 +253,32 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	static const char *const changed_names[] = {"lots", "next_expiry", "version"};
 	AttrNumber	changed[lengthof(changed_names)];
 	Bitmapset  *updated = NULL;
-	Relation	krel;
+	Relation	krel = NULL;
 	Relation	wrel;
 	Relation	jrel;
 	EState	   *estate;
 	MemoryContext old;
-	ResultRelInfo *krri;
+	ResultRelInfo *krri = NULL;
 	ResultRelInfo *wrri;
 	ResultRelInfo *jrri;
 	ResultRelInfo *leaf = NULL;
 	Relation	leafrel = NULL;
 	ModifyTableState *mt;
 	PartitionTupleRouting *proute = NULL;
-	TupleTableSlot *kslot;
-	TupleTableSlot *wslot;
+	TupleTableSlot *kslot = NULL;
+	TupleTableSlot *wslot = NULL;
 	TupleTableSlot *jslot;
 	bool	   *given;
 	CommandId	cid;
 	DirectWrite outcome = DW_UNSUPPORTED;
 	Datum		wallet_id = Int64GetDatum(w->id);
-	Datum		key_text = CStringGetTextDatum(key);
+	Datum		key_text = key ? CStringGetTextDatum(key) : (Datum) 0;
+	List	   *rtable;
 
 	if (w->tup == NULL || !OidIsValid(plans.key_rel))
 		return DW_UNSUPPORTED;
-	krel = table_open(plans.key_rel, RowExclusiveLock);
+	if (key != NULL)
+		krel = table_open(plans.key_rel, RowExclusiveLock);
 	wrel = table_open(rel_of("wallet"), RowExclusiveLock);
 	jrel = table_open(rel_of("txn"), RowExclusiveLock);
 	for (int i = 0; i < (int) lengthof(changed_names); i++)
@@ -268,12 +288,15 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	}
 
 	estate = direct_begin_estate(&old);
-	ExecInitRangeTable(estate, list_make3(rt_entry(wrel, ACL_UPDATE | ACL_SELECT, NULL, updated),
-										  rt_entry(jrel, ACL_INSERT, all_columns(jrel), NULL),
-										  rt_entry(krel, ACL_INSERT | ACL_SELECT, all_columns(krel), NULL)));
+	rtable = list_make2(rt_entry(wrel, ACL_UPDATE | ACL_SELECT, NULL, updated),
+						rt_entry(jrel, ACL_INSERT, all_columns(jrel), NULL));
+	if (krel != NULL)
+		rtable = lappend(rtable, rt_entry(krel, ACL_INSERT | ACL_SELECT, all_columns(krel), NULL));
+	ExecInitRangeTable(estate, rtable);
 	wrri = result_rel(wrel, 1);
 	jrri = result_rel(jrel, 2);
-	krri = result_rel(krel, 3);
+	if (krel != NULL)
+		krri = result_rel(krel, 3);
 	/* a stand-in for the statement's node, as COPY makes one for routing */
 	mt = makeNode(ModifyTableState);
 	mt->ps.plan = NULL;
@@ -283,36 +306,43 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	mt->resultRelInfo = jrri;
 	mt->rootResultRelInfo = jrri;
 
-	if (krel->rd_rel->relkind != RELKIND_RELATION || wrel->rd_rel->relkind != RELKIND_RELATION ||
+	if ((krel != NULL && (krel->rd_rel->relkind != RELKIND_RELATION ||
+						  !direct_ok(krel, NULL, false, NULL, 0, ACL_INSERT | ACL_SELECT))) ||
+		wrel->rd_rel->relkind != RELKIND_RELATION ||
 		jrel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||
-		!direct_ok(krel, NULL, false, NULL, 0, ACL_INSERT | ACL_SELECT) ||
 		!direct_ok(wrel, NULL, true, changed, lengthof(changed), ACL_UPDATE | ACL_SELECT) ||
 		!direct_ok(jrel, NULL, false, NULL, 0, ACL_INSERT))
 		goto done;
-	CheckValidResultRel(krri, CMD_INSERT);
 	CheckValidResultRel(wrri, CMD_UPDATE);
 
 	/* the rows, all checked before anything is written */
-	kslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(krel), &TTSOpsVirtual);
-	given = palloc0(sizeof(bool) * RelationGetDescr(krel)->natts);
-	ExecClearTuple(kslot);
-	set_col(kslot, krel, given, "wallet_id", wallet_id, false);
-	set_col(kslot, krel, given, "idempotency_key", key_text, false);
-	set_col(kslot, krel, given, "txn_id", Int64GetDatum(txn_id), false);
-	set_col(kslot, krel, given, "created_at", TimestampTzGetDatum(at), false);
-	if (!row_ready(kslot, given))
-		goto done;
+	if (krel != NULL)
+	{
+		CheckValidResultRel(krri, CMD_INSERT);
+		kslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(krel), &TTSOpsVirtual);
+		given = palloc0(sizeof(bool) * RelationGetDescr(krel)->natts);
+		ExecClearTuple(kslot);
+		set_col(kslot, krel, given, "wallet_id", wallet_id, false);
+		set_col(kslot, krel, given, "idempotency_key", key_text, false);
+		set_col(kslot, krel, given, "txn_id", Int64GetDatum(txn_id), false);
+		set_col(kslot, krel, given, "created_at", TimestampTzGetDatum(at), false);
+		if (!row_ready(kslot, given))
+			goto done;
+	}
 
-	wslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(wrel), &TTSOpsVirtual);
-	ExecClearTuple(wslot);
-	heap_deform_tuple(w->tup, RelationGetDescr(wrel), wslot->tts_values, wslot->tts_isnull);
-	wslot->tts_values[changed[0] - 1] = lots;
-	wslot->tts_isnull[changed[0] - 1] = false;
-	wslot->tts_values[changed[1] - 1] = TimestampTzGetDatum(next);
-	wslot->tts_isnull[changed[1] - 1] = next == WALLET_NO_TIME;
-	wslot->tts_values[changed[2] - 1] = Int64GetDatum(w->version + 1);
-	wslot->tts_isnull[changed[2] - 1] = false;
-	ExecStoreVirtualTuple(wslot);
+	if (lots != (Datum) 0)
+	{
+		wslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(wrel), &TTSOpsVirtual);
+		ExecClearTuple(wslot);
+		heap_deform_tuple(w->tup, RelationGetDescr(wrel), wslot->tts_values, wslot->tts_isnull);
+		wslot->tts_values[changed[0] - 1] = lots;
+		wslot->tts_isnull[changed[0] - 1] = false;
+		wslot->tts_values[changed[1] - 1] = TimestampTzGetDatum(next);
+		wslot->tts_isnull[changed[1] - 1] = next == WALLET_NO_TIME;
+		wslot->tts_values[changed[2] - 1] = Int64GetDatum(w->version + 1);
+		wslot->tts_isnull[changed[2] - 1] = false;
+		ExecStoreVirtualTuple(wslot);
+	}
 
 	jslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(jrel), &TTSOpsVirtual);
 	given = palloc0(sizeof(bool) * RelationGetDescr(jrel)->natts);
@@ -323,7 +353,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	set_col(jslot, jrel, given, "amount", Int64GetDatum(amount), false);
 	set_col(jslot, jrel, given, "currency", CStringGetTextDatum(w->currency), false);
 	set_col(jslot, jrel, given, "created_at", TimestampTzGetDatum(at), false);
-	set_col(jslot, jrel, given, "idempotency_key", key_text, false);
+	set_col(jslot, jrel, given, "idempotency_key", key_text, key == NULL);
 	set_col(jslot, jrel, given, "ref_txn", Int64GetDatum(ref_txn), ref_txn == NO_REF_TXN);
 	set_col(jslot, jrel, given, "request", JsonbPGetDatum(request), false);
 	set_col(jslot, jrel, given, "result", JsonbPGetDatum(result), false);
@@ -360,14 +390,17 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 			jslot = execute_attr_map_slot(leaf->ri_RootToPartitionMap->attrMap, jslot, leaf->ri_PartitionTupleSlot);
 	}
 	/* the constraints, as the statement checks them (errors, not a fallback) */
-	check_row(krri, kslot, estate);
-	check_row(wrri, wslot, estate);
+	if (krel != NULL)
+		check_row(krri, kslot, estate);
+	if (wslot != NULL)
+		check_row(wrri, wslot, estate);
 	check_row(leaf, jslot, estate);
 
 	/* the key: nothing more to do if it is taken */
 	cid = estate->es_output_cid;
-	ExecOpenIndices(krri, true);
-	for (int attempt = 0;; attempt++)
+	if (krel != NULL)
+		ExecOpenIndices(krri, true);
+	for (int attempt = 0; krel != NULL; attempt++)
 	{
 		ItemPointerData conflict;
 		uint32		token;
@@ -396,6 +429,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	}
 
 	/* the wallet row, if it is still the one read (ExecUpdateAct -> table_tuple_update) */
+	if (wslot != NULL)
 	{
 		TM_FailureData tmfd;
 		LockTupleMode lockmode;
@@ -430,12 +464,14 @@ done:
 		ExecCloseIndices(leaf);
 		table_close(leafrel, NoLock);
 	}
-	ExecCloseIndices(krri);
+	if (krri != NULL)
+		ExecCloseIndices(krri);
 	ExecCloseIndices(wrri);
 	direct_end_estate(estate, old);
 	table_close(jrel, NoLock);
 	table_close(wrel, NoLock);
-	table_close(krel, NoLock);
+	if (krel != NULL)
+		table_close(krel, NoLock);
 	return outcome;
 }
 

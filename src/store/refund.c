@@ -292,3 +292,38 @@ refunds_requested(int64 wallet_id, TimestampTz clk)
 	direct_end();
 	return n;
 }
+
+/*
+ * refund_change_direct changes the version of refund r that read_refund
+ * locked (r->tid): columns names set to values (nulls), as the statement
+ * `UPDATE wallet.refund SET ... WHERE ctid = ...` would (update_direct),
+ * and, where the refund's audit trigger would fire, its audit row written as
+ * the trigger writes it. False (nothing written) where the statement must.
+ */
+bool
+refund_change_direct(const RefundRow *r, int n, const char *const *names, const Datum *values, const bool *nulls)
+{
+	Relation	rel;
+	TriggerDesc *td;
+	bool		audited = false;
+	HeapTuple	before = NULL;
+	HeapTuple	after = NULL;
+	bool		wrote;
+
+	/* under session_replication_role = replica the trigger would not fire: the statement decides */
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return false;
+	rel = table_open(rel_of("refund"), RowExclusiveLock);
+	td = rel->trigdesc;
+	for (int i = 0; td != NULL && i < td->numtriggers; i++)
+		audited |= refund_audit_trigger(rel, &td->triggers[i]);
+	wrote = update_direct(rel, &r->tid, "refund_id", r->refund_id, n, names, values, nulls, &before, &after);
+	if (wrote && audited && refund_audit_due(before, after, RelationGetDescr(rel)))
+		refund_audit_row(before, after, RelationGetDescr(rel));
+	if (before != NULL)
+		heap_freetuple(before);
+	if (after != NULL)
+		heap_freetuple(after);
+	table_close(rel, NoLock);
+	return wrote;
+}

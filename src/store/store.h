@@ -325,6 +325,13 @@ extern void refresh_wallet_tuple(WalletRow *w);
 extern bool read_topup(int64 txn_id, bool read_only, TopUpRow *t);
 extern int	topup_coupons(const TopUpRow *t, TimestampTz clk, bool read_only, TopUpCoupon **out);
 extern bool read_refund(int64 refund_id, bool lock, RefundRow *r);
+extern bool refund_change_direct(const RefundRow *r, int n, const char *const *names, const Datum *values,
+								 const bool *nulls);
+
+/* audit.c: the refund's audit row, written by its trigger or by a direct change */
+extern void refund_audit_row(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc);
+extern bool refund_audit_due(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc);
+extern bool refund_audit_trigger(Relation rel, const Trigger *t);
 extern bool refund_in_progress(int64 topup_txn);
 extern int32 refunds_requested(int64 wallet_id, TimestampTz clk);
 
@@ -391,6 +398,8 @@ extern void insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amoun
 extern bool write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amount, TimestampTz at,
 					 const char *key, int64 ref_txn, Jsonb *request, Jsonb *result, Datum postings,
 					 LotSet *pieces);
+extern void journal_op(WalletRow *w, int64 txn_id, const char *kind, int64 amount, TimestampTz at, int64 ref_txn,
+					   Jsonb *request, Jsonb *result, Datum postings);
 
 /* direct_ok.c */
 extern void direct_ok_init(void);
@@ -435,6 +444,13 @@ typedef struct HoldInsert
 	const char *order_ref;
 	int64		group_id;
 } HoldInsert;
+
+/* direct_row.c */
+extern bool insert_direct(const char *relname, int n, const char *const *names, const Datum *values,
+						  const bool *nulls);
+extern bool update_direct(Relation rel, const ItemPointerData *tid, const char *keycol, int64 key, int n,
+						  const char *const *names, const Datum *values, const bool *nulls, HeapTuple *before,
+						  HeapTuple *after);
 
 /* direct_hold.c */
 extern bool hold_row_direct(const HoldInsert *h);

@@ -42,7 +42,9 @@ insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amount, Timestamp
  * write_op takes the idempotency key, writes the lots back if the row is still
  * at w->version and appends the journal row, in one statement; false (nothing
  * written) when the key was taken or the race was lost (after_no_write tells
- * which).
+ * which). Without a key (key NULL: a review, a settlement, a release that a
+ * group payment makes), the wallet row and a journal row without a key; the
+ * statements are then save_wallet and insert_txn_keyless.
  */
 bool
 write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amount, TimestampTz at,
@@ -62,6 +64,13 @@ write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amou
 		case DW_UNSUPPORTED:
 			break;
 	}
+	if (key == NULL)
+	{
+		if (!save_wallet(w, b))
+			return false;
+		insert_txn_keyless(txn_id, w, kind, amount, at, ref_txn, request, result, postings, pieces);
+		return true;
+	}
 	/* the statement's parameters are built only when the statement writes */
 	{
 		Datum		args[15] = {Int64GetDatum(w->id), lots, TimestampTzGetDatum(next), Int64GetDatum(w->version),
@@ -76,6 +85,21 @@ write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amou
 			elog(ERROR, "could not write wallet %lld", (long long) w->id);
 		return SPI_processed == 1;
 	}
+}
+
+/*
+ * journal_op appends a journal row without a key for locked wallet w, whose
+ * row does not change (an approval: no money moves), directly or by the
+ * statement (insert_txn_keyless).
+ */
+void
+journal_op(WalletRow *w, int64 txn_id, const char *kind, int64 amount, TimestampTz at, int64 ref_txn,
+		   Jsonb *request, Jsonb *result, Datum postings)
+{
+	if (write_direct(w, (Datum) 0, WALLET_NO_TIME, txn_id, kind, amount, at, NULL, ref_txn, request, result, postings,
+					 NULL) == DW_WROTE)
+		return;
+	insert_txn_keyless(txn_id, w, kind, amount, at, ref_txn, request, result, postings, NULL);
 }
 
 /* A journal row without a key: what an operation writes for another wallet or on its own behalf. */
