@@ -188,6 +188,10 @@ SELECT sum(p.amount) AS fee_income FROM wallet.postings p JOIN wallet.txn t ON t
  WHERE t.kind = 'transfer' AND p.account = 'fee_income' AND t.currency = 'QTR';
 SELECT t.txn_id FROM wallet.txn t WHERE t.kind = 'transfer'
    AND (SELECT sum(p.amount) FROM unnest(t.postings) p) <> 0;
+-- the report: transfers per day, currency and kind, before and after the roll-up
+SELECT * FROM wallet_report.transfers_daily WHERE currency IN ('QTR', 'QTS') ORDER BY currency, kind;
+SELECT wallet.refresh_reports() > 0 AS refreshed;
+SELECT * FROM wallet_report.transfers_daily WHERE currency IN ('QTR', 'QTS') ORDER BY currency, kind;
 -- the charity's credits, rolled up, are the same money
 SELECT * FROM pg_temp.bal(:charity);
 SELECT wallet.rollup_credits() > 0 AS rolled_up;
