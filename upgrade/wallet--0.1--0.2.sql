@@ -1947,14 +1947,6 @@ CREATE FUNCTION wallet.spend_split(wallet_id bigint, amount numeric, idempotency
   RETURNS wallet.spend_result
   AS 'MODULE_PATHNAME', 'wallet_spend_split'
   LANGUAGE C VOLATILE SECURITY DEFINER;
-------------------------------------------------------------------------------
--- Expiry and payee roll-up sweeps
-------------------------------------------------------------------------------
--- _journal_expired appends the journal rows of a sweep batch at the end of the journal (by a
--- statement where a direct append would bypass something: a trigger, say); it returns true.
-CREATE FUNCTION wallet._journal_expired(wallet_ids bigint[], currencies text[], amounts bigint[],
-                                        lots int[], at timestamptz) RETURNS boolean
-  AS 'MODULE_PATHNAME', 'wallet_journal_expired' LANGUAGE C VOLATILE;
 GRANT EXECUTE ON FUNCTION wallet.transfer(bigint, bigint, numeric, text, text, text),
   wallet.spend_split(bigint, numeric, text, bigint[], numeric[], text, text, text)
   TO wallet_app;
@@ -1971,6 +1963,7 @@ CREATE TABLE wallet.rollup_transfer (
   PRIMARY KEY (slot, currency, kind)
 );
 COMMENT ON TABLE wallet.rollup_transfer IS 'transfers per 15-minute UTC slot, currency and kind (minor units); kept by wallet.refresh_reports';
+REVOKE ALL ON wallet.rollup_transfer FROM PUBLIC;
 CREATE OR REPLACE VIEW wallet._report_facts AS
   SELECT t.txn_id,
          date_bin('15 minutes', t.created_at, timestamptz '2000-01-01 00:00:00+00') AS slot,
