@@ -81,7 +81,8 @@ SELECT pg_temp.txn(:ann, 'sp-1') AS sp1 \gset
 SELECT kind, amount, result->'parts' AS parts, result->'payee_credits' AS credits,
        result->'commissions' AS commissions
   FROM wallet.txn WHERE txn_id = :sp1;
-SELECT request - 'payees' AS request FROM wallet.txn WHERE txn_id = :sp1;
+SELECT request - 'payees' - 'coupon' AS request, request->>'coupon' = :'five' AS coupon
+  FROM wallet.txn WHERE txn_id = :sp1;
 SELECT * FROM pg_temp.legs(:sp1);
 SELECT sum(amount) AS sums_to FROM wallet.postings WHERE txn_id = :sp1;
 -- each payee's balance shows its credit at once; their rows are untouched
@@ -94,9 +95,12 @@ SELECT status FROM wallet.coupons(:ann);
 SELECT txn_id = :sp1 AS same_txn, charged, replayed
   FROM wallet.spend_split(:ann, 105, 'sp-1', ARRAY[:tea, :cup, :pot], '{35,35,35}', coupon => :'five',
                           order_ref => 'basket-1');
+-- (terse: the detail names the coupon's code, which is random)
+\set VERBOSITY terse
 SELECT * FROM wallet.spend_split(:ann, 105, 'sp-1', ARRAY[:tea, :cup, :pot], '{35,40,30}', coupon => :'five',
                                  order_ref => 'basket-1');
 SELECT * FROM wallet.spend(:ann, 105, 'sp-1');
+\set VERBOSITY default
 
 ------------------------------------------------------------------------------
 -- Largest remainder first, not the earlier payee first
@@ -156,7 +160,7 @@ SELECT bonus_returned, cash_returned, coupon_restored FROM wallet.reverse_spend(
 SELECT pg_temp.txn(:ann, 'sp-1-back-2') AS r2 \gset
 SELECT result->'payee_parts' AS parts, result->'payee_backs' AS backs FROM wallet.txn WHERE txn_id = :r2;
 SELECT * FROM pg_temp.legs(:r2);
-SELECT status FROM wallet.coupons(:ann) ORDER BY valid_until NULLS FIRST, code;
+SELECT template_id, status FROM wallet.coupons(:ann) ORDER BY template_id;
 -- each payee gave back all of this spend's credit: what is left is the second split's and
 -- the small ones
 SELECT w.owner, b.earnings, b.debt FROM wallet.wallet w, wallet.balance(w.wallet_id) b
