@@ -186,6 +186,22 @@ typedef enum CouponUndo
 	COUPON_TO_CASH				/* a refund clawed the discount back: it returns as cash */
 } CouponUndo;
 
+/* One payee of a spend (post_spend_to): what it is credited and the commission kept on its part. */
+typedef struct PayeePart
+{
+	int64		payee;
+	int64		credit;			/* its part less the commission */
+	int64		commission;
+} PayeePart;
+
+/* One payee of a reversal (post_reversal_to): what it gives back, and what of that its earnings gave. */
+typedef struct PayeeBack
+{
+	int64		payee;
+	int64		back;
+	int64		taken;			/* the rest (back - taken) becomes its debt */
+} PayeeBack;
+
 /* One journal leg (postings.c): wallet_id 0 and bucket NULL are none. */
 typedef struct Posting
 {
@@ -212,8 +228,13 @@ extern void post_top_up(Postings *ps, int64 wallet_id, int64 amount);
 extern void post_bonus(Postings *ps, int64 wallet_id, int64 bonus);
 extern void post_spend(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS], int64 charged,
 					   int64 discount, bool has_payee, int64 payee, int64 commission);
+extern void post_spend_to(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS], int64 charged,
+						  int64 discount, const PayeePart *payees, int npayees);
 extern void post_reversal(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, bool has_payee,
 						  int64 payee, int64 payee_back, int64 payee_taken, CouponUndo coupon, int64 discount);
+extern void post_reversal_to(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, const PayeeBack *payees,
+							 int npayees, CouponUndo coupon, int64 discount);
+extern void post_transfer(Postings *ps, int64 from_wallet, int64 to_wallet, int64 amount, int64 fee);
 extern void post_refund_hold(Postings *ps, int64 wallet_id, int64 take, int64 bonus_held);
 extern void post_refund_end(Postings *ps, int64 wallet_id, bool release, int64 take, int64 bonus_void, int64 net,
 							int64 fee, int64 clawback, int64 coupon_clawback);
@@ -229,6 +250,14 @@ extern void engine_reverse(LotBuilder *b, LotBuilder *pieces, TimestampTz now, R
 extern bool engine_topup_held(LotBuilder *b, int64 txn);
 extern int64 engine_payee_back(int64 payee_total, int64 payee_done, int64 done, int64 x, int64 charged);
 extern TupleDesc wallet_result_desc(FunctionCallInfo fcinfo);
+
+/* engine/split.c */
+extern void engine_split(int64 total, const int64 *weights, int n, int64 *parts);
+
+/* engine/transfer.c */
+extern int64 engine_transferable(const LotBuilder *b);
+extern int64 engine_transfer_fee(int64 amount, Numeric rate, int64 fixed);
+extern int64 engine_transfer_all(int64 transferable, Numeric rate, int64 fixed);
 
 /* engine/spend_rules.c */
 extern bool engine_earnings_usable(const char *earnings_scope, const char *scene);

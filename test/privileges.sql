@@ -93,9 +93,11 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('reverse_spend', 'SELECT * FROM wallet.reverse_spend(1, ''priv-reader-3'')'),
      ('refund_quote', 'SELECT * FROM wallet.refund_quote(1)'),
      ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
-     ('settle_refund', 'SELECT wallet.settle_refund(1, true)')) AS f(name, sql);
+     ('settle_refund', 'SELECT wallet.settle_refund(1, true)'),
+     ('transfer', 'SELECT * FROM wallet.transfer(1, 2, 1, ''priv-reader-5'')'),
+     ('spend_split', 'SELECT * FROM wallet.spend_split(1, 1, ''priv-reader-6'', ''{2}'', ''{1}'')')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 66);
+SELECT plan((SELECT count(*)::int FROM probe) + 70);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -143,7 +145,7 @@ SELECT is_empty($$
                                'wallet_issue_coupon', 'wallet_issue_coupons', 'wallet_hold',
                                'wallet_capture_hold', 'wallet_release_hold', 'wallet_extend_hold',
                                'wallet_expire_holds', 'wallet_group_pay', 'wallet_join_group_pay',
-                               'wallet_cancel_group_pay')
+                               'wallet_cancel_group_pay', 'wallet_transfer', 'wallet_spend_split')
               AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 
@@ -157,7 +159,7 @@ SELECT is_empty($$
        'refund_quote', 'request_refund', 'settle_refund', 'issue_coupon', 'issue_coupons', 'coupons',
        'validate_coupon', 'pending_notifications', 'mark_notified',
        'hold', 'capture_hold', 'release_hold', 'extend_hold', 'holds', 'spend_preview',
-       'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status',
+       'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status', 'transfer', 'spend_split',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -174,7 +176,8 @@ $$, 'wallet_reader may execute no operation (only the pure helpers the journal v
 SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app may execute %s', f))
   FROM unnest(ARRAY['wallet.open(text,text)', 'wallet.top_up(bigint,numeric,text,text,text)',
                     'wallet.spend(bigint,numeric,text,text,text,boolean,bigint,text,numeric)', 'wallet.spend_preview(bigint,numeric,text,text,numeric)',
-                    'wallet.balance(bigint,text)']) AS f;
+                    'wallet.balance(bigint,text)', 'wallet.transfer(bigint,bigint,numeric,text,text,text)',
+                    'wallet.spend_split(bigint,numeric,text,bigint[],numeric[],text,text,text)']) AS f;
 
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
@@ -242,6 +245,14 @@ CREATE TEMP TABLE hostile_hold AS
 CREATE TEMP TABLE hostile_capture AS
   SELECT c.captured, c.status, c.replayed, current_setting('search_path') AS path_after
     FROM capture_hold((SELECT h.hold_id FROM hold(open('priv-hostile'), 5, 'priv-hostile-5') h), 'priv-hostile-6') c;
+-- a split payment of 3 to two payees (2 and 1), and a transfer of all the first one got (its pending credit)
+CREATE TEMP TABLE hostile_split AS
+  SELECT charged, cash_used, replayed, current_setting('search_path') AS path_after
+    FROM spend_split(open('priv-hostile'), 3, 'priv-hostile-7', ARRAY[open('priv-hostile-a'), open('priv-hostile-b')],
+                     '{2,1}');
+CREATE TEMP TABLE hostile_transfer AS
+  SELECT amount, fee, replayed, current_setting('search_path') AS path_after
+    FROM transfer(open('priv-hostile-a'), open('priv-hostile-b'), NULL, 'priv-hostile-8');
 RESET search_path;
 SELECT results_eq($$ SELECT bonus, replayed FROM hostile_topup $$, $$ VALUES (10.00::numeric, false) $$,
   'under a hostile search_path, top_up gets the real bonus rule (150 -> 10)');
@@ -268,6 +279,12 @@ SELECT results_eq($$ SELECT * FROM hostile_hold $$, $$ VALUES (5.00::numeric, 0.
 SELECT results_eq($$ SELECT * FROM hostile_capture $$,
   $$ VALUES (5.00::numeric, 'captured'::text, false, 'evil, pg_catalog, public, wallet'::text) $$,
   'under a hostile search_path, capture_hold charges the hold and leaves the caller''s path as it was');
+SELECT results_eq($$ SELECT * FROM hostile_split $$,
+  $$ VALUES (3.00::numeric, 3.00::numeric, false, 'evil, pg_catalog, public, wallet'::text) $$,
+  'under a hostile search_path, spend_split charges and leaves the caller''s path as it was');
+SELECT results_eq($$ SELECT * FROM hostile_transfer $$,
+  $$ VALUES (2.00::numeric, 0.00::numeric, false, 'evil, pg_catalog, public, wallet'::text) $$,
+  'under a hostile search_path, transfer rolls up the sender''s credit and moves it');
 RESET ROLE;
 SELECT results_eq(
   $$ SELECT kind, amount, created_at FROM wallet.transactions
@@ -277,7 +294,8 @@ SELECT results_eq(
             ('reverse_spend', 10.00, '2026-03-01 00:00:00+00'),
             ('request_refund', 10.00, '2026-03-01 00:00:00+00'),
             ('hold', 5.00, '2026-03-01 00:00:00+00'),
-            ('capture_hold', 5.00, '2026-03-01 00:00:00+00') $$,
+            ('capture_hold', 5.00, '2026-03-01 00:00:00+00'),
+            ('spend_split', 3.00, '2026-03-01 00:00:00+00') $$,
   'the journal holds the operations, at the wallet clock (not evil.clock)');
 SELECT is((SELECT count(*) FROM wallet.reconcile()), 0::bigint, 'the books balance after the hostile calls');
 SELECT is((SELECT (SELECT count(*) FROM evil.wallet) + (SELECT count(*) FROM pg_temp.wallet)

@@ -3,7 +3,7 @@
 -- the roll-up's handling of ids that commit after a refresh passed them.
 -- Run by pg_prove in database wallet_tap; everything is rolled back.
 BEGIN;
-SELECT plan(51);
+SELECT plan(52);
 
 SET wallet.now = '2026-05-01 00:00:00+00';
 SET TimeZone = 'UTC';
@@ -17,9 +17,10 @@ GRANT SELECT ON report_view TO PUBLIC;
 -- wallet_reader: every wallet_report view, nothing else new
 ------------------------------------------------------------------------------
 SELECT set_eq($$ SELECT r::text FROM report_view $$,
-  ARRAY['wallet_report.topups_daily', 'wallet_report.spending_daily', 'wallet_report.bonus_daily',
-        'wallet_report.refunds_daily', 'wallet_report.coupons', 'wallet_report.liability'],
-  'schema wallet_report holds the six report views');
+  ARRAY['wallet_report.topups_daily', 'wallet_report.spending_daily', 'wallet_report.transfers_daily',
+        'wallet_report.bonus_daily', 'wallet_report.refunds_daily', 'wallet_report.coupons',
+        'wallet_report.liability'],
+  'schema wallet_report holds the seven report views');
 SELECT is_empty($$ SELECT r::text FROM report_view WHERE NOT has_table_privilege('wallet_reader', r, 'SELECT') $$,
                 'wallet_reader may SELECT every relation of wallet_report');
 SELECT is_empty($$ SELECT r::text FROM report_view
@@ -28,7 +29,8 @@ SELECT is_empty($$ SELECT r::text FROM report_view
 SELECT is_empty($$
   SELECT x FROM unnest(ARRAY['wallet.notification', 'wallet.alert', 'wallet.audit', 'wallet.reconciliation_latest',
                              'wallet.rollup_state', 'wallet.rollup_gap', 'wallet.rollup_topup', 'wallet.rollup_spend',
-                             'wallet.rollup_bonus', 'wallet._report_facts', 'wallet._report_tail']) AS x
+                             'wallet.rollup_bonus', 'wallet.rollup_transfer', 'wallet._report_facts',
+                             'wallet._report_tail']) AS x
    WHERE has_table_privilege('wallet_reader', x, 'SELECT') OR has_table_privilege('wallet_app', x, 'SELECT')
 $$, 'neither wallet_reader nor wallet_app may read the new tables and internal views of schema wallet');
 SELECT is_empty($$

@@ -1812,6 +1812,328 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.group_pay', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.group_pay_member', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.group_pay_group_id_seq', '');
 
+------------------------------------------------------------------------------
+-- Transfers, donations and split payment: CONTRACT.md section 17
+------------------------------------------------------------------------------
+-- the policy's transfer fee (its check, its defaults in _policy, set_policy's two settings:
+-- set_policy made again with the privileges the old one had), transfer and spend_split, the
+-- report wallet_report.transfers_daily with its roll-up, and the reports' facts counting a
+-- split payment as a spend
+ALTER TABLE wallet.policy ADD COLUMN transfer_fee_rate numeric NOT NULL DEFAULT 0
+  CHECK (transfer_fee_rate >= 0 AND transfer_fee_rate <= 1);
+ALTER TABLE wallet.policy ADD COLUMN transfer_fee_fixed numeric NOT NULL DEFAULT 0
+  CHECK (transfer_fee_fixed >= 0 AND transfer_fee_fixed < 1e15);
+COMMENT ON COLUMN wallet.policy.transfer_fee_rate IS
+  'a transfer''s fee: this share of the amount (half away from zero), charged to the sender on top';
+COMMENT ON COLUMN wallet.policy.transfer_fee_fixed IS
+  'a transfer''s fee: this much (major units) added to the rate''s part, charged to the sender on top';
+CREATE OR REPLACE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(
+    (SELECT p FROM wallet.policy p WHERE p.currency = cur),
+    ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL, 0, 0, NULL, 0, 0)::wallet.policy)
+$$;
+CREATE OR REPLACE FUNCTION wallet._policy_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  PERFORM wallet._check_interval(NEW.refund_window, 'refund_window');
+  PERFORM wallet._check_interval(NEW.remind_before, 'remind_before');
+  PERFORM wallet._check_money(NEW.refund_auto_approve_max, wallet._exponent(NEW.currency),
+                              'refund_auto_approve_max');
+  PERFORM wallet._check_money(NEW.transfer_fee_fixed, wallet._exponent(NEW.currency), 'transfer_fee_fixed');
+  RETURN NEW;
+END $$;
+DO $do$
+DECLARE
+  g record;
+  acl aclitem[];
+BEGIN
+  SELECT p.proacl INTO acl FROM pg_proc p
+   WHERE p.oid = 'wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric, text[])'::regprocedure;
+  DROP FUNCTION wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric,
+                                  text[]);
+  EXECUTE $f$CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT NULL,
+                                  refund_fee_rate numeric DEFAULT NULL,
+                                  refund_auto_approve_max numeric DEFAULT NULL,
+                                  max_refunds_per_30_days int DEFAULT NULL,
+                                  remind_before interval DEFAULT NULL,
+                                  commission_rate numeric DEFAULT NULL,
+                                  payee_debt_flag numeric DEFAULT NULL,
+                                  min_balance_use numeric DEFAULT NULL,
+                                  use_all_below numeric DEFAULT NULL,
+                                  earnings_scope text[] DEFAULT NULL,
+                                  transfer_fee_rate numeric DEFAULT NULL,
+                                  transfer_fee_fixed numeric DEFAULT NULL)
+  RETURNS wallet.policy
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  p wallet.policy := wallet._policy(set_policy.currency);
+BEGIN
+  PERFORM wallet._text(set_policy.currency, 'currency', 3, true);
+  IF NOT EXISTS (SELECT 1 FROM wallet.currency c WHERE c.code = set_policy.currency) THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', set_policy.currency));
+  END IF;
+  p.refund_window := coalesce(set_policy.refund_window, p.refund_window);
+  p.refund_fee_rate := coalesce(set_policy.refund_fee_rate, p.refund_fee_rate);
+  p.refund_auto_approve_max := coalesce(set_policy.refund_auto_approve_max, p.refund_auto_approve_max);
+  p.max_refunds_per_30_days := coalesce(set_policy.max_refunds_per_30_days, p.max_refunds_per_30_days);
+  p.remind_before := coalesce(set_policy.remind_before, p.remind_before);
+  p.commission_rate := coalesce(set_policy.commission_rate, p.commission_rate);
+  IF set_policy.payee_debt_flag < 0 THEN
+    PERFORM wallet._fail('22023', 'payee_debt_flag must not be negative',
+                         format('Got %s.', set_policy.payee_debt_flag), 'NULL leaves the setting as it is.');
+  END IF;
+  PERFORM wallet._check_money(set_policy.payee_debt_flag, wallet._exponent(set_policy.currency), 'payee_debt_flag');
+  p.payee_debt_flag := coalesce(set_policy.payee_debt_flag, p.payee_debt_flag);
+  PERFORM wallet._check_money(set_policy.min_balance_use, wallet._exponent(set_policy.currency), 'min_balance_use');
+  PERFORM wallet._check_money(set_policy.use_all_below, wallet._exponent(set_policy.currency), 'use_all_below');
+  p.min_balance_use := coalesce(set_policy.min_balance_use, p.min_balance_use);
+  p.use_all_below := coalesce(set_policy.use_all_below, p.use_all_below);
+  -- earnings_scope: '{}' puts it back to everywhere (NULL), NULL leaves it as it is
+  IF set_policy.earnings_scope IS NOT NULL THEN
+    PERFORM wallet.check_scene(s) FROM unnest(set_policy.earnings_scope) s;
+    IF array_position(set_policy.earnings_scope, NULL) IS NOT NULL THEN
+      PERFORM wallet._fail('22023', 'earnings_scope must not contain NULL');
+    END IF;
+    p.earnings_scope := CASE WHEN cardinality(set_policy.earnings_scope) = 0 THEN NULL
+                             ELSE set_policy.earnings_scope END;
+  END IF;
+  PERFORM wallet._check_money(set_policy.transfer_fee_fixed, wallet._exponent(set_policy.currency),
+                              'transfer_fee_fixed');
+  p.transfer_fee_rate := coalesce(set_policy.transfer_fee_rate, p.transfer_fee_rate);
+  p.transfer_fee_fixed := coalesce(set_policy.transfer_fee_fixed, p.transfer_fee_fixed);
+  INSERT INTO wallet.policy VALUES (p.*)
+  ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
+    refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
+    refund_auto_approve_max = EXCLUDED.refund_auto_approve_max,
+    max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
+    remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate,
+    payee_debt_flag = EXCLUDED.payee_debt_flag, min_balance_use = EXCLUDED.min_balance_use,
+    use_all_below = EXCLUDED.use_all_below, earnings_scope = EXCLUDED.earnings_scope,
+    transfer_fee_rate = EXCLUDED.transfer_fee_rate, transfer_fee_fixed = EXCLUDED.transfer_fee_fixed;
+  RETURN p;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._bad_setting(SQLERRM);
+  RETURN NULL;
+END $$;$f$;
+  IF acl IS NOT NULL THEN
+    REVOKE ALL ON FUNCTION wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric,
+                                             numeric, text[], numeric, numeric) FROM PUBLIC;
+    FOR g IN SELECT * FROM aclexplode(acl) LOOP
+      EXECUTE format('GRANT %s ON FUNCTION wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, '
+                     'numeric, numeric, numeric, text[], numeric, numeric) TO %s%s', g.privilege_type,
+                     CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.grantee::regrole::text) END,
+                     CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+  END IF;
+END $do$;
+-- transfer is C (src/ops/transfer.c): earnings only, from the sender's locked row into the
+-- receiver's earnings through wallet.payee_credit (the receiver's row is neither locked nor
+-- written, as a payee's is not), the fee on top posted to fee_income.
+CREATE FUNCTION wallet.transfer(from_wallet bigint, to_wallet bigint, amount numeric, idempotency_key text,
+                                kind text DEFAULT 'p2p', note text DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, amount numeric, fee numeric, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_transfer'
+  LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1;
+
+-- spend_split is C (src/ops/spend_split.c, on spend's pipeline, src/ops/spend_core.c): one order
+-- paid to several payees, what is charged split over them in proportion to their shares
+-- (largest remainder first), each credited its part less commission through
+-- wallet.payee_credit. Journaled as kind spend_split; reverse_spend takes its txn_id.
+CREATE FUNCTION wallet.spend_split(wallet_id bigint, amount numeric, idempotency_key text, payees bigint[],
+                                   shares numeric[], scene text DEFAULT NULL, coupon text DEFAULT NULL,
+                                   order_ref text DEFAULT NULL)
+  RETURNS wallet.spend_result
+  AS 'MODULE_PATHNAME', 'wallet_spend_split'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+GRANT EXECUTE ON FUNCTION wallet.transfer(bigint, bigint, numeric, text, text, text),
+  wallet.spend_split(bigint, numeric, text, bigint[], numeric[], text, text, text)
+  TO wallet_app;
+REVOKE ALL ON FUNCTION wallet.transfer(bigint, bigint, numeric, text, text, text),
+  wallet.spend_split(bigint, numeric, text, bigint[], numeric[], text, text, text)
+  FROM PUBLIC;
+CREATE TABLE wallet.rollup_transfer (
+  slot      timestamptz NOT NULL,
+  currency  text   NOT NULL,
+  kind      text   NOT NULL,
+  transfers bigint NOT NULL,
+  amount    bigint NOT NULL,
+  fees      bigint NOT NULL,
+  PRIMARY KEY (slot, currency, kind)
+);
+COMMENT ON TABLE wallet.rollup_transfer IS 'transfers per 15-minute UTC slot, currency and kind (minor units); kept by wallet.refresh_reports';
+REVOKE ALL ON wallet.rollup_transfer FROM PUBLIC;
+CREATE OR REPLACE VIEW wallet._report_facts AS
+  SELECT t.txn_id,
+         date_bin('15 minutes', t.created_at, timestamptz '2000-01-01 00:00:00+00') AS slot,
+         t.currency, CASE WHEN t.kind IN ('capture_hold', 'spend_split') THEN 'spend' ELSE t.kind END AS kind,
+         CASE t.kind WHEN 'top_up' THEN coalesce(t.request->>'method', '')
+                     WHEN 'spend' THEN coalesce(t.request->>'scene', '')
+                     WHEN 'spend_split' THEN coalesce(t.request->>'scene', '')
+                     WHEN 'transfer' THEN coalesce(t.request->>'kind', '')
+                     WHEN 'capture_hold' THEN coalesce(t.result->>'scene', '')
+                     WHEN 'reverse_spend' THEN coalesce((SELECT coalesce(o.request->>'scene', o.result->>'scene')
+                                                           FROM wallet.txn o WHERE o.txn_id = t.ref_txn), '')
+                     ELSE '' END AS dim,
+         t.amount,
+         coalesce((t.result->>'discount')::bigint, 0) AS discount,
+         coalesce((t.result->>'bonus_used')::bigint, 0) AS bonus_used,
+         coalesce((t.result->>'cash_used')::bigint, 0) AS cash_used,
+         coalesce((t.result->>'earnings_used')::bigint, 0) AS earnings_used,
+         l.granted,
+         CASE WHEN t.kind = 'capture_hold' THEN coalesce((t.result->>'bonus_used')::bigint, 0)
+              ELSE l.spent END AS spent,
+         l.returned, l.expired,
+         CASE WHEN t.kind = 'settle_refund' AND l.refund_bonus > 0
+              THEN l.refund_bonus - r.clawback ELSE 0 END AS voided,
+         CASE WHEN t.kind = 'settle_refund' AND l.refund_bonus > 0
+              THEN r.clawback ELSE 0 END AS clawed_back,
+         CASE WHEN t.kind = 'transfer' THEN coalesce((t.result->>'fee')::bigint, 0) ELSE 0 END AS fee
+    FROM wallet.txn t
+   CROSS JOIN LATERAL (
+     SELECT coalesce(sum(-p.amount) FILTER (WHERE p.account = 'bonus_expense' AND t.kind = 'top_up'), 0)::bigint
+              AS granted,
+            coalesce(sum(-p.amount) FILTER (WHERE p.account = 'wallet' AND p.bucket = 'bonus'
+                                              AND t.kind IN ('spend', 'spend_split')), 0)::bigint AS spent,
+            coalesce(sum(p.amount) FILTER (WHERE p.account = 'wallet' AND p.bucket = 'bonus'
+                                             AND t.kind = 'reverse_spend'), 0)::bigint AS returned,
+            coalesce(sum(p.amount) FILTER (WHERE p.account = 'breakage'), 0)::bigint AS expired,
+            coalesce(sum(p.amount) FILTER (WHERE p.account = 'bonus_expense'
+                                             AND t.kind = 'settle_refund'), 0)::bigint AS refund_bonus
+       FROM unnest(t.postings) p) l
+   CROSS JOIN LATERAL (
+     SELECT CASE WHEN t.kind = 'settle_refund'
+                 THEN (SELECT x.clawback FROM wallet.refund x
+                        WHERE x.refund_id = (t.request->>'refund_id')::bigint) END AS clawback) r;
+CREATE OR REPLACE VIEW wallet._report_tail AS
+  SELECT f.* FROM wallet._report_facts f
+   WHERE f.txn_id > wallet._report_watermark()
+  UNION ALL
+  SELECT f.* FROM wallet.rollup_gap g
+   CROSS JOIN LATERAL wallet._report_facts_between(g.lo, g.hi) f;
+CREATE OR REPLACE FUNCTION wallet.refresh_reports(batch int DEFAULT 1000000) RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp SET jit = off AS $$
+DECLARE
+  w bigint;
+  upto bigint;
+  horizon timestamptz;
+  blind boolean;
+  n bigint := 0;
+  k bigint;
+BEGIN
+  IF batch IS NULL OR batch < 1 OR batch > 10000000 THEN
+    PERFORM wallet._fail('22023', 'batch must be between 1 and 10000000');
+  END IF;
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    PERFORM wallet._fail('55000', 'wallet.refresh_reports() must run at READ COMMITTED',
+      'Each step reads the journal in a fresh snapshot.');
+  END IF;
+  -- one refresh at a time: the second waits here, then continues from the first's watermark
+  SELECT s.last_txn_id INTO w FROM wallet.rollup_state s FOR UPDATE;
+
+  -- the start of the oldest transaction still running in this database: a gap seen
+  -- missing before it can no longer be filled (whoever drew those ids has ended)
+  PERFORM pg_stat_clear_snapshot();
+  horizon := clock_timestamp();
+  SELECT least(horizon, min(a.xact_start)), coalesce(bool_or(a.query = '<insufficient privilege>'), false)
+    INTO horizon, blind
+    FROM pg_stat_activity a
+   WHERE a.datname = current_database() AND a.pid <> pg_backend_pid();
+  IF blind OR EXISTS (SELECT 1 FROM pg_prepared_xacts x WHERE x.database = current_database()) THEN
+    horizon := '-infinity';
+  END IF;
+
+  -- the next batch above the watermark becomes one more range to roll up, like a gap:
+  -- what it holds is rolled up below, and the ids it does not show stay as gaps
+  SELECT max(x.txn_id) INTO upto
+    FROM (SELECT t.txn_id FROM wallet.txn t WHERE t.txn_id > w ORDER BY t.txn_id LIMIT batch) x;
+  IF upto IS NOT NULL THEN
+    INSERT INTO wallet.rollup_gap (lo, hi, seen_at) VALUES (w + 1, upto, clock_timestamp());
+    UPDATE wallet.rollup_state s SET last_txn_id = upto;
+  END IF;
+
+  -- the gaps (one snapshot): roll up the rows that appeared, forget ranges seen
+  --    before the horizon, and keep the still-missing parts of the others
+  WITH g AS (SELECT * FROM wallet.rollup_gap),
+  f AS MATERIALIZED (
+    SELECT g.gap_id, x.* FROM g
+     CROSS JOIN LATERAL (SELECT y.* FROM wallet._report_facts y WHERE y.txn_id BETWEEN g.lo AND g.hi OFFSET 0) x),
+  a1 AS (
+    INSERT INTO wallet.rollup_topup AS r
+    SELECT f.slot, f.currency, f.dim, count(*), sum(f.amount), sum(f.granted)
+      FROM f WHERE f.kind = 'top_up' GROUP BY 1, 2, 3
+    ON CONFLICT (slot, currency, method) DO UPDATE SET topups = r.topups + EXCLUDED.topups,
+      amount = r.amount + EXCLUDED.amount, bonus = r.bonus + EXCLUDED.bonus),
+  a2 AS (
+    INSERT INTO wallet.rollup_spend AS r
+    SELECT f.slot, f.currency, f.dim, count(*) FILTER (WHERE f.kind = 'spend'),
+           coalesce(sum(f.amount) FILTER (WHERE f.kind = 'spend'), 0),
+           sum(f.bonus_used), sum(f.cash_used), sum(f.earnings_used),
+           coalesce(sum(f.discount) FILTER (WHERE f.kind = 'spend'), 0),
+           count(*) FILTER (WHERE f.kind = 'reverse_spend'),
+           coalesce(sum(f.amount) FILTER (WHERE f.kind = 'reverse_spend'), 0)
+      FROM f WHERE f.kind IN ('spend', 'reverse_spend') GROUP BY 1, 2, 3
+    ON CONFLICT (slot, currency, scene) DO UPDATE SET spends = r.spends + EXCLUDED.spends,
+      charged = r.charged + EXCLUDED.charged, bonus_used = r.bonus_used + EXCLUDED.bonus_used,
+      cash_used = r.cash_used + EXCLUDED.cash_used, earnings_used = r.earnings_used + EXCLUDED.earnings_used,
+      coupon_discount = r.coupon_discount + EXCLUDED.coupon_discount,
+      reversals = r.reversals + EXCLUDED.reversals, reversed = r.reversed + EXCLUDED.reversed),
+  a3 AS (
+    INSERT INTO wallet.rollup_bonus AS r
+    SELECT f.slot, f.currency, sum(f.granted), sum(f.spent), sum(f.returned), sum(f.expired),
+           sum(f.voided), sum(f.clawed_back)
+      FROM f GROUP BY 1, 2
+    HAVING sum(abs(f.granted) + abs(f.spent) + abs(f.returned) + abs(f.expired) + abs(f.voided)
+               + abs(f.clawed_back)) <> 0
+    ON CONFLICT (slot, currency) DO UPDATE SET granted = r.granted + EXCLUDED.granted,
+      spent = r.spent + EXCLUDED.spent, returned = r.returned + EXCLUDED.returned,
+      expired = r.expired + EXCLUDED.expired, voided = r.voided + EXCLUDED.voided,
+      clawed_back = r.clawed_back + EXCLUDED.clawed_back),
+  a4 AS (
+    INSERT INTO wallet.rollup_transfer AS r
+    SELECT f.slot, f.currency, f.dim, count(*), sum(f.amount), sum(f.fee)
+      FROM f WHERE f.kind = 'transfer' GROUP BY 1, 2, 3
+    ON CONFLICT (slot, currency, kind) DO UPDATE SET transfers = r.transfers + EXCLUDED.transfers,
+      amount = r.amount + EXCLUDED.amount, fees = r.fees + EXCLUDED.fees),
+  touched AS (
+    SELECT g.* FROM g WHERE g.seen_at < horizon OR EXISTS (SELECT 1 FROM f WHERE f.gap_id = g.gap_id)),
+  d AS (DELETE FROM wallet.rollup_gap x USING touched t WHERE x.gap_id = t.gap_id),
+  rest AS (
+    INSERT INTO wallet.rollup_gap (lo, hi, seen_at)
+    SELECT p.lo, p.hi, t.seen_at
+      FROM touched t
+     CROSS JOIN LATERAL (
+       SELECT lag(f.txn_id, 1, t.lo - 1) OVER (ORDER BY f.txn_id) + 1 AS lo, f.txn_id - 1 AS hi
+         FROM f WHERE f.gap_id = t.gap_id
+       UNION ALL
+       SELECT max(f.txn_id) + 1, t.hi FROM f WHERE f.gap_id = t.gap_id) p
+     WHERE t.seen_at >= horizon AND p.lo <= p.hi)
+  SELECT count(*) INTO k FROM f;
+  n := n + k;
+  UPDATE wallet.rollup_state s SET refreshed_at = clock_timestamp();
+  RETURN n;
+END $$;
+CREATE VIEW wallet_report.transfers_daily AS
+  WITH s AS (
+    SELECT r.slot, r.currency, r.kind, r.transfers, r.amount, r.fees FROM wallet.rollup_transfer r
+    UNION ALL
+    SELECT f.slot, f.currency, f.dim, 1, f.amount, f.fee FROM wallet._report_tail f WHERE f.kind = 'transfer')
+  SELECT (s.slot AT TIME ZONE current_setting('TimeZone'))::date AS day, s.currency, s.kind,
+         sum(s.transfers)::bigint AS count,
+         wallet.to_major(sum(s.amount)::bigint, c.exponent) AS amount,
+         wallet.to_major(sum(s.fees)::bigint, c.exponent) AS fees
+    FROM s JOIN wallet.currency c ON c.code = s.currency
+   GROUP BY 1, 2, 3, c.exponent;
+COMMENT ON VIEW wallet_report.transfers_daily IS 'transfers between wallets per day (in the session''s TimeZone), currency and kind';
+COMMENT ON COLUMN wallet_report.transfers_daily.day IS 'calendar day in the session''s TimeZone';
+COMMENT ON COLUMN wallet_report.transfers_daily.currency IS 'ISO 4217 code';
+COMMENT ON COLUMN wallet_report.transfers_daily.kind IS 'kind passed to transfer (p2p, donation, gift, ...)';
+COMMENT ON COLUMN wallet_report.transfers_daily.count IS 'number of transfers (replays not counted)';
+COMMENT ON COLUMN wallet_report.transfers_daily.amount IS 'earnings moved to the receivers, major units';
+COMMENT ON COLUMN wallet_report.transfers_daily.fees IS 'transfer fees charged to the senders on top (fee_income), major units';
+GRANT SELECT ON wallet_report.transfers_daily TO wallet_reader, wallet_admin;
+
 -- A refund's row is written directly, with its wallet locked: the foreign key on wallet_id
 -- (whose triggers would send the write through the statement) goes, as a hold's has none.
 ALTER TABLE wallet.refund DROP CONSTRAINT refund_wallet_id_fkey;

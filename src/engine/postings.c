@@ -99,48 +99,70 @@ post_bonus(Postings *ps, int64 wallet_id, int64 bonus)
 /*
  * A spend of charged (after a coupon's discount), taken from the buckets as
  * used says: the sale is revenue at its full price, the coupon's part its
- * expense; with a payee, the payee's earnings get charged less commission
- * and the platform keeps the commission instead of the revenue.
+ * expense; with payees (their parts add up to charged), each payee's earnings
+ * get its part less commission and the platform keeps the commissions
+ * instead of the revenue.
  */
+void
+post_spend_to(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS], int64 charged, int64 discount,
+			  const PayeePart *payees, int npayees)
+{
+	int64		commission = 0;
+
+	post(ps, "wallet", wallet_id, "bonus", -used[BUCKET_BONUS]);
+	post(ps, "wallet", wallet_id, "cash", -used[BUCKET_CASH]);
+	post(ps, "wallet", wallet_id, "earnings", -used[BUCKET_EARNINGS]);
+	for (int i = 0; i < npayees; i++)
+	{
+		post(ps, "wallet", payees[i].payee, "earnings", payees[i].credit);
+		commission = checked_add(commission, payees[i].commission);
+	}
+	if (npayees > 0)
+		post(ps, "commission", 0, NULL, commission);
+	post(ps, "revenue", 0, NULL, (npayees > 0 ? 0 : charged) + discount);
+	post(ps, "coupon_expense", 0, NULL, -discount);
+}
+
+/* A spend with at most one payee, which gets charged less commission (post_spend_to). */
 void
 post_spend(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS], int64 charged, int64 discount,
 		   bool has_payee, int64 payee, int64 commission)
 {
-	post(ps, "wallet", wallet_id, "bonus", -used[BUCKET_BONUS]);
-	post(ps, "wallet", wallet_id, "cash", -used[BUCKET_CASH]);
-	post(ps, "wallet", wallet_id, "earnings", -used[BUCKET_EARNINGS]);
-	if (has_payee)
-	{
-		post(ps, "wallet", payee, "earnings", charged - commission);
-		post(ps, "commission", 0, NULL, commission);
-	}
-	post(ps, "revenue", 0, NULL, (has_payee ? 0 : charged) + discount);
-	post(ps, "coupon_expense", 0, NULL, -discount);
+	PayeePart	p = {.payee = payee, .credit = charged - commission, .commission = commission};
+
+	post_spend_to(ps, wallet_id, used, charged, discount, &p, has_payee ? 1 : 0);
 }
 
 /*
  * A reversal of x of a spend: what went back into each bucket (r->back;
- * expired bonus is written off to breakage), against the revenue, or, with a
- * payee, against what the payee gives back (payee_back: its earnings give
- * payee_taken, the rest is its debt, payee_receivable) and the commission.
- * The full reversal undoes the coupon's discount: back to coupon_expense, or,
- * when a refund of its top-up clawed it back (COUPON_TO_CASH), as cash.
+ * expired bonus is written off to breakage), against the revenue, or, with
+ * payees, against what each payee gives back (back: its earnings give taken,
+ * the rest is its debt, payee_receivable) and the commission (x less what
+ * the payees give back). The full reversal undoes the coupon's discount:
+ * back to coupon_expense, or, when a refund of its top-up clawed it back
+ * (COUPON_TO_CASH), as cash.
  */
 void
-post_reversal(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, bool has_payee, int64 payee,
-			  int64 payee_back, int64 payee_taken, CouponUndo coupon, int64 discount)
+post_reversal_to(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, const PayeeBack *payees,
+				 int npayees, CouponUndo coupon, int64 discount)
 {
+	int64		back = 0;
+
 	post(ps, "wallet", wallet_id, "bonus", r->back[BUCKET_BONUS]);
 	post(ps, "wallet", wallet_id, "cash", r->back[BUCKET_CASH]);
 	post(ps, "wallet", wallet_id, "earnings", r->back[BUCKET_EARNINGS]);
 	post(ps, "breakage", 0, NULL, r->breakage);
-	if (!has_payee)
+	if (npayees == 0)
 		post(ps, "revenue", 0, NULL, -x);
 	else
 	{
-		post(ps, "wallet", payee, "earnings", -payee_taken);
-		post(ps, "payee_receivable", payee, NULL, -(payee_back - payee_taken));
-		post(ps, "commission", 0, NULL, -(x - payee_back));
+		for (int i = 0; i < npayees; i++)
+		{
+			post(ps, "wallet", payees[i].payee, "earnings", -payees[i].taken);
+			post(ps, "payee_receivable", payees[i].payee, NULL, -(payees[i].back - payees[i].taken));
+			back = checked_add(back, payees[i].back);
+		}
+		post(ps, "commission", 0, NULL, -(x - back));
 	}
 	if (coupon == COUPON_TO_CASH)
 	{
@@ -152,6 +174,28 @@ post_reversal(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, bool
 		post(ps, "revenue", 0, NULL, -discount);
 		post(ps, "coupon_expense", 0, NULL, discount);
 	}
+}
+
+/* A reversal of a spend with at most one payee (post_reversal_to). */
+void
+post_reversal(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, bool has_payee, int64 payee,
+			  int64 payee_back, int64 payee_taken, CouponUndo coupon, int64 discount)
+{
+	PayeeBack	p = {.payee = payee, .back = payee_back, .taken = payee_taken};
+
+	post_reversal_to(ps, wallet_id, r, x, &p, has_payee ? 1 : 0, coupon, discount);
+}
+
+/*
+ * A transfer of amount from one wallet's earnings to another's, its fee
+ * charged to the sender on top and kept as fee income.
+ */
+void
+post_transfer(Postings *ps, int64 from_wallet, int64 to_wallet, int64 amount, int64 fee)
+{
+	post(ps, "wallet", from_wallet, "earnings", -checked_add(amount, fee));
+	post(ps, "wallet", to_wallet, "earnings", amount);
+	post(ps, "fee_income", 0, NULL, fee);
 }
 
 /* A refund's hold: take from the top-up's cash and its live bonus, into held. */

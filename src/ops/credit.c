@@ -2,6 +2,8 @@
  * credit.c
  *	  Credits to a wallet and a payee's debt (CONTRACT.md section 5), for the
  *	  operations in C and, through SQL wrappers, in SQL:
+ *	  - credit_payee: a credit that waits in wallet.payee_credit (a spend's
+ *	    payee, a transfer's receiver), so a busy wallet's row is never hot;
  *	  - credit_earnings: a credit to earnings repays the wallet's debt first
  *	    (engine_debt_repaid); the part that repays it is a journal transaction
  *	    of its own (kind repay_debt, ref_txn the crediting transaction);
@@ -84,6 +86,37 @@ credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampT
 	}
 	if (amt > repaid)
 		engine_add(b, BUCKET_EARNINGS, amt - repaid, txn, clk, WALLET_NO_TIME, NULL);
+}
+
+/*
+ * credit_payee credits amt to wallet payee's earnings without touching its
+ * row (a spend's payee, a transfer's receiver): a row of wallet.payee_credit,
+ * rolled up later (rollup_credits), which balance shows at once. Many
+ * concurrent credits to one wallet never queue on its row.
+ */
+void
+credit_payee(int64 payee, int64 amt, int64 txn)
+{
+	Datum		args[3] = {Int64GetDatum(payee), Int64GetDatum(amt), Int64GetDatum(txn)};
+
+	if (amt <= 0)
+		return;
+	if (!credit_direct(payee, amt, txn) && run_plan(plans.credit, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not credit wallet %lld", (long long) payee);
+}
+
+/* wallet_debt returns what wallet wallet_id owes now (minor units). */
+int64
+wallet_debt(int64 wallet_id)
+{
+	Datum		args[1] = {Int64GetDatum(wallet_id)};
+	bool		isnull;
+
+	if (run_plan(op_plan(&debt_of), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+	return DatumGetInt64(getcol(1, &isnull));
 }
 
 /*

@@ -73,13 +73,6 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 				  legs_of(&legs, "capture_hold"), lotset_pack(pieces)))
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
 	hold_change(h, out->status, out->captured, out->released, h->expires_at);
-	if (h->has_payee && out->captured - comm > 0)
-	{
-		Datum		cargs[3] = {Int64GetDatum(h->payee), Int64GetDatum(out->captured - comm),
-		Int64GetDatum(out->txn_id)};
-
-		if (!credit_direct(h->payee, out->captured - comm, out->txn_id) &&
-			run_plan(plans.credit, cargs, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not credit payee");
-	}
+	if (h->has_payee)
+		credit_payee(h->payee, out->captured - comm, out->txn_id);
 }

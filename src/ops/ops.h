@@ -57,12 +57,50 @@ typedef enum PayeeProblem
 
 extern PayeeProblem payee_problem(const WalletRow *w, int64 payee, char **currency);
 extern void payee_refuse(PayeeProblem p, const WalletRow *w, int64 payee, const char *currency);
+extern void counterparty_refuse(PayeeProblem p, const WalletRow *w, int64 id, const char *currency,
+								const char *argname, const char *noun);
+
+/* What a spend asks (spend_core.c), its arguments checked, amounts in minor units. */
+typedef struct SpendAsk
+{
+	int64		amount;			/* the order total */
+	char	   *scene;			/* NULL: none */
+	char	   *coupon;			/* NULL: none */
+	bool		partial;		/* allow_partial */
+	bool		has_max;
+	int64		max_charge;
+	int			npayees;		/* 0: no payee */
+	int64	   *payees;
+	int64	   *shares;			/* a split payment's shares; NULL: its one payee takes all */
+	bool		compact;		/* set for the reader: leave null arguments out of the request */
+	Jsonb	   *req;			/* the request, as the journal keeps it */
+} SpendAsk;
+
+/* The outcome of a spend, in minor units, kept across SPI_finish. */
+typedef struct SpendOut
+{
+	int64		txn_id;
+	int64		charged;
+	int64		discount;
+	int64		used[WALLET_NBUCKETS];
+	int64		shortfall;
+	bool		replayed;
+} SpendOut;
+
+/* Reads a spend's arguments into ask once its wallet w is read (spend.c, spend_split.c). */
+typedef void (*SpendArgs) (FunctionCallInfo fcinfo, const WalletRow *w, SpendAsk *ask);
+
+extern void spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool policy, SpendArgs args,
+					  SpendOut *out, int *exponent);
+extern Datum spend_result_row(FunctionCallInfo fcinfo, const SpendOut *out, int exponent);
 
 /* hold_expiry.c: the holds past their expiry given back before an operation spends */
 extern int	holds_give_back_due(WalletRow *w, LotBuilder *b, TimestampTz clk);
 
 /* credit.c */
 extern void credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampTz clk);
+extern void credit_payee(int64 payee, int64 amt, int64 txn);
+extern int64 wallet_debt(int64 wallet_id);
 extern bool rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk);
 extern void add_debt(int64 wallet_id, int64 amt, int64 txn, TimestampTz clk);
 

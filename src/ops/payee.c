@@ -1,7 +1,7 @@
 /*
  * payee.c
- *	  The payee of a spend or a hold: an existing wallet of the payer's
- *	  currency, not the payer itself. Checked without a lock (a wallet is
+ *	  The payee of a spend or a hold, the receiver of a transfer: an existing
+ *	  wallet of the payer's currency, not the payer itself. Checked without a lock (a wallet is
  *	  never deleted and never changes currency); the refusal is raised apart,
  *	  so that a spend can first look for a replay of its key.
  */
@@ -44,9 +44,14 @@ payee_problem(const WalletRow *w, int64 payee, char **currency)
 	return PAYEE_OK;
 }
 
-/* payee_refuse raises the error of a payee_problem. */
+/*
+ * counterparty_refuse raises the error of a payee_problem for the wallet
+ * that argument argname names (a spend's payee, a transfer's to_wallet);
+ * noun names it when it does not exist ("payee wallet").
+ */
 void
-payee_refuse(PayeeProblem p, const WalletRow *w, int64 payee, const char *currency)
+counterparty_refuse(PayeeProblem p, const WalletRow *w, int64 id, const char *currency, const char *argname,
+					const char *noun)
 {
 	switch (p)
 	{
@@ -55,19 +60,26 @@ payee_refuse(PayeeProblem p, const WalletRow *w, int64 payee, const char *curren
 		case PAYEE_MISSING:
 			ereport(ERROR,
 					(errcode(ERRCODE_WL('6')),
-					 errmsg("payee wallet %lld does not exist", (long long) payee)));
+					 errmsg("%s %lld does not exist", noun, (long long) id)));
 			break;
 		case PAYEE_CURRENCY:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("payee must be a wallet of the same currency"),
-					 errdetail("Wallet %lld holds %s, payee %lld holds %s.", (long long) w->id,
-							   w->currency, (long long) payee, currency)));
+					 errmsg("%s must be a wallet of the same currency", argname),
+					 errdetail("Wallet %lld holds %s, %s %lld holds %s.", (long long) w->id,
+							   w->currency, argname, (long long) id, currency)));
 			break;
 		case PAYEE_SELF:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("payee must be another wallet")));
+					 errmsg("%s must be another wallet", argname)));
 			break;
 	}
+}
+
+/* payee_refuse raises the error of a payee_problem of a spend's or a hold's payee. */
+void
+payee_refuse(PayeeProblem p, const WalletRow *w, int64 payee, const char *currency)
+{
+	counterparty_refuse(p, w, payee, currency, "payee", "payee wallet");
 }

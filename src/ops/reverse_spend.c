@@ -9,18 +9,24 @@
 
 PG_FUNCTION_INFO_V1(wallet_reverse_spend);
 
-/* The spend being reversed, as its journal row has it (minor units). */
+/*
+ * The spend being reversed, as its journal row has it (minor units): a spend
+ * or a capture has at most one payee, whose part is all it charged; a split
+ * payment (spend_split) names each payee with its part.
+ */
 typedef struct SpendTxn
 {
 	int64		txn_id;
 	bool		found;
 	int64		wallet_id;
-	bool		has_payee;
-	int64		payee;
+	int			npayees;		/* 0: none */
+	bool		split;			/* a split payment: its reversals name each payee's part */
+	int64	   *payees;
+	int64	   *parts;			/* each payee's part of charged */
+	int64	   *credits;		/* what each was credited (its part less commission) */
 	int64		charged;
 	int64		discount;
 	int64		given[WALLET_NBUCKETS]; /* how it was funded */
-	int64		payee_credit;
 	LotSet	   *pieces;
 } SpendTxn;
 
@@ -29,7 +35,9 @@ typedef struct Reversed
 {
 	int			n;				/* how many */
 	int64		done;			/* their amounts */
-	int64		payee_done;		/* what they took back from the payee */
+	int64	   *part_done;		/* per payee: what they reversed of its part */
+	int64	   *back_done;		/* per payee: what they took back from it */
+	int			npayees;
 	LotBuilder *remaining;		/* the spend's pieces not given back yet */
 } Reversed;
 
@@ -45,11 +53,11 @@ typedef struct ReverseOut
 } ReverseOut;
 
 static OpPlan spend_row = OP_PLAN(
-	"SELECT wallet_id, result, pieces FROM wallet.txn WHERE txn_id = $1 AND kind IN ('spend', 'capture_hold')",
+	"SELECT wallet_id, result, pieces FROM wallet.txn WHERE txn_id = $1 "
+	"AND kind IN ('spend', 'capture_hold', 'spend_split')",
 	1, INT8OID);
 static OpPlan earlier = OP_PLAN(
-	"SELECT amount, pieces, coalesce((result->>'payee_back')::bigint, 0) FROM wallet.txn "
-	"WHERE ref_txn = $1 AND kind = 'reverse_spend'",
+	"SELECT amount, pieces, result FROM wallet.txn WHERE ref_txn = $1 AND kind = 'reverse_spend'",
 	1, INT8OID);
 static OpPlan refund_open = OP_PLAN(
 	"SELECT r.topup_txn FROM unnest($2::bigint[]) WITH ORDINALITY AS u(txn, o) "
@@ -87,12 +95,29 @@ spend_of(SpendTxn *sp, Jsonb *res)
 	sp->given[BUCKET_BONUS] = jsonb_int_or_zero(res, "bonus_used");
 	sp->given[BUCKET_CASH] = jsonb_int_or_zero(res, "cash_used");
 	sp->given[BUCKET_EARNINGS] = jsonb_int_or_zero(res, "earnings_used");
-	sp->payee_credit = jsonb_int_or_zero(res, "payee_credit");
+	sp->split = jsonb_member(res, "payees") != NULL;
+	if (sp->split)
+	{
+		int			np;
+		int			nc;
+
+		sp->payees = jsonb_int_array(res, "payees", &sp->npayees);
+		sp->parts = jsonb_int_array(res, "parts", &np);
+		sp->credits = jsonb_int_array(res, "payee_credits", &nc);
+		if (np != sp->npayees || nc != sp->npayees)
+			elog(ERROR, "the payees of spend %lld do not match their parts", (long long) sp->txn_id);
+		return;
+	}
 	/* a spend without a payee leaves the member out, or (0.1) stores null */
 	v = jsonb_member(res, "payee");
-	sp->has_payee = v != NULL && v->type == jbvNumeric;
-	sp->payee = sp->has_payee ?
+	sp->npayees = v != NULL && v->type == jbvNumeric ? 1 : 0;
+	sp->payees = palloc(sizeof(int64));
+	sp->parts = palloc(sizeof(int64));
+	sp->credits = palloc(sizeof(int64));
+	sp->payees[0] = sp->npayees > 0 ?
 		DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric))) : 0;
+	sp->parts[0] = sp->charged;
+	sp->credits[0] = jsonb_int_or_zero(res, "payee_credit");
 }
 
 /* found_spend keeps the spend's row (journal_lookup on txn_id). */
@@ -103,8 +128,9 @@ found_spend(Row *row, void *arg)
 	bool		isnull;
 	Datum		d;
 
-	/* a capture of a hold is a spend for its reversal */
-	if (!journal_kind_is(row, "spend") && !journal_kind_is(row, "capture_hold"))
+	/* a capture of a hold, and a split payment, are spends for their reversal */
+	if (!journal_kind_is(row, "spend") && !journal_kind_is(row, "capture_hold") &&
+		!journal_kind_is(row, "spend_split"))
 		return true;
 	sp->wallet_id = DatumGetInt64(getattr(row, "wallet_id", &isnull));
 	spend_of(sp, DatumGetJsonbPCopy(getattr(row, "result", &isnull)));
@@ -146,15 +172,38 @@ read_spend(int64 txn_id, SpendTxn *sp)
 		sp->pieces = lotset_pack(new_builder(1));
 }
 
-/* one_reversal adds up an earlier reversal. */
+/*
+ * one_reversal adds up an earlier reversal (res: its journal result): a
+ * reversal of a split payment names what it took of each payee's part and
+ * from each payee; of a spend's one payee, its amount and payee_back.
+ */
 static void
-one_reversal(Reversed *rv, int64 amount, Datum pieces, bool no_pieces, int64 payee_back)
+one_reversal(Reversed *rv, int64 amount, Datum pieces, bool no_pieces, Jsonb *res)
 {
 	rv->n++;
 	rv->done = checked_add(rv->done, amount);
 	if (!no_pieces)
 		engine_lots_minus(rv->remaining, lotset_unpack(DatumGetLotSetP(pieces)));
-	rv->payee_done = checked_add(rv->payee_done, payee_back);
+	if (jsonb_member(res, "payee_parts") != NULL)
+	{
+		int			np;
+		int			nb;
+		int64	   *parts = jsonb_int_array(res, "payee_parts", &np);
+		int64	   *backs = jsonb_int_array(res, "payee_backs", &nb);
+
+		if (np != rv->npayees || nb != rv->npayees)
+			elog(ERROR, "a reversal names other payees than its spend");
+		for (int i = 0; i < rv->npayees; i++)
+		{
+			rv->part_done[i] = checked_add(rv->part_done[i], parts[i]);
+			rv->back_done[i] = checked_add(rv->back_done[i], backs[i]);
+		}
+	}
+	else if (rv->npayees > 0)
+	{
+		rv->part_done[0] = checked_add(rv->part_done[0], amount);
+		rv->back_done[0] = checked_add(rv->back_done[0], jsonb_int_or_zero(res, "payee_back"));
+	}
 }
 
 /* found_reversal adds up a reversal of the spend (journal_lookup on ref_txn). */
@@ -170,7 +219,7 @@ found_reversal(Row *row, void *arg)
 		return true;
 	pieces = getattr(row, "pieces", &no_pieces);
 	one_reversal(rv, DatumGetInt64(getattr(row, "amount", &isnull)), pieces, no_pieces,
-				 jsonb_int_or_zero(DatumGetJsonbP(getattr(row, "result", &isnull)), "payee_back"));
+				 DatumGetJsonbP(getattr(row, "result", &isnull)));
 	return true;
 }
 
@@ -184,7 +233,9 @@ read_reversed(const SpendTxn *sp, Reversed *rv)
 	rv->remaining = lotset_unpack(sp->pieces);
 	rv->n = 0;
 	rv->done = 0;
-	rv->payee_done = 0;
+	rv->npayees = sp->npayees;
+	rv->part_done = palloc0(sizeof(int64) * Max(sp->npayees, 1));
+	rv->back_done = palloc0(sizeof(int64) * Max(sp->npayees, 1));
 	if (journal_lookup("ref_txn", sp->txn_id, found_reversal, rv))
 		return;
 	if (run_plan(op_plan(&earlier), args, NULL, false, 0) != SPI_OK_SELECT)
@@ -197,7 +248,7 @@ read_reversed(const SpendTxn *sp, Reversed *rv)
 		Datum		pieces = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &no_pieces);
 
 		one_reversal(rv, DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull)), pieces, no_pieces,
-					 DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull)));
+					 DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull)));
 	}
 }
 
@@ -251,6 +302,42 @@ take_from_payee(WalletRow *pw, int64 back_amt, int64 tid, TimestampTz clk)
 }
 
 /*
+ * lock_in_order reads the spender's wallet (w; locked with lock) and locks
+ * and reads each payee's (pw, in the spend's order of payees), every wallet
+ * in wallet-id order.
+ */
+static void
+lock_in_order(const SpendTxn *sp, bool lock, WalletRow *w, WalletRow *pw)
+{
+	int			n = sp->npayees + 1;
+	int64	   *ids = palloc(sizeof(int64) * n);
+
+	ids[0] = sp->wallet_id;
+	for (int i = 0; i < sp->npayees; i++)
+		ids[i + 1] = sp->payees[i];
+	/* few wallets: an insertion sort */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && ids[j] < ids[j - 1]; j--)
+		{
+			int64		t = ids[j];
+
+			ids[j] = ids[j - 1];
+			ids[j - 1] = t;
+		}
+	for (int k = 0; k < n; k++)
+	{
+		if (ids[k] == sp->wallet_id)
+		{
+			read_wallet(sp->wallet_id, lock, false, w);
+			continue;
+		}
+		for (int i = 0; i < sp->npayees; i++)
+			if (sp->payees[i] == ids[k])
+				read_wallet(ids[k], true, false, &pw[i]);
+	}
+}
+
+/*
  * wallet.reverse_spend(spend_txn_id, idempotency_key, amount) reverses amount
  * (NULL: all that is left) of a spend and returns (txn_id, bonus_returned,
  * cash_returned, earnings_returned, replayed, bonus_written_off,
@@ -272,7 +359,7 @@ reverse_body(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	SpendTxn	sp;
 	WalletRow	w;
-	WalletRow	pw;
+	WalletRow  *pw;
 	bool		has_x = !PG_ARGISNULL(2);
 	int64		x = 0;
 	JB			jb;
@@ -287,7 +374,8 @@ reverse_body(PG_FUNCTION_ARGS)
 	memset(&out, 0, sizeof(out));
 	op_start();
 	read_spend(spend_id, &sp);
-	must_lock = sp.has_payee;
+	must_lock = sp.npayees > 0;
+	pw = palloc(sizeof(WalletRow) * Max(sp.npayees, 1));
 	for (int attempt = 0;; attempt++)
 	{
 		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
@@ -302,6 +390,8 @@ reverse_body(PG_FUNCTION_ARGS)
 		bool		full;
 		int64		payee_back = 0;
 		int64		payee_taken = 0;
+		int64	   *xs;
+		PayeeBack  *pb;
 		int64		coupon_cash = 0;
 		bool		coupon_found = false;
 		bool		coupon_valid = false;
@@ -313,11 +403,7 @@ reverse_body(PG_FUNCTION_ARGS)
 		bool		too_much;
 		Jsonb	   *res;
 
-		if (sp.has_payee && sp.payee < sp.wallet_id)
-			read_wallet(sp.payee, true, false, &pw);
-		read_wallet(sp.wallet_id, lock, false, &w);
-		if (sp.has_payee && sp.payee > sp.wallet_id)
-			read_wallet(sp.payee, true, false, &pw);
+		lock_in_order(&sp, lock, &w, pw);
 		if (attempt == 0)
 		{
 			exponent = w.exponent;
@@ -430,11 +516,28 @@ reverse_body(PG_FUNCTION_ARGS)
 		}
 
 		tid = nextval_internal(plans.txn_seq, false);
-		if (sp.has_payee)
+		/*
+		 * Each payee gives back in proportion: x is split over what each has
+		 * left unreversed of its part (engine_split), and each gives back of
+		 * its credit as a spend's one payee does for its part (engine_payee_back).
+		 */
+		xs = palloc(sizeof(int64) * Max(sp.npayees, 1));
+		pb = palloc(sizeof(PayeeBack) * Max(sp.npayees, 1));
+		if (sp.npayees > 0)
 		{
-			payee_back = engine_payee_back(sp.payee_credit, rv.payee_done, rv.done, x, sp.charged);
-			if (payee_back > 0)
-				payee_taken = take_from_payee(&pw, payee_back, tid, clk);
+			int64	   *left = palloc(sizeof(int64) * sp.npayees);
+
+			for (int i = 0; i < sp.npayees; i++)
+				left[i] = sp.parts[i] - rv.part_done[i];
+			engine_split(x, left, sp.npayees, xs);
+		}
+		for (int i = 0; i < sp.npayees; i++)
+		{
+			pb[i].payee = sp.payees[i];
+			pb[i].back = engine_payee_back(sp.credits[i], rv.back_done[i], rv.part_done[i], xs[i], sp.parts[i]);
+			pb[i].taken = pb[i].back > 0 ? take_from_payee(&pw[i], pb[i].back, tid, clk) : 0;
+			payee_back = checked_add(payee_back, pb[i].back);
+			payee_taken = checked_add(payee_taken, pb[i].taken);
 		}
 		if (full && sp.discount > 0 && claw_status != NULL && strcmp(claw_status, "succeeded") == 0)
 		{
@@ -454,7 +557,7 @@ reverse_body(PG_FUNCTION_ARGS)
 			out.coupon_restored = coupon_found && coupon_valid;
 		}
 		postings_init(&legs);
-		post_reversal(&legs, w.id, &r, x, sp.has_payee, sp.payee, payee_back, payee_taken, undo, sp.discount);
+		post_reversal_to(&legs, w.id, &r, x, pb, sp.npayees, undo, sp.discount);
 
 		jb_begin(&jb);
 		jb_int(&jb, "txn_id", tid);
@@ -465,6 +568,15 @@ reverse_body(PG_FUNCTION_ARGS)
 		jb_int(&jb, "bonus_to_cash", r.bonus_to_cash);
 		jb_int(&jb, "payee_back", payee_back);
 		jb_int(&jb, "payee_debt", payee_back - payee_taken);
+		if (sp.split)
+		{
+			int64	   *backs = palloc(sizeof(int64) * sp.npayees);
+
+			for (int i = 0; i < sp.npayees; i++)
+				backs[i] = pb[i].back;
+			jb_int_array(&jb, "payee_parts", xs, sp.npayees);
+			jb_int_array(&jb, "payee_backs", backs, sp.npayees);
+		}
 		jb_bool(&jb, "coupon_restored", out.coupon_restored);
 		jb_int(&jb, "coupon_to_cash", coupon_cash);
 		res = jb_end(&jb);

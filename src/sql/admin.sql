@@ -19,7 +19,9 @@ CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT 
                                   payee_debt_flag numeric DEFAULT NULL,
                                   min_balance_use numeric DEFAULT NULL,
                                   use_all_below numeric DEFAULT NULL,
-                                  earnings_scope text[] DEFAULT NULL)
+                                  earnings_scope text[] DEFAULT NULL,
+                                  transfer_fee_rate numeric DEFAULT NULL,
+                                  transfer_fee_fixed numeric DEFAULT NULL)
   RETURNS wallet.policy
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_variable
@@ -55,6 +57,10 @@ BEGIN
     p.earnings_scope := CASE WHEN cardinality(set_policy.earnings_scope) = 0 THEN NULL
                              ELSE set_policy.earnings_scope END;
   END IF;
+  PERFORM wallet._check_money(set_policy.transfer_fee_fixed, wallet._exponent(set_policy.currency),
+                              'transfer_fee_fixed');
+  p.transfer_fee_rate := coalesce(set_policy.transfer_fee_rate, p.transfer_fee_rate);
+  p.transfer_fee_fixed := coalesce(set_policy.transfer_fee_fixed, p.transfer_fee_fixed);
   INSERT INTO wallet.policy VALUES (p.*)
   ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
     refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
@@ -62,7 +68,8 @@ BEGIN
     max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
     remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate,
     payee_debt_flag = EXCLUDED.payee_debt_flag, min_balance_use = EXCLUDED.min_balance_use,
-    use_all_below = EXCLUDED.use_all_below, earnings_scope = EXCLUDED.earnings_scope;
+    use_all_below = EXCLUDED.use_all_below, earnings_scope = EXCLUDED.earnings_scope,
+    transfer_fee_rate = EXCLUDED.transfer_fee_rate, transfer_fee_fixed = EXCLUDED.transfer_fee_fixed;
   RETURN p;
 EXCEPTION WHEN check_violation THEN
   PERFORM wallet._bad_setting(SQLERRM);

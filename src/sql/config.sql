@@ -26,7 +26,11 @@ CREATE TABLE wallet.policy (
                           CHECK (min_balance_use >= 0 AND min_balance_use < 1e15),
   use_all_below           numeric  NOT NULL DEFAULT 0
                           CHECK (use_all_below >= 0 AND use_all_below < 1e15),
-  earnings_scope          text[]   NULL CHECK (cardinality(earnings_scope) > 0)
+  earnings_scope          text[]   NULL CHECK (cardinality(earnings_scope) > 0),
+  transfer_fee_rate       numeric  NOT NULL DEFAULT 0
+                          CHECK (transfer_fee_rate >= 0 AND transfer_fee_rate <= 1),
+  transfer_fee_fixed      numeric  NOT NULL DEFAULT 0
+                          CHECK (transfer_fee_fixed >= 0 AND transfer_fee_fixed < 1e15)
 );
 COMMENT ON TABLE wallet.policy IS 'per-currency money policy; a currency without a row uses the column defaults';
 
@@ -149,6 +153,7 @@ BEGIN
   PERFORM wallet._check_interval(NEW.remind_before, 'remind_before');
   PERFORM wallet._check_money(NEW.refund_auto_approve_max, wallet._exponent(NEW.currency),
                               'refund_auto_approve_max');
+  PERFORM wallet._check_money(NEW.transfer_fee_fixed, wallet._exponent(NEW.currency), 'transfer_fee_fixed');
   RETURN NEW;
 END $$;
 CREATE TRIGGER policy_check BEFORE INSERT OR UPDATE ON wallet.policy

@@ -32,7 +32,9 @@ GRANT EXECUTE ON FUNCTION
   wallet.extend_hold(bigint, interval, text), wallet.holds(bigint),
   wallet.group_pay(bigint, bigint[], numeric[], text, interval, text),
   wallet.join_group_pay(bigint, bigint, text), wallet.cancel_group_pay(bigint, bigint, text),
-  wallet.group_pay_status(bigint)
+  wallet.group_pay_status(bigint),
+  wallet.transfer(bigint, bigint, numeric, text, text, text),
+  wallet.spend_split(bigint, numeric, text, bigint[], numeric[], text, text, text)
   TO wallet_app;
 
 GRANT EXECUTE ON FUNCTION
@@ -40,7 +42,8 @@ GRANT EXECUTE ON FUNCTION
   wallet.refund_quote(bigint, text),
   wallet.freeze(bigint, text), wallet.unfreeze(bigint), wallet.review_refund(bigint, boolean, text, text),
   wallet.expire_bonus(int), wallet.rollup_credits(int), wallet.reconcile(),
-  wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric, text[]),
+  wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric, text[],
+                    numeric, numeric),
   wallet.add_bonus_rule(text, numeric, numeric, numeric, numeric, interval, text[], text, timestamptz,
                         timestamptz, numeric),
   wallet.end_bonus_rule(bigint, timestamptz),

@@ -20,7 +20,8 @@ GRANT SELECT ON wallet.notification, wallet.alert, wallet.audit, wallet.reconcil
 GRANT EXECUTE ON FUNCTION wallet.add_journal_partitions(int), wallet.archive_journal(date) TO wallet_admin;
 GRANT SELECT ON wallet.journal_checkpoint, wallet.journal_archive TO wallet_admin;
 
-GRANT SELECT ON wallet_report.topups_daily, wallet_report.spending_daily, wallet_report.bonus_daily,
+GRANT SELECT ON wallet_report.topups_daily, wallet_report.spending_daily, wallet_report.transfers_daily,
+  wallet_report.bonus_daily,
   wallet_report.refunds_daily, wallet_report.coupons, wallet_report.liability
   TO wallet_reader, wallet_admin;
 -- called by the views, so by whoever reads them

@@ -55,6 +55,25 @@ COMMENT ON COLUMN wallet_report.spending_daily.coupon_discount IS 'coupon discou
 COMMENT ON COLUMN wallet_report.spending_daily.reversals IS 'number of reversals made that day (of spends of this scene)';
 COMMENT ON COLUMN wallet_report.spending_daily.reversed IS 'amount reversed that day, major units';
 
+CREATE VIEW wallet_report.transfers_daily AS
+  WITH s AS (
+    SELECT r.slot, r.currency, r.kind, r.transfers, r.amount, r.fees FROM wallet.rollup_transfer r
+    UNION ALL
+    SELECT f.slot, f.currency, f.dim, 1, f.amount, f.fee FROM wallet._report_tail f WHERE f.kind = 'transfer')
+  SELECT (s.slot AT TIME ZONE current_setting('TimeZone'))::date AS day, s.currency, s.kind,
+         sum(s.transfers)::bigint AS count,
+         wallet.to_major(sum(s.amount)::bigint, c.exponent) AS amount,
+         wallet.to_major(sum(s.fees)::bigint, c.exponent) AS fees
+    FROM s JOIN wallet.currency c ON c.code = s.currency
+   GROUP BY 1, 2, 3, c.exponent;
+COMMENT ON VIEW wallet_report.transfers_daily IS 'transfers between wallets per day (in the session''s TimeZone), currency and kind';
+COMMENT ON COLUMN wallet_report.transfers_daily.day IS 'calendar day in the session''s TimeZone';
+COMMENT ON COLUMN wallet_report.transfers_daily.currency IS 'ISO 4217 code';
+COMMENT ON COLUMN wallet_report.transfers_daily.kind IS 'kind passed to transfer (p2p, donation, gift, ...)';
+COMMENT ON COLUMN wallet_report.transfers_daily.count IS 'number of transfers (replays not counted)';
+COMMENT ON COLUMN wallet_report.transfers_daily.amount IS 'earnings moved to the receivers, major units';
+COMMENT ON COLUMN wallet_report.transfers_daily.fees IS 'transfer fees charged to the senders on top (fee_income), major units';
+
 CREATE VIEW wallet_report.bonus_daily AS
   WITH s AS (
     SELECT r.slot, r.currency, r.granted, r.spent, r.returned, r.expired, r.voided, r.clawed_back

@@ -66,6 +66,16 @@ CREATE TABLE wallet.rollup_bonus (
   clawed_back bigint NOT NULL,
   PRIMARY KEY (slot, currency)
 );
+CREATE TABLE wallet.rollup_transfer (
+  slot      timestamptz NOT NULL,
+  currency  text   NOT NULL,
+  kind      text   NOT NULL,
+  transfers bigint NOT NULL,
+  amount    bigint NOT NULL,
+  fees      bigint NOT NULL,
+  PRIMARY KEY (slot, currency, kind)
+);
+COMMENT ON TABLE wallet.rollup_transfer IS 'transfers per 15-minute UTC slot, currency and kind (minor units); kept by wallet.refresh_reports';
 COMMENT ON TABLE wallet.rollup_topup IS 'top-ups per 15-minute UTC slot, currency and method (minor units); kept by wallet.refresh_reports';
 COMMENT ON TABLE wallet.rollup_spend IS 'spends and reversals per 15-minute UTC slot, currency and scene (minor units); kept by wallet.refresh_reports';
 COMMENT ON TABLE wallet.rollup_bonus IS 'bonus movements per 15-minute UTC slot and currency (minor units); kept by wallet.refresh_reports';
@@ -73,13 +83,16 @@ COMMENT ON TABLE wallet.rollup_bonus IS 'bonus movements per 15-minute UTC slot 
 -- _report_facts: what one journal transaction contributes to the reports (minor units).
 -- Lookups of other rows are scalar subqueries (one primary-key probe per row), so a
 -- range of transactions is never joined to the whole journal. A capture of a hold is a spend
--- for the reports (kind spend, under the hold's scene, its bonus spent when captured).
+-- for the reports (kind spend, under the hold's scene, its bonus spent when captured), and so is
+-- a split payment. A transfer's dim is its kind, and its fee is fee.
 CREATE VIEW wallet._report_facts AS
   SELECT t.txn_id,
          date_bin('15 minutes', t.created_at, timestamptz '2000-01-01 00:00:00+00') AS slot,
-         t.currency, CASE WHEN t.kind = 'capture_hold' THEN 'spend' ELSE t.kind END AS kind,
+         t.currency, CASE WHEN t.kind IN ('capture_hold', 'spend_split') THEN 'spend' ELSE t.kind END AS kind,
          CASE t.kind WHEN 'top_up' THEN coalesce(t.request->>'method', '')
                      WHEN 'spend' THEN coalesce(t.request->>'scene', '')
+                     WHEN 'spend_split' THEN coalesce(t.request->>'scene', '')
+                     WHEN 'transfer' THEN coalesce(t.request->>'kind', '')
                      WHEN 'capture_hold' THEN coalesce(t.result->>'scene', '')
                      WHEN 'reverse_spend' THEN coalesce((SELECT coalesce(o.request->>'scene', o.result->>'scene')
                                                            FROM wallet.txn o WHERE o.txn_id = t.ref_txn), '')
@@ -96,13 +109,14 @@ CREATE VIEW wallet._report_facts AS
          CASE WHEN t.kind = 'settle_refund' AND l.refund_bonus > 0
               THEN l.refund_bonus - r.clawback ELSE 0 END AS voided,
          CASE WHEN t.kind = 'settle_refund' AND l.refund_bonus > 0
-              THEN r.clawback ELSE 0 END AS clawed_back
+              THEN r.clawback ELSE 0 END AS clawed_back,
+         CASE WHEN t.kind = 'transfer' THEN coalesce((t.result->>'fee')::bigint, 0) ELSE 0 END AS fee
     FROM wallet.txn t
    CROSS JOIN LATERAL (
      SELECT coalesce(sum(-p.amount) FILTER (WHERE p.account = 'bonus_expense' AND t.kind = 'top_up'), 0)::bigint
               AS granted,
             coalesce(sum(-p.amount) FILTER (WHERE p.account = 'wallet' AND p.bucket = 'bonus'
-                                              AND t.kind = 'spend'), 0)::bigint AS spent,
+                                              AND t.kind IN ('spend', 'spend_split')), 0)::bigint AS spent,
             coalesce(sum(p.amount) FILTER (WHERE p.account = 'wallet' AND p.bucket = 'bonus'
                                              AND t.kind = 'reverse_spend'), 0)::bigint AS returned,
             coalesce(sum(p.amount) FILTER (WHERE p.account = 'breakage'), 0)::bigint AS expired,
@@ -224,6 +238,12 @@ BEGIN
       spent = r.spent + EXCLUDED.spent, returned = r.returned + EXCLUDED.returned,
       expired = r.expired + EXCLUDED.expired, voided = r.voided + EXCLUDED.voided,
       clawed_back = r.clawed_back + EXCLUDED.clawed_back),
+  a4 AS (
+    INSERT INTO wallet.rollup_transfer AS r
+    SELECT f.slot, f.currency, f.dim, count(*), sum(f.amount), sum(f.fee)
+      FROM f WHERE f.kind = 'transfer' GROUP BY 1, 2, 3
+    ON CONFLICT (slot, currency, kind) DO UPDATE SET transfers = r.transfers + EXCLUDED.transfers,
+      amount = r.amount + EXCLUDED.amount, fees = r.fees + EXCLUDED.fees),
   touched AS (
     SELECT g.* FROM g WHERE g.seen_at < horizon OR EXISTS (SELECT 1 FROM f WHERE f.gap_id = g.gap_id)),
   d AS (DELETE FROM wallet.rollup_gap x USING touched t WHERE x.gap_id = t.gap_id),

@@ -81,6 +81,7 @@ conf_copy(const CurrencyConf *c)
 	d->refund_fee_rate = numeric_copy(c->refund_fee_rate);
 	d->refund_auto_approve_max = numeric_copy(c->refund_auto_approve_max);
 	d->earnings_scope = str_copy(c->earnings_scope);
+	d->transfer_fee_rate = numeric_copy(c->transfer_fee_rate);
 	d->rules = palloc(sizeof(ConfRule) * Max(c->nrules, 1));
 	for (int i = 0; i < c->nrules; i++)
 	{
@@ -142,6 +143,7 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 	c->refund_fee_rate = int64_to_numeric(0);
 	c->refund_auto_approve_max = int64_to_numeric(0);
 	c->max_refunds_per_30_days = 3;
+	c->transfer_fee_rate = int64_to_numeric(0);
 	key_text(&k[0], att_of(prel, "currency"), currency);
 	tup = fetch_one(prel, "policy_pkey", 1, k);
 	if (tup)
@@ -174,6 +176,12 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 		d = policy_attr(&row, "earnings_scope", &isnull);
 		if (!isnull)
 			c->earnings_scope = scope_from_array(DatumGetArrayTypeP(d));
+		d = policy_attr(&row, "transfer_fee_rate", &isnull);
+		if (!isnull)
+			c->transfer_fee_rate = DatumGetNumeric(d);
+		d = policy_attr(&row, "transfer_fee_fixed", &isnull);
+		if (!isnull)
+			c->transfer_fee_fixed = to_minor_rule(DatumGetNumeric(d), scale);
 	}
 
 	/* coupon templates issued on top-ups */

@@ -136,6 +136,41 @@ jsonb_int_or_zero(Jsonb *j, const char *key)
 	return jsonb_member_int(j, key, false);
 }
 
+/*
+ * jsonb_int_array returns the integer array member key of a journal result
+ * (jb_int_array), its length in *n.
+ */
+int64 *
+jsonb_int_array(Jsonb *j, const char *key, int *n)
+{
+	JsonbValue *v = jsonb_member(j, key);
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken tok;
+	int64	   *out;
+	int			cap = 8;
+
+	if (v == NULL || v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		elog(ERROR, "journal result has no array \"%s\"", key);
+	out = palloc(sizeof(int64) * cap);
+	*n = 0;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (e.type != jbvNumeric)
+			elog(ERROR, "journal result array \"%s\" holds a non-number", key);
+		if (*n == cap)
+		{
+			cap *= 2;
+			out = repalloc(out, sizeof(int64) * cap);
+		}
+		out[(*n)++] = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(e.val.numeric)));
+	}
+	return out;
+}
+
 /* jsonb_time returns the timestamp member key of a journal result (jb_time). */
 TimestampTz
 jsonb_time(Jsonb *j, const char *key)

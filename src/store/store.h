@@ -145,6 +145,8 @@ typedef struct CurrencyConf
 	int64		min_balance_use;	/* minor units, 0: no rule (CONTRACT.md section 15) */
 	int64		use_all_below;	/* minor units, 0: no rule */
 	char	   *earnings_scope; /* comma-joined scenes where earnings may be spent, NULL: everywhere */
+	Numeric		transfer_fee_rate;	/* CONTRACT.md section 17 */
+	int64		transfer_fee_fixed; /* minor units */
 	bool		topup_templates;
 	int			nrules;
 	ConfRule   *rules;			/* by rule_id */
@@ -366,6 +368,7 @@ extern void currency_spend_rules(const char *currency, int exponent, SpendRules 
 extern JsonbValue *jsonb_member(Jsonb *j, const char *key);
 extern int64 jsonb_int(Jsonb *j, const char *key);
 extern int64 jsonb_int_or_zero(Jsonb *j, const char *key);
+extern int64 *jsonb_int_array(Jsonb *j, const char *key, int *n);
 extern bool jsonb_bool_or_false(Jsonb *j, const char *key);
 extern TimestampTz jsonb_time(Jsonb *j, const char *key);
 extern Jsonb *find_replay(WalletRow *w, const char *key, const char *op, Jsonb *request);
