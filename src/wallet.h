@@ -150,6 +150,49 @@ typedef struct RefundNetting
 	int64		refundable;		/* c - u, at least 0 */
 } RefundNetting;
 
+/*
+ * A currency's withdrawal rules (CONTRACT.md section 16), minor units of
+ * the currency (policy.withdraw_*).
+ */
+typedef struct WithdrawRules
+{
+	int64		min;			/* withdraw_min */
+	Numeric		fee_rate;		/* withdraw_fee_rate */
+	int64		fee_fixed;
+	int64		fee_min;
+	bool		has_fee_max;
+	int64		fee_max;
+	bool		has_daily_max;
+	int64		daily_max;
+	int64		auto_approve_max;
+	bool		has_review_daily;
+	int64		review_daily;
+} WithdrawRules;
+
+/* Why a withdrawal would be refused by its amount (engine_withdraw_quote). */
+typedef enum WithdrawRefusal
+{
+	WITHDRAW_OK,
+	WITHDRAW_BELOW_MINIMUM,		/* WL007 */
+	WITHDRAW_NET_NOT_POSITIVE,	/* WL007: the fee takes it all */
+	WITHDRAW_SHORT,				/* WL001: more than the earnings */
+	WITHDRAW_DAILY_MAX			/* WL007: the day's requests would pass withdraw_daily_max */
+} WithdrawRefusal;
+
+/* What a withdrawal of amount would be (engine_withdraw_quote), minor units. */
+typedef struct WithdrawQuote
+{
+	int64		amount;
+	int64		fee;
+	int64		net;			/* amount - fee; may be <= 0 (refused) */
+	int64		withdrawable;	/* the earnings it may take */
+	bool		review;			/* pending (manual review) rather than approved */
+	int64		daily_used;		/* the day's requests so far */
+	bool		has_remaining;	/* a daily maximum is set */
+	int64		daily_remaining;	/* what the day's maximum leaves, at least 0 */
+	WithdrawRefusal refusal;
+} WithdrawQuote;
+
 /* engine.c */
 extern void check_scene(const char *scene, const char *argname);
 extern char *scope_from_array(ArrayType *arr);
@@ -244,6 +287,9 @@ extern void post_expiry(Postings *ps, int64 wallet_id, int64 amount);
 extern void post_hold(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS]);
 extern void post_capture(Postings *ps, int64 wallet_id, int64 x, bool has_payee, int64 payee, int64 commission);
 extern void post_release(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 total);
+extern void post_withdraw_hold(Postings *ps, int64 wallet_id, int64 amount);
+extern void post_withdraw_end(Postings *ps, int64 wallet_id, bool release, int64 amount, int64 net, int64 fee);
+extern void post_withdraw_return(Postings *ps, int64 wallet_id, int64 amount, int64 net, int64 fee);
 
 extern LotBuilder *engine_reversal_split(LotBuilder *rem, const int64 given[WALLET_NBUCKETS], int64 x);
 extern void engine_reverse(LotBuilder *b, LotBuilder *pieces, TimestampTz now, ReversalOut *out);
@@ -285,6 +331,15 @@ extern bool engine_refund_auto_approved(int64 net, Numeric auto_approve_max, int
 extern int64 engine_refund_hold(LotBuilder *b, int64 txn, int64 take, int64 clawback, TimestampTz now);
 extern void engine_refund_end(LotBuilder *b, int64 txn, int64 take, int64 clawback, int64 bonus_held,
 							  TimestampTz now, bool release);
+
+/* engine/withdraw.c */
+extern int64 engine_withdraw_fee(int64 amount, const WithdrawRules *r);
+extern void engine_withdraw_quote(int64 amount, int64 withdrawable, int64 daily_used, const WithdrawRules *r,
+								  WithdrawQuote *q);
+extern int64 engine_withdrawable(const LotBuilder *b);
+extern void engine_withdraw_hold(LotBuilder *b, int64 amount, TimestampTz now);
+extern void engine_withdraw_end(LotBuilder *b, int64 amount, TimestampTz now, bool release);
+extern const char *withdraw_refusal_name(WithdrawRefusal r);
 
 /* money.c */
 extern int64 numeric_to_minor(Numeric num, int exponent, const char *argname);

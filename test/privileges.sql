@@ -78,7 +78,12 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('schedule_jobs', 'SELECT * FROM wallet.schedule_jobs()'),
      ('unschedule_jobs', 'SELECT wallet.unschedule_jobs()'),
      ('add_journal_partitions', 'SELECT wallet.add_journal_partitions()'),
-     ('archive_journal', 'SELECT * FROM wallet.archive_journal(''2000-01-01'')')) AS f(name, sql);
+     ('archive_journal', 'SELECT * FROM wallet.archive_journal(''2000-01-01'')'),
+     ('review_withdrawal', 'SELECT wallet.review_withdrawal(1, true, ''x'')'),
+     ('settle_withdrawal', 'SELECT wallet.settle_withdrawal(1, true)'),
+     ('return_withdrawal', 'SELECT wallet.return_withdrawal(1, ''x'', ''y'')'),
+     ('auto_withdraw', 'SELECT * FROM wallet.auto_withdraw()'),
+     ('remind_idle', 'SELECT wallet.remind_idle()')) AS f(name, sql);
 
 -- operations: not for wallet_reader
 INSERT INTO probe
@@ -95,9 +100,13 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('request_refund', 'SELECT * FROM wallet.request_refund(1, ''priv-reader-4'')'),
      ('settle_refund', 'SELECT wallet.settle_refund(1, true)'),
      ('transfer', 'SELECT * FROM wallet.transfer(1, 2, 1, ''priv-reader-5'')'),
-     ('spend_split', 'SELECT * FROM wallet.spend_split(1, 1, ''priv-reader-6'', ''{2}'', ''{1}'')')) AS f(name, sql);
+     ('spend_split', 'SELECT * FROM wallet.spend_split(1, 1, ''priv-reader-6'', ''{2}'', ''{1}'')'),
+     ('withdraw_quote', 'SELECT * FROM wallet.withdraw_quote(1, 10)'),
+     ('request_withdrawal', 'SELECT * FROM wallet.request_withdrawal(1, 10, ''priv-reader-7'', ''bank'')'),
+     ('withdrawals', 'SELECT * FROM wallet.withdrawals(1)'),
+     ('set_auto_withdrawal', 'SELECT wallet.set_auto_withdrawal(1, 10, ''bank'')')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 70);
+SELECT plan((SELECT count(*)::int FROM probe) + 80);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -145,7 +154,9 @@ SELECT is_empty($$
                                'wallet_issue_coupon', 'wallet_issue_coupons', 'wallet_hold',
                                'wallet_capture_hold', 'wallet_release_hold', 'wallet_extend_hold',
                                'wallet_expire_holds', 'wallet_group_pay', 'wallet_join_group_pay',
-                               'wallet_cancel_group_pay', 'wallet_transfer', 'wallet_spend_split')
+                               'wallet_cancel_group_pay', 'wallet_transfer', 'wallet_spend_split',
+                               'wallet_request_withdrawal', 'wallet_review_withdrawal', 'wallet_settle_withdrawal',
+                               'wallet_return_withdrawal', 'wallet_auto_withdraw')
               AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 
@@ -160,6 +171,7 @@ SELECT is_empty($$
        'validate_coupon', 'pending_notifications', 'mark_notified',
        'hold', 'capture_hold', 'release_hold', 'extend_hold', 'holds', 'spend_preview',
        'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status', 'transfer', 'spend_split',
+       'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -177,14 +189,20 @@ SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app
   FROM unnest(ARRAY['wallet.open(text,text)', 'wallet.top_up(bigint,numeric,text,text,text)',
                     'wallet.spend(bigint,numeric,text,text,text,boolean,bigint,text,numeric)', 'wallet.spend_preview(bigint,numeric,text,text,numeric)',
                     'wallet.balance(bigint,text)', 'wallet.transfer(bigint,bigint,numeric,text,text,text)',
-                    'wallet.spend_split(bigint,numeric,text,bigint[],numeric[],text,text,text)']) AS f;
+                    'wallet.spend_split(bigint,numeric,text,bigint[],numeric[],text,text,text)',
+                    'wallet.withdraw_quote(bigint,numeric)',
+                    'wallet.request_withdrawal(bigint,numeric,text,text,text,text)', 'wallet.withdrawals(bigint)',
+                    'wallet.set_auto_withdrawal(bigint,numeric,text)']) AS f;
 
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
                     'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
                     'wallet.expire_bonus(integer)', 'wallet.add_journal_partitions(integer)',
                     'wallet.archive_journal(date)', 'wallet.expire_bonus_all(integer,numeric,bigint,bigint)',
-                    'wallet.adjust(bigint,text,numeric,text,text,text)']) AS f;
+                    'wallet.adjust(bigint,text,numeric,text,text,text)',
+                    'wallet.review_withdrawal(bigint,boolean,text,text)', 'wallet.settle_withdrawal(bigint,boolean,text)',
+                    'wallet.return_withdrawal(bigint,text,text)', 'wallet.auto_withdraw(integer)',
+                    'wallet.remind_idle(integer)', 'wallet.withdrawals(bigint)']) AS f;
 
 ------------------------------------------------------------------------------
 -- A hostile search_path: an `evil` schema shadowing the extension's names (a

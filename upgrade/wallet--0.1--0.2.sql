@@ -2137,3 +2137,646 @@ GRANT SELECT ON wallet_report.transfers_daily TO wallet_reader, wallet_admin;
 -- A refund's row is written directly, with its wallet locked: the foreign key on wallet_id
 -- (whose triggers would send the write through the statement) goes, as a hold's has none.
 ALTER TABLE wallet.refund DROP CONSTRAINT refund_wallet_id_fkey;
+
+------------------------------------------------------------------------------
+-- Withdrawals of earnings: CONTRACT.md section 16
+------------------------------------------------------------------------------
+-- the policy's withdrawal and idle-reminder settings and the limits' time zone (each checked
+-- when written: wallet._policy_check), set_policy made again with them (and reset) with the
+-- privileges the old one had; the withdrawal operations, automatic withdrawal, idle reminders
+-- (the notification outbox takes rows without a lot), their pg_cron jobs; reconcile counts open
+-- withdrawals in held
+ALTER TABLE wallet.policy ADD COLUMN withdraw_min numeric NOT NULL DEFAULT 0
+  CHECK (withdraw_min >= 0 AND withdraw_min < 1e15);
+ALTER TABLE wallet.policy ADD COLUMN withdraw_fee_rate numeric NOT NULL DEFAULT 0
+  CHECK (withdraw_fee_rate >= 0 AND withdraw_fee_rate <= 1);
+ALTER TABLE wallet.policy ADD COLUMN withdraw_fee_fixed numeric NOT NULL DEFAULT 0
+  CHECK (withdraw_fee_fixed >= 0 AND withdraw_fee_fixed < 1e15);
+ALTER TABLE wallet.policy ADD COLUMN withdraw_fee_min numeric NOT NULL DEFAULT 0
+  CHECK (withdraw_fee_min >= 0 AND withdraw_fee_min < 1e15);
+ALTER TABLE wallet.policy ADD COLUMN withdraw_fee_max numeric NULL
+  CHECK (withdraw_fee_max >= 0 AND withdraw_fee_max < 1e15);
+ALTER TABLE wallet.policy ADD COLUMN withdraw_daily_max numeric NULL
+  CHECK (withdraw_daily_max >= 0 AND withdraw_daily_max < 1e15);
+ALTER TABLE wallet.policy ADD COLUMN withdraw_auto_approve_max numeric NOT NULL DEFAULT 0
+  CHECK (withdraw_auto_approve_max >= 0 AND withdraw_auto_approve_max < 1e15);
+ALTER TABLE wallet.policy ADD COLUMN withdraw_review_daily numeric NULL
+  CHECK (withdraw_review_daily >= 0 AND withdraw_review_daily < 1e15);
+ALTER TABLE wallet.policy ADD COLUMN idle_remind_after interval NULL CHECK (idle_remind_after > '0');
+ALTER TABLE wallet.policy ADD COLUMN idle_remind_min numeric NOT NULL DEFAULT 0
+  CHECK (idle_remind_min >= 0 AND idle_remind_min < 1e15);
+ALTER TABLE wallet.policy ADD COLUMN limit_time_zone text NOT NULL DEFAULT 'UTC';
+
+CREATE FUNCTION wallet._check_time_zone(val text, argname text) RETURNS void
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  PERFORM wallet._text(val, argname, 64, true);
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = val) THEN
+    PERFORM wallet._fail('22023', format('%s "%s" is not a known time zone', argname, val),
+                         hint => 'Use a name listed in pg_timezone_names, such as ''UTC'' or ''Asia/Shanghai''.');
+  END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION wallet._policy_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int := wallet._exponent(NEW.currency);
+BEGIN
+  PERFORM wallet._check_interval(NEW.refund_window, 'refund_window');
+  PERFORM wallet._check_interval(NEW.remind_before, 'remind_before');
+  PERFORM wallet._check_interval(NEW.idle_remind_after, 'idle_remind_after');
+  PERFORM wallet._check_money(NEW.refund_auto_approve_max, e, 'refund_auto_approve_max');
+  PERFORM wallet._check_money(NEW.transfer_fee_fixed, e, 'transfer_fee_fixed');
+  PERFORM wallet._check_money(NEW.withdraw_min, e, 'withdraw_min');
+  PERFORM wallet._check_money(NEW.withdraw_fee_fixed, e, 'withdraw_fee_fixed');
+  PERFORM wallet._check_money(NEW.withdraw_fee_min, e, 'withdraw_fee_min');
+  PERFORM wallet._check_money(NEW.withdraw_fee_max, e, 'withdraw_fee_max');
+  PERFORM wallet._check_money(NEW.withdraw_daily_max, e, 'withdraw_daily_max');
+  PERFORM wallet._check_money(NEW.withdraw_auto_approve_max, e, 'withdraw_auto_approve_max');
+  PERFORM wallet._check_money(NEW.withdraw_review_daily, e, 'withdraw_review_daily');
+  PERFORM wallet._check_money(NEW.idle_remind_min, e, 'idle_remind_min');
+  PERFORM wallet._check_time_zone(NEW.limit_time_zone, 'limit_time_zone');
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(
+    (SELECT p FROM wallet.policy p WHERE p.currency = cur),
+    ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL, 0, 0, NULL, 0, 0,
+        0, 0, 0, 0, NULL, NULL, 0, NULL, NULL, 0, 'UTC')::wallet.policy)
+$$;
+DO $do$
+DECLARE
+  acl aclitem[];
+  g record;
+  old text := 'wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric, text[], '
+              'numeric, numeric)';
+  new text := 'wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric, text[], '
+              'numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, interval, numeric, '
+              'text, text[])';
+BEGIN
+  SELECT p.proacl INTO acl FROM pg_proc p WHERE p.oid = old::regprocedure;
+  EXECUTE format('DROP FUNCTION %s', old);
+  EXECUTE $f$CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT NULL,
+                                  refund_fee_rate numeric DEFAULT NULL,
+                                  refund_auto_approve_max numeric DEFAULT NULL,
+                                  max_refunds_per_30_days int DEFAULT NULL,
+                                  remind_before interval DEFAULT NULL,
+                                  commission_rate numeric DEFAULT NULL,
+                                  payee_debt_flag numeric DEFAULT NULL,
+                                  min_balance_use numeric DEFAULT NULL,
+                                  use_all_below numeric DEFAULT NULL,
+                                  earnings_scope text[] DEFAULT NULL,
+                                  transfer_fee_rate numeric DEFAULT NULL,
+                                  transfer_fee_fixed numeric DEFAULT NULL,
+                                  withdraw_min numeric DEFAULT NULL,
+                                  withdraw_fee_rate numeric DEFAULT NULL,
+                                  withdraw_fee_fixed numeric DEFAULT NULL,
+                                  withdraw_fee_min numeric DEFAULT NULL,
+                                  withdraw_fee_max numeric DEFAULT NULL,
+                                  withdraw_daily_max numeric DEFAULT NULL,
+                                  withdraw_auto_approve_max numeric DEFAULT NULL,
+                                  withdraw_review_daily numeric DEFAULT NULL,
+                                  idle_remind_after interval DEFAULT NULL,
+                                  idle_remind_min numeric DEFAULT NULL,
+                                  limit_time_zone text DEFAULT NULL,
+                                  reset text[] DEFAULT NULL)
+  RETURNS wallet.policy
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  p wallet.policy := wallet._policy(set_policy.currency);
+  col text;
+BEGIN
+  PERFORM wallet._text(set_policy.currency, 'currency', 3, true);
+  IF NOT EXISTS (SELECT 1 FROM wallet.currency c WHERE c.code = set_policy.currency) THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', set_policy.currency));
+  END IF;
+  -- reset: the settings named go back to their defaults (NULL where the default is none), before
+  -- the values given are applied
+  FOREACH col IN ARRAY coalesce(set_policy.reset, '{}') LOOP
+    IF col IS NULL OR col = 'currency' OR NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = 'wallet.policy'::regclass AND a.attname = col AND a.attnum > 0
+           AND NOT a.attisdropped) THEN
+      PERFORM wallet._fail('22023', format('reset names no setting: %s', coalesce(col, 'NULL')),
+                           hint => 'Name columns of wallet.policy other than currency.');
+    END IF;
+    p := jsonb_populate_record(p, jsonb_build_object(col, to_jsonb(wallet._policy(NULL::text)) -> col));
+  END LOOP;
+  p.refund_window := coalesce(set_policy.refund_window, p.refund_window);
+  p.refund_fee_rate := coalesce(set_policy.refund_fee_rate, p.refund_fee_rate);
+  p.refund_auto_approve_max := coalesce(set_policy.refund_auto_approve_max, p.refund_auto_approve_max);
+  p.max_refunds_per_30_days := coalesce(set_policy.max_refunds_per_30_days, p.max_refunds_per_30_days);
+  p.remind_before := coalesce(set_policy.remind_before, p.remind_before);
+  p.commission_rate := coalesce(set_policy.commission_rate, p.commission_rate);
+  IF set_policy.payee_debt_flag < 0 THEN
+    PERFORM wallet._fail('22023', 'payee_debt_flag must not be negative',
+                         format('Got %s.', set_policy.payee_debt_flag), 'NULL leaves the setting as it is.');
+  END IF;
+  PERFORM wallet._check_money(set_policy.payee_debt_flag, wallet._exponent(set_policy.currency), 'payee_debt_flag');
+  p.payee_debt_flag := coalesce(set_policy.payee_debt_flag, p.payee_debt_flag);
+  PERFORM wallet._check_money(set_policy.min_balance_use, wallet._exponent(set_policy.currency), 'min_balance_use');
+  PERFORM wallet._check_money(set_policy.use_all_below, wallet._exponent(set_policy.currency), 'use_all_below');
+  p.min_balance_use := coalesce(set_policy.min_balance_use, p.min_balance_use);
+  p.use_all_below := coalesce(set_policy.use_all_below, p.use_all_below);
+  -- earnings_scope: '{}' puts it back to everywhere (NULL), NULL leaves it as it is
+  IF set_policy.earnings_scope IS NOT NULL THEN
+    PERFORM wallet.check_scene(s) FROM unnest(set_policy.earnings_scope) s;
+    IF array_position(set_policy.earnings_scope, NULL) IS NOT NULL THEN
+      PERFORM wallet._fail('22023', 'earnings_scope must not contain NULL');
+    END IF;
+    p.earnings_scope := CASE WHEN cardinality(set_policy.earnings_scope) = 0 THEN NULL
+                             ELSE set_policy.earnings_scope END;
+  END IF;
+  PERFORM wallet._check_money(set_policy.transfer_fee_fixed, wallet._exponent(set_policy.currency),
+                              'transfer_fee_fixed');
+  p.transfer_fee_rate := coalesce(set_policy.transfer_fee_rate, p.transfer_fee_rate);
+  p.transfer_fee_fixed := coalesce(set_policy.transfer_fee_fixed, p.transfer_fee_fixed);
+  -- withdrawals and idle reminders (CONTRACT.md section 16) and the limits' time zone; the
+  -- table's checks and wallet._policy_check refuse what is out of range
+  p.withdraw_min := coalesce(set_policy.withdraw_min, p.withdraw_min);
+  p.withdraw_fee_rate := coalesce(set_policy.withdraw_fee_rate, p.withdraw_fee_rate);
+  p.withdraw_fee_fixed := coalesce(set_policy.withdraw_fee_fixed, p.withdraw_fee_fixed);
+  p.withdraw_fee_min := coalesce(set_policy.withdraw_fee_min, p.withdraw_fee_min);
+  p.withdraw_fee_max := coalesce(set_policy.withdraw_fee_max, p.withdraw_fee_max);
+  p.withdraw_daily_max := coalesce(set_policy.withdraw_daily_max, p.withdraw_daily_max);
+  p.withdraw_auto_approve_max := coalesce(set_policy.withdraw_auto_approve_max, p.withdraw_auto_approve_max);
+  p.withdraw_review_daily := coalesce(set_policy.withdraw_review_daily, p.withdraw_review_daily);
+  p.idle_remind_after := coalesce(set_policy.idle_remind_after, p.idle_remind_after);
+  p.idle_remind_min := coalesce(set_policy.idle_remind_min, p.idle_remind_min);
+  p.limit_time_zone := coalesce(set_policy.limit_time_zone, p.limit_time_zone);
+  INSERT INTO wallet.policy VALUES (p.*)
+  ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
+    refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
+    refund_auto_approve_max = EXCLUDED.refund_auto_approve_max,
+    max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
+    remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate,
+    payee_debt_flag = EXCLUDED.payee_debt_flag, min_balance_use = EXCLUDED.min_balance_use,
+    use_all_below = EXCLUDED.use_all_below, earnings_scope = EXCLUDED.earnings_scope,
+    transfer_fee_rate = EXCLUDED.transfer_fee_rate, transfer_fee_fixed = EXCLUDED.transfer_fee_fixed,
+    withdraw_min = EXCLUDED.withdraw_min, withdraw_fee_rate = EXCLUDED.withdraw_fee_rate,
+    withdraw_fee_fixed = EXCLUDED.withdraw_fee_fixed, withdraw_fee_min = EXCLUDED.withdraw_fee_min,
+    withdraw_fee_max = EXCLUDED.withdraw_fee_max, withdraw_daily_max = EXCLUDED.withdraw_daily_max,
+    withdraw_auto_approve_max = EXCLUDED.withdraw_auto_approve_max,
+    withdraw_review_daily = EXCLUDED.withdraw_review_daily, idle_remind_after = EXCLUDED.idle_remind_after,
+    idle_remind_min = EXCLUDED.idle_remind_min, limit_time_zone = EXCLUDED.limit_time_zone;
+  RETURN p;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._bad_setting(SQLERRM);
+  RETURN NULL;
+END $$
+$f$;
+  IF acl IS NOT NULL THEN
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', new);
+    FOR g IN SELECT * FROM aclexplode(acl) LOOP
+      EXECUTE format('GRANT %s ON FUNCTION %s TO %s%s', g.privilege_type, new,
+                     CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.grantee::regrole::text) END,
+                     CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+  END IF;
+END $do$;
+
+COMMENT ON COLUMN wallet.policy.withdraw_min IS 'the smallest withdrawal (major units)';
+COMMENT ON COLUMN wallet.policy.withdraw_fee_rate IS
+  'withdrawal fee = least(greatest(amount * rate + fixed, fee_min), fee_max), rounded half away from zero';
+COMMENT ON COLUMN wallet.policy.withdraw_fee_fixed IS 'the fixed part of the withdrawal fee (major units)';
+COMMENT ON COLUMN wallet.policy.withdraw_fee_min IS 'the least withdrawal fee (major units)';
+COMMENT ON COLUMN wallet.policy.withdraw_fee_max IS 'the most a withdrawal fee may be (major units); NULL: no cap';
+COMMENT ON COLUMN wallet.policy.withdraw_daily_max IS
+  'the most one wallet may ask to withdraw in a day of limit_time_zone (requests not rejected, failed or '
+  'returned; major units); NULL: no maximum';
+COMMENT ON COLUMN wallet.policy.withdraw_auto_approve_max IS
+  'a withdrawal of at most this much is approved at once (within withdraw_review_daily); major units';
+COMMENT ON COLUMN wallet.policy.withdraw_review_daily IS
+  'a withdrawal that takes the wallet''s day above this goes to review (major units); NULL: no threshold';
+COMMENT ON COLUMN wallet.policy.idle_remind_after IS
+  'a wallet that made no payment for this long is reminded of its balance (wallet.remind_idle); NULL: never';
+COMMENT ON COLUMN wallet.policy.idle_remind_min IS 'the least available balance an idle reminder is sent for (major units)';
+COMMENT ON COLUMN wallet.policy.limit_time_zone IS
+  'the time zone whose calendar days the daily limits count (never the session''s TimeZone)';
+
+CREATE TABLE wallet.withdrawal (
+  withdrawal_id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  wallet_id     bigint NOT NULL REFERENCES wallet.wallet,
+  request_txn   bigint NOT NULL,
+  amount        bigint NOT NULL CHECK (amount > 0),
+  fee           bigint NOT NULL CHECK (fee >= 0),
+  net           bigint NOT NULL CHECK (net > 0),
+  status        text   NOT NULL
+                CHECK (status IN ('pending', 'approved', 'rejected', 'succeeded', 'failed', 'returned')),
+  destination   text   NOT NULL,
+  method        text,
+  note          text,
+  automatic     boolean NOT NULL DEFAULT false,
+  reviewer      text,
+  review_note   text,
+  gateway_ref   text,
+  return_ref    text,
+  return_reason text,
+  requested_at  timestamptz NOT NULL,
+  reviewed_at   timestamptz,
+  settled_at    timestamptz,
+  returned_at   timestamptz,
+  CONSTRAINT withdrawal_parts CHECK (fee + net = amount)
+);
+CREATE INDEX withdrawal_wallet ON wallet.withdrawal (wallet_id, requested_at);
+COMMENT ON TABLE wallet.withdrawal IS
+  'withdrawals of earnings: amount held when requested, fee and net (minor units), and how each ended';
+
+-- Automatic withdrawal: one row per wallet that asked for it (set_auto_withdrawal).
+CREATE TABLE wallet.auto_withdrawal (
+  wallet_id   bigint PRIMARY KEY REFERENCES wallet.wallet,
+  threshold   bigint NOT NULL CHECK (threshold > 0),
+  destination text   NOT NULL,
+  set_at      timestamptz NOT NULL,
+  checked_at  timestamptz,
+  last_day    date,
+  last_result text
+);
+COMMENT ON TABLE wallet.auto_withdrawal IS
+  'automatic withdrawal of a wallet''s earnings at or above threshold (minor units), once a day at most: '
+  'checked_at is the last time auto_withdraw looked at it, last_day the day (in its currency''s limit_time_zone) '
+  'of its last automatic request, last_result what that look found';
+
+-- withdraw_quote is what a request of amount would be now (it changes nothing): fee, net,
+-- whether it would wait for review, the day's use of the daily maximum and, appended, why a
+-- request would be refused (NULL: it would go through).
+CREATE FUNCTION wallet.withdraw_quote(wallet_id bigint, amount numeric)
+  RETURNS TABLE (amount numeric, fee numeric, net numeric, review boolean, daily_used numeric,
+                 daily_remaining numeric, refusal text)
+  AS 'MODULE_PATHNAME', 'wallet_withdraw_quote'
+  LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+
+-- request_withdrawal holds amount of the wallet's earnings at once: approved when it is at most
+-- withdraw_auto_approve_max and the day stays within withdraw_review_daily, pending otherwise.
+CREATE FUNCTION wallet.request_withdrawal(wallet_id bigint, amount numeric, idempotency_key text,
+                                          destination text, method text DEFAULT NULL, note text DEFAULT NULL)
+  RETURNS TABLE (withdrawal_id bigint, amount numeric, fee numeric, net numeric, status text, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_request_withdrawal'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- review_withdrawal approves a pending withdrawal (no money moves) or rejects it (the amount
+-- goes back to the earnings).
+CREATE FUNCTION wallet.review_withdrawal(withdrawal_id bigint, approve boolean, reviewer text,
+                                         note text DEFAULT NULL)
+  RETURNS text
+  AS 'MODULE_PATHNAME', 'wallet_review_withdrawal'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- settle_withdrawal records the payout's answer: succeeded pays the net out and keeps the fee,
+-- failed gives the amount back to the earnings.
+CREATE FUNCTION wallet.settle_withdrawal(withdrawal_id bigint, succeeded boolean, gateway_ref text DEFAULT NULL)
+  RETURNS text
+  AS 'MODULE_PATHNAME', 'wallet_settle_withdrawal'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- return_withdrawal: the bank sent a paid-out withdrawal back; the amount (the fee too) is
+-- credited to the earnings again (a debt is repaid first, as by every credit).
+CREATE FUNCTION wallet.return_withdrawal(withdrawal_id bigint, gateway_ref text, reason text)
+  RETURNS text
+  AS 'MODULE_PATHNAME', 'wallet_return_withdrawal'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- withdrawals lists a wallet's withdrawals, newest first.
+CREATE FUNCTION wallet.withdrawals(wallet_id bigint)
+  RETURNS TABLE (withdrawal_id bigint, status text, amount numeric, fee numeric, net numeric,
+                 destination text, method text, automatic boolean, requested_at timestamptz,
+                 reviewed_at timestamptz, settled_at timestamptz, returned_at timestamptz,
+                 reviewer text, gateway_ref text)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  w wallet.wallet;
+BEGIN
+  IF withdrawals.wallet_id IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = withdrawals.wallet_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', withdrawals.wallet_id));
+  END IF;
+  RETURN QUERY
+    SELECT d.withdrawal_id, d.status, wallet.to_major(d.amount, w.exponent), wallet.to_major(d.fee, w.exponent),
+           wallet.to_major(d.net, w.exponent), d.destination, d.method, d.automatic, d.requested_at,
+           d.reviewed_at, d.settled_at, d.returned_at, d.reviewer, d.gateway_ref
+      FROM wallet.withdrawal d
+     WHERE d.wallet_id = withdrawals.wallet_id
+     ORDER BY d.requested_at DESC, d.withdrawal_id DESC;
+END $$;
+
+-- set_auto_withdrawal turns automatic withdrawal on (threshold, destination) or off (NULL
+-- threshold) and returns whether it is on. It moves no money; wallet.auto_withdraw acts on it.
+CREATE FUNCTION wallet.set_auto_withdrawal(wallet_id bigint, threshold numeric, destination text)
+  RETURNS boolean
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  w wallet.wallet := wallet._lock(set_auto_withdrawal.wallet_id);
+  t bigint;
+BEGIN
+  IF set_auto_withdrawal.threshold IS NULL THEN
+    PERFORM wallet._text(set_auto_withdrawal.destination, 'destination', 200);
+    DELETE FROM wallet.auto_withdrawal a WHERE a.wallet_id = w.wallet_id;
+    RETURN false;
+  END IF;
+  t := wallet.to_minor(set_auto_withdrawal.threshold, w.exponent, 'threshold');
+  PERFORM wallet._text(set_auto_withdrawal.destination, 'destination', 200, true);
+  INSERT INTO wallet.auto_withdrawal AS a (wallet_id, threshold, destination, set_at)
+  VALUES (w.wallet_id, t, set_auto_withdrawal.destination, wallet.clock())
+  ON CONFLICT ON CONSTRAINT auto_withdrawal_pkey DO UPDATE
+    SET threshold = EXCLUDED.threshold, destination = EXCLUDED.destination, set_at = EXCLUDED.set_at;
+  RETURN true;
+END $$;
+
+-- auto_withdraw (a pg_cron job) looks at up to batch_size wallets with automatic withdrawal that
+-- have not withdrawn automatically today (the least recently looked at first) and requests a
+-- withdrawal of all their withdrawable earnings where that reaches the threshold and
+-- withdraw_min, through the same fees, limits and review as request_withdrawal. Wallets locked
+-- by others are taken by a later run.
+CREATE FUNCTION wallet.auto_withdraw(batch_size int DEFAULT 1000)
+  RETURNS TABLE (wallets int, withdrawals int)
+  AS 'MODULE_PATHNAME', 'wallet_auto_withdraw'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE OR REPLACE FUNCTION wallet._discrepancies()
+  RETURNS TABLE (check_name text, wallet_id bigint, currency text, expected numeric, actual numeric)
+  LANGUAGE sql STABLE AS $$
+  WITH sums AS MATERIALIZED (
+    SELECT s.* FROM unnest((SELECT wallet._journal_sums(t.txn_id, t.wallet_id, t.currency, t.postings)
+                              FROM wallet.txn t)) s),
+  -- per currency, account, wallet and bucket: the archived part plus the journal
+  tot AS MATERIALIZED (
+    SELECT x.currency, x.account, x.wallet_id, x.bucket, sum(x.amount)::bigint AS total
+      FROM (SELECT s.currency, s.account, s.wallet_id, s.bucket, s.amount FROM sums s WHERE s.txn_id IS NULL
+            UNION ALL
+            SELECT c.currency, c.account, c.wallet_id, c.bucket, c.amount FROM wallet.journal_checkpoint c) x
+     GROUP BY x.currency, x.account, x.wallet_id, x.bucket),
+  -- per wallet (one row, not one per bucket: a join of wallets, not of buckets): what the
+  -- journal posted to each bucket
+  posted AS (
+    SELECT t.wallet_id,
+           sum(t.total) FILTER (WHERE t.bucket = 'cash')::bigint AS cash,
+           sum(t.total) FILTER (WHERE t.bucket = 'bonus')::bigint AS bonus,
+           sum(t.total) FILTER (WHERE t.bucket = 'earnings')::bigint AS earnings,
+           sum(t.total) FILTER (WHERE t.bucket = 'held')::bigint AS held
+      FROM tot t WHERE t.account = 'wallet' GROUP BY t.wallet_id),
+  pending AS (
+    SELECT c.wallet_id, sum(c.amount)::bigint AS total FROM wallet.payee_credit c GROUP BY c.wallet_id),
+  -- per wallet: its debt as posted (what payee_receivable lent it, less what it repaid)
+  receivable AS (
+    SELECT t.wallet_id, -sum(t.total)::bigint AS debt
+      FROM tot t WHERE t.account = 'payee_receivable' GROUP BY t.wallet_id),
+  -- per wallet: its lots' totals (lt), payee credits not rolled up yet (pending) and what the
+  -- journal posted to each bucket (p_*)
+  stored AS MATERIALIZED (
+    SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_books(w.lots) AS lt,
+           coalesce(pc.total, 0) AS pending, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
+           coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held,
+           w.debt, coalesce(rc.debt, 0) AS p_debt
+      FROM wallet.wallet w
+      LEFT JOIN pending pc ON pc.wallet_id = w.wallet_id
+      LEFT JOIN posted p ON p.wallet_id = w.wallet_id
+      LEFT JOIN receivable rc ON rc.wallet_id = w.wallet_id),
+  exps AS (SELECT c.code, c.exponent FROM wallet.currency c),
+  -- materialized: joined by hash (an index probe per journal group costs seconds)
+  known AS MATERIALIZED (SELECT w.wallet_id, w.currency FROM wallet.wallet w)
+  -- every transaction's postings sum to zero
+  SELECT 'transaction_balanced', s.wallet_id, s.currency, 0::numeric, wallet.to_major(s.amount, e.exponent)
+    FROM sums s JOIN exps e ON e.code = s.currency
+   WHERE s.txn_id IS NOT NULL
+  UNION ALL
+  -- every wallet's stored buckets equal the sum of its postings
+  SELECT 'wallet_bucket_' || b.bucket, s.wallet_id, s.currency,
+         wallet.to_major(b.posted, s.exponent), wallet.to_major(b.stored, s.exponent)
+    FROM stored s
+   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus),
+                              ('earnings', s.p_earnings, (s.lt).earnings + s.pending), ('held', s.p_held, (s.lt).held))
+                   AS b(bucket, posted, stored)
+   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus OR s.p_earnings <> (s.lt).earnings + s.pending
+          OR s.p_held <> (s.lt).held)
+     AND b.posted <> b.stored
+  UNION ALL
+  -- every wallet's stored debt equals what payee_receivable lent it less what it repaid
+  SELECT 'wallet_debt', s.wallet_id, s.currency, wallet.to_major(s.p_debt, s.exponent),
+         wallet.to_major(s.debt, s.exponent)
+    FROM stored s
+   WHERE s.p_debt <> s.debt
+  UNION ALL
+  -- payee_receivable legs must name an existing wallet of the transaction's currency
+  SELECT 'receivable_of_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
+         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
+    FROM tot t JOIN exps e ON e.code = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+   WHERE t.account = 'payee_receivable' AND w.wallet_id IS NULL
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- wallet legs must name an existing wallet of the transaction's currency and a known bucket
+  SELECT 'posting_to_unknown_wallet', t.wallet_id, t.currency, 0::numeric,
+         wallet.to_major(sum(t.total)::bigint, min(e.exponent))
+    FROM tot t JOIN exps e ON e.code = t.currency
+    LEFT JOIN known w ON w.wallet_id = t.wallet_id AND w.currency = t.currency
+   WHERE t.account = 'wallet'
+     AND (t.bucket IS NULL OR t.bucket NOT IN ('cash', 'bonus', 'earnings', 'held') OR w.wallet_id IS NULL)
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- no negative lot
+  SELECT 'negative_lot', w.wallet_id, w.currency, 0::numeric, wallet.to_major(least(l.amount, l.held), w.exponent)
+    FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
+   WHERE wallet.lots_negative(w.lots) AND (l.amount < 0 OR l.held < 0)
+  UNION ALL
+  -- held equals what the open refunds, holds and withdrawals reserve (a hold past its expiry
+  -- until the operation that gives it back is journaled); the check keeps the name it had before
+  -- withdrawals
+  SELECT 'held_matches_open_refunds_and_holds', s.wallet_id, s.currency,
+         wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major((s.lt).held, s.exponent)
+    FROM stored s
+    LEFT JOIN (SELECT x.wallet_id, sum(x.total)::bigint AS total
+                 FROM (SELECT r.wallet_id, r.amount + r.clawback + r.coupon_clawback + r.bonus_void AS total
+                         FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
+                       UNION ALL
+                       SELECT h.wallet_id, h.amount - h.captured - h.released
+                         FROM wallet.hold h WHERE h.status = 'open'
+                       UNION ALL
+                       SELECT d.wallet_id, d.amount
+                         FROM wallet.withdrawal d WHERE d.status IN ('pending', 'approved')) x
+                GROUP BY x.wallet_id) o ON o.wallet_id = s.wallet_id
+   WHERE coalesce(o.total, 0) <> (s.lt).held
+  UNION ALL
+  -- every posting's currency is listed in wallet.currency: the other checks weigh amounts by
+  -- its exponent and cannot see these. Per wallet (NULL: the system accounts), in minor units.
+  SELECT 'posting_unknown_currency', t.wallet_id, t.currency, NULL::numeric, sum(t.total)::numeric
+    FROM tot t LEFT JOIN exps e ON e.code = t.currency
+   WHERE e.code IS NULL
+   GROUP BY t.wallet_id, t.currency
+  UNION ALL
+  -- per currency, all accounts sum to zero
+  SELECT 'currency_balanced', NULL::bigint, t.currency, 0::numeric, wallet.to_major(t.total::bigint, e.exponent)
+    FROM (SELECT t.currency, sum(t.total) AS total FROM tot t GROUP BY t.currency HAVING sum(t.total) <> 0) t
+    JOIN exps e ON e.code = t.currency
+$$;
+
+-- idle reminders: the outbox takes rows without a lot or an expiry
+ALTER TABLE wallet.notification DROP CONSTRAINT notification_kind_check;
+ALTER TABLE wallet.notification ADD CONSTRAINT notification_kind_check CHECK (kind IN ('bonus_expiring', 'idle_balance'));
+ALTER TABLE wallet.notification ALTER COLUMN lot_id DROP NOT NULL, ALTER COLUMN expires_at DROP NOT NULL;
+CREATE INDEX notification_idle ON wallet.notification (wallet_id, created_at) WHERE kind = 'idle_balance';
+COMMENT ON COLUMN wallet.notification.kind IS
+  'bonus_expiring (lot_id, amount and expires_at: the bonus lot) or idle_balance (amount: the available balance '
+  'of a wallet that made no payment for its currency''s idle_remind_after; no lot, no expiry)';
+
+CREATE FUNCTION wallet.remind_idle(batch int DEFAULT 10000) RETURNS int
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  clk timestamptz := wallet.clock();
+  n int;
+BEGIN
+  IF batch IS NULL OR batch < 1 OR batch > 1000000 THEN
+    PERFORM wallet._fail('22023', 'batch must be between 1 and 1000000');
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtext('wallet.remind_idle'));
+  INSERT INTO wallet.notification (wallet_id, kind, lot_id, amount, currency, expires_at, created_at)
+  WITH pol AS MATERIALIZED (
+    SELECT p.currency, p.idle_remind_after, p.idle_remind_min
+      FROM wallet.policy p WHERE p.idle_remind_after IS NOT NULL),
+  -- the last payment of each wallet that paid within the longest period: one pass over those
+  -- months of the journal (the bound is known when the scan starts, so the months before it
+  -- are never read)
+  paid AS MATERIALIZED (
+    SELECT t.wallet_id, max(t.created_at) AS last_paid
+      FROM wallet.txn t
+     WHERE t.kind IN ('spend', 'capture_hold')
+       AND t.created_at > clk - (SELECT max(x.idle_remind_after) FROM pol x) AND t.created_at <= clk
+     GROUP BY t.wallet_id)
+  SELECT w.wallet_id, 'idle_balance', NULL, wallet.to_minor(b.available, w.exponent), w.currency, NULL, clk
+    FROM pol
+    JOIN wallet.wallet w ON w.currency = pol.currency
+    LEFT JOIN paid ON paid.wallet_id = w.wallet_id
+   CROSS JOIN LATERAL wallet._balance(w.wallet_id, NULL) b
+   WHERE w.created_at <= clk - pol.idle_remind_after
+     AND (paid.last_paid IS NULL OR paid.last_paid <= clk - pol.idle_remind_after)
+     AND b.available > 0 AND b.available >= pol.idle_remind_min
+     AND NOT EXISTS (SELECT 1 FROM wallet.notification r
+                      WHERE r.kind = 'idle_balance' AND r.wallet_id = w.wallet_id
+                        AND r.created_at > clk - pol.idle_remind_after)
+   ORDER BY w.wallet_id
+   LIMIT batch;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n > 0 THEN
+    PERFORM pg_notify('wallet_notification', json_build_object('kind', 'idle_balance', 'count', n)::text);
+  END IF;
+  RETURN n;
+END $$;
+COMMENT ON FUNCTION wallet.remind_idle(int) IS
+  'queues one idle_balance notification per wallet whose available balance is at least its currency''s '
+  'idle_remind_min and that made no payment for idle_remind_after, at most one per idle_remind_after per '
+  'wallet and batch rows a run; NOTIFY wallet_notification when it queued any; returns how many it queued';
+
+CREATE OR REPLACE FUNCTION wallet.schedule_jobs(expire_schedule text DEFAULT NULL,
+                                     rollup_schedule text DEFAULT NULL,
+                                     reconcile_schedule text DEFAULT NULL,
+                                     remind_schedule text DEFAULT NULL,
+                                     report_schedule text DEFAULT NULL,
+                                     cleanup_schedule text DEFAULT NULL,
+                                     cron_retention interval DEFAULT NULL,
+                                     database text DEFAULT NULL,
+                                     partition_schedule text DEFAULT NULL)
+  RETURNS TABLE (jobname text, schedule text, command text, jobid bigint, job_database text)
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  db text := coalesce(schedule_jobs.database, current_database());
+  here boolean;
+  j record;
+  old record;
+  s text;
+  c text;
+  id bigint;
+BEGIN
+  PERFORM wallet._cron_check('schedule_jobs');
+  PERFORM wallet._text(schedule_jobs.database, 'database', 63);
+  IF schedule_jobs.database = '' THEN
+    PERFORM wallet._fail('22023', 'database must not be empty');
+  END IF;
+  here := db = current_database();
+  IF NOT here THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = db) THEN
+      PERFORM wallet._fail('22023', format('database "%s" does not exist', db));
+    END IF;
+    IF to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN
+      PERFORM wallet._fail('55000', 'this pg_cron cannot schedule jobs in another database',
+        'cron.schedule_in_database is missing.', 'Update pg_cron to 1.4 or later.');
+    END IF;
+  END IF;
+  IF cron_retention < interval '0' THEN
+    PERFORM wallet._fail('22023', 'cron_retention must be a non-negative interval');
+  END IF;
+  -- jobs of another database carry its name; the cleanup of pg_cron's history runs here, once
+  FOR j IN SELECT * FROM (VALUES
+      ('wallet-expire-bonus', expire_schedule, '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()', false),
+      ('wallet-rollup-credits', rollup_schedule, '* * * * *', 'SELECT wallet.rollup_credits()', false),
+      ('wallet-expire-holds', NULL, '* * * * *', 'SELECT * FROM wallet.expire_holds()', false),
+      ('wallet-auto-withdraw', NULL, '*/30 * * * *', 'SELECT * FROM wallet.auto_withdraw()', false),
+      ('wallet-remind-idle', NULL, '13 10 * * *', 'SELECT wallet.remind_idle()', false),
+      ('wallet-reconcile', reconcile_schedule, '17 3 * * *', 'CALL wallet.reconcile_job()', false),
+      ('wallet-remind-expiring', remind_schedule, '7 * * * *', 'SELECT wallet.remind_expiring()', false),
+      ('wallet-refresh-reports', report_schedule, '*/10 * * * *', 'SELECT wallet.refresh_reports()', false),
+      ('wallet-cron-cleanup', cleanup_schedule, '43 4 * * *', NULL, true),
+      ('wallet-journal-partitions', partition_schedule, '23 1 * * *',
+       'SELECT wallet.add_journal_partitions(1)', false)
+      ) AS v(n, s, d, c, cleanup) LOOP
+    IF j.cleanup AND NOT here THEN
+      CONTINUE;
+    END IF;
+    jobname := CASE WHEN here THEN j.n ELSE j.n || '@' || db END;
+    EXECUTE 'SELECT x.schedule, x.command FROM cron.job x WHERE x.jobname = $1 AND x.username = current_user'
+      INTO old USING jobname;
+    s := coalesce(j.s, old.schedule, j.d);
+    c := CASE WHEN NOT j.cleanup THEN j.c
+              WHEN cron_retention IS NULL AND old.command IS NOT NULL THEN old.command
+              ELSE format('DELETE FROM cron.job_run_details WHERE end_time < now() - %L::interval',
+                          coalesce(cron_retention, interval '14 days')::text) END;
+    IF here THEN
+      EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO id USING jobname, s, c;
+    ELSE
+      EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)' INTO id USING jobname, s, c, db;
+    END IF;
+    schedule := s; command := c; jobid := id; job_database := db;
+    RETURN NEXT;
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION wallet.schedule_jobs(text, text, text, text, text, text, interval, text, text) IS
+  'schedules (or reschedules, by name: never duplicates) the wallet''s pg_cron jobs: wallet-expire-bonus '
+  '(expire_bonus), wallet-rollup-credits (rollup_credits), wallet-expire-holds (expire_holds, every minute: '
+  'reschedule it with cron.alter_job), wallet-auto-withdraw (auto_withdraw, every 30 minutes: each wallet '
+  'withdraws automatically once a day at most), wallet-remind-idle (remind_idle, daily), wallet-reconcile (reconcile_job: fails when it finds '
+  'discrepancies), wallet-remind-expiring (remind_expiring), wallet-refresh-reports (refresh_reports) and '
+  'wallet-cron-cleanup (deletes cron.job_run_details rows that ended more than cron_retention ago) and '
+  'wallet-journal-partitions (add_journal_partitions: this month''s and the next month''s journal partitions '
+  'exist before a row needs them, so the default partition stays empty). A schedule '
+  'left NULL keeps the job''s current schedule, or takes the default for a new job. database: the wallet database '
+  'the jobs run in (default: this one, pg_cron''s); jobs of another database are named <job>@<database> and '
+  'scheduled with cron.schedule_in_database. pg_cron runs every job as the user who called schedule_jobs '
+  '(current_user), so call it as the login that should run them: a member of wallet_admin with USAGE on schema '
+  'cron (and EXECUTE on cron.schedule_in_database for another database); the wallet functions are SECURITY '
+  'DEFINER and act as the extension owner; the cleanup deletes as that user, which pg_cron limits to its own run '
+  'details unless it is a superuser';
+
+GRANT EXECUTE ON FUNCTION
+  wallet.withdraw_quote(bigint, numeric), wallet.request_withdrawal(bigint, numeric, text, text, text, text),
+  wallet.withdrawals(bigint), wallet.set_auto_withdrawal(bigint, numeric, text)
+  TO wallet_app;
+GRANT EXECUTE ON FUNCTION
+  wallet.withdraw_quote(bigint, numeric), wallet.withdrawals(bigint),
+  wallet.review_withdrawal(bigint, boolean, text, text), wallet.settle_withdrawal(bigint, boolean, text),
+  wallet.return_withdrawal(bigint, text, text), wallet.auto_withdraw(int), wallet.remind_idle(int)
+  TO wallet_admin;
+GRANT SELECT ON wallet.withdrawal, wallet.auto_withdrawal TO wallet_admin;
+REVOKE ALL ON FUNCTION
+  wallet.withdraw_quote(bigint, numeric), wallet.request_withdrawal(bigint, numeric, text, text, text, text),
+  wallet.withdrawals(bigint), wallet.set_auto_withdrawal(bigint, numeric, text),
+  wallet.review_withdrawal(bigint, boolean, text, text), wallet.settle_withdrawal(bigint, boolean, text),
+  wallet.return_withdrawal(bigint, text, text), wallet.auto_withdraw(int), wallet.remind_idle(int),
+  wallet._check_time_zone(text, text)
+  FROM PUBLIC;
+REVOKE ALL ON SEQUENCE wallet.withdrawal_withdrawal_id_seq FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('wallet.withdrawal', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.auto_withdrawal', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.withdrawal_withdrawal_id_seq', '');

@@ -4,7 +4,8 @@
  *	  much, as the journal row's legs (CONTRACT.md, the double-entry journal).
  *	  A wallet's legs name its bucket (cash, bonus, earnings, held); system
  *	  accounts (funding, revenue, commission, breakage, bonus_expense,
- *	  coupon_expense, refund_payout, fee_income, payee_receivable) have no
+ *	  coupon_expense, refund_payout, withdrawal_payout, fee_income,
+ *	  payee_receivable) have no
  *	  stored balance. Every operation's legs sum to zero: postings_done
  *	  refuses any that do not, before anything is written.
  *
@@ -299,4 +300,43 @@ post_release(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 total)
 	post(ps, "wallet", wallet_id, "cash", r->back[BUCKET_CASH]);
 	post(ps, "wallet", wallet_id, "earnings", r->back[BUCKET_EARNINGS]);
 	post(ps, "breakage", 0, NULL, r->breakage);
+}
+
+/* A withdrawal's hold: the amount leaves earnings for held. */
+void
+post_withdraw_hold(Postings *ps, int64 wallet_id, int64 amount)
+{
+	post(ps, "wallet", wallet_id, "earnings", -amount);
+	post(ps, "wallet", wallet_id, "held", amount);
+}
+
+/*
+ * The end of a withdrawal's hold: released (rejected, failed), the amount
+ * goes back to earnings; paid out (succeeded), the net to withdrawal_payout
+ * and the fee to fee_income.
+ */
+void
+post_withdraw_end(Postings *ps, int64 wallet_id, bool release, int64 amount, int64 net, int64 fee)
+{
+	post(ps, "wallet", wallet_id, "held", -amount);
+	if (release)
+		post(ps, "wallet", wallet_id, "earnings", amount);
+	else
+	{
+		post(ps, "withdrawal_payout", 0, NULL, net);
+		post(ps, "fee_income", 0, NULL, fee);
+	}
+}
+
+/*
+ * A paid-out withdrawal sent back by the bank: the whole amount into
+ * earnings again, the net out of withdrawal_payout and the fee out of
+ * fee_income.
+ */
+void
+post_withdraw_return(Postings *ps, int64 wallet_id, int64 amount, int64 net, int64 fee)
+{
+	post(ps, "wallet", wallet_id, "earnings", amount);
+	post(ps, "withdrawal_payout", 0, NULL, -net);
+	post(ps, "fee_income", 0, NULL, -fee);
 }

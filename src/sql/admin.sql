@@ -21,17 +21,42 @@ CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT 
                                   use_all_below numeric DEFAULT NULL,
                                   earnings_scope text[] DEFAULT NULL,
                                   transfer_fee_rate numeric DEFAULT NULL,
-                                  transfer_fee_fixed numeric DEFAULT NULL)
+                                  transfer_fee_fixed numeric DEFAULT NULL,
+                                  withdraw_min numeric DEFAULT NULL,
+                                  withdraw_fee_rate numeric DEFAULT NULL,
+                                  withdraw_fee_fixed numeric DEFAULT NULL,
+                                  withdraw_fee_min numeric DEFAULT NULL,
+                                  withdraw_fee_max numeric DEFAULT NULL,
+                                  withdraw_daily_max numeric DEFAULT NULL,
+                                  withdraw_auto_approve_max numeric DEFAULT NULL,
+                                  withdraw_review_daily numeric DEFAULT NULL,
+                                  idle_remind_after interval DEFAULT NULL,
+                                  idle_remind_min numeric DEFAULT NULL,
+                                  limit_time_zone text DEFAULT NULL,
+                                  reset text[] DEFAULT NULL)
   RETURNS wallet.policy
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
   p wallet.policy := wallet._policy(set_policy.currency);
+  col text;
 BEGIN
   PERFORM wallet._text(set_policy.currency, 'currency', 3, true);
   IF NOT EXISTS (SELECT 1 FROM wallet.currency c WHERE c.code = set_policy.currency) THEN
     PERFORM wallet._fail('22023', format('unknown currency "%s"', set_policy.currency));
   END IF;
+  -- reset: the settings named go back to their defaults (NULL where the default is none), before
+  -- the values given are applied
+  FOREACH col IN ARRAY coalesce(set_policy.reset, '{}') LOOP
+    IF col IS NULL OR col = 'currency' OR NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = 'wallet.policy'::regclass AND a.attname = col AND a.attnum > 0
+           AND NOT a.attisdropped) THEN
+      PERFORM wallet._fail('22023', format('reset names no setting: %s', coalesce(col, 'NULL')),
+                           hint => 'Name columns of wallet.policy other than currency.');
+    END IF;
+    p := jsonb_populate_record(p, jsonb_build_object(col, to_jsonb(wallet._policy(NULL::text)) -> col));
+  END LOOP;
   p.refund_window := coalesce(set_policy.refund_window, p.refund_window);
   p.refund_fee_rate := coalesce(set_policy.refund_fee_rate, p.refund_fee_rate);
   p.refund_auto_approve_max := coalesce(set_policy.refund_auto_approve_max, p.refund_auto_approve_max);
@@ -61,6 +86,19 @@ BEGIN
                               'transfer_fee_fixed');
   p.transfer_fee_rate := coalesce(set_policy.transfer_fee_rate, p.transfer_fee_rate);
   p.transfer_fee_fixed := coalesce(set_policy.transfer_fee_fixed, p.transfer_fee_fixed);
+  -- withdrawals and idle reminders (CONTRACT.md section 16) and the limits' time zone; the
+  -- table's checks and wallet._policy_check refuse what is out of range
+  p.withdraw_min := coalesce(set_policy.withdraw_min, p.withdraw_min);
+  p.withdraw_fee_rate := coalesce(set_policy.withdraw_fee_rate, p.withdraw_fee_rate);
+  p.withdraw_fee_fixed := coalesce(set_policy.withdraw_fee_fixed, p.withdraw_fee_fixed);
+  p.withdraw_fee_min := coalesce(set_policy.withdraw_fee_min, p.withdraw_fee_min);
+  p.withdraw_fee_max := coalesce(set_policy.withdraw_fee_max, p.withdraw_fee_max);
+  p.withdraw_daily_max := coalesce(set_policy.withdraw_daily_max, p.withdraw_daily_max);
+  p.withdraw_auto_approve_max := coalesce(set_policy.withdraw_auto_approve_max, p.withdraw_auto_approve_max);
+  p.withdraw_review_daily := coalesce(set_policy.withdraw_review_daily, p.withdraw_review_daily);
+  p.idle_remind_after := coalesce(set_policy.idle_remind_after, p.idle_remind_after);
+  p.idle_remind_min := coalesce(set_policy.idle_remind_min, p.idle_remind_min);
+  p.limit_time_zone := coalesce(set_policy.limit_time_zone, p.limit_time_zone);
   INSERT INTO wallet.policy VALUES (p.*)
   ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
     refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
@@ -69,7 +107,13 @@ BEGIN
     remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate,
     payee_debt_flag = EXCLUDED.payee_debt_flag, min_balance_use = EXCLUDED.min_balance_use,
     use_all_below = EXCLUDED.use_all_below, earnings_scope = EXCLUDED.earnings_scope,
-    transfer_fee_rate = EXCLUDED.transfer_fee_rate, transfer_fee_fixed = EXCLUDED.transfer_fee_fixed;
+    transfer_fee_rate = EXCLUDED.transfer_fee_rate, transfer_fee_fixed = EXCLUDED.transfer_fee_fixed,
+    withdraw_min = EXCLUDED.withdraw_min, withdraw_fee_rate = EXCLUDED.withdraw_fee_rate,
+    withdraw_fee_fixed = EXCLUDED.withdraw_fee_fixed, withdraw_fee_min = EXCLUDED.withdraw_fee_min,
+    withdraw_fee_max = EXCLUDED.withdraw_fee_max, withdraw_daily_max = EXCLUDED.withdraw_daily_max,
+    withdraw_auto_approve_max = EXCLUDED.withdraw_auto_approve_max,
+    withdraw_review_daily = EXCLUDED.withdraw_review_daily, idle_remind_after = EXCLUDED.idle_remind_after,
+    idle_remind_min = EXCLUDED.idle_remind_min, limit_time_zone = EXCLUDED.limit_time_zone;
   RETURN p;
 EXCEPTION WHEN check_violation THEN
   PERFORM wallet._bad_setting(SQLERRM);

@@ -30,7 +30,27 @@ CREATE TABLE wallet.policy (
   transfer_fee_rate       numeric  NOT NULL DEFAULT 0
                           CHECK (transfer_fee_rate >= 0 AND transfer_fee_rate <= 1),
   transfer_fee_fixed      numeric  NOT NULL DEFAULT 0
-                          CHECK (transfer_fee_fixed >= 0 AND transfer_fee_fixed < 1e15)
+                          CHECK (transfer_fee_fixed >= 0 AND transfer_fee_fixed < 1e15),
+  withdraw_min            numeric  NOT NULL DEFAULT 0
+                          CHECK (withdraw_min >= 0 AND withdraw_min < 1e15),
+  withdraw_fee_rate       numeric  NOT NULL DEFAULT 0
+                          CHECK (withdraw_fee_rate >= 0 AND withdraw_fee_rate <= 1),
+  withdraw_fee_fixed      numeric  NOT NULL DEFAULT 0
+                          CHECK (withdraw_fee_fixed >= 0 AND withdraw_fee_fixed < 1e15),
+  withdraw_fee_min        numeric  NOT NULL DEFAULT 0
+                          CHECK (withdraw_fee_min >= 0 AND withdraw_fee_min < 1e15),
+  withdraw_fee_max        numeric  NULL
+                          CHECK (withdraw_fee_max >= 0 AND withdraw_fee_max < 1e15),
+  withdraw_daily_max      numeric  NULL
+                          CHECK (withdraw_daily_max >= 0 AND withdraw_daily_max < 1e15),
+  withdraw_auto_approve_max numeric NOT NULL DEFAULT 0
+                          CHECK (withdraw_auto_approve_max >= 0 AND withdraw_auto_approve_max < 1e15),
+  withdraw_review_daily   numeric  NULL
+                          CHECK (withdraw_review_daily >= 0 AND withdraw_review_daily < 1e15),
+  idle_remind_after       interval NULL CHECK (idle_remind_after > '0'),
+  idle_remind_min         numeric  NOT NULL DEFAULT 0
+                          CHECK (idle_remind_min >= 0 AND idle_remind_min < 1e15),
+  limit_time_zone         text     NOT NULL DEFAULT 'UTC'
 );
 COMMENT ON TABLE wallet.policy IS 'per-currency money policy; a currency without a row uses the column defaults';
 
@@ -145,15 +165,40 @@ END $$;
 CREATE TRIGGER currency_check BEFORE UPDATE ON wallet.currency
   FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._currency_check();
 
--- _policy_check refuses intervals the clock cannot add and amounts finer than the currency.
+-- _check_time_zone refuses (22023) a time zone that is not a name PostgreSQL knows (as listed
+-- in pg_timezone_names: 'UTC', 'Asia/Shanghai'; not an abbreviation or a POSIX offset, whose
+-- sign reads the other way round).
+CREATE FUNCTION wallet._check_time_zone(val text, argname text) RETURNS void
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  PERFORM wallet._text(val, argname, 64, true);
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = val) THEN
+    PERFORM wallet._fail('22023', format('%s "%s" is not a known time zone', argname, val),
+                         hint => 'Use a name listed in pg_timezone_names, such as ''UTC'' or ''Asia/Shanghai''.');
+  END IF;
+END $$;
+
+-- _policy_check refuses intervals the clock cannot add, amounts finer than the currency and an
+-- unknown limit time zone.
 CREATE FUNCTION wallet._policy_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int := wallet._exponent(NEW.currency);
 BEGIN
   PERFORM wallet._check_interval(NEW.refund_window, 'refund_window');
   PERFORM wallet._check_interval(NEW.remind_before, 'remind_before');
-  PERFORM wallet._check_money(NEW.refund_auto_approve_max, wallet._exponent(NEW.currency),
-                              'refund_auto_approve_max');
-  PERFORM wallet._check_money(NEW.transfer_fee_fixed, wallet._exponent(NEW.currency), 'transfer_fee_fixed');
+  PERFORM wallet._check_interval(NEW.idle_remind_after, 'idle_remind_after');
+  PERFORM wallet._check_money(NEW.refund_auto_approve_max, e, 'refund_auto_approve_max');
+  PERFORM wallet._check_money(NEW.transfer_fee_fixed, e, 'transfer_fee_fixed');
+  PERFORM wallet._check_money(NEW.withdraw_min, e, 'withdraw_min');
+  PERFORM wallet._check_money(NEW.withdraw_fee_fixed, e, 'withdraw_fee_fixed');
+  PERFORM wallet._check_money(NEW.withdraw_fee_min, e, 'withdraw_fee_min');
+  PERFORM wallet._check_money(NEW.withdraw_fee_max, e, 'withdraw_fee_max');
+  PERFORM wallet._check_money(NEW.withdraw_daily_max, e, 'withdraw_daily_max');
+  PERFORM wallet._check_money(NEW.withdraw_auto_approve_max, e, 'withdraw_auto_approve_max');
+  PERFORM wallet._check_money(NEW.withdraw_review_daily, e, 'withdraw_review_daily');
+  PERFORM wallet._check_money(NEW.idle_remind_min, e, 'idle_remind_min');
+  PERFORM wallet._check_time_zone(NEW.limit_time_zone, 'limit_time_zone');
   RETURN NEW;
 END $$;
 CREATE TRIGGER policy_check BEFORE INSERT OR UPDATE ON wallet.policy

@@ -125,6 +125,8 @@ BEGIN
       ('wallet-expire-bonus', expire_schedule, '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()', false),
       ('wallet-rollup-credits', rollup_schedule, '* * * * *', 'SELECT wallet.rollup_credits()', false),
       ('wallet-expire-holds', NULL, '* * * * *', 'SELECT * FROM wallet.expire_holds()', false),
+      ('wallet-auto-withdraw', NULL, '*/30 * * * *', 'SELECT * FROM wallet.auto_withdraw()', false),
+      ('wallet-remind-idle', NULL, '13 10 * * *', 'SELECT wallet.remind_idle()', false),
       ('wallet-reconcile', reconcile_schedule, '17 3 * * *', 'CALL wallet.reconcile_job()', false),
       ('wallet-remind-expiring', remind_schedule, '7 * * * *', 'SELECT wallet.remind_expiring()', false),
       ('wallet-refresh-reports', report_schedule, '*/10 * * * *', 'SELECT wallet.refresh_reports()', false),
@@ -155,7 +157,8 @@ END $$;
 COMMENT ON FUNCTION wallet.schedule_jobs(text, text, text, text, text, text, interval, text, text) IS
   'schedules (or reschedules, by name: never duplicates) the wallet''s pg_cron jobs: wallet-expire-bonus '
   '(expire_bonus), wallet-rollup-credits (rollup_credits), wallet-expire-holds (expire_holds, every minute: '
-  'reschedule it with cron.alter_job), wallet-reconcile (reconcile_job: fails when it finds '
+  'reschedule it with cron.alter_job), wallet-auto-withdraw (auto_withdraw, every 30 minutes: each wallet '
+  'withdraws automatically once a day at most), wallet-remind-idle (remind_idle, daily), wallet-reconcile (reconcile_job: fails when it finds '
   'discrepancies), wallet-remind-expiring (remind_expiring), wallet-refresh-reports (refresh_reports) and '
   'wallet-cron-cleanup (deletes cron.job_run_details rows that ended more than cron_retention ago) and '
   'wallet-journal-partitions (add_journal_partitions: this month''s and the next month''s journal partitions '

@@ -16,6 +16,8 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.refund', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.hold', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.group_pay', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.group_pay_member', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.withdrawal', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.auto_withdrawal', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.coupon_template', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.coupon', '');
@@ -30,6 +32,7 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit_credit_id_seq', 
 SELECT pg_catalog.pg_extension_config_dump('wallet.refund_refund_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.hold_hold_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.group_pay_group_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.withdrawal_withdrawal_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.risk_flag_flag_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run_run_id_seq', '');
 

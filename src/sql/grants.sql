@@ -34,7 +34,9 @@ GRANT EXECUTE ON FUNCTION
   wallet.join_group_pay(bigint, bigint, text), wallet.cancel_group_pay(bigint, bigint, text),
   wallet.group_pay_status(bigint),
   wallet.transfer(bigint, bigint, numeric, text, text, text),
-  wallet.spend_split(bigint, numeric, text, bigint[], numeric[], text, text, text)
+  wallet.spend_split(bigint, numeric, text, bigint[], numeric[], text, text, text),
+  wallet.withdraw_quote(bigint, numeric), wallet.request_withdrawal(bigint, numeric, text, text, text, text),
+  wallet.withdrawals(bigint), wallet.set_auto_withdrawal(bigint, numeric, text)
   TO wallet_app;
 
 GRANT EXECUTE ON FUNCTION
@@ -43,7 +45,8 @@ GRANT EXECUTE ON FUNCTION
   wallet.freeze(bigint, text), wallet.unfreeze(bigint), wallet.review_refund(bigint, boolean, text, text),
   wallet.expire_bonus(int), wallet.rollup_credits(int), wallet.reconcile(),
   wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric, text[],
-                    numeric, numeric),
+                    numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric,
+                    interval, numeric, text, text[]),
   wallet.add_bonus_rule(text, numeric, numeric, numeric, numeric, interval, text[], text, timestamptz,
                         timestamptz, numeric),
   wallet.end_bonus_rule(bigint, timestamptz),
@@ -51,10 +54,14 @@ GRANT EXECUTE ON FUNCTION
                              interval, int, int, text, numeric),
   wallet.coupons(bigint), wallet.adjust(bigint, text, numeric, text, text, text),
   wallet.holds(bigint), wallet.release_hold(bigint, text, numeric), wallet.expire_holds(int),
-  wallet.group_pay_status(bigint), wallet.cancel_group_pay(bigint, bigint, text)
+  wallet.group_pay_status(bigint), wallet.cancel_group_pay(bigint, bigint, text),
+  wallet.withdraw_quote(bigint, numeric), wallet.withdrawals(bigint),
+  wallet.review_withdrawal(bigint, boolean, text, text), wallet.settle_withdrawal(bigint, boolean, text),
+  wallet.return_withdrawal(bigint, text, text), wallet.auto_withdraw(int)
   TO wallet_admin;
 GRANT SELECT ON wallet.currency, wallet.policy, wallet.bonus_rule, wallet.reconciliation_run,
-  wallet.risk_flag, wallet.refund, wallet.hold, wallet.group_pay, wallet.group_pay_member, wallet.expiring_bonus, wallet.coupon_template, wallet.coupon
+  wallet.risk_flag, wallet.refund, wallet.hold, wallet.group_pay, wallet.group_pay_member, wallet.expiring_bonus, wallet.coupon_template, wallet.coupon,
+  wallet.withdrawal, wallet.auto_withdrawal
   TO wallet_admin;
 GRANT SELECT ON wallet.coupon_stats TO wallet_admin, wallet_reader;
 

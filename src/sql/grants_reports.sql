@@ -8,7 +8,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA wallet, wallet_report FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wallet.pending_notifications(int), wallet.mark_notified(bigint[]) TO wallet_app;
 
 GRANT EXECUTE ON FUNCTION
-  wallet.remind_expiring(int), wallet.refresh_reports(int),
+  wallet.remind_expiring(int), wallet.remind_idle(int), wallet.refresh_reports(int),
   wallet.schedule_jobs(text, text, text, text, text, text, interval, text, text), wallet.unschedule_jobs(text)
   TO wallet_admin;
 -- schedule_jobs and unschedule_jobs run with the caller's rights: the helpers they call

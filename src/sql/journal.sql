@@ -145,8 +145,9 @@ CREATE FUNCTION wallet._discrepancies()
     FROM wallet.wallet w CROSS JOIN LATERAL wallet.lots_list(w.lots) l
    WHERE wallet.lots_negative(w.lots) AND (l.amount < 0 OR l.held < 0)
   UNION ALL
-  -- held equals what the open refunds and holds reserve (a hold past its expiry until the
-  -- operation that gives it back is journaled)
+  -- held equals what the open refunds, holds and withdrawals reserve (a hold past its expiry
+  -- until the operation that gives it back is journaled); the check keeps the name it had before
+  -- withdrawals
   SELECT 'held_matches_open_refunds_and_holds', s.wallet_id, s.currency,
          wallet.to_major(coalesce(o.total, 0), s.exponent), wallet.to_major((s.lt).held, s.exponent)
     FROM stored s
@@ -155,7 +156,10 @@ CREATE FUNCTION wallet._discrepancies()
                          FROM wallet.refund r WHERE r.status IN ('pending', 'approved')
                        UNION ALL
                        SELECT h.wallet_id, h.amount - h.captured - h.released
-                         FROM wallet.hold h WHERE h.status = 'open') x
+                         FROM wallet.hold h WHERE h.status = 'open'
+                       UNION ALL
+                       SELECT d.wallet_id, d.amount
+                         FROM wallet.withdrawal d WHERE d.status IN ('pending', 'approved')) x
                 GROUP BY x.wallet_id) o ON o.wallet_id = s.wallet_id
    WHERE coalesce(o.total, 0) <> (s.lt).held
   UNION ALL

@@ -82,6 +82,8 @@ conf_copy(const CurrencyConf *c)
 	d->refund_auto_approve_max = numeric_copy(c->refund_auto_approve_max);
 	d->earnings_scope = str_copy(c->earnings_scope);
 	d->transfer_fee_rate = numeric_copy(c->transfer_fee_rate);
+	d->withdraw.fee_rate = numeric_copy(c->withdraw.fee_rate);
+	d->limit_time_zone = str_copy(c->limit_time_zone);
 	d->rules = palloc(sizeof(ConfRule) * Max(c->nrules, 1));
 	for (int i = 0; i < c->nrules; i++)
 	{
@@ -118,6 +120,44 @@ policy_attr(Row *row, const char *name, bool *isnull)
 	return getattr(row, name, isnull);
 }
 
+/*
+ * policy_minor reads money column name of a policy row in minor units (scale
+ * is 10^exponent): false if it is NULL or missing.
+ */
+static bool
+policy_minor(Row *row, const char *name, Numeric scale, int64 *out)
+{
+	bool		isnull;
+	Datum		d = policy_attr(row, name, &isnull);
+
+	if (!isnull)
+		*out = to_minor_rule(DatumGetNumeric(d), scale);
+	return !isnull;
+}
+
+/* conf_read_withdraw reads the withdrawal rules and the limits' time zone of a policy row. */
+static void
+conf_read_withdraw(Row *row, Numeric scale, CurrencyConf *c)
+{
+	WithdrawRules *r = &c->withdraw;
+	bool		isnull;
+	Datum		d;
+
+	(void) policy_minor(row, "withdraw_min", scale, &r->min);
+	d = policy_attr(row, "withdraw_fee_rate", &isnull);
+	if (!isnull)
+		r->fee_rate = numeric_copy(DatumGetNumeric(d));
+	(void) policy_minor(row, "withdraw_fee_fixed", scale, &r->fee_fixed);
+	(void) policy_minor(row, "withdraw_fee_min", scale, &r->fee_min);
+	r->has_fee_max = policy_minor(row, "withdraw_fee_max", scale, &r->fee_max);
+	r->has_daily_max = policy_minor(row, "withdraw_daily_max", scale, &r->daily_max);
+	(void) policy_minor(row, "withdraw_auto_approve_max", scale, &r->auto_approve_max);
+	r->has_review_daily = policy_minor(row, "withdraw_review_daily", scale, &r->review_daily);
+	d = policy_attr(row, "limit_time_zone", &isnull);
+	if (!isnull)
+		c->limit_time_zone = TextDatumGetCString(d);
+}
+
 /* conf_read reads a currency's configuration from its tables (relations locked). */
 static CurrencyConf *
 conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int exponent)
@@ -144,6 +184,8 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 	c->refund_auto_approve_max = int64_to_numeric(0);
 	c->max_refunds_per_30_days = 3;
 	c->transfer_fee_rate = int64_to_numeric(0);
+	c->withdraw.fee_rate = int64_to_numeric(0);
+	c->limit_time_zone = pstrdup("UTC");
 	key_text(&k[0], att_of(prel, "currency"), currency);
 	tup = fetch_one(prel, "policy_pkey", 1, k);
 	if (tup)
@@ -182,6 +224,7 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 		d = policy_attr(&row, "transfer_fee_fixed", &isnull);
 		if (!isnull)
 			c->transfer_fee_fixed = to_minor_rule(DatumGetNumeric(d), scale);
+		conf_read_withdraw(&row, scale, c);
 	}
 
 	/* coupon templates issued on top-ups */

@@ -234,6 +234,15 @@ find_replay(WalletRow *w, const char *key, const char *op, Jsonb *request)
 	return result;
 }
 
+/* key_taken tells whether (wallet_id, key) names an operation already. */
+bool
+key_taken(int64 wallet_id, const char *key)
+{
+	int64		txn_id;
+
+	return probe_key(wallet_id, key, &txn_id, NULL, NULL, NULL);
+}
+
 /*
  * after_no_write sorts out a write that wrote nothing (write_op false): the
  * key was taken (a replay: its stored result, or WL003) or the row had moved

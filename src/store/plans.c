@@ -224,6 +224,12 @@ ensure_plans(void)
 
 		plans.group_seq = id != InvalidAttrNumber ? getIdentitySequence(groups, id, true) : InvalidOid;
 	}
+	{
+		Oid			withdrawals = get_relname_relid("withdrawal", nsp);
+		AttrNumber	id = OidIsValid(withdrawals) ? get_attnum(withdrawals, "withdrawal_id") : InvalidAttrNumber;
+
+		plans.withdrawal_seq = id != InvalidAttrNumber ? getIdentitySequence(withdrawals, id, true) : InvalidOid;
+	}
 	if (!OidIsValid(plans.lotset_type) || !OidIsValid(plans.txn_seq) || !OidIsValid(plans.posting_array))
 		elog(ERROR, "wallet schema is incomplete");
 	{

@@ -72,6 +72,7 @@ typedef struct WalletPlans
 	Oid			refund_seq;		/* wallet.refund's identity sequence */
 	Oid			hold_seq;		/* wallet.hold's identity sequence (InvalidOid before holds) */
 	Oid			group_seq;		/* wallet.group_pay's identity sequence (InvalidOid before it) */
+	Oid			withdrawal_seq; /* wallet.withdrawal's identity sequence (InvalidOid before it) */
 	SPIPlanPtr	replay;
 	SPIPlanPtr	update_wallet;
 	SPIPlanPtr	insert_txn;
@@ -147,6 +148,8 @@ typedef struct CurrencyConf
 	char	   *earnings_scope; /* comma-joined scenes where earnings may be spent, NULL: everywhere */
 	Numeric		transfer_fee_rate;	/* CONTRACT.md section 17 */
 	int64		transfer_fee_fixed; /* minor units */
+	WithdrawRules withdraw;		/* section 16, minor units */
+	char	   *limit_time_zone;	/* the days of the daily limits (policy.limit_time_zone) */
 	bool		topup_templates;
 	int			nrules;
 	ConfRule   *rules;			/* by rule_id */
@@ -337,6 +340,23 @@ extern bool refund_audit_trigger(Relation rel, const Trigger *t);
 extern bool refund_in_progress(int64 topup_txn);
 extern int32 refunds_requested(int64 wallet_id, TimestampTz clk);
 
+/* A withdrawal's row (withdrawal.c); amounts in minor units. */
+typedef struct WithdrawalRow
+{
+	int64		withdrawal_id;
+	int64		wallet_id;
+	int64		request_txn;
+	int64		amount;
+	int64		fee;
+	int64		net;
+	const char *status;			/* a constant string: pending, approved, rejected, succeeded, failed, returned */
+	ItemPointerData tid;		/* read locked: the version locked (its ctid) */
+} WithdrawalRow;
+
+/* withdrawal.c */
+extern bool read_withdrawal(int64 withdrawal_id, bool lock, WithdrawalRow *r);
+extern int64 withdrawals_today(int64 wallet_id, TimestampTz clk, const char *time_zone, bool read_only);
+
 /* group.c */
 extern bool read_group(int64 group_id, GroupRow *g);
 extern int	group_members(int64 group_id, GroupMember **out);
@@ -372,6 +392,7 @@ extern int64 *jsonb_int_array(Jsonb *j, const char *key, int *n);
 extern bool jsonb_bool_or_false(Jsonb *j, const char *key);
 extern TimestampTz jsonb_time(Jsonb *j, const char *key);
 extern Jsonb *find_replay(WalletRow *w, const char *key, const char *op, Jsonb *request);
+extern bool key_taken(int64 wallet_id, const char *key);
 extern Jsonb *after_no_write(WalletRow *w, const char *key, const char *op, Jsonb *request, int64 my_txn);
 
 /* journal_values.c */

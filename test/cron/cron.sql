@@ -7,7 +7,7 @@
 -- (test/cron/reconcile_job.sql lets pg_cron run jobs for real.) Database
 -- wallet_cron_b is a second wallet database (test/run.sh creates it).
 BEGIN;
-SELECT plan(68);
+SELECT plan(76);
 
 SET wallet.now = '2026-06-01 00:00:00+00';
 
@@ -33,30 +33,35 @@ SELECT is_empty($$ SELECT jobid FROM cron.job WHERE jobname LIKE 'wallet-%' $$, 
 ------------------------------------------------------------------------------
 SELECT results_eq(
   $$ SELECT jobname, schedule, command FROM wallet.schedule_jobs() ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '43 4 * * *'::text,
-             'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval'::text),
+  $$ VALUES ('wallet-auto-withdraw'::text, '*/30 * * * *'::text, 'SELECT * FROM wallet.auto_withdraw()'::text),
+            ('wallet-cron-cleanup', '43 4 * * *',
+             'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval'),
             ('wallet-expire-bonus', '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()'),
             ('wallet-expire-holds', '* * * * *', 'SELECT * FROM wallet.expire_holds()'),
             ('wallet-journal-partitions', '23 1 * * *', 'SELECT wallet.add_journal_partitions(1)'),
             ('wallet-reconcile', '17 3 * * *', 'CALL wallet.reconcile_job()'),
             ('wallet-refresh-reports', '*/10 * * * *', 'SELECT wallet.refresh_reports()'),
             ('wallet-remind-expiring', '7 * * * *', 'SELECT wallet.remind_expiring()'),
+            ('wallet-remind-idle', '13 10 * * *', 'SELECT wallet.remind_idle()'),
             ('wallet-rollup-credits', '* * * * *', 'SELECT wallet.rollup_credits()') $$,
-  'schedule_jobs() returns the eight jobs with their default schedules and commands');
+  'schedule_jobs() returns the ten jobs with their default schedules and commands');
 
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule, command, database = current_database(), username = current_user::text, active
        FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '43 4 * * *'::text,
-             'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval'::text, true, true, true),
+  $$ VALUES ('wallet-auto-withdraw'::text, '*/30 * * * *'::text, 'SELECT * FROM wallet.auto_withdraw()'::text,
+             true, true, true),
+            ('wallet-cron-cleanup', '43 4 * * *',
+             'DELETE FROM cron.job_run_details WHERE end_time < now() - ''14 days''::interval', true, true, true),
             ('wallet-expire-bonus', '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()', true, true, true),
             ('wallet-expire-holds', '* * * * *', 'SELECT * FROM wallet.expire_holds()', true, true, true),
             ('wallet-journal-partitions', '23 1 * * *', 'SELECT wallet.add_journal_partitions(1)', true, true, true),
             ('wallet-reconcile', '17 3 * * *', 'CALL wallet.reconcile_job()', true, true, true),
             ('wallet-refresh-reports', '*/10 * * * *', 'SELECT wallet.refresh_reports()', true, true, true),
             ('wallet-remind-expiring', '7 * * * *', 'SELECT wallet.remind_expiring()', true, true, true),
+            ('wallet-remind-idle', '13 10 * * *', 'SELECT wallet.remind_idle()', true, true, true),
             ('wallet-rollup-credits', '* * * * *', 'SELECT wallet.rollup_credits()', true, true, true) $$,
-  'cron.job holds the eight jobs, active, for this database and user');
+  'cron.job holds the ten jobs, active, for this database and user');
 
 CREATE TEMP TABLE first_ids AS SELECT jobname, jobid FROM cron.job WHERE jobname LIKE 'wallet-%';
 
@@ -68,17 +73,17 @@ SELECT results_eq(
                                                        remind_schedule => '0 */2 * * *',
                                                        report_schedule => '*/30 * * * *',
                                                        cleanup_schedule => '0 5 * * *') ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/10 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
+  $$ VALUES ('wallet-auto-withdraw'::text, '*/30 * * * *'::text), ('wallet-cron-cleanup', '0 5 * * *'), ('wallet-expire-bonus', '*/10 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
-            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
+            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-remind-idle', '13 10 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'schedule_jobs(...) with new schedules returns them');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 8::bigint,
-          'still eight wallet jobs in cron.job');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 10::bigint,
+          'still ten wallet jobs in cron.job');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/10 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
+  $$ VALUES ('wallet-auto-withdraw'::text, '*/30 * * * *'::text), ('wallet-cron-cleanup', '0 5 * * *'), ('wallet-expire-bonus', '*/10 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
-            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
+            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-remind-idle', '13 10 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'cron.job shows the new schedules');
 SELECT is_empty($$ SELECT f.jobname FROM first_ids f LEFT JOIN cron.job j USING (jobname)
                     WHERE j.jobid IS DISTINCT FROM f.jobid $$,
@@ -90,16 +95,16 @@ SELECT is_empty($$ SELECT f.jobname FROM first_ids f LEFT JOIN cron.job j USING 
 ------------------------------------------------------------------------------
 SELECT results_eq(
   $$ SELECT jobname, schedule FROM wallet.schedule_jobs(expire_schedule => '*/15 * * * *') ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
+  $$ VALUES ('wallet-auto-withdraw'::text, '*/30 * * * *'::text), ('wallet-cron-cleanup', '0 5 * * *'), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
-            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
+            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-remind-idle', '13 10 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'schedule_jobs(expire_schedule => ...) changes that job and returns the others with their schedules');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
+  $$ VALUES ('wallet-auto-withdraw'::text, '*/30 * * * *'::text), ('wallet-cron-cleanup', '0 5 * * *'), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '30 4 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
-            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
-  'cron.job keeps the other seven schedules (not reset to the defaults)');
+            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-remind-idle', '13 10 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
+  'cron.job keeps the other nine schedules (not reset to the defaults)');
 SELECT is((SELECT schedule FROM wallet.schedule_jobs(NULL, remind_schedule => NULL) WHERE jobname = 'wallet-expire-bonus'),
           '*/15 * * * *', 'an explicit NULL schedule keeps the job''s schedule too');
 SELECT is((SELECT command FROM cron.job WHERE jobname = 'wallet-cron-cleanup'),
@@ -114,9 +119,9 @@ SELECT is((SELECT command FROM wallet.schedule_jobs(reconcile_schedule => '45 2 
           'a later call without cron_retention keeps that retention');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", schedule FROM cron.job WHERE jobname LIKE 'wallet-%' ORDER BY jobname $$,
-  $$ VALUES ('wallet-cron-cleanup'::text, '0 5 * * *'::text), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
+  $$ VALUES ('wallet-auto-withdraw'::text, '*/30 * * * *'::text), ('wallet-cron-cleanup', '0 5 * * *'), ('wallet-expire-bonus', '*/15 * * * *'), ('wallet-expire-holds', '* * * * *'), ('wallet-journal-partitions', '23 1 * * *'),
             ('wallet-reconcile', '45 2 * * *'), ('wallet-refresh-reports', '*/30 * * * *'),
-            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
+            ('wallet-remind-expiring', '0 */2 * * *'), ('wallet-remind-idle', '13 10 * * *'), ('wallet-rollup-credits', '*/2 * * * *') $$,
   'after three one-job changes, each job has the schedule last given to it');
 SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(cron_retention => '-1 day') $$, '22023', NULL,
                  'a negative retention is refused with 22023');
@@ -164,6 +169,24 @@ SELECT results_eq(format('SELECT status, released FROM wallet.hold WHERE wallet_
                   $$ VALUES ('expired'::text, 500::bigint) $$,
                   'it gave back bob''s hold, past its hour, and marked it expired');
 
+-- the automatic withdrawal: the shop asks for its earnings to be paid out from 10 on (it has the
+-- 20 bob paid it, rolled up above)
+SELECT ok(wallet.set_auto_withdrawal(:shop, 10, 'bank:shop'), 'fixture: the shop withdraws automatically from 10');
+SELECT lives_ok((SELECT command FROM cron.job WHERE jobname = 'wallet-auto-withdraw'),
+                'the wallet-auto-withdraw command runs');
+SELECT results_eq(format('SELECT amount, automatic FROM wallet.withdrawal WHERE wallet_id = %s', :shop),
+                  $$ VALUES (2000::bigint, true) $$, 'it requested the withdrawal of the shop''s 20');
+SELECT ok(wallet.set_auto_withdrawal(:shop, NULL, NULL) = false, 'fixture: and stops');
+-- the idle reminders: alice made no payment, and has 100 (CNY reminds after 1 day here)
+SELECT is((SELECT idle_remind_after FROM wallet.set_policy('CNY', idle_remind_after => '1 day')), '1 day'::interval,
+          'fixture: CNY reminds wallets idle for a day');
+SELECT lives_ok((SELECT command FROM cron.job WHERE jobname = 'wallet-remind-idle'),
+                'the wallet-remind-idle command runs');
+SELECT results_eq(format('SELECT amount FROM wallet.notification WHERE wallet_id = %s AND kind = ''idle_balance''', :alice),
+                  $$ VALUES (10000::bigint) $$, 'it queued an idle reminder of alice''s 100');
+SELECT is((SELECT idle_remind_after FROM wallet.set_policy('CNY', reset => '{idle_remind_after}')), NULL::interval,
+          'fixture: and no longer');
+
 -- the wallet-reconcile command commits the run before it fails: it cannot run inside a
 -- transaction block (test/cron/reconcile_job.sql runs it through pg_cron)
 SELECT throws_ok((SELECT command FROM cron.job WHERE jobname = 'wallet-reconcile'), '2D000', NULL,
@@ -205,35 +228,39 @@ SELECT ok(to_regclass('wallet.txn_2026_06') IS NOT NULL AND to_regclass('wallet.
 SELECT results_eq(
   $$ SELECT jobname, schedule, command, job_database
        FROM wallet.schedule_jobs(database => 'wallet_cron_b', reconcile_schedule => '5 3 * * *') ORDER BY jobname $$,
-  $$ VALUES ('wallet-expire-bonus@wallet_cron_b'::text, '*/5 * * * *'::text, 'SELECT * FROM wallet.expire_bonus()'::text,
+  $$ VALUES ('wallet-auto-withdraw@wallet_cron_b'::text, '*/30 * * * *'::text, 'SELECT * FROM wallet.auto_withdraw()'::text,
              'wallet_cron_b'::text),
+            ('wallet-expire-bonus@wallet_cron_b', '*/5 * * * *', 'SELECT * FROM wallet.expire_bonus()', 'wallet_cron_b'),
             ('wallet-expire-holds@wallet_cron_b', '* * * * *', 'SELECT * FROM wallet.expire_holds()', 'wallet_cron_b'),
             ('wallet-journal-partitions@wallet_cron_b', '23 1 * * *', 'SELECT wallet.add_journal_partitions(1)',
              'wallet_cron_b'),
             ('wallet-reconcile@wallet_cron_b', '5 3 * * *', 'CALL wallet.reconcile_job()', 'wallet_cron_b'),
             ('wallet-refresh-reports@wallet_cron_b', '*/10 * * * *', 'SELECT wallet.refresh_reports()', 'wallet_cron_b'),
             ('wallet-remind-expiring@wallet_cron_b', '7 * * * *', 'SELECT wallet.remind_expiring()', 'wallet_cron_b'),
+            ('wallet-remind-idle@wallet_cron_b', '13 10 * * *', 'SELECT wallet.remind_idle()', 'wallet_cron_b'),
             ('wallet-rollup-credits@wallet_cron_b', '* * * * *', 'SELECT wallet.rollup_credits()', 'wallet_cron_b') $$,
-  'schedule_jobs(database => ''wallet_cron_b'') schedules its seven jobs, named after it (the cleanup stays here, once)');
+  'schedule_jobs(database => ''wallet_cron_b'') schedules its nine jobs, named after it (the cleanup stays here, once)');
 SELECT results_eq(
   $$ SELECT jobname::text COLLATE "default", database::text COLLATE "default" FROM cron.job
       WHERE jobname LIKE 'wallet-%@wallet_cron_b' ORDER BY jobname $$,
-  $$ VALUES ('wallet-expire-bonus@wallet_cron_b'::text, 'wallet_cron_b'::text),
+  $$ VALUES ('wallet-auto-withdraw@wallet_cron_b'::text, 'wallet_cron_b'::text),
+            ('wallet-expire-bonus@wallet_cron_b', 'wallet_cron_b'),
             ('wallet-expire-holds@wallet_cron_b', 'wallet_cron_b'),
             ('wallet-journal-partitions@wallet_cron_b', 'wallet_cron_b'),
             ('wallet-reconcile@wallet_cron_b', 'wallet_cron_b'), ('wallet-refresh-reports@wallet_cron_b', 'wallet_cron_b'),
-            ('wallet-remind-expiring@wallet_cron_b', 'wallet_cron_b'), ('wallet-rollup-credits@wallet_cron_b', 'wallet_cron_b') $$,
+            ('wallet-remind-expiring@wallet_cron_b', 'wallet_cron_b'), ('wallet-remind-idle@wallet_cron_b', 'wallet_cron_b'),
+            ('wallet-rollup-credits@wallet_cron_b', 'wallet_cron_b') $$,
   'cron.job runs them in database wallet_cron_b');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND database = current_database()), 8::bigint,
-          'this database''s eight jobs are untouched');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND database = current_database()), 10::bigint,
+          'this database''s ten jobs are untouched');
 SELECT is((SELECT schedule FROM wallet.schedule_jobs(database => 'wallet_cron_b')
             WHERE jobname = 'wallet-reconcile@wallet_cron_b'), '5 3 * * *',
           'scheduling wallet_cron_b again keeps its schedules');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 15::bigint, 'never duplicated: 8 + 7 jobs');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 19::bigint, 'never duplicated: 10 + 9 jobs');
 SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_no_such_db') $$, '22023', NULL,
                  'an unknown database is refused with 22023');
-SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 7, 'unschedule_jobs(''wallet_cron_b'') removes its seven jobs');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 8::bigint, 'and leaves this database''s eight');
+SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 9, 'unschedule_jobs(''wallet_cron_b'') removes its nine jobs');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%'), 10::bigint, 'and leaves this database''s ten');
 
 ------------------------------------------------------------------------------
 -- A scheduling role that is not a superuser: a member of wallet_admin with the
@@ -251,11 +278,11 @@ SELECT matches(pg_temp.error_of('SELECT * FROM wallet.schedule_jobs()'),
 RESET ROLE;
 GRANT USAGE ON SCHEMA cron TO wallet_cron_ops;
 SET ROLE wallet_cron_ops;
-SELECT is((SELECT count(*) FROM wallet.schedule_jobs(reconcile_schedule => '10 3 * * *')), 8::bigint,
-          'with USAGE on schema cron, wallet_cron_ops schedules the eight jobs');
+SELECT is((SELECT count(*) FROM wallet.schedule_jobs(reconcile_schedule => '10 3 * * *')), 10::bigint,
+          'with USAGE on schema cron, wallet_cron_ops schedules the ten jobs');
 SELECT results_eq($$ SELECT count(*), min(username) FROM cron.job WHERE jobname LIKE 'wallet-%' $$,
-                  $$ VALUES (8::bigint, 'wallet_cron_ops'::text) $$,
-                  'it sees its own eight jobs, to be run as wallet_cron_ops');
+                  $$ VALUES (10::bigint, 'wallet_cron_ops'::text) $$,
+                  'it sees its own ten jobs, to be run as wallet_cron_ops');
 SELECT is((SELECT schedule FROM wallet.schedule_jobs(expire_schedule => '*/20 * * * *') WHERE jobname = 'wallet-reconcile'),
           '10 3 * * *', 'and a change of one of them keeps its others');
 SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_cron_b') $$, '42501', NULL,
@@ -263,18 +290,18 @@ SELECT throws_ok($$ SELECT * FROM wallet.schedule_jobs(database => 'wallet_cron_
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) TO wallet_cron_ops;
 SET ROLE wallet_cron_ops;
-SELECT is((SELECT count(*) FROM wallet.schedule_jobs(database => 'wallet_cron_b')), 7::bigint,
-          'with that grant it schedules wallet_cron_b''s seven jobs');
-SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 7, 'and unschedules them');
-SELECT is(wallet.unschedule_jobs(), 8, 'and its own eight');
+SELECT is((SELECT count(*) FROM wallet.schedule_jobs(database => 'wallet_cron_b')), 9::bigint,
+          'with that grant it schedules wallet_cron_b''s nine jobs');
+SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 9, 'and unschedules them');
+SELECT is(wallet.unschedule_jobs(), 10, 'and its own ten');
 RESET ROLE;
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND username = current_user::text), 8::bigint,
-          'the superuser''s eight jobs are still there');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'wallet-%' AND username = current_user::text), 10::bigint,
+          'the superuser''s ten jobs are still there');
 
 ------------------------------------------------------------------------------
 -- unschedule_jobs()
 ------------------------------------------------------------------------------
-SELECT is(wallet.unschedule_jobs(), 8, 'unschedule_jobs() removes the eight jobs');
+SELECT is(wallet.unschedule_jobs(), 10, 'unschedule_jobs() removes the ten jobs');
 SELECT is_empty($$ SELECT jobid FROM cron.job WHERE jobname LIKE 'wallet-%' $$, 'no wallet job is left in cron.job');
 SELECT is(wallet.unschedule_jobs(), 0, 'unschedule_jobs() again removes nothing');
 

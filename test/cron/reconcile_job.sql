@@ -75,8 +75,8 @@ SELECT results_eq(format($$ SELECT status, database FROM cron.job_run_details
                   'the wallet-reconcile@wallet_cron_b job ran in wallet_cron_b and succeeded');
 
 -- undo: no job left, dave repaired, the books hold
-SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 7, 'cleanup: wallet_cron_b''s jobs unscheduled');
-SELECT is(wallet.unschedule_jobs(), 8, 'cleanup: this database''s jobs unscheduled');
+SELECT is(wallet.unschedule_jobs('wallet_cron_b'), 9, 'cleanup: wallet_cron_b''s jobs unscheduled');
+SELECT is(wallet.unschedule_jobs(), 10, 'cleanup: this database''s jobs unscheduled');
 SELECT is((SELECT replayed FROM wallet.adjust(:dave, 'cash', 25, 'lots lost 25 to a manual UPDATE', 'cron-job-fix',
                                               repair => 'lots')), false, 'cleanup: dave repaired with adjust');
 SELECT is_empty($$ SELECT * FROM wallet.reconcile() $$, 'the books hold again');

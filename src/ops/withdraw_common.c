@@ -1,0 +1,188 @@
+/*
+ * withdraw_common.c
+ *	  What request_withdrawal and auto_withdraw share: the wallet made ready
+ *	  (holds past their expiry given back, payee credits rolled up), the
+ *	  quote of a request (engine_withdraw_quote with the day's requests so
+ *	  far, counted in the currency's limit_time_zone), its refusal, and the
+ *	  request itself: the hold on the earnings, its journal row and the
+ *	  withdrawal's row. withdraw_quote computes its quote the same way.
+ */
+#include "ops/withdraw.h"
+
+static OpPlan debt_read = OP_PLAN(
+	"SELECT debt FROM wallet.wallet WHERE wallet_id = $1",
+	1, INT8OID);
+
+static OpPlan withdrawal_insert = OP_PLAN(
+	"INSERT INTO wallet.withdrawal (withdrawal_id, wallet_id, request_txn, amount, fee, net, status, "
+	"destination, method, note, automatic, reviewer, requested_at, reviewed_at) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+	14, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+	TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID);
+
+/* amount_text is an amount in minor units as the API shows it (major units). */
+static char *
+amount_text(int64 minor, int exponent)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, major(minor, exponent)));
+}
+
+/*
+ * withdraw_prepare makes locked wallet w ready for a withdrawal at clk: the
+ * holds past their expiry are given back (journaled) and its payee credits
+ * rolled up (a debt repaid first), both written at once, so that b holds
+ * every earning the wallet has. Returns the wallet's debt after that.
+ */
+int64
+withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk)
+{
+	Datum		args[1] = {Int64GetDatum(w->id)};
+	bool		isnull;
+
+	holds_give_back_due(w, b, clk);
+	if (rollup_credits(w->id, b, clk))
+	{
+		/* a credit that repaid a debt wrote the row (its debt), not its lots nor its version */
+		if (!save_wallet(w, b))
+			elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+		w->version++;
+		w->lots = lotset_pack(b);
+		refresh_wallet_tuple(w);
+	}
+	if (run_plan(op_plan(&debt_read), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the debt of wallet %lld", (long long) w->id);
+	return DatumGetInt64(getcol(1, &isnull));
+}
+
+/*
+ * withdraw_quote_now fills q with what a withdrawal of amount from wallet w
+ * (withdrawable: its earnings) would be at clk, under its currency's rules
+ * and with what it asked for today (read_only: under the caller's snapshot).
+ */
+void
+withdraw_quote_now(const WalletRow *w, int64 amount, int64 withdrawable, TimestampTz clk, bool read_only,
+				   WithdrawQuote *q)
+{
+	CurrencyConf *conf = w->conf ? w->conf : currency_conf(w->currency, w->exponent);
+	int64		used = withdrawals_today(w->id, clk, conf->limit_time_zone, read_only);
+
+	engine_withdraw_quote(amount, withdrawable, used, &conf->withdraw, q);
+}
+
+/*
+ * withdraw_refuse refuses the request quoted by q for its amount: below the
+ * minimum, nothing left after the fee or past the day's maximum (WL007, the
+ * limit in the detail), more than the earnings (WL001).
+ */
+void
+withdraw_refuse(const WalletRow *w, const WithdrawQuote *q)
+{
+	CurrencyConf *conf = w->conf ? w->conf : currency_conf(w->currency, w->exponent);
+	const WithdrawRules *r = &conf->withdraw;
+	int			e = w->exponent;
+
+	switch (q->refusal)
+	{
+		case WITHDRAW_OK:
+			return;
+		case WITHDRAW_BELOW_MINIMUM:
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('7')),
+					 errmsg("withdrawal below the minimum"),
+					 errdetail("The minimum withdrawal in %s is %s; %s was asked.", w->currency,
+							   amount_text(r->min, e), amount_text(q->amount, e))));
+			break;
+		case WITHDRAW_NET_NOT_POSITIVE:
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('7')),
+					 errmsg("withdrawal leaves nothing after its fee"),
+					 errdetail("The fee of withdrawing %s is %s.", amount_text(q->amount, e),
+							   amount_text(q->fee, e)),
+					 errhint("Withdraw more than the fee.")));
+			break;
+		case WITHDRAW_SHORT:
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('1')),
+					 errmsg("insufficient funds"),
+					 errdetail("Wallet %lld has %s of earnings to withdraw; %s was asked.", (long long) w->id,
+							   amount_text(q->withdrawable, e), amount_text(q->amount, e))));
+			break;
+		case WITHDRAW_DAILY_MAX:
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('7')),
+					 errmsg("daily withdrawal maximum exceeded"),
+					 errdetail("The daily maximum in %s is %s; %s was asked today, %s remains, %s was asked now.",
+							   w->currency, amount_text(r->daily_max, e), amount_text(q->daily_used, e),
+							   amount_text(q->daily_remaining, e), amount_text(q->amount, e)),
+					 errhint("Days are counted in time zone %s.", conf->limit_time_zone)));
+			break;
+	}
+}
+
+/*
+ * withdraw_make requests the withdrawal quoted by q (no refusal) from locked
+ * wallet w, made ready (withdraw_prepare; b its lots): its amount is held at
+ * once, journaled as kind with key and req, and the withdrawal's row written,
+ * approved when the quote needs no review, pending otherwise.
+ */
+void
+withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const WithdrawSpec *s, const char *kind,
+			  const char *key, Jsonb *req, TimestampTz clk, WithdrawMade *out)
+{
+	Postings	legs;
+	JB			jb;
+	int64		txn_id;
+	bool		approved = !q->review;
+
+	if (!OidIsValid(plans.withdrawal_seq))
+		elog(ERROR, "wallet.withdrawal is missing: update the extension");
+	out->withdrawal_id = nextval_internal(plans.withdrawal_seq, false);
+	out->amount = q->amount;
+	out->fee = q->fee;
+	out->net = q->net;
+	out->status = approved ? "approved" : "pending";
+	engine_withdraw_hold(b, q->amount, clk);
+	postings_init(&legs);
+	post_withdraw_hold(&legs, w->id, q->amount);
+	txn_id = nextval_internal(plans.txn_seq, false);
+	jb_begin(&jb);
+	jb_int(&jb, "withdrawal_id", out->withdrawal_id);
+	jb_int(&jb, "amount", out->amount);
+	jb_int(&jb, "fee", out->fee);
+	jb_int(&jb, "net", out->net);
+	jb_text(&jb, "status", out->status);
+	/* the key was free under the lock: taken now, it is a concurrent writer's (WL003) */
+	if (!write_op(w, b, txn_id, kind, q->amount, clk, key, NO_REF_TXN, req, jb_end(&jb), legs_of(&legs, kind),
+				  NULL))
+	{
+		(void) after_no_write(w, key, kind, req, txn_id);
+		elog(ERROR, "could not write wallet %lld", (long long) w->id);
+	}
+	{
+		Datum		args[14] = {Int64GetDatum(out->withdrawal_id), Int64GetDatum(w->id), Int64GetDatum(txn_id),
+			Int64GetDatum(out->amount), Int64GetDatum(out->fee), Int64GetDatum(out->net),
+			CStringGetTextDatum(out->status), CStringGetTextDatum(s->destination),
+			s->method ? CStringGetTextDatum(s->method) : (Datum) 0, s->note ? CStringGetTextDatum(s->note) : (Datum) 0,
+			BoolGetDatum(s->automatic), approved ? CStringGetTextDatum("auto") : (Datum) 0,
+		TimestampTzGetDatum(clk), TimestampTzGetDatum(clk)};
+		char		nulls[14] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', s->method ? ' ' : 'n', s->note ? ' ' : 'n',
+		' ', approved ? ' ' : 'n', ' ', approved ? ' ' : 'n'};
+
+		if (run_plan(op_plan(&withdrawal_insert), args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record withdrawal %lld", (long long) out->withdrawal_id);
+	}
+}
+
+/* withdraw_made_of reads a request's stored result (a replay); its status is the one it was made with. */
+void
+withdraw_made_of(Jsonb *prior, WithdrawMade *out)
+{
+	JsonbValue *st = jsonb_member(prior, "status");
+
+	out->withdrawal_id = jsonb_int(prior, "withdrawal_id");
+	out->amount = jsonb_int(prior, "amount");
+	out->fee = jsonb_int(prior, "fee");
+	out->net = jsonb_int(prior, "net");
+	out->status = st != NULL && st->type == jbvString && st->val.string.len == 8 &&
+		strncmp(st->val.string.val, "approved", 8) == 0 ? "approved" : "pending";
+}

@@ -1,0 +1,91 @@
+/*
+ * withdraw_request.c
+ *	  wallet.request_withdrawal: a withdrawal of earnings asked for, on the
+ *	  shared pipeline. The amount is held at once (withdraw_common.c); the
+ *	  request is approved when it is small enough and the day's total stays
+ *	  within the review threshold, and waits for review otherwise.
+ */
+#include "ops/withdraw.h"
+
+PG_FUNCTION_INFO_V1(wallet_request_withdrawal);
+
+/*
+ * wallet.request_withdrawal(wallet_id bigint, amount numeric, idempotency_key
+ * text, destination text, method text, note text) returns (withdrawal_id,
+ * amount, fee, net, status, replayed). Refused: frozen (WL002), in debt
+ * (WL008), below the minimum, nothing after the fee or past the day's maximum
+ * (WL007), more than the earnings (WL001).
+ */
+static Datum
+request_body(PG_FUNCTION_ARGS)
+{
+	char	   *key = check_text(fcinfo, 2, "idempotency_key", 200, true);
+	MemoryContext caller = CurrentMemoryContext;
+	TimestampTz clk = wallet_clock();
+	WalletRow	w;
+	WithdrawSpec s;
+	WithdrawMade out;
+	int64		amount;
+	int			exponent;
+	bool		replayed = false;
+	JB			jb;
+	Jsonb	   *req;
+	Jsonb	   *prior;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+
+	memset(&s, 0, sizeof(s));
+	memset(&out, 0, sizeof(out));
+	read_wallet(op_begin(fcinfo), true, true, &w);
+	pin_key_lookups();
+	exponent = w.exponent;
+	amount = op_amount(fcinfo, 1, &w);
+	s.destination = check_text(fcinfo, 3, "destination", 200, true);
+	s.method = check_text(fcinfo, 4, "method", 64, false);
+	s.note = check_text(fcinfo, 5, "note", 1000, false);
+	jb_begin(&jb);
+	jb_int(&jb, "amount", amount);
+	jb_text(&jb, "destination", s.destination);
+	jb_text_if(&jb, true, "method", s.method);
+	jb_text_if(&jb, true, "note", s.note);
+	req = jb_end(&jb);
+
+	prior = find_replay(&w, key, "request_withdrawal", req);
+	if (prior != NULL)
+	{
+		withdraw_made_of(prior, &out);
+		replayed = true;
+	}
+	else
+	{
+		LotBuilder *b;
+		WithdrawQuote q;
+		int64		debt;
+
+		refuse_frozen(&w, NULL);
+		b = lotset_unpack(w.lots);
+		debt = withdraw_prepare(&w, b, clk);
+		refuse_in_debt(w.id, debt, w.exponent, "withdraw");
+		withdraw_quote_now(&w, amount, engine_withdrawable(b), clk, false, &q);
+		withdraw_refuse(&w, &q);
+		withdraw_make(&w, b, &q, &s, "request_withdrawal", key, req, clk, &out);
+	}
+	op_leave(caller);
+	values[0] = Int64GetDatum(out.withdrawal_id);
+	values[1] = major(out.amount, exponent);
+	values[2] = major(out.fee, exponent);
+	values[3] = major(out.net, exponent);
+	values[4] = CStringGetTextDatum(out.status);
+	values[5] = BoolGetDatum(replayed);
+	{
+		static const Oid types[6] = {INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, BOOLOID};
+
+		PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, lengthof(types)));
+	}
+}
+
+Datum
+wallet_request_withdrawal(PG_FUNCTION_ARGS)
+{
+	return with_compressed_wal(request_body, fcinfo);
+}
