@@ -2788,3 +2788,8 @@ COMMENT ON TABLE wallet.audit IS
   'units, reason, repair, txn_id), refund reviews and settlements (refund_review/refund_settle of '
   'refund:<id>) and the steps of a withdrawal (withdrawal_review/withdrawal_settle/withdrawal_return of '
   'withdrawal:<id>); at is the wallet clock, actor the session user';
+
+-- A withdrawal's settlement and return are the payment gateway's callbacks, as a refund's
+-- settlement: the application may make them.
+GRANT EXECUTE ON FUNCTION wallet.settle_withdrawal(bigint, boolean, text), wallet.return_withdrawal(bigint, text, text)
+  TO wallet_app;

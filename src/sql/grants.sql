@@ -36,7 +36,8 @@ GRANT EXECUTE ON FUNCTION
   wallet.transfer(bigint, bigint, numeric, text, text, text),
   wallet.spend_split(bigint, numeric, text, bigint[], numeric[], text, text, text),
   wallet.withdraw_quote(bigint, numeric), wallet.request_withdrawal(bigint, numeric, text, text, text, text),
-  wallet.withdrawals(bigint), wallet.set_auto_withdrawal(bigint, numeric, text)
+  wallet.withdrawals(bigint), wallet.set_auto_withdrawal(bigint, numeric, text),
+  wallet.settle_withdrawal(bigint, boolean, text), wallet.return_withdrawal(bigint, text, text)
   TO wallet_app;
 
 GRANT EXECUTE ON FUNCTION
