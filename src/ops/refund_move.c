@@ -100,7 +100,7 @@ refund_lock(int64 refund_id, WalletRow *w, RefundRow *r)
 				(errcode(ERRCODE_WL('6')),
 				 errmsg("refund %lld does not exist", (long long) refund_id)));
 	read_wallet(r->wallet_id, true, false, w);
-	if (!read_refund(refund_id, true, r))
+	if (!lock_refund(r))
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('6')),
 				 errmsg("refund %lld does not exist", (long long) refund_id)));

@@ -132,7 +132,7 @@ withdrawal_lock(int64 withdrawal_id, WalletRow *w, WithdrawalRow *r)
 				(errcode(ERRCODE_WL('6')),
 				 errmsg("withdrawal %lld does not exist", (long long) withdrawal_id)));
 	read_wallet(r->wallet_id, true, false, w);
-	if (!read_withdrawal(withdrawal_id, true, r))
+	if (!lock_withdrawal(r))
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('6')),
 				 errmsg("withdrawal %lld does not exist", (long long) withdrawal_id)));

@@ -128,6 +128,107 @@ lock_latest(Relation rel, HeapTuple tup)
 }
 
 /*
+ * read_keyed reads the row of relation relname whose bigint primary key
+ * (index, on column keycol) is id: false if there is none. The row is found
+ * straight through the index under the active snapshot; with lock, its latest
+ * version is then locked FOR UPDATE (lock_latest) and read as locked. take
+ * takes the row apart into out; *tid names the version read (locked: the
+ * version locked), which the statement or the direct write that changes the
+ * row finds by ctid.
+ */
+bool
+read_keyed(const char *relname, const char *index, const char *keycol, int64 id, bool lock, RowTaker take,
+		   void *out, ItemPointer tid)
+{
+	Relation	rel;
+	ScanKeyData k;
+	HeapTuple	tup;
+	bool		found = false;
+
+	ItemPointerSetInvalid(tid);
+	direct_begin();
+	rel = table_open(rel_of(relname), lock ? RowShareLock : AccessShareLock);
+	key_int8(&k, att_of(rel, keycol), id);
+	tup = fetch_one(rel, index, 1, &k);
+	if (tup != NULL && lock)
+	{
+		HeapTuple	locked = lock_latest(rel, tup);
+
+		heap_freetuple(tup);
+		tup = locked;
+	}
+	if (tup != NULL)
+	{
+		Row			row;
+
+		row_of(&row, rel, tup);
+		take(&row, out);
+		row_free(&row);
+		*tid = tup->t_self;
+		heap_freetuple(tup);
+		found = true;
+	}
+	table_close(rel, NoLock);
+	direct_end();
+	return found;
+}
+
+/*
+ * relock_keyed locks FOR UPDATE the latest version of the row of relname
+ * that read_keyed read unlocked (*tid: the version it saw) and reads it again
+ * from the version locked (take, into out; *tid then names it): the row found
+ * again by following its update chain, not by another look-up in its index.
+ * Its keycol must still be id. False if the row is gone.
+ */
+bool
+relock_keyed(const char *relname, const char *keycol, int64 id, RowTaker take, void *out, ItemPointer tid)
+{
+	Relation	rel;
+	HeapTupleData seen;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!ItemPointerIsValid(tid))
+		return false;
+	direct_begin();
+	rel = table_open(rel_of(relname), RowShareLock);
+	seen.t_self = *tid;
+	tup = lock_latest(rel, &seen);
+	if (tup != NULL)
+	{
+		Row			row;
+		bool		isnull;
+
+		row_of(&row, rel, tup);
+		if (DatumGetInt64(getattr(&row, keycol, &isnull)) != id || isnull)
+			elog(ERROR, "%s " INT64_FORMAT " moved under its lock", relname, id);
+		take(&row, out);
+		row_free(&row);
+		*tid = tup->t_self;
+		heap_freetuple(tup);
+		found = true;
+	}
+	table_close(rel, NoLock);
+	direct_end();
+	return found;
+}
+
+/*
+ * status_const returns status s as the constant of statuses (n of them) it
+ * equals, a string that outlives SPI's memory; what names the table in the
+ * error for a status the extension does not know.
+ */
+const char *
+status_const(const char *s, const char *const *statuses, int n, const char *what)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, statuses[i]) == 0)
+			return statuses[i];
+	elog(ERROR, "%s status \"%s\" is unknown", what, s);
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
  * read_wallet reads (and with lock, locks FOR UPDATE: lock_latest) a wallet
  * row, or raises WL006; with policy, also what its currency's policy says
  * (refund window and commission rate), which a spend without a payee does not

@@ -9,15 +9,6 @@
 /* the statuses of wallet.refund, as constants that outlive SPI's memory */
 static const char *const refund_statuses[] = {"pending", "approved", "rejected", "succeeded", "failed"};
 
-static const char *
-refund_status(const char *s)
-{
-	for (int i = 0; i < (int) lengthof(refund_statuses); i++)
-		if (strcmp(s, refund_statuses[i]) == 0)
-			return refund_statuses[i];
-	elog(ERROR, "refund status \"%s\" is unknown", s);
-	return NULL;				/* keep the compiler quiet */
-}
 
 /*
  * The journal row of a top-up. Its month is not known (a refund names the
@@ -144,10 +135,11 @@ topup_coupons(const TopUpRow *t, TimestampTz clk, bool read_only, TopUpCoupon **
 	return (int) SPI_processed;
 }
 
-/* refund_of takes a refund row apart into r. */
+/* refund_of takes a refund row apart into r (a RefundRow). */
 static void
-refund_of(const Row *row, RefundRow *r)
+refund_of(const Row *row, void *out)
 {
+	RefundRow  *r = (RefundRow *) out;
 	bool		isnull;
 
 	r->wallet_id = DatumGetInt64(getattr(row, "wallet_id", &isnull));
@@ -159,63 +151,30 @@ refund_of(const Row *row, RefundRow *r)
 	r->bonus_void = DatumGetInt64(getattr(row, "bonus_void", &isnull));
 	r->coupon_clawback = DatumGetInt64(getattr(row, "coupon_clawback", &isnull));
 	r->coupons_voided = DatumGetInt32(getattr(row, "coupons_voided", &isnull));
-	r->status = refund_status(TextDatumGetCString(getattr(row, "status", &isnull)));
+	r->status = status_const(TextDatumGetCString(getattr(row, "status", &isnull)), refund_statuses,
+							 lengthof(refund_statuses), "refund");
 }
 
 /*
- * read_refund reads refund refund_id: false if there is none. The row is
- * found straight through its primary key under a fresh snapshot; with lock,
- * its latest version is then locked FOR UPDATE (table_tuple_lock, following
- * the update chain, as ExecLockRows does for SELECT ... FOR UPDATE) and read
- * as locked, and r->tid names that version: the statement that changes the
- * row finds it by ctid, whatever the table's statistics would have the
- * planner do with a look-up by refund_id. The status is one of the constant
- * strings of refund_statuses.
+ * read_refund reads refund refund_id (read_keyed): false if there is none.
+ * With lock, its latest version is locked FOR UPDATE and read as locked, and
+ * r->tid names that version: the statement that changes the row finds it by
+ * ctid, whatever the table's statistics would have the planner do with a
+ * look-up by refund_id. The status is one of the constant strings of
+ * refund_statuses.
  */
 bool
 read_refund(int64 refund_id, bool lock, RefundRow *r)
 {
-	Relation	rel;
-	ScanKeyData k;
-	HeapTuple	tup;
-	bool		found = false;
-
 	r->refund_id = refund_id;
-	ItemPointerSetInvalid(&r->tid);
-	direct_begin();
-	rel = table_open(rel_of("refund"), lock ? RowShareLock : AccessShareLock);
-	key_int8(&k, att_of(rel, "refund_id"), refund_id);
-	tup = fetch_one(rel, "refund_pkey", 1, &k);
-	if (tup != NULL && !lock)
-	{
-		Row			row;
+	return read_keyed("refund", "refund_pkey", "refund_id", refund_id, lock, refund_of, r, &r->tid);
+}
 
-		row_of(&row, rel, tup);
-		refund_of(&row, r);
-		row_free(&row);
-		found = true;
-	}
-	else if (tup != NULL)
-	{
-		HeapTuple	locked = lock_latest(rel, tup);
-
-		if (locked != NULL)
-		{
-			Row			row;
-
-			row_of(&row, rel, locked);
-			refund_of(&row, r);
-			row_free(&row);
-			r->tid = locked->t_self;
-			heap_freetuple(locked);
-			found = true;
-		}
-	}
-	if (tup != NULL)
-		heap_freetuple(tup);
-	table_close(rel, NoLock);
-	direct_end();
-	return found;
+/* lock_refund locks and reads again refund r, read unlocked (relock_keyed, as lock_hold). */
+bool
+lock_refund(RefundRow *r)
+{
+	return relock_keyed("refund", "refund_id", r->refund_id, refund_of, r, &r->tid);
 }
 
 /*

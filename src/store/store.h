@@ -324,12 +324,19 @@ extern void row_free(Row *row);
 extern Datum getattr(const Row *row, const char *name, bool *isnull);
 extern void read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w);
 extern HeapTuple lock_latest(Relation rel, HeapTuple tup);
+typedef void (*RowTaker) (const Row *row, void *out);
+extern bool read_keyed(const char *relname, const char *index, const char *keycol, int64 id, bool lock,
+					   RowTaker take, void *out, ItemPointer tid);
+extern bool relock_keyed(const char *relname, const char *keycol, int64 id, RowTaker take, void *out,
+						 ItemPointer tid);
+extern const char *status_const(const char *s, const char *const *statuses, int n, const char *what);
 extern void refresh_wallet_tuple(WalletRow *w);
 
 /* refund.c */
 extern bool read_topup(int64 txn_id, bool read_only, TopUpRow *t);
 extern int	topup_coupons(const TopUpRow *t, TimestampTz clk, bool read_only, TopUpCoupon **out);
 extern bool read_refund(int64 refund_id, bool lock, RefundRow *r);
+extern bool lock_refund(RefundRow *r);
 extern bool refund_change_direct(const RefundRow *r, int n, const char *const *names, const Datum *values,
 								 const bool *nulls);
 
@@ -356,6 +363,7 @@ typedef struct WithdrawalRow
 
 /* withdrawal.c */
 extern bool read_withdrawal(int64 withdrawal_id, bool lock, WithdrawalRow *r);
+extern bool lock_withdrawal(WithdrawalRow *r);
 extern int64 withdrawals_today(int64 wallet_id, TimestampTz clk, const char *time_zone, bool read_only);
 
 /* group.c */

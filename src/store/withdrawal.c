@@ -10,20 +10,11 @@
 static const char *const withdrawal_statuses[] = {"pending", "approved", "rejected", "succeeded", "failed",
 "returned"};
 
-static const char *
-withdrawal_status(const char *s)
-{
-	for (int i = 0; i < (int) lengthof(withdrawal_statuses); i++)
-		if (strcmp(s, withdrawal_statuses[i]) == 0)
-			return withdrawal_statuses[i];
-	elog(ERROR, "withdrawal status \"%s\" is unknown", s);
-	return NULL;				/* keep the compiler quiet */
-}
-
-/* withdrawal_of takes a withdrawal row apart into r. */
+/* withdrawal_of takes a withdrawal row apart into r (a WithdrawalRow). */
 static void
-withdrawal_of(const Row *row, WithdrawalRow *r)
+withdrawal_of(const Row *row, void *out)
 {
+	WithdrawalRow *r = (WithdrawalRow *) out;
 	bool		isnull;
 
 	r->wallet_id = DatumGetInt64(getattr(row, "wallet_id", &isnull));
@@ -31,51 +22,28 @@ withdrawal_of(const Row *row, WithdrawalRow *r)
 	r->amount = DatumGetInt64(getattr(row, "amount", &isnull));
 	r->fee = DatumGetInt64(getattr(row, "fee", &isnull));
 	r->net = DatumGetInt64(getattr(row, "net", &isnull));
-	r->status = withdrawal_status(TextDatumGetCString(getattr(row, "status", &isnull)));
+	r->status = status_const(TextDatumGetCString(getattr(row, "status", &isnull)), withdrawal_statuses,
+							 lengthof(withdrawal_statuses), "withdrawal");
 }
 
 /*
- * read_withdrawal reads withdrawal withdrawal_id: false if there is none.
- * As read_refund does: straight through its primary key under a fresh
- * snapshot; with lock, its latest version locked FOR UPDATE and read as
- * locked, r->tid naming that version.
+ * read_withdrawal reads withdrawal withdrawal_id (read_keyed): false if
+ * there is none. With lock, its latest version is locked FOR UPDATE and read
+ * as locked, r->tid naming that version.
  */
 bool
 read_withdrawal(int64 withdrawal_id, bool lock, WithdrawalRow *r)
 {
-	Relation	rel;
-	ScanKeyData k;
-	HeapTuple	tup;
-	bool		found = false;
-
 	r->withdrawal_id = withdrawal_id;
-	ItemPointerSetInvalid(&r->tid);
-	direct_begin();
-	rel = table_open(rel_of("withdrawal"), lock ? RowShareLock : AccessShareLock);
-	key_int8(&k, att_of(rel, "withdrawal_id"), withdrawal_id);
-	tup = fetch_one(rel, "withdrawal_pkey", 1, &k);
-	if (tup != NULL && lock)
-	{
-		HeapTuple	locked = lock_latest(rel, tup);
+	return read_keyed("withdrawal", "withdrawal_pkey", "withdrawal_id", withdrawal_id, lock, withdrawal_of, r,
+					  &r->tid);
+}
 
-		heap_freetuple(tup);
-		tup = locked;
-	}
-	if (tup != NULL)
-	{
-		Row			row;
-
-		row_of(&row, rel, tup);
-		withdrawal_of(&row, r);
-		row_free(&row);
-		if (lock)
-			r->tid = tup->t_self;
-		heap_freetuple(tup);
-		found = true;
-	}
-	table_close(rel, NoLock);
-	direct_end();
-	return found;
+/* lock_withdrawal locks and reads again withdrawal r, read unlocked (relock_keyed, as lock_hold). */
+bool
+lock_withdrawal(WithdrawalRow *r)
+{
+	return relock_keyed("withdrawal", "withdrawal_id", r->withdrawal_id, withdrawal_of, r, &r->tid);
 }
 
 /*
