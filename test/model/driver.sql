@@ -55,6 +55,8 @@ CREATE TABLE mt.trace (
 -- pinned values of a step (shrinking): the amount and clock time it had in the run that failed
 CREATE TABLE mt.pin (step int PRIMARY KEY, pin jsonb NOT NULL);
 CREATE TABLE mt.failure (step int NOT NULL, op text NOT NULL, what text NOT NULL, detail text NOT NULL);
+-- automatic withdrawals (requested by auto_withdraw, not by a step of their own), paired by wallet
+CREATE TABLE mt.autowd (ext_id bigint PRIMARY KEY, mod_id bigint NOT NULL UNIQUE, owner text NOT NULL, step int NOT NULL);
 
 CREATE FUNCTION mt.t0() RETURNS timestamptz LANGUAGE sql IMMUTABLE
   AS $$ SELECT '2026-01-01 00:00:00+00'::timestamptz $$;
@@ -116,8 +118,15 @@ BEGIN
     -- JPY's payments use at least 300 of a balance
     RETURN NEXT $q$SELECT wallet.set_policy('CNY', use_all_below => 80, earnings_scope => '{game,shop}')$q$;
     RETURN NEXT $q$SELECT wallet.set_policy('JPY', min_balance_use => 300)$q$;
+    -- transfers and withdrawals (sections 16, 17): CNY days in Shanghai, a fee with a floor
+    -- and a cap, small auto-approval, review and daily limits; JPY a fixed fee, everything reviewed
+    RETURN NEXT $q$SELECT wallet.set_policy('CNY', transfer_fee_rate => 0.01, withdraw_min => 10, withdraw_fee_rate => 0.006, withdraw_fee_min => 1, withdraw_fee_max => 2.5, withdraw_auto_approve_max => 50, withdraw_review_daily => 120, withdraw_daily_max => 300, limit_time_zone => 'Asia/Shanghai')$q$;
+    RETURN NEXT $q$SELECT wallet.set_policy('JPY', transfer_fee_fixed => 10, withdraw_min => 1000, withdraw_fee_fixed => 200, withdraw_daily_max => 20000, limit_time_zone => 'Asia/Tokyo')$q$;
   ELSE
     RETURN NEXT $q$SELECT wallet.set_policy('CNY', refund_window => '3 days', refund_auto_approve_max => 1000, max_refunds_per_30_days => 6, commission_rate => 0.125)$q$;
+    -- transfers and withdrawals: CNY a rate and a fixed fee, days in New York, no daily
+    -- maximum; JPY the defaults (no fee, no minimum, every request reviewed), days in UTC
+    RETURN NEXT $q$SELECT wallet.set_policy('CNY', transfer_fee_rate => 0.005, transfer_fee_fixed => 0.5, withdraw_fee_rate => 0.01, withdraw_fee_fixed => 1, withdraw_fee_max => 9.99, withdraw_auto_approve_max => 80, withdraw_review_daily => 150, limit_time_zone => 'America/New_York')$q$;
   END IF;
   -- CNY base tiers: expiring and scoped bonus among them
   RETURN NEXT $q$SELECT wallet.add_bonus_rule('CNY', min_amount => 50, bonus_fixed => 5, valid_for => '10 days')$q$;
@@ -178,6 +187,21 @@ BEGIN
     c := jsonb_build_object('src', 'lit', 'code', mt.pick(ARRAY[NULL, repeat('A', 65), 'ABC' || chr(7), '', 'NOSUCHCODE']));
   END IF;
   RETURN c;
+END $$;
+
+-- gen_wamount: a withdrawal amount, resolved when the step runs: a fraction of the
+-- earnings, all of them, one unit more, exactly the minimum, one unit less, exactly what
+-- is left of the day's maximum, one unit more, a small literal or an invalid one
+CREATE FUNCTION mt.gen_wamount(e int) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  x double precision := random();
+BEGIN
+  RETURN CASE WHEN x < 0.45 THEN jsonb_build_object('frac', 0.05 + random() * 0.95)
+              WHEN x < 0.55 THEN '"all"' WHEN x < 0.6 THEN '"over"'
+              WHEN x < 0.67 THEN '"min"' WHEN x < 0.72 THEN '"min1"'
+              WHEN x < 0.8 THEN '"daily"' WHEN x < 0.85 THEN '"daily1"'
+              WHEN x < 0.97 THEN to_jsonb(mt.gen_amount(e, 'small'))
+              ELSE to_jsonb(coalesce(mt.bad_amount(e), '0')) END;
 END $$;
 
 ------------------------------------------------------------------------------
@@ -480,6 +504,197 @@ BEGIN
       INSERT INTO mt.plan VALUES (s, 'quote', jsonb_build_object('ref', i, 'reason', 'user'));
       CONTINUE;
     END IF;
+    IF random() < 0.12 THEN
+      -- money leaving by transfers, split payments and withdrawals (sections 16, 17)
+      w := mt.pick(owners);
+      e := (ex->>(cur->>w))::int;
+      others := ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o = cur->>w AND o <> w ORDER BY random());
+      x := random();
+      IF x < 0.25 THEN
+        -- a transfer (sometimes after a payout into the earnings): a fraction of the
+        -- earnings, all of them (NULL), exactly what fits with the fee and one unit more
+        IF random() < 0.5 THEN
+          INSERT INTO mt.plan VALUES (s, 'payout', jsonb_build_object('w', w, 'key', 'k' || s,
+            'amount', mt.gen_amount(e, 'spend')));
+          keyed := keyed || s;
+          s := s + 1;
+        END IF;
+        x := random();
+        INSERT INTO mt.plan VALUES (s, 'transfer', jsonb_build_object('w', w, 'key', 'k' || s,
+          'to', CASE WHEN random() < 0.92 THEN others[1]
+                     WHEN random() < 0.4 THEN mt.pick(ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o <> cur->>w))
+                     WHEN random() < 0.5 THEN '#self' ELSE '#none' END,
+          'amount', CASE WHEN x < 0.45 THEN jsonb_build_object('frac', 0.05 + random() * 1.1)
+                         WHEN x < 0.65 THEN 'null'::jsonb
+                         WHEN x < 0.75 THEN '"fit"' WHEN x < 0.8 THEN '"fit1"'
+                         WHEN x < 0.97 THEN to_jsonb(mt.gen_amount(e, 'small'))
+                         ELSE to_jsonb(coalesce(mt.bad_amount(e), '0')) END,
+          'kind', CASE WHEN random() < 0.96 THEN to_jsonb(mt.pick('{p2p,donation,gift,tip_2026}'))
+                       ELSE to_jsonb(mt.pick(ARRAY['Gift', '', repeat('k', 33), 'a-b', NULL])) END,
+          'note', CASE WHEN random() < 0.1 THEN 'note ' || s END));
+        keyed := keyed || s;
+        CONTINUE;
+      END IF;
+      IF x < 0.45 THEN
+        -- a split payment over one to three payees (shares by random weights), sometimes
+        -- with a coupon; a payee spends what it got; reversals (a part, the rest, too much)
+        i := mt.ri(1, 3);
+        a := jsonb_build_object('w', w, 'key', 'k' || s, 'payees', to_jsonb(others[1:i]),
+          'wts', (SELECT jsonb_agg(mt.ri(1, 10)) FROM generate_series(1, i)),
+          'scene', CASE WHEN cur->>w = 'CNY' THEN mt.pick(ARRAY[NULL, 'game', 'shop']) ELSE mt.pick(ARRAY[NULL, 'shop']) END)
+          || CASE WHEN random() < 0.6 THEN jsonb_build_object('frac', 0.05 + random() * 1.1)
+                  ELSE jsonb_build_object('amount', mt.gen_amount(e, 'spend')) END;
+        x := random();
+        IF x < 0.12 THEN
+          a := a || jsonb_build_object('coupon', jsonb_build_object('src', 'wallet', 'o', w, 'i', mt.ri(0, 60), 'pick', 'avail'));
+        ELSIF x < 0.14 THEN
+          a := a || jsonb_build_object('bad', 'sum');
+        ELSIF x < 0.16 THEN
+          a := a || jsonb_build_object('payees', to_jsonb(others[1:i] || others[1]));
+        ELSIF x < 0.17 THEN
+          a := a || jsonb_build_object('payees', to_jsonb(others[1:i] || w));
+        ELSIF x < 0.18 THEN
+          a := a || jsonb_build_object('payees', to_jsonb(others[1:i]
+                      || mt.pick(ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o <> cur->>w))));
+        ELSIF x < 0.19 THEN
+          a := a || jsonb_build_object('payees', to_jsonb(others[1:i] || '#none'::text));
+        ELSIF x < 0.20 THEN
+          a := a || jsonb_build_object('bad', mt.pick('{nullpayee,nullshare,empty,short}'));
+        END IF;
+        IF jsonb_array_length(a->'payees') <> jsonb_array_length(a->'wts') THEN
+          a := a || jsonb_build_object('wts', (SELECT jsonb_agg(mt.ri(1, 10)) FROM jsonb_array_elements(a->'payees')));
+        END IF;
+        INSERT INTO mt.plan VALUES (s, 'split', a);
+        spends := spends || s; keyed := keyed || s;
+        i := s;
+        IF random() < 0.2 THEN
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', others[1], 'key', 'k' || s, 'frac', 1.0,
+            'scene', 'game', 'partial', true));
+          spends := spends || s; keyed := keyed || s;
+        END IF;
+        FOR pf IN SELECT true FROM generate_series(1, mt.ri(0, 2)) LOOP
+          s := s + 1;
+          x := random();
+          INSERT INTO mt.plan VALUES (s, 'reverse', jsonb_build_object('ref', i, 'key', 'k' || s,
+            'amount', CASE WHEN x < 0.45 THEN NULL WHEN x < 0.9 THEN jsonb_build_object('frac', 0.05 + random() * 0.9)
+                           ELSE '"over"'::jsonb END));
+          keyed := keyed || s;
+        END LOOP;
+        CONTINUE;
+      END IF;
+      IF x < 0.85 THEN
+        -- a withdrawal: earnings paid in, maybe a sale to the wallet that is reversed once
+        -- the request holds the earnings (a debt), a quote, the request (amounts at the
+        -- minimum, the earnings, the day's maximum, one unit beyond), then its life:
+        -- reviews, settlements, returns, replays of each, the clock crossing midnight
+        IF random() < 0.6 THEN
+          INSERT INTO mt.plan VALUES (s, 'payout', jsonb_build_object('w', w, 'key', 'k' || s,
+            'amount', mt.gen_amount(e, CASE WHEN random() < 0.5 THEN 'spend' ELSE 'topup' END)));
+          keyed := keyed || s;
+          s := s + 1;
+        END IF;
+        pw := NULL;
+        IF random() < 0.15 THEN
+          INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', others[1], 'key', 'k' || s,
+            'frac', 0.3 + random() * 0.6, 'scene', NULL, 'partial', false, 'payee', w));
+          spends := spends || s; keyed := keyed || s;
+          pw := s::text;
+          s := s + 1;
+        END IF;
+        IF random() < 0.3 THEN
+          INSERT INTO mt.plan VALUES (s, 'wquote', jsonb_build_object('w', w, 'amount', mt.gen_wamount(e)));
+          s := s + 1;
+        END IF;
+        pf := random() < 0.08;
+        IF pf THEN
+          INSERT INTO mt.plan VALUES (s, 'freeze', jsonb_build_object('w', w, 'reason', 'check ' || s));
+          s := s + 1;
+        END IF;
+        INSERT INTO mt.plan VALUES (s, 'wrequest', jsonb_build_object('w', w, 'key', 'k' || s,
+          'amount', mt.gen_wamount(e), 'dest', CASE WHEN random() < 0.98 THEN 'bank:' || w
+                                                    ELSE mt.pick(ARRAY[NULL, repeat('d', 201), '']) END,
+          'method', CASE WHEN random() < 0.2 THEN 'bank_transfer' END));
+        keyed := keyed || s;
+        i := s;
+        IF pf THEN
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'unfreeze', jsonb_build_object('w', w));
+        END IF;
+        IF pw IS NOT NULL AND random() < 0.7 THEN
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'reverse', jsonb_build_object('ref', pw::int, 'key', 'k' || s, 'amount', NULL));
+          keyed := keyed || s;
+        END IF;
+        IF random() < 0.5 THEN
+          -- its usual life: approved (or approved already), paid out, sometimes sent back
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'wreview', jsonb_build_object('ref', i, 'approve', true, 'reviewer', 'ops'));
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'wsettle', jsonb_build_object('ref', i, 'ok', random() < 0.8, 'gw', 'gw-' || s));
+          IF random() < 0.4 THEN
+            s := s + 1;
+            INSERT INTO mt.plan VALUES (s, 'wreturn', jsonb_build_object('ref', i, 'gw', 'ret-' || s, 'reason', 'account closed'));
+          END IF;
+        END IF;
+        FOR pf IN SELECT true FROM generate_series(1, mt.ri(0, 3)) LOOP
+          s := s + 1;
+          x := random();
+          IF x < 0.3 THEN
+            INSERT INTO mt.plan VALUES (s, 'wreview', jsonb_build_object('ref', i, 'approve',
+              CASE WHEN random() < 0.98 THEN to_jsonb(random() < 0.7) ELSE 'null' END,
+              'reviewer', CASE WHEN random() < 0.98 THEN 'ops' END));
+          ELSIF x < 0.6 THEN
+            INSERT INTO mt.plan VALUES (s, 'wsettle', jsonb_build_object('ref', i, 'ok', random() < 0.7,
+              'gw', CASE WHEN random() < 0.5 THEN 'gw-' || s END));
+          ELSIF x < 0.72 THEN
+            INSERT INTO mt.plan VALUES (s, 'wreturn', jsonb_build_object('ref', i, 'gw', 'ret-' || s,
+              'reason', CASE WHEN random() < 0.95 THEN 'account closed' END));
+          ELSIF x < 0.8 THEN
+            INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('secs', mt.ri(1, 20) * 3600));
+          ELSIF x < 0.92 THEN
+            INSERT INTO mt.plan VALUES (s, 'wrequest', jsonb_build_object('w', w, 'key', 'k' || s,
+              'amount', mt.gen_wamount(e), 'dest', 'bank:' || w));
+            keyed := keyed || s;
+          ELSE
+            INSERT INTO mt.plan VALUES (s, 'wquote', jsonb_build_object('w', w, 'amount', mt.gen_wamount(e)));
+          END IF;
+        END LOOP;
+        CONTINUE;
+      END IF;
+      -- automatic withdrawal: a setting (a threshold, off, invalid), earnings paid in,
+      -- the sweep (again the same day: nothing), its withdrawal's review and
+      -- settlement, the next day's sweep
+      x := random();
+      INSERT INTO mt.plan VALUES (s, 'autoset', jsonb_build_object('w', w,
+        'threshold', CASE WHEN x < 0.6 THEN to_jsonb(mt.gen_amount(e, 'small')) WHEN x < 0.8 THEN to_jsonb(mt.gen_amount(e, 'spend'))
+                          WHEN x < 0.95 THEN 'null' ELSE to_jsonb('0'::text) END,
+        'dest', CASE WHEN random() < 0.97 THEN 'bank:' || w END));
+      IF random() < 0.6 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'payout', jsonb_build_object('w', w, 'key', 'k' || s,
+          'amount', mt.gen_amount(e, 'spend')));
+        keyed := keyed || s;
+      END IF;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'autorun', jsonb_build_object('batch', CASE WHEN random() < 0.15 THEN mt.ri(1, 2) END));
+      FOR pf IN SELECT true FROM generate_series(1, mt.ri(0, 3)) LOOP
+        s := s + 1;
+        x := random();
+        IF x < 0.3 THEN
+          INSERT INTO mt.plan VALUES (s, 'wreview', jsonb_build_object('auto', w, 'approve', random() < 0.7, 'reviewer', 'ops'));
+        ELSIF x < 0.55 THEN
+          INSERT INTO mt.plan VALUES (s, 'wsettle', jsonb_build_object('auto', w, 'ok', random() < 0.7));
+        ELSIF x < 0.75 THEN
+          INSERT INTO mt.plan VALUES (s, 'autorun', '{}');
+        ELSE
+          INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('secs', 86400 + mt.ri(0, 7200)));
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'autorun', '{}');
+        END IF;
+      END LOOP;
+      CONTINUE;
+    END IF;
     r := random() * 100;
     -- operations on earlier results need some: a top-up instead
     IF (r >= 40.5 AND r < 50.5 AND cardinality(spends) = 0)
@@ -743,7 +958,7 @@ $$;
 CREATE FUNCTION mt.oref(p_step int) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('e', o.ext_id, 'm', o.mod_id,
                             'v', CASE o.kind WHEN 'refund' THEN 'r' WHEN 'hold' THEN 'h' WHEN 'group' THEN 'g'
-                                             ELSE 't' END || o.step,
+                                             WHEN 'wd' THEN 'd' ELSE 't' END || o.step,
                             's', o.step)
     FROM mt.obj o
    WHERE o.step <= p_step AND o.op = (SELECT coalesce(p.args->>'op2', p.op) FROM mt.plan p WHERE p.step = p_step)
@@ -769,7 +984,11 @@ CREATE FUNCTION mt.next_event() RETURNS timestamptz LANGUAGE sql STABLE AS $$
     UNION ALL SELECT valid_until FROM model.coupon WHERE redeemed_txn IS NULL
     UNION ALL SELECT valid_from FROM model.coupon WHERE redeemed_txn IS NULL
     UNION ALL SELECT valid_from FROM wallet.coupon_template
-    UNION ALL SELECT valid_until FROM wallet.coupon_template) x(t)
+    UNION ALL SELECT valid_until FROM wallet.coupon_template
+    -- the next midnight of a currency's limit_time_zone after a recent withdrawal (the day's totals)
+    UNION ALL SELECT (model.day_of(model.clock_now(), z.tz) + 1)::timestamp AT TIME ZONE z.tz
+      FROM (SELECT DISTINCT (model.xpolicy(w.currency, w.e)).tz FROM model.withdrawal d JOIN model.wallet w ON w.wid = d.wid
+             WHERE d.requested_at > model.clock_now() - interval '1 day') z) x(t)
    WHERE t > model.clock_now()
 $$;
 
@@ -840,6 +1059,42 @@ BEGIN
                              owner, k), c->'mut');
   EXECUTE 'SELECT ' || mt.code_sql(quote_literal(v_code), c->'mut') INTO v_code;
   RETURN jsonb_build_object('code', v_code, 'cx', expr, 'cw', mt.wref(owner), 'co', owner);
+END $$;
+
+-- split_shares: an amount (minor units) in shares by weights: floor of each weight's
+-- part, the last share the rest (a share may come out 0: the extension must refuse it)
+CREATE FUNCTION mt.split_shares(amt numeric, wts jsonb, e int) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  WITH w AS (SELECT n, v::numeric AS v, sum(v::numeric) OVER () AS s, count(*) OVER () AS c
+               FROM jsonb_array_elements_text(wts) WITH ORDINALITY u(v, n)),
+       q AS (SELECT n, c, floor(amt * v / s) AS x FROM w)
+  SELECT jsonb_agg(to_jsonb(mt.amount_text(CASE WHEN n < c THEN x
+                                                ELSE amt - (SELECT coalesce(sum(x), 0) FROM q q2 WHERE q2.n < q2.c) END, e))
+                   ORDER BY n)
+    FROM q
+$$;
+
+-- wamount: a planned withdrawal amount (gen_wamount) resolved now for wallet reference w, as text
+CREATE FUNCTION mt.wamount(w jsonb, spec jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  e int := (w->>'x')::int;
+  mw model.wallet;
+  earn numeric;
+  xp record;
+  q record;
+  v numeric;
+BEGIN
+  IF spec IS NULL OR jsonb_typeof(spec) NOT IN ('object', 'string') OR (w->>'m') IS NULL THEN RETURN spec; END IF;
+  SELECT * INTO mw FROM model.wallet WHERE wid = (w->>'m')::bigint;
+  IF NOT FOUND THEN RETURN spec; END IF;
+  SELECT b.earnings * (10::numeric ^ e) INTO earn FROM model.balance(mw.wid) b;
+  xp := model.xpolicy(mw.currency, mw.e);
+  IF jsonb_typeof(spec) = 'object' THEN RETURN to_jsonb(mt.frac_of(earn, (spec->>'frac')::numeric, e)); END IF;
+  q := model.wquote(mw, 1, 0);
+  v := CASE spec #>> '{}' WHEN 'all' THEN earn WHEN 'over' THEN earn + 1
+                          WHEN 'min' THEN xp.w_min WHEN 'min1' THEN xp.w_min - 1
+                          WHEN 'daily' THEN coalesce(q.remaining, earn) WHEN 'daily1' THEN coalesce(q.remaining, earn) + 1 END;
+  IF v IS NULL THEN RETURN spec; END IF;
+  RETURN to_jsonb(mt.amount_text(greatest(v, 1), e));
 END $$;
 
 CREATE FUNCTION mt.resolve(p_step int, op text, a jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -1010,6 +1265,83 @@ BEGIN
     END IF;
     RETURN jsonb_build_object('op', op, 'hold', ref, 'key', a->'key', 'amount', amt, 'final', a->'final',
                               'w', tr.res->'w', 'wo', tr.res->>'wo', 'payee', tr.res->'payee');
+  WHEN 'payout' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', 'payout', 'w', w, 'amount', a->'amount', 'key', a->'key', 'wo', a->>'w');
+  WHEN 'transfer' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    ref := CASE WHEN a->>'to' = '#self' THEN w ELSE mt.wref(a->>'to') END;
+    IF ref IS NULL THEN RETURN NULL; END IF;
+    e := (w->>'x')::int;
+    amt := a->'amount';
+    IF jsonb_typeof(amt) = 'object' THEN
+      SELECT b.earnings INTO v FROM model.balance((w->>'m')::bigint) b;
+      amt := to_jsonb(mt.frac_of(v * (10::numeric ^ e), (amt->>'frac')::numeric, e));
+    ELSIF amt IN ('"fit"', '"fit1"') THEN
+      v := model.transfer_max((w->>'m')::bigint) + CASE WHEN amt = '"fit1"' THEN 1 ELSE 0 END;
+      amt := to_jsonb(mt.amount_text(greatest(v, 1), e));
+    END IF;
+    RETURN jsonb_build_object('op', 'transfer', 'w', w, 'to', ref, 'amount', amt, 'key', a->'key', 'kind', a->'kind',
+                              'note', a->'note', 'wo', a->>'w', 'payee', ref);
+  WHEN 'split' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    e := (w->>'x')::int;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements_text(a->'payees') o WHERE mt.wref(o) IS NULL) THEN RETURN NULL; END IF;
+    amt := a->'amount';
+    IF a ? 'frac' THEN
+      SELECT b.available INTO v FROM model.balance((w->>'m')::bigint, a->>'scene') b;
+      amt := to_jsonb(mt.frac_of(v * (10::numeric ^ e), (a->>'frac')::numeric, e));
+    END IF;
+    IF jsonb_typeof(a->'coupon') = 'object' THEN
+      cr := mt.code_ref(a->'coupon');
+      IF cr IS NULL THEN RETURN NULL; END IF;
+    END IF;
+    base := jsonb_build_object('op', 'split', 'w', w, 'amount', amt, 'key', a->'key',
+      'payees', (SELECT jsonb_agg(mt.wref(o) ORDER BY n) FROM jsonb_array_elements_text(a->'payees') WITH ORDINALITY u(o, n)),
+      'shares', mt.split_shares((amt #>> '{}')::numeric * (10::numeric ^ e), a->'wts', e),
+      'scene', a->'scene', 'coupon', cr->'code', 'cx', cr->'cx', 'cw', cr->'cw', 'co', cr->'co',
+      'wo', a->>'w', 'payee', mt.wref(a->'payees'->>0));
+    IF a->>'bad' = 'sum' THEN
+      base := jsonb_set(base, ARRAY['shares', (jsonb_array_length(base->'shares') - 1)::text],
+        to_jsonb(mt.amount_text((base->'shares'->>(jsonb_array_length(base->'shares') - 1))::numeric
+                                * (10::numeric ^ e) + 1, e)));
+    ELSIF a->>'bad' = 'nullpayee' THEN
+      base := jsonb_set(base, '{payees,0}', 'null');
+    ELSIF a->>'bad' = 'nullshare' THEN
+      base := jsonb_set(base, '{shares,0}', 'null');
+    ELSIF a->>'bad' = 'empty' THEN
+      base := base || '{"payees": [], "shares": []}';
+    ELSIF a->>'bad' = 'short' THEN
+      base := base #- ARRAY['shares', (jsonb_array_length(base->'shares') - 1)::text];
+    END IF;
+    RETURN base;
+  WHEN 'wquote', 'wrequest' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', op, 'w', w, 'amount', mt.wamount(w, a->'amount'), 'key', a->'key',
+                              'dest', a->'dest', 'method', a->'method', 'wo', a->>'w');
+  WHEN 'wreview', 'wsettle', 'wreturn' THEN
+    IF a ? 'auto' THEN
+      SELECT jsonb_build_object('e', x.ext_id, 'm', x.mod_id) INTO ref FROM mt.autowd x
+       WHERE x.owner = a->>'auto' ORDER BY x.step DESC, x.ext_id DESC LIMIT 1;
+      IF ref IS NULL THEN RETURN NULL; END IF;
+      RETURN jsonb_build_object('op', op, 'wd', ref, 'approve', a->'approve', 'reviewer', a->'reviewer', 'ok', a->'ok',
+                                'gw', a->'gw', 'reason', a->'reason', 'wo', a->>'auto');
+    END IF;
+    ref := mt.oref((a->>'ref')::int);
+    IF ref IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', op, 'wd', ref, 'approve', a->'approve', 'reviewer', a->'reviewer', 'ok', a->'ok',
+                              'gw', a->'gw', 'reason', a->'reason',
+                              'wo', (SELECT t.res->>'wo' FROM mt.trace t WHERE t.step = (ref->>'s')::int));
+  WHEN 'autoset' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', op, 'w', w, 'threshold', a->'threshold', 'dest', a->'dest', 'wo', a->>'w');
+  WHEN 'autorun' THEN
+    RETURN jsonb_build_object('op', op, 'batch', a->'batch');
   WHEN 'freeze', 'unfreeze' THEN
     w := mt.wref(a->>'w');
     IF w IS NULL THEN RETURN NULL; END IF;
@@ -1054,6 +1386,34 @@ BEGIN
           CASE WHEN base->>'reason' = 'platform' THEN 'user' ELSE 'platform' END);
       WHEN 'issue' THEN
         RETURN base || jsonb_build_object('tpl', CASE WHEN base->>'tpl' = 'c-pct' THEN 'c-game' ELSE 'c-pct' END);
+      WHEN 'payout' THEN
+        RETURN base || jsonb_build_object('amount', ((base->>'amount')::numeric + 10::numeric ^ (-e))::text);
+      WHEN 'transfer' THEN
+        IF base->>'amount' IS NULL THEN
+          RETURN base || jsonb_build_object('amount', mt.amount_text(1, e));
+        ELSIF base->>'amount' !~ '^\d+(\.\d+)?$' THEN
+          RETURN NULL;
+        ELSIF p_step % 2 = 0 THEN
+          RETURN base || jsonb_build_object('kind', CASE WHEN base->>'kind' = 'gift' THEN 'p2p' ELSE 'gift' END);
+        END IF;
+        RETURN base || jsonb_build_object('amount', ((base->>'amount')::numeric + 10::numeric ^ (-e))::text);
+      WHEN 'split' THEN
+        -- the same amount split otherwise, or one unit more on the last share
+        IF jsonb_typeof(base->'shares') <> 'array' OR jsonb_array_length(base->'shares') = 0
+           OR base->>'amount' !~ '^\d+(\.\d+)?$'
+           OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(base->'shares') x WHERE x IS NULL OR x !~ '^\d+(\.\d+)?$') THEN
+          RETURN NULL;
+        END IF;
+        IF jsonb_array_length(base->'shares') > 1 AND (base->'shares'->>0)::numeric > 10::numeric ^ (-e) THEN
+          RETURN jsonb_set(jsonb_set(base, '{shares,0}', to_jsonb(((base->'shares'->>0)::numeric - 10::numeric ^ (-e))::text)),
+                           '{shares,1}', to_jsonb(((base->'shares'->>1)::numeric + 10::numeric ^ (-e))::text));
+        END IF;
+        RETURN jsonb_set(base || jsonb_build_object('amount', ((base->>'amount')::numeric + 10::numeric ^ (-e))::text),
+                         ARRAY['shares', (jsonb_array_length(base->'shares') - 1)::text],
+                         to_jsonb(((base->'shares'->>(jsonb_array_length(base->'shares') - 1))::numeric
+                                   + 10::numeric ^ (-e))::text));
+      WHEN 'wrequest' THEN
+        RETURN base || jsonb_build_object('dest', coalesce(base->>'dest', 'bank') || '-2');
       ELSE
         RETURN NULL;
       END CASE;
@@ -1156,6 +1516,38 @@ BEGIN
   WHEN 'release' THEN
     RETURN format('SELECT * FROM %s.release_hold(%s, %s, %s)', s, mt.id(r->'hold', mode), mt.lit(r->'key'),
                   mt.num(r->'amount'));
+  WHEN 'payout' THEN
+    RETURN format('SELECT * FROM %s.adjust(%s, ''earnings'', %s, ''sales payout'', %s)', s, mt.id(r->'w', mode),
+                  mt.num(r->'amount'), mt.lit(r->'key'));
+  WHEN 'transfer' THEN
+    RETURN format('SELECT * FROM %s.transfer(%s, %s, %s, %s, %s, %s)', s, mt.id(r->'w', mode), mt.id(r->'to', mode),
+                  mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'kind'), mt.lit(r->'note'));
+  WHEN 'split' THEN
+    RETURN format('SELECT * FROM %s.spend_split(%s, %s, %s, ARRAY[%s]::bigint[], ARRAY[%s]::numeric[], %s, %s)', s,
+                  mt.id(r->'w', mode), mt.num(r->'amount'), mt.lit(r->'key'),
+                  (SELECT string_agg(mt.id(x, mode), ', ' ORDER BY n) FROM jsonb_array_elements(r->'payees') WITH ORDINALITY u(x, n)),
+                  (SELECT string_agg(mt.num(x), ', ' ORDER BY n) FROM jsonb_array_elements(r->'shares') WITH ORDINALITY u(x, n)),
+                  mt.lit(r->'scene'),
+                  CASE WHEN mode = 'repro' AND r->>'cx' IS NOT NULL THEN r->>'cx' ELSE mt.lit(r->'coupon') END);
+  WHEN 'wquote' THEN
+    RETURN format('SELECT * FROM %s.withdraw_quote(%s, %s)', s, mt.id(r->'w', mode), mt.num(r->'amount'));
+  WHEN 'wrequest' THEN
+    RETURN format('SELECT * FROM %s.request_withdrawal(%s, %s, %s, %s, %s)', s, mt.id(r->'w', mode),
+                  mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'dest'), mt.lit(r->'method'));
+  WHEN 'wreview' THEN
+    RETURN format('SELECT %s.review_withdrawal(%s, %s, %s) AS status', s, mt.id(r->'wd', mode),
+                  mt.lit(r->'approve'), mt.lit(r->'reviewer'));
+  WHEN 'wsettle' THEN
+    RETURN format('SELECT %s.settle_withdrawal(%s, %s, %s) AS status', s, mt.id(r->'wd', mode),
+                  mt.lit(r->'ok'), mt.lit(r->'gw'));
+  WHEN 'wreturn' THEN
+    RETURN format('SELECT %s.return_withdrawal(%s, %s, %s) AS status', s, mt.id(r->'wd', mode),
+                  mt.lit(r->'gw'), mt.lit(r->'reason'));
+  WHEN 'autoset' THEN
+    RETURN format('SELECT %s.set_auto_withdrawal(%s, %s, %s) AS auto_on', s, mt.id(r->'w', mode),
+                  mt.num(r->'threshold'), mt.lit(r->'dest'));
+  WHEN 'autorun' THEN
+    RETURN format('SELECT * FROM %s.auto_withdraw(%s)', s, coalesce(r->>'batch', '1000'));
   WHEN 'freeze' THEN
     RETURN format('SELECT true AS done FROM %s.freeze(%s, %s)', s, mt.id(r->'w', mode), mt.lit(r->'reason'));
   WHEN 'unfreeze' THEN
@@ -1224,7 +1616,9 @@ BEGIN
   col := CASE op WHEN 'open' THEN 'wallet_id' WHEN 'request' THEN 'refund_id' WHEN 'hold' THEN 'hold_id'
                  WHEN 'group' THEN 'group_id' WHEN 'join' THEN 'hold_id'
                  WHEN 'top_up' THEN 'txn_id' WHEN 'spend' THEN 'txn_id' WHEN 'reverse' THEN 'txn_id'
-                 WHEN 'capture' THEN 'txn_id' WHEN 'release' THEN 'txn_id' END;
+                 WHEN 'capture' THEN 'txn_id' WHEN 'release' THEN 'txn_id'
+                 WHEN 'transfer' THEN 'txn_id' WHEN 'split' THEN 'txn_id' WHEN 'payout' THEN 'txn_id'
+                 WHEN 'wrequest' THEN 'withdrawal_id' END;
   IF col IS NOT NULL THEN
     xid := (xr->>col)::bigint;
     mid := (mr->>col)::bigint;
@@ -1247,7 +1641,7 @@ BEGIN
     RETURN NULL;
   END IF;
   v_kind := CASE op WHEN 'request' THEN 'refund' WHEN 'hold' THEN 'hold' WHEN 'join' THEN 'hold'
-                    WHEN 'group' THEN 'group' ELSE 'txn' END;
+                    WHEN 'group' THEN 'group' WHEN 'wrequest' THEN 'wd' ELSE 'txn' END;
   SELECT i.mod_id INTO known FROM mt.idmap i WHERE i.kind = v_kind AND i.ext_id = xid;
   -- group_pay returns its id only: the same id again is its replay
   IF (xr->>'replayed')::boolean OR (op = 'group' AND known IS NOT NULL) THEN
@@ -1363,6 +1757,43 @@ BEGIN
   END LOOP;
 END $$;
 
+-- check_withdrawals: NULL when wallet.withdrawals() agrees (status, amounts, automatic,
+-- the id mapped) for the wallet the step touched (every wallet after an automatic sweep)
+CREATE FUNCTION mt.check_withdrawals(r jsonb, OUT what text, OUT detail text) LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+  ws text[];
+  x mt.res;
+  m mt.res;
+BEGIN
+  IF r->>'op' <> 'autorun' THEN
+    ws := ARRAY[r->>'wo'];
+    IF NOT EXISTS (SELECT 1 FROM mt.wmap WHERE owner = ANY (ws)) THEN RETURN; END IF;
+  END IF;
+  x := mt.exec(format('SELECT w.owner, coalesce((SELECT i.mod_id::text FROM mt.idmap i WHERE i.kind = ''wd''
+                                                   AND i.ext_id = d.withdrawal_id), ''ext '' || d.withdrawal_id) AS id,
+                              d.status, d.amount, d.fee, d.net, d.automatic
+                         FROM mt.wmap w CROSS JOIN LATERAL wallet.withdrawals(w.ext_id) d
+                        WHERE %L IS NULL OR w.owner = ANY (%L)', ws, ws));
+  m := mt.exec(format('SELECT w.owner, d.withdrawal_id::text AS id, d.status, d.amount, d.fee, d.net, d.automatic
+                         FROM mt.wmap w CROSS JOIN LATERAL model.withdrawals(w.mod_id) d
+                        WHERE %L IS NULL OR w.owner = ANY (%L)', ws, ws));
+  IF NOT x.ok OR NOT m.ok OR x.out IS DISTINCT FROM m.out THEN
+    what := 'withdrawals';
+    detail := format('extension %s; model %s', mt.side(x.ok, x.out, x.state, x.msg), mt.side(m.ok, m.out, m.state, m.msg));
+  END IF;
+END $$;
+
+-- map_auto: pairs the withdrawals an automatic sweep just requested, by wallet
+CREATE FUNCTION mt.map_auto(p_step int) RETURNS void LANGUAGE sql AS $$
+  WITH xe AS (SELECT m.owner, d.withdrawal_id FROM wallet.withdrawal d JOIN mt.wmap m ON m.ext_id = d.wallet_id
+               WHERE d.automatic AND d.withdrawal_id NOT IN (SELECT ext_id FROM mt.idmap WHERE kind = 'wd')),
+       me AS (SELECT m.owner, d.wdid FROM model.withdrawal d JOIN mt.wmap m ON m.mod_id = d.wid
+               WHERE d.automatic AND d.wdid NOT IN (SELECT mod_id FROM mt.idmap WHERE kind = 'wd')),
+       pr AS (SELECT xe.owner, xe.withdrawal_id, me.wdid FROM xe JOIN me USING (owner)),
+       i1 AS (INSERT INTO mt.idmap SELECT 'wd', withdrawal_id, wdid FROM pr)
+  INSERT INTO mt.autowd SELECT withdrawal_id, wdid, owner, p_step FROM pr
+$$;
+
 CREATE FUNCTION mt.check_reconcile() RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   x mt.res;
@@ -1421,11 +1852,18 @@ BEGIN
       RETURN 'fail';
     END IF;
   END IF;
+  IF r->>'op' = 'autorun' AND x.ok THEN
+    PERFORM mt.map_auto(pl.step);
+  END IF;
   b := mt.check_balances(r);
   -- coupons: after the operations that issue, redeem or restore them, and
   -- clock moves (a change by another operation shows at the next of these)
-  IF b.what IS NULL AND r->>'op' IN ('open', 'top_up', 'spend', 'reverse', 'issue', 'validate', 'clock') THEN
+  IF b.what IS NULL AND r->>'op' IN ('open', 'top_up', 'spend', 'reverse', 'issue', 'validate', 'clock', 'split') THEN
     b := mt.check_coupons(r);
+  END IF;
+  -- withdrawals: after the operations that request or move them
+  IF b.what IS NULL AND r->>'op' IN ('wrequest', 'wreview', 'wsettle', 'wreturn', 'autorun') THEN
+    b := mt.check_withdrawals(r);
   END IF;
   IF b.what IS NOT NULL THEN
     UPDATE mt.trace SET status = 'fail' WHERE step = pl.step;
@@ -1513,7 +1951,8 @@ $$;
 -- pins: the amounts and clock times the steps had in this run
 CREATE FUNCTION mt.pins() RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT coalesce(jsonb_object_agg(step, pin), '{}') FROM (
-    SELECT step, jsonb_strip_nulls(jsonb_build_object('amount', res->'amount', 'at', res->'at')) AS pin
+    SELECT step, jsonb_strip_nulls(jsonb_build_object('amount', res->'amount', 'at', res->'at',
+                                                      'shares', res->'shares')) AS pin
       FROM mt.trace WHERE res IS NOT NULL AND (res ? 'amount' OR res ? 'at')) x
    WHERE pin <> '{}'
 $$;
@@ -1592,7 +2031,9 @@ BEGIN
                 WHEN t.res->>'op' = 'request' THEN 'r' || t.step
                 WHEN t.res->>'op' IN ('hold', 'join') THEN 'h' || t.step
                 WHEN t.res->>'op' = 'group' THEN 'g' || t.step
-                WHEN t.res->>'op' IN ('top_up', 'spend', 'reverse', 'capture', 'release') THEN 't' || t.step END;
+                WHEN t.res->>'op' = 'wrequest' THEN 'd' || t.step
+                WHEN t.res->>'op' IN ('top_up', 'spend', 'reverse', 'capture', 'release', 'transfer', 'split',
+                                      'payout') THEN 't' || t.step END;
     IF var = ANY (used) AND t.status = 'ok' AND coalesce(t.ext_ok, false) THEN
       IF t.res->>'op' = 'open' THEN
         q := replace(q, 'AS wallet_id', 'AS ' || var) || ' \gset';
@@ -1600,7 +2041,8 @@ BEGIN
         q := replace(q, 'AS group_id', 'AS ' || var) || ' \gset';
       ELSE
         q := regexp_replace(q, '^SELECT \* FROM', 'SELECT ' || CASE WHEN var LIKE 'r%' THEN 'refund_id'
-                                                                     WHEN var LIKE 'h%' THEN 'hold_id' ELSE 'txn_id' END
+                                                                     WHEN var LIKE 'h%' THEN 'hold_id'
+                                                                     WHEN var LIKE 'd%' THEN 'withdrawal_id' ELSE 'txn_id' END
                                                      || ' AS ' || var || ' FROM') || ' \gset';
       END IF;
       txt := txt || q || E'\n';

@@ -1,6 +1,6 @@
 -- test/model/model.sql: the reference model of wallet's money rules.
 --
--- A deliberately plain re-statement of CONTRACT.md sections 1-10 and 12 in
+-- A deliberately plain re-statement of CONTRACT.md sections 1-10, 12, 14-17 in
 -- tables and PL/pgSQL, written without looking at how the extension computes
 -- anything: every lot is a row, every rule a few lines of SQL. It reads the
 -- configuration the extension reads (wallet.currency, wallet.policy,
@@ -13,7 +13,12 @@
 --   model.open, model.balance, model.top_up, model.spend, model.reverse_spend,
 --   model.refund_quote, model.request_refund, model.review_refund,
 --   model.settle_refund, model.expire_bonus, model.freeze, model.unfreeze,
---   model.issue_coupon, model.validate_coupon, model.coupons, view model.coupon_stats.
+--   model.issue_coupon, model.validate_coupon, model.coupons, view model.coupon_stats,
+--   the holds and group payment of section 14, model.transfer and model.spend_split
+--   (section 17), model.withdraw_quote, model.request_withdrawal,
+--   model.review_withdrawal, model.settle_withdrawal, model.return_withdrawal,
+--   model.withdrawals, model.set_auto_withdrawal, model.auto_withdraw (section 16), and
+--   model.adjust (earnings credited, section 22: the test's source of earnings).
 -- Coupon codes are random in the extension, so the model does not invent
 -- them: whenever it issues a coupon it takes the next code from
 -- model.code_supply, which the driver fills with the codes the extension
@@ -333,6 +338,9 @@ BEGIN
   -- held: what open refunds reserve (amount + clawback of bonus and coupons + the top-up's bonus)
   SELECT coalesce(sum(r.amount + r.clawback + r.coupon_clawback + r.bonus_void), 0) INTO h
     FROM model.refund r WHERE r.wid = w.wid AND r.status IN ('pending', 'approved');
+  -- and what open withdrawals reserve (section 16: held at once, until settled or rejected)
+  SELECT h + coalesce(sum(d.amount), 0) INTO h
+    FROM model.withdrawal d WHERE d.wid = w.wid AND d.status IN ('pending', 'approved');
   -- and what open holds reserve; a hold past its time reserves nothing: its pieces count
   -- where they go back
   SELECT h + hs.held, c + hs.back_cash, b + hs.back_bonus, er + hs.back_earnings INTO h, c, b, er
@@ -667,20 +675,28 @@ BEGIN
   IF sp.payee IS NOT NULL AND sp.charged > 0 THEN
     pb := round(sp.payee_credit::numeric * (sp.reversed + x) / sp.charged)::bigint - sp.payee_back;
     IF pb > 0 THEN
-      -- a reversal never fails for the payee's sake, frozen or not (section 5): its
-      -- earnings give back what they can, the rest becomes its debt
-      pw := model.get_wallet(sp.payee);
-      SELECT coalesce(sum(amount), 0) INTO pe FROM model.lot WHERE wid = pw.wid AND bucket = 'earnings';
-      UPDATE model.wallet SET debt = debt + greatest(pb - pe, 0) WHERE wid = pw.wid;
-      need := least(pb, pe);
-      FOR l IN SELECT * FROM model.lot WHERE wid = pw.wid AND bucket = 'earnings' AND amount > 0
-                ORDER BY granted_at, lot_id LOOP
-        EXIT WHEN need = 0;
-        t := least(need, l.amount);
-        UPDATE model.lot SET amount = amount - t WHERE lot_id = l.lot_id;
-        need := need - t;
-      END LOOP;
+      PERFORM model.take_back(sp.payee, pb);
     END IF;
+  END IF;
+  -- a split payment (section 17): every payee gives back in the same proportion.
+  -- choice: x is split over what each payee has left unreversed of its part, largest
+  -- remainder first (the payee named first on a tie), and each gives back of its
+  -- credit as a spend's one payee does for its part (rounded on the running total)
+  IF EXISTS (SELECT 1 FROM model.split_part WHERE spend_tid = sp.tid) THEN
+    FOR pc IN SELECT q.*, s.x AS xs
+                FROM model.split_part q
+                JOIN model.largest_remainder(x, ARRAY(SELECT q2.part - q2.reversed FROM model.split_part q2
+                                                       WHERE q2.spend_tid = sp.tid ORDER BY q2.i)) s ON s.i = q.i
+               WHERE q.spend_tid = sp.tid ORDER BY q.i LOOP
+      CONTINUE WHEN pc.part = 0;
+      t := round(pc.credit::numeric * (pc.reversed + pc.xs) / pc.part)::bigint - pc.back;
+      IF t > 0 THEN
+        PERFORM model.take_back(pc.payee, t);
+      END IF;
+      UPDATE model.split_part q SET reversed = q.reversed + pc.xs, back = q.back + t
+       WHERE q.spend_tid = sp.tid AND q.i = pc.i;
+      pb := pb + t;
+    END LOOP;
   END IF;
 
   v_tid := model.new_txn(w.wid, 'reverse_spend', p_key, req);
@@ -1796,4 +1812,609 @@ BEGIN
     (SELECT count(x.hid)::int FROM model.grp_member x WHERE x.gid = g.gid),
     (SELECT count(*)::int FROM model.grp_member x WHERE x.gid = g.gid),
     model.major(g.amount, (SELECT w.e FROM model.wallet w WHERE w.wid = g.payee));
+END $$;
+
+------------------------------------------------------------------------------
+-- Credits, take-backs and settings shared by transfers and withdrawals
+------------------------------------------------------------------------------
+-- xpolicy: a currency's transfer and withdrawal settings (sections 16, 17, 20), in
+-- minor units; NULL where no limit is set
+CREATE FUNCTION model.xpolicy(cur text, e int, OUT t_rate numeric, OUT t_fixed bigint, OUT w_min bigint,
+                              OUT w_rate numeric, OUT w_fixed bigint, OUT w_fee_min bigint, OUT w_fee_max bigint,
+                              OUT w_daily_max bigint, OUT w_auto_max bigint, OUT w_review_daily bigint, OUT tz text)
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(p.transfer_fee_rate, 0), coalesce((p.transfer_fee_fixed * 10::numeric ^ e)::bigint, 0),
+         coalesce((p.withdraw_min * 10::numeric ^ e)::bigint, 0), coalesce(p.withdraw_fee_rate, 0),
+         coalesce((p.withdraw_fee_fixed * 10::numeric ^ e)::bigint, 0),
+         coalesce((p.withdraw_fee_min * 10::numeric ^ e)::bigint, 0),
+         (p.withdraw_fee_max * 10::numeric ^ e)::bigint, (p.withdraw_daily_max * 10::numeric ^ e)::bigint,
+         coalesce((p.withdraw_auto_approve_max * 10::numeric ^ e)::bigint, 0),
+         (p.withdraw_review_daily * 10::numeric ^ e)::bigint, coalesce(p.limit_time_zone, 'UTC')
+    FROM (SELECT cur AS c) q LEFT JOIN wallet.policy p ON p.currency = q.c
+$$;
+
+-- credit: amount into a wallet's earnings; a debt is repaid first (section 5: every
+-- later credit to a wallet in debt repays the debt first)
+CREATE FUNCTION model.credit(p_wid bigint, p_amount bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  d bigint := (SELECT debt FROM model.wallet WHERE wid = p_wid);
+  repay bigint := least(d, p_amount);
+BEGIN
+  UPDATE model.wallet SET debt = debt - repay WHERE wid = p_wid;
+  IF p_amount - repay > 0 THEN
+    INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (p_wid, 'earnings', p_amount - repay, model.clock_now());
+  END IF;
+END $$;
+
+-- earnings_of: a wallet's earnings (not held)
+CREATE FUNCTION model.earnings_of(p_wid bigint) RETURNS bigint
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(sum(amount), 0)::bigint FROM model.lot WHERE wid = p_wid AND bucket = 'earnings'
+$$;
+
+-- take_earnings: amount out of a wallet's earnings lots, oldest first (the caller checked there is enough)
+CREATE FUNCTION model.take_earnings(p_wid bigint, p_amount bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  need bigint := p_amount;
+  l model.lot;
+  t bigint;
+BEGIN
+  FOR l IN SELECT * FROM model.lot WHERE wid = p_wid AND bucket = 'earnings' AND amount > 0
+            ORDER BY granted_at, lot_id LOOP
+    EXIT WHEN need = 0;
+    t := least(need, l.amount);
+    UPDATE model.lot SET amount = amount - t WHERE lot_id = l.lot_id;
+    need := need - t;
+  END LOOP;
+  IF need <> 0 THEN PERFORM model.fail('XX000', 'model: earnings taken beyond the lots'); END IF;
+END $$;
+
+-- take_back: what a reversal takes back from a payee: its earnings give back what they
+-- can, the rest becomes its debt (section 5: never fails for the payee's sake, frozen or not)
+CREATE FUNCTION model.take_back(p_wid bigint, p_amount bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  pe bigint := model.earnings_of(p_wid);
+BEGIN
+  UPDATE model.wallet SET debt = debt + greatest(p_amount - pe, 0) WHERE wid = p_wid;
+  PERFORM model.take_earnings(p_wid, least(p_amount, pe));
+END $$;
+
+-- largest_remainder: total split over weights in proportion, whole units first, the units
+-- left over one each to the largest remainders (section 17; choice: the earlier part on a tie)
+CREATE FUNCTION model.largest_remainder(total bigint, weights bigint[]) RETURNS TABLE (i int, x bigint)
+  LANGUAGE sql IMMUTABLE AS $$
+  WITH w AS (SELECT o::int AS i, v AS wt, (SELECT sum(u) FROM unnest(weights) u) AS s
+               FROM unnest(weights) WITH ORDINALITY AS z(v, o)),
+       q AS (SELECT w.i, CASE WHEN w.s = 0 THEN 0 ELSE floor(total::numeric * w.wt / w.s)::bigint END AS base,
+                    CASE WHEN w.s = 0 THEN 0 ELSE (total::numeric * w.wt) % w.s END AS rem FROM w),
+       r AS (SELECT q.*, row_number() OVER (ORDER BY q.rem DESC, q.i) AS rk,
+                    total - sum(q.base) OVER () AS left_over FROM q)
+  SELECT r.i, r.base + CASE WHEN r.rk <= r.left_over THEN 1 ELSE 0 END FROM r ORDER BY r.i
+$$;
+
+------------------------------------------------------------------------------
+-- Transfers (section 17)
+------------------------------------------------------------------------------
+-- transfer_fee: amount * rate, half away from zero, + fixed
+CREATE FUNCTION model.transfer_fee(amt bigint, rate numeric, fixed bigint) RETURNS bigint
+  LANGUAGE sql IMMUTABLE AS $$ SELECT round(amt * rate)::bigint + fixed $$;
+
+CREATE FUNCTION model.transfer(p_from bigint, p_to bigint, p_amount numeric, p_key text,
+                               p_kind text DEFAULT 'p2p', p_note text DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, amount numeric, fee numeric, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet;
+  r model.wallet;
+  amt bigint;
+  req jsonb;
+  prior jsonb;
+  xp record;
+  avail bigint;
+  f bigint;
+  lo bigint;
+  hi bigint;
+  mid bigint;
+  v_tid bigint;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  IF p_from IS NULL OR p_to IS NULL THEN PERFORM model.fail('22023', 'wallet is null'); END IF;
+  IF p_kind IS NULL OR p_kind !~ '^[a-z0-9_]{1,32}$' THEN PERFORM model.fail('22023', 'bad kind'); END IF;
+  PERFORM model.text_arg(p_note, 'note', 1000, false);
+  IF p_from = p_to THEN PERFORM model.fail('22023', 'a transfer to itself'); END IF;
+  w := model.get_wallet(p_from);
+  IF p_amount IS NOT NULL THEN amt := model.minor(p_amount, w.e, 'amount'); END IF;
+  req := jsonb_build_object('to', p_to, 'amount', amt, 'kind', p_kind, 'note', p_note);
+  prior := model.replay(w.wid, p_key, 'transfer', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'amount')::bigint, w.e),
+      model.major((prior->>'fee')::bigint, w.e), true;
+    RETURN;
+  END IF;
+  -- choice (order of refusals, as for a payee): the receiver, frozen, debt, funds
+  SELECT * INTO r FROM model.wallet x WHERE x.wid = p_to;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such receiver'); END IF;
+  IF r.currency <> w.currency THEN PERFORM model.fail('22023', 'receiver of another currency'); END IF;
+  IF w.frozen THEN PERFORM model.fail('WL002', 'wallet frozen'); END IF;
+  PERFORM model.give_back_due(w.wid);
+  IF w.debt > 0 THEN PERFORM model.fail('WL008', 'wallet in debt'); END IF;
+  xp := model.xpolicy(w.currency, w.e);
+  -- only earnings are transferable
+  avail := model.earnings_of(w.wid);
+  IF amt IS NULL THEN
+    -- choice: "all transferable earnings" is the largest amount whose fee on top still fits
+    lo := 0;
+    hi := greatest(avail - xp.t_fixed, 0);
+    WHILE lo < hi LOOP
+      mid := lo + (hi - lo + 1) / 2;
+      IF mid + model.transfer_fee(mid, xp.t_rate, xp.t_fixed) <= avail THEN lo := mid; ELSE hi := mid - 1; END IF;
+    END LOOP;
+    amt := lo;
+  END IF;
+  f := model.transfer_fee(amt, xp.t_rate, xp.t_fixed);
+  IF amt <= 0 OR amt + f > avail THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
+  PERFORM model.take_earnings(w.wid, amt + f);
+  -- the receiver's earnings (a frozen receiver still receives; a debt is repaid first)
+  PERFORM model.credit(r.wid, amt);
+  v_tid := model.new_txn(w.wid, 'transfer', p_key, req);
+  UPDATE model.txn SET result = jsonb_build_object('txn_id', v_tid, 'amount', amt, 'fee', f) WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_tid, model.major(amt, w.e), model.major(f, w.e), false;
+END $$;
+
+------------------------------------------------------------------------------
+-- Split payment (section 17)
+------------------------------------------------------------------------------
+-- a split payment's parts: payee i's part of what was charged, its credit (the part
+-- less commission), what reversals took of the part and of the credit
+CREATE TABLE model.split_part (
+  spend_tid bigint NOT NULL,
+  i         int NOT NULL,
+  payee     bigint NOT NULL,
+  part      bigint NOT NULL,
+  credit    bigint NOT NULL,
+  reversed  bigint NOT NULL DEFAULT 0,
+  back      bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (spend_tid, i)
+);
+
+CREATE FUNCTION model.spend_split(p_wid bigint, p_amount numeric, p_key text, p_payees bigint[], p_shares numeric[],
+                                  p_scene text DEFAULT NULL, p_coupon text DEFAULT NULL, p_order_ref text DEFAULT NULL)
+  RETURNS TABLE (txn_id bigint, charged numeric, discount numeric, bonus_used numeric, cash_used numeric,
+                 earnings_used numeric, shortfall numeric, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet;
+  p model.wallet;
+  amt bigint;
+  shares bigint[] := '{}';
+  total bigint := 0;
+  rq jsonb;
+  prior jsonb;
+  sr record;
+  ik text;
+  chg bigint;
+  rate numeric;
+  c record;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  w := model.get_wallet(p_wid);
+  amt := model.minor(p_amount, w.e, 'amount');
+  IF p_payees IS NULL OR p_shares IS NULL THEN PERFORM model.fail('22023', 'payees or shares is null'); END IF;
+  IF array_position(p_payees, NULL) IS NOT NULL OR array_position(p_shares, NULL) IS NOT NULL THEN
+    PERFORM model.fail('22023', 'a NULL element');
+  END IF;
+  IF coalesce(cardinality(p_payees), 0) NOT BETWEEN 1 AND 100 THEN PERFORM model.fail('22023', 'payees out of range'); END IF;
+  IF coalesce(cardinality(p_shares), 0) <> cardinality(p_payees) THEN PERFORM model.fail('22023', 'one share per payee'); END IF;
+  FOR k IN 1 .. cardinality(p_payees) LOOP
+    IF p_payees[k] = ANY (p_payees[1:k - 1]) THEN PERFORM model.fail('22023', 'a payee twice'); END IF;
+    shares := shares || model.minor(p_shares[k], w.e, 'shares');
+    total := total + shares[k];
+  END LOOP;
+  IF total <> amt THEN PERFORM model.fail('22023', 'shares do not add up to amount'); END IF;
+  PERFORM model.check_scene(p_scene);
+  PERFORM model.text_arg(p_coupon, 'coupon', 64, false);
+  PERFORM model.text_arg(p_order_ref, 'order_ref', 200, false);
+  rq := jsonb_build_object('amount', amt, 'payees', p_payees, 'shares', shares, 'scene', p_scene,
+                            'coupon', p_coupon, 'order_ref', p_order_ref);
+  prior := model.replay(w.wid, p_key, 'spend_split', rq);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'charged')::bigint, w.e),
+      model.major((prior->>'discount')::bigint, w.e), model.major((prior->>'bonus_used')::bigint, w.e),
+      model.major((prior->>'cash_used')::bigint, w.e), model.major((prior->>'earnings_used')::bigint, w.e),
+      model.major((prior->>'shortfall')::bigint, w.e), true;
+    RETURN;
+  END IF;
+  -- choice (order of refusals, as spend's): frozen, then the payees in the order named,
+  -- then the coupon, then funds and the spend rules
+  IF w.frozen THEN PERFORM model.fail('WL002', 'wallet frozen'); END IF;
+  FOR k IN 1 .. cardinality(p_payees) LOOP
+    SELECT * INTO p FROM model.wallet x WHERE x.wid = p_payees[k];
+    IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such payee'); END IF;
+    IF p.currency <> w.currency THEN PERFORM model.fail('22023', 'payee of another currency'); END IF;
+    IF p.wid = w.wid THEN PERFORM model.fail('22023', 'payee is the payer'); END IF;
+  END LOOP;
+  -- the charge is a spend in every other way, never partly
+  ik := '#split:' || p_key;
+  SELECT s.* INTO c FROM model.spend(w.wid, p_amount, ik, p_scene, p_coupon, false, NULL, p_order_ref) s;
+  UPDATE model.txn SET kind = 'spend_split', key = p_key, req = rq WHERE model.txn.tid = c.txn_id;
+  -- what was charged, split over the payees by their shares; each credited its part less commission
+  chg := (SELECT s.charged FROM model.spend s WHERE s.tid = c.txn_id);
+  rate := (model.policy(w.currency)).commission_rate;
+  INSERT INTO model.split_part (spend_tid, i, payee, part, credit)
+  SELECT c.txn_id, lr.i, p_payees[lr.i], lr.x, lr.x - round(lr.x * rate)::bigint
+    FROM model.largest_remainder(chg, shares) lr;
+  PERFORM model.credit(q.payee, q.credit) FROM model.split_part q WHERE q.spend_tid = c.txn_id ORDER BY q.i;
+  RETURN QUERY SELECT c.txn_id, c.charged, c.discount, c.bonus_used, c.cash_used, c.earnings_used, c.shortfall, false;
+END $$;
+
+------------------------------------------------------------------------------
+-- Withdrawals (section 16)
+------------------------------------------------------------------------------
+CREATE TABLE model.withdrawal (
+  wdid         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  wid          bigint NOT NULL,
+  amount       bigint NOT NULL,
+  fee          bigint NOT NULL,
+  net          bigint NOT NULL,
+  status       text NOT NULL,
+  requested_at timestamptz NOT NULL,
+  automatic    boolean NOT NULL DEFAULT false
+);
+-- automatic withdrawal settings; last_day: the day (of the currency's limit_time_zone)
+-- an automatic withdrawal was last requested under this setting
+CREATE TABLE model.auto_wd (
+  wid        bigint PRIMARY KEY,
+  threshold  bigint NOT NULL,
+  dest       text NOT NULL,
+  last_day   date,
+  checked_at timestamptz
+);
+
+-- day_of: the calendar day of t in time zone tz (section 20: days of limit_time_zone)
+CREATE FUNCTION model.day_of(t timestamptz, tz text) RETURNS date
+  LANGUAGE sql STABLE AS $$ SELECT (t AT TIME ZONE tz)::date $$;
+
+-- withdraw_fee: least(greatest(amount * rate + fixed, fee_min), fee_max), half away from zero
+CREATE FUNCTION model.withdraw_fee(amt bigint, xp record) RETURNS bigint
+  LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  f numeric := amt * xp.w_rate + xp.w_fixed;
+BEGIN
+  f := greatest(f, xp.w_fee_min);
+  IF xp.w_fee_max IS NOT NULL THEN f := least(f, xp.w_fee_max); END IF;
+  RETURN round(f)::bigint;
+END $$;
+
+-- wquote: a withdrawal of amt from wallet w with avail earnings, now: its fee, net,
+-- whether it waits for review, today's requests (not rejected, failed or returned) and
+-- what the daily maximum leaves, and the first refusal of its amount
+CREATE FUNCTION model.wquote(w model.wallet, amt bigint, avail bigint, OUT fee bigint, OUT net bigint,
+                             OUT review boolean, OUT used bigint, OUT remaining bigint, OUT refusal text)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  xp record := model.xpolicy(w.currency, w.e);
+BEGIN
+  fee := model.withdraw_fee(amt, xp);
+  net := amt - fee;
+  SELECT coalesce(sum(d.amount), 0) INTO used FROM model.withdrawal d
+   WHERE d.wid = w.wid AND d.status NOT IN ('rejected', 'failed', 'returned')
+     AND model.day_of(d.requested_at, xp.tz) = model.day_of(model.clock_now(), xp.tz);
+  -- choice: what is left of the daily maximum never shows below zero
+  remaining := CASE WHEN xp.w_daily_max IS NOT NULL THEN greatest(xp.w_daily_max - used, 0) END;
+  review := NOT (amt <= xp.w_auto_max AND (xp.w_review_daily IS NULL OR used + amt <= xp.w_review_daily));
+  -- choice (order of refusals): the minimum, the fee, the earnings, the daily maximum
+  refusal := CASE WHEN amt < xp.w_min THEN 'below_minimum'
+                  WHEN net <= 0 THEN 'net_not_positive'
+                  WHEN amt > avail THEN 'insufficient_earnings'
+                  WHEN xp.w_daily_max IS NOT NULL AND used + amt > xp.w_daily_max THEN 'daily_maximum' END;
+END $$;
+
+CREATE FUNCTION model.withdraw_quote(p_wid bigint, p_amount numeric)
+  RETURNS TABLE (amount numeric, fee numeric, net numeric, review boolean, daily_used numeric,
+                 daily_remaining numeric, refusal text)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+  amt bigint := model.minor(p_amount, w.e, 'amount');
+  b record;
+  q record;
+BEGIN
+  -- the earnings as balance shows them (what a hold past its time gives back included)
+  SELECT * INTO b FROM model.balance(w.wid) x;
+  q := model.wquote(w, amt, (b.earnings * 10::numeric ^ w.e)::bigint);
+  -- refusal (a column the extension adds): frozen, in debt, or the amount's
+  RETURN QUERY SELECT model.major(amt, w.e), model.major(q.fee, w.e), model.major(q.net, w.e), q.review,
+    model.major(q.used, w.e), model.major(q.remaining, w.e),
+    CASE WHEN w.frozen THEN 'frozen' WHEN w.debt > 0 THEN 'in_debt' ELSE q.refusal END;
+END $$;
+
+-- wmake: the withdrawal of amt quoted by q from wallet w: held at once, approved or pending
+CREATE FUNCTION model.wmake(w model.wallet, amt bigint, q record, auto boolean) RETURNS model.withdrawal
+  LANGUAGE plpgsql AS $$
+DECLARE
+  d model.withdrawal;
+BEGIN
+  PERFORM model.take_earnings(w.wid, amt);
+  INSERT INTO model.withdrawal (wid, amount, fee, net, status, requested_at, automatic)
+  VALUES (w.wid, amt, q.fee, q.net, CASE WHEN q.review THEN 'pending' ELSE 'approved' END, model.clock_now(), auto)
+  RETURNING * INTO d;
+  RETURN d;
+END $$;
+
+CREATE FUNCTION model.request_withdrawal(p_wid bigint, p_amount numeric, p_key text, p_destination text,
+                                         p_method text DEFAULT NULL, p_note text DEFAULT NULL)
+  RETURNS TABLE (withdrawal_id bigint, amount numeric, fee numeric, net numeric, status text, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet;
+  amt bigint;
+  req jsonb;
+  prior jsonb;
+  q record;
+  d model.withdrawal;
+  v_tid bigint;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  w := model.get_wallet(p_wid);
+  amt := model.minor(p_amount, w.e, 'amount');
+  PERFORM model.text_arg(p_destination, 'destination', 200, true);
+  PERFORM model.text_arg(p_method, 'method', 64, false);
+  PERFORM model.text_arg(p_note, 'note', 1000, false);
+  req := jsonb_build_object('amount', amt, 'destination', p_destination, 'method', p_method, 'note', p_note);
+  prior := model.replay(w.wid, p_key, 'request_withdrawal', req);
+  IF prior IS NOT NULL THEN
+    -- the first result, with the status it had then
+    RETURN QUERY SELECT (prior->>'withdrawal_id')::bigint, model.major((prior->>'amount')::bigint, w.e),
+      model.major((prior->>'fee')::bigint, w.e), model.major((prior->>'net')::bigint, w.e), prior->>'status', true;
+    RETURN;
+  END IF;
+  IF w.frozen THEN PERFORM model.fail('WL002', 'wallet frozen'); END IF;
+  PERFORM model.give_back_due(w.wid);
+  IF w.debt > 0 THEN PERFORM model.fail('WL008', 'wallet in debt'); END IF;
+  q := model.wquote(w, amt, model.earnings_of(w.wid));
+  IF q.refusal = 'insufficient_earnings' THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
+  IF q.refusal IS NOT NULL THEN PERFORM model.fail('WL007', q.refusal); END IF;
+  d := model.wmake(w, amt, q, false);
+  v_tid := model.new_txn(w.wid, 'request_withdrawal', p_key, req);
+  UPDATE model.txn SET result = jsonb_build_object('withdrawal_id', d.wdid, 'amount', d.amount, 'fee', d.fee,
+                                                   'net', d.net, 'status', d.status)
+   WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT d.wdid, model.major(d.amount, w.e), model.major(d.fee, w.e), model.major(d.net, w.e), d.status, false;
+END $$;
+
+CREATE FUNCTION model.get_withdrawal(p_id bigint) RETURNS model.withdrawal
+  LANGUAGE plpgsql AS $$
+DECLARE
+  d model.withdrawal;
+BEGIN
+  SELECT * INTO d FROM model.withdrawal WHERE wdid = p_id;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such withdrawal'); END IF;
+  RETURN d;
+END $$;
+
+-- wrelease: a rejected or failed withdrawal gives its whole amount back as earnings.
+-- choice: the held earnings coming back are not a new credit: they do not repay a debt
+-- the wallet ran into since (a return, money coming back from the bank, does)
+CREATE FUNCTION model.wrelease(d model.withdrawal) RETURNS void
+  LANGUAGE sql AS $$
+  INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (d.wid, 'earnings', d.amount, model.clock_now())
+$$;
+
+-- choice: the steps of a withdrawal requested already are taken on a frozen wallet too
+-- (no new debit: the amount was held when it was requested)
+CREATE FUNCTION model.review_withdrawal(p_id bigint, p_approve boolean, p_reviewer text, p_note text DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  d model.withdrawal;
+BEGIN
+  IF p_id IS NULL OR p_approve IS NULL THEN PERFORM model.fail('22023', 'null argument'); END IF;
+  PERFORM model.text_arg(p_reviewer, 'reviewer', 200, true);
+  PERFORM model.text_arg(p_note, 'note', 1000, false);
+  d := model.get_withdrawal(p_id);
+  IF d.status = 'pending' THEN
+    IF NOT p_approve THEN PERFORM model.wrelease(d); END IF;
+    UPDATE model.withdrawal SET status = CASE WHEN p_approve THEN 'approved' ELSE 'rejected' END WHERE wdid = d.wdid;
+    RETURN CASE WHEN p_approve THEN 'approved' ELSE 'rejected' END;
+  END IF;
+  -- repeating a transition already made returns the status: an approval made (and
+  -- perhaps settled or returned since), a rejection
+  IF p_approve AND d.status IN ('approved', 'succeeded', 'failed', 'returned') THEN RETURN d.status; END IF;
+  IF NOT p_approve AND d.status = 'rejected' THEN RETURN d.status; END IF;
+  PERFORM model.fail('WL008', 'conflicting review');
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION model.settle_withdrawal(p_id bigint, p_succeeded boolean, p_gateway_ref text DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  d model.withdrawal;
+  target text;
+BEGIN
+  IF p_id IS NULL OR p_succeeded IS NULL THEN PERFORM model.fail('22023', 'null argument'); END IF;
+  PERFORM model.text_arg(p_gateway_ref, 'gateway_ref', 200, false);
+  d := model.get_withdrawal(p_id);
+  target := CASE WHEN p_succeeded THEN 'succeeded' ELSE 'failed' END;
+  IF d.status = 'approved' THEN
+    IF NOT p_succeeded THEN PERFORM model.wrelease(d); END IF;
+    UPDATE model.withdrawal SET status = target WHERE wdid = d.wdid;
+    RETURN target;
+  END IF;
+  IF d.status = target THEN RETURN target; END IF;
+  -- choice: a success the bank sent back since was a success: repeating it returns 'returned'
+  IF p_succeeded AND d.status = 'returned' THEN RETURN d.status; END IF;
+  PERFORM model.fail('WL008', 'only an approved withdrawal settles');
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION model.return_withdrawal(p_id bigint, p_gateway_ref text, p_reason text) RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  d model.withdrawal;
+BEGIN
+  IF p_id IS NULL THEN PERFORM model.fail('22023', 'withdrawal_id is null'); END IF;
+  -- choice: the bank's reference may be missing; the reason may not
+  PERFORM model.text_arg(p_gateway_ref, 'gateway_ref', 200, false);
+  PERFORM model.text_arg(p_reason, 'reason', 1000, true);
+  d := model.get_withdrawal(p_id);
+  IF d.status = 'succeeded' THEN
+    -- the whole amount (the fee too) comes back, a credit like any other: a debt is repaid first
+    PERFORM model.credit(d.wid, d.amount);
+    UPDATE model.withdrawal SET status = 'returned' WHERE wdid = d.wdid;
+    RETURN 'returned';
+  END IF;
+  IF d.status = 'returned' THEN RETURN 'returned'; END IF;
+  PERFORM model.fail('WL008', 'only a withdrawal paid out returns');
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION model.withdrawals(p_wid bigint)
+  RETURNS TABLE (withdrawal_id bigint, status text, amount numeric, fee numeric, net numeric, automatic boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+BEGIN
+  RETURN QUERY SELECT d.wdid, d.status, model.major(d.amount, w.e), model.major(d.fee, w.e), model.major(d.net, w.e),
+                      d.automatic
+                 FROM model.withdrawal d WHERE d.wid = w.wid ORDER BY d.requested_at DESC, d.wdid DESC;
+END $$;
+
+-- set_auto_withdrawal: on (threshold, destination) or off (NULL threshold); whether it is on
+CREATE FUNCTION model.set_auto_withdrawal(p_wid bigint, p_threshold numeric, p_destination text) RETURNS boolean
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+  t bigint;
+BEGIN
+  IF p_threshold IS NULL THEN
+    PERFORM model.text_arg(p_destination, 'destination', 200, false);
+    DELETE FROM model.auto_wd WHERE wid = w.wid;
+    RETURN false;
+  END IF;
+  t := model.minor(p_threshold, w.e, 'threshold');
+  PERFORM model.text_arg(p_destination, 'destination', 200, true);
+  -- choice: a changed setting keeps when it was last looked at and used
+  INSERT INTO model.auto_wd (wid, threshold, dest) VALUES (w.wid, t, p_destination)
+  ON CONFLICT (wid) DO UPDATE SET threshold = EXCLUDED.threshold, dest = EXCLUDED.dest;
+  RETURN true;
+END $$;
+
+-- auto_withdraw: each wallet with a setting not used today (least recently looked at
+-- first, up to batch_size) is looked at: all its withdrawable earnings are requested when
+-- they reach the threshold and the request would go through (fees, minimum, daily
+-- maximum, review as request_withdrawal's). Once a day at most: the request's key is the
+-- day's (choice, as the extension: "auto-withdraw:<day>" in the wallet's keys), so a
+-- setting turned off and on again the same day requests nothing more.
+-- choice: returns (wallets looked at, withdrawals requested)
+CREATE FUNCTION model.auto_withdraw(p_batch int DEFAULT 1000) RETURNS TABLE (wallets int, withdrawals int)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  a record;
+  w model.wallet;
+  xp record;
+  today date;
+  amt bigint;
+  k text;
+  q record;
+  d model.withdrawal;
+  v_tid bigint;
+  looked int := 0;
+  made int := 0;
+  requested boolean;
+BEGIN
+  IF p_batch IS NULL OR p_batch < 1 OR p_batch > 100000 THEN PERFORM model.fail('22023', 'bad batch size'); END IF;
+  FOR a IN SELECT x.*, mw.currency, mw.e FROM model.auto_wd x JOIN model.wallet mw ON mw.wid = x.wid
+            WHERE x.last_day IS NULL
+               OR x.last_day < model.day_of(model.clock_now(), (model.xpolicy(mw.currency, mw.e)).tz)
+            ORDER BY x.checked_at NULLS FIRST, x.wid LIMIT p_batch LOOP
+    looked := looked + 1;
+    requested := false;
+    w := model.get_wallet(a.wid);
+    xp := model.xpolicy(w.currency, w.e);
+    today := model.day_of(model.clock_now(), xp.tz);
+    IF NOT w.frozen THEN
+      PERFORM model.give_back_due(w.wid);
+      amt := model.earnings_of(w.wid);
+      IF w.debt = 0 AND amt > 0 AND amt >= a.threshold THEN
+        k := 'auto-withdraw:' || to_char(today, 'YYYY-MM-DD');
+        IF EXISTS (SELECT 1 FROM model.txn t WHERE t.wid = w.wid AND t.key = k) THEN
+          requested := true;
+        ELSE
+          q := model.wquote(w, amt, amt);
+          IF q.refusal IS NULL THEN
+            d := model.wmake(w, amt, q, true);
+            v_tid := model.new_txn(w.wid, 'auto_withdraw', k, jsonb_build_object('amount', amt));
+            requested := true;
+            made := made + 1;
+          END IF;
+        END IF;
+      END IF;
+    END IF;
+    UPDATE model.auto_wd x SET checked_at = model.clock_now(),
+                               last_day = CASE WHEN requested THEN today ELSE x.last_day END
+     WHERE x.wid = w.wid;
+  END LOOP;
+  RETURN QUERY SELECT looked, made;
+END $$;
+
+------------------------------------------------------------------------------
+-- Earnings paid in by an adjustment (section 22), the test's source of earnings
+------------------------------------------------------------------------------
+-- adjust: only what the driver uses: a positive amount into the earnings, a credit like
+-- any other (a debt repaid first); a frozen wallet is adjusted too
+CREATE FUNCTION model.adjust(p_wid bigint, p_bucket text, p_amount numeric, p_reason text, p_key text)
+  RETURNS TABLE (txn_id bigint, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet;
+  amt bigint;
+  req jsonb;
+  prior jsonb;
+  v_tid bigint;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  IF p_bucket IS DISTINCT FROM 'earnings' THEN PERFORM model.fail('XX000', 'model: adjusts earnings only'); END IF;
+  w := model.get_wallet(p_wid);
+  amt := model.minor(p_amount, w.e, 'amount');
+  PERFORM model.text_arg(p_reason, 'reason', 1000, true);
+  req := jsonb_build_object('bucket', p_bucket, 'amount', amt, 'reason', p_reason);
+  prior := model.replay(w.wid, p_key, 'adjust', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, true;
+    RETURN;
+  END IF;
+  -- choice (as the extension): holds past their time are given back first
+  PERFORM model.give_back_due(w.wid);
+  PERFORM model.credit(w.wid, amt);
+  v_tid := model.new_txn(w.wid, 'adjust', p_key, req);
+  UPDATE model.txn SET result = jsonb_build_object('txn_id', v_tid) WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_tid, false;
+END $$;
+
+-- transfer_max: what a transfer of NULL amount would move now (for the driver's edge cases)
+CREATE FUNCTION model.transfer_max(p_wid bigint) RETURNS bigint
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+  xp record := model.xpolicy(w.currency, w.e);
+  avail bigint := model.earnings_of(p_wid);
+  lo bigint := 0;
+  hi bigint := greatest(avail - xp.t_fixed, 0);
+  mid bigint;
+BEGIN
+  WHILE lo < hi LOOP
+    mid := lo + (hi - lo + 1) / 2;
+    IF mid + model.transfer_fee(mid, xp.t_rate, xp.t_fixed) <= avail THEN lo := mid; ELSE hi := mid - 1; END IF;
+  END LOOP;
+  RETURN lo;
 END $$;

@@ -21,6 +21,7 @@
 #                             a reconcile failure is then pinned to its step with N=1)
 #   MODEL_OUT=DIR             also write the repro to DIR/model-seed-SEED.sql
 #   MODEL_KEEP_DB=1           keep the databases (for digging); they are dropped otherwise
+#   MODEL_STATS=1             on success, print per operation how many ran, went through, were refused
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -209,6 +210,14 @@ case $kind in
 ok)
     read -r _ ran skipped <<<"$OUT"
     say "OK: $ran steps agreed ($skipped skipped), reconcile clean ($((SECONDS - start))s)"
+    if [[ ${MODEL_STATS:-0} == 1 ]]; then
+        # per operation: how many ran, went through, were refused (by SQLSTATE), were skipped
+        psql_at -F ' ' -d "$RUNDB" -c "SELECT op, count(*) FILTER (WHERE status <> 'skip') AS ran,
+                                              count(*) FILTER (WHERE ext_ok) AS ok,
+                                              coalesce(string_agg(DISTINCT ext_state, ',') FILTER (WHERE NOT ext_ok), '-') AS refused,
+                                              count(*) FILTER (WHERE status = 'skip') AS skipped
+                                         FROM mt.trace GROUP BY op ORDER BY op"
+    fi
     exit 0
     ;;
 fail)
