@@ -168,6 +168,16 @@ withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const Withdra
 		char		nulls[14] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', s->method ? ' ' : 'n', s->note ? ' ' : 'n',
 		' ', approved ? ' ' : 'n', ' ', approved ? ' ' : 'n'};
 
+		static const char *const names[14] = {"withdrawal_id", "wallet_id", "request_txn", "amount", "fee", "net",
+			"status", "destination", "method", "note", "automatic", "reviewer", "requested_at",
+		"reviewed_at"};
+		bool		isnull[14];
+
+		for (int i = 0; i < 14; i++)
+			isnull[i] = nulls[i] == 'n';
+		/* withdrawal_insert's columns in its order, written directly where the statement's outcome is the same */
+		if (insert_direct("withdrawal", 14, names, args, isnull))
+			return;
 		if (run_plan(op_plan(&withdrawal_insert), args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not record withdrawal %lld", (long long) out->withdrawal_id);
 	}
