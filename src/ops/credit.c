@@ -131,6 +131,10 @@ rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk)
 	Datum		total;
 	int64		last_txn;
 
+	if (!credits_waiting(wallet_id))
+		return false;
+	/* by the key (wallet_id, credit_id), never a scan of the table (see pin_key_lookups) */
+	pin_key_lookups();
 	if (run_plan(op_plan(&take_credits), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not roll up the payee credits of wallet %lld", (long long) wallet_id);
 	total = getcol(1, &isnull);

@@ -128,6 +128,33 @@ lock_latest(Relation rel, HeapTuple tup)
 }
 
 /*
+ * credits_waiting: has wallet wallet_id payee credits waiting to be rolled up
+ * (a row of wallet.payee_credit)? One look into their primary key (wallet_id,
+ * credit_id) under a fresh snapshot, as the statement that takes them would
+ * see them; that statement (rollup_credits) then runs only when there are
+ * any, not for every operation of a wallet that is paid nothing.
+ */
+bool
+credits_waiting(int64 wallet_id)
+{
+	Relation	rel;
+	ScanKeyData k;
+	SysScanDesc scan;
+	Snapshot	snap;
+	bool		any;
+
+	rel = table_open(rel_of("payee_credit"), AccessShareLock);
+	key_int8(&k, att_of(rel, "wallet_id"), wallet_id);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, rel_of("payee_credit_pkey"), true, snap, 1, &k);
+	any = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, NoLock);
+	return any;
+}
+
+/*
  * read_keyed reads the row of relation relname whose bigint primary key
  * (index, on column keycol) is id: false if there is none. The row is found
  * straight through the index under the active snapshot; with lock, its latest

@@ -325,6 +325,7 @@ extern Datum getattr(const Row *row, const char *name, bool *isnull);
 extern void read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w);
 extern HeapTuple lock_latest(Relation rel, HeapTuple tup);
 typedef void (*RowTaker) (const Row *row, void *out);
+extern bool credits_waiting(int64 wallet_id);
 extern bool read_keyed(const char *relname, const char *index, const char *keycol, int64 id, bool lock,
 					   RowTaker take, void *out, ItemPointer tid);
 extern bool relock_keyed(const char *relname, const char *keycol, int64 id, RowTaker take, void *out,
