@@ -11,7 +11,7 @@ SET DateStyle = 'ISO, YMD';
 SET wallet.now = '2026-06-01 10:00:00+00';
 
 SELECT setval(pg_get_serial_sequence('wallet.wallet', 'wallet_id'), 9600000) AS w0,
-       setval(pg_get_serial_sequence('wallet.txn', 'txn_id'), 9600000) AS t0,
+       setval(pg_get_serial_sequence('wallet.txn', 'txn_id'), 8900000) AS t0,
        setval(pg_get_serial_sequence('wallet.card_rate', 'rate_id'), 9600000) AS r0,
        setval(pg_get_serial_sequence('wallet.card_quotes', 'quote_id'), 9600000) AS q0,
        setval(pg_get_serial_sequence('wallet.card_intake', 'intake_id'), 9600000) AS i0,
