@@ -38,10 +38,10 @@ endif
 # the journal partitions an install makes.
 SQL_PARTS = $(addprefix src/sql/,$(addsuffix .sql, \
 	header roles types engine config tables helpers \
-	wallets topup spend refund holds group_pay transfers withdrawals sweeps coupons \
+	wallets topup spend refund holds group_pay transfers withdrawals cards sweeps coupons \
 	journal adjust admin rules dump grants \
 	reminders alerts audit reports_rollup reports archival cron dump_logs grants_reports \
-	partitions_install))
+	grants_cards partitions_install))
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 

@@ -81,7 +81,19 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('archive_journal', 'SELECT * FROM wallet.archive_journal(''2000-01-01'')'),
      ('review_withdrawal', 'SELECT wallet.review_withdrawal(1, true, ''x'')'),
      ('auto_withdraw', 'SELECT * FROM wallet.auto_withdraw()'),
-     ('remind_idle', 'SELECT wallet.remind_idle()')) AS f(name, sql);
+     ('remind_idle', 'SELECT wallet.remind_idle()'),
+     ('set_card_type', 'SELECT wallet.set_card_type(''priv'', ''x'', ''CNY'')'),
+     ('add_card_rate', 'SELECT wallet.add_card_rate(''priv'', 0.9)'),
+     ('end_card_rate', 'SELECT wallet.end_card_rate(1)'),
+     ('verify_card', 'SELECT * FROM wallet.verify_card(1, true)'),
+     ('review_intake', 'SELECT wallet.review_intake(1, true, ''x'')'),
+     ('_card_key_new', 'SELECT wallet._card_key_new()')) AS f(name, sql);
+
+-- the key of the card secrets' hashes: nobody but the owner reads it, wallet_admin neither
+INSERT INTO probe VALUES
+  ('wallet_admin', 6, 'SELECT * FROM wallet.card_key', 'wallet_admin cannot SELECT from wallet.card_key'),
+  ('wallet_admin', 6, 'SELECT * FROM wallet.card_item', 'wallet_admin cannot SELECT from wallet.card_item'),
+  ('wallet_admin', 6, 'SELECT wallet._card_key_new()', 'wallet_admin cannot execute _card_key_new');
 
 -- operations: not for wallet_reader
 INSERT INTO probe
@@ -102,9 +114,14 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('withdraw_quote', 'SELECT * FROM wallet.withdraw_quote(1, 10)'),
      ('request_withdrawal', 'SELECT * FROM wallet.request_withdrawal(1, 10, ''priv-reader-7'', ''bank'')'),
      ('withdrawals', 'SELECT * FROM wallet.withdrawals(1)'),
-     ('set_auto_withdrawal', 'SELECT wallet.set_auto_withdrawal(1, 10, ''bank'')')) AS f(name, sql);
+     ('set_auto_withdrawal', 'SELECT wallet.set_auto_withdrawal(1, 10, ''bank'')'),
+     ('card_quote', 'SELECT * FROM wallet.card_quote(''priv'', 100)'),
+     ('submit_cards', 'SELECT * FROM wallet.submit_cards(1, ''priv'', ''{100}'', ''{PRIV11112222}'', ''priv-reader-8'')'),
+     ('settle_intake', 'SELECT * FROM wallet.settle_intake(1, ''priv-reader-9'')'),
+     ('intakes', 'SELECT * FROM wallet.intakes(1)'),
+     ('intake_items', 'SELECT * FROM wallet.intake_items(1)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 82);
+SELECT plan((SELECT count(*)::int FROM probe) + 87);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -154,7 +171,9 @@ SELECT is_empty($$
                                'wallet_expire_holds', 'wallet_group_pay', 'wallet_join_group_pay',
                                'wallet_cancel_group_pay', 'wallet_transfer', 'wallet_spend_split',
                                'wallet_request_withdrawal', 'wallet_review_withdrawal', 'wallet_settle_withdrawal',
-                               'wallet_return_withdrawal', 'wallet_auto_withdraw')
+                               'wallet_return_withdrawal', 'wallet_auto_withdraw', 'wallet_card_quote',
+                               'wallet_submit_cards', 'wallet_verify_card', 'wallet_settle_intake',
+                               'wallet_review_intake')
               AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 
@@ -170,7 +189,7 @@ SELECT is_empty($$
        'hold', 'capture_hold', 'release_hold', 'extend_hold', 'holds', 'spend_preview',
        'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status', 'transfer', 'spend_split',
        'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal', 'settle_withdrawal',
-       'return_withdrawal',
+       'return_withdrawal', 'card_quote', 'submit_cards', 'settle_intake', 'intakes', 'intake_items',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -393,6 +412,22 @@ SELECT lives_ok(format('SELECT wallet.freeze(%s, %L)', :app_id, 'chargeback'), '
 SELECT lives_ok(format('SELECT wallet.unfreeze(%s)', :app_id), 'wallet_admin can unfreeze it');
 SELECT lives_ok($$ SELECT wallet.set_policy('CNY', remind_before => '2 days') $$, 'wallet_admin can set policy');
 SELECT lives_ok($$ SELECT wallet.add_bonus_rule('CNY', 500, bonus_fixed => 60) $$, 'wallet_admin can add a bonus rule');
+-- card intake: wallet_admin sets the card types and rates, wallet_app quotes and submits,
+-- wallet_admin checks the cards, wallet_app settles
+SELECT lives_ok($$ SELECT wallet.set_card_type('priv_card', 'Card', 'CNY'), wallet.add_card_rate('priv_card', 0.9) $$,
+                'wallet_admin can set a card type and its rate');
+SET ROLE wallet_app;
+SELECT lives_ok($$ SELECT * FROM wallet.card_quote('priv_card', 100) $$, 'wallet_app can quote a card');
+SELECT lives_ok(format('SELECT * FROM wallet.submit_cards(%s, %L, %L, %L, %L)', :app_id, 'priv_card', '{100}',
+                       '{PRIVCARD0001}', 'priv-card-1'), 'wallet_app can submit cards');
+SET ROLE wallet_admin;
+SELECT lives_ok(format('SELECT wallet.verify_card(i.item_id, true) FROM wallet.intake_items(
+                          (SELECT max(intake_id) FROM wallet.intakes(%s))) i', :app_id),
+                'wallet_admin can check a card');
+SET ROLE wallet_app;
+SELECT lives_ok(format('SELECT * FROM wallet.settle_intake((SELECT max(intake_id) FROM wallet.intakes(%s)), %L)',
+                       :app_id, 'priv-card-2'), 'wallet_app can settle a checked intake');
+SET ROLE wallet_admin;
 SELECT lives_ok($$ SELECT * FROM wallet.expire_bonus() $$, 'wallet_admin can run the expiry sweep');
 SELECT is((SELECT count(*) FROM wallet.reconcile()), 0::bigint, 'wallet_admin can reconcile: no discrepancy');
 SELECT lives_ok($$ SELECT * FROM wallet.policy, wallet.bonus_rule, wallet.currency LIMIT 1 $$,

@@ -3,7 +3,7 @@
 -- the roll-up's handling of ids that commit after a refresh passed them.
 -- Run by pg_prove in database wallet_tap; everything is rolled back.
 BEGIN;
-SELECT plan(52);
+SELECT plan(53);
 
 SET wallet.now = '2026-05-01 00:00:00+00';
 SET TimeZone = 'UTC';
@@ -19,8 +19,8 @@ GRANT SELECT ON report_view TO PUBLIC;
 SELECT set_eq($$ SELECT r::text FROM report_view $$,
   ARRAY['wallet_report.topups_daily', 'wallet_report.spending_daily', 'wallet_report.transfers_daily',
         'wallet_report.bonus_daily', 'wallet_report.refunds_daily', 'wallet_report.coupons',
-        'wallet_report.liability'],
-  'schema wallet_report holds the seven report views');
+        'wallet_report.liability', 'wallet_report.card_intake_daily'],
+  'schema wallet_report holds the eight report views');
 SELECT is_empty($$ SELECT r::text FROM report_view WHERE NOT has_table_privilege('wallet_reader', r, 'SELECT') $$,
                 'wallet_reader may SELECT every relation of wallet_report');
 SELECT is_empty($$ SELECT r::text FROM report_view

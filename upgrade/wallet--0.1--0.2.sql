@@ -2795,3 +2795,636 @@ COMMENT ON TABLE wallet.audit IS
 -- settlement: the application may make them.
 GRANT EXECUTE ON FUNCTION wallet.settle_withdrawal(bigint, boolean, text), wallet.return_withdrawal(bigint, text, text)
   TO wallet_app;
+
+------------------------------------------------------------------------------
+-- Card intake (CONTRACT.md section 19): the policy's two settings, set_policy made again with
+-- them (its privileges kept), the card tables, functions, report view, privileges and dump
+------------------------------------------------------------------------------
+ALTER TABLE wallet.policy ADD COLUMN card_quote_valid_for interval NOT NULL DEFAULT '30 minutes'
+  CHECK (card_quote_valid_for > '0');
+ALTER TABLE wallet.policy ADD COLUMN card_review_daily numeric NOT NULL DEFAULT 50000
+  CHECK (card_review_daily >= 0 AND card_review_daily < 1e15);
+
+CREATE OR REPLACE FUNCTION wallet._policy_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int := wallet._exponent(NEW.currency);
+BEGIN
+  PERFORM wallet._check_interval(NEW.refund_window, 'refund_window');
+  PERFORM wallet._check_interval(NEW.remind_before, 'remind_before');
+  PERFORM wallet._check_interval(NEW.idle_remind_after, 'idle_remind_after');
+  PERFORM wallet._check_money(NEW.refund_auto_approve_max, e, 'refund_auto_approve_max');
+  PERFORM wallet._check_money(NEW.transfer_fee_fixed, e, 'transfer_fee_fixed');
+  PERFORM wallet._check_money(NEW.withdraw_min, e, 'withdraw_min');
+  PERFORM wallet._check_money(NEW.withdraw_fee_fixed, e, 'withdraw_fee_fixed');
+  PERFORM wallet._check_money(NEW.withdraw_fee_min, e, 'withdraw_fee_min');
+  PERFORM wallet._check_money(NEW.withdraw_fee_max, e, 'withdraw_fee_max');
+  PERFORM wallet._check_money(NEW.withdraw_daily_max, e, 'withdraw_daily_max');
+  PERFORM wallet._check_money(NEW.withdraw_auto_approve_max, e, 'withdraw_auto_approve_max');
+  PERFORM wallet._check_money(NEW.withdraw_review_daily, e, 'withdraw_review_daily');
+  PERFORM wallet._check_money(NEW.idle_remind_min, e, 'idle_remind_min');
+  PERFORM wallet._check_time_zone(NEW.limit_time_zone, 'limit_time_zone');
+  PERFORM wallet._check_interval(NEW.card_quote_valid_for, 'card_quote_valid_for');
+  PERFORM wallet._check_money(NEW.card_review_daily, e, 'card_review_daily');
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(
+    (SELECT p FROM wallet.policy p WHERE p.currency = cur),
+    ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL, 0, 0, NULL, 0, 0,
+        0, 0, 0, 0, NULL, NULL, 0, NULL, NULL, 0, 'UTC', '30 minutes', 50000)::wallet.policy)
+$$;
+DO $do$
+DECLARE
+  acl aclitem[];
+  g record;
+  old text := 'wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric, text[], '
+              'numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, interval, numeric, '
+              'text, text[])';
+  new text := 'wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric, text[], '
+              'numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, interval, numeric, '
+              'text, interval, numeric, text[])';
+BEGIN
+  SELECT p.proacl INTO acl FROM pg_proc p WHERE p.oid = old::regprocedure;
+  EXECUTE format('DROP FUNCTION %s', old);
+  EXECUTE $f$CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT NULL,
+                                  refund_fee_rate numeric DEFAULT NULL,
+                                  refund_auto_approve_max numeric DEFAULT NULL,
+                                  max_refunds_per_30_days int DEFAULT NULL,
+                                  remind_before interval DEFAULT NULL,
+                                  commission_rate numeric DEFAULT NULL,
+                                  payee_debt_flag numeric DEFAULT NULL,
+                                  min_balance_use numeric DEFAULT NULL,
+                                  use_all_below numeric DEFAULT NULL,
+                                  earnings_scope text[] DEFAULT NULL,
+                                  transfer_fee_rate numeric DEFAULT NULL,
+                                  transfer_fee_fixed numeric DEFAULT NULL,
+                                  withdraw_min numeric DEFAULT NULL,
+                                  withdraw_fee_rate numeric DEFAULT NULL,
+                                  withdraw_fee_fixed numeric DEFAULT NULL,
+                                  withdraw_fee_min numeric DEFAULT NULL,
+                                  withdraw_fee_max numeric DEFAULT NULL,
+                                  withdraw_daily_max numeric DEFAULT NULL,
+                                  withdraw_auto_approve_max numeric DEFAULT NULL,
+                                  withdraw_review_daily numeric DEFAULT NULL,
+                                  idle_remind_after interval DEFAULT NULL,
+                                  idle_remind_min numeric DEFAULT NULL,
+                                  limit_time_zone text DEFAULT NULL,
+                                  card_quote_valid_for interval DEFAULT NULL,
+                                  card_review_daily numeric DEFAULT NULL,
+                                  reset text[] DEFAULT NULL)
+  RETURNS wallet.policy
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  p wallet.policy := wallet._policy(set_policy.currency);
+  col text;
+BEGIN
+  PERFORM wallet._text(set_policy.currency, 'currency', 3, true);
+  IF NOT EXISTS (SELECT 1 FROM wallet.currency c WHERE c.code = set_policy.currency) THEN
+    PERFORM wallet._fail('22023', format('unknown currency "%s"', set_policy.currency));
+  END IF;
+  -- reset: the settings named go back to their defaults (NULL where the default is none), before
+  -- the values given are applied
+  FOREACH col IN ARRAY coalesce(set_policy.reset, '{}') LOOP
+    IF col IS NULL OR col = 'currency' OR NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = 'wallet.policy'::regclass AND a.attname = col AND a.attnum > 0
+           AND NOT a.attisdropped) THEN
+      PERFORM wallet._fail('22023', format('reset names no setting: %s', coalesce(col, 'NULL')),
+                           hint => 'Name columns of wallet.policy other than currency.');
+    END IF;
+    p := jsonb_populate_record(p, jsonb_build_object(col, to_jsonb(wallet._policy(NULL::text)) -> col));
+  END LOOP;
+  p.refund_window := coalesce(set_policy.refund_window, p.refund_window);
+  p.refund_fee_rate := coalesce(set_policy.refund_fee_rate, p.refund_fee_rate);
+  p.refund_auto_approve_max := coalesce(set_policy.refund_auto_approve_max, p.refund_auto_approve_max);
+  p.max_refunds_per_30_days := coalesce(set_policy.max_refunds_per_30_days, p.max_refunds_per_30_days);
+  p.remind_before := coalesce(set_policy.remind_before, p.remind_before);
+  p.commission_rate := coalesce(set_policy.commission_rate, p.commission_rate);
+  IF set_policy.payee_debt_flag < 0 THEN
+    PERFORM wallet._fail('22023', 'payee_debt_flag must not be negative',
+                         format('Got %s.', set_policy.payee_debt_flag), 'NULL leaves the setting as it is.');
+  END IF;
+  PERFORM wallet._check_money(set_policy.payee_debt_flag, wallet._exponent(set_policy.currency), 'payee_debt_flag');
+  p.payee_debt_flag := coalesce(set_policy.payee_debt_flag, p.payee_debt_flag);
+  PERFORM wallet._check_money(set_policy.min_balance_use, wallet._exponent(set_policy.currency), 'min_balance_use');
+  PERFORM wallet._check_money(set_policy.use_all_below, wallet._exponent(set_policy.currency), 'use_all_below');
+  p.min_balance_use := coalesce(set_policy.min_balance_use, p.min_balance_use);
+  p.use_all_below := coalesce(set_policy.use_all_below, p.use_all_below);
+  -- earnings_scope: '{}' puts it back to everywhere (NULL), NULL leaves it as it is
+  IF set_policy.earnings_scope IS NOT NULL THEN
+    PERFORM wallet.check_scene(s) FROM unnest(set_policy.earnings_scope) s;
+    IF array_position(set_policy.earnings_scope, NULL) IS NOT NULL THEN
+      PERFORM wallet._fail('22023', 'earnings_scope must not contain NULL');
+    END IF;
+    p.earnings_scope := CASE WHEN cardinality(set_policy.earnings_scope) = 0 THEN NULL
+                             ELSE set_policy.earnings_scope END;
+  END IF;
+  PERFORM wallet._check_money(set_policy.transfer_fee_fixed, wallet._exponent(set_policy.currency),
+                              'transfer_fee_fixed');
+  p.transfer_fee_rate := coalesce(set_policy.transfer_fee_rate, p.transfer_fee_rate);
+  p.transfer_fee_fixed := coalesce(set_policy.transfer_fee_fixed, p.transfer_fee_fixed);
+  -- withdrawals and idle reminders (CONTRACT.md section 16) and the limits' time zone; the
+  -- table's checks and wallet._policy_check refuse what is out of range
+  p.withdraw_min := coalesce(set_policy.withdraw_min, p.withdraw_min);
+  p.withdraw_fee_rate := coalesce(set_policy.withdraw_fee_rate, p.withdraw_fee_rate);
+  p.withdraw_fee_fixed := coalesce(set_policy.withdraw_fee_fixed, p.withdraw_fee_fixed);
+  p.withdraw_fee_min := coalesce(set_policy.withdraw_fee_min, p.withdraw_fee_min);
+  p.withdraw_fee_max := coalesce(set_policy.withdraw_fee_max, p.withdraw_fee_max);
+  p.withdraw_daily_max := coalesce(set_policy.withdraw_daily_max, p.withdraw_daily_max);
+  p.withdraw_auto_approve_max := coalesce(set_policy.withdraw_auto_approve_max, p.withdraw_auto_approve_max);
+  p.withdraw_review_daily := coalesce(set_policy.withdraw_review_daily, p.withdraw_review_daily);
+  p.idle_remind_after := coalesce(set_policy.idle_remind_after, p.idle_remind_after);
+  p.idle_remind_min := coalesce(set_policy.idle_remind_min, p.idle_remind_min);
+  p.limit_time_zone := coalesce(set_policy.limit_time_zone, p.limit_time_zone);
+  -- card intake (CONTRACT.md section 19)
+  p.card_quote_valid_for := coalesce(set_policy.card_quote_valid_for, p.card_quote_valid_for);
+  p.card_review_daily := coalesce(set_policy.card_review_daily, p.card_review_daily);
+  INSERT INTO wallet.policy VALUES (p.*)
+  ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
+    refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
+    refund_auto_approve_max = EXCLUDED.refund_auto_approve_max,
+    max_refunds_per_30_days = EXCLUDED.max_refunds_per_30_days,
+    remind_before = EXCLUDED.remind_before, commission_rate = EXCLUDED.commission_rate,
+    payee_debt_flag = EXCLUDED.payee_debt_flag, min_balance_use = EXCLUDED.min_balance_use,
+    use_all_below = EXCLUDED.use_all_below, earnings_scope = EXCLUDED.earnings_scope,
+    transfer_fee_rate = EXCLUDED.transfer_fee_rate, transfer_fee_fixed = EXCLUDED.transfer_fee_fixed,
+    withdraw_min = EXCLUDED.withdraw_min, withdraw_fee_rate = EXCLUDED.withdraw_fee_rate,
+    withdraw_fee_fixed = EXCLUDED.withdraw_fee_fixed, withdraw_fee_min = EXCLUDED.withdraw_fee_min,
+    withdraw_fee_max = EXCLUDED.withdraw_fee_max, withdraw_daily_max = EXCLUDED.withdraw_daily_max,
+    withdraw_auto_approve_max = EXCLUDED.withdraw_auto_approve_max,
+    withdraw_review_daily = EXCLUDED.withdraw_review_daily, idle_remind_after = EXCLUDED.idle_remind_after,
+    idle_remind_min = EXCLUDED.idle_remind_min, limit_time_zone = EXCLUDED.limit_time_zone,
+    card_quote_valid_for = EXCLUDED.card_quote_valid_for, card_review_daily = EXCLUDED.card_review_daily;
+  RETURN p;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._bad_setting(SQLERRM);
+  RETURN NULL;
+END $$
+$f$;
+  IF acl IS NOT NULL THEN
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', new);
+    FOR g IN SELECT * FROM aclexplode(acl) LOOP
+      EXECUTE format('GRANT %s ON FUNCTION %s TO %s%s', g.privilege_type, new,
+                     CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.grantee::regrole::text) END,
+                     CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+  END IF;
+END $do$;
+
+------------------------------------------------------------------------------
+-- Card intake: recycling and consignment payouts (CONTRACT.md section 19)
+------------------------------------------------------------------------------
+-- A customer submits gift or game cards; the platform quotes them by card type and face value
+-- (card_rate: face tiers, batch tiers, members' own rates, validity windows), weighted by the
+-- rate its recent trades realized (card_type.market_weight), verifies each card and pays the
+-- total to the customer's earnings. The rules (the rate picked, the market weighting, payout
+-- and fee) are C, once (src/engine/cards.c); the operations are src/ops/card_*.c. A card's
+-- secret is never stored: only an HMAC-SHA256 of it under the database's own key
+-- (wallet.card_key, readable by the extension's owner alone) and its last four characters.
+COMMENT ON COLUMN wallet.policy.card_quote_valid_for IS
+  'how long a card quote''s rate stays locked (wallet.card_quote)';
+COMMENT ON COLUMN wallet.policy.card_review_daily IS
+  'a card intake whose payout takes the wallet''s card payouts of the day (in limit_time_zone) above this '
+  'waits for wallet.review_intake (major units)';
+
+CREATE TABLE wallet.card_type (
+  card_type     text PRIMARY KEY CHECK (card_type ~ '^[a-z0-9_]{1,64}$'),
+  name          text     NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  currency      text     NOT NULL REFERENCES wallet.currency,
+  category      text     NULL CHECK (length(category) BETWEEN 1 AND 64),
+  face_values   numeric[] NULL
+                CHECK (cardinality(face_values) BETWEEN 1 AND 100 AND array_position(face_values, NULL) IS NULL
+                       AND 0 < ALL (face_values) AND 1e15 > ALL (face_values)),
+  fee_rate      numeric  NOT NULL DEFAULT 0 CHECK (fee_rate >= 0 AND fee_rate < 1),
+  market_weight numeric  NOT NULL DEFAULT 0 CHECK (market_weight >= 0 AND market_weight <= 1),
+  market_window int      NOT NULL DEFAULT 100 CHECK (market_window BETWEEN 1 AND 100000),
+  rate_floor    numeric  NOT NULL DEFAULT 0 CHECK (rate_floor >= 0 AND rate_floor <= 1),
+  rate_cap      numeric  NOT NULL DEFAULT 1 CHECK (rate_cap > 0 AND rate_cap <= 1),
+  active        boolean  NOT NULL DEFAULT true,
+  CONSTRAINT card_type_clamp_check CHECK (rate_floor <= rate_cap)
+);
+COMMENT ON TABLE wallet.card_type IS
+  'kinds of card the platform buys: currency, the face values accepted (NULL: any), the fee on a payout, '
+  'the market weighting of the quoted rate and its clamp';
+
+CREATE TABLE wallet.card_rate (
+  rate_id      bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  card_type    text     NOT NULL REFERENCES wallet.card_type,
+  min_face     numeric  NOT NULL DEFAULT 0 CHECK (min_face >= 0 AND min_face < 1e15),
+  min_quantity int      NOT NULL DEFAULT 1 CHECK (min_quantity BETWEEN 1 AND 10000),
+  wallet_id    bigint   NULL REFERENCES wallet.wallet,
+  rate         numeric  NOT NULL CHECK (rate > 0 AND rate <= 1),
+  valid_from   timestamptz NULL,
+  valid_until  timestamptz NULL CONSTRAINT card_rate_valid_until_check CHECK (valid_until > valid_from)
+);
+CREATE INDEX card_rate_type ON wallet.card_rate (card_type);
+COMMENT ON TABLE wallet.card_rate IS
+  'the rate paid for a card: among rows in force with min_face <= face and min_quantity <= quantity, a '
+  'wallet''s own rows if any match, else the general ones; the greatest min_face, then min_quantity, then '
+  'the latest valid_from, then the latest row';
+
+-- The database's secret key of the card secrets' hashes: one row, made by CREATE EXTENSION (a
+-- restore brings the dumped one instead, so duplicates stay detectable), read by the extension's
+-- owner only (no role is granted anything on it).
+CREATE TABLE wallet.card_key (
+  key_id   int   PRIMARY KEY CHECK (key_id = 1),
+  hmac_key bytea NOT NULL CHECK (length(hmac_key) = 32)
+);
+COMMENT ON TABLE wallet.card_key IS
+  'the key of the card secrets'' HMAC-SHA256 (never a secret itself); readable by the extension owner alone';
+
+-- _card_key_new returns 32 bytes of the server's strong random source.
+CREATE FUNCTION wallet._card_key_new() RETURNS bytea
+  AS 'MODULE_PATHNAME', 'wallet_card_key_new' LANGUAGE C VOLATILE;
+INSERT INTO wallet.card_key (key_id, hmac_key) SELECT 1, wallet._card_key_new() WHERE NOT wallet._restoring();
+
+-- A quote locks its rate until valid_until (face_value and the payouts in minor units).
+CREATE TABLE wallet.card_quotes (
+  quote_id    bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  card_type   text     NOT NULL,
+  wallet_id   bigint   NULL,
+  face_value  bigint   NOT NULL CHECK (face_value > 0),
+  quantity    int      NOT NULL CHECK (quantity BETWEEN 1 AND 10000),
+  rate        numeric  NOT NULL CHECK (rate > 0 AND rate <= 1),
+  rate_id     bigint   NOT NULL,
+  fee_rate    numeric  NOT NULL,
+  payout_each bigint   NOT NULL,
+  fee_each    bigint   NOT NULL,
+  created_at  timestamptz NOT NULL,
+  valid_until timestamptz NOT NULL,
+  intake_id   bigint   NULL
+);
+COMMENT ON TABLE wallet.card_quotes IS
+  'card quotes: the rate locked until valid_until, used by at most one intake (intake_id)';
+
+-- An intake: one submission of 1 to 10,000 cards. pending (cards being verified) -> paid |
+-- review; review -> paid | rejected. Amounts in minor units.
+CREATE TABLE wallet.card_intake (
+  intake_id    bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  wallet_id    bigint   NOT NULL,
+  card_type    text     NOT NULL,
+  currency     text     NOT NULL,
+  submit_txn   bigint   NOT NULL,
+  quote_id     bigint   NULL,
+  batch_ref    text     NULL,
+  fee_rate     numeric  NOT NULL,
+  items        int      NOT NULL CHECK (items BETWEEN 1 AND 10000),
+  duplicates   int      NOT NULL CHECK (duplicates BETWEEN 0 AND items),
+  quoted_total bigint   NOT NULL CHECK (quoted_total >= 0),
+  status       text     NOT NULL CHECK (status IN ('pending', 'review', 'paid', 'rejected')),
+  paid         bigint   NOT NULL DEFAULT 0 CHECK (paid >= 0),
+  items_paid   int      NOT NULL DEFAULT 0,
+  settle_txn   bigint   NULL,
+  pay_txn      bigint   NULL,
+  reviewer     text     NULL,
+  review_note  text     NULL,
+  submitted_at timestamptz NOT NULL,
+  settled_at   timestamptz NULL,
+  reviewed_at  timestamptz NULL,
+  paid_at      timestamptz NULL
+);
+CREATE INDEX card_intake_wallet ON wallet.card_intake (wallet_id, submitted_at);
+CREATE INDEX card_intake_paid ON wallet.card_intake (card_type, paid_at) WHERE status = 'paid';
+COMMENT ON TABLE wallet.card_intake IS
+  'card intakes: the cards of one submission, their quoted total and what was paid (minor units)';
+
+-- A card of an intake: its face value (minor units), the keyed hash of its secret and its last
+-- four characters, the rate locked when it was submitted, and its check. counted: the card holds
+-- its secret (not a duplicate, its intake not rejected); a secret is counted at most once.
+CREATE TABLE wallet.card_item (
+  item_id      bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  intake_id    bigint   NOT NULL,
+  position     int      NOT NULL,
+  face_value   bigint   NOT NULL CHECK (face_value > 0),
+  secret_hash  bytea    NOT NULL CHECK (length(secret_hash) = 32),
+  last4        text     NOT NULL,
+  status       text     NOT NULL CHECK (status IN ('pending', 'verified', 'invalid', 'duplicate')),
+  rate         numeric  NOT NULL,
+  counted      boolean  NOT NULL,
+  actual_face  bigint   NULL CHECK (actual_face > 0),
+  payout       bigint   NULL CHECK (payout >= 0),
+  note         text     NULL,
+  verified_at  timestamptz NULL,
+  CONSTRAINT card_item_counted_check CHECK (NOT (counted AND status = 'duplicate'))
+);
+CREATE UNIQUE INDEX card_item_secret ON wallet.card_item (secret_hash) WHERE counted;
+CREATE INDEX card_item_intake ON wallet.card_item (intake_id, position);
+COMMENT ON TABLE wallet.card_item IS
+  'the cards of the intakes: never a secret, only its keyed hash and last four characters';
+
+-- _card_type_check refuses face values finer than the currency and control characters.
+CREATE FUNCTION wallet._card_type_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  e int := wallet._exponent(NEW.currency);
+BEGIN
+  PERFORM wallet._text(NEW.name, 'name', 200, true);
+  PERFORM wallet._text(NEW.category, 'category', 64);
+  PERFORM wallet._check_money(f, e, 'face_values') FROM unnest(NEW.face_values) f;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER card_type_check BEFORE INSERT OR UPDATE ON wallet.card_type
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._card_type_check();
+
+-- _card_rate_check refuses a minimum face finer than the type's currency, a member's rate for a
+-- wallet of another currency and times the clock cannot reach.
+CREATE FUNCTION wallet._card_rate_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  cur text := (SELECT t.currency FROM wallet.card_type t WHERE t.card_type = NEW.card_type);
+BEGIN
+  IF cur IS NOT NULL THEN
+    PERFORM wallet._check_money(NEW.min_face, wallet._exponent(cur), 'min_face');
+    IF NEW.wallet_id IS NOT NULL AND EXISTS (SELECT 1 FROM wallet.wallet w
+                                             WHERE w.wallet_id = NEW.wallet_id AND w.currency <> cur) THEN
+      PERFORM wallet._fail('22023', format('wallet %s does not hold %s', NEW.wallet_id, cur),
+                           'A member''s rate is for a wallet of the card type''s currency.');
+    END IF;
+  END IF;
+  PERFORM wallet._check_time(NEW.valid_from, 'valid_from');
+  PERFORM wallet._check_time(NEW.valid_until, 'valid_until');
+  RETURN NEW;
+END $$;
+CREATE TRIGGER card_rate_check BEFORE INSERT OR UPDATE ON wallet.card_rate
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._card_rate_check();
+
+-- _card_bad_setting turns a CHECK violation of a card type or rate into a bad-argument error.
+CREATE FUNCTION wallet._card_bad_setting(err text) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  col text := substring(err FROM 'check constraint "card_(?:type|rate)_(.*)_check"');
+BEGIN
+  PERFORM wallet._fail('22023', format('%s is out of range', coalesce(col, 'a setting')), err);
+END $$;
+
+-- set_card_type adds a card type or changes one (NULL leaves a setting as it is, or takes its
+-- default for a new type; face_values '{}' means any face value) and returns its row.
+CREATE FUNCTION wallet.set_card_type(card_type text, name text DEFAULT NULL, currency text DEFAULT NULL,
+                                     category text DEFAULT NULL, face_values numeric[] DEFAULT NULL,
+                                     fee_rate numeric DEFAULT NULL, market_weight numeric DEFAULT NULL,
+                                     market_window int DEFAULT NULL, rate_floor numeric DEFAULT NULL,
+                                     rate_cap numeric DEFAULT NULL, active boolean DEFAULT NULL)
+  RETURNS wallet.card_type
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+  t wallet.card_type;
+BEGIN
+  PERFORM wallet._text(set_card_type.card_type, 'card_type', 64, true);
+  SELECT * INTO t FROM wallet.card_type x WHERE x.card_type = set_card_type.card_type FOR UPDATE;
+  IF NOT FOUND THEN
+    IF set_card_type.currency IS NULL THEN
+      PERFORM wallet._fail('22023', 'currency must not be null', 'A new card type needs its currency.');
+    END IF;
+    t := ROW(set_card_type.card_type, set_card_type.card_type, set_card_type.currency, NULL, NULL, 0, 0, 100,
+             0, 1, true)::wallet.card_type;
+  ELSIF set_card_type.currency IS DISTINCT FROM t.currency AND set_card_type.currency IS NOT NULL THEN
+    PERFORM wallet._fail('WL008', format('the currency of card type %s cannot change', t.card_type),
+                         'Add a card type of another name for the other currency.');
+  END IF;
+  t.name := coalesce(set_card_type.name, t.name);
+  t.category := coalesce(set_card_type.category, t.category);
+  IF set_card_type.face_values IS NOT NULL THEN
+    t.face_values := CASE WHEN cardinality(set_card_type.face_values) = 0 THEN NULL
+                          ELSE set_card_type.face_values END;
+  END IF;
+  t.fee_rate := coalesce(set_card_type.fee_rate, t.fee_rate);
+  t.market_weight := coalesce(set_card_type.market_weight, t.market_weight);
+  t.market_window := coalesce(set_card_type.market_window, t.market_window);
+  t.rate_floor := coalesce(set_card_type.rate_floor, t.rate_floor);
+  t.rate_cap := coalesce(set_card_type.rate_cap, t.rate_cap);
+  t.active := coalesce(set_card_type.active, t.active);
+  INSERT INTO wallet.card_type VALUES (t.*)
+  ON CONFLICT ON CONSTRAINT card_type_pkey DO UPDATE SET
+    name = EXCLUDED.name, category = EXCLUDED.category, face_values = EXCLUDED.face_values,
+    fee_rate = EXCLUDED.fee_rate, market_weight = EXCLUDED.market_weight, market_window = EXCLUDED.market_window,
+    rate_floor = EXCLUDED.rate_floor, rate_cap = EXCLUDED.rate_cap, active = EXCLUDED.active;
+  RETURN t;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._card_bad_setting(SQLERRM);
+  RETURN NULL;
+END $$;
+
+-- add_card_rate adds a rate row of a card type and returns its id.
+CREATE FUNCTION wallet.add_card_rate(card_type text, rate numeric, min_face numeric DEFAULT 0,
+                                     min_quantity int DEFAULT 1, wallet_id bigint DEFAULT NULL,
+                                     valid_from timestamptz DEFAULT NULL, valid_until timestamptz DEFAULT NULL)
+  RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  id bigint;
+BEGIN
+  PERFORM wallet._text(add_card_rate.card_type, 'card_type', 64, true);
+  IF add_card_rate.rate IS NULL THEN
+    PERFORM wallet._fail('22023', 'rate must not be null');
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM wallet.card_type t WHERE t.card_type = add_card_rate.card_type) THEN
+    PERFORM wallet._fail('22023', format('unknown card type "%s"', add_card_rate.card_type));
+  END IF;
+  IF add_card_rate.wallet_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM wallet.wallet w WHERE w.wallet_id = add_card_rate.wallet_id) THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', add_card_rate.wallet_id));
+  END IF;
+  INSERT INTO wallet.card_rate (card_type, min_face, min_quantity, wallet_id, rate, valid_from, valid_until)
+  VALUES ($1, coalesce($3, 0), coalesce($4, 1), $5, $2, $6, $7)
+  RETURNING rate_id INTO id;
+  RETURN id;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._card_bad_setting(SQLERRM);
+  RETURN NULL;
+END $$;
+
+-- end_card_rate ends a rate row at ends_at (NULL: now, at the wallet clock).
+CREATE FUNCTION wallet.end_card_rate(rate_id bigint, ends_at timestamptz DEFAULT NULL) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+BEGIN
+  IF end_card_rate.rate_id IS NULL THEN
+    PERFORM wallet._fail('22023', 'rate_id must not be null');
+  END IF;
+  UPDATE wallet.card_rate r SET valid_until = coalesce(end_card_rate.ends_at, wallet.clock())
+   WHERE r.rate_id = end_card_rate.rate_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('card rate %s does not exist', end_card_rate.rate_id));
+  END IF;
+EXCEPTION WHEN check_violation THEN
+  PERFORM wallet._card_bad_setting(SQLERRM);
+END $$;
+
+-- card_quote quotes a card type's face value for quantity cards (a member's own rate with
+-- wallet_id) and locks the rate until valid_until = clock + policy.card_quote_valid_for.
+CREATE FUNCTION wallet.card_quote(card_type text, face_value numeric, quantity int DEFAULT 1,
+                                  wallet_id bigint DEFAULT NULL)
+  RETURNS TABLE (quote_id bigint, rate numeric, payout_each numeric, fee_each numeric, payout_total numeric,
+                 valid_until timestamptz)
+  AS 'MODULE_PATHNAME', 'wallet_card_quote'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- submit_cards records one intake of 1 to 10,000 cards of one type (the secrets hashed, never
+-- stored); a secret already in an intake that was not rejected is a duplicate, never paid.
+CREATE FUNCTION wallet.submit_cards(wallet_id bigint, card_type text, face_values numeric[], card_secrets text[],
+                                    idempotency_key text, quote_id bigint DEFAULT NULL, batch_ref text DEFAULT NULL)
+  RETURNS TABLE (intake_id bigint, items int, duplicates int, quoted_total numeric, status text, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_submit_cards'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- verify_card records the check of one card: verified (paid least(declared, actual) at the
+-- locked rate, less the fee) or invalid (paid nothing).
+CREATE FUNCTION wallet.verify_card(item_id bigint, valid boolean, actual_face numeric DEFAULT NULL,
+                                   note text DEFAULT NULL)
+  RETURNS TABLE (status text, payout numeric)
+  AS 'MODULE_PATHNAME', 'wallet_verify_card'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- settle_intake pays a checked intake's total to the wallet's earnings, or sends it to review
+-- when the day's card payouts would pass policy.card_review_daily.
+CREATE FUNCTION wallet.settle_intake(intake_id bigint, idempotency_key text)
+  RETURNS TABLE (txn_id bigint, paid numeric, items_paid int, status text)
+  AS 'MODULE_PATHNAME', 'wallet_settle_intake'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- review_intake pays an intake in review (approve) or rejects it (nothing paid; its secrets may
+-- be submitted again).
+CREATE FUNCTION wallet.review_intake(intake_id bigint, approve boolean, reviewer text, note text DEFAULT NULL)
+  RETURNS text
+  AS 'MODULE_PATHNAME', 'wallet_review_intake'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+
+-- intakes lists a wallet's intakes, newest first.
+CREATE FUNCTION wallet.intakes(wallet_id bigint)
+  RETURNS TABLE (intake_id bigint, card_type text, status text, items int, duplicates int, verified int,
+                 invalid int, pending int, quoted_total numeric, paid numeric, batch_ref text,
+                 submitted_at timestamptz, paid_at timestamptz)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  w wallet.wallet;
+BEGIN
+  IF intakes.wallet_id IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
+  SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = intakes.wallet_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s does not exist', intakes.wallet_id));
+  END IF;
+  RETURN QUERY
+    SELECT k.intake_id, k.card_type, k.status, k.items, k.duplicates,
+           (SELECT count(*) FILTER (WHERE i.status = 'verified') FROM wallet.card_item i WHERE i.intake_id = k.intake_id)::int,
+           (SELECT count(*) FILTER (WHERE i.status = 'invalid') FROM wallet.card_item i WHERE i.intake_id = k.intake_id)::int,
+           (SELECT count(*) FILTER (WHERE i.status = 'pending') FROM wallet.card_item i WHERE i.intake_id = k.intake_id)::int,
+           wallet.to_major(k.quoted_total, w.exponent), wallet.to_major(k.paid, w.exponent), k.batch_ref,
+           k.submitted_at, k.paid_at
+      FROM wallet.card_intake k
+     WHERE k.wallet_id = intakes.wallet_id
+     ORDER BY k.submitted_at DESC, k.intake_id DESC;
+END $$;
+
+-- intake_items lists an intake's cards in the order they were submitted; never a hash.
+CREATE FUNCTION wallet.intake_items(intake_id bigint)
+  RETURNS TABLE (item_id bigint, face_value numeric, last4 text, status text, actual_face numeric, rate numeric,
+                 payout numeric)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  e int;
+BEGIN
+  IF intake_items.intake_id IS NULL THEN PERFORM wallet._fail('22023', 'intake_id must not be null'); END IF;
+  SELECT c.exponent INTO e FROM wallet.card_intake k JOIN wallet.currency c ON c.code = k.currency
+   WHERE k.intake_id = intake_items.intake_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('intake %s does not exist', intake_items.intake_id));
+  END IF;
+  RETURN QUERY
+    SELECT i.item_id, wallet.to_major(i.face_value, e), i.last4, i.status,
+           CASE WHEN i.actual_face IS NOT NULL THEN wallet.to_major(i.actual_face, e) END, i.rate,
+           CASE WHEN i.payout IS NOT NULL THEN wallet.to_major(i.payout, e) END
+      FROM wallet.card_item i
+     WHERE i.intake_id = intake_items.intake_id
+     ORDER BY i.position;
+END $$;
+
+-- card_intake_daily: per day of submission (the session's TimeZone), currency and card type: the
+-- cards submitted, verified, invalid and duplicate, the face value declared (of the cards
+-- checked: verified or invalid) and verified (least(declared, actual)), what was paid, the
+-- average rate paid on the verified face, the loss rate (1 - verified / declared face of the
+-- cards checked: invalid cards and short balances), the average hours from submission to
+-- payment, and (appended) the conversion: verified cards of those not duplicates.
+CREATE VIEW wallet_report.card_intake_daily AS
+  SELECT (k.submitted_at)::date AS day, k.currency, k.card_type,
+         sum(s.submitted)::bigint AS submitted, sum(s.verified)::bigint AS verified,
+         sum(s.invalid)::bigint AS invalid, sum(s.duplicate)::bigint AS duplicate,
+         wallet.to_major(sum(s.face_checked)::bigint, c.exponent) AS face_declared,
+         wallet.to_major(sum(s.face_verified)::bigint, c.exponent) AS face_verified,
+         wallet.to_major(sum(k.paid)::bigint, c.exponent) AS paid,
+         round(sum(s.rate_face) / nullif(sum(s.face_verified), 0), 4) AS avg_rate,
+         round(1 - sum(s.face_verified)::numeric / nullif(sum(s.face_checked), 0), 4) AS loss_rate,
+         round((avg(extract(epoch FROM k.paid_at - k.submitted_at)) / 3600)::numeric, 2) AS avg_hours_to_pay,
+         round(sum(s.verified)::numeric / nullif(sum(s.submitted) - sum(s.duplicate), 0), 4) AS conversion
+    FROM wallet.card_intake k
+    JOIN wallet.currency c ON c.code = k.currency
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS submitted,
+             count(*) FILTER (WHERE i.status = 'verified') AS verified,
+             count(*) FILTER (WHERE i.status = 'invalid') AS invalid,
+             count(*) FILTER (WHERE i.status = 'duplicate') AS duplicate,
+             coalesce(sum(i.face_value) FILTER (WHERE i.status IN ('verified', 'invalid')), 0) AS face_checked,
+             coalesce(sum(least(i.face_value, i.actual_face)) FILTER (WHERE i.status = 'verified'), 0) AS face_verified,
+             coalesce(sum(i.rate * least(i.face_value, i.actual_face)) FILTER (WHERE i.status = 'verified'), 0)
+               AS rate_face
+        FROM wallet.card_item i WHERE i.intake_id = k.intake_id) s
+   GROUP BY 1, 2, 3, c.exponent;
+COMMENT ON VIEW wallet_report.card_intake_daily IS
+  'card intake per day of submission, currency and card type: cards, face values, payouts, average rate, '
+  'loss rate, hours to pay and conversion';
+
+------------------------------------------------------------------------------
+-- Card intake (CONTRACT.md section 19): pg_dump keeps its tables and sequences; privileges
+------------------------------------------------------------------------------
+-- The key is dumped too: a restored database must hash a secret as the dumped one did, or a
+-- card submitted before the dump would not be found a duplicate after the restore. It is the
+-- key, not a secret: the secrets themselves are never stored.
+SELECT pg_catalog.pg_extension_config_dump('wallet.card_type', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.card_rate', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.card_key', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.card_quotes', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.card_intake', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.card_item', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.card_rate_rate_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.card_quotes_quote_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.card_intake_intake_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.card_item_item_id_seq', '');
+
+REVOKE ALL ON wallet.card_type, wallet.card_rate, wallet.card_key, wallet.card_quotes, wallet.card_intake,
+  wallet.card_item FROM PUBLIC;
+REVOKE ALL ON SEQUENCE wallet.card_rate_rate_id_seq, wallet.card_quotes_quote_id_seq,
+  wallet.card_intake_intake_id_seq, wallet.card_item_item_id_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+  wallet._card_key_new(), wallet._card_type_check(), wallet._card_rate_check(), wallet._card_bad_setting(text),
+  wallet.set_card_type(text, text, text, text, numeric[], numeric, numeric, int, numeric, numeric, boolean),
+  wallet.add_card_rate(text, numeric, numeric, int, bigint, timestamptz, timestamptz),
+  wallet.end_card_rate(bigint, timestamptz),
+  wallet.card_quote(text, numeric, int, bigint),
+  wallet.submit_cards(bigint, text, numeric[], text[], text, bigint, text),
+  wallet.verify_card(bigint, boolean, numeric, text), wallet.settle_intake(bigint, text),
+  wallet.review_intake(bigint, boolean, text, text), wallet.intakes(bigint), wallet.intake_items(bigint)
+  FROM PUBLIC;
+REVOKE ALL ON wallet_report.card_intake_daily FROM PUBLIC;
+
+-- wallet_app: quotes, submits, settles a checked intake and lists; wallet_admin: the card types
+-- and rates, the checks and the reviews (the application cannot check or approve its own cards);
+-- wallet.card_key: nobody but the owner.
+GRANT EXECUTE ON FUNCTION
+  wallet.card_quote(text, numeric, int, bigint),
+  wallet.submit_cards(bigint, text, numeric[], text[], text, bigint, text),
+  wallet.settle_intake(bigint, text), wallet.intakes(bigint), wallet.intake_items(bigint)
+  TO wallet_app;
+GRANT EXECUTE ON FUNCTION
+  wallet.set_card_type(text, text, text, text, numeric[], numeric, numeric, int, numeric, numeric, boolean),
+  wallet.add_card_rate(text, numeric, numeric, int, bigint, timestamptz, timestamptz),
+  wallet.end_card_rate(bigint, timestamptz),
+  wallet.card_quote(text, numeric, int, bigint),
+  wallet.verify_card(bigint, boolean, numeric, text), wallet.settle_intake(bigint, text),
+  wallet.review_intake(bigint, boolean, text, text), wallet.intakes(bigint), wallet.intake_items(bigint)
+  TO wallet_admin;
+GRANT SELECT ON wallet.card_type, wallet.card_rate, wallet.card_intake TO wallet_admin;
+GRANT SELECT ON wallet_report.card_intake_daily TO wallet_reader, wallet_admin;

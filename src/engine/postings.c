@@ -15,6 +15,7 @@
  *	  what the lots did.
  */
 #include "engine/engine.h"
+#include "engine/cards.h"
 
 void
 postings_init(Postings *ps)
@@ -339,4 +340,12 @@ post_withdraw_return(Postings *ps, int64 wallet_id, int64 amount, int64 net, int
 	post(ps, "wallet", wallet_id, "earnings", amount);
 	post(ps, "withdrawal_payout", 0, NULL, -net);
 	post(ps, "fee_income", 0, NULL, -fee);
+}
+
+/* A card intake paid: its payout into the wallet's earnings, bought by the platform (card_purchase). */
+void
+post_card_payout(Postings *ps, int64 wallet_id, int64 amount)
+{
+	post(ps, "wallet", wallet_id, "earnings", amount);
+	post(ps, "card_purchase", 0, NULL, -amount);
 }

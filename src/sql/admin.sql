@@ -33,6 +33,8 @@ CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT 
                                   idle_remind_after interval DEFAULT NULL,
                                   idle_remind_min numeric DEFAULT NULL,
                                   limit_time_zone text DEFAULT NULL,
+                                  card_quote_valid_for interval DEFAULT NULL,
+                                  card_review_daily numeric DEFAULT NULL,
                                   reset text[] DEFAULT NULL)
   RETURNS wallet.policy
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
@@ -99,6 +101,9 @@ BEGIN
   p.idle_remind_after := coalesce(set_policy.idle_remind_after, p.idle_remind_after);
   p.idle_remind_min := coalesce(set_policy.idle_remind_min, p.idle_remind_min);
   p.limit_time_zone := coalesce(set_policy.limit_time_zone, p.limit_time_zone);
+  -- card intake (CONTRACT.md section 19)
+  p.card_quote_valid_for := coalesce(set_policy.card_quote_valid_for, p.card_quote_valid_for);
+  p.card_review_daily := coalesce(set_policy.card_review_daily, p.card_review_daily);
   INSERT INTO wallet.policy VALUES (p.*)
   ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
     refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
@@ -113,7 +118,8 @@ BEGIN
     withdraw_fee_max = EXCLUDED.withdraw_fee_max, withdraw_daily_max = EXCLUDED.withdraw_daily_max,
     withdraw_auto_approve_max = EXCLUDED.withdraw_auto_approve_max,
     withdraw_review_daily = EXCLUDED.withdraw_review_daily, idle_remind_after = EXCLUDED.idle_remind_after,
-    idle_remind_min = EXCLUDED.idle_remind_min, limit_time_zone = EXCLUDED.limit_time_zone;
+    idle_remind_min = EXCLUDED.idle_remind_min, limit_time_zone = EXCLUDED.limit_time_zone,
+    card_quote_valid_for = EXCLUDED.card_quote_valid_for, card_review_daily = EXCLUDED.card_review_daily;
   RETURN p;
 EXCEPTION WHEN check_violation THEN
   PERFORM wallet._bad_setting(SQLERRM);

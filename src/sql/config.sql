@@ -50,7 +50,10 @@ CREATE TABLE wallet.policy (
   idle_remind_after       interval NULL CHECK (idle_remind_after > '0'),
   idle_remind_min         numeric  NOT NULL DEFAULT 0
                           CHECK (idle_remind_min >= 0 AND idle_remind_min < 1e15),
-  limit_time_zone         text     NOT NULL DEFAULT 'UTC'
+  limit_time_zone         text     NOT NULL DEFAULT 'UTC',
+  card_quote_valid_for    interval NOT NULL DEFAULT '30 minutes' CHECK (card_quote_valid_for > '0'),
+  card_review_daily       numeric  NOT NULL DEFAULT 50000
+                          CHECK (card_review_daily >= 0 AND card_review_daily < 1e15)
 );
 COMMENT ON TABLE wallet.policy IS 'per-currency money policy; a currency without a row uses the column defaults';
 
@@ -199,6 +202,8 @@ BEGIN
   PERFORM wallet._check_money(NEW.withdraw_review_daily, e, 'withdraw_review_daily');
   PERFORM wallet._check_money(NEW.idle_remind_min, e, 'idle_remind_min');
   PERFORM wallet._check_time_zone(NEW.limit_time_zone, 'limit_time_zone');
+  PERFORM wallet._check_interval(NEW.card_quote_valid_for, 'card_quote_valid_for');
+  PERFORM wallet._check_money(NEW.card_review_daily, e, 'card_review_daily');
   RETURN NEW;
 END $$;
 CREATE TRIGGER policy_check BEFORE INSERT OR UPDATE ON wallet.policy
