@@ -3,11 +3,16 @@
 ------------------------------------------------------------------------------
 CREATE TABLE wallet.currency (
   code     text PRIMARY KEY CHECK (code ~ '^[A-Z]{3}$'),
-  exponent int  NOT NULL CHECK (exponent BETWEEN 0 AND 4)
+  exponent int  NOT NULL CHECK (exponent BETWEEN 0 AND 4),
+  points   boolean NOT NULL DEFAULT false
 );
+COMMENT ON COLUMN wallet.currency.points IS
+  'a points currency (loyalty points, not money): what comes in lands as bonus, never withdrawable, '
+  'refundable, transferable or exchanged out';
 INSERT INTO wallet.currency (code, exponent) VALUES
   ('CNY', 2), ('USD', 2), ('EUR', 2), ('GBP', 2), ('HKD', 2),
   ('JPY', 0), ('KRW', 0), ('KWD', 3), ('BHD', 3);
+INSERT INTO wallet.currency (code, exponent, points) VALUES ('PTS', 0, true);
 
 CREATE TABLE wallet.policy (
   currency                text PRIMARY KEY REFERENCES wallet.currency,
