@@ -236,6 +236,9 @@ SELECT wallet.return_withdrawal(:w1, 'bank-r1', 'account closed');
 SELECT wallet.settle_withdrawal(:w1, true);
 SELECT wallet.settle_withdrawal(:w1, false);
 \echo :SQLSTATE
+-- each step of its life is in the audit log, once (a repeated step is not a step)
+SELECT a.object = 'withdrawal:' || :w1 AS w1, a.action, a.old, a.new
+  FROM wallet.audit a WHERE a.object IN ('withdrawal:' || :w1, 'withdrawal:' || :w4) ORDER BY a.id;
 -- a returned withdrawal no longer counts in the day: 150 more is room again
 SELECT daily_used, daily_remaining FROM wallet.withdraw_quote(:alice, 10);
 -- the replay of its request still returns its first result

@@ -80,8 +80,6 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('add_journal_partitions', 'SELECT wallet.add_journal_partitions()'),
      ('archive_journal', 'SELECT * FROM wallet.archive_journal(''2000-01-01'')'),
      ('review_withdrawal', 'SELECT wallet.review_withdrawal(1, true, ''x'')'),
-     ('settle_withdrawal', 'SELECT wallet.settle_withdrawal(1, true)'),
-     ('return_withdrawal', 'SELECT wallet.return_withdrawal(1, ''x'', ''y'')'),
      ('auto_withdraw', 'SELECT * FROM wallet.auto_withdraw()'),
      ('remind_idle', 'SELECT wallet.remind_idle()')) AS f(name, sql);
 
@@ -106,7 +104,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('withdrawals', 'SELECT * FROM wallet.withdrawals(1)'),
      ('set_auto_withdrawal', 'SELECT wallet.set_auto_withdrawal(1, 10, ''bank'')')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 80);
+SELECT plan((SELECT count(*)::int FROM probe) + 82);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -171,7 +169,8 @@ SELECT is_empty($$
        'validate_coupon', 'pending_notifications', 'mark_notified',
        'hold', 'capture_hold', 'release_hold', 'extend_hold', 'holds', 'spend_preview',
        'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status', 'transfer', 'spend_split',
-       'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal',
+       'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal', 'settle_withdrawal',
+       'return_withdrawal',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -192,7 +191,8 @@ SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app
                     'wallet.spend_split(bigint,numeric,text,bigint[],numeric[],text,text,text)',
                     'wallet.withdraw_quote(bigint,numeric)',
                     'wallet.request_withdrawal(bigint,numeric,text,text,text,text)', 'wallet.withdrawals(bigint)',
-                    'wallet.set_auto_withdrawal(bigint,numeric,text)']) AS f;
+                    'wallet.set_auto_withdrawal(bigint,numeric,text)', 'wallet.settle_withdrawal(bigint,boolean,text)',
+                    'wallet.return_withdrawal(bigint,text,text)']) AS f;
 
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',

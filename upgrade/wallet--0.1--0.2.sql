@@ -2780,3 +2780,16 @@ REVOKE ALL ON SEQUENCE wallet.withdrawal_withdrawal_id_seq FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('wallet.withdrawal', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.auto_withdrawal', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.withdrawal_withdrawal_id_seq', '');
+
+-- The steps of a withdrawal (review, settlement, return) are recorded in the audit log.
+COMMENT ON TABLE wallet.audit IS
+  'who changed what: configuration (bonus_rule, policy, coupon_template, currency: action insert/update/delete), '
+  'freezes (freeze/unfreeze of wallet:<id>), adjustments (adjust of wallet:<id>, new: bucket, amount in minor '
+  'units, reason, repair, txn_id), refund reviews and settlements (refund_review/refund_settle of '
+  'refund:<id>) and the steps of a withdrawal (withdrawal_review/withdrawal_settle/withdrawal_return of '
+  'withdrawal:<id>); at is the wallet clock, actor the session user';
+
+-- A withdrawal's settlement and return are the payment gateway's callbacks, as a refund's
+-- settlement: the application may make them.
+GRANT EXECUTE ON FUNCTION wallet.settle_withdrawal(bigint, boolean, text), wallet.return_withdrawal(bigint, text, text)
+  TO wallet_app;

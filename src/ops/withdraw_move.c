@@ -11,45 +11,113 @@
 #include "ops/withdraw.h"
 
 /*
- * The wallet row written back (when its lots change), the withdrawal's row
- * and the journal row, in one statement (no key); $14 on are the
- * withdrawal's.
+ * The withdrawal's row changed by the statement where it cannot be directly
+ * (update_direct): $1 the version locked, $2 on what the step sets.
  */
-#define MOVE_WALLET \
-	"WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, version = version + 1 " \
-	"WHERE wallet_id = $1 AND version = $4 RETURNING wallet_id), "
-#define MOVE_JOURNAL \
-	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, " \
-	"result, postings) SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, $12, $13 FROM u"
-#define MOVE_TYPES \
-	INT8OID, OP_LOTSET, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, \
-	INT8OID, JSONBOID, JSONBOID, OP_POSTINGS
+static OpPlan change_review = OP_PLAN(
+	"UPDATE wallet.withdrawal SET status = $2, reviewer = $3, review_note = $4, reviewed_at = $5 WHERE ctid = $1",
+	5, TIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID);
 
-static OpPlan move_review = OP_PLAN(
-	MOVE_WALLET
-	"d AS (UPDATE wallet.withdrawal SET status = $15, reviewer = $16, review_note = $17, reviewed_at = $9 "
-	"WHERE ctid = $14) " MOVE_JOURNAL,
-	17, MOVE_TYPES, TIDOID, TEXTOID, TEXTOID, TEXTOID);
+static OpPlan change_settle = OP_PLAN(
+	"UPDATE wallet.withdrawal SET status = $2, gateway_ref = $3, settled_at = $4 WHERE ctid = $1",
+	4, TIDOID, TEXTOID, TEXTOID, TIMESTAMPTZOID);
 
-static OpPlan move_settle = OP_PLAN(
-	MOVE_WALLET
-	"d AS (UPDATE wallet.withdrawal SET status = $15, gateway_ref = $16, settled_at = $9 "
-	"WHERE ctid = $14) " MOVE_JOURNAL,
-	16, MOVE_TYPES, TIDOID, TEXTOID, TEXTOID);
+static OpPlan change_return = OP_PLAN(
+	"UPDATE wallet.withdrawal SET status = $2, return_ref = $3, return_reason = $4, returned_at = $5 "
+	"WHERE ctid = $1",
+	5, TIDOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID);
 
-static OpPlan move_return = OP_PLAN(
-	MOVE_WALLET
-	"d AS (UPDATE wallet.withdrawal SET status = $15, return_ref = $16, return_reason = $17, returned_at = $9 "
-	"WHERE ctid = $14) " MOVE_JOURNAL,
-	17, MOVE_TYPES, TIDOID, TEXTOID, TEXTOID, TEXTOID);
+static const char *const review_columns[] = {"status", "reviewer", "review_note", "reviewed_at"};
+static const char *const settle_columns[] = {"status", "gateway_ref", "settled_at"};
+static const char *const return_columns[] = {"status", "return_ref", "return_reason", "returned_at"};
 
-/* An approval: the withdrawal's row and the journal row (no money moves), in one statement. */
-static OpPlan approval = OP_PLAN(
-	"WITH d AS (UPDATE wallet.withdrawal SET status = 'approved', reviewer = $9, review_note = $10, "
-	"reviewed_at = $5 WHERE ctid = $11) "
-	"INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, created_at, ref_txn, request, "
-	"result) VALUES ($1, $2, 'review_withdrawal', $3, $4, $5, $6, $7, $8)",
-	11, INT8OID, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, JSONBOID, TEXTOID, TEXTOID, TIDOID);
+/*
+ * withdrawal_change sets what step c changes in withdrawal r's row (locked),
+ * directly or by the statement, and records the step in wallet.audit
+ * (withdrawal_review, withdrawal_settle, withdrawal_return of
+ * withdrawal:<id>; old and new status, and what the step set).
+ */
+static void
+withdrawal_change(const WithdrawalRow *r, const WithdrawChange *c, TimestampTz clk)
+{
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	const char *const *names;
+	OpPlan	   *plan;
+	const char *action;
+	int			n;
+	JB			jb;
+	Jsonb	   *was;
+	Relation	rel;
+	bool		direct;
+
+	values[0] = CStringGetTextDatum(c->status);
+	jb_begin(&jb);
+	jb_text(&jb, "status", c->status);
+	switch (c->step)
+	{
+		case STEP_REVIEW:
+			values[1] = CStringGetTextDatum(c->reviewer);
+			values[2] = c->note ? CStringGetTextDatum(c->note) : (Datum) 0;
+			nulls[2] = c->note == NULL;
+			values[3] = TimestampTzGetDatum(clk);
+			names = review_columns;
+			n = lengthof(review_columns);
+			plan = &change_review;
+			action = "withdrawal_review";
+			jb_text(&jb, "reviewer", c->reviewer);
+			jb_text_if(&jb, true, "review_note", c->note);
+			break;
+		case STEP_SETTLE:
+			values[1] = c->gateway_ref ? CStringGetTextDatum(c->gateway_ref) : (Datum) 0;
+			nulls[1] = c->gateway_ref == NULL;
+			values[2] = TimestampTzGetDatum(clk);
+			names = settle_columns;
+			n = lengthof(settle_columns);
+			plan = &change_settle;
+			action = "withdrawal_settle";
+			jb_text_if(&jb, true, "gateway_ref", c->gateway_ref);
+			break;
+		default:
+			values[1] = c->gateway_ref ? CStringGetTextDatum(c->gateway_ref) : (Datum) 0;
+			nulls[1] = c->gateway_ref == NULL;
+			values[2] = CStringGetTextDatum(c->reason);
+			values[3] = TimestampTzGetDatum(clk);
+			names = return_columns;
+			n = lengthof(return_columns);
+			plan = &change_return;
+			action = "withdrawal_return";
+			jb_text_if(&jb, true, "return_ref", c->gateway_ref);
+			jb_text(&jb, "return_reason", c->reason);
+			break;
+	}
+	rel = table_open(rel_of("withdrawal"), RowExclusiveLock);
+	direct = update_direct(rel, &r->tid, "withdrawal_id", r->withdrawal_id, n, names, values, nulls, NULL, NULL);
+	table_close(rel, NoLock);
+	if (!direct)
+	{
+		Datum		args[5];
+		char		cnulls[5];
+
+		args[0] = PointerGetDatum(&r->tid);
+		cnulls[0] = ' ';
+		for (int i = 0; i < n; i++)
+		{
+			args[i + 1] = values[i];
+			cnulls[i + 1] = nulls[i] ? 'n' : ' ';
+		}
+		if (run_plan(op_plan(plan), args, cnulls, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
+			elog(ERROR, "could not change withdrawal %lld", (long long) r->withdrawal_id);
+	}
+	{
+		JB			old;
+
+		jb_begin(&old);
+		jb_text(&old, "status", r->status);
+		was = jb_end(&old);
+	}
+	audit_record(action, psprintf("withdrawal:%lld", (long long) r->withdrawal_id), was, jb_end(&jb));
+}
 
 /*
  * withdrawal_lock reads withdrawal withdrawal_id (WL006 if there is none),
@@ -95,32 +163,25 @@ withdrawal_move(WalletRow *w, const WithdrawalRow *r, const char *kind, const Wi
 	LotBuilder *b;
 	Postings	legs;
 	JB			jb;
-	TimestampTz next;
-	Datum		args[17];
-	char		nulls[17];
-	OpPlan	   *plan;
 
 	jb_begin(&jb);
 	jb_text(&jb, "status", c->status);
+	postings_init(&legs);
 	if (c->step == STEP_REVIEW && strcmp(c->status, "approved") == 0)
 	{
-		Datum		a[11] = {Int64GetDatum(txn_id), Int64GetDatum(w->id), Int64GetDatum(r->amount),
-			CStringGetTextDatum(w->currency), TimestampTzGetDatum(clk), Int64GetDatum(r->request_txn),
-			JsonbPGetDatum(request), JsonbPGetDatum(jb_end(&jb)), CStringGetTextDatum(c->reviewer),
-		c->note ? CStringGetTextDatum(c->note) : (Datum) 0, PointerGetDatum(&r->tid)};
-		char		n[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', c->note ? ' ' : 'n', ' '};
-
-		if (run_plan(op_plan(&approval), a, n, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not journal the review of withdrawal %lld", (long long) r->withdrawal_id);
+		/* no money moves: the journal row and the withdrawal's row, the wallet's unchanged */
+		journal_op(w, txn_id, kind, r->amount, clk, r->request_txn, request, jb_end(&jb), legs_of(&legs, kind));
+		withdrawal_change(r, c, clk);
 		return;
 	}
 
 	b = lotset_unpack(w->lots);
-	postings_init(&legs);
 	if (c->step == STEP_RETURN)
 	{
 		/* a credit like any other: a debt is repaid first (its own journal row, ref_txn this one) */
 		credit_earnings(w->id, b, r->amount, txn_id, clk);
+		/* a debt repaid wrote the row (its debt): the write takes its new version */
+		refresh_wallet_tuple(w);
 		post_withdraw_return(&legs, w->id, r->amount, r->net, r->fee);
 	}
 	else
@@ -130,45 +191,9 @@ withdrawal_move(WalletRow *w, const WithdrawalRow *r, const char *kind, const Wi
 		engine_withdraw_end(b, r->amount, clk, release);
 		post_withdraw_end(&legs, w->id, release, r->amount, r->net, r->fee);
 	}
-	next = engine_next_expiry(b);
-	memset(nulls, ' ', sizeof(nulls));
-	args[0] = Int64GetDatum(w->id);
-	args[1] = PointerGetDatum(lotset_pack(b));
-	args[2] = TimestampTzGetDatum(next);
-	nulls[2] = next == WALLET_NO_TIME ? 'n' : ' ';
-	args[3] = Int64GetDatum(w->version);
-	args[4] = Int64GetDatum(txn_id);
-	args[5] = CStringGetTextDatum(kind);
-	args[6] = Int64GetDatum(r->amount);
-	args[7] = CStringGetTextDatum(w->currency);
-	args[8] = TimestampTzGetDatum(clk);
-	args[9] = Int64GetDatum(r->request_txn);
-	args[10] = JsonbPGetDatum(request);
-	args[11] = JsonbPGetDatum(jb_end(&jb));
-	args[12] = legs_of(&legs, kind);
-	args[13] = PointerGetDatum(&r->tid);
-	args[14] = CStringGetTextDatum(c->status);
-	switch (c->step)
-	{
-		case STEP_REVIEW:
-			plan = &move_review;
-			args[15] = CStringGetTextDatum(c->reviewer);
-			args[16] = c->note ? CStringGetTextDatum(c->note) : (Datum) 0;
-			nulls[16] = c->note ? ' ' : 'n';
-			break;
-		case STEP_SETTLE:
-			plan = &move_settle;
-			args[15] = c->gateway_ref ? CStringGetTextDatum(c->gateway_ref) : (Datum) 0;
-			nulls[15] = c->gateway_ref ? ' ' : 'n';
-			break;
-		default:
-			plan = &move_return;
-			args[15] = c->gateway_ref ? CStringGetTextDatum(c->gateway_ref) : (Datum) 0;
-			nulls[15] = c->gateway_ref ? ' ' : 'n';
-			args[16] = CStringGetTextDatum(c->reason);
-			break;
-	}
 	/* the wallet is locked: its version holds */
-	if (run_plan(op_plan(plan), args, nulls, false, 0) != SPI_OK_INSERT || SPI_processed != 1)
-		elog(ERROR, "could not write wallet %lld", (long long) w->id);
+	if (!write_op(w, b, txn_id, kind, r->amount, clk, NULL, r->request_txn, request, jb_end(&jb),
+				  legs_of(&legs, kind), NULL))
+		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+	withdrawal_change(r, c, clk);
 }

@@ -14,8 +14,9 @@ CREATE INDEX audit_object ON wallet.audit (object, id);
 COMMENT ON TABLE wallet.audit IS
   'who changed what: configuration (bonus_rule, policy, coupon_template, currency, fx_rate, reward_rule: action insert/update/delete), '
   'freezes (freeze/unfreeze of wallet:<id>), adjustments (adjust of wallet:<id>, new: bucket, amount in minor '
-  'units, reason, repair, txn_id) and refund reviews and settlements (refund_review/refund_settle of '
-  'refund:<id>); at is the wallet clock, actor the session user';
+  'units, reason, repair, txn_id), refund reviews and settlements (refund_review/refund_settle of '
+  'refund:<id>) and the steps of a withdrawal (withdrawal_review/withdrawal_settle/withdrawal_return of '
+  'withdrawal:<id>); at is the wallet clock, actor the session user';
 
 -- _audit_config records a change of a configuration row; TG_ARGV[0] names its key column.
 CREATE FUNCTION wallet._audit_config() RETURNS trigger

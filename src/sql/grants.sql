@@ -37,6 +37,7 @@ GRANT EXECUTE ON FUNCTION
   wallet.spend_split(bigint, numeric, text, bigint[], numeric[], text, text, text),
   wallet.withdraw_quote(bigint, numeric), wallet.request_withdrawal(bigint, numeric, text, text, text, text),
   wallet.withdrawals(bigint), wallet.set_auto_withdrawal(bigint, numeric, text),
+  wallet.settle_withdrawal(bigint, boolean, text), wallet.return_withdrawal(bigint, text, text),
   wallet.exchange_quote(text, text, numeric), wallet.exchange(bigint, bigint, numeric, text)
   TO wallet_app;
 

@@ -62,6 +62,34 @@ refund_state(HeapTuple tup, TupleDesc td, bool gateway)
 }
 
 /*
+ * audit_record appends one row to wallet.audit: at the wallet clock, by the
+ * session user, action on object, old and new (NULL: none), directly where
+ * the statement's outcome is the same.
+ */
+void
+audit_record(const char *action, const char *object, Jsonb *old, Jsonb *new)
+{
+	static const char *const names[6] = {"at", "actor", "action", "object", "old", "new"};
+	Datum		args[6];
+	bool		nulls[6] = {false, false, false, false, old == NULL, new == NULL};
+	char		n[6] = {' ', ' ', ' ', ' ', old == NULL ? 'n' : ' ', new == NULL ? 'n' : ' '};
+
+	args[0] = TimestampTzGetDatum(wallet_clock());
+	args[1] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
+	args[2] = CStringGetTextDatum(action);
+	args[3] = CStringGetTextDatum(object);
+	args[4] = old ? JsonbPGetDatum(old) : (Datum) 0;
+	args[5] = new ? JsonbPGetDatum(new) : (Datum) 0;
+	if (insert_direct("audit", 6, names, args, nulls))
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "could not connect to SPI");
+	if (run_plan(op_plan(&audit_insert), args, n, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record %s of %s in wallet.audit", action, object);
+	SPI_finish();
+}
+
+/*
  * refund_audit_row records the change of a refund's row from oldtup to newtup
  * (rows of wallet.refund, described by desc) in wallet.audit: what the
  * trigger writes, and what a direct change of the row (refund_change_direct)
@@ -72,31 +100,14 @@ refund_audit_row(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
 {
 	const char *status = text_col(newtup, desc, "status");
 	bool		isnull;
-	Datum		id;
-	Datum		args[6];
+	Datum		id = col(newtup, desc, "refund_id", &isnull);
 
-	args[0] = TimestampTzGetDatum(wallet_clock());
-	args[1] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
-	args[2] = CStringGetTextDatum(status != NULL && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0)
-								  ? "refund_settle" : "refund_review");
-	id = col(newtup, desc, "refund_id", &isnull);
 	if (isnull)
 		elog(ERROR, "a refund without refund_id");
-	args[3] = CStringGetTextDatum(psprintf("refund:" INT64_FORMAT, DatumGetInt64(id)));
-	args[4] = JsonbPGetDatum(refund_state(oldtup, desc, false));
-	args[5] = JsonbPGetDatum(refund_state(newtup, desc, true));
-	{
-		static const char *const names[6] = {"at", "actor", "action", "object", "old", "new"};
-		static const bool nulls[6] = {false, false, false, false, false, false};
-
-		if (insert_direct("audit", 6, names, args, nulls))
-			return;
-	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "could not connect to SPI");
-	if (run_plan(op_plan(&audit_insert), args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record the change of a refund in wallet.audit");
-	SPI_finish();
+	audit_record(status != NULL && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0)
+				 ? "refund_settle" : "refund_review",
+				 psprintf("refund:" INT64_FORMAT, DatumGetInt64(id)),
+				 refund_state(oldtup, desc, false), refund_state(newtup, desc, true));
 }
 
 /*

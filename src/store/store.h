@@ -335,7 +335,8 @@ extern bool read_refund(int64 refund_id, bool lock, RefundRow *r);
 extern bool refund_change_direct(const RefundRow *r, int n, const char *const *names, const Datum *values,
 								 const bool *nulls);
 
-/* audit.c: the refund's audit row, written by its trigger or by a direct change */
+/* audit.c: the audit log; the refund's audit row, written by its trigger or by a direct change */
+extern void audit_record(const char *action, const char *object, Jsonb *old, Jsonb *new);
 extern void refund_audit_row(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc);
 extern bool refund_audit_due(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc);
 extern bool refund_audit_trigger(Relation rel, const Trigger *t);

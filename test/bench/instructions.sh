@@ -12,12 +12,16 @@
 # divided by the difference, is what one transaction costs: the session's start and the
 # first calls' catalog look-ups and plans cancel out. Counted: the backend's user-space
 # instructions (the kernel's work in system calls, the WAL writer and the commit flush are
-# not). Printed as a table with each script's ratio to the floor.
+# not). Printed as a table with each script's ratio to the floor and to the two-row floor
+# (floor2, the floor of the transfers).
 #
 #   IR_WALLETS  wallets (and peer accounts) loaded (default 2000)
 #   IR_SMALL    transactions of the smaller run (default 200)
 #   IR_BIG      transactions of the larger run (default 800)
-#   IR_SCRIPTS  pgbench scripts of test/bench (default "floor spend top_up spend_payee peer_spend peer_top_up")
+#   IR_SCRIPTS  pgbench scripts of test/bench (default "floor floor2 spend top_up spend_payee transfer
+#               request_withdrawal peer_spend peer_top_up"); donate_one, donate_many and hold can be
+#               named too (the load gives the earners their earnings and opens the charities), and
+#               capture_hold and release_hold (each run gets its pool of holds first)
 #   IR_KEEP     a directory to copy each larger run's callgrind file into (SCRIPT.callgrind), for
 #               callgrind_annotate: where the instructions go
 set -euo pipefail
@@ -38,7 +42,7 @@ command -v valgrind >/dev/null || die "valgrind not found (apt-get install valgr
 WALLETS=${IR_WALLETS:-2000}
 SMALL=${IR_SMALL:-200}
 BIG=${IR_BIG:-800}
-read -r -a SCRIPTS <<<"${IR_SCRIPTS:-floor spend top_up spend_payee peer_spend peer_top_up}"
+read -r -a SCRIPTS <<<"${IR_SCRIPTS:-floor floor2 spend top_up spend_payee transfer request_withdrawal peer_spend peer_top_up}"
 ((BIG > SMALL && SMALL > 0)) || die "IR_BIG must be above IR_SMALL, and IR_SMALL above 0"
 DB=wallet_ir
 PGSS=0
@@ -110,8 +114,8 @@ SQL
 }
 
 declare -A PER
-TABLE="| script | instructions a transaction | ratio to the floor |
-|---|---:|---:|"
+TABLE="| script | instructions a transaction | ratio to the floor | ratio to the two-row floor |
+|---|---:|---:|---:|"
 for s in "${SCRIPTS[@]}"; do
     [[ -f $HERE/$s.pgb ]] || die "no script $s.pgb"
     a=$(count "$s" "$SMALL" 1)
@@ -125,10 +129,11 @@ for s in "${SCRIPTS[@]}"; do
     say "$s: $a instructions for $SMALL transactions, $b for $BIG: ${PER[$s]} a transaction"
 done
 for s in "${SCRIPTS[@]}"; do
-    r=-
+    r=- r2=-
     [[ -n ${PER[floor]:-} ]] && r=$(calc "${PER[$s]} / ${PER[floor]}" 3)
+    [[ -n ${PER[floor2]:-} ]] && r2=$(calc "${PER[$s]} / ${PER[floor2]}" 3)
     TABLE+="
-| $s | ${PER[$s]} | $r |"
+| $s | ${PER[$s]} | $r | $r2 |"
 done
 # stop the server here and wait for valgrind to finish writing before the cluster is removed
 cluster_pg_ctl -w -t 120 -m fast stop >/dev/null

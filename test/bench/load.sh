@@ -2,11 +2,12 @@
 #
 # bench_load builds database $DB afresh: the floor's and the peer's tables (setup.sql,
 # peer.sql), $WALLETS CNY wallets with three top-ups each (100, 200 and 500, set-based through
-# wallet.top_up) and a merchant, the peer's accounts with the same top-ups (peer.top_up, two
+# wallet.top_up) and a merchant, as many earner wallets with earnings (wallet.adjust), a charity
+# and 64 other receivers of donations, the peer's accounts with the same top-ups (peer.top_up, two
 # sessions), then VACUUM ANALYZE and a CHECKPOINT. The caller defines q, qv, now_s, since,
 # say, die and calc, and BG_PIDS (background loaders it kills on exit); PGSS=1 also creates
-# pg_stat_statements. Sets WMIN, WMAX, T500BASE, MERCHANT, LOTS_CHECK, T_OPEN, T_TOPUP,
-# T_PEER and DEFS (the pgbench -D arguments of the scripts).
+# pg_stat_statements. Sets WMIN, WMAX, T500BASE, MERCHANT, EMIN, EMAX, CHARITY, CAUSE0, NCAUSES,
+# LOTS_CHECK, T_OPEN, T_TOPUP, T_EARN, T_PEER and DEFS (the pgbench -D arguments of the scripts).
 bench_load() {
 psql -X -q -d postgres -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' \
     -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
@@ -50,6 +51,32 @@ LOTS_CHECK=$(qv "SELECT count(*) FILTER (WHERE bucket = 'cash') || ' cash, ' ||
 say "wallets: $WALLETS opened in ${T_OPEN}s; $((3 * WALLETS)) top-ups in ${T_TOPUP}s" \
     "($(calc "3 * $WALLETS / $T_TOPUP" 0)/s); lots of wallet $WMIN: $LOTS_CHECK"
 
+# The earners (transfers, donations, withdrawals): as many CNY wallets again, each given 10,000.00
+# of earnings by one wallet.adjust (one earnings lot, as a payee's rolled-up credits make), so
+# they never run short; the buyers above stay as they were. Then the receivers of donations: one
+# charity, and NCAUSES others for donate_many (one per client).
+start=$(now_s)
+q -v n="$WALLETS" >/dev/null <<'SQL'
+SELECT count(wallet.open('bench-earner-' || g)) FROM generate_series(1, :n) g;
+SQL
+EMIN=$(qv "SELECT min(wallet_id) FROM wallet.wallet WHERE owner LIKE 'bench-earner-%'")
+EMAX=$(qv "SELECT max(wallet_id) FROM wallet.wallet WHERE owner LIKE 'bench-earner-%'")
+((EMAX - EMIN + 1 == WALLETS)) || die "earner wallet ids are not contiguous ($EMIN..$EMAX for $WALLETS wallets)"
+q -v emin="$EMIN" -v emax="$EMAX" >/dev/null <<'SQL'
+SELECT count(a.txn_id)
+  FROM generate_series(:emin, :emax) w
+ CROSS JOIN LATERAL wallet.adjust(w, 'earnings', 10000, 'bench: sales paid out', 'load-earnings') a;
+SQL
+T_EARN=$(since "$start")
+CHARITY=$(qv "SELECT wallet.open('bench-charity')")
+NCAUSES=64
+CAUSE0=$(qv "SELECT min(w) FROM (SELECT wallet.open('bench-cause-' || g) AS w FROM generate_series(1, $NCAUSES) g) s")
+[[ $(qv "SELECT count(*) FROM wallet.wallet WHERE owner LIKE 'bench-cause-%'
+           AND wallet_id BETWEEN $CAUSE0 AND $CAUSE0 + $NCAUSES - 1") == "$NCAUSES" ]] ||
+    die "the causes' wallet ids are not contiguous"
+[[ $(qv "SELECT earnings FROM wallet.balance($EMAX)") == 10000.00 ]] || die "the earners have no earnings"
+say "earners: $WALLETS wallets with 10000.00 of earnings each in ${T_EARN}s; charity $CHARITY, causes $CAUSE0..$((CAUSE0 + NCAUSES - 1))"
+
 # THE PEER: the same accounts and top-ups through peer.top_up, two sessions in parallel.
 start=$(now_s)
 q -v n="$WALLETS" >/dev/null <<'SQL'
@@ -82,5 +109,7 @@ say "peer: $WALLETS accounts, $((3 * WALLETS)) top-ups in ${T_PEER}s (2 sessions
 
 q -c 'VACUUM ANALYZE' >/dev/null
 q -c 'CHECKPOINT' >/dev/null
-DEFS=(-D wmin="$WMIN" -D wmax="$WMAX" -D naccts="$WALLETS" -D merchant="$MERCHANT" -D t500base="$T500BASE")
+DEFS=(-D wmin="$WMIN" -D wmax="$WMAX" -D naccts="$WALLETS" -D merchant="$MERCHANT" -D t500base="$T500BASE"
+    -D emin="$EMIN" -D emax="$EMAX" -D nearners="$WALLETS" -D charity="$CHARITY" -D cause0="$CAUSE0"
+    -D ncauses="$NCAUSES")
 }

@@ -167,7 +167,7 @@ pgb() {
         RUN_TPS=
         RC_FAIL=1
     fi
-    printf '  %-14s %2d clients  %8s tps\n' "$script" "$c" "$(tps "$RUN_TPS")"
+    printf '  %-18s %2d clients  %8s tps\n' "$script" "$c" "$(tps "$RUN_TPS")"
 }
 
 # Before each script: what it needs (a pool of spends to reverse). The pool holds twice what
@@ -210,37 +210,46 @@ SQL
     esac
 }
 
-SCRIPTS=(spend top_up spend_payee reverse_spend refund peer_spend peer_top_up hold capture_hold release_hold)
+SCRIPTS=(spend top_up spend_payee reverse_spend refund peer_spend peer_top_up hold capture_hold release_hold
+    request_withdrawal transfer donate_one donate_many)
+# The floor each script is measured against: floor.pgb (one row updated), or floor2.pgb (two rows
+# updated, sender and receiver) for the transfers. Each floor's scripts run in one sequence.
+FLOORS=(floor floor2)
+declare -A FLOOR_OF=([transfer]=floor2 [donate_one]=floor2 [donate_many]=floor2)
+floor_of() { echo "${FLOOR_OF[$1]:-floor}"; }
 declare -A TPSL FLOORL RATIOL RATIO ROUND
-section "pgbench: ${T}s per run, -M prepared, each script between two floor runs"
+section "pgbench: ${T}s per run, -M prepared, each script between two runs of its floor"
 for ((REP = 1; REP <= REPEAT; REP++)); do
     ((REPEAT == 1)) || echo "  -- round $REP of $REPEAT"
     for c in "${CLIENTS[@]}"; do
-        REV_ARGS=()
-        pgb floor "$c"
-        prev=$RUN_TPS
-        for s in "${SCRIPTS[@]}"; do
-            FLOOR_TPS=$prev
-            prepare "$s" "$c"
-            pgb "$s" "$c" "${REV_ARGS[@]}"
-            x=$RUN_TPS
-            if [[ $s == hold || $s == capture_hold || $s == release_hold ]]; then
-                # the run's holds (and what is left of a pool) given back (not timed): a refund of
-                # a top-up waits while a hold reserves that top-up's bonus, and the other scripts'
-                # wallets keep their money
-                qv "SELECT count(r.txn_id) FROM wallet.hold h
-                      CROSS JOIN LATERAL wallet.release_hold(h.hold_id, 'bench-release-' || h.hold_id) r
-                     WHERE h.status = 'open'" >/dev/null
-            fi
-            pgb floor "$c"
-            if [[ -n $prev && -n $RUN_TPS && -n $x ]]; then
-                f=$(calc "($prev + $RUN_TPS) / 2" 1)
-                TPSL[$s:$c]+=" $x"
-                FLOORL[$s:$c]+=" $f"
-                ROUND[$s:$c:$REP]=$(calc "$x / $f" 3)
-                RATIOL[$s:$c]+=" ${ROUND[$s:$c:$REP]}"
-            fi
+        for fl in "${FLOORS[@]}"; do
+            REV_ARGS=()
+            pgb "$fl" "$c"
             prev=$RUN_TPS
+            for s in "${SCRIPTS[@]}"; do
+                [[ $(floor_of "$s") == "$fl" ]] || continue
+                FLOOR_TPS=$prev
+                prepare "$s" "$c"
+                pgb "$s" "$c" "${REV_ARGS[@]}"
+                x=$RUN_TPS
+                if [[ $s == hold || $s == capture_hold || $s == release_hold ]]; then
+                    # the run's holds (and what is left of a pool) given back (not timed): a refund of
+                    # a top-up waits while a hold reserves that top-up's bonus, and the other scripts'
+                    # wallets keep their money
+                    qv "SELECT count(r.txn_id) FROM wallet.hold h
+                          CROSS JOIN LATERAL wallet.release_hold(h.hold_id, 'bench-release-' || h.hold_id) r
+                         WHERE h.status = 'open'" >/dev/null
+                fi
+                pgb "$fl" "$c"
+                if [[ -n $prev && -n $RUN_TPS && -n $x ]]; then
+                    f=$(calc "($prev + $RUN_TPS) / 2" 1)
+                    TPSL[$s:$c]+=" $x"
+                    FLOORL[$s:$c]+=" $f"
+                    ROUND[$s:$c:$REP]=$(calc "$x / $f" 3)
+                    RATIOL[$s:$c]+=" ${ROUND[$s:$c:$REP]}"
+                fi
+                prev=$RUN_TPS
+            done
         done
     done
 done
@@ -502,8 +511,9 @@ say "VmRSS $(calc "$RSS1 / 1024" 1) -> $(calc "$RSS2 / 1024" 1) MB (shared memor
 
 section "reconcile() over a journal of $JOURNAL rows"
 # Payee credits wait in wallet.payee_credit until rolled up (a pg_cron job every minute in
-# production). Time wallet.balance() with the run's credits to the one merchant still pending and
-# after rolling them up; reconcile is measured after the roll-up, the state the job keeps.
+# production). Time wallet.balance() with the run's credits (to the one merchant, the earners and the
+# charities) still pending and after rolling them up; reconcile is measured after the roll-up, the
+# state the job keeps.
 PENDING=$(qv 'SELECT count(*) FROM wallet.payee_credit')
 BAL_BEFORE=$(qv "SELECT bench.balance_ms($WMIN, $WALLETS, 200)")
 qv 'SELECT wallet.rollup_credits()' >/dev/null
@@ -670,10 +680,16 @@ R_HOLD8=$(ratio hold 8)
 R_CAPTURE8=$(ratio capture_hold 8)
 R_RELEASE8=$(ratio release_hold 8)
 R_SPEND32=$(ratio spend 32)
+R_WITHDRAW8=$(ratio request_withdrawal 8)
+R_TRANSFER8=$(ratio transfer 8)
+R_DONATE1_32=$(ratio donate_one 32)
+R_DONATEN_32=$(ratio donate_many 32)
 pair spend peer_spend 8 8
 VS_PEER=$PAIR VS_PEER_ROUNDS=$PAIRS
 pair spend_payee spend 32 32
 VS_NOPAYEE=$PAIR VS_NOPAYEE_ROUNDS=$PAIRS
+pair donate_one donate_many 32 32
+VS_MANY=$PAIR VS_MANY_ROUNDS=$PAIRS
 R_EXPIRE=$(calc "$T_SWEEP / $T_PLAIN" 2)
 R_REC=$(calc "$T_REC / $T_SCAN" 2)
 R_P99=$([[ -n $P99_DURING && -n $P99_QUIET ]] && calc "$P99_DURING / $P99_QUIET" 2 || true)
@@ -686,21 +702,21 @@ md "- Machine: $NPROC CPUs ($CPU), $MEM RAM, Linux $KERNEL; load average $LOADAV
 md "- PostgreSQL: $PGVERSION"
 md "- Settings (defaults of a fresh initdb unless listed in the harness): $(tr '\n' ';' <<<"$SETTINGS" | sed 's/;$//; s/;/; /g')."
 md "- Run: ${T}s per pgbench run (-M prepared, -j 2, a CHECKPOINT before each run), clients ${CLIENTS[*]}, $REPEAT round(s); $WALLETS CNY wallets; journal $JROWS rows."
-md "- Load: $WALLETS wallets opened in ${T_OPEN}s, $((3 * WALLETS)) top-ups (100, 200, 500) in ${T_TOPUP}s ($(calc "3 * $WALLETS / $T_TOPUP" 0)/s, set-based \`SELECT wallet.top_up(...) FROM generate_series\`); each wallet holds $LOTS_CHECK. The peer's load: ${T_PEER}s (peer.top_up, 2 sessions)."
+md "- Load: $WALLETS wallets opened in ${T_OPEN}s, $((3 * WALLETS)) top-ups (100, 200, 500) in ${T_TOPUP}s ($(calc "3 * $WALLETS / $T_TOPUP" 0)/s, set-based \`SELECT wallet.top_up(...) FROM generate_series\`); each wallet holds $LOTS_CHECK. $WALLETS earners given 10000.00 of earnings each (\`wallet.adjust\`) in ${T_EARN}s. The peer's load: ${T_PEER}s (peer.top_up, 2 sessions)."
 md ""
 md "## Throughput, each beside the floor measured next to it"
 md ""
-md "The floor (floor.pgb) is one statement: update one row of a ${WALLETS}-row table by primary key and insert one journal row with a unique text key. Each script runs between two floor runs at the same client count; *floor* is their mean.$( ((REPEAT > 1)) && echo " The whole sequence ran $REPEAT times; each figure is the median over the rounds (the ratio is the median of the rounds' ratios); a comparison of two scripts in the targets is the median of the rounds' quotients of their two ratios.")"
+md "The floor (floor.pgb) is one statement: update one row of a ${WALLETS}-row table by primary key and insert one journal row with a unique text key. The two-row floor (floor2.pgb), the floor of the transfers, is one statement too: update two rows of that table by primary key (a sender and a receiver) and insert one journal row. Each script runs between two runs of its floor at the same client count; *floor TPS* is their mean.$( ((REPEAT > 1)) && echo " The whole sequence ran $REPEAT times; each figure is the median over the rounds (the ratio is the median of the rounds' ratios); a comparison of two scripts in the targets is the median of the rounds' quotients of their two ratios.")"
 md ""
-md "| operation | clients | TPS | floor TPS | ratio to floor |"
-md "|---|---:|---:|---:|---:|"
+md "| operation | clients | TPS | floor | floor TPS | ratio to floor |"
+md "|---|---:|---:|---|---:|---:|"
 for s in "${SCRIPTS[@]}"; do
     for c in "${CLIENTS[@]}"; do
-        md "| $s | $c | $(tps "${TPS[$s:$c]:-}") | $(tps "${FLOOR[$s:$c]:-}") | $(ratio "$s" "$c") |"
+        md "| $s | $c | $(tps "${TPS[$s:$c]:-}") | $(floor_of "$s") | $(tps "${FLOOR[$s:$c]:-}") | $(ratio "$s" "$c") |"
     done
 done
 md ""
-md "refund = one request_refund + review_refund + settle_refund flow: three statements, three round trips, three transactions (the floor does one). reverse_spend reverses in full a spend made before the run. spend_payee: every client pays one merchant. hold: 1.00 to 15.00 held for an hour. capture_hold and release_hold take all of a hold of 2.00 made before the run. peer_*: test/bench/peer.sql."
+md "refund = one request_refund + review_refund + settle_refund flow: three statements, three round trips, three transactions (the floor does one). reverse_spend reverses in full a spend made before the run. spend_payee: every client pays one merchant. hold: 1.00 to 15.00 held for an hour. capture_hold and release_hold take all of a hold of 2.00 made before the run. request_withdrawal: 1.00 to 15.00 of an earner's earnings, approved at once. transfer: 1.00 to 15.00 of earnings from a random earner to another. donate_one: the same from random earners, kind donation, every client to one charity; donate_many: each client to a charity of its own. peer_*: test/bench/peer.sql."
 md ""
 md "## Targets"
 md ""
@@ -713,8 +729,11 @@ md "| refund flow at 8 clients >= 0.25 x floor | $(if [[ -n $R_REFUND8 ]]; then 
 md "| hold at 8 clients >= 0.8 x floor | $(if [[ -n $R_HOLD8 ]]; then echo "$(fmt "$R_HOLD8") x floor ($(tpsn "${TPS[hold:8]:-}") vs $(tpsn "${FLOOR[hold:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_HOLD8:+$R_HOLD8 >= 0.8}") |"
 md "| capture_hold at 8 clients >= 0.8 x floor | $(if [[ -n $R_CAPTURE8 ]]; then echo "$(fmt "$R_CAPTURE8") x floor ($(tpsn "${TPS[capture_hold:8]:-}") vs $(tpsn "${FLOOR[capture_hold:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_CAPTURE8:+$R_CAPTURE8 >= 0.8}") |"
 md "| release_hold at 8 clients >= 0.8 x floor | $(if [[ -n $R_RELEASE8 ]]; then echo "$(fmt "$R_RELEASE8") x floor ($(tpsn "${TPS[release_hold:8]:-}") vs $(tpsn "${FLOOR[release_hold:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_RELEASE8:+$R_RELEASE8 >= 0.8}") |"
+md "| request_withdrawal at 8 clients >= 0.8 x floor | $(if [[ -n $R_WITHDRAW8 ]]; then echo "$(fmt "$R_WITHDRAW8") x floor ($(tpsn "${TPS[request_withdrawal:8]:-}") vs $(tpsn "${FLOOR[request_withdrawal:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_WITHDRAW8:+$R_WITHDRAW8 >= 0.8}") |"
+md "| transfer at 8 clients >= 0.8 x two-row floor | $(if [[ -n $R_TRANSFER8 ]]; then echo "$(fmt "$R_TRANSFER8") x floor2 ($(tpsn "${TPS[transfer:8]:-}") vs $(tpsn "${FLOOR[transfer:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_TRANSFER8:+$R_TRANSFER8 >= 0.8}") |"
 md "| spend at 8 clients >= 2 x peer | $(if [[ -n $VS_PEER ]]; then echo "$(fmt "$VS_PEER") x peer (rounds: ${VS_PEER_ROUNDS// /, }; medians $R_SPEND8 vs $R_PEER8 x floor, $(tpsn "${TPS[spend:8]:-}") vs $(tpsn "${TPS[peer_spend:8]:-}") TPS; 2 x the peer asks spend for $(calc "2 * $R_PEER8" 2) x floor)"; else echo "not measured in this run"; fi) | $(met "${VS_PEER:+$VS_PEER >= 2}") |"
 md "| all pay one merchant at 32 clients >= 0.8 x without payee | $(if [[ -n $VS_NOPAYEE ]]; then echo "$(fmt "$VS_NOPAYEE") x (rounds: ${VS_NOPAYEE_ROUNDS// /, }; medians $R_PAYEE32 vs $R_SPEND32 x floor, $(tpsn "${TPS[spend_payee:32]:-}") vs $(tpsn "${TPS[spend:32]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${VS_NOPAYEE:+$VS_NOPAYEE >= 0.8}") |"
+md "| all donate to one charity at 32 clients >= 0.8 x to distinct receivers | $(if [[ -n $VS_MANY ]]; then echo "$(fmt "$VS_MANY") x (rounds: ${VS_MANY_ROUNDS// /, }; medians $R_DONATE1_32 vs $R_DONATEN_32 x floor2, $(tpsn "${TPS[donate_one:32]:-}") vs $(tpsn "${TPS[donate_many:32]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${VS_MANY:+$VS_MANY >= 0.8}") |"
 md "| expire_bonus <= 2 x plain UPDATE | $R_EXPIRE x: $SWEPT lots in ${T_SWEEP}s ($(calc "$SWEPT / $T_SWEEP" 0) lots/s) vs $PLAIN_ROWS rows in ${T_PLAIN}s ($(calc "$PLAIN_ROWS / $T_PLAIN" 0) rows/s) | $(met "$R_EXPIRE <= 2") |"
 md "| reconcile <= 2 x seq scan | $R_REC x: ${T_REC}s vs ${T_SCAN}s (serial scans ${T_SCAN1}s, ${T_SCAN2}s; parallel scan ${T_SCANP}s, $(calc "$T_REC / $T_SCANP" 2) x); $JROWS journal rows, $DISCREP discrepancies | $(met "$R_REC <= 2") |"
 md "| p99 of spends during a sweep <= 2 x without | $(fmt "$R_P99") x: ${P99_DURING:-?} ms during the sweeps vs ${P99_QUIET:-?} ms in the quiet windows between them (each window: $P99_DW ms during, $P99_QW ms quiet); 8 clients at $RATE spends/s | $(met "${R_P99:+$R_P99 <= 2}") |"
@@ -725,7 +744,7 @@ md ""
 md "- expire_bonus: $EXPIRE_WALLETS USD wallets, each with four expired bonus lots (and four live ones), swept by \`CALL bench.sweep()\` = \`wallet.expire_bonus(10000)\` in a loop, one transaction per batch, \`wallet.now\` set past the expiry. The comparison is one \`UPDATE\` of $PLAIN_ROWS rows of bench.lot_plain (a lot table: bigint id, wallet id, bucket, amounts, expiry, scope; two indexes). WAL written: $WAL_SWEEP MB by the sweep (which compresses its full-page images with lz4), $WAL_PLAIN MB by the UPDATE (the server default, no compression), each after a checkpoint."
 md "- reconcile: \`SELECT count(*) FROM wallet.reconcile()\` against \`$SCAN_SQL\` with max_parallel_workers_per_gather = 0 (one scan before and one after; the parallel scan is shown too). The journal holds the rows of the whole run plus $SYNTH synthetic rows inserted directly into wallet.txn (pairs of a top-up and a spend of EUR wallets, with request/result jsonb like real ones, balanced postings), then VACUUM ANALYZE."
 md "- p99: one pgbench run, -R $RATE (${P99_LOAD} x the 8-client spend TPS) -c 8, of $((2 * P99_SWEEPS + 2)) windows of ${P99_WIN}s: a warm-up (not counted), then alternately quiet and with a sweep (\`CALL wallet.expire_bonus_all()\`, the extension's paced catch-up sweep with its defaults, batches of 1,000 wallets working at most a tenth of the time, clock 2025-04-01; cancelled at the end of its window: $SWEPT_B lots over ${SWEEP_S}s in $P99_SWEEPS windows), after a VACUUM ANALYZE and a CHECKPOINT. Latency from the scheduled start (so queueing counts), from the per-transaction logs (-l); *during*: the $N_DURING transactions that ended in a sweep window or in the second after it; *quiet*: the other $N_QUIET."
-md "- wallet.balance() of random wallets: $BAL_BEFORE ms a call while the run's $PENDING payee credits to the merchant were pending, $BAL_AFTER ms after \`wallet.rollup_credits()\` (reconcile was measured after it)."
+md "- wallet.balance() of random wallets: $BAL_BEFORE ms a call while the run's $PENDING payee credits (to the merchant, the earners of transfers and the charities) were pending, $BAL_AFTER ms after \`wallet.rollup_credits()\` (reconcile was measured after it)."
 md "- memory: one psql session runs \`CALL bench.spend_loop()\` (wallet.spend on random wallets, a commit every 1,000 spends); VmRSS/RssAnon/RssShmem read from /proc/<backend pid>/status (as root) after $MEM_FIRST and after $MEM_SPENDS spends. VmRSS grows with every shared-buffer page the backend touches (RssShmem), which is not memory it owns; RssAnon is its private memory, the target's measure. Sum of pg_backend_memory_contexts: $(calc "$CTX1 / 1048576" 2) -> $(calc "$CTX2 / 1048576" 2) MB."
 md ""
 md "## BI views over the journal (no target)"

@@ -15,7 +15,10 @@ SELECT wallet.add_bonus_rule('CNY', 100, bonus_fixed => 10),
        wallet.add_bonus_rule('CNY', 500, bonus_rate => 0.05, valid_for => '30 days', scope => '{game}',
                              campaign => 'bench-campaign');
 -- Merchants keep 95 %; the refund benchmark makes many refunds per wallet, so no 30-day limit.
-SELECT wallet.set_policy('CNY', commission_rate => 0.05, max_refunds_per_30_days => 1000000);
+-- Withdrawals (request_withdrawal.pgb): a fee of 0.6 %, no minimum, no daily maximum (NULL, the
+-- default) and every request approved at once, so no review queue grows. Transfers: no fee.
+SELECT wallet.set_policy('CNY', commission_rate => 0.05, max_refunds_per_30_days => 1000000,
+                         withdraw_min => 0, withdraw_fee_rate => 0.006, withdraw_auto_approve_max => 1000000);
 
 -- Expiry benchmark (USD wallets): four campaigns, each a bonus lot of 1.00 valid one day.
 SELECT count(wallet.add_bonus_rule('USD', 10, bonus_fixed => 1, valid_for => '1 day', campaign => 'exp-' || g))

@@ -29,6 +29,17 @@
 #      bonus + earnings + held - debt = top-ups + bonus granted - breakage -
 #      revenue - commission - refunds paid out - fees (all non-wallet legs but
 #      payee_receivable, negated), and equals the same sum from the acks.
+# Then 1,000 donations to one charity at once (CONTRACT section 17: a receiver
+# of many concurrent transfers must not queue on its row): 1,000 CNY wallets,
+# each given earnings, each transfer a distinct amount of kind 'donation' to
+# one charity wallet, 40 pgbench clients (test/load/stress_donate.sql). It asserts:
+#   7. every transfer processed, none failed; no deadlock, no lock timeout and
+#      no lock wait over 10ms (deadlock_timeout in those sessions) in the
+#      server log, but on extending a table;
+#   8. the charity's balance is exactly the sum of the donations, with the
+#      credits pending and after rollup_credits() (then in its earnings lots);
+#      one transfer from each donor, of its amount, its earnings less it;
+#      transfers_daily counts them, without fees; wallet.reconcile() no row.
 #
 # Run by test/run.sh (make test) with the cluster variables exported, or by
 # hand: source test/cluster.sh; cluster_start; test/suites/stress.sh; cluster_stop
@@ -248,12 +259,88 @@ check "per currency: wallets' balances = top-ups + bonus - breakage - revenue - 
    WHERE h.in_wallets IS DISTINCT FROM b.by_accounts
       OR (h.currency = 'USD' AND h.in_wallets IS DISTINCT FROM a.by_acks)"
 
+# ------------------------------------------------------------------ donations to one charity
+# DONORS CNY wallets, each given 20.00 of earnings (wallet.adjust), each donate once to one charity
+# wallet (test/load/stress_donate.sql: donor n gives 100 + n cents), DCLIENTS pgbench clients at
+# once. A receiver of many concurrent transfers must not queue on its row (CONTRACT section 17):
+# in these sessions deadlock_timeout is 10ms and log_lock_waits on, so a wait of 10ms for any lock
+# is logged (the relation extension lock of a growing table aside, which is no row lock), and
+# lock_timeout is 5s, so a wait that long fails the transaction.
+DONORS=1000
+DCLIENTS=40
+q -o /dev/null <<SQL
+SELECT count(wallet.open('donor-' || i, 'CNY')) FROM generate_series(0, $((DONORS - 1))) i;
+SELECT wallet.open('charity', 'CNY');
+CREATE SEQUENCE load.donor_seq MINVALUE 0 START 0;
+SQL
+DBASE=$(val "SELECT wallet_id FROM wallet.wallet WHERE owner = 'donor-0'")
+CHARITY=$(val "SELECT wallet_id FROM wallet.wallet WHERE owner = 'charity'")
+layout=$(val "SELECT count(*) FROM wallet.wallet WHERE owner LIKE 'donor-%' AND wallet_id = $DBASE + substr(owner, 7)::int")
+if [[ $layout != "$DONORS" ]]; then
+    echo "stress.sh: setup: donor wallet ids are not contiguous" >&2
+    exit 1
+fi
+funded=$(val "SELECT count(a.txn_id) FROM generate_series(0, $((DONORS - 1))) i
+               CROSS JOIN LATERAL wallet.adjust($DBASE + i, 'earnings', 20, 'stress: donation funds', 'fund') a")
+log_offset=$(stat -c %s "$SERVER_LOG" 2>/dev/null || echo 0)
+echo "stress: $DONORS donations to one charity (wallet $CHARITY) from $DONORS donors ($funded funded), pgbench -c $DCLIENTS"
+start=$SECONDS
+bench_rc=0
+PGOPTIONS='-c deadlock_timeout=10ms -c log_lock_waits=on -c lock_timeout=5s' \
+    "$PGBENCH" -n -c "$DCLIENTS" -j 2 -t $((DONORS / DCLIENTS)) -D dbase="$DBASE" -D charity="$CHARITY" \
+    -f "$LOAD/stress_donate.sql" "$DB" >"$WORK/donate.out" 2>&1 || bench_rc=$?
+delapsed=$((SECONDS - start))
+processed=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/donate.out")
+failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/donate.out")
+if ((bench_rc != 0)) || [[ $processed != "$DONORS" || $failed != 0 ]]; then
+    fail "donations: pgbench exit $bench_rc, processed ${processed:-?} of $DONORS, failed ${failed:-?}"
+    grep -E 'ERROR|FATAL|aborted|DETAIL' "$WORK/donate.out" | head -n 20 | sed 's/^/    /'
+else
+    echo "ok: donations: pgbench processed $processed of $DONORS transfers in ${delapsed}s, 0 failed"
+fi
+tail -c +$((log_offset + 1)) "$SERVER_LOG" >"$WORK/donate.log" 2>/dev/null || : >"$WORK/donate.log"
+grep -E 'deadlock detected|lock timeout|still waiting for' "$WORK/donate.log" | grep -v 'on extension of relation' \
+    >"$WORK/donate.waits" || true
+ext_waits=$(grep -c 'still waiting for .* on extension of relation' "$WORK/donate.log" || true)
+if [[ -s $WORK/donate.waits ]]; then
+    fail "donations: $(wc -l <"$WORK/donate.waits") deadlock(s), lock timeout(s) or lock wait(s) over 10ms in the server log:"
+    head -n 10 "$WORK/donate.waits" | sed 's/^/    /'
+else
+    echo "ok: donations: no deadlock, no lock timeout, no lock wait over 10ms ($ext_waits on extending a table)"
+fi
+DSUM=$((DONORS * 100 + DONORS * (DONORS - 1) / 2)) # cents: 100 + n for n = 0 .. DONORS - 1
+check "donations: the charity's balance is exactly the sum of the $DONORS donations (credits pending)" "
+  SELECT b.earnings, b.available, b.held, (SELECT count(*) FROM wallet.payee_credit c WHERE c.wallet_id = $CHARITY)
+    FROM wallet.balance($CHARITY) b
+   WHERE b.earnings * 100 <> $DSUM OR b.available <> b.earnings OR b.held <> 0"
+val "SELECT wallet.rollup_credits()" >/dev/null
+check "donations: and after wallet.rollup_credits(), in its earnings lots, no credit left pending" "
+  SELECT b.earnings, b.available, l.lots, l.amount, c.pending
+    FROM wallet.balance($CHARITY) b,
+         (SELECT count(*) AS lots, sum(amount) AS amount FROM wallet.lots($CHARITY) WHERE bucket = 'earnings') l,
+         (SELECT count(*) AS pending FROM wallet.payee_credit WHERE wallet_id = $CHARITY) c
+   WHERE b.earnings * 100 <> $DSUM OR b.available <> b.earnings OR l.amount * 100 IS DISTINCT FROM $DSUM
+      OR c.pending <> 0"
+check "donations: one transfer from each donor, of its amount, and each donor's earnings less it" "
+  SELECT i, t.n, t.amount, b.earnings FROM generate_series(0, $((DONORS - 1))) i
+    LEFT JOIN (SELECT wallet_id, count(*) AS n, sum(amount) AS amount FROM wallet.transactions
+                WHERE kind = 'transfer' GROUP BY wallet_id) t ON t.wallet_id = $DBASE + i
+   CROSS JOIN LATERAL wallet.balance($DBASE + i) b
+   WHERE t.n IS DISTINCT FROM 1 OR t.amount * 100 <> 100 + i OR (20 - b.earnings) * 100 <> 100 + i"
+check "donations: wallet_report.transfers_daily counts them, no fee" "
+  SELECT sum(count), sum(amount), sum(fees) FROM wallet_report.transfers_daily
+   WHERE currency = 'CNY' AND kind = 'donation'
+  HAVING sum(count) IS DISTINCT FROM $DONORS OR sum(amount) * 100 IS DISTINCT FROM $DSUM
+      OR sum(fees) <> 0"
+check "wallet.reconcile() returns no rows after the donations" "SELECT * FROM wallet.reconcile()"
+
 ops=$(val "SELECT count(*) FROM load.ack WHERE id <> 0 AND client >= 0")
 refused=$(val "SELECT count(*) FROM load.ack WHERE id = 0")
 txns=$(val "SELECT count(*) FROM wallet.txn")
 debts=$(val "SELECT count(*) FROM wallet.wallet WHERE debt > 0")
 echo "stress: measured: $ops acknowledged operations ($refused reversals refused, $debts payees in debt at the end),"
-echo "        $txns txns, $WALLETS wallets, ${elapsed}s of load, $deadlocks deadlocks, $lock_waits lock waits > 100ms"
+echo "        $txns txns, $WALLETS wallets, ${elapsed}s of load, $deadlocks deadlocks, $lock_waits lock waits > 100ms;"
+echo "        $DONORS donations to one charity in ${delapsed}s"
 
 if ((FAILURES > 0)); then
     echo "stress: $FAILURES check(s) FAILED"
