@@ -81,7 +81,10 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('archive_journal', 'SELECT * FROM wallet.archive_journal(''2000-01-01'')'),
      ('review_withdrawal', 'SELECT wallet.review_withdrawal(1, true, ''x'')'),
      ('auto_withdraw', 'SELECT * FROM wallet.auto_withdraw()'),
-     ('remind_idle', 'SELECT wallet.remind_idle()')) AS f(name, sql);
+     ('remind_idle', 'SELECT wallet.remind_idle()'),
+     ('set_fx_rate', 'SELECT wallet.set_fx_rate(''CNY'', ''USD'', 1000)'),
+     ('add_reward_rule', 'SELECT wallet.add_reward_rule(''CNY'', 1000)'),
+     ('end_reward_rule', 'SELECT wallet.end_reward_rule(1)')) AS f(name, sql);
 
 -- operations: not for wallet_reader
 INSERT INTO probe
@@ -102,9 +105,11 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('withdraw_quote', 'SELECT * FROM wallet.withdraw_quote(1, 10)'),
      ('request_withdrawal', 'SELECT * FROM wallet.request_withdrawal(1, 10, ''priv-reader-7'', ''bank'')'),
      ('withdrawals', 'SELECT * FROM wallet.withdrawals(1)'),
-     ('set_auto_withdrawal', 'SELECT wallet.set_auto_withdrawal(1, 10, ''bank'')')) AS f(name, sql);
+     ('set_auto_withdrawal', 'SELECT wallet.set_auto_withdrawal(1, 10, ''bank'')'),
+     ('exchange_quote', 'SELECT * FROM wallet.exchange_quote(''CNY'', ''USD'', 10)'),
+     ('exchange', 'SELECT * FROM wallet.exchange(1, 2, 10, ''priv-reader-8'')')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 82);
+SELECT plan((SELECT count(*)::int FROM probe) + 88);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -154,7 +159,7 @@ SELECT is_empty($$
                                'wallet_expire_holds', 'wallet_group_pay', 'wallet_join_group_pay',
                                'wallet_cancel_group_pay', 'wallet_transfer', 'wallet_spend_split',
                                'wallet_request_withdrawal', 'wallet_review_withdrawal', 'wallet_settle_withdrawal',
-                               'wallet_return_withdrawal', 'wallet_auto_withdraw')
+                               'wallet_return_withdrawal', 'wallet_auto_withdraw', 'wallet_exchange')
               AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 
@@ -170,7 +175,7 @@ SELECT is_empty($$
        'hold', 'capture_hold', 'release_hold', 'extend_hold', 'holds', 'spend_preview',
        'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status', 'transfer', 'spend_split',
        'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal', 'settle_withdrawal',
-       'return_withdrawal',
+       'return_withdrawal', 'exchange_quote', 'exchange',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -192,7 +197,8 @@ SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app
                     'wallet.withdraw_quote(bigint,numeric)',
                     'wallet.request_withdrawal(bigint,numeric,text,text,text,text)', 'wallet.withdrawals(bigint)',
                     'wallet.set_auto_withdrawal(bigint,numeric,text)', 'wallet.settle_withdrawal(bigint,boolean,text)',
-                    'wallet.return_withdrawal(bigint,text,text)']) AS f;
+                    'wallet.return_withdrawal(bigint,text,text)', 'wallet.exchange_quote(text,text,numeric)',
+                    'wallet.exchange(bigint,bigint,numeric,text)']) AS f;
 
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
@@ -202,7 +208,11 @@ SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_a
                     'wallet.adjust(bigint,text,numeric,text,text,text)',
                     'wallet.review_withdrawal(bigint,boolean,text,text)', 'wallet.settle_withdrawal(bigint,boolean,text)',
                     'wallet.return_withdrawal(bigint,text,text)', 'wallet.auto_withdraw(integer)',
-                    'wallet.remind_idle(integer)', 'wallet.withdrawals(bigint)']) AS f;
+                    'wallet.remind_idle(integer)', 'wallet.withdrawals(bigint)',
+                    'wallet.set_fx_rate(text,text,numeric,numeric,timestamp with time zone,timestamp with time zone)',
+                    'wallet.add_reward_rule(text,numeric,text,numeric,interval,text,timestamp with time zone,timestamp with time zone)',
+                    'wallet.end_reward_rule(bigint,timestamp with time zone)',
+                    'wallet.exchange_quote(text,text,numeric)']) AS f;
 
 ------------------------------------------------------------------------------
 -- A hostile search_path: an `evil` schema shadowing the extension's names (a

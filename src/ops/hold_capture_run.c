@@ -80,4 +80,6 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 	if (h->has_payee)
 		credit_payee(h->payee, out->captured - comm, out->txn_id);
 	reward_credit(&rw, out->txn_id, clk);
+	out->points = rw.points;
+	out->points_exponent = rw.exponent;
 }

@@ -66,11 +66,13 @@ EXCEPTION WHEN check_violation THEN
   RETURN NULL;
 END $$;
 
--- exchange_quote and exchange are C (src/ops/exchange.c; the rules in src/engine/exchange.c).
+-- exchange_quote and exchange are C (src/ops/exchange.c; the rules in src/engine/exchange.c);
+-- exchange pins its search path itself, as the other operations do; the quote, like
+-- withdraw_quote, with SET.
 CREATE FUNCTION wallet.exchange_quote(from_currency text, to_currency text, amount numeric)
   RETURNS TABLE (rate numeric, fee numeric, to_amount numeric, valid_until timestamptz)
   AS 'MODULE_PATHNAME', 'wallet_exchange_quote'
-  LANGUAGE C STABLE SECURITY DEFINER ROWS 1;
+  LANGUAGE C STABLE SECURITY DEFINER ROWS 1 SET search_path = pg_catalog, wallet, pg_temp;
 
 CREATE FUNCTION wallet.exchange(from_wallet bigint, to_wallet bigint, amount numeric, idempotency_key text)
   RETURNS TABLE (txn_id bigint, rate numeric, fee numeric, to_amount numeric, replayed boolean)
