@@ -282,7 +282,11 @@ extern void post_refund_hold(Postings *ps, int64 wallet_id, int64 take, int64 bo
 extern void post_refund_end(Postings *ps, int64 wallet_id, bool release, int64 take, int64 bonus_void, int64 net,
 							int64 fee, int64 clawback, int64 coupon_clawback);
 extern void post_adjust(Postings *ps, int64 wallet_id, const char *bucket, int64 amount);
-extern void post_repay_debt(Postings *ps, int64 wallet_id, int64 repaid);
+extern void post_repay_debt(Postings *ps, int64 wallet_id, const char *bucket, int64 repaid);
+extern void post_exchange_out(Postings *ps, int64 wallet_id, int64 amount, int64 fee);
+extern void post_exchange_in(Postings *ps, int64 wallet_id, const char *bucket, int64 to_amount);
+extern void post_reward(Postings *ps, int64 wallet_id, int64 points);
+extern void post_reward_back(Postings *ps, int64 wallet_id, int64 back, int64 taken);
 extern void post_expiry(Postings *ps, int64 wallet_id, int64 amount);
 extern void post_hold(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS]);
 extern void post_capture(Postings *ps, int64 wallet_id, int64 x, bool has_payee, int64 payee, int64 commission);
@@ -304,6 +308,29 @@ extern void engine_split(int64 total, const int64 *weights, int n, int64 *parts)
 extern int64 engine_transferable(const LotBuilder *b);
 extern int64 engine_transfer_fee(int64 amount, Numeric rate, int64 fixed);
 extern int64 engine_transfer_all(int64 transferable, Numeric rate, int64 fixed);
+
+/* engine/exchange.c: an exchange's fee and amount, reward points (CONTRACT.md section 18) */
+typedef struct RewardRule
+{
+	int64		rule_id;
+	char	   *scene;			/* NULL: any scene */
+	char	   *points_currency;
+	int			points_exponent;
+	Numeric		per_unit;		/* points (major) per major unit charged */
+	int64		min_spend;		/* minor units of the rule's currency */
+	bool		has_valid_for;
+	Interval	valid_for;
+	bool		has_starts;
+	TimestampTz starts;
+	bool		has_ends;
+	TimestampTz ends;
+} RewardRule;
+
+extern int64 engine_convert_down(int64 amount, int from_exponent, Numeric factor, int to_exponent);
+extern void engine_exchange(int64 amount, int from_exponent, int to_exponent, Numeric rate, Numeric fee_rate,
+							int64 *fee, int64 *to_amount);
+extern int	engine_reward_pick(const RewardRule *rules, int n, int64 charged, const char *scene, TimestampTz now);
+extern int64 engine_reward_points(const RewardRule *r, int64 charged, int exponent);
 
 /* engine/spend_rules.c */
 extern bool engine_earnings_usable(const char *earnings_scope, const char *scene);

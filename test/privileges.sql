@@ -87,7 +87,10 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('end_card_rate', 'SELECT wallet.end_card_rate(1)'),
      ('verify_card', 'SELECT * FROM wallet.verify_card(1, true)'),
      ('review_intake', 'SELECT wallet.review_intake(1, true, ''x'')'),
-     ('_card_key_new', 'SELECT wallet._card_key_new()')) AS f(name, sql);
+     ('_card_key_new', 'SELECT wallet._card_key_new()'),
+     ('set_fx_rate', 'SELECT wallet.set_fx_rate(''CNY'', ''USD'', 1000)'),
+     ('add_reward_rule', 'SELECT wallet.add_reward_rule(''CNY'', 1000)'),
+     ('end_reward_rule', 'SELECT wallet.end_reward_rule(1)')) AS f(name, sql);
 
 -- the key of the card secrets' hashes: nobody but the owner reads it, wallet_admin neither
 INSERT INTO probe VALUES
@@ -119,9 +122,11 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('submit_cards', 'SELECT * FROM wallet.submit_cards(1, ''priv'', ''{100}'', ''{PRIV11112222}'', ''priv-reader-8'')'),
      ('settle_intake', 'SELECT * FROM wallet.settle_intake(1, ''priv-reader-9'')'),
      ('intakes', 'SELECT * FROM wallet.intakes(1)'),
-     ('intake_items', 'SELECT * FROM wallet.intake_items(1)')) AS f(name, sql);
+     ('intake_items', 'SELECT * FROM wallet.intake_items(1)'),
+     ('exchange_quote', 'SELECT * FROM wallet.exchange_quote(''CNY'', ''USD'', 10)'),
+     ('exchange', 'SELECT * FROM wallet.exchange(1, 2, 10, ''priv-reader-10'')')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 87);
+SELECT plan((SELECT count(*)::int FROM probe) + 93);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -173,7 +178,7 @@ SELECT is_empty($$
                                'wallet_request_withdrawal', 'wallet_review_withdrawal', 'wallet_settle_withdrawal',
                                'wallet_return_withdrawal', 'wallet_auto_withdraw', 'wallet_card_quote',
                                'wallet_submit_cards', 'wallet_verify_card', 'wallet_settle_intake',
-                               'wallet_review_intake')
+                               'wallet_review_intake', 'wallet_exchange')
               AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 
@@ -190,6 +195,7 @@ SELECT is_empty($$
        'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status', 'transfer', 'spend_split',
        'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal', 'settle_withdrawal',
        'return_withdrawal', 'card_quote', 'submit_cards', 'settle_intake', 'intakes', 'intake_items',
+       'exchange_quote', 'exchange',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -211,7 +217,8 @@ SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app
                     'wallet.withdraw_quote(bigint,numeric)',
                     'wallet.request_withdrawal(bigint,numeric,text,text,text,text)', 'wallet.withdrawals(bigint)',
                     'wallet.set_auto_withdrawal(bigint,numeric,text)', 'wallet.settle_withdrawal(bigint,boolean,text)',
-                    'wallet.return_withdrawal(bigint,text,text)']) AS f;
+                    'wallet.return_withdrawal(bigint,text,text)', 'wallet.exchange_quote(text,text,numeric)',
+                    'wallet.exchange(bigint,bigint,numeric,text)']) AS f;
 
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
@@ -221,7 +228,11 @@ SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_a
                     'wallet.adjust(bigint,text,numeric,text,text,text)',
                     'wallet.review_withdrawal(bigint,boolean,text,text)', 'wallet.settle_withdrawal(bigint,boolean,text)',
                     'wallet.return_withdrawal(bigint,text,text)', 'wallet.auto_withdraw(integer)',
-                    'wallet.remind_idle(integer)', 'wallet.withdrawals(bigint)']) AS f;
+                    'wallet.remind_idle(integer)', 'wallet.withdrawals(bigint)',
+                    'wallet.set_fx_rate(text,text,numeric,numeric,timestamp with time zone,timestamp with time zone)',
+                    'wallet.add_reward_rule(text,numeric,text,numeric,interval,text,timestamp with time zone,timestamp with time zone)',
+                    'wallet.end_reward_rule(bigint,timestamp with time zone)',
+                    'wallet.exchange_quote(text,text,numeric)']) AS f;
 
 ------------------------------------------------------------------------------
 -- A hostile search_path: an `evil` schema shadowing the extension's names (a

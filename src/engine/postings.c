@@ -5,7 +5,7 @@
  *	  A wallet's legs name its bucket (cash, bonus, earnings, held); system
  *	  accounts (funding, revenue, commission, breakage, bonus_expense,
  *	  coupon_expense, refund_payout, withdrawal_payout, fee_income,
- *	  payee_receivable) have no
+ *	  payee_receivable, fx, reward_expense) have no
  *	  stored balance. Every operation's legs sum to zero: postings_done
  *	  refuses any that do not, before anything is written.
  *
@@ -235,13 +235,14 @@ post_refund_end(Postings *ps, int64 wallet_id, bool release, int64 take, int64 b
 }
 
 /*
- * A debt repaid by a credit: the credit's earnings (posted by the crediting
- * transaction) go to the payee's receivable.
+ * A debt repaid by a credit: the credit (posted by the crediting transaction
+ * to bucket: earnings, or bonus for reward points) goes to the wallet's
+ * receivable.
  */
 void
-post_repay_debt(Postings *ps, int64 wallet_id, int64 repaid)
+post_repay_debt(Postings *ps, int64 wallet_id, const char *bucket, int64 repaid)
 {
-	post(ps, "wallet", wallet_id, "earnings", -repaid);
+	post(ps, "wallet", wallet_id, bucket, -repaid);
 	post(ps, "payee_receivable", wallet_id, NULL, repaid);
 }
 
@@ -348,4 +349,49 @@ post_card_payout(Postings *ps, int64 wallet_id, int64 amount)
 {
 	post(ps, "wallet", wallet_id, "earnings", amount);
 	post(ps, "card_purchase", 0, NULL, -amount);
+}
+
+/*
+ * An exchange's side in the source currency (its own journal row): amount
+ * leaves the wallet's earnings, the fee is fee income and the rest goes to
+ * fx, the platform's position in that currency.
+ */
+void
+post_exchange_out(Postings *ps, int64 wallet_id, int64 amount, int64 fee)
+{
+	post(ps, "wallet", wallet_id, "earnings", -amount);
+	post(ps, "fee_income", 0, NULL, fee);
+	post(ps, "fx", 0, NULL, amount - fee);
+}
+
+/*
+ * An exchange's side in the target currency (its own journal row): to_amount
+ * comes out of fx into the wallet's bucket (earnings, or bonus for points).
+ */
+void
+post_exchange_in(Postings *ps, int64 wallet_id, const char *bucket, int64 to_amount)
+{
+	post(ps, "wallet", wallet_id, bucket, to_amount);
+	post(ps, "fx", 0, NULL, -to_amount);
+}
+
+/* Reward points a spend earned: into the points wallet's bonus, at the reward expense. */
+void
+post_reward(Postings *ps, int64 wallet_id, int64 points)
+{
+	post(ps, "wallet", wallet_id, "bonus", points);
+	post(ps, "reward_expense", 0, NULL, -points);
+}
+
+/*
+ * Reward points a reversal takes back (back): what the points wallet's bonus
+ * gave (taken), the rest lent by payee_receivable (its debt); back returns
+ * to the reward expense.
+ */
+void
+post_reward_back(Postings *ps, int64 wallet_id, int64 back, int64 taken)
+{
+	post(ps, "wallet", wallet_id, "bonus", -taken);
+	post(ps, "payee_receivable", wallet_id, NULL, -(back - taken));
+	post(ps, "reward_expense", 0, NULL, back);
 }

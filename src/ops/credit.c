@@ -29,10 +29,19 @@ static OpPlan repay = OP_PLAN(
 	"INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, result, postings) "
 	"VALUES ($1, 'repay_debt', $2, $3, $4, $5, $6, $7)",
 	7, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, OP_POSTINGS);
+/*
+ * The pending credits taken, one group per lot they make: earnings all in
+ * one, bonus by expiry (a lot is one bucket and one expiry).
+ */
 static OpPlan take_credits = OP_PLAN(
-	"WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 RETURNING amount, txn_id) "
-	"SELECT sum(amount)::bigint, max(txn_id) FROM d",
+	"WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 RETURNING amount, txn_id, bucket, expires_at) "
+	"SELECT sum(amount)::bigint, max(txn_id), bucket = 'bonus', expires_at FROM d "
+	"GROUP BY bucket, expires_at ORDER BY bucket DESC, expires_at NULLS LAST",
 	1, INT8OID);
+static OpPlan credit_bonus = OP_PLAN(
+	"INSERT INTO wallet.payee_credit (wallet_id, amount, txn_id, bucket, expires_at) "
+	"VALUES ($1, $2, $3, 'bonus', $4)",
+	4, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID);
 static OpPlan more_debt = OP_PLAN(
 	"UPDATE wallet.wallet x SET debt = x.debt + $2 WHERE x.wallet_id = $1 "
 	"RETURNING x.debt, x.exponent, (wallet._policy(x.currency)).payee_debt_flag",
@@ -48,11 +57,14 @@ static OpPlan save_lots = OP_PLAN(
 	3, INT8OID, OP_LOTSET, TIMESTAMPTZOID);
 
 /*
- * credit_earnings adds a credit of amt to the earnings of locked wallet
- * wallet_id, whose lots are b (changed here), repaying its debt first.
+ * credit_lot adds a credit of amt to bucket (earnings, or bonus expiring at
+ * until: reward points, points bought by an exchange) of locked wallet
+ * wallet_id, whose lots are b (changed here), repaying its debt first. Bonus
+ * already past its expiry repays nothing: it goes in as it is, for the expiry
+ * sweep to write off.
  */
 void
-credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampTz clk)
+credit_lot(int64 wallet_id, LotBuilder *b, int bucket, int64 amt, TimestampTz until, int64 txn, TimestampTz clk)
 {
 	Datum		args[7] = {Int64GetDatum(wallet_id)};
 	bool		isnull;
@@ -64,14 +76,14 @@ credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampT
 				(errcode(ERRCODE_WL('6')),
 				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
 	debt = DatumGetInt64(getcol(1, &isnull));
-	repaid = engine_debt_repaid(debt, amt);
+	repaid = bucket == BUCKET_BONUS && until <= clk ? 0 : engine_debt_repaid(debt, amt);
 	if (repaid > 0)
 	{
 		Postings	ps;
 		JB			jb;
 
 		postings_init(&ps);
-		post_repay_debt(&ps, wallet_id, repaid);
+		post_repay_debt(&ps, wallet_id, bucket_name(bucket), repaid);
 		jb_begin(&jb);
 		jb_int(&jb, "repaid", repaid);
 		jb_int(&jb, "debt", debt - repaid);
@@ -85,7 +97,17 @@ credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampT
 			elog(ERROR, "could not repay the debt of wallet %lld", (long long) wallet_id);
 	}
 	if (amt > repaid)
-		engine_add(b, BUCKET_EARNINGS, amt - repaid, txn, clk, WALLET_NO_TIME, NULL);
+		engine_add(b, bucket, amt - repaid, txn, clk, bucket == BUCKET_EARNINGS ? WALLET_NO_TIME : until, NULL);
+}
+
+/*
+ * credit_earnings adds a credit of amt to the earnings of locked wallet
+ * wallet_id, whose lots are b (changed here), repaying its debt first.
+ */
+void
+credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampTz clk)
+{
+	credit_lot(wallet_id, b, BUCKET_EARNINGS, amt, WALLET_NO_TIME, txn, clk);
 }
 
 /*
@@ -101,8 +123,29 @@ credit_payee(int64 payee, int64 amt, int64 txn)
 
 	if (amt <= 0)
 		return;
-	if (!credit_direct(payee, amt, txn) && run_plan(plans.credit, args, NULL, false, 0) != SPI_OK_INSERT)
+	if (!credit_direct(payee, amt, txn, false, WALLET_NO_TIME) &&
+		run_plan(plans.credit, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not credit wallet %lld", (long long) payee);
+}
+
+/*
+ * credit_bonus_pending credits amt of bonus expiring at until (WALLET_NO_TIME:
+ * never) to wallet wallet_id as credit_payee credits earnings: a row of
+ * wallet.payee_credit, rolled up later into a bonus lot (credit_lot). The
+ * wallet's row is neither locked nor written (reward points of a spend).
+ */
+void
+credit_bonus_pending(int64 wallet_id, int64 amt, TimestampTz until, int64 txn)
+{
+	Datum		args[4] = {Int64GetDatum(wallet_id), Int64GetDatum(amt), Int64GetDatum(txn),
+	TimestampTzGetDatum(until)};
+	char		nulls[4] = {' ', ' ', ' ', until == WALLET_NO_TIME ? 'n' : ' '};
+
+	if (amt <= 0)
+		return;
+	if (!credit_direct(wallet_id, amt, txn, true, until) &&
+		run_plan(op_plan(&credit_bonus), args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not credit wallet %lld", (long long) wallet_id);
 }
 
 /* wallet_debt returns what wallet wallet_id owes now (minor units). */
@@ -120,28 +163,50 @@ wallet_debt(int64 wallet_id)
 }
 
 /*
- * rollup_credits moves locked wallet wallet_id's pending payee credits into
- * its earnings (b, changed here), a debt repaid first; false if it had none.
+ * rollup_credits moves locked wallet wallet_id's pending credits into its
+ * lots (b, changed here) through credit_lot, a debt repaid first: the payee
+ * credits into its earnings, bonus credits (reward points) into one bonus
+ * lot per expiry. False if it had none.
  */
 bool
 rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk)
 {
 	Datum		args[1] = {Int64GetDatum(wallet_id)};
-	bool		isnull;
-	Datum		total;
-	int64		last_txn;
+	SPITupleTable *tt;
+	uint64		n;
+	int64	   *amt;
+	int64	   *txn;
+	bool	   *bonus;
+	TimestampTz *until;
 
 	if (!credits_waiting(wallet_id))
 		return false;
 	/* by the key (wallet_id, credit_id), never a scan of the table (see pin_key_lookups) */
 	pin_key_lookups();
-	if (run_plan(op_plan(&take_credits), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (run_plan(op_plan(&take_credits), args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not roll up the payee credits of wallet %lld", (long long) wallet_id);
-	total = getcol(1, &isnull);
-	if (isnull)
+	n = SPI_processed;
+	if (n == 0)
 		return false;
-	last_txn = DatumGetInt64(getcol(2, &isnull));
-	credit_earnings(wallet_id, b, DatumGetInt64(total), last_txn, clk);
+	/* kept before credit_lot runs statements of its own */
+	tt = SPI_tuptable;
+	amt = palloc(sizeof(int64) * n);
+	txn = palloc(sizeof(int64) * n);
+	bonus = palloc(sizeof(bool) * n);
+	until = palloc(sizeof(TimestampTz) * n);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		amt[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		txn[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		bonus[i] = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull);
+		until[i] = isnull ? WALLET_NO_TIME : DatumGetTimestampTz(d);
+	}
+	for (uint64 i = 0; i < n; i++)
+		credit_lot(wallet_id, b, bonus[i] ? BUCKET_BONUS : BUCKET_EARNINGS, amt[i], until[i], txn[i], clk);
 	return true;
 }
 

@@ -11,7 +11,8 @@ PG_FUNCTION_INFO_V1(wallet_capture_hold);
 /*
  * wallet.capture_hold(hold_id, idempotency_key, amount, final) returns
  * (txn_id, captured, bonus_used, cash_used, earnings_used, released,
- * remaining, status, replayed).
+ * remaining, status, replayed, points): points last, where the declared row
+ * has them (a schema before section 18 returns the first nine columns).
  */
 static Datum
 capture_body(PG_FUNCTION_ARGS)
@@ -29,8 +30,12 @@ capture_body(PG_FUNCTION_ARGS)
 	CaptureDone out;
 	bool		replayed = false;
 	int			exponent;
-	Datum		values[9];
-	bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
+	Datum		values[10];
+	bool		nulls[10] = {false, false, false, false, false, false, false, false, false, false};
+	static const Oid types[10] = {INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID,
+	NUMERICOID, TEXTOID, BOOLOID, NUMERICOID};
+	TupleDesc	td;
+	int			live = 0;
 
 	check_not_null(fcinfo, 3, "final");
 	final = PG_GETARG_BOOL(3);
@@ -48,6 +53,8 @@ capture_body(PG_FUNCTION_ARGS)
 		out.released = jsonb_int_or_zero(prior, "released");
 		out.remaining = jsonb_int_or_zero(prior, "remaining");
 		out.status = hold_status_after(1, out.remaining);
+		out.points = jsonb_int_or_zero(prior, "points");
+		out.points_exponent = (int) jsonb_int_or_zero(prior, "points_exponent");
 		replayed = true;
 	}
 	else
@@ -66,12 +73,12 @@ capture_body(PG_FUNCTION_ARGS)
 	values[6] = major(out.remaining, exponent);
 	values[7] = CStringGetTextDatum(out.status);
 	values[8] = BoolGetDatum(replayed);
-	{
-		static const Oid types[9] = {INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID,
-		NUMERICOID, TEXTOID, BOOLOID};
-
-		PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, lengthof(types)));
-	}
+	values[9] = major(out.points, out.points_exponent);
+	td = wallet_result_desc(fcinfo);
+	for (int i = 0; i < td->natts; i++)
+		if (!TupleDescAttr(td, i)->attisdropped)
+			live++;
+	PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, live >= 10 ? 10 : 9));
 }
 
 Datum

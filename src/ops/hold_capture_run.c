@@ -28,6 +28,7 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 	ReversalOut back;
 	Postings	legs;
 	Jsonb	   *res;
+	Reward		rw;
 
 	memset(out, 0, sizeof(*out));
 	refuse_unless_open(h, clk, "captured");
@@ -67,6 +68,9 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 		jb_int(&jb, "payee_credit", out->captured - comm);
 		jb_int(&jb, "commission", comm);
 	}
+	/* a capture earns reward points as a spend does (none, and no statement, without a rule) */
+	(void) reward_plan(w, h->scene, out->captured, clk, &rw);
+	reward_json(&jb, &rw);
 	res = jb_end(&jb);
 	/* without a key (a group payment's share), the journal row has none */
 	if (!write_op(w, b, out->txn_id, "capture_hold", out->captured, clk, key, h->hold_txn, req, res,
@@ -75,4 +79,7 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 	hold_change(h, out->status, out->captured, out->released, h->expires_at);
 	if (h->has_payee)
 		credit_payee(h->payee, out->captured - comm, out->txn_id);
+	reward_credit(&rw, out->txn_id, clk);
+	out->points = rw.points;
+	out->points_exponent = rw.exponent;
 }

@@ -55,6 +55,8 @@ typedef struct CaptureDone
 	int64		released;
 	int64		remaining;
 	const char *status;
+	int64		points;			/* reward points earned (minor units of points_exponent) */
+	int			points_exponent;
 } CaptureDone;
 
 /* The outcome of a release, in minor units. */

@@ -84,6 +84,8 @@ typedef struct SpendOut
 	int64		discount;
 	int64		used[WALLET_NBUCKETS];
 	int64		shortfall;
+	int64		points;			/* reward points earned (minor units of points_exponent) */
+	int			points_exponent;
 	bool		replayed;
 } SpendOut;
 
@@ -98,10 +100,31 @@ extern Datum spend_result_row(FunctionCallInfo fcinfo, const SpendOut *out, int 
 extern int	holds_give_back_due(WalletRow *w, LotBuilder *b, TimestampTz clk);
 
 /* credit.c */
+extern void credit_lot(int64 wallet_id, LotBuilder *b, int bucket, int64 amt, TimestampTz until, int64 txn,
+					   TimestampTz clk);
 extern void credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampTz clk);
+extern void credit_bonus_pending(int64 wallet_id, int64 amt, TimestampTz until, int64 txn);
 extern void credit_payee(int64 payee, int64 amt, int64 txn);
 extern int64 wallet_debt(int64 wallet_id);
 extern bool rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk);
 extern void add_debt(int64 wallet_id, int64 amt, int64 txn, TimestampTz clk);
+
+/* reward.c: points earned by spending (CONTRACT.md section 18) */
+typedef struct Reward
+{
+	int64		points;			/* minor units of the points currency; 0: none */
+	int64		rule_id;
+	char	   *currency;		/* the points currency */
+	int			exponent;		/* its exponent */
+	int64		wallet_id;		/* the owner's points wallet */
+	int64		txn_id;			/* the reward's journal row */
+	TimestampTz expires;		/* WALLET_NO_TIME: never */
+} Reward;
+
+extern bool reward_plan(const WalletRow *w, const char *scene, int64 charged, TimestampTz clk, Reward *rw);
+extern void reward_json(JB *jb, const Reward *rw);
+extern void reward_credit(const Reward *rw, int64 spend_txn, TimestampTz clk);
+extern int64 take_back(WalletRow *pw, int bucket, int64 amt, int64 tid, TimestampTz clk);
+extern void reward_take_back(WalletRow *pw, int64 back, int64 spend_txn, int64 tid, TimestampTz clk);
 
 #endif							/* WALLET_OPS_H */

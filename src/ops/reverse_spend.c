@@ -28,6 +28,8 @@ typedef struct SpendTxn
 	int64		discount;
 	int64		given[WALLET_NBUCKETS]; /* how it was funded */
 	LotSet	   *pieces;
+	int64		points;			/* reward points it earned (section 18); 0: none */
+	int64		points_wallet;	/* the wallet they went to */
 } SpendTxn;
 
 /* What earlier reversals of the spend took. */
@@ -37,6 +39,7 @@ typedef struct Reversed
 	int64		done;			/* their amounts */
 	int64	   *part_done;		/* per payee: what they reversed of its part */
 	int64	   *back_done;		/* per payee: what they took back from it */
+	int64		points_done;	/* reward points they took back */
 	int			npayees;
 	LotBuilder *remaining;		/* the spend's pieces not given back yet */
 } Reversed;
@@ -95,6 +98,8 @@ spend_of(SpendTxn *sp, Jsonb *res)
 	sp->given[BUCKET_BONUS] = jsonb_int_or_zero(res, "bonus_used");
 	sp->given[BUCKET_CASH] = jsonb_int_or_zero(res, "cash_used");
 	sp->given[BUCKET_EARNINGS] = jsonb_int_or_zero(res, "earnings_used");
+	sp->points = jsonb_int_or_zero(res, "points");
+	sp->points_wallet = jsonb_int_or_zero(res, "points_wallet");
 	sp->split = jsonb_member(res, "payees") != NULL;
 	if (sp->split)
 	{
@@ -182,6 +187,7 @@ one_reversal(Reversed *rv, int64 amount, Datum pieces, bool no_pieces, Jsonb *re
 {
 	rv->n++;
 	rv->done = checked_add(rv->done, amount);
+	rv->points_done = checked_add(rv->points_done, jsonb_int_or_zero(res, "points_back"));
 	if (!no_pieces)
 		engine_lots_minus(rv->remaining, lotset_unpack(DatumGetLotSetP(pieces)));
 	if (jsonb_member(res, "payee_parts") != NULL)
@@ -233,6 +239,7 @@ read_reversed(const SpendTxn *sp, Reversed *rv)
 	rv->remaining = lotset_unpack(sp->pieces);
 	rv->n = 0;
 	rv->done = 0;
+	rv->points_done = 0;
 	rv->npayees = sp->npayees;
 	rv->part_done = palloc0(sizeof(int64) * Max(sp->npayees, 1));
 	rv->back_done = palloc0(sizeof(int64) * Max(sp->npayees, 1));
@@ -280,41 +287,21 @@ open_refund(int64 wallet_id, LotBuilder *b, const LotBuilder *portion)
 }
 
 /*
- * take_from_payee takes back back_amt of the payee's credit: its earnings,
- * pending credits rolled up first, give what they can; the rest becomes its
- * debt. A reversal never fails for the payee's sake (a frozen payee
- * included: a freeze stops the wallet's own debits, not the platform's
- * corrections). Returns what the earnings gave.
- */
-static int64
-take_from_payee(WalletRow *pw, int64 back_amt, int64 tid, TimestampTz clk)
-{
-	LotBuilder *b = lotset_unpack(pw->lots);
-	int64		taken;
-
-	(void) rollup_credits(pw->id, b, clk);
-	taken = engine_take(b, BUCKET_EARNINGS, back_amt, clk, false);
-	if (!save_wallet(pw, b))
-		elog(ERROR, "payee wallet %lld changed under its lock", (long long) pw->id);
-	if (back_amt > taken)
-		add_debt(pw->id, back_amt - taken, tid, clk);
-	return taken;
-}
-
-/*
  * lock_in_order reads the spender's wallet (w; locked with lock) and locks
- * and reads each payee's (pw, in the spend's order of payees), every wallet
- * in wallet-id order.
+ * and reads each payee's (pw, in the spend's order of payees) and the points
+ * wallet its reward went to (ptw), every wallet in wallet-id order.
  */
 static void
-lock_in_order(const SpendTxn *sp, bool lock, WalletRow *w, WalletRow *pw)
+lock_in_order(const SpendTxn *sp, bool lock, WalletRow *w, WalletRow *pw, WalletRow *ptw)
 {
-	int			n = sp->npayees + 1;
+	int			n = sp->npayees + 1 + (sp->points > 0 ? 1 : 0);
 	int64	   *ids = palloc(sizeof(int64) * n);
 
 	ids[0] = sp->wallet_id;
 	for (int i = 0; i < sp->npayees; i++)
 		ids[i + 1] = sp->payees[i];
+	if (sp->points > 0)
+		ids[n - 1] = sp->points_wallet;
 	/* few wallets: an insertion sort */
 	for (int i = 1; i < n; i++)
 		for (int j = i; j > 0 && ids[j] < ids[j - 1]; j--)
@@ -329,6 +316,11 @@ lock_in_order(const SpendTxn *sp, bool lock, WalletRow *w, WalletRow *pw)
 		if (ids[k] == sp->wallet_id)
 		{
 			read_wallet(sp->wallet_id, lock, false, w);
+			continue;
+		}
+		if (sp->points > 0 && ids[k] == sp->points_wallet)
+		{
+			read_wallet(ids[k], true, false, ptw);
 			continue;
 		}
 		for (int i = 0; i < sp->npayees; i++)
@@ -360,6 +352,7 @@ reverse_body(PG_FUNCTION_ARGS)
 	SpendTxn	sp;
 	WalletRow	w;
 	WalletRow  *pw;
+	WalletRow	ptw;
 	bool		has_x = !PG_ARGISNULL(2);
 	int64		x = 0;
 	JB			jb;
@@ -374,7 +367,7 @@ reverse_body(PG_FUNCTION_ARGS)
 	memset(&out, 0, sizeof(out));
 	op_start();
 	read_spend(spend_id, &sp);
-	must_lock = sp.npayees > 0;
+	must_lock = sp.npayees > 0 || sp.points > 0;
 	pw = palloc(sizeof(WalletRow) * Max(sp.npayees, 1));
 	for (int attempt = 0;; attempt++)
 	{
@@ -390,6 +383,7 @@ reverse_body(PG_FUNCTION_ARGS)
 		bool		full;
 		int64		payee_back = 0;
 		int64		payee_taken = 0;
+		int64		points_back;
 		int64	   *xs;
 		PayeeBack  *pb;
 		int64		coupon_cash = 0;
@@ -403,7 +397,7 @@ reverse_body(PG_FUNCTION_ARGS)
 		bool		too_much;
 		Jsonb	   *res;
 
-		lock_in_order(&sp, lock, &w, pw);
+		lock_in_order(&sp, lock, &w, pw, &ptw);
 		if (attempt == 0)
 		{
 			exponent = w.exponent;
@@ -535,10 +529,13 @@ reverse_body(PG_FUNCTION_ARGS)
 		{
 			pb[i].payee = sp.payees[i];
 			pb[i].back = engine_payee_back(sp.credits[i], rv.back_done[i], rv.part_done[i], xs[i], sp.parts[i]);
-			pb[i].taken = pb[i].back > 0 ? take_from_payee(&pw[i], pb[i].back, tid, clk) : 0;
+			pb[i].taken = pb[i].back > 0 ? take_back(&pw[i], BUCKET_EARNINGS, pb[i].back, tid, clk) : 0;
 			payee_back = checked_add(payee_back, pb[i].back);
 			payee_taken = checked_add(payee_taken, pb[i].taken);
 		}
+		/* the reward points go back in the same proportion as a payee's credit (section 18) */
+		points_back = sp.points > 0 ? engine_payee_back(sp.points, rv.points_done, rv.done, x, sp.charged) : 0;
+		reward_take_back(&ptw, points_back, sp.txn_id, tid, clk);
 		if (full && sp.discount > 0 && claw_status != NULL && strcmp(claw_status, "succeeded") == 0)
 		{
 			/*
@@ -568,6 +565,7 @@ reverse_body(PG_FUNCTION_ARGS)
 		jb_int(&jb, "bonus_to_cash", r.bonus_to_cash);
 		jb_int(&jb, "payee_back", payee_back);
 		jb_int(&jb, "payee_debt", payee_back - payee_taken);
+		jb_int_if(&jb, true, "points_back", points_back);
 		if (sp.split)
 		{
 			int64	   *backs = palloc(sizeof(int64) * sp.npayees);

@@ -69,6 +69,7 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 		int64		shortfall;	/* what the lots could not give of want */
 		int64	   *parts;
 		PayeePart  *pp;
+		Reward		rw;
 
 		read_wallet(wallet_id, lock, policy, &w);
 		*exponent = w.exponent;
@@ -279,6 +280,8 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 		}
 		postings_init(&legs);
 		post_spend_to(&legs, w.id, out->used, out->charged, out->discount, pp, ask.npayees);
+		/* reward points: no statement at all without a reward rule of the currency */
+		(void) reward_plan(&w, ask.scene, out->charged, clk, &rw);
 
 		/*
 		 * The result: txn_id and charged always, the other amounts where not
@@ -316,6 +319,7 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 			jb_int(&jb, "payee_credit", ask.npayees > 0 ? pp[0].credit : 0);
 			jb_int(&jb, "commission", ask.npayees > 0 ? pp[0].commission : 0);
 		}
+		reward_json(&jb, &rw);
 		res = jb_end(&jb);
 		if (!write_op(&w, b, out->txn_id, kind, out->charged, clk, key, NO_REF_TXN, ask.req, res,
 					  legs_of(&legs, kind), lotset_pack(taken)))
@@ -336,6 +340,9 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 		}
 		for (int i = 0; i < ask.npayees; i++)
 			credit_payee(pp[i].payee, pp[i].credit, out->txn_id);
+		reward_credit(&rw, out->txn_id, clk);
+		out->points = rw.points;
+		out->points_exponent = rw.exponent;
 		break;
 #undef REPLAY_FIRST
 		}
@@ -348,19 +355,27 @@ replay:
 		out->used[BUCKET_CASH] = jsonb_int_or_zero(prior, "cash_used");
 		out->used[BUCKET_EARNINGS] = jsonb_int_or_zero(prior, "earnings_used");
 		out->shortfall = jsonb_int_or_zero(prior, "shortfall");
+		out->points = jsonb_int_or_zero(prior, "points");
+		out->points_exponent = (int) jsonb_int_or_zero(prior, "points_exponent");
 		out->replayed = true;
 		break;
 	}
 }
 
-/* spend_result_row forms the row of wallet.spend_result from out (after op_leave). */
+/*
+ * spend_result_row forms the row of wallet.spend_result from out (after
+ * op_leave): its points last, where the row type has them (a schema before
+ * section 18 returns the first eight columns).
+ */
 Datum
 spend_result_row(FunctionCallInfo fcinfo, const SpendOut *out, int exponent)
 {
-	static const Oid types[8] = {INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID,
-	NUMERICOID, NUMERICOID, BOOLOID};
-	Datum		values[8];
-	bool		nulls[8] = {false, false, false, false, false, false, false, false};
+	static const Oid types[9] = {INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID,
+	NUMERICOID, NUMERICOID, BOOLOID, NUMERICOID};
+	Datum		values[9];
+	bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
+	TupleDesc	td = wallet_result_desc(fcinfo);
+	int			live = 0;
 
 	values[0] = Int64GetDatum(out->txn_id);
 	values[1] = major(out->charged, exponent);
@@ -370,5 +385,9 @@ spend_result_row(FunctionCallInfo fcinfo, const SpendOut *out, int exponent)
 	values[5] = major(out->used[BUCKET_EARNINGS], exponent);
 	values[6] = major(out->shortfall, exponent);
 	values[7] = BoolGetDatum(out->replayed);
-	return op_row(fcinfo, values, nulls, types, lengthof(types));
+	values[8] = major(out->points, out->points_exponent);
+	for (int i = 0; i < td->natts; i++)
+		if (!TupleDescAttr(td, i)->attisdropped)
+			live++;
+	return op_row(fcinfo, values, nulls, types, live >= 9 ? 9 : 8);
 }

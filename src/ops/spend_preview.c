@@ -18,8 +18,10 @@ static OpPlan wallet_read = OP_PLAN(
 	"SELECT currency, exponent, lots, frozen, debt FROM wallet.wallet WHERE wallet_id = $1",
 	1, INT8OID);
 static OpPlan pending_read = OP_PLAN(
-	"SELECT coalesce(sum(amount), 0)::bigint FROM wallet.payee_credit WHERE wallet_id = $1",
-	1, INT8OID);
+	"SELECT coalesce(sum(amount) FILTER (WHERE bucket = 'earnings'), 0)::bigint, "
+	"coalesce(sum(amount) FILTER (WHERE bucket = 'bonus' AND (expires_at IS NULL OR expires_at > $2)), 0)::bigint "
+	"FROM wallet.payee_credit WHERE wallet_id = $1",
+	2, INT8OID, TIMESTAMPTZOID);
 
 /*
  * wallet.spend_preview(wallet_id, amount, scene, coupon, max_charge) returns
@@ -69,13 +71,27 @@ wallet_spend_preview(PG_FUNCTION_ARGS)
 	b = lotset_unpack(DatumGetLotSetP(getcol(3, &isnull)));
 	frozen = DatumGetBool(getcol(4, &isnull));
 	debt = DatumGetInt64(getcol(5, &isnull));
-	/* payee credits not rolled up yet are earnings, less what repays a debt (as a spend rolls them up) */
-	if (run_plan(op_plan(&pending_read), args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the payee credits of wallet %lld", (long long) wallet_id);
-	pending = DatumGetInt64(getcol(1, &isnull));
-	pending -= engine_debt_repaid(debt, pending);
-	if (pending > 0)
-		engine_add(b, BUCKET_EARNINGS, pending, 1, clk, WALLET_NO_TIME, NULL);
+	/*
+	 * payee credits not rolled up yet are earnings, and reward points bonus
+	 * usable everywhere, less what repays a debt (as a spend rolls them up)
+	 */
+	{
+		Datum		pargs[2] = {args[0], TimestampTzGetDatum(clk)};
+		int64		pending_bonus;
+		int64		repaid;
+
+		if (run_plan(op_plan(&pending_read), pargs, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not read the payee credits of wallet %lld", (long long) wallet_id);
+		pending = DatumGetInt64(getcol(1, &isnull));
+		pending_bonus = DatumGetInt64(getcol(2, &isnull));
+		repaid = engine_debt_repaid(debt, pending);
+		pending -= repaid;
+		pending_bonus -= engine_debt_repaid(debt - repaid, pending_bonus);
+		if (pending > 0)
+			engine_add(b, BUCKET_EARNINGS, pending, 1, clk, WALLET_NO_TIME, NULL);
+		if (pending_bonus > 0)
+			engine_add(b, BUCKET_BONUS, pending_bonus, 1, clk, WALLET_NO_TIME, NULL);
+	}
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

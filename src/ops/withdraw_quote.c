@@ -12,7 +12,8 @@ PG_FUNCTION_INFO_V1(wallet_withdraw_quote);
 /* the wallet row and its payee credits not rolled up yet, under the caller's snapshot */
 static OpPlan wallet_read = OP_PLAN(
 	"SELECT w.currency, w.exponent, w.lots, w.debt, w.frozen, "
-	"coalesce((SELECT sum(c.amount) FROM wallet.payee_credit c WHERE c.wallet_id = w.wallet_id), 0)::bigint "
+	"coalesce((SELECT sum(c.amount) FROM wallet.payee_credit c "
+	"WHERE c.wallet_id = w.wallet_id AND c.bucket = 'earnings'), 0)::bigint "
 	"FROM wallet.wallet w WHERE w.wallet_id = $1",
 	1, INT8OID);
 

@@ -5,7 +5,7 @@
 CREATE FUNCTION wallet._bad_setting(err text) RETURNS void
   LANGUAGE plpgsql AS $$
 DECLARE
-  col text := substring(err FROM 'check constraint "(?:policy|bonus_rule|coupon_template)_(.*)_check"');
+  col text := substring(err FROM 'check constraint "(?:policy|bonus_rule|coupon_template|fx_rate|reward_rule)_(.*)_check"');
 BEGIN
   PERFORM wallet._fail('22023', format('%s is out of range', coalesce(col, 'a setting')), err);
 END $$;

@@ -3,11 +3,16 @@
 ------------------------------------------------------------------------------
 CREATE TABLE wallet.currency (
   code     text PRIMARY KEY CHECK (code ~ '^[A-Z]{3}$'),
-  exponent int  NOT NULL CHECK (exponent BETWEEN 0 AND 4)
+  exponent int  NOT NULL CHECK (exponent BETWEEN 0 AND 4),
+  points   boolean NOT NULL DEFAULT false
 );
+COMMENT ON COLUMN wallet.currency.points IS
+  'a points currency (loyalty points, not money): what comes in lands as bonus, never withdrawable, '
+  'refundable, transferable or exchanged out';
 INSERT INTO wallet.currency (code, exponent) VALUES
   ('CNY', 2), ('USD', 2), ('EUR', 2), ('GBP', 2), ('HKD', 2),
   ('JPY', 0), ('KRW', 0), ('KWD', 3), ('BHD', 3);
+INSERT INTO wallet.currency (code, exponent, points) VALUES ('PTS', 0, true);
 
 CREATE TABLE wallet.policy (
   currency                text PRIMARY KEY REFERENCES wallet.currency,
@@ -139,8 +144,9 @@ CREATE FUNCTION wallet._check_time(val timestamptz, argname text) RETURNS void
 -- and these BEFORE triggers refuse (22023) what the table checks cannot see (amounts finer
 -- than the currency, intervals and times the clock cannot reach, control characters).
 
--- _currency_check refuses (WL008) a change of exponent once wallets, rules, templates or a
--- policy use the currency: their amounts are minor units of the old exponent.
+-- _currency_check refuses (WL008) a change of exponent once wallets, rules, templates, a
+-- policy, exchange rates or reward rules use the currency: their amounts are minor units of the
+-- old exponent (a reward rule's points and an exchange's amounts are converted by it).
 CREATE FUNCTION wallet._currency_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
@@ -155,7 +161,11 @@ BEGIN
       CASE WHEN EXISTS (SELECT 1 FROM wallet.bonus_rule r WHERE r.currency = OLD.code) THEN 'bonus rules' END,
       CASE WHEN EXISTS (SELECT 1 FROM wallet.coupon_template t WHERE t.currency = OLD.code)
            THEN 'coupon templates' END,
-      CASE WHEN EXISTS (SELECT 1 FROM wallet.policy p WHERE p.currency = OLD.code) THEN 'a policy' END], NULL);
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.policy p WHERE p.currency = OLD.code) THEN 'a policy' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.fx_rate x WHERE OLD.code IN (x.from_currency, x.to_currency))
+           THEN 'exchange rates' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.reward_rule r WHERE OLD.code IN (r.currency, r.points_currency))
+           THEN 'reward rules' END], NULL);
     IF cardinality(users) > 0 THEN
       PERFORM wallet._fail('WL008', format('the exponent of currency %s cannot change', OLD.code),
         format('Currency %s is used by %s; its amounts are stored in units of 10^-%s.',

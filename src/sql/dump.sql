@@ -2,9 +2,11 @@
 -- pg_dump keeps the data of these tables
 ------------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('wallet.currency',
-  'WHERE code NOT IN (''CNY'', ''USD'', ''EUR'', ''GBP'', ''HKD'', ''JPY'', ''KRW'', ''KWD'', ''BHD'')');
+  'WHERE code NOT IN (''CNY'', ''USD'', ''EUR'', ''GBP'', ''HKD'', ''JPY'', ''KRW'', ''KWD'', ''BHD'', ''PTS'')');
 SELECT pg_catalog.pg_extension_config_dump('wallet.policy', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.bonus_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.fx_rate', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.reward_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.wallet', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.txn', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.txn_default', '');
@@ -25,6 +27,8 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.reconciliation_run', '');
 -- and the sequences of their identity columns, so that ids continue where they were (pg_dump
 -- leaves out the identity sequence of an extension's table unless it is registered itself)
 SELECT pg_catalog.pg_extension_config_dump('wallet.bonus_rule_rule_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.fx_rate_rate_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.reward_rule_rule_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.wallet_wallet_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.txn_txn_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.journal_archive_archive_id_seq', '');

@@ -37,7 +37,8 @@ GRANT EXECUTE ON FUNCTION
   wallet.spend_split(bigint, numeric, text, bigint[], numeric[], text, text, text),
   wallet.withdraw_quote(bigint, numeric), wallet.request_withdrawal(bigint, numeric, text, text, text, text),
   wallet.withdrawals(bigint), wallet.set_auto_withdrawal(bigint, numeric, text),
-  wallet.settle_withdrawal(bigint, boolean, text), wallet.return_withdrawal(bigint, text, text)
+  wallet.settle_withdrawal(bigint, boolean, text), wallet.return_withdrawal(bigint, text, text),
+  wallet.exchange_quote(text, text, numeric), wallet.exchange(bigint, bigint, numeric, text)
   TO wallet_app;
 
 GRANT EXECUTE ON FUNCTION
@@ -58,11 +59,15 @@ GRANT EXECUTE ON FUNCTION
   wallet.group_pay_status(bigint), wallet.cancel_group_pay(bigint, bigint, text),
   wallet.withdraw_quote(bigint, numeric), wallet.withdrawals(bigint),
   wallet.review_withdrawal(bigint, boolean, text, text), wallet.settle_withdrawal(bigint, boolean, text),
-  wallet.return_withdrawal(bigint, text, text), wallet.auto_withdraw(int)
+  wallet.return_withdrawal(bigint, text, text), wallet.auto_withdraw(int),
+  wallet.exchange_quote(text, text, numeric),
+  wallet.set_fx_rate(text, text, numeric, numeric, timestamptz, timestamptz),
+  wallet.add_reward_rule(text, numeric, text, numeric, interval, text, timestamptz, timestamptz),
+  wallet.end_reward_rule(bigint, timestamptz)
   TO wallet_admin;
 GRANT SELECT ON wallet.currency, wallet.policy, wallet.bonus_rule, wallet.reconciliation_run,
   wallet.risk_flag, wallet.refund, wallet.hold, wallet.group_pay, wallet.group_pay_member, wallet.expiring_bonus, wallet.coupon_template, wallet.coupon,
-  wallet.withdrawal, wallet.auto_withdrawal
+  wallet.withdrawal, wallet.auto_withdrawal, wallet.fx_rate, wallet.reward_rule
   TO wallet_admin;
 GRANT SELECT ON wallet.coupon_stats TO wallet_admin, wallet_reader;
 

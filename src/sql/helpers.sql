@@ -62,13 +62,23 @@ CREATE FUNCTION wallet._save(wid bigint, ls wallet.lotset) RETURNS void
    WHERE wallet_id = wid
 $$;
 
--- _pending returns the payee credits not yet rolled up into a wallet. PL/pgSQL, so
+-- _pending returns the payee credits to earnings not yet rolled up into a wallet. PL/pgSQL, so
 -- that the lookup is planned for the wallet asked about: a generic plan would scan the
 -- table whenever one payee holds most of the pending credits.
 CREATE FUNCTION wallet._pending(wid bigint) RETURNS bigint
   LANGUAGE plpgsql STABLE AS $$
 BEGIN
-  RETURN (SELECT coalesce(sum(c.amount), 0)::bigint FROM wallet.payee_credit c WHERE c.wallet_id = wid);
+  RETURN (SELECT coalesce(sum(c.amount), 0)::bigint FROM wallet.payee_credit c
+           WHERE c.wallet_id = wid AND c.bucket = 'earnings');
+END $$;
+
+-- _pending_bonus returns the bonus credits (reward points) not yet rolled up into a wallet and
+-- not expired at clk: usable in every scene, as their lots will be.
+CREATE FUNCTION wallet._pending_bonus(wid bigint, clk timestamptz) RETURNS bigint
+  LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN (SELECT coalesce(sum(c.amount), 0)::bigint FROM wallet.payee_credit c
+           WHERE c.wallet_id = wid AND c.bucket = 'bonus' AND (c.expires_at IS NULL OR c.expires_at > clk));
 END $$;
 
 -- Credits to a wallet and a payee's debt are C (src/ops/credit.c), for the operations still in

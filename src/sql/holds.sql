@@ -42,7 +42,8 @@ CREATE FUNCTION wallet.hold(wallet_id bigint, amount numeric, idempotency_key te
 CREATE FUNCTION wallet.capture_hold(hold_id bigint, idempotency_key text, amount numeric DEFAULT NULL,
                                     final boolean DEFAULT true)
   RETURNS TABLE (txn_id bigint, captured numeric, bonus_used numeric, cash_used numeric,
-                 earnings_used numeric, released numeric, remaining numeric, status text, replayed boolean)
+                 earnings_used numeric, released numeric, remaining numeric, status text, replayed boolean,
+                 points numeric)
   AS 'MODULE_PATHNAME', 'wallet_capture_hold'
   LANGUAGE C VOLATILE SECURITY DEFINER;
 

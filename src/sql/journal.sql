@@ -81,8 +81,11 @@ CREATE FUNCTION wallet._discrepancies()
            sum(t.total) FILTER (WHERE t.bucket = 'earnings')::bigint AS earnings,
            sum(t.total) FILTER (WHERE t.bucket = 'held')::bigint AS held
       FROM tot t WHERE t.account = 'wallet' GROUP BY t.wallet_id),
+  -- credits not rolled up yet: to earnings (payees), to bonus (reward points)
   pending AS (
-    SELECT c.wallet_id, sum(c.amount)::bigint AS total FROM wallet.payee_credit c GROUP BY c.wallet_id),
+    SELECT c.wallet_id, coalesce(sum(c.amount) FILTER (WHERE c.bucket = 'earnings'), 0)::bigint AS total,
+           coalesce(sum(c.amount) FILTER (WHERE c.bucket = 'bonus'), 0)::bigint AS bonus
+      FROM wallet.payee_credit c GROUP BY c.wallet_id),
   -- per wallet: its debt as posted (what payee_receivable lent it, less what it repaid)
   receivable AS (
     SELECT t.wallet_id, -sum(t.total)::bigint AS debt
@@ -91,7 +94,7 @@ CREATE FUNCTION wallet._discrepancies()
   -- journal posted to each bucket (p_*)
   stored AS MATERIALIZED (
     SELECT w.wallet_id, w.currency, w.exponent, wallet.lots_books(w.lots) AS lt,
-           coalesce(pc.total, 0) AS pending, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
+           coalesce(pc.total, 0) AS pending, coalesce(pc.bonus, 0) AS pending_bonus, coalesce(p.cash, 0) AS p_cash, coalesce(p.bonus, 0) AS p_bonus,
            coalesce(p.earnings, 0) AS p_earnings, coalesce(p.held, 0) AS p_held,
            w.debt, coalesce(rc.debt, 0) AS p_debt
       FROM wallet.wallet w
@@ -110,10 +113,10 @@ CREATE FUNCTION wallet._discrepancies()
   SELECT 'wallet_bucket_' || b.bucket, s.wallet_id, s.currency,
          wallet.to_major(b.posted, s.exponent), wallet.to_major(b.stored, s.exponent)
     FROM stored s
-   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus),
+   CROSS JOIN LATERAL (VALUES ('cash', s.p_cash, (s.lt).cash), ('bonus', s.p_bonus, (s.lt).bonus + s.pending_bonus),
                               ('earnings', s.p_earnings, (s.lt).earnings + s.pending), ('held', s.p_held, (s.lt).held))
                    AS b(bucket, posted, stored)
-   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus OR s.p_earnings <> (s.lt).earnings + s.pending
+   WHERE (s.p_cash <> (s.lt).cash OR s.p_bonus <> (s.lt).bonus + s.pending_bonus OR s.p_earnings <> (s.lt).earnings + s.pending
           OR s.p_held <> (s.lt).held)
      AND b.posted <> b.stored
   UNION ALL

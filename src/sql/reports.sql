@@ -156,8 +156,12 @@ CREATE VIEW wallet_report.liability AS
            coalesce(sum(l.held), 0) AS held
       FROM wallet.wallet w LEFT JOIN LATERAL wallet.lots_list(w.lots) l ON true
      GROUP BY w.wallet_id, w.currency),
+  -- credits not rolled up yet: a payee's to earnings, reward points to bonus
   pending AS (
-    SELECT w.currency, sum(p.amount) AS amount
+    SELECT w.currency, coalesce(sum(p.amount) FILTER (WHERE p.bucket = 'earnings'), 0) AS amount,
+           coalesce(sum(p.amount) FILTER (WHERE p.bucket = 'bonus'), 0) AS bonus,
+           coalesce(sum(p.amount) FILTER (WHERE p.bucket = 'bonus' AND p.expires_at <= wallet.clock()), 0)
+             AS bonus_expired
       FROM wallet.payee_credit p JOIN wallet.wallet w ON w.wallet_id = p.wallet_id GROUP BY w.currency),
   tot AS (
     SELECT pw.currency, count(*) AS wallets, sum(pw.cash) AS cash, sum(pw.bonus) AS bonus,
@@ -165,11 +169,12 @@ CREATE VIEW wallet_report.liability AS
       FROM per_wallet pw GROUP BY pw.currency)
   SELECT t.currency, t.wallets,
          wallet.to_major(t.cash::bigint, c.exponent) AS cash,
-         wallet.to_major(t.bonus::bigint, c.exponent) AS bonus,
-         wallet.to_major(t.bonus_expired::bigint, c.exponent) AS bonus_expired,
+         wallet.to_major((t.bonus + coalesce(p.bonus, 0))::bigint, c.exponent) AS bonus,
+         wallet.to_major((t.bonus_expired + coalesce(p.bonus_expired, 0))::bigint, c.exponent) AS bonus_expired,
          wallet.to_major((t.earnings + coalesce(p.amount, 0))::bigint, c.exponent) AS earnings,
          wallet.to_major(t.held::bigint, c.exponent) AS held,
-         wallet.to_major((t.cash + t.bonus + t.earnings + coalesce(p.amount, 0) + t.held)::bigint, c.exponent)
+         wallet.to_major((t.cash + t.bonus + t.earnings + coalesce(p.amount, 0) + coalesce(p.bonus, 0) + t.held)::bigint,
+                         c.exponent)
            AS total,
          wallet.clock() AS as_of
     FROM tot t

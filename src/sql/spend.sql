@@ -5,7 +5,7 @@
 -- credits go to wallet.payee_credit so a popular payee's row is never hot.
 CREATE TYPE wallet.spend_result AS (txn_id bigint, charged numeric, discount numeric,
                                     bonus_used numeric, cash_used numeric, earnings_used numeric,
-                                    shortfall numeric, replayed boolean);
+                                    shortfall numeric, replayed boolean, points numeric);
 COMMENT ON TYPE wallet.spend_result IS 'the row wallet.spend returns';
 CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key text,
                              scene text DEFAULT NULL, coupon text DEFAULT NULL,

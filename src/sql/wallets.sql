@@ -51,6 +51,8 @@ DECLARE
   t record;
   pend bigint;
   owed bigint;
+  pend_bonus bigint;
+  owed_bonus bigint;
 BEGIN
   IF _balance.wid IS NULL THEN PERFORM wallet._fail('22023', 'wallet_id must not be null'); END IF;
   SELECT * INTO w FROM wallet.wallet x WHERE x.wallet_id = _balance.wid;
@@ -63,12 +65,15 @@ BEGIN
   -- payee credits not rolled up yet repay the debt first (as the roll-up will): that part
   -- is neither earnings nor available
   owed := wallet.debt_repaid(w.debt, pend);
+  -- reward points not rolled up yet are bonus usable everywhere (unless expired), after the debt too
+  pend_bonus := wallet._pending_bonus(w.wallet_id, wallet.clock());
+  owed_bonus := wallet.debt_repaid(w.debt - owed, pend_bonus);
   RETURN QUERY SELECT w.wallet_id, w.currency,
-    wallet.to_major(t.cash, w.exponent), wallet.to_major(t.bonus, w.exponent),
+    wallet.to_major(t.cash, w.exponent), wallet.to_major(t.bonus + pend_bonus - owed_bonus, w.exponent),
     wallet.to_major(t.earnings + pend - owed, w.exponent), wallet.to_major(t.held, w.exponent),
-    wallet.to_major(t.cash + t.bonus + t.earnings + pend - owed, w.exponent),
-    wallet.to_major(CASE WHEN w.debt > owed THEN 0 ELSE t.earnings + pend - owed END, w.exponent), w.frozen,
-    wallet.to_major(w.debt - owed, w.exponent);
+    wallet.to_major(t.cash + t.bonus + pend_bonus - owed_bonus + t.earnings + pend - owed, w.exponent),
+    wallet.to_major(CASE WHEN w.debt > owed + owed_bonus THEN 0 ELSE t.earnings + pend - owed END, w.exponent),
+    w.frozen, wallet.to_major(w.debt - owed - owed_bonus, w.exponent);
 END $$;
 
 CREATE FUNCTION wallet.balance(wallet_id bigint, scene text DEFAULT NULL)

@@ -1,7 +1,7 @@
 /*
  * config.c
  *	  A currency's configuration as the hot path reads it (policy, bonus rules,
- *	  whether coupons are issued on top-ups), kept per backend and forgotten on
+ *	  whether coupons are issued on top-ups, reward rules), kept per backend and forgotten on
  *	  the invalidation that wallet._config_changed sends.
  */
 #include "store/store.h"
@@ -27,13 +27,14 @@ static MemoryContext conf_cxt;
 static CurrencyConf *confs[8];
 static int	n_confs;
 static uint64 conf_gen;			/* counts the invalidations that emptied the cache */
-static Oid	conf_rels[3];		/* policy, bonus_rule, coupon_template */
+static Oid	conf_rels[4];		/* policy, bonus_rule, coupon_template, reward_rule */
 
 static void
 conf_forget(Datum arg, Oid relid)
 {
 	(void) arg;
-	if (OidIsValid(relid) && relid != conf_rels[0] && relid != conf_rels[1] && relid != conf_rels[2])
+	if (OidIsValid(relid) && relid != conf_rels[0] && relid != conf_rels[1] && relid != conf_rels[2] &&
+		relid != conf_rels[3])
 		return;
 	conf_gen++;
 	n_confs = 0;
@@ -69,6 +70,25 @@ str_copy(const char *s)
 	return s ? pstrdup(s) : NULL;
 }
 
+/* reward_copy copies n reward rules into the current memory context (NULL when none). */
+static RewardRule *
+reward_copy(const RewardRule *src, int n)
+{
+	RewardRule *d;
+
+	if (n == 0)
+		return NULL;
+	d = palloc(sizeof(RewardRule) * n);
+	for (int i = 0; i < n; i++)
+	{
+		d[i] = src[i];
+		d[i].scene = str_copy(src[i].scene);
+		d[i].points_currency = pstrdup(src[i].points_currency);
+		d[i].per_unit = numeric_copy(src[i].per_unit);
+	}
+	return d;
+}
+
 /* conf_copy copies a configuration into the current memory context. */
 static CurrencyConf *
 conf_copy(const CurrencyConf *c)
@@ -93,6 +113,7 @@ conf_copy(const CurrencyConf *c)
 		d->rules[i].scope = str_copy(c->rules[i].scope);
 		d->rules[i].fee = numeric_copy(c->rules[i].fee);
 	}
+	d->rewards = reward_copy(c->rewards, c->nrewards);
 	return d;
 }
 
@@ -158,9 +179,70 @@ conf_read_withdraw(Row *row, Numeric scale, CurrencyConf *c)
 		c->limit_time_zone = TextDatumGetCString(d);
 }
 
+/*
+ * conf_read_rewards reads a currency's reward rules (CONTRACT.md section 18)
+ * from wallet.reward_rule (locked), each with its points currency's exponent.
+ */
+static void
+conf_read_rewards(Relation wrel, Numeric scale, CurrencyConf *c)
+{
+	Relation	crel = table_open(rel_of("currency"), AccessShareLock);
+	ScanKeyData k[1];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int			cap = 0;
+
+	key_text(&k[0], att_of(wrel, "currency"), c->currency);
+	scan = systable_beginscan(wrel, rel_of("reward_rule_currency"), true, GetActiveSnapshot(), 1, k);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		RewardRule *r;
+		Row			row;
+		Datum		d;
+		bool		isnull;
+		ScanKeyData ck;
+		HeapTuple	ctup;
+
+		if (c->nrewards == cap)
+		{
+			cap = cap ? cap * 2 : 4;
+			c->rewards = c->rewards ? repalloc(c->rewards, sizeof(RewardRule) * cap) :
+				palloc(sizeof(RewardRule) * cap);
+		}
+		r = &c->rewards[c->nrewards++];
+		memset(r, 0, sizeof(RewardRule));
+		row_of(&row, wrel, tup);
+		r->rule_id = DatumGetInt64(getattr(&row, "rule_id", &isnull));
+		d = getattr(&row, "scene", &isnull);
+		r->scene = isnull ? NULL : TextDatumGetCString(d);
+		r->points_currency = TextDatumGetCString(getattr(&row, "points_currency", &isnull));
+		r->per_unit = numeric_copy(DatumGetNumeric(getattr(&row, "points_per_unit", &isnull)));
+		r->min_spend = to_minor_rule(DatumGetNumeric(getattr(&row, "min_spend", &isnull)), scale);
+		d = getattr(&row, "valid_for", &isnull);
+		r->has_valid_for = !isnull;
+		if (!isnull)
+			r->valid_for = *DatumGetIntervalP(d);
+		d = getattr(&row, "starts_at", &isnull);
+		r->has_starts = !isnull;
+		r->starts = isnull ? 0 : DatumGetTimestampTz(d);
+		d = getattr(&row, "ends_at", &isnull);
+		r->has_ends = !isnull;
+		r->ends = isnull ? 0 : DatumGetTimestampTz(d);
+		row_free(&row);
+		key_text(&ck, att_of(crel, "code"), r->points_currency);
+		ctup = fetch_one(crel, "currency_pkey", 1, &ck);
+		if (ctup == NULL)
+			elog(ERROR, "points currency \"%s\" does not exist", r->points_currency);
+		r->points_exponent = DatumGetInt32(heap_getattr(ctup, att_of(crel, "exponent"), RelationGetDescr(crel),
+														&isnull));
+	}
+	systable_endscan(scan);
+	table_close(crel, NoLock);
+}
+
 /* conf_read reads a currency's configuration from its tables (relations locked). */
 static CurrencyConf *
-conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int exponent)
+conf_read(Relation prel, Relation rrel, Relation trel, Relation wrel, const char *currency, int exponent)
 {
 	CurrencyConf *c = palloc0(sizeof(CurrencyConf));
 	ScanKeyData k[2];
@@ -277,6 +359,8 @@ conf_read(Relation prel, Relation rrel, Relation trel, const char *currency, int
 	systable_endscan(scan);
 	if (c->nrules > 1)
 		qsort(c->rules, c->nrules, sizeof(ConfRule), conf_rule_cmp);
+	if (wrel != NULL)
+		conf_read_rewards(wrel, scale, c);
 	return c;
 }
 
@@ -304,6 +388,8 @@ currency_conf(const char *currency, int exponent)
 	Relation	prel;
 	Relation	rrel;
 	Relation	trel;
+	Relation	wrel = NULL;
+	Oid			reward_rel = get_relname_relid("reward_rule", plans.nsp);
 	uint64		gen;
 	CurrencyConf *c = cached_conf(currency, exponent);
 
@@ -313,16 +399,22 @@ currency_conf(const char *currency, int exponent)
 	prel = table_open(rel_of("policy"), AccessShareLock);
 	rrel = table_open(rel_of("bonus_rule"), AccessShareLock);
 	trel = table_open(rel_of("coupon_template"), AccessShareLock);
+	/* reward rules, where the schema has them (a schema before 0.2's exchange has none) */
+	if (OidIsValid(reward_rel))
+		wrel = table_open(reward_rel, AccessShareLock);
 	conf_rels[0] = RelationGetRelid(prel);
 	conf_rels[1] = RelationGetRelid(rrel);
 	conf_rels[2] = RelationGetRelid(trel);
+	conf_rels[3] = reward_rel;
 	AcceptInvalidationMessages();
 	gen = conf_gen;
 	/* a snapshot taken now sees every change whose invalidation came in */
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	c = conf_read(prel, rrel, trel, currency, exponent);
+	c = conf_read(prel, rrel, trel, wrel, currency, exponent);
 	PopActiveSnapshot();
+	if (wrel != NULL)
+		table_close(wrel, NoLock);
 	table_close(trel, NoLock);
 	table_close(rrel, NoLock);
 	table_close(prel, NoLock);
@@ -379,4 +471,21 @@ currency_spend_rules(const char *currency, int exponent, SpendRules *r)
 	r->min_balance_use = c->min_balance_use;
 	r->use_all_below = c->use_all_below;
 	r->earnings_scope = c->earnings_scope ? pstrdup(c->earnings_scope) : NULL;
+}
+
+/*
+ * currency_reward_rules returns the number of reward rules of a currency
+ * (CONTRACT.md section 18) and, when there are any, a copy of them in *out,
+ * from the same cache as currency_conf: a spend of a currency without reward
+ * rules reads nothing more and copies nothing.
+ */
+int
+currency_reward_rules(const char *currency, int exponent, RewardRule **out)
+{
+	CurrencyConf *c = cached_conf(currency, exponent);
+
+	if (c == NULL)
+		c = currency_conf(currency, exponent);
+	*out = reward_copy(c->rewards, c->nrewards);
+	return c->nrewards;
 }

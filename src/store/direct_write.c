@@ -477,10 +477,11 @@ done:
 
 /*
  * credit_direct appends a payee's credit to wallet.payee_credit as
- * write_direct writes: false (nothing written) where the statement must.
+ * write_direct writes (bonus: a bonus credit expiring at until,
+ * WALLET_NO_TIME: never): false (nothing written) where the statement must.
  */
 bool
-credit_direct(int64 payee, int64 amount, int64 txn_id)
+credit_direct(int64 payee, int64 amount, int64 txn_id, bool bonus, TimestampTz until)
 {
 	Relation	rel = table_open(rel_of("payee_credit"), RowExclusiveLock);
 	EState	   *estate;
@@ -503,6 +504,14 @@ credit_direct(int64 payee, int64 amount, int64 txn_id)
 		set_col(slot, rel, given, "wallet_id", Int64GetDatum(payee), false);
 		set_col(slot, rel, given, "amount", Int64GetDatum(amount), false);
 		set_col(slot, rel, given, "txn_id", Int64GetDatum(txn_id), false);
+		/* bucket and expiry, where the table has them (a schema before them has earnings credits only) */
+		if (get_attnum(RelationGetRelid(rel), "bucket") != InvalidAttrNumber)
+		{
+			set_col(slot, rel, given, "bucket", CStringGetTextDatum(bonus ? "bonus" : "earnings"), false);
+			set_col(slot, rel, given, "expires_at", TimestampTzGetDatum(until), !bonus || until == WALLET_NO_TIME);
+		}
+		else if (bonus)
+			elog(ERROR, "wallet.payee_credit has no bucket column: update the extension");
 		/* the identity's next value, as its default would take it (no privilege needed) */
 		set_col(slot, rel, given, "credit_id", Int64GetDatum(nextval_internal(plans.credit_seq, false)), false);
 		if (row_ready(slot, given))

@@ -153,6 +153,8 @@ typedef struct CurrencyConf
 	bool		topup_templates;
 	int			nrules;
 	ConfRule   *rules;			/* by rule_id */
+	int			nrewards;
+	RewardRule *rewards;		/* reward rules (section 18); NULL when none */
 } CurrencyConf;
 
 /* A wallet row as the operations read it. */
@@ -393,6 +395,7 @@ typedef struct SpendRules
 } SpendRules;
 
 extern void currency_spend_rules(const char *currency, int exponent, SpendRules *r);
+extern int	currency_reward_rules(const char *currency, int exponent, RewardRule **out);
 
 /* idempotency.c */
 extern JsonbValue *jsonb_member(Jsonb *j, const char *key);
@@ -460,7 +463,7 @@ extern Relation journal_leaf(Relation jrel, TimestampTz at);
 extern DirectWrite write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const char *kind,
 								int64 amount, TimestampTz at, const char *key, int64 ref_txn, Jsonb *request,
 								Jsonb *result, Datum postings, LotSet *pieces);
-extern bool credit_direct(int64 payee, int64 amount, int64 txn_id);
+extern bool credit_direct(int64 payee, int64 amount, int64 txn_id, bool bonus, TimestampTz until);
 
 /* A hold's row as hold_row_direct writes it. */
 typedef struct HoldInsert

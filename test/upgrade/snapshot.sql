@@ -17,7 +17,11 @@ SELECT refund_id, wallet_id, topup_txn, request_txn, reason, amount, fee, net, c
 SELECT code, template_id, wallet_id, valid_from, valid_until, issued_at, issue_txn, redeemed_txn,
        redeemed_at, discount
   FROM wallet.coupon ORDER BY code;
-SELECT * FROM wallet.payee_credit ORDER BY credit_id;
+SELECT credit_id, wallet_id, amount, txn_id FROM wallet.payee_credit ORDER BY credit_id;
+-- (0.2 appends bucket and expires_at: every credit of 0.1 is to earnings and never expires)
+SELECT count(*) FILTER (WHERE bucket <> 'earnings' OR expires_at IS NOT NULL) AS not_earnings
+  FROM (SELECT to_jsonb(c) ->> 'bucket' AS bucket, to_jsonb(c) ->> 'expires_at' AS expires_at,
+               to_jsonb(c) ? 'bucket' AS b FROM wallet.payee_credit c) x WHERE b;
 SELECT * FROM wallet_report.topups_daily ORDER BY 1, 2, 3;
 SELECT * FROM wallet_report.spending_daily ORDER BY 1, 2, 3;
 SELECT * FROM wallet_report.bonus_daily ORDER BY 1, 2;
