@@ -825,6 +825,9 @@ NOT_IN_SHIM(numeric_le)
 NOT_IN_SHIM(numeric_floor)
 /* a coupon's percentage (engine/discount.c), not fuzzed */
 NOT_IN_SHIM(numeric_div)
+/* a card's rate and market weighting (engine/cards.c), not fuzzed */
+NOT_IN_SHIM(numeric_sub)
+NOT_IN_SHIM(numeric_cmp)
 
 Numeric
 int64_to_numeric(int64 val)
