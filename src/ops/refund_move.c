@@ -56,23 +56,9 @@ refund_change(const RefundRow *r, const RefundChange *change, TimestampTz clk)
 		values[2] = TimestampTzGetDatum(clk);
 		n = lengthof(settle_columns);
 	}
-	if (refund_change_direct(r, n, change->review ? review_columns : settle_columns, values, nulls))
-		return;
-	{
-		Datum		args[5];
-		char		cnulls[5];
-
-		args[0] = PointerGetDatum(&r->tid);
-		cnulls[0] = ' ';
-		for (int i = 0; i < n; i++)
-		{
-			args[i + 1] = values[i];
-			cnulls[i + 1] = nulls[i] ? 'n' : ' ';
-		}
-		if (run_plan(op_plan(change->review ? &change_review : &change_settle), args, cnulls, false, 0) !=
-			SPI_OK_UPDATE || SPI_processed != 1)
-			elog(ERROR, "could not change refund %lld", (long long) r->refund_id);
-	}
+	if (!refund_change_direct(r, n, change->review ? review_columns : settle_columns, values, nulls))
+		change_by_statement(change->review ? &change_review : &change_settle, &r->tid, n, values, nulls, "refund",
+							r->refund_id);
 }
 
 /* A released refund gives the top-up's coupons back: those it voided, those it clawed back. */

@@ -95,20 +95,7 @@ withdrawal_change(const WithdrawalRow *r, const WithdrawChange *c, TimestampTz c
 	direct = update_direct(rel, &r->tid, "withdrawal_id", r->withdrawal_id, n, names, values, nulls, NULL, NULL);
 	table_close(rel, NoLock);
 	if (!direct)
-	{
-		Datum		args[5];
-		char		cnulls[5];
-
-		args[0] = PointerGetDatum(&r->tid);
-		cnulls[0] = ' ';
-		for (int i = 0; i < n; i++)
-		{
-			args[i + 1] = values[i];
-			cnulls[i + 1] = nulls[i] ? 'n' : ' ';
-		}
-		if (run_plan(op_plan(plan), args, cnulls, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
-			elog(ERROR, "could not change withdrawal %lld", (long long) r->withdrawal_id);
-	}
+		change_by_statement(plan, &r->tid, n, values, nulls, "withdrawal", r->withdrawal_id);
 	{
 		JB			old;
 

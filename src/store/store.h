@@ -435,6 +435,8 @@ extern void insert_txn(int64 txn_id, WalletRow *w, const char *kind, int64 amoun
 extern bool write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amount, TimestampTz at,
 					 const char *key, int64 ref_txn, Jsonb *request, Jsonb *result, Datum postings,
 					 LotSet *pieces);
+extern void change_by_statement(OpPlan *plan, const ItemPointerData *tid, int n, const Datum *values,
+								const bool *nulls, const char *what, int64 id);
 extern void journal_op(WalletRow *w, int64 txn_id, const char *kind, int64 amount, TimestampTz at, int64 ref_txn,
 					   Jsonb *request, Jsonb *result, Datum postings);
 

@@ -128,3 +128,28 @@ insert_txn_keyless(int64 txn_id, const WalletRow *w, const char *kind, int64 amo
 	if (run_plan(op_plan(&keyless_row), args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not append to the journal");
 }
+
+/*
+ * change_by_statement changes the row version at *tid by plan, whose $1 is
+ * that tid and $2 on the n values (nulls): the statement a direct change
+ * (update_direct) leaves the write to. what and id name the row in the error
+ * if it is not there.
+ */
+void
+change_by_statement(OpPlan *plan, const ItemPointerData *tid, int n, const Datum *values, const bool *nulls,
+					const char *what, int64 id)
+{
+	Datum	   *args = palloc(sizeof(Datum) * (n + 1));
+	char	   *cnulls = palloc(n + 2);
+
+	args[0] = PointerGetDatum(tid);
+	cnulls[0] = ' ';
+	for (int i = 0; i < n; i++)
+	{
+		args[i + 1] = values[i];
+		cnulls[i + 1] = nulls[i] ? 'n' : ' ';
+	}
+	cnulls[n + 1] = '\0';
+	if (run_plan(op_plan(plan), args, cnulls, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
+		elog(ERROR, "could not change %s " INT64_FORMAT, what, id);
+}
