@@ -143,6 +143,8 @@ credits_waiting(int64 wallet_id)
 	Snapshot	snap;
 	bool		any;
 
+	/* as the statement would: credits this transaction wrote directly, in this command too, count */
+	CommandCounterIncrement();
 	rel = table_open(rel_of("payee_credit"), AccessShareLock);
 	key_int8(&k, att_of(rel, "wallet_id"), wallet_id);
 	snap = RegisterSnapshot(GetLatestSnapshot());
