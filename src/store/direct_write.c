@@ -483,47 +483,26 @@ done:
 bool
 credit_direct(int64 payee, int64 amount, int64 txn_id, bool bonus, TimestampTz until)
 {
-	Relation	rel = table_open(rel_of("payee_credit"), RowExclusiveLock);
-	EState	   *estate;
-	MemoryContext old;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
-	bool	   *given;
-	bool		wrote = false;
+	static const char *const names[] = {"wallet_id", "amount", "txn_id", "credit_id", "bucket", "expires_at"};
+	Datum		values[lengthof(names)];
+	bool		nulls[lengthof(names)] = {false, false, false, false, false, !bonus || until == WALLET_NO_TIME};
+	int			n = lengthof(names);
 
-	estate = direct_begin_estate(&old);
-	ExecInitRangeTable(estate, list_make1(rt_entry(rel, ACL_INSERT, all_columns(rel), NULL)));
-	rri = result_rel(rel, 1);
-	if (rel->rd_rel->relkind == RELKIND_RELATION && OidIsValid(plans.credit_seq) &&
-		direct_ok(rel, NULL, false, NULL, 0, ACL_INSERT))
+	if (!OidIsValid(plans.credit_seq))
+		return false;
+	/* bucket and expiry, where the table has them (a schema before them has earnings credits only) */
+	if (get_attnum(rel_of("payee_credit"), "bucket") == InvalidAttrNumber)
 	{
-		CheckValidResultRel(rri, CMD_INSERT);
-		slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
-		given = palloc0(sizeof(bool) * RelationGetDescr(rel)->natts);
-		ExecClearTuple(slot);
-		set_col(slot, rel, given, "wallet_id", Int64GetDatum(payee), false);
-		set_col(slot, rel, given, "amount", Int64GetDatum(amount), false);
-		set_col(slot, rel, given, "txn_id", Int64GetDatum(txn_id), false);
-		/* bucket and expiry, where the table has them (a schema before them has earnings credits only) */
-		if (get_attnum(RelationGetRelid(rel), "bucket") != InvalidAttrNumber)
-		{
-			set_col(slot, rel, given, "bucket", CStringGetTextDatum(bonus ? "bonus" : "earnings"), false);
-			set_col(slot, rel, given, "expires_at", TimestampTzGetDatum(until), !bonus || until == WALLET_NO_TIME);
-		}
-		else if (bonus)
+		if (bonus)
 			elog(ERROR, "wallet.payee_credit has no bucket column: update the extension");
-		/* the identity's next value, as its default would take it (no privilege needed) */
-		set_col(slot, rel, given, "credit_id", Int64GetDatum(nextval_internal(plans.credit_seq, false)), false);
-		if (row_ready(slot, given))
-		{
-			ExecOpenIndices(rri, false);
-			/* constraints, heap, index entries (no triggers: direct_ok) */
-			insert_checked(rri, slot, estate);
-			wrote = true;
-		}
+		n = 4;
 	}
-	ExecCloseIndices(rri);
-	direct_end_estate(estate, old);
-	table_close(rel, NoLock);
-	return wrote;
+	values[0] = Int64GetDatum(payee);
+	values[1] = Int64GetDatum(amount);
+	values[2] = Int64GetDatum(txn_id);
+	/* the identity's next value, as its default would take it (no privilege needed) */
+	values[3] = Int64GetDatum(nextval_internal(plans.credit_seq, false));
+	values[4] = CStringGetTextDatum(bonus ? "bonus" : "earnings");
+	values[5] = TimestampTzGetDatum(until);
+	return insert_direct("payee_credit", n, names, values, nulls);
 }
