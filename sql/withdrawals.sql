@@ -110,17 +110,19 @@ SELECT * FROM pg_temp.state(:alice);
 -- Refusals of a request: nothing changes
 ------------------------------------------------------------------------------
 -- below withdraw_min (WL007, the minimum in the detail)
-\set VERBOSITY verbose
 SELECT * FROM wallet.request_withdrawal(:alice, 9.99, 'alice-w0', 'bank:alice');
+\echo :LAST_ERROR_SQLSTATE
 -- more than the earnings: the cash does not count (WL001)
 SELECT * FROM wallet.request_withdrawal(:alice, 3000.01, 'alice-w0', 'bank:alice');
+\echo :LAST_ERROR_SQLSTATE
 -- more than the day's maximum (WL007, the maximum and what is left in the detail)
 SELECT * FROM wallet.request_withdrawal(:alice, 1000.01, 'alice-w0', 'bank:alice');
+\echo :LAST_ERROR_SQLSTATE
 -- a fee that takes it all: QWE's fixed fee of 2.00 on 2.00 leaves a net of 0 (WL007)
 SELECT replayed FROM wallet.adjust(:erin, 'earnings', 50, 'seller payout', 'erin-seed');
 SELECT * FROM wallet.withdraw_quote(:erin, 2);
 SELECT * FROM wallet.request_withdrawal(:erin, 2, 'erin-w0', 'bank:erin');
-\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
 -- bad arguments (22023) and an unknown wallet (WL006)
 SELECT * FROM wallet.request_withdrawal(:alice, NULL, 'alice-w0', 'bank:alice');
 \echo :SQLSTATE

@@ -361,6 +361,7 @@ extern void engine_refund_end(LotBuilder *b, int64 txn, int64 take, int64 clawba
 
 /* engine/withdraw.c */
 extern int64 engine_withdraw_fee(int64 amount, const WithdrawRules *r);
+extern bool engine_withdraw_counts_day(const WithdrawRules *r);
 extern void engine_withdraw_quote(int64 amount, int64 withdrawable, int64 daily_used, const WithdrawRules *r,
 								  WithdrawQuote *q);
 extern int64 engine_withdrawable(const LotBuilder *b);

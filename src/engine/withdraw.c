@@ -61,6 +61,17 @@ engine_withdraw_quote(int64 amount, int64 withdrawable, int64 daily_used, const 
 		q->refusal = WITHDRAW_OK;
 }
 
+/*
+ * engine_withdraw_counts_day says whether the day's requests so far change
+ * what engine_withdraw_quote decides for a request under r: only a daily
+ * maximum or a daily review threshold counts them.
+ */
+bool
+engine_withdraw_counts_day(const WithdrawRules *r)
+{
+	return r->has_daily_max || r->has_review_daily;
+}
+
 /* withdraw_refusal_name names a refusal as withdraw_quote reports it (NULL: none). */
 const char *
 withdraw_refusal_name(WithdrawRefusal r)

@@ -55,11 +55,16 @@ reward_plan(const WalletRow *w, const char *scene, int64 charged, TimestampTz cl
 	if (r->has_valid_for)
 		rw->expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(clk),
 															  IntervalPGetDatum(&r->valid_for)));
-	args[0] = Int64GetDatum(w->id);
-	args[1] = CStringGetTextDatum(r->points_currency);
-	if (run_plan(op_plan(&points_wallet), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not open the points wallet of wallet %lld", (long long) w->id);
-	rw->wallet_id = DatumGetInt64(getcol(1, &isnull));
+	/* found directly; opened by the statement only the first time */
+	rw->wallet_id = w->tup != NULL ? sibling_wallet(w, r->points_currency) : 0;
+	if (rw->wallet_id == 0)
+	{
+		args[0] = Int64GetDatum(w->id);
+		args[1] = CStringGetTextDatum(r->points_currency);
+		if (run_plan(op_plan(&points_wallet), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not open the points wallet of wallet %lld", (long long) w->id);
+		rw->wallet_id = DatumGetInt64(getcol(1, &isnull));
+	}
 	rw->txn_id = nextval_internal(plans.txn_seq, false);
 	return true;
 }

@@ -49,6 +49,9 @@ withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk)
 		w->lots = lotset_pack(b);
 		refresh_wallet_tuple(w);
 	}
+	/* the row as locked, or as the roll-up left it: its debt is in it */
+	if (w->tup != NULL)
+		return wallet_tuple_debt(w);
 	if (run_plan(op_plan(&debt_read), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the debt of wallet %lld", (long long) w->id);
 	return DatumGetInt64(getcol(1, &isnull));
@@ -64,7 +67,11 @@ withdraw_quote_now(const WalletRow *w, int64 amount, int64 withdrawable, Timesta
 				   WithdrawQuote *q)
 {
 	CurrencyConf *conf = w->conf ? w->conf : currency_conf(w->currency, w->exponent);
-	int64		used = withdrawals_today(w->id, clk, conf->limit_time_zone, read_only);
+	int64		used = 0;
+
+	/* a request reads the day's requests only when a rule counts them; a quote shows them always */
+	if (read_only || engine_withdraw_counts_day(&conf->withdraw))
+		used = withdrawals_today(w->id, clk, conf->limit_time_zone, read_only);
 
 	engine_withdraw_quote(amount, withdrawable, used, &conf->withdraw, q);
 }

@@ -275,7 +275,8 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	Datum		key_text = key ? CStringGetTextDatum(key) : (Datum) 0;
 	List	   *rtable;
 
-	if (w->tup == NULL || !OidIsValid(plans.key_rel))
+	/* a journal row alone needs no wallet row (another wallet's: a reward's points wallet) */
+	if ((lots != (Datum) 0 && w->tup == NULL) || !OidIsValid(plans.key_rel))
 		return DW_UNSUPPORTED;
 	if (key != NULL)
 		krel = table_open(plans.key_rel, RowExclusiveLock);

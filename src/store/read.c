@@ -314,6 +314,55 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 	direct_end();
 }
 
+/* wallet_tuple_debt is the debt in the wallet row w was read (or locked) with (minor units). */
+int64
+wallet_tuple_debt(const WalletRow *w)
+{
+	Relation	rel = table_open(rel_of("wallet"), AccessShareLock);
+	bool		isnull;
+	Datum		d = heap_getattr(w->tup, att_of(rel, "debt"), RelationGetDescr(rel), &isnull);
+
+	table_close(rel, NoLock);
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * sibling_wallet returns the id of the wallet that the owner of wallet w
+ * (read with its row, w->tup) has in currency, or 0 if there is none: the
+ * unique (owner, currency) index, read under a fresh snapshot as a statement
+ * would read it.
+ */
+int64
+sibling_wallet(const WalletRow *w, const char *currency)
+{
+	Relation	rel;
+	ScanKeyData k[2];
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		owner;
+	int64		id = 0;
+
+	if (w->tup == NULL)
+		elog(ERROR, "wallet %lld was not read", (long long) w->id);
+	direct_begin();
+	rel = table_open(rel_of("wallet"), AccessShareLock);
+	owner = heap_getattr(w->tup, att_of(rel, "owner"), RelationGetDescr(rel), &isnull);
+	if (isnull)
+		elog(ERROR, "wallet %lld has no owner", (long long) w->id);
+	ScanKeyEntryInitialize(&k[0], 0, att_of(rel, "owner"), BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, owner);
+	key_text(&k[1], att_of(rel, "currency"), currency);
+	tup = fetch_one(rel, "wallet_owner_currency_key", 2, k);
+	if (tup != NULL)
+	{
+		id = DatumGetInt64(heap_getattr(tup, att_of(rel, "wallet_id"), RelationGetDescr(rel), &isnull));
+		heap_freetuple(tup);
+	}
+	table_close(rel, NoLock);
+	direct_end();
+	return id;
+}
+
 /*
  * refresh_wallet_tuple points w->tup at the wallet row's current version,
  * after a statement of the operation itself changed the row under its lock

@@ -18,7 +18,7 @@
 #   IR_WALLETS  wallets (and peer accounts) loaded (default 2000)
 #   IR_SMALL    transactions of the smaller run (default 200)
 #   IR_BIG      transactions of the larger run (default 800)
-#   IR_SCRIPTS  pgbench scripts of test/bench (default "floor floor2 spend top_up spend_payee transfer
+#   IR_SCRIPTS  pgbench scripts of test/bench (default "floor floor2 spend spend_reward top_up spend_payee transfer
 #               request_withdrawal peer_spend peer_top_up"); donate_one, donate_many and hold can be
 #               named too (the load gives the earners their earnings and opens the charities), and
 #               capture_hold and release_hold (each run gets its pool of holds first)
@@ -42,7 +42,7 @@ command -v valgrind >/dev/null || die "valgrind not found (apt-get install valgr
 WALLETS=${IR_WALLETS:-2000}
 SMALL=${IR_SMALL:-200}
 BIG=${IR_BIG:-800}
-read -r -a SCRIPTS <<<"${IR_SCRIPTS:-floor floor2 spend top_up spend_payee transfer request_withdrawal peer_spend peer_top_up}"
+read -r -a SCRIPTS <<<"${IR_SCRIPTS:-floor floor2 spend spend_reward top_up spend_payee transfer request_withdrawal peer_spend peer_top_up}"
 ((BIG > SMALL && SMALL > 0)) || die "IR_BIG must be above IR_SMALL, and IR_SMALL above 0"
 DB=wallet_ir
 PGSS=0

@@ -1,7 +1,7 @@
 # test/bench/load.sh: the benchmark's data, sourced by run.sh and instructions.sh.
 #
 # bench_load builds database $DB afresh: the floor's and the peer's tables (setup.sql,
-# peer.sql), $WALLETS CNY wallets with three top-ups each (100, 200 and 500, set-based through
+# peer.sql), $WALLETS CNY wallets (and their owners' PTS wallets, for the reward) with three top-ups each (100, 200 and 500, set-based through
 # wallet.top_up) and a merchant, as many earner wallets with earnings (wallet.adjust), a charity
 # and 64 other receivers of donations, the peer's accounts with the same top-ups (peer.top_up, two
 # sessions), then VACUUM ANALYZE and a CHECKPOINT. The caller defines q, qv, now_s, since,
@@ -22,6 +22,9 @@ SQL
 WMIN=$(qv "SELECT min(wallet_id) FROM wallet.wallet WHERE currency = 'CNY'")
 WMAX=$(qv "SELECT max(wallet_id) FROM wallet.wallet WHERE currency = 'CNY'")
 ((WMAX - WMIN + 1 == WALLETS)) || die "wallet ids are not contiguous ($WMIN..$WMAX for $WALLETS wallets)"
+q -v n="$WALLETS" >/dev/null <<'SQL'
+SELECT count(wallet.open('bench-' || g, 'PTS')) FROM generate_series(1, :n) g;
+SQL
 T_OPEN=$(since "$start")
 
 # Three top-ups per wallet, one set-based statement per tier. Each statement's top-ups take

@@ -20,6 +20,11 @@ SELECT wallet.add_bonus_rule('CNY', 100, bonus_fixed => 10),
 SELECT wallet.set_policy('CNY', commission_rate => 0.05, max_refunds_per_30_days => 1000000,
                          withdraw_min => 0, withdraw_fee_rate => 0.006, withdraw_auto_approve_max => 1000000);
 
+-- Points earned by spending (spend_reward.pgb): a point per 1.00 charged in scene 'shop' only, so
+-- the other scripts' spends (no scene) earn none; the load opens every buyer's PTS wallet.
+INSERT INTO wallet.reward_rule (currency, scene, points_per_unit, starts_at)
+VALUES ('CNY', 'shop', 1, '2000-01-01');
+
 -- Expiry benchmark (USD wallets): four campaigns, each a bonus lot of 1.00 valid one day.
 SELECT count(wallet.add_bonus_rule('USD', 10, bonus_fixed => 1, valid_for => '1 day', campaign => 'exp-' || g))
   FROM generate_series(1, 4) g;
