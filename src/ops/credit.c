@@ -21,9 +21,6 @@ PG_FUNCTION_INFO_V1(wallet_rollup);
 PG_FUNCTION_INFO_V1(wallet_rollup_wallet);
 PG_FUNCTION_INFO_V1(wallet_add_debt);
 
-static OpPlan debt_of = OP_PLAN(
-	"SELECT debt, currency FROM wallet.wallet WHERE wallet_id = $1",
-	1, INT8OID);
 static OpPlan repay = OP_PLAN(
 	"WITH u AS (UPDATE wallet.wallet SET debt = debt - $2 WHERE wallet_id = $1) "
 	"INSERT INTO wallet.txn (wallet_id, kind, amount, currency, created_at, ref_txn, result, postings) "
@@ -67,15 +64,10 @@ void
 credit_lot(int64 wallet_id, LotBuilder *b, int bucket, int64 amt, TimestampTz until, int64 txn, TimestampTz clk)
 {
 	Datum		args[7] = {Int64GetDatum(wallet_id)};
-	bool		isnull;
-	int64		debt;
+	char	   *currency;
+	int64		debt = read_debt(wallet_id, &currency);
 	int64		repaid;
 
-	if (run_plan(op_plan(&debt_of), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_WL('6')),
-				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
-	debt = DatumGetInt64(getcol(1, &isnull));
 	repaid = bucket == BUCKET_BONUS && until <= clk ? 0 : engine_debt_repaid(debt, amt);
 	if (repaid > 0)
 	{
@@ -88,7 +80,7 @@ credit_lot(int64 wallet_id, LotBuilder *b, int bucket, int64 amt, TimestampTz un
 		jb_int(&jb, "repaid", repaid);
 		jb_int(&jb, "debt", debt - repaid);
 		args[1] = Int64GetDatum(repaid);
-		args[2] = getcol(2, &isnull);
+		args[2] = CStringGetTextDatum(currency);
 		args[3] = TimestampTzGetDatum(clk);
 		args[4] = Int64GetDatum(txn);
 		args[5] = JsonbPGetDatum(jb_end(&jb));
@@ -146,20 +138,6 @@ credit_bonus_pending(int64 wallet_id, int64 amt, TimestampTz until, int64 txn)
 	if (!credit_direct(wallet_id, amt, txn, true, until) &&
 		run_plan(op_plan(&credit_bonus), args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not credit wallet %lld", (long long) wallet_id);
-}
-
-/* wallet_debt returns what wallet wallet_id owes now (minor units). */
-int64
-wallet_debt(int64 wallet_id)
-{
-	Datum		args[1] = {Int64GetDatum(wallet_id)};
-	bool		isnull;
-
-	if (run_plan(op_plan(&debt_of), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_WL('6')),
-				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
-	return DatumGetInt64(getcol(1, &isnull));
 }
 
 /*

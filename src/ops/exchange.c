@@ -187,7 +187,7 @@ exchange_locked(WalletRow *fw, WalletRow *tw, int64 amt, TimestampTz clk, const 
 	holds_give_back_due(fw, b, clk);
 	if (rollup_credits(fw->id, b, clk))
 		refresh_wallet_tuple(fw);
-	refuse_in_debt(fw->id, wallet_debt(fw->id), fw->exponent, "exchange");
+	refuse_in_debt(fw->id, wallet_row_debt(fw), fw->exponent, "exchange");
 	engine_exchange(amt, fw->exponent, tw->exponent, fx->rate, fx->fee_rate, &out->fee, &out->to_amount);
 	if (out->to_amount <= 0)
 		ereport(ERROR,

@@ -105,7 +105,6 @@ extern void credit_lot(int64 wallet_id, LotBuilder *b, int bucket, int64 amt, Ti
 extern void credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn, TimestampTz clk);
 extern void credit_bonus_pending(int64 wallet_id, int64 amt, TimestampTz until, int64 txn);
 extern void credit_payee(int64 payee, int64 amt, int64 txn);
-extern int64 wallet_debt(int64 wallet_id);
 extern bool rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk);
 extern void add_debt(int64 wallet_id, int64 amt, int64 txn, TimestampTz clk);
 

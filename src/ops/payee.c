@@ -26,11 +26,7 @@ payee_problem(const WalletRow *w, int64 payee, char **currency)
 	tup = fetch_one(rel, "wallet_pkey", 1, &k);
 	if (tup)
 	{
-		Row			row;
-
-		row_of(&row, rel, tup);
-		*currency = TextDatumGetCString(getattr(&row, "currency", &isnull));
-		row_free(&row);
+		*currency = TextDatumGetCString(heap_getattr(tup, att_of(rel, "currency"), RelationGetDescr(rel), &isnull));
 		heap_freetuple(tup);
 	}
 	table_close(rel, NoLock);

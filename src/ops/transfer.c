@@ -67,7 +67,7 @@ transfer_locked(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *
 	holds_give_back_due(w, b, clk);
 	if (rollup_credits(w->id, b, clk))
 		refresh_wallet_tuple(w);
-	refuse_in_debt(w->id, wallet_debt(w->id), w->exponent, "transfer");
+	refuse_in_debt(w->id, wallet_row_debt(w), w->exponent, "transfer");
 	transferable = engine_transferable(b);
 	if (!has_amount)
 		amt = engine_transfer_all(transferable, w->conf->transfer_fee_rate, w->conf->transfer_fee_fixed);

@@ -9,10 +9,6 @@
  */
 #include "ops/withdraw.h"
 
-static OpPlan debt_read = OP_PLAN(
-	"SELECT debt FROM wallet.wallet WHERE wallet_id = $1",
-	1, INT8OID);
-
 static OpPlan withdrawal_insert = OP_PLAN(
 	"INSERT INTO wallet.withdrawal (withdrawal_id, wallet_id, request_txn, amount, fee, net, status, "
 	"destination, method, note, automatic, reviewer, requested_at, reviewed_at) "
@@ -36,9 +32,6 @@ amount_text(int64 minor, int exponent)
 int64
 withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk)
 {
-	Datum		args[1] = {Int64GetDatum(w->id)};
-	bool		isnull;
-
 	holds_give_back_due(w, b, clk);
 	if (rollup_credits(w->id, b, clk))
 	{
@@ -49,12 +42,7 @@ withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk)
 		w->lots = lotset_pack(b);
 		refresh_wallet_tuple(w);
 	}
-	/* the row as locked, or as the roll-up left it: its debt is in it */
-	if (w->tup != NULL)
-		return wallet_tuple_debt(w);
-	if (run_plan(op_plan(&debt_read), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the debt of wallet %lld", (long long) w->id);
-	return DatumGetInt64(getcol(1, &isnull));
+	return wallet_row_debt(w);
 }
 
 /*

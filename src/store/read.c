@@ -314,14 +314,56 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 	direct_end();
 }
 
-/* wallet_tuple_debt is the debt in the wallet row w was read (or locked) with (minor units). */
+/*
+ * read_debt returns what wallet wallet_id owes now (minor units), read from
+ * its row as a statement of this command would see it (the operation's own
+ * changes included), and its currency (when currency is not NULL). WL006 if
+ * there is no such wallet.
+ */
 int64
-wallet_tuple_debt(const WalletRow *w)
+read_debt(int64 wallet_id, char **currency)
 {
-	Relation	rel = table_open(rel_of("wallet"), AccessShareLock);
+	Relation	rel;
+	ScanKeyData k;
+	HeapTuple	tup;
 	bool		isnull;
-	Datum		d = heap_getattr(w->tup, att_of(rel, "debt"), RelationGetDescr(rel), &isnull);
+	Datum		d;
+	int64		debt;
 
+	direct_begin();
+	rel = table_open(rel_of("wallet"), AccessShareLock);
+	key_int8(&k, att_of(rel, "wallet_id"), wallet_id);
+	tup = fetch_one(rel, "wallet_pkey", 1, &k);
+	if (tup == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("wallet %lld does not exist", (long long) wallet_id)));
+	d = heap_getattr(tup, att_of(rel, "debt"), RelationGetDescr(rel), &isnull);
+	debt = isnull ? 0 : DatumGetInt64(d);
+	if (currency != NULL)
+		*currency = TextDatumGetCString(heap_getattr(tup, att_of(rel, "currency"), RelationGetDescr(rel), &isnull));
+	heap_freetuple(tup);
+	table_close(rel, NoLock);
+	direct_end();
+	return debt;
+}
+
+/*
+ * wallet_row_debt is what locked wallet w owes (minor units): the debt in the
+ * row version it holds (as locked, or as refresh_wallet_tuple found it after
+ * a roll-up repaid some), else read again.
+ */
+int64
+wallet_row_debt(const WalletRow *w)
+{
+	Relation	rel;
+	bool		isnull;
+	Datum		d;
+
+	if (w->tup == NULL)
+		return read_debt(w->id, NULL);
+	rel = table_open(rel_of("wallet"), AccessShareLock);
+	d = heap_getattr(w->tup, att_of(rel, "debt"), RelationGetDescr(rel), &isnull);
 	table_close(rel, NoLock);
 	return isnull ? 0 : DatumGetInt64(d);
 }

@@ -335,7 +335,8 @@ extern bool relock_keyed(const char *relname, const char *keycol, int64 id, RowT
 extern const char *status_const(const char *s, const char *const *statuses, int n, const char *what);
 extern void refresh_wallet_tuple(WalletRow *w);
 extern int64 sibling_wallet(const WalletRow *w, const char *currency);
-extern int64 wallet_tuple_debt(const WalletRow *w);
+extern int64 wallet_row_debt(const WalletRow *w);
+extern int64 read_debt(int64 wallet_id, char **currency);
 
 /* refund.c */
 extern bool read_topup(int64 txn_id, bool read_only, TopUpRow *t);
