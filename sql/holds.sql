@@ -49,6 +49,7 @@ SELECT * FROM wallet.hold(:ann, 60, 'h-1', ttl => '1 hour');
 SELECT txn_id - :t0 AS txn_no, captured, bonus_used, cash_used, earnings_used, released, remaining, status,
        replayed
   FROM wallet.capture_hold(:h1, 'h-c1', 20, final => false);
+SELECT txn_id AS c1 FROM wallet.txn WHERE wallet_id = :ann AND kind = 'capture_hold' ORDER BY txn_id LIMIT 1 \gset
 SELECT * FROM pg_temp.hold_of(:ann, :h1);
 SELECT * FROM pg_temp.bal(:ann);
 -- more than is left: WL008, nothing changes
@@ -69,7 +70,7 @@ SELECT txn_id - :t0 AS txn_no, kind, amount, ref_txn - :t0 AS ref_no, postings
 -- A capture is a spend: reversed by reverse_spend
 ------------------------------------------------------------------------------
 SELECT bonus_returned, cash_returned, replayed
-  FROM wallet.reverse_spend(:t0 + 3, 'h-rev1');
+  FROM wallet.reverse_spend(:c1, 'h-rev1');
 SELECT * FROM pg_temp.bal(:ann);
 
 ------------------------------------------------------------------------------

@@ -18,15 +18,20 @@ static OpPlan hold_row = OP_PLAN(
 	INT8OID);
 
 /*
- * hold_make reserves s->amount (less what max_charge leaves out, and with
- * allow_partial what is available) from locked wallet w at clk, journals it
- * as kind with key and req (its result as a hold's) and records the hold's
- * row. Refuses a frozen wallet (WL002), a bad payee, too little (WL001) and
- * a payment the spend rules refuse (WL008).
+ * hold_try reserves s->amount (less what max_charge leaves out, and with
+ * allow_partial what is available) from wallet w at clk, journals it as kind
+ * with key and req (its result as a hold's) and records the hold's row.
+ * Under the row lock (locked) it refuses a frozen wallet (WL002), a bad
+ * payee, too little (WL001) and a payment the spend rules refuse (WL008).
+ * Without it (the optimistic path, the key not probed yet) whatever needs
+ * the lock (a refusal, which must not hide a replay; holds past their expiry
+ * to give back; credits to roll up; too little; spend rules) returns
+ * HOLD_NEED_LOCK having done nothing. HOLD_NOT_WRITTEN: the key was taken or
+ * the row moved on (after_no_write tells which); nothing written.
  */
-void
-hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key, Jsonb *req,
-		  HoldMade *out)
+HoldTry
+hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key, Jsonb *req,
+		 bool locked, HoldMade *out)
 {
 	LotBuilder *b;
 	Postings	legs;
@@ -36,13 +41,18 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 	bool		earnings;
 	int64		available;
 	int64		want;
+	bool		weigh;
 
+	if (!locked && w->frozen)
+		return HOLD_NEED_LOCK;
 	refuse_frozen(w, NULL);
 	if (s->has_payee)
 	{
 		char	   *pcur;
 		PayeeProblem pp = payee_problem(w, s->payee, &pcur);
 
+		if (!locked && pp != PAYEE_OK)
+			return HOLD_NEED_LOCK;
 		payee_refuse(pp, w, s->payee, pcur);
 	}
 	if (!OidIsValid(plans.hold_seq))
@@ -50,17 +60,22 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 	currency_spend_rules(w->currency, w->exponent, &conf);
 	earnings = engine_earnings_usable(conf.earnings_scope, s->scene);
 	b = lotset_unpack(w->lots);
+	if (!locked && engine_due_hold(b, clk) != 0)
+		return HOLD_NEED_LOCK;
 	holds_give_back_due(w, b, clk);
 	available = engine_available(b, s->scene, clk, earnings);
 	want = s->has_max ? Min(s->amount, s->max_charge) : s->amount;
+	weigh = conf.min_balance_use > 0 || conf.use_all_below > 0;
+	/* too little, and what the spend rules weigh, are decided under the row lock only */
+	if (!locked && (weigh || available < want))
+		return HOLD_NEED_LOCK;
 	/*
 	 * Payee credits waiting for the wallet are rolled up where they count, as
 	 * a spend rolls them up: when the spend rules weigh what the wallet has,
 	 * or when what is available falls short. A credit that repaid a debt
 	 * wrote the row (its debt): the write takes its new version.
 	 */
-	if ((conf.min_balance_use > 0 || conf.use_all_below > 0 || available < want) &&
-		rollup_credits(w->id, b, clk))
+	if ((weigh || available < want) && rollup_credits(w->id, b, clk))
 	{
 		refresh_wallet_tuple(w);
 		available = engine_available(b, s->scene, clk, earnings);
@@ -70,6 +85,8 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 	out->shortfall = s->amount - want;
 	out->shortfall += engine_hold(b, want, s->scene, clk, earnings, out->hold_id, out->expires_at, out->used);
 	out->held = s->amount - out->shortfall;
+	if (!locked && out->shortfall > s->amount - want)
+		return HOLD_NEED_LOCK;
 	if (out->shortfall > 0 && !s->partial && !s->has_max)
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('1')),
@@ -103,7 +120,7 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 	}
 	res = jb_end(&jb);
 	if (!write_op(w, b, out->txn_id, kind, out->held, clk, key, NO_REF_TXN, req, res, legs_of(&legs, kind), NULL))
-		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+		return HOLD_NOT_WRITTEN;
 	{
 		/* a hold that reserved nothing (allow_partial) is recorded as released at once */
 		HoldInsert	row = {.hold_id = out->hold_id, .wallet_id = w->id, .status = hold_status_after(0, out->held),
@@ -112,7 +129,7 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 		.group_id = s->group_id};
 
 		if (hold_row_direct(&row))
-			return;
+			return HOLD_MADE;
 	}
 	{
 		Datum		args[11] = {Int64GetDatum(out->hold_id), Int64GetDatum(w->id), Int64GetDatum(out->held),
@@ -126,6 +143,19 @@ hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, co
 		if (run_plan(op_plan(&hold_row), args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not record hold %lld", (long long) out->hold_id);
 	}
+	return HOLD_MADE;
+}
+
+/*
+ * hold_make is hold_try under the row lock of w, whose key was looked up
+ * already (a group payment's join): anything but a hold made is an error.
+ */
+void
+hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key, Jsonb *req,
+		  HoldMade *out)
+{
+	if (hold_try(w, s, clk, kind, key, req, true, out) != HOLD_MADE)
+		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
 }
 
 /* hold_made_of reads a hold's stored result (a replay). */
@@ -143,6 +173,46 @@ hold_made_of(Jsonb *prior, HoldMade *out)
 }
 
 /*
+ * hold_ask reads hold's arguments (amounts in w's currency; the hold
+ * expires its ttl after clk) into s and returns the request as journaled.
+ */
+static Jsonb *
+hold_ask(FunctionCallInfo fcinfo, const WalletRow *w, TimestampTz clk, HoldSpec *s)
+{
+	Interval   *ttl;
+	JB			jb;
+
+	s->amount = op_amount(fcinfo, 1, w);
+	if (!PG_ARGISNULL(3))
+	{
+		s->scene = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		check_scene(s->scene, "scene");
+	}
+	ttl = hold_ttl(fcinfo, 4);
+	s->expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(clk),
+														 IntervalPGetDatum(ttl)));
+	check_not_null(fcinfo, 5, "allow_partial");
+	s->partial = PG_GETARG_BOOL(5);
+	s->has_payee = !PG_ARGISNULL(6);
+	s->payee = s->has_payee ? PG_GETARG_INT64(6) : 0;
+	s->order_ref = check_text(fcinfo, 7, "order_ref", 200, false);
+	s->has_max = !PG_ARGISNULL(8);
+	if (s->has_max)
+		s->max_charge = numeric_to_minor(PG_GETARG_NUMERIC(8), w->exponent, "max_charge");
+	jb_begin(&jb);
+	jb_int(&jb, "amount", s->amount);
+	jb_text_if(&jb, true, "scene", s->scene);
+	jb_text(&jb, "ttl", ttl_text(ttl));
+	jb_bool(&jb, "allow_partial", s->partial);
+	if (s->has_payee)
+		jb_int(&jb, "payee", s->payee);
+	jb_text_if(&jb, true, "order_ref", s->order_ref);
+	if (s->has_max)
+		jb_int(&jb, "max_charge", s->max_charge);
+	return jb_end(&jb);
+}
+
+/*
  * wallet.hold(wallet_id, amount, idempotency_key, scene, ttl, allow_partial,
  * payee, order_ref, max_charge) returns (hold_id, held, bonus_held,
  * cash_held, earnings_held, shortfall, expires_at, replayed).
@@ -155,11 +225,11 @@ hold_body(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	WalletRow	w;
 	HoldSpec	s;
-	Interval   *ttl;
-	Jsonb	   *req;
+	Jsonb	   *req = NULL;
 	Jsonb	   *prior;
-	JB			jb;
 	HoldMade	out;
+	int64		wallet_id;
+	bool		must_lock = false;
 	bool		replayed = false;
 	int			exponent;
 	Datum		values[8];
@@ -167,45 +237,43 @@ hold_body(PG_FUNCTION_ARGS)
 
 	memset(&out, 0, sizeof(out));
 	memset(&s, 0, sizeof(s));
-	read_wallet(op_begin(fcinfo), true, false, &w);
-	exponent = w.exponent;
-	s.amount = op_amount(fcinfo, 1, &w);
-	if (!PG_ARGISNULL(3))
+	wallet_id = op_begin(fcinfo);
+	/*
+	 * Optimistic, as a spend: the row read without its lock and the key not
+	 * looked up first; the write takes the key and updates the version read
+	 * (a lost race reads again, and after OPTIMISTIC_TRIES takes the lock).
+	 * What needs the lock (hold_try says) is done under it, the key first.
+	 */
+	for (int attempt = 0;; attempt++)
 	{
-		s.scene = text_to_cstring(PG_GETARG_TEXT_PP(3));
-		check_scene(s.scene, "scene");
-	}
-	ttl = hold_ttl(fcinfo, 4);
-	s.expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(clk),
-														IntervalPGetDatum(ttl)));
-	check_not_null(fcinfo, 5, "allow_partial");
-	s.partial = PG_GETARG_BOOL(5);
-	s.has_payee = !PG_ARGISNULL(6);
-	s.payee = s.has_payee ? PG_GETARG_INT64(6) : 0;
-	s.order_ref = check_text(fcinfo, 7, "order_ref", 200, false);
-	s.has_max = !PG_ARGISNULL(8);
-	if (s.has_max)
-		s.max_charge = numeric_to_minor(PG_GETARG_NUMERIC(8), w.exponent, "max_charge");
-	jb_begin(&jb);
-	jb_int(&jb, "amount", s.amount);
-	jb_text_if(&jb, true, "scene", s.scene);
-	jb_text(&jb, "ttl", ttl_text(ttl));
-	jb_bool(&jb, "allow_partial", s.partial);
-	if (s.has_payee)
-		jb_int(&jb, "payee", s.payee);
-	jb_text_if(&jb, true, "order_ref", s.order_ref);
-	if (s.has_max)
-		jb_int(&jb, "max_charge", s.max_charge);
-	req = jb_end(&jb);
+		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
+		HoldTry		r;
 
-	prior = find_replay(&w, key, "hold", req);
-	if (prior != NULL)
-	{
+		read_wallet(wallet_id, lock, false, &w);
+		if (attempt == 0)
+			req = hold_ask(fcinfo, &w, clk, &s);
+		prior = NULL;
+		if (lock || !OidIsValid(plans.key_rel))
+			prior = find_replay(&w, key, "hold", req);
+		if (prior == NULL)
+		{
+			r = hold_try(&w, &s, clk, "hold", key, req, lock, &out);
+			if (r == HOLD_MADE)
+				break;
+			if (r == HOLD_NEED_LOCK)
+			{
+				must_lock = true;
+				continue;
+			}
+			prior = after_no_write(&w, key, "hold", req, out.txn_id);
+			if (prior == NULL)
+				continue;		/* lost a race: read again */
+		}
 		hold_made_of(prior, &out);
 		replayed = true;
+		break;
 	}
-	else
-		hold_make(&w, &s, clk, "hold", key, req, &out);
+	exponent = w.exponent;
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.hold_id);
 	values[1] = major(out.held, exponent);

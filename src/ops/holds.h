@@ -42,6 +42,14 @@ typedef struct HoldMade
 } HoldMade;
 
 /* hold.c */
+typedef enum HoldTry
+{
+	HOLD_MADE,
+	HOLD_NEED_LOCK,				/* nothing done: try again under the row lock */
+	HOLD_NOT_WRITTEN			/* the key was taken or the row moved on */
+} HoldTry;
+extern HoldTry hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key,
+						Jsonb *req, bool locked, HoldMade *out);
 extern void hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key,
 					  Jsonb *req, HoldMade *out);
 extern void hold_made_of(Jsonb *prior, HoldMade *out);
