@@ -38,7 +38,7 @@ endif
 # the journal partitions an install makes.
 SQL_PARTS = $(addprefix src/sql/,$(addsuffix .sql, \
 	header roles types engine config tables helpers \
-	wallets topup spend refund holds group_pay transfers withdrawals cards exchange sweeps coupons \
+	wallets topup spend refund holds group_pay transfers withdrawals cards exchange limits sweeps coupons \
 	journal adjust admin rules dump grants \
 	reminders alerts audit reports_rollup reports archival cron dump_logs grants_reports \
 	grants_cards partitions_install))

@@ -243,7 +243,7 @@ SELECT request, result - 'txn_id' AS result FROM wallet.txn WHERE wallet_id = :b
 ------------------------------------------------------------------------------
 -- spend and top_up return named row types, which ALTER TYPE could change
 ------------------------------------------------------------------------------
-SELECT pg_get_function_result('wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text, numeric)'::regprocedure) AS spend,
+SELECT pg_get_function_result('wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text, numeric, text)'::regprocedure) AS spend,
        pg_get_function_result('wallet.top_up(bigint, numeric, text, text, text)'::regprocedure) AS top_up;
 -- A row type with a column more, or a column of another type, is refused (42804), not
 -- misread; each case is a replay, in a transaction rolled back.

@@ -3,7 +3,9 @@
 --
 --   wallet_app     executes the operations, nothing else
 --   wallet_admin   rules, policy, reviews, freezes, reconciliation, adjustments; reads config
---   wallet_reader  SELECT on wallet.transactions, wallet.postings, wallet.coupon_stats, wallet_report.*
+--   wallet_reader  SELECT on wallet.transactions, wallet.postings, wallet.coupon_stats, wallet.limit_rule,
+--                  wallet_report.*
+--   wallet_verifier  grant_step_up only (the payment application cannot approve itself)
 --   PUBLIC         nothing; no role but the owner writes a table
 --
 -- The "cannot" tests are generated from the catalogs (every table, view and
@@ -33,7 +35,7 @@ CREATE TEMP VIEW rel AS
 INSERT INTO probe
 SELECT ro.role, 1, w.sql, format('%s cannot %s %s', ro.role, w.op, rel.r)
   FROM rel
- CROSS JOIN (VALUES ('wallet_app'::name), ('wallet_admin'), ('wallet_reader')) AS ro(role)
+ CROSS JOIN (VALUES ('wallet_app'::name), ('wallet_admin'), ('wallet_reader'), ('wallet_verifier')) AS ro(role)
  CROSS JOIN LATERAL (VALUES
      ('INSERT into', format('INSERT INTO %s DEFAULT VALUES', rel.r)),
      ('UPDATE', format('UPDATE %s SET %s = %s WHERE false', rel.r, rel.col, rel.col)),
@@ -46,24 +48,24 @@ SELECT ro.role, 1, w.sql, format('%s cannot %s %s', ro.role, w.op, rel.r)
 INSERT INTO probe
 SELECT ro.role, 2, format('SELECT * FROM %s LIMIT 1', rel.r), format('%s cannot SELECT from %s', ro.role, rel.r)
   FROM rel
- CROSS JOIN (VALUES ('wallet_app'::name), ('wallet_reader')) AS ro(role)
+ CROSS JOIN (VALUES ('wallet_app'::name), ('wallet_reader'), ('wallet_verifier')) AS ro(role)
  WHERE rel.relkind IN ('r', 'p', 'v', 'm', 'f')
    AND NOT (ro.role = 'wallet_reader'
             AND (rel.r IN ('wallet.transactions'::regclass, 'wallet.postings'::regclass,
-                           'wallet.coupon_stats'::regclass)
+                           'wallet.coupon_stats'::regclass, 'wallet.limit_rule'::regclass)
                  OR rel.r::text LIKE 'wallet\_report.%'));
 
 -- sequences: nobody draws ids by hand
 INSERT INTO probe
 SELECT ro.role, 3, format('SELECT nextval(%L)', rel.r), format('%s cannot draw from sequence %s', ro.role, rel.r)
   FROM rel
- CROSS JOIN (VALUES ('wallet_app'::name), ('wallet_admin'), ('wallet_reader')) AS ro(role)
+ CROSS JOIN (VALUES ('wallet_app'::name), ('wallet_admin'), ('wallet_reader'), ('wallet_verifier')) AS ro(role)
  WHERE rel.relkind = 'S';
 
 -- admin functions: not for wallet_app nor wallet_reader
 INSERT INTO probe
 SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
-  FROM (VALUES ('wallet_app'::name), ('wallet_reader')) AS ro(role)
+  FROM (VALUES ('wallet_app'::name), ('wallet_reader'), ('wallet_verifier')) AS ro(role)
  CROSS JOIN (VALUES
      ('freeze', 'SELECT wallet.freeze(1, ''x'')'),
      ('unfreeze', 'SELECT wallet.unfreeze(1)'),
@@ -90,7 +92,24 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('_card_key_new', 'SELECT wallet._card_key_new()'),
      ('set_fx_rate', 'SELECT wallet.set_fx_rate(''CNY'', ''USD'', 1000)'),
      ('add_reward_rule', 'SELECT wallet.add_reward_rule(''CNY'', 1000)'),
-     ('end_reward_rule', 'SELECT wallet.end_reward_rule(1)')) AS f(name, sql);
+     ('end_reward_rule', 'SELECT wallet.end_reward_rule(1)'),
+     ('add_limit_rule', 'SELECT wallet.add_limit_rule(''CNY'', ''spend'', ''day'', 1)'),
+     ('drop_limit_rule', 'SELECT wallet.drop_limit_rule(1)')) AS f(name, sql);
+
+-- step-up grants: only wallet_verifier (the application cannot approve itself, nor an admin)
+INSERT INTO probe
+SELECT ro.role, 7, 'SELECT wallet.grant_step_up(1, ''spend'', 10, ''x'')',
+       format('%s cannot execute grant_step_up', ro.role)
+  FROM (VALUES ('wallet_app'::name), ('wallet_admin'), ('wallet_reader')) AS ro(role);
+
+-- wallet_verifier: no operation
+INSERT INTO probe
+SELECT 'wallet_verifier', 5, f.sql, format('wallet_verifier cannot execute %s', f.name)
+  FROM (VALUES
+     ('balance', 'SELECT * FROM wallet.balance(1)'),
+     ('spend', 'SELECT * FROM wallet.spend(1, 1, ''priv-verifier-1'')'),
+     ('transfer', 'SELECT * FROM wallet.transfer(1, 2, 1, ''priv-verifier-2'')'),
+     ('limit_usage', 'SELECT * FROM wallet.limit_usage(1)')) AS f(name, sql);
 
 -- the key of the card secrets' hashes: nobody but the owner reads it, wallet_admin neither
 INSERT INTO probe VALUES
@@ -126,7 +145,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('exchange_quote', 'SELECT * FROM wallet.exchange_quote(''CNY'', ''USD'', 10)'),
      ('exchange', 'SELECT * FROM wallet.exchange(1, 2, 10, ''priv-reader-10'')')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 93);
+SELECT plan((SELECT count(*)::int FROM probe) + 103);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -134,7 +153,7 @@ SELECT plan((SELECT count(*)::int FROM probe) + 93);
 SELECT ok(EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r AND NOT rolcanlogin
                      AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb AND NOT rolbypassrls),
           format('role %s exists, NOLOGIN, without superuser, createrole, createdb, bypassrls', r))
-  FROM unnest(ARRAY['wallet_app', 'wallet_admin', 'wallet_reader']) AS r;
+  FROM unnest(ARRAY['wallet_app', 'wallet_admin', 'wallet_reader', 'wallet_verifier']) AS r;
 
 ------------------------------------------------------------------------------
 -- Catalog checks: PUBLIC, pinned search_path, what each role may execute
@@ -195,7 +214,7 @@ SELECT is_empty($$
        'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status', 'transfer', 'spend_split',
        'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal', 'settle_withdrawal',
        'return_withdrawal', 'card_quote', 'submit_cards', 'settle_intake', 'intakes', 'intake_items',
-       'exchange_quote', 'exchange',
+       'exchange_quote', 'exchange', 'limit_usage',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -211,14 +230,14 @@ $$, 'wallet_reader may execute no operation (only the pure helpers the journal v
 
 SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app may execute %s', f))
   FROM unnest(ARRAY['wallet.open(text,text)', 'wallet.top_up(bigint,numeric,text,text,text)',
-                    'wallet.spend(bigint,numeric,text,text,text,boolean,bigint,text,numeric)', 'wallet.spend_preview(bigint,numeric,text,text,numeric)',
-                    'wallet.balance(bigint,text)', 'wallet.transfer(bigint,bigint,numeric,text,text,text)',
+                    'wallet.spend(bigint,numeric,text,text,text,boolean,bigint,text,numeric,text)', 'wallet.spend_preview(bigint,numeric,text,text,numeric)',
+                    'wallet.balance(bigint,text)', 'wallet.transfer(bigint,bigint,numeric,text,text,text,text)',
                     'wallet.spend_split(bigint,numeric,text,bigint[],numeric[],text,text,text)',
                     'wallet.withdraw_quote(bigint,numeric)',
-                    'wallet.request_withdrawal(bigint,numeric,text,text,text,text)', 'wallet.withdrawals(bigint)',
+                    'wallet.request_withdrawal(bigint,numeric,text,text,text,text,text)', 'wallet.withdrawals(bigint)',
                     'wallet.set_auto_withdrawal(bigint,numeric,text)', 'wallet.settle_withdrawal(bigint,boolean,text)',
                     'wallet.return_withdrawal(bigint,text,text)', 'wallet.exchange_quote(text,text,numeric)',
-                    'wallet.exchange(bigint,bigint,numeric,text)']) AS f;
+                    'wallet.exchange(bigint,bigint,numeric,text,text)', 'wallet.limit_usage(bigint)']) AS f;
 
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
@@ -232,7 +251,18 @@ SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_a
                     'wallet.set_fx_rate(text,text,numeric,numeric,timestamp with time zone,timestamp with time zone)',
                     'wallet.add_reward_rule(text,numeric,text,numeric,interval,text,timestamp with time zone,timestamp with time zone)',
                     'wallet.end_reward_rule(bigint,timestamp with time zone)',
-                    'wallet.exchange_quote(text,text,numeric)']) AS f;
+                    'wallet.exchange_quote(text,text,numeric)',
+                    'wallet.add_limit_rule(text,text,text,numeric,integer,text,bigint)',
+                    'wallet.drop_limit_rule(bigint)', 'wallet.limit_usage(bigint)']) AS f;
+
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text FROM pg_proc p
+   WHERE p.pronamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace)
+     AND has_function_privilege('wallet_verifier', p.oid, 'EXECUTE')
+     AND p.proname NOT IN ('grant_step_up')
+$$, 'wallet_verifier may execute grant_step_up and nothing else');
+SELECT ok(has_function_privilege('wallet_verifier', 'wallet.grant_step_up(bigint,text,numeric,text,interval)', 'EXECUTE'),
+          'wallet_verifier may execute wallet.grant_step_up');
 
 ------------------------------------------------------------------------------
 -- A hostile search_path: an `evil` schema shadowing the extension's names (a
@@ -443,6 +473,13 @@ SELECT lives_ok($$ SELECT * FROM wallet.expire_bonus() $$, 'wallet_admin can run
 SELECT is((SELECT count(*) FROM wallet.reconcile()), 0::bigint, 'wallet_admin can reconcile: no discrepancy');
 SELECT lives_ok($$ SELECT * FROM wallet.policy, wallet.bonus_rule, wallet.currency LIMIT 1 $$,
                 'wallet_admin can read the config tables');
+SELECT lives_ok($$ SELECT wallet.drop_limit_rule(wallet.add_limit_rule('CNY', 'spend', 'day', 1000000)) $$,
+                'wallet_admin can add and drop a limit rule');
+SET ROLE wallet_reader;
+SELECT lives_ok($$ SELECT * FROM wallet.limit_rule $$, 'wallet_reader can read wallet.limit_rule');
+SET ROLE wallet_verifier;
+SELECT lives_ok(format('SELECT wallet.grant_step_up(%s, %L, 10, %L)', :app_id, 'spend', 'otp-service'),
+                'wallet_verifier can grant a step-up verification');
 RESET ROLE;
 
 ------------------------------------------------------------------------------
@@ -465,6 +502,9 @@ SELECT throws_ok(p.sql, '42501', NULL, p.description) FROM probe p WHERE p.role 
 RESET ROLE;
 SET ROLE wallet_admin;
 SELECT throws_ok(p.sql, '42501', NULL, p.description) FROM probe p WHERE p.role = 'wallet_admin' ORDER BY p.ord, p.sql;
+RESET ROLE;
+SET ROLE wallet_verifier;
+SELECT throws_ok(p.sql, '42501', NULL, p.description) FROM probe p WHERE p.role = 'wallet_verifier' ORDER BY p.ord, p.sql;
 RESET ROLE;
 
 SELECT * FROM finish();

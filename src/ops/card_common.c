@@ -307,6 +307,13 @@ intake_pay(WalletRow *w, const IntakeRow *k, int64 total, int32 items_paid, cons
 	Postings	legs;
 	JB			jb;
 
+	int64		grant;
+
+	/* the limits: a settlement is refused past them (WL007, WL009); a reviewer's approval is counted */
+	if (key != NULL)
+		(void) limits_apply(w, LIMIT_CARD_PAYOUT, "card payout", total, NULL, clk, true, &grant);
+	else
+		limits_count(w, LIMIT_CARD_PAYOUT, total, clk);
 	if (total > 0)
 		credit_earnings(w->id, b, total, txn_id, clk);
 	postings_init(&legs);

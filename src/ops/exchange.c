@@ -152,8 +152,9 @@ wallet_exchange_quote(PG_FUNCTION_ARGS)
  */
 static void
 exchange_locked(WalletRow *fw, WalletRow *tw, int64 amt, TimestampTz clk, const char *key, Jsonb *req,
-				MemoryContext caller, FxRate *fx, ExchangeOut *out)
+				const char *step_up, MemoryContext caller, FxRate *fx, ExchangeOut *out)
 {
+	int64		grant;
 	Datum		args[2] = {Int64GetDatum(fw->id), Int64GetDatum(tw->id)};
 	bool		isnull;
 	bool		points;
@@ -206,6 +207,8 @@ exchange_locked(WalletRow *fw, WalletRow *tw, int64 amt, TimestampTz clk, const 
 				 errhint("Only earnings can be exchanged: never bonus, and cash leaves a wallet only by spending or a refund.")));
 	if (engine_take(b, BUCKET_EARNINGS, amt, clk, false) != amt)
 		elog(ERROR, "wallet %lld could not give the earnings it has", (long long) fw->id);
+	/* the limits: the amount taken from the source wallet counts */
+	(void) limits_apply(fw, LIMIT_EXCHANGE, "exchange", amt, step_up, clk, true, &grant);
 
 	/* the source side, under the key */
 	out->txn_id = nextval_internal(plans.txn_seq, false);
@@ -219,10 +222,12 @@ exchange_locked(WalletRow *fw, WalletRow *tw, int64 amt, TimestampTz clk, const 
 	jb_int(&jb, "to_amount", out->to_amount);
 	jb_int(&jb, "to_exponent", tw->exponent);
 	jb_int(&jb, "in_txn", in_txn);
+	limits_json(&jb, grant);
 	res = jb_end(&jb);
 	if (!write_op(fw, b, out->txn_id, "exchange", amt, clk, key, NO_REF_TXN, req, res,
 				  legs_of(&legs, "exchange"), NULL))
 		elog(ERROR, "wallet %lld changed under its lock", (long long) fw->id);
+	limits_used(grant, out->txn_id, clk);
 
 	/* the target side: a credit (its debt repaid first), as bonus that never expires for points */
 	tb = lotset_unpack(tw->lots);
@@ -246,7 +251,7 @@ exchange_locked(WalletRow *fw, WalletRow *tw, int64 amt, TimestampTz clk, const 
 }
 
 /*
- * wallet.exchange(from_wallet, to_wallet, amount, idempotency_key) exchanges
+ * wallet.exchange(from_wallet, to_wallet, amount, idempotency_key, step_up) exchanges
  * amount of from_wallet's earnings into to_wallet (same owner, another
  * currency) and returns (txn_id, rate, fee, to_amount, replayed). The key
  * belongs to from_wallet.
@@ -316,7 +321,7 @@ exchange_body(PG_FUNCTION_ARGS)
 		out.replayed = true;
 	}
 	else
-		exchange_locked(&fw, &tw, amt, clk, key, req, caller, &fx, &out);
+		exchange_locked(&fw, &tw, amt, clk, key, req, step_up_arg(fcinfo, 4), caller, &fx, &out);
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);
 	values[1] = NumericGetDatum(fx.rate);

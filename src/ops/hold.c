@@ -42,6 +42,7 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 	int64		available;
 	int64		want;
 	bool		weigh;
+	int64		grant;
 
 	if (!locked && w->frozen)
 		return HOLD_NEED_LOCK;
@@ -100,6 +101,9 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 	spend_rule_refuse(engine_spend_rule(s->amount, available, out->held, conf.min_balance_use,
 										conf.use_all_below),
 					  w, &conf, available);
+	/* the limits: a hold counts as a spend when it is made (its captures are not counted again) */
+	if (!limits_apply(w, LIMIT_SPEND, "hold", out->held, s->step_up, clk, locked, &grant))
+		return HOLD_NEED_LOCK;
 	postings_init(&legs);
 	post_hold(&legs, w->id, out->used);
 	out->txn_id = nextval_internal(plans.txn_seq, false);
@@ -118,9 +122,11 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 		jb_int(&jb, "joined", s->group_joined);
 		jb_bool(&jb, "paid", s->group_paid);
 	}
+	limits_json(&jb, grant);
 	res = jb_end(&jb);
 	if (!write_op(w, b, out->txn_id, kind, out->held, clk, key, NO_REF_TXN, req, res, legs_of(&legs, kind), NULL))
 		return HOLD_NOT_WRITTEN;
+	limits_used(grant, out->txn_id, clk);
 	{
 		/* a hold that reserved nothing (allow_partial) is recorded as released at once */
 		HoldInsert	row = {.hold_id = out->hold_id, .wallet_id = w->id, .status = hold_status_after(0, out->held),
@@ -199,6 +205,7 @@ hold_ask(FunctionCallInfo fcinfo, const WalletRow *w, TimestampTz clk, HoldSpec 
 	s->has_max = !PG_ARGISNULL(8);
 	if (s->has_max)
 		s->max_charge = numeric_to_minor(PG_GETARG_NUMERIC(8), w->exponent, "max_charge");
+	s->step_up = step_up_arg(fcinfo, 9);
 	jb_begin(&jb);
 	jb_int(&jb, "amount", s->amount);
 	jb_text_if(&jb, true, "scene", s->scene);
@@ -214,7 +221,7 @@ hold_ask(FunctionCallInfo fcinfo, const WalletRow *w, TimestampTz clk, HoldSpec 
 
 /*
  * wallet.hold(wallet_id, amount, idempotency_key, scene, ttl, allow_partial,
- * payee, order_ref, max_charge) returns (hold_id, held, bonus_held,
+ * payee, order_ref, max_charge, step_up) returns (hold_id, held, bonus_held,
  * cash_held, earnings_held, shortfall, expires_at, replayed).
  */
 static Datum

@@ -72,6 +72,9 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 	(void) reward_plan(w, h->scene, out->captured, clk, &rw);
 	reward_json(&jb, &rw);
 	res = jb_end(&jb);
+	/* the limits' usage: what a final capture releases is given back (what it captured stays counted) */
+	limits_give_back(w, LIMIT_SPEND, out->released, h->captured + out->captured == 0 && out->remaining == 0 ? 1 : 0,
+					 h->created_at, clk);
 	/* without a key (a group payment's share), the journal row has none */
 	if (!write_op(w, b, out->txn_id, "capture_hold", out->captured, clk, key, h->hold_txn, req, res,
 				  legs_of(&legs, "capture_hold"), lotset_pack(pieces)))

@@ -225,6 +225,8 @@ holds_give_back_due(WalletRow *w, LotBuilder *b, TimestampTz clk)
 		insert_txn_keyless(txn_id, w, "expire_holds", total, clk, h.hold_txn, req, jb_end(&jb),
 						   legs_of(&legs, "expire_holds"), NULL);
 		hold_change(&h, "expired", 0, total, h.expires_at);
+		/* the limits' usage: what it still reserved, and its count if it captured nothing */
+		limits_give_back(w, LIMIT_SPEND, total, h.captured == 0 ? 1 : 0, h.created_at, clk);
 		n++;
 	}
 	if (n > 0)

@@ -45,6 +45,9 @@ hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, con
 	jb_int_if(&jb, true, "remaining", out->remaining);
 	jb_int_if(&jb, true, "captured_before", h->captured);
 	res = jb_end(&jb);
+	/* the limits' usage: what is released, and the hold's count if it ends having captured nothing */
+	limits_give_back(w, LIMIT_SPEND, out->released, h->captured == 0 && out->remaining == 0 ? 1 : 0,
+					 h->created_at, clk);
 	/* without a key (a group payment's share), the journal row has none */
 	if (!write_op(w, b, out->txn_id, "release_hold", out->released, clk, key, h->hold_txn, req, res,
 				  legs_of(&legs, "release_hold"), NULL))

@@ -28,6 +28,7 @@ typedef struct HoldSpec
 	int64		group_id;		/* a group payment's share; 0: none */
 	int32		group_joined;	/* a share: how many have joined with it (its result says) */
 	bool		group_paid;		/* a share: whether its join pays the group (its result says) */
+	const char *step_up;		/* a step-up grant's token (section 20); NULL: none */
 } HoldSpec;
 
 /* A hold made (or replayed): its result. */

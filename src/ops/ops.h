@@ -74,6 +74,7 @@ typedef struct SpendAsk
 	int64	   *shares;			/* a split payment's shares; NULL: its one payee takes all */
 	bool		compact;		/* set for the reader: leave null arguments out of the request */
 	Jsonb	   *req;			/* the request, as the journal keeps it */
+	char	   *step_up;		/* a step-up grant's token (section 20); NULL: none */
 } SpendAsk;
 
 /* The outcome of a spend, in minor units, kept across SPI_finish. */
@@ -125,5 +126,16 @@ extern void reward_json(JB *jb, const Reward *rw);
 extern void reward_credit(const Reward *rw, int64 spend_txn, TimestampTz clk);
 extern int64 take_back(WalletRow *pw, int bucket, int64 amt, int64 tid, TimestampTz clk);
 extern void reward_take_back(WalletRow *pw, int64 back, int64 spend_txn, int64 tid, TimestampTz clk);
+
+/* limits.c: limits and step-up grants (CONTRACT.md section 20) */
+extern bool limits_apply(WalletRow *w, LimitOp op, const char *what, int64 amt, const char *step_up,
+						 TimestampTz clk, bool locked, int64 *grant_id);
+extern bool limits_allow(WalletRow *w, LimitOp op, int64 amt, TimestampTz clk);
+extern void limits_count(WalletRow *w, LimitOp op, int64 amt, TimestampTz clk);
+extern void limits_used(int64 grant_id, int64 txn_id, TimestampTz clk);
+extern void limits_json(JB *jb, int64 grant_id);
+extern void limits_give_back(WalletRow *w, LimitOp op, int64 amt, int32 count, TimestampTz counted_at,
+							 TimestampTz clk);
+extern char *step_up_arg(FunctionCallInfo fcinfo, int argno);
 
 #endif							/* WALLET_OPS_H */

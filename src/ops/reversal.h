@@ -30,6 +30,9 @@ typedef struct SpendTxn
 	LotSet	   *pieces;
 	int64		points;			/* reward points it earned (section 18); 0: none */
 	int64		points_wallet;	/* the wallet they went to */
+	TimestampTz counted_at;		/* when the limits counted it (a capture: when its hold was made) */
+	bool		capture;		/* a capture of a hold: its count stays with the hold */
+	int64		hold_id;		/* a capture's hold; 0: none */
 } SpendTxn;
 
 /* What earlier reversals of the spend took. */

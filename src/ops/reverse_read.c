@@ -8,7 +8,7 @@
 #include "ops/reversal.h"
 
 static OpPlan spend_row = OP_PLAN(
-	"SELECT wallet_id, result, pieces FROM wallet.txn WHERE txn_id = $1 "
+	"SELECT wallet_id, result, pieces, created_at, kind = 'capture_hold' FROM wallet.txn WHERE txn_id = $1 "
 	"AND kind IN ('spend', 'capture_hold', 'spend_split')",
 	1, INT8OID);
 static OpPlan earlier = OP_PLAN(
@@ -21,6 +21,7 @@ spend_of(SpendTxn *sp, Jsonb *res)
 	JsonbValue *v;
 
 	sp->charged = jsonb_int(res, "charged");
+	sp->hold_id = jsonb_int_or_zero(res, "hold_id");
 	sp->discount = jsonb_int_or_zero(res, "discount");
 	sp->given[BUCKET_BONUS] = jsonb_int_or_zero(res, "bonus_used");
 	sp->given[BUCKET_CASH] = jsonb_int_or_zero(res, "cash_used");
@@ -65,6 +66,8 @@ found_spend(Row *row, void *arg)
 		!journal_kind_is(row, "spend_split"))
 		return true;
 	sp->wallet_id = DatumGetInt64(getattr(row, "wallet_id", &isnull));
+	sp->counted_at = DatumGetTimestampTz(getattr(row, "created_at", &isnull));
+	sp->capture = journal_kind_is(row, "capture_hold");
 	spend_of(sp, DatumGetJsonbPCopy(getattr(row, "result", &isnull)));
 	d = getattr(row, "pieces", &isnull);
 	sp->pieces = isnull ? NULL : (LotSet *) PG_DETOAST_DATUM_COPY(d);
@@ -91,6 +94,8 @@ read_spend(int64 txn_id, SpendTxn *sp)
 		{
 			sp->found = true;
 			sp->wallet_id = DatumGetInt64(getcol(1, &isnull));
+			sp->counted_at = DatumGetTimestampTz(getcol(4, &isnull));
+			sp->capture = DatumGetBool(getcol(5, &isnull));
 			spend_of(sp, DatumGetJsonbP(getcol(2, &isnull)));
 			d = getcol(3, &isnull);
 			sp->pieces = isnull ? NULL : DatumGetLotSetP(d);
@@ -102,6 +107,14 @@ read_spend(int64 txn_id, SpendTxn *sp)
 				 errmsg("spend %lld does not exist", (long long) txn_id)));
 	if (sp->pieces == NULL)
 		sp->pieces = lotset_pack(new_builder(1));
+	if (sp->capture)
+	{
+		/* the limits counted a capture's money when its hold was made */
+		HoldRow		h;
+
+		if (sp->hold_id != 0 && read_hold(sp->hold_id, false, &h))
+			sp->counted_at = h.created_at;
+	}
 }
 
 /*

@@ -51,15 +51,16 @@ spend_args(FunctionCallInfo fcinfo, const WalletRow *w, SpendAsk *ask)
 	if (ask->has_max)
 		jb_int(&jb, "max_charge", ask->max_charge);
 	ask->req = jb_end(&jb);
+	ask->step_up = step_up_arg(fcinfo, 9);
 }
 
 /*
  * wallet.spend(wallet_id, amount, idempotency_key, scene, coupon,
- * allow_partial, payee, order_ref, max_charge) charges amount in spending
+ * allow_partial, payee, order_ref, max_charge, step_up) charges amount in spending
  * order (bonus usable in scene, soonest expiry first; cash oldest first;
  * earnings where the currency's earnings_scope lets them be spent), the
  * wallet paying at most max_charge (the rest is shortfall), under the
- * currency's spend rules (engine_spend_rule), and returns (txn_id, charged,
+ * currency's spend rules (engine_spend_rule) and limits (limits_apply), and returns (txn_id, charged,
  * discount, bonus_used, cash_used, earnings_used, shortfall, replayed).
  */
 static Datum

@@ -70,6 +70,7 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 		int64	   *parts;
 		PayeePart  *pp;
 		Reward		rw;
+		int64		grant;
 
 		read_wallet(wallet_id, lock, policy, &w);
 		*exponent = w.exponent;
@@ -265,6 +266,12 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 				spend_rule_refuse(rule, &w, &rules, available);
 			}
 		}
+		/* the limits: what the wallet pays counts; a refusal or a step-up is decided under the lock */
+		if (!limits_apply(&w, LIMIT_SPEND, kind, out->charged, ask.step_up, clk, lock, &grant))
+		{
+			must_lock = true;
+			continue;
+		}
 		out->txn_id = nextval_internal(plans.txn_seq, false);
 
 		/* each payee's part of what was charged, less the commission on it */
@@ -320,6 +327,7 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 			jb_int(&jb, "commission", ask.npayees > 0 ? pp[0].commission : 0);
 		}
 		reward_json(&jb, &rw);
+		limits_json(&jb, grant);
 		res = jb_end(&jb);
 		if (!write_op(&w, b, out->txn_id, kind, out->charged, clk, key, NO_REF_TXN, ask.req, res,
 					  legs_of(&legs, kind), lotset_pack(taken)))
@@ -329,6 +337,7 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 				continue;		/* lost a race: read again */
 			goto replay;
 		}
+		limits_used(grant, out->txn_id, clk);
 		if (canonical != NULL)
 		{
 			Datum		rargs[5] = {CStringGetTextDatum(canonical), Int64GetDatum(w.id),

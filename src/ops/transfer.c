@@ -49,8 +49,9 @@ amount_text(int64 minor, int exponent)
  */
 static void
 transfer_locked(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *kind, TimestampTz clk,
-				const char *key, Jsonb *req, TransferOut *out)
+				const char *key, Jsonb *req, const char *step_up, TransferOut *out)
 {
+	int64		grant;
 	char	   *tcur;
 	PayeeProblem pp = payee_problem(w, to, &tcur);
 	LotBuilder *b;
@@ -97,6 +98,8 @@ transfer_locked(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *
 	}
 	if (engine_take(b, BUCKET_EARNINGS, total, clk, false) != total)
 		elog(ERROR, "wallet %lld could not give the earnings it has", (long long) w->id);
+	/* the limits: what leaves the sender counts, the amount and its fee */
+	(void) limits_apply(w, LIMIT_TRANSFER, "transfer", total, step_up, clk, true, &grant);
 
 	out->txn_id = nextval_internal(plans.txn_seq, false);
 	postings_init(&legs);
@@ -107,16 +110,18 @@ transfer_locked(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *
 	jb_int(&jb, "fee", out->fee);
 	jb_int(&jb, "to_wallet", to);
 	jb_text(&jb, "kind", kind);
+	limits_json(&jb, grant);
 	res = jb_end(&jb);
 	if (!write_op(w, b, out->txn_id, "transfer", amt, clk, key, NO_REF_TXN, req, res,
 				  legs_of(&legs, "transfer"), NULL))
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+	limits_used(grant, out->txn_id, clk);
 	credit_payee(to, amt, out->txn_id);
 }
 
 /*
  * wallet.transfer(from_wallet, to_wallet, amount, idempotency_key, kind,
- * note) moves amount (NULL: all the sender may move) of from_wallet's
+ * note, step_up) moves amount (NULL: all the sender may move) of from_wallet's
  * earnings into to_wallet's earnings and returns (txn_id, amount, fee,
  * replayed). The key belongs to the sender, whose row is locked; the
  * receiver's is not.
@@ -169,7 +174,7 @@ transfer_body(PG_FUNCTION_ARGS)
 		out.replayed = true;
 	}
 	else
-		transfer_locked(&w, to, has_amount, amt, kind, clk, key, req, &out);
+		transfer_locked(&w, to, has_amount, amt, kind, clk, key, req, step_up_arg(fcinfo, 6), &out);
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);
 	values[1] = major(out.amount, exponent);

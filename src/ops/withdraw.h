@@ -17,6 +17,7 @@ typedef struct WithdrawSpec
 	const char *method;			/* NULL: none */
 	const char *note;			/* NULL: none */
 	bool		automatic;		/* made by auto_withdraw */
+	const char *step_up;		/* a step-up grant's token (section 20); NULL: none */
 } WithdrawSpec;
 
 /* A request made (or replayed), amounts in minor units. */

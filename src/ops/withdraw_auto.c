@@ -77,6 +77,9 @@ auto_one(WalletRow *w, TimestampTz clk, int64 threshold, const char *destination
 	withdraw_quote_now(w, amount, amount, clk, false, &q);
 	if (q.refusal != WITHDRAW_OK)
 		return withdraw_refusal_name(q.refusal);
+	/* a limit rule that would refuse it or ask for a step-up: none today */
+	if (!limits_allow(w, LIMIT_WITHDRAW, amount, clk))
+		return "limit";
 	jb_begin(&jb);
 	jb_int(&jb, "amount", amount);
 	jb_text(&jb, "destination", destination);

@@ -128,6 +128,7 @@ withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const Withdra
 	JB			jb;
 	int64		txn_id;
 	bool		approved = !q->review;
+	int64		grant;
 
 	if (!OidIsValid(plans.withdrawal_seq))
 		elog(ERROR, "wallet.withdrawal is missing: update the extension");
@@ -136,6 +137,8 @@ withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const Withdra
 	out->fee = q->fee;
 	out->net = q->net;
 	out->status = approved ? "approved" : "pending";
+	/* the limits: the amount asked for counts from the request on (a rejection gives it back) */
+	(void) limits_apply(w, LIMIT_WITHDRAW, "withdrawal", q->amount, s->step_up, clk, true, &grant);
 	engine_withdraw_hold(b, q->amount, clk);
 	postings_init(&legs);
 	post_withdraw_hold(&legs, w->id, q->amount);
@@ -146,6 +149,7 @@ withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const Withdra
 	jb_int(&jb, "fee", out->fee);
 	jb_int(&jb, "net", out->net);
 	jb_text(&jb, "status", out->status);
+	limits_json(&jb, grant);
 	/* the key was free under the lock: taken now, it is a concurrent writer's (WL003) */
 	if (!write_op(w, b, txn_id, kind, q->amount, clk, key, NO_REF_TXN, req, jb_end(&jb), legs_of(&legs, kind),
 				  NULL))
@@ -153,6 +157,7 @@ withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const Withdra
 		(void) after_no_write(w, key, kind, req, txn_id);
 		elog(ERROR, "could not write wallet %lld", (long long) w->id);
 	}
+	limits_used(grant, txn_id, clk);
 	{
 		Datum		args[14] = {Int64GetDatum(out->withdrawal_id), Int64GetDatum(w->id), Int64GetDatum(txn_id),
 			Int64GetDatum(out->amount), Int64GetDatum(out->fee), Int64GetDatum(out->net),

@@ -178,6 +178,9 @@ withdrawal_move(WalletRow *w, const WithdrawalRow *r, const char *kind, const Wi
 		engine_withdraw_end(b, r->amount, clk, release);
 		post_withdraw_end(&legs, w->id, release, r->amount, r->net, r->fee);
 	}
+	/* the limits' usage: a withdrawal rejected, failed or returned gives back its amount and count */
+	if (strcmp(c->status, "succeeded") != 0)
+		limits_give_back(w, LIMIT_WITHDRAW, r->amount, 1, r->requested_at, clk);
 	/* the wallet is locked: its version holds */
 	if (!write_op(w, b, txn_id, kind, r->amount, clk, NULL, r->request_txn, request, jb_end(&jb),
 				  legs_of(&legs, kind), NULL))

@@ -11,7 +11,7 @@ PG_FUNCTION_INFO_V1(wallet_request_withdrawal);
 
 /*
  * wallet.request_withdrawal(wallet_id bigint, amount numeric, idempotency_key
- * text, destination text, method text, note text) returns (withdrawal_id,
+ * text, destination text, method text, note text, step_up text) returns (withdrawal_id,
  * amount, fee, net, status, replayed). Refused: frozen (WL002), in debt
  * (WL008), below the minimum, nothing after the fee or past the day's maximum
  * (WL007), more than the earnings (WL001).
@@ -43,6 +43,7 @@ request_body(PG_FUNCTION_ARGS)
 	s.destination = check_text(fcinfo, 3, "destination", 200, true);
 	s.method = check_text(fcinfo, 4, "method", 64, false);
 	s.note = check_text(fcinfo, 5, "note", 1000, false);
+	s.step_up = step_up_arg(fcinfo, 6);
 	jb_begin(&jb);
 	jb_int(&jb, "amount", amount);
 	jb_text(&jb, "destination", s.destination);

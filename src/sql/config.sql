@@ -165,7 +165,8 @@ BEGIN
       CASE WHEN EXISTS (SELECT 1 FROM wallet.fx_rate x WHERE OLD.code IN (x.from_currency, x.to_currency))
            THEN 'exchange rates' END,
       CASE WHEN EXISTS (SELECT 1 FROM wallet.reward_rule r WHERE OLD.code IN (r.currency, r.points_currency))
-           THEN 'reward rules' END], NULL);
+           THEN 'reward rules' END,
+      CASE WHEN EXISTS (SELECT 1 FROM wallet.limit_rule l WHERE l.currency = OLD.code) THEN 'limit rules' END], NULL);
     IF cardinality(users) > 0 THEN
       PERFORM wallet._fail('WL008', format('the exponent of currency %s cannot change', OLD.code),
         format('Currency %s is used by %s; its amounts are stored in units of 10^-%s.',

@@ -74,7 +74,8 @@ CREATE FUNCTION wallet.exchange_quote(from_currency text, to_currency text, amou
   AS 'MODULE_PATHNAME', 'wallet_exchange_quote'
   LANGUAGE C STABLE SECURITY DEFINER ROWS 1 SET search_path = pg_catalog, wallet, pg_temp;
 
-CREATE FUNCTION wallet.exchange(from_wallet bigint, to_wallet bigint, amount numeric, idempotency_key text)
+CREATE FUNCTION wallet.exchange(from_wallet bigint, to_wallet bigint, amount numeric, idempotency_key text,
+                                step_up text DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, rate numeric, fee numeric, to_amount numeric, replayed boolean)
   AS 'MODULE_PATHNAME', 'wallet_exchange'
   LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1;

@@ -33,7 +33,7 @@ COMMENT ON TABLE wallet.hold IS
 CREATE FUNCTION wallet.hold(wallet_id bigint, amount numeric, idempotency_key text, scene text DEFAULT NULL,
                             ttl interval DEFAULT '7 days', allow_partial boolean DEFAULT false,
                             payee bigint DEFAULT NULL, order_ref text DEFAULT NULL,
-                            max_charge numeric DEFAULT NULL)
+                            max_charge numeric DEFAULT NULL, step_up text DEFAULT NULL)
   RETURNS TABLE (hold_id bigint, held numeric, bonus_held numeric, cash_held numeric, earnings_held numeric,
                  shortfall numeric, expires_at timestamptz, replayed boolean)
   AS 'MODULE_PATHNAME', 'wallet_hold'

@@ -12,6 +12,9 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'wallet_reader') THEN
     CREATE ROLE wallet_reader NOLOGIN;
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'wallet_verifier') THEN
+    CREATE ROLE wallet_verifier NOLOGIN;
+  END IF;
 END
 $roles$;
 

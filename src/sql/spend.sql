@@ -10,7 +10,8 @@ COMMENT ON TYPE wallet.spend_result IS 'the row wallet.spend returns';
 CREATE FUNCTION wallet.spend(wallet_id bigint, amount numeric, idempotency_key text,
                              scene text DEFAULT NULL, coupon text DEFAULT NULL,
                              allow_partial boolean DEFAULT false, payee bigint DEFAULT NULL,
-                             order_ref text DEFAULT NULL, max_charge numeric DEFAULT NULL)
+                             order_ref text DEFAULT NULL, max_charge numeric DEFAULT NULL,
+                             step_up text DEFAULT NULL)
   RETURNS wallet.spend_result
   AS 'MODULE_PATHNAME', 'wallet_spend'
   LANGUAGE C VOLATILE SECURITY DEFINER;

@@ -13,6 +13,7 @@ CREATE TABLE wallet.wallet (
   version       bigint   NOT NULL DEFAULT 0,
   created_at    timestamptz NOT NULL,
   debt          bigint   NOT NULL DEFAULT 0 CHECK (debt >= 0),
+  limit_usage   bytea    NULL,
   UNIQUE (owner, currency)
 ) WITH (fillfactor = 80);
 CREATE INDEX wallet_next_expiry ON wallet.wallet (next_expiry) WHERE next_expiry IS NOT NULL;

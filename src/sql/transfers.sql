@@ -10,7 +10,7 @@ COMMENT ON COLUMN wallet.policy.transfer_fee_fixed IS
 -- receiver's earnings through wallet.payee_credit (the receiver's row is neither locked nor
 -- written, as a payee's is not), the fee on top posted to fee_income.
 CREATE FUNCTION wallet.transfer(from_wallet bigint, to_wallet bigint, amount numeric, idempotency_key text,
-                                kind text DEFAULT 'p2p', note text DEFAULT NULL)
+                                kind text DEFAULT 'p2p', note text DEFAULT NULL, step_up text DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, amount numeric, fee numeric, replayed boolean)
   AS 'MODULE_PATHNAME', 'wallet_transfer'
   LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1;

@@ -83,7 +83,8 @@ CREATE FUNCTION wallet.withdraw_quote(wallet_id bigint, amount numeric)
 -- request_withdrawal holds amount of the wallet's earnings at once: approved when it is at most
 -- withdraw_auto_approve_max and the day stays within withdraw_review_daily, pending otherwise.
 CREATE FUNCTION wallet.request_withdrawal(wallet_id bigint, amount numeric, idempotency_key text,
-                                          destination text, method text DEFAULT NULL, note text DEFAULT NULL)
+                                          destination text, method text DEFAULT NULL, note text DEFAULT NULL,
+                                          step_up text DEFAULT NULL)
   RETURNS TABLE (withdrawal_id bigint, amount numeric, fee numeric, net numeric, status text, replayed boolean)
   AS 'MODULE_PATHNAME', 'wallet_request_withdrawal'
   LANGUAGE C VOLATILE SECURITY DEFINER;

@@ -27,14 +27,14 @@ static MemoryContext conf_cxt;
 static CurrencyConf *confs[8];
 static int	n_confs;
 static uint64 conf_gen;			/* counts the invalidations that emptied the cache */
-static Oid	conf_rels[4];		/* policy, bonus_rule, coupon_template, reward_rule */
+static Oid	conf_rels[5];		/* policy, bonus_rule, coupon_template, reward_rule, limit_rule */
 
 static void
 conf_forget(Datum arg, Oid relid)
 {
 	(void) arg;
 	if (OidIsValid(relid) && relid != conf_rels[0] && relid != conf_rels[1] && relid != conf_rels[2] &&
-		relid != conf_rels[3])
+		relid != conf_rels[3] && relid != conf_rels[4])
 		return;
 	conf_gen++;
 	n_confs = 0;
@@ -54,6 +54,15 @@ conf_rule_cmp(const void *a, const void *b)
 {
 	int64		x = ((const ConfRule *) a)->rule_id;
 	int64		y = ((const ConfRule *) b)->rule_id;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+limit_rule_cmp(const void *a, const void *b)
+{
+	int64		x = ((const LimitRule *) a)->rule_id;
+	int64		y = ((const LimitRule *) b)->rule_id;
 
 	return x < y ? -1 : x > y;
 }
@@ -114,6 +123,12 @@ conf_copy(const CurrencyConf *c)
 		d->rules[i].fee = numeric_copy(c->rules[i].fee);
 	}
 	d->rewards = reward_copy(c->rewards, c->nrewards);
+	d->limits = NULL;
+	if (c->nlimits > 0)
+	{
+		d->limits = palloc(sizeof(LimitRule) * c->nlimits);
+		memcpy(d->limits, c->limits, sizeof(LimitRule) * c->nlimits);
+	}
 	return d;
 }
 
@@ -240,9 +255,71 @@ conf_read_rewards(Relation wrel, Numeric scale, CurrencyConf *c)
 	table_close(crel, NoLock);
 }
 
+/*
+ * conf_read_limits reads a currency's limit rules (CONTRACT.md section 20),
+ * the wallets' own rows too, from wallet.limit_rule (locked), by rule_id.
+ */
+static void
+conf_read_limits(Relation lrel, Numeric scale, CurrencyConf *c)
+{
+	static const char *const ops[] = {"spend", "transfer", "withdraw", "exchange", "card_payout", "debit"};
+	static const char *const periods[] = {"operation", "day", "month"};
+	ScanKeyData k[1];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int			cap = 0;
+
+	key_text(&k[0], att_of(lrel, "currency"), c->currency);
+	scan = systable_beginscan(lrel, rel_of("limit_rule_currency"), true, GetActiveSnapshot(), 1, k);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		LimitRule  *r;
+		Row			row;
+		Datum		d;
+		bool		isnull;
+		char	   *op;
+		char	   *period;
+
+		if (c->nlimits == cap)
+		{
+			cap = cap ? cap * 2 : 4;
+			c->limits = c->limits ? repalloc(c->limits, sizeof(LimitRule) * cap) :
+				palloc(sizeof(LimitRule) * cap);
+		}
+		r = &c->limits[c->nlimits++];
+		memset(r, 0, sizeof(LimitRule));
+		row_of(&row, lrel, tup);
+		r->rule_id = DatumGetInt64(getattr(&row, "rule_id", &isnull));
+		d = getattr(&row, "wallet_id", &isnull);
+		r->wallet_id = isnull ? 0 : DatumGetInt64(d);
+		op = TextDatumGetCString(getattr(&row, "operation", &isnull));
+		r->op = LIMIT_DEBIT;
+		for (int i = 0; i < (int) lengthof(ops); i++)
+			if (strcmp(op, ops[i]) == 0)
+				r->op = (LimitOp) i;
+		period = TextDatumGetCString(getattr(&row, "period", &isnull));
+		r->period = LIMIT_PER_OPERATION;
+		for (int i = 0; i < (int) lengthof(periods); i++)
+			if (strcmp(period, periods[i]) == 0)
+				r->period = (LimitPeriod) i;
+		d = getattr(&row, "max_amount", &isnull);
+		r->has_amount = !isnull;
+		r->max_amount = isnull ? 0 : to_minor_rule(DatumGetNumeric(d), scale);
+		d = getattr(&row, "max_count", &isnull);
+		r->has_count = !isnull;
+		r->max_count = isnull ? 0 : DatumGetInt32(d);
+		r->step_up = strcmp(TextDatumGetCString(getattr(&row, "action", &isnull)), "step_up") == 0;
+		row_free(&row);
+	}
+	systable_endscan(scan);
+	if (c->nlimits > 1)
+		qsort(c->limits, c->nlimits, sizeof(LimitRule), limit_rule_cmp);
+}
+
 /* conf_read reads a currency's configuration from its tables (relations locked). */
 static CurrencyConf *
-conf_read(Relation prel, Relation rrel, Relation trel, Relation wrel, const char *currency, int exponent)
+conf_read(Relation prel, Relation rrel, Relation trel, Relation wrel, Relation lrel, const char *currency,
+		  int exponent)
 {
 	CurrencyConf *c = palloc0(sizeof(CurrencyConf));
 	ScanKeyData k[2];
@@ -361,6 +438,8 @@ conf_read(Relation prel, Relation rrel, Relation trel, Relation wrel, const char
 		qsort(c->rules, c->nrules, sizeof(ConfRule), conf_rule_cmp);
 	if (wrel != NULL)
 		conf_read_rewards(wrel, scale, c);
+	if (lrel != NULL)
+		conf_read_limits(lrel, scale, c);
 	return c;
 }
 
@@ -389,7 +468,9 @@ currency_conf(const char *currency, int exponent)
 	Relation	rrel;
 	Relation	trel;
 	Relation	wrel = NULL;
+	Relation	lrel = NULL;
 	Oid			reward_rel = get_relname_relid("reward_rule", plans.nsp);
+	Oid			limit_rel = get_relname_relid("limit_rule", plans.nsp);
 	uint64		gen;
 	CurrencyConf *c = cached_conf(currency, exponent);
 
@@ -402,17 +483,23 @@ currency_conf(const char *currency, int exponent)
 	/* reward rules, where the schema has them (a schema before 0.2's exchange has none) */
 	if (OidIsValid(reward_rel))
 		wrel = table_open(reward_rel, AccessShareLock);
+	/* limit rules, where the schema has them */
+	if (OidIsValid(limit_rel))
+		lrel = table_open(limit_rel, AccessShareLock);
 	conf_rels[0] = RelationGetRelid(prel);
 	conf_rels[1] = RelationGetRelid(rrel);
 	conf_rels[2] = RelationGetRelid(trel);
 	conf_rels[3] = reward_rel;
+	conf_rels[4] = limit_rel;
 	AcceptInvalidationMessages();
 	gen = conf_gen;
 	/* a snapshot taken now sees every change whose invalidation came in */
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	c = conf_read(prel, rrel, trel, wrel, currency, exponent);
+	c = conf_read(prel, rrel, trel, wrel, lrel, currency, exponent);
 	PopActiveSnapshot();
+	if (lrel != NULL)
+		table_close(lrel, NoLock);
 	if (wrel != NULL)
 		table_close(wrel, NoLock);
 	table_close(trel, NoLock);
@@ -488,4 +575,30 @@ currency_reward_rules(const char *currency, int exponent, RewardRule **out)
 		c = currency_conf(currency, exponent);
 	*out = reward_copy(c->rewards, c->nrewards);
 	return c->nrewards;
+}
+
+/*
+ * currency_limits fills out with the limit rules of a currency that apply to
+ * wallet wallet_id (the currency's rows and the wallet's own, by rule_id)
+ * and the time zone its days and months are counted in, from the same cache
+ * as currency_conf: a debit reads no table to find them.
+ */
+void
+currency_limits(const char *currency, int exponent, int64 wallet_id, LimitConf *out)
+{
+	CurrencyConf *c = cached_conf(currency, exponent);
+
+	if (c == NULL)
+		c = currency_conf(currency, exponent);
+	out->time_zone = pstrdup(c->limit_time_zone);
+	out->n = 0;
+	out->rules = NULL;
+	for (int i = 0; i < c->nlimits; i++)
+	{
+		if (c->limits[i].wallet_id != 0 && c->limits[i].wallet_id != wallet_id)
+			continue;
+		if (out->rules == NULL)
+			out->rules = palloc(sizeof(LimitRule) * c->nlimits);
+		out->rules[out->n++] = c->limits[i];
+	}
 }

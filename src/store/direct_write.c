@@ -250,8 +250,10 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 			 TimestampTz at, const char *key, int64 ref_txn, Jsonb *request, Jsonb *result,
 			 Datum postings, LotSet *pieces)
 {
-	static const char *const changed_names[] = {"lots", "next_expiry", "version"};
+	static const char *const changed_names[] = {"lots", "next_expiry", "version", "limit_usage"};
 	AttrNumber	changed[lengthof(changed_names)];
+	/* the limits' usage counters are written with the lots when an operation changed them */
+	int			nchanged = w->usage_dirty ? lengthof(changed_names) : lengthof(changed_names) - 1;
 	Bitmapset  *updated = NULL;
 	Relation	krel = NULL;
 	Relation	wrel;
@@ -282,7 +284,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 		krel = table_open(plans.key_rel, RowExclusiveLock);
 	wrel = table_open(rel_of("wallet"), RowExclusiveLock);
 	jrel = table_open(rel_of("txn"), RowExclusiveLock);
-	for (int i = 0; i < (int) lengthof(changed_names); i++)
+	for (int i = 0; i < nchanged; i++)
 	{
 		changed[i] = att_of(wrel, changed_names[i]);
 		updated = bms_add_member(updated, changed[i] - FirstLowInvalidHeapAttributeNumber);
@@ -311,7 +313,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 						  !direct_ok(krel, NULL, false, NULL, 0, ACL_INSERT | ACL_SELECT))) ||
 		wrel->rd_rel->relkind != RELKIND_RELATION ||
 		jrel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||
-		!direct_ok(wrel, NULL, true, changed, lengthof(changed), ACL_UPDATE | ACL_SELECT) ||
+		!direct_ok(wrel, NULL, true, changed, nchanged, ACL_UPDATE | ACL_SELECT) ||
 		!direct_ok(jrel, NULL, false, NULL, 0, ACL_INSERT))
 		goto done;
 	CheckValidResultRel(wrri, CMD_UPDATE);
@@ -342,6 +344,11 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 		wslot->tts_isnull[changed[1] - 1] = next == WALLET_NO_TIME;
 		wslot->tts_values[changed[2] - 1] = Int64GetDatum(w->version + 1);
 		wslot->tts_isnull[changed[2] - 1] = false;
+		if (w->usage_dirty)
+		{
+			wslot->tts_values[changed[3] - 1] = PointerGetDatum(usage_encode(w->usage));
+			wslot->tts_isnull[changed[3] - 1] = false;
+		}
 		ExecStoreVirtualTuple(wslot);
 	}
 

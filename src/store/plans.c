@@ -72,6 +72,13 @@ run_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long
  */
 static uint64 plans_generation = 1;
 
+/* usage_att_args is n, and one more (the usage counters) where the wallet row has them. */
+static int
+usage_att_args(int n)
+{
+	return plans.usage_att != InvalidAttrNumber ? n + 1 : n;
+}
+
 static SPIPlanPtr
 prepare(const char *sql, int nargs, Oid *types)
 {
@@ -230,11 +237,21 @@ ensure_plans(void)
 
 		plans.withdrawal_seq = id != InvalidAttrNumber ? getIdentitySequence(withdrawals, id, true) : InvalidOid;
 	}
+	{
+		Oid			wallets = get_relname_relid("wallet", nsp);
+
+		plans.usage_att = OidIsValid(wallets) ? get_attnum(wallets, "limit_usage") : InvalidAttrNumber;
+	}
 	if (!OidIsValid(plans.lotset_type) || !OidIsValid(plans.txn_seq) || !OidIsValid(plans.posting_array))
 		elog(ERROR, "wallet schema is incomplete");
 	{
 		Oid			t1[] = {INT8OID};
-		Oid			t4[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID};
+		Oid			t4[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID, BYTEAOID};
+		/* the limits' usage counters, written with the lots where the schema has them (NULL: unchanged) */
+		const char *usage_set = plans.usage_att != InvalidAttrNumber ?
+			", limit_usage = coalesce($5, limit_usage)" : "";
+		const char *usage_set_w = plans.usage_att != InvalidAttrNumber ?
+			", limit_usage = coalesce($16, w.limit_usage)" : "";
 		Oid			t5[] = {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
 		JSONBOID, JSONBOID, plans.posting_array, plans.lotset_type, INT8OID};
 		Oid			t6[] = {INT8OID, INT8OID, INT8OID};
@@ -244,9 +261,9 @@ ensure_plans(void)
 			plans.replay = prepare("SELECT kind, request, result FROM wallet.txn "
 								   "WHERE txn_id = $1 AND created_at = $2", 2, tk);
 		}
-		plans.update_wallet = prepare("UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
-									  "version = version + 1 WHERE wallet_id = $1 AND version = $4",
-									  4, t4);
+		plans.update_wallet = prepare(psprintf("UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
+											   "version = version + 1%s WHERE wallet_id = $1 AND version = $4",
+											   usage_set), usage_att_args(4), t4);
 		/*
 		 * Keys go to wallet.txn_key in the same statement. A 0.1 schema (the
 		 * library updated, ALTER EXTENSION UPDATE not run yet) has no key
@@ -265,7 +282,7 @@ ensure_plans(void)
 		{
 			Oid			tw[] = {INT8OID, plans.lotset_type, TIMESTAMPTZOID, INT8OID, INT8OID, TEXTOID,
 				INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, JSONBOID, plans.posting_array,
-			plans.lotset_type, INT8OID};
+			plans.lotset_type, INT8OID, BYTEAOID};
 
 			/* the row update, the key and the journal row in one statement, as the floor does */
 			if (OidIsValid(plans.key_rel))
@@ -274,16 +291,16 @@ ensure_plans(void)
 				 * updated only if the key went in and the version still holds,
 				 * and the journal row only if the row was updated.
 				 */
-				plans.write = prepare("WITH k AS (INSERT INTO wallet.txn_key (wallet_id, idempotency_key, "
-									  "txn_id, created_at) VALUES ($1, $10, $5, $9) ON CONFLICT DO NOTHING "
-									  "RETURNING wallet_id), "
-									  "u AS (UPDATE wallet.wallet w SET lots = $2, next_expiry = $3, "
-									  "version = w.version + 1 FROM k WHERE w.wallet_id = k.wallet_id "
-									  "AND w.version = $4 RETURNING w.wallet_id) "
-									  "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
-									  "created_at, idempotency_key, request, result, postings, pieces, "
-									  "ref_txn) SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, "
-									  "$12, $13, $14, $15 FROM u", 15, tw);
+				plans.write = prepare(psprintf("WITH k AS (INSERT INTO wallet.txn_key (wallet_id, idempotency_key, "
+											   "txn_id, created_at) VALUES ($1, $10, $5, $9) ON CONFLICT DO NOTHING "
+											   "RETURNING wallet_id), "
+											   "u AS (UPDATE wallet.wallet w SET lots = $2, next_expiry = $3, "
+											   "version = w.version + 1%s FROM k WHERE w.wallet_id = k.wallet_id "
+											   "AND w.version = $4 RETURNING w.wallet_id) "
+											   "INSERT INTO wallet.txn (txn_id, wallet_id, kind, amount, currency, "
+											   "created_at, idempotency_key, request, result, postings, pieces, "
+											   "ref_txn) SELECT $5, u.wallet_id, $6, $7, $8, $9, $10, $11, "
+											   "$12, $13, $14, $15 FROM u", usage_set_w), usage_att_args(15), tw);
 			else
 				plans.write = prepare("WITH u AS (UPDATE wallet.wallet SET lots = $2, next_expiry = $3, "
 									  "version = version + 1 WHERE wallet_id = $1 AND version = $4 "

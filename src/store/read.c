@@ -299,6 +299,12 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 	/* detoasted (if it must be) under the snapshot */
 	w->lots = DatumGetLotSetP(getattr(&row, "lots", &isnull));
 	w->version = DatumGetInt64(getattr(&row, "version", &isnull));
+	/* the limits' usage counters (a schema before limits has none): points into w->tup */
+	w->usage_raw = NULL;
+	if (plans.usage_att != InvalidAttrNumber && !row.nulls[plans.usage_att - 1])
+		w->usage_raw = DatumGetByteaPP(row.values[plans.usage_att - 1]);
+	w->usage = NULL;
+	w->usage_dirty = false;
 	row_free(&row);
 	w->tup = tup;
 	table_close(rel, NoLock);

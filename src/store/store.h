@@ -15,6 +15,7 @@
 #define WALLET_STORE_H
 
 #include "wallet.h"
+#include "engine/limits.h"
 
 #include "access/amapi.h"
 #include "access/genam.h"
@@ -73,6 +74,7 @@ typedef struct WalletPlans
 	Oid			hold_seq;		/* wallet.hold's identity sequence (InvalidOid before holds) */
 	Oid			group_seq;		/* wallet.group_pay's identity sequence (InvalidOid before it) */
 	Oid			withdrawal_seq; /* wallet.withdrawal's identity sequence (InvalidOid before it) */
+	AttrNumber	usage_att;		/* wallet.wallet.limit_usage (InvalidAttrNumber before limits) */
 	SPIPlanPtr	replay;
 	SPIPlanPtr	update_wallet;
 	SPIPlanPtr	insert_txn;
@@ -151,6 +153,8 @@ typedef struct CurrencyConf
 	WithdrawRules withdraw;		/* section 16, minor units */
 	char	   *limit_time_zone;	/* the days of the daily limits (policy.limit_time_zone) */
 	bool		topup_templates;
+	int			nlimits;
+	LimitRule  *limits;			/* limit rules (section 20), the wallets' own rows too; NULL when none */
 	int			nrules;
 	ConfRule   *rules;			/* by rule_id */
 	int			nrewards;
@@ -171,6 +175,9 @@ typedef struct WalletRow
 	Numeric		commission_rate;
 	HeapTuple	tup;			/* the row as read (or as locked) */
 	CurrencyConf *conf;			/* its currency's configuration, read with the policy */
+	bytea	   *usage_raw;		/* limit_usage as read (NULL: nothing counted yet, or no such column) */
+	LimitUsage *usage;			/* decoded by the limits (ops/limits.c); NULL until they need it */
+	bool		usage_dirty;	/* usage changed: every write of the row writes it */
 } WalletRow;
 
 /* A top-up as its refunds read it (refund.c): its journal row. */
@@ -364,6 +371,7 @@ typedef struct WithdrawalRow
 	int64		fee;
 	int64		net;
 	const char *status;			/* a constant string: pending, approved, rejected, succeeded, failed, returned */
+	TimestampTz requested_at;	/* when its usage was counted (limits) */
 	ItemPointerData tid;		/* read locked: the version locked (its ctid) */
 } WithdrawalRow;
 
@@ -399,6 +407,39 @@ typedef struct SpendRules
 
 extern void currency_spend_rules(const char *currency, int exponent, SpendRules *r);
 extern int	currency_reward_rules(const char *currency, int exponent, RewardRule **out);
+
+/* The limit rules that apply to one wallet (section 20), minor units, by rule_id. */
+typedef struct LimitConf
+{
+	char	   *time_zone;		/* policy.limit_time_zone */
+	int			n;
+	LimitRule  *rules;			/* the currency's rows and the wallet's own; NULL when none */
+} LimitConf;
+
+extern void currency_limits(const char *currency, int exponent, int64 wallet_id, LimitConf *out);
+
+/* limit_usage.c: the usage counters in the wallet row, and the local day and month of a time */
+extern void usage_decode(const bytea *raw, LimitUsage *u);
+extern bytea *usage_encode(const LimitUsage *u);
+extern void limit_period(const char *zone, TimestampTz t, int32 *day, int32 *month);
+extern TimestampTz limit_period_start(const char *zone, int32 day, int32 month, bool of_month);
+
+/* step_up.c: step-up grants (section 20) */
+typedef struct StepUpGrant
+{
+	int64		grant_id;
+	int64		wallet_id;
+	char	   *operation;
+	int64		max_amount;		/* minor units */
+	TimestampTz expires_at;
+	bool		used;
+	int64		used_txn;
+} StepUpGrant;
+
+extern char *step_up_token(void);
+extern bytea *step_up_hash(const char *token);
+extern bool step_up_find(const char *token, StepUpGrant *g);
+extern void step_up_use(int64 grant_id, int64 txn_id, TimestampTz clk);
 
 /* idempotency.c */
 extern JsonbValue *jsonb_member(Jsonb *j, const char *key);

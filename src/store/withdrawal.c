@@ -22,6 +22,7 @@ withdrawal_of(const Row *row, void *out)
 	r->amount = DatumGetInt64(getattr(row, "amount", &isnull));
 	r->fee = DatumGetInt64(getattr(row, "fee", &isnull));
 	r->net = DatumGetInt64(getattr(row, "net", &isnull));
+	r->requested_at = DatumGetTimestampTz(getattr(row, "requested_at", &isnull));
 	r->status = status_const(TextDatumGetCString(getattr(row, "status", &isnull)), withdrawal_statuses,
 							 lengthof(withdrawal_statuses), "withdrawal");
 }

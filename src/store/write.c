@@ -12,9 +12,10 @@ bool
 save_wallet(WalletRow *w, LotBuilder *b)
 {
 	TimestampTz next = engine_next_expiry(b);
-	Datum		args[4] = {Int64GetDatum(w->id), PointerGetDatum(lotset_pack(b)),
-	TimestampTzGetDatum(next), Int64GetDatum(w->version)};
-	char		nulls[4] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' '};
+	Datum		args[5] = {Int64GetDatum(w->id), PointerGetDatum(lotset_pack(b)),
+		TimestampTzGetDatum(next), Int64GetDatum(w->version),
+	w->usage_dirty ? PointerGetDatum(usage_encode(w->usage)) : (Datum) 0};
+	char		nulls[5] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', w->usage_dirty ? ' ' : 'n'};
 
 	if (run_plan(plans.update_wallet, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update wallet %lld", (long long) w->id);
@@ -73,13 +74,13 @@ write_op(WalletRow *w, LotBuilder *b, int64 txn_id, const char *kind, int64 amou
 	}
 	/* the statement's parameters are built only when the statement writes */
 	{
-		Datum		args[15] = {Int64GetDatum(w->id), lots, TimestampTzGetDatum(next), Int64GetDatum(w->version),
+		Datum		args[16] = {Int64GetDatum(w->id), lots, TimestampTzGetDatum(next), Int64GetDatum(w->version),
 			Int64GetDatum(txn_id), CStringGetTextDatum(kind), Int64GetDatum(amount),
 			CStringGetTextDatum(w->currency), TimestampTzGetDatum(at), CStringGetTextDatum(key),
-		JsonbPGetDatum(request), JsonbPGetDatum(result), postings, PointerGetDatum(pieces),
-		Int64GetDatum(ref_txn)};
-		char		nulls[15] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
-		' ', ' ', ' ', ' ', pieces ? ' ' : 'n', ref_txn == NO_REF_TXN ? 'n' : ' '};
+			JsonbPGetDatum(request), JsonbPGetDatum(result), postings, PointerGetDatum(pieces),
+		Int64GetDatum(ref_txn), w->usage_dirty ? PointerGetDatum(usage_encode(w->usage)) : (Datum) 0};
+		char		nulls[17] = {' ', ' ', next == WALLET_NO_TIME ? 'n' : ' ', ' ', ' ', ' ', ' ', ' ', ' ',
+		' ', ' ', ' ', ' ', pieces ? ' ' : 'n', ref_txn == NO_REF_TXN ? 'n' : ' ', w->usage_dirty ? ' ' : 'n', '\0'};
 
 		if (run_plan(plans.write, args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not write wallet %lld", (long long) w->id);

@@ -18,7 +18,7 @@
 #   IR_WALLETS  wallets (and peer accounts) loaded (default 2000)
 #   IR_SMALL    transactions of the smaller run (default 200)
 #   IR_BIG      transactions of the larger run (default 800)
-#   IR_SCRIPTS  pgbench scripts of test/bench (default "floor floor2 spend spend_reward top_up spend_payee transfer
+#   IR_SCRIPTS  pgbench scripts of test/bench (default "floor floor2 spend spend_reward spend_limits top_up spend_payee transfer
 #               request_withdrawal peer_spend peer_top_up"); donate_one, donate_many and hold can be
 #               named too (the load gives the earners their earnings and opens the charities), and
 #               capture_hold and release_hold (each run gets its pool of holds first)
@@ -42,7 +42,7 @@ command -v valgrind >/dev/null || die "valgrind not found (apt-get install valgr
 WALLETS=${IR_WALLETS:-2000}
 SMALL=${IR_SMALL:-200}
 BIG=${IR_BIG:-800}
-read -r -a SCRIPTS <<<"${IR_SCRIPTS:-floor floor2 spend spend_reward top_up spend_payee transfer request_withdrawal peer_spend peer_top_up}"
+read -r -a SCRIPTS <<<"${IR_SCRIPTS:-floor floor2 spend spend_reward spend_limits top_up spend_payee transfer request_withdrawal peer_spend peer_top_up}"
 ((BIG > SMALL && SMALL > 0)) || die "IR_BIG must be above IR_SMALL, and IR_SMALL above 0"
 DB=wallet_ir
 PGSS=0
@@ -118,8 +118,12 @@ TABLE="| script | instructions a transaction | ratio to the floor | ratio to the
 |---|---:|---:|---:|"
 for s in "${SCRIPTS[@]}"; do
     [[ -f $HERE/$s.pgb ]] || die "no script $s.pgb"
+    # spend_limits runs under its two limit rules, which no other script sees
+    [[ $s != spend_limits ]] || q -f "$HERE/spend_limits_setup.sql" >/dev/null
     a=$(count "$s" "$SMALL" 1)
     b=$(count "$s" "$BIG" 2)
+    [[ $s != spend_limits ]] ||
+        qv "SELECT count(wallet.drop_limit_rule(rule_id)) FROM wallet.limit_rule WHERE currency = 'CNY'" >/dev/null
     LAST_PID=$(cat "$WALLET_PG_TMP/last_pid")
     PER[$s]=$(((b - a) / (BIG - SMALL)))
     if [[ -n ${IR_KEEP:-} ]]; then

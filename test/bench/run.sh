@@ -206,12 +206,26 @@ SQL
         qv "SELECT setval('bench.rev_seq', 1, false)" >/dev/null
         REV_ARGS=(-D holdbase=$((first - 1)))
         ;;
+    spend_limits)
+        # its two limit rules (dropped again by finish)
+        q -f "$HERE/spend_limits_setup.sql" >/dev/null
+        REV_ARGS=()
+        ;;
     *) REV_ARGS=() ;;
     esac
 }
 
-SCRIPTS=(spend spend_reward top_up spend_payee reverse_spend refund peer_spend peer_top_up hold capture_hold release_hold
-    request_withdrawal transfer donate_one donate_many)
+# After each script: what prepare set up for it alone is taken away (spend_limits' rules).
+finish() { # SCRIPT
+    case $1 in
+    spend_limits)
+        qv "SELECT count(wallet.drop_limit_rule(rule_id)) FROM wallet.limit_rule WHERE currency = 'CNY'" >/dev/null
+        ;;
+    esac
+}
+
+SCRIPTS=(spend spend_reward spend_limits top_up spend_payee reverse_spend refund peer_spend peer_top_up hold capture_hold
+    release_hold request_withdrawal transfer donate_one donate_many)
 # The floor each script is measured against: floor.pgb (one row updated), or floor2.pgb (two rows
 # updated, sender and receiver) for the transfers. Each floor's scripts run in one sequence.
 FLOORS=(floor floor2)
@@ -232,6 +246,7 @@ for ((REP = 1; REP <= REPEAT; REP++)); do
                 prepare "$s" "$c"
                 pgb "$s" "$c" "${REV_ARGS[@]}"
                 x=$RUN_TPS
+                finish "$s"
                 if [[ $s == hold || $s == capture_hold || $s == release_hold ]]; then
                     # the run's holds (and what is left of a pool) given back (not timed): a refund of
                     # a top-up waits while a hold reserves that top-up's bonus, and the other scripts'
@@ -679,6 +694,7 @@ CARDS_ROUNDS_TXT=$(sed -n 's/^round [0-9]*: .*ratio \([0-9.]*\)$/\1/p' <<<"$CARD
 R_SPEND8=$(ratio spend 8)
 R_REWARD8=$(ratio spend_reward 8)
 R_TOPUP8=$(ratio top_up 8)
+R_LIMITS8=$(ratio spend_limits 8)
 R_PEER8=$(ratio peer_spend 8)
 R_PAYEE32=$(ratio spend_payee 32)
 R_REVERSE8=$(ratio reverse_spend 8)
@@ -723,7 +739,7 @@ for s in "${SCRIPTS[@]}"; do
     done
 done
 md ""
-md "refund = one request_refund + review_refund + settle_refund flow: three statements, three round trips, three transactions (the floor does one). spend_reward: as spend, in scene shop, where a reward rule gives a point per 1.00 to the owner's points wallet. reverse_spend reverses in full a spend made before the run. spend_payee: every client pays one merchant. hold: 1.00 to 15.00 held for an hour. capture_hold and release_hold take all of a hold of 2.00 made before the run. request_withdrawal: 1.00 to 15.00 of an earner's earnings, approved at once. transfer: 1.00 to 15.00 of earnings from a random earner to another. donate_one: the same from random earners, kind donation, every client to one charity; donate_many: each client to a charity of its own. peer_*: test/bench/peer.sql."
+md "refund = one request_refund + review_refund + settle_refund flow: three statements, three round trips, three transactions (the floor does one). spend_reward: as spend, in scene shop, where a reward rule gives a point per 1.00 to the owner's points wallet. spend_limits: spend's spends under two limit rules of CNY (test/bench/spend_limits_setup.sql: a day's amount of spends, a month's count of debits; never reached). reverse_spend reverses in full a spend made before the run. spend_payee: every client pays one merchant. hold: 1.00 to 15.00 held for an hour. capture_hold and release_hold take all of a hold of 2.00 made before the run. request_withdrawal: 1.00 to 15.00 of an earner's earnings, approved at once. transfer: 1.00 to 15.00 of earnings from a random earner to another. donate_one: the same from random earners, kind donation, every client to one charity; donate_many: each client to a charity of its own. peer_*: test/bench/peer.sql."
 md ""
 md "## Targets"
 md ""
@@ -731,6 +747,7 @@ md "| target | measured | met? |"
 md "|---|---|---|"
 md "| spend at 8 clients >= 0.85 x floor | $(if [[ -n $R_SPEND8 ]]; then echo "$(fmt "$R_SPEND8") x floor ($(tpsn "${TPS[spend:8]:-}") vs $(tpsn "${FLOOR[spend:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_SPEND8:+$R_SPEND8 >= 0.85}") |"
 md "| spend with a reward rule in force at 8 clients >= 0.8 x floor | $(if [[ -n $R_REWARD8 ]]; then echo "$(fmt "$R_REWARD8") x floor ($(tpsn "${TPS[spend_reward:8]:-}") vs $(tpsn "${FLOOR[spend_reward:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_REWARD8:+$R_REWARD8 >= 0.8}") |"
+md "| spend with two limit rules in force at 8 clients >= 0.8 x floor | $(if [[ -n $R_LIMITS8 ]]; then echo "$(fmt "$R_LIMITS8") x floor ($(tpsn "${TPS[spend_limits:8]:-}") vs $(tpsn "${FLOOR[spend_limits:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_LIMITS8:+$R_LIMITS8 >= 0.8}") |"
 md "| top_up at 8 clients >= 0.85 x floor | $(if [[ -n $R_TOPUP8 ]]; then echo "$(fmt "$R_TOPUP8") x floor ($(tpsn "${TPS[top_up:8]:-}") vs $(tpsn "${FLOOR[top_up:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_TOPUP8:+$R_TOPUP8 >= 0.85}") |"
 md "| reverse_spend at 8 clients >= 0.7 x floor | $(if [[ -n $R_REVERSE8 ]]; then echo "$(fmt "$R_REVERSE8") x floor ($(tpsn "${TPS[reverse_spend:8]:-}") vs $(tpsn "${FLOOR[reverse_spend:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_REVERSE8:+$R_REVERSE8 >= 0.7}") |"
 md "| refund flow at 8 clients >= 0.25 x floor | $(if [[ -n $R_REFUND8 ]]; then echo "$(fmt "$R_REFUND8") x floor ($(tpsn "${TPS[refund:8]:-}") flows vs $(tpsn "${FLOOR[refund:8]:-}") TPS)"; else echo "not measured in this run"; fi) | $(met "${R_REFUND8:+$R_REFUND8 >= 0.25}") |"

@@ -58,9 +58,9 @@ q -d wallet_up_old -f test/upgrade/snapshot.sql >"$WORK/before.out" 2>&1
 # A privilege granted since the install (here on spend, which the update makes again with a
 # new result type) survives the update. Granted in both databases, so that their descriptions
 # (which list every ACL entry) still compare equal.
-# (0.2 appended max_charge to spend: the grant on 0.1's spend is found on the new one.)
+# (0.2 appended max_charge and step_up to spend: the grant on 0.1's spend is found on the new one.)
 SPEND_SIG_01='wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text)'
-SPEND_SIG='wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text, numeric)'
+SPEND_SIG='wallet.spend(bigint, numeric, text, text, text, boolean, bigint, text, numeric, text)'
 q -d postgres -c 'SET client_min_messages = warning' -c 'DROP ROLE IF EXISTS wallet_up_cashier' \
     -c 'CREATE ROLE wallet_up_cashier NOLOGIN'
 q -d wallet_up_fresh -c "GRANT EXECUTE ON FUNCTION $SPEND_SIG TO wallet_up_cashier WITH GRANT OPTION"
