@@ -12,7 +12,9 @@
 # this database does not have, e.g. pg_cron; the reason names the suite that covers it instead).
 #
 # Run by test/run.sh (make test) with PGHOST/PGPORT/PGUSER set for a running cluster where the
-# extension is installed. README_FILE overrides the file checked (for showing the check fails).
+# extension is installed. README_FILE overrides the file checked (for showing the check fails);
+# README_KEEP=DIR keeps what each block printed (DIR/got/N, DIR/want/N, DIR/script.sql), to see
+# the whole output of an example when writing one.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -85,6 +87,11 @@ norm() {
 readme_line() {
     sed -n "s/^\\\\echo @@block $1 line \\([0-9]*\\)@@\$/\\1/p" "$WORK/script.sql"
 }
+
+if [[ -n ${README_KEEP:-} ]]; then
+    mkdir -p "$README_KEEP"
+    cp -r "$WORK/got" "$WORK/want" "$WORK/script.sql" "$README_KEEP"/
+fi
 
 fails=0
 for got in "$WORK"/got/*; do
