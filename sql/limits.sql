@@ -130,7 +130,8 @@ SELECT used_amount, used_count FROM pg_temp.usage(:ann, :r0) WHERE period = 'day
 SELECT hold_id AS h3 FROM wallet.hold(:ann, 150, 'a-h3', ttl => '1 minute') \gset
 SELECT used_amount, used_count FROM pg_temp.usage(:ann, :r0) WHERE period = 'day';
 SET wallet.now = '2026-07-02 02:05:00+00';
-SELECT holds FROM wallet.expire_holds();
+SELECT holds > 0 AS swept FROM wallet.expire_holds();
+SELECT status FROM wallet.hold WHERE hold_id = :h3;
 SELECT used_amount, used_count FROM pg_temp.usage(:ann, :r0) WHERE period = 'day';
 -- a spend counted yesterday and reversed today gives nothing back today (that day is over)
 SELECT txn_id AS s_y FROM wallet.transactions WHERE idempotency_key = 'a-s2' AND wallet_id = :ann \gset

@@ -34,6 +34,19 @@ usage_now(WalletRow *w, const char *zone, TimestampTz clk)
 	return w->usage;
 }
 
+/*
+ * limits_day_amount is what wallet w debited in class op in the day of clk
+ * (days in zone), as its usage counters hold it, or -1 when its row has none
+ * (nothing counted since the counters came: the caller counts otherwise).
+ */
+int64
+limits_day_amount(WalletRow *w, LimitOp op, const char *zone, TimestampTz clk)
+{
+	if (w->usage_raw == NULL || plans.usage_att == InvalidAttrNumber)
+		return -1;
+	return usage_now(w, zone, clk)->amount[op][0];
+}
+
 /* rule_text describes rule r for a detail: its id, operation, period, maxima and action. */
 static char *
 rule_text(const LimitRule *r, int exponent, const char *zone)

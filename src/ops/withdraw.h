@@ -32,7 +32,7 @@ typedef struct WithdrawMade
 
 /* withdraw_common.c */
 extern int64 withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk);
-extern void withdraw_quote_now(const WalletRow *w, int64 amount, int64 withdrawable, TimestampTz clk,
+extern void withdraw_quote_now(WalletRow *w, int64 amount, int64 withdrawable, TimestampTz clk,
 							   bool read_only, WithdrawQuote *q);
 extern void withdraw_refuse(const WalletRow *w, const WithdrawQuote *q);
 extern void withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const WithdrawSpec *s,

@@ -51,15 +51,23 @@ withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk)
  * and with what it asked for today (read_only: under the caller's snapshot).
  */
 void
-withdraw_quote_now(const WalletRow *w, int64 amount, int64 withdrawable, TimestampTz clk, bool read_only,
+withdraw_quote_now(WalletRow *w, int64 amount, int64 withdrawable, TimestampTz clk, bool read_only,
 				   WithdrawQuote *q)
 {
 	CurrencyConf *conf = w->conf ? w->conf : currency_conf(w->currency, w->exponent);
 	int64		used = 0;
 
-	/* a request reads the day's requests only when a rule counts them; a quote shows them always */
+	/*
+	 * The day's requests, which a request needs only when a rule counts them
+	 * and a quote shows always: the wallet's usage counters (section 20) hold
+	 * them; a row without counters yet is counted from wallet.withdrawal.
+	 */
 	if (read_only || engine_withdraw_counts_day(&conf->withdraw))
-		used = withdrawals_today(w->id, clk, conf->limit_time_zone, read_only);
+	{
+		used = limits_day_amount(w, LIMIT_WITHDRAW, conf->limit_time_zone, clk);
+		if (used < 0)
+			used = withdrawals_today(w->id, clk, conf->limit_time_zone, read_only);
+	}
 
 	engine_withdraw_quote(amount, withdrawable, used, &conf->withdraw, q);
 }
