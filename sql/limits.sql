@@ -222,5 +222,10 @@ SELECT wallet.add_limit_rule('QLM', 'card_payout', 'day', 200) - :r0 AS card_day
 SELECT paid, status FROM wallet.settle_intake(:i1, 'b-k1-settle');
 SELECT operation, used_amount, used_count, remaining_amount FROM pg_temp.usage(:bob, :r0) WHERE operation = 'card_payout';
 
+-- every change of a rule is audited, as the other configuration tables are
+SELECT action, (coalesce(new, old) ->> 'rule_id')::bigint - :r0 AS rule, coalesce(new, old) ->> 'operation' AS operation,
+       coalesce(new, old) ->> 'max_amount' AS max_amount
+  FROM wallet.audit WHERE object LIKE 'limit_rule:%' AND coalesce(new, old) ->> 'currency' = 'QLM' ORDER BY id;
+
 -- Every story ends with a clean reconciliation.
 SELECT count(*) AS discrepancies FROM wallet.reconcile();

@@ -4167,3 +4167,13 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.limit_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.step_up_grant', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.limit_rule_rule_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.step_up_grant_grant_id_seq', '');
+
+-- limit rules are audited as the other configuration tables are
+CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.limit_rule
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('rule_id');
+COMMENT ON TABLE wallet.audit IS
+  'who changed what: configuration (bonus_rule, policy, coupon_template, currency, fx_rate, reward_rule, limit_rule: action insert/update/delete), '
+  'freezes (freeze/unfreeze of wallet:<id>), adjustments (adjust of wallet:<id>, new: bucket, amount in minor '
+  'units, reason, repair, txn_id), refund reviews and settlements (refund_review/refund_settle of '
+  'refund:<id>) and the steps of a withdrawal (withdrawal_review/withdrawal_settle/withdrawal_return of '
+  'withdrawal:<id>); at is the wallet clock, actor the session user';

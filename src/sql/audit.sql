@@ -12,7 +12,7 @@ CREATE TABLE wallet.audit (
 );
 CREATE INDEX audit_object ON wallet.audit (object, id);
 COMMENT ON TABLE wallet.audit IS
-  'who changed what: configuration (bonus_rule, policy, coupon_template, currency, fx_rate, reward_rule: action insert/update/delete), '
+  'who changed what: configuration (bonus_rule, policy, coupon_template, currency, fx_rate, reward_rule, limit_rule: action insert/update/delete), '
   'freezes (freeze/unfreeze of wallet:<id>), adjustments (adjust of wallet:<id>, new: bucket, amount in minor '
   'units, reason, repair, txn_id), refund reviews and settlements (refund_review/refund_settle of '
   'refund:<id>) and the steps of a withdrawal (withdrawal_review/withdrawal_settle/withdrawal_return of '
@@ -40,6 +40,8 @@ CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.policy
 CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.fx_rate
   FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('rate_id');
 CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.reward_rule
+  FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('rule_id');
+CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.limit_rule
   FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('rule_id');
 CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON wallet.currency
   FOR EACH ROW WHEN (NOT wallet._restoring()) EXECUTE FUNCTION wallet._audit_config('code');
