@@ -222,6 +222,15 @@ SELECT wallet.add_limit_rule('QLM', 'card_payout', 'day', 200) - :r0 AS card_day
 SELECT paid, status FROM wallet.settle_intake(:i1, 'b-k1-settle');
 SELECT operation, used_amount, used_count, remaining_amount FROM pg_temp.usage(:bob, :r0) WHERE operation = 'card_payout';
 
+-- a checkout page's preview says what the limits would say, and changes nothing
+SELECT wallet.add_limit_rule('QLM', 'spend', 'day', 60) - :r0 AS spend_day,
+       wallet.add_limit_rule('QLM', 'spend', 'operation', 30, action => 'step_up', wallet_id => :bob) - :r0 AS bob_step;
+SELECT charged, refusal FROM wallet.spend_preview(:bob, 30);
+SELECT charged, refusal FROM wallet.spend_preview(:bob, 31);
+SELECT charged, refusal FROM wallet.spend_preview(:bob, 61);
+SELECT operation, period, used_amount FROM pg_temp.usage(:bob, :r0) WHERE operation = 'spend';
+SELECT count(wallet.drop_limit_rule(rule_id)) FROM wallet.limit_rule WHERE operation = 'spend' AND currency = 'QLM';
+
 -- every change of a rule is audited, as the other configuration tables are
 SELECT action, (coalesce(new, old) ->> 'rule_id')::bigint - :r0 AS rule, coalesce(new, old) ->> 'operation' AS operation,
        coalesce(new, old) ->> 'max_amount' AS max_amount

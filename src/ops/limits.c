@@ -103,6 +103,34 @@ step_up_hint(const WalletRow *w, LimitOp op, int64 amt)
 }
 
 /*
+ * limits_refusal says what the limits would say of a debit of amt of class
+ * op (what: its operation) by wallet w at clk, changing nothing: NULL if
+ * they allow it, else "limit: ..." (it would be refused, WL007) or
+ * "step_up: ..." (it needs a grant, WL009), with the rule and where the
+ * wallet stands. A checkout page's preview shows it.
+ */
+char *
+limits_refusal(WalletRow *w, LimitOp op, const char *what, int64 amt, TimestampTz clk)
+{
+	LimitConf	lc;
+	LimitUsage *u;
+	LimitHit	hit;
+	LimitVerdict v;
+
+	if (amt <= 0 || plans.usage_att == InvalidAttrNumber)
+		return NULL;
+	currency_limits(w->currency, w->exponent, w->id, &lc);
+	if (lc.n == 0)
+		return NULL;
+	u = usage_now(w, lc.time_zone, clk);
+	v = engine_limit_check(lc.rules, lc.n, u, op, amt, &hit);
+	if (v == LIMIT_OK)
+		return NULL;
+	return psprintf("%s: %s", v == LIMIT_REFUSE ? "limit" : "step_up",
+					hit_text(&hit, w->exponent, lc.time_zone, what, amt));
+}
+
+/*
  * grant_take finds the grant of token for a debit of amt of class op by
  * locked wallet w at clk, locked until the transaction ends, and returns its
  * id; a grant that does not allow it is WL009 with the reason. Another

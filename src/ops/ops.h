@@ -134,6 +134,7 @@ extern bool limits_allow(WalletRow *w, LimitOp op, int64 amt, TimestampTz clk);
 extern void limits_count(WalletRow *w, LimitOp op, int64 amt, TimestampTz clk);
 extern void limits_used(int64 grant_id, int64 txn_id, TimestampTz clk);
 extern void limits_json(JB *jb, int64 grant_id);
+extern char *limits_refusal(WalletRow *w, LimitOp op, const char *what, int64 amt, TimestampTz clk);
 extern int64 limits_day_amount(WalletRow *w, LimitOp op, const char *zone, TimestampTz clk);
 extern void limits_give_back(WalletRow *w, LimitOp op, int64 amt, int32 count, TimestampTz counted_at,
 							 TimestampTz clk);

@@ -4,7 +4,8 @@
  *	  changing nothing (CONTRACT.md section 15). The same rules as spend: a
  *	  coupon's discount (coupon_validity), the spending order with earnings
  *	  only where earnings_scope lets them be spent, max_charge, the spend
- *	  rules (engine_spend_rule); the money reserved by open holds is not
+ *	  rules (engine_spend_rule), the limits (limits_refusal: section 20); the
+ *	  money reserved by open holds is not
  *	  available, that of holds past their expiry is. Read under the caller's
  *	  snapshot. What is not covered is the shortfall, to be collected
  *	  elsewhere (as a spend with allow_partial); refusal says why the payment
@@ -15,7 +16,7 @@
 PG_FUNCTION_INFO_V1(wallet_spend_preview);
 
 static OpPlan wallet_read = OP_PLAN(
-	"SELECT currency, exponent, lots, frozen, debt FROM wallet.wallet WHERE wallet_id = $1",
+	"SELECT currency, exponent, lots, frozen, debt, limit_usage FROM wallet.wallet WHERE wallet_id = $1",
 	1, INT8OID);
 static OpPlan pending_read = OP_PLAN(
 	"SELECT coalesce(sum(amount) FILTER (WHERE bucket = 'earnings'), 0)::bigint, "
@@ -53,6 +54,7 @@ wallet_spend_preview(PG_FUNCTION_ARGS)
 	int64		shortfall;
 	int64		charged;
 	char	   *refusal = NULL;
+	WalletRow	w;
 	int64		hold;
 	Datum		args[1];
 	Datum		values[7];
@@ -71,6 +73,16 @@ wallet_spend_preview(PG_FUNCTION_ARGS)
 	b = lotset_unpack(DatumGetLotSetP(getcol(3, &isnull)));
 	frozen = DatumGetBool(getcol(4, &isnull));
 	debt = DatumGetInt64(getcol(5, &isnull));
+	/* what the limits need of the wallet: its id, currency and usage counters */
+	memset(&w, 0, sizeof(w));
+	w.id = wallet_id;
+	w.currency = currency;
+	w.exponent = exponent;
+	{
+		Datum		u = getcol(6, &isnull);
+
+		w.usage_raw = isnull ? NULL : DatumGetByteaPCopy(u);
+	}
 	/*
 	 * payee credits not rolled up yet are earnings, and reward points bonus
 	 * usable everywhere, less what repays a debt (as a spend rolls them up)
@@ -142,6 +154,8 @@ wallet_spend_preview(PG_FUNCTION_ARGS)
 		if (rule != NULL)
 			refusal = pstrdup(rule);
 	}
+	if (refusal == NULL)
+		refusal = limits_refusal(&w, LIMIT_SPEND, "spend", charged, clk);
 	if (refusal != NULL)
 		refusal = MemoryContextStrdup(caller, refusal);
 	op_leave(caller);
