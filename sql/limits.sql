@@ -216,6 +216,8 @@ SELECT * FROM wallet.settle_intake(:i1, 'b-k1-settle');
 \echo :SQLSTATE
 SELECT status FROM wallet.intakes(:bob) WHERE intake_id = :i1;
 SELECT earnings FROM wallet.balance(:bob);
+-- settle_intake takes no step-up grant: a card_payout rule can only refuse (22023)
+SELECT wallet.add_limit_rule('QLM', 'card_payout', 'operation', 150, action => 'step_up');
 -- with the rule raised to 200 the settlement goes through, and it counts
 SELECT wallet.drop_limit_rule(rule_id) FROM wallet.limit_rule WHERE operation = 'card_payout' AND currency = 'QLM';
 SELECT wallet.add_limit_rule('QLM', 'card_payout', 'day', 200) - :r0 AS card_day2;

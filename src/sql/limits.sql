@@ -20,7 +20,9 @@ CREATE TABLE wallet.limit_rule (
   action     text    NOT NULL DEFAULT 'refuse' CONSTRAINT limit_rule_action_check
              CHECK (action IN ('refuse', 'step_up')),
   CONSTRAINT limit_rule_maximum_check CHECK (max_amount IS NOT NULL OR max_count IS NOT NULL),
-  CONSTRAINT limit_rule_count_period_check CHECK (period <> 'operation' OR max_count IS NULL)
+  CONSTRAINT limit_rule_count_period_check CHECK (period <> 'operation' OR max_count IS NULL),
+  -- a card intake's settlement takes no step-up grant: its limits refuse
+  CONSTRAINT limit_rule_card_payout_action_check CHECK (operation <> 'card_payout' OR action = 'refuse')
 );
 CREATE INDEX limit_rule_currency ON wallet.limit_rule (currency);
 CREATE INDEX limit_rule_wallet ON wallet.limit_rule (wallet_id) WHERE wallet_id IS NOT NULL;
@@ -69,7 +71,8 @@ EXCEPTION
   WHEN check_violation THEN
     PERFORM wallet._fail('22023', 'limit rule is not valid', SQLERRM,
       'operation: spend, transfer, withdraw, exchange, card_payout or debit; period: operation, day or month; '
-      'action: refuse or step_up; max_amount and/or max_count, not negative; no max_count per operation.');
+      'action: refuse or step_up (card_payout: refuse only); max_amount and/or max_count, not negative; '
+      'no max_count per operation.');
     RETURN NULL;
   WHEN foreign_key_violation THEN
     PERFORM wallet._fail('WL006', 'no such wallet or currency', SQLERRM);
