@@ -26,6 +26,7 @@
 #                   a fraction of the 8-client spend TPS of this run (default 0.25)
 #   BENCH_P99_WINDOW seconds of each window of the p99 run (default BENCH_SECONDS)
 #   BENCH_P99_SWEEPS sweep windows of the p99 run, each between two quiet ones (default 3)
+#   BENCH_SCRIPTS   pgbench scripts to run (default: all; e.g. "spend hold transfer")
 #   BENCH_REPEAT    rounds of the alternating pgbench sequence (default 3); with more than one, each figure is
 #                   the median over the rounds (a noisy machine)
 #   BENCH_DIAG      1 (default): also collect evidence (pg_stat_statements, perf, EXPLAIN ANALYZE)
@@ -226,6 +227,17 @@ finish() { # SCRIPT
 
 SCRIPTS=(spend spend_reward spend_limits top_up spend_payee reverse_spend refund peer_spend peer_top_up hold capture_hold
     release_hold request_withdrawal transfer donate_one donate_many)
+# BENCH_SCRIPTS names a subset of them (in this order) for a shorter run; the targets of the others
+# then read "not measured in this run"
+if [[ -n ${BENCH_SCRIPTS:-} ]]; then
+    read -r -a WANT <<<"$BENCH_SCRIPTS"
+    KEEP=()
+    for s in "${SCRIPTS[@]}"; do
+        for w in "${WANT[@]}"; do [[ $s == "$w" ]] && KEEP+=("$s"); done
+    done
+    ((${#KEEP[@]} > 0)) || die "BENCH_SCRIPTS names none of: ${SCRIPTS[*]}"
+    SCRIPTS=("${KEEP[@]}")
+fi
 # The floor each script is measured against: floor.pgb (one row updated), or floor2.pgb (two rows
 # updated, sender and receiver) for the transfers. Each floor's scripts run in one sequence.
 FLOORS=(floor floor2)
