@@ -346,7 +346,8 @@ reverse_body(PG_FUNCTION_ARGS)
 				continue;		/* lost a race: read again */
 			goto replay;
 		}
-		if (sp.npayees > 0)
+		/* (a 0.1 schema, the library updated and ALTER EXTENSION not run yet, has no such table) */
+		if (sp.npayees > 0 && OidIsValid(get_relname_relid("txn_party", plans.nsp)))
 		{
 			Datum	   *ids = palloc(sizeof(Datum) * sp.npayees);
 			int			n = 0;
