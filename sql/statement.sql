@@ -7,6 +7,12 @@
 \set SHOW_CONTEXT never
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+
+-- Bonus of wallets of earlier stories expiring by the end of this one is written off first, and
+-- their credits rolled up, so that this story's sweeps below write this story's rows only (and
+-- its ids read the same whatever ran before).
+SET wallet.now = '2026-07-12 10:00:00+00';
+SELECT count(*) >= 0 AS swept FROM wallet.expire_bonus(), wallet.rollup_credits();
 SET wallet.now = '2026-07-01 10:00:00+00';
 
 SELECT setval(pg_get_serial_sequence('wallet.wallet', 'wallet_id'), 9900000) AS w0,
@@ -25,8 +31,8 @@ SELECT wallet.add_bonus_rule('QST', 100, bonus_fixed => 10, valid_for => '10 day
        wallet.add_reward_rule('QST', 1) IS NOT NULL AS reward_rule,
        wallet.set_fx_rate('QST', 'QSU', 2, valid_from => '2026-06-01') IS NOT NULL AS fx_rate;
 
-SELECT wallet.open('alice', 'QST') AS alice, wallet.open('shop', 'QST') AS shop,
-       wallet.open('alice', 'QSU') AS alice_qsu \gset
+SELECT wallet.open('st-alice', 'QST') AS alice, wallet.open('st-shop', 'QST') AS shop,
+       wallet.open('st-alice', 'QSU') AS alice_qsu \gset
 
 -- pg_temp.st shows a statement without the times (all at the story's clock) and keys.
 CREATE FUNCTION pg_temp.st(wid bigint, before_txn bigint DEFAULT NULL, max_rows int DEFAULT 50)
@@ -77,7 +83,7 @@ SELECT count(*) AS pending_credits FROM wallet.payee_credit WHERE wallet_id = :s
 SELECT * FROM pg_temp.st(:shop);
 SELECT idempotency_key FROM wallet.statement(:shop);
 -- alice's 50 points are a journal row of her PTS wallet (kind reward), on its statement
-SELECT wallet.open('alice', 'PTS') AS alice_pts \gset
+SELECT wallet.open('st-alice', 'PTS') AS alice_pts \gset
 SELECT * FROM pg_temp.st(:alice_pts);
 
 -- after the roll-up the credit is in the shop's lots: the same row, found through wallet.txn_party
