@@ -7,7 +7,9 @@
 --   2. the balance checkpoint (wallet.journal_checkpoint, wallet.journal_archive) and
 --      wallet.archive_journal / wallet.add_journal_partitions;
 --   3. reconcile reads the journal once (the C aggregate wallet._journal_sums) and adds the
---      checkpoint.
+--      checkpoint;
+--   4. statements (section 21): an index (wallet_id, txn_id) on every journal partition and
+--      wallet.txn_party, filled from the journal rows so far (at the end of this script).
 -- Functions and views are (re)created from the 0.2 sources: when a function of
 -- src/*.sql changes, copy its new definition here as CREATE OR REPLACE.
 
