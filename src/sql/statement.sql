@@ -38,7 +38,9 @@ DECLARE
   wid bigint := statement.wallet_id;
   hi bigint := coalesce(statement.before_txn, 9223372036854775807);
   n int := statement.max_rows;
-  s timestamptz := statement.since;
+  -- since as a bound on created_at, which the journal is partitioned by: months before it are
+  -- left out when the statement starts
+  s timestamptz := coalesce(statement.since, '-infinity');
   w wallet.wallet;
   lo bigint;
   now_total bigint;
@@ -58,17 +60,17 @@ BEGIN
   SELECT min(u.txn_id) INTO lo FROM (
     SELECT v.txn_id FROM (
       (SELECT t.txn_id FROM wallet.txn t
-        WHERE t.wallet_id = wid AND t.txn_id < hi AND (s IS NULL OR t.created_at >= s)
+        WHERE t.wallet_id = wid AND t.txn_id < hi AND t.created_at >= s
         ORDER BY t.txn_id DESC LIMIT n)
       UNION
       (SELECT p.txn_id FROM wallet.txn_party p
         WHERE p.wallet_id = wid AND p.txn_id < hi
-          AND (s IS NULL OR EXISTS (SELECT FROM wallet.txn t WHERE t.txn_id = p.txn_id AND t.created_at >= s))
+          AND (statement.since IS NULL OR EXISTS (SELECT FROM wallet.txn t WHERE t.txn_id = p.txn_id AND t.created_at >= s))
         ORDER BY p.txn_id DESC LIMIT n)
       UNION
       (SELECT DISTINCT c.txn_id FROM wallet.payee_credit c
         WHERE c.wallet_id = wid AND c.txn_id < hi
-          AND (s IS NULL OR EXISTS (SELECT FROM wallet.txn t WHERE t.txn_id = c.txn_id AND t.created_at >= s))
+          AND (statement.since IS NULL OR EXISTS (SELECT FROM wallet.txn t WHERE t.txn_id = c.txn_id AND t.created_at >= s))
         ORDER BY c.txn_id DESC LIMIT n)) v
     ORDER BY v.txn_id DESC LIMIT n) u;
   IF lo IS NULL THEN
@@ -111,7 +113,7 @@ BEGIN
          coalesce(l.request->>'order_ref', l.result->>'order_ref'),
          CASE WHEN l.writer = wid THEN l.idempotency_key END
     FROM l
-   WHERE l.txn_id < hi AND (s IS NULL OR l.created_at >= s)
+   WHERE l.txn_id < hi AND l.created_at >= s
    ORDER BY l.txn_id DESC
    LIMIT n;
 END $$;
