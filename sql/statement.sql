@@ -214,6 +214,11 @@ SELECT txn, kind FROM pg_temp.st(:alice, :t0 + 1, 3);
 -- since: only rows made at or after it
 SELECT count(*) AS rows_since FROM wallet.statement(:alice, since => '2026-07-12 00:00:00+00');
 SELECT count(*) AS rows_since FROM wallet.statement(:alice, since => '2026-07-13 00:00:00+00');
+-- the shop's since July 12th: credits from alice's spends (through wallet.txn_party), the
+-- transfer, the reversal and the debt repaid; the sale of July 1st is left out
+SELECT txn_id - :t0 AS txn, kind, amount FROM wallet.statement(:shop, since => '2026-07-12 00:00:00+00');
+SELECT txn_id - :t0 AS txn, kind FROM wallet.statement(:shop, before_txn => :spend2 + :t0 + 3, max_rows => 1,
+                                                        since => '2026-07-12 00:00:00+00');
 SELECT count(*) AS rows_all FROM wallet.statement(:alice, since => '2026-01-01 00:00:00+00', max_rows => 1000);
 -- max_rows bounds; bad input (22023); an unknown wallet (WL006)
 SELECT count(*) AS max_rows_1000 FROM wallet.statement(:alice, max_rows => 1000);
