@@ -3976,21 +3976,6 @@ SELECT DISTINCT p.wallet_id, t.txn_id
 ON CONFLICT DO NOTHING;
 SELECT pg_catalog.pg_extension_config_dump('wallet.txn_party', '');
 REVOKE ALL ON wallet.txn_party FROM PUBLIC;
--- _statement_legs sums the legs of postings that change wallet wid: per bucket, the debt,
--- and the other wallet the legs name when there is exactly one.
-CREATE FUNCTION wallet._statement_legs(postings wallet.posting[], wid bigint,
-  OUT cash bigint, OUT bonus bigint, OUT earnings bigint, OUT held bigint, OUT debt bigint, OUT other bigint)
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT coalesce(sum(p.amount) FILTER (WHERE p.account = 'wallet' AND p.wallet_id = wid AND p.bucket = 'cash'), 0)::bigint,
-         coalesce(sum(p.amount) FILTER (WHERE p.account = 'wallet' AND p.wallet_id = wid AND p.bucket = 'bonus'), 0)::bigint,
-         coalesce(sum(p.amount) FILTER (WHERE p.account = 'wallet' AND p.wallet_id = wid AND p.bucket = 'earnings'), 0)::bigint,
-         coalesce(sum(p.amount) FILTER (WHERE p.account = 'wallet' AND p.wallet_id = wid AND p.bucket = 'held'), 0)::bigint,
-         coalesce(-sum(p.amount) FILTER (WHERE p.account = 'payee_receivable' AND p.wallet_id = wid), 0)::bigint,
-         CASE WHEN count(DISTINCT p.wallet_id) FILTER (WHERE p.wallet_id <> wid) = 1
-              THEN min(p.wallet_id) FILTER (WHERE p.wallet_id <> wid) END
-    FROM unnest(postings) p
-$$;
-
 CREATE FUNCTION wallet.statement(wallet_id bigint, before_txn bigint DEFAULT NULL, max_rows int DEFAULT 50,
                                  since timestamptz DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, created_at timestamptz, kind text, amount numeric, cash numeric, bonus numeric,
@@ -4065,7 +4050,22 @@ BEGIN
            (now_total - coalesce(sum(g.cash + g.bonus + g.earnings)
                                    OVER (ORDER BY r.txn_id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
            )::bigint AS avail
-      FROM r CROSS JOIN LATERAL wallet._statement_legs(r.postings, wid) g)
+      FROM r CROSS JOIN LATERAL (
+        -- this wallet's legs of the row: per bucket, the debt, and the other wallet the legs
+        -- name when there is exactly one
+        SELECT coalesce(sum(p.amount) FILTER (WHERE p.account = 'wallet' AND p.wallet_id = wid
+                                                AND p.bucket = 'cash'), 0)::bigint AS cash,
+               coalesce(sum(p.amount) FILTER (WHERE p.account = 'wallet' AND p.wallet_id = wid
+                                                AND p.bucket = 'bonus'), 0)::bigint AS bonus,
+               coalesce(sum(p.amount) FILTER (WHERE p.account = 'wallet' AND p.wallet_id = wid
+                                                AND p.bucket = 'earnings'), 0)::bigint AS earnings,
+               coalesce(sum(p.amount) FILTER (WHERE p.account = 'wallet' AND p.wallet_id = wid
+                                                AND p.bucket = 'held'), 0)::bigint AS held,
+               coalesce(-sum(p.amount) FILTER (WHERE p.account = 'payee_receivable'
+                                                 AND p.wallet_id = wid), 0)::bigint AS debt,
+               CASE WHEN count(DISTINCT p.wallet_id) FILTER (WHERE p.wallet_id <> wid) = 1
+                    THEN min(p.wallet_id) FILTER (WHERE p.wallet_id <> wid) END AS other
+          FROM unnest(r.postings) p) g)
   SELECT l.txn_id, l.created_at, l.kind,
          wallet.to_major(CASE WHEN l.writer = wid THEN l.amount
                               ELSE abs(l.d_cash + l.d_bonus + l.d_earnings + l.d_held - l.d_debt) END, w.exponent),
@@ -4137,7 +4137,7 @@ COMMENT ON FUNCTION wallet.refund_status(bigint) IS
   'a refund''s current row: its status after review and settlement (a replay of request_refund keeps '
   'returning what the request returned)';
 REVOKE ALL ON FUNCTION
-  wallet._statement_legs(wallet.posting[], bigint), wallet.statement(bigint, bigint, int, timestamptz),
+  wallet.statement(bigint, bigint, int, timestamptz),
   wallet.transaction(bigint), wallet.refund_status(bigint)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
