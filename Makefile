@@ -32,14 +32,14 @@ endif
 # The install script is built from its sources under src/sql/, one per concern, in this order
 # (each may use what an earlier one made): the guard and roles; the lot set type and the pure
 # engine functions; configuration and the tables; the operations by family (holds with their
-# table); journal views and
-# reconciliation; repair and administration; rules, pg_dump and grants of part one; then
+# table); journal views and reconciliation; statements and status reads; repair and
+# administration; rules, pg_dump and grants of part one; then
 # reminders, alerts, audit, reports, archival, pg_cron, and part two's pg_dump and grants; last,
 # the journal partitions an install makes.
 SQL_PARTS = $(addprefix src/sql/,$(addsuffix .sql, \
 	header roles types engine config tables helpers \
 	wallets topup spend refund holds group_pay transfers withdrawals cards exchange limits sweeps coupons \
-	journal adjust admin rules dump grants \
+	journal statement adjust admin rules dump grants \
 	reminders alerts audit reports_rollup reports archival cron dump_logs grants_reports \
 	grants_cards partitions_install))
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)

@@ -4,16 +4,19 @@
 -- scoped campaign, a replay, a scoped spend, a partial spend, a spend paying a
 -- payee, partial and full reversals, refunds approved and settled, rejected,
 -- failed, the expiry sweep after moving the clock, freeze and unfreeze.
--- After each step three invariants are checked:
+-- After each step four invariants are checked:
 --   1. wallet.reconcile() returns no row;
 --   2. every transaction's postings (wallet.postings) sum to zero;
 --   3. every wallet's balance() equals the sums of its postings per bucket:
 --      cash, earnings and held as balance() reports them, bonus as the live
 --      bonus lots (balance() counts only unscoped bonus), and
---      available = cash + bonus + earnings.
+--      available = cash + bonus + earnings;
+--   4. every wallet's statement (wallet.statement, read by index) lists exactly the
+--      journal rows a scan of the whole journal finds for it (its own rows and those
+--      with a leg of it), and its bucket columns add up to the postings.
 -- The values each step returns are checked too, from the contract's rules.
 BEGIN;
-SELECT plan(93);
+SELECT plan(112);
 
 SET wallet.now = '2026-04-01 00:00:00+00';
 
@@ -43,7 +46,28 @@ CREATE TEMP VIEW wallet_vs_postings AS
      AND (b.cash <> p.cash OR l.live_bonus <> p.bonus OR b.earnings <> p.earnings OR b.held <> p.held
           OR b.available <> b.cash + b.bonus + b.earnings);
 
--- invariants runs the three checks after a step
+-- statement_vs_journal lists the scenario's wallets whose statement is not their journal rows
+CREATE TEMP VIEW statement_vs_journal AS
+  SELECT w.wallet_id, w.owner
+    FROM wallet.wallet w
+   CROSS JOIN LATERAL (SELECT array_agg(s.txn_id ORDER BY s.txn_id DESC) AS ids,
+                              coalesce(sum(s.cash), 0) AS cash, coalesce(sum(s.bonus), 0) AS bonus,
+                              coalesce(sum(s.earnings), 0) AS earnings, coalesce(sum(s.held), 0) AS held
+                         FROM wallet.statement(w.wallet_id, max_rows => 1000) s) st
+   CROSS JOIN LATERAL (SELECT array_agg(t.txn_id ORDER BY t.txn_id DESC) AS ids FROM wallet.txn t
+                        WHERE t.wallet_id = w.wallet_id
+                           OR EXISTS (SELECT 1 FROM unnest(t.postings) q WHERE q.wallet_id = w.wallet_id)) j
+   CROSS JOIN LATERAL (SELECT coalesce(sum(q.amount) FILTER (WHERE q.bucket = 'cash'), 0) AS cash,
+                              coalesce(sum(q.amount) FILTER (WHERE q.bucket = 'bonus'), 0) AS bonus,
+                              coalesce(sum(q.amount) FILTER (WHERE q.bucket = 'earnings'), 0) AS earnings,
+                              coalesce(sum(q.amount) FILTER (WHERE q.bucket = 'held'), 0) AS held
+                         FROM wallet.postings q
+                        WHERE q.account = 'wallet' AND q.wallet_id = w.wallet_id) p
+   WHERE w.owner LIKE 'inv-%'
+     AND (st.ids IS DISTINCT FROM j.ids OR st.cash <> p.cash OR st.bonus <> p.bonus
+          OR st.earnings <> p.earnings OR st.held <> p.held);
+
+-- invariants runs the four checks after a step
 CREATE FUNCTION pg_temp.invariants(step text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 BEGIN
   RETURN NEXT is((SELECT count(*) FROM wallet.reconcile()), 0::bigint, step || ': reconcile() finds nothing');
@@ -51,6 +75,8 @@ BEGIN
                        step || ': every transaction''s postings sum to zero');
   RETURN NEXT is_empty($q$ SELECT * FROM wallet_vs_postings $q$,
                        step || ': every wallet''s balance equals the sums of its postings');
+  RETURN NEXT is_empty($q$ SELECT * FROM statement_vs_journal $q$,
+                       step || ': every wallet''s statement lists its journal rows and adds up to its postings');
 END $$;
 
 ------------------------------------------------------------------------------

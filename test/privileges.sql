@@ -143,9 +143,12 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('intakes', 'SELECT * FROM wallet.intakes(1)'),
      ('intake_items', 'SELECT * FROM wallet.intake_items(1)'),
      ('exchange_quote', 'SELECT * FROM wallet.exchange_quote(''CNY'', ''USD'', 10)'),
-     ('exchange', 'SELECT * FROM wallet.exchange(1, 2, 10, ''priv-reader-10'')')) AS f(name, sql);
+     ('exchange', 'SELECT * FROM wallet.exchange(1, 2, 10, ''priv-reader-10'')'),
+     ('statement', 'SELECT * FROM wallet.statement(1)'),
+     ('transaction', 'SELECT * FROM wallet.transaction(1)'),
+     ('refund_status', 'SELECT * FROM wallet.refund_status(1)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 103);
+SELECT plan((SELECT count(*)::int FROM probe) + 109);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -214,7 +217,7 @@ SELECT is_empty($$
        'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status', 'transfer', 'spend_split',
        'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal', 'settle_withdrawal',
        'return_withdrawal', 'card_quote', 'submit_cards', 'settle_intake', 'intakes', 'intake_items',
-       'exchange_quote', 'exchange', 'limit_usage',
+       'exchange_quote', 'exchange', 'limit_usage', 'statement', 'transaction', 'refund_status',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -237,7 +240,9 @@ SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app
                     'wallet.request_withdrawal(bigint,numeric,text,text,text,text,text)', 'wallet.withdrawals(bigint)',
                     'wallet.set_auto_withdrawal(bigint,numeric,text)', 'wallet.settle_withdrawal(bigint,boolean,text)',
                     'wallet.return_withdrawal(bigint,text,text)', 'wallet.exchange_quote(text,text,numeric)',
-                    'wallet.exchange(bigint,bigint,numeric,text,text)', 'wallet.limit_usage(bigint)']) AS f;
+                    'wallet.exchange(bigint,bigint,numeric,text,text)', 'wallet.limit_usage(bigint)',
+                    'wallet.statement(bigint,bigint,integer,timestamp with time zone)',
+                    'wallet.transaction(bigint)', 'wallet.refund_status(bigint)']) AS f;
 
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
@@ -427,6 +432,20 @@ SELECT results_eq(format('SELECT amount, bonus_clawback, status FROM wallet.requ
                          :app_topup, 'priv-app-4'),
                   $$ VALUES (20.00::numeric, 9.00::numeric, 'pending'::text) $$,
                   'wallet_app can request a refund (the 9 of bonus spent is clawed back)');
+RESET ROLE;
+SELECT refund_id AS app_refund FROM wallet.refund WHERE wallet_id = :app_id \gset
+
+-- what an application shows its customers, through functions (section 21)
+SET ROLE wallet_app;
+SELECT results_eq(format('SELECT kind, earnings, counterparty FROM wallet.statement(%s)', :shop_id),
+                  format('VALUES (%L::text, -3.00::numeric, %s::bigint), (%L, 30.00, %s)',
+                         'reverse_spend', :app_id, 'spend', :app_id),
+                  'wallet_app can read a statement: the payee''s credit and the reversal that took 3 back');
+SELECT results_eq(format('SELECT kind, amount, jsonb_array_length(postings) FROM wallet.transaction(%s)', :app_spend),
+                  $$ VALUES ('spend'::text, 30.00::numeric, 3) $$,
+                  'wallet_app can read one transaction with its postings');
+SELECT results_eq(format('SELECT amount, status FROM wallet.refund_status(%s)', :app_refund),
+                  $$ VALUES (20.00::numeric, 'pending'::text) $$, 'wallet_app can read a refund''s status');
 RESET ROLE;
 
 ------------------------------------------------------------------------------

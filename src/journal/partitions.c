@@ -25,7 +25,8 @@ PG_FUNCTION_INFO_V1(wallet_journal_partition_ddl);
  * first of the next) in UTC. The statement is built here from the month alone (the
  * action picks one of a fixed set), so no SQL text comes from a caller:
  *   create  CREATE TABLE wallet.txn_YYYY_MM (LIKE wallet.txn INCLUDING DEFAULTS), with the
- *           journal's indexes (the partitioned table has none: see src/sql/tables.sql) and its
+ *           journal's indexes (primary key, ref_txn, and (wallet_id, txn_id) for statements;
+ *           the partitioned table has none: see src/sql/tables.sql) and its
  *           TRUNCATE guard (statement triggers are not inherited)
  *   attach  ALTER TABLE wallet.txn ATTACH PARTITION ... FOR VALUES FROM ... TO ...
  *   detach  ALTER TABLE wallet.txn DETACH PARTITION ...
@@ -64,9 +65,10 @@ wallet_journal_partition_ddl(PG_FUNCTION_ARGS)
 		sql = psprintf("CREATE TABLE wallet.%s (LIKE wallet.txn INCLUDING DEFAULTS); "
 					   "ALTER TABLE wallet.%s ADD CONSTRAINT %s_pkey PRIMARY KEY (txn_id, created_at); "
 					   "CREATE INDEX %s_ref_txn_idx ON wallet.%s (ref_txn) WHERE ref_txn IS NOT NULL; "
+					   "CREATE INDEX %s_wallet_idx ON wallet.%s (wallet_id, txn_id); "
 					   "CREATE TRIGGER txn_no_truncate BEFORE TRUNCATE ON wallet.%s "
 					   "FOR EACH STATEMENT EXECUTE FUNCTION wallet._journal_append_only()",
-					   name, name, name, name, name, name);
+					   name, name, name, name, name, name, name, name);
 	else if (strcmp(action, "attach") == 0)
 		sql = psprintf("ALTER TABLE wallet.txn ATTACH PARTITION wallet.%s FOR VALUES "
 					   "FROM ('%04d-%02d-01 00:00:00+00') TO ('%04d-%02d-01 00:00:00+00')",

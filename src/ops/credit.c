@@ -8,7 +8,8 @@
  *	    (engine_debt_repaid); the part that repays it is a journal transaction
  *	    of its own (kind repay_debt, ref_txn the crediting transaction);
  *	  - rollup_credits: a wallet's pending payee credits (wallet.payee_credit)
- *	    rolled up into its earnings, through credit_earnings;
+ *	    rolled up into its earnings, through credit_earnings, each credit's
+ *	    journal row kept findable for the wallet's statement (wallet.txn_party);
  *	  - add_debt: what a reversal took back beyond a payee's earnings, added
  *	    to its debt, flagged for review when the debt crosses its currency's
  *	    payee_debt_flag (engine_debt_flag_crossed).
@@ -28,10 +29,15 @@ static OpPlan repay = OP_PLAN(
 	7, INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, JSONBOID, OP_POSTINGS);
 /*
  * The pending credits taken, one group per lot they make: earnings all in
- * one, bonus by expiry (a lot is one bucket and one expiry).
+ * one, bonus by expiry (a lot is one bucket and one expiry). Each earnings
+ * credit's journal row (another wallet's: a spend's, a capture's, a
+ * transfer's) stays findable from this wallet's statement through
+ * wallet.txn_party; a bonus credit's (reward points) is the wallet's own row.
  */
 static OpPlan take_credits = OP_PLAN(
-	"WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 RETURNING amount, txn_id, bucket, expires_at) "
+	"WITH d AS (DELETE FROM wallet.payee_credit WHERE wallet_id = $1 RETURNING amount, txn_id, bucket, expires_at), "
+	"p AS (INSERT INTO wallet.txn_party (wallet_id, txn_id) SELECT DISTINCT $1, d.txn_id FROM d "
+	"WHERE d.bucket = 'earnings' ON CONFLICT DO NOTHING) "
 	"SELECT sum(amount)::bigint, max(txn_id), bucket = 'bonus', expires_at FROM d "
 	"GROUP BY bucket, expires_at ORDER BY bucket DESC, expires_at NULLS LAST",
 	1, INT8OID);

@@ -39,6 +39,12 @@ static OpPlan coupon_void = OP_PLAN(
 	"voided_at = $3, void_refund = $4 WHERE redeemed_txn = $1 AND wallet_id = $2",
 	4, INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID);
 
+/* the payees this reversal took back from: its journal row is on their statements too */
+static OpPlan party = OP_PLAN(
+	"INSERT INTO wallet.txn_party (wallet_id, txn_id) SELECT DISTINCT unnest($1::bigint[]), $2 "
+	"ON CONFLICT DO NOTHING",
+	2, INT8ARRAYOID, INT8OID);
+
 static char *
 amount_text(int64 minor, int exponent)
 {
@@ -341,6 +347,21 @@ reverse_body(PG_FUNCTION_ARGS)
 			if (prior == NULL)
 				continue;		/* lost a race: read again */
 			goto replay;
+		}
+		/* (a 0.1 schema, the library updated and ALTER EXTENSION not run yet, has no such table) */
+		if (sp.npayees > 0 && OidIsValid(get_relname_relid("txn_party", plans.nsp)))
+		{
+			Datum	   *ids = palloc(sizeof(Datum) * sp.npayees);
+			int			n = 0;
+			Datum		pargs[2];
+
+			for (int i = 0; i < sp.npayees; i++)
+				if (pb[i].back > 0)
+					ids[n++] = Int64GetDatum(pb[i].payee);
+			pargs[0] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+			pargs[1] = Int64GetDatum(tid);
+			if (n > 0 && run_plan(op_plan(&party), pargs, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not record the reversal on its payees' statements");
 		}
 		if (coupon_cash > 0)
 		{

@@ -16,6 +16,7 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.txn_key', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.journal_checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.journal_archive', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.payee_credit', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.txn_party', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.refund', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.hold', '');
 SELECT pg_catalog.pg_extension_config_dump('wallet.group_pay', '');

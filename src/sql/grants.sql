@@ -77,3 +77,7 @@ GRANT SELECT ON wallet.limit_rule TO wallet_reader;
 GRANT SELECT ON wallet.coupon_stats TO wallet_admin, wallet_reader;
 
 GRANT SELECT ON wallet.transactions, wallet.postings TO wallet_reader, wallet_admin;
+-- what an application shows its customers (section 21): through functions, not the tables
+GRANT EXECUTE ON FUNCTION
+  wallet.statement(bigint, bigint, int, timestamptz), wallet.transaction(bigint), wallet.refund_status(bigint)
+  TO wallet_app, wallet_admin;

@@ -1,7 +1,7 @@
 ------------------------------------------------------------------------------
 -- Rules on the extension's tables are refused
 ------------------------------------------------------------------------------
--- The C operations write wallet.wallet, wallet.txn, wallet.txn_key and wallet.payee_credit
+-- The C operations write wallet.wallet, wallet.txn, wallet.txn_key, wallet.payee_credit and wallet.txn_party
 -- straight into the heap (no rewriter) and with INSERT ... ON CONFLICT (which a rule forbids):
 -- a rule would be skipped by one backend and break another. CREATE RULE on a table of the
 -- schema is refused here (WL008); every operation also refuses to run while such a rule

@@ -33,7 +33,7 @@ PG_FUNCTION_INFO_V1(wallet_refuse_rule);
 PG_FUNCTION_INFO_V1(wallet_refuse_rules);
 
 /* The tables the C operations write, directly or by their statements. */
-static const char *const rule_tables[] = {"wallet", "txn", "txn_key", "payee_credit"};
+static const char *const rule_tables[] = {"wallet", "txn", "txn_key", "payee_credit", "txn_party"};
 
 static Oid	rule_table_oids[lengthof(rule_tables)];
 static bool rules_checked;
