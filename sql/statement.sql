@@ -24,15 +24,15 @@ SELECT setval(pg_get_serial_sequence('wallet.wallet', 'wallet_id'), 9900000) AS 
        setval(pg_get_serial_sequence('wallet.card_item', 'item_id'), 9900000) AS c0 \gset
 
 -- Currencies of this story: QST (a payee keeps 90 % of a sale; top-ups of 100 or more get a
--- bonus of 10, valid 10 days; a spend earns 1 point a unit) and QSU, which QST buys at 2.
-INSERT INTO wallet.currency (code, exponent) VALUES ('QST', 2), ('QSU', 2);
+-- bonus of 10, valid 10 days; a spend earns 1 point a unit) and QSV, which QST buys at 2.
+INSERT INTO wallet.currency (code, exponent) VALUES ('QST', 2), ('QSV', 2);
 SELECT currency FROM wallet.set_policy('QST', commission_rate => 0.1);
 SELECT wallet.add_bonus_rule('QST', 100, bonus_fixed => 10, valid_for => '10 days') IS NOT NULL AS bonus_rule,
        wallet.add_reward_rule('QST', 1) IS NOT NULL AS reward_rule,
-       wallet.set_fx_rate('QST', 'QSU', 2, valid_from => '2026-06-01') IS NOT NULL AS fx_rate;
+       wallet.set_fx_rate('QST', 'QSV', 2, valid_from => '2026-06-01') IS NOT NULL AS fx_rate;
 
 SELECT wallet.open('st-alice', 'QST') AS alice, wallet.open('st-shop', 'QST') AS shop,
-       wallet.open('st-alice', 'QSU') AS alice_qsu \gset
+       wallet.open('st-alice', 'QSV') AS alice_qsu \gset
 
 -- pg_temp.st shows a statement without the times (all at the story's clock) and keys.
 CREATE FUNCTION pg_temp.st(wid bigint, before_txn bigint DEFAULT NULL, max_rows int DEFAULT 50)
