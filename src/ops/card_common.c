@@ -308,7 +308,11 @@ intake_pay(WalletRow *w, const IntakeRow *k, int64 total, int32 items_paid, cons
 	JB			jb;
 
 	if (total > 0)
+	{
 		credit_earnings(w->id, b, total, txn_id, clk);
+		/* a debt repaid wrote the row (its debt): the write takes its new version */
+		refresh_wallet_tuple(w);
+	}
 	postings_init(&legs);
 	post_card_payout(&legs, w->id, total);
 	jb_begin(&jb);
