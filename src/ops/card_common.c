@@ -315,7 +315,11 @@ intake_pay(WalletRow *w, const IntakeRow *k, int64 total, int32 items_paid, cons
 	else
 		limits_count(w, LIMIT_CARD_PAYOUT, total, clk);
 	if (total > 0)
+	{
 		credit_earnings(w->id, b, total, txn_id, clk);
+		/* a debt repaid wrote the row (its debt): the write takes its new version */
+		refresh_wallet_tuple(w);
+	}
 	postings_init(&legs);
 	post_card_payout(&legs, w->id, total);
 	jb_begin(&jb);

@@ -239,33 +239,35 @@ quote_apply(int64 quote_id, const WalletRow *w, const CardType *t, Batch *b, int
 static void
 price_now(const WalletRow *w, CardType *t, Batch *b, TimestampTz clk)
 {
-	int64		last_face = 0;
-	CardPrice	p = {0};
+	int			last = -1;		/* the card priced last: the likeliest face of the next */
 
 	card_rates_read(t, w->id);
 	card_market_read(t);
 	for (int i = 0; i < b->n; i++)
 	{
-		if (i == 0 || b->faces[i] != last_face)
-		{
-			int			j;
+		int			j = -1;
 
-			/* a face seen before keeps its price (most batches have one or a few face values) */
-			for (j = 0; j < i; j++)
-				if (b->faces[j] == b->faces[i])
-					break;
-			if (j < i)
-			{
-				b->rates[i] = b->rates[j];
-				b->payouts[i] = b->payouts[j];
-				last_face = b->faces[i];
-				continue;
-			}
-			card_price(t, b->faces[i], b->n, clk, &p);
-			last_face = b->faces[i];
+		/* a face seen before keeps its price (most batches have one or a few face values) */
+		if (last >= 0 && b->faces[last] == b->faces[i])
+			j = last;
+		else
+			for (int k = 0; k < i && j < 0; k++)
+				if (b->faces[k] == b->faces[i])
+					j = k;
+		if (j >= 0)
+		{
+			b->rates[i] = b->rates[j];
+			b->payouts[i] = b->payouts[j];
 		}
-		b->rates[i] = NumericGetDatum(p.rate);
-		b->payouts[i] = p.payout;
+		else
+		{
+			CardPrice	p;
+
+			card_price(t, b->faces[i], b->n, clk, &p);
+			b->rates[i] = NumericGetDatum(p.rate);
+			b->payouts[i] = p.payout;
+		}
+		last = i;
 	}
 }
 

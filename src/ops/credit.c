@@ -12,7 +12,8 @@
  *	    journal row kept findable for the wallet's statement (wallet.txn_party);
  *	  - add_debt: what a reversal took back beyond a payee's earnings, added
  *	    to its debt, flagged for review when the debt crosses its currency's
- *	    payee_debt_flag (engine_debt_flag_crossed).
+ *	    payee_debt_flag (engine_debt_flag_crossed), a flag that may freeze
+ *	    it (flag_wallet, policy.flags_to_freeze).
  *	  The caller holds the wallet's row lock.
  */
 #include "ops/ops.h"
@@ -49,9 +50,6 @@ static OpPlan more_debt = OP_PLAN(
 	"UPDATE wallet.wallet x SET debt = x.debt + $2 WHERE x.wallet_id = $1 "
 	"RETURNING x.debt, x.exponent, (wallet._policy(x.currency)).payee_debt_flag",
 	2, INT8OID, INT8OID);
-static OpPlan debt_flag = OP_PLAN(
-	"INSERT INTO wallet.risk_flag (wallet_id, kind, detail, created_at) VALUES ($1, 'payee_debt', $2, $3)",
-	3, INT8OID, TEXTOID, TIMESTAMPTZOID);
 static OpPlan lock_lots = OP_PLAN(
 	"SELECT lots FROM wallet.wallet WHERE wallet_id = $1 FOR UPDATE",
 	1, INT8OID);
@@ -202,7 +200,7 @@ rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk)
 void
 add_debt(int64 wallet_id, int64 amt, int64 txn, TimestampTz clk)
 {
-	Datum		args[3] = {Int64GetDatum(wallet_id), Int64GetDatum(amt)};
+	Datum		args[2] = {Int64GetDatum(wallet_id), Int64GetDatum(amt)};
 	bool		isnull;
 	int64		debt;
 	int			exponent;
@@ -217,13 +215,18 @@ add_debt(int64 wallet_id, int64 amt, int64 txn, TimestampTz clk)
 	flag = getcol(3, &isnull);
 	if (isnull || !engine_debt_flag_crossed(debt, amt, DatumGetNumeric(flag), exponent))
 		return;
-	args[1] = CStringGetTextDatum(psprintf("debt %s above %s after reversal %lld",
-										   DatumGetCString(DirectFunctionCall1(numeric_out, major(debt, exponent))),
-										   DatumGetCString(DirectFunctionCall1(numeric_out, flag)),
-										   (long long) txn));
-	args[2] = TimestampTzGetDatum(clk);
-	if (run_plan(op_plan(&debt_flag), args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not flag wallet %lld", (long long) wallet_id);
+	/*
+	 * The flag may freeze the payee (policy.flags_to_freeze). The update of
+	 * the debt above holds its row lock (the reversal locked it already, in
+	 * wallet-id order with its other wallets), so the freeze waits for no
+	 * other lock; its lots were written before (take_back) and are not
+	 * written again by this operation.
+	 */
+	flag_wallet(wallet_id, "payee_debt",
+				psprintf("debt %s above %s after reversal %lld",
+						 DatumGetCString(DirectFunctionCall1(numeric_out, major(debt, exponent))),
+						 DatumGetCString(DirectFunctionCall1(numeric_out, flag)),
+						 (long long) txn), clk);
 }
 
 /* ---- the SQL wrappers (the operations still in SQL, and spend's roll-up) ---- */

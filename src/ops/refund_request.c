@@ -5,7 +5,8 @@
  *	  spent bonus and redeemed coupons, and its live bonus (engine_refund_hold),
  *	  voids its available coupons, and waits for review unless its net is small
  *	  enough to be approved at once; beyond the currency's limit of requests in
- *	  30 days it is recorded as rejected and the wallet flagged.
+ *	  30 days it is recorded as rejected and the wallet flagged (which may
+ *	  freeze it: flag_wallet).
  */
 #include "ops/refund.h"
 
@@ -18,12 +19,6 @@ static OpPlan refund_insert = {
 	.nargs = 18,
 	.types = {INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT4OID}
-};
-
-static OpPlan risk_flag_insert = {
-	.sql = "INSERT INTO wallet.risk_flag (wallet_id, kind, detail, created_at) VALUES ($1, 'refund_limit', $2, $3)",
-	.nargs = 3,
-	.types = {INT8OID, TEXTOID, TIMESTAMPTZOID}
 };
 
 /*
@@ -258,15 +253,10 @@ request_body(PG_FUNCTION_ARGS)
 		insert_refund(&o, &w, t.txn_id, txn_id, reason, note, "limit",
 					  psprintf("%d refund requests in 30 days; the limit is %d", recent,
 							   conf->max_refunds_per_30_days), clk);
-		{
-			Datum		args[3] = {Int64GetDatum(w.id),
-				CStringGetTextDatum(psprintf("refund request %lld beyond %d per 30 days",
-											 (long long) o.refund_id, conf->max_refunds_per_30_days)),
-			TimestampTzGetDatum(clk)};
-
-			if (run_plan(op_plan(&risk_flag_insert), args, NULL, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "could not flag wallet %lld", (long long) w.id);
-		}
+		/* the flag may freeze the wallet (policy.flags_to_freeze): its row is not written after this */
+		flag_wallet(w.id, "refund_limit",
+					psprintf("refund request %lld beyond %d per 30 days",
+							 (long long) o.refund_id, conf->max_refunds_per_30_days), clk);
 		jb_begin(&jb);
 		jb_int(&jb, "refund_id", o.refund_id);
 		jb_text(&jb, "status", o.status);

@@ -35,6 +35,7 @@ CREATE FUNCTION wallet.set_policy(currency text, refund_window interval DEFAULT 
                                   limit_time_zone text DEFAULT NULL,
                                   card_quote_valid_for interval DEFAULT NULL,
                                   card_review_daily numeric DEFAULT NULL,
+                                  flags_to_freeze int DEFAULT NULL,
                                   reset text[] DEFAULT NULL)
   RETURNS wallet.policy
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
@@ -104,6 +105,8 @@ BEGIN
   -- card intake (CONTRACT.md section 19)
   p.card_quote_valid_for := coalesce(set_policy.card_quote_valid_for, p.card_quote_valid_for);
   p.card_review_daily := coalesce(set_policy.card_review_daily, p.card_review_daily);
+  -- refund abuse (CONTRACT.md section 20): at least 1; the table's check refuses less
+  p.flags_to_freeze := coalesce(set_policy.flags_to_freeze, p.flags_to_freeze);
   INSERT INTO wallet.policy VALUES (p.*)
   ON CONFLICT ON CONSTRAINT policy_pkey DO UPDATE SET
     refund_window = EXCLUDED.refund_window, refund_fee_rate = EXCLUDED.refund_fee_rate,
@@ -119,7 +122,8 @@ BEGIN
     withdraw_auto_approve_max = EXCLUDED.withdraw_auto_approve_max,
     withdraw_review_daily = EXCLUDED.withdraw_review_daily, idle_remind_after = EXCLUDED.idle_remind_after,
     idle_remind_min = EXCLUDED.idle_remind_min, limit_time_zone = EXCLUDED.limit_time_zone,
-    card_quote_valid_for = EXCLUDED.card_quote_valid_for, card_review_daily = EXCLUDED.card_review_daily;
+    card_quote_valid_for = EXCLUDED.card_quote_valid_for, card_review_daily = EXCLUDED.card_review_daily,
+    flags_to_freeze = EXCLUDED.flags_to_freeze;
   RETURN p;
 EXCEPTION WHEN check_violation THEN
   PERFORM wallet._bad_setting(SQLERRM);

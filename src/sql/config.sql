@@ -58,7 +58,8 @@ CREATE TABLE wallet.policy (
   limit_time_zone         text     NOT NULL DEFAULT 'UTC',
   card_quote_valid_for    interval NOT NULL DEFAULT '30 minutes' CHECK (card_quote_valid_for > '0'),
   card_review_daily       numeric  NOT NULL DEFAULT 50000
-                          CHECK (card_review_daily >= 0 AND card_review_daily < 1e15)
+                          CHECK (card_review_daily >= 0 AND card_review_daily < 1e15),
+  flags_to_freeze         int      NULL CHECK (flags_to_freeze >= 1)
 );
 COMMENT ON TABLE wallet.policy IS 'per-currency money policy; a currency without a row uses the column defaults';
 

@@ -49,7 +49,7 @@ GRANT EXECUTE ON FUNCTION
   wallet.expire_bonus(int), wallet.rollup_credits(int), wallet.reconcile(),
   wallet.set_policy(text, interval, numeric, numeric, int, interval, numeric, numeric, numeric, numeric, text[],
                     numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric,
-                    interval, numeric, text, interval, numeric, text[]),
+                    interval, numeric, text, interval, numeric, int, text[]),
   wallet.add_bonus_rule(text, numeric, numeric, numeric, numeric, interval, text[], text, timestamptz,
                         timestamptz, numeric),
   wallet.end_bonus_rule(bigint, timestamptz),

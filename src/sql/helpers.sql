@@ -28,7 +28,7 @@ CREATE FUNCTION wallet._policy(cur text) RETURNS wallet.policy
   SELECT coalesce(
     (SELECT p FROM wallet.policy p WHERE p.currency = cur),
     ROW(cur, '30 days', 0, 0, 3, '3 days', 0, NULL, 0, 0, NULL, 0, 0,
-        0, 0, 0, 0, NULL, NULL, 0, NULL, NULL, 0, 'UTC', '30 minutes', 50000)::wallet.policy)
+        0, 0, 0, 0, NULL, NULL, 0, NULL, NULL, 0, 'UTC', '30 minutes', 50000, NULL)::wallet.policy)
 $$;
 
 -- _refuse_rules raises WL008 while a table the operations write has a rule (see "Rules on the

@@ -361,6 +361,9 @@ extern bool refund_audit_trigger(Relation rel, const Trigger *t);
 extern bool refund_in_progress(int64 topup_txn);
 extern int32 refunds_requested(int64 wallet_id, TimestampTz clk);
 
+/* risk_flag.c: the one writer of wallet.risk_flag, and the freeze at policy.flags_to_freeze */
+extern void flag_wallet(int64 wallet_id, const char *kind, const char *detail, TimestampTz clk);
+
 /* A withdrawal's row (withdrawal.c); amounts in minor units. */
 typedef struct WithdrawalRow
 {

@@ -1,7 +1,7 @@
 -- after_restore.sql: a restored database keeps working, and every new id is above the ids the
 -- dumped database had given (run by test/suites/dump.sh with the dumped database's greatest ids
 -- as variables max_txn, max_wallet, max_refund, max_rule, max_audit, max_flag, max_run,
--- max_alert, max_notification, max_credit). Prints one row per check, ok true or false.
+-- max_alert, max_notification, max_credit, max_quote, max_intake). Prints one row per check, ok true or false.
 \set ON_ERROR_STOP on
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
@@ -47,5 +47,21 @@ SELECT wallet.issue_coupon('DUMP-5OFF', :w, 'dump-new-coupon') AS code \gset
 INSERT INTO checks SELECT 'a coupon is issued and counted after the restore',
                           (SELECT issued FROM wallet.coupon_template WHERE template_id = 'DUMP-5OFF') = 2
                           AND EXISTS (SELECT FROM wallet.coupon WHERE code = :'code' AND wallet_id = :w);
+-- card intake: the database's key came back (a card submitted before is recognized), new
+-- quote and intake ids continue above the old ones, the intake under review can be paid;
+-- an exchange works
+SELECT quote_id AS q FROM wallet.card_quote('dump_card', 100, 2, :w) \gset
+SELECT intake_id AS k, duplicates FROM wallet.submit_cards(:w, 'dump_card', '{100, 100}',
+                                                            '{DUMP-ALICE-0002, DUMP-NEW-0001}', 'dump-new-cards', :q) \gset
+INSERT INTO checks VALUES ('a card submitted before the dump is a duplicate after the restore (the card key came back)',
+                           :duplicates = 1);
+INSERT INTO checks VALUES ('new quote and intake ids are above the old ones', :q > :max_quote AND :k > :max_intake);
+INSERT INTO checks SELECT 'the intake under review is paid by its review after the restore',
+                          wallet.review_intake(intake_id, true, 'ops') = 'paid'
+                     FROM wallet.card_intake WHERE status = 'review';
+INSERT INTO checks SELECT 'an exchange into points works after the restore', to_amount = 20
+                     FROM wallet.exchange((SELECT wallet_id FROM wallet.wallet WHERE owner = 'dump-alice' AND currency = 'CNY'),
+                                          (SELECT wallet_id FROM wallet.wallet WHERE owner = 'dump-alice' AND currency = 'PTS'),
+                                          2, 'dump-new-fx');
 INSERT INTO checks SELECT 'reconcile is clean after the new operations', NOT EXISTS (SELECT FROM wallet.reconcile());
 SELECT name, ok FROM checks;

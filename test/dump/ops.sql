@@ -22,6 +22,15 @@ SELECT wallet.add_coupon_template('DUMP-WELCOME', 'CNY', 'amount', 3, issue_on =
 SELECT wallet.add_coupon_template('DUMP-TOPUP', 'CNY', 'percent', 10, max_discount => 8, issue_on => 'top_up',
                                   issue_min_top_up => 200);
 SELECT wallet.add_coupon_template('DUMP-5OFF', 'CNY', 'amount', 5, min_order => 20, total_limit => 100);
+-- Exchange rates and points (CNY into USD and into points, a point a yuan spent on food), card
+-- intake (a card type with a general rate, a member's rate added once the member exists, and
+-- a small daily review threshold).
+SELECT wallet.set_fx_rate('CNY', 'USD', 0.14, fee_rate => 0.01) > 0 AS fx_usd;
+SELECT wallet.set_fx_rate('CNY', 'PTS', 10) > 0 AS fx_pts;
+SELECT wallet.add_reward_rule('CNY', 1, scene => 'food', valid_for => '60 days') > 0 AS reward_rule;
+SELECT card_type FROM wallet.set_card_type('dump_card', 'Dump card', 'CNY', face_values => '{100, 500}', fee_rate => 0.01);
+SELECT wallet.add_card_rate('dump_card', 0.9) > 0 AS card_rate;
+SELECT currency FROM wallet.set_policy('CNY', card_review_daily => 800);
 
 -- January: wallets, top-ups, spends; no partition of January: its rows wait in the default.
 SELECT wallet.open('dump-alice') AS alice, wallet.open('dump-bob') AS bob, wallet.open('dump-shop') AS shop,
@@ -38,6 +47,10 @@ SELECT txn_id AS s2 FROM wallet.spend(:bob, 30, 'dump-s2', coupon => :'code_b', 
 SELECT txn_id AS s3 FROM wallet.spend(:dave, 100, 'dump-s3', allow_partial => true) \gset
 SELECT code AS code_a FROM wallet.coupons(:alice) WHERE template_id = 'DUMP-TOPUP' \gset
 SELECT txn_id AS s4 FROM wallet.spend(:alice, 40, 'dump-s4', coupon => :'code_a') \gset
+-- alice earned 60 points with s1 (food): her points wallet was opened by the reward
+SELECT wallet_id AS alice_pts FROM wallet.wallet WHERE owner = 'dump-alice' AND currency = 'PTS' \gset
+SELECT wallet.open('dump-alice', 'USD') AS alice_usd \gset
+SELECT wallet.add_card_rate('dump_card', 0.92, wallet_id => :alice) > 0 AS member_rate;
 
 -- February: the monthly partitions are made (February and March); January stays in the
 -- default partition. Reversals, refunds (auto-approved, reviewed and settled, pending,
@@ -58,6 +71,37 @@ SELECT refund_id AS f5 FROM wallet.request_refund(:c1, 'dump-f5', 5) \gset
 SELECT wallet.freeze(:bob, 'review');
 SELECT wallet.unfreeze(:bob);
 SELECT wallet.freeze(:dave, 'chargeback');
+-- Card intake: alice sells three cards of 500 on a quote of her member's rate (0.92), one holds
+-- 300, one is invalid: paid 455.40 + 273.24 = 728.64 (below the day's 800), then she exchanges
+-- earnings into USD and into points; bob submits three, one of them alice's (a duplicate), his
+-- intake goes to review (891.00 > 800) and stays there; the shop's first intake is paid, its
+-- second goes to review (89.10 + 891.00 > 800) and is rejected (its secrets count no more); a
+-- quote is left unused.
+SELECT quote_id AS q1 FROM wallet.card_quote('dump_card', 500, 2, :alice) \gset
+SELECT intake_id AS k1 FROM wallet.submit_cards(:alice, 'dump_card', '{500, 500, 500}',
+                                                '{DUMP-ALICE-0001, DUMP-ALICE-0002, DUMP-ALICE-0003}',
+                                                'dump-k1', :q1, 'alice-batch') \gset
+SELECT status FROM wallet.verify_card((SELECT item_id FROM wallet.card_item WHERE intake_id = :k1 AND position = 1), true);
+SELECT status FROM wallet.verify_card((SELECT item_id FROM wallet.card_item WHERE intake_id = :k1 AND position = 2), true, 300,
+                                      'holds 300');
+SELECT status FROM wallet.verify_card((SELECT item_id FROM wallet.card_item WHERE intake_id = :k1 AND position = 3), false,
+                                      note => 'used already');
+SELECT paid, status FROM wallet.settle_intake(:k1, 'dump-k1-settle');
+SELECT to_amount FROM wallet.exchange(:alice, :alice_usd, 100, 'dump-fx-1');
+SELECT to_amount FROM wallet.exchange(:alice, :alice_pts, 5, 'dump-fx-2');
+SELECT intake_id AS k2 FROM wallet.submit_cards(:bob, 'dump_card', '{500, 500, 500}',
+                                                '{DUMP-BOB-0001, DUMP-ALICE-0001, DUMP-BOB-0002}', 'dump-k2') \gset
+SELECT count(*) AS checked FROM wallet.card_item i, wallet.verify_card(i.item_id, true)
+ WHERE i.intake_id = :k2 AND i.status = 'pending';
+SELECT paid, status FROM wallet.settle_intake(:k2, 'dump-k2-settle');
+SELECT intake_id AS k3 FROM wallet.submit_cards(:shop, 'dump_card', '{100}', '{DUMP-SHOP-0001}', 'dump-k3') \gset
+SELECT status FROM wallet.verify_card((SELECT item_id FROM wallet.card_item WHERE intake_id = :k3), true);
+SELECT paid, status FROM wallet.settle_intake(:k3, 'dump-k3-settle');
+SELECT intake_id AS k4 FROM wallet.submit_cards(:shop, 'dump_card', '{500, 500}', '{DUMP-SHOP-0002, DUMP-SHOP-0003}', 'dump-k4') \gset
+SELECT count(*) AS checked FROM wallet.card_item i, wallet.verify_card(i.item_id, true) WHERE i.intake_id = :k4;
+SELECT paid, status FROM wallet.settle_intake(:k4, 'dump-k4-settle');
+SELECT wallet.review_intake(:k4, false, 'ops', 'not ours');
+SELECT quote_id IS NOT NULL AS quoted FROM wallet.card_quote('dump_card', 100, 1);
 
 -- March: expiry, reminders, roll-ups, reports, reconciliation; an alert of a run that found
 -- discrepancies (recorded by hand: the books hold).
@@ -68,7 +112,19 @@ SELECT wallet.rollup_credits() >= 0 AS rolled;
 -- the shop spends what it earned, then sale s1 is reversed in full: the shop owes the rest
 -- (payee debt); an adjustment of earnings repays part of it; alice's cash gets a correction
 SELECT charged > 0 AS shop_spent FROM wallet.spend(:shop, 1000, 'dump-shop-s', allow_partial => true);
+-- alice's points wallet spends all it has; the reversal of s1 then takes back its points too:
+-- the points wallet owes them (a debt), and an exchange into points repays part of it
+SELECT charged > 0 AS points_spent FROM wallet.spend(:alice_pts, 100000, 'dump-pts-s', allow_partial => true);
 SELECT txn_id AS r3 FROM wallet.reverse_spend(:s1, 'dump-r3') \gset
+SELECT debt > 0 AS points_in_debt FROM wallet.balance(:alice_pts) \gset
+\if :points_in_debt
+\else
+  \echo the points wallet should owe after the reversal
+  SELECT 1/0;
+\endif
+SELECT to_amount FROM wallet.exchange(:alice, :alice_pts, 1, 'dump-fx-3');
+-- an intake submitted and not checked yet
+SELECT intake_id AS k5 FROM wallet.submit_cards(:shop, 'dump_card', '{100}', '{DUMP-SHOP-0004}', 'dump-k5') \gset
 SELECT debt > 0 AS shop_in_debt FROM wallet.balance(:shop) \gset
 \if :shop_in_debt
 \else

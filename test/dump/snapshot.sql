@@ -9,6 +9,13 @@ SELECT * FROM wallet.currency ORDER BY code;
 SELECT * FROM wallet.policy ORDER BY currency;
 SELECT * FROM wallet.bonus_rule ORDER BY rule_id;
 SELECT * FROM wallet.coupon_template ORDER BY template_id;
+SELECT * FROM wallet.fx_rate ORDER BY rate_id;
+SELECT * FROM wallet.reward_rule ORDER BY rule_id;
+SELECT * FROM wallet.card_type ORDER BY card_type;
+SELECT * FROM wallet.card_rate ORDER BY rate_id;
+-- the key of the card secrets' hashes (its digest: a restore must keep it, or a card submitted
+-- before would no longer be recognized)
+SELECT key_id, md5(hmac_key) FROM wallet.card_key ORDER BY key_id;
 -- wallets, lots and balances
 SELECT w.wallet_id, w.owner, w.currency, w.frozen, w.frozen_reason, w.version, w.next_expiry, w.created_at,
        w.lots::text, b.*
@@ -22,6 +29,10 @@ SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_
  WHERE i.inhparent = 'wallet.txn'::regclass ORDER BY 1;
 -- refunds, coupons, credits, flags, outboxes, audit, reconciliation, archival
 SELECT * FROM wallet.refund ORDER BY refund_id;
+SELECT * FROM wallet.card_quotes ORDER BY quote_id;
+SELECT * FROM wallet.card_intake ORDER BY intake_id;
+SELECT * FROM wallet.card_item ORDER BY item_id;
+SELECT w.wallet_id, k.* FROM wallet.wallet w CROSS JOIN LATERAL wallet.intakes(w.wallet_id) k ORDER BY 1, 2;
 SELECT * FROM wallet.coupon ORDER BY code;
 SELECT * FROM wallet.payee_credit ORDER BY credit_id;
 SELECT * FROM wallet.risk_flag ORDER BY flag_id;
@@ -38,6 +49,7 @@ SELECT * FROM wallet_report.bonus_daily ORDER BY 1, 2;
 SELECT * FROM wallet_report.refunds_daily ORDER BY 1, 2;
 SELECT * FROM wallet_report.coupons ORDER BY 1;
 SELECT * FROM wallet_report.liability ORDER BY 1;
+SELECT * FROM wallet_report.card_intake_daily ORDER BY 1, 2, 3;
 -- every sequence of the extension where it was (the roll-ups' own bookkeeping is not dumped:
 -- wallet.refresh_reports() rebuilds it)
 SELECT s.schemaname, s.sequencename, s.last_value FROM pg_sequences s

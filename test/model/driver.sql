@@ -154,6 +154,44 @@ BEGIN
   RETURN NEXT $q$SELECT wallet.add_coupon_template('j-welcome', 'JPY', 'amount', 300, min_order => 1000, valid_until => '2026-01-15 00:00:00+00', issue_on => 'open')$q$;
   RETURN NEXT $q$SELECT wallet.add_coupon_template('j-pct', 'JPY', 'percent', 10, max_discount => 500, scope => '{shop}', valid_for => '3 days', per_wallet_limit => 3)$q$;
   RETURN NEXT $q$SELECT wallet.add_coupon_template('j-topup', 'JPY', 'percent', 20, max_discount => 2000, total_limit => 4, issue_on => 'top_up', issue_min_top_up => 5000)$q$;
+  -- exchange rates (section 18): CNY and JPY both ways, into points; a later CNY->JPY rate from
+  -- 5 January, a JPY->CNY rate for one day only (the older row is in force again after it)
+  RETURN NEXT $q$SELECT wallet.set_fx_rate('CNY', 'JPY', 20.5, fee_rate => 0.01)$q$;
+  RETURN NEXT $q$SELECT wallet.set_fx_rate('JPY', 'CNY', 0.0487, fee_rate => 0.005)$q$;
+  RETURN NEXT $q$SELECT wallet.set_fx_rate('CNY', 'PTS', 10)$q$;
+  RETURN NEXT $q$SELECT wallet.set_fx_rate('JPY', 'PTS', 0.1, fee_rate => 0.02)$q$;
+  RETURN NEXT $q$SELECT wallet.set_fx_rate('CNY', 'JPY', 21.25, fee_rate => 0.015, valid_from => '2026-01-05 00:00:00+00')$q$;
+  RETURN NEXT $q$SELECT wallet.set_fx_rate('JPY', 'CNY', 0.05, valid_from => '2026-01-03 00:00:00+00', valid_until => '2026-01-04 00:00:00+00')$q$;
+  -- points earned by spending: a point a yuan in game (expiring), half a point a yuan from 20
+  -- anywhere (never expiring), a double-points week in game from 20 (the scene's rule wins the
+  -- tie on min_spend); JPY points in shop, and from 3000 anywhere until 10 January
+  RETURN NEXT $q$SELECT wallet.add_reward_rule('CNY', 1, scene => 'game', valid_for => '5 days')$q$;
+  RETURN NEXT $q$SELECT wallet.add_reward_rule('CNY', 0.5, min_spend => 20)$q$;
+  RETURN NEXT $q$SELECT wallet.add_reward_rule('CNY', 2, scene => 'game', min_spend => 20, valid_for => '2 days', starts_at => '2026-01-03 00:00:00+00', ends_at => '2026-01-08 00:00:00+00')$q$;
+  RETURN NEXT $q$SELECT wallet.add_reward_rule('JPY', 0.01, scene => 'shop', valid_for => '3 days')$q$;
+  RETURN NEXT $q$SELECT wallet.add_reward_rule('JPY', 0.013, min_spend => 3000, ends_at => '2026-01-10 00:00:00+00')$q$;
+  -- card intake (section 19): a supermarket card of four face values with face and batch tiers
+  -- and a promotion; a game card of any face value whose rate follows the market (clamped); a
+  -- JPY card fully weighted by the market; a retired type and one without rates
+  RETURN NEXT $q$SELECT wallet.set_card_type('mart', 'Mart card', 'CNY', face_values => '{50,100,200,500}', fee_rate => 0.02)$q$;
+  RETURN NEXT $q$SELECT wallet.add_card_rate('mart', 0.9)$q$;
+  RETURN NEXT $q$SELECT wallet.add_card_rate('mart', 0.93, min_face => 200)$q$;
+  RETURN NEXT $q$SELECT wallet.add_card_rate('mart', 0.95, min_face => 100, min_quantity => 3)$q$;
+  RETURN NEXT $q$SELECT wallet.add_card_rate('mart', 0.97, valid_from => '2026-01-04 00:00:00+00', valid_until => '2026-01-06 00:00:00+00')$q$;
+  RETURN NEXT $q$SELECT wallet.set_card_type('game', 'Game card', 'CNY', fee_rate => 0.05, market_weight => 0.5, market_window => 4, rate_floor => 0.6, rate_cap => 0.85)$q$;
+  RETURN NEXT $q$SELECT wallet.add_card_rate('game', 0.8)$q$;
+  RETURN NEXT $q$SELECT wallet.add_card_rate('game', 0.83, min_face => 100)$q$;
+  RETURN NEXT $q$SELECT wallet.set_card_type('jcard', 'JP card', 'JPY', face_values => '{1000,3000,5000}', fee_rate => 0.01, market_weight => 1, market_window => 3)$q$;
+  RETURN NEXT $q$SELECT wallet.add_card_rate('jcard', 0.88)$q$;
+  RETURN NEXT $q$SELECT wallet.set_card_type('old', 'Retired card', 'CNY', active => false)$q$;
+  RETURN NEXT $q$SELECT wallet.add_card_rate('old', 0.5)$q$;
+  RETURN NEXT $q$SELECT wallet.set_card_type('norate', 'Card without rates', 'JPY')$q$;
+  IF variant = 0 THEN
+    RETURN NEXT $q$SELECT wallet.set_policy('CNY', card_quote_valid_for => '2 hours', card_review_daily => 150)$q$;
+    RETURN NEXT $q$SELECT wallet.set_policy('JPY', card_review_daily => 3000)$q$;
+  ELSE
+    RETURN NEXT $q$SELECT wallet.set_policy('CNY', card_review_daily => 100)$q$;
+  END IF;
 END $$;
 
 -- gen_code: a coupon code reference for a step of wallet w: the wallet's own
@@ -204,6 +242,20 @@ BEGIN
               ELSE to_jsonb(coalesce(mt.bad_amount(e), '0')) END;
 END $$;
 
+-- gen_secret: a card secret never used before (10 to 16 letters and digits)
+CREATE FUNCTION mt.gen_secret() RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT string_agg(substr('ABCDEFGHJKLMNPQRSTUVWXYZ23456789abcdefghijkmnpqrstuvwxyz', mt.ri(1, 56), 1), '')
+    FROM generate_series(1, mt.ri(10, 16))
+$$;
+
+-- gen_card_face: a face value of a card type as text (sometimes one it does not take)
+CREATE FUNCTION mt.gen_card_face(tpl text) RETURNS text LANGUAGE sql VOLATILE AS $$
+  SELECT CASE WHEN random() < 0.04 THEN mt.pick('{150,0.5,-1}')
+              WHEN tpl IN ('mart', 'old') THEN mt.pick('{50,100,200,500,100,200}')
+              WHEN tpl IN ('jcard', 'norate') THEN mt.pick('{1000,3000,5000}')
+              ELSE mt.pick('{20,30.5,88.88,100,150,300,600}') END
+$$;
+
 ------------------------------------------------------------------------------
 -- Generator
 ------------------------------------------------------------------------------
@@ -221,6 +273,16 @@ DECLARE
   cspends int[] := '{}';
   tpls jsonb := '{"CNY": ["c-game", "c-game", "c-big", "c-big", "c-flash", "c-pct", "c-pct", "c-late", "c-welcome", "c-topup"],
                   "JPY": ["j-pct", "j-pct", "j-pct", "j-welcome", "j-topup"]}';
+  -- exchanges (section 18): from and to wallets of one owner (the points wallets and j1_pts
+  -- exist once opened, or once a reward opened them); then pairs that are refused
+  fx_from text[] := '{c1,c1_jpy,c1,j1,j1_cny,j1,c3,j2,c1,c1_pts,c1,c2}';
+  fx_to text[] := '{c1_jpy,c1,c1_pts,j1_cny,j1,j1_pts,c3_pts,j2_pts,j1_cny,c1,#self,#none}';
+  pool text[] := '{}';        -- card secrets submitted so far
+  cards text[];
+  faces text[];
+  n int;
+  q int;
+  tpl text;
   others text[];
   s int := 0;
   r double precision;
@@ -256,6 +318,19 @@ BEGIN
   s := s + 1;
   INSERT INTO mt.plan VALUES (s, 'validate', jsonb_build_object('w', 'c1', 'amount', '100', 'scene', NULL,
     'code', jsonb_build_object('src', 'step', 'ref', 8, 'o', 'c1', 'i', 0)));
+  -- wallets of one owner in another currency and in points (for exchanges; a handle
+  -- owner_currency), and a member's own card rate
+  FOREACH w IN ARRAY ARRAY['c1_jpy', 'j1_cny', 'c1_pts', 'j2_pts'] LOOP
+    s := s + 1;
+    INSERT INTO mt.plan VALUES (s, 'open', jsonb_build_object('owner', split_part(w, '_', 1), 'h', w,
+                                'cur', upper(split_part(w, '_', 2))));
+    IF w NOT LIKE '%_pts' THEN
+      owners := owners || w;
+      cur := cur || jsonb_build_object(w, upper(split_part(w, '_', 2)));
+    END IF;
+  END LOOP;
+  s := s + 1;
+  INSERT INTO mt.plan VALUES (s, 'crate', jsonb_build_object('w', 'c2', 'tpl', 'mart', 'rate', 0.96, 'min_face', 100));
 
   WHILE s < p_steps LOOP
     s := s + 1;
@@ -695,6 +770,173 @@ BEGIN
       END LOOP;
       CONTINUE;
     END IF;
+    IF random() < 0.06 THEN
+      -- exchange and points (section 18)
+      x := random();
+      IF x < 0.55 THEN
+        -- an exchange between one owner's wallets (earnings paid in first, sometimes; a quote;
+        -- a freeze around it), amounts: a fraction of the earnings, all, one unit more, one
+        -- minor unit (too small to give anything across exponents), small, invalid
+        i := mt.ri(1, cardinality(fx_from));
+        IF random() < 0.75 THEN i := mt.ri(1, 7); END IF;
+        w := fx_from[i];
+        pw := fx_to[i];
+        e := coalesce((ex->>(cur->>w))::int, 0);
+        IF w NOT LIKE '%_pts' AND random() < 0.6 THEN
+          INSERT INTO mt.plan VALUES (s, 'payout', jsonb_build_object('w', w, 'key', 'k' || s,
+            'amount', mt.gen_amount(e, CASE WHEN random() < 0.5 THEN 'spend' ELSE 'topup' END)));
+          keyed := keyed || s;
+          s := s + 1;
+        END IF;
+        IF random() < 0.3 THEN
+          INSERT INTO mt.plan VALUES (s, 'fxquote', jsonb_build_object(
+            'from', CASE WHEN random() < 0.95 THEN coalesce(cur->>w, 'PTS') ELSE mt.pick(ARRAY['XXX', NULL, 'PTS']) END,
+            'to', CASE WHEN pw LIKE '%_pts' THEN 'PTS' WHEN pw LIKE 'c%' OR pw LIKE '%_cny' THEN 'CNY' ELSE 'JPY' END,
+            'amount', CASE WHEN random() < 0.9 THEN mt.gen_amount(e, 'spend') ELSE mt.bad_amount(e) END));
+          s := s + 1;
+        END IF;
+        pf := random() < 0.06;
+        IF pf THEN
+          INSERT INTO mt.plan VALUES (s, 'freeze', jsonb_build_object('w', w, 'reason', 'fx check ' || s));
+          s := s + 1;
+        END IF;
+        x := random();
+        INSERT INTO mt.plan VALUES (s, 'exchange', jsonb_build_object('w', w, 'to', pw, 'key', 'k' || s,
+          'amount', CASE WHEN x < 0.5 THEN jsonb_build_object('frac', 0.05 + random() * 1.0)
+                         WHEN x < 0.6 THEN '"all"' WHEN x < 0.67 THEN '"over"' WHEN x < 0.75 THEN '"tiny"'
+                         WHEN x < 0.95 THEN to_jsonb(mt.gen_amount(e, 'small'))
+                         ELSE to_jsonb(coalesce(mt.bad_amount(e), '0')) END));
+        keyed := keyed || s;
+        IF pf THEN
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'unfreeze', jsonb_build_object('w', w));
+        END IF;
+        CONTINUE;
+      END IF;
+      -- points: a spend that earns them, the points wallet spends them, the spend is reversed
+      -- (what was spent of the points becomes the points wallet's debt), points come in again
+      -- (an exchange into points or another spend repays the debt), the clock runs past expiries
+      w := mt.pick(ARRAY(SELECT o FROM unnest(owners) o WHERE o NOT LIKE '%\_%'));
+      e := (ex->>(cur->>w))::int;
+      pw := split_part(w, '_', 1) || '_pts';
+      INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s, 'frac', 0.3 + random() * 0.6,
+        'scene', CASE WHEN cur->>w = 'CNY' THEN mt.pick(ARRAY['game', 'game', NULL]) ELSE mt.pick(ARRAY['shop', NULL]) END,
+        'partial', false));
+      spends := spends || s; keyed := keyed || s;
+      i := s;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', pw, 'key', 'k' || s, 'frac', 0.5 + random() * 0.5,
+        'scene', NULL, 'partial', true));
+      spends := spends || s; keyed := keyed || s;
+      IF random() < 0.3 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('secs', mt.ri(1, 4) * 86400));
+      END IF;
+      s := s + 1;
+      INSERT INTO mt.plan VALUES (s, 'reverse', jsonb_build_object('ref', i, 'key', 'k' || s,
+        'amount', CASE WHEN random() < 0.5 THEN NULL ELSE jsonb_build_object('frac', 0.1 + random() * 0.8) END));
+      keyed := keyed || s;
+      IF random() < 0.5 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'payout', jsonb_build_object('w', w, 'key', 'k' || s,
+          'amount', mt.gen_amount(e, 'spend')));
+        keyed := keyed || s;
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'exchange', jsonb_build_object('w', w, 'to', pw, 'key', 'k' || s,
+          'amount', jsonb_build_object('frac', 0.1 + random() * 0.5)));
+        keyed := keyed || s;
+      ELSE
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s, 'frac', 0.2 + random() * 0.5,
+          'scene', CASE WHEN cur->>w = 'CNY' THEN 'game' ELSE 'shop' END, 'partial', false));
+        spends := spends || s; keyed := keyed || s;
+      END IF;
+      IF random() < 0.3 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'expire', '{}');
+      END IF;
+      CONTINUE;
+    END IF;
+    IF random() < 0.06 THEN
+      -- card intake (section 19): a quote (sometimes), a submission (new secrets, some
+      -- submitted before, some twice in the batch, some written otherwise, some malformed),
+      -- the checks of its cards (valid, short, invalid; again the same way or otherwise), the
+      -- clock, the settlement (sometimes too early) and a review
+      w := mt.pick(owners);
+      tpl := CASE WHEN cur->>w = 'CNY' THEN mt.pick('{mart,mart,game,game,old}') ELSE mt.pick('{jcard,jcard,jcard,norate}') END;
+      IF random() < 0.03 THEN tpl := mt.pick('{nope,jcard,mart}'); END IF;    -- unknown, or another currency's
+      n := CASE WHEN random() < 0.9 THEN mt.ri(1, 4) ELSE mt.ri(5, 7) END;
+      faces := ARRAY(SELECT mt.gen_card_face(tpl) FROM generate_series(1, n));
+      q := NULL;
+      IF random() < 0.4 THEN
+        x := random();
+        INSERT INTO mt.plan VALUES (s, 'cquote', jsonb_build_object('tpl', tpl, 'face', faces[1],
+          'qty', CASE WHEN x < 0.6 THEN 1 WHEN x < 0.85 THEN n WHEN x < 0.95 THEN n + 1 ELSE mt.pick('{0,10001}')::int END,
+          'w', CASE WHEN random() < 0.5 THEN w WHEN random() < 0.2 THEN mt.pick(owners) END));
+        q := s;
+        s := s + 1;
+        IF random() < 0.85 THEN
+          faces := array_fill(faces[1], ARRAY[n]);
+        END IF;
+        IF random() < 0.25 THEN
+          INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('secs', mt.pick('{600,1800,3600,7300}')::int));
+          s := s + 1;
+        END IF;
+      END IF;
+      cards := '{}';
+      FOR j IN 1 .. n LOOP
+        x := random();
+        cards := cards || CASE WHEN x < 0.7 OR cardinality(pool) = 0 THEN mt.gen_secret()
+                               WHEN x < 0.82 THEN pool[mt.ri(1, cardinality(pool))]
+                               WHEN x < 0.87 AND j > 1 THEN cards[mt.ri(1, j - 1)]
+                               WHEN x < 0.93 THEN regexp_replace(pool[mt.ri(1, cardinality(pool))], '(.{4})', '\1-', 'g')
+                               WHEN x < 0.95 THEN regexp_replace(mt.gen_secret(), '(.{3})', E'\\1 ', 'g')
+                               ELSE mt.pick(ARRAY['short12', repeat('Z', 129), 'abcd' || chr(233) || 'efgh',
+                                                  'ab-cd ef' || chr(9) || 'gh12', NULL]) END;
+      END LOOP;
+      pool := pool || ARRAY(SELECT c FROM unnest(cards) c WHERE c IS NOT NULL AND length(c) BETWEEN 10 AND 20);
+      a := jsonb_build_object('w', w, 'tpl', tpl, 'faces', to_jsonb(faces), 'secrets', to_jsonb(cards), 'key', 'k' || s,
+                              'batch_ref', CASE WHEN random() < 0.2 THEN 'batch-' || s END);
+      IF q IS NOT NULL AND random() < 0.85 THEN a := a || jsonb_build_object('quote', q); END IF;
+      x := random();
+      IF x < 0.02 THEN
+        a := a || jsonb_build_object('secrets', to_jsonb(cards[1:n - 1] || ARRAY[]::text[]));   -- one short
+      ELSIF x < 0.03 THEN
+        a := a || jsonb_build_object('faces', '[]'::jsonb, 'secrets', '[]'::jsonb);
+      ELSIF x < 0.04 THEN
+        a := a || jsonb_build_object('quote', 'none');
+      ELSIF x < 0.05 THEN
+        a := a || jsonb_build_object('faces', jsonb_set(to_jsonb(faces), '{0}', 'null'));
+      END IF;
+      INSERT INTO mt.plan VALUES (s, 'submit', a);
+      keyed := keyed || s;
+      i := s;
+      -- mostly every card once, in order, then a few more checks of any of them
+      FOR j IN 1 .. CASE WHEN random() < 0.85 THEN n + mt.ri(0, 2) ELSE mt.ri(0, n) END LOOP
+        s := s + 1;
+        x := random();
+        INSERT INTO mt.plan VALUES (s, 'verify', jsonb_build_object('ref', i, 'pos', CASE WHEN j <= n THEN j ELSE mt.ri(1, n) END,
+          'valid', CASE WHEN x < 0.8 THEN to_jsonb(true) WHEN x < 0.98 THEN to_jsonb(false) ELSE 'null'::jsonb END,
+          'actual', CASE WHEN x >= 0.8 THEN NULL WHEN random() < 0.6 THEN NULL
+                         ELSE to_jsonb(mt.pick('{less,less,more,same,bad}')) END,
+          'note', CASE WHEN random() < 0.1 THEN 'checked ' || s END));
+      END LOOP;
+      IF random() < 0.3 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('secs', mt.ri(1, 30) * 3600));
+      END IF;
+      IF random() < 0.8 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'csettle', jsonb_build_object('ref', i, 'key', 'k' || s));
+        keyed := keyed || s;
+        IF random() < 0.7 THEN
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'creview', jsonb_build_object('ref', i, 'approve', random() < 0.6,
+            'reviewer', CASE WHEN random() < 0.97 THEN 'ops' END));
+        END IF;
+      END IF;
+      CONTINUE;
+    END IF;
     r := random() * 100;
     -- operations on earlier results need some: a top-up instead
     IF (r >= 40.5 AND r < 50.5 AND cardinality(spends) = 0)
@@ -775,7 +1017,7 @@ BEGIN
       op := 'open';
       x := random();
       IF x < 0.4 THEN
-        a := jsonb_build_object('owner', w, 'cur', cur->>w);              -- again: same id
+        a := jsonb_build_object('owner', split_part(w, '_', 1), 'h', w, 'cur', cur->>w);   -- again: same id
       ELSIF x < 0.5 THEN
         a := jsonb_build_object('owner', 'x' || s, 'cur', 'XXX');         -- unknown currency
       ELSIF x < 0.55 THEN
@@ -786,7 +1028,7 @@ BEGIN
         owners := owners || w;
         cur := cur || jsonb_build_object(w, a->>'cur');
       ELSE
-        a := jsonb_build_object('owner', w, 'cur', cur->>w);
+        a := jsonb_build_object('owner', split_part(w, '_', 1), 'h', w, 'cur', cur->>w);
       END IF;
     ELSIF r < 18.5 THEN
       op := 'top_up';
@@ -958,7 +1200,8 @@ $$;
 CREATE FUNCTION mt.oref(p_step int) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object('e', o.ext_id, 'm', o.mod_id,
                             'v', CASE o.kind WHEN 'refund' THEN 'r' WHEN 'hold' THEN 'h' WHEN 'group' THEN 'g'
-                                             WHEN 'wd' THEN 'd' ELSE 't' END || o.step,
+                                             WHEN 'wd' THEN 'd' WHEN 'quote' THEN 'q' WHEN 'intake' THEN 'i'
+                                             ELSE 't' END || o.step,
                             's', o.step)
     FROM mt.obj o
    WHERE o.step <= p_step AND o.op = (SELECT coalesce(p.args->>'op2', p.op) FROM mt.plan p WHERE p.step = p_step)
@@ -985,6 +1228,13 @@ CREATE FUNCTION mt.next_event() RETURNS timestamptz LANGUAGE sql STABLE AS $$
     UNION ALL SELECT valid_from FROM model.coupon WHERE redeemed_txn IS NULL
     UNION ALL SELECT valid_from FROM wallet.coupon_template
     UNION ALL SELECT valid_until FROM wallet.coupon_template
+    UNION ALL SELECT valid_from FROM wallet.fx_rate
+    UNION ALL SELECT valid_until FROM wallet.fx_rate
+    UNION ALL SELECT starts_at FROM wallet.reward_rule
+    UNION ALL SELECT ends_at FROM wallet.reward_rule
+    UNION ALL SELECT valid_from FROM wallet.card_rate
+    UNION ALL SELECT valid_until FROM wallet.card_rate
+    UNION ALL SELECT valid_until FROM model.card_quote WHERE used_by IS NULL
     -- the next midnight of a currency's limit_time_zone after a recent withdrawal (the day's totals)
     UNION ALL SELECT (model.day_of(model.clock_now(), z.tz) + 1)::timestamp AT TIME ZONE z.tz
       FROM (SELECT DISTINCT (model.xpolicy(w.currency, w.e)).tz FROM model.withdrawal d JOIN model.wallet w ON w.wid = d.wid
@@ -1108,6 +1358,8 @@ DECLARE
   t timestamptz;
   tr mt.trace;
   cr jsonb;
+  nitems int;
+  ipos int;
 BEGIN
   CASE op
   WHEN 'issue' THEN
@@ -1122,7 +1374,72 @@ BEGIN
     RETURN jsonb_build_object('op', 'validate', 'w', w, 'code', cr->'code', 'cx', cr->'cx', 'cw', cr->'cw',
                               'co', cr->'co', 'amount', a->'amount', 'scene', a->'scene', 'wo', a->>'w');
   WHEN 'open' THEN
-    RETURN jsonb_build_object('op', 'open', 'owner', a->>'owner', 'cur', a->>'cur', 'wo', a->>'owner');
+    RETURN jsonb_build_object('op', 'open', 'owner', a->>'owner', 'cur', a->>'cur', 'wo', coalesce(a->>'h', a->>'owner'))
+           || CASE WHEN a ? 'h' THEN jsonb_build_object('h', a->>'h') ELSE '{}' END;
+  WHEN 'fxquote' THEN
+    RETURN jsonb_build_object('op', op, 'from', a->'from', 'to', a->'to', 'amount', a->'amount');
+  WHEN 'exchange' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    ref := CASE WHEN a->>'to' = '#self' THEN w ELSE mt.wref(a->>'to') END;
+    IF ref IS NULL THEN RETURN NULL; END IF;
+    e := (w->>'x')::int;
+    amt := a->'amount';
+    IF jsonb_typeof(amt) = 'object' OR amt IN ('"all"', '"over"') THEN
+      SELECT b.earnings * (10::numeric ^ e) INTO v FROM model.balance((w->>'m')::bigint) b;
+      amt := to_jsonb(CASE WHEN jsonb_typeof(amt) = 'object' THEN mt.frac_of(v, (amt->>'frac')::numeric, e)
+                           WHEN amt = '"all"' THEN mt.amount_text(greatest(v, 1), e)
+                           ELSE mt.amount_text(v + 1, e) END);
+    ELSIF amt = '"tiny"' THEN
+      amt := to_jsonb(mt.amount_text(1, e));
+    END IF;
+    RETURN jsonb_build_object('op', op, 'w', w, 'to', ref, 'amount', amt, 'key', a->'key', 'wo', a->>'w',
+                              'payee', ref);
+  WHEN 'cquote' THEN
+    IF a->>'w' IS NOT NULL THEN
+      w := mt.wref(a->>'w');
+      IF w IS NULL THEN RETURN NULL; END IF;
+    END IF;
+    RETURN jsonb_build_object('op', op, 'tpl', a->'tpl', 'face', a->'face', 'qty', a->'qty', 'w', w, 'wo', a->>'w');
+  WHEN 'crate' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', op, 'w', w, 'tpl', a->'tpl', 'rate', a->'rate', 'min_face', a->'min_face',
+                              'wo', a->>'w');
+  WHEN 'submit' THEN
+    w := mt.wref(a->>'w');
+    IF w IS NULL THEN RETURN NULL; END IF;
+    IF a->>'quote' = 'none' THEN
+      ref := mt.none_id();
+    ELSIF a ? 'quote' THEN
+      ref := mt.oref((a->>'quote')::int);
+      IF ref IS NULL THEN RETURN NULL; END IF;
+    END IF;
+    RETURN jsonb_build_object('op', op, 'w', w, 'tpl', a->'tpl', 'faces', a->'faces', 'secrets', a->'secrets',
+                              'key', a->'key', 'quote', ref, 'batch_ref', a->'batch_ref', 'wo', a->>'w');
+  WHEN 'verify' THEN
+    ref := mt.oref((a->>'ref')::int);
+    IF ref IS NULL THEN RETURN NULL; END IF;
+    SELECT * INTO tr FROM mt.trace WHERE step = (ref->>'s')::int;
+    e := (tr.res->'w'->>'x')::int;
+    SELECT k.items INTO nitems FROM model.intake k WHERE k.kid = (ref->>'m')::bigint;
+    ipos := ((a->>'pos')::int - 1) % nitems + 1;
+    SELECT c.face INTO v FROM model.card_item c WHERE c.kid = (ref->>'m')::bigint AND c.pos = ipos;
+    amt := CASE a->>'actual' WHEN 'less' THEN to_jsonb(mt.frac_of(v, 0.45 + (a->>'pos')::int * 0.05, e))
+                             WHEN 'more' THEN to_jsonb(mt.amount_text(v + 1, e))
+                             WHEN 'same' THEN to_jsonb(mt.amount_text(v, e))
+                             WHEN 'bad' THEN to_jsonb(coalesce(mt.bad_amount(e), '0')) END;
+    RETURN jsonb_build_object('op', op, 'item', jsonb_build_object(
+        'e', (SELECT c.item_id FROM wallet.card_item c WHERE c.intake_id = (ref->>'e')::bigint AND c.position = ipos),
+        'm', (SELECT c.item_id FROM model.card_item c WHERE c.kid = (ref->>'m')::bigint AND c.pos = ipos),
+        'iv', ref->>'v', 'pos', ipos),
+      'valid', a->'valid', 'actual', amt, 'note', a->'note', 'wo', tr.res->>'wo');
+  WHEN 'csettle', 'creview' THEN
+    ref := mt.oref((a->>'ref')::int);
+    IF ref IS NULL THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', op, 'intake', ref, 'key', a->'key', 'approve', a->'approve',
+                              'reviewer', a->'reviewer',
+                              'wo', (SELECT t.res->>'wo' FROM mt.trace t WHERE t.step = (ref->>'s')::int));
   WHEN 'top_up' THEN
     w := mt.wref(a->>'w');
     IF w IS NULL THEN RETURN NULL; END IF;
@@ -1414,6 +1731,11 @@ BEGIN
                                    + 10::numeric ^ (-e))::text));
       WHEN 'wrequest' THEN
         RETURN base || jsonb_build_object('dest', coalesce(base->>'dest', 'bank') || '-2');
+      WHEN 'exchange' THEN
+        IF base->>'amount' IS NULL OR base->>'amount' !~ '^\d+(\.\d+)?$' THEN RETURN NULL; END IF;
+        RETURN base || jsonb_build_object('amount', ((base->>'amount')::numeric + 10::numeric ^ (-e))::text);
+      WHEN 'submit' THEN
+        RETURN base || jsonb_build_object('batch_ref', coalesce(base->>'batch_ref', 'batch') || '-2');
       ELSE
         RETURN NULL;
       END CASE;
@@ -1548,6 +1870,37 @@ BEGIN
                   mt.num(r->'threshold'), mt.lit(r->'dest'));
   WHEN 'autorun' THEN
     RETURN format('SELECT * FROM %s.auto_withdraw(%s)', s, coalesce(r->>'batch', '1000'));
+  WHEN 'fxquote' THEN
+    RETURN format('SELECT * FROM %s.exchange_quote(%s, %s, %s)', s, mt.lit(r->'from'), mt.lit(r->'to'), mt.num(r->'amount'));
+  WHEN 'exchange' THEN
+    RETURN format('SELECT * FROM %s.exchange(%s, %s, %s, %s)', s, mt.id(r->'w', mode), mt.id(r->'to', mode),
+                  mt.num(r->'amount'), mt.lit(r->'key'));
+  WHEN 'cquote' THEN
+    RETURN format('SELECT * FROM %s.card_quote(%s, %s, %s, %s)', s, mt.lit(r->'tpl'), mt.num(r->'face'),
+                  mt.lit(r->'qty'), mt.id(r->'w', mode));
+  WHEN 'crate' THEN
+    RETURN format('SELECT wallet.add_card_rate(%s, %s, %s, 1, %s) AS rate_id', mt.lit(r->'tpl'), mt.num(r->'rate'),
+                  mt.num(r->'min_face'), mt.id(r->'w', mode));
+  WHEN 'submit' THEN
+    RETURN format('SELECT * FROM %s.submit_cards(%s, %s, %s::numeric[], %s::text[], %s, %s, %s)', s, mt.id(r->'w', mode),
+                  mt.lit(r->'tpl'),
+                  'ARRAY[' || coalesce((SELECT string_agg(mt.num(x), ', ' ORDER BY n)
+                                          FROM jsonb_array_elements(r->'faces') WITH ORDINALITY u(x, n)), '') || ']',
+                  'ARRAY[' || coalesce((SELECT string_agg(mt.lit(x), ', ' ORDER BY n)
+                                          FROM jsonb_array_elements(r->'secrets') WITH ORDINALITY u(x, n)), '') || ']',
+                  mt.lit(r->'key'), mt.id(r->'quote', mode), mt.lit(r->'batch_ref'));
+  WHEN 'verify' THEN
+    RETURN format('SELECT * FROM %s.verify_card(%s, %s, %s, %s)', s,
+                  CASE WHEN mode = 'repro' AND r->'item'->>'e' IS NOT NULL
+                       THEN format('(SELECT item_id FROM wallet.card_item WHERE intake_id = :%s AND position = %s)',
+                                   r->'item'->>'iv', r->'item'->>'pos')
+                       ELSE mt.id(r->'item', mode) END,
+                  mt.lit(r->'valid'), mt.num(r->'actual'), mt.lit(r->'note'));
+  WHEN 'csettle' THEN
+    RETURN format('SELECT * FROM %s.settle_intake(%s, %s)', s, mt.id(r->'intake', mode), mt.lit(r->'key'));
+  WHEN 'creview' THEN
+    RETURN format('SELECT %s.review_intake(%s, %s, %s) AS status', s, mt.id(r->'intake', mode),
+                  mt.lit(r->'approve'), mt.lit(r->'reviewer'));
   WHEN 'freeze' THEN
     RETURN format('SELECT true AS done FROM %s.freeze(%s, %s)', s, mt.id(r->'w', mode), mt.lit(r->'reason'));
   WHEN 'unfreeze' THEN
@@ -1618,7 +1971,9 @@ BEGIN
                  WHEN 'top_up' THEN 'txn_id' WHEN 'spend' THEN 'txn_id' WHEN 'reverse' THEN 'txn_id'
                  WHEN 'capture' THEN 'txn_id' WHEN 'release' THEN 'txn_id'
                  WHEN 'transfer' THEN 'txn_id' WHEN 'split' THEN 'txn_id' WHEN 'payout' THEN 'txn_id'
-                 WHEN 'wrequest' THEN 'withdrawal_id' END;
+                 WHEN 'wrequest' THEN 'withdrawal_id'
+                 WHEN 'exchange' THEN 'txn_id' WHEN 'csettle' THEN 'txn_id'
+                 WHEN 'cquote' THEN 'quote_id' WHEN 'submit' THEN 'intake_id' END;
   IF col IS NOT NULL THEN
     xid := (xr->>col)::bigint;
     mid := (mr->>col)::bigint;
@@ -1630,21 +1985,24 @@ BEGIN
   IF xr IS DISTINCT FROM mr THEN RETURN 'result'; END IF;
   IF col IS NULL THEN RETURN NULL; END IF;
   IF op = 'open' THEN
-    SELECT * INTO wm FROM mt.wmap WHERE owner = r->>'owner';
+    -- a wallet of an owner in another currency has the handle owner_currency
+    SELECT * INTO wm FROM mt.wmap WHERE owner = coalesce(r->>'h', r->>'owner');
     IF FOUND THEN
       IF wm.ext_id <> xid OR wm.mod_id <> mid THEN RETURN 'id (open returned another wallet)'; END IF;
     ELSIF EXISTS (SELECT 1 FROM mt.wmap WHERE ext_id = xid OR mod_id = mid) THEN
       RETURN 'id (open of a new owner returned a known wallet)';
     ELSE
-      INSERT INTO mt.wmap SELECT r->>'owner', r->>'cur', c.exponent, xid, mid FROM wallet.currency c WHERE c.code = r->>'cur';
+      INSERT INTO mt.wmap SELECT coalesce(r->>'h', r->>'owner'), r->>'cur', c.exponent, xid, mid
+                            FROM wallet.currency c WHERE c.code = r->>'cur';
     END IF;
     RETURN NULL;
   END IF;
   v_kind := CASE op WHEN 'request' THEN 'refund' WHEN 'hold' THEN 'hold' WHEN 'join' THEN 'hold'
-                    WHEN 'group' THEN 'group' WHEN 'wrequest' THEN 'wd' ELSE 'txn' END;
+                    WHEN 'group' THEN 'group' WHEN 'wrequest' THEN 'wd' WHEN 'cquote' THEN 'quote'
+                    WHEN 'submit' THEN 'intake' ELSE 'txn' END;
   SELECT i.mod_id INTO known FROM mt.idmap i WHERE i.kind = v_kind AND i.ext_id = xid;
-  -- group_pay returns its id only: the same id again is its replay
-  IF (xr->>'replayed')::boolean OR (op = 'group' AND known IS NOT NULL) THEN
+  -- group_pay returns its id only, settle_intake no replayed column: the same id again is a replay
+  IF (xr->>'replayed')::boolean OR (op IN ('group', 'csettle') AND known IS NOT NULL) THEN
     IF known IS DISTINCT FROM mid THEN RETURN 'id (replay returned another id)'; END IF;
   ELSE
     IF known IS NOT NULL OR EXISTS (SELECT 1 FROM mt.idmap i WHERE i.kind = v_kind AND i.mod_id = mid) THEN
@@ -1783,6 +2141,55 @@ BEGIN
   END IF;
 END $$;
 
+-- rollup_points: the points wallets' pending credits rolled up (see mt.step)
+CREATE FUNCTION mt.rollup_points() RETURNS void LANGUAGE sql AS $$
+  SELECT wallet._rollup_wallet(p.wallet_id)
+    FROM (SELECT DISTINCT c.wallet_id FROM wallet.payee_credit c WHERE c.bucket = 'bonus' ORDER BY 1) p
+$$;
+
+-- check_intakes: NULL when wallet.intakes() agrees (every column, the intake id mapped) for
+-- the wallet the step touched
+CREATE FUNCTION mt.check_intakes(r jsonb, OUT what text, OUT detail text) LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+  ws text[] := ARRAY[r->>'wo'];
+  x mt.res;
+  m mt.res;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM mt.wmap WHERE owner = ANY (ws)) THEN RETURN; END IF;
+  x := mt.exec(format('SELECT w.owner, coalesce((SELECT i.mod_id::text FROM mt.idmap i WHERE i.kind = ''intake''
+                                                   AND i.ext_id = k.intake_id), ''ext '' || k.intake_id) AS id,
+                              to_jsonb(k) - ''intake_id'' AS k
+                         FROM mt.wmap w CROSS JOIN LATERAL wallet.intakes(w.ext_id) k WHERE w.owner = ANY (%L)', ws));
+  m := mt.exec(format('SELECT w.owner, k.intake_id::text AS id, to_jsonb(k) - ''intake_id'' AS k
+                         FROM mt.wmap w CROSS JOIN LATERAL model.intakes(w.mod_id) k WHERE w.owner = ANY (%L)', ws));
+  IF NOT x.ok OR NOT m.ok OR x.out IS DISTINCT FROM m.out THEN
+    what := 'intakes';
+    detail := format('extension %s; model %s', mt.side(x.ok, x.out, x.state, x.msg), mt.side(m.ok, m.out, m.state, m.msg));
+  END IF;
+END $$;
+
+-- discover: pairs the wallets an operation opened on its own (a points wallet opened by a
+-- reward), by owner and currency, under the handle owner_currency; NULL when every wallet of
+-- each side has its pair, else the wallets that have none
+CREATE FUNCTION mt.discover() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  lone text;
+BEGIN
+  INSERT INTO mt.wmap
+  SELECT x.owner || '_' || lower(x.currency), x.currency, c.exponent, x.wallet_id, m.wid
+    FROM wallet.wallet x JOIN model.wallet m ON m.owner = x.owner AND m.currency = x.currency
+    JOIN wallet.currency c ON c.code = x.currency
+   WHERE NOT EXISTS (SELECT 1 FROM mt.wmap y WHERE y.ext_id = x.wallet_id)
+     AND NOT EXISTS (SELECT 1 FROM mt.wmap y WHERE y.mod_id = m.wid);
+  SELECT string_agg(z, ', ') INTO lone FROM (
+    SELECT format('extension wallet %s (%s, %s)', x.wallet_id, x.owner, x.currency) AS z FROM wallet.wallet x
+     WHERE NOT EXISTS (SELECT 1 FROM mt.wmap y WHERE y.ext_id = x.wallet_id)
+    UNION ALL
+    SELECT format('model wallet %s (%s, %s)', m.wid, m.owner, m.currency) FROM model.wallet m
+     WHERE NOT EXISTS (SELECT 1 FROM mt.wmap y WHERE y.mod_id = m.wid)) q;
+  RETURN lone;
+END $$;
+
 -- map_auto: pairs the withdrawals an automatic sweep just requested, by wallet
 CREATE FUNCTION mt.map_auto(p_step int) RETURNS void LANGUAGE sql AS $$
   WITH xe AS (SELECT m.owner, d.withdrawal_id FROM wallet.withdrawal d JOIN mt.wmap m ON m.ext_id = d.wallet_id
@@ -1835,12 +2242,20 @@ BEGIN
       INSERT INTO model.code_supply VALUES (1, x.out->0->>'code');
     ELSIF x.ok AND r->>'op' = 'top_up' THEN
       INSERT INTO model.code_supply SELECT n, c FROM jsonb_array_elements_text(x.out->0->'coupons') WITH ORDINALITY AS y(c, n);
-    ELSIF x.ok AND r->>'op' = 'open' AND NOT EXISTS (SELECT 1 FROM mt.wmap WHERE owner = r->>'owner') THEN
+    ELSIF x.ok AND r->>'op' = 'open' AND NOT EXISTS (SELECT 1 FROM mt.wmap WHERE owner = coalesce(r->>'h', r->>'owner')) THEN
       INSERT INTO model.code_supply
       SELECT row_number() OVER (ORDER BY c.template_id, c.code), c.code
         FROM wallet.coupons((x.out->0->>'wallet_id')::bigint) c;
     END IF;
-    m := mt.exec(mt.render(r, 'model'));
+    IF r->>'op' = 'crate' THEN
+      -- a member's rate names the extension's wallet: the model is told which of its own it is
+      IF x.ok THEN
+        INSERT INTO model.card_rate_member VALUES ((x.out->0->>'rate_id')::bigint, (r->'w'->>'m')::bigint);
+      END IF;
+      m := x;
+    ELSE
+      m := mt.exec(mt.render(r, 'model'));
+    END IF;
     DELETE FROM model.code_supply;
     why := mt.compare(pl.step, r, x, m);
     INSERT INTO mt.trace VALUES (pl.step, pl.op, r, CASE WHEN why IS NULL THEN 'ok' ELSE 'fail' END,
@@ -1855,6 +2270,12 @@ BEGIN
   IF r->>'op' = 'autorun' AND x.ok THEN
     PERFORM mt.map_auto(pl.step);
   END IF;
+  why := mt.discover();
+  IF why IS NOT NULL THEN
+    UPDATE mt.trace SET status = 'fail' WHERE step = pl.step;
+    INSERT INTO mt.failure VALUES (pl.step, pl.op, 'wallets', 'opened on one side only: ' || why);
+    RETURN 'fail';
+  END IF;
   b := mt.check_balances(r);
   -- coupons: after the operations that issue, redeem or restore them, and
   -- clock moves (a change by another operation shows at the next of these)
@@ -1865,11 +2286,21 @@ BEGIN
   IF b.what IS NULL AND r->>'op' IN ('wrequest', 'wreview', 'wsettle', 'wreturn', 'autorun') THEN
     b := mt.check_withdrawals(r);
   END IF;
+  -- intakes: after the operations that make or move them
+  IF b.what IS NULL AND r->>'op' IN ('submit', 'verify', 'csettle', 'creview') THEN
+    b := mt.check_intakes(r);
+  END IF;
   IF b.what IS NOT NULL THEN
     UPDATE mt.trace SET status = 'fail' WHERE step = pl.step;
     INSERT INTO mt.failure VALUES (pl.step, pl.op, b.what, b.detail);
     RETURN 'fail';
   END IF;
+  -- reward points wait as pending credits of the points wallet until it is rolled up (by its
+  -- next operation or the roll-up job), and a roll-up makes one lot of the credits of one
+  -- expiry: when that happens is the extension's choice, seen in expire_bonus's count of lots.
+  -- The model makes a lot of every reward at once, so the points wallets are rolled up here,
+  -- after the step was compared (its balance, pending points counted, included)
+  PERFORM mt.rollup_points();
   IF every > 0 AND pl.step % every = 0 THEN
     why := mt.check_reconcile();
     IF why IS NOT NULL THEN
@@ -1952,8 +2383,8 @@ $$;
 CREATE FUNCTION mt.pins() RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT coalesce(jsonb_object_agg(step, pin), '{}') FROM (
     SELECT step, jsonb_strip_nulls(jsonb_build_object('amount', res->'amount', 'at', res->'at',
-                                                      'shares', res->'shares')) AS pin
-      FROM mt.trace WHERE res IS NOT NULL AND (res ? 'amount' OR res ? 'at')) x
+                                                      'shares', res->'shares', 'actual', res->'actual')) AS pin
+      FROM mt.trace WHERE res IS NOT NULL AND (res ? 'amount' OR res ? 'at' OR res ? 'actual')) x
    WHERE pin <> '{}'
 $$;
 
@@ -2012,7 +2443,7 @@ BEGIN
   SELECT * INTO i FROM mt.run_info;
   SELECT * INTO f FROM mt.failure LIMIT 1;
   SELECT array_agg(DISTINCT m[1]) INTO used
-    FROM mt.trace tr, regexp_matches(tr.res::text, '"v": "([a-z_0-9]+)"', 'g') m;
+    FROM mt.trace tr, regexp_matches(tr.res::text, '"i?v": "([a-z_0-9]+)"', 'g') m;
   txt := format(E'-- wallet model test: seed %s, %s of %s planned steps\n', i.seed,
                 (SELECT count(*) FROM mt.trace WHERE status <> 'skip'), i.steps);
   IF f.step IS NOT NULL THEN
@@ -2027,13 +2458,15 @@ BEGIN
   FOR t IN SELECT * FROM mt.trace WHERE status <> 'skip' ORDER BY step LOOP
     txt := txt || format(E'-- step %s: %s\n', t.step, t.op);
     q := mt.render(t.res, 'repro');
-    var := CASE WHEN t.res->>'op' = 'open' THEN 'w_' || (t.res->>'owner')
+    var := CASE WHEN t.res->>'op' = 'open' THEN 'w_' || coalesce(t.res->>'h', t.res->>'owner')
+                WHEN t.res->>'op' = 'cquote' THEN 'q' || t.step
+                WHEN t.res->>'op' = 'submit' THEN 'i' || t.step
                 WHEN t.res->>'op' = 'request' THEN 'r' || t.step
                 WHEN t.res->>'op' IN ('hold', 'join') THEN 'h' || t.step
                 WHEN t.res->>'op' = 'group' THEN 'g' || t.step
                 WHEN t.res->>'op' = 'wrequest' THEN 'd' || t.step
                 WHEN t.res->>'op' IN ('top_up', 'spend', 'reverse', 'capture', 'release', 'transfer', 'split',
-                                      'payout') THEN 't' || t.step END;
+                                      'payout', 'exchange', 'csettle') THEN 't' || t.step END;
     IF var = ANY (used) AND t.status = 'ok' AND coalesce(t.ext_ok, false) THEN
       IF t.res->>'op' = 'open' THEN
         q := replace(q, 'AS wallet_id', 'AS ' || var) || ' \gset';
@@ -2042,7 +2475,9 @@ BEGIN
       ELSE
         q := regexp_replace(q, '^SELECT \* FROM', 'SELECT ' || CASE WHEN var LIKE 'r%' THEN 'refund_id'
                                                                      WHEN var LIKE 'h%' THEN 'hold_id'
-                                                                     WHEN var LIKE 'd%' THEN 'withdrawal_id' ELSE 'txn_id' END
+                                                                     WHEN var LIKE 'd%' THEN 'withdrawal_id'
+                                                                     WHEN var LIKE 'q%' THEN 'quote_id'
+                                                                     WHEN var LIKE 'i%' THEN 'intake_id' ELSE 'txn_id' END
                                                      || ' AS ' || var || ' FROM') || ' \gset';
       END IF;
       txt := txt || q || E'\n';
@@ -2051,6 +2486,9 @@ BEGIN
     END IF;
     IF t.res->>'op' <> 'clock' THEN
       txt := txt || mt.expect_comment(t) || E'\n';
+    END IF;
+    IF t.res->>'op' IN ('spend', 'capture', 'split', 'join') THEN
+      txt := txt || E'SELECT wallet._rollup_wallet(wallet_id) FROM (SELECT DISTINCT wallet_id FROM wallet.payee_credit WHERE bucket = ''bonus'') p;\n';
     END IF;
     IF t.status = 'fail' AND t.ext_ok IS NOT NULL AND f.what NOT IN ('balance', 'reconcile') THEN
       txt := txt || '-- extension gave: ' || mt.side(t.ext_ok, t.ext_out->0, t.ext_state, t.ext_msg) || E'\n';

@@ -1,10 +1,11 @@
 -- test/model/model.sql: the reference model of wallet's money rules.
 --
--- A deliberately plain re-statement of CONTRACT.md sections 1-10, 12, 14-17 in
+-- A deliberately plain re-statement of CONTRACT.md sections 1-10, 12, 14-19 in
 -- tables and PL/pgSQL, written without looking at how the extension computes
 -- anything: every lot is a row, every rule a few lines of SQL. It reads the
 -- configuration the extension reads (wallet.currency, wallet.policy,
--- wallet.bonus_rule, wallet.coupon_template without its issued counter) and
+-- wallet.bonus_rule, wallet.coupon_template without its issued counter,
+-- wallet.fx_rate, wallet.reward_rule, wallet.card_type, wallet.card_rate) and
 -- nothing else of the extension; it calls none of its functions. Its clock is model.clock, which the driver keeps equal to the
 -- wallet.now setting.
 --
@@ -17,8 +18,15 @@
 --   the holds and group payment of section 14, model.transfer and model.spend_split
 --   (section 17), model.withdraw_quote, model.request_withdrawal,
 --   model.review_withdrawal, model.settle_withdrawal, model.return_withdrawal,
---   model.withdrawals, model.set_auto_withdrawal, model.auto_withdraw (section 16), and
---   model.adjust (earnings credited, section 22: the test's source of earnings).
+--   model.withdrawals, model.set_auto_withdrawal, model.auto_withdraw (section 16),
+--   model.adjust (earnings credited, section 22: the test's source of earnings),
+--   model.exchange_quote, model.exchange and the points a spend or capture earns
+--   (model.reward; taken back by model.reverse_spend) (section 18), model.card_quote,
+--   model.submit_cards, model.verify_card, model.settle_intake, model.review_intake
+--   and model.intakes (section 19). Card secrets are kept as written less blanks and
+--   hyphens (the model never sees the extension's hashes); a member's card rate names
+--   the extension's wallet, so the driver says which of the model's it is
+--   (model.card_rate_member).
 -- Coupon codes are random in the extension, so the model does not invent
 -- them: whenever it issues a coupon it takes the next code from
 -- model.code_supply, which the driver fills with the codes the extension
@@ -112,7 +120,13 @@ CREATE TABLE model.spend (
   ret_earnings  bigint NOT NULL DEFAULT 0,
   payee_back    bigint NOT NULL DEFAULT 0,
   discount      bigint NOT NULL DEFAULT 0,
-  reversals     int NOT NULL DEFAULT 0
+  reversals     int NOT NULL DEFAULT 0,
+  -- reward points (section 18): what the spend earned in the owner's points wallet, and what
+  -- reversals took back of them
+  points        bigint NOT NULL DEFAULT 0,
+  points_wallet bigint,
+  points_e      int NOT NULL DEFAULT 0,
+  points_back   bigint NOT NULL DEFAULT 0
 );
 
 -- What a spend took from each lot, in spending order (seq).
@@ -447,12 +461,13 @@ CREATE FUNCTION model.spend(p_wid bigint, p_amount numeric, p_key text, p_scene 
                             p_coupon text DEFAULT NULL, p_partial boolean DEFAULT false,
                             p_payee bigint DEFAULT NULL, p_order_ref text DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, charged numeric, discount numeric, bonus_used numeric, cash_used numeric,
-                 earnings_used numeric, shortfall numeric, replayed boolean)
+                 earnings_used numeric, shortfall numeric, replayed boolean, points numeric)
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   w model.wallet;
   p model.wallet;
+  rw record;
   clk timestamptz := model.clock_now();
   amt bigint;
   req jsonb;
@@ -486,7 +501,8 @@ BEGIN
     RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'charged')::bigint, w.e),
       model.major((prior->>'discount')::bigint, w.e), model.major((prior->>'bonus_used')::bigint, w.e),
       model.major((prior->>'cash_used')::bigint, w.e), model.major((prior->>'earnings_used')::bigint, w.e),
-      model.major((prior->>'shortfall')::bigint, w.e), true;
+      model.major((prior->>'shortfall')::bigint, w.e), true,
+      model.major(coalesce((prior->>'points')::bigint, 0), coalesce((prior->>'points_e')::int, 0));
     RETURN;
   END IF;
   -- choice (order of refusals): frozen, then payee, then coupon, then funds
@@ -549,13 +565,15 @@ BEGIN
   INSERT INTO model.spend (tid, wid, charged, bonus_used, cash_used, earnings_used, payee, payee_credit, discount)
   VALUES (v_tid, w.wid, chg, (used->>'bonus')::bigint, (used->>'cash')::bigint, (used->>'earnings')::bigint,
           p_payee, CASE WHEN p_payee IS NULL THEN 0 ELSE chg - comm END, disc);
+  -- reward points for what was charged (section 18)
+  rw := model.reward(w, p_scene, chg, v_tid);
   res := jsonb_build_object('txn_id', v_tid, 'charged', chg, 'discount', disc, 'bonus_used', (used->>'bonus')::bigint,
                             'cash_used', (used->>'cash')::bigint, 'earnings_used', (used->>'earnings')::bigint,
-                            'shortfall', need);
+                            'shortfall', need, 'points', rw.points, 'points_e', rw.e);
   UPDATE model.txn SET result = res WHERE model.txn.tid = v_tid;
   RETURN QUERY SELECT v_tid, model.major(chg, w.e), model.major(disc, w.e), model.major((used->>'bonus')::bigint, w.e),
     model.major((used->>'cash')::bigint, w.e), model.major((used->>'earnings')::bigint, w.e),
-    model.major(need, w.e), false;
+    model.major(need, w.e), false, model.major(rw.points, rw.e);
 END $$;
 
 -- open_refund: the pending or approved refund of a top-up, if any.
@@ -599,6 +617,7 @@ DECLARE
   written_off bigint := 0;
   to_cash bigint := 0;
   restored boolean := false;
+  pt bigint := 0;
   res jsonb;
 BEGIN
   PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
@@ -698,6 +717,17 @@ BEGIN
       pb := pb + t;
     END LOOP;
   END IF;
+  -- the reward points go back in the same proportion as a payee's credit (section 18: "a
+  -- reversal takes back the points in proportion"); choice: rounded as the payee's share, on
+  -- the running total, the last reversal taking what is left; what the points wallet spent
+  -- already becomes its debt
+  IF sp.points > 0 AND x > 0 THEN
+    pt := CASE WHEN sp.reversed + x = sp.charged THEN sp.points - sp.points_back
+               ELSE round(sp.points::numeric * (sp.reversed + x) / sp.charged)::bigint - sp.points_back END;
+    IF pt > 0 THEN
+      PERFORM model.take_back_bonus(sp.points_wallet, pt);
+    END IF;
+  END IF;
 
   v_tid := model.new_txn(w.wid, 'reverse_spend', p_key, req);
   res := jsonb_build_object('txn_id', v_tid, 'bonus', sb, 'cash', sc, 'earnings', se);
@@ -724,8 +754,8 @@ BEGIN
     -- bonus its top-up already paid for through a settled refund's clawback
     -- comes back as that top-up's cash, also after its refund window has
     -- closed (an open refund of the top-up was refused above, so all of
-    -- clawed is settled clawback here)
-    conv := least(give, tp.clawed);
+    -- clawed is settled clawback here); points (no top-up) come back as they were
+    conv := CASE WHEN tp.tid IS NULL THEN 0 ELSE least(give, tp.clawed) END;
     IF conv > 0 THEN
       UPDATE model.topup SET clawed = clawed - conv WHERE model.topup.tid = tp.tid;
       UPDATE model.lot SET amount = amount + conv WHERE lot_id = tp.cash_lot;
@@ -764,6 +794,7 @@ BEGIN
   END IF;
   res := res || jsonb_build_object('written_off', written_off, 'to_cash', to_cash, 'coupon_restored', restored);
   UPDATE model.spend s SET reversed = s.reversed + x, payee_back = s.payee_back + pb, reversals = s.reversals + 1,
+                           points_back = s.points_back + pt,
                            ret_bonus = s.ret_bonus + (res->>'bonus')::bigint,
                            ret_cash = s.ret_cash + (res->>'cash')::bigint,
                            ret_earnings = s.ret_earnings + (res->>'earnings')::bigint
@@ -1476,7 +1507,7 @@ END $$;
 CREATE FUNCTION model.capture_hold(p_hid bigint, p_key text, p_amount numeric DEFAULT NULL,
                                    p_final boolean DEFAULT true)
   RETURNS TABLE (txn_id bigint, captured numeric, bonus_used numeric, cash_used numeric, earnings_used numeric,
-                 released numeric, remaining numeric, status text, replayed boolean)
+                 released numeric, remaining numeric, status text, replayed boolean, points numeric)
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -1499,6 +1530,7 @@ DECLARE
   v_tid bigint;
   st text;
   res jsonb;
+  rw record;
 BEGIN
   PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
   IF p_hid IS NULL OR p_final IS NULL THEN PERFORM model.fail('22023', 'hold_id or final is null'); END IF;
@@ -1511,7 +1543,8 @@ BEGIN
     RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'captured')::bigint, w.e),
       model.major((prior->>'bonus')::bigint, w.e), model.major((prior->>'cash')::bigint, w.e),
       model.major((prior->>'earnings')::bigint, w.e), model.major((prior->>'released')::bigint, w.e),
-      model.major((prior->>'remaining')::bigint, w.e), prior->>'status', true;
+      model.major((prior->>'remaining')::bigint, w.e), prior->>'status', true,
+      model.major(coalesce((prior->>'points')::bigint, 0), coalesce((prior->>'points_e')::int, 0));
     RETURN;
   END IF;
   IF h.status <> 'open' OR model.hold_lapsed(h) THEN PERFORM model.fail('WL008', 'hold not open'); END IF;
@@ -1548,13 +1581,16 @@ BEGIN
   INSERT INTO model.spend (tid, wid, charged, bonus_used, cash_used, earnings_used, payee, payee_credit, discount)
   VALUES (v_tid, w.wid, x, (used->>'bonus')::bigint, (used->>'cash')::bigint, (used->>'earnings')::bigint,
           h.payee, CASE WHEN h.payee IS NULL THEN 0 ELSE x - comm END, 0);
+  -- a capture earns reward points as a spend does, in the hold's scene
+  rw := model.reward(w, h.scene, x, v_tid);
   res := jsonb_build_object('txn_id', v_tid, 'captured', x, 'bonus', (used->>'bonus')::bigint,
                             'cash', (used->>'cash')::bigint, 'earnings', (used->>'earnings')::bigint,
-                            'released', rel, 'remaining', lft - x - rel, 'status', st);
+                            'released', rel, 'remaining', lft - x - rel, 'status', st,
+                            'points', rw.points, 'points_e', rw.e);
   UPDATE model.txn SET result = res WHERE model.txn.tid = v_tid;
   RETURN QUERY SELECT v_tid, model.major(x, w.e), model.major((used->>'bonus')::bigint, w.e),
     model.major((used->>'cash')::bigint, w.e), model.major((used->>'earnings')::bigint, w.e),
-    model.major(rel, w.e), model.major(lft - x - rel, w.e), st, false;
+    model.major(rel, w.e), model.major(lft - x - rel, w.e), st, false, model.major(rw.points, rw.e);
 END $$;
 
 CREATE FUNCTION model.release_hold(p_hid bigint, p_key text, p_amount numeric DEFAULT NULL)
@@ -1984,7 +2020,7 @@ CREATE TABLE model.split_part (
 CREATE FUNCTION model.spend_split(p_wid bigint, p_amount numeric, p_key text, p_payees bigint[], p_shares numeric[],
                                   p_scene text DEFAULT NULL, p_coupon text DEFAULT NULL, p_order_ref text DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, charged numeric, discount numeric, bonus_used numeric, cash_used numeric,
-                 earnings_used numeric, shortfall numeric, replayed boolean)
+                 earnings_used numeric, shortfall numeric, replayed boolean, points numeric)
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -2026,7 +2062,8 @@ BEGIN
     RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'charged')::bigint, w.e),
       model.major((prior->>'discount')::bigint, w.e), model.major((prior->>'bonus_used')::bigint, w.e),
       model.major((prior->>'cash_used')::bigint, w.e), model.major((prior->>'earnings_used')::bigint, w.e),
-      model.major((prior->>'shortfall')::bigint, w.e), true;
+      model.major((prior->>'shortfall')::bigint, w.e), true,
+      model.major(coalesce((prior->>'points')::bigint, 0), coalesce((prior->>'points_e')::int, 0));
     RETURN;
   END IF;
   -- choice (order of refusals, as spend's): frozen, then the payees in the order named,
@@ -2049,7 +2086,8 @@ BEGIN
   SELECT c.txn_id, lr.i, p_payees[lr.i], lr.x, lr.x - round(lr.x * rate)::bigint
     FROM model.largest_remainder(chg, shares) lr;
   PERFORM model.credit(q.payee, q.credit) FROM model.split_part q WHERE q.spend_tid = c.txn_id ORDER BY q.i;
-  RETURN QUERY SELECT c.txn_id, c.charged, c.discount, c.bonus_used, c.cash_used, c.earnings_used, c.shortfall, false;
+  RETURN QUERY SELECT c.txn_id, c.charged, c.discount, c.bonus_used, c.cash_used, c.earnings_used, c.shortfall, false,
+    c.points;
 END $$;
 
 ------------------------------------------------------------------------------
@@ -2417,4 +2455,637 @@ BEGIN
     IF mid + model.transfer_fee(mid, xp.t_rate, xp.t_fixed) <= avail THEN lo := mid; ELSE hi := mid - 1; END IF;
   END LOOP;
   RETURN lo;
+END $$;
+
+------------------------------------------------------------------------------
+-- Points earned by spending (section 18)
+------------------------------------------------------------------------------
+-- bonus_credit: a credit of bonus (points) to a wallet, expiring at until (NULL: never), a
+-- debt repaid first (section 5: every later credit to a wallet in debt repays the debt first)
+CREATE FUNCTION model.bonus_credit(p_wid bigint, p_amount bigint, p_until timestamptz) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  d bigint := (SELECT debt FROM model.wallet WHERE wid = p_wid);
+  repay bigint := least(d, p_amount);
+BEGIN
+  UPDATE model.wallet SET debt = debt - repay WHERE wid = p_wid;
+  IF p_amount - repay > 0 THEN
+    INSERT INTO model.lot (wid, bucket, amount, granted_at, expires_at)
+    VALUES (p_wid, 'bonus', p_amount - repay, model.clock_now(), p_until);
+  END IF;
+END $$;
+
+-- reward: the points a charge of p_charged (minor units) by wallet w in scene p_scene earns,
+-- credited at once to the owner's wallet in the rule's points currency (opened if missing) as
+-- bonus expiring after the rule's valid_for, and recorded on spend p_tid. Of the rules of the
+-- wallet's currency in force (starts_at <= clock < ends_at, NULL open) whose scene is NULL or
+-- the spend's: choice: min_spend is compared with what was charged; the greatest min_spend
+-- wins, then a rule of the scene over one of any scene, then the newest rule. points =
+-- floor(charged x points_per_unit) in the points currency's minor units.
+CREATE FUNCTION model.reward(w model.wallet, p_scene text, p_charged bigint, p_tid bigint,
+                             OUT points bigint, OUT e int)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  clk timestamptz := model.clock_now();
+  r record;
+  pw bigint;
+BEGIN
+  points := 0;
+  e := 0;
+  IF p_charged <= 0 THEN RETURN; END IF;
+  SELECT x.*, c.exponent AS pe INTO r
+    FROM wallet.reward_rule x JOIN wallet.currency c ON c.code = x.points_currency
+   WHERE x.currency = w.currency AND (x.starts_at IS NULL OR x.starts_at <= clk)
+     AND (x.ends_at IS NULL OR x.ends_at > clk) AND (x.scene IS NULL OR x.scene = p_scene)
+     AND x.min_spend * (10::numeric ^ w.e) <= p_charged
+   ORDER BY x.min_spend DESC, (x.scene IS NOT NULL) DESC, x.rule_id DESC LIMIT 1;
+  IF NOT FOUND THEN RETURN; END IF;
+  points := floor(p_charged::numeric * r.points_per_unit * (10::numeric ^ r.pe) / (10::numeric ^ w.e))::bigint;
+  IF points <= 0 THEN
+    points := 0;
+    RETURN;
+  END IF;
+  e := r.pe;
+  pw := model.open(w.owner, r.points_currency);
+  PERFORM model.bonus_credit(pw, points, clk + r.valid_for);
+  UPDATE model.spend s SET points = reward.points, points_wallet = pw, points_e = r.pe WHERE s.tid = p_tid;
+END $$;
+
+-- take_back_bonus: what a reversal takes back of a points wallet's points: its live
+-- unscoped bonus gives what it can in spending order (soonest expiry first, none last, then
+-- oldest), the rest becomes its debt (a reversal never fails for the receiver's sake)
+CREATE FUNCTION model.take_back_bonus(p_wid bigint, p_amount bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  need bigint := p_amount;
+  l model.lot;
+  t bigint;
+BEGIN
+  FOR l IN SELECT * FROM model.lot x
+            WHERE x.wid = p_wid AND x.bucket = 'bonus' AND x.amount > 0 AND x.scope IS NULL AND model.bonus_live(x)
+            ORDER BY x.expires_at ASC NULLS LAST, x.granted_at, x.lot_id LOOP
+    EXIT WHEN need = 0;
+    t := least(need, l.amount);
+    UPDATE model.lot SET amount = amount - t WHERE lot_id = l.lot_id;
+    need := need - t;
+  END LOOP;
+  UPDATE model.wallet SET debt = debt + need WHERE wid = p_wid;
+END $$;
+
+------------------------------------------------------------------------------
+-- Exchange between currencies and into points (section 18)
+------------------------------------------------------------------------------
+-- fx: the rate in force from one currency into another at the clock: the latest valid_from
+-- at or before it whose valid_until (NULL: none) is after it; WL008 when there is none
+CREATE FUNCTION model.fx(p_from text, p_to text) RETURNS wallet.fx_rate
+  LANGUAGE plpgsql AS $$
+DECLARE
+  r wallet.fx_rate;
+  clk timestamptz := model.clock_now();
+BEGIN
+  SELECT * INTO r FROM wallet.fx_rate x
+   WHERE x.from_currency = p_from AND x.to_currency = p_to AND x.valid_from <= clk
+     AND (x.valid_until IS NULL OR x.valid_until > clk)
+   ORDER BY x.valid_from DESC LIMIT 1;
+  IF NOT FOUND THEN PERFORM model.fail('WL008', 'no exchange rate in force'); END IF;
+  RETURN r;
+END $$;
+
+-- fx_apply: fee = amount x fee_rate (half away from zero, at most the amount); to_amount =
+-- (amount - fee) x rate, rounded down to the target's minor unit
+CREATE FUNCTION model.fx_apply(amt bigint, fe int, te int, r wallet.fx_rate, OUT fee bigint, OUT to_amount bigint)
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  fee := least(round(amt * r.fee_rate)::bigint, amt);
+  to_amount := floor((amt - fee)::numeric * r.rate * (10::numeric ^ te) / (10::numeric ^ fe))::bigint;
+END $$;
+
+CREATE FUNCTION model.exchange_quote(p_from text, p_to text, p_amount numeric)
+  RETURNS TABLE (rate numeric, fee numeric, to_amount numeric, valid_until timestamptz)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  fe int;
+  te int;
+  amt bigint;
+  r wallet.fx_rate;
+  q record;
+BEGIN
+  PERFORM model.text_arg(p_from, 'from_currency', 3, true);
+  PERFORM model.text_arg(p_to, 'to_currency', 3, true);
+  SELECT c.exponent INTO fe FROM wallet.currency c WHERE c.code = p_from;
+  IF NOT FOUND THEN PERFORM model.fail('22023', 'unknown currency'); END IF;
+  SELECT c.exponent INTO te FROM wallet.currency c WHERE c.code = p_to;
+  IF NOT FOUND THEN PERFORM model.fail('22023', 'unknown currency'); END IF;
+  amt := model.minor(p_amount, fe, 'amount');
+  r := model.fx(p_from, p_to);
+  q := model.fx_apply(amt, fe, te, r);
+  -- an amount that gives nothing is quoted as it is (exchange refuses it)
+  RETURN QUERY SELECT r.rate, model.major(q.fee, fe), model.major(q.to_amount, te), r.valid_until;
+END $$;
+
+CREATE FUNCTION model.exchange(p_from bigint, p_to bigint, p_amount numeric, p_key text)
+  RETURNS TABLE (txn_id bigint, rate numeric, fee numeric, to_amount numeric, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  fw model.wallet;
+  tw model.wallet;
+  amt bigint;
+  req jsonb;
+  prior jsonb;
+  r wallet.fx_rate;
+  q record;
+  pts boolean;
+  v_tid bigint;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  IF p_from IS NULL OR p_to IS NULL THEN PERFORM model.fail('22023', 'wallet is null'); END IF;
+  IF p_from = p_to THEN PERFORM model.fail('22023', 'an exchange into the same wallet'); END IF;
+  -- choice: both wallets must exist before the amount is judged (in the sender's currency)
+  IF least(p_from, p_to) = p_from THEN
+    fw := model.get_wallet(p_from); tw := model.get_wallet(p_to);
+  ELSE
+    tw := model.get_wallet(p_to); fw := model.get_wallet(p_from);
+  END IF;
+  amt := model.minor(p_amount, fw.e, 'amount');
+  req := jsonb_build_object('to', tw.wid, 'amount', amt);
+  prior := model.replay(fw.wid, p_key, 'exchange', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, (prior->>'rate')::numeric, model.major((prior->>'fee')::bigint, fw.e),
+      model.major((prior->>'to_amount')::bigint, (prior->>'te')::int), true;
+    RETURN;
+  END IF;
+  -- choice (order of refusals): another owner, the same currency, frozen, no rate, in debt,
+  -- an amount that gives nothing, then funds
+  IF fw.owner <> tw.owner THEN PERFORM model.fail('22023', 'wallets of different owners'); END IF;
+  IF fw.currency = tw.currency THEN PERFORM model.fail('22023', 'wallets of one currency'); END IF;
+  IF fw.frozen THEN PERFORM model.fail('WL002', 'wallet frozen'); END IF;
+  r := model.fx(fw.currency, tw.currency);
+  PERFORM model.give_back_due(fw.wid);
+  -- a wallet in debt cannot exchange out (section 5)
+  IF fw.debt > 0 THEN PERFORM model.fail('WL008', 'wallet in debt'); END IF;
+  q := model.fx_apply(amt, fw.e, tw.e, r);
+  IF q.to_amount <= 0 THEN PERFORM model.fail('22023', 'amount is too small to exchange'); END IF;
+  -- only earnings are exchanged
+  IF amt > model.earnings_of(fw.wid) THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
+  PERFORM model.take_earnings(fw.wid, amt);
+  -- into a points currency: bonus that never expires; otherwise earnings (a debt repaid first)
+  SELECT c.points INTO pts FROM wallet.currency c WHERE c.code = tw.currency;
+  IF pts THEN
+    PERFORM model.bonus_credit(tw.wid, q.to_amount, NULL);
+  ELSE
+    PERFORM model.credit(tw.wid, q.to_amount);
+  END IF;
+  v_tid := model.new_txn(fw.wid, 'exchange', p_key, req);
+  UPDATE model.txn SET result = jsonb_build_object('txn_id', v_tid, 'rate', r.rate, 'fee', q.fee,
+                                                   'to_amount', q.to_amount, 'te', tw.e)
+   WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_tid, r.rate, model.major(q.fee, fw.e), model.major(q.to_amount, tw.e), false;
+END $$;
+
+------------------------------------------------------------------------------
+-- Card intake (section 19)
+------------------------------------------------------------------------------
+-- The model's own quotes, intakes and cards. A card keeps its secret as written less blanks
+-- and hyphens (the model never sees the extension's hashes: the same secret is the same
+-- card). Amounts in minor units.
+CREATE TABLE model.card_quote (
+  qid         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  card_type   text NOT NULL,
+  wid         bigint,
+  face        bigint NOT NULL,
+  quantity    int NOT NULL,
+  rate        numeric NOT NULL,
+  fee_rate    numeric NOT NULL,
+  valid_until timestamptz NOT NULL,
+  used_by     bigint
+);
+CREATE TABLE model.intake (
+  kid          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  wid          bigint NOT NULL,
+  card_type    text NOT NULL,
+  fee_rate     numeric NOT NULL,
+  status       text NOT NULL,
+  items        int NOT NULL,
+  duplicates   int NOT NULL,
+  quoted_total bigint NOT NULL,
+  paid         bigint NOT NULL DEFAULT 0,
+  batch_ref    text,
+  submitted_at timestamptz NOT NULL,
+  paid_at      timestamptz
+);
+CREATE TABLE model.card_item (
+  item_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kid      bigint NOT NULL,
+  pos      int NOT NULL,
+  face     bigint NOT NULL,
+  secret   text NOT NULL,
+  status   text NOT NULL,
+  rate     numeric NOT NULL,
+  counted  boolean NOT NULL,
+  actual   bigint,
+  payout   bigint,
+  UNIQUE (kid, pos)
+);
+CREATE INDEX ON model.card_item (secret) WHERE counted;
+-- a member's own card rate: wallet.card_rate names the extension's wallet, so the driver
+-- tells the model which of its wallets that is (as it supplies coupon codes)
+CREATE TABLE model.card_rate_member (rate_id bigint PRIMARY KEY, wid bigint NOT NULL);
+
+-- card_type: a type that may be quoted and bought (22023: unknown or inactive)
+CREATE FUNCTION model.card_type(p_type text) RETURNS wallet.card_type
+  LANGUAGE plpgsql AS $$
+DECLARE
+  t wallet.card_type;
+BEGIN
+  SELECT * INTO t FROM wallet.card_type x WHERE x.card_type = p_type;
+  IF NOT FOUND THEN PERFORM model.fail('22023', 'unknown card type'); END IF;
+  IF NOT t.active THEN PERFORM model.fail('22023', 'card type not active'); END IF;
+  RETURN t;
+END $$;
+
+-- card_face: a face value (minor units) the type takes (22023 otherwise)
+CREATE FUNCTION model.card_face(t wallet.card_type, e int, p_face numeric, name text) RETURNS bigint
+  LANGUAGE plpgsql AS $$
+DECLARE
+  f bigint := model.minor(p_face, e, name);
+BEGIN
+  IF t.face_values IS NOT NULL AND NOT EXISTS (SELECT 1 FROM unnest(t.face_values) v WHERE v * (10::numeric ^ e) = f) THEN
+    PERFORM model.fail('22023', 'a face value the card type does not take');
+  END IF;
+  RETURN f;
+END $$;
+
+-- card_payout: a card of face f at rate: fee = f x rate x fee_rate, payout = f x rate - fee,
+-- each product rounded half away from zero (the fee never above the gross)
+CREATE FUNCTION model.card_payout(f bigint, rate numeric, fee_rate numeric, OUT payout bigint, OUT fee bigint)
+  LANGUAGE sql IMMUTABLE AS $$
+  SELECT round(f * rate)::bigint - least(round(f * rate * fee_rate), round(f * rate))::bigint,
+         least(round(f * rate * fee_rate), round(f * rate))::bigint
+$$;
+
+-- card_rate: the rate quoted now for a card of face f (minor units) of type t in a batch of
+-- quantity cards for wallet p_wid (NULL: none). The table rate: among the rows in force
+-- (valid_from <= clock < valid_until, NULL open) with min_face <= f and min_quantity <=
+-- quantity, the wallet's own rows if any match, else the general rows; the greatest
+-- min_face, then the greatest min_quantity; choice: then the latest valid_from (none
+-- counting as the earliest), then the newest row. WL008 when none applies. Weighted by the
+-- market: (1 - weight) x table + weight x realized, realized = sum(rate x verified face) /
+-- sum(declared face) over the type's last market_window verified cards of paid intakes (by
+-- payment, newest first; no history: the table rate), clamped to [floor, cap], rounded half
+-- away from zero to 4 decimals.
+CREATE FUNCTION model.card_rate(t wallet.card_type, e int, f bigint, quantity int, p_wid bigint) RETURNS numeric
+  LANGUAGE plpgsql AS $$
+DECLARE
+  clk timestamptz := model.clock_now();
+  tr numeric;
+  n bigint;
+  rf numeric;
+  fd bigint;
+  rate numeric;
+BEGIN
+  SELECT r.rate INTO tr
+    FROM wallet.card_rate r LEFT JOIN model.card_rate_member m ON m.rate_id = r.rate_id
+   WHERE r.card_type = t.card_type AND (r.valid_from IS NULL OR r.valid_from <= clk)
+     AND (r.valid_until IS NULL OR clk < r.valid_until) AND r.min_face * (10::numeric ^ e) <= f
+     AND r.min_quantity <= quantity AND (r.wallet_id IS NULL OR m.wid = p_wid)
+   ORDER BY (r.wallet_id IS NOT NULL) DESC, r.min_face DESC, r.min_quantity DESC, r.valid_from DESC NULLS LAST,
+            r.rate_id DESC
+   LIMIT 1;
+  IF NOT FOUND THEN PERFORM model.fail('WL008', 'no card rate in force'); END IF;
+  rate := tr;
+  IF t.market_weight > 0 THEN
+    SELECT count(*), coalesce(sum(x.rate * least(x.face, x.actual)), 0), coalesce(sum(x.face), 0)::bigint
+      INTO n, rf, fd
+      FROM (SELECT i.rate, i.face, i.actual FROM model.intake k JOIN model.card_item i ON i.kid = k.kid
+             WHERE k.card_type = t.card_type AND k.status = 'paid' AND i.status = 'verified'
+             ORDER BY k.paid_at DESC, k.kid DESC, i.pos DESC LIMIT t.market_window) x;
+    IF n > 0 AND fd > 0 THEN
+      rate := (1 - t.market_weight) * tr + t.market_weight * (rf / fd);
+    END IF;
+  END IF;
+  rate := greatest(rate, t.rate_floor);
+  rate := least(rate, t.rate_cap);
+  RETURN round(rate, 4);
+END $$;
+
+-- card_policy: a currency's card settings: how long a quote holds, the day's payouts above
+-- which an intake waits for review (minor units), and the zone of its days
+CREATE FUNCTION model.card_policy(cur text, e int, OUT valid_for interval, OUT review_daily bigint, OUT tz text)
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(p.card_quote_valid_for, interval '30 minutes'),
+         floor(coalesce(p.card_review_daily, 50000) * 10::numeric ^ e)::bigint, coalesce(p.limit_time_zone, 'UTC')
+    FROM (SELECT cur AS c) q LEFT JOIN wallet.policy p ON p.currency = q.c
+$$;
+
+CREATE FUNCTION model.card_quote(p_type text, p_face numeric, p_quantity int DEFAULT 1, p_wid bigint DEFAULT NULL)
+  RETURNS TABLE (quote_id bigint, rate numeric, payout_each numeric, fee_each numeric, payout_total numeric,
+                 valid_until timestamptz)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  t wallet.card_type;
+  e int;
+  w model.wallet;
+  f bigint;
+  rt numeric;
+  po record;
+  pol record;
+  v_qid bigint;
+BEGIN
+  PERFORM model.text_arg(p_type, 'card_type', 64, true);
+  IF p_quantity IS NULL OR p_quantity < 1 OR p_quantity > 10000 THEN PERFORM model.fail('22023', 'bad quantity'); END IF;
+  IF p_face IS NULL THEN PERFORM model.fail('22023', 'face_value is null'); END IF;
+  t := model.card_type(p_type);
+  SELECT c.exponent INTO e FROM wallet.currency c WHERE c.code = t.currency;
+  IF p_wid IS NOT NULL THEN
+    w := model.get_wallet(p_wid);
+    IF w.currency <> t.currency THEN PERFORM model.fail('22023', 'a wallet of another currency'); END IF;
+  END IF;
+  f := model.card_face(t, e, p_face, 'face_value');
+  rt := model.card_rate(t, e, f, p_quantity, p_wid);
+  po := model.card_payout(f, rt, t.fee_rate);
+  pol := model.card_policy(t.currency, e);
+  INSERT INTO model.card_quote (card_type, wid, face, quantity, rate, fee_rate, valid_until)
+  VALUES (t.card_type, p_wid, f, p_quantity, rt, t.fee_rate, model.clock_now() + pol.valid_for)
+  RETURNING qid INTO v_qid;
+  RETURN QUERY SELECT v_qid, rt, model.major(po.payout, e), model.major(po.fee, e),
+    model.major(po.payout * p_quantity, e), model.clock_now() + pol.valid_for;
+END $$;
+
+-- card_secret: a secret without its blanks and hyphens: 8 to 128 printable ASCII characters
+CREATE FUNCTION model.card_secret(s text) RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  n text;
+BEGIN
+  IF s IS NULL THEN PERFORM model.fail('22023', 'a secret is null'); END IF;
+  n := translate(s, E' \t-', '');
+  IF n !~ '^[!-~]*$' THEN PERFORM model.fail('22023', 'a secret with other than printable ASCII'); END IF;
+  IF length(n) > 128 THEN PERFORM model.fail('22023', 'a secret too long'); END IF;
+  IF length(n) < 8 THEN PERFORM model.fail('22023', 'a secret too short'); END IF;
+  RETURN n;
+END $$;
+
+CREATE FUNCTION model.submit_cards(p_wid bigint, p_type text, p_faces numeric[], p_secrets text[], p_key text,
+                                   p_quote bigint DEFAULT NULL, p_batch_ref text DEFAULT NULL)
+  RETURNS TABLE (intake_id bigint, items int, duplicates int, quoted_total numeric, status text, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet;
+  t wallet.card_type;
+  e int;
+  n int;
+  faces bigint[] := '{}';
+  secrets text[] := '{}';
+  req jsonb;
+  prior jsonb;
+  q model.card_quote;
+  rates numeric[] := '{}';
+  pays bigint[] := '{}';
+  dup boolean[] := '{}';
+  rt numeric;
+  po record;
+  fr numeric;
+  v_kid bigint;
+  v_tid bigint;
+  nd int := 0;
+  total bigint := 0;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  IF p_wid IS NULL THEN PERFORM model.fail('22023', 'wallet_id is null'); END IF;
+  PERFORM model.text_arg(p_type, 'card_type', 64, true);
+  PERFORM model.text_arg(p_batch_ref, 'batch_ref', 200, false);
+  IF p_faces IS NULL OR p_secrets IS NULL THEN PERFORM model.fail('22023', 'an array is null'); END IF;
+  n := coalesce(cardinality(p_faces), 0);
+  IF n < 1 OR n > 10000 THEN PERFORM model.fail('22023', 'an intake holds 1 to 10000 cards'); END IF;
+  IF coalesce(cardinality(p_secrets), 0) < 1 OR cardinality(p_secrets) > 10000 THEN
+    PERFORM model.fail('22023', 'an intake holds 1 to 10000 cards');
+  END IF;
+  IF cardinality(p_secrets) <> n THEN PERFORM model.fail('22023', 'arrays of different lengths'); END IF;
+  w := model.get_wallet(p_wid);
+  t := model.card_type(p_type);
+  IF w.currency <> t.currency THEN PERFORM model.fail('22023', 'a wallet of another currency'); END IF;
+  e := w.e;
+  FOR i IN 1 .. n LOOP
+    IF p_faces[i] IS NULL THEN PERFORM model.fail('22023', 'a face value is null'); END IF;
+    faces := faces || model.card_face(t, e, p_faces[i], 'face_values');
+  END LOOP;
+  FOR i IN 1 .. n LOOP
+    secrets := secrets || model.card_secret(p_secrets[i]);
+  END LOOP;
+  req := jsonb_build_object('card_type', t.card_type, 'faces', faces, 'secrets', secrets, 'quote', p_quote,
+                            'batch_ref', p_batch_ref);
+  prior := model.replay(w.wid, p_key, 'submit_cards', req);
+  IF prior IS NOT NULL THEN
+    -- choice (as a refund request's): the status it was made with
+    RETURN QUERY SELECT (prior->>'intake_id')::bigint, (prior->>'items')::int, (prior->>'duplicates')::int,
+      model.major((prior->>'quoted_total')::bigint, e), 'pending'::text, true;
+    RETURN;
+  END IF;
+  fr := t.fee_rate;
+  IF p_quote IS NOT NULL THEN
+    -- the quote's rate: it exists, is unused and valid, for this type, this wallet (or
+    -- none), these face values and at most this many cards
+    SELECT * INTO q FROM model.card_quote x WHERE x.qid = p_quote;
+    IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such quote'); END IF;
+    IF q.used_by IS NOT NULL THEN PERFORM model.fail('WL008', 'quote used'); END IF;
+    IF q.valid_until <= model.clock_now() THEN PERFORM model.fail('WL008', 'quote expired'); END IF;
+    IF q.card_type <> t.card_type THEN PERFORM model.fail('22023', 'quote of another card type'); END IF;
+    IF q.wid IS NOT NULL AND q.wid <> w.wid THEN PERFORM model.fail('22023', 'quote of another wallet'); END IF;
+    IF EXISTS (SELECT 1 FROM unnest(faces) f WHERE f <> q.face) THEN
+      PERFORM model.fail('22023', 'quote of another face value');
+    END IF;
+    IF n < q.quantity THEN PERFORM model.fail('22023', 'quote of more cards'); END IF;
+    fr := q.fee_rate;
+    po := model.card_payout(q.face, q.rate, q.fee_rate);
+    FOR i IN 1 .. n LOOP
+      rates := rates || q.rate;
+      pays := pays || po.payout;
+    END LOOP;
+  ELSE
+    -- quoted now for the whole batch's quantity, each face value once
+    FOR i IN 1 .. n LOOP
+      IF faces[i] = ANY (faces[1:i - 1]) THEN
+        rt := rates[array_position(faces, faces[i])];
+      ELSE
+        rt := model.card_rate(t, e, faces[i], n, w.wid);
+      END IF;
+      rates := rates || rt;
+      pays := pays || (model.card_payout(faces[i], rt, fr)).payout;
+    END LOOP;
+  END IF;
+  INSERT INTO model.intake (wid, card_type, fee_rate, status, items, duplicates, quoted_total, batch_ref, submitted_at)
+  VALUES (w.wid, t.card_type, fr, 'pending', n, 0, 0, p_batch_ref, model.clock_now()) RETURNING kid INTO v_kid;
+  IF p_quote IS NOT NULL THEN
+    UPDATE model.card_quote SET used_by = v_kid WHERE qid = p_quote;
+  END IF;
+  -- a secret earlier in the batch, or held by a card of an intake not rejected, is a duplicate
+  FOR i IN 1 .. n LOOP
+    dup := dup || (secrets[i] = ANY (secrets[1:i - 1])
+                   OR EXISTS (SELECT 1 FROM model.card_item c WHERE c.secret = secrets[i] AND c.counted));
+    INSERT INTO model.card_item (kid, pos, face, secret, status, rate, counted)
+    VALUES (v_kid, i, faces[i], secrets[i], CASE WHEN dup[i] THEN 'duplicate' ELSE 'pending' END, rates[i], NOT dup[i]);
+    IF dup[i] THEN nd := nd + 1; ELSE total := total + pays[i]; END IF;
+  END LOOP;
+  UPDATE model.intake SET duplicates = nd, quoted_total = total WHERE kid = v_kid;
+  v_tid := model.new_txn(w.wid, 'submit_cards', p_key, req);
+  UPDATE model.txn SET result = jsonb_build_object('intake_id', v_kid, 'items', n, 'duplicates', nd,
+                                                   'quoted_total', total)
+   WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_kid, n, nd, model.major(total, e), 'pending'::text, false;
+END $$;
+
+CREATE FUNCTION model.verify_card(p_item bigint, p_valid boolean, p_actual numeric DEFAULT NULL, p_note text DEFAULT NULL)
+  RETURNS TABLE (status text, payout numeric)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  c model.card_item;
+  k model.intake;
+  w model.wallet;
+  a bigint;
+  po record;
+BEGIN
+  IF p_item IS NULL THEN PERFORM model.fail('22023', 'item_id is null'); END IF;
+  PERFORM model.text_arg(p_note, 'note', 1000, false);
+  IF p_valid IS NULL THEN PERFORM model.fail('22023', 'valid is null'); END IF;
+  IF p_actual IS NOT NULL AND NOT p_valid THEN PERFORM model.fail('22023', 'actual_face of an invalid card'); END IF;
+  SELECT * INTO c FROM model.card_item x WHERE x.item_id = p_item;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such card'); END IF;
+  SELECT * INTO k FROM model.intake x WHERE x.kid = c.kid;
+  w := model.get_wallet(k.wid);
+  IF p_actual IS NOT NULL THEN a := model.minor(p_actual, w.e, 'actual_face'); END IF;
+  IF c.status = 'duplicate' THEN PERFORM model.fail('WL008', 'a duplicate card'); END IF;
+  IF c.status <> 'pending' THEN
+    -- a card is checked once: the same check again returns it, another is refused
+    IF (p_valid AND c.status = 'verified' AND (a IS NULL OR a = c.actual)) OR (NOT p_valid AND c.status = 'invalid') THEN
+      RETURN QUERY SELECT c.status, model.major(c.payout, w.e);
+      RETURN;
+    END IF;
+    PERFORM model.fail('WL008', 'card checked already');
+  END IF;
+  IF k.status <> 'pending' THEN PERFORM model.fail('WL008', 'intake no longer pending'); END IF;
+  IF p_valid THEN
+    a := coalesce(a, c.face);
+    po := model.card_payout(least(c.face, a), c.rate, k.fee_rate);
+    UPDATE model.card_item x SET status = 'verified', actual = a, payout = po.payout WHERE x.item_id = c.item_id;
+    RETURN QUERY SELECT 'verified'::text, model.major(po.payout, w.e);
+  ELSE
+    UPDATE model.card_item x SET status = 'invalid', payout = 0 WHERE x.item_id = c.item_id;
+    RETURN QUERY SELECT 'invalid'::text, model.major(0, w.e);
+  END IF;
+END $$;
+
+-- intake_pay: an intake's verified cards paid to its wallet's earnings (a debt repaid first)
+CREATE FUNCTION model.intake_pay(k model.intake, OUT total bigint, OUT n int)
+  LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT coalesce(sum(c.payout), 0)::bigint, count(*)::int INTO total, n
+    FROM model.card_item c WHERE c.kid = k.kid AND c.status = 'verified';
+  IF total > 0 THEN
+    PERFORM model.credit(k.wid, total);
+  END IF;
+  UPDATE model.intake x SET status = 'paid', paid = total, paid_at = model.clock_now() WHERE x.kid = k.kid;
+END $$;
+
+CREATE FUNCTION model.settle_intake(p_kid bigint, p_key text)
+  RETURNS TABLE (txn_id bigint, paid numeric, items_paid int, status text)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  k model.intake;
+  w model.wallet;
+  req jsonb;
+  prior jsonb;
+  pol record;
+  owed bigint;
+  today bigint;
+  day0 timestamptz;
+  pr record;
+  v_tid bigint;
+BEGIN
+  PERFORM model.text_arg(p_key, 'idempotency_key', 200, true);
+  IF p_kid IS NULL THEN PERFORM model.fail('22023', 'intake_id is null'); END IF;
+  SELECT * INTO k FROM model.intake x WHERE x.kid = p_kid;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such intake'); END IF;
+  w := model.get_wallet(k.wid);
+  req := jsonb_build_object('intake', k.kid);
+  prior := model.replay(w.wid, p_key, 'settle_intake', req);
+  IF prior IS NOT NULL THEN
+    RETURN QUERY SELECT (prior->>'txn_id')::bigint, model.major((prior->>'paid')::bigint, w.e),
+      (prior->>'items_paid')::int, prior->>'status';
+    RETURN;
+  END IF;
+  IF k.status <> 'pending' THEN PERFORM model.fail('WL008', 'intake not pending'); END IF;
+  IF EXISTS (SELECT 1 FROM model.card_item c WHERE c.kid = k.kid AND c.status = 'pending') THEN
+    PERFORM model.fail('WL008', 'cards not checked yet');
+  END IF;
+  SELECT coalesce(sum(c.payout), 0) INTO owed FROM model.card_item c WHERE c.kid = k.kid AND c.status = 'verified';
+  -- the wallet's card payouts of the clock's day (in the currency's limit_time_zone)
+  pol := model.card_policy(w.currency, w.e);
+  day0 := date_trunc('day', model.clock_now() AT TIME ZONE pol.tz) AT TIME ZONE pol.tz;
+  SELECT coalesce(sum(x.paid), 0) INTO today FROM model.intake x
+   WHERE x.wid = w.wid AND x.status = 'paid' AND x.paid_at >= day0 AND x.paid_at < day0 + interval '1 day';
+  v_tid := model.new_txn(w.wid, 'settle_intake', p_key, req);
+  IF owed > 0 AND today + owed > pol.review_daily THEN
+    UPDATE model.intake x SET status = 'review' WHERE x.kid = k.kid;
+    UPDATE model.txn SET result = jsonb_build_object('txn_id', v_tid, 'paid', 0, 'items_paid', 0, 'status', 'review')
+     WHERE model.txn.tid = v_tid;
+    RETURN QUERY SELECT v_tid, model.major(0, w.e), 0, 'review'::text;
+    RETURN;
+  END IF;
+  pr := model.intake_pay(k);
+  UPDATE model.txn SET result = jsonb_build_object('txn_id', v_tid, 'paid', pr.total, 'items_paid', pr.n, 'status', 'paid')
+   WHERE model.txn.tid = v_tid;
+  RETURN QUERY SELECT v_tid, model.major(pr.total, w.e), pr.n, 'paid'::text;
+END $$;
+
+CREATE FUNCTION model.review_intake(p_kid bigint, p_approve boolean, p_reviewer text, p_note text DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  k model.intake;
+BEGIN
+  IF p_kid IS NULL THEN PERFORM model.fail('22023', 'intake_id is null'); END IF;
+  IF p_approve IS NULL THEN PERFORM model.fail('22023', 'approve is null'); END IF;
+  PERFORM model.text_arg(p_reviewer, 'reviewer', 200, true);
+  PERFORM model.text_arg(p_note, 'note', 1000, false);
+  SELECT * INTO k FROM model.intake x WHERE x.kid = p_kid;
+  IF NOT FOUND THEN PERFORM model.fail('WL006', 'no such intake'); END IF;
+  IF k.status = 'review' THEN
+    IF p_approve THEN
+      PERFORM model.intake_pay(k);
+      RETURN 'paid';
+    END IF;
+    -- rejected: nothing paid, and its secrets count no more
+    UPDATE model.intake x SET status = 'rejected' WHERE x.kid = k.kid;
+    UPDATE model.card_item c SET counted = false WHERE c.kid = k.kid;
+    RETURN 'rejected';
+  END IF;
+  -- repeating a decision already made returns the status; a conflicting one is refused
+  IF (p_approve AND k.status = 'paid') OR (NOT p_approve AND k.status = 'rejected') THEN RETURN k.status; END IF;
+  PERFORM model.fail('WL008', 'intake not in review');
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION model.intakes(p_wid bigint)
+  RETURNS TABLE (intake_id bigint, card_type text, status text, items int, duplicates int, verified int, invalid int,
+                 pending int, quoted_total numeric, paid numeric, batch_ref text, submitted_at timestamptz,
+                 paid_at timestamptz)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+BEGIN
+  RETURN QUERY
+    SELECT k.kid, k.card_type, k.status, k.items, k.duplicates,
+           (SELECT count(*)::int FROM model.card_item c WHERE c.kid = k.kid AND c.status = 'verified'),
+           (SELECT count(*)::int FROM model.card_item c WHERE c.kid = k.kid AND c.status = 'invalid'),
+           (SELECT count(*)::int FROM model.card_item c WHERE c.kid = k.kid AND c.status = 'pending'),
+           model.major(k.quoted_total, w.e), model.major(k.paid, w.e), k.batch_ref, k.submitted_at, k.paid_at
+      FROM model.intake k WHERE k.wid = w.wid
+     ORDER BY k.submitted_at DESC, k.kid DESC;
 END $$;

@@ -217,6 +217,28 @@ ok)
                                               coalesce(string_agg(DISTINCT ext_state, ',') FILTER (WHERE NOT ext_ok), '-') AS refused,
                                               count(*) FILTER (WHERE status = 'skip') AS skipped
                                          FROM mt.trace GROUP BY op ORDER BY op"
+        # and what the steps of sections 18 and 19 reached (the model's state at the end)
+        psql_at -F ' ' -d "$RUNDB" -c "SELECT 'reached: ' || what, n FROM (VALUES
+          ('spends_and_captures_earning_points', (SELECT count(*) FROM model.spend WHERE points > 0)),
+          ('reversals_taking_points_back', (SELECT count(*) FROM model.spend WHERE points_back > 0)),
+          ('points_take_backs_into_debt', (SELECT count(DISTINCT p.txn_id) FROM wallet.postings p JOIN wallet.txn t USING (txn_id)
+                                            WHERE t.kind = 'reward_back' AND p.account = 'payee_receivable')),
+          ('points_lots_expired_or_spent', (SELECT count(*) FROM model.lot l JOIN model.wallet w ON w.wid = l.wid
+                                             WHERE w.currency = 'PTS' AND l.expires_at IS NOT NULL
+                                               AND (l.amount = 0 OR l.expires_at <= model.clock_now()))),
+          ('exchanges_made', (SELECT count(*) FROM model.txn WHERE kind = 'exchange')),
+          ('exchanges_into_points', (SELECT count(*) FROM model.txn t JOIN model.wallet w ON w.wid = (t.req->>'to')::bigint
+                                      WHERE t.kind = 'exchange' AND w.currency = 'PTS')),
+          ('card_quotes_used', (SELECT count(*) FROM model.card_quote WHERE used_by IS NOT NULL)),
+          ('cards_duplicate', (SELECT count(*) FROM model.card_item WHERE status = 'duplicate')),
+          ('cards_verified_short', (SELECT count(*) FROM model.card_item WHERE status = 'verified' AND actual < face)),
+          ('cards_invalid', (SELECT count(*) FROM model.card_item WHERE status = 'invalid')),
+          ('cards_at_a_member_rate', (SELECT count(*) FROM model.card_item WHERE rate = 0.96)),
+          ('cards_at_a_market_rate', (SELECT count(*) FROM model.card_item i JOIN model.intake k ON k.kid = i.kid
+                                       WHERE k.card_type IN ('game', 'jcard') AND i.rate NOT IN (0.8, 0.83, 0.88))),
+          ('intakes_paid', (SELECT count(*) FROM model.intake WHERE status = 'paid')),
+          ('intakes_sent_to_review', (SELECT count(*) FROM model.txn WHERE kind = 'settle_intake' AND result->>'status' = 'review')),
+          ('intakes_rejected', (SELECT count(*) FROM model.intake WHERE status = 'rejected'))) v(what, n)"
     fi
     exit 0
     ;;

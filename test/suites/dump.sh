@@ -5,8 +5,10 @@
 #  1. database wallet_dump_src: CREATE EXTENSION wallet, then every operation
 #     (test/dump/ops.sql): settings, wallets, top-ups with bonus rules and a campaign, spends
 #     with coupons and payees, reversals, refunds in every state, a risk flag, freezes, expiry,
-#     reminders, credit roll-up, a payee in debt and adjustments, reports, reconciliation (and an
-#     alert), journal rows in the
+#     reminders, credit roll-up, a payee in debt and adjustments, exchanges into another
+#     currency and into points, points earned by spending and taken back (a points wallet in
+#     debt), card intakes submitted, checked, paid, under review and rejected, quotes used and
+#     unused, reports, reconciliation (and an alert), journal rows in the
 #     default partition and in partitions made by the install and by add_journal_partitions.
 #  2. every identity sequence of a table pg_dump keeps is registered too (else its ids would
 #     start again at 1 after a restore).
@@ -17,7 +19,8 @@
 #  4. each restored database reads the same as the dumped one (test/dump/snapshot.sql:
 #     settings, wallets, lots, balances, journal rows and their partitions, keys, postings,
 #     refunds, coupons, credits, flags, notifications, alerts, audit, reconciliation, archival,
-#     reports, sequences), and test/dump/after_restore.sql passes on it: reconcile is clean, new
+#     exchange rates, reward rules, card types, rates, quotes, intakes, cards and the card key's
+#     digest, reports, sequences), and test/dump/after_restore.sql passes on it: reconcile is clean, new
 #     ids continue above the old ones, operations and triggers work.
 #
 # Run by test/run.sh with PGHOST/PGPORT/PGUSER set for a running cluster where the
@@ -90,6 +93,8 @@ UNION ALL SELECT 'max_run', max(run_id) FROM wallet.reconciliation_run
 UNION ALL SELECT 'max_alert', max(id) FROM wallet.alert
 UNION ALL SELECT 'max_notification', max(id) FROM wallet.notification
 UNION ALL SELECT 'max_credit', max(credit_id) FROM wallet.payee_credit
+UNION ALL SELECT 'max_quote', max(quote_id) FROM wallet.card_quotes
+UNION ALL SELECT 'max_intake', max(intake_id) FROM wallet.card_intake
 SQL
 )
 
@@ -123,7 +128,7 @@ for r in "${RESTORES[@]}"; do
         fail "$what differs from the dumped database"
     fi
     if q -At -F ' | ' -d "$db" "${vars[@]}" -f test/dump/after_restore.sql >"$WORK/$r.after" 2>&1 \
-        && ! grep -q ' | f$' "$WORK/$r.after" && (($(grep -c ' | t$' "$WORK/$r.after") == 13)); then
+        && ! grep -q ' | f$' "$WORK/$r.after" && (($(grep -c ' | t$' "$WORK/$r.after") == 17)); then
         ok "$what: reconcile is clean, new ids continue above the old ones, operations and triggers work"
     else
         cat "$WORK/$r.after"
