@@ -64,7 +64,10 @@ deps_missing() {
     command -v node >/dev/null 2>&1 || echo "node"
     command -v npm >/dev/null 2>&1 || echo "npm"
     command -v chromium >/dev/null 2>&1 || echo "chromium"
-    command -v python3 >/dev/null 2>&1 && python3 -c 'import psycopg' 2>/dev/null || echo "python3-psycopg"
+    # Debian's python3 (another python3 may come first in PATH)
+    local py=/usr/bin/python3
+    [[ -x $py ]] || py=python3
+    "$py" -c 'import psycopg' 2>/dev/null || echo "python3-psycopg"
     return 0
 }
 
