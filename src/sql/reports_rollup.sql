@@ -194,17 +194,16 @@ COMMENT ON VIEW wallet._report_tail IS 'internal: journal facts not rolled up ye
 
 -- _report_wallet_facts: what one journal transaction contributes to the reports per wallet it
 -- touched (minor units): the changes its legs made to the wallet's buckets (wallet legs) and debt
--- (payee_receivable legs, negated), whether it was the transaction's own wallet acting (the sweeps'
--- rows and a debt's repayment are the system's, not a wallet's activity), and, for a payee, the sale it was paid (from the spend's or
--- capture's result) or the part of a reversal it gave back (from the reversal's result and its
--- spend's payees). A wallet other than the transaction's own (a payee, an exchange's target, a
--- reward's points wallet) has its currency looked up by primary key.
+-- (payee_receivable legs, negated), whether it was the transaction's own wallet acting (the
+-- sweeps' rows and a debt's repayment are the system's, not a wallet's activity), and, for a payee,
+-- the sale it was paid (from the spend's or capture's result) or the part of a reversal it gave
+-- back (from the reversal's result and its spend's payees). Every wallet a transaction's legs name is of the transaction's currency (an
+-- exchange and a reward write a journal row in each currency; reconcile checks it).
 CREATE VIEW wallet._report_wallet_facts AS
   SELECT t.txn_id,
          date_bin('15 minutes', t.created_at, timestamptz '2000-01-01 00:00:00+00') AS slot,
          x.wallet_id,
-         CASE WHEN x.wallet_id = t.wallet_id THEN t.currency
-              ELSE (SELECT w.currency FROM wallet.wallet w WHERE w.wallet_id = x.wallet_id) END AS currency,
+         t.currency,
          x.wallet_id = t.wallet_id AND t.kind NOT IN ('expire_bonus', 'expire_holds', 'repay_debt') AS active,
          x.cash, x.bonus, x.earnings, x.held, x.debt,
          x.payee, x.sales, x.gross, x.reversed, x.commission, x.net
