@@ -40,18 +40,23 @@ SQL_PARTS = $(addprefix src/sql/,$(addsuffix .sql, \
 	header roles types engine config tables helpers \
 	wallets topup spend refund holds group_pay transfers withdrawals cards exchange limits sweeps coupons \
 	journal statement adjust admin rules dump grants \
-	reminders alerts audit reports_rollup reports archival cron dump_logs grants_reports \
+	reminders alerts audit reports_rollup reports reports_periods archival cron dump_logs grants_reports \
 	grants_cards partitions_install))
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
-.PHONY: deps demo test bench bench-instructions soak fuzz
+.PHONY: deps demo dashboard test bench bench-instructions soak fuzz
 # deps installs the Debian packages the build and the suites need (as root).
 deps:
 	./test/run.sh deps
 # demo builds, installs, starts a throwaway cluster and walks a story through every function.
 demo:
 	./test/run.sh demo
+# dashboard writes a static page of trend charts from the report views, DASHBOARD_OUT (default
+# dashboard/index.html): of database WALLET_DASHBOARD_DB if set, else of the demo's data.
+DASHBOARD_OUT ?= dashboard/index.html
+dashboard:
+	./test/run.sh dashboard $(DASHBOARD_OUT)
 # test builds, installs, starts a throwaway cluster and runs every suite.
 test:
 	./test/run.sh test

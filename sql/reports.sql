@@ -239,7 +239,7 @@ ROLLBACK;
 -- The views' plans: the unrolled tail is estimated from the watermark
 ------------------------------------------------------------------------------
 -- The tail above the watermark is planned from the journal's statistics (the planner evaluates
--- wallet._report_watermark() when it estimates), not as a fixed share of the journal: a rolled-up
+-- wallet_internal._report_watermark() when it estimates), not as a fixed share of the journal: a rolled-up
 -- journal plans as a tail of a few rows, and a tail of 2,000 as about 2,000. (A fixed share had
 -- plans of large journals compile their expressions with JIT at every read of a view.)
 BEGIN;

@@ -148,7 +148,10 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('transaction', 'SELECT * FROM wallet.transaction(1)'),
      ('refund_status', 'SELECT * FROM wallet.refund_status(1)')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 109);
+-- 103 fixed tests, one read per report view, and 10 on schema wallet_internal
+SELECT plan((SELECT count(*)::int FROM probe) + 103
+            + (SELECT count(*)::int FROM pg_class WHERE relnamespace = 'wallet_report'::regnamespace AND relkind = 'v')
+            + 10);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -226,10 +229,25 @@ SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM pg_proc p
    WHERE p.pronamespace IN ('wallet'::regnamespace, 'wallet_report'::regnamespace)
      AND has_function_privilege('wallet_reader', p.oid, 'EXECUTE')
-     AND p.proname NOT IN ('lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list',
-                           -- the report views' read-only look-ups of the unrolled tail
-                           '_report_watermark', '_report_facts_between')
-$$, 'wallet_reader may execute no operation (only the pure helpers the journal views call and the report views'' look-ups)');
+     AND p.proname NOT IN ('lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
+$$, 'wallet_reader may execute no operation (only the pure helpers the journal views call)');
+
+-- the report views' look-ups of the unrolled tail live in schema wallet_internal, which no role
+-- may use: the views call them, nobody can name them
+SELECT ok(NOT has_schema_privilege(r, 'wallet_internal', 'USAGE') AND NOT has_schema_privilege(r, 'wallet_internal', 'CREATE'),
+          format('%s may not use schema wallet_internal', r))
+  FROM unnest(ARRAY['public', 'wallet_app', 'wallet_admin', 'wallet_reader']) AS r;
+SELECT set_eq($$
+  SELECT p.proname::text FROM pg_proc p
+   WHERE p.pronamespace = 'wallet_internal'::regnamespace AND has_function_privilege('wallet_reader', p.oid, 'EXECUTE')
+$$, ARRAY['_report_watermark', '_report_facts_between', '_report_wallet_facts_between'],
+'wallet_reader executes, of wallet_internal, only the report views'' look-ups');
+SELECT is_empty($$
+  SELECT p.oid::regprocedure::text FROM pg_proc p
+   WHERE p.pronamespace = 'wallet_internal'::regnamespace
+     AND (has_function_privilege('wallet_app', p.oid, 'EXECUTE') OR p.proacl IS NULL
+          OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0))
+$$, 'wallet_app and PUBLIC execute nothing in wallet_internal');
 
 SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app may execute %s', f))
   FROM unnest(ARRAY['wallet.open(text,text)', 'wallet.top_up(bigint,numeric,text,text,text)',
@@ -460,7 +478,17 @@ SELECT is((SELECT sum(amount) FROM wallet.postings), 0.00::numeric,
           'wallet_reader can read wallet.postings (and they sum to zero)');
 -- and the BI views, whatever functions they call
 SELECT lives_ok(format('SELECT * FROM wallet_report.%I', v), format('wallet_reader can read wallet_report.%s', v))
-  FROM unnest(ARRAY['topups_daily', 'spending_daily', 'bonus_daily', 'refunds_daily', 'coupons', 'liability']) AS v;
+  FROM (SELECT c.relname::text FROM pg_class c WHERE c.relnamespace = 'wallet_report'::regnamespace AND c.relkind = 'v'
+         ORDER BY 1) AS x(v);
+-- but not the helpers the views call
+SELECT throws_ok('SELECT * FROM wallet_internal._report_facts_between(1, 10)', '42501', NULL,
+                 'wallet_reader cannot call wallet_internal._report_facts_between');
+SELECT throws_ok('SELECT * FROM wallet_internal._report_wallet_facts_between(1, 10)', '42501', NULL,
+                 'wallet_reader cannot call wallet_internal._report_wallet_facts_between');
+SELECT throws_ok('SELECT wallet_internal._report_watermark()', '42501', NULL,
+                 'wallet_reader cannot call wallet_internal._report_watermark');
+SELECT throws_ok('SELECT * FROM wallet._report_wallet_tail', '42501', NULL,
+                 'wallet_reader cannot read the internal view wallet._report_wallet_tail');
 RESET ROLE;
 DELETE FROM wallet.rollup_gap WHERE gap_id = :reader_gap;
 

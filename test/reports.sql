@@ -3,7 +3,7 @@
 -- the roll-up's handling of ids that commit after a refresh passed them.
 -- Run by pg_prove in database wallet_tap; everything is rolled back.
 BEGIN;
-SELECT plan(53);
+SELECT plan(86);
 
 SET wallet.now = '2026-05-01 00:00:00+00';
 SET TimeZone = 'UTC';
@@ -19,8 +19,14 @@ GRANT SELECT ON report_view TO PUBLIC;
 SELECT set_eq($$ SELECT r::text FROM report_view $$,
   ARRAY['wallet_report.topups_daily', 'wallet_report.spending_daily', 'wallet_report.transfers_daily',
         'wallet_report.bonus_daily', 'wallet_report.refunds_daily', 'wallet_report.coupons',
-        'wallet_report.liability', 'wallet_report.card_intake_daily'],
-  'schema wallet_report holds the eight report views');
+        'wallet_report.liability', 'wallet_report.card_intake_daily',
+        'wallet_report.topups_weekly', 'wallet_report.topups_monthly', 'wallet_report.spending_weekly',
+        'wallet_report.spending_monthly', 'wallet_report.transfers_weekly', 'wallet_report.transfers_monthly',
+        'wallet_report.bonus_weekly', 'wallet_report.bonus_monthly', 'wallet_report.refunds_weekly',
+        'wallet_report.refunds_monthly', 'wallet_report.withdrawals_daily', 'wallet_report.withdrawals_weekly',
+        'wallet_report.withdrawals_monthly', 'wallet_report.card_intake_weekly', 'wallet_report.card_intake_monthly',
+        'wallet_report.liability_daily', 'wallet_report.payees_daily', 'wallet_report.wallets_daily'],
+  'schema wallet_report holds the twenty-six report views');
 SELECT is_empty($$ SELECT r::text FROM report_view WHERE NOT has_table_privilege('wallet_reader', r, 'SELECT') $$,
                 'wallet_reader may SELECT every relation of wallet_report');
 SELECT is_empty($$ SELECT r::text FROM report_view
@@ -30,7 +36,9 @@ SELECT is_empty($$
   SELECT x FROM unnest(ARRAY['wallet.notification', 'wallet.alert', 'wallet.audit', 'wallet.reconciliation_latest',
                              'wallet.rollup_state', 'wallet.rollup_gap', 'wallet.rollup_topup', 'wallet.rollup_spend',
                              'wallet.rollup_bonus', 'wallet.rollup_transfer', 'wallet._report_facts',
-                             'wallet._report_tail']) AS x
+                             'wallet._report_tail', 'wallet.rollup_balance', 'wallet.rollup_payee',
+                             'wallet.rollup_active', 'wallet._report_wallet_facts', 'wallet._report_wallet_tail',
+                             'wallet._card_intake_days']) AS x
    WHERE has_table_privilege('wallet_reader', x, 'SELECT') OR has_table_privilege('wallet_app', x, 'SELECT')
 $$, 'neither wallet_reader nor wallet_app may read the new tables and internal views of schema wallet');
 SELECT is_empty($$
@@ -133,6 +141,38 @@ SELECT ok(NOT pg_temp.seq_scans_txn(format(
           format('a month of %s (rolled up) reads wallet.txn without a sequential scan', v))
   FROM unnest(ARRAY['wallet_report.topups_daily', 'wallet_report.spending_daily', 'wallet_report.bonus_daily']) AS v;
 
+-- and the views by week and month and the books by day: no node reads a journal partition that
+-- holds rows without an index condition (or a bitmap heap scan's recheck of one)
+ANALYZE wallet.rollup_balance;
+ANALYZE wallet.rollup_active;
+CREATE FUNCTION pg_temp.full_reads_txn(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  plan jsonb;
+BEGIN
+  EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO plan;
+  RETURN (SELECT string_agg(n->>'Node Type' || ' on ' || (n->>'Relation Name'), ', ')
+            FROM jsonb_path_query(plan, 'strict $.**') AS n
+           WHERE jsonb_typeof(n) = 'object' AND n->>'Relation Name' LIKE 'txn%'
+             AND NOT (n ? 'Index Cond' OR n ? 'Recheck Cond')
+             -- a partition with no page (next month's, empty) costs nothing to scan
+             AND (SELECT c.relpages FROM pg_class c
+                   WHERE c.relnamespace = 'wallet'::regnamespace AND c.relname = n->>'Relation Name') > 0);
+END $$;
+SELECT is(pg_temp.full_reads_txn(format('SELECT * FROM %s WHERE %s', v, w)), NULL,
+          format('a month of %s (rolled up) reads no journal partition but by index', v))
+  FROM (VALUES ('wallet_report.liability_daily', 'day BETWEEN ''2026-03-01'' AND ''2026-03-31'''),
+               ('wallet_report.payees_daily', 'day BETWEEN ''2026-03-01'' AND ''2026-03-31'''),
+               ('wallet_report.wallets_daily', 'day BETWEEN ''2026-03-01'' AND ''2026-03-31'''),
+               ('wallet_report.transfers_daily', 'day BETWEEN ''2026-03-01'' AND ''2026-03-31'''),
+               ('wallet_report.withdrawals_daily', 'day BETWEEN ''2026-03-01'' AND ''2026-03-31'''),
+               ('wallet_report.topups_monthly', 'month = ''2026-03-01'''),
+               ('wallet_report.spending_weekly', 'week BETWEEN ''2026-03-02'' AND ''2026-03-30'''),
+               ('wallet_report.bonus_monthly', 'month = ''2026-03-01'''),
+               ('wallet_report.refunds_monthly', 'month = ''2026-03-01'''),
+               ('wallet_report.card_intake_monthly', 'month = ''2026-03-01''')) AS x(v, w);
+SELECT isnt(pg_temp.full_reads_txn('SELECT * FROM wallet._report_wallet_facts WHERE slot >= ''2026-03-01'''), NULL,
+            'the check catches a month read from the journal itself');
+
 -- March 2026 in UTC: one transaction every 300 s, alternately spend (odd g) and top-up (even g):
 -- March is 31 * 86400 / 300 = 8928 transactions, 4464 of each kind, 100 (1.00) each
 SELECT results_eq(
@@ -145,6 +185,21 @@ SELECT results_eq(
       WHERE currency = 'QRT' AND day BETWEEN '2026-03-01' AND '2026-03-31' $$,
   $$ VALUES (4464::bigint, 4464.00::numeric) $$,
   'spending_daily of March counts the synthetic spends');
+SELECT results_eq(
+  $$ SELECT count, amount FROM wallet_report.topups_monthly WHERE currency = 'QRT' AND month = '2026-03-01' $$,
+  $$ VALUES (4464::bigint, 4464.00::numeric) $$,
+  'topups_monthly of March adds up its days');
+-- the journal from 01-01 00:05 to 03-31 23:55 is 25,919 transactions: 12,960 spends (odd), 12,959
+-- top-ups, so the synthetic wallet ends March 1.00 short; it was opened on 05-01 (the clock)
+SELECT results_eq(
+  $$ SELECT wallets, cash FROM wallet_report.liability_daily WHERE currency = 'QRT' AND day = '2026-03-31' $$,
+  $$ VALUES (0::bigint, -1.00::numeric) $$,
+  'liability_daily at the end of March sums every leg since January');
+SELECT results_eq(
+  $$ SELECT count(*), sum(active_wallets), sum(new_wallets) FROM wallet_report.wallets_daily
+      WHERE currency = 'QRT' AND day BETWEEN '2026-03-01' AND '2026-03-31' $$,
+  $$ VALUES (31::bigint, 31::numeric, 0::numeric) $$,
+  'wallets_daily: the synthetic wallet is active every day of March');
 
 ------------------------------------------------------------------------------
 -- An id that commits after a refresh passed it is still counted, once
@@ -175,6 +230,10 @@ SELECT results_eq(
   $$ SELECT topups, amount FROM wallet.rollup_topup WHERE currency = 'QRT' AND method = 'gap-test' ORDER BY slot $$,
   $$ VALUES (1::bigint, 700::bigint), (1, 500) $$,
   'both are in the roll-up, each once');
+SELECT is((SELECT sum(cash) FROM wallet.rollup_balance WHERE currency = 'QRT'),
+          (SELECT sum(p.amount) FROM wallet.txn t CROSS JOIN LATERAL unnest(t.postings) p
+            WHERE t.currency = 'QRT' AND p.account = 'wallet' AND p.bucket = 'cash'),
+          'rollup_balance holds every cash leg of the journal once, the late one too');
 
 SELECT * FROM finish();
 ROLLBACK;

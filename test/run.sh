@@ -5,6 +5,9 @@
 #   test/run.sh build   make && make install
 #   test/run.sh test    deps, build, throwaway cluster, every suite, summary
 #   test/run.sh demo    deps, build, throwaway cluster, run test/demo.sql
+#   test/run.sh dashboard [OUT]
+#                       the trend page of the report views (dashboard/build.js) of the demo's
+#                       data (throwaway cluster), or of database $WALLET_DASHBOARD_DB
 #   test/run.sh bench   run test/bench/run.sh against a throwaway cluster
 #   test/run.sh instructions
 #                       run test/bench/instructions.sh (instruction counts under
@@ -57,22 +60,52 @@ deps_missing() {
     command -v make >/dev/null 2>&1 || echo "make"
     command -v gcc >/dev/null 2>&1 || echo "gcc"
     id postgres >/dev/null 2>&1 || echo "user postgres"
+    # the dashboard (node, chart.js, chromium) and the integration examples (python3-psycopg, pg)
+    command -v node >/dev/null 2>&1 || echo "node"
+    command -v npm >/dev/null 2>&1 || echo "npm"
+    command -v chromium >/dev/null 2>&1 || echo "chromium"
+    # Debian's python3 (another python3 may come first in PATH)
+    local py=/usr/bin/python3
+    [[ -x $py ]] || py=python3
+    "$py" -c 'import psycopg' 2>/dev/null || echo "python3-psycopg"
     return 0
+}
+
+# Print what npm would install from package-lock.json if it is missing; nothing if all is there.
+npm_missing() {
+    local p
+    for p in chart.js pg; do
+        [[ -f node_modules/$p/package.json ]] || echo "node_modules/$p"
+    done
+    return 0
+}
+
+# Install the npm packages of package-lock.json into ./node_modules (the npm registry).
+npm_deps() {
+    [[ -z $(npm_missing) ]] && return 0
+    echo "deps: npm ci (package-lock.json)"
+    npm ci --no-audit --no-fund || die "npm ci failed"
+    [[ -z $(npm_missing) ]] || die "still missing after npm ci: $(npm_missing)"
 }
 
 cmd_deps() {
     local missing
     missing=$(deps_missing)
     if [[ -z $missing ]]; then
+        npm_deps
         echo "deps: all present"
         return 0
     fi
     echo "deps: missing:"
     printf '  %s\n' "${missing//$'\n'/$'\n'  }"
     if [[ $(id -u) -ne 0 ]]; then
-        die "missing dependencies and not root: run 'sudo make deps' (or install postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl)"
+        die "missing dependencies and not root: run 'sudo make deps' (or install postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl nodejs npm chromium python3-psycopg)"
     fi
-    local pkgs=(postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl)
+    local pkgs=(postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+                chromium python3-psycopg)
+    # Debian's nodejs (18 on bookworm) with its npm; a node installed otherwise brings its own npm
+    command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+    command -v node >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1 && pkgs+=(npm)
     [[ -x $PG_BIN/postgres ]] || pkgs+=(postgresql-15)
     command -v make >/dev/null 2>&1 || pkgs+=(make)
     command -v gcc >/dev/null 2>&1 || pkgs+=(gcc)
@@ -81,6 +114,7 @@ cmd_deps() {
     apt-get install -y "${pkgs[@]}" || die "apt-get install failed"
     missing=$(deps_missing)
     [[ -z $missing ]] || die "still missing after apt-get install: $missing"
+    npm_deps
     echo "deps: installed"
 }
 
@@ -290,6 +324,38 @@ cmd_demo() {
     cluster_stop
 }
 
+# ---------------------------------------------------------------- dashboard
+
+# dashboard_demo_db DB: a database with the demo's story and six weeks of traffic after it
+# (dashboard/history.sql), on the running cluster.
+dashboard_demo_db() {
+    local db=$1
+    psql -X -q -d postgres -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' \
+        -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+    psql -X -q -d "$db" -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION wallet'
+    psql -X -q -d "$db" -v ON_ERROR_STOP=1 -f test/demo.sql >/dev/null
+    psql -X -q -d "$db" -v ON_ERROR_STOP=1 -f dashboard/history.sql
+}
+
+# dashboard [OUT]: the trend page of a database's report views, written to OUT (default
+# dashboard/index.html). With WALLET_DASHBOARD_DB set, from that database (libpq's PGHOST, PGPORT,
+# PGUSER say where); otherwise from the demo's data on a throwaway cluster.
+cmd_dashboard() {
+    local out=${1:-dashboard/index.html}
+    if [[ -n ${WALLET_DASHBOARD_DB:-} ]]; then
+        npm_deps
+        PGDATABASE=$WALLET_DASHBOARD_DB node dashboard/build.js --out "$out"
+        return
+    fi
+    install_traps
+    cmd_deps
+    cmd_build
+    cluster_start
+    dashboard_demo_db wallet_demo
+    PGDATABASE=wallet_demo node dashboard/build.js --out "$out"
+    cluster_stop
+}
+
 # ---------------------------------------------------------------- bench
 
 # bench_on_cluster SCRIPT [args]: build, a throwaway cluster, test/bench/SCRIPT against it (the
@@ -357,12 +423,14 @@ deps) cmd_deps ;;
 build) cmd_build ;;
 test) cmd_test ;;
 demo) cmd_demo ;;
+dashboard) shift; cmd_dashboard "$@" ;;
+_dashboard_demo_db) dashboard_demo_db "$2" ;;
 bench) shift; cmd_bench "$@" ;;
 instructions) shift; cmd_instructions "$@" ;;
 soak) shift; cmd_soak "$@" ;;
 _suite) suite_body "$2" ;;
 *)
-    echo "usage: $0 deps|build|test|demo|bench|instructions|soak [SEED [STEPS]]" >&2
+    echo "usage: $0 deps|build|test|demo|dashboard [OUT]|bench|instructions|soak [SEED [STEPS]]" >&2
     exit 2
     ;;
 esac

@@ -367,36 +367,3 @@ BEGIN
      ORDER BY i.position;
 END $$;
 
--- card_intake_daily: per day of submission (the session's TimeZone), currency and card type: the
--- cards submitted, verified, invalid and duplicate, the face value declared (of the cards
--- checked: verified or invalid) and verified (least(declared, actual)), what was paid, the
--- average rate paid on the verified face, the loss rate (1 - verified / declared face of the
--- cards checked: invalid cards and short balances), the average hours from submission to
--- payment, and (appended) the conversion: verified cards of those not duplicates.
-CREATE VIEW wallet_report.card_intake_daily AS
-  SELECT (k.submitted_at)::date AS day, k.currency, k.card_type,
-         sum(s.submitted)::bigint AS submitted, sum(s.verified)::bigint AS verified,
-         sum(s.invalid)::bigint AS invalid, sum(s.duplicate)::bigint AS duplicate,
-         wallet.to_major(sum(s.face_checked)::bigint, c.exponent) AS face_declared,
-         wallet.to_major(sum(s.face_verified)::bigint, c.exponent) AS face_verified,
-         wallet.to_major(sum(k.paid)::bigint, c.exponent) AS paid,
-         round(sum(s.rate_face) / nullif(sum(s.face_verified), 0), 4) AS avg_rate,
-         round(1 - sum(s.face_verified)::numeric / nullif(sum(s.face_checked), 0), 4) AS loss_rate,
-         round((avg(extract(epoch FROM k.paid_at - k.submitted_at)) / 3600)::numeric, 2) AS avg_hours_to_pay,
-         round(sum(s.verified)::numeric / nullif(sum(s.submitted) - sum(s.duplicate), 0), 4) AS conversion
-    FROM wallet.card_intake k
-    JOIN wallet.currency c ON c.code = k.currency
-    CROSS JOIN LATERAL (
-      SELECT count(*) AS submitted,
-             count(*) FILTER (WHERE i.status = 'verified') AS verified,
-             count(*) FILTER (WHERE i.status = 'invalid') AS invalid,
-             count(*) FILTER (WHERE i.status = 'duplicate') AS duplicate,
-             coalesce(sum(i.face_value) FILTER (WHERE i.status IN ('verified', 'invalid')), 0) AS face_checked,
-             coalesce(sum(least(i.face_value, i.actual_face)) FILTER (WHERE i.status = 'verified'), 0) AS face_verified,
-             coalesce(sum(i.rate * least(i.face_value, i.actual_face)) FILTER (WHERE i.status = 'verified'), 0)
-               AS rate_face
-        FROM wallet.card_item i WHERE i.intake_id = k.intake_id) s
-   GROUP BY 1, 2, 3, c.exponent;
-COMMENT ON VIEW wallet_report.card_intake_daily IS
-  'card intake per day of submission, currency and card type: cards, face values, payouts, average rate, '
-  'loss rate, hours to pay and conversion';

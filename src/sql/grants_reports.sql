@@ -3,7 +3,7 @@
 ------------------------------------------------------------------------------
 REVOKE ALL ON ALL TABLES IN SCHEMA wallet, wallet_report FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA wallet, wallet_report FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA wallet, wallet_report FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA wallet, wallet_report, wallet_internal FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION wallet.pending_notifications(int), wallet.mark_notified(bigint[]) TO wallet_app;
 
@@ -22,10 +22,18 @@ GRANT SELECT ON wallet.journal_checkpoint, wallet.journal_archive TO wallet_admi
 
 GRANT SELECT ON wallet_report.topups_daily, wallet_report.spending_daily, wallet_report.transfers_daily,
   wallet_report.bonus_daily,
-  wallet_report.refunds_daily, wallet_report.coupons, wallet_report.liability
+  wallet_report.refunds_daily, wallet_report.coupons, wallet_report.liability,
+  wallet_report.topups_weekly, wallet_report.topups_monthly, wallet_report.spending_weekly,
+  wallet_report.spending_monthly, wallet_report.transfers_weekly, wallet_report.transfers_monthly,
+  wallet_report.bonus_weekly, wallet_report.bonus_monthly, wallet_report.refunds_weekly,
+  wallet_report.refunds_monthly, wallet_report.withdrawals_daily, wallet_report.withdrawals_weekly,
+  wallet_report.withdrawals_monthly, wallet_report.card_intake_weekly, wallet_report.card_intake_monthly,
+  wallet_report.liability_daily, wallet_report.payees_daily, wallet_report.wallets_daily
   TO wallet_reader, wallet_admin;
 -- called by the views, so by whoever reads them
-GRANT EXECUTE ON FUNCTION wallet._report_watermark(), wallet._report_facts_between(bigint, bigint)
+-- (in schema wallet_internal, which no role may use: they cannot be called by name)
+GRANT EXECUTE ON FUNCTION wallet_internal._report_watermark(), wallet_internal._report_facts_between(bigint, bigint),
+  wallet_internal._report_wallet_facts_between(bigint, bigint)
   TO wallet_reader, wallet_admin;
 
 -- The roll-up's bookkeeping tables are tiny: say so to the planner from the start, so that

@@ -79,6 +79,39 @@ COMMENT ON TABLE wallet.rollup_transfer IS 'transfers per 15-minute UTC slot, cu
 COMMENT ON TABLE wallet.rollup_topup IS 'top-ups per 15-minute UTC slot, currency and method (minor units); kept by wallet.refresh_reports';
 COMMENT ON TABLE wallet.rollup_spend IS 'spends and reversals per 15-minute UTC slot, currency and scene (minor units); kept by wallet.refresh_reports';
 COMMENT ON TABLE wallet.rollup_bonus IS 'bonus movements per 15-minute UTC slot and currency (minor units); kept by wallet.refresh_reports';
+CREATE TABLE wallet.rollup_balance (
+  slot     timestamptz NOT NULL,
+  currency text   NOT NULL,
+  cash     bigint NOT NULL,
+  bonus    bigint NOT NULL,
+  earnings bigint NOT NULL,
+  held     bigint NOT NULL,
+  debt     bigint NOT NULL,
+  PRIMARY KEY (slot, currency)
+);
+CREATE TABLE wallet.rollup_payee (
+  slot       timestamptz NOT NULL,
+  currency   text   NOT NULL,
+  payee      bigint NOT NULL,
+  sales      bigint NOT NULL,
+  gross      bigint NOT NULL,
+  reversed   bigint NOT NULL,
+  commission bigint NOT NULL,
+  net        bigint NOT NULL,
+  PRIMARY KEY (slot, currency, payee)
+);
+CREATE TABLE wallet.rollup_active (
+  slot      timestamptz NOT NULL,
+  currency  text   NOT NULL,
+  wallet_id bigint NOT NULL,
+  PRIMARY KEY (slot, currency, wallet_id)
+);
+COMMENT ON TABLE wallet.rollup_balance IS
+  'what the journal''s legs changed in the wallets'' buckets and debts per 15-minute UTC slot and currency (minor units); kept by wallet.refresh_reports';
+COMMENT ON TABLE wallet.rollup_payee IS
+  'payee sales, reversals and commissions per 15-minute UTC slot, currency and payee (minor units); kept by wallet.refresh_reports';
+COMMENT ON TABLE wallet.rollup_active IS
+  'the wallets that made a transaction of their own, per 15-minute UTC slot and currency; kept by wallet.refresh_reports';
 
 -- _report_facts: what one journal transaction contributes to the reports (minor units).
 -- Lookups of other rows are scalar subqueries (one primary-key probe per row), so a
@@ -131,31 +164,118 @@ COMMENT ON VIEW wallet._report_facts IS 'internal: what each journal transaction
 
 -- _report_watermark() and _report_facts_between(lo, hi): how the views reach what is not rolled up.
 -- The planner evaluates a STABLE function when it estimates a condition, so
--- `txn_id > wallet._report_watermark()` is estimated from the journal's own largest id: a tail of a
+-- `txn_id > wallet_internal._report_watermark()` is estimated from the journal's own largest id: a tail of a
 -- few rows is planned as a few rows, however long the journal. A bound read by a subquery is
 -- estimated as a fixed share of the journal instead (a third, or 0.5 % with a second bound), and
 -- each gap's range, known only from its row, likewise: on a journal of 1,000,000 rows that put a
 -- rolled-up view's plan above jit_above_cost, and every read compiled its expressions (360-710 ms
 -- measured; 15-33 ms without it). A gap is read by a function declared to return few rows.
-CREATE FUNCTION wallet._report_watermark() RETURNS bigint
+-- Both live in schema wallet_internal: wallet_reader executes them through the views, and cannot
+-- name them.
+CREATE FUNCTION wallet_internal._report_watermark() RETURNS bigint
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp
   AS $$ SELECT s.last_txn_id FROM wallet.rollup_state s $$;
-COMMENT ON FUNCTION wallet._report_watermark() IS 'internal: the reporting watermark (rollup_state.last_txn_id)';
-CREATE FUNCTION wallet._report_facts_between(lo bigint, hi bigint) RETURNS SETOF wallet._report_facts
+COMMENT ON FUNCTION wallet_internal._report_watermark() IS 'internal: the reporting watermark (rollup_state.last_txn_id)';
+CREATE FUNCTION wallet_internal._report_facts_between(lo bigint, hi bigint) RETURNS SETOF wallet._report_facts
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp ROWS 10
   AS $$ SELECT f.* FROM wallet._report_facts f WHERE f.txn_id BETWEEN lo AND hi $$;
-COMMENT ON FUNCTION wallet._report_facts_between(bigint, bigint) IS
+COMMENT ON FUNCTION wallet_internal._report_facts_between(bigint, bigint) IS
   'internal: the report facts of the journal transactions with txn_id from lo to hi';
 
 -- _report_tail: the facts not rolled up yet (above the watermark, and in the gaps), each part read
 -- by primary-key range.
 CREATE VIEW wallet._report_tail AS
   SELECT f.* FROM wallet._report_facts f
-   WHERE f.txn_id > wallet._report_watermark()
+   WHERE f.txn_id > wallet_internal._report_watermark()
   UNION ALL
   SELECT f.* FROM wallet.rollup_gap g
-   CROSS JOIN LATERAL wallet._report_facts_between(g.lo, g.hi) f;
+   CROSS JOIN LATERAL wallet_internal._report_facts_between(g.lo, g.hi) f;
 COMMENT ON VIEW wallet._report_tail IS 'internal: journal facts not rolled up yet';
+
+-- _report_wallet_facts: what one journal transaction contributes to the reports per wallet it
+-- touched (minor units): the changes its legs made to the wallet's buckets (wallet legs) and debt
+-- (payee_receivable legs, negated), whether it was the transaction's own wallet acting (the
+-- sweeps' rows and a debt's repayment are the system's, not a wallet's activity), and, for a payee,
+-- the sale it was paid (from the spend's or capture's result) or the part of a reversal it gave
+-- back (from the reversal's result and its spend's payees). Every wallet a transaction's legs name is of the transaction's currency (an
+-- exchange and a reward write a journal row in each currency; reconcile checks it).
+CREATE VIEW wallet._report_wallet_facts AS
+  SELECT t.txn_id,
+         date_bin('15 minutes', t.created_at, timestamptz '2000-01-01 00:00:00+00') AS slot,
+         x.wallet_id,
+         t.currency,
+         x.wallet_id = t.wallet_id AND t.kind NOT IN ('expire_bonus', 'expire_holds', 'repay_debt') AS active,
+         x.cash, x.bonus, x.earnings, x.held, x.debt,
+         x.payee, x.sales, x.gross, x.reversed, x.commission, x.net
+    FROM wallet.txn t
+   CROSS JOIN LATERAL (
+     SELECT CASE WHEN t.kind = 'reverse_spend'
+                 THEN (SELECT o.result FROM wallet.txn o WHERE o.txn_id = t.ref_txn) END AS spend) o
+   CROSS JOIN LATERAL (
+     SELECT u.wallet_id,
+            coalesce(sum(u.amount) FILTER (WHERE u.account = 'wallet' AND u.bucket = 'cash'), 0)::bigint AS cash,
+            coalesce(sum(u.amount) FILTER (WHERE u.account = 'wallet' AND u.bucket = 'bonus'), 0)::bigint AS bonus,
+            coalesce(sum(u.amount) FILTER (WHERE u.account = 'wallet' AND u.bucket = 'earnings'), 0)::bigint
+              AS earnings,
+            coalesce(sum(u.amount) FILTER (WHERE u.account = 'wallet' AND u.bucket = 'held'), 0)::bigint AS held,
+            coalesce(-sum(u.amount) FILTER (WHERE u.account = 'payee_receivable'), 0)::bigint AS debt,
+            bool_or(u.account = 'payee') AS payee,
+            sum(u.sales)::bigint AS sales, sum(u.gross)::bigint AS gross, sum(u.reversed)::bigint AS reversed,
+            sum(u.commission)::bigint AS commission, sum(u.net)::bigint AS net
+       FROM (
+         -- the legs
+         SELECT p.wallet_id, p.account, p.bucket, p.amount, 0 AS sales, 0::bigint AS gross, 0::bigint AS reversed,
+                0::bigint AS commission, 0::bigint AS net
+           FROM unnest(t.postings) p WHERE p.account IN ('wallet', 'payee_receivable')
+         UNION ALL
+         -- the transaction's own wallet, whatever its legs
+         SELECT t.wallet_id, NULL, NULL, 0, 0, 0, 0, 0, 0
+         UNION ALL
+         -- a sale to one payee (spend, capture): its credit and the commission kept
+         SELECT (t.result->>'payee')::bigint, 'payee', NULL, 0, 1,
+                (t.result->>'payee_credit')::bigint + (t.result->>'commission')::bigint, 0,
+                (t.result->>'commission')::bigint, (t.result->>'payee_credit')::bigint
+          WHERE t.kind IN ('spend', 'capture_hold', 'spend_split') AND t.result->>'payee' IS NOT NULL
+         UNION ALL
+         -- a sale split over payees: each one's credit and commission
+         SELECT s.payee::bigint, 'payee', NULL, 0, 1, s.credit::bigint + s.commission::bigint, 0,
+                s.commission::bigint, s.credit::bigint
+           FROM ROWS FROM (jsonb_array_elements_text(t.result->'payees'),
+                           jsonb_array_elements_text(t.result->'payee_credits'),
+                           jsonb_array_elements_text(t.result->'commissions')) AS s(payee, credit, commission)
+          WHERE t.kind IN ('spend', 'capture_hold', 'spend_split') AND jsonb_typeof(t.result->'payees') = 'array'
+         UNION ALL
+         -- a reversal of a sale to one payee: x of the sale reversed, back from the payee, the rest
+         -- of x the commission given back
+         SELECT (o.spend->>'payee')::bigint, 'payee', NULL, 0, 0, 0, t.amount,
+                -(t.amount - (t.result->>'payee_back')::bigint), -(t.result->>'payee_back')::bigint
+          WHERE t.kind = 'reverse_spend' AND o.spend->>'payee' IS NOT NULL
+         UNION ALL
+         -- a reversal of a split sale: each payee's part and what it gave back
+         SELECT s.payee::bigint, 'payee', NULL, 0, 0, 0, s.part::bigint, -(s.part::bigint - s.back::bigint),
+                -s.back::bigint
+           FROM ROWS FROM (jsonb_array_elements_text(o.spend->'payees'),
+                           jsonb_array_elements_text(t.result->'payee_parts'),
+                           jsonb_array_elements_text(t.result->'payee_backs')) AS s(payee, part, back)
+          WHERE t.kind = 'reverse_spend' AND jsonb_typeof(o.spend->'payees') = 'array') u
+      GROUP BY u.wallet_id) x;
+COMMENT ON VIEW wallet._report_wallet_facts IS
+  'internal: what each journal transaction contributes to the wallet_report views, per wallet it touched';
+
+CREATE FUNCTION wallet_internal._report_wallet_facts_between(lo bigint, hi bigint) RETURNS SETOF wallet._report_wallet_facts
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp ROWS 10
+  AS $$ SELECT f.* FROM wallet._report_wallet_facts f WHERE f.txn_id BETWEEN lo AND hi $$;
+COMMENT ON FUNCTION wallet_internal._report_wallet_facts_between(bigint, bigint) IS
+  'internal: the per-wallet report facts of the journal transactions with txn_id from lo to hi';
+
+-- _report_wallet_tail: the per-wallet facts not rolled up yet, read as _report_tail reads them.
+CREATE VIEW wallet._report_wallet_tail AS
+  SELECT f.* FROM wallet._report_wallet_facts f
+   WHERE f.txn_id > wallet_internal._report_watermark()
+  UNION ALL
+  SELECT f.* FROM wallet.rollup_gap g
+   CROSS JOIN LATERAL wallet_internal._report_wallet_facts_between(g.lo, g.hi) f;
+COMMENT ON VIEW wallet._report_wallet_tail IS 'internal: per-wallet journal facts not rolled up yet';
 
 -- Without JIT: its plans are estimated for gaps of unknown size (0.5 % of the journal each), which
 -- compiled their expressions on every call. Measured on a journal of 1,000,000 rows: rolling up
@@ -244,6 +364,28 @@ BEGIN
       FROM f WHERE f.kind = 'transfer' GROUP BY 1, 2, 3
     ON CONFLICT (slot, currency, kind) DO UPDATE SET transfers = r.transfers + EXCLUDED.transfers,
       amount = r.amount + EXCLUDED.amount, fees = r.fees + EXCLUDED.fees),
+  fw AS MATERIALIZED (
+    SELECT x.* FROM g
+     CROSS JOIN LATERAL (SELECT y.* FROM wallet._report_wallet_facts y WHERE y.txn_id BETWEEN g.lo AND g.hi OFFSET 0) x),
+  a5 AS (
+    INSERT INTO wallet.rollup_balance AS r
+    SELECT fw.slot, fw.currency, sum(fw.cash), sum(fw.bonus), sum(fw.earnings), sum(fw.held), sum(fw.debt)
+      FROM fw GROUP BY 1, 2
+    HAVING sum(abs(fw.cash) + abs(fw.bonus) + abs(fw.earnings) + abs(fw.held) + abs(fw.debt)) <> 0
+    ON CONFLICT (slot, currency) DO UPDATE SET cash = r.cash + EXCLUDED.cash, bonus = r.bonus + EXCLUDED.bonus,
+      earnings = r.earnings + EXCLUDED.earnings, held = r.held + EXCLUDED.held, debt = r.debt + EXCLUDED.debt),
+  a6 AS (
+    INSERT INTO wallet.rollup_payee AS r
+    SELECT fw.slot, fw.currency, fw.wallet_id, sum(fw.sales), sum(fw.gross), sum(fw.reversed), sum(fw.commission),
+           sum(fw.net)
+      FROM fw WHERE fw.payee GROUP BY 1, 2, 3
+    ON CONFLICT (slot, currency, payee) DO UPDATE SET sales = r.sales + EXCLUDED.sales,
+      gross = r.gross + EXCLUDED.gross, reversed = r.reversed + EXCLUDED.reversed,
+      commission = r.commission + EXCLUDED.commission, net = r.net + EXCLUDED.net),
+  a7 AS (
+    INSERT INTO wallet.rollup_active
+    SELECT DISTINCT fw.slot, fw.currency, fw.wallet_id FROM fw WHERE fw.active
+    ON CONFLICT DO NOTHING),
   touched AS (
     SELECT g.* FROM g WHERE g.seen_at < horizon OR EXISTS (SELECT 1 FROM f WHERE f.gap_id = g.gap_id)),
   d AS (DELETE FROM wallet.rollup_gap x USING touched t WHERE x.gap_id = t.gap_id),

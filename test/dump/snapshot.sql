@@ -49,7 +49,15 @@ SELECT * FROM wallet_report.bonus_daily ORDER BY 1, 2;
 SELECT * FROM wallet_report.refunds_daily ORDER BY 1, 2;
 SELECT * FROM wallet_report.coupons ORDER BY 1;
 SELECT * FROM wallet_report.liability ORDER BY 1;
+SELECT * FROM wallet_report.liability_daily ORDER BY 1, 2;
+SELECT * FROM wallet_report.payees_daily ORDER BY 1, 2, 3;
+SELECT * FROM wallet_report.wallets_daily ORDER BY 1, 2;
+SELECT * FROM wallet_report.withdrawals_daily ORDER BY 1, 2, 3;
 SELECT * FROM wallet_report.card_intake_daily ORDER BY 1, 2, 3;
+SELECT * FROM wallet_report.topups_weekly ORDER BY 1, 2, 3;
+SELECT * FROM wallet_report.spending_monthly ORDER BY 1, 2, 3;
+SELECT * FROM wallet_report.bonus_monthly ORDER BY 1, 2;
+SELECT * FROM wallet_report.transfers_monthly ORDER BY 1, 2, 3;
 -- every sequence of the extension where it was (the roll-ups' own bookkeeping is not dumped:
 -- wallet.refresh_reports() rebuilds it)
 SELECT s.schemaname, s.sequencename, s.last_value FROM pg_sequences s

@@ -3,7 +3,7 @@
 -- that the schema equals a fresh 0.2 install is checked there, by diffing test/upgrade/describe.sql).
 \set ON_ERROR_STOP on
 BEGIN;
-SELECT plan(22);
+SELECT plan(26);
 SET wallet.now = '2026-01-21 10:00:00+00';
 SELECT id AS alice FROM upgrade_ids WHERE name = 'alice' \gset
 SELECT id AS bob FROM upgrade_ids WHERE name = 'bob' \gset
@@ -18,6 +18,22 @@ SELECT is((SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c WHERE c.oid
 SELECT is((SELECT count(*) FROM wallet.txn_default), (SELECT count(*) FROM wallet.txn),
           'every journal row of 0.1 is in the default partition');
 SELECT is_empty('SELECT * FROM wallet.reconcile()', 'reconcile is clean after the update');
+
+-- the report views of 0.2 over the 0.1 journal: the update filled their roll-ups
+SELECT isnt_empty('SELECT * FROM wallet.rollup_balance', 'the update rolled the 0.1 journal up into rollup_balance');
+SELECT set_eq($$SELECT d.currency, d.wallets, d.cash, d.bonus, d.earnings, d.held
+                  FROM wallet_report.liability_daily d
+                 WHERE d.day = (SELECT max(x.day) FROM wallet_report.liability_daily x WHERE x.currency = d.currency)$$,
+              $$SELECT currency, wallets, cash, bonus, earnings, held FROM wallet_report.liability$$,
+              'liability_daily''s last day is what the wallets hold');
+SELECT set_eq($$SELECT payee, sum(net) FROM wallet_report.payees_daily GROUP BY payee$$,
+              $$SELECT p.wallet_id, sum(p.amount) FROM wallet.postings p JOIN wallet.transactions t USING (txn_id)
+                 WHERE t.kind IN ('spend', 'spend_split', 'capture_hold', 'reverse_spend') AND t.wallet_id <> p.wallet_id
+                   AND p.account IN ('wallet', 'payee_receivable')
+                 GROUP BY p.wallet_id$$,
+              'payees_daily''s net is each payee''s legs in sales and reversals');
+SELECT is((SELECT sum(new_wallets) FROM wallet_report.wallets_daily), (SELECT count(*) FROM wallet.wallet)::numeric,
+          'wallets_daily counts every wallet opened');
 
 -- idempotency keys of 0.1 operations still replay
 SELECT is((SELECT row(t.txn_id, t.replayed)::text FROM wallet.top_up(:alice, 200, 'up-top-a1', 'card') t),
