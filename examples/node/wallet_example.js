@@ -76,7 +76,7 @@ async function main() {
       console.log(`balance ${who}: cash ${b.cash} bonus ${b.bonus} earnings ${b.earnings} held ${b.held} available ${b.available}`);
     }
 
-    // The journal as wallet_reader (wallet.statement is not part of this version).
+    // The journal as wallet_reader (for reports and audits).
     const res = await reader.query(`
       SELECT t.kind, t.amount, t.idempotency_key = $1 AS retried_key,
              (SELECT sum(p.amount) FROM wallet.postings p
@@ -84,6 +84,22 @@ async function main() {
         FROM wallet.transactions t WHERE t.wallet_id = $2 ORDER BY t.txn_id`, [key, alice]);
     for (const r of res.rows) {
       console.log(`journal: ${r.kind} amount ${r.amount} change ${r.change}` + (r.retried_key ? ' (the retried key)' : ''));
+    }
+
+    // The customer's statement, as wallet_app: newest first, in pages of two joined by keyset
+    // (before_txn: the last txn_id of the page before); bucket columns are this wallet's changes.
+    let before = null;
+    for (;;) {
+      const page = await app.query(
+        `SELECT txn_id, kind, amount, cash, available_after, counterparty = $1 AS with_shop
+           FROM wallet.statement($2, before_txn => $3, max_rows => 2)`, [shop, alice, before]);
+      if (page.rows.length === 0) break;
+      for (const r of page.rows) {
+        console.log(`statement: ${r.kind} amount ${r.amount} cash ${r.cash} available after ${r.available_after}` +
+          (r.with_shop ? ' (with the shop)' : ''));
+      }
+      before = page.rows[page.rows.length - 1].txn_id;
+      console.log(page.rows.length === 2 ? 'statement: next page' : 'statement: end');
     }
   } finally {
     await app.end();

@@ -90,8 +90,8 @@ def main():
             print(f'balance {who}: cash {b["cash"]} bonus {b["bonus"]} earnings {b["earnings"]} '
                   f'held {b["held"]} available {b["available"]}')
 
-        # The journal, as wallet_reader (wallet.statement is not part of this version): the
-        # wallet's transactions in order, amounts in major units through wallet.postings.
+        # The journal, as wallet_reader (for reports and audits): the wallet's transactions in
+        # order, amounts in major units through wallet.postings.
         with reader.cursor() as cur:
             cur.execute("""
                 SELECT t.kind, t.amount, t.idempotency_key = %s AS retried_key,
@@ -100,6 +100,21 @@ def main():
                   FROM wallet.transactions t WHERE t.wallet_id = %s ORDER BY t.txn_id""", (key, alice))
             for kind, amount, retried_key, change in cur:
                 print(f'journal: {kind} amount {amount} change {change}' + (' (the retried key)' if retried_key else ''))
+
+        # The customer's statement, as wallet_app: newest first, in pages of two joined by keyset
+        # (before_txn: the last txn_id of the page before); bucket columns are this wallet's changes.
+        before = None
+        while True:
+            rows = app.execute(
+                'SELECT txn_id, kind, amount, cash, available_after, counterparty = %s AS with_shop '
+                'FROM wallet.statement(%s, before_txn => %s, max_rows => 2)', (shop, alice, before)).fetchall()
+            if not rows:
+                break
+            for _, kind, amount, cash, after, with_shop in rows:
+                print(f'statement: {kind} amount {amount} cash {cash} available after {after}'
+                      + (' (with the shop)' if with_shop else ''))
+            before = rows[-1][0]
+            print('statement: next page' if len(rows) == 2 else 'statement: end')
 
 
 if __name__ == '__main__':
