@@ -22,6 +22,7 @@
 #   BENCH_JOURNAL   journal rows reconcile() runs over (default 10000000; e.g. 100000 for a quick run)
 #   BENCH_WALLETS   CNY wallets (default 100000)       BENCH_EXPIRE_LOTS  lots per sweep (default 1000000)
 #   BENCH_MEM_SPENDS spends in the memory session (default 1000000)
+#   BENCH_STMT_ROWS journal rows of the large statement-page run (default BENCH_JOURNAL)
 #   BENCH_CLIENTS   client counts (default "1 8 32")    BENCH_P99_LOAD  offered load of the p99 runs as
 #                   a fraction of the 8-client spend TPS of this run (default 0.25)
 #   BENCH_P99_WINDOW seconds of each window of the p99 run (default BENCH_SECONDS)
@@ -32,6 +33,8 @@
 #   BENCH_DIAG      1 (default): also collect evidence (pg_stat_statements, perf, EXPLAIN ANALYZE)
 #   BENCH_DB        database name (default wallet_bench)   BENCH_OUT  results file (default results.md here)
 set -euo pipefail
+# a command that fails ends the run: say which
+trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -50,6 +53,7 @@ JOURNAL=${BENCH_JOURNAL:-10000000}
 WALLETS=${BENCH_WALLETS:-100000}
 EXPIRE_LOTS=${BENCH_EXPIRE_LOTS:-1000000}
 MEM_SPENDS=${BENCH_MEM_SPENDS:-1000000}
+STMT_ROWS=${BENCH_STMT_ROWS:-$JOURNAL}
 read -r -a CLIENTS <<<"${BENCH_CLIENTS:-1 8 32}"
 P99_LOAD=${BENCH_P99_LOAD:-0.25}
 P99_WIN=${BENCH_P99_WINDOW:-$T}
@@ -703,6 +707,13 @@ echo "$CARDS_LOG"
 R_CARDS=$(sed -n 's/.*: median \([0-9.]*\) (target.*/\1/p' <<<"$CARDS_LOG")
 CARDS_ROUNDS_TXT=$(sed -n 's/^round [0-9]*: .*ratio \([0-9.]*\)$/\1/p' <<<"$CARDS_LOG" | paste -sd, - | sed 's/,/, /g')
 
+section "statement page: a journal of 10^4 rows against one of $STMT_ROWS (test/bench/statement.sh)"
+STMT_LOG=$(STMT_ROWS=$STMT_ROWS STMT_SECONDS=$T BENCH_DB=wallet_bench_stmt "$HERE/statement.sh" 2>&1) || true
+echo "$STMT_LOG"
+R_STMT=$(sed -n 's/^statement page on .*: \([0-9.]*\) (target.*/\1/p' <<<"$STMT_LOG")
+STMT_SMALL=$(sed -n 's/^statement page (.*) on a journal of \([0-9]*\) rows: \([0-9.]*\) ms$/\1 rows: \2 ms/p' <<<"$STMT_LOG")
+STMT_LARGE=$(sed -n 's/^statement page (.*) on a journal of \([0-9]*\) rows: \([0-9.]*\) ms (grown.*/\1 rows: \2 ms/p' <<<"$STMT_LOG")
+
 R_SPEND8=$(ratio spend 8)
 R_REWARD8=$(ratio spend_reward 8)
 R_TOPUP8=$(ratio top_up 8)
@@ -775,6 +786,7 @@ md "| expire_bonus <= 2 x plain UPDATE | $R_EXPIRE x: $SWEPT lots in ${T_SWEEP}s
 md "| reconcile <= 2 x seq scan | $R_REC x: ${T_REC}s vs ${T_SCAN}s (serial scans ${T_SCAN1}s, ${T_SCAN2}s; parallel scan ${T_SCANP}s, $(calc "$T_REC / $T_SCANP" 2) x); $JROWS journal rows, $DISCREP discrepancies | $(met "$R_REC <= 2") |"
 md "| p99 of spends during a sweep <= 2 x without | $(fmt "$R_P99") x: ${P99_DURING:-?} ms during the sweeps vs ${P99_QUIET:-?} ms in the quiet windows between them (each window: $P99_DW ms during, $P99_QW ms quiet); 8 clients at $RATE spends/s | $(met "${R_P99:+$R_P99 <= 2}") |"
 md "| 10,000 cards submitted in one call < 2 x one INSERT of them with their hashes | $(if [[ -n $R_CARDS ]]; then echo "$R_CARDS x (rounds: $CARDS_ROUNDS_TXT; test/bench/cards.sh)"; else echo "not measured in this run"; fi) | $(met "${R_CARDS:+$R_CARDS < 2}") |"
+md "| statement page on a large journal <= 3 x on 10^4 rows | $(if [[ -n $R_STMT ]]; then echo "$R_STMT x ($STMT_LARGE against $STMT_SMALL; test/bench/statement.sh)"; else echo "not measured in this run"; fi) | $(met "${R_STMT:+$R_STMT <= 3}") |"
 md "| memory growth <= 10 MB (10,000 -> $MEM_SPENDS spends, one session) | private (RssAnon) $ANON_GROWTH MB; VmRSS $RSS_GROWTH MB, of which shared buffers touched $SHM_GROWTH MB; memory contexts $CTX_GROWTH MB | $(met "$ANON_GROWTH <= 10") |"
 md ""
 md "How the batch figures are measured:"
