@@ -94,7 +94,9 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('add_reward_rule', 'SELECT wallet.add_reward_rule(''CNY'', 1000)'),
      ('end_reward_rule', 'SELECT wallet.end_reward_rule(1)'),
      ('add_limit_rule', 'SELECT wallet.add_limit_rule(''CNY'', ''spend'', ''day'', 1)'),
-     ('drop_limit_rule', 'SELECT wallet.drop_limit_rule(1)')) AS f(name, sql);
+     ('drop_limit_rule', 'SELECT wallet.drop_limit_rule(1)'),
+     ('configure_shard', 'SELECT wallet.configure_shard(0, 1)'),
+     ('shard_info', 'SELECT * FROM wallet.shard_info()')) AS f(name, sql);
 
 -- step-up grants: only wallet_verifier (the application cannot approve itself, nor an admin)
 INSERT INTO probe
@@ -145,7 +147,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('exchange_quote', 'SELECT * FROM wallet.exchange_quote(''CNY'', ''USD'', 10)'),
      ('exchange', 'SELECT * FROM wallet.exchange(1, 2, 10, ''priv-reader-10'')')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 103);
+SELECT plan((SELECT count(*)::int FROM probe) + 105);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -241,6 +243,7 @@ SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app
 
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
+                    'wallet.configure_shard(integer,integer)', 'wallet.shard_info()',
                     'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
                     'wallet.expire_bonus(integer)', 'wallet.add_journal_partitions(integer)',
                     'wallet.archive_journal(date)', 'wallet.expire_bonus_all(integer,numeric,bigint,bigint)',
