@@ -41,15 +41,16 @@ endif
 SQL_PARTS = $(addprefix src/sql/,$(addsuffix .sql, \
 	header roles types engine config tables helpers \
 	wallets topup spend refund holds group_pay transfers withdrawals cards exchange limits sweeps coupons \
-	journal adjust admin shard rules dump grants \
+	journal adjust admin shard outbox rules dump grants \
 	reminders alerts audit reports_rollup reports archival cron dump_logs grants_reports \
 	grants_cards partitions_install))
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
-# The router's install script: the cluster and its routing, the PL/Proxy functions (written by
-# test/router/gen_proxies.sql from the wallet functions' own signatures), the relay, the grants.
-ROUTER_PARTS = $(addprefix src/router/,$(addsuffix .sql, header proxies grants))
+# The router's install script: the cluster and its routing, the relay and the cluster's books,
+# the PL/Proxy functions (written by test/router/gen_proxies.sql from the wallet functions' own
+# signatures), the grants.
+ROUTER_PARTS = $(addprefix src/router/,$(addsuffix .sql, header relay proxies grants))
 wallet_router--$(EXTVERSION).sql: $(ROUTER_PARTS)
 	cat $(ROUTER_PARTS) > $@
 

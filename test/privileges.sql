@@ -96,7 +96,11 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('add_limit_rule', 'SELECT wallet.add_limit_rule(''CNY'', ''spend'', ''day'', 1)'),
      ('drop_limit_rule', 'SELECT wallet.drop_limit_rule(1)'),
      ('configure_shard', 'SELECT wallet.configure_shard(0, 1)'),
-     ('shard_info', 'SELECT * FROM wallet.shard_info()')) AS f(name, sql);
+     ('shard_info', 'SELECT * FROM wallet.shard_info()'),
+     ('relay_in', 'SELECT * FROM wallet.relay_in(1, 1, 1, ''CNY'', ''transfer'', 2, 2)'),
+     ('outbox_pending', 'SELECT * FROM wallet.outbox_pending()'),
+     ('outbox_applied', 'SELECT wallet.outbox_applied(1, 1)'),
+     ('relay_check', 'SELECT * FROM wallet.relay_check()')) AS f(name, sql);
 
 -- step-up grants: only wallet_verifier (the application cannot approve itself, nor an admin)
 INSERT INTO probe
@@ -147,7 +151,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('exchange_quote', 'SELECT * FROM wallet.exchange_quote(''CNY'', ''USD'', 10)'),
      ('exchange', 'SELECT * FROM wallet.exchange(1, 2, 10, ''priv-reader-10'')')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 105);
+SELECT plan((SELECT count(*)::int FROM probe) + 107);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -216,7 +220,7 @@ SELECT is_empty($$
        'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status', 'transfer', 'spend_split',
        'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal', 'settle_withdrawal',
        'return_withdrawal', 'card_quote', 'submit_cards', 'settle_intake', 'intakes', 'intake_items',
-       'exchange_quote', 'exchange', 'limit_usage',
+       'exchange_quote', 'exchange', 'limit_usage', 'incoming',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -244,6 +248,7 @@ SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
                     'wallet.configure_shard(integer,integer)', 'wallet.shard_info()',
+                    'wallet.relay_in(bigint,bigint,numeric,text,text,bigint,bigint)', 'wallet.relay_check()',
                     'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
                     'wallet.expire_bonus(integer)', 'wallet.add_journal_partitions(integer)',
                     'wallet.archive_journal(date)', 'wallet.expire_bonus_all(integer,numeric,bigint,bigint)',

@@ -5,7 +5,8 @@
  *	  A wallet's legs name its bucket (cash, bonus, earnings, held); system
  *	  accounts (funding, revenue, commission, breakage, bonus_expense,
  *	  coupon_expense, refund_payout, withdrawal_payout, fee_income,
- *	  payee_receivable, fx, reward_expense) have no
+ *	  payee_receivable, fx, reward_expense, shard_transit: money on its way to
+ *	  another shard) have no
  *	  stored balance. Every operation's legs sum to zero: postings_done
  *	  refuses any that do not, before anything is written.
  *
@@ -116,7 +117,10 @@ post_spend_to(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS], 
 	post(ps, "wallet", wallet_id, "earnings", -used[BUCKET_EARNINGS]);
 	for (int i = 0; i < npayees; i++)
 	{
-		post(ps, "wallet", payees[i].payee, "earnings", payees[i].credit);
+		if (payees[i].remote)
+			post(ps, "shard_transit", 0, NULL, payees[i].credit);	/* on its way to another shard */
+		else
+			post(ps, "wallet", payees[i].payee, "earnings", payees[i].credit);
 		commission = checked_add(commission, payees[i].commission);
 	}
 	if (npayees > 0)
@@ -130,7 +134,7 @@ void
 post_spend(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS], int64 charged, int64 discount,
 		   bool has_payee, int64 payee, int64 commission)
 {
-	PayeePart	p = {.payee = payee, .credit = charged - commission, .commission = commission};
+	PayeePart	p = {.payee = payee, .credit = charged - commission, .commission = commission, .remote = false};
 
 	post_spend_to(ps, wallet_id, used, charged, discount, &p, has_payee ? 1 : 0);
 }
@@ -198,6 +202,27 @@ post_transfer(Postings *ps, int64 from_wallet, int64 to_wallet, int64 amount, in
 	post(ps, "wallet", from_wallet, "earnings", -checked_add(amount, fee));
 	post(ps, "wallet", to_wallet, "earnings", amount);
 	post(ps, "fee_income", 0, NULL, fee);
+}
+
+/*
+ * A transfer to a wallet of another shard: the amount goes to shard_transit
+ * until the receiver's shard takes it out again (post_relay_in), so each
+ * shard's books and the cluster's sum to zero.
+ */
+void
+post_transfer_out(Postings *ps, int64 from_wallet, int64 amount, int64 fee)
+{
+	post(ps, "wallet", from_wallet, "earnings", -checked_add(amount, fee));
+	post(ps, "shard_transit", 0, NULL, amount);
+	post(ps, "fee_income", 0, NULL, fee);
+}
+
+/* Money from another shard (an outbox message) credited to a wallet's earnings. */
+void
+post_relay_in(Postings *ps, int64 to_wallet, int64 amount)
+{
+	post(ps, "wallet", to_wallet, "earnings", amount);
+	post(ps, "shard_transit", 0, NULL, -amount);
 }
 
 /* A refund's hold: take from the top-up's cash and its live bonus, into held. */

@@ -110,6 +110,14 @@ reverse_body(PG_FUNCTION_ARGS)
 	memset(&out, 0, sizeof(out));
 	op_start();
 	read_spend(spend_id, &sp);
+	for (int i = 0; i < sp.npayees; i++)
+		if (!shard_local(sp.payees[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('8')),
+					 errmsg("spend %lld paid a wallet of another shard", (long long) spend_id),
+					 errdetail("Payee %lld lives on another shard; its credit went there by the outbox.",
+							   (long long) sp.payees[i]),
+					 errhint("Take it back with a transfer from the payee, or refund the customer otherwise.")));
 	must_lock = sp.npayees > 0 || sp.points > 0;
 	pw = palloc(sizeof(WalletRow) * Max(sp.npayees, 1));
 	for (int attempt = 0;; attempt++)

@@ -11,11 +11,19 @@ CREATE FUNCTION wallet.adjust(wallet_id bigint, bucket text, amount numeric, rea
 $$;
 GRANT EXECUTE ON FUNCTION wallet.adjust(wallet_id bigint, bucket text, amount numeric, reason text, idempotency_key text, repair text) TO wallet_admin;
 
-CREATE FUNCTION wallet.balance(wallet_id bigint, scene text DEFAULT NULL::text)
+CREATE FUNCTION wallet_router.shard_balance(wallet_id bigint, scene text DEFAULT NULL::text)
   RETURNS TABLE(wallet_id bigint, currency text, cash numeric, bonus numeric, earnings numeric, held numeric, available numeric, withdrawable numeric, frozen boolean, debt numeric)
   LANGUAGE plproxy AS $$
   CLUSTER 'wallet_cluster';
   RUN ON wallet_router.shard_of(wallet_id);
+  TARGET wallet.balance;
+$$;
+GRANT EXECUTE ON FUNCTION wallet_router.shard_balance(wallet_id bigint, scene text) TO wallet_admin, wallet_app;
+CREATE FUNCTION wallet.balance(wallet_id bigint, scene text DEFAULT NULL::text)
+  RETURNS TABLE(wallet_id bigint, currency text, cash numeric, bonus numeric, earnings numeric, held numeric, available numeric, withdrawable numeric, frozen boolean, debt numeric, incoming numeric)
+  LANGUAGE sql STABLE AS $$
+  SELECT b.*, (SELECT coalesce(sum(i), 0) FROM wallet_router._incoming($1) i)
+    FROM wallet_router.shard_balance($1, $2) b
 $$;
 GRANT EXECUTE ON FUNCTION wallet.balance(wallet_id bigint, scene text) TO wallet_admin, wallet_app;
 

@@ -81,9 +81,19 @@ SELECT E'-- written by test/router/gen_proxies.sql from the wallet extension''s 
        || string_agg(def, E'\n' ORDER BY proname, idargs)
   FROM (
     SELECT proname, idargs,
+           CASE WHEN proname = 'balance' THEN
+             -- the shard's balance, and what other shards' outboxes still owe the wallet (incoming)
+             format(E'CREATE FUNCTION wallet_router.shard_balance(%s)\n  RETURNS %s\n  LANGUAGE plproxy AS $$\n  CLUSTER ''wallet_cluster'';\n  RUN ON %s;\n  TARGET wallet.balance;\n$$;\n'
+                    'GRANT EXECUTE ON FUNCTION wallet_router.shard_balance(%s) TO wallet_admin, wallet_app;\n'
+                    'CREATE FUNCTION wallet.balance(%s)\n  RETURNS %s, incoming numeric)\n  LANGUAGE sql STABLE AS $$\n'
+                    '  SELECT b.*, (SELECT coalesce(sum(i), 0) FROM wallet_router._incoming($1) i)\n'
+                    '    FROM wallet_router.shard_balance($1, $2) b\n$$;\n',
+                    args, result, run, idargs, args, rtrim(result, ')'))
+           ELSE
            format(E'CREATE FUNCTION wallet.%I(%s)\n  RETURNS %s\n  LANGUAGE plproxy AS $$\n  CLUSTER ''wallet_cluster'';\n%s  RUN ON %s;\n$$;\n',
                   proname, args, result,
                   CASE WHEN split IS NOT NULL THEN format(E'  SPLIT %s;\n', split) ELSE '' END, run)
+           END
            || coalesce((SELECT format(E'GRANT EXECUTE ON FUNCTION wallet.%I(%s) TO %s;\n', fn.proname, fn.idargs,
                                       string_agg(a.grantee::regrole::text, ', ' ORDER BY a.grantee::regrole::text))
                           FROM pg_proc q, aclexplode(q.proacl) a

@@ -14,7 +14,12 @@
 #     shard gives directly; replays return replayed = true; errors come back with their SQLSTATE;
 #     a login role of wallet_app calls through the router; reconcile is clean on each shard and
 #     through the router;
-#  5. a shard dumped and restored keeps its place: its ids go on carrying its shard.
+#  5. money between shards: a transfer to a wallet of another shard (and a spend's payee there)
+#     debits the sender with an outbox message; the receiver's balance shows it as incoming; wallet_router.relay() applies it
+#     once (a replay changes nothing), a refused one goes back to the sender; a relay killed
+#     mid-batch and run again moves nothing twice; a shard down: the other shard goes on and the
+#     messages wait, then arrive; reconcile_cluster() is clean after each step;
+#  6. a shard dumped and restored keeps its place: its ids go on carrying its shard.
 #
 # Run by test/run.sh with PGHOST/PGPORT/PGUSER set for a running cluster where both extensions
 # and PL/Proxy are installed. ROUTER_REGEN=1 rewrites src/router/proxies.sql instead of checking it.
@@ -191,7 +196,11 @@ for n in 0 1; do
     R "SELECT * FROM wallet.top_up($p, 50, 'top-e')" >/dev/null
     eq "shard $n: a coupon-free spend preview equals the shard's" \
         "$(S $n "SELECT * FROM wallet.spend_preview($a, 12)")" "$(R "SELECT * FROM wallet.spend_preview($a, 12)")"
-    for read in "balance($a)" "balance($p)" "lots($a)" "lots($p)" "holds($a)" "refund_quote($t)" \
+    for b in "$a" "$p"; do
+        eq "shard $n: wallet.balance($b) through the router is the shard's, with nothing incoming" \
+            "$(S $n "SELECT * FROM wallet.balance($b)")|0" "$(R "SELECT * FROM wallet.balance($b)")"
+    done
+    for read in "lots($a)" "lots($p)" "holds($a)" "refund_quote($t)" \
         "coupons($a)" "limit_usage($a)" "withdrawals($p)"; do
         eq "shard $n: wallet.$read through the router equals the shard's" \
             "$(S $n "SELECT * FROM wallet.$read")" "$(R "SELECT * FROM wallet.$read")"
@@ -223,7 +232,128 @@ for n in 0 1; do
 done
 eq "reconcile through the router is clean (every shard's)" "" "$(R 'SELECT * FROM wallet.reconcile()')"
 
-# ---------------------------------------------------------------- 5. a shard dumped and restored
+# ---------------------------------------------------------------- 5. money between shards
+# the shops get earnings to send
+R "SELECT * FROM wallet.adjust($P0, 'earnings', 100, 'router test', 'adj-1')" >/dev/null
+R "SELECT * FROM wallet.adjust($P1, 'earnings', 100, 'router test', 'adj-1')" >/dev/null
+e_a1=$(S1 "SELECT earnings FROM wallet.balance($A1)")
+x=$(R "SELECT txn_id FROM wallet.transfer($P0, $A1, 10, 'x-1')")
+eq "a transfer to a wallet of another shard commits on the sender's shard" 0 "$((x & 1))"
+eq "the transfer replayed" "$x|t" "$(R "SELECT txn_id, replayed FROM wallet.transfer($P0, $A1, 10, 'x-1')")"
+eq "one outbox message, pending, with the debit" "1|$x|$A1|1000|f" \
+    "$(S0 "SELECT count(*), min(from_txn), min(to_wallet), min(amount), bool_or(applied) FROM wallet.outbox")"
+eq "the sender's shard posts the amount to shard_transit" "10.00" \
+    "$(S0 "SELECT amount FROM wallet.postings WHERE txn_id = $x AND account = 'shard_transit'")"
+eq "the receiver's balance shows it as incoming until the relay" "$e_a1|10.00" \
+    "$(R "SELECT earnings, incoming FROM wallet.balance($A1)")"
+eq "reconcile is clean on the sender's shard with money in transit" "" "$(S0 'SELECT * FROM wallet.reconcile()')"
+eq "reconcile_cluster is clean with a message on its way" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+eq "the relay applies one message" 1 "$(R 'SELECT wallet_router.relay()')"
+eq "the receiver has it, nothing incoming" "$(v postgres "SELECT $e_a1 + 10")|0" \
+    "$(R "SELECT earnings, incoming FROM wallet.balance($A1)")"
+eq "the message is marked applied by the receiver's transaction" \
+    "t|$(S1 "SELECT txn_id FROM wallet.transactions WHERE kind = 'relay_in' AND wallet_id = $A1")" \
+    "$(S0 "SELECT applied, applied_txn FROM wallet.outbox")"
+eq "the relay again applies nothing" 0 "$(R 'SELECT wallet_router.relay()')"
+eq "a message applied twice is applied once (its id is the key)" "t" \
+    "$(R "SELECT replayed FROM wallet_router._relay_in((SELECT message_id FROM wallet_router._relay_check() WHERE item = 'sent'), $A1, 10, 'CNY', 'transfer', $P0, $x)")"
+eq "reconcile_cluster is clean after the relay" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+
+# a receiver that does not exist: the money goes back to the sender
+e_p0=$(S0 "SELECT earnings FROM wallet.balance($P0)")
+R "SELECT * FROM wallet.transfer($P0, 1000001, 5, 'x-nobody')" >/dev/null
+eq "the relay bounces a message its receiver refuses" 1 "$(R 'SELECT wallet_router.relay()' 2>/dev/null)"
+eq "the sender has it back" "$e_p0" "$(S0 "SELECT earnings FROM wallet.balance($P0)")"
+eq "the message is marked bounced" "t|t" "$(S0 "SELECT applied, bounced FROM wallet.outbox WHERE to_wallet = 1000001")"
+eq "reconcile_cluster is clean after a bounce" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+
+# a spend whose payee lives on another shard: the payee's credit goes by the outbox
+e_p0=$(S0 "SELECT earnings FROM wallet.balance($P0)")
+sp=$(R "SELECT txn_id FROM wallet.spend($A1, 7, 'xs-1', payee => $P0)")
+eq "a spend paying a wallet of another shard commits on the payer's shard" 1 "$((sp & 1))"
+eq "the payee's credit is a message, its amount in shard_transit" "payee|700|7.00" \
+    "$(S1 "SELECT o.kind, o.amount, p.amount FROM wallet.outbox o JOIN wallet.postings p ON p.txn_id = o.from_txn
+             AND p.account = 'shard_transit' WHERE o.from_txn = $sp")"
+eq "the payee sees it as incoming" "$e_p0|7.00" "$(R "SELECT earnings, incoming FROM wallet.balance($P0)")"
+eq "the spend replayed" "$sp|t" "$(R "SELECT txn_id, replayed FROM wallet.spend($A1, 7, 'xs-1', payee => $P0)")"
+eq "the relay applies it" 1 "$(R 'SELECT wallet_router.relay()')"
+eq "the payee has it" "$(v postgres "SELECT $e_p0 + 7")|0" "$(R "SELECT earnings, incoming FROM wallet.balance($P0)")"
+err "a spend that paid another shard is not reversed (yet)" WL008 wallet_router \
+    "SELECT * FROM wallet.reverse_spend($sp, 'xs-rev')"
+eq "reconcile_cluster is clean after a payee on another shard" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+
+# a relay killed mid-batch: the second message's receiver is locked, the relay is killed there
+e_p1=$(S1 "SELECT earnings FROM wallet.balance($P1)")
+e_a1=$(S1 "SELECT earnings FROM wallet.balance($A1)")
+m1=$(R "SELECT txn_id FROM wallet.transfer($P0, $P1, 1, 'k-1')")
+m2=$(R "SELECT txn_id FROM wallet.transfer($P0, $A1, 2, 'k-2')")
+m3=$(R "SELECT txn_id FROM wallet.transfer($P0, $P1, 4, 'k-3')")
+psql -X -q -d wallet_shard1 -c "BEGIN" -c "SELECT 1 FROM wallet.wallet WHERE wallet_id = $A1 FOR UPDATE" \
+    -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+lock_pid=$!
+sleep 1
+psql -X -q -d wallet_router -c "SELECT wallet_router.relay()" >"$WORK/relay.out" 2>&1 &
+relay_pid=$!
+waiting=0
+for _ in $(seq 1 100); do
+    waiting=$(v postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'wallet_shard1' AND wait_event_type = 'Lock'")
+    [[ $waiting == 1 ]] && break
+    sleep 0.2
+done
+eq "the relay waits on the second message's receiver" 1 "$waiting"
+eq "the first message of the batch is applied and marked" "t" \
+    "$(S0 "SELECT applied FROM wallet.outbox WHERE from_txn = $m1")"
+v postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = 'wallet_router' AND query LIKE '%relay()%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$relay_pid" || true
+v postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = 'wallet_shard1' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$lock_pid" || true
+for _ in $(seq 1 50); do
+    [[ $(v postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = 'wallet_shard1' AND state = 'active'") == 0 ]] && break
+    sleep 0.2
+done
+eq "after the kill, the last two messages are not marked" "f|f" \
+    "$(S0 "SELECT string_agg(applied::text, '|' ORDER BY message_id) FROM wallet.outbox WHERE from_txn IN ($m2, $m3)" | sed 's/true/t/g; s/false/f/g')"
+R 'SELECT wallet_router.relay()' >/dev/null
+eq "the rerun moves the rest, nothing twice: the first receiver got 1 + 4" "$(v postgres "SELECT $e_p1 + 5")" \
+    "$(S1 "SELECT earnings FROM wallet.balance($P1)")"
+eq "and the second receiver 2" "$(v postgres "SELECT $e_a1 + 2")" "$(S1 "SELECT earnings FROM wallet.balance($A1)")"
+eq "every message is received once" "0" \
+    "$(S1 "SELECT count(*) FROM (SELECT idempotency_key FROM wallet.transactions WHERE kind = 'relay_in'
+                                  GROUP BY idempotency_key HAVING count(*) > 1) d")"
+eq "nothing is pending" "0" "$(S0 'SELECT count(*) FROM wallet.outbox WHERE NOT applied')"
+eq "reconcile_cluster is clean after the killed relay" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+
+# a shard down: payments on the other shard go on, messages wait; restarted, nothing is lost
+v postgres "ALTER DATABASE wallet_shard1 ALLOW_CONNECTIONS false" >/dev/null
+v postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'wallet_shard1'" >/dev/null
+R "SELECT * FROM wallet.top_up($A0, 10, 'down-1')" >/dev/null && ok "a top-up on shard 0 while shard 1 is down" ||
+    fail "a top-up on shard 0 while shard 1 is down"
+d=$(R "SELECT txn_id FROM wallet.transfer($P0, $A1, 3, 'down-2')")
+[[ -n $d ]] && ok "a transfer to a wallet of the stopped shard commits on the sender's" ||
+    fail "a transfer to the stopped shard"
+eq "the relay applies nothing while the receiver's shard is down" 0 "$(R 'SELECT wallet_router.relay()' 2>/dev/null)"
+eq "the message waits" "f" "$(S0 "SELECT applied FROM wallet.outbox WHERE from_txn = $d")"
+v postgres "ALTER DATABASE wallet_shard1 ALLOW_CONNECTIONS true" >/dev/null
+# shellcheck source=test/cluster.sh
+. "$ROOT/test/cluster.sh"
+cluster_restart fast
+a1_before=$(S1 "SELECT earnings FROM wallet.balance($A1)")
+eq "after a restart the relay applies the waiting message" 1 "$(R 'SELECT wallet_router.relay()')"
+eq "the receiver has it" "$(v postgres "SELECT $a1_before + 3")" "$(S1 "SELECT earnings FROM wallet.balance($A1)")"
+eq "reconcile_cluster is clean at the end" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+# the check catches a message marked applied that never arrived
+f=$(R "SELECT txn_id FROM wallet.transfer($P0, $A1, 6, 'fake-1')")
+S0 "UPDATE wallet.outbox SET applied = true WHERE from_txn = $f" >/dev/null
+eq "reconcile_cluster finds a message marked applied that was never received" \
+    "message applied, not received|6.00|0" \
+    "$(R "SELECT check_name, expected, actual FROM wallet.reconcile_cluster() ORDER BY check_name")"
+S0 "UPDATE wallet.outbox SET applied = false WHERE from_txn = $f" >/dev/null
+R 'SELECT wallet_router.relay()' >/dev/null
+eq "relayed, it is clean again" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+
+# ---------------------------------------------------------------- 6. a shard dumped and restored
 "$BIN/pg_dump" -Fc -d wallet_shard1 -f "$WORK/shard1.dump"
 "$BIN/pg_restore" -d wallet_shard1_copy "$WORK/shard1.dump" 2>"$WORK/restore.err" || true
 if [[ -s $WORK/restore.err ]]; then cat "$WORK/restore.err"; fail "pg_restore of a shard printed errors"; fi
