@@ -145,6 +145,12 @@ n1=$(S1 'SELECT count(*) FROM wallet.wallet')
 if ((n0 > 0 && n1 > 0 && n0 + n1 == 8)); then ok "owners landed on both shards ($n0 and $n1)"; else
     fail "owners on the shards: $n0 and $n1"; fi
 eq "open is idempotent through the router" "${W[ann]}" "$(R "SELECT wallet.open('ann')")"
+mism=0
+for o in ann bob cat dan; do
+    u=$(R "SELECT wallet.open('$o', 'USD')")
+    (((u & 1) == (${W[$o]} & 1))) || mism=$((mism + 1))
+done
+eq "an owner's wallets of other currencies open on the same shard (so an exchange stays on one)" 0 "$mism"
 
 # two wallets on each shard: a customer and a shop
 A0='' A1='' P0='' P1=''
