@@ -300,7 +300,8 @@ post_hold(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS])
 
 /*
  * A capture of x from held: a sale as a spend's (revenue, or the payee's
- * earnings less commission and the commission).
+ * earnings less commission and the commission; payee 0: a payee on another
+ * shard, whose part goes to shard_transit).
  */
 void
 post_capture(Postings *ps, int64 wallet_id, int64 x, bool has_payee, int64 payee, int64 commission)
@@ -308,7 +309,10 @@ post_capture(Postings *ps, int64 wallet_id, int64 x, bool has_payee, int64 payee
 	post(ps, "wallet", wallet_id, "held", -x);
 	if (has_payee)
 	{
-		post(ps, "wallet", payee, "earnings", x - commission);
+		if (payee == 0)			/* on another shard: on its way there */
+			post(ps, "shard_transit", 0, NULL, x - commission);
+		else
+			post(ps, "wallet", payee, "earnings", x - commission);
 		post(ps, "commission", 0, NULL, commission);
 	}
 	else

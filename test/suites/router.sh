@@ -14,7 +14,8 @@
 #     shard gives directly; replays return replayed = true; errors come back with their SQLSTATE;
 #     a login role of wallet_app calls through the router; reconcile is clean on each shard and
 #     through the router;
-#  5. money between shards: a transfer to a wallet of another shard (and a spend's payee there)
+#  5. money between shards: a transfer to a wallet of another shard (and a spend's or a
+#     captured hold's payee there)
 #     debits the sender with an outbox message; the receiver's balance shows it as incoming; wallet_router.relay() applies it
 #     once (a replay changes nothing), a refused one goes back to the sender; a relay killed
 #     mid-batch and run again moves nothing twice; a shard down: the other shard goes on and the
@@ -287,6 +288,18 @@ eq "the payee has it" "$(v postgres "SELECT $e_p0 + 7")|0" "$(R "SELECT earnings
 err "a spend that paid another shard is not reversed (yet)" WL008 wallet_router \
     "SELECT * FROM wallet.reverse_spend($sp, 'xs-rev')"
 eq "reconcile_cluster is clean after a payee on another shard" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+
+# a hold whose payee lives on another shard: its capture pays the payee by the outbox
+e_p0=$(S0 "SELECT earnings FROM wallet.balance($P0)")
+h=$(R "SELECT hold_id FROM wallet.hold($A1, 4, 'xh-1', payee => $P0)")
+c=$(R "SELECT txn_id FROM wallet.capture_hold($h, 'xh-cap')")
+eq "a capture paying a wallet of another shard sends the payee's credit as a message" "payee|$P0|400|f" \
+    "$(S1 "SELECT kind, to_wallet, amount, applied FROM wallet.outbox WHERE from_txn = $c")"
+eq "the capture replayed" "$c|t" "$(R "SELECT txn_id, replayed FROM wallet.capture_hold($h, 'xh-cap')")"
+eq "the relay applies it" 1 "$(R 'SELECT wallet_router.relay()')"
+eq "the payee has it" "$(v postgres "SELECT $e_p0 + 4")|0" "$(R "SELECT earnings, incoming FROM wallet.balance($P0)")"
+eq "reconcile is clean on the payer's shard after the capture" "" "$(S1 'SELECT * FROM wallet.reconcile()')"
+eq "reconcile_cluster is clean after a capture across shards" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
 
 # a relay killed mid-batch: the second message's receiver is locked, the relay is killed there
 e_p1=$(S1 "SELECT earnings FROM wallet.balance($P1)")
