@@ -100,7 +100,8 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('relay_in', 'SELECT * FROM wallet.relay_in(1, 1, 1, ''CNY'', ''transfer'', 2, 2)'),
      ('outbox_pending', 'SELECT * FROM wallet.outbox_pending()'),
      ('outbox_applied', 'SELECT wallet.outbox_applied(1, 1)'),
-     ('relay_check', 'SELECT * FROM wallet.relay_check()')) AS f(name, sql);
+     ('relay_check', 'SELECT * FROM wallet.relay_check()'),
+     ('relay_back', 'SELECT * FROM wallet.relay_back(1, 1, 1, ''CNY'', 2, 2)')) AS f(name, sql);
 
 -- step-up grants: only wallet_verifier (the application cannot approve itself, nor an admin)
 INSERT INTO probe
@@ -151,7 +152,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('exchange_quote', 'SELECT * FROM wallet.exchange_quote(''CNY'', ''USD'', 10)'),
      ('exchange', 'SELECT * FROM wallet.exchange(1, 2, 10, ''priv-reader-10'')')) AS f(name, sql);
 
-SELECT plan((SELECT count(*)::int FROM probe) + 107);
+SELECT plan((SELECT count(*)::int FROM probe) + 108);
 
 ------------------------------------------------------------------------------
 -- Roles
@@ -249,6 +250,7 @@ SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_a
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
                     'wallet.configure_shard(integer,integer)', 'wallet.shard_info()',
                     'wallet.relay_in(bigint,bigint,numeric,text,text,bigint,bigint)', 'wallet.relay_check()',
+                    'wallet.relay_back(bigint,bigint,numeric,text,bigint,bigint)',
                     'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
                     'wallet.expire_bonus(integer)', 'wallet.add_journal_partitions(integer)',
                     'wallet.archive_journal(date)', 'wallet.expire_bonus_all(integer,numeric,bigint,bigint)',

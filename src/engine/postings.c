@@ -164,8 +164,13 @@ post_reversal_to(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, c
 	{
 		for (int i = 0; i < npayees; i++)
 		{
-			post(ps, "wallet", payees[i].payee, "earnings", -payees[i].taken);
-			post(ps, "payee_receivable", payees[i].payee, NULL, -(payees[i].back - payees[i].taken));
+			if (payees[i].remote)	/* asked back from another shard: on its way here */
+				post(ps, "shard_transit", 0, NULL, -payees[i].back);
+			else
+			{
+				post(ps, "wallet", payees[i].payee, "earnings", -payees[i].taken);
+				post(ps, "payee_receivable", payees[i].payee, NULL, -(payees[i].back - payees[i].taken));
+			}
 			back = checked_add(back, payees[i].back);
 		}
 		post(ps, "commission", 0, NULL, -(x - back));
@@ -215,6 +220,19 @@ post_transfer_out(Postings *ps, int64 from_wallet, int64 amount, int64 fee)
 	post(ps, "wallet", from_wallet, "earnings", -checked_add(amount, fee));
 	post(ps, "shard_transit", 0, NULL, amount);
 	post(ps, "fee_income", 0, NULL, fee);
+}
+
+/*
+ * A payee's part of a reversal asked back by another shard (a payee_back
+ * message): what its earnings gave, the rest its debt (payee_receivable), the
+ * whole out of shard_transit towards the payer's shard.
+ */
+void
+post_relay_back(Postings *ps, int64 payee, int64 back, int64 taken)
+{
+	post(ps, "wallet", payee, "earnings", -taken);
+	post(ps, "payee_receivable", payee, NULL, -(back - taken));
+	post(ps, "shard_transit", 0, NULL, back);
 }
 
 /* Money from another shard (an outbox message) credited to a wallet's earnings. */

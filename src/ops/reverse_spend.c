@@ -110,14 +110,6 @@ reverse_body(PG_FUNCTION_ARGS)
 	memset(&out, 0, sizeof(out));
 	op_start();
 	read_spend(spend_id, &sp);
-	for (int i = 0; i < sp.npayees; i++)
-		if (!shard_local(sp.payees[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_WL('8')),
-					 errmsg("spend %lld paid a wallet of another shard", (long long) spend_id),
-					 errdetail("Payee %lld lives on another shard; its credit went there by the outbox.",
-							   (long long) sp.payees[i]),
-					 errhint("Take it back with a transfer from the payee, or refund the customer otherwise.")));
 	must_lock = sp.npayees > 0 || sp.points > 0;
 	pw = palloc(sizeof(WalletRow) * Max(sp.npayees, 1));
 	for (int attempt = 0;; attempt++)
@@ -280,7 +272,12 @@ reverse_body(PG_FUNCTION_ARGS)
 		{
 			pb[i].payee = sp.payees[i];
 			pb[i].back = engine_payee_back(sp.credits[i], rv.back_done[i], rv.part_done[i], xs[i], sp.parts[i]);
-			pb[i].taken = pb[i].back > 0 ? take_back(&pw[i], BUCKET_EARNINGS, pb[i].back, tid, clk) : 0;
+			/* a payee of another shard gives back there, by message (its debt is booked there) */
+			pb[i].remote = !shard_local(pb[i].payee);
+			if (pb[i].remote)
+				pb[i].taken = pb[i].back;
+			else
+				pb[i].taken = pb[i].back > 0 ? take_back(&pw[i], BUCKET_EARNINGS, pb[i].back, tid, clk) : 0;
 			payee_back = checked_add(payee_back, pb[i].back);
 			payee_taken = checked_add(payee_taken, pb[i].taken);
 		}
@@ -350,6 +347,9 @@ reverse_body(PG_FUNCTION_ARGS)
 				continue;		/* lost a race: read again */
 			goto replay;
 		}
+		for (int i = 0; i < sp.npayees; i++)
+			if (pb[i].remote && pb[i].back > 0)	/* CONTRACT.md section 23: a compensating message */
+				(void) outbox_send(w.id, tid, pb[i].payee, w.currency, pb[i].back, "payee_back", clk);
 		if (coupon_cash > 0)
 		{
 			Datum		vargs[4] = {Int64GetDatum(sp.txn_id), Int64GetDatum(w.id), TimestampTzGetDatum(clk),

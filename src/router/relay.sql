@@ -2,7 +2,8 @@
 ------------------------------------------------------------------------------
 -- Money between shards: the relay and the cluster's books
 ------------------------------------------------------------------------------
--- A shard's outbox (wallet.outbox there) holds money bound for wallets of other shards. The relay
+-- A shard's outbox (wallet.outbox there) holds money bound for wallets of other shards (and a
+-- reversal's payee_back messages: a payee of another shard gives its part back there). The relay
 -- reads each shard's pending messages, applies each on the receiver's shard (wallet.relay_in,
 -- idempotent on the message id, so a message applied twice is applied once) and then marks it
 -- on the sender's shard. PL/Proxy runs each call in its own transaction on its shard: a relay
@@ -26,6 +27,15 @@ CREATE FUNCTION wallet_router._relay_in(message_id bigint, to_wallet bigint, amo
   CLUSTER 'wallet_cluster';
   RUN ON wallet_router.shard_of(to_wallet);
   TARGET wallet.relay_in;
+$$;
+
+CREATE FUNCTION wallet_router._relay_back(message_id bigint, payee bigint, amount numeric, currency text,
+                                          from_wallet bigint, from_txn bigint)
+  RETURNS TABLE (txn_id bigint, replayed boolean)
+  LANGUAGE plproxy AS $$
+  CLUSTER 'wallet_cluster';
+  RUN ON wallet_router.shard_of(payee);
+  TARGET wallet.relay_back;
 $$;
 
 CREATE FUNCTION wallet_router._outbox_applied(part int, message_id bigint, txn_id bigint, bounced boolean)
@@ -85,9 +95,18 @@ BEGIN
         BEGIN
           bounced := false;
           BEGIN
-            SELECT * INTO STRICT r FROM wallet_router._relay_in(m.message_id, m.to_wallet, m.amount, m.currency,
-                                                                m.kind, m.from_wallet, m.from_txn);
+            IF m.kind = 'payee_back' THEN
+              -- a reversal's compensating message: the payee gives its part back (never refused)
+              SELECT * INTO STRICT r FROM wallet_router._relay_back(m.message_id, m.to_wallet, m.amount, m.currency,
+                                                                    m.from_wallet, m.from_txn);
+            ELSE
+              SELECT * INTO STRICT r FROM wallet_router._relay_in(m.message_id, m.to_wallet, m.amount, m.currency,
+                                                                  m.kind, m.from_wallet, m.from_txn);
+            END IF;
           EXCEPTION WHEN SQLSTATE 'WL006' OR SQLSTATE '22023' THEN
+            IF m.kind = 'payee_back' THEN
+              RAISE;  -- money asked back is never sent back: the message waits, with a warning
+            END IF;
             -- the receiver refuses it: back to the sender, on the sender's shard, once
             RAISE WARNING 'message % bounced back to wallet %: %', m.message_id, m.from_wallet, SQLERRM;
             SELECT * INTO STRICT r FROM wallet_router._relay_in(m.message_id, m.from_wallet, m.amount, m.currency,

@@ -5,7 +5,8 @@
 -- message in the same transaction; the amount waits in the system account shard_transit. The
 -- router's relay (wallet_router.relay()) reads the pending messages (outbox_pending), applies
 -- each on the receiver's shard (relay_in, idempotent on the message id) and then marks it here
--- (outbox_applied). A receiver that refuses the money (no such wallet, another currency) gets
+-- (outbox_applied). A reversal of a spend that paid a payee of another shard sends a payee_back
+-- message the other way: the payee's shard takes its part back (relay_back). A receiver that refuses the money (no such wallet, another currency) gets
 -- nothing: the relay applies the message on the sender's shard instead, to the sender (bounced).
 -- The message id carries this shard like every id.
 CREATE TABLE wallet.outbox (
@@ -36,6 +37,16 @@ CREATE FUNCTION wallet.relay_in(message_id bigint, to_wallet bigint, amount nume
 COMMENT ON FUNCTION wallet.relay_in(bigint, bigint, numeric, text, text, bigint, bigint) IS
   'credit a message of another shard''s outbox to a wallet here, once (the relay calls it)';
 
+-- relay_back takes a payee's part of a reversal made on another shard back here, exactly once; what
+-- its earnings cannot give becomes its debt (C: src/ops/relay_back.c).
+CREATE FUNCTION wallet.relay_back(message_id bigint, payee bigint, amount numeric, currency text,
+                                  from_wallet bigint, from_txn bigint)
+  RETURNS TABLE (txn_id bigint, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_relay_back'
+  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+COMMENT ON FUNCTION wallet.relay_back(bigint, bigint, numeric, text, bigint, bigint) IS
+  'take a payee''s part of another shard''s reversal back here, once (the relay calls it)';
+
 -- outbox_pending lists up to batch messages not yet applied, oldest first.
 CREATE FUNCTION wallet.outbox_pending(batch int DEFAULT 1000)
   RETURNS TABLE (message_id bigint, to_wallet bigint, amount numeric, currency text, kind text,
@@ -62,30 +73,34 @@ CREATE FUNCTION wallet.outbox_applied(message_id bigint, txn_id bigint, bounced 
   SELECT EXISTS (SELECT 1 FROM u)
 $$;
 
--- incoming is what the outbox here still owes wallet_id (a wallet of another shard).
+-- incoming is what the outbox here still owes wallet_id (a wallet of another shard): credits
+-- not yet applied (a reversal's payee_back, money asked back, is not counted).
 CREATE FUNCTION wallet.incoming(wallet_id bigint) RETURNS numeric
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
   SELECT coalesce(sum(wallet.to_major(o.amount, c.exponent)), 0)
     FROM wallet.outbox o JOIN wallet.currency c ON c.code = o.currency
-   WHERE o.to_wallet = incoming.wallet_id AND NOT o.applied
+   WHERE o.to_wallet = incoming.wallet_id AND NOT o.applied AND o.kind <> 'payee_back'
 $$;
 
 -- relay_check lists what a cluster-wide check needs from this shard: every message sent
 -- ('sent', with applied, bounced and the applying transaction), every message received
--- ('received': a relay_in transaction, with the message id of its key) and the balance of
--- shard_transit per currency ('transit').
+-- ('received': a relay_in or relay_back transaction, with the message id of its key) and the
+-- balance of shard_transit per currency ('transit'). Amounts are what the message moves into
+-- shard_transit on the way: a credit's positive, a payee_back's (money asked back) negative.
 CREATE FUNCTION wallet.relay_check()
   RETURNS TABLE (item text, message_id bigint, wallet_id bigint, currency text, amount numeric,
                  applied boolean, bounced boolean, txn_id bigint)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
-  SELECT 'sent', o.message_id, o.to_wallet, o.currency, wallet.to_major(o.amount, c.exponent),
+  SELECT 'sent', o.message_id, o.to_wallet, o.currency,
+         wallet.to_major(CASE WHEN o.kind = 'payee_back' THEN -o.amount ELSE o.amount END, c.exponent),
          o.applied, o.bounced, o.applied_txn
     FROM wallet.outbox o JOIN wallet.currency c ON c.code = o.currency
   UNION ALL
   SELECT 'received', (t.request ->> 'message_id')::bigint, t.wallet_id, t.currency,
-         wallet.to_major(t.amount, c.exponent), true, t.request ->> 'kind' = 'bounce', t.txn_id
+         wallet.to_major(CASE WHEN t.kind = 'relay_back' THEN -t.amount ELSE t.amount END, c.exponent),
+         true, t.request ->> 'kind' = 'bounce', t.txn_id
     FROM wallet.txn t JOIN wallet.currency c ON c.code = t.currency
-   WHERE t.kind = 'relay_in'
+   WHERE t.kind IN ('relay_in', 'relay_back')
   UNION ALL
   SELECT 'transit', NULL, NULL, p.currency, sum(p.amount), NULL, NULL, NULL
     FROM wallet.postings p WHERE p.account = 'shard_transit'
@@ -97,10 +112,12 @@ SELECT pg_catalog.pg_extension_config_dump('wallet.outbox_message_id_seq', '');
 REVOKE ALL ON wallet.outbox FROM PUBLIC;
 REVOKE ALL ON SEQUENCE wallet.outbox_message_id_seq FROM PUBLIC;
 REVOKE ALL ON FUNCTION wallet.relay_in(bigint, bigint, numeric, text, text, bigint, bigint),
+  wallet.relay_back(bigint, bigint, numeric, text, bigint, bigint),
   wallet.outbox_pending(int), wallet.outbox_applied(bigint, bigint, boolean), wallet.incoming(bigint),
   wallet.relay_check() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wallet.relay_in(bigint, bigint, numeric, text, text, bigint, bigint),
-  wallet.outbox_pending(int), wallet.outbox_applied(bigint, bigint, boolean), wallet.relay_check()
+  wallet.relay_back(bigint, bigint, numeric, text, bigint, bigint), wallet.outbox_pending(int),
+  wallet.outbox_applied(bigint, bigint, boolean), wallet.relay_check()
   TO wallet_admin;
 GRANT EXECUTE ON FUNCTION wallet.incoming(bigint) TO wallet_app, wallet_admin;
 GRANT SELECT ON wallet.outbox TO wallet_admin;

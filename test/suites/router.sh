@@ -285,9 +285,32 @@ eq "the payee sees it as incoming" "$e_p0|7.00" "$(R "SELECT earnings, incoming 
 eq "the spend replayed" "$sp|t" "$(R "SELECT txn_id, replayed FROM wallet.spend($A1, 7, 'xs-1', payee => $P0)")"
 eq "the relay applies it" 1 "$(R 'SELECT wallet_router.relay()')"
 eq "the payee has it" "$(v postgres "SELECT $e_p0 + 7")|0" "$(R "SELECT earnings, incoming FROM wallet.balance($P0)")"
-err "a spend that paid another shard is not reversed (yet)" WL008 wallet_router \
-    "SELECT * FROM wallet.reverse_spend($sp, 'xs-rev')"
 eq "reconcile_cluster is clean after a payee on another shard" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+# its reversal: the payer gets it back at once, the payee gives its part back by a compensating message
+a1_avail=$(S1 "SELECT available FROM wallet.balance($A1)")
+rv=$(R "SELECT txn_id FROM wallet.reverse_spend($sp, 'xs-rev', 3)")
+eq "the reversal gives the payer 3 back at once" "$(v postgres "SELECT $a1_avail + 3")" \
+    "$(S1 "SELECT available FROM wallet.balance($A1)")"
+eq "the reversal replayed" "$rv|t" "$(R "SELECT txn_id, replayed FROM wallet.reverse_spend($sp, 'xs-rev', 3)")"
+eq "a payee_back message for the payee's part, out of shard_transit" "payee_back|$P0|300|-3.00" \
+    "$(S1 "SELECT o.kind, o.to_wallet, o.amount, p.amount FROM wallet.outbox o JOIN wallet.postings p
+             ON p.txn_id = o.from_txn AND p.account = 'shard_transit' WHERE o.from_txn = $rv")"
+eq "money asked back is not incoming" "0" "$(R "SELECT incoming FROM wallet.balance($P0)")"
+eq "reconcile_cluster is clean with money asked back on its way" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+eq "the relay applies it" 1 "$(R 'SELECT wallet_router.relay()')"
+eq "the payee gave 3 back" "$(v postgres "SELECT $e_p0 + 7 - 3")|0.00" \
+    "$(S0 "SELECT earnings, debt FROM wallet.balance($P0)")"
+eq "reconcile is clean on the payee's shard" "" "$(S0 'SELECT * FROM wallet.reconcile()')"
+eq "reconcile_cluster is clean after the compensating message" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+# a payee with nothing left gives the rest as debt (the reversal never fails for its sake)
+R "SELECT * FROM wallet.adjust($P0, 'earnings', -(SELECT earnings FROM wallet.balance($P0)), 'empty it', 'adj-empty')" >/dev/null 2>&1 ||
+    S0 "SELECT * FROM wallet.adjust($P0, 'earnings', -(SELECT earnings FROM wallet.balance($P0)), 'empty it', 'adj-empty')" >/dev/null
+R "SELECT * FROM wallet.reverse_spend($sp, 'xs-rev-2')" >/dev/null
+eq "the relay applies the rest" 1 "$(R 'SELECT wallet_router.relay()')"
+eq "the emptied payee owes the 4 it could not give" "0.00|4.00" "$(S0 "SELECT earnings, debt FROM wallet.balance($P0)")"
+eq "reconcile_cluster is clean with a payee in debt" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+R "SELECT * FROM wallet.adjust($P0, 'earnings', 100, 'refill', 'adj-refill')" >/dev/null
+eq "a credit repays the debt first" "96.00|0.00" "$(S0 "SELECT earnings, debt FROM wallet.balance($P0)")"
 
 # a hold whose payee lives on another shard: its capture pays the payee by the outbox
 e_p0=$(S0 "SELECT earnings FROM wallet.balance($P0)")
