@@ -3,10 +3,12 @@ EXTENSION   = wallet
 EXTVERSION  = 0.2
 MODULE_big  = wallet
 OBJS        = $(patsubst %.c,%.o,$(wildcard src/*.c src/engine/*.c src/journal/*.c src/lotset/*.c src/store/*.c src/ops/*.c))
-DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-# the frozen install script of 0.1 and the upgrade scripts (hand-written; see README, Upgrades)
-DATA        = $(wildcard upgrade/$(EXTENSION)--*.sql)
-EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql wallet_router--$(EXTVERSION).sql
+# the frozen install script of 0.1 and the upgrade scripts (hand-written; see README, Upgrades);
+# the control file of the second extension, wallet_router (the router database of a sharded
+# wallet: docs/scale-out.md), installed beside wallet's
+DATA        = $(wildcard upgrade/$(EXTENSION)--*.sql) wallet_router.control
+EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql wallet_router--$(EXTVERSION).sql
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=$(EXTENSION)
@@ -39,11 +41,18 @@ endif
 SQL_PARTS = $(addprefix src/sql/,$(addsuffix .sql, \
 	header roles types engine config tables helpers \
 	wallets topup spend refund holds group_pay transfers withdrawals cards exchange limits sweeps coupons \
-	journal statement adjust admin rules dump grants \
+	journal statement adjust admin shard outbox rules dump grants \
 	reminders alerts audit reports_rollup reports reports_periods archival cron dump_logs grants_reports \
 	grants_cards partitions_install))
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
+
+# The router's install script: the cluster and its routing, the relay and the cluster's books,
+# the PL/Proxy functions (written by test/router/gen_proxies.sql from the wallet functions' own
+# signatures), the grants.
+ROUTER_PARTS = $(addprefix src/router/,$(addsuffix .sql, header relay proxies grants))
+wallet_router--$(EXTVERSION).sql: $(ROUTER_PARTS)
+	cat $(ROUTER_PARTS) > $@
 
 .PHONY: deps demo dashboard test bench bench-instructions soak fuzz
 # deps installs the Debian packages the build and the suites need (as root).

@@ -235,6 +235,7 @@ typedef struct PayeePart
 	int64		payee;
 	int64		credit;			/* its part less the commission */
 	int64		commission;
+	bool		remote;			/* on another shard: credited by an outbox message */
 } PayeePart;
 
 /* One payee of a reversal (post_reversal_to): what it gives back, and what of that its earnings gave. */
@@ -243,6 +244,7 @@ typedef struct PayeeBack
 	int64		payee;
 	int64		back;
 	int64		taken;			/* the rest (back - taken) becomes its debt */
+	bool		remote;			/* on another shard: back goes there by an outbox message */
 } PayeeBack;
 
 /* One journal leg (postings.c): wallet_id 0 and bucket NULL are none. */
@@ -278,6 +280,9 @@ extern void post_reversal(Postings *ps, int64 wallet_id, const ReversalOut *r, i
 extern void post_reversal_to(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, const PayeeBack *payees,
 							 int npayees, CouponUndo coupon, int64 discount);
 extern void post_transfer(Postings *ps, int64 from_wallet, int64 to_wallet, int64 amount, int64 fee);
+extern void post_transfer_out(Postings *ps, int64 from_wallet, int64 amount, int64 fee);
+extern void post_relay_in(Postings *ps, int64 to_wallet, int64 amount);
+extern void post_relay_back(Postings *ps, int64 payee, int64 back, int64 taken);
 extern void post_refund_hold(Postings *ps, int64 wallet_id, int64 take, int64 bonus_held);
 extern void post_refund_end(Postings *ps, int64 wallet_id, bool release, int64 take, int64 bonus_void, int64 net,
 							int64 fee, int64 clawback, int64 coupon_clawback);

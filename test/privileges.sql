@@ -94,7 +94,14 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('add_reward_rule', 'SELECT wallet.add_reward_rule(''CNY'', 1000)'),
      ('end_reward_rule', 'SELECT wallet.end_reward_rule(1)'),
      ('add_limit_rule', 'SELECT wallet.add_limit_rule(''CNY'', ''spend'', ''day'', 1)'),
-     ('drop_limit_rule', 'SELECT wallet.drop_limit_rule(1)')) AS f(name, sql);
+     ('drop_limit_rule', 'SELECT wallet.drop_limit_rule(1)'),
+     ('configure_shard', 'SELECT wallet.configure_shard(0, 1)'),
+     ('shard_info', 'SELECT * FROM wallet.shard_info()'),
+     ('relay_in', 'SELECT * FROM wallet.relay_in(1, 1, 1, ''CNY'', ''transfer'', 2, 2)'),
+     ('outbox_pending', 'SELECT * FROM wallet.outbox_pending()'),
+     ('outbox_applied', 'SELECT wallet.outbox_applied(1, 1)'),
+     ('relay_check', 'SELECT * FROM wallet.relay_check()'),
+     ('relay_back', 'SELECT * FROM wallet.relay_back(1, 1, 1, ''CNY'', 2, 2)')) AS f(name, sql);
 
 -- step-up grants: only wallet_verifier (the application cannot approve itself, nor an admin)
 INSERT INTO probe
@@ -148,8 +155,8 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('transaction', 'SELECT * FROM wallet.transaction(1)'),
      ('refund_status', 'SELECT * FROM wallet.refund_status(1)')) AS f(name, sql);
 
--- 103 fixed tests, one read per report view, and 10 on schema wallet_internal
-SELECT plan((SELECT count(*)::int FROM probe) + 103
+-- 108 fixed tests, one read per report view, and 10 on schema wallet_internal
+SELECT plan((SELECT count(*)::int FROM probe) + 108
             + (SELECT count(*)::int FROM pg_class WHERE relnamespace = 'wallet_report'::regnamespace AND relkind = 'v')
             + 10);
 
@@ -220,7 +227,7 @@ SELECT is_empty($$
        'group_pay', 'join_group_pay', 'cancel_group_pay', 'group_pay_status', 'transfer', 'spend_split',
        'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal', 'settle_withdrawal',
        'return_withdrawal', 'card_quote', 'submit_cards', 'settle_intake', 'intakes', 'intake_items',
-       'exchange_quote', 'exchange', 'limit_usage', 'statement', 'transaction', 'refund_status',
+       'exchange_quote', 'exchange', 'limit_usage', 'statement', 'transaction', 'refund_status', 'incoming',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -264,6 +271,9 @@ SELECT ok(has_function_privilege('wallet_app', f, 'EXECUTE'), format('wallet_app
 
 SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_admin may execute %s', f))
   FROM unnest(ARRAY['wallet.freeze(bigint,text)', 'wallet.unfreeze(bigint)',
+                    'wallet.configure_shard(integer,integer)', 'wallet.shard_info()',
+                    'wallet.relay_in(bigint,bigint,numeric,text,text,bigint,bigint)', 'wallet.relay_check()',
+                    'wallet.relay_back(bigint,bigint,numeric,text,bigint,bigint)',
                     'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
                     'wallet.expire_bonus(integer)', 'wallet.add_journal_partitions(integer)',
                     'wallet.archive_journal(date)', 'wallet.expire_bonus_all(integer,numeric,bigint,bigint)',

@@ -56,6 +56,7 @@ deps_missing() {
     fi
     [[ -f $EXT_DIR/pg_cron.control ]] || echo "pg_cron $EXT_DIR/pg_cron.control"
     [[ -f $EXT_DIR/pgtap.control ]] || echo "pgTAP $EXT_DIR/pgtap.control"
+    [[ -f $EXT_DIR/plproxy.control ]] || echo "PL/Proxy $EXT_DIR/plproxy.control"
     command -v pg_prove >/dev/null 2>&1 || echo "pg_prove"
     command -v make >/dev/null 2>&1 || echo "make"
     command -v gcc >/dev/null 2>&1 || echo "gcc"
@@ -99,9 +100,9 @@ cmd_deps() {
     echo "deps: missing:"
     printf '  %s\n' "${missing//$'\n'/$'\n'  }"
     if [[ $(id -u) -ne 0 ]]; then
-        die "missing dependencies and not root: run 'sudo make deps' (or install postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl nodejs npm chromium python3-psycopg)"
+        die "missing dependencies and not root: run 'sudo make deps' (or install postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap postgresql-15-plproxy libtap-parser-sourcehandler-pgtap-perl nodejs npm chromium python3-psycopg)"
     fi
-    local pkgs=(postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+    local pkgs=(postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap postgresql-15-plproxy libtap-parser-sourcehandler-pgtap-perl
                 chromium python3-psycopg)
     # Debian's nodejs (18 on bookworm) with its npm; a node installed otherwise brings its own npm
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)

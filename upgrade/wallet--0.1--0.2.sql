@@ -5158,3 +5158,235 @@ GRANT SELECT ON
   wallet_report.liability_daily, wallet_report.payees_daily, wallet_report.wallets_daily
   TO wallet_reader, wallet_admin;
 GRANT EXECUTE ON FUNCTION wallet_internal._report_wallet_facts_between(bigint, bigint) TO wallet_reader, wallet_admin;
+------------------------------------------------------------------------------
+-- Shards (CONTRACT.md section 23): every id carries its shard in its low bits
+------------------------------------------------------------------------------
+-- A shard database of a cluster of `shards` databases (a power of two) has one row here; a lone
+-- database has none and is shard 0 of 1. Every identity sequence of the extension then counts
+-- in steps of `shards` from a value congruent to `shard`, so id & (shards - 1) = shard for every
+-- wallet, transaction, refund, hold, withdrawal, intake or group id, and a router sends a call
+-- naming an id to its shard without a look-up (wallet_router.shard_of).
+CREATE TABLE wallet.shard_config (
+  one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+  shard  int NOT NULL,
+  shards int NOT NULL,
+  CONSTRAINT shard_config_shards_check
+    CHECK (shards BETWEEN 1 AND 1024 AND shards & (shards - 1) = 0 AND shard >= 0 AND shard < shards)
+);
+COMMENT ON TABLE wallet.shard_config IS
+  'the shard this database is (shard, shards); no row: a lone database, shard 0 of 1';
+
+-- _shard_sequences lists the identity sequences of the extension's tables.
+CREATE FUNCTION wallet._shard_sequences() RETURNS SETOF regclass
+  LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+  SELECT c.oid::regclass
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind = 'S' AND n.nspname IN ('wallet', 'wallet_report')
+   ORDER BY c.oid
+$$;
+
+-- _shard_step makes every sequence count in steps of the row's `shards` (the trigger of
+-- wallet.shard_config: it runs when configure_shard writes the row and again when a restore
+-- copies the row back, since pg_dump keeps the sequences' values but not their increments).
+CREATE FUNCTION wallet._shard_step() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  s regclass;
+BEGIN
+  FOR s IN SELECT * FROM wallet._shard_sequences() LOOP
+    EXECUTE format('ALTER SEQUENCE %s INCREMENT BY %s', s, NEW.shards);
+  END LOOP;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER shard_config_step AFTER INSERT OR UPDATE ON wallet.shard_config
+  FOR EACH ROW EXECUTE FUNCTION wallet._shard_step();
+
+-- configure_shard makes this database shard `shard` of `shards`: once, before the first wallet.
+CREATE FUNCTION wallet.configure_shard(shard int, shards int) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+DECLARE
+  cur wallet.shard_config;
+  s regclass;
+  last bigint;
+  called boolean;
+  next bigint;
+BEGIN
+  IF shard IS NULL OR shards IS NULL THEN
+    PERFORM wallet._fail('22023', 'shard and shards must not be null');
+  END IF;
+  IF shards < 1 OR shards > 1024 OR shards & (shards - 1) <> 0 THEN
+    PERFORM wallet._fail('22023', 'shards must be a power of two from 1 to 1024',
+                         format('Got %s.', shards));
+  END IF;
+  IF shard < 0 OR shard >= shards THEN
+    PERFORM wallet._fail('22023', 'shard must be from 0 to shards - 1',
+                         format('Got shard %s of %s.', shard, shards));
+  END IF;
+  -- one configuration at a time
+  LOCK TABLE wallet.shard_config IN EXCLUSIVE MODE;
+  SELECT * INTO cur FROM wallet.shard_config;
+  IF FOUND THEN
+    IF cur.shard = configure_shard.shard AND cur.shards = configure_shard.shards THEN
+      RETURN;  -- already so
+    END IF;
+    PERFORM wallet._fail('WL008', 'this database is already a shard',
+                         format('It is shard %s of %s.', cur.shard, cur.shards),
+                         'A shard keeps its number: to change the cluster, move wallets into new shard databases.');
+  END IF;
+  IF EXISTS (SELECT 1 FROM wallet.wallet) OR EXISTS (SELECT 1 FROM wallet.txn) THEN
+    PERFORM wallet._fail('WL008', 'a shard must be configured before its first wallet',
+                         'The ids already given out do not carry a shard.',
+                         'Configure a new, empty database, then move wallets into it.');
+  END IF;
+  INSERT INTO wallet.shard_config (shard, shards) VALUES (configure_shard.shard, configure_shard.shards);
+  -- the trigger has set every increment; now start every sequence at a value of this shard
+  FOR s IN SELECT * FROM wallet._shard_sequences() LOOP
+    EXECUTE format('SELECT last_value, is_called FROM %s', s) INTO last, called;
+    next := CASE WHEN called THEN last + 1 ELSE last END;
+    next := next + ((configure_shard.shard - next) % configure_shard.shards + configure_shard.shards)
+                   % configure_shard.shards;
+    IF next < 1 THEN next := next + configure_shard.shards; END IF;
+    EXECUTE format('ALTER SEQUENCE %s MINVALUE 1 RESTART WITH %s', s, next);
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION wallet.configure_shard(int, int) IS
+  'make this empty database shard `shard` of `shards` (a power of two up to 1024): every id then ends in its shard number';
+
+-- shard_info reads which shard this database is: (0, 1) for a lone database.
+CREATE FUNCTION wallet.shard_info(OUT shard int, OUT shards int)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+  SELECT coalesce(max(c.shard), 0), coalesce(max(c.shards), 1) FROM wallet.shard_config c
+$$;
+COMMENT ON FUNCTION wallet.shard_info() IS 'this database''s shard and the number of shards ((0, 1) when alone)';
+
+SELECT pg_catalog.pg_extension_config_dump('wallet.shard_config', '');
+REVOKE ALL ON wallet.shard_config FROM PUBLIC;
+REVOKE ALL ON FUNCTION wallet._shard_sequences(), wallet._shard_step(), wallet.configure_shard(int, int),
+  wallet.shard_info() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wallet.configure_shard(int, int) TO wallet_admin;
+GRANT EXECUTE ON FUNCTION wallet.shard_info() TO wallet_admin;
+GRANT SELECT ON wallet.shard_config TO wallet_admin;
+
+------------------------------------------------------------------------------
+-- The outbox: money bound for a wallet of another shard (CONTRACT.md section 23)
+------------------------------------------------------------------------------
+-- A transfer whose receiver lives on another shard debits the sender here and writes one
+-- message in the same transaction; the amount waits in the system account shard_transit. The
+-- router's relay (wallet_router.relay()) reads the pending messages (outbox_pending), applies
+-- each on the receiver's shard (relay_in, idempotent on the message id) and then marks it here
+-- (outbox_applied). A reversal of a spend that paid a payee of another shard sends a payee_back
+-- message the other way: the payee's shard takes its part back (relay_back). A receiver that refuses the money (no such wallet, another currency) gets
+-- nothing: the relay applies the message on the sender's shard instead, to the sender (bounced).
+-- The message id carries this shard like every id.
+CREATE TABLE wallet.outbox (
+  message_id  bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  from_wallet bigint NOT NULL,
+  from_txn    bigint NOT NULL,
+  to_wallet   bigint NOT NULL,
+  currency    text NOT NULL,
+  amount      bigint NOT NULL CHECK (amount > 0),
+  kind        text NOT NULL,
+  created_at  timestamptz NOT NULL,
+  applied     boolean NOT NULL DEFAULT false,
+  applied_txn bigint,
+  applied_at  timestamptz,
+  bounced     boolean NOT NULL DEFAULT false
+);
+CREATE INDEX outbox_pending ON wallet.outbox (message_id) WHERE NOT applied;
+CREATE INDEX outbox_to_wallet ON wallet.outbox (to_wallet) WHERE NOT applied;
+COMMENT ON TABLE wallet.outbox IS
+  'money sent to wallets of other shards: applied there exactly once by the router''s relay (amount in minor units)';
+
+-- relay_in credits a message from another shard to a wallet here, exactly once (C: src/ops/relay_in.c).
+CREATE FUNCTION wallet.relay_in(message_id bigint, to_wallet bigint, amount numeric, currency text, kind text,
+                                from_wallet bigint, from_txn bigint)
+  RETURNS TABLE (txn_id bigint, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_relay_in'
+  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+COMMENT ON FUNCTION wallet.relay_in(bigint, bigint, numeric, text, text, bigint, bigint) IS
+  'credit a message of another shard''s outbox to a wallet here, once (the relay calls it)';
+
+-- relay_back takes a payee's part of a reversal made on another shard back here, exactly once; what
+-- its earnings cannot give becomes its debt (C: src/ops/relay_back.c).
+CREATE FUNCTION wallet.relay_back(message_id bigint, payee bigint, amount numeric, currency text,
+                                  from_wallet bigint, from_txn bigint)
+  RETURNS TABLE (txn_id bigint, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_relay_back'
+  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+COMMENT ON FUNCTION wallet.relay_back(bigint, bigint, numeric, text, bigint, bigint) IS
+  'take a payee''s part of another shard''s reversal back here, once (the relay calls it)';
+
+-- outbox_pending lists up to batch messages not yet applied, oldest first.
+CREATE FUNCTION wallet.outbox_pending(batch int DEFAULT 1000)
+  RETURNS TABLE (message_id bigint, to_wallet bigint, amount numeric, currency text, kind text,
+                 from_wallet bigint, from_txn bigint)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+  SELECT o.message_id, o.to_wallet, wallet.to_major(o.amount, c.exponent), o.currency, o.kind,
+         o.from_wallet, o.from_txn
+    FROM wallet.outbox o JOIN wallet.currency c ON c.code = o.currency
+   WHERE NOT o.applied
+   ORDER BY o.message_id
+   LIMIT greatest(coalesce(batch, 1000), 0)
+$$;
+
+-- outbox_applied marks a message applied by transaction txn_id (of the receiver's shard, or of
+-- this one when it bounced); false if it already was.
+CREATE FUNCTION wallet.outbox_applied(message_id bigint, txn_id bigint, bounced boolean DEFAULT false)
+  RETURNS boolean
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+  WITH u AS (
+    UPDATE wallet.outbox o SET applied = true, applied_txn = outbox_applied.txn_id,
+                               applied_at = wallet.clock(), bounced = coalesce(outbox_applied.bounced, false)
+     WHERE o.message_id = outbox_applied.message_id AND NOT o.applied
+    RETURNING 1)
+  SELECT EXISTS (SELECT 1 FROM u)
+$$;
+
+-- incoming is what the outbox here still owes wallet_id (a wallet of another shard): credits
+-- not yet applied (a reversal's payee_back, money asked back, is not counted).
+CREATE FUNCTION wallet.incoming(wallet_id bigint) RETURNS numeric
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+  SELECT coalesce(sum(wallet.to_major(o.amount, c.exponent)), 0)
+    FROM wallet.outbox o JOIN wallet.currency c ON c.code = o.currency
+   WHERE o.to_wallet = incoming.wallet_id AND NOT o.applied AND o.kind <> 'payee_back'
+$$;
+
+-- relay_check lists what a cluster-wide check needs from this shard: every message sent
+-- ('sent', with applied, bounced and the applying transaction), every message received
+-- ('received': a relay_in or relay_back transaction, with the message id of its key) and the
+-- balance of shard_transit per currency ('transit'). Amounts are what the message moves into
+-- shard_transit on the way: a credit's positive, a payee_back's (money asked back) negative.
+CREATE FUNCTION wallet.relay_check()
+  RETURNS TABLE (item text, message_id bigint, wallet_id bigint, currency text, amount numeric,
+                 applied boolean, bounced boolean, txn_id bigint)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+  SELECT 'sent', o.message_id, o.to_wallet, o.currency,
+         wallet.to_major(CASE WHEN o.kind = 'payee_back' THEN -o.amount ELSE o.amount END, c.exponent),
+         o.applied, o.bounced, o.applied_txn
+    FROM wallet.outbox o JOIN wallet.currency c ON c.code = o.currency
+  UNION ALL
+  SELECT 'received', (t.request ->> 'message_id')::bigint, t.wallet_id, t.currency,
+         wallet.to_major(CASE WHEN t.kind = 'relay_back' THEN -t.amount ELSE t.amount END, c.exponent),
+         true, t.request ->> 'kind' = 'bounce', t.txn_id
+    FROM wallet.txn t JOIN wallet.currency c ON c.code = t.currency
+   WHERE t.kind IN ('relay_in', 'relay_back')
+  UNION ALL
+  SELECT 'transit', NULL, NULL, p.currency, sum(p.amount), NULL, NULL, NULL
+    FROM wallet.postings p WHERE p.account = 'shard_transit'
+   GROUP BY p.currency
+$$;
+
+SELECT pg_catalog.pg_extension_config_dump('wallet.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('wallet.outbox_message_id_seq', '');
+REVOKE ALL ON wallet.outbox FROM PUBLIC;
+REVOKE ALL ON SEQUENCE wallet.outbox_message_id_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION wallet.relay_in(bigint, bigint, numeric, text, text, bigint, bigint),
+  wallet.relay_back(bigint, bigint, numeric, text, bigint, bigint),
+  wallet.outbox_pending(int), wallet.outbox_applied(bigint, bigint, boolean), wallet.incoming(bigint),
+  wallet.relay_check() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wallet.relay_in(bigint, bigint, numeric, text, text, bigint, bigint),
+  wallet.relay_back(bigint, bigint, numeric, text, bigint, bigint), wallet.outbox_pending(int),
+  wallet.outbox_applied(bigint, bigint, boolean), wallet.relay_check()
+  TO wallet_admin;
+GRANT EXECUTE ON FUNCTION wallet.incoming(bigint) TO wallet_app, wallet_admin;
+GRANT SELECT ON wallet.outbox TO wallet_admin;

@@ -5,7 +5,8 @@
  *	  A wallet's legs name its bucket (cash, bonus, earnings, held); system
  *	  accounts (funding, revenue, commission, breakage, bonus_expense,
  *	  coupon_expense, refund_payout, withdrawal_payout, fee_income,
- *	  payee_receivable, fx, reward_expense) have no
+ *	  payee_receivable, fx, reward_expense, shard_transit: money on its way to
+ *	  another shard) have no
  *	  stored balance. Every operation's legs sum to zero: postings_done
  *	  refuses any that do not, before anything is written.
  *
@@ -116,7 +117,10 @@ post_spend_to(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS], 
 	post(ps, "wallet", wallet_id, "earnings", -used[BUCKET_EARNINGS]);
 	for (int i = 0; i < npayees; i++)
 	{
-		post(ps, "wallet", payees[i].payee, "earnings", payees[i].credit);
+		if (payees[i].remote)
+			post(ps, "shard_transit", 0, NULL, payees[i].credit);	/* on its way to another shard */
+		else
+			post(ps, "wallet", payees[i].payee, "earnings", payees[i].credit);
 		commission = checked_add(commission, payees[i].commission);
 	}
 	if (npayees > 0)
@@ -130,7 +134,7 @@ void
 post_spend(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS], int64 charged, int64 discount,
 		   bool has_payee, int64 payee, int64 commission)
 {
-	PayeePart	p = {.payee = payee, .credit = charged - commission, .commission = commission};
+	PayeePart	p = {.payee = payee, .credit = charged - commission, .commission = commission, .remote = false};
 
 	post_spend_to(ps, wallet_id, used, charged, discount, &p, has_payee ? 1 : 0);
 }
@@ -160,8 +164,13 @@ post_reversal_to(Postings *ps, int64 wallet_id, const ReversalOut *r, int64 x, c
 	{
 		for (int i = 0; i < npayees; i++)
 		{
-			post(ps, "wallet", payees[i].payee, "earnings", -payees[i].taken);
-			post(ps, "payee_receivable", payees[i].payee, NULL, -(payees[i].back - payees[i].taken));
+			if (payees[i].remote)	/* asked back from another shard: on its way here */
+				post(ps, "shard_transit", 0, NULL, -payees[i].back);
+			else
+			{
+				post(ps, "wallet", payees[i].payee, "earnings", -payees[i].taken);
+				post(ps, "payee_receivable", payees[i].payee, NULL, -(payees[i].back - payees[i].taken));
+			}
 			back = checked_add(back, payees[i].back);
 		}
 		post(ps, "commission", 0, NULL, -(x - back));
@@ -198,6 +207,40 @@ post_transfer(Postings *ps, int64 from_wallet, int64 to_wallet, int64 amount, in
 	post(ps, "wallet", from_wallet, "earnings", -checked_add(amount, fee));
 	post(ps, "wallet", to_wallet, "earnings", amount);
 	post(ps, "fee_income", 0, NULL, fee);
+}
+
+/*
+ * A transfer to a wallet of another shard: the amount goes to shard_transit
+ * until the receiver's shard takes it out again (post_relay_in), so each
+ * shard's books and the cluster's sum to zero.
+ */
+void
+post_transfer_out(Postings *ps, int64 from_wallet, int64 amount, int64 fee)
+{
+	post(ps, "wallet", from_wallet, "earnings", -checked_add(amount, fee));
+	post(ps, "shard_transit", 0, NULL, amount);
+	post(ps, "fee_income", 0, NULL, fee);
+}
+
+/*
+ * A payee's part of a reversal asked back by another shard (a payee_back
+ * message): what its earnings gave, the rest its debt (payee_receivable), the
+ * whole out of shard_transit towards the payer's shard.
+ */
+void
+post_relay_back(Postings *ps, int64 payee, int64 back, int64 taken)
+{
+	post(ps, "wallet", payee, "earnings", -taken);
+	post(ps, "payee_receivable", payee, NULL, -(back - taken));
+	post(ps, "shard_transit", 0, NULL, back);
+}
+
+/* Money from another shard (an outbox message) credited to a wallet's earnings. */
+void
+post_relay_in(Postings *ps, int64 to_wallet, int64 amount)
+{
+	post(ps, "wallet", to_wallet, "earnings", amount);
+	post(ps, "shard_transit", 0, NULL, -amount);
 }
 
 /* A refund's hold: take from the top-up's cash and its live bonus, into held. */
@@ -275,7 +318,8 @@ post_hold(Postings *ps, int64 wallet_id, const int64 used[WALLET_NBUCKETS])
 
 /*
  * A capture of x from held: a sale as a spend's (revenue, or the payee's
- * earnings less commission and the commission).
+ * earnings less commission and the commission; payee 0: a payee on another
+ * shard, whose part goes to shard_transit).
  */
 void
 post_capture(Postings *ps, int64 wallet_id, int64 x, bool has_payee, int64 payee, int64 commission)
@@ -283,7 +327,10 @@ post_capture(Postings *ps, int64 wallet_id, int64 x, bool has_payee, int64 payee
 	post(ps, "wallet", wallet_id, "held", -x);
 	if (has_payee)
 	{
-		post(ps, "wallet", payee, "earnings", x - commission);
+		if (payee == 0)			/* on another shard: on its way there */
+			post(ps, "shard_transit", 0, NULL, x - commission);
+		else
+			post(ps, "wallet", payee, "earnings", x - commission);
 		post(ps, "commission", 0, NULL, commission);
 	}
 	else

@@ -47,7 +47,8 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 	if (!locked && w->frozen)
 		return HOLD_NEED_LOCK;
 	refuse_frozen(w, NULL);
-	if (s->has_payee)
+	/* a payee on another shard is checked there, when the relay applies the capture's credit */
+	if (s->has_payee && shard_local(s->payee))
 	{
 		char	   *pcur;
 		PayeeProblem pp = payee_problem(w, s->payee, &pcur);

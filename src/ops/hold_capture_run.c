@@ -29,6 +29,7 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 	Postings	legs;
 	Jsonb	   *res;
 	Reward		rw;
+	bool		remote;
 
 	memset(out, 0, sizeof(*out));
 	refuse_unless_open(h, clk, "captured");
@@ -46,7 +47,8 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 	if (h->has_payee)
 		comm = rate_of(out->captured, w->commission_rate);
 	postings_init(&legs);
-	post_capture(&legs, w->id, out->captured, h->has_payee, h->payee, comm);
+	remote = h->has_payee && !shard_local(h->payee);
+	post_capture(&legs, w->id, out->captured, h->has_payee, remote ? 0 : h->payee, comm);
 	if (out->released > 0)
 		post_release(&legs, w->id, &back, out->released);
 	out->txn_id = nextval_internal(plans.txn_seq, false);
@@ -80,8 +82,10 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 				  legs_of(&legs, "capture_hold"), lotset_pack(pieces)))
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
 	hold_change(h, out->status, out->captured, out->released, h->expires_at);
-	if (h->has_payee)
+	if (h->has_payee && !remote)
 		credit_payee(h->payee, out->captured - comm, out->txn_id);
+	else if (remote && out->captured - comm > 0)	/* by the outbox: CONTRACT.md section 23 */
+		(void) outbox_send(w->id, out->txn_id, h->payee, w->currency, out->captured - comm, "payee", clk);
 	reward_credit(&rw, out->txn_id, clk);
 	out->points = rw.points;
 	out->points_exponent = rw.exponent;

@@ -237,7 +237,7 @@ reversal_lock(const SpendTxn *sp, bool lock, WalletRow *w, WalletRow *pw, Wallet
 			continue;
 		}
 		for (int i = 0; i < sp->npayees; i++)
-			if (sp->payees[i] == ids[k])
+			if (sp->payees[i] == ids[k] && shard_local(ids[k]))	/* else asked back by message */
 				read_wallet(ids[k], true, false, &pw[i]);
 	}
 }

@@ -278,7 +278,12 @@ reverse_body(PG_FUNCTION_ARGS)
 		{
 			pb[i].payee = sp.payees[i];
 			pb[i].back = engine_payee_back(sp.credits[i], rv.back_done[i], rv.part_done[i], xs[i], sp.parts[i]);
-			pb[i].taken = pb[i].back > 0 ? take_back(&pw[i], BUCKET_EARNINGS, pb[i].back, tid, clk) : 0;
+			/* a payee of another shard gives back there, by message (its debt is booked there) */
+			pb[i].remote = !shard_local(pb[i].payee);
+			if (pb[i].remote)
+				pb[i].taken = pb[i].back;
+			else
+				pb[i].taken = pb[i].back > 0 ? take_back(&pw[i], BUCKET_EARNINGS, pb[i].back, tid, clk) : 0;
 			payee_back = checked_add(payee_back, pb[i].back);
 			payee_taken = checked_add(payee_taken, pb[i].taken);
 		}
@@ -363,6 +368,9 @@ reverse_body(PG_FUNCTION_ARGS)
 			if (n > 0 && run_plan(op_plan(&party), pargs, NULL, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "could not record the reversal on its payees' statements");
 		}
+		for (int i = 0; i < sp.npayees; i++)
+			if (pb[i].remote && pb[i].back > 0)	/* CONTRACT.md section 23: a compensating message */
+				(void) outbox_send(w.id, tid, pb[i].payee, w.currency, pb[i].back, "payee_back", clk);
 		if (coupon_cash > 0)
 		{
 			Datum		vargs[4] = {Int64GetDatum(sp.txn_id), Int64GetDatum(w.id), TimestampTzGetDatum(clk),

@@ -117,8 +117,12 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 		for (int i = 0; i < ask.npayees; i++)
 		{
 			char	   *pcur;
-			PayeeProblem problem = payee_problem(&w, ask.payees[i], &pcur);
+			PayeeProblem problem;
 
+			/* a payee on another shard is checked there, when the relay applies its credit */
+			if (!shard_local(ask.payees[i]))
+				continue;
+			problem = payee_problem(&w, ask.payees[i], &pcur);
 			if (problem != PAYEE_OK)
 			{
 				REPLAY_FIRST();
@@ -284,6 +288,7 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 			pp[i].payee = ask.payees[i];
 			pp[i].commission = rate_of(parts[i], payee_rate);
 			pp[i].credit = parts[i] - pp[i].commission;
+			pp[i].remote = !shard_local(pp[i].payee);
 		}
 		postings_init(&legs);
 		post_spend_to(&legs, w.id, out->used, out->charged, out->discount, pp, ask.npayees);
@@ -348,7 +353,12 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 				elog(ERROR, "could not redeem coupon");
 		}
 		for (int i = 0; i < ask.npayees; i++)
-			credit_payee(pp[i].payee, pp[i].credit, out->txn_id);
+		{
+			if (!pp[i].remote)
+				credit_payee(pp[i].payee, pp[i].credit, out->txn_id);
+			else if (pp[i].credit > 0)	/* by the outbox: CONTRACT.md section 23 */
+				(void) outbox_send(w.id, out->txn_id, pp[i].payee, w.currency, pp[i].credit, "payee", clk);
+		}
 		reward_credit(&rw, out->txn_id, clk);
 		out->points = rw.points;
 		out->points_exponent = rw.exponent;

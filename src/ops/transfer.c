@@ -4,7 +4,9 @@
  *	  between customers, a donation, a gift), its fee charged to the sender on
  *	  top (CONTRACT.md section 17), on the shared pipeline. The receiver is
  *	  credited as a spend's payee is (credit_payee), never locked nor written:
- *	  many concurrent donations to one charity do not queue on its row.
+ *	  many concurrent donations to one charity do not queue on its row. A
+ *	  receiver on another shard (CONTRACT.md section 23) gets the amount by an
+ *	  outbox message written with the debit; it waits in shard_transit.
  */
 #include "ops/ops.h"
 
@@ -53,7 +55,8 @@ transfer_locked(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *
 {
 	int64		grant;
 	char	   *tcur;
-	PayeeProblem pp = payee_problem(w, to, &tcur);
+	/* a receiver on another shard is checked there, when the relay applies the message */
+	bool		remote = !shard_local(to);
 	LotBuilder *b;
 	int64		transferable;
 	int64		total;
@@ -61,7 +64,12 @@ transfer_locked(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *
 	JB			jb;
 	Jsonb	   *res;
 
-	counterparty_refuse(pp, w, to, tcur, "to_wallet", "receiving wallet");
+	if (!remote)
+	{
+		PayeeProblem pp = payee_problem(w, to, &tcur);
+
+		counterparty_refuse(pp, w, to, tcur, "to_wallet", "receiving wallet");
+	}
 	refuse_frozen(w, NULL);
 	b = lotset_unpack(w->lots);
 	/* what the sender has: holds past their expiry given back, its pending credits rolled up */
@@ -103,7 +111,10 @@ transfer_locked(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *
 
 	out->txn_id = nextval_internal(plans.txn_seq, false);
 	postings_init(&legs);
-	post_transfer(&legs, w->id, to, amt, out->fee);
+	if (remote)
+		post_transfer_out(&legs, w->id, amt, out->fee);
+	else
+		post_transfer(&legs, w->id, to, amt, out->fee);
 	jb_begin(&jb);
 	jb_int(&jb, "txn_id", out->txn_id);
 	jb_int(&jb, "amount", amt);
@@ -116,7 +127,10 @@ transfer_locked(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *
 				  legs_of(&legs, "transfer"), NULL))
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
 	limits_used(grant, out->txn_id, clk);
-	credit_payee(to, amt, out->txn_id);
+	if (remote)
+		(void) outbox_send(w->id, out->txn_id, to, w->currency, amt, "transfer", clk);
+	else
+		credit_payee(to, amt, out->txn_id);
 }
 
 /*

@@ -317,6 +317,11 @@ extern Datum getcol(int col, bool *isnull);
 extern Datum select_datum(SPIPlanPtr plan, int nargs, Datum *args);
 extern SPIPlanPtr op_plan(OpPlan *p);
 
+/* shard.c */
+extern bool shard_local(int64 id);
+extern int64 outbox_send(int64 from, int64 txn, int64 to, const char *currency, int64 amt, const char *kind,
+						 TimestampTz clk);
+
 /* columns.c */
 extern AttrNumber att_of(Relation rel, const char *name);
 extern void forget_columns(void);

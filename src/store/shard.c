@@ -1,0 +1,71 @@
+/*
+ * shard.c
+ *	  The shard this database is (wallet.shard_config, CONTRACT.md section 23)
+ *	  and the outbox of money bound for wallets of other shards: the only
+ *	  places the single-node code knows about shards.
+ *	  The configuration is read once per transaction (configure_shard writes it
+ *	  once, before the first wallet, and a restore writes it back the same).
+ */
+#include "ops/ops.h"
+
+#include "catalog/namespace.h"
+#include "storage/proc.h"
+#include "utils/lsyscache.h"
+
+static OpPlan shard_conf = OP_PLAN(
+	"SELECT shard, shards FROM wallet.shard_config", 0);
+static OpPlan outbox_add = OP_PLAN(
+	"INSERT INTO wallet.outbox (from_wallet, from_txn, to_wallet, currency, amount, kind, created_at) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING message_id",
+	7, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID);
+
+/*
+ * shard_local returns whether wallet (or any id) id lives in this database:
+ * always on a lone database; on shard s of n when id & (n - 1) = s.
+ */
+bool
+shard_local(int64 id)
+{
+	static LocalTransactionId read_in = InvalidLocalTransactionId;
+	static int	shard = 0;
+	static int	shards = 1;
+
+	if (read_in != MyProc->lxid)
+	{
+		bool		isnull;
+
+		shard = 0;
+		shards = 1;
+		read_in = MyProc->lxid;
+		/* a schema older than section 23 (0.1 before its update) has no shards */
+		if (!OidIsValid(get_relname_relid("shard_config", get_namespace_oid("wallet", false))))
+			return true;
+		if (run_plan(op_plan(&shard_conf), NULL, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read wallet.shard_config");
+		if (SPI_processed == 1)
+		{
+			shard = DatumGetInt32(getcol(1, &isnull));
+			shards = DatumGetInt32(getcol(2, &isnull));
+		}
+	}
+	return shards <= 1 || (id & (int64) (shards - 1)) == shard;
+}
+
+/*
+ * outbox_send records amt (minor units of currency) for wallet to of another
+ * shard, sent by transaction txn of wallet from, in this transaction: the
+ * relay applies it there exactly once. Returns the message id.
+ */
+int64
+outbox_send(int64 from, int64 txn, int64 to, const char *currency, int64 amt, const char *kind,
+			TimestampTz clk)
+{
+	Datum		args[7] = {Int64GetDatum(from), Int64GetDatum(txn), Int64GetDatum(to),
+		CStringGetTextDatum(currency), Int64GetDatum(amt), CStringGetTextDatum(kind),
+	TimestampTzGetDatum(clk)};
+	bool		isnull;
+
+	if (run_plan(op_plan(&outbox_add), args, NULL, false, 1) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not write to wallet.outbox");
+	return DatumGetInt64(getcol(1, &isnull));
+}
