@@ -22,6 +22,7 @@ _PG_init(void)
 	clock_init();
 	plans_init();
 	config_init();
+	shard_init();
 	direct_ok_init();
 	rules_init();
 	checks_init();

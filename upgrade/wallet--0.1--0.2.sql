@@ -5390,3 +5390,8 @@ GRANT EXECUTE ON FUNCTION wallet.relay_in(bigint, bigint, numeric, text, text, b
   TO wallet_admin;
 GRANT EXECUTE ON FUNCTION wallet.incoming(bigint) TO wallet_app, wallet_admin;
 GRANT SELECT ON wallet.outbox TO wallet_admin;
+
+-- the backends keep the shard they are (store/shard.c) and read it again when this row changes
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON wallet.shard_config
+  FOR EACH STATEMENT EXECUTE FUNCTION wallet._config_changed();
+ALTER TABLE wallet.shard_config ENABLE ALWAYS TRIGGER config_changed;

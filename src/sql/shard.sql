@@ -99,6 +99,10 @@ CREATE FUNCTION wallet.shard_info(OUT shard int, OUT shards int)
 $$;
 COMMENT ON FUNCTION wallet.shard_info() IS 'this database''s shard and the number of shards ((0, 1) when alone)';
 
+-- the backends keep the shard they are (store/shard.c) and read it again when this row changes
+CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON wallet.shard_config
+  FOR EACH STATEMENT EXECUTE FUNCTION wallet._config_changed();
+ALTER TABLE wallet.shard_config ENABLE ALWAYS TRIGGER config_changed;
 SELECT pg_catalog.pg_extension_config_dump('wallet.shard_config', '');
 REVOKE ALL ON wallet.shard_config FROM PUBLIC;
 REVOKE ALL ON FUNCTION wallet._shard_sequences(), wallet._shard_step(), wallet.configure_shard(int, int),

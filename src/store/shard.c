@@ -3,13 +3,15 @@
  *	  The shard this database is (wallet.shard_config, CONTRACT.md section 23)
  *	  and the outbox of money bound for wallets of other shards: the only
  *	  places the single-node code knows about shards.
- *	  The configuration is read once per transaction (configure_shard writes it
- *	  once, before the first wallet, and a restore writes it back the same).
+ *	  The configuration is kept per backend and read again on the invalidation
+ *	  its trigger sends (configure_shard writes it once, before the first
+ *	  wallet, and a restore writes it back the same).
  */
 #include "ops/ops.h"
 
 #include "catalog/namespace.h"
 #include "storage/proc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 
 static OpPlan shard_conf = OP_PLAN(
@@ -20,35 +22,65 @@ static OpPlan outbox_add = OP_PLAN(
 	7, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID);
 
 /*
+ * The shard this database is, kept per backend across transactions: the row
+ * changes only when configure_shard writes it (before the first wallet) or a
+ * restore writes it back, and its statement trigger (wallet._config_changed)
+ * then sends the relcache invalidation that makes every backend read it
+ * again. Transactions that see one snapshot throughout read it and keep
+ * nothing, as the configuration cache does (store/config.c).
+ */
+static bool shard_known;
+static int	shard_no;
+static int	shard_count = 1;
+static Oid	shard_rel;
+
+static void
+shard_forget(Datum arg, Oid relid)
+{
+	(void) arg;
+	if (!OidIsValid(relid) || relid == shard_rel)
+		shard_known = false;
+}
+
+/* shard_init registers the callback that forgets the shard (called by _PG_init). */
+void
+shard_init(void)
+{
+	CacheRegisterRelcacheCallback(shard_forget, (Datum) 0);
+}
+
+/*
  * shard_local returns whether wallet (or any id) id lives in this database:
  * always on a lone database; on shard s of n when id & (n - 1) = s.
  */
 bool
 shard_local(int64 id)
 {
-	static LocalTransactionId read_in = InvalidLocalTransactionId;
-	static int	shard = 0;
-	static int	shards = 1;
-
-	if (read_in != MyProc->lxid)
+	AcceptInvalidationMessages();
+	if (!shard_known || IsolationUsesXactSnapshot())
 	{
+		Oid			rel = get_relname_relid("shard_config", get_namespace_oid("wallet", false));
 		bool		isnull;
 
-		shard = 0;
-		shards = 1;
-		read_in = MyProc->lxid;
+		shard_no = 0;
+		shard_count = 1;
 		/* a schema older than section 23 (0.1 before its update) has no shards */
-		if (!OidIsValid(get_relname_relid("shard_config", get_namespace_oid("wallet", false))))
+		if (!OidIsValid(rel))
 			return true;
+		shard_rel = rel;
+		shard_known = true;
 		if (run_plan(op_plan(&shard_conf), NULL, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read wallet.shard_config");
 		if (SPI_processed == 1)
 		{
-			shard = DatumGetInt32(getcol(1, &isnull));
-			shards = DatumGetInt32(getcol(2, &isnull));
+			shard_no = DatumGetInt32(getcol(1, &isnull));
+			shard_count = DatumGetInt32(getcol(2, &isnull));
 		}
+		/* a transaction with a snapshot of its own reads it again next time */
+		if (IsolationUsesXactSnapshot())
+			shard_known = false;
 	}
-	return shards <= 1 || (id & (int64) (shards - 1)) == shard;
+	return shard_count <= 1 || (id & (int64) (shard_count - 1)) == shard_no;
 }
 
 /*
