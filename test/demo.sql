@@ -275,6 +275,38 @@ EXCEPTION WHEN SQLSTATE 'WL008' THEN
 END $$;
 
 \echo
+\echo '=== 14b. What the customer sees: the statement =========================='
+\echo 'statement() pages alice''s history newest first, with her change in each bucket,'
+\echo 'what she had available after it and who was on the other side (wallet_app may call it).'
+SELECT txn_id, kind, amount, cash, bonus, available_after, counterparty
+  FROM wallet.statement(:alice, max_rows => 5);
+\echo 'The same for the shop: the payments it received, rolled up or not yet.'
+SELECT txn_id, kind, amount, earnings, available_after, counterparty
+  FROM wallet.statement(:shop, max_rows => 5);
+
+\echo
+\echo '=== 14c. Limits and step-up verification ==============================='
+\echo 'A rule: spends above 500.00 a call need a second factor (WL009) ...'
+SELECT wallet.add_limit_rule('CNY', 'spend', 'operation', 500, action => 'step_up') > 0 AS rule_added;
+SELECT replayed FROM wallet.top_up(:alice, 1000, 'alice-topup-limits');
+DO $$
+DECLARE
+  detail text;
+BEGIN
+  PERFORM * FROM wallet.spend(wallet.open('alice', 'CNY'), 600, 'alice-big-spend');
+  RAISE EXCEPTION 'expected SQLSTATE WL009, but the spend went through';
+EXCEPTION WHEN SQLSTATE 'WL009' THEN
+  GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+  RAISE NOTICE 'expected error %: % (%)', SQLSTATE, SQLERRM, detail;
+END $$;
+\echo '... which a wallet_verifier grants for that wallet, operation and amount, once:'
+SELECT wallet.grant_step_up(:alice, 'spend', 600, 'otp-service') AS token \gset
+SELECT charged, replayed FROM wallet.spend(:alice, 600, 'alice-big-spend', step_up => :'token');
+SELECT rule_id > 0 AS rule, operation, period, used_amount, used_count, remaining_amount
+  FROM wallet.limit_usage(:alice);
+SELECT count(wallet.drop_limit_rule(rule_id)) AS rules_dropped FROM wallet.limit_rule WHERE currency = 'CNY';
+
+\echo
 \echo '=== 15. Reconciliation ================================================='
 \echo 'reconcile() re-checks the books and returns the discrepancies: none.'
 SELECT * FROM wallet.reconcile();
