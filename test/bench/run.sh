@@ -714,6 +714,13 @@ R_STMT=$(sed -n 's/^statement page on .*: \([0-9.]*\) (target.*/\1/p' <<<"$STMT_
 STMT_SMALL=$(sed -n 's/^statement page (.*) on a journal of \([0-9]*\) rows: \([0-9.]*\) ms$/\1 rows: \2 ms/p' <<<"$STMT_LOG")
 STMT_LARGE=$(sed -n 's/^statement page (.*) on a journal of \([0-9]*\) rows: \([0-9.]*\) ms (grown.*/\1 rows: \2 ms/p' <<<"$STMT_LOG")
 
+section "spend through the router against a shard directly (test/bench/router.sh)"
+ROUTER_LOG=$(ROUTER_SECONDS=$T ROUTER_ROUNDS=$REPEAT "$HERE/router.sh" 2>&1) || true
+echo "$ROUTER_LOG"
+R_ROUTER=$(sed -n 's/^spend through the router .*: median \([0-9.]*\) (target.*/\1/p' <<<"$ROUTER_LOG")
+ROUTER_ROUNDS_TXT=$(sed -n 's/^round [0-9]*: .*ratio \([0-9.]*\)$/\1/p' <<<"$ROUTER_LOG" | paste -sd, - | sed 's/,/, /g')
+ROUTER_PAPER=$(sed -n 's/^paper estimate at 16 shards: //p' <<<"$ROUTER_LOG")
+
 R_SPEND8=$(ratio spend 8)
 R_REWARD8=$(ratio spend_reward 8)
 R_TOPUP8=$(ratio top_up 8)
@@ -787,6 +794,7 @@ md "| reconcile <= 2 x seq scan | $R_REC x: ${T_REC}s vs ${T_SCAN}s (serial scan
 md "| p99 of spends during a sweep <= 2 x without | $(fmt "$R_P99") x: ${P99_DURING:-?} ms during the sweeps vs ${P99_QUIET:-?} ms in the quiet windows between them (each window: $P99_DW ms during, $P99_QW ms quiet); 8 clients at $RATE spends/s | $(met "${R_P99:+$R_P99 <= 2}") |"
 md "| 10,000 cards submitted in one call < 2 x one INSERT of them with their hashes | $(if [[ -n $R_CARDS ]]; then echo "$R_CARDS x (rounds: $CARDS_ROUNDS_TXT; test/bench/cards.sh)"; else echo "not measured in this run"; fi) | $(met "${R_CARDS:+$R_CARDS < 2}") |"
 md "| statement page on a large journal <= 3 x on 10^4 rows | $(if [[ -n $R_STMT ]]; then echo "$R_STMT x ($STMT_LARGE against $STMT_SMALL; test/bench/statement.sh)"; else echo "not measured in this run"; fi) | $(met "${R_STMT:+$R_STMT <= 3}") |"
+md "| spend through the router at 8 clients >= 0.5 x on a shard directly | $(if [[ -n $R_ROUTER ]]; then echo "$R_ROUTER x (rounds: $ROUTER_ROUNDS_TXT; one machine holds the router and both shards; 16 shards on paper: $ROUTER_PAPER)"; else echo "not measured in this run"; fi) | $(met "${R_ROUTER:+$R_ROUTER >= 0.5}") |"
 md "| memory growth <= 10 MB (10,000 -> $MEM_SPENDS spends, one session) | private (RssAnon) $ANON_GROWTH MB; VmRSS $RSS_GROWTH MB, of which shared buffers touched $SHM_GROWTH MB; memory contexts $CTX_GROWTH MB | $(met "$ANON_GROWTH <= 10") |"
 md ""
 md "How the batch figures are measured:"
