@@ -424,6 +424,29 @@ BEGIN
       END LOOP;
       CONTINUE;
     END IF;
+    IF random() < 0.006 THEN
+      -- risk flags (section 20): a currency's flags_to_freeze (1 to 3, or 1000: never in
+      -- practice) and a small payee_debt_flag, so refund requests beyond the limit and payee
+      -- debts freeze wallets
+      w := mt.pick(owners);
+      INSERT INTO mt.plan VALUES (s, 'flags', jsonb_build_object('cur', cur->>w,
+        'n', mt.pick('{1,2,2,3,1000}')::int,
+        'debt', CASE WHEN cur->>w = 'JPY' THEN mt.pick('{0,100,1000}') ELSE mt.pick('{0,1,10}') END));
+      IF random() < 0.6 THEN
+        -- refund requests of w, each of a top-up of its own, past max_refunds_per_30_days
+        FOR q IN 1 .. mt.ri(3, 7) LOOP
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'top_up', jsonb_build_object('w', w, 'key', 'k' || s,
+            'amount', CASE WHEN cur->>w = 'JPY' THEN '2000' ELSE '40' END));
+          topups := topups || s; keyed := keyed || s;
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'request', jsonb_build_object('ref', s - 1, 'key', 'k' || s,
+            'reason', 'user', 'amount', jsonb_build_object('frac', 0.3 + random() * 0.5)));
+          requests := requests || s; keyed := keyed || s;
+        END LOOP;
+      END IF;
+      CONTINUE;
+    END IF;
     IF random() < 0.035 THEN
       -- a limits story (section 20): a rule dropped now and then, a rule added (of the
       -- currency or of the wallet; an operation class, a period, an amount and/or a count,
@@ -1767,6 +1790,8 @@ BEGIN
     w := mt.wref(a->>'w');
     IF w IS NULL THEN RETURN NULL; END IF;
     RETURN jsonb_build_object('op', op, 'w', w, 'reason', a->'reason', 'wo', a->>'w');
+  WHEN 'flags' THEN
+    RETURN jsonb_build_object('op', op, 'cur', a->'cur', 'n', a->'n', 'debt', a->'debt');
   WHEN 'lrule' THEN
     -- a limit rule (section 20): of the currency, or of the wallet w
     IF a->>'w' IS NOT NULL THEN
@@ -2073,6 +2098,9 @@ BEGIN
     RETURN format('SELECT wallet.add_limit_rule(%s, %s, %s, %s, %s, %s, %s) AS rule_id', mt.lit(r->'cur'),
                   mt.lit(r->'lop'), mt.lit(r->'period'), mt.num(r->'amount'), mt.num(r->'count'), mt.lit(r->'action'),
                   mt.id(r->'w', mode));
+  WHEN 'flags' THEN
+    RETURN format('SELECT p.flags_to_freeze, p.payee_debt_flag FROM wallet.set_policy(%s, flags_to_freeze => %s, payee_debt_flag => %s) p',
+                  mt.lit(r->'cur'), mt.num(r->'n'), mt.num(r->'debt'));
   WHEN 'ldrop' THEN
     RETURN format('SELECT true AS dropped FROM (SELECT wallet.drop_limit_rule(%s)) x', r->>'rule');
   WHEN 'grant' THEN
@@ -2464,7 +2492,7 @@ BEGIN
       -- the model cannot make tokens: it takes the one the extension made (as coupon codes)
       r := r || jsonb_build_object('token', CASE WHEN x.ok THEN x.out->0->>'token' END);
     END IF;
-    IF r->>'op' IN ('lrule', 'ldrop') THEN
+    IF r->>'op' IN ('lrule', 'ldrop', 'flags') THEN
       -- limit rules are configuration both sides read; a wallet's own names the extension's
       -- wallet, so the model is told which of its own it is
       IF x.ok AND r->>'op' = 'lrule' AND r->'w'->>'m' IS NOT NULL THEN

@@ -960,6 +960,8 @@ BEGIN
     v_tid := model.new_txn(w.wid, 'request_refund', p_key, req);
     INSERT INTO model.refund (wid, topup, amount, fee, net, clawback, bonus_void, status, requested_at, by_limit)
     VALUES (w.wid, tp.tid, coalesce(amt, 0), 0, 0, 0, 0, 'rejected', clk, true) RETURNING model.refund.rid INTO v_rid;
+    -- and flagged (section 20: flags_to_freeze flags in 30 days freeze the wallet)
+    PERFORM model.flag(w.wid, 'refund_limit');
     UPDATE model.txn SET result = jsonb_build_object('refund_id', v_rid, 'status', 'rejected') WHERE model.txn.tid = v_tid;
     RETURN QUERY SELECT v_rid, model.major(coalesce(amt, 0), w.e), model.major(0, w.e), model.major(0, w.e),
       model.major(0, w.e), model.major(0, w.e), 'rejected'::text, false, model.major(0, w.e), 0;
@@ -1932,6 +1934,7 @@ DECLARE
   pe bigint := model.earnings_of(p_wid);
 BEGIN
   UPDATE model.wallet SET debt = debt + greatest(p_amount - pe, 0) WHERE wid = p_wid;
+  PERFORM model.debt_added(p_wid, greatest(p_amount - pe, 0));
   PERFORM model.take_earnings(p_wid, least(p_amount, pe));
 END $$;
 
@@ -2560,6 +2563,7 @@ BEGIN
     need := need - t;
   END LOOP;
   UPDATE model.wallet SET debt = debt + need WHERE wid = p_wid;
+  PERFORM model.debt_added(p_wid, need);
 END $$;
 
 ------------------------------------------------------------------------------
@@ -3285,4 +3289,46 @@ BEGIN
   m := model.minor(p_max_amount, w.e, 'max_amount');
   INSERT INTO model.step_up_grant VALUES (p_token, w.wid, p_operation, m, model.clock_now() + p_ttl);
   RETURN p_token;
+END $$;
+
+------------------------------------------------------------------------------
+-- Risk flags and policy.flags_to_freeze (section 20)
+------------------------------------------------------------------------------
+-- A refund request beyond max_refunds_per_30_days flags its wallet (refund_limit), a debt
+-- crossing above the currency's payee_debt_flag flags it (payee_debt, once per crossing); a
+-- wallet whose flags of the 30 days up to the clock reach its currency's flags_to_freeze is
+-- frozen at once (a frozen one stays as it is).
+CREATE TABLE model.risk_flag (
+  n    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  wid  bigint NOT NULL,
+  kind text NOT NULL,
+  at   timestamptz NOT NULL
+);
+
+CREATE FUNCTION model.flag(p_wid bigint, p_kind text) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  clk timestamptz := model.clock_now();
+  w model.wallet := model.get_wallet(p_wid);
+  lim int := (SELECT p.flags_to_freeze FROM wallet.policy p WHERE p.currency = w.currency);
+BEGIN
+  INSERT INTO model.risk_flag (wid, kind, at) VALUES (w.wid, p_kind, clk);
+  IF lim IS NULL OR w.frozen THEN RETURN; END IF;
+  IF (SELECT count(*) FROM model.risk_flag f
+       WHERE f.wid = w.wid AND f.at > clk - interval '30 days' AND f.at <= clk) >= lim THEN
+    UPDATE model.wallet SET frozen = true WHERE wid = w.wid;
+  END IF;
+END $$;
+
+-- debt_added: added was just added to a wallet's debt: a flag if that took the debt above
+-- the currency's payee_debt_flag (compared exactly in major units)
+CREATE FUNCTION model.debt_added(p_wid bigint, added bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+  f numeric := (SELECT p.payee_debt_flag FROM wallet.policy p WHERE p.currency = w.currency);
+BEGIN
+  IF added > 0 AND f IS NOT NULL AND model.major(w.debt, w.e) > f AND model.major(w.debt - added, w.e) <= f THEN
+    PERFORM model.flag(w.wid, 'payee_debt');
+  END IF;
 END $$;

@@ -258,6 +258,7 @@ ok)
                                        FROM mt.trace WHERE op = 'clock' AND status <> 'skip') c, (SELECT coalesce((SELECT limit_time_zone FROM wallet.policy WHERE currency = 'CNY'), 'UTC') AS limit_time_zone) p
                                      WHERE date_trunc('month', c.t AT TIME ZONE p.limit_time_zone)
                                            <> date_trunc('month', c.b AT TIME ZONE p.limit_time_zone))),
+          ('risk_flags_raised', (SELECT count(*) FROM model.risk_flag)),
           ('wallets_frozen_by_flags', (SELECT count(*) FROM wallet.txn WHERE kind = 'freeze' AND request->>'rule' = 'flags_to_freeze'))) v(what, n)"
     fi
     exit 0
