@@ -2418,7 +2418,9 @@ BEGIN
           requested := true;
         ELSE
           q := model.wquote(w, amt, amt);
-          -- section 20: a wallet a limit rule would stop (refuse or step up) is skipped
+          -- section 20: a wallet a limit rule would stop (refuse or step up) is skipped;
+          -- choice: as a wallet whose quote is refused: its day is not done, the next sweep of
+          -- the day looks at it again
           IF q.refusal IS NULL AND NOT model.lim_allow(w.wid, 'withdraw', amt) THEN
             q := NULL;
           ELSIF q.refusal IS NULL THEN
@@ -3137,6 +3139,13 @@ END $$;
 -- contract says (the clock only moves on). Rules are read from wallet.limit_rule; a rule of one
 -- wallet names the extension's wallet, so the driver says which of the model's it is
 -- (model.limit_rule_member), as for a member's card rate.
+-- choice: a debit is judged after every other refusal of its operation (frozen, funds, spend
+-- rules, withdrawal minimum and daily maximum, ...), so a refused call is refused for those first.
+-- choice: a hold past its time gives its usage back when it is expired (by the sweep, or by the
+-- wallet's next operation that gives lapsed holds back), at that clock, not at its expiry time:
+-- if that is another day, the day keeps it.
+-- choice: each class's usage in a period never goes below zero (the give-backs are of what was
+-- counted, so this only matters if they were not).
 ALTER TABLE model.spend ADD COLUMN made_at timestamptz DEFAULT model.clock_now(), ADD COLUMN hold_of bigint;
 ALTER TABLE model.hold ADD COLUMN made_at timestamptz DEFAULT model.clock_now();
 CREATE TABLE model.limit_rule_member (rule_id bigint PRIMARY KEY, wid bigint NOT NULL);
@@ -3322,6 +3331,8 @@ END $$;
 
 -- debt_added: added was just added to a wallet's debt: a flag if that took the debt above
 -- the currency's payee_debt_flag (compared exactly in major units)
+-- choice: a points wallet's debt (points taken back by a reversal) is flagged the same way, by
+-- its own currency's policy
 CREATE FUNCTION model.debt_added(p_wid bigint, added bigint) RETURNS void
   LANGUAGE plpgsql AS $$
 DECLARE
