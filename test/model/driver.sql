@@ -516,10 +516,10 @@ BEGIN
         END IF;
         keyed := keyed || s;
         n := s;
-        IF random() < 0.55 THEN
+        IF random() < 0.8 THEN
           s := s + 1;
-          INSERT INTO mt.plan VALUES (s, 'grant', jsonb_build_object('ref', n,
-            'factor', mt.pick('{1,1,1,1.5,0.5}')::numeric, 'other', random() < 0.08,
+          INSERT INTO mt.plan VALUES (s, 'grant', jsonb_build_object('ref', n, 'any', random() < 0.2,
+            'factor', mt.pick('{1,1,1,1,1,1.5,0.5}')::numeric, 'other', random() < 0.08,
             'ttl', CASE WHEN random() < 0.9 THEN '5 minutes' ELSE mt.pick('{0 seconds,2 days}') END));
           IF random() < 0.1 THEN
             s := s + 1;
@@ -1816,6 +1816,8 @@ BEGIN
     -- its amount times factor (the payment may be more: a fee, or a factor below 1)
     SELECT * INTO tr FROM mt.trace WHERE step = (a->>'ref')::int;
     IF tr.res IS NULL OR tr.res->'w' IS NULL THEN RETURN NULL; END IF;
+    -- mostly for a payment that asked for one; sometimes for any (a token not needed is left unused)
+    IF tr.ext_state IS DISTINCT FROM 'WL009' AND NOT coalesce((a->>'any')::boolean, true) THEN RETURN NULL; END IF;
     e := (tr.res->'w'->>'x')::int;
     base := to_jsonb(CASE tr.res->>'op' WHEN 'spend' THEN 'spend' WHEN 'hold' THEN 'spend' WHEN 'transfer' THEN 'transfer'
                                         WHEN 'wrequest' THEN 'withdraw' ELSE 'exchange' END);
