@@ -332,8 +332,12 @@ reverse_body(PG_FUNCTION_ARGS)
 		jb_bool(&jb, "coupon_restored", out.coupon_restored);
 		jb_int(&jb, "coupon_to_cash", coupon_cash);
 		res = jb_end(&jb);
-		/* the limits' usage: given back in the period it was counted in (a spend's count when all is back) */
-		limits_give_back(&w, LIMIT_SPEND, x, full && !sp.capture ? 1 : 0, sp.counted_at, clk);
+		/*
+		 * the limits' usage: given back in the period it was counted in (a
+		 * spend's count when all is back; a spend that charged nothing, a
+		 * coupon paying all of it, counted nothing and gives no count back)
+		 */
+		limits_give_back(&w, LIMIT_SPEND, x, full && !sp.capture && sp.charged > 0 ? 1 : 0, sp.counted_at, clk);
 		if (!write_op(&w, b, tid, "reverse_spend", x, clk, key, sp.txn_id, req, res, legs_of(&legs, "reverse_spend"),
 					  pieces))
 		{

@@ -295,6 +295,7 @@ DECLARE
   i int;
   pw text;
   pf boolean;
+  lrules int := 0;            -- limit rules added less dropped (section 20)
 BEGIN
   DELETE FROM mt.plan;
   PERFORM setseed(((p_seed * 7919) % 2000003)::double precision / 2000003 * 2 - 1);
@@ -421,6 +422,124 @@ BEGIN
           spends := spends || s; keyed := keyed || s;
         END IF;
       END LOOP;
+      CONTINUE;
+    END IF;
+    IF random() < 0.006 THEN
+      -- risk flags (section 20): a currency's flags_to_freeze (1 to 3, or 1000: never in
+      -- practice) and a small payee_debt_flag, so refund requests beyond the limit and payee
+      -- debts freeze wallets
+      w := mt.pick(owners);
+      INSERT INTO mt.plan VALUES (s, 'flags', jsonb_build_object('cur', cur->>w,
+        'n', mt.pick('{1,2,2,3,1000}')::int,
+        'debt', CASE WHEN cur->>w = 'JPY' THEN mt.pick('{0,100,1000}') ELSE mt.pick('{0,1,10}') END));
+      IF random() < 0.6 THEN
+        -- refund requests of w, each of a top-up of its own, past max_refunds_per_30_days
+        FOR q IN 1 .. mt.ri(3, 7) LOOP
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'top_up', jsonb_build_object('w', w, 'key', 'k' || s,
+            'amount', CASE WHEN cur->>w = 'JPY' THEN '2000' ELSE '40' END));
+          topups := topups || s; keyed := keyed || s;
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'request', jsonb_build_object('ref', s - 1, 'key', 'k' || s,
+            'reason', 'user', 'amount', jsonb_build_object('frac', 0.3 + random() * 0.5)));
+          requests := requests || s; keyed := keyed || s;
+        END LOOP;
+      END IF;
+      CONTINUE;
+    END IF;
+    IF random() < 0.035 THEN
+      -- a limits story (section 20): a rule dropped now and then, a rule added (of the
+      -- currency or of the wallet; an operation class, a period, an amount and/or a count,
+      -- refuse or step_up), the clock across a day or month of the limit time zone, one to
+      -- three payments of the class, and for a payment a step-up grant (of the amount, less,
+      -- more, for another operation), the clock past its ttl sometimes, the payment again
+      -- with the same key and the token, and once more with a new key and the same token
+      w := mt.pick(owners);
+      e := (ex->>(cur->>w))::int;
+      IF lrules >= 4 OR random() < 0.25 THEN
+        INSERT INTO mt.plan VALUES (s, 'ldrop', jsonb_build_object('i', mt.ri(0, 9)));
+        lrules := greatest(lrules - 1, 0);
+        s := s + 1;
+      END IF;
+      op := mt.pick('{spend,spend,spend,debit,transfer,withdraw,exchange}');
+      i := NULL;
+      IF random() < 0.85 THEN
+        x := random();
+        INSERT INTO mt.plan VALUES (s, 'lrule', jsonb_build_object('cur', cur->>w, 'op', op,
+          'period', CASE WHEN x < 0.3 THEN 'operation' WHEN x < 0.75 THEN 'day' ELSE 'month' END,
+          'w', CASE WHEN random() < 0.35 THEN w END,
+          'action', CASE WHEN random() < 0.5 THEN 'refuse' ELSE 'step_up' END,
+          'amount', CASE WHEN random() < 0.8 THEN
+                      CASE WHEN e = 0 THEN mt.pick('{500,1000,3000,8000,20000}')
+                           ELSE mt.pick('{5,20,50,100,250,600}') END END,
+          'count', CASE WHEN x >= 0.3 AND random() < 0.5 THEN mt.ri(1, 4) END));
+        i := s;
+        lrules := lrules + 1;
+        s := s + 1;
+      END IF;
+      IF random() < 0.3 THEN
+        -- the next midnight (or first of the month) of the limit time zone, a few seconds either side
+        INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('lzone', cur->>w,
+          'lperiod', CASE WHEN random() < 0.15 THEN 'month' ELSE 'day' END, 'edge', mt.ri(-2, 2)));
+        s := s + 1;
+      END IF;
+      IF op IN ('transfer', 'withdraw', 'exchange', 'debit') THEN
+        INSERT INTO mt.plan VALUES (s, 'payout', jsonb_build_object('w', w, 'key', 'k' || s,
+          'amount', mt.gen_amount(e, 'spend')));
+        keyed := keyed || s;
+        s := s + 1;
+      END IF;
+      FOR q IN 1 .. mt.ri(1, 3) LOOP
+        IF q > 1 THEN s := s + 1; END IF;
+        k := CASE WHEN op = 'debit' THEN mt.pick('{spend,transfer,withdraw,exchange,hold}') ELSE op END;
+        IF k = 'spend' AND random() < 0.3 THEN k := 'hold'; END IF;
+        IF k = 'exchange' AND w NOT IN ('c1', 'j1') THEN k := 'transfer'; END IF;
+        IF k = 'spend' THEN
+          INSERT INTO mt.plan VALUES (s, 'spend', jsonb_build_object('w', w, 'key', 'k' || s,
+            'frac', 0.05 + random() * 0.8, 'scene', mt.pick(ARRAY[NULL, 'game']), 'partial', random() < 0.2));
+          spends := spends || s;
+        ELSIF k = 'hold' THEN
+          INSERT INTO mt.plan VALUES (s, 'hold', jsonb_build_object('w', w, 'key', 'k' || s,
+            'frac', 0.05 + random() * 0.8, 'scene', NULL, 'ttl', mt.pick('{10 minutes,1 hour,2 days}'),
+            'partial', false));
+        ELSIF k = 'transfer' THEN
+          INSERT INTO mt.plan VALUES (s, 'transfer', jsonb_build_object('w', w, 'key', 'k' || s,
+            'to', mt.pick(ARRAY(SELECT o FROM unnest(owners) o WHERE cur->>o = cur->>w AND o <> w)),
+            'amount', jsonb_build_object('frac', 0.1 + random() * 0.5), 'kind', 'p2p'));
+        ELSIF k = 'withdraw' THEN
+          INSERT INTO mt.plan VALUES (s, 'wrequest', jsonb_build_object('w', w, 'key', 'k' || s,
+            'amount', jsonb_build_object('frac', 0.1 + random() * 0.6), 'dest', 'bank:' || w));
+        ELSE
+          INSERT INTO mt.plan VALUES (s, 'exchange', jsonb_build_object('w', w,
+            'to', CASE WHEN w = 'c1' THEN 'c1_jpy' ELSE 'j1_cny' END, 'key', 'k' || s,
+            'amount', jsonb_build_object('frac', 0.1 + random() * 0.6)));
+        END IF;
+        keyed := keyed || s;
+        n := s;
+        IF random() < 0.8 THEN
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'grant', jsonb_build_object('ref', n, 'any', random() < 0.2,
+            'factor', mt.pick('{1,1,1,1,1,1.5,0.5}')::numeric, 'other', random() < 0.08,
+            'ttl', CASE WHEN random() < 0.9 THEN '5 minutes' ELSE mt.pick('{0 seconds,2 days}') END));
+          IF random() < 0.1 THEN
+            s := s + 1;
+            INSERT INTO mt.plan VALUES (s, 'clock', jsonb_build_object('secs', 600));
+          END IF;
+          s := s + 1;
+          INSERT INTO mt.plan VALUES (s, 'stepup', jsonb_build_object('ref', n, 'grant', s - 1 - CASE WHEN
+            (SELECT p.op FROM mt.plan p WHERE p.step = s - 1) = 'clock' THEN 1 ELSE 0 END));
+          IF random() < 0.25 THEN
+            s := s + 1;
+            INSERT INTO mt.plan VALUES (s, 'stepup', jsonb_build_object('ref', n, 'grant', (SELECT (p.args->>'grant')::int
+              FROM mt.plan p WHERE p.step = s - 1), 'key', 'k' || s));
+          END IF;
+        END IF;
+      END LOOP;
+      IF i IS NOT NULL AND random() < 0.4 THEN
+        s := s + 1;
+        INSERT INTO mt.plan VALUES (s, 'ldrop', jsonb_build_object('ref', i));
+        lrules := greatest(lrules - 1, 0);
+      END IF;
       CONTINUE;
     END IF;
     IF random() < 0.025 THEN
@@ -1360,6 +1479,7 @@ DECLARE
   cr jsonb;
   nitems int;
   ipos int;
+  tz text;
 BEGIN
   CASE op
   WHEN 'issue' THEN
@@ -1524,7 +1644,14 @@ BEGIN
                               'ok', a->'ok', 'gw', a->'gw',
                               'wo', (SELECT t.res->>'wo' FROM mt.trace t WHERE t.step = (ref->>'s')::int));
   WHEN 'clock' THEN
-    IF a ? 'edge' THEN
+    IF a ? 'lzone' THEN
+      -- the next start of a day or month of a currency's limit_time_zone, edge seconds from it
+      tz := coalesce((SELECT p.limit_time_zone FROM wallet.policy p WHERE p.currency = a->>'lzone'), 'UTC');
+      t := ((date_trunc(a->>'lperiod', model.clock_now() AT TIME ZONE tz)
+             + ('1 ' || (a->>'lperiod'))::interval) AT TIME ZONE tz)
+           + make_interval(secs => (a->>'edge')::int);
+      IF t <= model.clock_now() THEN t := model.clock_now() + interval '1 second'; END IF;
+    ELSIF a ? 'edge' THEN
       t := mt.next_event();
       IF t IS NULL THEN RETURN NULL; END IF;
       t := t + make_interval(secs => (a->>'edge')::int);
@@ -1663,6 +1790,56 @@ BEGIN
     w := mt.wref(a->>'w');
     IF w IS NULL THEN RETURN NULL; END IF;
     RETURN jsonb_build_object('op', op, 'w', w, 'reason', a->'reason', 'wo', a->>'w');
+  WHEN 'flags' THEN
+    RETURN jsonb_build_object('op', op, 'cur', a->'cur', 'n', a->'n', 'debt', a->'debt');
+  WHEN 'lrule' THEN
+    -- a limit rule (section 20): of the currency, or of the wallet w
+    IF a->>'w' IS NOT NULL THEN
+      w := mt.wref(a->>'w');
+      IF w IS NULL THEN RETURN NULL; END IF;
+    END IF;
+    RETURN jsonb_build_object('op', op, 'cur', a->'cur', 'lop', a->'op', 'period', a->'period', 'w', w,
+                              'amount', a->'amount', 'count', a->'count', 'action', a->'action', 'wo', a->>'w');
+  WHEN 'ldrop' THEN
+    -- the rule a step added, or the i-th of the rules there are (by rule_id, round)
+    IF a ? 'ref' THEN
+      SELECT * INTO tr FROM mt.trace WHERE step = (a->>'ref')::int;
+      v := (tr.ext_out->0->>'rule_id')::numeric;
+    ELSE
+      SELECT r.rule_id INTO v FROM wallet.limit_rule r ORDER BY r.rule_id
+       OFFSET (a->>'i')::int % greatest((SELECT count(*) FROM wallet.limit_rule), 1) LIMIT 1;
+    END IF;
+    IF v IS NULL OR NOT EXISTS (SELECT 1 FROM wallet.limit_rule r WHERE r.rule_id = v) THEN RETURN NULL; END IF;
+    RETURN jsonb_build_object('op', op, 'rule', v);
+  WHEN 'grant' THEN
+    -- a step-up grant for the payment of step ref: its wallet, its operation (or another),
+    -- its amount times factor (the payment may be more: a fee, or a factor below 1)
+    SELECT * INTO tr FROM mt.trace WHERE step = (a->>'ref')::int;
+    IF tr.res IS NULL OR tr.res->'w' IS NULL THEN RETURN NULL; END IF;
+    -- mostly for a payment that asked for one; sometimes for any (a token not needed is left unused)
+    IF tr.ext_state IS DISTINCT FROM 'WL009' AND NOT coalesce((a->>'any')::boolean, true) THEN RETURN NULL; END IF;
+    e := (tr.res->'w'->>'x')::int;
+    base := to_jsonb(CASE tr.res->>'op' WHEN 'spend' THEN 'spend' WHEN 'hold' THEN 'spend' WHEN 'transfer' THEN 'transfer'
+                                        WHEN 'wrequest' THEN 'withdraw' ELSE 'exchange' END);
+    IF (a->>'other')::boolean THEN
+      base := to_jsonb(CASE WHEN base->>0 = 'spend' THEN 'transfer' ELSE 'spend' END);
+    END IF;
+    v := CASE WHEN tr.res->>'amount' ~ '^\d+(\.\d+)?$' THEN (tr.res->>'amount')::numeric END;
+    IF v IS NULL THEN RETURN NULL; END IF;
+    v := greatest(trunc(v * (a->>'factor')::numeric, e), 10::numeric ^ (-e));
+    RETURN jsonb_build_object('op', op, 'w', tr.res->'w', 'lop', base, 'amount', v::text, 'verifier', 'otp-service',
+                              'ttl', a->'ttl', 'wo', tr.res->>'wo');
+  WHEN 'stepup' THEN
+    -- the payment of step ref again, with the token of the grant of step grant (a bogus one
+    -- when that grant was refused), with the same key or a new one
+    SELECT * INTO tr FROM mt.trace WHERE step = (a->>'ref')::int;
+    IF tr.res IS NULL THEN RETURN NULL; END IF;
+    base := tr.res;
+    SELECT * INTO tr FROM mt.trace WHERE step = (a->>'grant')::int;
+    RETURN base || jsonb_build_object('step_up', coalesce(tr.ext_out->0->>'token', 'su_' || repeat('0', 32)),
+                                      'sv', CASE WHEN tr.ext_out->0->>'token' IS NOT NULL
+                                                 THEN jsonb_build_object('v', 'su' || tr.step) END)
+                || CASE WHEN a ? 'key' THEN jsonb_build_object('key', a->'key') ELSE '{}' END;
   WHEN 'replay' THEN
     SELECT * INTO tr FROM mt.trace WHERE step = (a->>'ref')::int;
     IF tr.res IS NULL THEN RETURN NULL; END IF;
@@ -1773,6 +1950,18 @@ CREATE FUNCTION mt.num(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
               ELSE quote_literal(j->>0) || '::numeric' END
 $$;
 
+-- step_up_arg: the step-up token of a payment made again with a grant (section 20); in a repro
+-- the variable the grant's token was stored in
+CREATE FUNCTION mt.step_up_arg(r jsonb, mode text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN r->>'step_up' IS NULL THEN ''
+              WHEN mode = 'repro' AND r->'sv'->>'v' IS NOT NULL THEN format(E', step_up => :\'%s\'', r->'sv'->>'v')
+              ELSE format(', step_up => %L', r->>'step_up') END
+$$;
+
+CREATE FUNCTION mt.with_step_up(r jsonb, mode text, q text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN r->>'step_up' IS NULL THEN q ELSE regexp_replace(q, '\)$', mt.step_up_arg(r, mode) || ')') END
+$$;
+
 CREATE FUNCTION mt.render(r jsonb, mode text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
   s text := CASE WHEN mode = 'model' THEN 'model' ELSE 'wallet' END;
@@ -1792,10 +1981,10 @@ BEGIN
                   CASE WHEN mode = 'repro' AND r->>'cx' IS NOT NULL THEN r->>'cx' ELSE mt.lit(r->'code') END,
                   mt.id(r->'w', mode), mt.num(r->'amount'), mt.lit(r->'scene'));
   WHEN 'spend' THEN
-    RETURN format('SELECT * FROM %s.spend(%s, %s, %s, %s, %s, %s, %s, %s)', s, mt.id(r->'w', mode),
+    RETURN mt.with_step_up(r, mode, format('SELECT * FROM %s.spend(%s, %s, %s, %s, %s, %s, %s, %s)', s, mt.id(r->'w', mode),
                   mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'scene'),
                   CASE WHEN mode = 'repro' AND r->>'cx' IS NOT NULL THEN r->>'cx' ELSE mt.lit(r->'coupon') END,
-                  mt.lit(r->'partial'), mt.id(r->'payee', mode), mt.lit(r->'order_ref'));
+                  mt.lit(r->'partial'), mt.id(r->'payee', mode), mt.lit(r->'order_ref')));
   WHEN 'reverse' THEN
     RETURN format('SELECT * FROM %s.reverse_spend(%s, %s, %s)', s, mt.id(r->'spend', mode), mt.lit(r->'key'),
                   mt.num(r->'amount'));
@@ -1829,9 +2018,9 @@ BEGIN
   WHEN 'gstatus' THEN
     RETURN format('SELECT * FROM %s.group_pay_status(%s)', s, mt.id(r->'group', mode));
   WHEN 'hold' THEN
-    RETURN format('SELECT * FROM %s.hold(%s, %s, %s, %s, %s::interval, %s, %s, NULL, %s)', s, mt.id(r->'w', mode),
+    RETURN mt.with_step_up(r, mode, format('SELECT * FROM %s.hold(%s, %s, %s, %s, %s::interval, %s, %s, NULL, %s)', s, mt.id(r->'w', mode),
                   mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'scene'), mt.lit(r->'ttl'), mt.lit(r->'partial'),
-                  mt.id(r->'payee', mode), mt.num(r->'max_charge'));
+                  mt.id(r->'payee', mode), mt.num(r->'max_charge')));
   WHEN 'capture' THEN
     RETURN format('SELECT * FROM %s.capture_hold(%s, %s, %s, %s)', s, mt.id(r->'hold', mode), mt.lit(r->'key'),
                   mt.num(r->'amount'), mt.lit(r->'final'));
@@ -1842,8 +2031,8 @@ BEGIN
     RETURN format('SELECT * FROM %s.adjust(%s, ''earnings'', %s, ''sales payout'', %s)', s, mt.id(r->'w', mode),
                   mt.num(r->'amount'), mt.lit(r->'key'));
   WHEN 'transfer' THEN
-    RETURN format('SELECT * FROM %s.transfer(%s, %s, %s, %s, %s, %s)', s, mt.id(r->'w', mode), mt.id(r->'to', mode),
-                  mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'kind'), mt.lit(r->'note'));
+    RETURN mt.with_step_up(r, mode, format('SELECT * FROM %s.transfer(%s, %s, %s, %s, %s, %s)', s, mt.id(r->'w', mode), mt.id(r->'to', mode),
+                  mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'kind'), mt.lit(r->'note')));
   WHEN 'split' THEN
     RETURN format('SELECT * FROM %s.spend_split(%s, %s, %s, ARRAY[%s]::bigint[], ARRAY[%s]::numeric[], %s, %s)', s,
                   mt.id(r->'w', mode), mt.num(r->'amount'), mt.lit(r->'key'),
@@ -1854,8 +2043,8 @@ BEGIN
   WHEN 'wquote' THEN
     RETURN format('SELECT * FROM %s.withdraw_quote(%s, %s)', s, mt.id(r->'w', mode), mt.num(r->'amount'));
   WHEN 'wrequest' THEN
-    RETURN format('SELECT * FROM %s.request_withdrawal(%s, %s, %s, %s, %s)', s, mt.id(r->'w', mode),
-                  mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'dest'), mt.lit(r->'method'));
+    RETURN mt.with_step_up(r, mode, format('SELECT * FROM %s.request_withdrawal(%s, %s, %s, %s, %s)', s, mt.id(r->'w', mode),
+                  mt.num(r->'amount'), mt.lit(r->'key'), mt.lit(r->'dest'), mt.lit(r->'method')));
   WHEN 'wreview' THEN
     RETURN format('SELECT %s.review_withdrawal(%s, %s, %s) AS status', s, mt.id(r->'wd', mode),
                   mt.lit(r->'approve'), mt.lit(r->'reviewer'));
@@ -1873,8 +2062,8 @@ BEGIN
   WHEN 'fxquote' THEN
     RETURN format('SELECT * FROM %s.exchange_quote(%s, %s, %s)', s, mt.lit(r->'from'), mt.lit(r->'to'), mt.num(r->'amount'));
   WHEN 'exchange' THEN
-    RETURN format('SELECT * FROM %s.exchange(%s, %s, %s, %s)', s, mt.id(r->'w', mode), mt.id(r->'to', mode),
-                  mt.num(r->'amount'), mt.lit(r->'key'));
+    RETURN mt.with_step_up(r, mode, format('SELECT * FROM %s.exchange(%s, %s, %s, %s)', s, mt.id(r->'w', mode), mt.id(r->'to', mode),
+                  mt.num(r->'amount'), mt.lit(r->'key')));
   WHEN 'cquote' THEN
     RETURN format('SELECT * FROM %s.card_quote(%s, %s, %s, %s)', s, mt.lit(r->'tpl'), mt.num(r->'face'),
                   mt.lit(r->'qty'), mt.id(r->'w', mode));
@@ -1907,6 +2096,22 @@ BEGIN
     RETURN format('SELECT true AS done FROM %s.unfreeze(%s)', s, mt.id(r->'w', mode));
   WHEN 'clock' THEN
     RETURN format('SET wallet.now = %L', r->>'at');
+  WHEN 'lrule' THEN
+    RETURN format('SELECT wallet.add_limit_rule(%s, %s, %s, %s, %s, %s, %s) AS rule_id', mt.lit(r->'cur'),
+                  mt.lit(r->'lop'), mt.lit(r->'period'), mt.num(r->'amount'), mt.num(r->'count'), mt.lit(r->'action'),
+                  mt.id(r->'w', mode));
+  WHEN 'flags' THEN
+    RETURN format('SELECT p.flags_to_freeze, p.payee_debt_flag FROM wallet.set_policy(%s, flags_to_freeze => %s, payee_debt_flag => %s) p',
+                  mt.lit(r->'cur'), mt.num(r->'n'), mt.num(r->'debt'));
+  WHEN 'ldrop' THEN
+    RETURN format('SELECT true AS dropped FROM (SELECT wallet.drop_limit_rule(%s)) x', r->>'rule');
+  WHEN 'grant' THEN
+    IF mode = 'model' THEN
+      RETURN format('SELECT model.grant_step_up(%s, %s, %s, %s, %s, %s) AS token', mt.id(r->'w', mode),
+                    mt.lit(r->'lop'), mt.num(r->'amount'), mt.lit(r->'verifier'), mt.lit(r->'ttl'), mt.lit(r->'token'));
+    END IF;
+    RETURN format('SELECT wallet.grant_step_up(%s, %s, %s, %s, %s) AS token', mt.id(r->'w', mode),
+                  mt.lit(r->'lop'), mt.num(r->'amount'), mt.lit(r->'verifier'), mt.lit(r->'ttl'));
   END CASE;
   RAISE EXCEPTION 'cannot render %', r;
 END $$;
@@ -2141,6 +2346,44 @@ BEGIN
   END IF;
 END $$;
 
+-- check_limits: NULL when wallet.limit_usage() agrees (every column) for the wallets the step
+-- touched (the wallet, the payee or receiver); for every wallet after a clock move, a sweep,
+-- a group step or a change of the rules
+CREATE FUNCTION mt.check_limits(r jsonb, OUT what text, OUT detail text) LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+  ws text[];
+  x mt.res;
+  m mt.res;
+  d record;
+BEGIN
+  IF r->>'op' IN ('clock', 'expire', 'hexpire', 'join', 'gcancel', 'autorun', 'lrule', 'ldrop', 'wreview',
+                  'wsettle', 'wreturn', 'reverse', 'capture', 'release') THEN
+    ws := NULL;
+  ELSE
+    ws := ARRAY[r->>'wo', r->'payee'->>'o', r->'to'->>'o'];
+  END IF;
+  x := mt.exec(format('SELECT w.owner, jsonb_agg(to_jsonb(u) ORDER BY u.rule_id) AS lim FROM mt.wmap w
+                        CROSS JOIN LATERAL wallet.limit_usage(w.ext_id) u WHERE %L IS NULL OR w.owner = ANY (%L)
+                        GROUP BY w.owner', ws, ws));
+  m := mt.exec(format('SELECT w.owner, jsonb_agg(to_jsonb(u) ORDER BY u.rule_id) AS lim FROM mt.wmap w
+                        CROSS JOIN LATERAL model.limit_usage(w.mod_id) u WHERE %L IS NULL OR w.owner = ANY (%L)
+                        GROUP BY w.owner', ws, ws));
+  IF NOT x.ok OR NOT m.ok THEN
+    what := 'limit_usage';
+    detail := format('extension %s; model %s', mt.side(x.ok, x.out, x.state, x.msg), mt.side(m.ok, m.out, m.state, m.msg));
+    RETURN;
+  END IF;
+  FOR d IN SELECT coalesce(xe->>'owner', me->>'owner') AS owner, xe->'lim' AS xl, me->'lim' AS ml
+             FROM jsonb_array_elements(x.out) xe
+             FULL JOIN jsonb_array_elements(m.out) me ON me->>'owner' = xe->>'owner'
+            WHERE xe->'lim' IS DISTINCT FROM me->'lim'
+            ORDER BY 1 LIMIT 1 LOOP
+    what := 'limit_usage';
+    detail := format('wallet %s: extension %s; model %s', d.owner, d.xl, d.ml);
+    RETURN;
+  END LOOP;
+END $$;
+
 -- rollup_points: the points wallets' pending credits rolled up (see mt.step)
 CREATE FUNCTION mt.rollup_points() RETURNS void LANGUAGE sql AS $$
   SELECT wallet._rollup_wallet(p.wallet_id)
@@ -2247,7 +2490,18 @@ BEGIN
       SELECT row_number() OVER (ORDER BY c.template_id, c.code), c.code
         FROM wallet.coupons((x.out->0->>'wallet_id')::bigint) c;
     END IF;
-    IF r->>'op' = 'crate' THEN
+    IF r->>'op' = 'grant' THEN
+      -- the model cannot make tokens: it takes the one the extension made (as coupon codes)
+      r := r || jsonb_build_object('token', CASE WHEN x.ok THEN x.out->0->>'token' END);
+    END IF;
+    IF r->>'op' IN ('lrule', 'ldrop', 'flags') THEN
+      -- limit rules are configuration both sides read; a wallet's own names the extension's
+      -- wallet, so the model is told which of its own it is
+      IF x.ok AND r->>'op' = 'lrule' AND r->'w'->>'m' IS NOT NULL THEN
+        INSERT INTO model.limit_rule_member VALUES ((x.out->0->>'rule_id')::bigint, (r->'w'->>'m')::bigint);
+      END IF;
+      m := x;
+    ELSIF r->>'op' = 'crate' THEN
       -- a member's rate names the extension's wallet: the model is told which of its own it is
       IF x.ok THEN
         INSERT INTO model.card_rate_member VALUES ((x.out->0->>'rate_id')::bigint, (r->'w'->>'m')::bigint);
@@ -2289,6 +2543,11 @@ BEGIN
   -- intakes: after the operations that make or move them
   IF b.what IS NULL AND r->>'op' IN ('submit', 'verify', 'csettle', 'creview') THEN
     b := mt.check_intakes(r);
+  END IF;
+  -- limit usage (section 20): of the wallets the step touched, of all after a clock move, a
+  -- sweep or a change of the rules; while there are rules
+  IF b.what IS NULL AND EXISTS (SELECT 1 FROM wallet.limit_rule) THEN
+    b := mt.check_limits(r);
   END IF;
   IF b.what IS NOT NULL THEN
     UPDATE mt.trace SET status = 'fail' WHERE step = pl.step;
@@ -2418,7 +2677,7 @@ BEGIN
   END LOOP;
   RETURN (SELECT string_agg(t.step::text, ',' ORDER BY t.step) FROM mt.trace t
            WHERE t.step <= p_step AND t.status <> 'skip'
-             AND (t.step = p_step OR t.res->>'op' IN ('clock', 'expire')
+             AND (t.step = p_step OR t.res->>'op' IN ('clock', 'expire', 'lrule', 'ldrop')
                   OR t.res->>'wo' = ANY (ws) OR t.res->'payee'->>'o' = ANY (ws) OR t.res->>'co' = ANY (ws)));
 END $$;
 
@@ -2465,6 +2724,7 @@ BEGIN
                 WHEN t.res->>'op' IN ('hold', 'join') THEN 'h' || t.step
                 WHEN t.res->>'op' = 'group' THEN 'g' || t.step
                 WHEN t.res->>'op' = 'wrequest' THEN 'd' || t.step
+                WHEN t.res->>'op' = 'grant' THEN 'su' || t.step
                 WHEN t.res->>'op' IN ('top_up', 'spend', 'reverse', 'capture', 'release', 'transfer', 'split',
                                       'payout', 'exchange', 'csettle') THEN 't' || t.step END;
     IF var = ANY (used) AND t.status = 'ok' AND coalesce(t.ext_ok, false) THEN
@@ -2472,6 +2732,8 @@ BEGIN
         q := replace(q, 'AS wallet_id', 'AS ' || var) || ' \gset';
       ELSIF t.res->>'op' = 'group' THEN
         q := replace(q, 'AS group_id', 'AS ' || var) || ' \gset';
+      ELSIF t.res->>'op' = 'grant' THEN
+        q := replace(q, 'AS token', 'AS ' || var) || ' \gset';
       ELSE
         q := regexp_replace(q, '^SELECT \* FROM', 'SELECT ' || CASE WHEN var LIKE 'r%' THEN 'refund_id'
                                                                      WHEN var LIKE 'h%' THEN 'hold_id'

@@ -459,7 +459,8 @@ END $$;
 ------------------------------------------------------------------------------
 CREATE FUNCTION model.spend(p_wid bigint, p_amount numeric, p_key text, p_scene text DEFAULT NULL,
                             p_coupon text DEFAULT NULL, p_partial boolean DEFAULT false,
-                            p_payee bigint DEFAULT NULL, p_order_ref text DEFAULT NULL)
+                            p_payee bigint DEFAULT NULL, p_order_ref text DEFAULT NULL,
+                            step_up text DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, charged numeric, discount numeric, bonus_used numeric, cash_used numeric,
                  earnings_used numeric, shortfall numeric, replayed boolean, points numeric)
   LANGUAGE plpgsql AS $$
@@ -528,6 +529,8 @@ BEGIN
   IF avail < amt - disc AND NOT p_partial THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
   -- section 15: what the wallet would pay against what it has
   PERFORM model.rule_check(amt - disc, avail, least(avail, amt - disc), sr.x, sr.y);
+  -- section 20: what it charges is judged last (a split payment's too, without a grant)
+  PERFORM model.lim_judge(w.wid, 'spend', least(avail, amt - disc), step_up);
 
   v_tid := model.new_txn(w.wid, 'spend', p_key, req);
   IF p_coupon IS NOT NULL THEN
@@ -793,6 +796,12 @@ BEGIN
     restored := coalesce(restored, false);
   END IF;
   res := res || jsonb_build_object('written_off', written_off, 'to_cash', to_cash, 'coupon_restored', restored);
+  -- section 20: the amount reversed goes back to the period the spend (a capture: its hold) was
+  -- counted in; the spend's count when all of it is back (a capture's count is its hold's; a
+  -- spend that charged nothing counted nothing)
+  PERFORM model.lim_back(w.wid, 'spend', x,
+                         CASE WHEN sp.reversed + x = sp.charged AND sp.hold_of IS NULL AND sp.charged > 0
+                              THEN 1 ELSE 0 END, sp.made_at);
   UPDATE model.spend s SET reversed = s.reversed + x, payee_back = s.payee_back + pb, reversals = s.reversals + 1,
                            points_back = s.points_back + pt,
                            ret_bonus = s.ret_bonus + (res->>'bonus')::bigint,
@@ -951,6 +960,8 @@ BEGIN
     v_tid := model.new_txn(w.wid, 'request_refund', p_key, req);
     INSERT INTO model.refund (wid, topup, amount, fee, net, clawback, bonus_void, status, requested_at, by_limit)
     VALUES (w.wid, tp.tid, coalesce(amt, 0), 0, 0, 0, 0, 'rejected', clk, true) RETURNING model.refund.rid INTO v_rid;
+    -- and flagged (section 20: flags_to_freeze flags in 30 days freeze the wallet)
+    PERFORM model.flag(w.wid, 'refund_limit');
     UPDATE model.txn SET result = jsonb_build_object('refund_id', v_rid, 'status', 'rejected') WHERE model.txn.tid = v_tid;
     RETURN QUERY SELECT v_rid, model.major(coalesce(amt, 0), w.e), model.major(0, w.e), model.major(0, w.e),
       model.major(0, w.e), model.major(0, w.e), 'rejected'::text, false, model.major(0, w.e), 0;
@@ -1385,6 +1396,8 @@ DECLARE
 BEGIN
   FOR h IN SELECT * FROM model.hold x WHERE x.wid = p_wid AND model.hold_lapsed(x) ORDER BY x.hid LOOP
     PERFORM model.give_back(h.hid, h.amount - h.captured - h.released);
+    PERFORM model.lim_back(h.wid, 'spend', h.amount - h.captured - h.released,
+                           CASE WHEN h.captured = 0 THEN 1 ELSE 0 END, h.made_at);
     UPDATE model.hold SET status = 'expired', released = amount - captured WHERE hid = h.hid;
     n := n + 1;
   END LOOP;
@@ -1402,7 +1415,8 @@ END $$;
 CREATE FUNCTION model.hold(p_wid bigint, p_amount numeric, p_key text, p_scene text DEFAULT NULL,
                            p_ttl interval DEFAULT '7 days', p_partial boolean DEFAULT false,
                            p_payee bigint DEFAULT NULL, p_order_ref text DEFAULT NULL,
-                           p_max_charge numeric DEFAULT NULL, p_share boolean DEFAULT false)
+                           p_max_charge numeric DEFAULT NULL, p_share boolean DEFAULT false,
+                           step_up text DEFAULT NULL)
   RETURNS TABLE (hold_id bigint, held numeric, bonus_held numeric, cash_held numeric, earnings_held numeric,
                  shortfall numeric, expires_at timestamptz, replayed boolean)
   LANGUAGE plpgsql AS $$
@@ -1461,6 +1475,8 @@ BEGIN
   want := CASE WHEN mx IS NULL THEN amt ELSE least(amt, mx) END;
   IF avail < want AND NOT p_partial AND mx IS NULL THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
   PERFORM model.rule_check(amt, avail, least(avail, want), sr.x, sr.y);
+  -- section 20: a hold counts as a spend when it is made (a group share's without a grant)
+  PERFORM model.lim_judge(w.wid, 'spend', least(avail, want), step_up);
   exp := clk + p_ttl;
   INSERT INTO model.hold (wid, status, amount, expires_at, payee, scene) VALUES (w.wid, 'open', 0, exp, p_payee, p_scene)
   RETURNING hid INTO v_hid;
@@ -1566,6 +1582,7 @@ BEGIN
   IF p_final AND lft - x > 0 THEN
     rel := lft - x;
     PERFORM model.give_back(h.hid, rel);
+    PERFORM model.lim_back(w.wid, 'spend', rel, CASE WHEN h.captured + x = 0 THEN 1 ELSE 0 END, h.made_at);
   END IF;
   st := CASE WHEN lft - x - rel > 0 THEN 'open' ELSE 'captured' END;
   UPDATE model.hold SET captured = captured + x, released = released + rel, status = st WHERE hid = h.hid;
@@ -1578,9 +1595,10 @@ BEGIN
       INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (p.wid, 'earnings', x - comm - repay, clk);
     END IF;
   END IF;
-  INSERT INTO model.spend (tid, wid, charged, bonus_used, cash_used, earnings_used, payee, payee_credit, discount)
+  INSERT INTO model.spend (tid, wid, charged, bonus_used, cash_used, earnings_used, payee, payee_credit, discount,
+                           made_at, hold_of)
   VALUES (v_tid, w.wid, x, (used->>'bonus')::bigint, (used->>'cash')::bigint, (used->>'earnings')::bigint,
-          h.payee, CASE WHEN h.payee IS NULL THEN 0 ELSE x - comm END, 0);
+          h.payee, CASE WHEN h.payee IS NULL THEN 0 ELSE x - comm END, 0, h.made_at, h.hid);
   -- a capture earns reward points as a spend does, in the hold's scene
   rw := model.reward(w, h.scene, x, v_tid);
   res := jsonb_build_object('txn_id', v_tid, 'captured', x, 'bonus', (used->>'bonus')::bigint,
@@ -1624,6 +1642,7 @@ BEGIN
   x := coalesce(x, lft);
   IF x > lft THEN PERFORM model.fail('WL008', 'release beyond what the hold has left'); END IF;
   PERFORM model.give_back(h.hid, x);
+  PERFORM model.lim_back(w.wid, 'spend', x, CASE WHEN h.captured = 0 AND lft - x = 0 THEN 1 ELSE 0 END, h.made_at);
   st := CASE WHEN lft - x > 0 THEN 'open' WHEN h.captured > 0 THEN 'captured' ELSE 'released' END;
   UPDATE model.hold SET released = released + x, status = st WHERE hid = h.hid;
   v_tid := model.new_txn(w.wid, 'release_hold', p_key, req);
@@ -1915,6 +1934,7 @@ DECLARE
   pe bigint := model.earnings_of(p_wid);
 BEGIN
   UPDATE model.wallet SET debt = debt + greatest(p_amount - pe, 0) WHERE wid = p_wid;
+  PERFORM model.debt_added(p_wid, greatest(p_amount - pe, 0));
   PERFORM model.take_earnings(p_wid, least(p_amount, pe));
 END $$;
 
@@ -1939,7 +1959,7 @@ CREATE FUNCTION model.transfer_fee(amt bigint, rate numeric, fixed bigint) RETUR
   LANGUAGE sql IMMUTABLE AS $$ SELECT round(amt * rate)::bigint + fixed $$;
 
 CREATE FUNCTION model.transfer(p_from bigint, p_to bigint, p_amount numeric, p_key text,
-                               p_kind text DEFAULT 'p2p', p_note text DEFAULT NULL)
+                               p_kind text DEFAULT 'p2p', p_note text DEFAULT NULL, step_up text DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, amount numeric, fee numeric, replayed boolean)
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -1993,6 +2013,8 @@ BEGIN
   END IF;
   f := model.transfer_fee(amt, xp.t_rate, xp.t_fixed);
   IF amt <= 0 OR amt + f > avail THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
+  -- section 20: what leaves the sender, the amount and its fee
+  PERFORM model.lim_judge(w.wid, 'transfer', amt + f, step_up);
   PERFORM model.take_earnings(w.wid, amt + f);
   -- the receiver's earnings (a frozen receiver still receives; a debt is repaid first)
   PERFORM model.credit(r.wid, amt);
@@ -2173,11 +2195,14 @@ BEGIN
 END $$;
 
 -- wmake: the withdrawal of amt quoted by q from wallet w: held at once, approved or pending
-CREATE FUNCTION model.wmake(w model.wallet, amt bigint, q record, auto boolean) RETURNS model.withdrawal
+CREATE FUNCTION model.wmake(w model.wallet, amt bigint, q record, auto boolean, tok text DEFAULT NULL)
+  RETURNS model.withdrawal
   LANGUAGE plpgsql AS $$
 DECLARE
   d model.withdrawal;
 BEGIN
+  -- section 20: the amount asked for counts from the request on
+  PERFORM model.lim_judge(w.wid, 'withdraw', amt, tok);
   PERFORM model.take_earnings(w.wid, amt);
   INSERT INTO model.withdrawal (wid, amount, fee, net, status, requested_at, automatic)
   VALUES (w.wid, amt, q.fee, q.net, CASE WHEN q.review THEN 'pending' ELSE 'approved' END, model.clock_now(), auto)
@@ -2186,7 +2211,8 @@ BEGIN
 END $$;
 
 CREATE FUNCTION model.request_withdrawal(p_wid bigint, p_amount numeric, p_key text, p_destination text,
-                                         p_method text DEFAULT NULL, p_note text DEFAULT NULL)
+                                         p_method text DEFAULT NULL, p_note text DEFAULT NULL,
+                                         step_up text DEFAULT NULL)
   RETURNS TABLE (withdrawal_id bigint, amount numeric, fee numeric, net numeric, status text, replayed boolean)
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -2219,7 +2245,7 @@ BEGIN
   q := model.wquote(w, amt, model.earnings_of(w.wid));
   IF q.refusal = 'insufficient_earnings' THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
   IF q.refusal IS NOT NULL THEN PERFORM model.fail('WL007', q.refusal); END IF;
-  d := model.wmake(w, amt, q, false);
+  d := model.wmake(w, amt, q, false, step_up);
   v_tid := model.new_txn(w.wid, 'request_withdrawal', p_key, req);
   UPDATE model.txn SET result = jsonb_build_object('withdrawal_id', d.wdid, 'amount', d.amount, 'fee', d.fee,
                                                    'net', d.net, 'status', d.status)
@@ -2241,9 +2267,12 @@ END $$;
 -- choice: the held earnings coming back are not a new credit: they do not repay a debt
 -- the wallet ran into since (a return, money coming back from the bank, does)
 CREATE FUNCTION model.wrelease(d model.withdrawal) RETURNS void
-  LANGUAGE sql AS $$
-  INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (d.wid, 'earnings', d.amount, model.clock_now())
-$$;
+  LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO model.lot (wid, bucket, amount, granted_at) VALUES (d.wid, 'earnings', d.amount, model.clock_now());
+  -- section 20: its amount and count go back to the period of the request
+  PERFORM model.lim_back(d.wid, 'withdraw', d.amount, 1, d.requested_at);
+END $$;
 
 -- choice: the steps of a withdrawal requested already are taken on a frozen wallet too
 -- (no new debit: the amount was held when it was requested)
@@ -2306,6 +2335,7 @@ BEGIN
   IF d.status = 'succeeded' THEN
     -- the whole amount (the fee too) comes back, a credit like any other: a debt is repaid first
     PERFORM model.credit(d.wid, d.amount);
+    PERFORM model.lim_back(d.wid, 'withdraw', d.amount, 1, d.requested_at);
     UPDATE model.withdrawal SET status = 'returned' WHERE wdid = d.wdid;
     RETURN 'returned';
   END IF;
@@ -2388,7 +2418,12 @@ BEGIN
           requested := true;
         ELSE
           q := model.wquote(w, amt, amt);
-          IF q.refusal IS NULL THEN
+          -- section 20: a wallet a limit rule would stop (refuse or step up) is skipped;
+          -- choice: as a wallet whose quote is refused: its day is not done, the next sweep of
+          -- the day looks at it again
+          IF q.refusal IS NULL AND NOT model.lim_allow(w.wid, 'withdraw', amt) THEN
+            q := NULL;
+          ELSIF q.refusal IS NULL THEN
             d := model.wmake(w, amt, q, true);
             v_tid := model.new_txn(w.wid, 'auto_withdraw', k, jsonb_build_object('amount', amt));
             requested := true;
@@ -2530,6 +2565,7 @@ BEGIN
     need := need - t;
   END LOOP;
   UPDATE model.wallet SET debt = debt + need WHERE wid = p_wid;
+  PERFORM model.debt_added(p_wid, need);
 END $$;
 
 ------------------------------------------------------------------------------
@@ -2584,7 +2620,7 @@ BEGIN
   RETURN QUERY SELECT r.rate, model.major(q.fee, fe), model.major(q.to_amount, te), r.valid_until;
 END $$;
 
-CREATE FUNCTION model.exchange(p_from bigint, p_to bigint, p_amount numeric, p_key text)
+CREATE FUNCTION model.exchange(p_from bigint, p_to bigint, p_amount numeric, p_key text, step_up text DEFAULT NULL)
   RETURNS TABLE (txn_id bigint, rate numeric, fee numeric, to_amount numeric, replayed boolean)
   LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -2629,6 +2665,8 @@ BEGIN
   IF q.to_amount <= 0 THEN PERFORM model.fail('22023', 'amount is too small to exchange'); END IF;
   -- only earnings are exchanged
   IF amt > model.earnings_of(fw.wid) THEN PERFORM model.fail('WL001', 'insufficient funds'); END IF;
+  -- section 20: the amount taken from the source wallet
+  PERFORM model.lim_judge(fw.wid, 'exchange', amt, step_up);
   PERFORM model.take_earnings(fw.wid, amt);
   -- into a points currency: bonus that never expires; otherwise earnings (a debt repaid first)
   SELECT c.points INTO pts FROM wallet.currency c WHERE c.code = tw.currency;
@@ -3088,4 +3126,220 @@ BEGIN
            model.major(k.quoted_total, w.e), model.major(k.paid, w.e), k.batch_ref, k.submitted_at, k.paid_at
       FROM model.intake k WHERE k.wid = w.wid
      ORDER BY k.submitted_at DESC, k.kid DESC;
+END $$;
+
+------------------------------------------------------------------------------
+-- Limits and step-up verification (section 20)
+------------------------------------------------------------------------------
+-- The model keeps every debit it counts as a row of model.lim_use (wallet, class, the time
+-- it was counted, amount, count 1) and every give-back as a row with the amount and count
+-- negative and the time of the debit it gives back. A period's usage is the sum of the rows
+-- counted in it (days and months of the currency's limit_time_zone): a give-back after the
+-- period of its debit is over lands in that period and so counts for nothing now, as the
+-- contract says (the clock only moves on). Rules are read from wallet.limit_rule; a rule of one
+-- wallet names the extension's wallet, so the driver says which of the model's it is
+-- (model.limit_rule_member), as for a member's card rate.
+-- choice: a debit is judged after every other refusal of its operation (frozen, funds, spend
+-- rules, withdrawal minimum and daily maximum, ...), so a refused call is refused for those first.
+-- choice: a hold past its time gives its usage back when it is expired (by the sweep, or by the
+-- wallet's next operation that gives lapsed holds back), at that clock, not at its expiry time:
+-- if that is another day, the day keeps it.
+-- choice: each class's usage in a period never goes below zero (the give-backs are of what was
+-- counted, so this only matters if they were not).
+ALTER TABLE model.spend ADD COLUMN made_at timestamptz DEFAULT model.clock_now(), ADD COLUMN hold_of bigint;
+ALTER TABLE model.hold ADD COLUMN made_at timestamptz DEFAULT model.clock_now();
+CREATE TABLE model.limit_rule_member (rule_id bigint PRIMARY KEY, wid bigint NOT NULL);
+CREATE TABLE model.lim_use (
+  n      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  wid    bigint NOT NULL,
+  cls    text NOT NULL CHECK (cls IN ('spend', 'transfer', 'withdraw', 'exchange', 'card_payout')),
+  at     timestamptz NOT NULL,
+  amount bigint NOT NULL,
+  cnt    int NOT NULL
+);
+CREATE INDEX ON model.lim_use (wid);
+-- step-up grants: the token is the extension's (the driver supplies it, as coupon codes)
+CREATE TABLE model.step_up_grant (
+  token      text PRIMARY KEY,
+  wid        bigint NOT NULL,
+  operation  text NOT NULL,
+  max_amount bigint NOT NULL,
+  expires_at timestamptz NOT NULL,
+  used       boolean NOT NULL DEFAULT false
+);
+
+CREATE FUNCTION model.lim_tz(p_wid bigint) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT coalesce((SELECT p.limit_time_zone FROM wallet.policy p JOIN model.wallet w ON w.currency = p.currency
+                    WHERE w.wid = p_wid), 'UTC')
+$$;
+
+-- lim_rules: the rules that apply to a wallet, its currency's and its own, by rule_id
+CREATE FUNCTION model.lim_rules(p_wid bigint) RETURNS SETOF wallet.limit_rule LANGUAGE sql STABLE AS $$
+  SELECT r.* FROM wallet.limit_rule r JOIN model.wallet w ON w.currency = r.currency
+   WHERE w.wid = p_wid
+     AND (r.wallet_id IS NULL
+          OR EXISTS (SELECT 1 FROM model.limit_rule_member m WHERE m.rule_id = r.rule_id AND m.wid = p_wid))
+   ORDER BY r.rule_id
+$$;
+
+-- lim_covers: a rule of operation op covers a debit of class cls (debit: all but card payouts)
+CREATE FUNCTION model.lim_covers(op text, cls text) RETURNS boolean LANGUAGE sql IMMUTABLE
+  AS $$ SELECT op = cls OR (op = 'debit' AND cls <> 'card_payout') $$;
+
+-- lim_start: the first instant of the day or month (period) of t in zone tz
+CREATE FUNCTION model.lim_start(t timestamptz, period text, tz text) RETURNS timestamptz LANGUAGE sql STABLE
+  AS $$ SELECT date_trunc(period, t AT TIME ZONE tz) AT TIME ZONE tz $$;
+
+-- lim_used: what a wallet has used now of rule r's class(es) in r's period (0 for each operation
+-- alone); each class never below zero
+CREATE FUNCTION model.lim_used(p_wid bigint, r wallet.limit_rule, OUT amount bigint, OUT cnt bigint)
+  LANGUAGE sql STABLE AS $$
+  SELECT coalesce(sum(greatest(a, 0)), 0)::bigint, coalesce(sum(greatest(c, 0)), 0)::bigint
+    FROM (SELECT u.cls, sum(u.amount) AS a, sum(u.cnt) AS c
+            FROM model.lim_use u, model.lim_tz(p_wid) z
+           WHERE u.wid = p_wid AND r.period <> 'operation' AND model.lim_covers(r.operation, u.cls)
+             AND model.lim_start(u.at, r.period, z) = model.lim_start(model.clock_now(), r.period, z)
+           GROUP BY u.cls) x
+$$;
+
+-- lim_verdict: refuse, step_up or NULL (allowed) for a debit of amt of class cls: the first
+-- refusing rule broken refuses; else a step-up rule broken asks for a grant
+CREATE FUNCTION model.lim_verdict(p_wid bigint, cls text, amt bigint) RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  r wallet.limit_rule;
+  u record;
+  e int := (SELECT w.e FROM model.wallet w WHERE w.wid = p_wid);
+  v text;
+BEGIN
+  IF amt <= 0 THEN RETURN NULL; END IF;
+  FOR r IN SELECT * FROM model.lim_rules(p_wid) LOOP
+    CONTINUE WHEN NOT model.lim_covers(r.operation, cls);
+    u := model.lim_used(p_wid, r);
+    IF (r.max_amount IS NOT NULL AND u.amount + amt > round(r.max_amount * 10::numeric ^ e))
+       OR (r.max_count IS NOT NULL AND r.period <> 'operation' AND u.cnt + 1 > r.max_count) THEN
+      IF r.action = 'refuse' THEN RETURN 'refuse'; END IF;
+      v := 'step_up';
+    END IF;
+  END LOOP;
+  RETURN v;
+END $$;
+
+-- lim_allow: a debit no rule would stop (auto_withdraw asks before it requests)
+CREATE FUNCTION model.lim_allow(p_wid bigint, cls text, amt bigint) RETURNS boolean LANGUAGE sql STABLE
+  AS $$ SELECT model.lim_verdict(p_wid, cls, amt) IS NULL $$;
+
+-- lim_judge: judges a debit of amt of class cls (WL007; WL009 unless tok is a grant that allows
+-- it: of this wallet, unused, not expired, for this class, up to its amount; it is then used)
+-- and counts it. A token where none is needed is left unused.
+CREATE FUNCTION model.lim_judge(p_wid bigint, cls text, amt bigint, tok text) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  v text;
+  g model.step_up_grant;
+BEGIN
+  IF amt <= 0 THEN RETURN; END IF;
+  v := model.lim_verdict(p_wid, cls, amt);
+  IF v = 'refuse' THEN PERFORM model.fail('WL007', 'limit exceeded'); END IF;
+  IF v = 'step_up' THEN
+    IF tok IS NULL THEN PERFORM model.fail('WL009', 'step-up verification required'); END IF;
+    SELECT * INTO g FROM model.step_up_grant x WHERE x.token = tok;
+    IF NOT FOUND OR g.wid <> p_wid OR g.used OR g.expires_at <= model.clock_now() OR g.operation <> cls
+       OR amt > g.max_amount THEN
+      PERFORM model.fail('WL009', 'step-up grant does not allow this payment');
+    END IF;
+    UPDATE model.step_up_grant x SET used = true WHERE x.token = tok;
+  END IF;
+  INSERT INTO model.lim_use (wid, cls, at, amount, cnt) VALUES (p_wid, cls, model.clock_now(), amt, 1);
+END $$;
+
+-- lim_back: amt and cnt given back to the period of the debit counted at t
+CREATE FUNCTION model.lim_back(p_wid bigint, cls text, amt bigint, cnt int, t timestamptz) RETURNS void
+  LANGUAGE sql AS $$
+  INSERT INTO model.lim_use (wid, cls, at, amount, cnt)
+  SELECT p_wid, cls, t, -greatest(amt, 0), -greatest(cnt, 0) WHERE amt > 0 OR cnt > 0
+$$;
+
+CREATE FUNCTION model.limit_usage(p_wid bigint)
+  RETURNS TABLE (rule_id bigint, operation text, period text, period_start timestamptz, used_amount numeric,
+                 used_count bigint, remaining_amount numeric, remaining_count bigint)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+BEGIN
+  RETURN QUERY
+  SELECT r.rule_id, r.operation, r.period,
+         CASE WHEN r.period = 'operation' THEN NULL
+              ELSE model.lim_start(model.clock_now(), r.period, model.lim_tz(w.wid)) END,
+         model.major(u.amount, w.e), u.cnt,
+         CASE WHEN r.max_amount IS NOT NULL
+              THEN model.major(greatest(round(r.max_amount * 10::numeric ^ w.e)::bigint - u.amount, 0), w.e) END,
+         CASE WHEN r.max_count IS NOT NULL THEN greatest(r.max_count::bigint - u.cnt, 0) END
+    FROM model.lim_rules(w.wid) r, LATERAL model.lim_used(w.wid, r) u
+   ORDER BY r.rule_id;
+END $$;
+
+-- grant_step_up: the grant of the token the extension made (supplied by the driver)
+CREATE FUNCTION model.grant_step_up(p_wid bigint, p_operation text, p_max_amount numeric, p_verifier text,
+                                    p_ttl interval, p_token text) RETURNS text
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w model.wallet;
+  m bigint;
+BEGIN
+  IF p_operation IS NULL OR p_operation NOT IN ('spend', 'transfer', 'withdraw', 'exchange') THEN
+    PERFORM model.fail('22023', 'unknown operation');
+  END IF;
+  IF p_ttl IS NULL OR p_ttl < interval '1 second' OR p_ttl > interval '1 day' THEN
+    PERFORM model.fail('22023', 'ttl out of range');
+  END IF;
+  PERFORM model.text_arg(p_verifier, 'verifier', 200, true);
+  w := model.get_wallet(p_wid);
+  m := model.minor(p_max_amount, w.e, 'max_amount');
+  INSERT INTO model.step_up_grant VALUES (p_token, w.wid, p_operation, m, model.clock_now() + p_ttl);
+  RETURN p_token;
+END $$;
+
+------------------------------------------------------------------------------
+-- Risk flags and policy.flags_to_freeze (section 20)
+------------------------------------------------------------------------------
+-- A refund request beyond max_refunds_per_30_days flags its wallet (refund_limit), a debt
+-- crossing above the currency's payee_debt_flag flags it (payee_debt, once per crossing); a
+-- wallet whose flags of the 30 days up to the clock reach its currency's flags_to_freeze is
+-- frozen at once (a frozen one stays as it is).
+CREATE TABLE model.risk_flag (
+  n    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  wid  bigint NOT NULL,
+  kind text NOT NULL,
+  at   timestamptz NOT NULL
+);
+
+CREATE FUNCTION model.flag(p_wid bigint, p_kind text) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  clk timestamptz := model.clock_now();
+  w model.wallet := model.get_wallet(p_wid);
+  lim int := (SELECT p.flags_to_freeze FROM wallet.policy p WHERE p.currency = w.currency);
+BEGIN
+  INSERT INTO model.risk_flag (wid, kind, at) VALUES (w.wid, p_kind, clk);
+  IF lim IS NULL OR w.frozen THEN RETURN; END IF;
+  IF (SELECT count(*) FROM model.risk_flag f
+       WHERE f.wid = w.wid AND f.at > clk - interval '30 days' AND f.at <= clk) >= lim THEN
+    UPDATE model.wallet SET frozen = true WHERE wid = w.wid;
+  END IF;
+END $$;
+
+-- debt_added: added was just added to a wallet's debt: a flag if that took the debt above
+-- the currency's payee_debt_flag (compared exactly in major units)
+-- choice: a points wallet's debt (points taken back by a reversal) is flagged the same way, by
+-- its own currency's policy
+CREATE FUNCTION model.debt_added(p_wid bigint, added bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+  w model.wallet := model.get_wallet(p_wid);
+  f numeric := (SELECT p.payee_debt_flag FROM wallet.policy p WHERE p.currency = w.currency);
+BEGIN
+  IF added > 0 AND f IS NOT NULL AND model.major(w.debt, w.e) > f AND model.major(w.debt - added, w.e) <= f THEN
+    PERFORM model.flag(w.wid, 'payee_debt');
+  END IF;
 END $$;

@@ -238,7 +238,28 @@ ok)
                                        WHERE k.card_type IN ('game', 'jcard') AND i.rate NOT IN (0.8, 0.83, 0.88))),
           ('intakes_paid', (SELECT count(*) FROM model.intake WHERE status = 'paid')),
           ('intakes_sent_to_review', (SELECT count(*) FROM model.txn WHERE kind = 'settle_intake' AND result->>'status' = 'review')),
-          ('intakes_rejected', (SELECT count(*) FROM model.intake WHERE status = 'rejected'))) v(what, n)"
+          ('intakes_rejected', (SELECT count(*) FROM model.intake WHERE status = 'rejected')),
+          ('limit_rules_added', (SELECT count(*) FROM mt.trace WHERE op = 'lrule' AND ext_ok)),
+          ('limit_rules_added_for_a_wallet', (SELECT count(*) FROM model.limit_rule_member)),
+          ('limit_rules_dropped', (SELECT count(*) FROM mt.trace WHERE op = 'ldrop' AND ext_ok)),
+          ('limits_refused', (SELECT count(*) FROM mt.trace WHERE ext_state = 'WL007' AND ext_msg = 'limit exceeded')),
+          ('step_up_asked', (SELECT count(*) FROM mt.trace WHERE ext_msg = 'step-up verification required')),
+          ('step_up_grants_made', (SELECT count(*) FROM mt.trace WHERE op = 'grant' AND ext_ok)),
+          ('step_up_grants_used', (SELECT count(*) FROM wallet.step_up_grant WHERE used_txn IS NOT NULL)),
+          ('step_up_grants_refused', (SELECT count(*) FROM mt.trace WHERE ext_msg = 'step-up grant does not allow this payment')),
+          ('auto_withdraw_skipped_for_limits', (SELECT count(*) FROM wallet.auto_withdrawal WHERE last_result = 'limit')),
+          ('limit_days_rolled_CNY', (SELECT count(*) FROM (SELECT (res->>'at')::timestamptz AS t,
+                                            lag((res->>'at')::timestamptz, 1, mt.t0()) OVER (ORDER BY step) AS b
+                                       FROM mt.trace WHERE op = 'clock' AND status <> 'skip') c, (SELECT coalesce((SELECT limit_time_zone FROM wallet.policy WHERE currency = 'CNY'), 'UTC') AS limit_time_zone) p
+                                     WHERE date_trunc('day', c.t AT TIME ZONE p.limit_time_zone)
+                                           <> date_trunc('day', c.b AT TIME ZONE p.limit_time_zone))),
+          ('limit_months_rolled_CNY', (SELECT count(*) FROM (SELECT (res->>'at')::timestamptz AS t,
+                                            lag((res->>'at')::timestamptz, 1, mt.t0()) OVER (ORDER BY step) AS b
+                                       FROM mt.trace WHERE op = 'clock' AND status <> 'skip') c, (SELECT coalesce((SELECT limit_time_zone FROM wallet.policy WHERE currency = 'CNY'), 'UTC') AS limit_time_zone) p
+                                     WHERE date_trunc('month', c.t AT TIME ZONE p.limit_time_zone)
+                                           <> date_trunc('month', c.b AT TIME ZONE p.limit_time_zone))),
+          ('risk_flags_raised', (SELECT count(*) FROM model.risk_flag)),
+          ('wallets_frozen_by_flags', (SELECT count(*) FROM wallet.txn WHERE kind = 'freeze' AND request->>'rule' = 'flags_to_freeze'))) v(what, n)"
     fi
     exit 0
     ;;
