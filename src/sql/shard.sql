@@ -28,13 +28,16 @@ $$;
 -- _shard_step makes every sequence count in steps of the row's `shards` (the trigger of
 -- wallet.shard_config: it runs when configure_shard writes the row and again when a restore
 -- copies the row back, since pg_dump keeps the sequences' values but not their increments).
+CREATE FUNCTION wallet._sequence_step(seq regclass, increment int) RETURNS void
+  AS 'MODULE_PATHNAME', 'wallet_sequence_step' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION wallet._sequence_step(regclass, int) FROM PUBLIC;
 CREATE FUNCTION wallet._shard_step() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
 DECLARE
   s regclass;
 BEGIN
   FOR s IN SELECT * FROM wallet._shard_sequences() LOOP
-    EXECUTE format('ALTER SEQUENCE %s INCREMENT BY %s', s, NEW.shards);
+    PERFORM wallet._sequence_step(s, NEW.shards);
   END LOOP;
   RETURN NULL;
 END $$;
@@ -81,12 +84,16 @@ BEGIN
   INSERT INTO wallet.shard_config (shard, shards) VALUES (configure_shard.shard, configure_shard.shards);
   -- the trigger has set every increment; now start every sequence at a value of this shard
   FOR s IN SELECT * FROM wallet._shard_sequences() LOOP
-    EXECUTE format('SELECT last_value, is_called FROM %s', s) INTO last, called;
+    last := pg_sequence_last_value(s);
+    called := last IS NOT NULL;
+    IF NOT called THEN
+      SELECT q.seqstart INTO last FROM pg_sequence q WHERE q.seqrelid = s;
+    END IF;
     next := CASE WHEN called THEN last + 1 ELSE last END;
     next := next + ((configure_shard.shard - next) % configure_shard.shards + configure_shard.shards)
                    % configure_shard.shards;
     IF next < 1 THEN next := next + configure_shard.shards; END IF;
-    EXECUTE format('ALTER SEQUENCE %s MINVALUE 1 RESTART WITH %s', s, next);
+    PERFORM setval(s, next, false);
   END LOOP;
 END $$;
 COMMENT ON FUNCTION wallet.configure_shard(int, int) IS

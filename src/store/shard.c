@@ -12,6 +12,10 @@
 #include "catalog/namespace.h"
 #include "storage/proc.h"
 #include "utils/inval.h"
+#include "commands/sequence.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_node.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
 static OpPlan shard_conf = OP_PLAN(
@@ -100,4 +104,43 @@ outbox_send(int64 from, int64 txn, int64 to, const char *currency, int64 amt, co
 	if (run_plan(op_plan(&outbox_add), args, NULL, false, 1) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not write to wallet.outbox");
 	return DatumGetInt64(getcol(1, &isnull));
+}
+
+/*
+ * wallet._sequence_step(seq regclass, increment int) makes sequence seq count
+ * in steps of increment (ALTER SEQUENCE ... INCREMENT BY, run as a parse tree:
+ * no statement text is built). For the shard configuration's trigger.
+ */
+PG_FUNCTION_INFO_V1(wallet_sequence_step);
+Datum
+wallet_sequence_step(PG_FUNCTION_ARGS)
+{
+	Oid			seq;
+	int32		step;
+	AlterSeqStmt *stmt;
+	ParseState *pstate;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("seq and increment must not be null")));
+	seq = PG_GETARG_OID(0);
+	step = PG_GETARG_INT32(1);
+	if (step < 1 || step > 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("increment must be from 1 to 1024")));
+	if (get_rel_relkind(seq) != RELKIND_SEQUENCE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%u is not a sequence", seq)));
+	stmt = makeNode(AlterSeqStmt);
+	stmt->sequence = makeRangeVar(get_namespace_name(get_rel_namespace(seq)), get_rel_name(seq), -1);
+	stmt->options = list_make1(makeDefElem("increment", (Node *) makeInteger(step), -1));
+	stmt->for_identity = false;
+	stmt->missing_ok = false;
+	pstate = make_parsestate(NULL);
+	(void) AlterSequence(pstate, stmt);
+	free_parsestate(pstate);
+	PG_RETURN_VOID();
 }
