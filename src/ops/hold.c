@@ -67,7 +67,7 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 	holds_give_back_due(w, b, clk);
 	available = engine_available(b, s->scene, clk, earnings);
 	want = s->has_max ? Min(s->amount, s->max_charge) : s->amount;
-	weigh = conf.min_balance_use > 0 || conf.use_all_below > 0;
+	weigh = spend_rules_weigh(&conf);
 	/* too little, and what the spend rules weigh, are decided under the row lock only */
 	if (!locked && (weigh || available < want))
 		return HOLD_NEED_LOCK;

@@ -45,6 +45,7 @@ extern const char *coupon_validity(const char *code, int64 wallet_id, const char
 
 /* spend_rule.c */
 extern void spend_rule_refuse(const char *rule, const WalletRow *w, const SpendRules *conf, int64 available);
+extern bool spend_rules_weigh(const SpendRules *r);
 
 /* payee.c */
 typedef enum PayeeProblem

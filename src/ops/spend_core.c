@@ -166,7 +166,7 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 		order = ask.amount - out->discount;
 		want = ask.has_max ? Min(order, ask.max_charge) : order;
 		b = lotset_unpack(w.lots);
-		if (rules.min_balance_use > 0 || rules.use_all_below > 0)
+		if (spend_rules_weigh(&rules))
 		{
 			/*
 			 * The rules weigh what the wallet has: its payee credits are rolled
@@ -251,7 +251,7 @@ spend_run(FunctionCallInfo fcinfo, const char *kind, const char *key, bool polic
 		}
 
 		out->charged = ask.amount - out->discount - out->shortfall;
-		if (rules.min_balance_use > 0 || rules.use_all_below > 0)
+		if (spend_rules_weigh(&rules))
 		{
 			/* what was available: what it charged and what is left usable here */
 			int64		available = checked_add(out->charged, engine_available(b, ask.scene, clk, earnings));

@@ -34,3 +34,14 @@ spend_rule_refuse(const char *rule, const WalletRow *w, const SpendRules *conf, 
 			 errhint("Charge at least %s to the wallet (with allow_partial or max_charge for the rest), "
 					 "or pay without it.", amount_text(available, w->exponent))));
 }
+
+/*
+ * spend_rules_weigh says whether the spend rules r weigh what a wallet has
+ * (either is set): a payment under them decides under the row lock, with the
+ * wallet's payee credits rolled up first.
+ */
+bool
+spend_rules_weigh(const SpendRules *r)
+{
+	return r->min_balance_use > 0 || r->use_all_below > 0;
+}
