@@ -15,15 +15,13 @@ PayeeProblem
 payee_problem(const WalletRow *w, int64 payee, char **currency)
 {
 	Relation	rel;
-	ScanKeyData k;
 	HeapTuple	tup;
 	bool		isnull;
 
 	*currency = NULL;
 	direct_begin();
 	rel = table_open(rel_of("wallet"), AccessShareLock);
-	key_int8(&k, att_of(rel, "wallet_id"), payee);
-	tup = fetch_one(rel, "wallet_pkey", 1, &k);
+	tup = fetch_wallet(rel, payee);
 	if (tup)
 	{
 		*currency = TextDatumGetCString(heap_getattr(tup, att_of(rel, "currency"), RelationGetDescr(rel), &isnull));

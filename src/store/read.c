@@ -97,6 +97,16 @@ getattr(const Row *row, const char *name, bool *isnull)
 	return row->values[a - 1];
 }
 
+/* fetch_wallet returns a copy of wallet wallet_id's visible row of rel (wallet.wallet), or NULL. */
+HeapTuple
+fetch_wallet(Relation rel, int64 wallet_id)
+{
+	ScanKeyData k;
+
+	key_int8(&k, att_of(rel, "wallet_id"), wallet_id);
+	return fetch_one(rel, "wallet_pkey", 1, &k);
+}
+
 /*
  * lock_latest locks FOR UPDATE the latest version of row tup of rel, found
  * under the active snapshot: table_tuple_lock following the update chain,
@@ -268,7 +278,6 @@ void
 read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 {
 	Relation	rel;
-	ScanKeyData k;
 	HeapTuple	tup;
 	Row			row;
 	bool		isnull;
@@ -277,8 +286,7 @@ read_wallet(int64 wallet_id, bool lock, bool policy, WalletRow *w)
 	w->id = wallet_id;
 	direct_begin();
 	rel = table_open(rel_of("wallet"), lock ? RowShareLock : AccessShareLock);
-	key_int8(&k, att_of(rel, "wallet_id"), wallet_id);
-	tup = fetch_one(rel, "wallet_pkey", 1, &k);
+	tup = fetch_wallet(rel, wallet_id);
 	if (tup != NULL && lock)
 	{
 		HeapTuple	locked = lock_latest(rel, tup);
@@ -330,7 +338,6 @@ int64
 read_debt(int64 wallet_id, char **currency)
 {
 	Relation	rel;
-	ScanKeyData k;
 	HeapTuple	tup;
 	bool		isnull;
 	Datum		d;
@@ -338,8 +345,7 @@ read_debt(int64 wallet_id, char **currency)
 
 	direct_begin();
 	rel = table_open(rel_of("wallet"), AccessShareLock);
-	key_int8(&k, att_of(rel, "wallet_id"), wallet_id);
-	tup = fetch_one(rel, "wallet_pkey", 1, &k);
+	tup = fetch_wallet(rel, wallet_id);
 	if (tup == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('6')),
@@ -422,14 +428,12 @@ void
 refresh_wallet_tuple(WalletRow *w)
 {
 	Relation	rel;
-	ScanKeyData k;
 	HeapTuple	tup;
 	bool		isnull;
 
 	direct_begin();
 	rel = table_open(rel_of("wallet"), AccessShareLock);
-	key_int8(&k, att_of(rel, "wallet_id"), w->id);
-	tup = fetch_one(rel, "wallet_pkey", 1, &k);
+	tup = fetch_wallet(rel, w->id);
 	w->tup = NULL;
 	if (tup != NULL &&
 		DatumGetInt64(heap_getattr(tup, att_of(rel, "version"), RelationGetDescr(rel), &isnull)) == w->version)

@@ -334,6 +334,7 @@ extern void direct_end(void);
 extern void key_int8(ScanKey k, AttrNumber att, int64 v);
 extern void key_text(ScanKey k, AttrNumber att, const char *v);
 extern HeapTuple fetch_one(Relation rel, const char *index, int nkeys, ScanKey keys);
+extern HeapTuple fetch_wallet(Relation rel, int64 wallet_id);
 extern void row_of(Row *row, Relation rel, HeapTuple tup);
 extern void row_free(Row *row);
 extern Datum getattr(const Row *row, const char *name, bool *isnull);
