@@ -47,6 +47,18 @@ CREATE FUNCTION wallet_router.shard_of(id bigint) RETURNS int
 $$;
 COMMENT ON FUNCTION wallet_router.shard_of(bigint) IS 'the shard of an id: its low log2(shards) bits';
 
+-- route is what a PL/Proxy function routes by (RUN ON wallet_router.route(id)): the id itself,
+-- since PL/Proxy keeps the low log2(shards) bits of it as shard_of does (NULL goes to shard 0,
+-- which refuses it with the error a lone database gives). A plain expression: the planner
+-- inlines it into the routing query PL/Proxy plans once, where shard_of, which reads the
+-- cluster's table, ran as a function of its own at every call.
+CREATE FUNCTION wallet_router.route(id bigint) RETURNS bigint
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(id, 0)
+$$;
+COMMENT ON FUNCTION wallet_router.route(bigint) IS
+  'what a routed call hashes on: the id (PL/Proxy keeps its low bits, the shard), 0 for NULL';
+
 -- shard_of_owner is the shard a new wallet of owner opens on (PL/Proxy masks the hash the same way).
 CREATE FUNCTION wallet_router.shard_of_owner(owner text) RETURNS int
   LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = pg_catalog AS $$

@@ -25,7 +25,7 @@ CREATE FUNCTION wallet_router._relay_in(message_id bigint, to_wallet bigint, amo
   RETURNS TABLE (txn_id bigint, replayed boolean)
   LANGUAGE plproxy AS $$
   CLUSTER 'wallet_cluster';
-  RUN ON wallet_router.shard_of(to_wallet);
+  RUN ON wallet_router.route(to_wallet);
   TARGET wallet.relay_in;
 $$;
 
@@ -34,7 +34,7 @@ CREATE FUNCTION wallet_router._relay_back(message_id bigint, payee bigint, amoun
   RETURNS TABLE (txn_id bigint, replayed boolean)
   LANGUAGE plproxy AS $$
   CLUSTER 'wallet_cluster';
-  RUN ON wallet_router.shard_of(payee);
+  RUN ON wallet_router.route(payee);
   TARGET wallet.relay_back;
 $$;
 

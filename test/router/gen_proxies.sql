@@ -5,55 +5,55 @@
 --   psql -X -At -d SHARD_DB -f test/router/gen_proxies.sql > src/router/proxies.sql
 WITH route(name, run, split) AS (VALUES
   -- a wallet: the wallet's shard
-  ('balance', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('lots', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('freeze', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('unfreeze', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('top_up', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('spend', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('spend_preview', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('spend_split', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('coupons', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('validate_coupon', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('issue_coupon', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('issue_coupons', 'wallet_router.shard_of(wallet_ids)', 'wallet_ids'),
-  ('hold', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('holds', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('transfer', 'wallet_router.shard_of(from_wallet)', NULL),
-  ('exchange', 'wallet_router.shard_of(from_wallet)', NULL),
-  ('withdraw_quote', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('request_withdrawal', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('withdrawals', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('set_auto_withdrawal', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('limit_usage', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('statement', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('grant_step_up', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('adjust', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('submit_cards', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('intakes', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('card_quote', 'wallet_router.shard_of(wallet_id)', NULL),
-  ('group_pay', 'wallet_router.shard_of(payee)', NULL),
+  ('balance', 'wallet_router.route(wallet_id)', NULL),
+  ('lots', 'wallet_router.route(wallet_id)', NULL),
+  ('freeze', 'wallet_router.route(wallet_id)', NULL),
+  ('unfreeze', 'wallet_router.route(wallet_id)', NULL),
+  ('top_up', 'wallet_router.route(wallet_id)', NULL),
+  ('spend', 'wallet_router.route(wallet_id)', NULL),
+  ('spend_preview', 'wallet_router.route(wallet_id)', NULL),
+  ('spend_split', 'wallet_router.route(wallet_id)', NULL),
+  ('coupons', 'wallet_router.route(wallet_id)', NULL),
+  ('validate_coupon', 'wallet_router.route(wallet_id)', NULL),
+  ('issue_coupon', 'wallet_router.route(wallet_id)', NULL),
+  ('issue_coupons', 'wallet_router.route(wallet_ids)', 'wallet_ids'),
+  ('hold', 'wallet_router.route(wallet_id)', NULL),
+  ('holds', 'wallet_router.route(wallet_id)', NULL),
+  ('transfer', 'wallet_router.route(from_wallet)', NULL),
+  ('exchange', 'wallet_router.route(from_wallet)', NULL),
+  ('withdraw_quote', 'wallet_router.route(wallet_id)', NULL),
+  ('request_withdrawal', 'wallet_router.route(wallet_id)', NULL),
+  ('withdrawals', 'wallet_router.route(wallet_id)', NULL),
+  ('set_auto_withdrawal', 'wallet_router.route(wallet_id)', NULL),
+  ('limit_usage', 'wallet_router.route(wallet_id)', NULL),
+  ('statement', 'wallet_router.route(wallet_id)', NULL),
+  ('grant_step_up', 'wallet_router.route(wallet_id)', NULL),
+  ('adjust', 'wallet_router.route(wallet_id)', NULL),
+  ('submit_cards', 'wallet_router.route(wallet_id)', NULL),
+  ('intakes', 'wallet_router.route(wallet_id)', NULL),
+  ('card_quote', 'wallet_router.route(wallet_id)', NULL),
+  ('group_pay', 'wallet_router.route(payee)', NULL),
   -- an id of a wallet's transaction, refund, hold, group, withdrawal, intake or card: its shard
-  ('reverse_spend', 'wallet_router.shard_of(spend_txn_id)', NULL),
-  ('transaction', 'wallet_router.shard_of(txn_id)', NULL),
-  ('refund_quote', 'wallet_router.shard_of(topup_txn_id)', NULL),
-  ('request_refund', 'wallet_router.shard_of(topup_txn_id)', NULL),
-  ('review_refund', 'wallet_router.shard_of(refund_id)', NULL),
-  ('refund_status', 'wallet_router.shard_of(refund_id)', NULL),
-  ('settle_refund', 'wallet_router.shard_of(refund_id)', NULL),
-  ('capture_hold', 'wallet_router.shard_of(hold_id)', NULL),
-  ('release_hold', 'wallet_router.shard_of(hold_id)', NULL),
-  ('extend_hold', 'wallet_router.shard_of(hold_id)', NULL),
-  ('join_group_pay', 'wallet_router.shard_of(group_id)', NULL),
-  ('cancel_group_pay', 'wallet_router.shard_of(group_id)', NULL),
-  ('group_pay_status', 'wallet_router.shard_of(group_id)', NULL),
-  ('review_withdrawal', 'wallet_router.shard_of(withdrawal_id)', NULL),
-  ('settle_withdrawal', 'wallet_router.shard_of(withdrawal_id)', NULL),
-  ('return_withdrawal', 'wallet_router.shard_of(withdrawal_id)', NULL),
-  ('intake_items', 'wallet_router.shard_of(intake_id)', NULL),
-  ('settle_intake', 'wallet_router.shard_of(intake_id)', NULL),
-  ('review_intake', 'wallet_router.shard_of(intake_id)', NULL),
-  ('verify_card', 'wallet_router.shard_of(item_id)', NULL),
+  ('reverse_spend', 'wallet_router.route(spend_txn_id)', NULL),
+  ('transaction', 'wallet_router.route(txn_id)', NULL),
+  ('refund_quote', 'wallet_router.route(topup_txn_id)', NULL),
+  ('request_refund', 'wallet_router.route(topup_txn_id)', NULL),
+  ('review_refund', 'wallet_router.route(refund_id)', NULL),
+  ('refund_status', 'wallet_router.route(refund_id)', NULL),
+  ('settle_refund', 'wallet_router.route(refund_id)', NULL),
+  ('capture_hold', 'wallet_router.route(hold_id)', NULL),
+  ('release_hold', 'wallet_router.route(hold_id)', NULL),
+  ('extend_hold', 'wallet_router.route(hold_id)', NULL),
+  ('join_group_pay', 'wallet_router.route(group_id)', NULL),
+  ('cancel_group_pay', 'wallet_router.route(group_id)', NULL),
+  ('group_pay_status', 'wallet_router.route(group_id)', NULL),
+  ('review_withdrawal', 'wallet_router.route(withdrawal_id)', NULL),
+  ('settle_withdrawal', 'wallet_router.route(withdrawal_id)', NULL),
+  ('return_withdrawal', 'wallet_router.route(withdrawal_id)', NULL),
+  ('intake_items', 'wallet_router.route(intake_id)', NULL),
+  ('settle_intake', 'wallet_router.route(intake_id)', NULL),
+  ('review_intake', 'wallet_router.route(intake_id)', NULL),
+  ('verify_card', 'wallet_router.route(item_id)', NULL),
   -- a new wallet: a hash of its owner
   ('open', 'hashtext(owner)', NULL),
   -- reads of the settings every shard holds alike: shard 0
@@ -65,7 +65,15 @@ WITH route(name, run, split) AS (VALUES
   SELECT p.oid, p.proname, r.run, r.split,
          pg_get_function_arguments(p.oid) AS args,
          pg_get_function_identity_arguments(p.oid) AS idargs,
-         pg_get_function_result(p.oid) AS result
+         pg_get_function_result(p.oid) AS result,
+         -- the call the shard runs: every argument by name (PL/Proxy sends each as $n), and
+         -- SELECT *, which the shard parses, checks and plans in less than the column list
+         -- PL/Proxy writes by itself (one cast a column): this is done again at every call
+         format('SELECT * FROM wallet.%I(%s)', p.proname,
+                (SELECT string_agg(a.n, ', ' ORDER BY a.i)
+                   FROM unnest(p.proargnames, coalesce(p.proargmodes, array_fill('i'::"char", ARRAY[p.pronargs])))
+                        WITH ORDINALITY AS a(n, m, i)
+                  WHERE a.m IN ('i', 'b'))) AS call
     FROM route r
     JOIN pg_proc p ON p.proname = r.name AND p.pronamespace = 'wallet'::regnamespace
 )
@@ -83,19 +91,19 @@ SELECT E'-- written by test/router/gen_proxies.sql from the wallet extension''s 
        || E'\n'
        || string_agg(def, E'\n' ORDER BY proname, idargs)
   FROM (
-    SELECT proname, idargs,
+    SELECT proname, idargs, call,
            CASE WHEN proname = 'balance' THEN
              -- the shard's balance, and what other shards' outboxes still owe the wallet (incoming)
-             format(E'CREATE FUNCTION wallet_router.shard_balance(%s)\n  RETURNS %s\n  LANGUAGE plproxy AS $$\n  CLUSTER ''wallet_cluster'';\n  RUN ON %s;\n  TARGET wallet.balance;\n$$;\n'
+             format(E'CREATE FUNCTION wallet_router.shard_balance(%s)\n  RETURNS %s\n  LANGUAGE plproxy AS $$\n  CLUSTER ''wallet_cluster'';\n  RUN ON %s;\n  %s;\n$$;\n'
                     'GRANT EXECUTE ON FUNCTION wallet_router.shard_balance(%s) TO wallet_admin, wallet_app;\n'
                     'CREATE FUNCTION wallet.balance(%s)\n  RETURNS %s, incoming numeric)\n  LANGUAGE sql STABLE AS $$\n'
                     '  SELECT b.*, (SELECT coalesce(sum(i), 0) FROM wallet_router._incoming($1) i)\n'
                     '    FROM wallet_router.shard_balance($1, $2) b\n$$;\n',
-                    args, result, run, idargs, args, rtrim(result, ')'))
+                    args, result, run, call, idargs, args, rtrim(result, ')'))
            ELSE
-           format(E'CREATE FUNCTION wallet.%I(%s)\n  RETURNS %s\n  LANGUAGE plproxy AS $$\n  CLUSTER ''wallet_cluster'';\n%s  RUN ON %s;\n$$;\n',
+           format(E'CREATE FUNCTION wallet.%I(%s)\n  RETURNS %s\n  LANGUAGE plproxy AS $$\n  CLUSTER ''wallet_cluster'';\n%s  RUN ON %s;\n  %s;\n$$;\n',
                   proname, args, result,
-                  CASE WHEN split IS NOT NULL THEN format(E'  SPLIT %s;\n', split) ELSE '' END, run)
+                  CASE WHEN split IS NOT NULL THEN format(E'  SPLIT %s;\n', split) ELSE '' END, run, call)
            END
            || coalesce((SELECT format(E'GRANT EXECUTE ON FUNCTION wallet.%I(%s) TO %s;\n', fn.proname, fn.idargs,
                                       string_agg(a.grantee::regrole::text, ', ' ORDER BY a.grantee::regrole::text))
