@@ -180,6 +180,27 @@ SELECT earnings, debt FROM pg_temp.bal(:shop);
 SELECT * FROM wallet.transfer(:shop, :charity, 0.5, 'tr-s7');
 
 ------------------------------------------------------------------------------
+-- The sender's pending credits are rolled up where they count
+------------------------------------------------------------------------------
+-- fay (QTS) has earnings 30 in her lots and a pending credit of 5 (a transfer from gil).
+SELECT wallet.open('tr-fay', 'QTS') AS fay, wallet.open('tr-gil', 'QTS') AS gil \gset
+SELECT replayed FROM wallet.adjust(:fay, 'earnings', 30, 'proceeds', 'tr-f1');
+SELECT replayed FROM wallet.adjust(:gil, 'earnings', 8, 'proceeds', 'tr-g1');
+SELECT amount FROM wallet.transfer(:gil, :fay, 5, 'tr-g2');
+SELECT count(*) AS fay_pending FROM wallet.payee_credit WHERE wallet_id = :fay;
+-- 10.00 out: her lots pay it alone, so the credit waits (her balance counts it all the same)
+SELECT amount FROM wallet.transfer(:fay, :gil, 10, 'tr-f2');
+SELECT count(*) AS fay_pending FROM wallet.payee_credit WHERE wallet_id = :fay;
+SELECT earnings FROM pg_temp.bal(:fay);
+-- a withdrawal her lots pay alone leaves it waiting too
+SELECT amount, status FROM wallet.request_withdrawal(:fay, 4, 'tr-f3', 'bank:fay');
+SELECT count(*) AS fay_pending FROM wallet.payee_credit WHERE wallet_id = :fay;
+-- 17.00 out: her lots hold 16.00, so the credit is rolled up first and pays the rest
+SELECT amount FROM wallet.transfer(:fay, :gil, 17, 'tr-f4');
+SELECT count(*) AS fay_pending FROM wallet.payee_credit WHERE wallet_id = :fay;
+SELECT earnings, withdrawable FROM pg_temp.bal(:fay);
+
+------------------------------------------------------------------------------
 -- The books
 ------------------------------------------------------------------------------
 -- every transfer's postings sum to zero; the fees are fee income

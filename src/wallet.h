@@ -205,6 +205,7 @@ extern int64 engine_spend(LotBuilder *b, int64 want, const char *scene, Timestam
 extern int64 engine_spend_in(LotBuilder *b, int64 want, const char *scene, TimestampTz now, bool earnings,
 							 int64 used[WALLET_NBUCKETS], LotBuilder **taken);
 extern TimestampTz engine_next_expiry(const LotBuilder *b);
+extern int64 engine_earnings(const LotBuilder *b);
 extern int64 engine_debt_repaid(int64 debt, int64 credit);
 extern int64 engine_coupon_discount(bool percent, Numeric value, Numeric max_discount, int exponent,
 									int64 order_minor);
@@ -310,7 +311,6 @@ extern TupleDesc wallet_result_desc(FunctionCallInfo fcinfo);
 extern void engine_split(int64 total, const int64 *weights, int n, int64 *parts);
 
 /* engine/transfer.c */
-extern int64 engine_transferable(const LotBuilder *b);
 extern int64 engine_transfer_fee(int64 amount, Numeric rate, int64 fixed);
 extern int64 engine_transfer_all(int64 transferable, Numeric rate, int64 fixed);
 
@@ -369,7 +369,6 @@ extern int64 engine_withdraw_fee(int64 amount, const WithdrawRules *r);
 extern bool engine_withdraw_counts_day(const WithdrawRules *r);
 extern void engine_withdraw_quote(int64 amount, int64 withdrawable, int64 daily_used, const WithdrawRules *r,
 								  WithdrawQuote *q);
-extern int64 engine_withdrawable(const LotBuilder *b);
 extern void engine_withdraw_hold(LotBuilder *b, int64 amount, TimestampTz now);
 extern void engine_withdraw_end(LotBuilder *b, int64 amount, TimestampTz now, bool release);
 extern const char *withdraw_refusal_name(WithdrawRefusal r);

@@ -256,6 +256,22 @@ wallet_lots_add(PG_FUNCTION_ARGS)
 	PG_RETURN_LOTSET_P(lotset_pack(b));
 }
 
+/*
+ * engine_earnings is what a wallet's lots hold in earnings, not held: all a
+ * transfer, a withdrawal or an exchange of earnings may take (never bonus,
+ * never cash).
+ */
+int64
+engine_earnings(const LotBuilder *b)
+{
+	int64		sum = 0;
+
+	for (int i = 0; i < b->nlots; i++)
+		if (b->lots[i].bucket == BUCKET_EARNINGS)
+			sum = checked_add(sum, b->lots[i].amount);
+	return sum;
+}
+
 /* engine_next_expiry returns the soonest expiry of live bonus, or WALLET_NO_TIME. */
 TimestampTz
 engine_next_expiry(const LotBuilder *b)

@@ -47,14 +47,3 @@ engine_transfer_all(int64 transferable, Numeric rate, int64 fixed)
 	return lo;
 }
 
-/* engine_transferable is what a wallet may transfer: its earnings (never bonus, never cash). */
-int64
-engine_transferable(const LotBuilder *b)
-{
-	int64		sum = 0;
-
-	for (int i = 0; i < b->nlots; i++)
-		if (b->lots[i].bucket == BUCKET_EARNINGS)
-			sum = checked_add(sum, b->lots[i].amount);
-	return sum;
-}

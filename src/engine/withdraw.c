@@ -92,18 +92,6 @@ withdraw_refusal_name(WithdrawRefusal r)
 	return NULL;
 }
 
-/* engine_withdrawable is what a wallet's lots hold in earnings (not held). */
-int64
-engine_withdrawable(const LotBuilder *b)
-{
-	int64		sum = 0;
-
-	for (int i = 0; i < b->nlots; i++)
-		if (b->lots[i].bucket == BUCKET_EARNINGS)
-			sum = checked_add(sum, b->lots[i].amount);
-	return sum;
-}
-
 /*
  * engine_withdraw_hold holds amount of the earnings for a withdrawal: it
  * moves from the earnings lots' amount (oldest first) to their held counter.
@@ -113,7 +101,7 @@ engine_withdraw_hold(LotBuilder *b, int64 amount, TimestampTz now)
 {
 	int64		want = amount;
 
-	if (amount <= 0 || amount > engine_withdrawable(b))
+	if (amount <= 0 || amount > engine_earnings(b))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("withdrawal hold exceeds the earnings")));

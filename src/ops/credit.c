@@ -193,6 +193,23 @@ rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk)
 }
 
 /*
+ * rollup_credits_for rolls up locked wallet w's pending credits into b
+ * (rollup_credits) where they count for a payment of need of its earnings:
+ * need < 0 (all the wallet has), a debt they would repay first, or earnings
+ * in b short of need. A payment the lots alone can pay leaves them waiting:
+ * the money is the same either way (balance counts them already, a statement
+ * shows them), and an earner paid all day does not roll up at every payment
+ * (the rollup_credits job takes them). True if it rolled up.
+ */
+bool
+rollup_credits_for(const WalletRow *w, LotBuilder *b, TimestampTz clk, int64 need)
+{
+	if (need >= 0 && wallet_row_debt(w) == 0 && engine_earnings(b) >= need)
+		return false;
+	return rollup_credits(w->id, b, clk);
+}
+
+/*
  * add_debt adds amt to locked wallet wallet_id's debt (what reversal txn took
  * back beyond its earnings) and flags the wallet (kind payee_debt) when the
  * debt crosses its currency's payee_debt_flag, once per crossing.

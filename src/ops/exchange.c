@@ -197,7 +197,7 @@ exchange_locked(WalletRow *fw, WalletRow *tw, int64 amt, TimestampTz clk, const 
 				 errdetail("%s %s less a fee of %s gives less than one minor unit of %s.",
 						   amount_text(amt, fw->exponent), fw->currency, amount_text(out->fee, fw->exponent),
 						   tw->currency)));
-	earnings = engine_transferable(b);
+	earnings = engine_earnings(b);
 	if (amt > earnings)
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('1')),

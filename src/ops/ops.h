@@ -108,6 +108,7 @@ extern void credit_earnings(int64 wallet_id, LotBuilder *b, int64 amt, int64 txn
 extern void credit_bonus_pending(int64 wallet_id, int64 amt, TimestampTz until, int64 txn);
 extern void credit_payee(int64 payee, int64 amt, int64 txn);
 extern bool rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk);
+extern bool rollup_credits_for(const WalletRow *w, LotBuilder *b, TimestampTz clk, int64 need);
 extern void add_debt(int64 wallet_id, int64 amt, int64 txn, TimestampTz clk);
 
 /* reward.c: points earned by spending (CONTRACT.md section 18) */

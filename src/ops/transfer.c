@@ -72,12 +72,18 @@ transfer_locked(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *
 	}
 	refuse_frozen(w, NULL);
 	b = lotset_unpack(w->lots);
-	/* what the sender has: holds past their expiry given back, its pending credits rolled up */
+	/*
+	 * what the sender has: holds past their expiry given back, its pending
+	 * credits rolled up where they count (all of it asked for, a debt, or the
+	 * lots short of the amount and its fee)
+	 */
 	holds_give_back_due(w, b, clk);
-	if (rollup_credits(w->id, b, clk))
+	if (rollup_credits_for(w, b, clk, has_amount ?
+						   checked_add(amt, engine_transfer_fee(amt, w->conf->transfer_fee_rate,
+																w->conf->transfer_fee_fixed)) : -1))
 		refresh_wallet_tuple(w);
 	refuse_in_debt(w->id, wallet_row_debt(w), w->exponent, "transfer");
-	transferable = engine_transferable(b);
+	transferable = engine_earnings(b);
 	if (!has_amount)
 		amt = engine_transfer_all(transferable, w->conf->transfer_fee_rate, w->conf->transfer_fee_fixed);
 	out->amount = amt;

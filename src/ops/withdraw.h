@@ -31,7 +31,7 @@ typedef struct WithdrawMade
 } WithdrawMade;
 
 /* withdraw_common.c */
-extern int64 withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk);
+extern int64 withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk, int64 need);
 extern void withdraw_quote_now(WalletRow *w, int64 amount, int64 withdrawable, TimestampTz clk,
 							   bool read_only, WithdrawQuote *q);
 extern void withdraw_refuse(const WalletRow *w, const WithdrawQuote *q);

@@ -62,10 +62,10 @@ auto_one(WalletRow *w, TimestampTz clk, int64 threshold, const char *destination
 	if (w->frozen)
 		return "frozen";
 	b = lotset_unpack(w->lots);
-	debt = withdraw_prepare(w, b, clk);
+	debt = withdraw_prepare(w, b, clk, -1);
 	if (debt > 0)
 		return "in_debt";
-	amount = engine_withdrawable(b);
+	amount = engine_earnings(b);
 	if (amount <= 0 || amount < threshold)
 		return "below_threshold";
 	key = psprintf("auto-withdraw:%s", day);

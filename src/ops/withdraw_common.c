@@ -24,16 +24,18 @@ amount_text(int64 minor, int exponent)
 }
 
 /*
- * withdraw_prepare makes locked wallet w ready for a withdrawal at clk: the
- * holds past their expiry are given back (journaled) and its payee credits
- * rolled up (a debt repaid first), both written at once, so that b holds
- * every earning the wallet has. Returns the wallet's debt after that.
+ * withdraw_prepare makes locked wallet w ready for a withdrawal of need of
+ * its earnings at clk (need < 0: all it has): the holds past their expiry
+ * are given back (journaled) and its payee credits rolled up where they
+ * count (rollup_credits_for: a debt repaid first), both written at once, so
+ * that b holds what the withdrawal may take. Returns the wallet's debt after
+ * that.
  */
 int64
-withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk)
+withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk, int64 need)
 {
 	holds_give_back_due(w, b, clk);
-	if (rollup_credits(w->id, b, clk))
+	if (rollup_credits_for(w, b, clk, need))
 	{
 		/* a credit that repaid a debt wrote the row (its debt), not its lots nor its version */
 		if (!save_wallet(w, b))

@@ -64,7 +64,7 @@ wallet_withdraw_quote(PG_FUNCTION_ARGS)
 	amount = op_amount(fcinfo, 1, &w);
 
 	/* the earnings as balance shows them */
-	withdrawable = engine_withdrawable(b);
+	withdrawable = engine_earnings(b);
 	if (b->nres > 0)
 	{
 		int64		held;

@@ -65,9 +65,9 @@ request_body(PG_FUNCTION_ARGS)
 
 		refuse_frozen(&w, NULL);
 		b = lotset_unpack(w.lots);
-		debt = withdraw_prepare(&w, b, clk);
+		debt = withdraw_prepare(&w, b, clk, amount);
 		refuse_in_debt(w.id, debt, w.exponent, "withdraw");
-		withdraw_quote_now(&w, amount, engine_withdrawable(b), clk, false, &q);
+		withdraw_quote_now(&w, amount, engine_earnings(b), clk, false, &q);
 		withdraw_refuse(&w, &q);
 		withdraw_make(&w, b, &q, &s, "request_withdrawal", key, req, clk, &out);
 	}
