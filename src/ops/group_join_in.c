@@ -75,6 +75,11 @@ join_in_body(PG_FUNCTION_ARGS)
 
 	memset(&out, 0, sizeof(out));
 	op_start();
+	if (shard_local(wallet_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wallet %lld lives on this shard", (long long) wallet_id),
+				 errhint("It joins with wallet.join_group_pay.")));
 	group_lock(group_id, &g);
 	n = group_members(group_id, &m);
 	for (int i = 0; i < n; i++)

@@ -53,6 +53,11 @@ group_relay_body(PG_FUNCTION_ARGS)
 				 errmsg("kind must be group_capture or group_release"),
 				 errdetail("Got \"%s\".", kind)));
 	op_start();
+	if (shard_local(group_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("group payment %lld lives on this shard", (long long) group_id),
+				 errdetail("Its holds here are captured and released with it, not by message.")));
 	hold_lock(hold_id, &w, &h);
 	if (h.wallet_id != wallet_id || h.group_id != group_id)
 		ereport(ERROR,
