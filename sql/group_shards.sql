@@ -8,10 +8,10 @@ SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 SET wallet.now = '2026-06-01 18:00:00+00';
 
-SELECT setval(pg_get_serial_sequence('wallet.wallet', 'wallet_id'), 9770000) AS w0,
-       setval(pg_get_serial_sequence('wallet.txn', 'txn_id'), 9770000) AS t0,
-       setval(pg_get_serial_sequence('wallet.group_pay', 'group_id'), 9770000) AS g0,
-       setval(pg_get_serial_sequence('wallet.hold', 'hold_id'), 9770000) AS h0 \gset
+SELECT setval(pg_get_serial_sequence('wallet.wallet', 'wallet_id'), 8850000) AS w0,
+       setval(pg_get_serial_sequence('wallet.txn', 'txn_id'), 8850000) AS t0,
+       setval(pg_get_serial_sequence('wallet.group_pay', 'group_id'), 8850000) AS g0,
+       setval(pg_get_serial_sequence('wallet.hold', 'hold_id'), 8850000) AS h0 \gset
 
 INSERT INTO wallet.currency (code, exponent) VALUES ('QGS', 2);
 SELECT wallet.open('gs-ann', 'QGS') AS ann, wallet.open('gs-bob', 'QGS') AS bob,
