@@ -101,7 +101,8 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('outbox_pending', 'SELECT * FROM wallet.outbox_pending()'),
      ('outbox_applied', 'SELECT wallet.outbox_applied(1, 1)'),
      ('relay_check', 'SELECT * FROM wallet.relay_check()'),
-     ('relay_back', 'SELECT * FROM wallet.relay_back(1, 1, 1, ''CNY'', 2, 2)')) AS f(name, sql);
+     ('relay_back', 'SELECT * FROM wallet.relay_back(1, 1, 1, ''CNY'', 2, 2)'),
+     ('group_relay', 'SELECT * FROM wallet.group_relay(1, ''group_capture'', 1, 1, 2, 1, ''CNY'', 2)')) AS f(name, sql);
 
 -- step-up grants: only wallet_verifier (the application cannot approve itself, nor an admin)
 INSERT INTO probe
@@ -156,7 +157,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('refund_status', 'SELECT * FROM wallet.refund_status(1)')) AS f(name, sql);
 
 -- 108 fixed tests, one read per report view, and 10 on schema wallet_internal
-SELECT plan((SELECT count(*)::int FROM probe) + 108
+SELECT plan((SELECT count(*)::int FROM probe) + 110
             + (SELECT count(*)::int FROM pg_class WHERE relnamespace = 'wallet_report'::regnamespace AND relkind = 'v')
             + 10);
 
@@ -228,6 +229,8 @@ SELECT is_empty($$
        'withdraw_quote', 'request_withdrawal', 'withdrawals', 'set_auto_withdrawal', 'settle_withdrawal',
        'return_withdrawal', 'card_quote', 'submit_cards', 'settle_intake', 'intakes', 'intake_items',
        'exchange_quote', 'exchange', 'limit_usage', 'statement', 'transaction', 'refund_status', 'incoming',
+       -- the router's join_group_pay, for a participant of another shard than the group's
+       'group_share', 'join_group_share', 'group_join_in',
        -- pure functions without table access that views and type I/O need
        'lotset_in', 'lotset_out', 'lotset_recv', 'lotset_send', 'clock', 'to_major', 'lots_list')
 $$, 'wallet_app may execute the operations and nothing else');
@@ -274,6 +277,8 @@ SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_a
                     'wallet.configure_shard(integer,integer)', 'wallet.shard_info()',
                     'wallet.relay_in(bigint,bigint,numeric,text,text,bigint,bigint)', 'wallet.relay_check()',
                     'wallet.relay_back(bigint,bigint,numeric,text,bigint,bigint)',
+                    'wallet.group_relay(bigint,text,bigint,bigint,bigint,numeric,text,bigint)',
+                    'wallet.group_join_in(bigint,bigint,bigint,bigint,numeric,text,bigint)',
                     'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
                     'wallet.expire_bonus(integer)', 'wallet.add_journal_partitions(integer)',
                     'wallet.archive_journal(date)', 'wallet.expire_bonus_all(integer,numeric,bigint,bigint)',

@@ -5402,3 +5402,129 @@ GRANT SELECT ON wallet.outbox TO wallet_admin;
 CREATE TRIGGER config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON wallet.shard_config
   FOR EACH STATEMENT EXECUTE FUNCTION wallet._config_changed();
 ALTER TABLE wallet.shard_config ENABLE ALWAYS TRIGGER config_changed;
+
+-- a group payment across shards (docs/scale-out.md): a participant may live on another shard than
+-- the group's payee, and the outbox carries the group's messages (group_join, group_capture,
+-- group_release), which move no money
+ALTER TABLE wallet.group_pay_member DROP CONSTRAINT group_pay_member_wallet_id_fkey;
+COMMENT ON TABLE wallet.group_pay_member IS
+  'a group payment''s participants (of this shard or another): each one''s share (minor units) and, once it joined, its hold';
+ALTER TABLE wallet.outbox ADD COLUMN group_id bigint, ADD COLUMN hold_id bigint;
+CREATE INDEX outbox_hold ON wallet.outbox (hold_id) WHERE hold_id IS NOT NULL;
+DROP FUNCTION wallet.outbox_pending(int);
+
+CREATE FUNCTION wallet.outbox_pending(batch int DEFAULT 1000)
+  RETURNS TABLE (message_id bigint, to_wallet bigint, amount numeric, currency text, kind text,
+                 from_wallet bigint, from_txn bigint, group_id bigint, hold_id bigint)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+  SELECT o.message_id, o.to_wallet, wallet.to_major(o.amount, c.exponent), o.currency, o.kind,
+         o.from_wallet, o.from_txn, o.group_id, o.hold_id
+    FROM wallet.outbox o JOIN wallet.currency c ON c.code = o.currency
+   WHERE NOT o.applied
+   ORDER BY o.message_id
+   LIMIT greatest(coalesce(batch, 1000), 0)
+$$;
+REVOKE ALL ON FUNCTION wallet.outbox_pending(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wallet.outbox_pending(int) TO wallet_admin;
+
+CREATE OR REPLACE FUNCTION wallet.incoming(wallet_id bigint) RETURNS numeric
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+  SELECT coalesce(sum(wallet.to_major(o.amount, c.exponent)), 0)
+    FROM wallet.outbox o JOIN wallet.currency c ON c.code = o.currency
+   WHERE o.to_wallet = incoming.wallet_id AND NOT o.applied AND o.kind <> 'payee_back'
+     AND o.group_id IS NULL
+$$;
+CREATE OR REPLACE FUNCTION wallet.relay_check()
+  RETURNS TABLE (item text, message_id bigint, wallet_id bigint, currency text, amount numeric,
+                 applied boolean, bounced boolean, txn_id bigint)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+  SELECT 'sent', o.message_id, o.to_wallet, o.currency,
+         wallet.to_major(CASE WHEN o.group_id IS NOT NULL THEN 0 WHEN o.kind = 'payee_back' THEN -o.amount
+                              ELSE o.amount END, c.exponent),
+         o.applied, o.bounced, o.applied_txn
+    FROM wallet.outbox o JOIN wallet.currency c ON c.code = o.currency
+  UNION ALL
+  SELECT 'received', (t.request ->> 'message_id')::bigint, t.wallet_id, t.currency,
+         wallet.to_major(CASE WHEN t.kind = 'relay_back' THEN -t.amount ELSE t.amount END, c.exponent),
+         true, t.request ->> 'kind' = 'bounce', t.txn_id
+    FROM wallet.txn t JOIN wallet.currency c ON c.code = t.currency
+   WHERE t.kind IN ('relay_in', 'relay_back')
+  UNION ALL
+  SELECT 'received', (t.request ->> 'message_id')::bigint, t.wallet_id, t.currency, 0, true, false, t.txn_id
+    FROM wallet.txn t
+   WHERE t.kind IN ('group_join_in', 'capture_hold', 'release_hold') AND t.request ? 'message_id'
+  UNION ALL
+  SELECT 'transit', NULL, NULL, p.currency, sum(p.amount), NULL, NULL, NULL
+    FROM wallet.postings p WHERE p.account = 'shard_transit'
+   GROUP BY p.currency
+$$;
+-- group_share reads what a participant of another shard needs to join (the router calls it on the
+-- group's shard, then join_group_share on the participant's): the payee, the share and the
+-- group's expiry; status as group_pay_status shows it.
+CREATE FUNCTION wallet.group_share(group_id bigint, wallet_id bigint)
+  RETURNS TABLE (payee bigint, currency text, share numeric, expires_at timestamptz, order_ref text, status text)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+  g wallet.group_pay;
+  s bigint;
+BEGIN
+  IF group_share.group_id IS NULL THEN PERFORM wallet._fail('22023', 'group_id must not be null'); END IF;
+  SELECT * INTO g FROM wallet.group_pay x WHERE x.group_id = group_share.group_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('group payment %s does not exist', group_share.group_id));
+  END IF;
+  SELECT m.share INTO s FROM wallet.group_pay_member m
+   WHERE m.group_id = g.group_id AND m.wallet_id = group_share.wallet_id;
+  IF NOT FOUND THEN
+    PERFORM wallet._fail('WL006', format('wallet %s is not a participant of group payment %s',
+                                         group_share.wallet_id, g.group_id));
+  END IF;
+  RETURN QUERY
+    SELECT g.payee, g.currency,
+           wallet.to_major(s, (SELECT c.exponent FROM wallet.currency c WHERE c.code = g.currency)),
+           g.expires_at, g.order_ref,
+           CASE WHEN g.status = 'open' AND g.expires_at <= wallet.clock() THEN 'expired' ELSE g.status END;
+END $$;
+
+-- join_group_share: on a participant's shard, its hold of the share for a group of another shard,
+-- and the group_join message that records it there (C: src/ops/group_share.c).
+CREATE FUNCTION wallet.join_group_share(group_id bigint, wallet_id bigint, idempotency_key text, payee bigint,
+                                        currency text, share numeric, expires_at timestamptz, order_ref text,
+                                        group_status text)
+  RETURNS TABLE (hold_id bigint, message_id bigint, hold_txn bigint, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_join_group_share'
+  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+COMMENT ON FUNCTION wallet.join_group_share(bigint, bigint, text, bigint, text, numeric, timestamptz, text, text) IS
+  'a participant''s hold for a group payment of another shard, with the message that records its join there (the router calls it)';
+
+-- group_join_in: on the group's shard, a participant's join made on its own shard, once (C:
+-- src/ops/group_join_in.c); the last one pays the group.
+CREATE FUNCTION wallet.group_join_in(message_id bigint, group_id bigint, wallet_id bigint, hold_id bigint,
+                                     amount numeric, currency text, from_txn bigint)
+  RETURNS TABLE (txn_id bigint, status text, joined int, participants int, refused text, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_group_join_in'
+  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+COMMENT ON FUNCTION wallet.group_join_in(bigint, bigint, bigint, bigint, numeric, text, bigint) IS
+  'record a join made on another shard in its group payment here, once (the router and the relay call it)';
+
+-- group_relay: on a participant's shard, the group's capture or release of its hold, once (C:
+-- src/ops/group_relay.c).
+CREATE FUNCTION wallet.group_relay(message_id bigint, kind text, wallet_id bigint, hold_id bigint, group_id bigint,
+                                   amount numeric, currency text, from_txn bigint)
+  RETURNS TABLE (txn_id bigint, replayed boolean)
+  AS 'MODULE_PATHNAME', 'wallet_group_relay'
+  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, wallet, pg_temp;
+COMMENT ON FUNCTION wallet.group_relay(bigint, text, bigint, bigint, bigint, numeric, text, bigint) IS
+  'capture or release a participant''s hold as its group payment on another shard decided, once (the relay calls it)';
+
+REVOKE ALL ON FUNCTION wallet.group_share(bigint, bigint),
+  wallet.join_group_share(bigint, bigint, text, bigint, text, numeric, timestamptz, text, text),
+  wallet.group_join_in(bigint, bigint, bigint, bigint, numeric, text, bigint),
+  wallet.group_relay(bigint, text, bigint, bigint, bigint, numeric, text, bigint) FROM PUBLIC;
+-- the router's join_group_pay calls the first three as the application's role
+GRANT EXECUTE ON FUNCTION wallet.group_share(bigint, bigint),
+  wallet.join_group_share(bigint, bigint, text, bigint, text, numeric, timestamptz, text, text),
+  wallet.group_join_in(bigint, bigint, bigint, bigint, numeric, text, bigint) TO wallet_app, wallet_admin;
+GRANT EXECUTE ON FUNCTION wallet.group_relay(bigint, text, bigint, bigint, bigint, numeric, text, bigint)
+  TO wallet_admin;

@@ -4,7 +4,10 @@
  *	  payee calls it off (with its own wallet id): every share already
  *	  reserved is released (journaled on each participant's wallet without a
  *	  key) and the group is cancelled. Journaled on the caller's wallet (its
- *	  key) without postings.
+ *	  key) without postings. A share held on another shard is released
+ *	  there by message; a participant of another shard that cancels is
+ *	  journaled on the payee's wallet, its key prefixed with its wallet id
+ *	  ("<wallet_id>:<key>"), since its own wallet is not here.
  */
 #include "ops/group.h"
 
@@ -29,6 +32,8 @@ cancel_body(PG_FUNCTION_ARGS)
 	int			nj = 0;
 	bool		member = false;
 	WalletRow  *rows;
+	int64		journal_on;
+	const char *jkey = key;
 	Jsonb	   *req;
 	Jsonb	   *prior;
 	JB			jb;
@@ -52,13 +57,22 @@ cancel_body(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WL('6')),
 				 errmsg("wallet %lld is neither a participant nor the payee of group payment %lld",
 						(long long) wallet_id, (long long) group_id)));
-	/* the shares' wallets and the caller's, in wallet-id order */
+	/* a participant of another shard: its cancel is journaled on the payee's wallet */
+	journal_on = wallet_id;
+	if (!shard_local(wallet_id))
+	{
+		journal_on = g.payee;
+		jkey = psprintf("%lld:%s", (long long) wallet_id, key);
+	}
+	/* the shares' wallets (of this shard) and the caller's, in wallet-id order */
 	rows = palloc0(sizeof(WalletRow) * (nj + 1));
-	lock_wallets(joined, nj, wallet_id, rows);
+	lock_wallets(joined, nj, journal_on, rows);
 	jb_begin(&jb);
 	jb_int(&jb, "group_id", group_id);
+	if (journal_on != wallet_id)
+		jb_int(&jb, "wallet_id", wallet_id);
 	req = jb_end(&jb);
-	prior = find_replay(&rows[nj], key, "cancel_group_pay", req);
+	prior = find_replay(&rows[nj], jkey, "cancel_group_pay", req);
 	if (prior != NULL)
 		replayed = true;
 	else
@@ -67,25 +81,17 @@ cancel_body(PG_FUNCTION_ARGS)
 		Postings	legs;
 
 		refuse_unless_group_open(&g, clk, "cancelled");
-		for (int i = 0; i < nj; i++)
-		{
-			HoldRow		h;
-			ReleaseDone done;
-
-			read_wallet(joined[i].wallet_id, true, false, &rows[i]);
-			if (!read_hold(joined[i].hold_id, true, &h))
-				elog(ERROR, "hold %lld of group payment %lld is missing", (long long) joined[i].hold_id,
-					 (long long) group_id);
-			hold_release_locked(&rows[i], &h, -1, clk, NULL, req, &done);
-		}
+		group_release_joined(&g, joined, nj, rows, clk, req, false, 0);
 		group_change(&g, "cancelled", 0);
 		txn_id = nextval_internal(plans.txn_seq, false);
 		jb_begin(&jb);
 		jb_int(&jb, "txn_id", txn_id);
 		jb_text(&jb, "status", "cancelled");
 		postings_init(&legs);
-		insert_txn(txn_id, &rows[nj], "cancel_group_pay", 0, clk, key, g.create_txn, req, jb_end(&jb),
+		insert_txn(txn_id, &rows[nj], "cancel_group_pay", 0, clk, jkey, g.create_txn, req, jb_end(&jb),
 				   legs_of(&legs, "cancel_group_pay"), NULL);
+		/* the shares held on other shards: released there, by message */
+		group_release_joined(&g, joined, nj, rows, clk, req, true, txn_id);
 	}
 	op_leave(caller);
 	values[0] = CStringGetTextDatum("cancelled");

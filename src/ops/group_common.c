@@ -3,7 +3,10 @@
  *	  What the group payment operations share: the group's row read and
  *	  locked (every operation on a group locks it first, then wallets in
  *	  wallet-id order), its state checked and changed, a participant's join
- *	  recorded.
+ *	  recorded, and its holds captured or released together: on this shard
+ *	  at once, on another shard (a participant of another shard than the
+ *	  payee's, CONTRACT.md section 23) by an outbox message the relay applies
+ *	  there (group_relay.c).
  */
 #include "ops/group.h"
 
@@ -71,10 +74,89 @@ group_member_joined(int64 group_id, int64 wallet_id, int64 hold_id, TimestampTz 
 		elog(ERROR, "could not record the join of wallet %lld", (long long) wallet_id);
 }
 
+/* group_member_remote tells whether participant m's wallet lives on another shard. */
+bool
+group_member_remote(const GroupMember *m)
+{
+	return !shard_local(m->wallet_id);
+}
+
+/*
+ * group_capture_all pays group g: each of its n participants' holds m
+ * (wallets of this shard locked in rows) captured to the payee at clk (a
+ * capture journaled on each participant's wallet without a key), a
+ * participant of another shard's by a group_capture message sent by
+ * transaction paid_txn of the payee; the group marked paid by paid_txn.
+ */
+void
+group_capture_all(const GroupRow *g, const GroupMember *m, int n, WalletRow *rows, TimestampTz clk,
+				  int64 paid_txn)
+{
+	Jsonb	   *creq;
+	JB			jb;
+
+	jb_begin(&jb);
+	jb_int(&jb, "group_id", g->group_id);
+	creq = jb_end(&jb);
+	for (int i = 0; i < n; i++)
+	{
+		HoldRow		h;
+		CaptureDone done;
+
+		if (group_member_remote(&m[i]))
+		{
+			(void) outbox_send_group(g->payee, paid_txn, m[i].wallet_id, g->currency, m[i].share, "group_capture",
+									 g->group_id, m[i].hold_id, clk);
+			continue;
+		}
+		/* read again: a join's hold may have just written its own wallet */
+		read_wallet(m[i].wallet_id, true, true, &rows[i]);
+		if (!read_hold(m[i].hold_id, true, &h))
+			elog(ERROR, "hold %lld of group payment %lld is missing", (long long) m[i].hold_id,
+				 (long long) g->group_id);
+		hold_capture_locked(&rows[i], &h, -1, true, clk, NULL, creq, &done);
+	}
+	group_change(g, "paid", paid_txn);
+}
+
+/*
+ * group_release_joined gives back the holds of the nj participants that
+ * joined group g (joined): without remote, those of this shard (wallets
+ * locked in rows) at clk, journaled on each wallet without a key (request
+ * req); with remote, those of another shard, each by a group_release
+ * message sent by transaction txn_id of the payee.
+ */
+void
+group_release_joined(const GroupRow *g, const GroupMember *joined, int nj, WalletRow *rows, TimestampTz clk,
+					 Jsonb *req, bool remote, int64 txn_id)
+{
+	for (int i = 0; i < nj; i++)
+	{
+		HoldRow		h;
+		ReleaseDone done;
+
+		if (group_member_remote(&joined[i]) != remote)
+			continue;
+		if (remote)
+		{
+			(void) outbox_send_group(g->payee, txn_id, joined[i].wallet_id, g->currency, joined[i].share,
+									 "group_release", g->group_id, joined[i].hold_id, clk);
+			continue;
+		}
+		read_wallet(joined[i].wallet_id, true, false, &rows[i]);
+		if (!read_hold(joined[i].hold_id, true, &h))
+			elog(ERROR, "hold %lld of group payment %lld is missing", (long long) joined[i].hold_id,
+				 (long long) g->group_id);
+		hold_release_locked(&rows[i], &h, -1, clk, NULL, req, &done);
+	}
+}
+
 /*
  * lock_wallets locks the wallets of the n participants m (in wallet-id
  * order) and, merged into that order, wallet `also` (0: none), reading each
- * into rows (n + 1 entries; rows[n] is `also`'s).
+ * into rows (n + 1 entries; rows[n] is `also`'s). A participant of another
+ * shard is not locked here (its hold is moved there, by message): its entry
+ * stays zeroed.
  */
 void
 lock_wallets(const GroupMember *m, int n, int64 also, WalletRow *rows)
@@ -95,7 +177,7 @@ lock_wallets(const GroupMember *m, int n, int64 also, WalletRow *rows)
 			also_done = true;
 			continue;
 		}
-		if (i < n)
+		if (i < n && !group_member_remote(&m[i]))
 			read_wallet(m[i].wallet_id, true, false, &rows[i]);
 	}
 }

@@ -3,7 +3,8 @@
  *	  wallet.group_pay: a payee asks several wallets for their shares of one
  *	  order (a split bill, CONTRACT.md section 14). Nothing is reserved yet:
  *	  each participant agrees with join_group_pay. Journaled on the payee's
- *	  wallet (its key) without postings.
+ *	  wallet (its key) without postings. A participant may live on another
+ *	  shard than the payee (CONTRACT.md section 23): it joins there.
  */
 #include "ops/group.h"
 
@@ -125,6 +126,9 @@ group_pay_body(PG_FUNCTION_ARGS)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("the payee cannot be a participant")));
+			/* a participant of another shard is checked there, when it joins (group_share.c) */
+			if (!shard_local(sorted[i]))
+				continue;
 			read_wallet(sorted[i], false, false, &m);
 			if (strcmp(m.currency, payee.currency) != 0)
 				ereport(ERROR,

@@ -7,6 +7,9 @@
  *	  each hold, journaled on each participant's wallet without a key), so the
  *	  order is paid all at once or not at all. The group's row is locked
  *	  first: two last joins queue on it, and the second finds the group paid.
+ *	  A participant of another shard joins there (group_share.c) and its
+ *	  join is recorded here by message (group_join_in.c); its hold is
+ *	  captured by message too (group_capture_all).
  */
 #include "ops/group.h"
 
@@ -111,25 +114,8 @@ join_body(PG_FUNCTION_ARGS)
 		out.status = "open";
 		if (out.joined == n)
 		{
-			/* the last share: every hold captured to the payee, now */
-			Jsonb	   *creq;
-
-			jb_begin(&jb);
-			jb_int(&jb, "group_id", group_id);
-			creq = jb_end(&jb);
-			for (int i = 0; i < n; i++)
-			{
-				HoldRow		h;
-				CaptureDone done;
-
-				/* read again: the join's hold has just written its own wallet */
-				read_wallet(m[i].wallet_id, true, true, &rows[i]);
-				if (!read_hold(m[i].hold_id, true, &h))
-					elog(ERROR, "hold %lld of group payment %lld is missing", (long long) m[i].hold_id,
-						 (long long) group_id);
-				hold_capture_locked(&rows[i], &h, -1, true, clk, NULL, creq, &done);
-			}
-			group_change(&g, "paid", made.txn_id);
+			/* the last share: every hold captured to the payee, now (by message on another shard) */
+			group_capture_all(&g, m, n, rows, clk, made.txn_id);
 			out.status = "paid";
 		}
 	}

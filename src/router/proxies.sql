@@ -193,13 +193,14 @@ CREATE FUNCTION wallet.issue_coupons(template_id text, wallet_ids bigint[], idem
 $$;
 GRANT EXECUTE ON FUNCTION wallet.issue_coupons(template_id text, wallet_ids bigint[], idempotency_key text) TO wallet_app;
 
-CREATE FUNCTION wallet.join_group_pay(group_id bigint, wallet_id bigint, idempotency_key text)
+CREATE FUNCTION wallet_router.shard_join_group_pay(group_id bigint, wallet_id bigint, idempotency_key text)
   RETURNS TABLE(hold_id bigint, status text, joined integer, participants integer, replayed boolean)
   LANGUAGE plproxy AS $$
   CLUSTER 'wallet_cluster';
   RUN ON wallet_router.route(group_id);
   SELECT * FROM wallet.join_group_pay(group_id, wallet_id, idempotency_key);
 $$;
+GRANT EXECUTE ON FUNCTION wallet_router.shard_join_group_pay(group_id bigint, wallet_id bigint, idempotency_key text) TO wallet_app;
 GRANT EXECUTE ON FUNCTION wallet.join_group_pay(group_id bigint, wallet_id bigint, idempotency_key text) TO wallet_app;
 
 CREATE FUNCTION wallet.limit_usage(wallet_id bigint)

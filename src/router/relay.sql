@@ -12,11 +12,12 @@
 
 CREATE FUNCTION wallet_router._outbox_pending(part int, batch int)
   RETURNS TABLE (message_id bigint, to_wallet bigint, amount numeric, currency text, kind text,
-                 from_wallet bigint, from_txn bigint)
+                 from_wallet bigint, from_txn bigint, group_id bigint, hold_id bigint)
   LANGUAGE plproxy AS $$
   CLUSTER 'wallet_cluster';
   RUN ON part;
-  SELECT o.message_id, o.to_wallet, o.amount, o.currency, o.kind, o.from_wallet, o.from_txn
+  SELECT o.message_id, o.to_wallet, o.amount, o.currency, o.kind, o.from_wallet, o.from_txn, o.group_id,
+         o.hold_id
     FROM wallet.outbox_pending(batch) o;
 $$;
 
@@ -37,6 +38,82 @@ CREATE FUNCTION wallet_router._relay_back(message_id bigint, payee bigint, amoun
   RUN ON wallet_router.route(payee);
   TARGET wallet.relay_back;
 $$;
+
+-- a group payment's messages: a join made on the participant's shard, recorded on the group's
+-- (group_join); the group's capture or release of a hold, on the participant's shard
+CREATE FUNCTION wallet_router._group_join_in(message_id bigint, group_id bigint, wallet_id bigint, hold_id bigint,
+                                             amount numeric, currency text, from_txn bigint)
+  RETURNS TABLE (txn_id bigint, status text, joined int, participants int, refused text, replayed boolean)
+  LANGUAGE plproxy AS $$
+  CLUSTER 'wallet_cluster';
+  RUN ON wallet_router.route(group_id);
+  TARGET wallet.group_join_in;
+$$;
+
+CREATE FUNCTION wallet_router._group_relay(message_id bigint, kind text, wallet_id bigint, hold_id bigint,
+                                           group_id bigint, amount numeric, currency text, from_txn bigint)
+  RETURNS TABLE (txn_id bigint, replayed boolean)
+  LANGUAGE plproxy AS $$
+  CLUSTER 'wallet_cluster';
+  RUN ON wallet_router.route(wallet_id);
+  TARGET wallet.group_relay;
+$$;
+
+CREATE FUNCTION wallet_router._group_share(group_id bigint, wallet_id bigint)
+  RETURNS TABLE (payee bigint, currency text, share numeric, expires_at timestamptz, order_ref text, status text)
+  LANGUAGE plproxy AS $$
+  CLUSTER 'wallet_cluster';
+  RUN ON wallet_router.route(group_id);
+  TARGET wallet.group_share;
+$$;
+
+CREATE FUNCTION wallet_router._join_group_share(group_id bigint, wallet_id bigint, idempotency_key text,
+                                                payee bigint, currency text, share numeric, expires_at timestamptz,
+                                                order_ref text, group_status text)
+  RETURNS TABLE (hold_id bigint, message_id bigint, hold_txn bigint, replayed boolean)
+  LANGUAGE plproxy AS $$
+  CLUSTER 'wallet_cluster';
+  RUN ON wallet_router.route(wallet_id);
+  TARGET wallet.join_group_share;
+$$;
+
+-- join_group_pay: a participant of the group's shard joins there (wallet_router.shard_join_group_pay,
+-- src/router/proxies.sql). One of another shard joins on its own shard first: its hold of the
+-- share (wallet.join_group_share, with the participant's key, and a group_join message in the same
+-- transaction), then the join recorded on the group's shard (wallet.group_join_in, idempotent on
+-- that message id; the last join pays). If this stops between the two, the relay records the
+-- join from the message; a replay of the key does the same and returns the first result. A join
+-- the group refuses (no longer open, joined already) is WL008, and its hold is released by message.
+CREATE FUNCTION wallet.join_group_pay(group_id bigint, wallet_id bigint, idempotency_key text)
+  RETURNS TABLE (hold_id bigint, status text, joined int, participants int, replayed boolean)
+  LANGUAGE plpgsql AS $$
+#variable_conflict use_variable
+DECLARE
+  s record;
+  h record;
+  j record;
+BEGIN
+  IF wallet_router.shard_of(join_group_pay.wallet_id) = wallet_router.shard_of(join_group_pay.group_id) THEN
+    RETURN QUERY SELECT * FROM wallet_router.shard_join_group_pay(join_group_pay.group_id, join_group_pay.wallet_id,
+                                                                  join_group_pay.idempotency_key);
+    RETURN;
+  END IF;
+  SELECT * INTO STRICT s FROM wallet_router._group_share(join_group_pay.group_id, join_group_pay.wallet_id);
+  SELECT * INTO STRICT h
+    FROM wallet_router._join_group_share(join_group_pay.group_id, join_group_pay.wallet_id,
+                                         join_group_pay.idempotency_key, s.payee, s.currency, s.share,
+                                         s.expires_at, s.order_ref, s.status);
+  SELECT * INTO STRICT j
+    FROM wallet_router._group_join_in(h.message_id, join_group_pay.group_id, join_group_pay.wallet_id, h.hold_id,
+                                      s.share, s.currency, h.hold_txn);
+  IF j.refused IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'WL008', MESSAGE = j.refused,
+      DETAIL = format('Hold %s of wallet %s is released.', h.hold_id, join_group_pay.wallet_id);
+  END IF;
+  RETURN QUERY SELECT h.hold_id, j.status, j.joined, j.participants, h.replayed;
+END $$;
+COMMENT ON FUNCTION wallet.join_group_pay(bigint, bigint, text) IS
+  'join a group payment: on the group''s shard, or on the participant''s and then recorded on the group''s';
 
 CREATE FUNCTION wallet_router._outbox_applied(part int, message_id bigint, txn_id bigint, bounced boolean)
   RETURNS boolean
@@ -95,7 +172,16 @@ BEGIN
         BEGIN
           bounced := false;
           BEGIN
-            IF m.kind = 'payee_back' THEN
+            IF m.kind = 'group_join' THEN
+              -- a participant's join, recorded on the group's shard (a refusal there releases the hold)
+              SELECT j.txn_id INTO STRICT r
+                FROM wallet_router._group_join_in(m.message_id, m.group_id, m.from_wallet, m.hold_id, m.amount,
+                                                  m.currency, m.from_txn) j;
+            ELSIF m.kind IN ('group_capture', 'group_release') THEN
+              -- the group's decision about a participant's hold, on the participant's shard
+              SELECT * INTO STRICT r FROM wallet_router._group_relay(m.message_id, m.kind, m.to_wallet, m.hold_id,
+                                                                     m.group_id, m.amount, m.currency, m.from_txn);
+            ELSIF m.kind = 'payee_back' THEN
               -- a reversal's compensating message: the payee gives its part back (never refused)
               SELECT * INTO STRICT r FROM wallet_router._relay_back(m.message_id, m.to_wallet, m.amount, m.currency,
                                                                     m.from_wallet, m.from_txn);
@@ -104,8 +190,8 @@ BEGIN
                                                                   m.kind, m.from_wallet, m.from_txn);
             END IF;
           EXCEPTION WHEN SQLSTATE 'WL006' OR SQLSTATE '22023' THEN
-            IF m.kind = 'payee_back' THEN
-              RAISE;  -- money asked back is never sent back: the message waits, with a warning
+            IF m.kind = 'payee_back' OR m.group_id IS NOT NULL THEN
+              RAISE;  -- money asked back, or a group's message, is never sent back: it waits, with a warning
             END IF;
             -- the receiver refuses it: back to the sender, on the sender's shard, once
             RAISE WARNING 'message % bounced back to wallet %: %', m.message_id, m.from_wallet, SQLERRM;

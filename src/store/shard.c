@@ -24,6 +24,10 @@ static OpPlan outbox_add = OP_PLAN(
 	"INSERT INTO wallet.outbox (from_wallet, from_txn, to_wallet, currency, amount, kind, created_at) "
 	"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING message_id",
 	7, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID);
+static OpPlan outbox_add_group = OP_PLAN(
+	"INSERT INTO wallet.outbox (from_wallet, from_txn, to_wallet, currency, amount, kind, created_at, group_id, "
+	"hold_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING message_id",
+	9, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID);
 
 /*
  * The shard this database is, kept per backend across transactions: the row
@@ -102,6 +106,26 @@ outbox_send(int64 from, int64 txn, int64 to, const char *currency, int64 amt, co
 	bool		isnull;
 
 	if (run_plan(op_plan(&outbox_add), args, NULL, false, 1) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not write to wallet.outbox");
+	return DatumGetInt64(getcol(1, &isnull));
+}
+
+/*
+ * outbox_send_group records a group payment's message (kind group_join,
+ * group_capture or group_release) about hold hold_id of group group_id, a
+ * share of amt: no money moves with it (the hold stays where it is), so it
+ * counts in neither shard_transit nor incoming. Returns the message id.
+ */
+int64
+outbox_send_group(int64 from, int64 txn, int64 to, const char *currency, int64 amt, const char *kind,
+				  int64 group_id, int64 hold_id, TimestampTz clk)
+{
+	Datum		args[9] = {Int64GetDatum(from), Int64GetDatum(txn), Int64GetDatum(to),
+		CStringGetTextDatum(currency), Int64GetDatum(amt), CStringGetTextDatum(kind),
+	TimestampTzGetDatum(clk), Int64GetDatum(group_id), Int64GetDatum(hold_id)};
+	bool		isnull;
+
+	if (run_plan(op_plan(&outbox_add_group), args, NULL, false, 1) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not write to wallet.outbox");
 	return DatumGetInt64(getcol(1, &isnull));
 }

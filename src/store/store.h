@@ -322,6 +322,8 @@ extern bool shard_local(int64 id);
 extern void shard_init(void);
 extern int64 outbox_send(int64 from, int64 txn, int64 to, const char *currency, int64 amt, const char *kind,
 						 TimestampTz clk);
+extern int64 outbox_send_group(int64 from, int64 txn, int64 to, const char *currency, int64 amt, const char *kind,
+							   int64 group_id, int64 hold_id, TimestampTz clk);
 
 /* columns.c */
 extern AttrNumber att_of(Relation rel, const char *name);

@@ -100,6 +100,12 @@ SELECT E'-- written by test/router/gen_proxies.sql from the wallet extension''s 
                     '  SELECT b.*, (SELECT coalesce(sum(i), 0) FROM wallet_router._incoming($1) i)\n'
                     '    FROM wallet_router.shard_balance($1, $2) b\n$$;\n',
                     args, result, run, call, idargs, args, rtrim(result, ')'))
+           WHEN proname = 'join_group_pay' THEN
+             -- a join on the group's shard; wallet.join_group_pay (src/router/relay.sql) calls it for a
+             -- participant of that shard, and joins one of another shard there first
+             format(E'CREATE FUNCTION wallet_router.shard_join_group_pay(%s)\n  RETURNS %s\n  LANGUAGE plproxy AS $$\n  CLUSTER ''wallet_cluster'';\n  RUN ON %s;\n  %s;\n$$;\n'
+                    'GRANT EXECUTE ON FUNCTION wallet_router.shard_join_group_pay(%s) TO wallet_app;\n',
+                    args, result, run, call, idargs)
            ELSE
            format(E'CREATE FUNCTION wallet.%I(%s)\n  RETURNS %s\n  LANGUAGE plproxy AS $$\n  CLUSTER ''wallet_cluster'';\n%s  RUN ON %s;\n  %s;\n$$;\n',
                   proname, args, result,

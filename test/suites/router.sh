@@ -20,7 +20,16 @@
 #     once (a replay changes nothing), a refused one goes back to the sender; a relay killed
 #     mid-batch and run again moves nothing twice; a shard down: the other shard goes on and the
 #     messages wait, then arrive; reconcile_cluster() is clean after each step;
-#  6. a shard dumped and restored keeps its place: its ids go on carrying its shard.
+#  6. a group payment whose payee is on shard 0 and participants on both: joins through the
+#     router (a participant of shard 1 holds its share there, the join is recorded on shard 0; a
+#     join whose record did not land is recorded by its replay or the relay), open until the
+#     last join, then paid once: holds on shard 0 captured at once, on shard 1 by the relay (one
+#     capture applied by hand first, as by a relay killed before marking it: nothing twice), the
+#     payee credited by the payee-credit messages; replays return the first result; a cancel by a
+#     participant of shard 1 releases every hold on both shards, and a join arriving after it is
+#     released; after the ttl the group is expired and its shares expire after it;
+#     reconcile_cluster() is clean after each;
+#  7. a shard dumped and restored keeps its place: its ids go on carrying its shard.
 #
 # Run by test/run.sh with PGHOST/PGPORT/PGUSER set for a running cluster where both extensions
 # and PL/Proxy are installed. ROUTER_REGEN=1 rewrites src/router/proxies.sql instead of checking it.
@@ -399,7 +408,112 @@ S0 "UPDATE wallet.outbox SET applied = false WHERE from_txn = $f" >/dev/null
 R 'SELECT wallet_router.relay()' >/dev/null
 eq "relayed, it is clean again" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
 
-# ---------------------------------------------------------------- 6. a shard dumped and restored
+# ---------------------------------------------------------------- 6. a group payment across shards
+# payee P0 on shard 0; participants A0 (shard 0), A1 and P1 (shard 1)
+relay_all() { for _ in 1 2 3 4 5; do [[ $(R 'SELECT wallet_router.relay()') == 0 ]] && break; done; }
+hold_of() { S "$(($1 & 1))" "SELECT status, remaining FROM wallet.holds($1) WHERE hold_id = $2"; }
+for a in $A0 $A1 $P1; do R "SELECT 1 FROM wallet.top_up($a, 20, 'xg-top')" >/dev/null; done
+relay_all
+e_p0=$(S0 "SELECT earnings FROM wallet.balance($P0)")
+av_a0=$(S0 "SELECT available FROM wallet.balance($A0)")
+av_a1=$(S1 "SELECT available FROM wallet.balance($A1)")
+av_p1=$(S1 "SELECT available FROM wallet.balance($P1)")
+g=$(R "SELECT wallet.group_pay($P0, ARRAY[$A0, $A1, $P1], ARRAY[3, 4, 5], 'xg-1')")
+eq "a group payment with participants on both shards is made on the payee's shard" 0 "$((g & 1))"
+j1=$(R "SELECT hold_id, status, joined, participants, replayed FROM wallet.join_group_pay($g, $A1, 'xg-j1')")
+h1=${j1%%|*}
+eq "a participant of the other shard joins: its hold is on its shard, the group counts it" "1|open|1|3|f" \
+    "$((h1 & 1))|${j1#*|}"
+eq "its share is held on its shard" "$(v postgres "SELECT $av_a1 - 4")|4.00" \
+    "$(S1 "SELECT available, held FROM wallet.balance($A1)")"
+eq "the join replayed returns the first result" "$h1|open|1|3|t" \
+    "$(R "SELECT hold_id, status, joined, participants, replayed FROM wallet.join_group_pay($g, $A1, 'xg-j1')")"
+err "its hold cannot be captured by itself" WL008 wallet_router "SELECT * FROM wallet.capture_hold($h1, 'xg-own')"
+j2=$(R "SELECT hold_id, status, joined FROM wallet.join_group_pay($g, $A0, 'xg-j2')")
+h2=${j2%%|*}
+eq "a participant of the payee's shard joins there" "open|2" "${j2#*|}"
+eq "the group is open until the last join" "open|2|3|12.00|" "$(R "SELECT * FROM wallet.group_pay_status($g)")"
+# the router's call after the hold did not land: the join waits in the outbox, and the relay records it
+gexp=$(S0 "SELECT expires_at FROM wallet.group_pay WHERE group_id = $g")
+j3=$(S1 "SELECT hold_id, message_id FROM wallet.join_group_share($g, $P1, 'xg-j3', $P0,
+        (SELECT currency FROM wallet.wallet WHERE wallet_id = $P1), 5, '$gexp', NULL, 'open')")
+h3=${j3%%|*}
+eq "the last join's hold, its record not yet on the group's shard: still open" "open|2" \
+    "$(R "SELECT status, joined FROM wallet.group_pay_status($g)")"
+eq "the last join replayed through the router records it: paid (the first result of the record)" \
+    "$h3|paid|3|3|t" \
+    "$(R "SELECT hold_id, status, joined, participants, replayed FROM wallet.join_group_pay($g, $P1, 'xg-j3')")"
+eq "the group is paid once" "paid|3|3|12.00" \
+    "$(R "SELECT status, joined, participants, amount FROM wallet.group_pay_status($g)")"
+eq "the hold on the payee's shard is captured at once" "captured|0.00" "$(hold_of "$A0" "$h2")"
+eq "the holds on the other shard wait for the relay" "open|4.00 open|5.00" \
+    "$(hold_of "$A1" "$h1") $(hold_of "$P1" "$h3")"
+eq "capture messages wait in the group's outbox" "2" \
+    "$(S0 "SELECT count(*) FROM wallet.outbox WHERE group_id = $g AND kind = 'group_capture' AND NOT applied")"
+eq "messages of a group are not incoming money" "0" "$(R "SELECT incoming FROM wallet.balance($A1)")"
+# a relay killed after applying the first capture, before marking it: applied by hand as the relay does
+m=$(S0 "SELECT message_id, kind, to_wallet, hold_id, group_id, amount::numeric / 100, currency, from_txn
+          FROM wallet.outbox WHERE group_id = $g AND kind = 'group_capture' ORDER BY message_id LIMIT 1")
+IFS='|' read -r mid mkind mto mhold mgroup mamt mcur mtxn <<<"$m"
+S1 "SELECT * FROM wallet.group_relay($mid, '$mkind', $mto, $mhold, $mgroup, $mamt, '$mcur', $mtxn)" >/dev/null
+relay_all
+eq "after the relay every hold is captured, each once" "captured|0.00 captured|0.00 1 1" \
+    "$(hold_of "$A1" "$h1") $(hold_of "$P1" "$h3") $(S1 "SELECT count(*) FROM wallet.transactions WHERE kind = 'capture_hold' AND wallet_id = $A1 AND ref_txn = (SELECT hold_txn FROM wallet.hold WHERE hold_id = $h1)") $(S1 "SELECT count(*) FROM wallet.transactions WHERE kind = 'capture_hold' AND wallet_id = $P1 AND ref_txn = (SELECT hold_txn FROM wallet.hold WHERE hold_id = $h3)")"
+eq "each participant paid its share once" \
+    "$(v postgres "SELECT $av_a0 - 3")|$(v postgres "SELECT $av_a1 - 4")|$(v postgres "SELECT $av_p1 - 5")" \
+    "$(S0 "SELECT available FROM wallet.balance($A0)")|$(S1 "SELECT available FROM wallet.balance($A1)")|$(S1 "SELECT available FROM wallet.balance($P1)")"
+eq "the payee got the whole order once, the other shard's shares by the payee-credit messages" \
+    "$(v postgres "SELECT $e_p0 + 12")|0" "$(R "SELECT earnings, incoming FROM wallet.balance($P0)")"
+eq "nothing is pending" "0|0" \
+    "$(S0 'SELECT count(*) FROM wallet.outbox WHERE NOT applied')|$(S1 'SELECT count(*) FROM wallet.outbox WHERE NOT applied')"
+eq "the last join replayed again: paid" "$h3|paid|3|t" \
+    "$(R "SELECT hold_id, status, joined, replayed FROM wallet.join_group_pay($g, $P1, 'xg-j3')")"
+err "a join with another key after the payment" WL008 wallet_router "SELECT * FROM wallet.join_group_pay($g, $A1, 'xg-j9')"
+eq "reconcile_cluster is clean after a group paid across shards" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+
+# cancelled by a participant of the other shard: every hold released on both shards
+g2=$(R "SELECT wallet.group_pay($P0, ARRAY[$A0, $A1, $P1], ARRAY[1, 2, 3], 'xg-2')")
+k1=$(R "SELECT hold_id FROM wallet.join_group_pay($g2, $A0, 'xg2-j1')")
+k2=$(R "SELECT hold_id FROM wallet.join_group_pay($g2, $A1, 'xg2-j2')")
+eq "a participant of the other shard cancels" "cancelled|f" "$(R "SELECT * FROM wallet.cancel_group_pay($g2, $P1, 'xg2-c')")"
+eq "the cancel replayed" "cancelled|t" "$(R "SELECT * FROM wallet.cancel_group_pay($g2, $P1, 'xg2-c')")"
+eq "the hold on the group's shard is released at once, the other's by the relay" "released|0.00 open|2.00" \
+    "$(hold_of "$A0" "$k1") $(hold_of "$A1" "$k2")"
+relay_all
+eq "after the relay both are released" "released|0.00 released|0.00" "$(hold_of "$A0" "$k1") $(hold_of "$A1" "$k2")"
+err "a join after the cancel" WL008 wallet_router "SELECT * FROM wallet.join_group_pay($g2, $P1, 'xg2-j3')"
+# a join whose record reaches the group after the cancel (the router read it open): released
+late=$(S1 "SELECT hold_id FROM wallet.join_group_share($g2, $P1, 'xg2-late', $P0,
+         (SELECT currency FROM wallet.wallet WHERE wallet_id = $P1), 3, now() + interval '1 hour', NULL, 'open')")
+relay_all
+eq "a join arriving after the cancel is released" "released|0.00" "$(hold_of "$P1" "$late")"
+eq "the group stays cancelled (two had joined)" "cancelled|2" "$(R "SELECT status, joined FROM wallet.group_pay_status($g2)")"
+eq "every participant has its money back" \
+    "$(v postgres "SELECT $av_a0 - 3")|$(v postgres "SELECT $av_a1 - 4")|$(v postgres "SELECT $av_p1 - 5")" \
+    "$(S0 "SELECT available FROM wallet.balance($A0)")|$(S1 "SELECT available FROM wallet.balance($A1)")|$(S1 "SELECT available FROM wallet.balance($P1)")"
+eq "reconcile_cluster is clean after a group cancelled across shards" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+
+# expired: the group's time passes, then its holds'
+g3=$(R "SELECT wallet.group_pay($P0, ARRAY[$A0, $A1], ARRAY[1, 2], 'xg-3', ttl => '1 hour')")
+x1=$(R "SELECT hold_id FROM wallet.join_group_pay($g3, $A1, 'xg3-j1')")
+eq "a share held on another shard outlives its group by a day" "1 day 01:00:00" \
+    "$(S1 "SELECT date_trunc('minute', expires_at - now() + interval '30 seconds') FROM wallet.hold WHERE hold_id = $x1")"
+for d in wallet_shard0 wallet_shard1; do
+    v postgres "ALTER DATABASE $d SET wallet.now = '$(v postgres "SELECT now() + interval '2 hours'")'" >/dev/null
+done
+eq "after its ttl the group is expired" "expired|1" "$(R "SELECT status, joined FROM wallet.group_pay_status($g3)")"
+err "a join after the expiry" WL008 wallet_router "SELECT * FROM wallet.join_group_pay($g3, $A0, 'xg3-j2')"
+for d in wallet_shard0 wallet_shard1; do
+    v postgres "ALTER DATABASE $d SET wallet.now = '$(v postgres "SELECT now() + interval '2 days'")'" >/dev/null
+done
+eq "the share held on the other shard expires after the group" "expired|0.00" "$(hold_of "$A1" "$x1")"
+S1 'SELECT wallet.expire_holds()' >/dev/null
+eq "its money is available again" "$(v postgres "SELECT $av_a1 - 4")|0.00" \
+    "$(S1 "SELECT available, held FROM wallet.balance($A1)")"
+for d in wallet_shard0 wallet_shard1; do v postgres "ALTER DATABASE $d RESET wallet.now" >/dev/null; done
+eq "reconcile_cluster is clean after a group expired across shards" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+
+# ---------------------------------------------------------------- 7. a shard dumped and restored
 "$BIN/pg_dump" -Fc -d wallet_shard1 -f "$WORK/shard1.dump"
 "$BIN/pg_restore" -d wallet_shard1_copy "$WORK/shard1.dump" 2>"$WORK/restore.err" || true
 if [[ -s $WORK/restore.err ]]; then cat "$WORK/restore.err"; fail "pg_restore of a shard printed errors"; fi
