@@ -10,12 +10,14 @@
 # MODEL_RECONCILE_EVERY steps and at the end; then each shard's books are checked
 # (test/model/shard_checks.sql). A mismatch is reported, not shrunk (MODEL_SHRINK=1 to shrink).
 #
-# Knobs: MODEL_ROUTER_SEEDS="1 2", MODEL_ROUTER_STEPS=400, MODEL_SHRINK=0.
+# Knobs: MODEL_ROUTER_SEEDS="1 2 3", MODEL_ROUTER_STEPS=800, MODEL_SHRINK=0; MODEL_ROUTER_GAPS=skip (for
+# diagnosis only: leaves out, and counts, the steps in the known gaps of the router, see
+# test/model/README.md).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SEEDS=${MODEL_ROUTER_SEEDS:-"1 2"}
-STEPS=${MODEL_ROUTER_STEPS:-400}
+SEEDS=${MODEL_ROUTER_SEEDS:-"1 2 3"}
+STEPS=${MODEL_ROUTER_STEPS:-800}
 export MODEL_TARGET=router
 export MODEL_SHRINK=${MODEL_SHRINK:-0}
 export MODEL_SHRINK_BUDGET=${MODEL_SHRINK_BUDGET:-120}
@@ -32,5 +34,9 @@ if ((${#failed[@]} > 0)); then
     echo "router_model: through the router, the extension and the reference model disagree for seed(s): ${failed[*]}"
     echo "router_model: rerun one with: MODEL_TARGET=router test/model/run.sh SEED $STEPS (on a running cluster)"
     exit 1
+fi
+if [[ ${MODEL_ROUTER_GAPS:-} == skip ]]; then
+    echo "router_model: seeds $SEEDS agree through the router ($STEPS steps each) WITHOUT the steps in its known gaps (MODEL_ROUTER_GAPS=skip)"
+    exit 0
 fi
 echo "router_model: seeds $SEEDS agree through the router ($STEPS steps each)"
