@@ -69,6 +69,8 @@ relay_in_body(PG_FUNCTION_ARGS)
 		txn_id = nextval_internal(plans.txn_seq, false);
 		holds_give_back_due(&w, b, clk);
 		credit_earnings(w.id, b, amt, txn_id, clk);		/* a debt is repaid first */
+		/* a debt repaid wrote the row (its debt): the write takes its new version */
+		refresh_wallet_tuple(&w);
 		postings_init(&legs);
 		post_relay_in(&legs, w.id, amt);
 		jb_begin(&jb);
