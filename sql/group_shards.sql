@@ -41,6 +41,14 @@ SELECT * FROM wallet.group_relay(1, 'group_pay', :ann, :h0 + 1, :g, 10, 'QGS', :
 SELECT status, remaining FROM wallet.holds(:ann);
 -- nothing was sent: a lone database has no messages
 SELECT count(*) AS messages FROM wallet.outbox;
+-- a lone database has no group to write down when its time has passed (every share is held here
+-- and expires with its group): expire_group_pays does nothing, even an hour after this one ends
+SET wallet.now = '2026-06-01 21:00:00+00';
+SELECT groups FROM wallet.expire_group_pays();
+SELECT status FROM wallet.group_pay WHERE group_id = :g;
+SET wallet.now = '2026-06-01 18:00:00+00';
+SELECT * FROM wallet.expire_group_pays(0);
+SELECT * FROM wallet.expire_group_pays(NULL);
 
 -- the group goes on as on one database
 SELECT hold_id - :h0 AS hold_no, status, joined, participants, replayed FROM wallet.join_group_pay(:g, :bob, 'gs-j2');

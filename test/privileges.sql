@@ -102,7 +102,8 @@ SELECT ro.role, 4, f.sql, format('%s cannot execute %s', ro.role, f.name)
      ('outbox_applied', 'SELECT wallet.outbox_applied(1, 1)'),
      ('relay_check', 'SELECT * FROM wallet.relay_check()'),
      ('relay_back', 'SELECT * FROM wallet.relay_back(1, 1, 1, ''CNY'', 2, 2)'),
-     ('group_relay', 'SELECT * FROM wallet.group_relay(1, ''group_capture'', 1, 1, 2, 1, ''CNY'', 2)')) AS f(name, sql);
+     ('group_relay', 'SELECT * FROM wallet.group_relay(1, ''group_capture'', 1, 1, 2, 1, ''CNY'', 2)'),
+     ('expire_group_pays', 'SELECT * FROM wallet.expire_group_pays()')) AS f(name, sql);
 
 -- step-up grants: only wallet_verifier (the application cannot approve itself, nor an admin)
 INSERT INTO probe
@@ -157,7 +158,7 @@ SELECT 'wallet_reader', 5, f.sql, format('wallet_reader cannot execute %s', f.na
      ('refund_status', 'SELECT * FROM wallet.refund_status(1)')) AS f(name, sql);
 
 -- 108 fixed tests, one read per report view, and 10 on schema wallet_internal
-SELECT plan((SELECT count(*)::int FROM probe) + 110
+SELECT plan((SELECT count(*)::int FROM probe) + 111
             + (SELECT count(*)::int FROM pg_class WHERE relnamespace = 'wallet_report'::regnamespace AND relkind = 'v')
             + 10);
 
@@ -211,7 +212,7 @@ SELECT is_empty($$
                                'wallet_request_withdrawal', 'wallet_review_withdrawal', 'wallet_settle_withdrawal',
                                'wallet_return_withdrawal', 'wallet_auto_withdraw', 'wallet_card_quote',
                                'wallet_submit_cards', 'wallet_verify_card', 'wallet_settle_intake',
-                               'wallet_review_intake', 'wallet_exchange')
+                               'wallet_review_intake', 'wallet_exchange', 'wallet_expire_group_pays')
               AND p.proconfig IS NULL)
 $$, 'every SECURITY DEFINER function pins search_path = pg_catalog, wallet, pg_temp (SQL) or is an operation in C');
 
@@ -278,6 +279,7 @@ SELECT ok(has_function_privilege('wallet_admin', f, 'EXECUTE'), format('wallet_a
                     'wallet.relay_in(bigint,bigint,numeric,text,text,bigint,bigint)', 'wallet.relay_check()',
                     'wallet.relay_back(bigint,bigint,numeric,text,bigint,bigint)',
                     'wallet.group_relay(bigint,text,bigint,bigint,bigint,numeric,text,bigint)',
+                    'wallet.expire_group_pays(integer)',
                     'wallet.group_join_in(bigint,bigint,bigint,bigint,numeric,text,bigint)',
                     'wallet.review_refund(bigint,boolean,text,text)', 'wallet.reconcile()',
                     'wallet.expire_bonus(integer)', 'wallet.add_journal_partitions(integer)',

@@ -4,7 +4,9 @@
  *	  journaled (holds_give_back_due), for wallets no operation has touched
  *	  since. A hold past its expiry already reserves nothing (engine_reserved);
  *	  the sweep only writes it down. Wallets locked by others are skipped and
- *	  taken by the next run, as the bonus sweep does.
+ *	  taken by the next run, as the bonus sweep does. On a shard of several it
+ *	  then writes down the group payments past their time
+ *	  (groups_expire_due), whose shares held on other shards it releases.
  */
 #include "ops/holds.h"
 
@@ -70,6 +72,7 @@ sweep_body(PG_FUNCTION_ARGS)
 		ended = holds_give_back_due(&w, b, clk);
 		n += ended;
 	}
+	(void) groups_expire_due(clk, batch);
 	op_leave(caller);
 	/* RETURNS TABLE of one column: the value itself */
 	PG_RETURN_INT32(n);

@@ -99,4 +99,7 @@ extern void hold_change(const HoldRow *h, const char *status, int64 captured, in
 						TimestampTz expires_at);
 extern const char *hold_status_after(int64 captured, int64 remaining);
 
+/* group_expire.c: group payments past their time, written down (the holds sweep runs it too) */
+extern int	groups_expire_due(TimestampTz clk, int batch);
+
 #endif							/* WALLET_OPS_HOLDS_H */

@@ -148,7 +148,8 @@ CREATE FUNCTION wallet_router._reconcile_shard(part int)
 $$;
 
 -- relay moves up to batch pending messages of each shard to their receivers' shards and returns
--- how many it applied (marked applied in this run). A message the receiver refuses (no such
+-- how many it applied (marked applied in this run). Messages that applying others sends (a
+-- group's captures, a capture's payee credit) are applied in the same run, in up to four rounds. A message the receiver refuses (no such
 -- wallet, another currency: WL006, 22023) goes back to its sender instead (bounced). A shard that
 -- cannot be reached is skipped with a warning: its messages, and messages bound for it, wait
 -- for the next run. Runs one at a time (an advisory lock; a second caller returns 0 at once).
@@ -161,11 +162,16 @@ DECLARE
   r record;
   bounced boolean;
   done int := 0;
+  before int;
 BEGIN
   IF NOT pg_try_advisory_xact_lock(hashtext('wallet_router.relay')) THEN
     RETURN 0;
   END IF;
   SELECT count(*) INTO n FROM wallet_router.shard;
+  -- rounds: a message applied may send others (a group's last join sends its captures, a capture
+  -- its payee's credit), which the next round applies, so that one call moves a chain to its end
+  FOR round IN 1 .. 4 LOOP
+  before := done;
   FOR p IN 0 .. n - 1 LOOP
     BEGIN
       FOR m IN SELECT * FROM wallet_router._outbox_pending(p, batch) LOOP
@@ -210,6 +216,8 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
       RAISE WARNING 'shard % is not reachable, its outbox waits: %', p, SQLERRM;
     END;
+  END LOOP;
+  EXIT WHEN done = before;
   END LOOP;
   RETURN done;
 END $$;

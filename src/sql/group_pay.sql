@@ -135,6 +135,20 @@ CREATE FUNCTION wallet.group_relay(message_id bigint, kind text, wallet_id bigin
 COMMENT ON FUNCTION wallet.group_relay(bigint, text, bigint, bigint, bigint, numeric, text, bigint) IS
   'capture or release a participant''s hold as its group payment on another shard decided, once (the relay calls it)';
 
+-- expire_group_pays: on a shard of several, the group payments past their time written down and
+-- their shares held on other shards released by message (C: src/ops/group_expire.c); expire_holds
+-- (its pg_cron job) runs it too.
+CREATE FUNCTION wallet.expire_group_pays(batch_size int DEFAULT 1000)
+  RETURNS TABLE (groups int)
+  AS 'MODULE_PATHNAME', 'wallet_expire_group_pays'
+  LANGUAGE C VOLATILE SECURITY DEFINER;
+COMMENT ON FUNCTION wallet.expire_group_pays(int) IS
+  'on a shard of several: mark the group payments past their time expired and release their shares held on '
+  'other shards by message; returns how many (expire_holds runs it too; nothing to do on a lone database)';
+CREATE INDEX group_pay_open_expiry ON wallet.group_pay (expires_at) WHERE status = 'open';
+
+REVOKE ALL ON FUNCTION wallet.expire_group_pays(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wallet.expire_group_pays(int) TO wallet_admin;
 REVOKE ALL ON FUNCTION wallet.group_share(bigint, bigint),
   wallet.join_group_share(bigint, bigint, text, bigint, text, numeric, timestamptz, text, text),
   wallet.group_join_in(bigint, bigint, bigint, bigint, numeric, text, bigint),

@@ -91,6 +91,14 @@ shard_local(int64 id)
 	return shard_count <= 1 || (id & (int64) (shard_count - 1)) == shard_no;
 }
 
+/* shard_total returns how many shards this database's cluster has: 1 on a lone database. */
+int
+shard_total(void)
+{
+	(void) shard_local(0);
+	return shard_count;
+}
+
 /*
  * outbox_send records amt (minor units of currency) for wallet to of another
  * shard, sent by transaction txn of wallet from, in this transaction: the

@@ -319,6 +319,7 @@ extern SPIPlanPtr op_plan(OpPlan *p);
 
 /* shard.c */
 extern bool shard_local(int64 id);
+extern int	shard_total(void);
 extern void shard_init(void);
 extern int64 outbox_send(int64 from, int64 txn, int64 to, const char *currency, int64 amt, const char *kind,
 						 TimestampTz clk);

@@ -249,12 +249,15 @@ $$;
 ------------------------------------------------------------------------------
 -- After every step: the relay, and what must hold then
 ------------------------------------------------------------------------------
--- settle: runs the relay; NULL when then nothing is left in any shard's outbox and every shard's
--- session runs on the driver's clock, else what is wrong
+-- settle: writes down the group payments past their time (each shard's expire_holds job would,
+-- within a minute: their shares held on another shard are released there by message) and runs
+-- the relay; NULL when then nothing is left in any shard's outbox and every shard's session runs
+-- on the driver's clock, else what is wrong
 CREATE FUNCTION mtr.settle() RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   d record;
 BEGIN
+  PERFORM mtr.on_all('SELECT * FROM wallet.expire_group_pays()');
   PERFORM wallet_router.relay();
   FOR d IN SELECT j FROM mtr.on_all('SELECT (SELECT count(*) FROM wallet.outbox_pending(1000)) AS pending,
                                             (SELECT jsonb_agg(o) FROM wallet.outbox_pending(5) o) AS first,

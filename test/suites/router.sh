@@ -27,7 +27,8 @@
 #     capture applied by hand first, as by a relay killed before marking it: nothing twice), the
 #     payee credited by the payee-credit messages; replays return the first result; a cancel by a
 #     participant of shard 1 releases every hold on both shards, and a join arriving after it is
-#     released; after the ttl the group is expired and its shares expire after it;
+#     released; after the ttl the group is expired, and its shard's holds sweep (expire_group_pays)
+#     releases the shares held on the other shard by message;
 #     reconcile_cluster() is clean after each;
 #  7. a shard dumped and restored keeps its place: its ids go on carrying its shard.
 #
@@ -503,13 +504,24 @@ for d in wallet_shard0 wallet_shard1; do
 done
 eq "after its ttl the group is expired" "expired|1" "$(R "SELECT status, joined FROM wallet.group_pay_status($g3)")"
 err "a join after the expiry" WL008 wallet_router "SELECT * FROM wallet.join_group_pay($g3, $A0, 'xg3-j2')"
+eq "until the group's shard writes the group down, its share on the other shard stays held" "open|2.00" \
+    "$(hold_of "$A1" "$x1")"
+# the group's shard's holds sweep (its pg_cron job) writes the group down and releases the share by message
+S0 'SELECT * FROM wallet.expire_holds()' >/dev/null
+eq "the group is written down once" "expired|0" \
+    "$(S0 "SELECT status, (SELECT * FROM wallet.expire_group_pays()) FROM wallet.group_pay WHERE group_id = $g3")"
+eq "journaled on the payee, the share of the other shard named" "expire_group_pay|1" \
+    "$(S0 "SELECT kind, result->>'released_remote' FROM wallet.txn WHERE wallet_id = $P0 ORDER BY txn_id DESC LIMIT 1")"
+R 'SELECT wallet_router.relay()' >/dev/null
+eq "the share held on the other shard is released there at the group's end, not a day later" "released|0.00" \
+    "$(hold_of "$A1" "$x1")"
+eq "its money is available again" "$(v postgres "SELECT $av_a1 - 4")|0.00" \
+    "$(S1 "SELECT available, held FROM wallet.balance($A1)")"
 for d in wallet_shard0 wallet_shard1; do
     v postgres "ALTER DATABASE $d SET wallet.now = '$(v postgres "SELECT now() + interval '2 days'")'" >/dev/null
 done
-eq "the share held on the other shard expires after the group" "expired|0.00" "$(hold_of "$A1" "$x1")"
 S1 'SELECT wallet.expire_holds()' >/dev/null
-eq "its money is available again" "$(v postgres "SELECT $av_a1 - 4")|0.00" \
-    "$(S1 "SELECT available, held FROM wallet.balance($A1)")"
+eq "its grace over, the hold released stays released" "released|0.00" "$(hold_of "$A1" "$x1")"
 for d in wallet_shard0 wallet_shard1; do v postgres "ALTER DATABASE $d RESET wallet.now" >/dev/null; done
 eq "reconcile_cluster is clean after a group expired across shards" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
 
