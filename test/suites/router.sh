@@ -323,8 +323,13 @@ R "SELECT * FROM wallet.reverse_spend($sp, 'xs-rev-2')" >/dev/null
 eq "the relay applies the rest" 1 "$(R 'SELECT wallet_router.relay()')"
 eq "the emptied payee owes the 4 it could not give" "0.00|4.00" "$(S0 "SELECT earnings, debt FROM wallet.balance($P0)")"
 eq "reconcile_cluster is clean with a payee in debt" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
+# a credit relayed to a payee in debt repays the debt first (relay_in writes the row as the repayment left it)
+R "SELECT charged FROM wallet.spend($A1, 2, 'xs-debt', payee => $P0)" >/dev/null
+eq "the relay applies a credit to a payee in debt" 1 "$(R 'SELECT wallet_router.relay()')"
+eq "which repaid 2 of its debt" "0.00|2.00" "$(S0 "SELECT earnings, debt FROM wallet.balance($P0)")"
+eq "reconcile_cluster is clean after a credit repaid a debt across shards" "" "$(R 'SELECT * FROM wallet.reconcile_cluster()')"
 R "SELECT * FROM wallet.adjust($P0, 'earnings', 100, 'refill', 'adj-refill')" >/dev/null
-eq "a credit repays the debt first" "96.00|0.00" "$(S0 "SELECT earnings, debt FROM wallet.balance($P0)")"
+eq "a credit repays the debt first" "98.00|0.00" "$(S0 "SELECT earnings, debt FROM wallet.balance($P0)")"
 
 # a hold whose payee lives on another shard: its capture pays the payee by the outbox
 e_p0=$(S0 "SELECT earnings FROM wallet.balance($P0)")
