@@ -301,13 +301,15 @@ BEGIN
   SELECT s.last_txn_id INTO w FROM wallet.rollup_state s FOR UPDATE;
 
   -- the start of the oldest transaction still running in this database: a gap seen
-  -- missing before it can no longer be filled (whoever drew those ids has ended)
+  -- missing before it can no longer be filled (whoever drew those ids has ended); the
+  -- autovacuum workers draw none (one vacuuming this database kept a gap open)
   PERFORM pg_stat_clear_snapshot();
   horizon := clock_timestamp();
   SELECT least(horizon, min(a.xact_start)), coalesce(bool_or(a.query = '<insufficient privilege>'), false)
     INTO horizon, blind
     FROM pg_stat_activity a
-   WHERE a.datname = current_database() AND a.pid <> pg_backend_pid();
+   WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+     AND a.backend_type NOT IN ('autovacuum worker', 'autovacuum launcher');
   IF blind OR EXISTS (SELECT 1 FROM pg_prepared_xacts x WHERE x.database = current_database()) THEN
     horizon := '-infinity';
   END IF;
