@@ -79,27 +79,12 @@ groups_expire_due(TimestampTz clk, int batch)
 	/* a lone database: every share is held here, and expires with its group */
 	if (shard_total() > 1)
 	{
-		Datum		args[2] = {TimestampTzGetDatum(clk), Int32GetDatum(batch)};
-
-		if (run_plan(op_plan(&due), args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not find the group payments due");
-		ng = SPI_processed;
-		groups = palloc(sizeof(int64) * Max(ng, 1));
+		groups = sweep_due(&due, clk, batch, "group payments", &ng);
 		for (uint64 i = 0; i < ng; i++)
 		{
-			bool		isnull;
-
-			groups[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		for (uint64 i = 0; i < ng; i++)
-		{
-			Datum		a[1] = {Int64GetDatum(groups[i])};
 			GroupRow	g;
 
-			CHECK_FOR_INTERRUPTS();
-			if (run_plan(op_plan(&try_lock), a, NULL, false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "could not lock group payment %lld", (long long) groups[i]);
-			if (SPI_processed == 0)
+			if (!sweep_lock(&try_lock, groups[i]))
 				continue;		/* locked by another: the next run takes it */
 			group_lock(groups[i], &g);
 			if (!group_lapsed(&g, clk))

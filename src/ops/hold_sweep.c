@@ -19,10 +19,6 @@ static OpPlan due = OP_PLAN(
 	"ORDER BY expires_at LIMIT $2) h GROUP BY h.wallet_id) d ORDER BY first, wallet_id",
 	2, TIMESTAMPTZOID, INT4OID);
 
-static OpPlan try_lock = OP_PLAN(
-	"SELECT 1 FROM wallet.wallet WHERE wallet_id = $1 FOR UPDATE SKIP LOCKED",
-	1, INT8OID);
-
 /* wallet.expire_holds(batch_size int) returns (holds int): how many it gave back. */
 static Datum
 sweep_body(PG_FUNCTION_ARGS)
@@ -41,31 +37,14 @@ sweep_body(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch_size must be at least 1")));
 	op_start();
-	{
-		Datum		args[2] = {TimestampTzGetDatum(clk), Int32GetDatum(batch)};
-
-		if (run_plan(op_plan(&due), args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not find the holds due");
-	}
-	nw = SPI_processed;
-	wallets = palloc(sizeof(int64) * Max(nw, 1));
+	wallets = sweep_due(&due, clk, batch, "holds", &nw);
 	for (uint64 i = 0; i < nw; i++)
 	{
-		bool		isnull;
-
-		wallets[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	for (uint64 i = 0; i < nw; i++)
-	{
-		Datum		args[1] = {Int64GetDatum(wallets[i])};
 		WalletRow	w;
 		LotBuilder *b;
 		int			ended;
 
-		CHECK_FOR_INTERRUPTS();
-		if (run_plan(op_plan(&try_lock), args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not lock wallet %lld", (long long) wallets[i]);
-		if (SPI_processed == 0)
+		if (!sweep_lock_wallet(wallets[i]))
 			continue;			/* locked by another: the next run takes it */
 		read_wallet(wallets[i], true, false, &w);
 		b = lotset_unpack(w.lots);

@@ -24,6 +24,10 @@ extern void refuse_frozen(const WalletRow *w, const char *hint);
 extern void op_leave(MemoryContext caller);
 extern Datum op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n);
 extern Datum with_compressed_wal(PGFunction body, FunctionCallInfo fcinfo);
+/* what the sweeps share (pipeline.c): the ids due, each locked unless another holds it */
+extern int64 *sweep_due(OpPlan *due, TimestampTz clk, int32 batch, const char *what, uint64 *n);
+extern bool sweep_lock(OpPlan *lock, int64 id);
+extern bool sweep_lock_wallet(int64 wallet_id);
 
 /* One applied bonus rule of a top-up (bonus_plan.c). */
 typedef struct PlanRule

@@ -195,3 +195,55 @@ with_compressed_wal(PGFunction body, FunctionCallInfo fcinfo)
 		AtEOXact_GUC(true, pinned);
 	return result;
 }
+
+/* a sweep's wallet, locked unless another transaction holds it */
+static OpPlan wallet_skip_locked = OP_PLAN(
+	"SELECT 1 FROM wallet.wallet WHERE wallet_id = $1 FOR UPDATE SKIP LOCKED",
+	1, INT8OID);
+
+/*
+ * sweep_due runs a sweep's statement of what is due (due: its parameters are
+ * the clock and the batch size) and returns the first column of its rows, the
+ * ids to take in its order, *n of them, copied out of SPI's result so that the
+ * statements run for each keep them. what names them in an error.
+ */
+int64 *
+sweep_due(OpPlan *due, TimestampTz clk, int32 batch, const char *what, uint64 *n)
+{
+	Datum		args[2] = {TimestampTzGetDatum(clk), Int32GetDatum(batch)};
+	int64	   *ids;
+
+	if (run_plan(op_plan(due), args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not find the %s due", what);
+	*n = SPI_processed;
+	ids = palloc(sizeof(int64) * Max(*n, 1));
+	for (uint64 i = 0; i < *n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	return ids;
+}
+
+/*
+ * sweep_lock runs lock (SELECT ... WHERE key = $1 FOR UPDATE SKIP LOCKED) for
+ * id: false when another transaction holds the row (a later run takes it).
+ */
+bool
+sweep_lock(OpPlan *lock, int64 id)
+{
+	Datum		args[1] = {Int64GetDatum(id)};
+
+	CHECK_FOR_INTERRUPTS();
+	if (run_plan(op_plan(lock), args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock %lld", (long long) id);
+	return SPI_processed > 0;
+}
+
+/* sweep_lock_wallet is sweep_lock of wallet wallet_id's row. */
+bool
+sweep_lock_wallet(int64 wallet_id)
+{
+	return sweep_lock(&wallet_skip_locked, wallet_id);
+}

@@ -24,9 +24,6 @@ static OpPlan due = OP_PLAN(
 	"ORDER BY a.checked_at NULLS FIRST, a.wallet_id LIMIT $2",
 	2, TIMESTAMPTZOID, INT4OID);
 
-static OpPlan try_lock = OP_PLAN(
-	"SELECT 1 FROM wallet.wallet WHERE wallet_id = $1 FOR UPDATE SKIP LOCKED",
-	1, INT8OID);
 
 /* the setting, locked after its wallet, with whether it was used today and today's date */
 static OpPlan setting = OP_PLAN(
@@ -114,20 +111,7 @@ auto_body(PG_FUNCTION_ARGS)
 				 errmsg("batch_size must be between 1 and 100000")));
 	op_start();
 	pin_key_lookups();
-	{
-		Datum		args[2] = {TimestampTzGetDatum(clk), Int32GetDatum(batch)};
-
-		if (run_plan(op_plan(&due), args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not find the automatic withdrawals due");
-	}
-	nw = SPI_processed;
-	wallets = palloc(sizeof(int64) * Max(nw, 1));
-	for (uint64 i = 0; i < nw; i++)
-	{
-		bool		isnull;
-
-		wallets[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	}
+	wallets = sweep_due(&due, clk, batch, "automatic withdrawals", &nw);
 	for (uint64 i = 0; i < nw; i++)
 	{
 		Datum		args[5] = {Int64GetDatum(wallets[i])};
@@ -139,10 +123,7 @@ auto_body(PG_FUNCTION_ARGS)
 		bool		requested;
 		const char *found;
 
-		CHECK_FOR_INTERRUPTS();
-		if (run_plan(op_plan(&try_lock), args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not lock wallet %lld", (long long) wallets[i]);
-		if (SPI_processed == 0)
+		if (!sweep_lock_wallet(wallets[i]))
 			continue;			/* locked by another: a later run takes it */
 		read_wallet(wallets[i], true, true, &w);
 		args[1] = TimestampTzGetDatum(clk);
