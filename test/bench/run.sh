@@ -286,7 +286,7 @@ for ((REP = 1; REP <= REPEAT; REP++)); do
 done
 # median WORDS: the median of a list of numbers (empty if none)
 median() {
-    tr ' ' '\n' <<<"$1" | grep . | sort -g |
+    tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g |
         awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 for key in "${!TPSL[@]}"; do
