@@ -39,7 +39,7 @@ endif
 # reminders, alerts, audit, reports, archival, pg_cron, and part two's pg_dump and grants; last,
 # the journal partitions an install makes.
 SQL_PARTS = $(addprefix src/sql/,$(addsuffix .sql, \
-	header roles types engine config tables helpers \
+	header roles report_schemas types engine config tables helpers \
 	wallets topup spend refund holds group_pay transfers withdrawals cards exchange limits sweeps coupons \
 	journal statement adjust admin shard outbox rules dump grants \
 	reminders alerts audit reports_rollup reports reports_periods archival cron dump_logs grants_reports \
@@ -50,7 +50,8 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 # The router's install script: the cluster and its routing, the relay and the cluster's books,
 # the PL/Proxy functions (written by test/router/gen_proxies.sql from the wallet functions' own
 # signatures), the grants.
-ROUTER_PARTS = $(addprefix src/router/,$(addsuffix .sql, header relay proxies grants))
+# The roles are the wallet's own (src/sql/roles.sql), so that both extensions make the same ones.
+ROUTER_PARTS = src/router/intro.sql src/sql/roles.sql $(addprefix src/router/,$(addsuffix .sql, header relay proxies grants))
 wallet_router--$(EXTVERSION).sql: $(ROUTER_PARTS)
 	cat $(ROUTER_PARTS) > $@
 

@@ -57,8 +57,6 @@ adjust_body(PG_FUNCTION_ARGS)
 	Jsonb	   *prior;
 	int64		txn_id;
 	bool		replayed = false;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	b_no = bucket_from_name(bucket, true);
 	if (b_no < 0)
@@ -153,13 +151,7 @@ adjust_body(PG_FUNCTION_ARGS)
 		}
 	}
 	op_leave(caller);
-	values[0] = Int64GetDatum(txn_id);
-	values[1] = BoolGetDatum(replayed);
-	{
-		static const Oid types[2] = {INT8OID, BOOLOID};
-
-		PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, lengthof(types)));
-	}
+	PG_RETURN_DATUM(op_txn_row(fcinfo, txn_id, replayed));
 }
 
 Datum

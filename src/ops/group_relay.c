@@ -44,8 +44,6 @@ group_relay_body(PG_FUNCTION_ARGS)
 	Jsonb	   *req;
 	Jsonb	   *prior;
 	const char *jkind = capture ? "capture_hold" : "release_hold";
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	if (!capture && strcmp(kind, "group_release") != 0)
 		ereport(ERROR,
@@ -64,10 +62,7 @@ group_relay_body(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("hold %lld is not the share of wallet %lld in group payment %lld", (long long) hold_id,
 						(long long) wallet_id, (long long) group_id)));
-	if (strcmp(w.currency, currency) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wallet %lld holds %s, not %s", (long long) wallet_id, w.currency, currency)));
+	refuse_message_currency(&w, currency, message_id);
 	amt = op_amount(fcinfo, 5, &w);
 	if (amt != h.amount)
 		ereport(ERROR,
@@ -117,13 +112,7 @@ group_relay_body(PG_FUNCTION_ARGS)
 				   legs_of(&legs, "release_hold"), NULL);
 	}
 	op_leave(caller);
-	values[0] = Int64GetDatum(txn_id);
-	values[1] = BoolGetDatum(replayed);
-	{
-		static const Oid types[2] = {INT8OID, BOOLOID};
-
-		PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, lengthof(types)));
-	}
+	PG_RETURN_DATUM(op_txn_row(fcinfo, txn_id, replayed));
 }
 
 Datum

@@ -23,6 +23,8 @@ extern int64 op_amount(FunctionCallInfo fcinfo, int argno, const WalletRow *w);
 extern void refuse_frozen(const WalletRow *w, const char *hint);
 extern void op_leave(MemoryContext caller);
 extern Datum op_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls, const Oid *types, int n);
+extern Datum op_txn_row(FunctionCallInfo fcinfo, int64 txn_id, bool replayed);
+extern void refuse_message_currency(const WalletRow *w, const char *currency, int64 message_id);
 extern Datum with_compressed_wal(PGFunction body, FunctionCallInfo fcinfo);
 /* what the sweeps share (pipeline.c): the ids due, each locked unless another holds it */
 extern int64 *sweep_due(OpPlan *due, TimestampTz clk, int32 batch, const char *what, uint64 *n);

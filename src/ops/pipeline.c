@@ -247,3 +247,29 @@ sweep_lock_wallet(int64 wallet_id)
 {
 	return sweep_lock(&wallet_skip_locked, wallet_id);
 }
+
+/* op_txn_row is the result row (txn_id, replayed) of the operations that return no more. */
+Datum
+op_txn_row(FunctionCallInfo fcinfo, int64 txn_id, bool replayed)
+{
+	static const Oid types[2] = {INT8OID, BOOLOID};
+	Datum		values[2] = {Int64GetDatum(txn_id), BoolGetDatum(replayed)};
+	bool		nulls[2] = {false, false};
+
+	return op_row(fcinfo, values, nulls, types, lengthof(types));
+}
+
+/*
+ * refuse_message_currency refuses (22023) message message_id of another shard,
+ * in currency, when wallet w holds another currency (the relay then sends the
+ * money back).
+ */
+void
+refuse_message_currency(const WalletRow *w, const char *currency, int64 message_id)
+{
+	if (strcmp(w->currency, currency) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wallet %lld holds %s, not %s", (long long) w->id, w->currency, currency),
+				 errdetail("Message %lld is in %s.", (long long) message_id, currency)));
+}

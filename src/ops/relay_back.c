@@ -34,15 +34,10 @@ relay_back_body(PG_FUNCTION_ARGS)
 	JB			jb;
 	Jsonb	   *req;
 	Jsonb	   *prior;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	op_start();
 	read_wallet(payee, true, true, &w);
-	if (strcmp(w.currency, currency) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wallet %lld holds %s, not %s", (long long) payee, w.currency, currency)));
+	refuse_message_currency(&w, currency, message_id);
 	amt = op_amount(fcinfo, 2, &w);
 	jb_begin(&jb);
 	jb_int(&jb, "message_id", message_id);
@@ -74,13 +69,7 @@ relay_back_body(PG_FUNCTION_ARGS)
 				   legs_of(&legs, "relay_back"), NULL);
 	}
 	op_leave(caller);
-	values[0] = Int64GetDatum(txn_id);
-	values[1] = BoolGetDatum(replayed);
-	{
-		static const Oid types[2] = {INT8OID, BOOLOID};
-
-		PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, lengthof(types)));
-	}
+	PG_RETURN_DATUM(op_txn_row(fcinfo, txn_id, replayed));
 }
 
 Datum

@@ -36,17 +36,10 @@ relay_in_body(PG_FUNCTION_ARGS)
 	JB			jb;
 	Jsonb	   *req;
 	Jsonb	   *prior;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	op_start();
 	read_wallet(to, true, true, &w);
-	if (strcmp(w.currency, currency) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wallet %lld holds %s, not %s", (long long) to, w.currency, currency),
-				 errdetail("Message %lld from wallet %lld is in %s.", (long long) message_id, (long long) from,
-						   currency)));
+	refuse_message_currency(&w, currency, message_id);
 	amt = op_amount(fcinfo, 2, &w);
 	jb_begin(&jb);
 	jb_int(&jb, "message_id", message_id);
@@ -80,13 +73,7 @@ relay_in_body(PG_FUNCTION_ARGS)
 			elog(ERROR, "wallet %lld changed under its lock", (long long) w.id);
 	}
 	op_leave(caller);
-	values[0] = Int64GetDatum(txn_id);
-	values[1] = BoolGetDatum(replayed);
-	{
-		static const Oid types[2] = {INT8OID, BOOLOID};
-
-		PG_RETURN_DATUM(op_row(fcinfo, values, nulls, types, lengthof(types)));
-	}
+	PG_RETURN_DATUM(op_txn_row(fcinfo, txn_id, replayed));
 }
 
 Datum

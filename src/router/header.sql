@@ -1,27 +1,6 @@
-\echo Use "CREATE EXTENSION wallet_router" to load this file. \quit
-
--- wallet_router 0.2: the router database of a sharded wallet. Each shard database has
--- CREATE EXTENSION wallet and wallet.configure_shard(i, n); this database has the same wallet.*
--- functions, written in PL/Proxy, each of which runs the call on the shard its id names (the low
--- bits of every id are its shard), so an application changes only its connection string.
-
-DO $roles$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'wallet_app') THEN
-    CREATE ROLE wallet_app NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'wallet_admin') THEN
-    CREATE ROLE wallet_admin NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'wallet_reader') THEN
-    CREATE ROLE wallet_reader NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'wallet_verifier') THEN
-    CREATE ROLE wallet_verifier NOLOGIN;
-  END IF;
-END
-$roles$;
-
+------------------------------------------------------------------------------
+-- The router's schemas
+------------------------------------------------------------------------------
 CREATE SCHEMA wallet_router;
 CREATE SCHEMA wallet;
 REVOKE ALL ON SCHEMA wallet_router, wallet FROM PUBLIC;
