@@ -267,6 +267,27 @@ DROP FUNCTION public.key_ok(text);
 DROP FUNCTION wallet.key_limit();
 
 ------------------------------------------------------------------------------
+-- A session keeps what it knows of the indexes it writes (their IndexInfo, a partial
+-- index's predicate compiled): an index made or replaced between two calls is written
+-- all the same, with its own predicate. (The leaf of a small B-tree, page 1, lists its
+-- entries.)
+------------------------------------------------------------------------------
+CREATE EXTENSION IF NOT EXISTS pageinspect;
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-i1');
+CREATE INDEX write_key_i ON wallet.txn_key (idempotency_key) WHERE idempotency_key LIKE 'wr-i%';
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-i2');
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-x1');
+-- wr-i1 (there when it was made) and wr-i2; wr-x1 is outside its predicate
+SELECT count(*) AS entries FROM bt_page_items('wallet.write_key_i', 1);
+DROP INDEX wallet.write_key_i;
+CREATE INDEX write_key_i ON wallet.txn_key (idempotency_key) WHERE idempotency_key LIKE 'wr-j%';
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-i3');
+SELECT charged FROM wallet.spend(:alice, 1, 'wr-j1');
+SELECT count(*) AS entries FROM bt_page_items('wallet.write_key_i', 1);
+DROP INDEX wallet.write_key_i;
+DROP EXTENSION pageinspect;
+
+------------------------------------------------------------------------------
 -- The books hold
 ------------------------------------------------------------------------------
 SELECT (wallet.balance(:alice)).* ;

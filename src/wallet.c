@@ -13,7 +13,7 @@ void		_PG_init(void);
  * _PG_init runs once per backend when the library is loaded: the setting
  * wallet.now, then the callbacks that forget what each cache of src/store/
  * remembers (the schema's plans and relations, the currency configuration,
- * the answers of direct_ok, whether the written tables have rules, their compiled CHECK constraints),
+ * the answers of direct_ok, whether the written tables have rules, their compiled CHECK constraints, the IndexInfos of their indexes),
  * and the hook that keeps the extension's own CONTEXT lines out of its errors.
  */
 void
@@ -26,5 +26,6 @@ _PG_init(void)
 	direct_ok_init();
 	rules_init();
 	checks_init();
+	indexes_init();
 	error_context_init();
 }

@@ -72,13 +72,13 @@ insert_direct(const char *relname, int n, const char *const *names, const Datum 
 			}
 		if (row_ready(slot, given))
 		{
-			ExecOpenIndices(rri, false);
+			open_indexes(rri, false);
 			/* constraints, heap, index entries (no triggers: direct_ok) */
 			insert_checked(rri, slot, estate);
 			wrote = true;
 		}
 	}
-	ExecCloseIndices(rri);
+	close_indexes(rri);
 	direct_end_estate(estate, old);
 	table_close(rel, NoLock);
 	return wrote;
@@ -157,7 +157,7 @@ update_direct(Relation rel, const ItemPointerData *tid, const char *keycol, int6
 			elog(ERROR, "could not change %s " INT64_FORMAT " (%d)", RelationGetRelationName(rel), key, (int) r);
 		if (update_indexes)
 		{
-			ExecOpenIndices(rri, false);
+			open_indexes(rri, false);
 			list_free(ExecInsertIndexTuples(rri, slot, estate, true, false, NULL, NIL));
 		}
 		if (after != NULL)
@@ -170,7 +170,7 @@ update_direct(Relation rel, const ItemPointerData *tid, const char *keycol, int6
 		ExecDropSingleTupleTableSlot(oldslot);
 		wrote = true;
 	}
-	ExecCloseIndices(rri);
+	close_indexes(rri);
 	direct_end_estate(estate, old);
 	pfree(changed);
 	return wrote;

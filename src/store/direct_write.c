@@ -48,6 +48,10 @@
  *     nothing (as RI_FKey_pk_upd_check_required finds).
  *  8. table_tuple_insert and ExecInsertIndexTuples of the journal row ->
  *     insert_row, with TABLE_INSERT_SKIP_FSM (JOURNAL_APPEND).
+ *  9. ExecOpenIndices and ExecCloseIndices of each table written ->
+ *     open_indexes and close_indexes (indexes.c): the same, with each
+ *     index's IndexInfo kept for the backend and its lock kept to the end of
+ *     the transaction.
  *
  * A table that fails any of these checks is left to the statement
  * (DW_UNSUPPORTED), decided before anything is written. credit_direct (a
@@ -380,7 +384,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 		leaf = makeNode(ResultRelInfo);
 		InitResultRelInfo(leaf, leafrel, 0, jrri, 0);
 		CheckValidResultRel(leaf, CMD_INSERT);
-		ExecOpenIndices(leaf, false);
+		open_indexes(leaf, false);
 	}
 	else
 	{
@@ -407,7 +411,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 	/* the key: nothing more to do if it is taken */
 	cid = estate->es_output_cid;
 	if (krel != NULL)
-		ExecOpenIndices(krri, true);
+		open_indexes(krri, true);
 	for (int attempt = 0; krel != NULL; attempt++)
 	{
 		ItemPointerData conflict;
@@ -455,7 +459,7 @@ write_direct(WalletRow *w, Datum lots, TimestampTz next, int64 txn_id, const cha
 			elog(ERROR, "could not update wallet %lld (%d)", (long long) w->id, (int) r);
 		if (update_indexes)
 		{
-			ExecOpenIndices(wrri, false);
+			open_indexes(wrri, false);
 			list_free(ExecInsertIndexTuples(wrri, wslot, estate, true, false, NULL, NIL));
 		}
 	}
@@ -469,12 +473,12 @@ done:
 		ExecCleanupTupleRouting(mt, proute);
 	if (leafrel != NULL)
 	{
-		ExecCloseIndices(leaf);
+		close_indexes(leaf);
 		table_close(leafrel, NoLock);
 	}
 	if (krri != NULL)
-		ExecCloseIndices(krri);
-	ExecCloseIndices(wrri);
+		close_indexes(krri);
+	close_indexes(wrri);
 	direct_end_estate(estate, old);
 	table_close(jrel, NoLock);
 	table_close(wrel, NoLock);

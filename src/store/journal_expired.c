@@ -119,7 +119,7 @@ wallet_journal_expired(PG_FUNCTION_ARGS)
 		MemoryContext rowcxt = GetPerTupleMemoryContext(estate);
 
 		CheckValidResultRel(leaf, CMD_INSERT);
-		ExecOpenIndices(leaf, false);
+		open_indexes(leaf, false);
 		slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(jrel), &TTSOpsVirtual);
 		for (int i = 0; i < n; i++)
 		{
@@ -157,7 +157,7 @@ wallet_journal_expired(PG_FUNCTION_ARGS)
 			MemoryContextSwitchTo(prev);
 			written = i == n - 1;
 		}
-		ExecCloseIndices(leaf);
+		close_indexes(leaf);
 	}
 	direct_end_estate(estate, old);
 	table_close(leafrel, NoLock);

@@ -507,6 +507,11 @@ extern bool direct_ok(Relation rel, Relation root, bool update, const AttrNumber
 extern void checks_init(void);
 extern ExprState **compiled_checks(Relation rel);
 
+/* indexes.c */
+extern void indexes_init(void);
+extern void open_indexes(ResultRelInfo *rri, bool speculative);
+extern void close_indexes(ResultRelInfo *rri);
+
 /* direct_write.c */
 extern void set_col(TupleTableSlot *slot, Relation rel, bool *given, const char *name, Datum v, bool isnull);
 extern bool row_ready(TupleTableSlot *slot, const bool *given);
