@@ -204,9 +204,21 @@ rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk)
 bool
 rollup_credits_for(const WalletRow *w, LotBuilder *b, TimestampTz clk, int64 need)
 {
-	if (need >= 0 && wallet_row_debt(w) == 0 && engine_earnings(b) >= need)
+	if (!credits_count_for(w, b, need))
 		return false;
 	return rollup_credits(w->id, b, clk);
+}
+
+/*
+ * credits_count_for tells whether wallet w's pending credits count for a
+ * payment of need of its earnings (b its lots): need < 0 (all it has), a
+ * debt, or earnings in b short of need (rollup_credits_for rolls them up
+ * then).
+ */
+bool
+credits_count_for(const WalletRow *w, const LotBuilder *b, int64 need)
+{
+	return need < 0 || wallet_row_debt(w) != 0 || engine_earnings(b) < need;
 }
 
 /*

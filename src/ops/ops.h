@@ -115,6 +115,7 @@ extern void credit_bonus_pending(int64 wallet_id, int64 amt, TimestampTz until, 
 extern void credit_payee(int64 payee, int64 amt, int64 txn);
 extern bool rollup_credits(int64 wallet_id, LotBuilder *b, TimestampTz clk);
 extern bool rollup_credits_for(const WalletRow *w, LotBuilder *b, TimestampTz clk, int64 need);
+extern bool credits_count_for(const WalletRow *w, const LotBuilder *b, int64 need);
 extern void add_debt(int64 wallet_id, int64 amt, int64 txn, TimestampTz clk);
 
 /* reward.c: points earned by spending (CONTRACT.md section 18) */

@@ -28,6 +28,7 @@ typedef struct WithdrawMade
 	int64		fee;
 	int64		net;
 	const char *status;			/* pending or approved */
+	int64		txn_id;			/* its journal row (a request made now) */
 } WithdrawMade;
 
 /* withdraw_common.c */
@@ -35,7 +36,8 @@ extern int64 withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk, int6
 extern void withdraw_quote_now(WalletRow *w, int64 amount, int64 withdrawable, TimestampTz clk,
 							   bool read_only, WithdrawQuote *q);
 extern void withdraw_refuse(const WalletRow *w, const WithdrawQuote *q);
-extern void withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const WithdrawSpec *s,
+extern bool withdraw_needs_prepare(const WalletRow *w, const LotBuilder *b, TimestampTz clk, int64 need);
+extern bool withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const WithdrawSpec *s,
 						  const char *kind, const char *key, Jsonb *req, TimestampTz clk, WithdrawMade *out);
 extern void withdraw_made_of(Jsonb *prior, WithdrawMade *out);
 

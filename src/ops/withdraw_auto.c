@@ -54,6 +54,7 @@ auto_one(WalletRow *w, TimestampTz clk, int64 threshold, const char *destination
 	WithdrawSpec s = {.destination = destination, .automatic = true};
 	WithdrawMade out;
 	JB			jb;
+	Jsonb	   *req;
 
 	*requested = false;
 	if (w->frozen)
@@ -81,7 +82,13 @@ auto_one(WalletRow *w, TimestampTz clk, int64 threshold, const char *destination
 	jb_int(&jb, "amount", amount);
 	jb_text(&jb, "destination", destination);
 	jb_bool(&jb, "automatic", true);
-	withdraw_make(w, b, &q, &s, "auto_withdraw", key, jb_end(&jb), clk, &out);
+	req = jb_end(&jb);
+	/* the key was free under the lock: taken now, it is a concurrent writer's (WL003) */
+	if (!withdraw_make(w, b, &q, &s, "auto_withdraw", key, req, clk, &out))
+	{
+		(void) after_no_write(w, key, "auto_withdraw", req, out.txn_id);
+		elog(ERROR, "could not write wallet %lld", (long long) w->id);
+	}
 	*requested = true;
 	return psprintf("requested withdrawal %lld (%s)", (long long) out.withdrawal_id, out.status);
 }

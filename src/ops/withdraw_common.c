@@ -48,6 +48,18 @@ withdraw_prepare(WalletRow *w, LotBuilder *b, TimestampTz clk, int64 need)
 }
 
 /*
+ * withdraw_needs_prepare tells whether wallet w (b its lots), read without
+ * its lock, needs withdraw_prepare for a withdrawal of need at clk: a hold
+ * past its expiry to give back, or payee credits that count
+ * (credits_count_for). Both write, and are done under the row lock only.
+ */
+bool
+withdraw_needs_prepare(const WalletRow *w, const LotBuilder *b, TimestampTz clk, int64 need)
+{
+	return engine_due_hold(b, clk) != 0 || credits_count_for(w, b, need);
+}
+
+/*
  * withdraw_quote_now fills q with what a withdrawal of amount from wallet w
  * (withdrawable: its earnings) would be at clk, under its currency's rules
  * and with what it asked for today (read_only: under the caller's snapshot).
@@ -125,12 +137,15 @@ withdraw_refuse(const WalletRow *w, const WithdrawQuote *q)
 }
 
 /*
- * withdraw_make requests the withdrawal quoted by q (no refusal) from locked
- * wallet w, made ready (withdraw_prepare; b its lots): its amount is held at
- * once, journaled as kind with key and req, and the withdrawal's row written,
- * approved when the quote needs no review, pending otherwise.
+ * withdraw_make requests the withdrawal quoted by q (no refusal, within the
+ * limits) from wallet w, made ready (withdraw_prepare; b its lots): its
+ * amount is held at once, journaled as kind with key and req, and the
+ * withdrawal's row written, approved when the quote needs no review, pending
+ * otherwise. False (nothing written; out->txn_id the journal row it would
+ * have been) when the key was taken or, w read without its lock, the row has
+ * moved on since: after_no_write tells which.
  */
-void
+bool
 withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const WithdrawSpec *s, const char *kind,
 			  const char *key, Jsonb *req, TimestampTz clk, WithdrawMade *out)
 {
@@ -153,6 +168,7 @@ withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const Withdra
 	postings_init(&legs);
 	post_withdraw_hold(&legs, w->id, q->amount);
 	txn_id = nextval_internal(plans.txn_seq, false);
+	out->txn_id = txn_id;
 	jb_begin(&jb);
 	jb_int(&jb, "withdrawal_id", out->withdrawal_id);
 	jb_int(&jb, "amount", out->amount);
@@ -160,13 +176,9 @@ withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const Withdra
 	jb_int(&jb, "net", out->net);
 	jb_text(&jb, "status", out->status);
 	limits_json(&jb, grant);
-	/* the key was free under the lock: taken now, it is a concurrent writer's (WL003) */
 	if (!write_op(w, b, txn_id, kind, q->amount, clk, key, NO_REF_TXN, req, jb_end(&jb), legs_of(&legs, kind),
 				  NULL))
-	{
-		(void) after_no_write(w, key, kind, req, txn_id);
-		elog(ERROR, "could not write wallet %lld", (long long) w->id);
-	}
+		return false;
 	limits_used(grant, txn_id, clk);
 	{
 		Datum		args[14] = {Int64GetDatum(out->withdrawal_id), Int64GetDatum(w->id), Int64GetDatum(txn_id),
@@ -187,10 +199,11 @@ withdraw_make(WalletRow *w, LotBuilder *b, const WithdrawQuote *q, const Withdra
 			isnull[i] = nulls[i] == 'n';
 		/* withdrawal_insert's columns in its order, written directly where the statement's outcome is the same */
 		if (insert_direct("withdrawal", 14, names, args, isnull))
-			return;
+			return true;
 		if (run_plan(op_plan(&withdrawal_insert), args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not record withdrawal %lld", (long long) out->withdrawal_id);
 	}
+	return true;
 }
 
 /* withdraw_made_of reads a request's stored result (a replay); its status is the one it was made with. */
