@@ -29,6 +29,7 @@ capture_body(PG_FUNCTION_ARGS)
 	Jsonb	   *prior;
 	CaptureDone out;
 	bool		replayed = false;
+	bool		must_lock = false;
 	int			exponent;
 	Datum		values[10];
 	bool		nulls[10] = {false, false, false, false, false, false, false, false, false, false};
@@ -40,11 +41,40 @@ capture_body(PG_FUNCTION_ARGS)
 	check_not_null(fcinfo, 3, "final");
 	final = PG_GETARG_BOOL(3);
 	memset(&out, 0, sizeof(out));
-	req = hold_request(fcinfo, hold_id, final, &w, &h, &amt);
-	exponent = w.exponent;
-	prior = find_replay(&w, key, "capture_hold", req);
-	if (prior != NULL)
+	op_start();
+	/*
+	 * As a spend: the plain capture is made from the hold and its wallet read
+	 * without their locks, written under the wallet's version check (a lost
+	 * race reads again, and after OPTIMISTIC_TRIES takes the locks), its key's
+	 * insert finding a replay; anything else is decided under the locks, the
+	 * key looked up first, so that an error never hides a replay.
+	 */
+	for (int attempt = 0;; attempt++)
 	{
+		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
+		HoldTry		t;
+
+		req = hold_request(fcinfo, hold_id, final, lock, &w, &h, &amt);
+		prior = lock ? find_replay(&w, key, "capture_hold", req) : NULL;
+		if (prior == NULL)
+		{
+			if (lock)
+			{
+				refuse_unless_open(&h, clk, "captured");
+				refuse_group_hold(&h);
+			}
+			t = hold_capture_try(&w, &h, amt, final, clk, key, req, lock, &out);
+			if (t == HOLD_MADE)
+				break;
+			if (t == HOLD_NEED_LOCK)
+			{
+				must_lock = true;
+				continue;
+			}
+			prior = after_no_write(&w, key, "capture_hold", req, out.txn_id);
+			if (prior == NULL)
+				continue;		/* lost a race: read again */
+		}
 		out.txn_id = jsonb_int(prior, "txn_id");
 		out.captured = jsonb_int(prior, "charged");
 		out.used[BUCKET_BONUS] = jsonb_int_or_zero(prior, "bonus_used");
@@ -56,13 +86,9 @@ capture_body(PG_FUNCTION_ARGS)
 		out.points = jsonb_int_or_zero(prior, "points");
 		out.points_exponent = (int) jsonb_int_or_zero(prior, "points_exponent");
 		replayed = true;
+		break;
 	}
-	else
-	{
-		refuse_unless_open(&h, clk, "captured");
-		refuse_group_hold(&h);
-		hold_capture_locked(&w, &h, amt, final, clk, key, req, &out);
-	}
+	exponent = w.exponent;
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);
 	values[1] = major(out.captured, exponent);

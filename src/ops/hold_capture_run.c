@@ -9,15 +9,20 @@
 #include "ops/holds.h"
 
 /*
- * hold_capture_locked captures amount (-1: all that remains) of hold h of
- * locked wallet w at clk, and with final gives back the rest. Journaled as
- * capture_hold with key and req, or without a key when key is NULL (the
- * wallet's row then written apart). Refuses a hold that is not open or has
- * expired, a frozen wallet and more than remains (WL008, WL002).
+ * hold_capture_try captures amount (-1: all that remains) of hold h of wallet
+ * w at clk, and with final gives back the rest. Journaled as capture_hold
+ * with key and req, or without a key when key is NULL (the wallet's row then
+ * written apart). Locked (w and h read under their row locks), it refuses a
+ * hold that is not open or has expired, a frozen wallet and more than remains
+ * (WL008, WL002). Without the locks (read as of the same snapshot, every
+ * change of a hold writing its wallet's row too) it makes the plain capture
+ * only, written under the wallet's version check, and leaves anything else
+ * to the locks (HOLD_NEED_LOCK, nothing done); HOLD_NOT_WRITTEN: the key was
+ * taken or the wallet's row moved on (after_no_write tells which).
  */
-void
-hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk, const char *key,
-					Jsonb *req, CaptureDone *out)
+HoldTry
+hold_capture_try(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk, const char *key,
+				 Jsonb *req, bool locked, CaptureDone *out)
 {
 	JB			jb;
 	LotBuilder *b = lotset_unpack(w->lots);
@@ -32,6 +37,8 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 	bool		remote;
 
 	memset(out, 0, sizeof(*out));
+	if (!locked && (w->frozen || !hold_plain(h, remaining, amount, clk)))
+		return HOLD_NEED_LOCK;
 	refuse_unless_open(h, clk, "captured");
 	refuse_frozen(w, "A frozen wallet's hold can be released, not captured.");
 	out->captured = hold_share(w, h, remaining, amount, "capture");
@@ -80,7 +87,11 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 	/* without a key (a group payment's share), the journal row has none */
 	if (!write_op(w, b, out->txn_id, "capture_hold", out->captured, clk, key, h->hold_txn, req, res,
 				  legs_of(&legs, "capture_hold"), lotset_pack(pieces)))
+	{
+		if (!locked)
+			return HOLD_NOT_WRITTEN;
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+	}
 	hold_change(h, out->status, out->captured, out->released, h->expires_at);
 	if (h->has_payee && !remote)
 		credit_payee(h->payee, out->captured - comm, out->txn_id);
@@ -89,4 +100,13 @@ hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, Timestam
 	reward_credit(&rw, out->txn_id, clk);
 	out->points = rw.points;
 	out->points_exponent = rw.exponent;
+	return HOLD_MADE;
+}
+
+/* hold_capture_locked is hold_capture_try of locked wallet w and hold h. */
+void
+hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk, const char *key,
+					Jsonb *req, CaptureDone *out)
+{
+	(void) hold_capture_try(w, h, amount, final, clk, key, req, true, out);
 }

@@ -70,18 +70,26 @@ hold_lock(int64 hold_id, WalletRow *w, HoldRow *h)
 }
 
 /*
- * hold_request starts a capture or release of hold hold_id (argument 0): the
- * hold and its wallet locked, its amount (argument 2) in minor units in
- * *amount (-1 when NULL: all that remains), and the request as the journal
- * keeps it: hold_id, amount, and final when final is 0 or 1.
+ * hold_request reads for a capture or release (the operation started) hold
+ * hold_id (argument 0) and its wallet, locked (hold_lock) or not (both as of
+ * the same snapshot), its amount (argument 2) in minor units in *amount (-1
+ * when NULL: all that remains), and returns the request as the journal keeps
+ * it: hold_id, amount, and final when final is 0 or 1.
  */
 Jsonb *
-hold_request(FunctionCallInfo fcinfo, int64 hold_id, int final, WalletRow *w, HoldRow *h, int64 *amount)
+hold_request(FunctionCallInfo fcinfo, int64 hold_id, int final, bool lock, WalletRow *w, HoldRow *h,
+			 int64 *amount)
 {
 	JB			jb;
 
-	op_start();
-	hold_lock(hold_id, w, h);
+	if (lock)
+		hold_lock(hold_id, w, h);
+	else if (read_hold(hold_id, false, h))
+		read_wallet(h->wallet_id, false, true, w);
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_WL('6')),
+				 errmsg("hold %lld does not exist", (long long) hold_id)));
 	*amount = PG_ARGISNULL(2) ? -1 : numeric_to_minor(PG_GETARG_NUMERIC(2), w->exponent, "amount");
 	jb_begin(&jb);
 	jb_int(&jb, "hold_id", hold_id);
@@ -97,6 +105,20 @@ bool
 hold_lapsed(const HoldRow *h, TimestampTz clk)
 {
 	return strcmp(h->status, "open") == 0 && h->expires_at <= clk;
+}
+
+/*
+ * hold_plain tells whether a capture or release of amount (-1: all) of hold
+ * h, read without its lock, is the plain one: an open hold in time, no group
+ * payment's share, its wallet's lots reserving remaining for it as its row
+ * says, and no more than that asked. Anything else is refused (or found a
+ * replay) under the locks.
+ */
+bool
+hold_plain(const HoldRow *h, int64 remaining, int64 amount, TimestampTz clk)
+{
+	return strcmp(h->status, "open") == 0 && !hold_lapsed(h, clk) && h->group_id <= 0 &&
+		remaining == h->amount - h->captured - h->released && amount <= remaining;
 }
 
 /* refuse_unless_open refuses to move money of hold h unless it is open and in time. */

@@ -12,15 +12,16 @@
 PG_FUNCTION_INFO_V1(wallet_release_hold);
 
 /*
- * hold_release_locked gives back amount (-1: all that remains) of hold h of
- * locked wallet w at clk, journaled as release_hold with key and req, or
- * without a key when key is NULL (the wallet's row then written apart).
- * Refuses a hold that is not open or has expired and more than remains
- * (WL008).
+ * hold_release_try gives back amount (-1: all that remains) of hold h of
+ * wallet w at clk, journaled as release_hold with key and req, or without a
+ * key when key is NULL (the wallet's row then written apart). Locked, it
+ * refuses a hold that is not open or has expired and more than remains
+ * (WL008); without the locks it makes the plain release only, as
+ * hold_capture_try makes the plain capture.
  */
-void
-hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, const char *key, Jsonb *req,
-					ReleaseDone *out)
+static HoldTry
+hold_release_try(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, const char *key, Jsonb *req,
+				 bool locked, ReleaseDone *out)
 {
 	LotBuilder *b = lotset_unpack(w->lots);
 	int64		left[WALLET_NBUCKETS];
@@ -30,6 +31,8 @@ hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, con
 	Jsonb	   *res;
 	JB			jb;
 
+	if (!locked && !hold_plain(h, remaining, amount, clk))
+		return HOLD_NEED_LOCK;
 	refuse_unless_open(h, clk, "released");
 	out->released = hold_share(w, h, remaining, amount, "release");
 	engine_release(b, h->hold_id, out->released, clk, &back);
@@ -51,8 +54,21 @@ hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, con
 	/* without a key (a group payment's share), the journal row has none */
 	if (!write_op(w, b, out->txn_id, "release_hold", out->released, clk, key, h->hold_txn, req, res,
 				  legs_of(&legs, "release_hold"), NULL))
+	{
+		if (!locked)
+			return HOLD_NOT_WRITTEN;
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
+	}
 	hold_change(h, out->status, 0, out->released, h->expires_at);
+	return HOLD_MADE;
+}
+
+/* hold_release_locked is hold_release_try of locked wallet w and hold h. */
+void
+hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, const char *key, Jsonb *req,
+					ReleaseDone *out)
+{
+	(void) hold_release_try(w, h, amount, clk, key, req, true, out);
 }
 
 /*
@@ -74,28 +90,48 @@ release_body(PG_FUNCTION_ARGS)
 	Jsonb	   *prior;
 	ReleaseDone out;
 	bool		replayed = false;
+	bool		must_lock = false;
 	int			exponent;
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
 	memset(&out, 0, sizeof(out));
-	req = hold_request(fcinfo, hold_id, -1, &w, &h, &amt);
-	exponent = w.exponent;
-	prior = find_replay(&w, key, "release_hold", req);
-	if (prior != NULL)
+	op_start();
+	/* the plain release without the locks first, as a capture (hold_capture.c) */
+	for (int attempt = 0;; attempt++)
 	{
+		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
+		HoldTry		t;
+
+		req = hold_request(fcinfo, hold_id, -1, lock, &w, &h, &amt);
+		prior = lock ? find_replay(&w, key, "release_hold", req) : NULL;
+		if (prior == NULL)
+		{
+			if (lock)
+			{
+				refuse_unless_open(&h, clk, "released");
+				refuse_group_hold(&h);
+			}
+			t = hold_release_try(&w, &h, amt, clk, key, req, lock, &out);
+			if (t == HOLD_MADE)
+				break;
+			if (t == HOLD_NEED_LOCK)
+			{
+				must_lock = true;
+				continue;
+			}
+			prior = after_no_write(&w, key, "release_hold", req, out.txn_id);
+			if (prior == NULL)
+				continue;		/* lost a race: read again */
+		}
 		out.txn_id = jsonb_int(prior, "txn_id");
 		out.released = jsonb_int(prior, "released");
 		out.remaining = jsonb_int_or_zero(prior, "remaining");
 		out.status = hold_status_after(jsonb_int_or_zero(prior, "captured_before"), out.remaining);
 		replayed = true;
+		break;
 	}
-	else
-	{
-		refuse_unless_open(&h, clk, "released");
-		refuse_group_hold(&h);
-		hold_release_locked(&w, &h, amt, clk, key, req, &out);
-	}
+	exponent = w.exponent;
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);
 	values[1] = major(out.released, exponent);

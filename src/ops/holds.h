@@ -82,6 +82,8 @@ extern void hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, Timestam
 								Jsonb *req, ReleaseDone *out);
 
 /* hold_capture_run.c */
+extern HoldTry hold_capture_try(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk,
+							   const char *key, Jsonb *req, bool locked, CaptureDone *out);
 extern void hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk,
 								const char *key, Jsonb *req, CaptureDone *out);
 
@@ -90,7 +92,8 @@ extern void refuse_group_hold(const HoldRow *h);
 extern Interval *hold_ttl(FunctionCallInfo fcinfo, int argno);
 extern char *ttl_text(const Interval *ttl);
 extern void hold_lock(int64 hold_id, WalletRow *w, HoldRow *h);
-extern Jsonb *hold_request(FunctionCallInfo fcinfo, int64 hold_id, int final, WalletRow *w, HoldRow *h,
+extern bool hold_plain(const HoldRow *h, int64 remaining, int64 amount, TimestampTz clk);
+extern Jsonb *hold_request(FunctionCallInfo fcinfo, int64 hold_id, int final, bool lock, WalletRow *w, HoldRow *h,
 						   int64 *amount);
 extern bool hold_lapsed(const HoldRow *h, TimestampTz clk);
 extern void refuse_unless_open(const HoldRow *h, TimestampTz clk, const char *what);

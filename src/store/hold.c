@@ -54,8 +54,8 @@ read_hold(int64 hold_id, bool lock, HoldRow *h)
 {
 	h->hold_id = hold_id;
 	ItemPointerSetInvalid(&h->tid);
-	/* a 0.1 schema has no holds */
-	if (!OidIsValid(get_relname_relid("hold", plans.nsp)))
+	/* a 0.1 schema has no holds (nor their identity's sequence: ensure_plans) */
+	if (!OidIsValid(plans.hold_seq))
 		return false;
 	return read_keyed("hold", "hold_pkey", "hold_id", hold_id, lock, hold_of, h, &h->tid);
 }
