@@ -26,10 +26,10 @@ static OpPlan hold_row = OP_PLAN(
  * Without it (the optimistic path, the key not probed yet) whatever needs
  * the lock (a refusal, which must not hide a replay; holds past their expiry
  * to give back; credits to roll up; too little; spend rules) returns
- * HOLD_NEED_LOCK having done nothing. HOLD_NOT_WRITTEN: the key was taken or
+ * OP_NEED_LOCK having done nothing. OP_NOT_WRITTEN: the key was taken or
  * the row moved on (after_no_write tells which); nothing written.
  */
-HoldTry
+OpTry
 hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key, Jsonb *req,
 		 bool locked, HoldMade *out)
 {
@@ -45,7 +45,7 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 	int64		grant;
 
 	if (!locked && w->frozen)
-		return HOLD_NEED_LOCK;
+		return OP_NEED_LOCK;
 	refuse_frozen(w, NULL);
 	/* a payee on another shard is checked there, when the relay applies the capture's credit */
 	if (s->has_payee && shard_local(s->payee))
@@ -54,7 +54,7 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 		PayeeProblem pp = payee_problem(w, s->payee, &pcur);
 
 		if (!locked && pp != PAYEE_OK)
-			return HOLD_NEED_LOCK;
+			return OP_NEED_LOCK;
 		payee_refuse(pp, w, s->payee, pcur);
 	}
 	if (!OidIsValid(plans.hold_seq))
@@ -63,14 +63,14 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 	earnings = engine_earnings_usable(conf.earnings_scope, s->scene);
 	b = lotset_unpack(w->lots);
 	if (!locked && engine_due_hold(b, clk) != 0)
-		return HOLD_NEED_LOCK;
+		return OP_NEED_LOCK;
 	holds_give_back_due(w, b, clk);
 	available = engine_available(b, s->scene, clk, earnings);
 	want = s->has_max ? Min(s->amount, s->max_charge) : s->amount;
 	weigh = spend_rules_weigh(&conf);
 	/* too little, and what the spend rules weigh, are decided under the row lock only */
 	if (!locked && (weigh || available < want))
-		return HOLD_NEED_LOCK;
+		return OP_NEED_LOCK;
 	/*
 	 * Payee credits waiting for the wallet are rolled up where they count, as
 	 * a spend rolls them up: when the spend rules weigh what the wallet has,
@@ -88,7 +88,7 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 	out->shortfall += engine_hold(b, want, s->scene, clk, earnings, out->hold_id, out->expires_at, out->used);
 	out->held = s->amount - out->shortfall;
 	if (!locked && out->shortfall > s->amount - want)
-		return HOLD_NEED_LOCK;
+		return OP_NEED_LOCK;
 	if (out->shortfall > 0 && !s->partial && !s->has_max)
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('1')),
@@ -104,7 +104,7 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 					  w, &conf, available);
 	/* the limits: a hold counts as a spend when it is made (its captures are not counted again) */
 	if (!limits_apply(w, LIMIT_SPEND, "hold", out->held, s->step_up, clk, locked, &grant))
-		return HOLD_NEED_LOCK;
+		return OP_NEED_LOCK;
 	postings_init(&legs);
 	post_hold(&legs, w->id, out->used);
 	out->txn_id = nextval_internal(plans.txn_seq, false);
@@ -126,7 +126,7 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 	limits_json(&jb, grant);
 	res = jb_end(&jb);
 	if (!write_op(w, b, out->txn_id, kind, out->held, clk, key, NO_REF_TXN, req, res, legs_of(&legs, kind), NULL))
-		return HOLD_NOT_WRITTEN;
+		return OP_NOT_WRITTEN;
 	limits_used(grant, out->txn_id, clk);
 	{
 		/* a hold that reserved nothing (allow_partial) is recorded as released at once */
@@ -136,7 +136,7 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 		.group_id = s->group_id};
 
 		if (hold_row_direct(&row))
-			return HOLD_MADE;
+			return OP_MADE;
 	}
 	{
 		Datum		args[11] = {Int64GetDatum(out->hold_id), Int64GetDatum(w->id), Int64GetDatum(out->held),
@@ -150,7 +150,7 @@ hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, con
 		if (run_plan(op_plan(&hold_row), args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not record hold %lld", (long long) out->hold_id);
 	}
-	return HOLD_MADE;
+	return OP_MADE;
 }
 
 /*
@@ -161,7 +161,7 @@ void
 hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key, Jsonb *req,
 		  HoldMade *out)
 {
-	if (hold_try(w, s, clk, kind, key, req, true, out) != HOLD_MADE)
+	if (hold_try(w, s, clk, kind, key, req, true, out) != OP_MADE)
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
 }
 
@@ -220,77 +220,71 @@ hold_ask(FunctionCallInfo fcinfo, const WalletRow *w, TimestampTz clk, HoldSpec 
 	return jb_end(&jb);
 }
 
+/* A call of wallet.hold, made by op_optimistic. */
+typedef struct HoldCall
+{
+	FunctionCallInfo fcinfo;
+	int64		wallet_id;
+	TimestampTz clk;
+	WalletRow	w;
+	HoldSpec	s;
+	HoldMade	out;
+} HoldCall;
+
+static void
+hold_read(OpOptimistic *op, bool lock, int attempt)
+{
+	HoldCall   *c = op->state;
+
+	read_wallet(c->wallet_id, lock, false, &c->w);
+	if (attempt == 0)
+		op->req = hold_ask(c->fcinfo, &c->w, c->clk, &c->s);
+	op->w = &c->w;
+}
+
+static OpTry
+hold_make_try(OpOptimistic *op, bool lock)
+{
+	HoldCall   *c = op->state;
+	OpTry		t = hold_try(&c->w, &c->s, c->clk, "hold", op->key, op->req, lock, &c->out);
+
+	op->txn_id = c->out.txn_id;
+	return t;
+}
+
 /*
  * wallet.hold(wallet_id, amount, idempotency_key, scene, ttl, allow_partial,
  * payee, order_ref, max_charge, step_up) returns (hold_id, held, bonus_held,
- * cash_held, earnings_held, shortfall, expires_at, replayed).
+ * cash_held, earnings_held, shortfall, expires_at, replayed). Made as a spend
+ * is (op_optimistic): what needs the lock, hold_try says.
  */
 static Datum
 hold_body(PG_FUNCTION_ARGS)
 {
-	char	   *key = check_text(fcinfo, 2, "idempotency_key", 200, true);
-	TimestampTz clk = wallet_clock();
 	MemoryContext caller = CurrentMemoryContext;
-	WalletRow	w;
-	HoldSpec	s;
-	Jsonb	   *req = NULL;
+	HoldCall	c = {.fcinfo = fcinfo, .clk = wallet_clock()};
+	OpOptimistic op = {.kind = "hold", .state = &c, .read = hold_read, .make = hold_make_try};
+	HoldMade   *out = &c.out;
 	Jsonb	   *prior;
-	HoldMade	out;
-	int64		wallet_id;
-	bool		must_lock = false;
-	bool		replayed = false;
 	int			exponent;
 	Datum		values[8];
 	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 
-	memset(&out, 0, sizeof(out));
-	memset(&s, 0, sizeof(s));
-	wallet_id = op_begin(fcinfo);
-	/*
-	 * Optimistic, as a spend: the row read without its lock and the key not
-	 * looked up first; the write takes the key and updates the version read
-	 * (a lost race reads again, and after OPTIMISTIC_TRIES takes the lock).
-	 * What needs the lock (hold_try says) is done under it, the key first.
-	 */
-	for (int attempt = 0;; attempt++)
-	{
-		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
-		HoldTry		r;
-
-		read_wallet(wallet_id, lock, false, &w);
-		if (attempt == 0)
-			req = hold_ask(fcinfo, &w, clk, &s);
-		prior = NULL;
-		if (lock || !OidIsValid(plans.key_rel))
-			prior = find_replay(&w, key, "hold", req);
-		if (prior == NULL)
-		{
-			r = hold_try(&w, &s, clk, "hold", key, req, lock, &out);
-			if (r == HOLD_MADE)
-				break;
-			if (r == HOLD_NEED_LOCK)
-			{
-				must_lock = true;
-				continue;
-			}
-			prior = after_no_write(&w, key, "hold", req, out.txn_id);
-			if (prior == NULL)
-				continue;		/* lost a race: read again */
-		}
-		hold_made_of(prior, &out);
-		replayed = true;
-		break;
-	}
-	exponent = w.exponent;
+	op.key = check_text(fcinfo, 2, "idempotency_key", 200, true);
+	c.wallet_id = op_begin(fcinfo);
+	prior = op_optimistic(&op);
+	if (prior != NULL)
+		hold_made_of(prior, out);
+	exponent = c.w.exponent;
 	op_leave(caller);
-	values[0] = Int64GetDatum(out.hold_id);
-	values[1] = major(out.held, exponent);
-	values[2] = major(out.used[BUCKET_BONUS], exponent);
-	values[3] = major(out.used[BUCKET_CASH], exponent);
-	values[4] = major(out.used[BUCKET_EARNINGS], exponent);
-	values[5] = major(out.shortfall, exponent);
-	values[6] = TimestampTzGetDatum(out.expires_at);
-	values[7] = BoolGetDatum(replayed);
+	values[0] = Int64GetDatum(out->hold_id);
+	values[1] = major(out->held, exponent);
+	values[2] = major(out->used[BUCKET_BONUS], exponent);
+	values[3] = major(out->used[BUCKET_CASH], exponent);
+	values[4] = major(out->used[BUCKET_EARNINGS], exponent);
+	values[5] = major(out->shortfall, exponent);
+	values[6] = TimestampTzGetDatum(out->expires_at);
+	values[7] = BoolGetDatum(prior != NULL);
 	{
 		static const Oid types[8] = {INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID,
 		TIMESTAMPTZOID, BOOLOID};

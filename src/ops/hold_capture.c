@@ -14,22 +14,39 @@ PG_FUNCTION_INFO_V1(wallet_capture_hold);
  * remaining, status, replayed, points): points last, where the declared row
  * has them (a schema before section 18 returns the first nine columns).
  */
+/* A call of wallet.capture_hold. */
+typedef struct CaptureCall
+{
+	HoldMove	m;				/* first: hold_move_read reads it */
+	CaptureDone out;
+} CaptureCall;
+
+/*
+ * capture_make makes the capture: under the locks, refused unless the hold is
+ * open, in time and no group payment's share; without them, the plain one
+ * only (hold_capture_try).
+ */
+static OpTry
+capture_make(OpOptimistic *op, bool lock)
+{
+	CaptureCall *c = op->state;
+	HoldMove   *m = &c->m;
+	OpTry		t;
+
+	hold_move_refuse(m, lock, "captured");
+	t = hold_capture_try(&m->w, &m->h, m->amount, m->final, m->clk, op->key, op->req, lock, &c->out);
+	op->txn_id = c->out.txn_id;
+	return t;
+}
+
 static Datum
 capture_body(PG_FUNCTION_ARGS)
 {
-	char	   *key = check_text(fcinfo, 1, "idempotency_key", 200, true);
-	TimestampTz clk = wallet_clock();
 	MemoryContext caller = CurrentMemoryContext;
-	int64		hold_id = op_int8_arg(fcinfo, 0, "hold_id");
-	bool		final;
-	int64		amt;
-	WalletRow	w;
-	HoldRow		h;
-	Jsonb	   *req;
-	Jsonb	   *prior;
+	CaptureCall c = {.m = {.fcinfo = fcinfo, .clk = wallet_clock()}};
+	OpOptimistic op = {.kind = "capture_hold", .state = &c, .read = hold_move_read, .make = capture_make};
 	CaptureDone out;
-	bool		replayed = false;
-	bool		must_lock = false;
+	Jsonb	   *prior;
 	int			exponent;
 	Datum		values[10];
 	bool		nulls[10] = {false, false, false, false, false, false, false, false, false, false};
@@ -38,43 +55,16 @@ capture_body(PG_FUNCTION_ARGS)
 	TupleDesc	td;
 	int			live = 0;
 
+	op.key = check_text(fcinfo, 1, "idempotency_key", 200, true);
+	c.m.hold_id = op_int8_arg(fcinfo, 0, "hold_id");
 	check_not_null(fcinfo, 3, "final");
-	final = PG_GETARG_BOOL(3);
-	memset(&out, 0, sizeof(out));
+	c.m.final = PG_GETARG_BOOL(3);
 	op_start();
-	/*
-	 * As a spend: the plain capture is made from the hold and its wallet read
-	 * without their locks, written under the wallet's version check (a lost
-	 * race reads again, and after OPTIMISTIC_TRIES takes the locks), its key's
-	 * insert finding a replay; anything else is decided under the locks, the
-	 * key looked up first, so that an error never hides a replay.
-	 */
-	for (int attempt = 0;; attempt++)
+	/* as a spend: the plain capture without the locks (the wallet's version checked at the write) */
+	prior = op_optimistic(&op);
+	out = c.out;
+	if (prior != NULL)
 	{
-		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
-		HoldTry		t;
-
-		req = hold_request(fcinfo, hold_id, final, lock, &w, &h, &amt);
-		prior = lock ? find_replay(&w, key, "capture_hold", req) : NULL;
-		if (prior == NULL)
-		{
-			if (lock)
-			{
-				refuse_unless_open(&h, clk, "captured");
-				refuse_group_hold(&h);
-			}
-			t = hold_capture_try(&w, &h, amt, final, clk, key, req, lock, &out);
-			if (t == HOLD_MADE)
-				break;
-			if (t == HOLD_NEED_LOCK)
-			{
-				must_lock = true;
-				continue;
-			}
-			prior = after_no_write(&w, key, "capture_hold", req, out.txn_id);
-			if (prior == NULL)
-				continue;		/* lost a race: read again */
-		}
 		out.txn_id = jsonb_int(prior, "txn_id");
 		out.captured = jsonb_int(prior, "charged");
 		out.used[BUCKET_BONUS] = jsonb_int_or_zero(prior, "bonus_used");
@@ -85,10 +75,8 @@ capture_body(PG_FUNCTION_ARGS)
 		out.status = hold_status_after(1, out.remaining);
 		out.points = jsonb_int_or_zero(prior, "points");
 		out.points_exponent = (int) jsonb_int_or_zero(prior, "points_exponent");
-		replayed = true;
-		break;
 	}
-	exponent = w.exponent;
+	exponent = c.m.w.exponent;
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);
 	values[1] = major(out.captured, exponent);
@@ -98,7 +86,7 @@ capture_body(PG_FUNCTION_ARGS)
 	values[5] = major(out.released, exponent);
 	values[6] = major(out.remaining, exponent);
 	values[7] = CStringGetTextDatum(out.status);
-	values[8] = BoolGetDatum(replayed);
+	values[8] = BoolGetDatum(prior != NULL);
 	values[9] = major(out.points, out.points_exponent);
 	td = wallet_result_desc(fcinfo);
 	for (int i = 0; i < td->natts; i++)

@@ -17,10 +17,10 @@
  * (WL008, WL002). Without the locks (read as of the same snapshot, every
  * change of a hold writing its wallet's row too) it makes the plain capture
  * only, written under the wallet's version check, and leaves anything else
- * to the locks (HOLD_NEED_LOCK, nothing done); HOLD_NOT_WRITTEN: the key was
+ * to the locks (OP_NEED_LOCK, nothing done); OP_NOT_WRITTEN: the key was
  * taken or the wallet's row moved on (after_no_write tells which).
  */
-HoldTry
+OpTry
 hold_capture_try(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk, const char *key,
 				 Jsonb *req, bool locked, CaptureDone *out)
 {
@@ -38,7 +38,7 @@ hold_capture_try(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz
 
 	memset(out, 0, sizeof(*out));
 	if (!locked && (w->frozen || !hold_plain(h, remaining, amount, clk)))
-		return HOLD_NEED_LOCK;
+		return OP_NEED_LOCK;
 	refuse_unless_open(h, clk, "captured");
 	refuse_frozen(w, "A frozen wallet's hold can be released, not captured.");
 	out->captured = hold_share(w, h, remaining, amount, "capture");
@@ -89,7 +89,7 @@ hold_capture_try(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz
 				  legs_of(&legs, "capture_hold"), lotset_pack(pieces)))
 	{
 		if (!locked)
-			return HOLD_NOT_WRITTEN;
+			return OP_NOT_WRITTEN;
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
 	}
 	hold_change(h, out->status, out->captured, out->released, h->expires_at);
@@ -100,7 +100,7 @@ hold_capture_try(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz
 	reward_credit(&rw, out->txn_id, clk);
 	out->points = rw.points;
 	out->points_exponent = rw.exponent;
-	return HOLD_MADE;
+	return OP_MADE;
 }
 
 /* hold_capture_locked is hold_capture_try of locked wallet w and hold h. */

@@ -70,34 +70,37 @@ hold_lock(int64 hold_id, WalletRow *w, HoldRow *h)
 }
 
 /*
- * hold_request reads for a capture or release (the operation started) hold
- * hold_id (argument 0) and its wallet, locked (hold_lock) or not (both as of
- * the same snapshot), its amount (argument 2) in minor units in *amount (-1
- * when NULL: all that remains), and returns the request as the journal keeps
- * it: hold_id, amount, and final when final is 0 or 1.
+ * hold_move_read reads, for a capture or release (a HoldMove first in
+ * op->state; the operation started), the hold and its wallet, locked
+ * (hold_lock) or not (both as of the same snapshot), and its amount in minor
+ * units; op->req is the request as the journal keeps it: hold_id, amount,
+ * and final when final is 0 or 1.
  */
-Jsonb *
-hold_request(FunctionCallInfo fcinfo, int64 hold_id, int final, bool lock, WalletRow *w, HoldRow *h,
-			 int64 *amount)
+void
+hold_move_read(OpOptimistic *op, bool lock, int attempt)
 {
+	HoldMove   *m = op->state;
+	FunctionCallInfo fcinfo = m->fcinfo;
 	JB			jb;
 
+	(void) attempt;
 	if (lock)
-		hold_lock(hold_id, w, h);
-	else if (read_hold(hold_id, false, h))
-		read_wallet(h->wallet_id, false, true, w);
+		hold_lock(m->hold_id, &m->w, &m->h);
+	else if (read_hold(m->hold_id, false, &m->h))
+		read_wallet(m->h.wallet_id, false, true, &m->w);
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('6')),
-				 errmsg("hold %lld does not exist", (long long) hold_id)));
-	*amount = PG_ARGISNULL(2) ? -1 : numeric_to_minor(PG_GETARG_NUMERIC(2), w->exponent, "amount");
+				 errmsg("hold %lld does not exist", (long long) m->hold_id)));
+	m->amount = PG_ARGISNULL(2) ? -1 : numeric_to_minor(PG_GETARG_NUMERIC(2), m->w.exponent, "amount");
 	jb_begin(&jb);
-	jb_int(&jb, "hold_id", hold_id);
-	if (*amount >= 0)
-		jb_int(&jb, "amount", *amount);
-	if (final >= 0)
-		jb_bool(&jb, "final", final);
-	return jb_end(&jb);
+	jb_int(&jb, "hold_id", m->hold_id);
+	if (m->amount >= 0)
+		jb_int(&jb, "amount", m->amount);
+	if (m->final >= 0)
+		jb_bool(&jb, "final", m->final);
+	op->req = jb_end(&jb);
+	op->w = &m->w;
 }
 
 /* hold_lapsed tells whether an open hold's time has passed at clk. */
@@ -138,12 +141,19 @@ refuse_unless_open(const HoldRow *h, TimestampTz clk, const char *what)
 }
 
 /*
- * refuse_group_hold refuses to move, by itself, a hold that is a group
- * payment's share: the group payment captures or releases its holds together.
+ * hold_move_refuse refuses, under the locks (lock; nothing without them),
+ * to capture or release (what: "captured", "released") hold m->h unless it is
+ * open and in time, or, by itself, a group payment's share: the group
+ * payment captures or releases its holds together.
  */
 void
-refuse_group_hold(const HoldRow *h)
+hold_move_refuse(const HoldMove *m, bool lock, const char *what)
 {
+	const HoldRow *h = &m->h;
+
+	if (!lock)
+		return;
+	refuse_unless_open(h, m->clk, what);
 	if (h->group_id > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('8')),

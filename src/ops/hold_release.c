@@ -19,7 +19,7 @@ PG_FUNCTION_INFO_V1(wallet_release_hold);
  * (WL008); without the locks it makes the plain release only, as
  * hold_capture_try makes the plain capture.
  */
-static HoldTry
+static OpTry
 hold_release_try(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, const char *key, Jsonb *req,
 				 bool locked, ReleaseDone *out)
 {
@@ -32,7 +32,7 @@ hold_release_try(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, const 
 	JB			jb;
 
 	if (!locked && !hold_plain(h, remaining, amount, clk))
-		return HOLD_NEED_LOCK;
+		return OP_NEED_LOCK;
 	refuse_unless_open(h, clk, "released");
 	out->released = hold_share(w, h, remaining, amount, "release");
 	engine_release(b, h->hold_id, out->released, clk, &back);
@@ -56,11 +56,11 @@ hold_release_try(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, const 
 				  legs_of(&legs, "release_hold"), NULL))
 	{
 		if (!locked)
-			return HOLD_NOT_WRITTEN;
+			return OP_NOT_WRITTEN;
 		elog(ERROR, "wallet %lld changed under its lock", (long long) w->id);
 	}
 	hold_change(h, out->status, 0, out->released, h->expires_at);
-	return HOLD_MADE;
+	return OP_MADE;
 }
 
 /* hold_release_locked is hold_release_try of locked wallet w and hold h. */
@@ -71,73 +71,67 @@ hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, con
 	(void) hold_release_try(w, h, amount, clk, key, req, true, out);
 }
 
+/* A call of wallet.release_hold. */
+typedef struct ReleaseCall
+{
+	HoldMove	m;				/* first: hold_move_read reads it */
+	ReleaseDone out;
+} ReleaseCall;
+
+/*
+ * release_make makes the release: under the locks, refused unless the hold
+ * is open, in time and no group payment's share; without them, the plain one
+ * only (hold_release_try).
+ */
+static OpTry
+release_make(OpOptimistic *op, bool lock)
+{
+	ReleaseCall *c = op->state;
+	HoldMove   *m = &c->m;
+	OpTry		t;
+
+	hold_move_refuse(m, lock, "released");
+	t = hold_release_try(&m->w, &m->h, m->amount, m->clk, op->key, op->req, lock, &c->out);
+	op->txn_id = c->out.txn_id;
+	return t;
+}
+
 /*
  * wallet.release_hold(hold_id, idempotency_key, amount) returns (txn_id,
  * released, remaining, status, replayed); a NULL amount releases all that
- * remains.
+ * remains. The plain release is made without the locks, as a capture is.
  */
 static Datum
 release_body(PG_FUNCTION_ARGS)
 {
-	char	   *key = check_text(fcinfo, 1, "idempotency_key", 200, true);
-	TimestampTz clk = wallet_clock();
 	MemoryContext caller = CurrentMemoryContext;
-	int64		hold_id = op_int8_arg(fcinfo, 0, "hold_id");
-	int64		amt;
-	WalletRow	w;
-	HoldRow		h;
-	Jsonb	   *req;
-	Jsonb	   *prior;
+	ReleaseCall c = {.m = {.fcinfo = fcinfo, .final = -1, .clk = wallet_clock()}};
+	OpOptimistic op = {.kind = "release_hold", .state = &c, .read = hold_move_read, .make = release_make};
 	ReleaseDone out;
-	bool		replayed = false;
-	bool		must_lock = false;
+	Jsonb	   *prior;
 	int			exponent;
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
-	memset(&out, 0, sizeof(out));
+	op.key = check_text(fcinfo, 1, "idempotency_key", 200, true);
+	c.m.hold_id = op_int8_arg(fcinfo, 0, "hold_id");
 	op_start();
-	/* the plain release without the locks first, as a capture (hold_capture.c) */
-	for (int attempt = 0;; attempt++)
+	prior = op_optimistic(&op);
+	out = c.out;
+	if (prior != NULL)
 	{
-		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
-		HoldTry		t;
-
-		req = hold_request(fcinfo, hold_id, -1, lock, &w, &h, &amt);
-		prior = lock ? find_replay(&w, key, "release_hold", req) : NULL;
-		if (prior == NULL)
-		{
-			if (lock)
-			{
-				refuse_unless_open(&h, clk, "released");
-				refuse_group_hold(&h);
-			}
-			t = hold_release_try(&w, &h, amt, clk, key, req, lock, &out);
-			if (t == HOLD_MADE)
-				break;
-			if (t == HOLD_NEED_LOCK)
-			{
-				must_lock = true;
-				continue;
-			}
-			prior = after_no_write(&w, key, "release_hold", req, out.txn_id);
-			if (prior == NULL)
-				continue;		/* lost a race: read again */
-		}
 		out.txn_id = jsonb_int(prior, "txn_id");
 		out.released = jsonb_int(prior, "released");
 		out.remaining = jsonb_int_or_zero(prior, "remaining");
 		out.status = hold_status_after(jsonb_int_or_zero(prior, "captured_before"), out.remaining);
-		replayed = true;
-		break;
 	}
-	exponent = w.exponent;
+	exponent = c.m.w.exponent;
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);
 	values[1] = major(out.released, exponent);
 	values[2] = major(out.remaining, exponent);
 	values[3] = CStringGetTextDatum(out.status);
-	values[4] = BoolGetDatum(replayed);
+	values[4] = BoolGetDatum(prior != NULL);
 	{
 		static const Oid types[5] = {INT8OID, NUMERICOID, NUMERICOID, TEXTOID, BOOLOID};
 

@@ -43,13 +43,7 @@ typedef struct HoldMade
 } HoldMade;
 
 /* hold.c */
-typedef enum HoldTry
-{
-	HOLD_MADE,
-	HOLD_NEED_LOCK,				/* nothing done: try again under the row lock */
-	HOLD_NOT_WRITTEN			/* the key was taken or the row moved on */
-} HoldTry;
-extern HoldTry hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key,
+extern OpTry hold_try(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key,
 						Jsonb *req, bool locked, HoldMade *out);
 extern void hold_make(WalletRow *w, const HoldSpec *s, TimestampTz clk, const char *kind, const char *key,
 					  Jsonb *req, HoldMade *out);
@@ -77,24 +71,39 @@ typedef struct ReleaseDone
 	const char *status;
 } ReleaseDone;
 
+/*
+ * A capture or release of a hold by its id (arguments 0 and 2), made by
+ * op_optimistic, which reads it with hold_move_read: the state of both, first
+ * in the state of each.
+ */
+typedef struct HoldMove
+{
+	FunctionCallInfo fcinfo;
+	int64		hold_id;
+	int			final;			/* a capture's argument; -1: a release */
+	TimestampTz clk;
+	WalletRow	w;
+	HoldRow		h;
+	int64		amount;			/* minor units; -1: all that remains */
+} HoldMove;
+
 /* hold_release.c */
 extern void hold_release_locked(WalletRow *w, HoldRow *h, int64 amount, TimestampTz clk, const char *key,
 								Jsonb *req, ReleaseDone *out);
 
 /* hold_capture_run.c */
-extern HoldTry hold_capture_try(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk,
+extern OpTry hold_capture_try(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk,
 							   const char *key, Jsonb *req, bool locked, CaptureDone *out);
 extern void hold_capture_locked(WalletRow *w, HoldRow *h, int64 amount, bool final, TimestampTz clk,
 								const char *key, Jsonb *req, CaptureDone *out);
 
 /* hold_expiry.c */
-extern void refuse_group_hold(const HoldRow *h);
 extern Interval *hold_ttl(FunctionCallInfo fcinfo, int argno);
 extern char *ttl_text(const Interval *ttl);
 extern void hold_lock(int64 hold_id, WalletRow *w, HoldRow *h);
 extern bool hold_plain(const HoldRow *h, int64 remaining, int64 amount, TimestampTz clk);
-extern Jsonb *hold_request(FunctionCallInfo fcinfo, int64 hold_id, int final, bool lock, WalletRow *w, HoldRow *h,
-						   int64 *amount);
+extern void hold_move_read(OpOptimistic *op, bool lock, int attempt);
+extern void hold_move_refuse(const HoldMove *m, bool lock, const char *what);
 extern bool hold_lapsed(const HoldRow *h, TimestampTz clk);
 extern void refuse_unless_open(const HoldRow *h, TimestampTz clk, const char *what);
 extern int64 hold_share(const WalletRow *w, const HoldRow *h, int64 remaining, int64 amount, const char *what);

@@ -13,6 +13,35 @@
 /* After this many lost version races an operation takes the row lock. */
 #define OPTIMISTIC_TRIES 3
 
+/* What one try of an operation made optimistically did (op_optimistic). */
+typedef enum OpTry
+{
+	OP_MADE,					/* written */
+	OP_NEED_LOCK,				/* nothing done: try again under the row lock */
+	OP_NOT_WRITTEN				/* the key was taken or the row moved on (after_no_write tells which) */
+} OpTry;
+
+/*
+ * An operation made optimistically (op_optimistic): read reads its rows,
+ * under their locks or not, and sets w (the wallet whose key it is) and req
+ * (the request, as the journal keeps it); make tries to make it, and where
+ * it wrote nothing leaves in txn_id the journal row it would have been.
+ * state is the operation's own.
+ */
+typedef struct OpOptimistic
+{
+	const char *kind;			/* the journal row's kind, as a replay is matched */
+	const char *key;
+	void	   *state;
+	void		(*read) (struct OpOptimistic *op, bool lock, int attempt);
+	OpTry		(*make) (struct OpOptimistic *op, bool lock);
+	WalletRow  *w;
+	Jsonb	   *req;
+	int64		txn_id;
+} OpOptimistic;
+
+extern Jsonb *op_optimistic(OpOptimistic *op);
+
 extern char *check_text(FunctionCallInfo fcinfo, int argno, const char *argname, int maxlen, bool required);
 extern Datum major(int64 minor, int exponent);
 extern void check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);

@@ -273,3 +273,47 @@ refuse_message_currency(const WalletRow *w, const char *currency, int64 message_
 				 errmsg("wallet %lld holds %s, not %s", (long long) w->id, w->currency, currency),
 				 errdetail("Message %lld is in %s.", (long long) message_id, currency)));
 }
+
+/*
+ * op_optimistic makes operation op as a spend is made: its rows read without
+ * their locks and the key not looked up first; the write takes the key and
+ * updates the wallet's row at the version read, so that a taken key (a
+ * replay) or a row that moved on (a lost race, read again) writes nothing.
+ * What make cannot decide without the locks (a refusal, which must not hide
+ * a replay; anything to write first) it leaves to a try under them
+ * (OP_NEED_LOCK), where the key is looked up first; after OPTIMISTIC_TRIES
+ * lost races the rows are locked too. Returns NULL once made, or the stored
+ * result of the operation the key names (WL003 if its arguments differ).
+ */
+Jsonb *
+op_optimistic(OpOptimistic *op)
+{
+	bool		must_lock = false;
+
+	for (int attempt = 0;; attempt++)
+	{
+		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
+		Jsonb	   *prior = NULL;
+
+		op->read(op, lock, attempt);
+		/* under the lock, and on a 0.1 schema (no key table to write first) */
+		if (lock || !OidIsValid(plans.key_rel))
+			prior = find_replay(op->w, op->key, op->kind, op->req);
+		if (prior != NULL)
+			return prior;
+		switch (op->make(op, lock))
+		{
+			case OP_MADE:
+				return NULL;
+			case OP_NEED_LOCK:
+				must_lock = true;
+				continue;
+			case OP_NOT_WRITTEN:
+				break;
+		}
+		prior = after_no_write(op->w, op->key, op->kind, op->req, op->txn_id);
+		if (prior != NULL)
+			return prior;
+		/* a lost race: read again */
+	}
+}

@@ -43,14 +43,6 @@ amount_text(int64 minor, int exponent)
 	return DatumGetCString(DirectFunctionCall1(numeric_out, major(minor, exponent)));
 }
 
-/* What transfer_make did. */
-typedef enum TransferStep
-{
-	TRANSFER_WROTE,
-	TRANSFER_NOTHING,			/* the key was taken or the row moved on: after_no_write tells which */
-	TRANSFER_LOCK				/* nothing done: decided under the row lock only */
-} TransferStep;
-
 /*
  * transfer_make moves amt (has_amount false: all the sender may move, its
  * fee on top) of sender w's earnings to wallet to, journaled with key and
@@ -59,9 +51,10 @@ typedef enum TransferStep
  * sender (WL002), a sender in debt (WL008) and too little (WL001), and
  * gives back and rolls up what must be first. Without the lock it makes the
  * plain transfer only, written under the version check, and leaves anything
- * else to the lock (TRANSFER_LOCK, nothing done).
+ * else to the lock (OP_NEED_LOCK, nothing done); OP_NOT_WRITTEN: the key was
+ * taken or the row moved on (after_no_write tells which).
  */
-static TransferStep
+static OpTry
 transfer_make(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *kind, TimestampTz clk,
 			  const char *key, Jsonb *req, const char *step_up, bool locked, TransferOut *out)
 {
@@ -81,11 +74,11 @@ transfer_make(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *ki
 		PayeeProblem pp = payee_problem(w, to, &tcur);
 
 		if (pp != PAYEE_OK && !locked)
-			return TRANSFER_LOCK;
+			return OP_NEED_LOCK;
 		counterparty_refuse(pp, w, to, tcur, "to_wallet", "receiving wallet");
 	}
 	if (w->frozen && !locked)
-		return TRANSFER_LOCK;
+		return OP_NEED_LOCK;
 	refuse_frozen(w, NULL);
 	b = lotset_unpack(w->lots);
 	/*
@@ -98,7 +91,7 @@ transfer_make(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *ki
 	if (!locked)
 	{
 		if (engine_due_hold(b, clk) != 0 || credits_count_for(w, b, total))
-			return TRANSFER_LOCK;
+			return OP_NEED_LOCK;
 	}
 	else
 	{
@@ -114,7 +107,7 @@ transfer_make(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *ki
 	out->fee = engine_transfer_fee(amt, w->conf->transfer_fee_rate, w->conf->transfer_fee_fixed);
 	total = checked_add(amt, out->fee);
 	if ((amt <= 0 || total > transferable) && !locked)
-		return TRANSFER_LOCK;
+		return OP_NEED_LOCK;
 	if (amt <= 0 || total > transferable)
 	{
 		char	   *detail;
@@ -140,7 +133,7 @@ transfer_make(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *ki
 		elog(ERROR, "wallet %lld could not give the earnings it has", (long long) w->id);
 	/* the limits: what leaves the sender counts, the amount and its fee */
 	if (!limits_apply(w, LIMIT_TRANSFER, "transfer", total, step_up, clk, locked, &grant))
-		return TRANSFER_LOCK;
+		return OP_NEED_LOCK;
 
 	out->txn_id = nextval_internal(plans.txn_seq, false);
 	postings_init(&legs);
@@ -158,13 +151,70 @@ transfer_make(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *ki
 	res = jb_end(&jb);
 	if (!write_op(w, b, out->txn_id, "transfer", amt, clk, key, NO_REF_TXN, req, res,
 				  legs_of(&legs, "transfer"), NULL))
-		return TRANSFER_NOTHING;
+		return OP_NOT_WRITTEN;
 	limits_used(grant, out->txn_id, clk);
 	if (remote)
 		(void) outbox_send(w->id, out->txn_id, to, w->currency, amt, "transfer", clk);
 	else
 		credit_payee(to, amt, out->txn_id);
-	return TRANSFER_WROTE;
+	return OP_MADE;
+}
+
+/* A call of wallet.transfer, made by op_optimistic. */
+typedef struct TransferCall
+{
+	FunctionCallInfo fcinfo;
+	int64		from;
+	int64		to;
+	bool		has_amount;
+	int64		amount;
+	char	   *kind;
+	char	   *note;
+	char	   *step_up;
+	bool		step_up_read;
+	TimestampTz clk;
+	WalletRow	w;
+	TransferOut out;
+} TransferCall;
+
+static void
+transfer_read(OpOptimistic *op, bool lock, int attempt)
+{
+	TransferCall *c = op->state;
+
+	read_wallet(c->from, lock, true, &c->w);
+	if (attempt == 0)
+	{
+		FunctionCallInfo fcinfo = c->fcinfo;
+		JB			jb;
+
+		if (c->has_amount)
+			c->amount = numeric_to_minor(PG_GETARG_NUMERIC(2), c->w.exponent, "amount");
+		jb_begin(&jb);
+		jb_int(&jb, "to_wallet", c->to);
+		if (c->has_amount)
+			jb_int(&jb, "amount", c->amount);
+		jb_text(&jb, "kind", c->kind);
+		jb_text_if(&jb, true, "note", c->note);
+		op->req = jb_end(&jb);
+	}
+	op->w = &c->w;
+}
+
+static OpTry
+transfer_try(OpOptimistic *op, bool lock)
+{
+	TransferCall *c = op->state;
+	OpTry		t;
+
+	/* read once, and not for a replay */
+	if (!c->step_up_read)
+		c->step_up = step_up_arg(c->fcinfo, 6);
+	c->step_up_read = true;
+	t = transfer_make(&c->w, c->to, c->has_amount, c->amount, c->kind, c->clk, op->key, op->req, c->step_up, lock,
+					  &c->out);
+	op->txn_id = c->out.txn_id;
+	return t;
 }
 
 /*
@@ -172,94 +222,43 @@ transfer_make(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *ki
  * note, step_up) moves amount (NULL: all the sender may move) of from_wallet's
  * earnings into to_wallet's earnings and returns (txn_id, amount, fee,
  * replayed). The key belongs to the sender; the receiver's row is neither
- * locked nor written. As a spend: the plain transfer is made from the
- * sender's row read without its lock, written under the version check (a
- * lost race reads again, and after OPTIMISTIC_TRIES takes the lock), its key's
- * insert finding a replay; anything else is decided under the row lock, the
- * key looked up first, so that an error never hides a replay.
+ * locked nor written. Made as a spend is (op_optimistic): the plain transfer
+ * from the sender's row read without its lock, anything else under it.
  */
 static Datum
 transfer_body(PG_FUNCTION_ARGS)
 {
-	char	   *key = check_text(fcinfo, 3, "idempotency_key", 200, true);
-	int64		from = op_int8_arg(fcinfo, 0, "from_wallet");
-	int64		to = op_int8_arg(fcinfo, 1, "to_wallet");
-	bool		has_amount = !PG_ARGISNULL(2);
-	char	   *kind = transfer_kind(fcinfo, 4);
-	char	   *note = check_text(fcinfo, 5, "note", 1000, false);
-	TimestampTz clk = wallet_clock();
 	MemoryContext caller = CurrentMemoryContext;
-	WalletRow	w;
-	int64		amt = 0;
-	Jsonb	   *req = NULL;
-	char	   *step_up = NULL;
-	bool		step_up_read = false;
-	bool		must_lock = false;
+	TransferCall c = {.fcinfo = fcinfo};
+	OpOptimistic op = {.kind = "transfer", .state = &c, .read = transfer_read, .make = transfer_try};
 	TransferOut out;
+	Jsonb	   *prior;
 	int			exponent;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 
-	memset(&out, 0, sizeof(out));
-	if (from == to)
+	op.key = check_text(fcinfo, 3, "idempotency_key", 200, true);
+	c.from = op_int8_arg(fcinfo, 0, "from_wallet");
+	c.to = op_int8_arg(fcinfo, 1, "to_wallet");
+	c.has_amount = !PG_ARGISNULL(2);
+	c.kind = transfer_kind(fcinfo, 4);
+	c.note = check_text(fcinfo, 5, "note", 1000, false);
+	c.clk = wallet_clock();
+	if (c.from == c.to)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("to_wallet must be another wallet")));
 	op_start();
-	for (int attempt = 0;; attempt++)
+	prior = op_optimistic(&op);
+	out = c.out;
+	if (prior != NULL)
 	{
-		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
-		Jsonb	   *prior = NULL;
-
-		read_wallet(from, lock, true, &w);
-		if (attempt == 0)
-		{
-			JB			jb;
-
-			if (has_amount)
-				amt = numeric_to_minor(PG_GETARG_NUMERIC(2), w.exponent, "amount");
-			jb_begin(&jb);
-			jb_int(&jb, "to_wallet", to);
-			if (has_amount)
-				jb_int(&jb, "amount", amt);
-			jb_text(&jb, "kind", kind);
-			jb_text_if(&jb, true, "note", note);
-			req = jb_end(&jb);
-		}
-		if (lock)
-			prior = find_replay(&w, key, "transfer", req);
-		if (prior == NULL)
-		{
-			TransferStep step;
-
-			/* read once, and not for a replay */
-			if (!step_up_read)
-				step_up = step_up_arg(fcinfo, 6);
-			step_up_read = true;
-			step = transfer_make(&w, to, has_amount, amt, kind, clk, key, req, step_up, lock, &out);
-
-			if (step == TRANSFER_WROTE)
-				break;
-			if (step == TRANSFER_LOCK)
-			{
-				must_lock = true;
-				continue;
-			}
-			prior = after_no_write(&w, key, "transfer", req, out.txn_id);
-			if (prior == NULL)
-			{
-				if (lock)
-					elog(ERROR, "wallet %lld changed under its lock", (long long) w.id);
-				continue;		/* lost a race: read again */
-			}
-		}
 		out.txn_id = jsonb_int(prior, "txn_id");
 		out.amount = jsonb_int(prior, "amount");
 		out.fee = jsonb_int(prior, "fee");
 		out.replayed = true;
-		break;
 	}
-	exponent = w.exponent;
+	exponent = c.w.exponent;
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.txn_id);
 	values[1] = major(out.amount, exponent);

@@ -9,118 +9,119 @@
 
 PG_FUNCTION_INFO_V1(wallet_request_withdrawal);
 
+/* A call of wallet.request_withdrawal, made by op_optimistic. */
+typedef struct RequestCall
+{
+	FunctionCallInfo fcinfo;
+	int64		wallet_id;
+	TimestampTz clk;
+	int64		amount;
+	WithdrawSpec s;
+	WalletRow	w;
+	WithdrawMade out;
+} RequestCall;
+
+static void
+request_read(OpOptimistic *op, bool lock, int attempt)
+{
+	RequestCall *c = op->state;
+
+	read_wallet(c->wallet_id, lock, true, &c->w);
+	if (attempt == 0)
+	{
+		FunctionCallInfo fcinfo = c->fcinfo;
+		JB			jb;
+
+		pin_key_lookups();
+		c->amount = op_amount(fcinfo, 1, &c->w);
+		c->s.destination = check_text(fcinfo, 3, "destination", 200, true);
+		c->s.method = check_text(fcinfo, 4, "method", 64, false);
+		c->s.note = check_text(fcinfo, 5, "note", 1000, false);
+		c->s.step_up = step_up_arg(fcinfo, 6);
+		jb_begin(&jb);
+		jb_int(&jb, "amount", c->amount);
+		jb_text(&jb, "destination", c->s.destination);
+		jb_text_if(&jb, true, "method", c->s.method);
+		jb_text_if(&jb, true, "note", c->s.note);
+		op->req = jb_end(&jb);
+	}
+	op->w = &c->w;
+}
+
+/*
+ * request_make makes the request. Under the lock: refused when frozen, the
+ * wallet made ready (withdraw_prepare), refused in debt or by the quote.
+ * Without it: the plain request only (no hold past its expiry, no payee
+ * credit that counts, no refusal, within the limits), anything else left to
+ * the lock.
+ */
+static OpTry
+request_make(OpOptimistic *op, bool lock)
+{
+	RequestCall *c = op->state;
+	WalletRow  *w = &c->w;
+	LotBuilder *b = lotset_unpack(w->lots);
+	WithdrawQuote q;
+
+	if (lock)
+	{
+		int64		debt;
+
+		refuse_frozen(w, NULL);
+		debt = withdraw_prepare(w, b, c->clk, c->amount);
+		refuse_in_debt(w->id, debt, w->exponent, "withdraw");
+		withdraw_quote_now(w, c->amount, engine_earnings(b), c->clk, false, &q);
+		withdraw_refuse(w, &q);
+	}
+	else
+	{
+		if (w->frozen || withdraw_needs_prepare(w, b, c->clk, c->amount))
+			return OP_NEED_LOCK;
+		withdraw_quote_now(w, c->amount, engine_earnings(b), c->clk, false, &q);
+		if (q.refusal != WITHDRAW_OK || !limits_allow(w, LIMIT_WITHDRAW, c->amount, c->clk))
+			return OP_NEED_LOCK;
+	}
+	if (withdraw_make(w, b, &q, &c->s, "request_withdrawal", op->key, op->req, c->clk, &c->out))
+		return OP_MADE;
+	op->txn_id = c->out.txn_id;
+	return OP_NOT_WRITTEN;
+}
+
 /*
  * wallet.request_withdrawal(wallet_id bigint, amount numeric, idempotency_key
  * text, destination text, method text, note text, step_up text) returns (withdrawal_id,
  * amount, fee, net, status, replayed). Refused: frozen (WL002), in debt
  * (WL008), below the minimum, nothing after the fee or past the day's maximum
- * (WL007), more than the earnings (WL001).
- *
- * As a spend: the plain request is made from the row read without its lock,
- * written under the version check (a lost race reads again, and after
- * OPTIMISTIC_TRIES takes the lock), its key's insert finding a replay. Anything
- * else (a hold past its expiry, payee credits that count, a debt, a refusal,
- * a limit or step-up rule to apply, a frozen wallet) is decided under the row
- * lock, the key looked up first, so that an error never hides a replay.
+ * (WL007), more than the earnings (WL001). Made as a spend is
+ * (op_optimistic): the plain request from the row read without its lock,
+ * anything else under it.
  */
 static Datum
 request_body(PG_FUNCTION_ARGS)
 {
-	char	   *key = check_text(fcinfo, 2, "idempotency_key", 200, true);
 	MemoryContext caller = CurrentMemoryContext;
-	TimestampTz clk = wallet_clock();
-	int64		wallet_id = op_begin(fcinfo);
-	WalletRow	w;
-	WithdrawSpec s;
+	RequestCall c = {.fcinfo = fcinfo, .clk = wallet_clock()};
+	OpOptimistic op = {.kind = "request_withdrawal", .state = &c, .read = request_read, .make = request_make};
 	WithdrawMade out;
-	int64		amount = 0;
+	Jsonb	   *prior;
 	int			exponent;
-	bool		replayed = false;
-	bool		must_lock = false;
-	Jsonb	   *req = NULL;
 	Datum		values[6];
 	bool		nulls[6] = {false, false, false, false, false, false};
 
-	memset(&s, 0, sizeof(s));
-	memset(&out, 0, sizeof(out));
-	for (int attempt = 0;; attempt++)
-	{
-		bool		lock = must_lock || attempt >= OPTIMISTIC_TRIES;
-		LotBuilder *b;
-		WithdrawQuote q;
-		Jsonb	   *prior;
-
-		read_wallet(wallet_id, lock, true, &w);
-		if (attempt == 0)
-		{
-			JB			jb;
-
-			pin_key_lookups();
-			amount = op_amount(fcinfo, 1, &w);
-			s.destination = check_text(fcinfo, 3, "destination", 200, true);
-			s.method = check_text(fcinfo, 4, "method", 64, false);
-			s.note = check_text(fcinfo, 5, "note", 1000, false);
-			s.step_up = step_up_arg(fcinfo, 6);
-			jb_begin(&jb);
-			jb_int(&jb, "amount", amount);
-			jb_text(&jb, "destination", s.destination);
-			jb_text_if(&jb, true, "method", s.method);
-			jb_text_if(&jb, true, "note", s.note);
-			req = jb_end(&jb);
-		}
-		b = lotset_unpack(w.lots);
-		if (lock)
-		{
-			int64		debt;
-
-			prior = find_replay(&w, key, "request_withdrawal", req);
-			if (prior != NULL)
-			{
-				withdraw_made_of(prior, &out);
-				replayed = true;
-				break;
-			}
-			refuse_frozen(&w, NULL);
-			debt = withdraw_prepare(&w, b, clk, amount);
-			refuse_in_debt(w.id, debt, w.exponent, "withdraw");
-			withdraw_quote_now(&w, amount, engine_earnings(b), clk, false, &q);
-			withdraw_refuse(&w, &q);
-		}
-		else
-		{
-			if (w.frozen || withdraw_needs_prepare(&w, b, clk, amount))
-			{
-				must_lock = true;
-				continue;
-			}
-			withdraw_quote_now(&w, amount, engine_earnings(b), clk, false, &q);
-			if (q.refusal != WITHDRAW_OK || !limits_allow(&w, LIMIT_WITHDRAW, amount, clk))
-			{
-				must_lock = true;
-				continue;
-			}
-		}
-		if (withdraw_make(&w, b, &q, &s, "request_withdrawal", key, req, clk, &out))
-			break;
-		prior = after_no_write(&w, key, "request_withdrawal", req, out.txn_id);
-		if (prior != NULL)
-		{
-			withdraw_made_of(prior, &out);
-			replayed = true;
-			break;
-		}
-		if (lock)
-			elog(ERROR, "wallet %lld changed under its lock", (long long) w.id);
-		/* lost a race: read again */
-	}
-	exponent = w.exponent;
+	op.key = check_text(fcinfo, 2, "idempotency_key", 200, true);
+	c.wallet_id = op_begin(fcinfo);
+	prior = op_optimistic(&op);
+	out = c.out;
+	if (prior != NULL)
+		withdraw_made_of(prior, &out);
+	exponent = c.w.exponent;
 	op_leave(caller);
 	values[0] = Int64GetDatum(out.withdrawal_id);
 	values[1] = major(out.amount, exponent);
 	values[2] = major(out.fee, exponent);
 	values[3] = major(out.net, exponent);
 	values[4] = CStringGetTextDatum(out.status);
-	values[5] = BoolGetDatum(replayed);
+	values[5] = BoolGetDatum(prior != NULL);
 	{
 		static const Oid types[6] = {INT8OID, NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID, BOOLOID};
 
