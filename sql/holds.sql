@@ -50,6 +50,10 @@ SELECT txn_id - :t0 AS txn_no, captured, bonus_used, cash_used, earnings_used, r
        replayed
   FROM wallet.capture_hold(:h1, 'h-c1', 20, final => false);
 SELECT txn_id AS c1 FROM wallet.txn WHERE wallet_id = :ann AND kind = 'capture_hold' ORDER BY txn_id LIMIT 1 \gset
+-- replayed while the hold is open with 30 left: its write finds the key taken, and the first
+-- result comes back (the same transaction), nothing captured again
+SELECT txn_id = :c1 AS same_txn, captured, remaining, replayed
+  FROM wallet.capture_hold(:h1, 'h-c1', 20, final => false);
 SELECT * FROM pg_temp.hold_of(:ann, :h1);
 SELECT * FROM pg_temp.bal(:ann);
 -- more than is left: WL008, nothing changes

@@ -105,6 +105,9 @@ SELECT * FROM pg_temp.bal(:ann);
 SELECT * FROM pg_temp.bal(:charity);
 -- replayed with NULL again: the first result
 SELECT amount, fee, replayed FROM wallet.transfer(:ann, :charity, NULL, 'tr-3', kind => 'donation');
+-- with nothing left to move, a replay of tr-1 is still its first result, never WL001 (the
+-- refusal is decided under the row lock, where the key is looked up first)
+SELECT txn_id = :tr1 AS same_txn, amount, fee, replayed FROM wallet.transfer(:ann, :bob, 20, 'tr-1');
 -- nothing left: NULL amount is WL001 too
 SELECT * FROM wallet.transfer(:ann, :charity, NULL, 'tr-4', kind => 'donation');
 -- with QTS (no fee) a NULL amount moves the earnings exactly
