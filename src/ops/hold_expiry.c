@@ -86,12 +86,21 @@ hold_move_read(OpOptimistic *op, bool lock, int attempt)
 	(void) attempt;
 	if (lock)
 		hold_lock(m->hold_id, &m->w, &m->h);
-	else if (read_hold(m->hold_id, false, &m->h))
-		read_wallet(m->h.wallet_id, false, true, &m->w);
 	else
-		ereport(ERROR,
-				(errcode(ERRCODE_WL('6')),
-				 errmsg("hold %lld does not exist", (long long) m->hold_id)));
+	{
+		/*
+		 * Both under one snapshot: a change of the hold made since is then a
+		 * change of the wallet's row made since, which the write's version
+		 * check finds (a lost race).
+		 */
+		direct_begin();
+		if (!read_hold(m->hold_id, false, &m->h))
+			ereport(ERROR,
+					(errcode(ERRCODE_WL('6')),
+					 errmsg("hold %lld does not exist", (long long) m->hold_id)));
+		read_wallet(m->h.wallet_id, false, true, &m->w);
+		direct_end();
+	}
 	m->amount = PG_ARGISNULL(2) ? -1 : numeric_to_minor(PG_GETARG_NUMERIC(2), m->w.exponent, "amount");
 	jb_begin(&jb);
 	jb_int(&jb, "hold_id", m->hold_id);
