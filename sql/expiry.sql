@@ -109,7 +109,7 @@ SELECT * FROM pg_temp.lots(:alice);
 SELECT * FROM pg_temp.lots(:bob);
 SELECT cash, bonus, available FROM wallet.balance(:bob);
 
--- batch_size must be between 1 and 1000000: 22023.
+-- batch_size must be between 1 and 1000000, and not null: 22023.
 SELECT * FROM wallet.expire_bonus(0);
 \echo :SQLSTATE
 SELECT * FROM wallet.expire_bonus(-1);

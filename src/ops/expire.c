@@ -52,13 +52,9 @@ expire_body(PG_FUNCTION_ARGS)
 	int32		wallets;
 	int32		lots;
 
-	if (PG_ARGISNULL(0) || PG_GETARG_INT32(0) < 1 || PG_GETARG_INT32(0) > 1000000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch_size must be between 1 and 1000000")));
+	args[1] = Int32GetDatum(op_batch_arg(fcinfo, 0, 1000000));
 	op_start();
 	args[0] = TimestampTzGetDatum(clk);
-	args[1] = PG_GETARG_DATUM(0);
 	if (run_plan(op_plan(&sweep), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not sweep expired bonus");
 	wallets = DatumGetInt32(getcol(5, &isnull));

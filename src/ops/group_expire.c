@@ -104,12 +104,7 @@ expire_body(PG_FUNCTION_ARGS)
 	int32		batch;
 	int			n;
 
-	check_not_null(fcinfo, 0, "batch_size");
-	batch = PG_GETARG_INT32(0);
-	if (batch < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch_size must be at least 1")));
+	batch = op_batch_arg(fcinfo, 0, PG_INT32_MAX);
 	op_start();
 	n = groups_expire_due(wallet_clock(), batch);
 	op_leave(caller);

@@ -30,12 +30,7 @@ sweep_body(PG_FUNCTION_ARGS)
 	int64	   *wallets;
 	uint64		nw;
 
-	check_not_null(fcinfo, 0, "batch_size");
-	batch = PG_GETARG_INT32(0);
-	if (batch < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch_size must be at least 1")));
+	batch = op_batch_arg(fcinfo, 0, PG_INT32_MAX);
 	op_start();
 	wallets = sweep_due(&due, clk, batch, "holds", &nw);
 	for (uint64 i = 0; i < nw; i++)

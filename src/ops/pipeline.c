@@ -34,6 +34,26 @@ check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 }
 
 /*
+ * op_batch_arg returns argument argno, a sweep's batch_size: not null, at
+ * least 1 and at most max (PG_INT32_MAX: no more than an int holds; 22023
+ * otherwise).
+ */
+int32
+op_batch_arg(FunctionCallInfo fcinfo, int argno, int32 max)
+{
+	int32		batch;
+
+	check_not_null(fcinfo, argno, "batch_size");
+	batch = PG_GETARG_INT32(argno);
+	if (batch < 1 || batch > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 max == PG_INT32_MAX ? errmsg("batch_size must be at least 1") :
+				 errmsg("batch_size must be between 1 and %d", max)));
+	return batch;
+}
+
+/*
  * op_start starts an operation whose arguments are checked: it connects to
  * SPI with the plans ready (and rules on the tables refused).
  */

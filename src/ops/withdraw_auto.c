@@ -110,12 +110,7 @@ auto_body(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	check_not_null(fcinfo, 0, "batch_size");
-	batch = PG_GETARG_INT32(0);
-	if (batch < 1 || batch > 100000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch_size must be between 1 and 100000")));
+	batch = op_batch_arg(fcinfo, 0, 100000);
 	op_start();
 	pin_key_lookups();
 	wallets = sweep_due(&due, clk, batch, "automatic withdrawals", &nw);
