@@ -14,6 +14,8 @@
 
 /* group_common.c */
 extern void group_lock(int64 group_id, GroupRow *g);
+extern int	group_lock_members(int64 group_id, int64 wallet_id, GroupRow *g, GroupMember **m, int *me,
+							   int *joined);
 extern bool group_lapsed(const GroupRow *g, TimestampTz clk);
 extern void refuse_unless_group_open(const GroupRow *g, TimestampTz clk, const char *what);
 extern void group_change(const GroupRow *g, const char *status, int64 paid_txn);

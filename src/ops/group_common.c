@@ -27,6 +27,30 @@ group_lock(int64 group_id, GroupRow *g)
 				 errmsg("group payment %lld does not exist", (long long) group_id)));
 }
 
+/*
+ * group_lock_members locks group payment group_id (group_lock) and reads its
+ * members into *m, returning how many there are, with the place of wallet_id
+ * among them in *me (-1: not a member) and how many have joined in *joined.
+ */
+int
+group_lock_members(int64 group_id, int64 wallet_id, GroupRow *g, GroupMember **m, int *me, int *joined)
+{
+	int			n;
+
+	group_lock(group_id, g);
+	n = group_members(group_id, m);
+	*me = -1;
+	*joined = 0;
+	for (int i = 0; i < n; i++)
+	{
+		if ((*m)[i].wallet_id == wallet_id)
+			*me = i;
+		if ((*m)[i].hold_id > 0)
+			(*joined)++;
+	}
+	return n;
+}
+
 /* group_lapsed tells whether an open group's time has passed at clk. */
 bool
 group_lapsed(const GroupRow *g, TimestampTz clk)

@@ -41,8 +41,8 @@ join_body(PG_FUNCTION_ARGS)
 	GroupRow	g;
 	GroupMember *m;
 	int			n;
-	int			me = -1;
-	int			joined = 0;
+	int			me;
+	int			joined;
 	WalletRow  *rows;
 	Jsonb	   *req;
 	Jsonb	   *prior;
@@ -53,15 +53,7 @@ join_body(PG_FUNCTION_ARGS)
 
 	memset(&out, 0, sizeof(out));
 	op_start();
-	group_lock(group_id, &g);
-	n = group_members(group_id, &m);
-	for (int i = 0; i < n; i++)
-	{
-		if (m[i].wallet_id == wallet_id)
-			me = i;
-		if (m[i].hold_id > 0)
-			joined++;
-	}
+	n = group_lock_members(group_id, wallet_id, &g, &m, &me, &joined);
 	if (me < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WL('6')),

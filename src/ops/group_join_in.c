@@ -61,8 +61,8 @@ join_in_body(PG_FUNCTION_ARGS)
 	GroupRow	g;
 	GroupMember *m;
 	int			n;
-	int			me = -1;
-	int			joined = 0;
+	int			me;
+	int			joined;
 	int64		amt;
 	bool		fits;
 	WalletRow  *rows;
@@ -80,15 +80,7 @@ join_in_body(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("wallet %lld lives on this shard", (long long) wallet_id),
 				 errhint("It joins with wallet.join_group_pay.")));
-	group_lock(group_id, &g);
-	n = group_members(group_id, &m);
-	for (int i = 0; i < n; i++)
-	{
-		if (m[i].wallet_id == wallet_id)
-			me = i;
-		if (m[i].hold_id > 0)
-			joined++;
-	}
+	n = group_lock_members(group_id, wallet_id, &g, &m, &me, &joined);
 	rows = palloc0(sizeof(WalletRow) * (n + 1));
 	/* the payee's wallet keeps the journal row; the last share locks the participants' too */
 	if (me >= 0 && m[me].hold_id == 0 && joined == n - 1 && !group_lapsed(&g, clk) &&
