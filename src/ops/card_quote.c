@@ -16,21 +16,6 @@ static OpPlan quote_insert = OP_PLAN(
 	11, TEXTOID, INT8OID, INT8OID, INT4OID, NUMERICOID, INT8OID, NUMERICOID, INT8OID, INT8OID, TIMESTAMPTZOID,
 	INTERVALOID);
 
-/* card_quantity returns argument argno, a batch's quantity: 1 to CARD_BATCH_MAX (22023 otherwise). */
-static int32
-card_quantity(FunctionCallInfo fcinfo, int argno)
-{
-	int32		q;
-
-	check_not_null(fcinfo, argno, "quantity");
-	q = PG_GETARG_INT32(argno);
-	if (q < 1 || q > CARD_BATCH_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("quantity must be between 1 and %d", CARD_BATCH_MAX),
-				 errdetail("Got %d.", q)));
-	return q;
-}
 
 /*
  * wallet.card_quote(card_type, face_value, quantity, wallet_id) returns
@@ -40,7 +25,7 @@ static Datum
 card_quote_body(PG_FUNCTION_ARGS)
 {
 	char	   *type_name = check_text(fcinfo, 0, "card_type", 64, true);
-	int32		quantity = card_quantity(fcinfo, 2);
+	int32		quantity = op_count_arg(fcinfo, 2, "quantity", CARD_BATCH_MAX);
 	bool		has_wallet = !PG_ARGISNULL(3);
 	TimestampTz clk = wallet_clock();
 	MemoryContext caller = CurrentMemoryContext;

@@ -52,7 +52,7 @@ expire_body(PG_FUNCTION_ARGS)
 	int32		wallets;
 	int32		lots;
 
-	args[1] = Int32GetDatum(op_batch_arg(fcinfo, 0, 1000000));
+	args[1] = Int32GetDatum(op_count_arg(fcinfo, 0, "batch_size", 1000000));
 	op_start();
 	args[0] = TimestampTzGetDatum(clk);
 	if (run_plan(op_plan(&sweep), args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)

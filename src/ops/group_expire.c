@@ -104,7 +104,7 @@ expire_body(PG_FUNCTION_ARGS)
 	int32		batch;
 	int			n;
 
-	batch = op_batch_arg(fcinfo, 0, PG_INT32_MAX);
+	batch = op_count_arg(fcinfo, 0, "batch_size", PG_INT32_MAX);
 	op_start();
 	n = groups_expire_due(wallet_clock(), batch);
 	op_leave(caller);

@@ -30,7 +30,7 @@ sweep_body(PG_FUNCTION_ARGS)
 	int64	   *wallets;
 	uint64		nw;
 
-	batch = op_batch_arg(fcinfo, 0, PG_INT32_MAX);
+	batch = op_count_arg(fcinfo, 0, "batch_size", PG_INT32_MAX);
 	op_start();
 	wallets = sweep_due(&due, clk, batch, "holds", &nw);
 	for (uint64 i = 0; i < nw; i++)

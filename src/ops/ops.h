@@ -45,7 +45,7 @@ extern Jsonb *op_optimistic(OpOptimistic *op);
 extern char *check_text(FunctionCallInfo fcinfo, int argno, const char *argname, int maxlen, bool required);
 extern Datum major(int64 minor, int exponent);
 extern void check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
-extern int32 op_batch_arg(FunctionCallInfo fcinfo, int argno, int32 max);
+extern int32 op_count_arg(FunctionCallInfo fcinfo, int argno, const char *argname, int32 max);
 extern void op_start(void);
 extern int64 op_begin(FunctionCallInfo fcinfo);
 extern int64 op_int8_arg(FunctionCallInfo fcinfo, int argno, const char *argname);

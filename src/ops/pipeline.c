@@ -34,23 +34,24 @@ check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 }
 
 /*
- * op_batch_arg returns argument argno, a sweep's batch_size: not null, at
- * least 1 and at most max (PG_INT32_MAX: no more than an int holds; 22023
- * otherwise).
+ * op_count_arg returns argument argno, a count named argname (a sweep's
+ * batch_size, a batch's quantity): not null, at least 1 and at most max
+ * (PG_INT32_MAX: no more than an int holds; 22023 otherwise).
  */
 int32
-op_batch_arg(FunctionCallInfo fcinfo, int argno, int32 max)
+op_count_arg(FunctionCallInfo fcinfo, int argno, const char *argname, int32 max)
 {
-	int32		batch;
+	int32		n;
 
-	check_not_null(fcinfo, argno, "batch_size");
-	batch = PG_GETARG_INT32(argno);
-	if (batch < 1 || batch > max)
+	check_not_null(fcinfo, argno, argname);
+	n = PG_GETARG_INT32(argno);
+	if (n < 1 || n > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 max == PG_INT32_MAX ? errmsg("batch_size must be at least 1") :
-				 errmsg("batch_size must be between 1 and %d", max)));
-	return batch;
+				 max == PG_INT32_MAX ? errmsg("%s must be at least 1", argname) :
+				 errmsg("%s must be between 1 and %d", argname, max),
+				 errdetail("Got %d.", n)));
+	return n;
 }
 
 /*

@@ -110,7 +110,7 @@ auto_body(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	batch = op_batch_arg(fcinfo, 0, 100000);
+	batch = op_count_arg(fcinfo, 0, "batch_size", 100000);
 	op_start();
 	pin_key_lookups();
 	wallets = sweep_due(&due, clk, batch, "automatic withdrawals", &nw);
