@@ -193,3 +193,44 @@ SELECT 'next=3; [hold=7 expires=2026-02-01T00:00:00Z (1 cash 5 txn=1 at=2026-01-
 SELECT day, scene, count, charged, bonus_used, cash_used, reversals, reversed
   FROM wallet_report.spending_daily WHERE currency = 'QHD' ORDER BY day, scene;
 SELECT day, spent, returned, expired FROM wallet_report.bonus_daily WHERE currency = 'QHD' ORDER BY day;
+
+------------------------------------------------------------------------------
+-- The sweep's own index (hold_due): a capture or a release leaves it alone, so that their
+-- update of the hold's row is a HOT one; the sweep marks a hold swept once its time has passed,
+-- closed before it (by a spend's give-back, say) or given back by the sweep
+------------------------------------------------------------------------------
+SELECT hold_id = :h5 AS is_h5, status, swept FROM wallet.hold WHERE hold_id IN (:h5, :h6) ORDER BY hold_id;
+SELECT held FROM wallet.hold(:bob, 1, 'h-sw1', ttl => '1 hour');
+SELECT hold_id AS h_sw FROM wallet.hold WHERE wallet_id = :bob ORDER BY hold_id DESC LIMIT 1 \gset
+BEGIN;
+SELECT n_tup_upd AS upd0, n_tup_hot_upd AS hot0
+  FROM pg_stat_xact_user_tables WHERE relid = 'wallet.hold'::regclass \gset
+SELECT captured, status FROM wallet.capture_hold(:h_sw, 'h-sw-c');
+-- one update of the hold's row, and a HOT one
+SELECT n_tup_upd - :upd0 AS updates, n_tup_hot_upd - :hot0 AS hot_updates
+  FROM pg_stat_xact_user_tables WHERE relid = 'wallet.hold'::regclass;
+COMMIT;
+-- captured before its time: not swept until its time has passed
+SELECT * FROM wallet.expire_holds();
+SELECT status, swept FROM wallet.hold WHERE hold_id = :h_sw;
+SET wallet.now = '2026-05-05 10:01:00+00';
+SELECT * FROM wallet.expire_holds();
+SELECT status, swept FROM wallet.hold WHERE hold_id = :h_sw;
+-- nothing closed and past its time is left for the sweep
+SELECT count(*) AS left_to_sweep FROM wallet.hold WHERE NOT swept AND status <> 'open' AND expires_at <= wallet.clock();
+-- an open hold is never swept (the sweep would not see it again)
+UPDATE wallet.hold SET swept = true WHERE wallet_id = :bob AND status = 'open';
+-- a release's update is a HOT one too; batch_size holds to a statement, the sweep marks them all
+SELECT hold_id AS h_a FROM wallet.hold(:bob, 1, 'h-sw2', ttl => '1 hour') \gset
+SELECT hold_id AS h_b FROM wallet.hold(:bob, 1, 'h-sw3', ttl => '1 hour') \gset
+BEGIN;
+SELECT n_tup_upd AS upd0, n_tup_hot_upd AS hot0
+  FROM pg_stat_xact_user_tables WHERE relid = 'wallet.hold'::regclass \gset
+SELECT released, status FROM wallet.release_hold(:h_a, 'h-sw-r1');
+SELECT n_tup_upd - :upd0 AS updates, n_tup_hot_upd - :hot0 AS hot_updates
+  FROM pg_stat_xact_user_tables WHERE relid = 'wallet.hold'::regclass;
+COMMIT;
+SELECT released, status FROM wallet.release_hold(:h_b, 'h-sw-r2');
+SET wallet.now = '2026-05-05 11:02:00+00';
+SELECT * FROM wallet.expire_holds(1);
+SELECT count(*) FILTER (WHERE swept) AS swept, count(*) AS of FROM wallet.hold WHERE hold_id IN (:h_a, :h_b);

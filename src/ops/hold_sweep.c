@@ -7,6 +7,12 @@
  *	  taken by the next run, as the bonus sweep does. On a shard of several it
  *	  then writes down the group payments past their time
  *	  (groups_expire_due), whose shares held on other shards it releases.
+ *
+ *	  The sweep finds them by the index of holds it has still to visit
+ *	  (hold_due: expires_at, where not swept), which a capture or a release
+ *	  leaves alone so that their update of the hold's row is a HOT one. A hold
+ *	  closed before its time therefore stays in that index until its time
+ *	  passes; the sweep then marks it swept (mark_swept), which takes it out.
  */
 #include "ops/holds.h"
 
@@ -15,9 +21,39 @@ PG_FUNCTION_INFO_V1(wallet_expire_holds);
 /* the wallets with an open hold past its expiry, soonest first, batch_size holds at most */
 static OpPlan due = OP_PLAN(
 	"SELECT wallet_id FROM (SELECT h.wallet_id, min(h.expires_at) AS first FROM "
-	"(SELECT wallet_id, expires_at FROM wallet.hold WHERE status = 'open' AND expires_at <= $1 "
+	"(SELECT wallet_id, expires_at FROM wallet.hold WHERE NOT swept AND status = 'open' AND expires_at <= $1 "
 	"ORDER BY expires_at LIMIT $2) h GROUP BY h.wallet_id) d ORDER BY first, wallet_id",
 	2, TIMESTAMPTZOID, INT4OID);
+
+/* batch_size holds at most, closed and past their time, marked swept (skipping rows locked by others) */
+static OpPlan swept = OP_PLAN(
+	"UPDATE wallet.hold SET swept = true WHERE hold_id IN (SELECT hold_id FROM wallet.hold "
+	"WHERE NOT swept AND status <> 'open' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 "
+	"FOR UPDATE SKIP LOCKED)",
+	2, TIMESTAMPTZOID, INT4OID);
+
+/*
+ * mark_swept marks swept every hold closed and past its time at clk, batch
+ * at a time until a batch comes back short (the rest, locked by others, is
+ * the next run's): a capture or a release before the hold's time leaves
+ * that to this sweep. Returns how many it marked.
+ */
+static uint64
+mark_swept(TimestampTz clk, int32 batch)
+{
+	Datum		args[2] = {TimestampTzGetDatum(clk), Int32GetDatum(batch)};
+	uint64		n = 0;
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (run_plan(op_plan(&swept), args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not mark the holds past their time");
+		n += SPI_processed;
+		if (SPI_processed < (uint64) batch)
+			return n;
+	}
+}
 
 /* wallet.expire_holds(batch_size int) returns (holds int): how many it gave back. */
 static Datum
@@ -46,6 +82,8 @@ sweep_body(PG_FUNCTION_ARGS)
 		ended = holds_give_back_due(&w, b, clk);
 		n += ended;
 	}
+	/* those closed before their time, and those just given back */
+	(void) mark_swept(clk, batch);
 	(void) groups_expire_due(clk, batch);
 	op_leave(caller);
 	/* RETURNS TABLE of one column: the value itself */

@@ -20,15 +20,23 @@ CREATE TABLE wallet.hold (
   payee      bigint,
   order_ref  text,
   group_id   bigint,
-  CHECK (captured + released <= amount)
+  swept      boolean NOT NULL DEFAULT false,
+  CHECK (captured + released <= amount),
+  CONSTRAINT hold_open_not_swept CHECK (NOT swept OR status <> 'open')
 );
 CREATE INDEX hold_wallet ON wallet.hold (wallet_id, hold_id);
-CREATE INDEX hold_open_expiry ON wallet.hold (expires_at) WHERE status = 'open';
+-- The holds expire_holds has still to visit, by expiry. Its predicate names swept, which only
+-- that sweep changes, and not status: a capture or a release then changes no indexed column,
+-- and its update of the hold's row is a HOT one (no new index entries). A hold closed before
+-- its time stays here until its time passes; the sweep then marks it swept.
+CREATE INDEX hold_due ON wallet.hold (expires_at) WHERE NOT swept;
 -- No foreign key on wallet_id: a hold is made with its wallet locked (wallets are never
 -- deleted), and without the key's triggers its row is written directly (hold_row_direct).
 COMMENT ON TABLE wallet.hold IS
   'holds (authorizations): amount reserved when made, captured and released since (minor units); '
   'open until nothing remains, then captured or released; expired when its time passed while open';
+COMMENT ON COLUMN wallet.hold.swept IS
+  'true once expire_holds has passed this hold''s expiry (the hold was closed by then or closed by that sweep)';
 
 CREATE FUNCTION wallet.hold(wallet_id bigint, amount numeric, idempotency_key text, scene text DEFAULT NULL,
                             ttl interval DEFAULT '7 days', allow_partial boolean DEFAULT false,

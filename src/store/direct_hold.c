@@ -17,20 +17,22 @@
 /*
  * hold_row_direct writes a hold's row (wallet.hold) as credit_direct writes
  * a credit: false (nothing written) where the statement must. values are by
- * column name (HoldInsert); the identity is the caller's.
+ * column name (HoldInsert); the identity is the caller's. A hold made closed
+ * (nothing held) is swept from the start: the expiry sweep has nothing to do.
  */
 bool
 hold_row_direct(const HoldInsert *h)
 {
 	static const char *const names[] = {"hold_id", "wallet_id", "status", "amount", "captured", "released",
-	"expires_at", "created_at", "hold_txn", "scene", "payee", "order_ref", "group_id"};
+	"expires_at", "created_at", "hold_txn", "scene", "payee", "order_ref", "group_id", "swept"};
 	Datum		values[lengthof(names)] = {Int64GetDatum(h->hold_id), Int64GetDatum(h->wallet_id),
 		CStringGetTextDatum(h->status), Int64GetDatum(h->amount), Int64GetDatum(0), Int64GetDatum(0),
 		TimestampTzGetDatum(h->expires_at), TimestampTzGetDatum(h->created_at), Int64GetDatum(h->hold_txn),
 		h->scene ? CStringGetTextDatum(h->scene) : (Datum) 0, Int64GetDatum(h->payee),
-	h->order_ref ? CStringGetTextDatum(h->order_ref) : (Datum) 0, Int64GetDatum(h->group_id)};
+	h->order_ref ? CStringGetTextDatum(h->order_ref) : (Datum) 0, Int64GetDatum(h->group_id),
+	BoolGetDatum(strcmp(h->status, "open") != 0)};
 	bool		nulls[lengthof(names)] = {false, false, false, false, false, false, false, false, false,
-	h->scene == NULL, !h->has_payee, h->order_ref == NULL, h->group_id == 0};
+	h->scene == NULL, !h->has_payee, h->order_ref == NULL, h->group_id == 0, false};
 
 	return insert_direct("hold", lengthof(names), names, values, nulls);
 }
