@@ -1525,7 +1525,9 @@ CREATE TABLE wallet.hold (
   swept      boolean NOT NULL DEFAULT false,
   CHECK (captured + released <= amount),
   CONSTRAINT hold_open_not_swept CHECK (NOT swept OR status <> 'open')
-);
+) WITH (fillfactor = 90);
+-- fillfactor 90: room on a hold's page for the new version of its row that a capture or a
+-- release writes (a HOT update needs it on the same page)
 CREATE INDEX hold_wallet ON wallet.hold (wallet_id, hold_id);
 -- The holds expire_holds has still to visit, by expiry. Its predicate names swept, which only
 -- that sweep changes, and not status: a capture or a release then changes no indexed column,
