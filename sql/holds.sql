@@ -202,13 +202,15 @@ SELECT day, spent, returned, expired FROM wallet_report.bonus_daily WHERE curren
 SELECT hold_id = :h5 AS is_h5, status, swept FROM wallet.hold WHERE hold_id IN (:h5, :h6) ORDER BY hold_id;
 SELECT held FROM wallet.hold(:bob, 1, 'h-sw1', ttl => '1 hour');
 SELECT hold_id AS h_sw FROM wallet.hold WHERE wallet_id = :bob ORDER BY hold_id DESC LIMIT 1 \gset
+-- pg_temp.hold_updates: the updates of wallet.hold's rows this session has not yet reported, and
+-- how many of them were HOT
+CREATE FUNCTION pg_temp.hold_updates(OUT updates bigint, OUT hot bigint) LANGUAGE sql AS $$
+SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relid = 'wallet.hold'::regclass $$;
 BEGIN;
-SELECT n_tup_upd AS upd0, n_tup_hot_upd AS hot0
-  FROM pg_stat_xact_user_tables WHERE relid = 'wallet.hold'::regclass \gset
+SELECT updates AS upd0, hot AS hot0 FROM pg_temp.hold_updates() \gset
 SELECT captured, status FROM wallet.capture_hold(:h_sw, 'h-sw-c');
 -- one update of the hold's row, and a HOT one
-SELECT n_tup_upd - :upd0 AS updates, n_tup_hot_upd - :hot0 AS hot_updates
-  FROM pg_stat_xact_user_tables WHERE relid = 'wallet.hold'::regclass;
+SELECT updates - :upd0 AS updates, hot - :hot0 AS hot_updates FROM pg_temp.hold_updates();
 COMMIT;
 -- captured before its time: not swept until its time has passed
 SELECT * FROM wallet.expire_holds();
@@ -224,11 +226,9 @@ UPDATE wallet.hold SET swept = true WHERE wallet_id = :bob AND status = 'open';
 SELECT hold_id AS h_a FROM wallet.hold(:bob, 1, 'h-sw2', ttl => '1 hour') \gset
 SELECT hold_id AS h_b FROM wallet.hold(:bob, 1, 'h-sw3', ttl => '1 hour') \gset
 BEGIN;
-SELECT n_tup_upd AS upd0, n_tup_hot_upd AS hot0
-  FROM pg_stat_xact_user_tables WHERE relid = 'wallet.hold'::regclass \gset
+SELECT updates AS upd0, hot AS hot0 FROM pg_temp.hold_updates() \gset
 SELECT released, status FROM wallet.release_hold(:h_a, 'h-sw-r1');
-SELECT n_tup_upd - :upd0 AS updates, n_tup_hot_upd - :hot0 AS hot_updates
-  FROM pg_stat_xact_user_tables WHERE relid = 'wallet.hold'::regclass;
+SELECT updates - :upd0 AS updates, hot - :hot0 AS hot_updates FROM pg_temp.hold_updates();
 COMMIT;
 SELECT released, status FROM wallet.release_hold(:h_b, 'h-sw-r2');
 SET wallet.now = '2026-05-05 11:02:00+00';
