@@ -35,6 +35,7 @@ typedef struct OpOptimistic
 	void	   *state;
 	void		(*read) (struct OpOptimistic *op, bool lock, int attempt);
 	OpTry		(*make) (struct OpOptimistic *op, bool lock);
+	bool		lock_first;		/* every try under the locks (what it writes first needs them) */
 	WalletRow  *w;
 	Jsonb	   *req;
 	int64		txn_id;

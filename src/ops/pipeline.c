@@ -303,13 +303,14 @@ refuse_message_currency(const WalletRow *w, const char *currency, int64 message_
  * What make cannot decide without the locks (a refusal, which must not hide
  * a replay; anything to write first) it leaves to a try under them
  * (OP_NEED_LOCK), where the key is looked up first; after OPTIMISTIC_TRIES
- * lost races the rows are locked too. Returns NULL once made, or the stored
- * result of the operation the key names (WL003 if its arguments differ).
+ * lost races the rows are locked too; with lock_first, from the first try.
+ * Returns NULL once made, or the stored result of the operation the key names
+ * (WL003 if its arguments differ).
  */
 Jsonb *
 op_optimistic(OpOptimistic *op)
 {
-	bool		must_lock = false;
+	bool		must_lock = op->lock_first;
 
 	for (int attempt = 0;; attempt++)
 	{
