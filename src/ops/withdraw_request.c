@@ -32,7 +32,6 @@ request_read(OpOptimistic *op, bool lock, int attempt)
 		FunctionCallInfo fcinfo = c->fcinfo;
 		JB			jb;
 
-		pin_key_lookups();
 		c->amount = op_amount(fcinfo, 1, &c->w);
 		c->s.destination = check_text(fcinfo, 3, "destination", 200, true);
 		c->s.method = check_text(fcinfo, 4, "method", 64, false);

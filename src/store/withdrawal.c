@@ -70,6 +70,8 @@ withdrawals_today(int64 wallet_id, TimestampTz clk, const char *time_zone, bool 
 	Datum		args[3] = {Int64GetDatum(wallet_id), TimestampTzGetDatum(clk), CStringGetTextDatum(time_zone)};
 	bool		isnull;
 
+	/* by the index on (wallet_id, requested_at), never a scan of the table (see pin_key_lookups) */
+	pin_key_lookups();
 	if (run_plan(op_plan(&day_total), args, NULL, read_only, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the withdrawals of wallet %lld", (long long) wallet_id);
 	return DatumGetInt64(getcol(1, &isnull));
