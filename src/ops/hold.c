@@ -12,8 +12,8 @@ PG_FUNCTION_INFO_V1(wallet_hold);
 
 static OpPlan hold_row = OP_PLAN(
 	"INSERT INTO wallet.hold (hold_id, wallet_id, status, amount, captured, released, expires_at, created_at, "
-	"hold_txn, scene, payee, order_ref, group_id, swept) "
-	"VALUES ($1, $2, $10, $3, 0, 0, $4, $5, $6, $7, $8, $9, $11, $10 <> 'open')",
+	"hold_txn, scene, payee, order_ref, group_id) "
+	"VALUES ($1, $2, $10, $3, 0, 0, $4, $5, $6, $7, $8, $9, $11)",
 	11, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID,
 	INT8OID);
 

@@ -17,8 +17,8 @@
 /*
  * hold_row_direct writes a hold's row (wallet.hold) as credit_direct writes
  * a credit: false (nothing written) where the statement must. values are by
- * column name (HoldInsert); the identity is the caller's. A hold made closed
- * (nothing held) is swept from the start: the expiry sweep has nothing to do.
+ * column name (HoldInsert); the identity is the caller's; swept false, as its
+ * default would (only the expiry sweep sets it).
  */
 bool
 hold_row_direct(const HoldInsert *h)
@@ -30,7 +30,7 @@ hold_row_direct(const HoldInsert *h)
 		TimestampTzGetDatum(h->expires_at), TimestampTzGetDatum(h->created_at), Int64GetDatum(h->hold_txn),
 		h->scene ? CStringGetTextDatum(h->scene) : (Datum) 0, Int64GetDatum(h->payee),
 	h->order_ref ? CStringGetTextDatum(h->order_ref) : (Datum) 0, Int64GetDatum(h->group_id),
-	BoolGetDatum(strcmp(h->status, "open") != 0)};
+	BoolGetDatum(false)};
 	bool		nulls[lengthof(names)] = {false, false, false, false, false, false, false, false, false,
 	h->scene == NULL, !h->has_payee, h->order_ref == NULL, h->group_id == 0, false};
 
