@@ -72,9 +72,9 @@ hold_lock(int64 hold_id, WalletRow *w, HoldRow *h)
 /*
  * hold_move_read reads, for a capture or release (a HoldMove first in
  * op->state; the operation started), the hold and its wallet, locked
- * (hold_lock) or not (both as of the same snapshot), and its amount in minor
- * units; op->req is the request as the journal keeps it: hold_id, amount,
- * and final when final is 0 or 1.
+ * (hold_lock) or not (both as of the same snapshot); at the first attempt,
+ * its amount in minor units and op->req, the request as the journal keeps
+ * it: hold_id, amount, and final when final is 0 or 1.
  */
 void
 hold_move_read(OpOptimistic *op, bool lock, int attempt)
@@ -83,7 +83,6 @@ hold_move_read(OpOptimistic *op, bool lock, int attempt)
 	FunctionCallInfo fcinfo = m->fcinfo;
 	JB			jb;
 
-	(void) attempt;
 	if (lock)
 		hold_lock(m->hold_id, &m->w, &m->h);
 	else
@@ -101,14 +100,17 @@ hold_move_read(OpOptimistic *op, bool lock, int attempt)
 		read_wallet(m->h.wallet_id, false, true, &m->w);
 		direct_end();
 	}
-	m->amount = PG_ARGISNULL(2) ? -1 : numeric_to_minor(PG_GETARG_NUMERIC(2), m->w.exponent, "amount");
-	jb_begin(&jb);
-	jb_int(&jb, "hold_id", m->hold_id);
-	if (m->amount >= 0)
-		jb_int(&jb, "amount", m->amount);
-	if (m->final >= 0)
-		jb_bool(&jb, "final", m->final);
-	op->req = jb_end(&jb);
+	if (attempt == 0)
+	{
+		m->amount = PG_ARGISNULL(2) ? -1 : numeric_to_minor(PG_GETARG_NUMERIC(2), m->w.exponent, "amount");
+		jb_begin(&jb);
+		jb_int(&jb, "hold_id", m->hold_id);
+		if (m->amount >= 0)
+			jb_int(&jb, "amount", m->amount);
+		if (m->final >= 0)
+			jb_bool(&jb, "final", m->final);
+		op->req = jb_end(&jb);
+	}
 	op->w = &m->w;
 }
 

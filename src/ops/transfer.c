@@ -86,8 +86,8 @@ transfer_make(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *ki
 	 * credits rolled up where they count (all of it asked for, a debt, or the
 	 * lots short of the amount and its fee)
 	 */
-	total = has_amount ? checked_add(amt, engine_transfer_fee(amt, w->conf->transfer_fee_rate,
-															  w->conf->transfer_fee_fixed)) : -1;
+	out->fee = has_amount ? engine_transfer_fee(amt, w->conf->transfer_fee_rate, w->conf->transfer_fee_fixed) : 0;
+	total = has_amount ? checked_add(amt, out->fee) : -1;
 	if (!locked)
 	{
 		if (engine_due_hold(b, clk) != 0 || credits_count_for(w, b, total))
@@ -102,9 +102,11 @@ transfer_make(WalletRow *w, int64 to, bool has_amount, int64 amt, const char *ki
 	}
 	transferable = engine_earnings(b);
 	if (!has_amount)
+	{
 		amt = engine_transfer_all(transferable, w->conf->transfer_fee_rate, w->conf->transfer_fee_fixed);
+		out->fee = engine_transfer_fee(amt, w->conf->transfer_fee_rate, w->conf->transfer_fee_fixed);
+	}
 	out->amount = amt;
-	out->fee = engine_transfer_fee(amt, w->conf->transfer_fee_rate, w->conf->transfer_fee_fixed);
 	total = checked_add(amt, out->fee);
 	if ((amt <= 0 || total > transferable) && !locked)
 		return OP_NEED_LOCK;
